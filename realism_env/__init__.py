@@ -1,0 +1,35 @@
+"""realism_env: a PettingZoo environment for testing realist theories of international relations.
+
+    import realism_env
+    env = realism_env.parallel_env(scenario="multipolar", doctrines="power")
+    observations, infos = env.reset(seed=0)
+
+See :class:`realism_env.env.RealismEnv` for the specification.
+"""
+
+from realism_env.actions import (
+    DEFAULT_ARMS_SHARES,
+    N_ACTS,
+    Act,
+    DecodedAction,
+    decode_action,
+    encode_action,
+    n_actions,
+    target_nation,
+    target_slot,
+)
+from realism_env.config import SCENARIOS, EnvConfig, Scenario, register_scenario
+from realism_env.doctrines import DOCTRINES, Doctrine, Outcome, PowerTerms, SecurityTerms, register_doctrine
+from realism_env.env import NAME, RealismEnv, env, parallel_env, raw_env
+from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
+from realism_env.rules import EVENT_KINDS, Events
+from realism_env.world import World
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_ARMS_SHARES", "DOCTRINES", "EVENT_KINDS", "N_ACTS", "NAME", "OTHER_FIELDS", "OWN_FIELDS", "SCENARIOS",
+    "Act", "DecodedAction", "Doctrine", "EnvConfig", "Events", "ObservationLayout", "Outcome", "PowerTerms",
+    "RealismEnv", "Scenario", "SecurityTerms", "World", "decode_action", "encode_action", "env", "n_actions",
+    "parallel_env", "raw_env", "register_doctrine", "register_scenario", "target_nation", "target_slot",
+]

@@ -1,0 +1,100 @@
+"""The flat action space: a domestic arms level, one foreign-policy act and its target.
+
+A nation's action is one integer in ``Discrete(L * K * T)`` with ``L`` arms levels, ``K`` acts and
+``T = n_nations - 1`` target slots::
+
+    action = (arms_level * K + act) * T + target_slot
+
+Target slots are relative to the acting nation, in the same order as the observation's blocks of
+other nations: slot ``k`` is nation ``(self + k + 1) % n_nations``. Relative slots let one shared
+network act for every nation (parameter sharing) without learning its own index.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Act(IntEnum):
+    """Foreign-policy acts, one per turn (Mearsheimer 2001 ch. 5 lists war, blackmail, bait-and-bleed,
+    bloodletting and buck-passing; Waltz 1979 balancing by alliance; peace and concession close them)."""
+
+    WAIT = 0  #: keep the status quo (target ignored; only slot 0 is valid)
+    ATTACK = 1  #: declare war on the target, or fight on in a running war
+    ALLY = 2  #: propose an alliance, or accept the target's standing proposal
+    LEAVE_ALLIANCE = 3  #: leave an alliance: nothing enforces commitments under anarchy
+    THREATEN = 4  #: demand a border province under threat of war (blackmail)
+    CONCEDE = 5  #: give in to the target's standing demand
+    SUPPORT = 6  #: send military aid (bait-and-bleed, bloodletting)
+    PEACE = 7  #: offer peace; a war ends when both sides offer it
+
+
+N_ACTS = len(Act)
+
+#: Share of a nation's income spent on arms at each domestic level, from disarming to full
+#: mobilisation (internal balancing, Waltz 1979: guns cost butter).
+DEFAULT_ARMS_SHARES: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
+
+
+class DecodedAction(NamedTuple):
+    arms_level: int
+    act: Act
+    target_slot: int
+
+
+def n_actions(n_nations: int, n_arms_levels: int = len(DEFAULT_ARMS_SHARES)) -> int:
+    """Size of the flat Discrete action space."""
+    return n_arms_levels * N_ACTS * (n_nations - 1)
+
+
+def encode_action(
+    arms_level: int,
+    act: Act | int,
+    target_slot: int,
+    n_nations: int,
+    n_arms_levels: int = len(DEFAULT_ARMS_SHARES),
+) -> int:
+    """Flat action index of (arms level, act, target slot); raises ValueError on a part out of range."""
+    n_targets = n_nations - 1
+    if not 0 <= arms_level < n_arms_levels:
+        raise ValueError(f"arms_level={arms_level} is out of range; valid: 0..{n_arms_levels - 1}")
+    if not 0 <= int(act) < N_ACTS:
+        raise ValueError(f"act={act!r} is out of range; valid: {[a.name for a in Act]}")
+    if not 0 <= target_slot < n_targets:
+        raise ValueError(f"target_slot={target_slot} is out of range; valid: 0..{n_targets - 1}")
+    return (arms_level * N_ACTS + int(act)) * n_targets + target_slot
+
+
+def decode_action(action: int, n_nations: int) -> DecodedAction:
+    """Inverse of :func:`encode_action`."""
+    n_targets = n_nations - 1
+    return DecodedAction(
+        int(action) // (N_ACTS * n_targets),
+        Act(int(action) // n_targets % N_ACTS),
+        int(action) % n_targets,
+    )
+
+
+def target_nation(observer: int, target_slot: int, n_nations: int) -> int:
+    """Absolute index of the nation in ``target_slot`` as seen from ``observer``."""
+    return (observer + target_slot + 1) % n_nations
+
+
+def target_slot(observer: int, target: int, n_nations: int) -> int:
+    """Relative slot of nation ``target`` as seen from ``observer`` (inverse of :func:`target_nation`)."""
+    if target == observer:
+        raise ValueError(f"nation {observer} cannot target itself")
+    return (target - observer - 1) % n_nations
+
+
+def decode_actions(actions: np.ndarray, n_nations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised decode of ``[..., nations]`` flat actions into (arms level, act, absolute target)."""
+    n_targets = n_nations - 1
+    level = actions // (N_ACTS * n_targets)
+    act = actions // n_targets % N_ACTS
+    slot = actions % n_targets
+    target = (np.arange(n_nations) + slot + 1) % n_nations
+    return level, act, target

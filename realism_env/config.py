@@ -1,0 +1,269 @@
+"""Frozen, validated configuration and the scenario presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from realism_env.actions import DEFAULT_ARMS_SHARES
+
+MAP_KINDS = ("continent", "islands")
+
+
+def _choices(options: Any) -> str:
+    return ", ".join(repr(o) for o in sorted(options))
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Every knob of the world. Build it directly, or from a preset with :meth:`from_scenario`.
+
+    Invalid values raise ``ValueError`` naming the field and what would be valid.
+    """
+
+    n_nations: int = 6
+    """Number of nations (2 to 64)."""
+    max_cycles: int = 200
+    """Turns (years) before the episode is truncated."""
+    doctrines: str | tuple[str, ...] = "security"
+    """One doctrine name for all nations, or a tuple with one per nation (a mixed population)."""
+    offense_defense_balance: float = 2.5
+    """Force ratio an attacker needs for even odds of taking a province (Cederman 1997's superiority
+    ratio: about 2 is offence-dominant, about 3 defence-dominant)."""
+    conquest_payoff: float = 0.5
+    """Share of a conquered province's wealth the conqueror keeps; the rest is destroyed."""
+    misperception: float = 0.2
+    """Standard deviation of the log-normal noise on every estimate of another nation's military
+    (Bremer & Mihalka 1977; Horvath 2020 uses 0.1 to 0.4). 0 means perfect information."""
+    reveal_doctrines: bool = False
+    """Show every nation's doctrine in observations. Off by default: intentions cannot be known."""
+    provinces_per_nation: int = 4
+    """Provinces each nation starts with; the map has ``n_nations * provinces_per_nation``."""
+    map_kind: str = "continent"
+    """``continent`` (one land mass with a few sea links) or ``islands`` (two land masses joined by sea)."""
+    sea_links: int = 3
+    """Extra sea links between distant coastal provinces (``continent`` maps)."""
+    sea_penalty: float = 0.5
+    """Multiplier on an attacker's force across sea only (Mearsheimer's stopping power of water)."""
+    capability_shares: tuple[float, ...] | None = None
+    """Initial share of the system's wealth and military per nation; ``None`` means equal shares."""
+    growth_rates: tuple[float, ...] | None = None
+    """Per-nation economic growth per year at zero arms spending; ``None`` means ``growth_rate`` for all."""
+    growth_rate: float = 0.03
+    """Economic growth per year of a nation that spends nothing on arms."""
+    arms_shares: tuple[float, ...] = DEFAULT_ARMS_SHARES
+    """Share of income spent on arms at each domestic level, ascending from disarmament."""
+    depreciation: float = 0.1
+    """Share of military that wears out each year, so power must be renewed."""
+    upkeep: float = 0.02
+    """Yearly cost to the economy of each unit of military, as a share of it (power must be paid for)."""
+    attrition: float = 0.1
+    """Force lost on a front per unit of force the enemy commits there, per year (Lanchester's linear law)."""
+    capture_steepness: float = 5.0
+    """Exponent of the logistic capture odds (Cederman 1997: c = 5)."""
+    war_devastation: float = 0.01
+    """Share of a nation's wealth destroyed per year per war it fights."""
+    aid_share: float = 0.2
+    """Share of income a SUPPORT act sends as military aid."""
+    demand_deadline: int = 2
+    """Turns a threatener has to carry out a refused demand before the threat counts as a bluff."""
+    hegemony_share: float = 0.5
+    """Power share above which a nation counts as hegemon (the power doctrine's bonus)."""
+    security_sufficiency: float = 1.1
+    """Security ratio S* beyond which more power adds no security (M3 security rule: 1.10)."""
+    nation_names: tuple[str, ...] | None = None
+    """Display names for rendering (scenarios give historical names); agents stay ``nation_i``."""
+
+    def __post_init__(self) -> None:
+        def bad(name: str, value: Any, valid: str) -> ValueError:
+            return ValueError(f"EnvConfig.{name}={value!r} is invalid; valid: {valid}")
+
+        n = self.n_nations
+        if not isinstance(n, int) or not 2 <= n <= 64:
+            raise bad("n_nations", n, "an integer from 2 to 64")
+        if not isinstance(self.max_cycles, int) or self.max_cycles < 1:
+            raise bad("max_cycles", self.max_cycles, "an integer >= 1")
+        from realism_env.doctrines import DOCTRINES  # registry is filled at import of the package
+
+        if isinstance(self.doctrines, str):
+            names: tuple[str, ...] = (self.doctrines,)
+        elif isinstance(self.doctrines, (tuple, list)):
+            if len(self.doctrines) != n:
+                raise bad("doctrines", self.doctrines, f"one name, or a tuple of exactly {n} names (one per nation)")
+            names = tuple(self.doctrines)
+            object.__setattr__(self, "doctrines", names)
+        else:
+            raise bad("doctrines", self.doctrines, f"a doctrine name or a tuple of them: {_choices(DOCTRINES)}")
+        for name in names:
+            if name not in DOCTRINES:
+                raise ValueError(f"unknown doctrine {name!r}; valid: {_choices(DOCTRINES)}")
+        positive = ("offense_defense_balance", "capture_steepness", "security_sufficiency")
+        for fname in positive:
+            v = getattr(self, fname)
+            if not _finite(v) or v <= 0:
+                raise bad(fname, v, "a finite number > 0")
+        unit = ("conquest_payoff", "sea_penalty", "depreciation", "upkeep", "attrition", "aid_share",
+                "war_devastation", "hegemony_share")
+        for fname in unit:
+            v = getattr(self, fname)
+            if not _finite(v) or not 0 <= v <= 1:
+                raise bad(fname, v, "a number from 0 to 1")
+        if not _finite(self.misperception) or self.misperception < 0:
+            raise bad("misperception", self.misperception, "a finite number >= 0")
+        if not _finite(self.growth_rate) or not -0.5 < self.growth_rate < 1:
+            raise bad("growth_rate", self.growth_rate, "a number between -0.5 and 1")
+        if not isinstance(self.provinces_per_nation, int) or not 1 <= self.provinces_per_nation <= 32:
+            raise bad("provinces_per_nation", self.provinces_per_nation, "an integer from 1 to 32")
+        if self.map_kind not in MAP_KINDS:
+            raise bad("map_kind", self.map_kind, _choices(MAP_KINDS))
+        if self.map_kind == "islands" and n < 2:
+            raise bad("map_kind", self.map_kind, "'continent' for fewer than 2 nations")
+        if not isinstance(self.sea_links, int) or self.sea_links < 0:
+            raise bad("sea_links", self.sea_links, "an integer >= 0")
+        if not isinstance(self.demand_deadline, int) or self.demand_deadline < 1:
+            raise bad("demand_deadline", self.demand_deadline, "an integer >= 1")
+        shares = tuple(float(s) for s in self.arms_shares)
+        if len(shares) < 2 or any(not 0 <= s <= 1 for s in shares) or list(shares) != sorted(shares):
+            raise bad("arms_shares", self.arms_shares, "2 or more ascending shares from 0 to 1")
+        object.__setattr__(self, "arms_shares", shares)
+        for fname in ("capability_shares", "growth_rates"):
+            v = getattr(self, fname)
+            if v is None:
+                continue
+            v = tuple(float(x) for x in v)
+            if len(v) != n or not all(_finite(x) for x in v):
+                raise bad(fname, getattr(self, fname), f"None or {n} finite numbers (one per nation)")
+            object.__setattr__(self, fname, v)
+        if self.capability_shares is not None and any(s <= 0 for s in self.capability_shares):
+            raise bad("capability_shares", self.capability_shares, "positive numbers (renormalised to sum 1)")
+        if self.nation_names is not None:
+            if len(self.nation_names) != n:
+                raise bad("nation_names", self.nation_names, f"None or {n} names")
+            object.__setattr__(self, "nation_names", tuple(str(x) for x in self.nation_names))
+
+    # Derived values are properties, never defaults computed from other defaults.
+    @property
+    def n_provinces(self) -> int:
+        return self.n_nations * self.provinces_per_nation
+
+    @property
+    def doctrine_per_nation(self) -> tuple[str, ...]:
+        if isinstance(self.doctrines, str):
+            return (self.doctrines,) * self.n_nations
+        return tuple(self.doctrines)
+
+    @property
+    def initial_shares(self) -> tuple[float, ...]:
+        raw = self.capability_shares or (1.0,) * self.n_nations
+        total = sum(raw)
+        return tuple(s / total for s in raw)
+
+    @property
+    def growth_per_nation(self) -> tuple[float, ...]:
+        return self.growth_rates or (self.growth_rate,) * self.n_nations
+
+    def display_names(self) -> tuple[str, ...]:
+        return self.nation_names or tuple(f"nation_{i}" for i in range(self.n_nations))
+
+    def replace(self, **overrides: Any) -> EnvConfig:
+        """A copy with some fields changed (validated again)."""
+        _check_fields(overrides)
+        return dataclasses.replace(self, **overrides)
+
+    @classmethod
+    def from_scenario(cls, scenario: str = "multipolar", **overrides: Any) -> EnvConfig:
+        """The preset ``scenario`` with keyword ``overrides`` applied on top of it."""
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; valid: {_choices(SCENARIOS)}")
+        _check_fields(overrides)
+        fields = dict(SCENARIOS[scenario].overrides)
+        if "n_nations" in overrides and overrides["n_nations"] != fields.get("n_nations", overrides["n_nations"]):
+            # A preset's per-nation tuples only fit its own nation count: drop them when it changes.
+            for per_nation in ("capability_shares", "growth_rates", "nation_names", "doctrines"):
+                if per_nation not in overrides and not isinstance(fields.get(per_nation, ""), str):
+                    fields.pop(per_nation, None)
+        fields.update(overrides)
+        return cls(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_fields(overrides: Mapping[str, Any]) -> None:
+    valid = {f.name for f in dataclasses.fields(EnvConfig)}
+    for key in overrides:
+        if key not in valid:
+            raise ValueError(f"unknown config field {key!r}; valid: {_choices(valid)}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named preset: config overrides plus the theory or data it illustrates."""
+
+    name: str
+    description: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register_scenario(scenario: Scenario) -> Scenario:
+    """Add a preset to :data:`SCENARIOS` (its overrides are validated now)."""
+    EnvConfig(**scenario.overrides)
+    SCENARIOS[scenario.name] = scenario
+    return scenario
+
+
+def _renormalised(shares: dict[str, float]) -> dict[str, Any]:
+    total = sum(shares.values())
+    return {
+        "n_nations": len(shares),
+        "capability_shares": tuple(round(s / total, 4) for s in shares.values()),
+        "nation_names": tuple(shares),
+    }
+
+
+for _scenario in (
+    Scenario("multipolar", "Six equal great powers (Waltz's multipolarity; Mearsheimer's balanced multipolarity)."),
+    Scenario(
+        "bipolar",
+        "Two superpowers with four lesser states (Waltz 1979: bipolarity is the most stable).",
+        {"capability_shares": (0.3, 0.3, 0.1, 0.1, 0.1, 0.1)},
+    ),
+    Scenario(
+        "unipolar",
+        "One preponderant power holding 45% of capabilities (a would-be hegemon).",
+        {"capability_shares": (0.45, 0.11, 0.11, 0.11, 0.11, 0.11)},
+    ),
+    Scenario(
+        "rising_power",
+        "Equal nations, but nation_0 grows three times as fast (power transition; Mearsheimer ch. 10).",
+        {"growth_rates": (0.09, 0.03, 0.03, 0.03, 0.03, 0.03)},
+    ),
+    Scenario(
+        "islands",
+        "Two land masses joined only by sea: water stops power projection (Mearsheimer 2001 ch. 4).",
+        {"map_kind": "islands"},
+    ),
+    Scenario(
+        "europe_1914",
+        "The six European great powers of 1914, CINC shares from COW NMC v6.0, renormalised.",
+        _renormalised(
+            {"Germany": 0.158, "UK": 0.138, "Russia": 0.111, "France": 0.075, "Austria-Hungary": 0.068, "Italy": 0.026}
+        ),
+    ),
+    Scenario(
+        "cold_war_1950",
+        "The great powers of 1950, CINC shares from COW NMC v6.0, renormalised (bipolarity).",
+        _renormalised({"USA": 0.284, "USSR": 0.181, "China": 0.118, "UK": 0.061, "India": 0.050, "France": 0.033}),
+    ),
+):
+    SCENARIOS[_scenario.name] = _scenario

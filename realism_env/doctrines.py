@@ -1,0 +1,154 @@
+"""Doctrines: what a nation is rewarded for. Pure functions of one turn's outcome, for all nations at once.
+
+Built in:
+
+``security`` (defensive realism, Waltz 1979)::
+
+    r = w_survival * alive + w_margin * min(1, S / S*) - w_territory * lost / initial - w_elimination * eliminated
+    S = (own military + allies' military) / max military of a non-allied neighbour or enemy (S = inf if none)
+
+S* is ``EnvConfig.security_sufficiency`` (1.1, the M3 security rule): power beyond what deters earns nothing.
+
+``power`` (offensive realism, Mearsheimer 2001)::
+
+    r = w_share * n_nations * share + w_hegemony * [share > hegemony_share] - w_elimination * eliminated
+    share = (military share + economic share) / 2       (a CINC-like capability share)
+
+``n_nations * share`` is 1 at parity, so rewards keep their scale as the number of nations changes.
+
+Add your own with :func:`register_doctrine` without touching the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from realism_env.config import EnvConfig
+from realism_env.rules import Events, borders, income, power_share, provinces_held
+from realism_env.world import World
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The quantities of one turn that doctrines reward, ``[W, N]`` each, computed once per step."""
+
+    alive: np.ndarray  #: alive after the turn
+    eliminated: np.ndarray  #: eliminated this turn
+    provinces_lost: np.ndarray  #: provinces lost this turn (by force or concession)
+    initial_provinces: np.ndarray
+    power_share: np.ndarray  #: capability share after the turn
+    security_ratio: np.ndarray  #: own side's forces over the strongest threat's (inf if none)
+    n_nations: int
+
+
+def outcome(before: World, after: World, events: Events, config: EnvConfig) -> Outcome:
+    """Summarise a turn for the doctrines (all nations, all worlds, no loops)."""
+    held_before = provinces_held(before)
+    held_after = provinces_held(after)
+    land, sea = borders(after)
+    mil = after.military
+    # Allies count towards one's own side (Waltz: external balancing).
+    own_side = mil + np.einsum("wij,wj->wi", after.allied.astype(np.float64), mil)
+    # A threat is a live, non-allied nation one borders or is at war with.
+    threat = (land | sea | after.at_war) & ~after.allied & after.alive[:, None, :]
+    strongest = np.where(threat, mil[:, None, :], 0.0).max(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(strongest > 0, own_side / np.where(strongest > 0, strongest, 1.0), np.inf)
+    return Outcome(
+        alive=after.alive,
+        eliminated=events.eliminated,
+        provinces_lost=np.maximum(held_before - held_after, 0),
+        initial_provinces=after.initial_provinces,
+        power_share=power_share(after, income(after)),
+        security_ratio=ratio,
+        n_nations=after.n_nations,
+    )
+
+
+TermFunction = Callable[[Outcome, EnvConfig], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Doctrine:
+    """A reward: named terms whose sum is the reward. ``terms(outcome, config)`` returns ``[W, N]`` arrays."""
+
+    name: str
+    description: str
+    terms: TermFunction
+
+    def reward(self, out: Outcome, config: EnvConfig) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        parts = self.terms(out, config)
+        return sum(parts.values()), parts
+
+
+@dataclass(frozen=True)
+class SecurityTerms:
+    """Defensive realism (Waltz 1979): survival and a sufficient margin over the strongest threat."""
+
+    survival: float = 0.5
+    margin: float = 1.0
+    territory: float = 2.0
+    elimination: float = 10.0
+
+    def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, np.ndarray]:
+        margin = np.minimum(1.0, out.security_ratio / config.security_sufficiency)
+        return {
+            "survival": self.survival * out.alive,
+            "security_margin": self.margin * np.where(out.alive, margin, 0.0),
+            "territory_lost": -self.territory * out.provinces_lost / np.maximum(out.initial_provinces, 1),
+            "elimination": -self.elimination * out.eliminated,
+        }
+
+
+@dataclass(frozen=True)
+class PowerTerms:
+    """Offensive realism (Mearsheimer 2001): relative power, and hegemony as the goal."""
+
+    share: float = 1.0
+    hegemony: float = 1.0
+    elimination: float = 10.0
+
+    def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, np.ndarray]:
+        return {
+            "relative_power": self.share * out.n_nations * out.power_share,
+            "hegemony": self.hegemony * (out.power_share > config.hegemony_share),
+            "elimination": -self.elimination * out.eliminated,
+        }
+
+
+DOCTRINES: dict[str, Doctrine] = {}
+
+
+def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrine:
+    """Add ``doctrine`` to :data:`DOCTRINES` so configs can name it."""
+    if not isinstance(doctrine, Doctrine):
+        raise ValueError(f"register_doctrine takes a Doctrine, got {type(doctrine).__name__}")
+    if not doctrine.name or not isinstance(doctrine.name, str):
+        raise ValueError(f"a doctrine needs a non-empty string name, got {doctrine.name!r}")
+    if doctrine.name in DOCTRINES and not overwrite:
+        raise ValueError(f"doctrine {doctrine.name!r} is already registered; pass overwrite=True to replace it")
+    DOCTRINES[doctrine.name] = doctrine
+    return doctrine
+
+
+register_doctrine(Doctrine("security", "defensive realism: security up to sufficiency (Waltz)", SecurityTerms()))
+register_doctrine(Doctrine("power", "offensive realism: relative power and hegemony (Mearsheimer)", PowerTerms()))
+
+
+def rewards(
+    doctrine_per_nation: tuple[Doctrine, ...], out: Outcome, config: EnvConfig
+) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """``[W, N]`` rewards and, per nation, its doctrine's terms as ``[W]`` arrays. Each distinct doctrine
+    is evaluated once for all nations, so no reward depends on the order nations are asked."""
+    total = np.zeros_like(out.power_share)
+    terms_per_nation: list[dict[str, np.ndarray]] = [{} for _ in doctrine_per_nation]
+    for doctrine in dict.fromkeys(doctrine_per_nation):
+        reward, parts = doctrine.reward(out, config)
+        members = np.array([d is doctrine for d in doctrine_per_nation])
+        total = np.where(members, reward, total)
+        for i in np.flatnonzero(members):
+            terms_per_nation[i] = {name: value[:, i] for name, value in parts.items()}
+    return total, terms_per_nation

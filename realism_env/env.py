@@ -1,0 +1,284 @@
+"""The PettingZoo environment: a thin shell around the pure rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from pettingzoo import ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
+
+from realism_env.actions import N_ACTS, Act, n_actions
+from realism_env.config import EnvConfig
+from realism_env.doctrines import DOCTRINES, outcome, rewards
+from realism_env.observation import ObservationLayout, global_state, observe, state_size
+from realism_env.rules import action_mask, event_records, is_over, transition
+from realism_env.world import World, generate_world
+
+NAME = "realism_v0"
+
+
+class RealismEnv(ParallelEnv):
+    """Nations under anarchy, rewarded by a realist doctrine.
+
+    ## Description
+    The international system has no authority above its sovereign states (Waltz 1979). Each turn (a year)
+    every nation at once chooses how much of its income goes to arms and one foreign-policy act toward one
+    other nation. Defensive realists (``security`` doctrine) are rewarded for security up to sufficiency;
+    offensive realists (``power`` doctrine) for relative power and hegemony (Mearsheimer 2001). The rules
+    live in :mod:`realism_env.rules`, whose docstring gives the order of resolution.
+
+    ## Agents
+    ``nation_0`` .. ``nation_{N-1}``, ``N = n_nations`` (2 to 64, default 6). An eliminated nation
+    terminates and leaves ``agents``.
+
+    ## Action Space
+    ``Discrete(L * K * (N-1))``: ``action = (arms_level * K + act) * (N-1) + target_slot`` with ``L = 5``
+    arms levels (share of income to arms: 0, 0.05, 0.1, 0.2, 0.4), ``K = 8`` acts and ``N-1`` target slots
+    (slot ``k`` is nation ``(self + k + 1) % N``). Use :func:`realism_env.encode_action` and
+    :func:`realism_env.decode_action`.
+
+    | act | effect | valid when |
+    |---|---|---|
+    | WAIT | keep the status quo | always, with target slot 0 only |
+    | ATTACK | declare war, or fight on and try to take a province | target alive, not allied, bordering or at war |
+    | ALLY | propose an alliance, or accept the target's proposal | target alive, not allied, not at war |
+    | LEAVE_ALLIANCE | end an alliance at once | allied |
+    | THREATEN | demand a border province under threat of war | bordering, not allied, not at war, no standing demand |
+    | CONCEDE | give the demander one bordering province | the target demands; more than one province left |
+    | SUPPORT | send ``aid_share`` of income to the target as military | target alive, not at war with it |
+    | PEACE | offer peace; the war ends when both offer (now or last turn) | at war with the target |
+
+    An in-space action that the mask forbids is played as WAIT (its arms level still applies) and recorded in
+    ``infos[nation]["action_valid"] = False``. An action outside the space raises ``ValueError``.
+
+    ## Observation Space
+    ``Dict(observation=Box(float32, (D,)), action_mask=Box(int8 0/1, (A,)))``; the mask is exact and never
+    all zero. ``D = 10 + (N-1) * 24`` (more with ``reveal_doctrines``). Read fields by name with
+    :class:`realism_env.ObservationLayout`, never by raw index.
+
+    Own block (first 10 entries):
+
+    | field | meaning |
+    |---|---|
+    | military | own military / (own + estimated military of all others) |
+    | wealth | own income / the system's income |
+    | provinces | own provinces / all provinces |
+    | arms_level | own arms level / highest level |
+    | wars, alliances | number of wars, of allies, / (N-1) |
+    | demands_made, demands_received | standing demands by and against this nation, / (N-1) |
+    | credibility | own record of carrying out threats, (enforced + 1) / (made + 2) |
+    | turn | turn / max_cycles |
+
+    Then one block of 24 per other nation, in relative order (slot k is nation (self + k + 1) % N):
+
+    | field | meaning |
+    |---|---|
+    | alive | 1 if it still exists |
+    | military | estimated military, true value times log-normal noise (sigma = ``misperception``, mean 1), / the observer's perceived total |
+    | wealth, provinces | its income share, province share |
+    | land_border, sea_border | borders the observer by land; linked by sea only |
+    | at_war, allied, war_years | with the observer; war_years / max_cycles |
+    | proposal_received, proposal_made | standing alliance proposals between it and the observer |
+    | peace_offer_received | it stands offering peace to the observer |
+    | demand_received, demand_made | standing demands between it and the observer |
+    | credibility | its record of carrying out threats |
+    | acted_on_observer | its public act last turn was aimed at the observer |
+    | last_act_wait .. last_act_peace | one-hot of its public act last turn |
+
+    Never shown: other nations' doctrines (unless ``reveal_doctrines=True``) or their true forces.
+    ``state()`` gives the true global state (``state_space``).
+
+    ## Rewards
+    Per nation by its doctrine (``EnvConfig.doctrines``: one name, or a tuple per nation). The named terms of
+    each step are in ``infos[nation]["reward_terms"]``.
+
+    ``security`` (defensive realism, Waltz)::
+
+        r = 0.5 * alive + min(1, S / 1.1) - 2 * provinces_lost / initial_provinces - 10 * eliminated
+        S = (own + allies' military) / strongest military among non-allied neighbours and enemies
+
+    ``power`` (offensive realism, Mearsheimer)::
+
+        r = N * share + 1 * [share > hegemony_share] - 10 * eliminated
+        share = (military share + economic share) / 2
+
+    Register more with :func:`realism_env.register_doctrine`.
+
+    ## Starting State
+    A seeded map of ``N * provinces_per_nation`` provinces on a grid (``islands``: two grids joined by sea),
+    contiguous territories, province wealth uniform in [0.75, 1.25] scaled to each nation's capability
+    share, military at the steady state of the middle arms level, no wars, alliances or demands.
+
+    ## Episode End
+    Termination: a nation with no province (it leaves ``agents``); all nations when one holds every
+    province. Truncation: after ``max_cycles`` turns (default 200).
+
+    ## Arguments
+    ``realism_env.parallel_env(scenario="multipolar", render_mode=None, config=None, **overrides)``: every
+    :class:`realism_env.EnvConfig` field may be overridden (``max_cycles``, ``doctrines``,
+    ``offense_defense_balance``, ``conquest_payoff``, ``misperception``, ...). ``infos[nation]`` holds
+    ``reward_terms``, ``events`` (the turn's events that involve the nation) and ``action_valid``.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"name": NAME, "render_modes": ["ansi", "rgb_array"], "is_parallelizable": True, "render_fps": 2}
+
+    def __init__(
+        self,
+        config: EnvConfig | None = None,
+        *,
+        scenario: str = "multipolar",
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode={render_mode!r} is invalid; valid: None, 'ansi', 'rgb_array'")
+        if config is None:
+            config = EnvConfig.from_scenario(scenario, **overrides)
+        elif overrides:
+            config = config.replace(**overrides)
+        self.config = config
+        self.render_mode = render_mode
+        n = config.n_nations
+        self.possible_agents = [f"nation_{i}" for i in range(n)]
+        self.agent_name_mapping = {name: i for i, name in enumerate(self.possible_agents)}
+        # Doctrines are resolved once here, never looked up by string inside step.
+        self.doctrines = tuple(DOCTRINES[name] for name in config.doctrine_per_nation)
+        revealed = tuple(sorted(DOCTRINES)) if config.reveal_doctrines else ()
+        self.layout = ObservationLayout(n, revealed)
+        self._doctrine_onehot = np.array(
+            [[name == d for d in revealed] for name in config.doctrine_per_nation], dtype=np.float64
+        ).reshape(n, len(revealed))
+        self._n_actions = n_actions(n, len(config.arms_shares))
+        self._observation_space = gymnasium.spaces.Dict(
+            {
+                "observation": gymnasium.spaces.Box(-np.inf, np.inf, (self.layout.size,), np.float32),
+                "action_mask": gymnasium.spaces.Box(0, 1, (self._n_actions,), np.int8),
+            }
+        )
+        self._action_space = gymnasium.spaces.Discrete(self._n_actions)
+        self.observation_spaces = {a: self._observation_space for a in self.possible_agents}
+        self.action_spaces = {a: self._action_space for a in self.possible_agents}
+        self.state_space = gymnasium.spaces.Box(-np.inf, np.inf, (state_size(config),), np.float32)
+        self.agents: list[str] = []
+        self.world: World | None = None
+        self._rng: np.random.Generator | None = None
+        self._mask: np.ndarray | None = None
+        self._last_events: list[dict[str, object]] = []
+
+    def observation_space(self, agent: str) -> gymnasium.spaces.Dict:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
+        return self.action_spaces[agent]
+
+    # ---------------------------------------------------------------------------------------------
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        if seed is not None or self._rng is None:
+            self._rng = np.random.default_rng(seed)
+        self.world = generate_world(self.config, self._rng)
+        self.agents = list(self.possible_agents)
+        self._last_events = []
+        observations = self._observe(self.agents)
+        infos = {a: {"reward_terms": {}, "events": [], "action_valid": True} for a in self.agents}
+        return observations, infos
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if self.world is None:
+            raise RuntimeError("call reset() before step()")
+        world, config = self.world, self.config
+        flat = self._flat_actions(actions)
+        next_world, events = transition(world, flat, config, self._rng, self._mask)
+        total, terms = rewards(self.doctrines, outcome(world, next_world, events, config), config)
+        self.world = next_world
+
+        acting = self.agents
+        over = bool(is_over(next_world)[0])
+        truncated = int(next_world.turn[0]) >= config.max_cycles
+        records = event_records(events, 0, tuple(self.possible_agents))
+        self._last_events = records
+        invalid = events.invalid_action[0]
+        observations = self._observe(acting)
+        rewards_out, terminations, truncations, infos = {}, {}, {}, {}
+        for agent in acting:
+            i = self.agent_name_mapping[agent]
+            rewards_out[agent] = float(total[0, i])
+            terminations[agent] = over or not bool(next_world.alive[0, i])
+            truncations[agent] = truncated and not terminations[agent]
+            infos[agent] = {
+                "reward_terms": {name: float(v[0]) for name, v in terms[i].items()},
+                "events": [r for r in records if r["actor"] == agent or r["target"] == agent],
+                "action_valid": not bool(invalid[i]),
+            }
+        self.agents = [a for a in acting if not (terminations[a] or truncations[a])]
+        return observations, rewards_out, terminations, truncations, infos
+
+    def _flat_actions(self, actions: dict[str, Any]) -> np.ndarray:
+        """[1, N] flat actions; a live nation without an action keeps its arms level and waits."""
+        world = self.world
+        n = self.config.n_nations
+        flat = (world.arms_level[0] * N_ACTS + Act.WAIT) * (n - 1)
+        flat = flat.astype(np.int64)
+        for agent, action in actions.items():
+            if agent not in self.agent_name_mapping:
+                raise ValueError(f"unknown agent {agent!r}; valid: {', '.join(self.possible_agents)}")
+            if agent not in self.agents:
+                continue  # a nation already gone: PettingZoo lets callers pass None or stale actions
+            try:
+                value = int(action)
+                ok = value == action and 0 <= value < self._n_actions
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"{agent}: action {action!r} is outside the action space; valid: an integer in 0..{self._n_actions - 1}"
+                )
+            flat[self.agent_name_mapping[agent]] = value
+        return flat[None]
+
+    def _observe(self, agents: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        self._mask = action_mask(self.world, self.config)
+        obs = observe(self.world, self.config, self._rng, self._doctrine_onehot)
+        out = {}
+        for agent in agents:
+            i = self.agent_name_mapping[agent]
+            out[agent] = {"observation": obs[0, i], "action_mask": self._mask[0, i]}
+        return out
+
+    # ---------------------------------------------------------------------------------------------
+    def state(self) -> np.ndarray:
+        if self.world is None:
+            raise RuntimeError("call reset() before state()")
+        return global_state(self.world, self.config)[0]
+
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() was called without a render_mode; pass render_mode='ansi' or 'rgb_array'")
+            return None
+        if self.world is None:
+            raise RuntimeError("call reset() before render()")
+        from realism_env import render  # imported lazily: only rendering needs it
+
+        if self.render_mode == "ansi":
+            return render.render_ansi(self.world, self.config, self._last_events)
+        return render.render_rgb(self.world, self.config)
+
+    def close(self) -> None:
+        pass
+
+
+def parallel_env(config: EnvConfig | None = None, **kwargs: Any) -> RealismEnv:
+    """The PettingZoo ParallelEnv. Keywords: ``scenario``, ``render_mode``, and any EnvConfig field."""
+    return RealismEnv(config, **kwargs)
+
+
+def env(config: EnvConfig | None = None, **kwargs: Any):
+    """The AEC version (``parallel_to_aec``, which adds PettingZoo's order-enforcing wrapper)."""
+    return parallel_to_aec(parallel_env(config, **kwargs))
+
+
+raw_env = parallel_env
