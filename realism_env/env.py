@@ -13,7 +13,7 @@ from realism_env.actions import N_ACTS, Act, n_actions
 from realism_env.config import EnvConfig
 from realism_env.doctrines import DOCTRINES, outcome, rewards
 from realism_env.observation import ObservationLayout, global_state, observe, state_size
-from realism_env.rules import action_mask, event_records, is_over, transition
+from realism_env.rules import Events, action_mask, event_records, is_over, transition
 from realism_env.world import World, generate_world
 
 NAME = "realism_v0"
@@ -169,6 +169,8 @@ class RealismEnv(ParallelEnv):
         self._rng: np.random.Generator | None = None
         self._mask: np.ndarray | None = None
         self._last_events: list[dict[str, object]] = []
+        #: the last step's events as arrays (``Events``, world axis of length 1), for recorders and metrics
+        self.last_events: Events | None = None
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Dict:
         return self.observation_spaces[agent]
@@ -183,6 +185,7 @@ class RealismEnv(ParallelEnv):
         self.world = generate_world(self.config, self._rng)
         self.agents = list(self.possible_agents)
         self._last_events = []
+        self.last_events = None
         observations = self._observe(self.agents)
         infos = {a: {"reward_terms": {}, "events": [], "action_valid": True} for a in self.agents}
         return observations, infos
@@ -201,6 +204,7 @@ class RealismEnv(ParallelEnv):
         truncated = int(next_world.turn[0]) >= config.max_cycles
         records = event_records(events, 0, tuple(self.possible_agents))
         self._last_events = records
+        self.last_events = events
         invalid = events.invalid_action[0]
         observations = self._observe(acting)
         rewards_out, terminations, truncations, infos = {}, {}, {}, {}
