@@ -68,9 +68,12 @@ def encode_action(
     return (arms_level * N_ACTS + int(act)) * n_targets + target_slot
 
 
-def decode_action(action: int, n_nations: int) -> DecodedAction:
-    """Inverse of :func:`encode_action`."""
+def decode_action(action: int, n_nations: int, n_arms_levels: int = len(DEFAULT_ARMS_SHARES)) -> DecodedAction:
+    """Inverse of :func:`encode_action`; raises ValueError for an action outside the space."""
     n_targets = n_nations - 1
+    size = n_actions(n_nations, n_arms_levels)
+    if not 0 <= int(action) < size:
+        raise ValueError(f"action={action!r} is outside the action space; valid: 0..{size - 1}")
     return DecodedAction(
         int(action) // (N_ACTS * n_targets),
         Act(int(action) // n_targets % N_ACTS),

@@ -105,8 +105,16 @@ class EnvConfig:
             v = getattr(self, fname)
             if not _finite(v) or v <= 0:
                 raise bad(fname, v, "a finite number > 0")
-        unit = ("conquest_payoff", "sea_penalty", "depreciation", "upkeep", "attrition", "aid_share",
-                "war_devastation", "hegemony_share")
+        unit = (
+            "conquest_payoff",
+            "sea_penalty",
+            "depreciation",
+            "upkeep",
+            "attrition",
+            "aid_share",
+            "war_devastation",
+            "hegemony_share",
+        )
         for fname in unit:
             v = getattr(self, fname)
             if not _finite(v) or not 0 <= v <= 1:

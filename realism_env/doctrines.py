@@ -51,12 +51,11 @@ def outcome(before: World, after: World, events: Events, config: EnvConfig) -> O
     land, sea = borders(after)
     mil = after.military
     # Allies count towards one's own side (Waltz: external balancing).
-    own_side = mil + np.einsum("wij,wj->wi", after.allied.astype(np.float64), mil)
+    own_side = mil + (after.allied * mil[:, None, :]).sum(axis=2)
     # A threat is a live, non-allied nation one borders or is at war with.
     threat = (land | sea | after.at_war) & ~after.allied & after.alive[:, None, :]
     strongest = np.where(threat, mil[:, None, :], 0.0).max(axis=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(strongest > 0, own_side / np.where(strongest > 0, strongest, 1.0), np.inf)
+    ratio = np.where(strongest > 0, own_side / np.maximum(strongest, 1e-300), np.inf)
     return Outcome(
         alive=after.alive,
         eliminated=events.eliminated,
@@ -138,17 +137,35 @@ register_doctrine(Doctrine("security", "defensive realism: security up to suffic
 register_doctrine(Doctrine("power", "offensive realism: relative power and hegemony (Mearsheimer)", PowerTerms()))
 
 
+@dataclass(frozen=True)
+class DoctrineTerms:
+    """One doctrine's reward terms for all nations (``[W, N]`` each); only ``members`` hold that doctrine."""
+
+    doctrine: Doctrine
+    members: np.ndarray  #: [N] bool
+    terms: dict[str, np.ndarray]
+
+
 def rewards(
     doctrine_per_nation: tuple[Doctrine, ...], out: Outcome, config: EnvConfig
-) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
-    """``[W, N]`` rewards and, per nation, its doctrine's terms as ``[W]`` arrays. Each distinct doctrine
-    is evaluated once for all nations, so no reward depends on the order nations are asked."""
-    total = np.zeros_like(out.power_share)
-    terms_per_nation: list[dict[str, np.ndarray]] = [{} for _ in doctrine_per_nation]
+) -> tuple[np.ndarray, list[DoctrineTerms]]:
+    """``[W, N]`` rewards, and the terms of each doctrine present. Each distinct doctrine is evaluated once
+    for all nations at once, so no reward depends on the order nations are asked."""
+    groups = []
+    total = None
     for doctrine in dict.fromkeys(doctrine_per_nation):
         reward, parts = doctrine.reward(out, config)
         members = np.array([d is doctrine for d in doctrine_per_nation])
-        total = np.where(members, reward, total)
-        for i in np.flatnonzero(members):
-            terms_per_nation[i] = {name: value[:, i] for name, value in parts.items()}
-    return total, terms_per_nation
+        total = reward if total is None else np.where(members, reward, total)
+        groups.append(DoctrineTerms(doctrine, members, parts))
+    return total, groups
+
+
+def terms_per_nation(groups: list[DoctrineTerms], world_index: int = 0) -> list[dict[str, float]]:
+    """Each nation's own doctrine's terms in one world, as plain floats (for ``infos``)."""
+    out: list[dict[str, float]] = [{} for _ in range(len(groups[0].members))]
+    for group in groups:
+        values = {name: np.asarray(v, dtype=np.float64)[world_index].tolist() for name, v in group.terms.items()}
+        for i in np.flatnonzero(group.members).tolist():
+            out[i] = {name: v[i] for name, v in values.items()}
+    return out

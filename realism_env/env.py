@@ -11,7 +11,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from realism_env.actions import N_ACTS, Act, n_actions
 from realism_env.config import EnvConfig
-from realism_env.doctrines import DOCTRINES, outcome, rewards
+from realism_env.doctrines import DOCTRINES, outcome, rewards, terms_per_nation
 from realism_env.observation import ObservationLayout, global_state, observe, state_size
 from realism_env.rules import Events, action_mask, event_records, is_over, transition
 from realism_env.world import World, generate_world
@@ -43,10 +43,10 @@ class RealismEnv(ParallelEnv):
     |---|---|---|
     | WAIT | keep the status quo | always, with target slot 0 only |
     | ATTACK | declare war, or fight on and try to take a province | target alive, not allied, bordering or at war |
-    | ALLY | propose an alliance, or accept the target's proposal | target alive, not allied, not at war |
+    | ALLY | propose an alliance, or accept the target's proposal (no alliance if either attacks the other that turn) | target alive, not allied, not at war |
     | LEAVE_ALLIANCE | end an alliance at once | allied |
     | THREATEN | demand a border province under threat of war | bordering, not allied, not at war, no standing demand |
-    | CONCEDE | give the demander one bordering province | the target demands; more than one province left |
+    | CONCEDE | give the demander one bordering province | the target demands, borders it; more than one province left |
     | SUPPORT | send ``aid_share`` of income to the target as military | target alive, not at war with it |
     | PEACE | offer peace; the war ends when both offer (now or last turn) | at war with the target |
 
@@ -196,27 +196,30 @@ class RealismEnv(ParallelEnv):
         world, config = self.world, self.config
         flat = self._flat_actions(actions)
         next_world, events = transition(world, flat, config, self._rng, self._mask)
-        total, terms = rewards(self.doctrines, outcome(world, next_world, events, config), config)
+        total, groups = rewards(self.doctrines, outcome(world, next_world, events, config), config)
         self.world = next_world
 
         acting = self.agents
-        over = bool(is_over(next_world)[0])
+        alive = next_world.alive[0].tolist()
+        over = bool(is_over(next_world)[0])  # one nation holds every province
         truncated = int(next_world.turn[0]) >= config.max_cycles
         records = event_records(events, 0, tuple(self.possible_agents))
         self._last_events = records
         self.last_events = events
-        invalid = events.invalid_action[0]
+        invalid = events.invalid_action[0].tolist()
+        reward_list = total[0].tolist()
+        terms = terms_per_nation(groups)
         observations = self._observe(acting)
         rewards_out, terminations, truncations, infos = {}, {}, {}, {}
         for agent in acting:
             i = self.agent_name_mapping[agent]
-            rewards_out[agent] = float(total[0, i])
-            terminations[agent] = over or not bool(next_world.alive[0, i])
+            rewards_out[agent] = reward_list[i]
+            terminations[agent] = over or not alive[i]
             truncations[agent] = truncated and not terminations[agent]
             infos[agent] = {
-                "reward_terms": {name: float(v[0]) for name, v in terms[i].items()},
+                "reward_terms": terms[i],
                 "events": [r for r in records if r["actor"] == agent or r["target"] == agent],
-                "action_valid": not bool(invalid[i]),
+                "action_valid": not invalid[i],
             }
         self.agents = [a for a in acting if not (terminations[a] or truncations[a])]
         return observations, rewards_out, terminations, truncations, infos
@@ -225,8 +228,7 @@ class RealismEnv(ParallelEnv):
         """[1, N] flat actions; a live nation without an action keeps its arms level and waits."""
         world = self.world
         n = self.config.n_nations
-        flat = (world.arms_level[0] * N_ACTS + Act.WAIT) * (n - 1)
-        flat = flat.astype(np.int64)
+        flat = (world.arms_level[0] * N_ACTS + int(Act.WAIT)) * (n - 1)
         for agent, action in actions.items():
             if agent not in self.agent_name_mapping:
                 raise ValueError(f"unknown agent {agent!r}; valid: {', '.join(self.possible_agents)}")
@@ -247,10 +249,11 @@ class RealismEnv(ParallelEnv):
     def _observe(self, agents: list[str]) -> dict[str, dict[str, np.ndarray]]:
         self._mask = action_mask(self.world, self.config)
         obs = observe(self.world, self.config, self._rng, self._doctrine_onehot)
+        masks = self._mask.copy()  # callers may write to what they get; the world's cache stays intact
         out = {}
         for agent in agents:
             i = self.agent_name_mapping[agent]
-            out[agent] = {"observation": obs[0, i], "action_mask": self._mask[0, i]}
+            out[agent] = {"observation": obs[0, i], "action_mask": masks[0, i]}
         return out
 
     # ---------------------------------------------------------------------------------------------

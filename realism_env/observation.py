@@ -8,10 +8,11 @@ import numpy as np
 
 from realism_env.actions import N_ACTS, Act
 from realism_env.config import EnvConfig
-from realism_env.rules import borders, credibility, income, provinces_held, relative_order
+from realism_env.rules import borders, credibility, income, indices, provinces_held, relative_order
 from realism_env.world import World
 
 _EPS = 1e-9
+_WAIT = int(Act.WAIT)  # a plain int: numpy is slow to combine arrays with IntEnum members
 
 OWN_FIELDS: tuple[tuple[str, str], ...] = (
     ("military", "own military / (own military + estimated military of all others)"),
@@ -114,68 +115,57 @@ def observe(
     order = relative_order(n)  # [N, N-1]
     sigma = config.misperception
     noise = np.exp(sigma * rng.standard_normal((n_worlds, n, n)) - 0.5 * sigma**2)
-    estimate = world.military[:, None, :] * np.where(np.eye(n, dtype=bool), 1.0, noise)  # [W, i, j]
-    estimate *= world.alive[:, None, :]
+    noise[:, indices(n), indices(n)] = 1.0  # a nation knows its own forces
+    estimate = world.military[:, None, :] * noise * world.alive[:, None, :]  # [W, observer i, j]
     perceived_total = np.maximum(estimate.sum(axis=2), _EPS)  # [W, i]
     inc = income(world)
-    held = provinces_held(world)
+    income_share = inc / np.maximum(inc.sum(axis=1, keepdims=True), _EPS)
+    held_share = provinces_held(world) / world.n_provinces
     land, sea = borders(world)
     cred = credibility(world)
-    scale = max(n - 1, 1)
+    scale = 1.0 / max(n - 1, 1)
+    n_own, n_other = len(OWN_FIELDS), len(OTHER_FIELDS)
 
-    own = np.stack(
-        [
-            world.military / perceived_total,
-            inc / np.maximum(inc.sum(axis=1, keepdims=True), _EPS),
-            held / world.n_provinces,
-            world.arms_level / (len(config.arms_shares) - 1),
-            world.at_war.sum(axis=2) / scale,
-            world.allied.sum(axis=2) / scale,
-            world.demand.sum(axis=2) / scale,
-            world.demand.sum(axis=1) / scale,
-            cred,
-            np.broadcast_to(world.turn[:, None] / config.max_cycles, (n_worlds, n)),
-        ],
-        axis=2,
-    )
+    own = np.empty((n_worlds, n, n_own))
+    own[..., 0] = world.military / perceived_total
+    own[..., 1] = income_share
+    own[..., 2] = held_share
+    own[..., 3] = world.arms_level / (len(config.arms_shares) - 1)
+    own[..., 4] = world.at_war.sum(axis=2) * scale
+    own[..., 5] = world.allied.sum(axis=2) * scale
+    own[..., 6] = world.demand.sum(axis=2) * scale
+    own[..., 7] = world.demand.sum(axis=1) * scale
+    own[..., 8] = cred
+    own[..., 9] = world.turn[:, None] / config.max_cycles
 
-    def of_other(per_nation: np.ndarray) -> np.ndarray:  # [W, N] -> [W, N(observer), N-1]
-        return per_nation[:, order]
-
-    def with_observer(pairwise: np.ndarray) -> np.ndarray:  # [W, i, j] -> [W, i, N-1]
-        return np.take_along_axis(pairwise, order[None], axis=2)
-
-    last_act = world.last_act[:, :, None] == np.arange(N_ACTS)  # [W, N, K]
-    acted_on = world.last_target[:, :, None] == np.arange(n)  # [W, j, i]: j's last act aimed at i
-    acted_on &= world.last_act[:, :, None] != Act.WAIT
-    others = [
-        of_other(world.alive),
-        with_observer(estimate) / perceived_total[:, :, None],
-        of_other(inc / np.maximum(inc.sum(axis=1, keepdims=True), _EPS)),
-        of_other(held / world.n_provinces),
-        with_observer(land),
-        with_observer(sea),
-        with_observer(world.at_war),
-        with_observer(world.allied),
-        with_observer(world.war_years / config.max_cycles),
-        with_observer(world.alliance_proposal.transpose(0, 2, 1)),
-        with_observer(world.alliance_proposal),
-        with_observer(world.peace_offer.transpose(0, 2, 1)),
-        with_observer(world.demand.transpose(0, 2, 1)),
-        with_observer(world.demand),
-        of_other(cred),
-        with_observer(acted_on.transpose(0, 2, 1)),
-    ]
-    others_block = np.concatenate(
-        [np.stack(others, axis=3), last_act[:, order].astype(np.float64)], axis=3
-    )  # [W, N, N-1, F]
+    # Pairwise features [W, observer i, other j, F], gathered once into relative slots.
+    pair = np.empty((n_worlds, n, n, n_other))
+    pair[..., 0] = world.alive[:, None, :]
+    pair[..., 1] = estimate / perceived_total[:, :, None]
+    pair[..., 2] = income_share[:, None, :]
+    pair[..., 3] = held_share[:, None, :]
+    pair[..., 4] = land
+    pair[..., 5] = sea
+    pair[..., 6] = world.at_war
+    pair[..., 7] = world.allied
+    pair[..., 8] = world.war_years / config.max_cycles
+    pair[..., 9] = world.alliance_proposal.transpose(0, 2, 1)
+    pair[..., 10] = world.alliance_proposal
+    pair[..., 11] = world.peace_offer.transpose(0, 2, 1)
+    pair[..., 12] = world.demand.transpose(0, 2, 1)
+    pair[..., 13] = world.demand
+    pair[..., 14] = cred[:, None, :]
+    # j's public act last turn was aimed at the observer i.
+    pair[..., 15] = (world.last_target[:, None, :] == indices(n)[:, None]) & (world.last_act != _WAIT)[:, None, :]
+    pair[..., 16:] = world.last_act[:, None, :, None] == indices(N_ACTS)
+    others = pair[:, indices(n)[:, None], order]  # [W, N, N-1, F]
     if config.reveal_doctrines and doctrine_onehot is not None:
-        own = np.concatenate([own, np.broadcast_to(doctrine_onehot[None], (n_worlds, *doctrine_onehot.shape))], axis=2)
-        others_block = np.concatenate(
-            [others_block, np.broadcast_to(doctrine_onehot[order][None], (n_worlds, n, n - 1, doctrine_onehot.shape[1]))],
-            axis=3,
+        d = doctrine_onehot.shape[1]
+        own = np.concatenate([own, np.broadcast_to(doctrine_onehot[None], (n_worlds, n, d))], axis=2)
+        others = np.concatenate(
+            [others, np.broadcast_to(doctrine_onehot[order][None], (n_worlds, n, n - 1, d))], axis=3
         )
-    flat = np.concatenate([own, others_block.reshape(n_worlds, n, -1)], axis=2)
+    flat = np.concatenate([own, others.reshape(n_worlds, n, -1)], axis=2)
     return flat.astype(np.float32)
 
 

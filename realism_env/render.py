@@ -11,8 +11,18 @@ from realism_env.world import World
 
 # A colour-blind-friendly palette (Okabe & Ito), cycled for more nations.
 PALETTE = np.array(
-    [[230, 159, 0], [86, 180, 233], [0, 158, 115], [240, 228, 66], [0, 114, 178], [213, 94, 0], [204, 121, 167],
-     [150, 150, 150], [120, 80, 40], [170, 220, 120]],
+    [
+        [230, 159, 0],
+        [86, 180, 233],
+        [0, 158, 115],
+        [240, 228, 66],
+        [0, 114, 178],
+        [213, 94, 0],
+        [204, 121, 167],
+        [150, 150, 150],
+        [120, 80, 40],
+        [170, 220, 120],
+    ],
     dtype=np.uint8,
 )
 SEA = np.array([24, 48, 96], dtype=np.uint8)
@@ -24,8 +34,10 @@ def render_ansi(world: World, config: EnvConfig, events: list[dict[str, object]]
     names = config.display_names()
     inc, held, share = income(world)[0], provinces_held(world)[0], power_share(world)[0]
     doctrines = config.doctrine_per_nation
-    lines = [f"turn {int(world.turn[0])}/{config.max_cycles}",
-             f"{'nation':<16}{'doctrine':<10}{'alive':>6}{'prov':>5}{'income':>9}{'military':>10}{'arms':>5}{'share':>7}"]
+    lines = [
+        f"turn {int(world.turn[0])}/{config.max_cycles}",
+        f"{'nation':<16}{'doctrine':<10}{'alive':>6}{'prov':>5}{'income':>9}{'military':>10}{'arms':>5}{'share':>7}",
+    ]
     for i, name in enumerate(names):
         lines.append(
             f"{name[:15]:<16}{doctrines[i][:9]:<10}{'yes' if world.alive[0, i] else 'no':>6}{int(held[i]):>5}"
@@ -37,8 +49,10 @@ def render_ansi(world: World, config: EnvConfig, events: list[dict[str, object]]
         return [(int(i), int(j)) for i, j in np.argwhere(m)]
 
     wars = pairs(world.at_war[0], True)
-    lines.append("wars: " + (", ".join(f"{names[i]} vs {names[j]} ({int(world.war_years[0, i, j])}y)" for i, j in wars)
-                             or "none"))
+    lines.append(
+        "wars: "
+        + (", ".join(f"{names[i]} vs {names[j]} ({int(world.war_years[0, i, j])}y)" for i, j in wars) or "none")
+    )
     alliances = pairs(world.allied[0], True)
     lines.append("alliances: " + (", ".join(f"{names[i]} + {names[j]}" for i, j in alliances) or "none"))
     demands = pairs(world.demand[0], False)
@@ -46,9 +60,14 @@ def render_ansi(world: World, config: EnvConfig, events: list[dict[str, object]]
     index = {f"nation_{i}": names[i] for i in range(len(names))}
     shown = [e for e in events if e["kind"] not in ("battle", "alliance_proposed")]
     if shown:
-        lines.append("events: " + "; ".join(
-            f"{e['kind']} {index.get(str(e['actor']), e['actor'])}" + (f" -> {index.get(str(e['target']), e['target'])}"
-                                                                      if e["target"] else "") for e in shown))
+        lines.append(
+            "events: "
+            + "; ".join(
+                f"{e['kind']} {index.get(str(e['actor']), e['actor'])}"
+                + (f" -> {index.get(str(e['target']), e['target'])}" if e["target"] else "")
+                for e in shown
+            )
+        )
     return "\n".join(lines)
 
 

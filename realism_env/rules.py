@@ -18,6 +18,7 @@ simultaneously, and ties are broken by the seeded generator, never by nation ind
 
 from __future__ import annotations
 
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +28,8 @@ from realism_env.config import EnvConfig
 from realism_env.world import World
 
 _EPS = 1e-9
+# Plain ints for the hot path (IntEnum member access is slow in tight numpy code).
+_WAIT, _ATTACK, _ALLY, _LEAVE, _THREATEN, _CONCEDE, _SUPPORT, _PEACE = (int(a) for a in Act)
 
 
 class Events(NamedTuple):
@@ -58,32 +61,76 @@ EVENT_KINDS: tuple[str, ...] = Events._fields
 # --------------------------------------------------------------------------------------------------
 
 
+@cache
+def _eye(n: int) -> np.ndarray:
+    eye = np.eye(n, dtype=bool)
+    eye.flags.writeable = False
+    return eye
+
+
+@cache
+def indices(n: int) -> np.ndarray:
+    """A cached, read-only ``arange(n)``."""
+    index = np.arange(n)
+    index.flags.writeable = False
+    return index
+
+
+def _cached(world: World, key: str, compute):  # noqa: ANN001, ANN202
+    cache = world.cache
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def ownership(world: World) -> np.ndarray:
     """[W, P, N] one-hot (as float) of who holds each province."""
-    return (world.owner[:, :, None] == np.arange(world.n_nations)).astype(np.float64)
+    return _cached(world, "owned", lambda: (world.owner[:, :, None] == indices(world.n_nations)).astype(np.float64))
 
 
-def income(world: World, owned: np.ndarray | None = None) -> np.ndarray:
+def sum_by_nation(world: World, values: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
+    """[W, N] sum of per-province ``values`` ([W, P]) over the provinces each nation holds."""
+    owner = world.owner if owner is None else owner
+    n_worlds, n = owner.shape[0], world.n_nations
+    flat_owner = (owner + n * indices(n_worlds)[:, None]).ravel()
+    return np.bincount(flat_owner, weights=values.ravel(), minlength=n_worlds * n).reshape(n_worlds, n)
+
+
+def income(world: World) -> np.ndarray:
     """[W, N] economic output: the summed wealth of a nation's provinces."""
-    owned = ownership(world) if owned is None else owned
-    return np.einsum("wp,wpn->wn", world.wealth, owned)
+    return _cached(world, "income", lambda: sum_by_nation(world, world.wealth))
 
 
-def provinces_held(world: World, owned: np.ndarray | None = None) -> np.ndarray:
+def provinces_held(world: World) -> np.ndarray:
     """[W, N] number of provinces each nation holds."""
-    owned = ownership(world) if owned is None else owned
-    return owned.sum(axis=1)
+    return _cached(world, "held", lambda: ownership(world).sum(axis=1))
 
 
-def borders(world: World, owned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def touching(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """([W, P, N] province p touches nation n by land, [W, P, N] by land or sea)."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        owned = ownership(world)
+        land = world.land_adjacency.astype(np.float64) @ owned
+        sea = world.sea_adjacency.astype(np.float64) @ owned
+        return land > 0, (land + sea) > 0
+
+    return _cached(world, "touching", compute)
+
+
+def borders(world: World) -> tuple[np.ndarray, np.ndarray]:
     """([W, N, N] land border, [W, N, N] sea-only link) between nations, from their provinces."""
-    owned = ownership(world) if owned is None else owned
-    owned_t = owned.transpose(0, 2, 1)
-    land = (owned_t @ world.land_adjacency @ owned) > 0
-    sea = (owned_t @ world.sea_adjacency @ owned) > 0
-    eye = np.eye(world.n_nations, dtype=bool)
-    land &= ~eye
-    return land, sea & ~eye & ~land
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        owned = ownership(world)
+        owned_t = owned.transpose(0, 2, 1)
+        land = owned_t @ (world.land_adjacency.astype(np.float64) @ owned) > 0
+        sea = owned_t @ (world.sea_adjacency.astype(np.float64) @ owned) > 0
+        off_diagonal = ~_eye(world.n_nations)
+        land &= off_diagonal
+        return land, sea & off_diagonal & ~land
+
+    return _cached(world, "borders", compute)
 
 
 def power_share(world: World, inc: np.ndarray | None = None) -> np.ndarray:
@@ -101,9 +148,18 @@ def credibility(world: World) -> np.ndarray:
     return (world.threats_enforced + 1) / (world.threats_made + 2)
 
 
+@cache
 def relative_order(n_nations: int) -> np.ndarray:
     """[N, N-1] absolute index of the nation in each relative slot: slot k of i is (i + k + 1) % N."""
-    return (np.arange(n_nations)[:, None] + np.arange(1, n_nations)[None, :]) % n_nations
+    order = (np.arange(n_nations)[:, None] + np.arange(1, n_nations)[None, :]) % n_nations
+    order.flags.writeable = False
+    return order
+
+
+def to_slots(pairwise: np.ndarray) -> np.ndarray:
+    """Gather ``[W, N, N, ...]`` pairwise values (i toward j) into ``[W, N, N-1, ...]`` relative slots."""
+    n = pairwise.shape[1]
+    return pairwise[:, indices(n)[:, None], relative_order(n)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -111,39 +167,42 @@ def relative_order(n_nations: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def act_target_validity(world: World, owned: np.ndarray | None = None) -> np.ndarray:
-    """[W, N, K, N] whether nation i may take act k toward nation j (absolute j)."""
-    owned = ownership(world) if owned is None else owned
-    land, sea = borders(world, owned)
-    n = world.n_nations
+def act_target_validity(world: World) -> np.ndarray:
+    """[W, N, N, K] whether nation i may take act k toward nation j (absolute j)."""
+    land, sea = borders(world)
     alive = world.alive
-    both = alive[:, :, None] & alive[:, None, :] & ~np.eye(n, dtype=bool)
+    both = alive[:, :, None] & alive[:, None, :] & ~_eye(world.n_nations)
     at_war, allied = world.at_war, world.allied
     neighbour = land | sea
-    held = provinces_held(world, owned)
-    valid = np.zeros((world.n_worlds, n, N_ACTS, n), dtype=bool)
-    valid[:, :, Act.ATTACK] = both & ~allied & (neighbour | at_war)
-    valid[:, :, Act.ALLY] = both & ~allied & ~at_war
-    valid[:, :, Act.LEAVE_ALLIANCE] = allied
-    valid[:, :, Act.THREATEN] = both & ~allied & ~at_war & neighbour & ~world.demand
+    free = both & ~allied
+    no_war = ~at_war
+    held = provinces_held(world)
+    valid = np.empty((*at_war.shape, N_ACTS), dtype=bool)
+    valid[..., _WAIT] = True  # WAIT's slot rule is applied in action_mask
+    valid[..., _ATTACK] = free & (neighbour | at_war)
+    valid[..., _ALLY] = free & no_war
+    valid[..., _LEAVE] = allied
+    valid[..., _THREATEN] = free & no_war & neighbour & ~world.demand
     # Conceding gives a province bordering the demander; a nation never concedes its last province.
-    valid[:, :, Act.CONCEDE] = both & world.demand.transpose(0, 2, 1) & neighbour & (held[:, :, None] > 1)
-    valid[:, :, Act.SUPPORT] = both & ~at_war
-    valid[:, :, Act.PEACE] = at_war
+    valid[..., _CONCEDE] = both & world.demand.transpose(0, 2, 1) & neighbour & (held[:, :, None] > 1)
+    valid[..., _SUPPORT] = both & no_war
+    valid[..., _PEACE] = at_war
     return valid
 
 
-def action_mask(world: World, config: EnvConfig, owned: np.ndarray | None = None) -> np.ndarray:
+def action_mask(world: World, config: EnvConfig) -> np.ndarray:
     """[W, N, L * K * (N-1)] int8 mask of valid flat actions. Every arms level is always valid; WAIT is
     valid with target slot 0 only, so the mask is exact and never all zero."""
-    n = world.n_nations
-    valid = act_target_validity(world, owned)
-    slots = np.take_along_axis(valid, relative_order(n)[None, :, None, :], axis=3)  # [W, N, K, N-1]
-    slots[:, :, Act.WAIT, :] = False
-    slots[:, :, Act.WAIT, 0] = True
-    levels = len(config.arms_shares)
-    mask = np.broadcast_to(slots[:, :, None], (world.n_worlds, n, levels, N_ACTS, n - 1))
-    return mask.reshape(world.n_worlds, n, -1).astype(np.int8)
+
+    def compute() -> np.ndarray:
+        n = world.n_nations
+        slots = to_slots(act_target_validity(world)).transpose(0, 1, 3, 2)  # [W, N, K, N-1]
+        slots[:, :, _WAIT, 1:] = False
+        levels = len(config.arms_shares)
+        mask = np.broadcast_to(slots[:, :, None].view(np.int8), (world.n_worlds, n, levels, N_ACTS, n - 1))
+        return mask.reshape(world.n_worlds, n, -1)
+
+    return _cached(world, f"mask{len(config.arms_shares)}", compute)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -160,13 +219,39 @@ def _pick(candidates: np.ndarray, priority: np.ndarray) -> tuple[np.ndarray, np.
 def _transfer(owner: np.ndarray, chosen: np.ndarray, happens: np.ndarray, gainer_priority: np.ndarray) -> np.ndarray:
     """New owners after transfers. ``chosen[w, i, j]`` is the province passing from j to i when
     ``happens[w, i, j]``; if several nations win the same province, the higher random priority takes it."""
-    w, n, _ = happens.shape
-    p = owner.shape[1]
-    claim = (chosen[..., None] == np.arange(p)) & happens[..., None]  # [W, N, N, P]
+    claim = (chosen[..., None] == indices(owner.shape[1])) & happens[..., None]  # [W, N, N, P]
     claim_priority = np.where(claim, gainer_priority[..., None], -1.0).max(axis=2)  # [W, N(gainer), P]
     claimed = claim_priority.max(axis=1) >= 0
     winner = claim_priority.argmax(axis=1)
     return np.where(claimed, winner, owner)
+
+
+def frontier(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """([W, i, j, P] province p is held by j and touches i by land, the same by land or sea): the
+    provinces i could gain from j."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        land_touch, touches = touching(world)
+        held_by = ownership(world).transpose(0, 2, 1)[:, None, :, :] > 0  # [W, 1, j, P]
+        return held_by & land_touch.transpose(0, 2, 1)[:, :, None, :], held_by & touches.transpose(0, 2, 1)[
+            :, :, None, :
+        ]
+
+    return _cached(world, "frontier", compute)
+
+
+_OWNER_DERIVED = ("owned", "held", "touching", "borders", "frontier")
+
+
+@cache
+def _decoder(n_nations: int, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lookup tables of the flat action encoding: ([A] arms level, [N, A] act * N + absolute target)."""
+    flat = np.arange(n_levels * N_ACTS * (n_nations - 1))
+    n_targets = n_nations - 1
+    level = flat // (N_ACTS * n_targets)
+    act = flat // n_targets % N_ACTS
+    target = (np.arange(n_nations)[:, None] + flat % n_targets + 1) % n_nations
+    return level, act * n_nations + target
 
 
 def transition(
@@ -179,44 +264,40 @@ def transition(
     """Advance every world by one year. ``actions`` is ``[W, N]`` flat action indices (any value of a
     dead nation is ignored). Returns the new world and the turn's events."""
     n_worlds, n, n_provinces = world.n_worlds, world.n_nations, world.n_provinces
-    nations = np.arange(n)
-    owned = ownership(world)
-    mask = action_mask(world, config, owned) if mask is None else mask
+    nations = indices(n)
+    mask = action_mask(world, config) if mask is None else mask
 
     # One fixed set of draws per turn, whatever happens, so the random stream never depends on events.
-    capture_roll = rng.random((n_worlds, n, n))
-    capture_pick = rng.random((n_worlds, n, n, n_provinces))
-    concession_pick = rng.random((n_worlds, n, n, n_provinces))
-    claim_priority = rng.random((n_worlds, n, n))
+    draws = rng.random((n_worlds, n, n, 2 * n_provinces + 2))
+    capture_pick, concession_pick = draws[..., :n_provinces], draws[..., n_provinces : 2 * n_provinces]
+    capture_roll, claim_priority = draws[..., -2], draws[..., -1]
 
     # 1. Validation.
     actions = np.asarray(actions, dtype=np.int64)
-    valid = np.take_along_axis(mask, actions[..., None], axis=2)[..., 0].astype(bool) & world.alive
-    n_targets = n - 1
-    level = actions // (N_ACTS * n_targets)
-    act = np.where(valid, actions // n_targets % N_ACTS, Act.WAIT)
-    target = np.where(valid, (nations + actions % n_targets + 1) % n, (nations + 1) % n)
-    level = np.where(world.alive, level, world.arms_level)
-    aims = target[:, :, None] == nations  # [W, N, N]: i's act is aimed at j
-
-    def acts(kind: Act) -> np.ndarray:
-        return (act == kind)[:, :, None] & aims
-
-    land, sea = borders(world, owned)
+    valid = mask[indices(n_worlds)[:, None], nations, actions].view(bool) & world.alive
+    level_of, act_target_of = _decoder(n, len(config.arms_shares))
+    level = np.where(world.alive, level_of[actions], world.arms_level)
+    # act * n + absolute target; an invalid action is WAIT toward slot 0, whose code is (i + 1) % n.
+    code = np.where(valid, act_target_of[nations, actions], (nations + 1) % n)
+    act, target = code // n, code % n
+    # directed[w, i, k, j]: nation i took act k toward nation j.
+    directed = (code[:, :, None] == indices(N_ACTS * n)).reshape(n_worlds, n, N_ACTS, n)
 
     # 2. Diplomacy. Nothing is enforced: any nation may leave an alliance at any time (anarchy, Waltz 1979).
-    left = acts(Act.LEAVE_ALLIANCE)
+    left = directed[:, :, _LEAVE]
     allied = world.allied & ~(left | left.transpose(0, 2, 1))
     # An alliance forms when both sides want it, now or by accepting last turn's standing proposal
     # (WarAgent's treaty cycle: request, accept).
-    wants = acts(Act.ALLY)
-    formed = wants & (wants.transpose(0, 2, 1) | world.alliance_proposal.transpose(0, 2, 1))
+    wants = directed[:, :, _ALLY]
+    attack = directed[:, :, _ATTACK]
+    hostile = attack | attack.transpose(0, 2, 1)
+    # An attack in the same turn kills the deal: allies are never at war with each other.
+    formed = wants & (wants.transpose(0, 2, 1) | world.alliance_proposal.transpose(0, 2, 1)) & ~hostile
     formed |= formed.transpose(0, 2, 1)
     allied |= formed
     proposal = wants & ~formed
-    alliance_years = np.where(allied, world.alliance_years + formed, 0)
 
-    offers = acts(Act.PEACE)
+    offers = directed[:, :, _PEACE]
     peace = offers & (offers.transpose(0, 2, 1) | world.peace_offer.transpose(0, 2, 1))
     peace |= peace.transpose(0, 2, 1)
     at_war = world.at_war & ~peace
@@ -224,24 +305,21 @@ def transition(
 
     # Concession under blackmail (Axelrod 1995's tribute model: pay rather than fight): the conceding
     # nation hands the demander one border province, intact.
-    concession = acts(Act.CONCEDE)  # i concedes to j
-    adj_any = world.land_adjacency | world.sea_adjacency
-    touches = (adj_any.astype(np.float64) @ owned) > 0  # [W, P, N]: province p touches nation j
-    # candidates[w, i, j, p]: p is held by j and touches i (used for "i gains from j").
-    gain_from = owned.transpose(0, 2, 1)[:, None, :, :].astype(bool) & touches.transpose(0, 2, 1)[:, :, None, :]
-    conceded_province, can = _pick(gain_from.transpose(0, 2, 1, 3), concession_pick)  # j gains from i
-    conceded = concession.transpose(0, 2, 1) & can  # [w, j(gainer), i(giver)]
-    owner = _transfer(world.owner, conceded_province, conceded, claim_priority)
+    concession = directed[:, :, _CONCEDE]  # i concedes to j
+    mid = world  # the world as territory stands after concessions
+    conceded = np.zeros_like(concession)
+    if concession.any():  # skipping is exact: nothing below changes when no one concedes
+        conceded_province, can = _pick(frontier(world)[1], concession_pick.transpose(0, 2, 1, 3))
+        conceded = concession.transpose(0, 2, 1) & can  # [w, gainer, giver]
+        mid = world.replace(owner=_transfer(world.owner, conceded_province, conceded, claim_priority))
     demand = world.demand & ~concession.transpose(0, 2, 1)
-    demand_age = world.demand_age
 
-    threats = acts(Act.THREATEN)
-    demand = demand | threats
-    demand_age = np.where(threats, 0, demand_age)
+    threats = directed[:, :, _THREATEN]
+    demand |= threats
+    demand_age = np.where(threats, 0, world.demand_age)
     threats_made = world.threats_made + threats.sum(axis=2)
 
     # 3. War. An attack on a nation one is not at war with declares war.
-    attack = acts(Act.ATTACK)
     declared = attack & ~at_war
     at_war = at_war | declared | declared.transpose(0, 2, 1)
     # Carrying out a refused threat makes later threats credible (Schelling 1966; Mearsheimer's blackmail).
@@ -259,69 +337,71 @@ def transition(
     enemy = committed.transpose(0, 2, 1)
     # Attrition (Lanchester's linear law): losses proportional to the force the enemy commits.
     losses = np.minimum(committed, config.attrition * enemy)
-    # Capture odds rise with the force ratio (Cederman 1997 logistic: P = 1 / (1 + (ratio/rho)^-c));
-    # an attack across sea alone is weakened (Mearsheimer: the stopping power of water).
-    owned_now = (owner[:, :, None] == nations).astype(np.float64)
-    land_now, sea_now = borders(world.replace(owner=owner), owned_now)
-    projection = np.where(land_now, 1.0, config.sea_penalty)
-    ratio = (committed * projection + _EPS) / (config.offense_defense_balance * (enemy + _EPS))
-    capture_odds = 1.0 / (1.0 + ratio ** -config.capture_steepness)
-    touches_now = (adj_any.astype(np.float64) @ owned_now) > 0
-    land_touch = (world.land_adjacency.astype(np.float64) @ owned_now) > 0
-    # A province is taken from the front: over land where the nations share a land border, else by sea.
-    front_touch = np.where(land_now[..., None], land_touch.transpose(0, 2, 1)[:, :, None, :],
-                           touches_now.transpose(0, 2, 1)[:, :, None, :])
-    candidates = owned_now.transpose(0, 2, 1)[:, None, :, :].astype(bool) & front_touch
-    taken_province, reachable = _pick(candidates, capture_pick)
-    captured = attack & at_war & reachable & (capture_roll < capture_odds)
-    new_owner = _transfer(owner, taken_province, captured, claim_priority)
-    moved = new_owner != owner
-    old_owner_oh = owned_now.astype(bool)
-    province_taken = np.einsum(
-        "wpi,wpj->wij", (new_owner[:, :, None] == nations) & moved[:, :, None], old_owner_oh & moved[:, :, None]
-    ).astype(np.int64)
-    # The conqueror keeps conquest_payoff of a province's wealth; the rest is destroyed.
-    wealth = world.wealth.copy()
-    destroyed_on_capture = np.where(moved, wealth * (1.0 - config.conquest_payoff), 0.0)
-    wealth = wealth - destroyed_on_capture
-    owner = new_owner
+    after = mid
+    wealth = world.wealth
+    destroyed_on_capture = np.zeros_like(wealth)
+    province_taken = np.zeros((n_worlds, n, n), dtype=np.int64)
+    assaults = attack & at_war
+    if assaults.any():  # skipping is exact: no assault, no capture
+        # Capture odds rise with the force ratio (Cederman 1997 logistic: P = 1 / (1 + (ratio/rho)^-c));
+        # an attack across sea alone is weakened (Mearsheimer: the stopping power of water).
+        land_now, _ = borders(mid)
+        projection = np.where(land_now, 1.0, config.sea_penalty)
+        ratio = (committed * projection + _EPS) / (config.offense_defense_balance * (enemy + _EPS))
+        capture_odds = 1.0 / (1.0 + ratio**-config.capture_steepness)
+        # A province is taken from the front: over land where the nations share a land border, else by sea.
+        land_gain, any_gain = frontier(mid)
+        candidates = np.where(land_now[..., None], land_gain, any_gain)
+        taken_province, reachable = _pick(candidates, capture_pick)
+        captured = assaults & reachable & (capture_roll < capture_odds)
+        if captured.any():
+            new_owner = _transfer(mid.owner, taken_province, captured, claim_priority)
+            moved = new_owner != mid.owner
+            pair_index = (indices(n_worlds)[:, None] * n + new_owner) * n + mid.owner  # (world, taker, loser)
+            province_taken = np.bincount(pair_index.ravel(), weights=moved.ravel(), minlength=n_worlds * n * n)
+            province_taken = province_taken.reshape(n_worlds, n, n).astype(np.int64)
+            # The conqueror keeps conquest_payoff of a province's wealth; the rest is destroyed.
+            destroyed_on_capture = np.where(moved, wealth * (1.0 - config.conquest_payoff), 0.0)
+            wealth = wealth - destroyed_on_capture
+            after = mid.replace(owner=new_owner)
 
     # 5. Eliminations.
-    owned = (owner[:, :, None] == nations).astype(np.float64)
-    held = owned.sum(axis=1)
+    held = provinces_held(after)
     eliminated = world.alive & (held == 0)
     alive = world.alive & ~eliminated
     pair_alive = alive[:, :, None] & alive[:, None, :]
     at_war &= pair_alive
     allied &= pair_alive
-    proposal &= pair_alive
+    proposal &= pair_alive & ~at_war
     peace_offer &= pair_alive & at_war
     demand &= pair_alive & ~at_war
     war_years = np.where(at_war, world.war_years + 1, 0)
-    alliance_years = np.where(allied, alliance_years + 1, 0)
+    alliance_years = np.where(allied, world.alliance_years + 1, 0)
 
     # 6. Economy. Guns cost butter: what goes to arms, aid and upkeep is not invested (Waltz's internal
     # balancing; Welfare Diplomacy's units-versus-welfare trade-off).
-    inc = np.einsum("wp,wpn->wn", world.wealth, ownership(world))
-    arms_share = np.asarray(config.arms_shares)[level] * world.alive
-    support = acts(Act.SUPPORT)
+    inc = income(world)
+    arms_share = np.array(config.arms_shares)[level] * world.alive
+    support = directed[:, :, _SUPPORT]
     aid = support * (config.aid_share * inc)[:, :, None]
     aid_share_spent = support.any(axis=2) * config.aid_share
     upkeep = config.upkeep * world.military / np.maximum(inc, _EPS)
-    invested = np.clip(1.0 - arms_share - aid_share_spent - upkeep, -1.0, 1.0)
+    invested = np.maximum(1.0 - arms_share - aid_share_spent - upkeep, -1.0)
     lost = losses.sum(axis=2)
     military = (1.0 - config.depreciation) * (world.military - lost) + arms_share * inc + aid.sum(axis=1)
     military = np.where(alive, np.maximum(military, 0.0), 0.0)
     growth = 1.0 + world.growth_rates * invested
     # War devastates the economy of every nation that fights (Cusack & Stoll 1990: war costs).
-    devastation = np.clip(config.war_devastation * at_war.sum(axis=2), 0.0, 1.0)
-    factor_by_nation = np.clip(growth * (1.0 - devastation), 0.0, None)
-    factor = np.take_along_axis(factor_by_nation, owner, axis=1)
-    devastated = wealth * np.take_along_axis(devastation, owner, axis=1)
-    new_wealth = wealth * factor
-    destroyed = np.einsum("wp,wpn->wn", destroyed_on_capture, owned_now) + np.einsum(
-        "wp,wpn->wn", devastated, owned
-    )
+    devastation = np.minimum(config.war_devastation * at_war.sum(axis=2), 1.0)
+    factor_by_nation = np.maximum(growth * (1.0 - devastation), 0.0)
+    owner = after.owner
+    row = indices(n_worlds)[:, None]
+    devastated = wealth * devastation[row, owner]
+    new_wealth = wealth * factor_by_nation[row, owner]
+    # Wealth destroyed on capture belonged to the loser; devastation falls on the holder after the turn.
+    destroyed = sum_by_nation(world, devastated, owner)
+    if after is not mid:
+        destroyed += sum_by_nation(world, destroyed_on_capture, mid.owner)
 
     new_world = world.replace(
         owner=owner,
@@ -339,12 +419,14 @@ def transition(
         demand_age=np.where(demand, demand_age, 0),
         threats_made=threats_made,
         threats_enforced=threats_enforced,
-        last_act=np.where(world.alive, act, Act.WAIT),
+        last_act=np.where(world.alive, act, _WAIT),
         last_target=target,
         forces_lost=world.forces_lost + lost,
         wealth_destroyed=world.wealth_destroyed + destroyed,
         turn=world.turn + 1,
     )
+    # Ownership-derived values depend only on the owner array and the fixed map: carry them over.
+    new_world.cache.update({k: v for k, v in after.cache.items() if k in _OWNER_DERIVED})
     events = Events(
         war_declared=declared,
         battle=fighting,
@@ -371,26 +453,33 @@ def is_over(world: World) -> np.ndarray:
     return world.alive.sum(axis=1) <= 1
 
 
+_SYMMETRIC_EVENTS = frozenset({"battle", "alliance_formed", "peace"})
+
+
+@cache
+def _upper(n: int) -> np.ndarray:
+    return np.triu(np.ones((n, n), dtype=bool), 1)
+
+
 def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> list[dict[str, object]]:
     """The events of one world as plain records ``{"kind", "actor", "target", "value"}`` (for ``infos``,
-    logs and replays). Symmetric events are listed once per pair."""
+    logs and replays). Symmetric events are listed once per pair; a battle's value is
+    (actor's losses, target's losses)."""
     records: list[dict[str, object]] = []
-    symmetric = {"battle", "alliance_formed", "peace"}
-    for kind in EVENT_KINDS:
-        array = getattr(events, kind)[world_index]
-        if kind == "forces_lost":  # reported with each battle as (actor's losses, target's losses)
-            continue
-        if kind == "battle":
-            lost = events.forces_lost[world_index]
-            for i, j in np.argwhere(np.triu(array)):
-                records.append({"kind": kind, "actor": names[i], "target": names[j],
-                                "value": (float(lost[i, j]), float(lost[j, i]))})
+    for kind, arrays in zip(EVENT_KINDS, events, strict=True):
+        array = arrays[world_index]
+        if kind == "forces_lost" or not array.any():
             continue
         if array.ndim == 1:
             for i in np.flatnonzero(array):
                 records.append({"kind": kind, "actor": names[i], "target": None, "value": float(array[i])})
             continue
-        pairs = np.argwhere(np.triu(array) if kind in symmetric else array)
-        for i, j in pairs:
-            records.append({"kind": kind, "actor": names[i], "target": names[j], "value": float(array[i, j])})
+        pairs = np.nonzero(array & _upper(array.shape[0]) if kind in _SYMMETRIC_EVENTS else array)
+        for i, j in zip(*pairs, strict=True):
+            if kind == "battle":
+                lost = events.forces_lost[world_index]
+                value: object = (float(lost[i, j]), float(lost[j, i]))
+            else:
+                value = float(array[i, j])
+            records.append({"kind": kind, "actor": names[i], "target": names[j], "value": value})
     return records

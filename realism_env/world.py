@@ -8,7 +8,8 @@ thousands. The word *state* is kept for PettingZoo's ``state()`` and policy memo
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,9 @@ class World:
     forces_lost: np.ndarray  #: [W, N] float, cumulative
     wealth_destroyed: np.ndarray  #: [W, N] float, cumulative
     turn: np.ndarray  #: [W] int
+    #: derived quantities (ownership, income, borders) computed once per world by the rules; a new world
+    #: made by ``replace`` starts with an empty cache. Arrays of a world are never mutated in place.
+    cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_worlds(self) -> int:
@@ -64,11 +68,19 @@ class World:
         return self.owner.shape[1]
 
     def replace(self, **changes: np.ndarray) -> World:
-        return dataclasses.replace(self, **changes)
+        """A new world with some arrays changed and an empty derived cache (a fast ``dataclasses.replace``)."""
+        unknown = changes.keys() - _ARRAY_FIELDS
+        if unknown:
+            raise ValueError(f"unknown World fields {sorted(unknown)}; valid: {', '.join(_ARRAY_FIELDS)}")
+        new = object.__new__(World)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        new.__dict__["cache"] = {}
+        return new
 
     def select(self, index: int) -> World:
         """World ``index`` alone, keeping the leading axis (``W = 1``)."""
-        return World(**{f.name: getattr(self, f.name)[index : index + 1] for f in dataclasses.fields(self)})
+        return World(**{name: getattr(self, name)[index : index + 1] for name in array_fields()})
 
 
 def _grid(n_cells: int, width: float, x0: float) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +107,7 @@ def _partition(adjacency: np.ndarray, nations: list[int], quota: int, rng: np.ra
         far = hops[seeds].min(axis=0).astype(float) + rng.random(n_cells) * 0.5
         far[seeds] = -1
         seeds.append(int(np.argmax(far)))
-    for nation, seed in zip(nations, seeds):
+    for nation, seed in zip(nations, seeds, strict=True):
         owner[seed] = nation
     for _ in range(n_cells):
         grew = False
@@ -130,8 +142,15 @@ def _hop_distances(adjacency: np.ndarray) -> np.ndarray:
     return dist
 
 
-def _sea_links(xy: np.ndarray, land: np.ndarray, candidates_a: np.ndarray, candidates_b: np.ndarray, count: int,
-               min_distance: float, rng: np.random.Generator) -> np.ndarray:
+def _sea_links(
+    xy: np.ndarray,
+    land: np.ndarray,
+    candidates_a: np.ndarray,
+    candidates_b: np.ndarray,
+    count: int,
+    min_distance: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     sea = np.zeros_like(land)
     for _ in range(count * 20):
         if sea.sum() // 2 >= count:
@@ -156,8 +175,12 @@ def generate_world(config: EnvConfig, rng: np.random.Generator) -> World:
         land = np.zeros((n_provinces, n_provinces), dtype=bool)
         nw = len(west) * quota
         land[:nw, :nw], land[nw:, nw:] = land_w, land_e
-        owner = np.concatenate([_partition(land_w, west, quota, rng), _partition(land_e, east, quota, rng) if east
-                                else np.zeros(0, dtype=int)])
+        owner = np.concatenate(
+            [
+                _partition(land_w, west, quota, rng),
+                _partition(land_e, east, quota, rng) if east else np.zeros(0, dtype=int),
+            ]
+        )
         coast_w = np.flatnonzero(xy_w[:, 0] >= xy_w[:, 0].max() - 1e-9)
         coast_e = nw + np.flatnonzero(xy_e[:, 0] <= xy_e[:, 0].min() + 1e-9)
         sea = _sea_links(xy, land, coast_w, coast_e, max(2, min(len(coast_w), len(coast_e))), 0.0, rng)
@@ -211,4 +234,12 @@ def generate_world(config: EnvConfig, rng: np.random.Generator) -> World:
 
 def stack_worlds(worlds: list[World]) -> World:
     """Concatenate worlds along the world axis (all must share nation and province counts)."""
-    return World(**{f.name: np.concatenate([getattr(w, f.name) for w in worlds]) for f in dataclasses.fields(World)})
+    return World(**{name: np.concatenate([getattr(w, name) for w in worlds]) for name in array_fields()})
+
+
+def array_fields() -> tuple[str, ...]:
+    """Names of the World's array fields, in order."""
+    return _ARRAY_FIELDS
+
+
+_ARRAY_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(World) if f.init)

@@ -1,0 +1,520 @@
+"""The PettingZoo API: PettingZoo's own checkers, determinism, episode end, the action mask, spaces,
+scenarios and doctrines, and metadata. What any PettingZoo user relies on."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+from pettingzoo.test import (
+    api_test,
+    max_cycles_test,
+    parallel_api_test,
+    parallel_seed_test,
+    render_test,
+    seed_test,
+    state_test,
+)
+
+import realism_env
+from realism_env import DOCTRINES, N_ACTS, SCENARIOS, Act, decode_action, encode_action, target_nation
+
+MAX_TURNS = 200  # cap on every episode loop in this file
+
+
+def random_masked_actions(env, observations: dict, rng: np.random.Generator, skip: str = "") -> dict[str, int]:
+    """One uniformly random valid action per live nation (but ``skip``)."""
+    return {a: int(rng.choice(np.flatnonzero(observations[a]["action_mask"]))) for a in env.agents if a != skip}
+
+
+def aggressive_actions(env: realism_env.RealismEnv, observations: dict, rng: np.random.Generator) -> dict[str, int]:
+    """Full mobilisation and an attack where the mask allows one, else a random valid action."""
+    n = env.config.n_nations
+    top = len(env.config.arms_shares) - 1
+    out = {}
+    for agent in env.agents:
+        valid = np.flatnonzero(observations[agent]["action_mask"])
+        attacks = [a for a in valid if decode_action(a, n).act == Act.ATTACK and decode_action(a, n).arms_level == top]
+        out[agent] = int(rng.choice(attacks)) if attacks else int(rng.choice(valid))
+    return out
+
+
+def assert_same(a: Any, b: Any, where: str) -> None:
+    """Exact equality of nested dicts, lists, tuples, arrays and scalars."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            assert_same(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{where}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, f"{where}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+# ------------------------------------------------------------------------------------------------
+# PettingZoo's own checkers
+# ------------------------------------------------------------------------------------------------
+
+
+def test_pettingzoo_api_test_on_aec_env():
+    api_test(realism_env.env(), num_cycles=60)
+
+
+def test_pettingzoo_api_test_on_islands_aec_env_with_revealed_doctrines():
+    api_test(realism_env.env(scenario="islands", doctrines="power", reveal_doctrines=True), num_cycles=30)
+
+
+def test_pettingzoo_parallel_api_test():
+    parallel_api_test(realism_env.parallel_env(), num_cycles=120)
+
+
+def test_pettingzoo_parallel_api_test_two_nations():
+    parallel_api_test(realism_env.parallel_env(n_nations=2, provinces_per_nation=2), num_cycles=60)
+
+
+def test_pettingzoo_seed_test_aec():
+    seed_test(realism_env.env, num_cycles=40)
+
+
+def test_pettingzoo_parallel_seed_test():
+    parallel_seed_test(realism_env.parallel_env, num_cycles=40)
+
+
+def test_pettingzoo_max_cycles_test():
+    max_cycles_test(realism_env)
+
+
+def test_pettingzoo_state_test():
+    state_test(realism_env.env(), realism_env.parallel_env(), num_cycles=10)
+
+
+def _render_env_fn(render_mode: str | None = None):
+    # PettingZoo's render_test builds one env with render_mode="human" only to read metadata["render_modes"];
+    # this env has no human mode (it raises, as Gymnasium asks), so that probe gets None instead.
+    return realism_env.env(render_mode=None if render_mode == "human" else render_mode)
+
+
+def test_pettingzoo_render_test_ansi_and_rgb_array():
+    render_test(
+        _render_env_fn,
+        custom_tests={
+            "ansi": lambda text: text.startswith("turn ") and "nation_0" in text and "wars:" in text,
+            "rgb_array": lambda image: image.shape[0] > 0 and image.shape[1] > 0 and image.std() > 0,
+        },
+    )
+
+
+def test_render_without_mode_returns_none():
+    env = realism_env.parallel_env()
+    env.reset(seed=0)
+    with pytest.warns(UserWarning, match="render_mode"):
+        assert env.render() is None
+
+
+def test_ansi_render_names_wars_and_display_names():
+    env = realism_env.parallel_env(scenario="europe_1914", render_mode="ansi")
+    observations, _ = env.reset(seed=3)
+    rng = np.random.default_rng(3)
+    for _ in range(MAX_TURNS):
+        observations, *_ = env.step(aggressive_actions(env, observations, rng))
+        if env.world.at_war.any() or not env.agents:
+            break
+    assert env.world.at_war.any(), "aggressive play should start a war"
+    text = env.render()
+    assert "Germany" in text and "France" in text
+    assert "wars: none" not in text and " vs " in text
+
+
+# ------------------------------------------------------------------------------------------------
+# Determinism
+# ------------------------------------------------------------------------------------------------
+
+
+def trajectory(seed: int, turns: int = MAX_TURNS) -> list[tuple]:
+    """``turns`` steps of seeded random masked play; an ended episode is followed by an unseeded reset
+    (which must continue the seeded stream)."""
+    env = realism_env.parallel_env()
+    rng = np.random.default_rng(seed)
+    observations, infos = env.reset(seed=seed)
+    steps: list[tuple] = [("reset", observations, infos, env.state())]
+    for _ in range(turns):
+        if not env.agents:
+            observations, infos = env.reset()
+            steps.append(("reset", observations, infos, env.state()))
+        actions = random_masked_actions(env, observations, rng)
+        observations, rewards, terminations, truncations, infos = env.step(actions)
+        steps.append((actions, observations, rewards, terminations, truncations, infos, env.state()))
+    return steps
+
+
+def test_same_seed_gives_identical_200_turn_trajectories():
+    first, second = trajectory(seed=11), trajectory(seed=11)
+    assert len(first) == len(second) >= MAX_TURNS + 1
+    assert sum(isinstance(step[0], str) for step in first) >= 2, "an episode should end and restart unseeded"
+    for t, (a, b) in enumerate(zip(first, second, strict=True)):
+        assert_same(a, b, f"step {t}")
+
+
+def test_different_seed_gives_different_trajectory():
+    first, second = trajectory(seed=11, turns=20), trajectory(seed=12, turns=20)
+    assert not np.array_equal(first[0][3], second[0][3]), "different seeds should give different worlds"
+    differing = 0
+    for a, b in zip(first, second, strict=True):
+        try:
+            assert_same(a, b, "")
+        except AssertionError:
+            differing += 1
+    assert differing == len(first)
+
+
+def test_reset_with_same_seed_restarts_the_same_episode():
+    env = realism_env.parallel_env()
+    first, _ = env.reset(seed=5)
+    state = env.state()
+    observations, rng = first, np.random.default_rng(0)
+    for _ in range(10):
+        observations, *_ = env.step(random_masked_actions(env, observations, rng))
+    assert not np.array_equal(env.state(), state)
+    again, _ = env.reset(seed=5)
+    assert_same(first, again, "reset(seed=5)")
+    assert_same(state, env.state(), "state after reset(seed=5)")
+
+
+# ------------------------------------------------------------------------------------------------
+# Episode end
+# ------------------------------------------------------------------------------------------------
+
+
+def test_eliminated_nation_terminates_and_leaves_agents():
+    env = realism_env.parallel_env(n_nations=4, provinces_per_nation=1, offense_defense_balance=1.0)
+    observations, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    gone: list[str] = []
+    for _ in range(MAX_TURNS):
+        before = list(env.agents)
+        observations, rewards, terminations, truncations, infos = env.step(aggressive_actions(env, observations, rng))
+        gone = [a for a in before if not env.world.alive[0, env.agent_name_mapping[a]]]
+        if gone and env.agents:
+            break
+    assert gone and env.agents, "aggressive play with one province each should eliminate someone"
+    for agent in gone:
+        assert terminations[agent] is True and truncations[agent] is False
+        assert agent not in env.agents
+        assert any(e["kind"] == "eliminated" and e["actor"] == agent for e in infos[agent]["events"])
+        assert infos[agent]["reward_terms"]["elimination"] == -10.0
+        assert not (env.world.owner[0] == env.agent_name_mapping[agent]).any()
+    survivors = [a for a in before if a not in gone]
+    assert sorted(env.agents) == sorted(survivors)
+    assert not any(terminations[a] for a in survivors)
+    observations, *_ = env.step(random_masked_actions(env, observations, rng))
+    assert not set(gone) & set(observations), "an eliminated nation gets no more observations"
+
+
+def test_unification_terminates_every_nation_before_max_cycles():
+    env = realism_env.parallel_env(n_nations=3, provinces_per_nation=1, offense_defense_balance=1.0, max_cycles=200)
+    observations, _ = env.reset(seed=1)
+    rng = np.random.default_rng(1)
+    for _ in range(MAX_TURNS):
+        observations, rewards, terminations, truncations, infos = env.step(aggressive_actions(env, observations, rng))
+        if not env.agents:
+            break
+    assert env.agents == []
+    assert env.world.turn[0] < 200
+    winner = int(np.flatnonzero(env.world.alive[0])[0])
+    assert env.world.alive[0].sum() == 1 and (env.world.owner[0] == winner).all()
+    assert terminations[f"nation_{winner}"] is True and truncations[f"nation_{winner}"] is False
+
+
+def test_truncation_happens_at_max_cycles():
+    env = realism_env.parallel_env(max_cycles=5)
+    observations, _ = env.reset(seed=0)
+    wait = {a: encode_action(0, Act.WAIT, 0, 6) for a in env.possible_agents}
+    for turn in range(1, 6):
+        observations, rewards, terminations, truncations, infos = env.step(wait)
+        assert not any(terminations.values())
+        if turn < 5:
+            assert not any(truncations.values()) and env.agents == env.possible_agents
+    assert all(truncations[a] for a in env.possible_agents)
+    assert env.agents == []
+
+
+def test_truncation_at_max_cycles_in_aec_env():
+    env = realism_env.env(max_cycles=3)
+    env.reset(seed=0)
+    acted = dict.fromkeys(env.possible_agents, 0)
+    for agent in env.agent_iter(max_iter=100):
+        _, _, termination, truncation, _ = env.last()
+        if termination or truncation:
+            env.step(None)
+            continue
+        acted[agent] += 1
+        env.step(encode_action(0, Act.WAIT, 0, 6))
+    assert acted == dict.fromkeys(env.possible_agents, 3)
+    assert all(env.unwrapped.world.alive[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# The action mask is exact
+# ------------------------------------------------------------------------------------------------
+
+
+def reference_mask(world: realism_env.World, i: int, n_levels: int) -> np.ndarray:
+    """Nation i's mask written from the docstring's table with plain loops over provinces and slots."""
+    n = world.n_nations
+    owner = world.owner[0]
+    land = np.zeros((n, n), dtype=bool)
+    linked = np.zeros((n, n), dtype=bool)
+    for adjacency, out in ((world.land_adjacency[0], land), (world.sea_adjacency[0], linked)):
+        for p, q in np.argwhere(adjacency):
+            if owner[p] != owner[q]:
+                out[owner[p], owner[q]] = True
+    border = land | linked
+    held = np.bincount(owner, minlength=n)
+    alive, at_war, allied, demand = world.alive[0], world.at_war[0], world.allied[0], world.demand[0]
+    acts = np.zeros((N_ACTS, n - 1), dtype=bool)
+    for slot in range(n - 1):
+        j = target_nation(i, slot, n)
+        free = alive[j] and not allied[i, j]
+        acts[Act.WAIT, slot] = slot == 0
+        acts[Act.ATTACK, slot] = free and (border[i, j] or at_war[i, j])
+        acts[Act.ALLY, slot] = free and not at_war[i, j]
+        acts[Act.LEAVE_ALLIANCE, slot] = allied[i, j]
+        acts[Act.THREATEN, slot] = free and border[i, j] and not at_war[i, j] and not demand[i, j]
+        # The concession hands over a province bordering the demander, so the two must still border.
+        acts[Act.CONCEDE, slot] = alive[j] and demand[j, i] and held[i] > 1 and border[i, j]
+        acts[Act.SUPPORT, slot] = alive[j] and not at_war[i, j]
+        acts[Act.PEACE, slot] = at_war[i, j]
+    return np.broadcast_to(acts, (n_levels, N_ACTS, n - 1)).reshape(-1).astype(np.int8)
+
+
+@pytest.mark.parametrize(
+    ("seed", "overrides"),
+    [(0, {}), (1, {"scenario": "islands"}), (2, {"n_nations": 3, "provinces_per_nation": 2}), (3, {"n_nations": 8})],
+)
+def test_action_mask_matches_the_documented_rules_every_turn(seed, overrides):
+    env = realism_env.parallel_env(**overrides)
+    observations, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    levels = len(env.config.arms_shares)
+    seen_acts = np.zeros(N_ACTS, dtype=bool)
+    for _ in range(80):
+        for agent in env.agents:
+            i = env.agent_name_mapping[agent]
+            mask = observations[agent]["action_mask"]
+            assert mask.dtype == np.int8 and mask.any(), f"{agent}: mask all zero"
+            np.testing.assert_array_equal(mask, reference_mask(env.world, i, levels), err_msg=agent)
+            seen_acts |= mask.reshape(levels, N_ACTS, -1)[0].any(axis=1).astype(bool)
+        observations, *_ = env.step(random_masked_actions(env, observations, rng))
+        if not env.agents:
+            break
+    assert seen_acts.all(), seen_acts
+
+
+def _advanced_env(seed: int, turns: int) -> tuple[realism_env.RealismEnv, dict, np.random.Generator]:
+    env = realism_env.parallel_env()
+    observations, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(turns):
+        observations, *_ = env.step(random_masked_actions(env, observations, rng))
+    assert env.agents, "the test needs a running episode"
+    return env, observations, rng
+
+
+def _world_arrays(env: realism_env.RealismEnv) -> dict[str, np.ndarray]:
+    return {k: v for k, v in vars(env.world).items() if isinstance(v, np.ndarray)}
+
+
+@pytest.mark.parametrize(("seed", "turns"), [(0, 0), (4, 12), (7, 30)])
+def test_masked_out_action_is_a_wait_recorded_as_invalid(seed, turns):
+    env, observations, rng = _advanced_env(seed, turns)
+    agent = env.agents[0]
+    i = env.agent_name_mapping[agent]
+    n = env.config.n_nations
+    others = random_masked_actions(env, observations, rng, skip=agent)
+    masked_out = np.flatnonzero(observations[agent]["action_mask"] == 0)
+    assert masked_out.size > 0
+    for action in masked_out[:: max(1, masked_out.size // 40)]:
+        level = decode_action(action, n).arms_level
+        played, twin = copy.deepcopy(env), copy.deepcopy(env)
+        obs_p, rew_p, term_p, trunc_p, info_p = played.step({**others, agent: int(action)})
+        obs_t, rew_t, term_t, trunc_t, info_t = twin.step({**others, agent: encode_action(level, Act.WAIT, 0, n)})
+        assert info_p[agent]["action_valid"] is False, decode_action(action, n)
+        assert info_t[agent]["action_valid"] is True
+        assert_same(_world_arrays(played), _world_arrays(twin), f"world after {decode_action(action, n)}")
+        assert_same((obs_p, rew_p, term_p, trunc_p), (obs_t, rew_t, term_t, trunc_t), "step outputs")
+        assert played.world.last_act[0, i] == Act.WAIT and played.world.arms_level[0, i] == level
+        assert any(e["kind"] == "invalid_action" for e in info_p[agent]["events"])
+
+
+def test_masked_in_actions_are_valid_and_public():
+    env, observations, rng = _advanced_env(seed=4, turns=12)
+    n = env.config.n_nations
+    agent = env.agents[0]
+    i = env.agent_name_mapping[agent]
+    others = random_masked_actions(env, observations, rng, skip=agent)
+    valid = np.flatnonzero(observations[agent]["action_mask"])
+    for action in valid:
+        decoded = decode_action(action, n)
+        played = copy.deepcopy(env)
+        *_, infos = played.step({**others, agent: int(action)})
+        assert infos[agent]["action_valid"] is True, decoded
+        assert played.world.last_act[0, i] == decoded.act
+        assert played.world.arms_level[0, i] == decoded.arms_level
+        if decoded.act != Act.WAIT:
+            assert played.world.last_target[0, i] == target_nation(i, decoded.target_slot, n)
+
+
+def test_action_encoding_round_trips_over_the_whole_space():
+    for n in (2, 3, 6, 64):
+        space = realism_env.parallel_env(n_nations=n, provinces_per_nation=1).action_space("nation_0")
+        assert space.n == realism_env.n_actions(n) == 5 * N_ACTS * (n - 1)
+        for action in range(space.n):
+            decoded = decode_action(action, n)
+            assert encode_action(decoded.arms_level, decoded.act, decoded.target_slot, n) == action
+
+
+# ------------------------------------------------------------------------------------------------
+# Spaces
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [{}, {"n_nations": 2}, {"reveal_doctrines": True, "doctrines": "power"}])
+def test_observations_and_state_are_in_their_spaces(overrides):
+    env = realism_env.parallel_env(**overrides)
+    observations, _ = env.reset(seed=2)
+    rng = np.random.default_rng(2)
+    assert env.state_space.shape == env.state().shape
+    for _ in range(40):
+        assert set(env.agents) <= set(observations)
+        for agent, observation in observations.items():
+            assert env.observation_space(agent).contains(observation), agent
+            assert np.isfinite(observation["observation"]).all()
+            assert observation["observation"].shape == (env.layout.size,)
+        state = env.state()
+        assert env.state_space.contains(state) and np.isfinite(state).all()
+        observations, *_ = env.step(random_masked_actions(env, observations, rng))
+        if not env.agents:
+            break
+
+
+def test_observation_hides_doctrines_unless_revealed():
+    hidden = realism_env.parallel_env(doctrines=("power", "security") * 3)
+    shown = realism_env.parallel_env(doctrines=("power", "security") * 3, reveal_doctrines=True)
+    assert not any("doctrine" in f for f in hidden.layout.own_fields + hidden.layout.other_fields)
+    assert shown.layout.size > hidden.layout.size
+    observations, _ = shown.reset(seed=0)
+    others = shown.layout.other(observations["nation_0"]["observation"], "doctrine_power")
+    np.testing.assert_array_equal(others, [0, 1, 0, 1, 0])  # slots 0..4 are nations 1..5
+
+
+# ------------------------------------------------------------------------------------------------
+# Scenarios and doctrines: every registered one builds and runs
+# ------------------------------------------------------------------------------------------------
+
+
+def _run(env: realism_env.RealismEnv, seed: int, turns: int) -> int:
+    observations, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    played = 0
+    for _ in range(turns):
+        if not env.agents:
+            break
+        actions = random_masked_actions(env, observations, rng)
+        observations, rewards, terminations, truncations, infos = env.step(actions)
+        played += 1
+        for agent in actions:
+            terms = infos[agent]["reward_terms"]
+            assert terms and np.isfinite(rewards[agent])
+            assert rewards[agent] == pytest.approx(sum(terms.values()))
+        for agent, observation in observations.items():
+            assert env.observation_space(agent).contains(observation)
+    return played
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_scenario_builds_and_runs_20_turns(name):
+    env = realism_env.parallel_env(scenario=name)
+    for field, value in SCENARIOS[name].overrides.items():
+        assert getattr(env.config, field) == value, field
+    assert len(env.possible_agents) == env.config.n_nations
+    assert _run(env, seed=0, turns=20) >= 1
+    assert env.state_space.contains(env.state())
+
+
+@pytest.mark.parametrize("name", sorted(DOCTRINES))
+def test_every_doctrine_runs_20_turns(name):
+    env = realism_env.parallel_env(doctrines=name)
+    assert _run(env, seed=0, turns=20) >= 1
+
+
+def test_builtin_scenarios_and_doctrines_are_registered():
+    assert {"multipolar", "bipolar", "unipolar", "rising_power", "islands"} <= set(SCENARIOS)
+    assert any(s.overrides.get("nation_names") for s in SCENARIOS.values()), "a historical preset"
+    assert {"security", "power"} <= set(DOCTRINES)
+
+
+def test_mixed_population_rewards_each_nation_by_its_own_doctrine():
+    doctrines = ("security", "power", "security", "power", "power", "security")
+    env = realism_env.parallel_env(doctrines=doctrines)
+    observations, _ = env.reset(seed=0)
+    *_, infos = env.step(random_masked_actions(env, observations, np.random.default_rng(0)))
+    for i, doctrine in enumerate(doctrines):
+        terms = set(infos[f"nation_{i}"]["reward_terms"])
+        assert ("security_margin" in terms) == (doctrine == "security")
+        assert ("relative_power" in terms) == (doctrine == "power")
+
+
+def test_scenario_keyword_with_overrides_on_top():
+    env = realism_env.parallel_env(scenario="bipolar", max_cycles=7)
+    assert env.config.max_cycles == 7
+    assert env.config.capability_shares == SCENARIOS["bipolar"].overrides["capability_shares"]
+    env.reset(seed=0)
+    wait = {a: 0 for a in env.possible_agents}
+    for _ in range(7):
+        *_, truncations, _ = env.step(wait)
+    assert all(truncations.values()) and env.agents == []
+
+    env = realism_env.parallel_env(scenario="europe_1914", conquest_payoff=0.9, doctrines="power")
+    assert env.config.conquest_payoff == 0.9 and env.config.doctrines == "power"
+    assert env.config.nation_names == SCENARIOS["europe_1914"].overrides["nation_names"]
+
+    aec = realism_env.env(scenario="islands", max_cycles=9)
+    assert aec.unwrapped.config.map_kind == "islands" and aec.unwrapped.config.max_cycles == 9
+
+
+def test_config_argument_with_overrides():
+    config = realism_env.EnvConfig(n_nations=4, misperception=0.0)
+    env = realism_env.parallel_env(config, max_cycles=11)
+    assert env.config == config.replace(max_cycles=11)
+    assert env.possible_agents == ["nation_0", "nation_1", "nation_2", "nation_3"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Metadata
+# ------------------------------------------------------------------------------------------------
+
+
+def test_metadata():
+    for env in (realism_env.parallel_env(), realism_env.env()):
+        assert env.metadata["name"] == "realism_v0" == realism_env.NAME
+        assert set(env.metadata["render_modes"]) == {"ansi", "rgb_array"}
+        assert env.metadata["is_parallelizable"] is True
+        assert env.metadata["render_fps"] > 0
+
+
+def test_agents_are_named_and_spaces_are_shared():
+    env = realism_env.parallel_env(n_nations=5)
+    assert env.possible_agents == [f"nation_{i}" for i in range(5)]
+    assert env.agents == []
+    env.reset(seed=0)
+    assert env.agents == env.possible_agents
+    assert env.observation_space("nation_0") == env.observation_space("nation_4")
+    assert env.action_space("nation_3").n == realism_env.n_actions(5)
