@@ -5,8 +5,8 @@
 Both envs run through the same harness: a ParallelEnv stepped with random actions (masked for
 realism_env, sampled from the action space for MPE, which has no mask), resetting when an episode
 ends. Time is the process's CPU time (single-threaded work; steadier than wall time when other
-processes share the machine). Repeats alternate between the two so machine noise hits both alike; the best repeat of each
-is reported, with the ratio realism_env / MPE.
+processes share the machine). Repeats alternate between the two so machine noise hits both alike; the
+best repeat of each is reported, with the ratio realism_env / MPE.
 """
 
 from __future__ import annotations

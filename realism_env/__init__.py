@@ -21,6 +21,7 @@ from realism_env.actions import (
 from realism_env.config import SCENARIOS, EnvConfig, Scenario, register_scenario
 from realism_env.doctrines import DOCTRINES, Doctrine, Outcome, PowerTerms, SecurityTerms, register_doctrine
 from realism_env.env import NAME, RealismEnv, env, parallel_env, raw_env
+from realism_env.metrics import METRICS, NATION_METRICS, EpisodeLog, EpisodeRecorder, metric_table
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
 from realism_env.rules import EVENT_KINDS, Events
 from realism_env.world import World
@@ -28,6 +29,11 @@ from realism_env.world import World
 __version__ = "0.1.0"
 
 __all__ = [
+    "METRICS",
+    "NATION_METRICS",
+    "EpisodeLog",
+    "EpisodeRecorder",
+    "metric_table",
     "DEFAULT_ARMS_SHARES",
     "DOCTRINES",
     "EVENT_KINDS",

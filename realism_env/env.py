@@ -43,7 +43,7 @@ class RealismEnv(ParallelEnv):
     |---|---|---|
     | WAIT | keep the status quo | always, with target slot 0 only |
     | ATTACK | declare war, or fight on and try to take a province | target alive, not allied, bordering or at war |
-    | ALLY | propose an alliance, or accept the target's proposal (no alliance if either attacks the other that turn) | target alive, not allied, not at war |
+    | ALLY | propose an alliance, or accept the target's proposal (none forms if either attacks) | alive, not allied, not at war |
     | LEAVE_ALLIANCE | end an alliance at once | allied |
     | THREATEN | demand a border province under threat of war | bordering, not allied, not at war, no standing demand |
     | CONCEDE | give the demander one bordering province | the target demands, borders it; more than one province left |
@@ -54,7 +54,7 @@ class RealismEnv(ParallelEnv):
     ``infos[nation]["action_valid"] = False``. An action outside the space raises ``ValueError``.
 
     ## Observation Space
-    ``Dict(observation=Box(float32, (D,)), action_mask=Box(int8 0/1, (A,)))``; the mask is exact and never
+    ``Dict(observation=Box(0, 1, (D,), float32), action_mask=Box(0, 1, (A,), int8))``; the mask is exact and never
     all zero. ``D = 10 + (N-1) * 24`` (more with ``reveal_doctrines``). Read fields by name with
     :class:`realism_env.ObservationLayout`, never by raw index.
 
@@ -76,7 +76,7 @@ class RealismEnv(ParallelEnv):
     | field | meaning |
     |---|---|
     | alive | 1 if it still exists |
-    | military | estimated military, true value times log-normal noise (sigma = ``misperception``, mean 1), / the observer's perceived total |
+    | military | estimated military (truth x log-normal noise, sigma ``misperception``, mean 1) / observer's perceived total |
     | wealth, provinces | its income share, province share |
     | land_border, sea_border | borders the observer by land; linked by sea only |
     | at_war, allied, war_years | with the observer; war_years / max_cycles |
@@ -156,14 +156,14 @@ class RealismEnv(ParallelEnv):
         self._n_actions = n_actions(n, len(config.arms_shares))
         self._observation_space = gymnasium.spaces.Dict(
             {
-                "observation": gymnasium.spaces.Box(-np.inf, np.inf, (self.layout.size,), np.float32),
+                "observation": gymnasium.spaces.Box(0.0, 1.0, (self.layout.size,), np.float32),
                 "action_mask": gymnasium.spaces.Box(0, 1, (self._n_actions,), np.int8),
             }
         )
         self._action_space = gymnasium.spaces.Discrete(self._n_actions)
         self.observation_spaces = {a: self._observation_space for a in self.possible_agents}
         self.action_spaces = {a: self._action_space for a in self.possible_agents}
-        self.state_space = gymnasium.spaces.Box(-np.inf, np.inf, (state_size(config),), np.float32)
+        self.state_space = gymnasium.spaces.Box(0.0, 1.0, (state_size(config),), np.float32)
         self.agents: list[str] = []
         self.world: World | None = None
         self._rng: np.random.Generator | None = None
@@ -210,17 +210,18 @@ class RealismEnv(ParallelEnv):
         reward_list = total[0].tolist()
         terms = terms_per_nation(groups)
         observations = self._observe(acting)
+        involving: dict[str, list] = {agent: [] for agent in acting}
+        for record in records:
+            for name in (record["actor"], record["target"]):
+                if name in involving:
+                    involving[name].append(record)
         rewards_out, terminations, truncations, infos = {}, {}, {}, {}
         for agent in acting:
             i = self.agent_name_mapping[agent]
             rewards_out[agent] = reward_list[i]
             terminations[agent] = over or not alive[i]
             truncations[agent] = truncated and not terminations[agent]
-            infos[agent] = {
-                "reward_terms": terms[i],
-                "events": [r for r in records if r["actor"] == agent or r["target"] == agent],
-                "action_valid": not invalid[i],
-            }
+            infos[agent] = {"reward_terms": terms[i], "events": involving[agent], "action_valid": not invalid[i]}
         self.agents = [a for a in acting if not (terminations[a] or truncations[a])]
         return observations, rewards_out, terminations, truncations, infos
 
@@ -241,7 +242,8 @@ class RealismEnv(ParallelEnv):
                 ok = False
             if not ok:
                 raise ValueError(
-                    f"{agent}: action {action!r} is outside the action space; valid: an integer in 0..{self._n_actions - 1}"
+                    f"{agent}: action {action!r} is outside the action space; "
+                    f"valid: an integer in 0..{self._n_actions - 1}"
                 )
             flat[self.agent_name_mapping[agent]] = value
         return flat[None]

@@ -151,7 +151,7 @@ class EpisodeLog:
         """[W, T, N] one-hot of the unique strongest nation at the start of each turn (all False on a tie)."""
         s = self.shares[:, :-1]
         top = s.max(axis=-1, keepdims=True)
-        is_top = (s >= top - TIE_TOLERANCE) & self.alive[:, :-1]
+        is_top = (s >= top - TIE_TOLERANCE) & (s > 0)  # the dead hold a share of 0
         return is_top & (is_top.sum(axis=-1, keepdims=True) == 1)
 
     @cached_property
@@ -492,7 +492,7 @@ def _great_powers(log: EpisodeLog) -> np.ndarray:
     """[W, T+1] number of great powers: live nations with share >= GREAT_POWER_RATIO * the largest share."""
     s = log.shares
     largest = s.max(axis=-1, keepdims=True)
-    return (log.alive & (s > 0) & (s >= GREAT_POWER_RATIO * largest - TIE_TOLERANCE)).sum(axis=-1)
+    return (log.alive & (s >= GREAT_POWER_RATIO * largest - TIE_TOLERANCE)).sum(axis=-1)
 
 
 @_metric("great_powers", "nations")

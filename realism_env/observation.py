@@ -125,8 +125,11 @@ def observe(
     cred = credibility(world)
     scale = 1.0 / max(n - 1, 1)
     n_own, n_other = len(OWN_FIELDS), len(OTHER_FIELDS)
+    revealed = doctrine_onehot.shape[1] if config.reveal_doctrines and doctrine_onehot is not None else 0
+    own_width, other_width = n_own + revealed, n_other + revealed
 
-    own = np.empty((n_worlds, n, n_own))
+    flat = np.empty((n_worlds, n, own_width + (n - 1) * other_width), dtype=np.float32)
+    own = flat[..., :own_width]
     own[..., 0] = world.military / perceived_total
     own[..., 1] = income_share
     own[..., 2] = held_share
@@ -139,7 +142,7 @@ def observe(
     own[..., 9] = world.turn[:, None] / config.max_cycles
 
     # Pairwise features [W, observer i, other j, F], gathered once into relative slots.
-    pair = np.empty((n_worlds, n, n, n_other))
+    pair = np.empty((n_worlds, n, n, other_width), dtype=np.float32)
     pair[..., 0] = world.alive[:, None, :]
     pair[..., 1] = estimate / perceived_total[:, :, None]
     pair[..., 2] = income_share[:, None, :]
@@ -157,16 +160,12 @@ def observe(
     pair[..., 14] = cred[:, None, :]
     # j's public act last turn was aimed at the observer i.
     pair[..., 15] = (world.last_target[:, None, :] == indices(n)[:, None]) & (world.last_act != _WAIT)[:, None, :]
-    pair[..., 16:] = world.last_act[:, None, :, None] == indices(N_ACTS)
-    others = pair[:, indices(n)[:, None], order]  # [W, N, N-1, F]
-    if config.reveal_doctrines and doctrine_onehot is not None:
-        d = doctrine_onehot.shape[1]
-        own = np.concatenate([own, np.broadcast_to(doctrine_onehot[None], (n_worlds, n, d))], axis=2)
-        others = np.concatenate(
-            [others, np.broadcast_to(doctrine_onehot[order][None], (n_worlds, n, n - 1, d))], axis=3
-        )
-    flat = np.concatenate([own, others.reshape(n_worlds, n, -1)], axis=2)
-    return flat.astype(np.float32)
+    pair[..., 16:n_other] = world.last_act[:, None, :, None] == indices(N_ACTS)
+    if revealed:
+        own[..., n_own:] = doctrine_onehot
+        pair[..., n_other:] = doctrine_onehot[None, None]
+    flat[..., own_width:].reshape(n_worlds, n, n - 1, other_width)[...] = pair[:, indices(n)[:, None], order]
+    return flat
 
 
 def global_state(world: World, config: EnvConfig) -> np.ndarray:

@@ -58,7 +58,7 @@ def render_ansi(world: World, config: EnvConfig, events: list[dict[str, object]]
     demands = pairs(world.demand[0], False)
     lines.append("demands: " + (", ".join(f"{names[i]} -> {names[j]}" for i, j in demands) or "none"))
     index = {f"nation_{i}": names[i] for i in range(len(names))}
-    shown = [e for e in events if e["kind"] not in ("battle", "alliance_proposed")]
+    shown = [e for e in events if e["kind"] not in ("battle", "alliance_proposed", "wealth_destroyed")]
     if shown:
         lines.append(
             "events: "

@@ -243,6 +243,11 @@ def frontier(world: World) -> tuple[np.ndarray, np.ndarray]:
 _OWNER_DERIVED = ("owned", "held", "touching", "borders", "frontier")
 
 
+def _carry_owner_derived(source: World, target: World) -> None:
+    """Copy the cached values that depend only on the owner array and the fixed map (same in both)."""
+    target.cache.update({key: value for key, value in source.cache.items() if key in _OWNER_DERIVED})
+
+
 @cache
 def _decoder(n_nations: int, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
     """Lookup tables of the flat action encoding: ([A] arms level, [N, A] act * N + absolute target)."""
@@ -298,7 +303,8 @@ def transition(
     proposal = wants & ~formed
 
     offers = directed[:, :, _PEACE]
-    peace = offers & (offers.transpose(0, 2, 1) | world.peace_offer.transpose(0, 2, 1))
+    # A nation that attacks withdraws any peace offer it made last turn.
+    peace = offers & (offers.transpose(0, 2, 1) | world.peace_offer.transpose(0, 2, 1)) & ~hostile
     peace |= peace.transpose(0, 2, 1)
     at_war = world.at_war & ~peace
     peace_offer = offers & ~peace
@@ -426,7 +432,7 @@ def transition(
         turn=world.turn + 1,
     )
     # Ownership-derived values depend only on the owner array and the fixed map: carry them over.
-    new_world.cache.update({k: v for k, v in after.cache.items() if k in _OWNER_DERIVED})
+    _carry_owner_derived(after, new_world)
     events = Events(
         war_declared=declared,
         battle=fighting,
@@ -434,7 +440,7 @@ def transition(
         province_taken=province_taken,
         wealth_destroyed=destroyed,
         alliance_proposed=proposal,
-        alliance_formed=formed,
+        alliance_formed=formed & allied,
         alliance_left=left & world.allied,
         demand_made=threats,
         concession=concession & conceded.transpose(0, 2, 1),

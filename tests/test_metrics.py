@@ -34,8 +34,14 @@ from realism_env.world import generate_world, stack_worlds
 # --------------------------------------------------------------------------------------------------
 
 
-def make_log(n: int = 3, turns: int = 3, doctrines: tuple[str, ...] | None = None, hegemony_share: float = 0.5,
-             events: dict[str, np.ndarray] | None = None, **arrays: np.ndarray) -> EpisodeLog:
+def make_log(
+    n: int = 3,
+    turns: int = 3,
+    doctrines: tuple[str, ...] | None = None,
+    hegemony_share: float = 0.5,
+    events: dict[str, np.ndarray] | None = None,
+    **arrays: np.ndarray,
+) -> EpisodeLog:
     """Arrays without the world axis: snapshots [T+1, ...], per-turn arrays and events [T, ...]."""
     t1 = turns + 1
     nn = np.zeros((t1, n, n), dtype=bool)
@@ -71,8 +77,9 @@ def make_log(n: int = 3, turns: int = 3, doctrines: tuple[str, ...] | None = Non
     )
 
 
-def pairs(steps: int, n: int, entries: dict[tuple[int, int, int], object], symmetric: bool = False,
-          dtype: type = bool) -> np.ndarray:
+def pairs(
+    steps: int, n: int, entries: dict[tuple[int, int, int], object], symmetric: bool = False, dtype: type = bool
+) -> np.ndarray:
     """[steps, n, n] array with ``entries[(t, i, j)] = value`` (mirrored to (t, j, i) if symmetric)."""
     out = np.zeros((steps, n, n), dtype=dtype)
     for (t, i, j), value in entries.items():
@@ -139,8 +146,14 @@ def test_casualties_are_forces_lost_plus_wealth_destroyed():
 
 def test_escalation_weights_follow_rivera_et_al_2024():
     assert ESCALATION_WEIGHTS == {
-        Act.WAIT: 0, Act.ATTACK: 28, Act.ALLY: 4, Act.LEAVE_ALLIANCE: 12, Act.THREATEN: 12, Act.CONCEDE: 0,
-        Act.SUPPORT: 4, Act.PEACE: -2,
+        Act.WAIT: 0,
+        Act.ATTACK: 28,
+        Act.ALLY: 4,
+        Act.LEAVE_ALLIANCE: 12,
+        Act.THREATEN: 12,
+        Act.CONCEDE: 0,
+        Act.SUPPORT: 4,
+        Act.PEACE: -2,
     }
 
 
@@ -259,18 +272,19 @@ def test_quiet_episode_keeps_the_status_quo():
 
 def test_alliances_formed_broken_and_lifetime():
     n, turns = 3, 4
-    # 0-1 formed in turn 1, allied after turns 1 and 2, left by both in turn 3; 1-2 formed in turn 3, still standing.
-    allied = span(turns + 1, n, 0, 1, [1, 2]) | span(turns + 1, n, 1, 2, [3, 4])
+    # 0-1 formed in turn 1, allied after turns 1 and 2, left by both in turn 3; 1-2 formed in turn 3, still standing;
+    # 0-2 allied at the start, left by 2 in turn 1: it lasted 0 years within the episode.
+    allied = span(turns + 1, n, 0, 1, [1, 2]) | span(turns + 1, n, 1, 2, [3, 4]) | span(turns + 1, n, 0, 2, [0])
     formed = pairs(turns, n, {(0, 0, 1): True, (2, 1, 2): True}, symmetric=True)
-    left = pairs(turns, n, {(2, 0, 1): True, (2, 1, 0): True})
+    left = pairs(turns, n, {(2, 0, 1): True, (2, 1, 0): True, (0, 2, 0): True})
     log = make_log(n, turns, allied=allied, events={"alliance_formed": formed, "alliance_left": left})
     m = episode_metrics(log)
     assert m["alliances_formed"] == 2
-    assert m["alliances_broken"] == 1  # both leaving the same alliance in one turn break it once
-    assert m["mean_alliance_lifetime"] == pytest.approx((2 + 2) / 2)
+    assert m["alliances_broken"] == 2  # both leaving the same alliance in one turn break it once
+    assert m["mean_alliance_lifetime"] == pytest.approx((2 + 2 + 0) / 3)
     per = nation_metrics(log)
     np.testing.assert_array_equal(per["alliances_formed"], [1, 2, 1])
-    np.testing.assert_array_equal(per["alliances_broken"], [1, 1, 0])
+    np.testing.assert_array_equal(per["alliances_broken"], [1, 1, 1])
 
 
 def test_no_alliance_gives_nan_lifetime():
@@ -310,8 +324,11 @@ def test_balancing_and_bandwagoning():
 )
 def test_what_counts_as_threatened_by_the_strongest(relation: str, balancing: int):
     n, turns = 4, 1
-    rel = {"neighbour": np.zeros((2, n, n), bool), "at_war": np.zeros((2, n, n), bool),
-           "demand": np.zeros((2, n, n), bool)}
+    rel = {
+        "neighbour": np.zeros((2, n, n), bool),
+        "at_war": np.zeros((2, n, n), bool),
+        "demand": np.zeros((2, n, n), bool),
+    }
     if relation == "border":
         rel["neighbour"] = span(2, n, 0, 2, [0])
     elif relation == "war":
@@ -345,8 +362,16 @@ def test_buck_passing():
     # turn 2: nobody balances, so nobody passes the buck
     act[2, 2], target[2, 2] = Act.ALLY, 0  # turn 3: 1 stays at the top level; 2 courts 0 (not balancing): 2, 3 pass
     at_war = span(turns + 1, n, 0, 3, [3])  # turn 4: 3 fights 0 (and disarms); 1 kept at top; 2 passes
-    log = make_log(n, turns, share=_strongest_first(turns), neighbour=neighbour, arms_level=arms, act=act,
-                   target=target, at_war=at_war)
+    log = make_log(
+        n,
+        turns,
+        share=_strongest_first(turns),
+        neighbour=neighbour,
+        arms_level=arms,
+        act=act,
+        target=target,
+        at_war=at_war,
+    )
     m = episode_metrics(log)
     assert m["buck_passing"] == 1 + 0 + 2 + 1
     assert m["buck_passing_rate"] == pytest.approx(4 / 12)
@@ -368,8 +393,11 @@ def test_blackmail_counts():
     concession = pairs(turns, n, {(1, 1, 0): True})  # 1 gave in to 0's demand
     enforced = pairs(turns, n, {(2, 1, 2): True})  # 1 went to war over 2's refusal
     bluff = pairs(turns, n, {(3, 2, 0): True})  # 2's demand on 0 lapsed; 0's demand on 2 still stands
-    log = make_log(n, turns, events={"demand_made": made, "concession": concession, "threat_enforced": enforced,
-                                     "bluff_called": bluff})
+    log = make_log(
+        n,
+        turns,
+        events={"demand_made": made, "concession": concession, "threat_enforced": enforced, "bluff_called": bluff},
+    )
     m = episode_metrics(log)
     assert (m["demands_made"], m["demands_conceded"], m["threats_enforced"], m["bluffs_called"]) == (4, 1, 1, 1)
     assert m["demands_refused"] == 2
@@ -391,12 +419,17 @@ def test_bait_and_bleed_and_bloodletting():
     at_war = span(turns + 1, n, 0, 1, range(turns + 1))  # 0 (military 5) fights 1 (military 2) throughout
     military = np.tile([5.0, 2.0, 1.0, 1.0, 1.0], (turns + 1, 1))
     allied = span(turns + 1, n, 2, 0, [1])  # in turn 2, 2 is allied with 0
-    aid = pairs(turns, n, {
-        (0, 2, 1): 1.0,  # turn 1: outsider 2 aids the weaker side: bait-and-bleed and bloodletting
-        (0, 3, 0): 2.0,  # outsider 3 aids the stronger side: bait-and-bleed only
-        (0, 4, 3): 0.5,  # 3 is at war with no one: neither
-        (1, 2, 1): 1.0,  # turn 2: 2 is allied with 1's enemy: neither
-    }, dtype=float)
+    aid = pairs(
+        turns,
+        n,
+        {
+            (0, 2, 1): 1.0,  # turn 1: outsider 2 aids the weaker side: bait-and-bleed and bloodletting
+            (0, 3, 0): 2.0,  # outsider 3 aids the stronger side: bait-and-bleed only
+            (0, 4, 3): 0.5,  # 3 is at war with no one: neither
+            (1, 2, 1): 1.0,  # turn 2: 2 is allied with 1's enemy: neither
+        },
+        dtype=float,
+    )
     log = make_log(n, turns, at_war=at_war, military=military, allied=allied, events={"aid": aid})
     m = episode_metrics(log)
     assert (m["bait_and_bleed"], m["bloodletting"]) == (2, 1)
@@ -420,26 +453,30 @@ def test_aid_from_a_belligerent_or_to_an_ally_is_not_bait_and_bleed_but_one_outs
 
 
 def test_arms_racing_correlates_rivals_arms_levels():
-    n, turns = 4, 6
-    levels = np.array([
-        [2, 2, 2, 2],  # the start is not a choice: excluded
-        [0, 1, 4, 2],
-        [1, 2, 3, 2],
-        [2, 2, 2, 2],
-        [3, 4, 0, 2],
-        [4, 4, 1, 2],
-        [4, 3, 1, 2],
-    ])
-    rivals = span(turns + 1, n, 0, 1, [3]) | span(turns + 1, n, 1, 2, range(turns + 1))
-    rivals_war = span(turns + 1, n, 0, 3, [0])  # 3 never changes its level: undefined, skipped
-    log = make_log(n, turns, arms_level=levels, neighbour=rivals, at_war=rivals_war)
-    r01 = np.corrcoef(levels[1:, 0], levels[1:, 1])[0, 1]
-    r12 = np.corrcoef(levels[1:, 1], levels[1:, 2])[0, 1]
+    n, turns = 5, 6
+    levels = np.array(
+        [
+            [2, 2, 2, 2, 2],  # the start is not a choice: excluded
+            [0, 1, 4, 0, 2],
+            [1, 2, 3, 1, 2],
+            [2, 2, 2, 3, 2],
+            [3, 4, 0, 2, 2],
+            [4, 4, 1, 4, 2],
+            [4, 3, 1, 4, 2],
+        ]
+    )
+    # Rivals: 0-1 border once, 1-2 always, 1-3 are at war once without a border; 0-4 border but 4 never changes
+    # its level, so that pair is undefined and skipped. 0-2 correlate strongly but are not rivals.
+    neighbour = span(turns + 1, n, 0, 1, [3]) | span(turns + 1, n, 1, 2, range(turns + 1))
+    neighbour |= span(turns + 1, n, 0, 4, [0])
+    log = make_log(n, turns, arms_level=levels, neighbour=neighbour, at_war=span(turns + 1, n, 1, 3, [2]))
+    r = np.corrcoef(levels[1:, :4].T)
     m = episode_metrics(log)
-    assert m["arms_racing"] == pytest.approx((r01 + r12) / 2)  # 0-2 correlate strongly but are not rivals
-    assert m["arms_race_pairs"] == 2
+    assert m["arms_racing"] == pytest.approx((r[0, 1] + r[1, 2] + r[1, 3]) / 3)
+    assert m["arms_race_pairs"] == 3
     per = nation_metrics(log)
-    np.testing.assert_allclose(per["arms_racing"], [r01, (r01 + r12) / 2, r12, np.nan], atol=1e-12)
+    expect = [r[0, 1], (r[0, 1] + r[1, 2] + r[1, 3]) / 3, r[1, 2], r[1, 3], np.nan]
+    np.testing.assert_allclose(per["arms_racing"], expect, atol=1e-12)
 
 
 def test_arms_racing_uses_only_the_turns_both_began_alive():
@@ -478,8 +515,15 @@ def test_nan_only_where_documented():
     log = make_log(n, turns)  # a quiet episode: no war, alliance, demand, strongest or arms change
     m = episode_metrics(log)
     nan = {name for name, v in m.items() if math.isnan(v)}
-    assert nan == {"mean_war_duration", "hegemony_turn", "mean_alliance_lifetime", "balancing_share",
-                   "buck_passing_rate", "concession_rate", "arms_racing"}
+    assert nan == {
+        "mean_war_duration",
+        "hegemony_turn",
+        "mean_alliance_lifetime",
+        "balancing_share",
+        "buck_passing_rate",
+        "concession_rate",
+        "arms_racing",
+    }
     assert all(METRICS[name].nan_when for name in nan)
     per = nation_metrics(log)
     assert {name for name, v in per.items() if np.isnan(v).any()} == {"arms_racing"}
@@ -497,9 +541,16 @@ def test_an_episode_without_turns():
 def test_by_doctrine_averages_nations_of_each_doctrine():
     n, turns = 4, 3
     declared = pairs(turns, n, {(0, 0, 1): True, (1, 0, 2): True, (0, 2, 3): True})
-    levels = np.array([[2, 2, 2, 2], [0, 0, 2, 2], [1, 1, 2, 2], [3, 3, 2, 2]])  # only 0-1 have varying, correlated levels
-    log = make_log(n, turns, doctrines=("power", "security", "power", "security"), arms_level=levels,
-                   neighbour=span(turns + 1, n, 0, 1, [0]), events={"war_declared": declared})
+    # Only 0 and 1 vary their levels, in step.
+    levels = np.array([[2, 2, 2, 2], [0, 0, 2, 2], [1, 1, 2, 2], [3, 3, 2, 2]])
+    log = make_log(
+        n,
+        turns,
+        doctrines=("power", "security", "power", "security"),
+        arms_level=levels,
+        neighbour=span(turns + 1, n, 0, 1, [0]),
+        events={"war_declared": declared},
+    )
     table = by_doctrine(log)
     assert list(table) == ["power", "security"]
     assert table["power"]["war_onsets"] == 1.5 and table["security"]["war_onsets"] == 0
@@ -514,11 +565,29 @@ def test_by_doctrine_averages_nations_of_each_doctrine():
 def test_batch_shapes_and_select():
     one = make_log(3, 2, events={"war_declared": pairs(2, 3, {(0, 0, 1): True})})
     two = EpisodeLog(
-        one.doctrines, one.hegemony_share, one.n_arms_levels,
+        one.doctrines,
+        one.hegemony_share,
+        one.n_arms_levels,
         events=Events(*(np.concatenate([e, np.zeros_like(e)]) for e in one.events)),
-        **{name: np.concatenate([getattr(one, name)] * 2) for name in
-           ("turn", "military", "income", "share", "provinces", "alive", "arms_level", "owner", "at_war", "allied",
-            "neighbour", "demand", "act", "target")},
+        **{
+            name: np.concatenate([getattr(one, name)] * 2)
+            for name in (
+                "turn",
+                "military",
+                "income",
+                "share",
+                "provinces",
+                "alive",
+                "arms_level",
+                "owner",
+                "at_war",
+                "allied",
+                "neighbour",
+                "demand",
+                "act",
+                "target",
+            )
+        },
     )
     assert all(v.shape == (2,) for v in batch_metrics(two).values())
     assert all(v.shape == (2, 3) for v in batch_nation_metrics(two).values())
@@ -529,10 +598,26 @@ def test_batch_shapes_and_select():
 def test_a_log_with_mismatched_shapes_is_refused():
     log = make_log(3, 2)
     with pytest.raises(ValueError, match="military"):
-        EpisodeLog(log.doctrines, 0.5, 5, turn=log.turn, military=log.military[:, :2], income=log.income,
-                   share=log.share, provinces=log.provinces, alive=log.alive, arms_level=log.arms_level,
-                   owner=log.owner, at_war=log.at_war, allied=log.allied, neighbour=log.neighbour, demand=log.demand,
-                   act=log.act, target=log.target, events=log.events)
+        EpisodeLog(
+            log.doctrines,
+            0.5,
+            5,
+            turn=log.turn,
+            military=log.military[:, :2],
+            income=log.income,
+            share=log.share,
+            provinces=log.provinces,
+            alive=log.alive,
+            arms_level=log.arms_level,
+            owner=log.owner,
+            at_war=log.at_war,
+            allied=log.allied,
+            neighbour=log.neighbour,
+            demand=log.demand,
+            act=log.act,
+            target=log.target,
+            events=log.events,
+        )
 
 
 # --------------------------------------------------------------------------------------------------
