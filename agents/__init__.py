@@ -1,0 +1,48 @@
+"""Scripted nations that act out the realist theories, and the loop that plays them.
+
+import realism_env
+from agents import make_policy, POLICIES
+
+env = realism_env.parallel_env(scenario="multipolar")
+policy = make_policy("defensive_realist", env)
+state = policy.initial_state()
+action, state = policy.step(observations["nation_0"], state, rng)
+"""
+
+from agents.policies import (
+    POLICIES,
+    Bandwagoner,
+    DefensiveRealist,
+    Memory,
+    OffensiveRealist,
+    Policy,
+    RandomPolicy,
+    Realist,
+    StatusQuo,
+    TitForTat,
+    View,
+    make_policy,
+    policy_class,
+    register_policy,
+)
+from agents.rollout import Transition, build_policies, rollout
+
+__all__ = [
+    "POLICIES",
+    "Bandwagoner",
+    "DefensiveRealist",
+    "Memory",
+    "OffensiveRealist",
+    "Policy",
+    "RandomPolicy",
+    "Realist",
+    "StatusQuo",
+    "TitForTat",
+    "Transition",
+    "View",
+    "build_policies",
+    "make_policy",
+    "policy_class",
+    "register_policy",
+    "rollout",
+]

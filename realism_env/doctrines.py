@@ -51,7 +51,7 @@ def outcome(before: World, after: World, events: Events, config: EnvConfig) -> O
     land, sea = borders(after)
     mil = after.military
     # Allies count towards one's own side (Waltz: external balancing).
-    own_side = mil + (after.allied * mil[:, None, :]).sum(axis=2)
+    own_side = mil + np.add.reduce(after.allied * mil[:, None, :], axis=2)
     # A threat is a live, non-allied nation one borders or is at war with.
     threat = (land | sea | after.at_war) & ~after.allied & after.alive[:, None, :]
     strongest = np.where(threat, mil[:, None, :], 0.0).max(axis=2)
@@ -165,7 +165,9 @@ def terms_per_nation(groups: list[DoctrineTerms], world_index: int = 0) -> list[
     """Each nation's own doctrine's terms in one world, as plain floats (for ``infos``)."""
     out: list[dict[str, float]] = [{} for _ in range(len(groups[0].members))]
     for group in groups:
-        values = {name: np.asarray(v, dtype=np.float64)[world_index].tolist() for name, v in group.terms.items()}
-        for i in np.flatnonzero(group.members).tolist():
-            out[i] = {name: v[i] for name, v in values.items()}
+        names = list(group.terms)
+        columns = [np.asarray(group.terms[name], dtype=np.float64)[world_index].tolist() for name in names]
+        for i, values in enumerate(zip(*columns, strict=True)):
+            if group.members[i]:
+                out[i] = dict(zip(names, values, strict=True))
     return out

@@ -117,9 +117,9 @@ def observe(
     noise = np.exp(sigma * rng.standard_normal((n_worlds, n, n)) - 0.5 * sigma**2)
     noise[:, indices(n), indices(n)] = 1.0  # a nation knows its own forces
     estimate = world.military[:, None, :] * noise * world.alive[:, None, :]  # [W, observer i, j]
-    perceived_total = np.maximum(estimate.sum(axis=2), _EPS)  # [W, i]
+    perceived_total = np.maximum(np.add.reduce(estimate, axis=2), _EPS)  # [W, i]
     inc = income(world)
-    income_share = inc / np.maximum(inc.sum(axis=1, keepdims=True), _EPS)
+    income_share = inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS)
     held_share = provinces_held(world) / world.n_provinces
     land, sea = borders(world)
     cred = credibility(world)
@@ -134,10 +134,10 @@ def observe(
     own[..., 1] = income_share
     own[..., 2] = held_share
     own[..., 3] = world.arms_level / (len(config.arms_shares) - 1)
-    own[..., 4] = world.at_war.sum(axis=2) * scale
-    own[..., 5] = world.allied.sum(axis=2) * scale
-    own[..., 6] = world.demand.sum(axis=2) * scale
-    own[..., 7] = world.demand.sum(axis=1) * scale
+    own[..., 4] = np.add.reduce(world.at_war, axis=2) * scale
+    own[..., 5] = np.add.reduce(world.allied, axis=2) * scale
+    own[..., 6] = np.add.reduce(world.demand, axis=2) * scale
+    own[..., 7] = np.add.reduce(world.demand, axis=1) * scale
     own[..., 8] = cred
     own[..., 9] = world.turn[:, None] / config.max_cycles
 
@@ -176,8 +176,8 @@ def global_state(world: World, config: EnvConfig) -> np.ndarray:
     per_nation = np.stack(
         [
             world.alive.astype(np.float64),
-            world.military / np.maximum(world.military.sum(axis=1, keepdims=True), _EPS),
-            inc / np.maximum(inc.sum(axis=1, keepdims=True), _EPS),
+            world.military / np.maximum(np.add.reduce(world.military, axis=1, keepdims=True), _EPS),
+            inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS),
             provinces_held(world) / world.n_provinces,
             world.arms_level / (len(config.arms_shares) - 1),
         ],
@@ -189,7 +189,7 @@ def global_state(world: World, config: EnvConfig) -> np.ndarray:
             world.at_war.reshape(world.n_worlds, -1),
             world.allied.reshape(world.n_worlds, -1),
             world.owner / n,
-            world.wealth / np.maximum(world.wealth.sum(axis=1, keepdims=True), _EPS),
+            world.wealth / np.maximum(np.add.reduce(world.wealth, axis=1, keepdims=True), _EPS),
             world.turn[:, None] / config.max_cycles,
         ],
         axis=1,

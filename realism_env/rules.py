@@ -137,8 +137,8 @@ def power_share(world: World, inc: np.ndarray | None = None) -> np.ndarray:
     """[W, N] share of the system's capabilities: the mean of military and economic shares
     (after the COW CINC index, a mean of capability shares)."""
     inc = income(world) if inc is None else inc
-    mil_share = world.military / np.maximum(world.military.sum(axis=1, keepdims=True), _EPS)
-    eco_share = inc / np.maximum(inc.sum(axis=1, keepdims=True), _EPS)
+    mil_share = world.military / np.maximum(np.add.reduce(world.military, axis=1, keepdims=True), _EPS)
+    eco_share = inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS)
     return 0.5 * (mil_share + eco_share) * world.alive
 
 
@@ -198,8 +198,8 @@ def action_mask(world: World, config: EnvConfig) -> np.ndarray:
         n = world.n_nations
         slots = to_slots(act_target_validity(world)).transpose(0, 1, 3, 2)  # [W, N, K, N-1]
         slots[:, :, _WAIT, 1:] = False
-        levels = len(config.arms_shares)
-        mask = np.broadcast_to(slots[:, :, None].view(np.int8), (world.n_worlds, n, levels, N_ACTS, n - 1))
+        mask = np.empty((world.n_worlds, n, len(config.arms_shares), N_ACTS, n - 1), dtype=np.int8)
+        mask[...] = slots[:, :, None]  # every arms level is valid with every valid act
         return mask.reshape(world.n_worlds, n, -1)
 
     return _cached(world, f"mask{len(config.arms_shares)}", compute)
@@ -213,7 +213,7 @@ def action_mask(world: World, config: EnvConfig) -> np.ndarray:
 def _pick(candidates: np.ndarray, priority: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of the candidate with the highest random priority along the last axis, and whether any."""
     score = np.where(candidates, priority, -1.0)
-    return score.argmax(axis=-1), candidates.any(axis=-1)
+    return score.argmax(axis=-1), np.logical_or.reduce(candidates, axis=-1)
 
 
 def _transfer(owner: np.ndarray, chosen: np.ndarray, happens: np.ndarray, gainer_priority: np.ndarray) -> np.ndarray:
@@ -249,14 +249,22 @@ def _carry_owner_derived(source: World, target: World) -> None:
 
 
 @cache
-def _decoder(n_nations: int, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Lookup tables of the flat action encoding: ([A] arms level, [N, A] act * N + absolute target)."""
+def _as_array(values: tuple[float, ...]) -> np.ndarray:
+    array = np.array(values)
+    array.flags.writeable = False
+    return array
+
+
+@cache
+def _decoder(n_nations: int, n_levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables of the flat action encoding: ([A] arms level, [N, A] act * N + absolute target,
+    [N] the code of WAIT toward slot 0)."""
     flat = np.arange(n_levels * N_ACTS * (n_nations - 1))
     n_targets = n_nations - 1
     level = flat // (N_ACTS * n_targets)
     act = flat // n_targets % N_ACTS
     target = (np.arange(n_nations)[:, None] + flat % n_targets + 1) % n_nations
-    return level, act * n_nations + target
+    return level, act * n_nations + target, (np.arange(n_nations) + 1) % n_nations
 
 
 def transition(
@@ -280,11 +288,11 @@ def transition(
     # 1. Validation.
     actions = np.asarray(actions, dtype=np.int64)
     valid = mask[indices(n_worlds)[:, None], nations, actions].view(bool) & world.alive
-    level_of, act_target_of = _decoder(n, len(config.arms_shares))
+    level_of, act_target_of, wait_code = _decoder(n, len(config.arms_shares))
     level = np.where(world.alive, level_of[actions], world.arms_level)
-    # act * n + absolute target; an invalid action is WAIT toward slot 0, whose code is (i + 1) % n.
-    code = np.where(valid, act_target_of[nations, actions], (nations + 1) % n)
-    act, target = code // n, code % n
+    # act * n + absolute target; an invalid action is WAIT toward slot 0.
+    code = np.where(valid, act_target_of[nations, actions], wait_code)
+    act, target = np.divmod(code, n)
     # directed[w, i, k, j]: nation i took act k toward nation j.
     directed = (code[:, :, None] == indices(N_ACTS * n)).reshape(n_worlds, n, N_ACTS, n)
 
@@ -295,16 +303,16 @@ def transition(
     # (WarAgent's treaty cycle: request, accept).
     wants = directed[:, :, _ALLY]
     attack = directed[:, :, _ATTACK]
-    hostile = attack | attack.transpose(0, 2, 1)
+    calm = ~(attack | attack.transpose(0, 2, 1))
     # An attack in the same turn kills the deal: allies are never at war with each other.
-    formed = wants & (wants.transpose(0, 2, 1) | world.alliance_proposal.transpose(0, 2, 1)) & ~hostile
+    formed = wants & (wants.transpose(0, 2, 1) | world.alliance_proposal.transpose(0, 2, 1)) & calm
     formed |= formed.transpose(0, 2, 1)
     allied |= formed
     proposal = wants & ~formed
 
     offers = directed[:, :, _PEACE]
     # A nation that attacks withdraws any peace offer it made last turn.
-    peace = offers & (offers.transpose(0, 2, 1) | world.peace_offer.transpose(0, 2, 1)) & ~hostile
+    peace = offers & (offers.transpose(0, 2, 1) | world.peace_offer.transpose(0, 2, 1)) & calm
     peace |= peace.transpose(0, 2, 1)
     at_war = world.at_war & ~peace
     peace_offer = offers & ~peace
@@ -313,8 +321,8 @@ def transition(
     # nation hands the demander one border province, intact.
     concession = directed[:, :, _CONCEDE]  # i concedes to j
     mid = world  # the world as territory stands after concessions
-    conceded = np.zeros_like(concession)
-    if concession.any():  # skipping is exact: nothing below changes when no one concedes
+    conceded = np.zeros(concession.shape, dtype=bool)
+    if np.count_nonzero(concession):  # skipping is exact: nothing below changes when no one concedes
         conceded_province, can = _pick(frontier(world)[1], concession_pick.transpose(0, 2, 1, 3))
         conceded = concession.transpose(0, 2, 1) & can  # [w, gainer, giver]
         mid = world.replace(owner=_transfer(world.owner, conceded_province, conceded, claim_priority))
@@ -323,7 +331,7 @@ def transition(
     threats = directed[:, :, _THREATEN]
     demand |= threats
     demand_age = np.where(threats, 0, world.demand_age)
-    threats_made = world.threats_made + threats.sum(axis=2)
+    threats_made = world.threats_made + np.add.reduce(threats, axis=2)
 
     # 3. War. An attack on a nation one is not at war with declares war.
     declared = attack & ~at_war
@@ -334,21 +342,21 @@ def transition(
     demand_age = np.where(demand, demand_age + 1, 0)
     bluff = demand & (demand_age > config.demand_deadline)
     demand &= ~bluff
-    threats_enforced = world.threats_enforced + enforced.sum(axis=2)
+    threats_enforced = world.threats_enforced + np.add.reduce(enforced, axis=2)
 
     # 4. Combat. A nation splits its forces evenly across its fronts.
     fighting = at_war.copy()
-    fronts = at_war.sum(axis=2)
+    fronts = np.add.reduce(at_war, axis=2)
     committed = world.military[:, :, None] * at_war / np.maximum(fronts, 1)[:, :, None]  # i's force vs j
     enemy = committed.transpose(0, 2, 1)
     # Attrition (Lanchester's linear law): losses proportional to the force the enemy commits.
     losses = np.minimum(committed, config.attrition * enemy)
     after = mid
     wealth = world.wealth
-    destroyed_on_capture = np.zeros_like(wealth)
+    destroyed_on_capture = np.zeros(wealth.shape)
     province_taken = np.zeros((n_worlds, n, n), dtype=np.int64)
     assaults = attack & at_war
-    if assaults.any():  # skipping is exact: no assault, no capture
+    if np.count_nonzero(assaults):  # skipping is exact: no assault, no capture
         # Capture odds rise with the force ratio (Cederman 1997 logistic: P = 1 / (1 + (ratio/rho)^-c));
         # an attack across sea alone is weakened (Mearsheimer: the stopping power of water).
         land_now, _ = borders(mid)
@@ -360,7 +368,7 @@ def transition(
         candidates = np.where(land_now[..., None], land_gain, any_gain)
         taken_province, reachable = _pick(candidates, capture_pick)
         captured = assaults & reachable & (capture_roll < capture_odds)
-        if captured.any():
+        if np.count_nonzero(captured):
             new_owner = _transfer(mid.owner, taken_province, captured, claim_priority)
             moved = new_owner != mid.owner
             pair_index = (indices(n_worlds)[:, None] * n + new_owner) * n + mid.owner  # (world, taker, loser)
@@ -387,25 +395,24 @@ def transition(
     # 6. Economy. Guns cost butter: what goes to arms, aid and upkeep is not invested (Waltz's internal
     # balancing; Welfare Diplomacy's units-versus-welfare trade-off).
     inc = income(world)
-    arms_share = np.array(config.arms_shares)[level] * world.alive
+    arms_share = _as_array(config.arms_shares)[level] * world.alive
     support = directed[:, :, _SUPPORT]
     aid = support * (config.aid_share * inc)[:, :, None]
-    aid_share_spent = support.any(axis=2) * config.aid_share
+    aid_share_spent = np.logical_or.reduce(support, axis=2) * config.aid_share
     upkeep = config.upkeep * world.military / np.maximum(inc, _EPS)
     invested = np.maximum(1.0 - arms_share - aid_share_spent - upkeep, -1.0)
-    lost = losses.sum(axis=2)
-    military = (1.0 - config.depreciation) * (world.military - lost) + arms_share * inc + aid.sum(axis=1)
-    military = np.where(alive, np.maximum(military, 0.0), 0.0)
+    lost = np.add.reduce(losses, axis=2)
+    military = (1.0 - config.depreciation) * (world.military - lost) + arms_share * inc + np.add.reduce(aid, axis=1)
+    military = np.maximum(military, 0.0) * alive
     growth = 1.0 + world.growth_rates * invested
     # War devastates the economy of every nation that fights (Cusack & Stoll 1990: war costs).
-    devastation = np.minimum(config.war_devastation * at_war.sum(axis=2), 1.0)
+    devastation = np.minimum(config.war_devastation * np.add.reduce(at_war, axis=2), 1.0)
     factor_by_nation = np.maximum(growth * (1.0 - devastation), 0.0)
     owner = after.owner
     row = indices(n_worlds)[:, None]
-    devastated = wealth * devastation[row, owner]
     new_wealth = wealth * factor_by_nation[row, owner]
     # Wealth destroyed on capture belonged to the loser; devastation falls on the holder after the turn.
-    destroyed = sum_by_nation(world, devastated, owner)
+    destroyed = sum_by_nation(world, wealth, owner) * devastation
     if after is not mid:
         destroyed += sum_by_nation(world, destroyed_on_capture, mid.owner)
 
@@ -456,7 +463,7 @@ def transition(
 
 def is_over(world: World) -> np.ndarray:
     """[W] whether a world has ended by unification (one nation holds every province)."""
-    return world.alive.sum(axis=1) <= 1
+    return np.add.reduce(world.alive, axis=1) <= 1
 
 
 _SYMMETRIC_EVENTS = frozenset({"battle", "alliance_formed", "peace"})
@@ -472,20 +479,21 @@ def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> l
     logs and replays). Symmetric events are listed once per pair; a battle's value is
     (actor's losses, target's losses)."""
     records: list[dict[str, object]] = []
+    lost = None
     for kind, arrays in zip(EVENT_KINDS, events, strict=True):
         array = arrays[world_index]
-        if kind == "forces_lost" or not array.any():
+        if kind == "forces_lost" or not np.count_nonzero(array):
             continue
         if array.ndim == 1:
-            for i in np.flatnonzero(array):
-                records.append({"kind": kind, "actor": names[i], "target": None, "value": float(array[i])})
+            values = array.tolist()
+            for i in array.nonzero()[0].tolist():
+                records.append({"kind": kind, "actor": names[i], "target": None, "value": float(values[i])})
             continue
-        pairs = np.nonzero(array & _upper(array.shape[0]) if kind in _SYMMETRIC_EVENTS else array)
-        for i, j in zip(*pairs, strict=True):
-            if kind == "battle":
-                lost = events.forces_lost[world_index]
-                value: object = (float(lost[i, j]), float(lost[j, i]))
-            else:
-                value = float(array[i, j])
+        values = array.tolist()
+        rows, cols = (array & _upper(array.shape[0]) if kind in _SYMMETRIC_EVENTS else array).nonzero()
+        if kind == "battle":
+            lost = events.forces_lost[world_index].tolist()
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+            value = (lost[i][j], lost[j][i]) if kind == "battle" else float(values[i][j])
             records.append({"kind": kind, "actor": names[i], "target": names[j], "value": value})
     return records

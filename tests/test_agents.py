@@ -1,0 +1,479 @@
+"""Scripted agents: the policy contract (mask, determinism, purity, public API only), the registry, behaviour
+on hand-built observations, and a population check of defensive realism."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import realism_env
+from agents import POLICIES, Memory, build_policies, make_policy, policy_class, rollout
+from realism_env import Act, decode_action, encode_action
+
+NAMES = ("defensive_realist", "offensive_realist", "status_quo", "random", "bandwagoner", "tit_for_tat")
+AGENTS_DIR = Path(__file__).resolve().parents[1] / "agents"
+
+
+# --------------------------------------------------------------------------------------------------
+# Hand-built observations
+# --------------------------------------------------------------------------------------------------
+
+
+def make_env(**config):
+    return realism_env.parallel_env(scenario="multipolar", max_cycles=50, **config)
+
+
+def mask_for(layout, vector: np.ndarray, n_levels: int = 5) -> np.ndarray:
+    """The action mask that the env's rules table (RealismEnv docstring) gives for this observation."""
+    n = layout.n_nations
+
+    def f(name):
+        return layout.other(vector, name) > 0.5
+
+    alive, allied, at_war = f("alive"), f("allied"), f("at_war")
+    neighbour = f("land_border") | f("sea_border")
+    valid = {
+        Act.ATTACK: alive & ~allied & (neighbour | at_war),
+        Act.ALLY: alive & ~allied & ~at_war,
+        Act.LEAVE_ALLIANCE: allied,
+        Act.THREATEN: alive & ~allied & ~at_war & neighbour & ~f("demand_made"),
+        Act.CONCEDE: alive & f("demand_received") & neighbour,
+        Act.SUPPORT: alive & ~at_war,
+        Act.PEACE: at_war,
+    }
+    mask = np.zeros(realism_env.n_actions(n, n_levels), dtype=np.int8)
+    for level in range(n_levels):
+        mask[encode_action(level, Act.WAIT, 0, n, n_levels)] = 1
+        for act, ok in valid.items():
+            for slot in np.flatnonzero(ok):
+                mask[encode_action(level, act, int(slot), n, n_levels)] = 1
+    return mask
+
+
+def craft(env, own: dict | None = None, others: dict | None = None) -> dict[str, np.ndarray]:
+    """An observation of a calm world of equal nations (nobody borders the observer) with the given fields
+    changed: ``own={field: value}``, ``others={slot: {field: value}}``."""
+    layout, n = env.layout, env.config.n_nations
+    vector = np.zeros(layout.size, dtype=np.float32)
+    share = 1.0 / n
+    base_own = {"military": share, "wealth": share, "provinces": share, "arms_level": 0.5, "credibility": 0.5}
+    for name, value in {**base_own, **(own or {})}.items():
+        vector[layout.own_index(name)] = value
+    base_other = {"alive": 1, "military": share, "wealth": share, "provinces": share, "credibility": 0.5}
+    for slot in range(n - 1):
+        fields = {**base_other, **(others or {}).get(slot, {})}
+        if not any(k.startswith("last_act_") for k in fields):
+            fields["last_act_wait"] = 1
+        for name, value in fields.items():
+            vector[layout.other_indices(name)[slot]] = value
+    return {"observation": vector, "action_mask": mask_for(layout, vector)}
+
+
+def act_of(name: str, observation, env=None, steps: int = 1, **params):
+    """Decoded action of policy ``name`` after seeing ``observation`` ``steps`` times in a row."""
+    env = env or make_env()
+    policy = make_policy(name, env, **params)
+    state = policy.initial_state()
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        action, state = policy.step(observation, state, rng)
+        assert observation["action_mask"][action] == 1
+    return decode_action(action, env.config.n_nations)
+
+
+# --------------------------------------------------------------------------------------------------
+# Registry and API
+# --------------------------------------------------------------------------------------------------
+
+
+def test_registry_lists_all_six_policies():
+    assert set(POLICIES) == set(NAMES)
+    for name in NAMES:
+        assert policy_class(name).name == name
+        assert POLICIES[name].__doc__, f"{name} has no docstring"
+
+
+def test_unknown_policy_raises_listing_valid_names():
+    with pytest.raises(ValueError) as info:
+        make_policy("neorealist", make_env())
+    for name in NAMES:
+        assert name in str(info.value)
+
+
+def test_register_policy_adds_a_policy_of_ones_own():
+    from agents import StatusQuo, register_policy
+
+    class Hawk(StatusQuo):
+        """Waits at full mobilisation."""
+
+        name = "hawk"
+
+    try:
+        register_policy(Hawk)
+        assert make_policy("hawk", make_env(), arms_level=4).fixed_level == 4
+    finally:
+        POLICIES.pop("hawk", None)
+    with pytest.raises(ValueError, match="not a Policy"):
+        register_policy(int)
+
+
+def test_build_policies_checks_population_size():
+    env = make_env()
+    with pytest.raises(ValueError, match="one per nation"):
+        build_policies(env, ["random"] * 3)
+    with pytest.raises(ValueError, match="nation_5"):
+        build_policies(env, {f"nation_{i}": "random" for i in range(5)})
+
+
+def test_docstrings_cite_the_theories():
+    assert "Waltz" in POLICIES["defensive_realist"].__doc__
+    assert "Mearsheimer" in POLICIES["offensive_realist"].__doc__
+    for term in ("blackmail", "buck", "bait and bleed", "Bloodletting", "hegemony"):
+        assert term.lower() in POLICIES["offensive_realist"].__doc__.lower()
+
+
+def test_agents_use_only_the_public_api_of_realism_env():
+    for path in AGENTS_DIR.glob("*.py"):
+        if path.name == "evaluate.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("realism_env"):
+                assert node.module == "realism_env", f"{path.name} imports {node.module}"
+                for alias in node.names:
+                    assert alias.name in realism_env.__all__, f"{path.name} imports private {alias.name}"
+            if isinstance(node, ast.Attribute) and node.attr in {"world", "_rng", "_mask"}:
+                pytest.fail(f"{path.name} reads env internals ({node.attr})")
+
+
+# --------------------------------------------------------------------------------------------------
+# Full episodes: the mask is always respected
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ["multipolar", "bipolar", "islands"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_policy_plays_valid_actions(name, scenario):
+    env = realism_env.parallel_env(scenario=scenario, max_cycles=25)
+    policies = build_policies(env, name)
+    steps = 0
+    for step in rollout(env, policies, seed=1):
+        for agent, action in step.actions.items():
+            assert step.observations[agent]["action_mask"][action] == 1
+            assert step.infos[agent]["action_valid"], f"{name} chose a masked action in {scenario}"
+        steps += 1
+    assert steps > 0
+
+
+@pytest.mark.parametrize("scenario", ["multipolar", "bipolar", "islands", "unipolar"])
+def test_mixed_population_plays_valid_actions(scenario):
+    env = realism_env.parallel_env(scenario=scenario, max_cycles=60)
+    for seed in (0, 1):
+        for step in rollout(env, build_policies(env, list(NAMES)), seed=seed):
+            assert all(info["action_valid"] for info in step.infos.values())
+
+
+@pytest.mark.parametrize("n_nations", [2, 4, 9])
+def test_policies_read_by_field_name_whatever_the_layout(n_nations):
+    """Other nation counts and revealed doctrines shift every raw index; named fields keep working."""
+    env = realism_env.parallel_env(n_nations=n_nations, max_cycles=20, reveal_doctrines=True)
+    population = [NAMES[i % len(NAMES)] for i in range(n_nations)]
+    for step in rollout(env, build_policies(env, population), seed=2):
+        assert all(info["action_valid"] for info in step.infos.values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_policies_fall_back_to_the_only_valid_action(name):
+    env = make_env()
+    observation = craft(env, others={0: {"land_border": 1, "at_war": 1, "acted_on_observer": 1}})
+    only = encode_action(0, Act.WAIT, 0, 6)
+    observation["action_mask"] = np.zeros_like(observation["action_mask"])
+    observation["action_mask"][only] = 1
+    policy = make_policy(name, env)
+    action, _ = policy.step(observation, policy.initial_state(), np.random.default_rng(0))
+    assert action == only
+
+
+# --------------------------------------------------------------------------------------------------
+# Determinism and purity
+# --------------------------------------------------------------------------------------------------
+
+
+def _actions(seed: int, scenario: str = "multipolar") -> list[dict[str, int]]:
+    env = realism_env.parallel_env(scenario=scenario, max_cycles=40)
+    return [step.actions for step in rollout(env, build_policies(env, list(NAMES)), seed=seed)]
+
+
+def test_same_seed_same_actions():
+    assert _actions(5) == _actions(5)
+    assert _actions(5, "bipolar") == _actions(5, "bipolar")
+
+
+def test_step_is_pure():
+    env = realism_env.parallel_env(scenario="bipolar", max_cycles=40)
+    population = ["offensive_realist", "defensive_realist", "tit_for_tat", "random", "bandwagoner", "offensive_realist"]
+    policies = build_policies(env, population)
+    observations, _ = env.reset(seed=3)
+    states = {a: policies[a].initial_state() for a in env.agents}
+    checked = 0
+    for turn in range(40):
+        if not env.agents:
+            break
+        actions = {}
+        for agent in env.agents:
+            policy, state = policies[agent], states[agent]
+            before = copy.deepcopy(state)
+            first = policy.step(observations[agent], state, np.random.default_rng(turn))
+            second = policy.step(observations[agent], state, np.random.default_rng(turn))
+            assert first[0] == second[0] and first[1] == second[1], f"{policy.name} is not pure"
+            assert state == before, f"{policy.name} mutated the state it was given"
+            actions[agent], states[agent] = first
+            checked += 1
+        observations, *_ = env.step(actions)
+    assert checked > 100
+
+
+def test_memory_is_immutable():
+    memory = make_policy("offensive_realist", make_env()).initial_state()
+    assert isinstance(memory, Memory)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        memory.turn = 5
+    assert isinstance(memory.aggression, tuple) and isinstance(memory.demand_turns, tuple)
+
+
+# --------------------------------------------------------------------------------------------------
+# Behaviour: defensive realism
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ["multipolar", "bipolar", "islands"])
+def test_defensive_realist_never_attacks_unprovoked_nor_threatens(scenario):
+    env = realism_env.parallel_env(scenario=scenario, max_cycles=60)
+    population = ["defensive_realist", "offensive_realist", "random"] * 2
+    layout = env.layout
+    fights = 0
+    for seed in (0, 1):
+        policies = build_policies(env, population)
+        for step in rollout(env, policies, seed=seed):
+            for agent, action in step.actions.items():
+                if policies[agent].name != "defensive_realist":
+                    continue
+                decoded = decode_action(action, 6)
+                assert decoded.act != Act.THREATEN
+                if decoded.act == Act.ATTACK:
+                    at_war = layout.other(step.observations[agent]["observation"], "at_war")
+                    assert at_war[decoded.target_slot] == 1, "defensive realist attacked unprovoked"
+                    fights += 1
+    assert fights > 0  # the runs did put it at war, so the check is not vacuous
+
+
+def test_defensive_realist_concedes_only_to_overwhelming_force():
+    env = make_env()
+    demander = {"land_border": 1, "demand_received": 1, "acted_on_observer": 1, "last_act_threaten": 1}
+    strong = craft(env, own={"military": 0.05}, others={2: {**demander, "military": 0.5}})
+    assert act_of("defensive_realist", strong, env)[1:] == (Act.CONCEDE, 2)
+    equal = craft(env, others={2: demander})
+    assert act_of("defensive_realist", equal, env).act != Act.CONCEDE
+    # Once it holds less than its starting territory it concedes no more (no appeasement spiral).
+    policy = make_policy("defensive_realist", env)
+    rng = np.random.default_rng(0)
+    _, state = policy.step(craft(env, own={"provinces": 0.2}), policy.initial_state(), rng)
+    smaller = craft(env, own={"military": 0.05, "provinces": 0.15}, others={2: {**demander, "military": 0.5}})
+    action, _ = policy.step(smaller, state, rng)
+    assert decode_action(action, 6).act != Act.CONCEDE
+
+
+def test_defensive_realist_balances_against_the_threat():
+    env = make_env()
+    threat = {"land_border": 1, "military": 0.4, "proposal_received": 1}
+    observation = craft(env, others={0: threat, 3: {"proposal_received": 1}})
+    decoded = act_of("defensive_realist", observation, env)
+    assert decoded.act == Act.ALLY and decoded.target_slot == 3  # accepts the partner, never the threat
+    assert decoded.arms_level == 3  # and arms up: insecure
+    # Insecure with no proposal standing: it proposes to the strongest non-threatening nation.
+    observation = craft(env, others={0: {"land_border": 1, "military": 0.4}, 4: {"military": 0.3}})
+    assert act_of("defensive_realist", observation, env)[1:] == (Act.ALLY, 4)
+
+
+def test_defensive_realist_arms_to_sufficiency_and_no_further():
+    env = make_env()
+    secure = craft(env, own={"arms_level": 0.75}, others={0: {"land_border": 1, "military": 0.05}})
+    decoded = act_of("defensive_realist", secure, env)
+    assert decoded.act == Act.WAIT and decoded.arms_level == 2  # comfortably sufficient: lowers arms
+    insecure = craft(env, own={"arms_level": 0.5}, others={0: {"land_border": 1, "military": 0.3}})
+    assert act_of("defensive_realist", insecure, env).arms_level == 3
+
+
+def test_defensive_realist_fights_back_then_makes_peace():
+    env = make_env()
+    attacker = {"land_border": 1, "at_war": 1, "acted_on_observer": 1, "last_act_attack": 1}
+    weak_attacker = craft(env, own={"military": 0.3}, others={1: {**attacker, "military": 0.1}})
+    decoded = act_of("defensive_realist", weak_attacker, env)
+    assert decoded[1:] == (Act.ATTACK, 1) and decoded.arms_level == 4
+    strong_attacker = craft(env, own={"military": 0.1}, others={1: {**attacker, "military": 0.4}})
+    assert act_of("defensive_realist", strong_attacker, env)[1:] == (Act.PEACE, 1)
+    offering = craft(env, own={"military": 0.3}, others={1: {**attacker, "military": 0.1, "peace_offer_received": 1}})
+    assert act_of("defensive_realist", offering, env)[1:] == (Act.PEACE, 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Behaviour: offensive realism
+# --------------------------------------------------------------------------------------------------
+
+
+def test_offensive_realist_attacks_a_much_weaker_neighbour():
+    env = make_env()
+    observation = craft(env, own={"military": 0.4}, others={2: {"land_border": 1, "military": 0.04}})
+    decoded = act_of("offensive_realist", observation, env)
+    assert decoded[1:] == (Act.ATTACK, 2) and decoded.arms_level == 4
+    # Not a nation it does not border, and not an equal neighbour.
+    far = craft(env, own={"military": 0.4}, others={2: {"military": 0.04}})
+    assert act_of("offensive_realist", far, env).act != Act.ATTACK
+    equal = craft(env, others={2: {"land_border": 1}})
+    assert act_of("offensive_realist", equal, env).act not in (Act.ATTACK, Act.THREATEN)
+
+
+def test_offensive_realist_waits_for_better_odds_when_defence_dominates():
+    env = make_env()
+    observation = craft(env, own={"military": 0.3}, others={2: {"land_border": 1, "military": 0.08}})
+    assert act_of("offensive_realist", observation, env, offense_defense_balance=2.0).act == Act.ATTACK
+    assert act_of("offensive_realist", observation, env, offense_defense_balance=4.0).act != Act.ATTACK
+
+
+def test_offensive_realist_counts_split_forces():
+    env = make_env()
+    # Strong enough against one target at peace, not while also fighting an equal enemy.
+    target = {"land_border": 1, "military": 0.1}
+    peace = craft(env, own={"military": 0.4}, others={2: target})
+    assert act_of("offensive_realist", peace, env)[1:] == (Act.ATTACK, 2)
+    enemy = {"land_border": 1, "at_war": 1, "military": 0.25, "last_act_attack": 1, "acted_on_observer": 1}
+    fighting = craft(env, own={"military": 0.4}, others={2: target, 0: enemy})
+    assert act_of("offensive_realist", fighting, env)[1:] == (Act.ATTACK, 0)  # fights on, no second front
+    # A prey weak enough to pay with half the forces, while the running war still holds: a second front.
+    easy = craft(env, own={"military": 0.4}, others={2: {**target, "military": 0.02}, 0: {**enemy, "military": 0.1}})
+    assert act_of("offensive_realist", easy, env)[1:] == (Act.ATTACK, 2)
+    # The same prey, but the running war would be lost with forces split: it fights on instead.
+    hard = craft(env, own={"military": 0.4}, others={2: {**target, "military": 0.02}, 0: enemy})
+    assert act_of("offensive_realist", hard, env)[1:] == (Act.ATTACK, 0)
+
+
+def test_offensive_realist_blackmails_and_carries_out_the_threat():
+    env = make_env()
+    observation = craft(env, own={"military": 0.3}, others={1: {"land_border": 1, "military": 0.15}})
+    assert act_of("offensive_realist", observation, env)[1:] == (Act.THREATEN, 1)
+    # An equal neighbour ignored its standing demand for a full turn: the threat is carried out.
+    refused = craft(env, others={1: {"land_border": 1, "demand_made": 1}})
+    assert act_of("offensive_realist", refused, env, steps=1).act != Act.ATTACK
+    assert act_of("offensive_realist", refused, env, steps=2)[1:] == (Act.ATTACK, 1)
+
+
+def test_offensive_realist_offers_peace_when_losing():
+    env = make_env()
+    enemy = {"land_border": 1, "at_war": 1, "military": 0.5, "last_act_attack": 1, "acted_on_observer": 1}
+    observation = craft(env, own={"military": 0.1}, others={0: enemy})
+    assert act_of("offensive_realist", observation, env)[1:] == (Act.PEACE, 0)
+
+
+def test_offensive_realist_passes_the_buck():
+    env = make_env()
+    menace = {"land_border": 1, "military": 0.4, "last_act_threaten": 1}
+    alone = craft(env, others={0: menace})
+    decoded = act_of("offensive_realist", alone, env)
+    assert decoded.act == Act.ALLY and decoded.target_slot != 0 and decoded.arms_level == 4
+    balancer = {"last_act_ally": 1}
+    with_catcher = craft(env, others={0: menace, 3: balancer})
+    decoded = act_of("offensive_realist", with_catcher, env)
+    assert decoded.act != Act.ALLY and decoded.arms_level == 2
+
+
+def test_offensive_realist_bleeds_rivals_at_war():
+    env = make_env()
+    attacker = {"military": 0.12, "last_act_attack": 1}
+    losing = {"military": 0.10, "last_act_peace": 1}
+    bloodletting = craft(env, own={"military": 0.2}, others={2: attacker, 3: losing})
+    assert act_of("offensive_realist", bloodletting, env)[1:] == (Act.SUPPORT, 3)
+    bait = craft(env, own={"military": 0.2}, others={2: attacker, 3: {**attacker, "military": 0.1}})
+    assert act_of("offensive_realist", bait, env)[1:] == (Act.SUPPORT, 3)
+    one_war = craft(env, own={"military": 0.2}, others={2: attacker})
+    assert act_of("offensive_realist", one_war, env).act != Act.SUPPORT
+
+
+def test_offensive_realist_presses_toward_hegemony_in_a_bipolar_world():
+    env = realism_env.parallel_env(scenario="bipolar", max_cycles=60)
+    population = ["offensive_realist", "status_quo", "status_quo", "status_quo", "status_quo", "status_quo"]
+    steps = list(rollout(env, build_policies(env, population), seed=0))
+    acts = [decode_action(s.actions["nation_0"], 6) for s in steps if "nation_0" in s.actions]
+    assert any(a.act == Act.ATTACK for a in acts)
+    assert all(a.arms_level >= 2 for a in acts)
+    assert "nation_0" in steps[-1].actions  # it survived to the end
+
+
+# --------------------------------------------------------------------------------------------------
+# Behaviour: the simple baselines
+# --------------------------------------------------------------------------------------------------
+
+
+def test_tit_for_tat_mirrors_each_nation():
+    env = make_env()
+    attacker = {"land_border": 1, "at_war": 1, "acted_on_observer": 1, "last_act_attack": 1}
+    assert act_of("tit_for_tat", craft(env, others={2: attacker}), env)[1:] == (Act.ATTACK, 2)
+    peacemaker = {**attacker, "last_act_attack": 0, "last_act_peace": 1, "peace_offer_received": 1}
+    assert act_of("tit_for_tat", craft(env, others={2: peacemaker}), env)[1:] == (Act.PEACE, 2)
+    proposer = {"acted_on_observer": 1, "last_act_ally": 1, "proposal_received": 1}
+    assert act_of("tit_for_tat", craft(env, others={4: proposer}), env)[1:] == (Act.ALLY, 4)
+    supporter = {"acted_on_observer": 1, "last_act_support": 1}
+    assert act_of("tit_for_tat", craft(env, others={1: supporter}), env)[1:] == (Act.SUPPORT, 1)
+    elsewhere = {"land_border": 1, "last_act_attack": 1}  # attacked someone else: none of its business
+    assert act_of("tit_for_tat", craft(env, others={2: elsewhere}), env).act == Act.WAIT
+
+
+def test_bandwagoner_allies_with_the_strongest():
+    env = make_env()
+    observation = craft(env, others={1: {"military": 0.3}, 3: {"military": 0.5}})
+    assert act_of("bandwagoner", observation, env)[1:] == (Act.ALLY, 3)
+    demand = craft(env, others={3: {"military": 0.5, "land_border": 1, "demand_received": 1}})
+    assert act_of("bandwagoner", demand, env)[1:] == (Act.CONCEDE, 3)
+
+
+def test_status_quo_always_waits_at_its_level():
+    env = make_env()
+    observation = craft(env, others={0: {"land_border": 1, "at_war": 1, "last_act_attack": 1}})
+    assert act_of("status_quo", observation, env) == (2, Act.WAIT, 0)
+    assert act_of("status_quo", observation, env, arms_level=4) == (4, Act.WAIT, 0)
+    with pytest.raises(ValueError, match="arms_level"):
+        make_policy("status_quo", env, arms_level=7)
+
+
+def test_random_is_uniform_over_valid_actions():
+    env = make_env()
+    observation = craft(env, others={0: {"land_border": 1}, 1: {"allied": 1}})
+    policy = make_policy("random", env)
+    rng = np.random.default_rng(0)
+    draws = [policy.step(observation, policy.initial_state(), rng)[0] for _ in range(4000)]
+    valid = set(np.flatnonzero(observation["action_mask"]).tolist())
+    counts = np.bincount(draws, minlength=len(observation["action_mask"]))
+    assert set(draws) == valid
+    expected = len(draws) / len(valid)
+    assert counts[list(valid)].min() > 0.5 * expected and counts[list(valid)].max() < 1.5 * expected
+
+
+# --------------------------------------------------------------------------------------------------
+# Theory check: a world of defensive realists stays at peace
+# --------------------------------------------------------------------------------------------------
+
+
+def test_defensive_realists_alone_keep_the_peace():
+    env = realism_env.parallel_env(scenario="multipolar", max_cycles=100)
+    onsets = eliminations = alliances = 0
+    for _ in rollout(env, build_policies(env, "defensive_realist"), seed=0):
+        events = env.last_events
+        onsets += int(events.war_declared.sum())
+        eliminations += int(events.eliminated.sum())
+        alliances += int(events.alliance_formed.sum())
+    assert eliminations == 0
+    assert onsets <= 1
+    assert alliances > 0  # they balance by alliance
