@@ -55,7 +55,7 @@ class RealismEnv(ParallelEnv):
 
     ## Observation Space
     ``Dict(observation=Box(0, 1, (D,), float32), action_mask=Box(0, 1, (A,), int8))``; the mask is exact and never
-    all zero. ``D = 10 + (N-1) * 24`` (more with ``reveal_doctrines``). Read fields by name with
+    all zero. ``D = 10 + (N-1) * 26`` (more with ``reveal_doctrines``). Read fields by name with
     :class:`realism_env.ObservationLayout`, never by raw index.
 
     Own block (first 10 entries):
@@ -71,7 +71,7 @@ class RealismEnv(ParallelEnv):
     | credibility | own record of carrying out threats, (enforced + 1) / (made + 2) |
     | turn | turn / max_cycles |
 
-    Then one block of 24 per other nation, in relative order (slot k is nation (self + k + 1) % N):
+    Then one block of 26 per other nation, in relative order (slot k is nation (self + k + 1) % N):
 
     | field | meaning |
     |---|---|
@@ -84,6 +84,7 @@ class RealismEnv(ParallelEnv):
     | peace_offer_received | it stands offering peace to the observer |
     | demand_received, demand_made | standing demands between it and the observer |
     | credibility | its record of carrying out threats |
+    | wars, alliances | its wars and allies with anyone, / (N-1) (public knowledge) |
     | acted_on_observer | its public act last turn was aimed at the observer |
     | last_act_wait .. last_act_peace | one-hot of its public act last turn |
 

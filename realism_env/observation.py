@@ -42,6 +42,8 @@ OTHER_FIELDS: tuple[tuple[str, str], ...] = (
     ("demand_received", "1 if it stands demanding a province of the observer"),
     ("demand_made", "1 if the observer stands demanding a province of it"),
     ("credibility", "its record of carrying out threats, 0..1"),
+    ("wars", "wars it fights (with anyone) / (N - 1): wars are public"),
+    ("alliances", "its allies (anyone) / (N - 1): alliances are public"),
     ("acted_on_observer", "1 if its public act last turn was aimed at the observer"),
 ) + tuple((f"last_act_{a.name.lower()}", f"1 if its public act last turn was {a.name}") for a in Act)
 
@@ -158,9 +160,11 @@ def observe(
     pair[..., 12] = world.demand.transpose(0, 2, 1)
     pair[..., 13] = world.demand
     pair[..., 14] = cred[:, None, :]
+    pair[..., 15] = own[:, None, :, 4]  # the wars and alliances of every nation are public knowledge
+    pair[..., 16] = own[:, None, :, 5]
     # j's public act last turn was aimed at the observer i.
-    pair[..., 15] = (world.last_target[:, None, :] == indices(n)[:, None]) & (world.last_act != _WAIT)[:, None, :]
-    pair[..., 16:n_other] = world.last_act[:, None, :, None] == indices(N_ACTS)
+    pair[..., 17] = (world.last_target[:, None, :] == indices(n)[:, None]) & (world.last_act != _WAIT)[:, None, :]
+    pair[..., 18:n_other] = world.last_act[:, None, :, None] == indices(N_ACTS)
     if revealed:
         own[..., n_own:] = doctrine_onehot
         pair[..., n_other:] = doctrine_onehot[None, None]
