@@ -146,19 +146,29 @@ class DoctrineTerms:
     terms: dict[str, np.ndarray]
 
 
+def doctrine_groups(doctrine_per_nation: tuple[Doctrine, ...]) -> tuple[tuple[Doctrine, np.ndarray], ...]:
+    """Each distinct doctrine with the [N] bool mask of the nations that hold it (resolve once, reuse)."""
+    distinct: list[Doctrine] = []
+    for doctrine in doctrine_per_nation:
+        if not any(doctrine is d for d in distinct):
+            distinct.append(doctrine)
+    return tuple((d, np.array([x is d for x in doctrine_per_nation])) for d in distinct)
+
+
 def rewards(
-    doctrine_per_nation: tuple[Doctrine, ...], out: Outcome, config: EnvConfig
+    doctrines: tuple[Doctrine, ...] | tuple[tuple[Doctrine, np.ndarray], ...], out: Outcome, config: EnvConfig
 ) -> tuple[np.ndarray, list[DoctrineTerms]]:
-    """``[W, N]`` rewards, and the terms of each doctrine present. Each distinct doctrine is evaluated once
-    for all nations at once, so no reward depends on the order nations are asked."""
-    groups = []
+    """``[W, N]`` rewards, and the terms of each doctrine present. ``doctrines`` is one Doctrine per nation,
+    or their :func:`doctrine_groups`. Each distinct doctrine is evaluated once for all nations at once, so
+    no reward depends on the order nations are asked."""
+    groups = doctrines if doctrines and isinstance(doctrines[0], tuple) else doctrine_groups(doctrines)
+    results = []
     total = None
-    for doctrine in dict.fromkeys(doctrine_per_nation):
+    for doctrine, members in groups:
         reward, parts = doctrine.reward(out, config)
-        members = np.array([d is doctrine for d in doctrine_per_nation])
         total = reward if total is None else np.where(members, reward, total)
-        groups.append(DoctrineTerms(doctrine, members, parts))
-    return total, groups
+        results.append(DoctrineTerms(doctrine, members, parts))
+    return total, results
 
 
 def terms_per_nation(groups: list[DoctrineTerms], world_index: int = 0) -> list[dict[str, float]]:

@@ -11,7 +11,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from realism_env.actions import N_ACTS, Act, n_actions
 from realism_env.config import EnvConfig
-from realism_env.doctrines import DOCTRINES, outcome, rewards, terms_per_nation
+from realism_env.doctrines import DOCTRINES, doctrine_groups, outcome, rewards, terms_per_nation
 from realism_env.observation import ObservationLayout, global_state, observe, state_size
 from realism_env.rules import Events, action_mask, event_records, is_over, transition
 from realism_env.world import World, generate_world
@@ -149,6 +149,7 @@ class RealismEnv(ParallelEnv):
         self.agent_name_mapping = {name: i for i, name in enumerate(self.possible_agents)}
         # Doctrines are resolved once here, never looked up by string inside step.
         self.doctrines = tuple(DOCTRINES[name] for name in config.doctrine_per_nation)
+        self._doctrine_groups = doctrine_groups(self.doctrines)
         revealed = tuple(sorted(DOCTRINES)) if config.reveal_doctrines else ()
         self.layout = ObservationLayout(n, revealed)
         self._doctrine_onehot = np.array(
@@ -197,7 +198,7 @@ class RealismEnv(ParallelEnv):
         world, config = self.world, self.config
         flat = self._flat_actions(actions)
         next_world, events = transition(world, flat, config, self._rng, self._mask)
-        total, groups = rewards(self.doctrines, outcome(world, next_world, events, config), config)
+        total, groups = rewards(self._doctrine_groups, outcome(world, next_world, events, config), config)
         self.world = next_world
 
         acting = self.agents

@@ -71,36 +71,47 @@ def render_ansi(world: World, config: EnvConfig, events: list[dict[str, object]]
     return "\n".join(lines)
 
 
-def render_rgb(world: World, config: EnvConfig, cell: int = 48) -> np.ndarray:
-    """[H, W, 3] uint8 map of world 0: provinces coloured by owner, wealth as brightness, provinces of
-    nations at war outlined in red, sea links as lines, and last turn's attacks as red dots."""
+def render_rgb(world: World, config: EnvConfig, size: int = 512) -> np.ndarray:
+    """[H, W, 3] uint8 picture of world 0. Top: a bar of power shares, one colour per nation. Below, the map:
+    provinces coloured by owner (brighter = wealthier), provinces of nations at war outlined in red, sea links as
+    pale lines, and a red dot on each nation that attacked last turn."""
     xy = world.province_xy[0]
     owner = world.owner[0]
-    xs, ys = np.unique(np.round(xy[:, 0], 6)), np.unique(np.round(xy[:, 1], 6))
-    spacing = min(np.diff(xs).min() if len(xs) > 1 else 1.0, np.diff(ys).min() if len(ys) > 1 else 1.0)
-    width = int(np.ceil(1.0 / spacing)) * cell + cell
-    height = int(np.ceil(1.0 / spacing)) * cell + cell
-    image = np.empty((height, width, 3), dtype=np.uint8)
+
+    def spacing(values: np.ndarray) -> float:
+        gaps = np.diff(np.unique(np.round(values, 6)))
+        return float(gaps.min()) if gaps.size else 1.0
+
+    bar = size // 16
+    margin = size // 32
+    map_size = size - bar - 2 * margin
+    dx, dy = spacing(xy[:, 0]), spacing(xy[:, 1])
+    half_w = max(2, int(dx * map_size / 2) - 2)
+    half_h = max(2, int(dy * map_size / 2) - 2)
+    image = np.empty((size, size, 3), dtype=np.uint8)
     image[:] = SEA
-    centres = np.round(xy / spacing * cell + cell / 2).astype(int)
+    # The power-share bar (the distribution of capabilities, the realists' independent variable).
+    shares = power_share(world)[0]
+    edges = np.round(np.concatenate([[0.0], np.cumsum(shares)]) * (size - 2 * margin)).astype(int) + margin
+    for nation in range(world.n_nations):  # drawing, not rules: loops are fine here
+        image[margin // 2 : margin // 2 + bar - 4, edges[nation] : edges[nation + 1]] = PALETTE[nation % len(PALETTE)]
+    top = bar + margin
+    centres = np.stack([margin + xy[:, 0] * map_size, top + xy[:, 1] * map_size], axis=1).round().astype(int)
     wealth = world.wealth[0] / max(world.wealth[0].max(), 1e-9)
     at_war = world.at_war[0].any(axis=1)
-    half = cell // 2 - 2
-    for p, (cx, cy) in enumerate(centres):  # drawing, not rules: a loop over provinces is fine here
+    for p, (cx, cy) in enumerate(centres):
         colour = PALETTE[owner[p] % len(PALETTE)].astype(float) * (0.55 + 0.45 * wealth[p])
-        y0, y1, x0, x1 = cy - half, cy + half, cx - half, cx + half
         if at_war[owner[p]]:
-            image[y0 - 2 : y1 + 2, x0 - 2 : x1 + 2] = WAR
-        image[y0:y1, x0:x1] = colour.astype(np.uint8)
+            image[cy - half_h - 2 : cy + half_h + 2, cx - half_w - 2 : cx + half_w + 2] = WAR
+        image[cy - half_h : cy + half_h, cx - half_w : cx + half_w] = colour.astype(np.uint8)
+    # Sea lanes are drawn over the land: they join coasts that do not touch.
     for a, b in np.argwhere(np.triu(world.sea_adjacency[0])):
         (xa, ya), (xb, yb) = centres[a], centres[b]
         steps = max(abs(xb - xa), abs(yb - ya), 1)
         t = np.linspace(0.0, 1.0, steps)
-        px, py = np.round(xa + t * (xb - xa)).astype(int), np.round(ya + t * (yb - ya)).astype(int)
-        image[py, px] = (200, 200, 255)
-    attackers = np.flatnonzero((world.last_act[0] == Act.ATTACK) & world.alive[0])
-    for nation in attackers:
-        for p in np.flatnonzero(owner == nation)[:1]:
-            cx, cy = centres[p]
-            image[cy - 4 : cy + 4, cx - 4 : cx + 4] = WAR
+        image[np.round(ya + t * (yb - ya)).astype(int), np.round(xa + t * (xb - xa)).astype(int)] = (200, 200, 255)
+    dot = max(2, size // 96)
+    for nation in np.flatnonzero((world.last_act[0] == Act.ATTACK) & world.alive[0]):
+        cx, cy = centres[np.flatnonzero(owner == nation)].mean(axis=0).round().astype(int)
+        image[cy - dot : cy + dot, cx - dot : cx + dot] = WAR
     return image
