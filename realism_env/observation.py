@@ -116,7 +116,7 @@ def observe(
     n_worlds, n = world.n_worlds, world.n_nations
     order = relative_order(n)  # [N, N-1]
     sigma = config.misperception
-    noise = np.exp(sigma * rng.standard_normal((n_worlds, n, n)) - 0.5 * sigma**2)
+    noise = rng.lognormal(-0.5 * sigma**2, sigma, (n_worlds, n, n))  # mean 1: estimates are unbiased
     noise[:, indices(n), indices(n)] = 1.0  # a nation knows its own forces
     estimate = world.military[:, None, :] * noise * world.alive[:, None, :]  # [W, observer i, j]
     perceived_total = np.maximum(np.add.reduce(estimate, axis=2), _EPS)  # [W, i]

@@ -62,10 +62,10 @@ EVENT_KINDS: tuple[str, ...] = Events._fields
 
 
 @cache
-def _eye(n: int) -> np.ndarray:
-    eye = np.eye(n, dtype=bool)
-    eye.flags.writeable = False
-    return eye
+def _off_diagonal(n: int) -> np.ndarray:
+    mask = ~np.eye(n, dtype=bool)
+    mask.flags.writeable = False
+    return mask
 
 
 @cache
@@ -126,7 +126,7 @@ def borders(world: World) -> tuple[np.ndarray, np.ndarray]:
         owned_t = owned.transpose(0, 2, 1)
         land = owned_t @ (world.land_adjacency.astype(np.float64) @ owned) > 0
         sea = owned_t @ (world.sea_adjacency.astype(np.float64) @ owned) > 0
-        off_diagonal = ~_eye(world.n_nations)
+        off_diagonal = _off_diagonal(world.n_nations)
         land &= off_diagonal
         return land, sea & off_diagonal & ~land
 
@@ -171,7 +171,7 @@ def act_target_validity(world: World) -> np.ndarray:
     """[W, N, N, K] whether nation i may take act k toward nation j (absolute j)."""
     land, sea = borders(world)
     alive = world.alive
-    both = alive[:, :, None] & alive[:, None, :] & ~_eye(world.n_nations)
+    both = alive[:, :, None] & alive[:, None, :] & _off_diagonal(world.n_nations)
     at_war, allied = world.at_war, world.allied
     neighbour = land | sea
     free = both & ~allied
