@@ -26,6 +26,7 @@ from agents.policies import (
     register_policy,
 )
 from agents.rollout import Transition, build_policies, rollout
+from agents.evaluate import compare, evaluate  # noqa: E402  (evaluate builds on rollout)
 
 __all__ = [
     "POLICIES",
@@ -41,6 +42,8 @@ __all__ = [
     "Transition",
     "View",
     "build_policies",
+    "compare",
+    "evaluate",
     "make_policy",
     "policy_class",
     "register_policy",

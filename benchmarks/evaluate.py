@@ -1,0 +1,127 @@
+"""Throughput of the evaluation harness (agents/evaluate.py) on the default scenario.
+
+    python -m benchmarks.evaluate [--population offensive_realist:3,defensive_realist:3] [--scenario multipolar]
+                                  [--episodes 10] [--max-cycles 200] [--seed 0] [--repeats 3]
+
+Times what ``python -m agents.evaluate`` does for one population, split in three: playing the episodes (the scripted
+policies and the env), recording them and computing every metric, and summarising (bootstrap intervals over the
+episodes). Prints episodes per second, turns (parallel steps) per second and agent-steps per second (one per live
+nation per turn) of the whole. Time is the process's CPU time (single-threaded work; steadier than wall time when
+other processes share the machine); the best of ``--repeats`` is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import realism_env
+from agents.evaluate import Episodes, bootstrap_settings, make_plan, matched_seeds, report
+
+
+class _Counting:
+    """An env proxy that counts agent-steps (actions taken) and turns."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.agent_steps = 0
+        self.turns = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
+
+    def step(self, actions: dict[str, Any]) -> Any:
+        self.agent_steps += len(actions)
+        self.turns += 1
+        return self.env.step(actions)
+
+
+class _Timed:
+    """Wraps callables and adds up the CPU time spent in them."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, fn: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.process_time() - start
+
+        return timed
+
+
+def measure(population: str, scenario: str, episodes: int, max_cycles: int, seed: int) -> dict[str, float]:
+    """CPU seconds of each part of one harness run, and the work done."""
+    plan = make_plan(population, scenario, max_cycles=max_cycles)
+    seeds = matched_seeds(seed, episodes)
+    boot = bootstrap_settings(0.95, 2000, seed)
+    harness = Episodes(plan)
+    recorder = harness.env.recorder
+    recording = _Timed()
+    for method in ("start", "record", "log", "metrics", "nation_metrics", "by_doctrine"):
+        setattr(recorder, method, recording.wrap(getattr(recorder, method)))
+    harness.env = _Counting(harness.env)
+    start = time.process_time()
+    rows = [harness.run(s) for s in seeds]
+    episodes_time = time.process_time() - start
+    start = time.process_time()
+    report(plan, rows, seed, boot)
+    summaries = time.process_time() - start
+    return {
+        "play": episodes_time - recording.seconds,
+        "record_and_metrics": recording.seconds,
+        "summaries": summaries,
+        "total": episodes_time + summaries,
+        "episodes": float(episodes),
+        "turns": float(harness.env.turns),
+        "agent_steps": float(harness.env.agent_steps),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--population", default="offensive_realist:3,defensive_realist:3")
+    parser.add_argument("--scenario", default="multipolar", choices=sorted(realism_env.SCENARIOS))
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--max-cycles", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="measurements; the fastest is reported")
+    args = parser.parse_args(argv)
+    best: dict[str, float] | None = None
+    for _ in range(args.repeats):
+        result = measure(args.population, args.scenario, args.episodes, args.max_cycles, args.seed)
+        if best is None or result["total"] < best["total"]:
+            best = result
+    assert best is not None
+    total = best["total"]
+    out = {
+        "episodes_per_s": best["episodes"] / total,
+        "turns_per_s": best["turns"] / total,
+        "agent_steps_per_s": best["agent_steps"] / total,
+    }
+    print(
+        f"harness: {args.population} | scenario {args.scenario} | {args.episodes} episodes of at most "
+        f"{args.max_cycles} turns (seeds {args.seed}..{args.seed + args.episodes - 1}); "
+        f"{best['turns'] / best['episodes']:.0f} turns per episode on average"
+    )
+    print(
+        f"episodes/s {out['episodes_per_s']:.2f} | turns/s {out['turns_per_s']:,.0f} | "
+        f"agent-steps/s {out['agent_steps_per_s']:,.0f}   (CPU time, best of {args.repeats})"
+    )
+    parts = ("play", "record_and_metrics", "summaries")
+    labels = ("playing (policies + env)", "recording + metrics", "summaries (bootstrap)")
+    print(
+        "CPU time: "
+        + ", ".join(
+            f"{label} {best[p]:.2f} s ({100 * best[p] / total:.0f}%)" for p, label in zip(parts, labels, strict=True)
+        )
+    )
+    return out
+
+
+if __name__ == "__main__":
+    main()
