@@ -9,6 +9,7 @@ state = policy.initial_state()
 action, state = policy.step(observations["nation_0"], state, rng)
 """
 
+from agents.evaluate import compare, evaluate
 from agents.policies import (
     POLICIES,
     Bandwagoner,
@@ -26,7 +27,6 @@ from agents.policies import (
     register_policy,
 )
 from agents.rollout import Transition, build_policies, rollout
-from agents.evaluate import compare, evaluate  # noqa: E402  (evaluate builds on rollout)
 
 __all__ = [
     "POLICIES",

@@ -32,6 +32,7 @@ class BatchStep(NamedTuple):
     acting: np.ndarray  #: [W, N] bool: nations alive at the start of the step (whose actions counted)
     world_reset: np.ndarray  #: [W] bool: the world ended and was replaced by a fresh one
     final_observations: np.ndarray  #: [W, N, D] observations after the step, before any reset
+    final_world: World  #: the worlds after the step, before any reset (for metrics of ended episodes)
     events: Events  #: the step's events (of the worlds before any reset)
     reward_terms: dict[str, dict[str, np.ndarray]]  #: {doctrine: {term: [W, N]}} (each for its nations only)
 
@@ -92,6 +93,7 @@ class WorldBatch:
         final_observations, masks = self._observe(after)
         world_reset = over | out_of_time
         observations = final_observations
+        final_world = after
         if world_reset.any():
             after = self._replace_worlds(after, world_reset)
             observations, masks = self._observe(after)
@@ -106,6 +108,7 @@ class WorldBatch:
             acting=acting,
             world_reset=world_reset,
             final_observations=final_observations,
+            final_world=final_world,
             events=events,
             reward_terms=terms,
         )
