@@ -9,7 +9,6 @@ state = policy.initial_state()
 action, state = policy.step(observations["nation_0"], state, rng)
 """
 
-from agents.evaluate import compare, evaluate
 from agents.policies import (
     POLICIES,
     Bandwagoner,
@@ -42,8 +41,6 @@ __all__ = [
     "Transition",
     "View",
     "build_policies",
-    "compare",
-    "evaluate",
     "make_policy",
     "policy_class",
     "register_policy",

@@ -1,0 +1,32 @@
+"""Training on realism_env: adapters for stable-baselines3 and gymnasium learners.
+
+- :class:`RealismVecEnv`: every nation of many worlds as one SB3 ``VecEnv`` (parameter sharing, action masks).
+- :class:`SingleLearnerEnv`: one learning nation among scripted ones, a ``gymnasium.Env``
+  (registered as ``"realism_env/SingleLearner-v0"`` when :mod:`train` is imported).
+
+The adapters are imported on first access, so ``import train`` (and ``python -m train.<script> --help``) stays
+fast: stable-baselines3 and torch load only when a name that needs them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from train.registration import SINGLE_LEARNER_ID, register
+
+register()
+
+_LAZY = {
+    "RealismVecEnv": "train.vec_env",
+    "doctrine_onehot": "train.vec_env",
+    "SingleLearnerEnv": "train.single_learner",
+}
+
+__all__ = ["SINGLE_LEARNER_ID", "RealismVecEnv", "SingleLearnerEnv", "doctrine_onehot", "register"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'train' has no attribute {name!r}")

@@ -1,0 +1,368 @@
+"""train.ppo: smoke runs as subprocesses with a tiny budget, kill-and-resume, atomic checkpoints, bad arguments,
+the behaviour-metric tracker, and (slow) a learning test against the random policy."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sb3_contrib")
+pytest.importorskip("tensorboard")
+
+from realism_env import METRICS, EnvConfig  # noqa: E402
+from realism_env.batch import WorldBatch  # noqa: E402
+from train.callbacks import HEADLINE, WorldEpisodeTracker  # noqa: E402
+from train.checkpoint import LATEST, checkpoint_steps, find_latest, read_checkpoint, save_checkpoint  # noqa: E402
+from train.ppo import Args, main, make_config, parse_args, parse_override  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+# A rollout is n_steps * n_worlds * n_nations = 16 * 2 * 6 = 192 agent-steps.
+TINY = ["--n-worlds", "2", "--n-steps", "16", "--batch-size", "64", "--max-cycles", "20", "--no-progress-bar"]
+ROLLOUT = 192
+
+
+def run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "train.ppo", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "train.ppo", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_checkpoint(directory: Path, process: subprocess.Popen, min_steps: int, limit_s: float = 90) -> int:
+    """Poll (bounded) until a readable checkpoint with at least ``min_steps`` exists; its step count."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        found = find_latest(directory)
+        if found is not None and found[1]["num_timesteps"] >= min_steps:
+            return found[1]["num_timesteps"]
+        if process.poll() is not None:
+            pytest.fail(f"training exited early ({process.returncode}): {process.stderr.read()[-2000:]}")
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"no checkpoint with >= {min_steps} timesteps in {directory} within {limit_s} s")
+
+
+def optimizer_steps(model_zip: Path) -> int:
+    """Adam's step count stored in an SB3 archive (grows with every gradient step since the optimiser was made)."""
+    import torch
+
+    with zipfile.ZipFile(model_zip) as archive, archive.open("policy.optimizer.pth") as f:
+        state = torch.load(f, map_location="cpu", weights_only=False)
+    return int(next(iter(state["state"].values()))["step"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------------------
+
+
+def test_help_lists_every_option_with_its_default(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for f in Args.__dataclass_fields__:
+        assert "--" + f.replace("_", "-") in text, f
+    assert "default: maskable_ppo" in text and "default: security" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--doctrine", "liberal"], "invalid choice: 'liberal' (choose from security, power, mixed)"),
+        (["--scenario", "mars"], "invalid choice: 'mars'"),
+        (["--algo", "dqn"], "invalid choice: 'dqn'"),
+        (["--set", "no_such_field=1"], "unknown config field 'no_such_field'; valid:"),
+        (["--set", "conquest_payoff=2"], "EnvConfig.conquest_payoff=2 is invalid; valid: a number from 0 to 1"),
+        (["--set", "conquest_payoff"], "valid: FIELD=VALUE"),
+        (["--set", "doctrines=power"], "valid: choose them with --doctrine"),
+        (["--timesteps", "0"], "--timesteps=0 is invalid; valid: an integer >= 1"),
+        (["--gamma", "1.5"], "--gamma=1.5 is invalid"),
+        (["--net-arch", "64,x"], "--net-arch='64,x' is invalid"),
+        (["--max-cycles", "0"], "EnvConfig.max_cycles=0 is invalid"),
+    ],
+)
+def test_bad_arguments_say_what_is_wrong_and_what_is_valid(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err.replace("'security', 'power', 'mixed'", "security, power, mixed")
+
+
+def test_bad_argument_in_a_subprocess_exits_non_zero() -> None:
+    result = run(["--doctrine", "liberal", "--out", "/nonexistent/never"], timeout=60)
+    assert result.returncode == 2
+    assert "invalid choice: 'liberal'" in result.stderr and "security" in result.stderr
+
+
+def test_set_values_are_parsed_as_json_or_python_literals() -> None:
+    assert parse_override("conquest_payoff=0.8") == ("conquest_payoff", 0.8)
+    assert parse_override("reveal_doctrines=true") == ("reveal_doctrines", True)
+    assert parse_override("capability_shares=[0.5, 0.5]") == ("capability_shares", (0.5, 0.5))
+    assert parse_override("growth_rates=(0.1, 0.2)") == ("growth_rates", (0.1, 0.2))
+    assert parse_override("map_kind=islands") == ("map_kind", "islands")
+
+
+def test_mixed_alternates_security_and_power_and_overrides_apply() -> None:
+    args, config = parse_args(["--doctrine", "mixed", "--set", "n_nations=4", "--max-cycles", "7"])
+    assert args.set == ("n_nations=4",) and make_config(args) == config
+    assert config.doctrines == ("security", "power", "security", "power")
+    assert config.max_cycles == 7 and config.n_nations == 4
+
+
+# --------------------------------------------------------------------------------------------------
+# Runs
+# --------------------------------------------------------------------------------------------------
+
+
+def test_smoke_run_writes_model_config_metrics_tensorboard_and_checkpoints(tmp_path: Path) -> None:
+    from sb3_contrib import MaskablePPO
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    argv = ["--doctrine", "security", "--timesteps", "512", "--seed", "3", "--out", str(out), *TINY]
+    result = run([*argv, "--checkpoint-every", str(ROLLOUT)])
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    model = MaskablePPO.load(out / "model.zip", device="cpu")
+    target = 3 * ROLLOUT  # 512 rounded up to whole rollouts
+    assert model.num_timesteps == target
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["args"]["doctrine"] == "security" and config["args"]["timesteps"] == 512
+    expected = EnvConfig.from_scenario("multipolar", max_cycles=20, doctrines="security").to_dict()
+    assert config["env_config"] == json.loads(json.dumps(expected))
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["finished"] is True and metrics["num_timesteps"] == target and metrics["target_timesteps"] == 512
+    assert metrics["agent_steps_per_s"] > 0 and metrics["wall_time_s"] > 0
+    assert metrics["episodes"]["security"] > 0 and np.isfinite(metrics["mean_episode_return"]["security"])
+    assert set(metrics["mean_reward_terms"]["security"]) == {
+        "survival",
+        "security_margin",
+        "territory_lost",
+        "elimination",
+    }
+    assert set(HEADLINE) <= set(metrics["behaviour"])
+    assert metrics["curve"] and metrics["curve"][-1]["timesteps"] == target
+
+    events = EventAccumulator(str(out / "tb"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    for tag in (
+        "episode/return/security",
+        "reward_terms/security/security_margin",
+        "behaviour/war_onsets",
+        "behaviour/eliminations",
+        "behaviour/alliances_formed",
+        "events_per_nation_turn/war_declared",
+        "train/value_loss",
+    ):
+        assert tag in tags, tag
+
+    checkpoints = sorted(p.name for p in (out / "checkpoints").glob("ckpt_*.zip"))
+    assert checkpoints == [f"ckpt_{2 * ROLLOUT:012d}.zip", f"ckpt_{target:012d}.zip"]  # the last 2 are kept
+    assert json.loads((out / "checkpoints" / LATEST).read_text())["checkpoint"] == checkpoints[-1]
+    assert not list((out / "checkpoints").glob(".*.tmp"))
+
+    # Re-running a finished run only reports it; another run into the same directory is refused.
+    before = (out / "model.zip").stat().st_mtime_ns
+    again = run(argv)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert (out / "model.zip").stat().st_mtime_ns == before
+    other = run([*argv, "--doctrine", "power"])
+    assert other.returncode != 0 and "differs in --doctrine" in other.stderr
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    checkpoints = out / "checkpoints"
+    common = ["--doctrine", "power", "--seed", "1", "--out", str(out), "--checkpoint-every", str(ROLLOUT), *TINY]
+    process = start([*common, "--timesteps", str(500 * ROLLOUT)])
+    try:
+        wait_for_checkpoint(checkpoints, process, min_steps=2 * ROLLOUT)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    readable = [p for p in checkpoints.glob("ckpt_*.zip") if read_checkpoint(p) is not None]
+    path = max(readable, key=checkpoint_steps)
+    saved = read_checkpoint(path)["num_timesteps"]
+    assert saved >= 2 * ROLLOUT and saved % ROLLOUT == 0
+
+    # What a writer killed mid-way could leave: a truncated newer checkpoint named by latest.json, a temp file.
+    truncated = checkpoints / f"ckpt_{saved + ROLLOUT:012d}.zip"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    (checkpoints / LATEST).write_text(json.dumps({"checkpoint": truncated.name, "num_timesteps": saved + ROLLOUT}))
+    (checkpoints / f".ckpt_{saved + ROLLOUT:012d}.zip.x1y2.tmp").write_bytes(b"partial")
+
+    target = saved + 2 * ROLLOUT
+    result = run([*common, "--timesteps", str(target), "--resume"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"from {path.name} at {saved} timesteps" in result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["finished"] and metrics["resumed"]
+    assert metrics["start_timesteps"] == saved and metrics["num_timesteps"] == target
+    # The update counter and Adam's step count went on from the checkpoint's (a fresh start would have fewer).
+    n_epochs, minibatches = 4, ROLLOUT // 64
+    assert metrics["updates"] == target // ROLLOUT * n_epochs
+    assert optimizer_steps(out / "model.zip") == target // ROLLOUT * n_epochs * minibatches
+    assert not list(checkpoints.glob(".*.tmp"))
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_mixed_ppo(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    argv = ["--doctrine", "mixed", "--algo", "ppo", "--timesteps", str(500 * ROLLOUT), "--out", str(out), *TINY]
+    process = start([*argv, "--checkpoint-every", str(ROLLOUT)])
+    try:
+        wait_for_checkpoint(out / "checkpoints", process, min_steps=ROLLOUT)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    assert "continue with --resume" in stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["finished"] is False
+    _, state = find_latest(out / "checkpoints")
+    assert state["num_timesteps"] == metrics["num_timesteps"]
+    assert set(metrics["mean_episode_return"]) <= {"security", "power"}
+    assert json.loads((out / "config.json").read_text())["env_config"]["doctrines"] == ["security", "power"] * 3
+
+
+# --------------------------------------------------------------------------------------------------
+# Checkpoints and the tracker, in process
+# --------------------------------------------------------------------------------------------------
+
+
+def test_find_latest_skips_corrupt_and_partial_checkpoints(tmp_path: Path) -> None:
+    from sb3_contrib import MaskablePPO
+
+    from train.vec_env import RealismVecEnv
+
+    config = EnvConfig.from_scenario("multipolar", n_nations=2, max_cycles=5)
+    env = RealismVecEnv(config, n_worlds=1, seed=0)
+    model = MaskablePPO("MlpPolicy", env, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
+    model.learn(16)
+    good = save_checkpoint(model, tmp_path, {"note": "good"}, env_rng=env.batch.rng)
+    assert checkpoint_steps(good) == 16 and read_checkpoint(good)["note"] == "good"
+
+    newer = tmp_path / "ckpt_000000000999.zip"
+    newer.write_bytes(good.read_bytes()[:-100])  # truncated
+    junk = tmp_path / "ckpt_000000000998.zip"
+    junk.write_bytes(b"not a zip")
+    (tmp_path / ".ckpt_000000001000.zip.abc.tmp").write_bytes(b"partial")
+    assert read_checkpoint(newer) is None and read_checkpoint(junk) is None
+    (tmp_path / LATEST).write_text(json.dumps({"checkpoint": newer.name}))
+    assert find_latest(tmp_path)[0] == good
+    (tmp_path / LATEST).write_text("{not json")
+    assert find_latest(tmp_path)[0] == good
+    (tmp_path / LATEST).unlink()
+    assert find_latest(tmp_path)[0] == good
+    assert find_latest(tmp_path / "missing") is None
+    assert MaskablePPO.load(good, device="cpu").num_timesteps == 16
+
+
+def _random_actions(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """[W, N] uniformly random valid actions."""
+    w, n, a = masks.shape
+    scores = np.where(masks.astype(bool), rng.random((w, n, a)), -1.0)
+    return scores.argmax(axis=2)
+
+
+def test_tracker_reports_the_metrics_of_each_world_episode_that_ends() -> None:
+    """The tracker's metrics of an ended world-episode agree with counts taken independently from the events and
+    with the power shares of the world the episode ended in."""
+    from realism_env.rules import power_share
+
+    config = EnvConfig.from_scenario("multipolar", max_cycles=25)
+    n_worlds = 3
+    batch = WorldBatch(config, n_worlds, seed=5)
+    _, masks = batch.reset()
+    tracker = WorldEpisodeTracker(config, n_worlds)
+    tracker.start(batch.world)
+    rng = np.random.default_rng(0)
+    declared = np.zeros(n_worlds)
+    finished = []
+    for _ in range(config.max_cycles):  # every world is truncated at max_cycles, all in the same step
+        step = batch.step(_random_actions(masks, rng))
+        masks = step.action_mask
+        declared += step.events.war_declared.sum(axis=(1, 2))
+        finished = tracker.update(step, batch.world)
+    assert len(finished) == n_worlds and declared.sum() > 0
+    shares = power_share(step.final_world)
+    shares = shares / shares.sum(axis=1, keepdims=True)
+    for w, values in enumerate(finished):
+        assert set(METRICS) <= set(values)
+        assert values["war_onsets"] == declared[w]
+        assert values["final_hhi"] == pytest.approx(float((shares[w] ** 2).sum()))
+    rates = tracker.take_rates()
+    assert 0 < rates["war_declared"] < 1 and rates["invalid_action"] == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Learning (slow)
+# --------------------------------------------------------------------------------------------------
+
+
+def evaluate(config: EnvConfig, model: object | None, n_worlds: int = 16, seed: int = 1234) -> float:
+    """Mean episode return over one episode of each of ``n_worlds`` worlds (every nation played by ``model``'s
+    deterministic policy, or uniformly random valid actions when ``model`` is None), same seed for both."""
+    from train.vec_env import RealismVecEnv
+
+    env = RealismVecEnv(config, n_worlds=n_worlds, seed=seed)
+    observations = env.reset()
+    rng = np.random.default_rng(seed)
+    returns: list[float] = []
+    ended = np.zeros(n_worlds, dtype=bool)
+    for _ in range(config.max_cycles):
+        masks = env.action_masks()
+        if model is None:
+            actions = _random_actions(masks[None], rng)[0]
+        else:
+            actions, _ = model.predict(observations, action_masks=masks, deterministic=True)
+        observations, _, _, infos = env.step(actions)
+        for k, info in enumerate(infos):
+            if "episode" in info and not ended[k // config.n_nations]:
+                returns.append(info["episode"]["r"])
+        ended |= env.last_step.world_reset
+        if ended.all():
+            break
+    assert ended.all()
+    return float(np.mean(returns))
+
+
+@pytest.mark.slow
+def test_ppo_beats_the_random_policy(tmp_path: Path) -> None:
+    """Security maximisers (4 nations, 20 turns) learn within 40k agent-steps to beat random valid play."""
+    from sb3_contrib import MaskablePPO
+
+    out = tmp_path / "run"
+    argv = ["--doctrine", "security", "--set", "n_nations=4", "--max-cycles", "20", "--n-worlds", "8"]
+    result = run([*argv, "--timesteps", "40000", "--seed", "0", "--out", str(out), "--no-progress-bar"], timeout=170)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = EnvConfig.from_scenario("multipolar", n_nations=4, max_cycles=20, doctrines="security")
+    trained = evaluate(config, MaskablePPO.load(out / "model.zip", device="cpu"))
+    random_play = evaluate(config, None)
+    print(f"security, 4 nations, 20 turns: PPO {trained:.2f} vs random {random_play:.2f} (max 30)")
+    assert trained > random_play + 2.0

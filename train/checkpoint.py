@@ -1,0 +1,189 @@
+"""Atomic training checkpoints: a killed run never leaves a corrupt one.
+
+A checkpoint is one file, ``ckpt_<timesteps>.zip``: the stable-baselines3 model archive (policy, optimiser state,
+``num_timesteps``) with one extra entry, ``train_state.json`` (the step count, the RNG states of torch, numpy, Python
+and the env's generator, and whatever the caller adds), which SB3's ``load`` ignores. Every file is written to a
+temporary file in the same directory, fsynced and moved into place with ``os.replace``; ``latest.json`` points to
+the newest checkpoint and is replaced last, so a reader sees the old checkpoint or the new one, never half of one::
+
+    path = save_checkpoint(model, out / "checkpoints", {"doctrine": "power"}, env_rng=batch.rng)
+    found = find_latest(out / "checkpoints")      # (path, state) of the newest readable checkpoint, or None
+    model = MaskablePPO.load(found[0], env=env)
+    restore_rng(found[1]["rng"], env_rng=batch.rng)
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import random
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+STATE_ENTRY = "train_state.json"
+LATEST = "latest.json"
+_NAME = re.compile(r"^ckpt_(\d+)\.zip$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, fsync, ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """``obj`` as indented JSON (NaN written as null), atomically."""
+    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n").encode())
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # some platforms cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON types: numpy scalars and arrays converted, non-finite floats as None."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def rng_state(env_rng: np.random.Generator | None = None) -> dict[str, Any]:
+    """The RNG states a resumed run needs, as JSON: torch, numpy's global, Python's, and the env's generator."""
+    # SB3 draws its minibatch permutations from numpy's global RNG, so that state is part of a run's.
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
+    version, internal, py_gauss = random.getstate()
+    return {
+        "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
+        "numpy_global": [kind, keys.tolist(), pos, has_gauss, gauss],
+        "python": [version, list(internal), py_gauss],
+        "env": env_rng.bit_generator.state if env_rng is not None else None,
+    }
+
+
+def restore_rng(state: dict[str, Any], env_rng: np.random.Generator | None = None) -> None:
+    """Put back the RNG states saved by :func:`rng_state` (the env's into ``env_rng``, if both exist)."""
+    torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(state["torch"])), dtype=torch.uint8))
+    kind, keys, pos, has_gauss, gauss = state["numpy_global"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
+    version, internal, py_gauss = state["python"]
+    random.setstate((version, tuple(internal), py_gauss))
+    if env_rng is not None and state.get("env") is not None:
+        env_rng.bit_generator.state = state["env"]
+
+
+def checkpoint_steps(path: Path) -> int | None:
+    """The timestep count in a checkpoint's file name, or None if it is not one."""
+    match = _NAME.match(Path(path).name)
+    return int(match.group(1)) if match else None
+
+
+def save_checkpoint(
+    model: Any,
+    directory: Path,
+    extra: dict[str, Any] | None = None,
+    env_rng: np.random.Generator | None = None,
+    keep: int = 2,
+) -> Path:
+    """Save ``model`` (SB3, optimiser included), its step count, the RNG states and ``extra`` as one checkpoint.
+
+    Writes ``ckpt_<num_timesteps>.zip`` atomically, then ``latest.json``, then deletes all but the newest ``keep``
+    checkpoints and any temporary file left by a killed writer. Returns the checkpoint's path.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    steps = int(model.num_timesteps)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    state = {"num_timesteps": steps, "rng": rng_state(env_rng), **(extra or {})}
+    with zipfile.ZipFile(buffer, mode="a") as archive:
+        archive.writestr(STATE_ENTRY, json.dumps(_jsonable(state), allow_nan=False))
+    path = directory / f"ckpt_{steps:012d}.zip"
+    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_json(directory / LATEST, {"checkpoint": path.name, "num_timesteps": steps})
+    _prune(directory, keep=max(keep, 1), current=path)
+    return path
+
+
+def _prune(directory: Path, keep: int, current: Path) -> None:
+    checkpoints = sorted((p for p in directory.iterdir() if checkpoint_steps(p) is not None), key=checkpoint_steps)
+    for old in checkpoints[:-keep]:
+        if old != current:
+            old.unlink(missing_ok=True)
+    for tmp in directory.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The train state of the checkpoint at ``path``, or None if it is missing, truncated or corrupt."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "data" not in names or STATE_ENTRY not in names or archive.testzip() is not None:
+                return None
+            state = json.loads(archive.read(STATE_ENTRY))
+    except (OSError, zipfile.BadZipFile, ValueError, KeyError, EOFError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("num_timesteps"), int) else None
+
+
+def find_latest(directory: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest readable checkpoint in ``directory`` as (path, train state), or None if there is none.
+
+    Follows ``latest.json`` when it names a readable checkpoint; otherwise (pointer missing or damaged, file
+    corrupt) falls back to the readable ``ckpt_*.zip`` with the most timesteps. Temporary files are ignored.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    try:
+        pointer = json.loads((directory / LATEST).read_text())
+        path = directory / Path(str(pointer["checkpoint"])).name
+        state = read_checkpoint(path)
+        if state is not None:
+            return path, state
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    candidates = sorted(
+        (p for p in directory.iterdir() if checkpoint_steps(p) is not None), key=checkpoint_steps, reverse=True
+    )
+    for path in candidates:
+        state = read_checkpoint(path)
+        if state is not None:
+            return path, state
+    return None

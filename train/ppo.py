@@ -1,0 +1,452 @@
+"""Train one shared policy for every nation with PPO (MaskablePPO by default) on the shared-policy vector env.
+
+Usage::
+
+    python -m train.ppo --doctrine security --scenario multipolar --timesteps 200000 --seed 0 --out runs/sec0
+    python -m train.ppo --doctrine mixed --set offense_defense_balance=2.0 --set conquest_payoff=0.8 --out runs/mix
+    python -m train.ppo ... --resume          # continue a killed run from its last checkpoint
+    python -m train.ppo --help                # every option, with its default
+
+``--doctrine security|power`` gives every nation that doctrine; ``mixed`` alternates them (nation 0 security,
+nation 1 power, ...) and adds a doctrine indicator to the observation so one network serves both.
+
+Writes into ``--out``:
+
+- ``model.zip``: the final SB3 model (``MaskablePPO.load`` / ``PPO.load``), optimiser state included;
+- ``config.json``: the arguments and the full ``EnvConfig``; ``metrics.json``: the training summary (mean episode
+  return and reward terms per doctrine, behaviour metrics of finished episodes, steps, wall time, agent-steps/s,
+  a learning curve), rewritten at the end and at each interruption;
+- ``tb/``: TensorBoard logs (``tensorboard --logdir DIR/tb``); ``checkpoints/``: the last checkpoints and
+  ``latest.json`` (see :mod:`train.checkpoint`).
+
+Timesteps count agent-steps (one per nation slot and turn) and are rounded up to whole rollouts of
+``n_steps * n_worlds * n_nations``. ``--resume`` continues with the step count, weights, optimiser and RNG states of
+the last checkpoint (episodes in progress restart from fresh worlds); without a checkpoint it starts afresh.
+Re-running a finished run only reports it; ``--resume`` with a larger ``--timesteps`` extends it. SIGTERM or
+Ctrl-C saves a checkpoint and exits with 128 + the signal number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import json
+import signal
+import sys
+import time
+import types
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import numpy as np
+
+import realism_env
+from realism_env import SCENARIOS, EnvConfig
+from train.checkpoint import atomic_write_bytes, atomic_write_json, find_latest, restore_rng, save_checkpoint
+
+DOCTRINE_CHOICES = ("security", "power", "mixed")
+ALGOS = ("maskable_ppo", "ppo")
+
+
+def _arg(default: Any, help: str, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass
+class Args:
+    """Command-line arguments of ``python -m train.ppo``."""
+
+    doctrine: str = _arg(
+        "security", "reward of every nation; mixed alternates security and power", choices=DOCTRINE_CHOICES
+    )
+    scenario: str = _arg("multipolar", "scenario preset (realism_env.SCENARIOS)", choices=tuple(sorted(SCENARIOS)))
+    timesteps: int = _arg(200_000, "total agent-steps to train for (rounded up to whole rollouts)")
+    seed: int = _arg(0, "seed of the env's worlds and of the network's initialisation")
+    out: str = _arg("runs/ppo", "output directory (model.zip, config.json, metrics.json, tb/, checkpoints/)")
+    algo: str = _arg("maskable_ppo", "maskable_ppo (invalid actions masked out) or plain ppo", choices=ALGOS)
+    n_worlds: int = _arg(8, "worlds stepped together; the vector env has n_worlds * n_nations slots")
+    n_steps: int = _arg(64, "turns per slot in each rollout")
+    batch_size: int = _arg(512, "minibatch size of each gradient step")
+    n_epochs: int = _arg(4, "passes over each rollout")
+    learning_rate: float = _arg(3e-4, "Adam learning rate")
+    gamma: float = _arg(0.99, "discount factor")
+    gae_lambda: float = _arg(0.95, "GAE lambda")
+    clip_range: float = _arg(0.2, "PPO clipping range")
+    ent_coef: float = _arg(0.01, "entropy bonus coefficient")
+    vf_coef: float = _arg(0.5, "value loss coefficient")
+    max_grad_norm: float = _arg(0.5, "gradient clipping norm")
+    net_arch: str = _arg("64,64", "hidden layer sizes of the policy and value networks, comma-separated")
+    max_cycles: int | None = _arg(None, "turns per episode (None: the scenario's max_cycles)")
+    set: tuple[str, ...] = _arg((), "EnvConfig override FIELD=VALUE (repeatable), e.g. --set conquest_payoff=0.8")
+    checkpoint_every: int = _arg(50_000, "save a checkpoint every this many timesteps (0: only at the end)")
+    keep_checkpoints: int = _arg(2, "checkpoints kept on disk")
+    resume: bool = _arg(False, "continue from the last checkpoint in --out (a fresh start if there is none)")
+    device: str = _arg("cpu", "torch device", choices=("cpu", "cuda", "auto"))
+    torch_threads: int = _arg(1, "torch CPU threads (small networks train fastest with 1)")
+    progress_bar: bool = _arg(True, "show a progress bar on stderr")
+
+
+#: Arguments that may change between a run and its resumption; every other one must match.
+RESUMABLE = frozenset(
+    ("timesteps", "out", "resume", "checkpoint_every", "keep_checkpoints", "device", "torch_threads", "progress_bar")
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """An argparse parser with one option per field of :class:`Args` (help and default from the field)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m train.ppo",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    hints = get_type_hints(Args)
+    for f in fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        options: dict[str, Any] = {"help": f.metadata["help"], "default": f.default, "dest": f.name}
+        if "choices" in f.metadata:
+            options["choices"] = f.metadata["choices"]
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif get_origin(kind) is tuple:
+            options.update(action="append", metavar="FIELD=VALUE", default=None)
+        else:
+            if get_origin(kind) in (Union, types.UnionType):
+                kind = next(a for a in get_args(kind) if a is not type(None))
+            options["type"] = kind
+            options["metavar"] = f.name.upper() if "choices" not in f.metadata else None
+        parser.add_argument(flag, **options)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
+    """Parse and validate ``argv``; exits with status 2 and a message naming what is wrong and what is valid."""
+    parser = build_parser()
+    namespace = parser.parse_args(argv)
+    values = vars(namespace)
+    values["set"] = tuple(values["set"] or ())
+    args = Args(**values)
+    try:
+        check_args(args)
+        config = make_config(args)
+    except ValueError as error:
+        parser.error(str(error))
+    return args, config
+
+
+def check_args(args: Args) -> None:
+    """Raise ``ValueError`` for an argument out of range, naming the valid range."""
+    positive = ("timesteps", "n_worlds", "n_steps", "n_epochs", "torch_threads", "keep_checkpoints")
+    for name in positive:
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: an integer >= 1")
+    if args.batch_size < 2:
+        raise ValueError(f"--batch-size={args.batch_size} is invalid; valid: an integer >= 2")
+    if args.checkpoint_every < 0:
+        raise ValueError(f"--checkpoint-every={args.checkpoint_every} is invalid; valid: 0 (off) or more timesteps")
+    for name, low, high in (("gamma", 0.0, 1.0), ("gae_lambda", 0.0, 1.0)):
+        if not low < getattr(args, name) <= high:
+            raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: in ({low}, {high}]")
+    for name in ("learning_rate", "clip_range", "max_grad_norm"):
+        if not getattr(args, name) > 0:
+            raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: a number > 0")
+    for name in ("ent_coef", "vf_coef"):
+        if not getattr(args, name) >= 0:
+            raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: a number >= 0")
+    net_arch(args)
+
+
+def net_arch(args: Args) -> list[int]:
+    """``--net-arch`` as a list of layer sizes."""
+    try:
+        sizes = [int(s) for s in args.net_arch.split(",") if s.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--net-arch={args.net_arch!r} is invalid; valid: positive layer sizes, e.g. 64,64")
+    return sizes
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``FIELD=VALUE`` of ``--set`` as (field, value): JSON or a Python literal (lists become tuples), else text."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set {item!r} is invalid; valid: FIELD=VALUE, e.g. --set conquest_payoff=0.8")
+    value: Any = text
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(text)
+            break
+        except (ValueError, SyntaxError):
+            continue
+    if isinstance(value, list):
+        value = tuple(value)
+    return key.strip(), value
+
+
+def make_config(args: Args) -> EnvConfig:
+    """The EnvConfig of a run: the scenario, then ``--max-cycles`` and ``--set`` overrides, then the doctrines."""
+    overrides = dict(parse_override(item) for item in args.set)
+    if "doctrines" in overrides:
+        raise ValueError("--set doctrines=... is not allowed; valid: choose them with --doctrine security|power|mixed")
+    if args.max_cycles is not None:
+        overrides["max_cycles"] = args.max_cycles
+    config = EnvConfig.from_scenario(args.scenario, **overrides)
+    if args.doctrine == "mixed":
+        doctrines = tuple("security" if i % 2 == 0 else "power" for i in range(config.n_nations))
+    else:
+        doctrines = args.doctrine
+    return config.replace(doctrines=doctrines)
+
+
+def _algo(name: str) -> type:
+    if name == "maskable_ppo":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
+    from stable_baselines3 import PPO
+
+    return PPO
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
+    """What ``config.json`` holds: the arguments and the full EnvConfig (JSON types)."""
+    return json.loads(json.dumps({"args": asdict(args), "env_config": config.to_dict()}))
+
+
+def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Names of the run-defining settings in which ``current`` differs from ``saved`` (both from run_record)."""
+    diff = [
+        f"--{k.replace('_', '-')}"
+        for k in current["args"]
+        if k not in RESUMABLE and saved.get("args", {}).get(k) != current["args"][k]
+    ]
+    diff += [
+        f"EnvConfig.{k}"
+        for k in current["env_config"]
+        if saved.get("env_config", {}).get(k) != current["env_config"][k]
+    ]
+    return diff
+
+
+def report(metrics: dict[str, Any]) -> str:
+    """One paragraph summing up ``metrics.json``."""
+    returns = ", ".join(f"{d} {r:.3f}" for d, r in (metrics.get("mean_episode_return") or {}).items() if r is not None)
+    behaviour = metrics.get("behaviour") or {}
+    headline = ", ".join(
+        f"{k} {behaviour[k]:.2f}"
+        for k in ("war_onsets", "eliminations", "final_hhi", "alliances_formed")
+        if behaviour.get(k) is not None
+    )
+    state = "finished" if metrics.get("finished") else "interrupted"
+    return (
+        f"{state}: {metrics.get('num_timesteps')} of {metrics.get('target_timesteps')} timesteps, "
+        f"{metrics.get('agent_steps_per_s', 0.0):.0f} agent-steps/s; mean episode return: {returns or 'n/a'}"
+        + (f"; per episode: {headline}" if headline else "")
+    )
+
+
+class _StopRequest:
+    """Turns SIGTERM and SIGINT into a request to stop after the current step; a second signal kills at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint and stopping", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+
+def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, Any]] | str | None:
+    """What ``--out`` holds: the checkpoint to resume from, a report of a finished run (a ``str``: nothing to do),
+    or None (start afresh). Exits with a message if it holds a different run, or a run and no ``--resume``."""
+    out = Path(args.out)
+    saved = _read_json(out / "config.json")
+    previous = _read_json(out / "metrics.json")
+    found = find_latest(out / "checkpoints")
+    if saved is not None and (found is not None or previous is not None):
+        diff = differences(saved, record)
+        if diff:
+            raise SystemExit(
+                f"error: {out} holds a different run (it differs in {', '.join(diff)}); "
+                "valid: the same settings (only --timesteps and run-time options may change), or another --out"
+            )
+    if previous and previous.get("finished") and previous.get("num_timesteps", 0) >= args.timesteps:
+        return f"{out}: nothing to do, the run is {report(previous)}"
+    if (found is not None or previous is not None) and not args.resume:
+        at = found[1]["num_timesteps"] if found else previous.get("num_timesteps")
+        raise SystemExit(
+            f"error: {out} already holds a run (at {at} timesteps); valid: --resume to continue it, or another --out"
+        )
+    if args.resume and found is None:
+        print(f"no checkpoint in {out / 'checkpoints'}: starting afresh", file=sys.stderr)
+    return found if args.resume else None
+
+
+def build_model(args: Args, env: Any) -> Any:
+    """A fresh model of ``args.algo`` with the arguments' hyperparameters."""
+    return _algo(args.algo)(
+        "MlpPolicy",
+        env,
+        n_steps=args.n_steps,
+        batch_size=args.batch_size,
+        n_epochs=args.n_epochs,
+        learning_rate=args.learning_rate,
+        gamma=args.gamma,
+        gae_lambda=args.gae_lambda,
+        clip_range=args.clip_range,
+        ent_coef=args.ent_coef,
+        vf_coef=args.vf_coef,
+        max_grad_norm=args.max_grad_norm,
+        policy_kwargs={"net_arch": net_arch(args)},
+        seed=args.seed,
+        device=args.device,
+        verbose=0,
+    )
+
+
+def load_model(args: Args, env: Any, path: Path, state: dict[str, Any]) -> Any:
+    """The checkpointed model (weights, optimiser, step count) on ``env``, with the RNG states put back and fresh
+    worlds drawn from the env's restored generator (SB3's ``load`` re-seeds the env with the run's seed)."""
+    model = _algo(args.algo).load(path, env=env, device=args.device)
+    restore_rng(state["rng"], env.batch.rng)
+    env.seed(int(env.batch.rng.integers(2**31 - 1)))
+    model._last_obs = env.reset()
+    model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
+    return model
+
+
+def train(args: Args, config: EnvConfig) -> int:
+    """Train (or resume, or report) the run of ``args``; returns the process exit status."""
+    import torch
+    from stable_baselines3.common.logger import configure
+
+    from train.callbacks import PeriodicCheckpoint, RealismLogger, TqdmProgress
+    from train.vec_env import RealismVecEnv
+
+    out = Path(args.out)
+    checkpoints = out / "checkpoints"
+    record = run_record(args, config)
+    found = check_run_dir(args, record)
+    if isinstance(found, str):
+        print(found)
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", {**record, "versions": _versions()})
+    torch.set_num_threads(args.torch_threads)
+    env = RealismVecEnv(config, n_worlds=args.n_worlds, seed=args.seed, doctrine_indicator=args.doctrine == "mixed")
+    state: dict[str, Any] = {}
+    if found is not None:
+        path, state = found
+        model = load_model(args, env, path, state)
+        print(f"resuming {out} from {path.name} at {model.num_timesteps} timesteps", file=sys.stderr)
+    else:
+        model = build_model(args, env)
+    model.set_logger(configure(str(out / "tb"), ["tensorboard"]))
+
+    log = RealismLogger(config, args.n_worlds)
+    log.load_state_dict(state.get("logger", {}))
+    start_steps = int(model.num_timesteps)
+    wall_before = float(state.get("total_wall_time_s", 0.0))
+    start = time.perf_counter()
+
+    def summary(finished: bool) -> dict[str, Any]:
+        wall = time.perf_counter() - start
+        return {
+            "finished": finished,
+            "algo": args.algo,
+            "doctrine": args.doctrine,
+            "scenario": args.scenario,
+            "seed": args.seed,
+            "target_timesteps": args.timesteps,
+            "num_timesteps": int(model.num_timesteps),
+            "start_timesteps": start_steps,
+            "resumed": bool(state),
+            "n_slots": env.num_envs,
+            "rollout_size": args.n_steps * env.num_envs,
+            "updates": int(getattr(model, "_n_updates", 0)),
+            "wall_time_s": wall,
+            "total_wall_time_s": wall_before + wall,
+            "agent_steps_per_s": (model.num_timesteps - start_steps) / max(wall, 1e-9),
+            **log.summary(),
+            "curve": log.curve,
+        }
+
+    def checkpoint() -> Path:
+        extra = {"logger": log.state_dict(), "total_wall_time_s": wall_before + time.perf_counter() - start}
+        return save_checkpoint(model, checkpoints, extra, env_rng=env.batch.rng, keep=args.keep_checkpoints)
+
+    with _StopRequest() as stop:
+        callbacks = [log, PeriodicCheckpoint(args.checkpoint_every, checkpoint, stop)]
+        remaining = max(args.timesteps - model.num_timesteps, 0)
+        if args.progress_bar:
+            rollout = args.n_steps * env.num_envs
+            callbacks.append(TqdmProgress(model.num_timesteps + -(-remaining // rollout) * rollout, log))
+        model.learn(remaining, callback=callbacks, reset_num_timesteps=False, progress_bar=False)
+        path = checkpoint()
+        if stop.signum is not None:
+            atomic_write_json(out / "metrics.json", summary(finished=False))
+            print(
+                f"stopped at {model.num_timesteps} timesteps; checkpoint {path}; continue with --resume",
+                file=sys.stderr,
+            )
+            env.close()
+            return 128 + stop.signum
+    buffer = io.BytesIO()
+    model.save(buffer)
+    atomic_write_bytes(out / "model.zip", buffer.getvalue())
+    metrics = summary(finished=True)
+    atomic_write_json(out / "metrics.json", metrics)
+    env.close()
+    print(f"{out}: {report(metrics)}")
+    return 0
+
+
+def _versions() -> dict[str, str]:
+    import sb3_contrib
+    import stable_baselines3
+    import torch
+
+    return {
+        "realism_env": realism_env.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "sb3_contrib": sb3_contrib.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, config = parse_args(argv)
+    return train(args, config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
