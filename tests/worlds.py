@@ -10,18 +10,18 @@ proposals, offers or demands, growth 0.03, arms level 0, every nation that holds
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from realism_env import Act, EnvConfig, World, encode_action, target_slot
 from realism_env.rules import Events, transition
+from realism_env.world import array_fields, stack_worlds
 
 Pairs = Iterable[tuple[int, int]]
 
 #: The World's array fields (a derived cache, if the World keeps one, is not among them).
-ARRAY_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(World) if f.init)
+ARRAY_FIELDS: tuple[str, ...] = array_fields()
 
 
 def _pairs(n: int, pairs: Pairs, symmetric: bool) -> np.ndarray:
@@ -112,7 +112,7 @@ def build(
 
 def stack(worlds: Sequence[World]) -> World:
     """Worlds side by side on the world axis."""
-    return World(**{name: np.concatenate([getattr(w, name) for w in worlds]) for name in ARRAY_FIELDS})
+    return stack_worlds(list(worlds))
 
 
 def repeat(world: World, n_worlds: int) -> World:
