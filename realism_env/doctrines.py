@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,40 +32,55 @@ from realism_env.rules import Events, borders, income, power_share, provinces_he
 from realism_env.world import World
 
 
-@dataclass(frozen=True)
 class Outcome:
-    """The quantities of one turn that doctrines reward, ``[W, N]`` each, computed once per step."""
+    """The quantities of one turn that doctrines reward, ``[W, N]`` each. Each is computed on first use and
+    then kept, so a doctrine pays only for what it reads."""
 
-    alive: np.ndarray  #: alive after the turn
-    eliminated: np.ndarray  #: eliminated this turn
-    provinces_lost: np.ndarray  #: provinces lost this turn (by force or concession)
-    initial_provinces: np.ndarray
-    power_share: np.ndarray  #: capability share after the turn
-    security_ratio: np.ndarray  #: own side's forces over the strongest threat's (inf if none)
-    n_nations: int
+    def __init__(self, before: World, after: World, events: Events) -> None:
+        self.before, self.after, self.events = before, after, events
+        self.n_nations = after.n_nations
+
+    @property
+    def alive(self) -> np.ndarray:
+        """Alive after the turn."""
+        return self.after.alive
+
+    @property
+    def eliminated(self) -> np.ndarray:
+        """Eliminated this turn."""
+        return self.events.eliminated
+
+    @property
+    def initial_provinces(self) -> np.ndarray:
+        return self.after.initial_provinces
+
+    @cached_property
+    def provinces_lost(self) -> np.ndarray:
+        """Provinces lost this turn (by force or concession)."""
+        return np.maximum(provinces_held(self.before) - provinces_held(self.after), 0)
+
+    @cached_property
+    def power_share(self) -> np.ndarray:
+        """Capability share after the turn (:func:`realism_env.rules.power_share`)."""
+        return power_share(self.after, income(self.after))
+
+    @cached_property
+    def security_ratio(self) -> np.ndarray:
+        """Own side's forces over the strongest threat's (inf if none)."""
+        after = self.after
+        land, sea = borders(after)
+        mil = after.military
+        # Allies count towards one's own side (Waltz: external balancing).
+        own_side = mil + np.add.reduce(after.allied * mil[:, None, :], axis=2)
+        # A threat is a live, non-allied nation one borders or is at war with.
+        threat = (land | sea | after.at_war) & ~after.allied & after.alive[:, None, :]
+        strongest = np.where(threat, mil[:, None, :], 0.0).max(axis=2)
+        return np.where(strongest > 0, own_side / np.maximum(strongest, 1e-300), np.inf)
 
 
 def outcome(before: World, after: World, events: Events, config: EnvConfig) -> Outcome:
     """Summarise a turn for the doctrines (all nations, all worlds, no loops)."""
-    held_before = provinces_held(before)
-    held_after = provinces_held(after)
-    land, sea = borders(after)
-    mil = after.military
-    # Allies count towards one's own side (Waltz: external balancing).
-    own_side = mil + np.add.reduce(after.allied * mil[:, None, :], axis=2)
-    # A threat is a live, non-allied nation one borders or is at war with.
-    threat = (land | sea | after.at_war) & ~after.allied & after.alive[:, None, :]
-    strongest = np.where(threat, mil[:, None, :], 0.0).max(axis=2)
-    ratio = np.where(strongest > 0, own_side / np.maximum(strongest, 1e-300), np.inf)
-    return Outcome(
-        alive=after.alive,
-        eliminated=events.eliminated,
-        provinces_lost=np.maximum(held_before - held_after, 0),
-        initial_provinces=after.initial_provinces,
-        power_share=power_share(after, income(after)),
-        security_ratio=ratio,
-        n_nations=after.n_nations,
-    )
+    return Outcome(before, after, events)
 
 
 TermFunction = Callable[[Outcome, EnvConfig], dict[str, np.ndarray]]

@@ -76,7 +76,9 @@ def _turn_functions() -> list:
         rules.power_share,
         observation.observe,
         observation.global_state,
-        doctrines.outcome,
+        doctrines.Outcome.security_ratio.func,
+        doctrines.Outcome.power_share.func,
+        doctrines.Outcome.provinces_lost.func,
         doctrines.SecurityTerms.__call__,
         doctrines.PowerTerms.__call__,
     ]
