@@ -23,8 +23,11 @@ from realism_env.doctrines import DOCTRINES, Doctrine, Outcome, PowerTerms, Secu
 from realism_env.env import NAME, RealismEnv, env, parallel_env, raw_env
 from realism_env.metrics import METRICS, NATION_METRICS, EpisodeLog, EpisodeRecorder, metric_table
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
+from realism_env.registration import register_pettingzoo
 from realism_env.rules import EVENT_KINDS, Events
 from realism_env.world import World
+
+register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v0")
 
 __version__ = "0.1.0"
 

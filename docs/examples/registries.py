@@ -1,0 +1,29 @@
+"""Registries: PettingZoo's (``pettingzoo.make``, PettingZoo >= 1.27) and gymnasium's (the single-learner env).
+
+Importing ``realism_env`` registers the PettingZoo ids; importing ``train`` registers the gymnasium id.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+import pettingzoo
+
+import realism_env  # noqa: F401 - registers realism_env/realism-v0 and realism_env/realism_fixed_agents-v0
+import train  # noqa: F401 - registers realism_env/SingleLearner-v0
+
+
+def main(seed: int = 0) -> dict[str, object]:
+    parallel = pettingzoo.make("parallel", "realism_env/realism-v0", n_nations=4, max_cycles=20)
+    aec = pettingzoo.make("aec", "realism_env/realism-v0", n_nations=4, max_cycles=20)
+    fixed = pettingzoo.make("parallel", "realism_env/realism_fixed_agents-v0", n_nations=4, max_cycles=20)
+    single = gymnasium.make("realism_env/SingleLearner-v0", max_cycles=20)
+    parallel.reset(seed=seed)
+    aec.reset(seed=seed)
+    fixed.reset(seed=seed)
+    single.reset(seed=seed)
+    return {"parallel": parallel, "aec": aec, "fixed_agents": fixed, "single_learner": single}
+
+
+if __name__ == "__main__":
+    for name, env in main().items():
+        print(f"{name}: {env}")

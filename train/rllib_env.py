@@ -1,0 +1,66 @@
+"""RLlib's multi-agent env over realism_env (imported only once Ray's settings are in place: see train.rllib_ppo)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+
+import realism_env
+
+
+class RealismMultiAgentEnv(ParallelPettingZooEnv):
+    """RLlib's ``ParallelPettingZooEnv`` over :func:`realism_env.parallel_env`, for RLlib's new API stack.
+
+    Built from a plain dict of :func:`realism_env.parallel_env` keywords (``scenario`` and any
+    :class:`realism_env.EnvConfig` field). Two adaptations to the PettingZoo wrapper:
+
+    - observations are ``{"observations": Box, "action_mask": Box(0, 1, float32)}`` (the key and dtype that
+      RLlib's ``ActionMaskingTorchRLModule`` reads);
+    - the episode ends (``__all__``) when the env's ``agents`` is empty. RLlib's wrapper sets it only when every
+      nation reporting this step is terminated, or every one truncated, so a last step where one nation is
+      eliminated and the others reach ``max_cycles`` would never end the episode.
+    """
+
+    def __init__(self, env_config: dict[str, Any] | None = None) -> None:
+        super().__init__(realism_env.parallel_env(**dict(env_config or {})))
+        inner = self.par_env.observation_space(self.par_env.possible_agents[0])
+        space = gymnasium.spaces.Dict(
+            {
+                "observations": inner["observation"],
+                "action_mask": gymnasium.spaces.Box(0.0, 1.0, inner["action_mask"].shape, np.float32),
+            }
+        )
+        self.possible_agents = list(self.par_env.possible_agents)
+        self.agents = list(self.possible_agents)
+        self.observation_spaces = {a: space for a in self.possible_agents}
+        self.action_spaces = {a: self.par_env.action_space(a) for a in self.possible_agents}
+        self.observation_space = gymnasium.spaces.Dict(self.observation_spaces)
+        self.action_space = gymnasium.spaces.Dict(self.action_spaces)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        observations, infos = self.par_env.reset(seed=seed, options=options)
+        self.agents = list(self.par_env.agents)
+        return self._convert(observations), infos
+
+    def step(self, action_dict: dict) -> tuple[dict, dict, dict, dict, dict]:
+        observations, rewards, terminations, truncations, infos = self.par_env.step(action_dict)
+        self.agents = list(self.par_env.agents)
+        over = not self.agents
+        terminations["__all__"] = over and all(terminations.values())
+        truncations["__all__"] = over and not terminations["__all__"]
+        return self._convert(observations), rewards, terminations, truncations, infos
+
+    @staticmethod
+    def _convert(observations: dict) -> dict:
+        return {
+            a: {"observations": o["observation"], "action_mask": o["action_mask"].astype(np.float32)}
+            for a, o in observations.items()
+        }
+
+
+def make_env(env_config: dict[str, Any]) -> RealismMultiAgentEnv:
+    """The env creator given to ``register_env`` (RLlib passes an ``EnvContext``, a dict)."""
+    return RealismMultiAgentEnv(env_config)
