@@ -88,17 +88,15 @@ def ownership(world: World) -> np.ndarray:
     return _cached(world, "owned", lambda: (world.owner[:, :, None] == indices(world.n_nations)).astype(np.float64))
 
 
-def sum_by_nation(world: World, values: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
-    """[W, N] sum of per-province ``values`` ([W, P]) over the provinces each nation holds."""
-    owner = world.owner if owner is None else owner
-    n_worlds, n = owner.shape[0], world.n_nations
-    flat_owner = (owner + n * indices(n_worlds)[:, None]).ravel()
-    return np.bincount(flat_owner, weights=values.ravel(), minlength=n_worlds * n).reshape(n_worlds, n)
+def sum_by_nation(values: np.ndarray, owned: np.ndarray) -> np.ndarray:
+    """[W, N] sum of per-province ``values`` ([W, P]) over the provinces each nation holds (``owned``: the
+    [W, P, N] one-hot of :func:`ownership`)."""
+    return np.matmul(values[:, None, :], owned)[:, 0, :]
 
 
 def income(world: World) -> np.ndarray:
     """[W, N] economic output: the summed wealth of a nation's provinces."""
-    return _cached(world, "income", lambda: sum_by_nation(world, world.wealth))
+    return _cached(world, "income", lambda: sum_by_nation(world.wealth, ownership(world)))
 
 
 def provinces_held(world: World) -> np.ndarray:
@@ -412,9 +410,9 @@ def transition(
     row = indices(n_worlds)[:, None]
     new_wealth = wealth * factor_by_nation[row, owner]
     # Wealth destroyed on capture belonged to the loser; devastation falls on the holder after the turn.
-    destroyed = sum_by_nation(world, wealth, owner) * devastation
+    destroyed = sum_by_nation(wealth, ownership(after)) * devastation
     if after is not mid:
-        destroyed += sum_by_nation(world, destroyed_on_capture, mid.owner)
+        destroyed += sum_by_nation(destroyed_on_capture, ownership(mid))
 
     new_world = world.replace(
         owner=owner,
