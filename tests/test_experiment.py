@@ -1,0 +1,426 @@
+"""train.experiment, train.learned and train.report: a tiny preset end to end as a subprocess, rerun and
+kill-and-resume, preset validation, the claims' verdict rule on hand-made numbers, the statistics, and the
+learned-policy adapter (masks, doctrine indicator, numpy network == SB3's)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sb3_contrib")
+pytest.importorskip("matplotlib")
+
+import realism_env  # noqa: E402
+from agents.evaluate import evaluate  # noqa: E402
+from train import experiment  # noqa: E402
+from train.experiment import PresetError, load_preset, resolve, result_columns, to_toml  # noqa: E402
+from train.learned import LearnedPolicy, RunInfo, learned_population, masked_choice, play, register_learned  # noqa: E402
+from train.report import (  # noqa: E402
+    CLAIMS,
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Claim,
+    assess,
+    holm,
+    judge,
+    mean_ci,
+    one_sample,
+    t_ppf,
+    t_sf,
+    verdict,
+    welch,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# 3 conditions x 2 seeds; a run is 2 rollouts of 16 steps x 2 worlds x 6 nations = 384 agent-steps.
+TINY = """
+base = "quick"
+[experiment]
+name = "tiny"
+seeds = [0, 1]
+workers = 2
+[train]
+timesteps = 384
+max_cycles = 8
+n_worlds = 2
+n_steps = 16
+batch_size = 64
+checkpoint_every = 192
+[evaluate]
+episodes = 2
+heldout = ["bipolar"]
+backgrounds = ["offensive_realist"]
+focal_heldout = ["bipolar"]
+"""
+
+
+def run_experiment(args: list[str], timeout: float = 150) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "train.experiment", "--no-progress", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def preset_file(tmp_path: Path, text: str, name: str = "preset.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# End to end
+# --------------------------------------------------------------------------------------------------
+
+
+def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) -> None:
+    path = preset_file(tmp_path, TINY)
+    out = tmp_path / "out"
+    result = run_experiment(["--preset-file", str(path), "--out", str(out)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"report: {out / 'report.md'}" in result.stdout
+
+    design = resolve(load_preset(path=path))
+    report = (out / "report.md").read_text()
+    assert "## The essay's claims" in report and "Power-maximisers start more wars" in report
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert {"plots/metrics_base.png", "plots/learning_curves.png", "plots/power_shares_base.png"} <= set(images)
+    for image in images:
+        assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    rows = experiment.read_csv(out / "results.csv")
+    with open(out / "results.csv") as handle:
+        assert handle.readline().strip().split(",") == result_columns(design)
+    n_settings, n_selfplay = len(design.settings), sum(s.selfplay for s in design.settings)
+    learned = 3 * 2 * n_settings * 2  # conditions x seeds x settings x episodes
+    baselines = 3 * (n_settings + n_selfplay) * 2  # scripted everywhere, random in self-play
+    assert len(rows) == learned + baselines
+    assert {r["policy"] for r in rows} == {"learned", "scripted", "random"}
+    assert {r["condition"] for r in rows} == {"security", "power", "mixed"}
+    assert all(r["war_onsets"] != "" for r in rows)
+
+    for condition in ("security", "power", "mixed"):
+        for seed in (0, 1):
+            config = json.loads((out / "runs" / condition / f"seed{seed}" / "config.json").read_text())
+            assert config["args"]["doctrine"] == condition and config["args"]["seed"] == seed
+    saved = json.loads((out / "experiment.json").read_text())
+    assert saved["resolved"]["eval_max_cycles"] == 8
+    assert resolve(load_preset(path=out / "preset.toml")).preset() == design.preset()
+
+    models = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.zip")}
+    csv_before = (out / "results.csv").read_bytes()
+    started = time.monotonic()
+    again = run_experiment(["--preset-file", str(path), "--out", str(out)])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert time.monotonic() - started < 30
+    assert "0 runs trained (6 already finished), 0 evaluation jobs run" in again.stdout
+    assert (out / "results.csv").read_bytes() == csv_before
+    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.zip")} == models
+
+
+def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Path) -> None:
+    # 2 conditions x 2 seeds of 20 rollouts (a few seconds each), checkpoints every 4 rollouts.
+    text = TINY.replace("timesteps = 384", "timesteps = 3840")
+    text = text.replace("checkpoint_every = 192", "checkpoint_every = 768")
+    path = preset_file(tmp_path, text.replace('name = "tiny"', 'name = "tiny"\nconditions = ["security", "power"]'))
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "train.experiment", "--no-progress", "--preset-file", str(path), "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    runs = [out / "runs" / c / f"seed{s}" for c in ("security", "power") for s in (0, 1)]
+
+    def early(run: Path) -> bool:
+        """A run with a checkpoint at most halfway and no model yet."""
+        try:
+            latest = json.loads((run / "checkpoints" / "latest.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return latest["num_timesteps"] <= 1920 and not (run / "model.zip").exists()
+
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if any((r / "model.zip").exists() for r in runs) and any(early(r) for r in runs):
+                break
+            assert process.poll() is None, "the experiment ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no run finished while another was early in training within 120 s")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    # The workers see their parent die, save a checkpoint and exit (metrics.json marks the run unfinished).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not all((r / "metrics.json").exists() for r in runs if early(r)):
+        time.sleep(0.1)
+    finished = [r for r in runs if (r / "model.zip").exists()]
+    training = [r for r in runs if (r / "checkpoints" / "latest.json").exists() and r not in finished]
+    assert finished and training
+    for run in training:
+        assert not json.loads((run / "metrics.json").read_text())["finished"]
+    stamps = {r: (r / "model.zip").stat().st_mtime_ns for r in finished}
+
+    result = run_experiment(["--preset-file", str(path), "--out", str(out)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{len(finished)} already finished" in result.stdout
+    for run in finished:
+        assert (run / "model.zip").stat().st_mtime_ns == stamps[run]
+        assert (run / "train.log").read_text().count("--- ") == 1  # trained once
+    for run in training:
+        log = (run / "train.log").read_text()
+        assert "resuming" in log, log[-2000:]
+        assert json.loads((run / "metrics.json").read_text())["finished"]
+    assert (out / "report.md").exists()
+    statuses = [i["status"] for i in json.loads((out / "timing.json").read_text())["invocations"]]
+    assert statuses == ["running", "finished"]  # the killed invocation left its last record
+
+
+# --------------------------------------------------------------------------------------------------
+# Presets
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[train\ntimesteps = 1", "is not valid TOML"),
+        ("[train]\ntimestep = 100", "unknown key 'timestep' in [train]; valid keys: algo, batch_size,"),
+        ("[evaluate]\nepisode = 3", "unknown key 'episode' in [evaluate]; valid keys: alpha, backgrounds,"),
+        ("[experiment]\nseed = [0]", "unknown key 'seed' in [experiment]; valid keys: conditions, name,"),
+        ("[environment]\nx = 1", "unknown key 'environment'"),
+        ("[env]\nconquest = 0.5", "unknown key 'conquest' in [env]; valid keys: aid_share, arms_shares,"),
+        ("[sweep]\nconquest_payoff = 0.5", "[sweep] conquest_payoff = 0.5 is invalid; valid: a non-empty list"),
+        ("[train]\ntimesteps = 'many'", "[train] timesteps = 'many' is invalid; valid: int"),
+        ("[experiment]\nscenario = 'mars'", "scenario = 'mars' is invalid; valid: bipolar"),
+        ("[experiment]\nconditions = ['liberal']", "conditions = ['liberal'] is invalid"),
+        ("[evaluate]\nbackgrounds = ['hawk']", "backgrounds has 'hawk'; valid:"),
+        ("[env]\nconquest_payoff = 2.0", "EnvConfig.conquest_payoff=2.0 is invalid; valid: a number from 0 to 1"),
+        ("[sweep]\noffense_defense_balance = [2.0, -1.0]", "offense_defense_balance=-1.0 is invalid"),
+        ("[train]\nbatch_size = 1", "--batch-size=1 is invalid"),
+        ("base = 'huge'", "base = 'huge' is invalid; valid: quick, full"),
+    ],
+)
+def test_bad_presets_name_the_key_and_what_is_valid(tmp_path: Path, text: str, expected: str) -> None:
+    path = preset_file(tmp_path, text)
+    with pytest.raises(PresetError) as error:
+        resolve(load_preset(path=path))
+    assert expected in str(error.value)
+
+
+def test_a_bad_preset_file_exits_with_status_2_and_the_message(tmp_path: Path) -> None:
+    path = preset_file(tmp_path, "[train]\ntimestep = 100\n")
+    result = run_experiment(["--preset-file", str(path), "--out", str(tmp_path / "out")], timeout=60)
+    assert result.returncode == 2
+    assert "unknown key 'timestep' in [train]" in result.stderr and "timesteps" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_builtin_presets_resolve_and_round_trip_through_toml(tmp_path: Path) -> None:
+    for name in ("quick", "full"):
+        design = resolve(load_preset(name))
+        again = resolve(load_preset(path=preset_file(tmp_path, to_toml(design.preset()), f"{name}.toml")))
+        assert again.preset() == design.preset()
+    full = resolve(load_preset("full"))
+    assert len(full.worlds) == 4 and len(full.conditions) == 12
+    assert {c.name for c in full.conditions} >= {"security-odb2_cp0.2", "mixed-odb3_cp0.8"}
+    quick = resolve(load_preset("quick"))
+    assert [c.name for c in quick.conditions] == ["security", "power", "mixed"]
+    assert [s.name for s in quick.settings][:2] == ["selfplay@multipolar", "selfplay@bipolar"]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "train" / "presets").glob("*.toml")), ids=lambda p: p.name)
+def test_preset_files_resolve_and_the_builtin_copies_match(path: Path) -> None:
+    design = resolve(load_preset(path=path))
+    if path.stem in experiment.PRESETS:
+        assert path.read_text().split("\n\n", 1)[1] == to_toml(experiment.PRESETS[path.stem])
+        assert design.preset() == resolve(load_preset(path.stem)).preset()
+
+
+# --------------------------------------------------------------------------------------------------
+# Statistics and the claims' verdicts
+# --------------------------------------------------------------------------------------------------
+
+
+def test_student_t_and_welch_match_scipy() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    for df in (1, 2, 3.7, 10, 120):
+        for t in (-3.0, -0.5, 0.0, 0.8, 2.5, 12.0):
+            assert t_sf(t, df) == pytest.approx(stats.t.sf(t, df), rel=1e-9, abs=1e-12)
+        for q in (0.025, 0.5, 0.9, 0.975):
+            assert t_ppf(q, df) == pytest.approx(stats.t.ppf(q, df), rel=1e-7, abs=1e-9)
+    a, b = [1.0, 2.5, 3.1, 2.2], [0.2, 0.9, 1.4]
+    ours = welch(a, b)
+    theirs = stats.ttest_ind(a, b, equal_var=False)
+    assert ours["p_two"] == pytest.approx(theirs.pvalue, rel=1e-9)
+    assert ours["p_greater"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
+    one = one_sample([0.3, 0.1, 0.4, 0.2], 0.05)
+    assert one["p_greater"] == pytest.approx(
+        stats.ttest_1samp([0.3, 0.1, 0.4, 0.2], 0.05, alternative="greater").pvalue
+    )
+    interval = mean_ci([1.0, 2.0, 4.0])
+    half = stats.t.ppf(0.975, 2) * np.std([1.0, 2.0, 4.0], ddof=1) / math.sqrt(3)
+    assert interval["ci_high"] - interval["mean"] == pytest.approx(half)
+
+
+def test_holm_adjustment() -> None:
+    assert holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert math.isnan(holm([0.01, float("nan")])[1])
+
+
+def test_verdict_rule() -> None:
+    assert verdict(1.0, 0.01, 0.99) == SUPPORTED
+    assert verdict(1.0, 0.2, 0.8) == INCONCLUSIVE
+    assert verdict(-1.0, 0.99, 0.01) == NOT_SUPPORTED
+    assert verdict(-1.0, 0.9, 0.1) == INCONCLUSIVE
+    assert verdict(float("nan"), float("nan"), float("nan")) == INCONCLUSIVE
+    assert verdict(1.0, 0.01, 0.99, never=True) == NOT_SUPPORTED
+
+
+GREATER = Claim("c", "A is greater", "test", "greater", "m", "power", "security")
+
+
+@pytest.mark.parametrize(
+    ("power", "security", "expected"),
+    [
+        ([5.0, 6.0, 7.0, 6.5], [1.0, 1.5, 0.5, 1.2], SUPPORTED),  # clearly greater
+        ([1.0, 1.5, 0.5, 1.2], [5.0, 6.0, 7.0, 6.5], NOT_SUPPORTED),  # clearly smaller
+        ([1.0, 3.0, 0.5, 2.0], [1.5, 1.0, 2.5, 1.2], INCONCLUSIVE),  # within the noise
+        ([5.0], [1.0, 2.0], INCONCLUSIVE),  # one seed: nothing to test
+        ([2.0, 2.0], [1.0, 1.0], SUPPORTED),  # no variance: the difference is certain given the seeds
+        ([1.0, 1.0], [1.0, 1.0], INCONCLUSIVE),
+    ],
+)
+def test_greater_claims_on_hand_made_numbers(power: list, security: list, expected: str) -> None:
+    assert judge(GREATER, {"power": power, "security": security})["verdict"] == expected
+
+
+def test_one_sample_paired_and_appearing_claims_on_hand_made_numbers() -> None:
+    above = Claim("a", "x", "t", "above", "m", "security", ref=0.0)
+    below = Claim("b", "x", "t", "below", "m", "power", ref=0.25)
+    assert judge(above, {"security": [0.3, 0.4, 0.35]})["verdict"] == SUPPORTED
+    assert judge(above, {"security": [-0.3, -0.4, -0.35]})["verdict"] == NOT_SUPPORTED
+    assert judge(above, {"security": [0.3, -0.4, 0.1]})["verdict"] == INCONCLUSIVE
+    assert judge(below, {"power": [0.0, 0.1, 0.05]})["verdict"] == SUPPORTED
+    assert judge(below, {"power": [0.8, 0.9, 0.7]})["verdict"] == NOT_SUPPORTED
+    result = judge(below, {"power": [0.1, 0.2, 0.15]})
+    assert result["oriented"] > 0 and result["estimate"] < 0  # the mean is below the reference, as predicted
+
+    # Rows as results.csv has them: learned rows carry a training seed; a paired claim differences two columns.
+    def rows(seed: int, pairs: list) -> list:
+        return [{"seed": seed, "power:w": p, "security:w": s, "m": p} for p, s in pairs]
+
+    paired = Claim("p", "x", "t", "paired", "power:w", "mixed", metric_b="security:w")
+    data = {"mixed": rows(0, [(3, 1), (4, 1)]) + rows(1, [(5, 2), (3, 0)]) + rows(2, [(4, 1), (4, 2)])}
+    (result,) = assess([paired], data)
+    assert result["verdict"] == SUPPORTED and result["summary"]["mixed"]["n"] == 3
+    assert result["estimate"] == pytest.approx(np.mean([2.5, 3.0, 2.5]))
+
+    appears = Claim("s", "x", "t", "greater", "m", "power", "security", appears=True)
+    never = {"power": rows(0, [(0, 0)]) + rows(1, [(0, 0)]), "security": rows(0, [(0, 0)]) + rows(1, [(0, 0)])}
+    assert assess([appears], never)[0]["verdict"] == NOT_SUPPORTED
+    missing = assess([appears], {"power": never["power"]})[0]
+    assert missing["verdict"] == "n/a"
+
+
+def test_every_claim_names_result_columns_and_conditions() -> None:
+    columns = set(result_columns(resolve(load_preset("quick"))))
+    for claim in CLAIMS:
+        assert claim.metric in columns and (claim.metric_b is None or claim.metric_b in columns)
+        assert set(claim.conditions) <= {"security", "power", "mixed"}
+        assert claim.kind in ("greater", "above", "below", "paired")
+
+
+# --------------------------------------------------------------------------------------------------
+# The learned-policy adapter
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (barely trained) mixed run of train.ppo: model.zip and config.json, doctrine indicator on."""
+    from train.ppo import main
+
+    out = tmp_path_factory.mktemp("run") / "mixed"
+    argv = ["--doctrine", "mixed", "--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8"]
+    assert main([*argv, "--max-cycles", "5", "--out", str(out), "--no-progress-bar"]) == 0
+    return out
+
+
+def test_learned_policy_respects_masks(mixed_run: Path) -> None:
+    names = register_learned(mixed_run, name="learned_test_mixed")
+    assert names == {"security": "learned_test_mixed_security", "power": "learned_test_mixed_power"}
+    env = realism_env.parallel_env(max_cycles=5)
+    rng = np.random.default_rng(0)
+    for deterministic in (True, False):
+        policy = LearnedPolicy.from_env(env, **{**type_spec(names["power"]), "deterministic": deterministic})
+        n_actions = env.action_space("nation_0").n
+        for _ in range(200):
+            observation = rng.random(env.layout.size).astype(np.float32)
+            mask = (rng.random(n_actions) < rng.choice([0.01, 0.1, 0.5])).astype(np.int8)
+            mask[rng.integers(n_actions)] = 1
+            action, state = policy.step({"observation": observation, "action_mask": mask}, (), rng)
+            assert mask[action] == 1 and state == ()
+        only = np.zeros(n_actions, dtype=np.int8)
+        only[17] = 1
+        assert policy.step({"observation": observation, "action_mask": only}, (), rng)[0] == 17
+    with pytest.raises(ValueError, match="allows no action"):
+        masked_choice(np.zeros(4), np.zeros(4, dtype=bool), True, rng)
+
+
+def type_spec(name: str) -> dict:
+    from agents.policies import POLICIES
+
+    return dict(POLICIES[name].spec)
+
+
+def test_learned_policy_feeds_the_doctrine_indicator_and_matches_sb3(mixed_run: Path) -> None:
+    names = register_learned(mixed_run, name="learned_test_mixed")
+    env = realism_env.parallel_env(max_cycles=5)
+    observations, _ = env.reset(seed=3)
+    sec = LearnedPolicy.from_env(env, **type_spec(names["security"]))
+    pow_ = LearnedPolicy.from_env(env, **type_spec(names["power"]))
+    x_sec, x_pow = sec.features(observations["nation_0"]), pow_.features(observations["nation_0"])
+    assert x_sec.size == env.layout.size + len(realism_env.DOCTRINES)
+    assert x_sec[env.layout.size :].tolist() == [0.0, 1.0] and x_pow[env.layout.size :].tolist() == [1.0, 0.0]
+    network = sec.network
+    assert network.layers is not None  # the numpy path
+    batch = np.stack([x_sec, x_pow, np.random.default_rng(1).random(x_sec.size)])
+    np.testing.assert_allclose(network.logits(batch), network.torch_logits(batch), rtol=1e-5, atol=1e-5)
+    # The same greedy action as SB3's own predict with the mask.
+    model = network.model
+    mask = observations["nation_0"]["action_mask"].astype(bool)
+    expected, _ = model.predict(x_sec.astype(np.float32), action_masks=mask, deterministic=True)
+    assert sec.step(observations["nation_0"], (), np.random.default_rng(0))[0] == int(expected)
+
+
+def test_learned_nations_play_in_the_harness_in_self_play_and_among_a_background(mixed_run: Path) -> None:
+    info = RunInfo.read(mixed_run)
+    assert info.indicator and info.doctrine_per_nation == ("security", "power") * 3
+    policies, doctrines = learned_population(mixed_run, n_focal=3, background="offensive_realist", name="lt")
+    assert policies == ["lt_security", "lt_power", "lt_security", *["offensive_realist"] * 3]
+    assert doctrines == ["security", "power", "security", "power", "power", "power"]
+    report = evaluate(policies, scenario="bipolar", episodes=2, seed=0, max_cycles=5, doctrines=doctrines)
+    assert report["n_episodes"] == 2 and set(report["by_policy"]) == {"lt_security", "lt_power", "offensive_realist"}
+    rows, trace = play(policies, doctrines, "bipolar", [0, 1], max_cycles=5, focal=[True] * 3 + [False] * 3, trace=True)
+    assert [r["war_onsets"] for r in rows] == [e["war_onsets"] for e in report["episodes"]]  # the same matched worlds
+    assert len(trace) == rows[0]["turns"] + 1 and len(trace[0]) == 6
+    assert all(math.isfinite(r["focal:return"]) for r in rows)
+    register_learned(mixed_run, name="lt4")
+    with pytest.raises(ValueError, match="observations of size"):  # a 6-nation network cannot play 4 nations
+        LearnedPolicy.from_env(realism_env.parallel_env(n_nations=4), **type_spec("lt4_power"))

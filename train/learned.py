@@ -1,0 +1,414 @@
+"""Learned nations in the evaluation harness: a scripted-policy adapter for trained SB3 models.
+
+A run of ``python -m train.ppo`` (its ``model.zip`` and ``config.json``) becomes a policy of ``agents.POLICIES``, so
+``agents.evaluate`` and ``agents.rollout`` play learned nations exactly like scripted ones: in self-play, or as
+*focal* nations among a scripted *background population* (Melting Pot's design), in the training scenario or in
+held-out ones::
+
+    from agents.evaluate import evaluate
+    from train.learned import learned_population, play, register_learned
+
+    names = register_learned("runs/sec0")                  # {doctrine: policy name}; two names for a mixed run
+    policies, doctrines = learned_population("runs/sec0", n_nations=6, n_focal=3, background="offensive_realist")
+    report = evaluate(policies, scenario="multipolar", episodes=20, doctrines=doctrines, max_cycles=50)
+
+    rows, trace = play(policies, doctrines, "bipolar", seeds=range(20), max_cycles=50, focal=[True] * 3 + [False] * 3)
+
+:class:`LearnedPolicy` follows the Policy contract of :mod:`agents.policies` (``initial_state()``,
+``step(observation, state, rng)``, no mutable state): it feeds ``observation["observation"]`` (plus the one-hot of
+its own doctrine when the run was trained with the doctrine indicator, i.e. ``--doctrine mixed``, in the order of
+:func:`train.vec_env.doctrine_names`) to the policy network, sets the logits of actions the mask forbids to -inf and
+plays the most likely remaining action (``deterministic=True``, the default) or samples one with the generator it is
+given. Works for MaskablePPO and PPO models (the mask is applied at evaluation even when training ignored it).
+
+The network runs in numpy (the MLP's weights are copied once per model), which is several times faster than a
+torch call per nation and turn; networks other than SB3's default MLP fall back to torch. Models are loaded once
+per process and shared by every nation that plays them.
+
+:func:`play` runs the harness's episodes (``agents.evaluate.Episodes``: the same matched worlds and seeded policy
+generators) and returns one row per episode: the episode metrics (``realism_env.METRICS``), the nation metrics and
+episode returns averaged over the focal nations (``focal:<metric>``, ``focal:return``) and over each doctrine's
+nations (``<doctrine>:<metric>``, ``<doctrine>:return``), and optionally the power shares of every nation over the
+first episode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+import realism_env
+from agents.evaluate import Episodes, default_doctrines, make_plan
+from agents.policies import POLICIES, Policy, register_policy
+from agents.rollout import rollout
+from realism_env import ObservationLayout
+from realism_env.metrics import batch_metrics, batch_nation_metrics
+
+#: The scripted policy that stands for each doctrine in the baselines (the theories' own scripted agents).
+SCRIPTED_COUNTERPART: dict[str, str] = {"security": "defensive_realist", "power": "offensive_realist"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Runs and models
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What evaluation needs from a training run's ``config.json``."""
+
+    run_dir: str
+    model_path: str
+    algo: str  #: maskable_ppo or ppo
+    doctrine: str  #: the run's --doctrine: security, power or mixed
+    doctrine_per_nation: tuple[str, ...]  #: the doctrine of each nation in training
+    indicator: bool  #: trained with the doctrine indicator appended to observations
+    scenario: str
+    env_config: dict[str, Any]
+
+    @classmethod
+    def read(cls, run_dir: str | Path) -> RunInfo:
+        """Read ``run_dir/config.json``; raises ``ValueError`` when the run or its model is missing."""
+        run = Path(run_dir)
+        config_path, model_path = run / "config.json", run / "model.zip"
+        if not config_path.is_file() or not model_path.is_file():
+            raise ValueError(f"{run} is not a finished training run: it needs config.json and model.zip")
+        record = json.loads(config_path.read_text())
+        args, env_config = record["args"], record["env_config"]
+        doctrines = env_config["doctrines"]
+        per_nation = (doctrines,) * env_config["n_nations"] if isinstance(doctrines, str) else tuple(doctrines)
+        return cls(
+            run_dir=str(run),
+            model_path=str(model_path),
+            algo=args.get("algo", "maskable_ppo"),
+            doctrine=args["doctrine"],
+            doctrine_per_nation=per_nation,
+            indicator=args["doctrine"] == "mixed",
+            scenario=args["scenario"],
+            env_config=env_config,
+        )
+
+
+def doctrine_names() -> tuple[str, ...]:
+    """The order of the doctrine indicator (as :func:`train.vec_env.doctrine_names`, without importing SB3)."""
+    return tuple(sorted(realism_env.DOCTRINES))
+
+
+def _activation(module: Any) -> Any:
+    name = type(module).__name__
+    if name == "Tanh":
+        return np.tanh
+    if name == "ReLU":
+        return lambda x: np.maximum(x, 0.0)
+    if name == "Identity":
+        return lambda x: x
+    return None
+
+
+class PolicyNetwork:
+    """The action logits of an SB3 actor-critic policy: numpy for the default MLP, torch otherwise."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.observation_size = int(np.prod(model.observation_space.shape))
+        self.n_actions = int(model.action_space.n)
+        self.layers = self._numpy_layers(model.policy)
+
+    @staticmethod
+    def _numpy_layers(policy: Any) -> list[tuple[np.ndarray, np.ndarray, Any]] | None:
+        """[(W, b, activation)] of the actor (MLP + action head) if it is a plain MLP, else None."""
+        extractor = getattr(policy, "pi_features_extractor", None)
+        if type(extractor).__name__ != "FlattenExtractor":
+            return None
+        layers: list[tuple[np.ndarray, np.ndarray, Any]] = []
+        modules = list(policy.mlp_extractor.policy_net) + [policy.action_net]
+        for module in modules:
+            if type(module).__name__ == "Linear":
+                weight = module.weight.detach().cpu().numpy().astype(np.float64).T
+                bias = module.bias.detach().cpu().numpy().astype(np.float64)
+                layers.append((weight, bias, None))
+            else:
+                act = _activation(module)
+                if act is None or not layers or layers[-1][2] is not None:
+                    return None
+                layers[-1] = (layers[-1][0], layers[-1][1], act)
+        return layers
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """[..., A] logits of observations ``x`` ([..., D])."""
+        if self.layers is not None:
+            h = np.asarray(x, dtype=np.float64)
+            for weight, bias, act in self.layers:
+                h = h @ weight + bias
+                if act is not None:
+                    h = act(h)
+            return h
+        return self.torch_logits(x)
+
+    def torch_logits(self, x: np.ndarray) -> np.ndarray:
+        """The same logits through SB3's torch modules (the reference the numpy path is tested against)."""
+        import torch
+
+        policy = self.model.policy
+        with torch.no_grad():
+            obs = torch.as_tensor(np.asarray(x, dtype=np.float32).reshape(-1, self.observation_size))
+            features = policy.extract_features(obs, policy.pi_features_extractor)
+            out = policy.action_net(policy.mlp_extractor.forward_actor(features)).cpu().numpy()
+        return out.reshape(*np.shape(x)[:-1], self.n_actions).astype(np.float64)
+
+
+_NETWORKS: dict[tuple[str, float, int], PolicyNetwork] = {}
+
+
+def load_network(model_path: str | Path, algo: str = "maskable_ppo") -> PolicyNetwork:
+    """The policy network of ``model_path``, loaded once per process (keyed by path, mtime and size)."""
+    path = Path(model_path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_mtime, stat.st_size)
+    if key not in _NETWORKS:
+        if algo == "maskable_ppo":
+            from sb3_contrib import MaskablePPO as Algo
+        else:
+            from stable_baselines3 import PPO as Algo
+        _NETWORKS[key] = PolicyNetwork(Algo.load(path, device="cpu"))
+    return _NETWORKS[key]
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file (identifies a model in evaluation caches)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# The policy
+# --------------------------------------------------------------------------------------------------
+
+
+def masked_choice(logits: np.ndarray, mask: np.ndarray, deterministic: bool, rng: np.random.Generator) -> int:
+    """An action the mask allows: the most likely (ties: the lowest index) or a sample of the masked softmax."""
+    allowed = np.asarray(mask).astype(bool)
+    if not allowed.any():
+        raise ValueError("the action mask allows no action")
+    masked = np.where(allowed, logits, -np.inf)
+    if deterministic:
+        return int(np.argmax(masked))
+    z = np.exp(masked - masked.max())
+    return int(rng.choice(len(z), p=z / z.sum()))
+
+
+class LearnedPolicy(Policy):
+    """A nation played by a trained network (see the module docstring). Subclasses made by
+    :func:`register_learned` carry the run in ``spec``; construct them with ``make_policy(name, env)``.
+
+    Args:
+        layout, n_nations, n_arms_levels: as every :class:`agents.Policy`.
+        model_path: the SB3 ``model.zip``; ``algo``: maskable_ppo or ppo.
+        doctrine: this nation's doctrine for the indicator, or None when the run had no indicator.
+        deterministic: play the most likely allowed action (True) or sample (False).
+    """
+
+    name: ClassVar[str] = "learned"
+    spec: ClassVar[dict[str, Any] | None] = None
+
+    def __init__(
+        self,
+        layout: ObservationLayout,
+        n_nations: int,
+        n_arms_levels: int = 5,
+        model_path: str | None = None,
+        algo: str = "maskable_ppo",
+        doctrine: str | None = None,
+        deterministic: bool = True,
+        network: PolicyNetwork | None = None,
+    ) -> None:
+        super().__init__(layout, n_nations, n_arms_levels)
+        if network is None:
+            if model_path is None:
+                raise ValueError("LearnedPolicy needs model_path (or network)")
+            network = load_network(model_path, algo)
+        self.network = network
+        self.deterministic = bool(deterministic)
+        names = doctrine_names()
+        if doctrine is not None and doctrine not in names:
+            raise ValueError(f"unknown doctrine {doctrine!r}; valid: {', '.join(names)}")
+        self.indicator = (
+            np.array([name == doctrine for name in names], dtype=np.float64)
+            if doctrine is not None
+            else np.zeros(0, dtype=np.float64)
+        )
+        expected = layout.size + self.indicator.size
+        if network.observation_size != expected:
+            raise ValueError(
+                f"the model takes observations of size {network.observation_size} but this env gives {layout.size}"
+                + (f" + {self.indicator.size} (doctrine indicator)" if self.indicator.size else "")
+                + f" = {expected}: evaluate it with the nation count ({n_nations}) and doctrine indicator of its run"
+            )
+        expected_actions = self._actions.size
+        if network.n_actions != expected_actions:
+            raise ValueError(f"the model has {network.n_actions} actions but this env has {expected_actions}")
+
+    @classmethod
+    def from_env(cls, env: Any, **params: Any) -> Policy:
+        return cls(env.layout, env.config.n_nations, len(env.config.arms_shares), **{**(cls.spec or {}), **params})
+
+    def features(self, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The network's input: the observation vector, then the doctrine one-hot (if the run used it)."""
+        x = np.asarray(observation["observation"], dtype=np.float64)
+        return np.concatenate([x, self.indicator]) if self.indicator.size else x
+
+    def step(self, observation: Mapping[str, np.ndarray], state: Any, rng: np.random.Generator) -> tuple[int, Any]:
+        logits = self.network.logits(self.features(observation))
+        return masked_choice(logits, observation["action_mask"], self.deterministic, rng), state
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def register_learned(run_dir: str | Path, name: str | None = None, deterministic: bool = True) -> dict[str, str]:
+    """Register the policy of a training run in ``agents.POLICIES``; returns ``{doctrine: policy name}`` (one entry
+    per doctrine of the run: a mixed run gives a security and a power name, whose indicators differ).
+
+    Names default to ``learned_<run folder>_<hash of its path>`` (plus ``_<doctrine>`` for a mixed run); they hold
+    no ``:`` or ``,`` so they can stand in population specs.
+    """
+    info = RunInfo.read(run_dir)
+    if name is None:
+        digest = hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:6]
+        name = f"learned_{_slug(Path(run_dir).name)}_{digest}"
+    names: dict[str, str] = {}
+    for doctrine in dict.fromkeys(info.doctrine_per_nation):
+        policy_name = f"{name}_{doctrine}" if info.indicator else name
+        spec = {
+            "model_path": info.model_path,
+            "algo": info.algo,
+            "doctrine": doctrine if info.indicator else None,
+            "deterministic": deterministic,
+        }
+        cls = type(f"Learned_{_slug(policy_name)}", (LearnedPolicy,), {"name": policy_name, "spec": spec})
+        register_policy(cls)
+        names[doctrine] = policy_name
+    return names
+
+
+def learned_population(
+    run_dir: str | Path,
+    n_nations: int | None = None,
+    n_focal: int | None = None,
+    background: str | None = None,
+    deterministic: bool = True,
+    policy: Mapping[str, str] | None = None,
+    name: str | None = None,
+) -> tuple[list[str], list[str]]:
+    """(policy per nation, doctrine per nation) for evaluating a run: nations ``0 .. n_focal - 1`` are learned (with
+    the doctrines they had in training: a mixed run alternates security and power), the others play ``background``
+    (with its default doctrine, ``agents.evaluate.default_doctrines``). ``n_focal=None`` is self-play.
+    ``policy`` replaces the learned policy of each doctrine by another (the scripted baselines); ``name`` is passed to
+    :func:`register_learned`."""
+    info = RunInfo.read(run_dir)
+    n = n_nations or len(info.doctrine_per_nation)
+    names = dict(policy) if policy is not None else register_learned(run_dir, name, deterministic)
+    return population(info.doctrine_per_nation, names, n, n_focal, background)
+
+
+def population(
+    doctrine_per_nation: Sequence[str],
+    names: Mapping[str, str],
+    n_nations: int,
+    n_focal: int | None = None,
+    background: str | None = None,
+) -> tuple[list[str], list[str]]:
+    """The population of :func:`learned_population` from the training doctrines and ``{doctrine: policy}``."""
+    k = n_nations if n_focal is None else n_focal
+    if not 1 <= k <= n_nations:
+        raise ValueError(f"n_focal={n_focal} is invalid; valid: 1..{n_nations}")
+    if k < n_nations and background is None:
+        raise ValueError("focal nations need a background policy; valid: " + ", ".join(sorted(POLICIES)))
+    if background is not None and background not in POLICIES:
+        raise ValueError(f"unknown background policy {background!r}; valid: {', '.join(sorted(POLICIES))}")
+    train_doctrines = list(doctrine_per_nation)
+    doctrines = [train_doctrines[i % len(train_doctrines)] for i in range(k)]
+    policies = [names[d] for d in doctrines]
+    rest = [background] * (n_nations - k) if k < n_nations else []
+    return policies + rest, doctrines + list(default_doctrines(rest))
+
+
+def scripted_names(doctrines: Iterable[str], kind: str = "scripted") -> dict[str, str]:
+    """``{doctrine: policy}`` of a baseline: ``scripted`` (defensive_realist for security, offensive_realist for
+    power) or any registered policy name (``random``) for every doctrine."""
+    if kind == "scripted":
+        return {d: SCRIPTED_COUNTERPART.get(d, "defensive_realist") for d in doctrines}
+    if kind not in POLICIES:
+        raise ValueError(f"unknown baseline {kind!r}; valid: scripted, {', '.join(sorted(POLICIES))}")
+    return dict.fromkeys(doctrines, kind)
+
+
+# --------------------------------------------------------------------------------------------------
+# Playing episodes
+# --------------------------------------------------------------------------------------------------
+
+
+def _group_mean(values: np.ndarray, members: np.ndarray) -> float:
+    x = np.asarray(values, dtype=np.float64)[members]
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
+class _Episodes(Episodes):
+    """The harness's episodes, with episode returns and focal / per-doctrine group means in each row."""
+
+    def __init__(self, plan: Any, focal: np.ndarray) -> None:
+        super().__init__(plan)
+        self.focal = focal
+        self.agent_index = {agent: i for i, agent in enumerate(self.env.possible_agents)}
+
+    def run_with_log(self, seed: int) -> tuple[dict[str, Any], Any]:
+        returns = np.zeros(len(self.agent_index))
+        turns = 0
+        for transition in rollout(self.env, self.policies, seed):
+            turns += 1
+            for agent, reward in transition.rewards.items():
+                returns[self.agent_index[agent]] += reward
+        log = self.env.recorder.log()
+        row: dict[str, Any] = {"episode_seed": int(seed), "turns": turns}
+        row.update({name: float(v[0]) for name, v in batch_metrics(log).items()})
+        per_nation = {name: v[0] for name, v in batch_nation_metrics(log).items()}
+        per_nation["return"] = returns
+        doctrines = np.asarray(self.plan.doctrines)
+        groups = {"focal": self.focal, **{d: doctrines == d for d in sorted(realism_env.DOCTRINES)}}
+        for group, members in groups.items():
+            for name, values in per_nation.items():
+                row[f"{group}:{name}"] = _group_mean(values, members)
+        return row, log
+
+
+def play(
+    policies: Sequence[str],
+    doctrines: Sequence[str],
+    scenario: str,
+    seeds: Iterable[int],
+    overrides: Mapping[str, Any] | None = None,
+    max_cycles: int | None = None,
+    focal: Sequence[bool] | None = None,
+    trace: bool = False,
+) -> tuple[list[dict[str, Any]], list[list[float]] | None]:
+    """Play the population (one policy name and doctrine per nation) in the matched worlds ``seeds``; returns one row
+    per episode (see the module docstring) and, with ``trace``, the power shares ``[turn][nation]`` of the live
+    nations over the first episode (``realism_env.EpisodeLog.shares``)."""
+    plan = make_plan(list(policies), scenario, overrides, max_cycles, list(doctrines))
+    members = np.ones(len(policies), dtype=bool) if focal is None else np.asarray(focal, dtype=bool)
+    episodes = _Episodes(plan, members)
+    rows: list[dict[str, Any]] = []
+    shares = None
+    for k, seed in enumerate(seeds):
+        row, log = episodes.run_with_log(int(seed))
+        rows.append(row)
+        if trace and k == 0:
+            shares = np.round(log.shares[0], 6).tolist()
+    return rows, shares
