@@ -160,7 +160,11 @@ class RealismLogger(BaseCallback):
             self.returns[doctrine].extend(values)
             self.episodes[doctrine] += len(values)
             record(f"episode/return/{doctrine}", float(np.mean(values)))
-            point[f"return/{doctrine}"] = float(np.mean(values))
+            # The curve follows the mean of the last `window` episodes (SB3's ep_rew_mean): all worlds of a run start
+            # together, so one rollout's finished episodes alone swing with where the episodes stood in it.
+            windowed = float(np.mean(self.returns[doctrine]))
+            record(f"episode/return_mean_last_{self.window}/{doctrine}", windowed)
+            point[f"return/{doctrine}"] = windowed
         for doctrine, terms in self._rollout_terms.items():
             for name, values in terms.items():
                 self.terms[doctrine][name].extend(values)
