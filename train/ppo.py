@@ -35,16 +35,16 @@ import json
 import signal
 import sys
 import time
-import types
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any
 
 import numpy as np
 
 import realism_env
 from realism_env import SCENARIOS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json, find_latest, restore_rng, save_checkpoint
+from train.cli import dataclass_parser
 
 DOCTRINE_CHOICES = ("security", "power", "mixed")
 ALGOS = ("maskable_ppo", "ppo")
@@ -96,29 +96,7 @@ RESUMABLE = frozenset(
 
 def build_parser() -> argparse.ArgumentParser:
     """An argparse parser with one option per field of :class:`Args` (help and default from the field)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m train.ppo",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    hints = get_type_hints(Args)
-    for f in fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        kind = hints[f.name]
-        options: dict[str, Any] = {"help": f.metadata["help"], "default": f.default, "dest": f.name}
-        if "choices" in f.metadata:
-            options["choices"] = f.metadata["choices"]
-        if kind is bool:
-            options["action"] = argparse.BooleanOptionalAction
-        elif get_origin(kind) is tuple:
-            options.update(action="append", metavar="FIELD=VALUE", default=None)
-        else:
-            if get_origin(kind) in (Union, types.UnionType):
-                kind = next(a for a in get_args(kind) if a is not type(None))
-            options["type"] = kind
-            options["metavar"] = f.name.upper() if "choices" not in f.metadata else None
-        parser.add_argument(flag, **options)
-    return parser
+    return dataclass_parser(Args, "python -m train.ppo", __doc__.split("\n\n")[0])
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:

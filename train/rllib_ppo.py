@@ -35,16 +35,16 @@ and the env config) and ``checkpoint/`` (``Algorithm.save_to_path``; restore wit
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import realism_env
 from realism_env import EnvConfig
+from train.cli import dataclass_parser
 
 ENV_NAME = "realism_env_multi_agent"
 
@@ -95,19 +95,7 @@ class Args:
 
 def parse_args(argv: list[str] | None = None) -> Args:
     """One ``--flag`` per :class:`Args` field, its docstring as help."""
-    parser = argparse.ArgumentParser(
-        prog="python -m train.rllib_ppo",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    helps = _field_docs()
-    for f in fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        kind = {"bool": bool, "int": int, "float": float, "str": str}[f.type]  # annotations are strings here
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=helps[f.name])
-        else:
-            parser.add_argument(flag, type=kind, default=f.default, help=helps[f.name], metavar=f.name.upper())
+    parser = dataclass_parser(Args, "python -m train.rllib_ppo", __doc__.split("\n\n")[0])
     args = Args(**vars(parser.parse_args(argv)))
     for name in ("iterations", "num_envs_per_env_runner", "num_cpus", "train_batch_size", "minibatch_size"):
         if getattr(args, name) < 1:
@@ -119,18 +107,6 @@ def parse_args(argv: list[str] | None = None) -> Args:
     except ValueError as error:
         parser.error(str(error))
     return args
-
-
-def _field_docs() -> dict[str, str]:
-    import ast
-    import inspect
-
-    body = ast.parse(inspect.getsource(Args)).body[0].body
-    return {
-        node.target.id: str(after.value.value)
-        for node, after in zip(body, body[1:], strict=False)
-        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-    }
 
 
 def env_config(args: Args) -> dict[str, Any]:

@@ -1,0 +1,49 @@
+"""Typed command lines: one ``--flag`` per field of an ``Args`` dataclass (CleanRL's pattern, without tyro)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import textwrap
+import types
+from dataclasses import fields
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of the dataclass ``cls``."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    return {
+        node.target.id: str(after.value.value)
+        for node, after in zip(body, body[1:], strict=False)
+        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+    }
+
+
+def dataclass_parser(cls: type, prog: str, description: str) -> argparse.ArgumentParser:
+    """A parser with one option per field of ``cls``: type from the annotation, default from the field, help from
+    ``field(metadata={"help": ...})`` or the field's docstring, ``choices`` from the metadata. Booleans become
+    ``--flag/--no-flag``; a ``tuple`` field is a repeatable option."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    hints = get_type_hints(cls)
+    docs = field_docs(cls)
+    for f in fields(cls):
+        kind = hints[f.name]
+        options: dict[str, Any] = {"help": f.metadata.get("help", docs.get(f.name, "")), "default": f.default}
+        options["dest"] = f.name
+        if "choices" in f.metadata:
+            options["choices"] = f.metadata["choices"]
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif get_origin(kind) is tuple:
+            options.update(action="append", metavar="FIELD=VALUE", default=None)
+        else:
+            if get_origin(kind) in (Union, types.UnionType):
+                kind = next(a for a in get_args(kind) if a is not type(None))
+            options["type"] = kind
+            options["metavar"] = f.name.upper() if "choices" not in f.metadata else None
+        parser.add_argument("--" + f.name.replace("_", "-"), **options)
+    return parser
