@@ -11,6 +11,7 @@ import pytest
 import realism_env
 from realism_env.actions import Act
 from realism_env.config import EnvConfig
+from realism_env.metrics import _ARRAY_FIELDS as ARRAY_FIELDS
 from realism_env.metrics import (
     ESCALATION_WEIGHTS,
     METRICS,
@@ -569,25 +570,7 @@ def test_batch_shapes_and_select():
         one.hegemony_share,
         one.n_arms_levels,
         events=Events(*(np.concatenate([e, np.zeros_like(e)]) for e in one.events)),
-        **{
-            name: np.concatenate([getattr(one, name)] * 2)
-            for name in (
-                "turn",
-                "military",
-                "income",
-                "share",
-                "provinces",
-                "alive",
-                "arms_level",
-                "owner",
-                "at_war",
-                "allied",
-                "neighbour",
-                "demand",
-                "act",
-                "target",
-            )
-        },
+        **{name: np.concatenate([getattr(one, name)] * 2) for name in ARRAY_FIELDS},
     )
     assert all(v.shape == (2,) for v in batch_metrics(two).values())
     assert all(v.shape == (2, 3) for v in batch_nation_metrics(two).values())
