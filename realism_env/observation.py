@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -104,6 +105,82 @@ class ObservationLayout:
         }
 
 
+# Where observe() reads each field: one source row of per-nation values, one scalar, and [N, N] pairwise
+# blocks. Every observation is then a single gather from that row (observing is per-call overhead bound,
+# so the fewer array operations the better).
+_NATION_VALUES = (
+    "own_military", "wealth", "provinces", "arms_level", "wars", "alliances",
+    "demands_made", "demands_received", "credibility", "alive",
+)  # fmt: skip
+_PAIR_VALUES = (
+    "at_war", "allied", "demand", "military", "land_border", "sea_border", "war_years",
+    "proposal", "peace_offer", "acted_on_observer",
+)  # fmt: skip
+_OWN_SOURCE = (  # own field -> per-nation value (turn is the scalar)
+    "own_military", "wealth", "provinces", "arms_level", "wars", "alliances",
+    "demands_made", "demands_received", "credibility", "turn",
+)  # fmt: skip
+# other field -> ("nation", value of j) or ("pair", value, True if read as [j, i] rather than [i, j])
+_OTHER_SOURCE: dict[str, tuple] = {
+    "alive": ("nation", "alive"),
+    "military": ("pair", "military", False),
+    "wealth": ("nation", "wealth"),
+    "provinces": ("nation", "provinces"),
+    "land_border": ("pair", "land_border", False),
+    "sea_border": ("pair", "sea_border", False),
+    "at_war": ("pair", "at_war", False),
+    "allied": ("pair", "allied", False),
+    "war_years": ("pair", "war_years", False),
+    "proposal_received": ("pair", "proposal", True),
+    "proposal_made": ("pair", "proposal", False),
+    "peace_offer_received": ("pair", "peace_offer", True),
+    "demand_received": ("pair", "demand", True),
+    "demand_made": ("pair", "demand", False),
+    "credibility": ("nation", "credibility"),
+    "wars": ("nation", "wars"),
+    "alliances": ("nation", "alliances"),
+    "acted_on_observer": ("pair", "acted_on_observer", False),
+}
+assert tuple(_OTHER_SOURCE) == tuple(f for f, _ in OTHER_FIELDS[: len(_OTHER_SOURCE)])  # the rest: last act
+
+
+@cache
+def _source_layout(n: int, n_revealed: int) -> tuple[int, int, int, int, int, np.ndarray]:
+    """Offsets in the source row (turn, last-act one-hot, doctrine one-hot, pairwise blocks), its size, and the
+    [N, size] gather that turns it into every nation's observation vector."""
+    n_values = len(_NATION_VALUES)
+    turn_at = n_values * n
+    acts_at = turn_at + 1
+    doctrine_at = acts_at + n * N_ACTS
+    pairs_at = doctrine_at + n * n_revealed
+    size = pairs_at + len(_PAIR_VALUES) * n * n
+    me = np.arange(n)[:, None]  # [N, 1] observer i
+    other = relative_order(n)  # [N, N-1] nation j in each slot
+
+    def nation(name: str, who: np.ndarray) -> np.ndarray:
+        return _NATION_VALUES.index(name) * n + who
+
+    def pair(name: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return pairs_at + (_PAIR_VALUES.index(name) * n + i) * n + j
+
+    own = [np.full((n, 1), turn_at) if f == "turn" else nation(f, me) for f in _OWN_SOURCE]
+    own += [doctrine_at + me * n_revealed + d for d in range(n_revealed)]
+    others = []
+    for source in _OTHER_SOURCE.values():
+        if source[0] == "nation":
+            others.append(nation(source[1], other))
+        else:
+            i, j = (other, me) if source[2] else (me, other)
+            others.append(pair(source[1], np.broadcast_to(i, other.shape), np.broadcast_to(j, other.shape)))
+    others += [acts_at + other * N_ACTS + k for k in range(N_ACTS)]
+    others += [doctrine_at + other * n_revealed + d for d in range(n_revealed)]
+    own_block = np.concatenate(own, axis=1)  # [N, own width]
+    other_blocks = np.stack(others, axis=2).reshape(n, -1)  # [N, (N-1) * other width], slot-major
+    gather = np.concatenate([own_block, other_blocks], axis=1)
+    gather.flags.writeable = False
+    return turn_at, acts_at, doctrine_at, pairs_at, size, gather
+
+
 def observe(
     world: World,
     config: EnvConfig,
@@ -114,62 +191,45 @@ def observe(
     the config reveals doctrines. Other nations' forces are seen through log-normal noise whose mean is
     the truth (misperception: Bremer & Mihalka 1977; Cusack & Stoll 1990)."""
     n_worlds, n = world.n_worlds, world.n_nations
-    order = relative_order(n)  # [N, N-1]
     sigma = config.misperception
     noise = rng.lognormal(-0.5 * sigma**2, sigma, (n_worlds, n, n))  # mean 1: estimates are unbiased
-    noise[:, indices(n), indices(n)] = 1.0  # a nation knows its own forces
+    noise.reshape(n_worlds, n * n)[:, :: n + 1] = 1.0  # a nation knows its own forces (the diagonal)
     estimate = world.military[:, None, :] * noise * world.alive[:, None, :]  # [W, observer i, j]
     perceived_total = np.maximum(np.add.reduce(estimate, axis=2), _EPS)  # [W, i]
     inc = income(world)
-    income_share = inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS)
-    held_share = provinces_held(world) / world.n_provinces
-    land, sea = borders(world)
-    cred = credibility(world)
-    scale = 1.0 / max(n - 1, 1)
-    n_own, n_other = len(OWN_FIELDS), len(OTHER_FIELDS)
     revealed = doctrine_onehot.shape[1] if config.reveal_doctrines and doctrine_onehot is not None else 0
-    own_width, other_width = n_own + revealed, n_other + revealed
+    turn_at, acts_at, doctrine_at, pairs_at, size, gather = _source_layout(n, revealed)
+    scale = 1.0 / max(n - 1, 1)
 
-    flat = np.empty((n_worlds, n, own_width + (n - 1) * other_width), dtype=np.float32)
-    own = flat[..., :own_width]
-    own[..., 0] = world.military / perceived_total
-    own[..., 1] = income_share
-    own[..., 2] = held_share
-    own[..., 3] = world.arms_level / (len(config.arms_shares) - 1)
-    own[..., 4] = np.add.reduce(world.at_war, axis=2) * scale
-    own[..., 5] = np.add.reduce(world.allied, axis=2) * scale
-    own[..., 6] = np.add.reduce(world.demand, axis=2) * scale
-    own[..., 7] = np.add.reduce(world.demand, axis=1) * scale
-    own[..., 8] = cred
-    own[..., 9] = world.turn[:, None] / config.max_cycles
-
-    # Pairwise features [W, observer i, other j, F], gathered once into relative slots.
-    pair = np.empty((n_worlds, n, n, other_width), dtype=np.float32)
-    pair[..., 0] = world.alive[:, None, :]
-    pair[..., 1] = estimate / perceived_total[:, :, None]
-    pair[..., 2] = income_share[:, None, :]
-    pair[..., 3] = held_share[:, None, :]
-    pair[..., 4] = land
-    pair[..., 5] = sea
-    pair[..., 6] = world.at_war
-    pair[..., 7] = world.allied
-    pair[..., 8] = world.war_years / config.max_cycles
-    pair[..., 9] = world.alliance_proposal.transpose(0, 2, 1)
-    pair[..., 10] = world.alliance_proposal
-    pair[..., 11] = world.peace_offer.transpose(0, 2, 1)
-    pair[..., 12] = world.demand.transpose(0, 2, 1)
-    pair[..., 13] = world.demand
-    pair[..., 14] = cred[:, None, :]
-    pair[..., 15] = own[:, None, :, 4]  # the wars and alliances of every nation are public knowledge
-    pair[..., 16] = own[:, None, :, 5]
-    # j's public act last turn was aimed at the observer i.
-    pair[..., 17] = (world.last_target[:, None, :] == indices(n)[:, None]) & (world.last_act != _WAIT)[:, None, :]
-    pair[..., 18:n_other] = world.last_act[:, None, :, None] == indices(N_ACTS)
+    source = np.empty((n_worlds, size), dtype=np.float32)
+    nation = source[:, :turn_at].reshape(n_worlds, len(_NATION_VALUES), n)
+    pair = source[:, pairs_at:].reshape(n_worlds, len(_PAIR_VALUES), n, n)
+    pair[:, 0] = world.at_war
+    pair[:, 1] = world.allied
+    pair[:, 2] = world.demand
+    # Counts of wars, alliances and demands made, then demands received (exact in float32).
+    np.multiply(np.add.reduce(pair[:, :3], axis=3), np.float64(scale), out=nation[:, 4:7])
+    np.multiply(np.add.reduce(pair[:, 2], axis=1), np.float64(scale), out=nation[:, 7])
+    nation[:, 0] = world.military / perceived_total
+    nation[:, 1] = inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS)
+    nation[:, 2] = provinces_held(world) / world.n_provinces
+    nation[:, 3] = world.arms_level / (len(config.arms_shares) - 1)
+    nation[:, 8] = credibility(world)
+    nation[:, 9] = world.alive
+    source[:, turn_at] = world.turn / config.max_cycles
+    source[:, acts_at:doctrine_at].reshape(n_worlds, n, N_ACTS)[...] = world.last_act[:, :, None] == indices(N_ACTS)
     if revealed:
-        own[..., n_own:] = doctrine_onehot
-        pair[..., n_other:] = doctrine_onehot[None, None]
-    flat[..., own_width:].reshape(n_worlds, n, n - 1, other_width)[...] = pair[:, indices(n)[:, None], order]
-    return flat
+        source[:, doctrine_at:pairs_at] = doctrine_onehot.reshape(-1)
+    land, sea = borders(world)
+    pair[:, 3] = estimate / perceived_total[:, :, None]
+    pair[:, 4] = land
+    pair[:, 5] = sea
+    pair[:, 6] = world.war_years / config.max_cycles
+    pair[:, 7] = world.alliance_proposal
+    pair[:, 8] = world.peace_offer
+    # j's public act last turn was aimed at the observer i.
+    pair[:, 9] = (world.last_target[:, None, :] == indices(n)[:, None]) & (world.last_act != _WAIT)[:, None, :]
+    return np.take(source, gather, axis=1)
 
 
 def global_state(world: World, config: EnvConfig) -> np.ndarray:

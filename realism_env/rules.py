@@ -166,26 +166,50 @@ def to_slots(pairwise: np.ndarray) -> np.ndarray:
 
 
 def act_target_validity(world: World) -> np.ndarray:
-    """[W, N, N, K] whether nation i may take act k toward nation j (absolute j)."""
+    """[W, N, K, N] whether nation i may take act k toward nation j (absolute j). WAIT is valid toward
+    the nation in slot 0 only, so every act has exactly one encoding."""
     land, sea = borders(world)
     alive = world.alive
-    both = alive[:, :, None] & alive[:, None, :] & _off_diagonal(world.n_nations)
-    at_war, allied = world.at_war, world.allied
+    n = world.n_nations
+    both = alive[:, :, None] & alive[:, None, :] & _off_diagonal(n)
+    at_war, allied, demand = world.at_war, world.allied, world.demand
     neighbour = land | sea
     free = both & ~allied
     no_war = ~at_war
-    held = provinces_held(world)
-    valid = np.empty((*at_war.shape, N_ACTS), dtype=bool)
-    valid[..., _WAIT] = True  # WAIT's slot rule is applied in action_mask
-    valid[..., _ATTACK] = free & (neighbour | at_war)
-    valid[..., _ALLY] = free & no_war
-    valid[..., _LEAVE] = allied
-    valid[..., _THREATEN] = free & no_war & neighbour & ~world.demand
+    valid = np.empty((world.n_worlds, n, N_ACTS, n), dtype=bool)
+    valid[:, :, _WAIT] = _wait_target(n)
+    np.logical_and(free, neighbour | at_war, out=valid[:, :, _ATTACK])
+    np.logical_and(free, no_war, out=valid[:, :, _ALLY])
+    valid[:, :, _LEAVE] = allied
+    np.logical_and(valid[:, :, _ALLY] & neighbour, ~demand, out=valid[:, :, _THREATEN])
     # Conceding gives a province bordering the demander; a nation never concedes its last province.
-    valid[..., _CONCEDE] = both & world.demand.transpose(0, 2, 1) & neighbour & (held[:, :, None] > 1)
-    valid[..., _SUPPORT] = both & no_war
-    valid[..., _PEACE] = at_war
+    np.logical_and(
+        both & demand.transpose(0, 2, 1) & neighbour, provinces_held(world)[:, :, None] > 1, out=valid[:, :, _CONCEDE]
+    )
+    np.logical_and(both, no_war, out=valid[:, :, _SUPPORT])
+    valid[:, :, _PEACE] = at_war
     return valid
+
+
+@cache
+def _wait_target(n: int) -> np.ndarray:
+    """[N, N] WAIT's only valid target: the nation in slot 0."""
+    target = np.zeros((n, n), dtype=bool)
+    target[np.arange(n), (np.arange(n) + 1) % n] = True
+    target.flags.writeable = False
+    return target
+
+
+@cache
+def _mask_gather(n: int, n_levels: int) -> np.ndarray:
+    """[N, A] where each flat action of nation i reads its validity in ``act_target_validity(...)[w]`` flattened
+    (``(i * K + act) * N + target``): one gather builds the whole mask."""
+    flat = np.arange(n_levels * N_ACTS * (n - 1))
+    act = flat // (n - 1) % N_ACTS
+    target = (np.arange(n)[:, None] + flat % (n - 1) + 1) % n
+    gather = (np.arange(n)[:, None] * N_ACTS + act) * n + target
+    gather.flags.writeable = False
+    return gather
 
 
 def action_mask(world: World, config: EnvConfig) -> np.ndarray:
@@ -193,12 +217,8 @@ def action_mask(world: World, config: EnvConfig) -> np.ndarray:
     valid with target slot 0 only, so the mask is exact and never all zero."""
 
     def compute() -> np.ndarray:
-        n = world.n_nations
-        slots = to_slots(act_target_validity(world)).transpose(0, 1, 3, 2)  # [W, N, K, N-1]
-        slots[:, :, _WAIT, 1:] = False
-        mask = np.empty((world.n_worlds, n, len(config.arms_shares), N_ACTS, n - 1), dtype=np.int8)
-        mask[...] = slots[:, :, None]  # every arms level is valid with every valid act
-        return mask.reshape(world.n_worlds, n, -1)
+        valid = act_target_validity(world).reshape(world.n_worlds, -1)
+        return np.take(valid, _mask_gather(world.n_nations, len(config.arms_shares)), axis=1).view(np.int8)
 
     return _cached(world, f"mask{len(config.arms_shares)}", compute)
 
