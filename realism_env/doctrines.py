@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 
 from realism_env.config import EnvConfig
-from realism_env.rules import Events, borders, income, power_share, provinces_held
+from realism_env.rules import Events, income, neighbours, power_share, provinces_held
 from realism_env.world import World
 
 
@@ -68,13 +68,12 @@ class Outcome:
     def security_ratio(self) -> np.ndarray:
         """Own side's forces over the strongest threat's (inf if none)."""
         after = self.after
-        land, sea = borders(after)
         mil = after.military
         # Allies count towards one's own side (Waltz: external balancing).
-        own_side = mil + np.add.reduce(after.allied * mil[:, None, :], axis=2)
+        own_side = mil + np.add.reduce(np.where(after.allied, mil[:, None, :], 0.0), axis=2)
         # A threat is a live, non-allied nation one borders or is at war with.
-        threat = (land | sea | after.at_war) & ~after.allied & after.alive[:, None, :]
-        strongest = np.where(threat, mil[:, None, :], 0.0).max(axis=2)
+        threat = np.greater(neighbours(after) | after.at_war, after.allied) & after.alive[:, None, :]
+        strongest = np.maximum.reduce(np.where(threat, mil[:, None, :], 0.0), axis=2)
         return np.where(strongest > 0, own_side / np.maximum(strongest, 1e-300), np.inf)
 
 
@@ -96,7 +95,13 @@ class Doctrine:
 
     def reward(self, out: Outcome, config: EnvConfig) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         parts = self.terms(out, config)
-        return sum(parts.values()), parts
+        terms = iter(parts.values())
+        total = next(terms, None)
+        if total is None:  # a doctrine with no terms rewards nothing
+            return np.zeros(out.alive.shape), parts
+        for term in terms:
+            total = total + term
+        return total, parts
 
 
 @dataclass(frozen=True)

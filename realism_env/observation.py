@@ -229,7 +229,7 @@ def observe(
     pair[:, 8] = world.peace_offer
     # j's public act last turn was aimed at the observer i.
     pair[:, 9] = (world.last_target[:, None, :] == indices(n)[:, None]) & (world.last_act != _WAIT)[:, None, :]
-    return np.take(source, gather, axis=1)
+    return source.take(gather, axis=1)
 
 
 def global_state(world: World, config: EnvConfig) -> np.ndarray:

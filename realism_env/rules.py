@@ -76,6 +76,11 @@ def indices(n: int) -> np.ndarray:
     return index
 
 
+def _but_not(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a & ~b`` for bool arrays, in one array operation."""
+    return np.greater(a, b)
+
+
 def _cached(world: World, key: str, compute):  # noqa: ANN001, ANN202
     cache = world.cache
     if key not in cache:
@@ -104,14 +109,27 @@ def provinces_held(world: World) -> np.ndarray:
     return _cached(world, "held", lambda: ownership(world).sum(axis=1))
 
 
+def _adjacency(world: World) -> np.ndarray:
+    """[W, 2P, P] float: the land adjacency rows, then the sea adjacency rows (fixed for an episode)."""
+    return _cached(
+        world,
+        "adjacency",
+        lambda: np.concatenate([world.land_adjacency, world.sea_adjacency], axis=1).astype(np.float64),
+    )
+
+
+def _touch_counts(world: World) -> np.ndarray:
+    """[W, 2, P, N] how many provinces of nation n touch province p: by land, then by sea."""
+    shape = (world.n_worlds, 2, world.n_provinces, world.n_nations)
+    return _cached(world, "touch_counts", lambda: (_adjacency(world) @ ownership(world)).reshape(shape))
+
+
 def touching(world: World) -> tuple[np.ndarray, np.ndarray]:
     """([W, P, N] province p touches nation n by land, [W, P, N] by land or sea)."""
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
-        owned = ownership(world)
-        land = world.land_adjacency.astype(np.float64) @ owned
-        sea = world.sea_adjacency.astype(np.float64) @ owned
-        return land > 0, (land + sea) > 0
+        counts = _touch_counts(world)
+        return counts[:, 0] > 0, (counts[:, 0] + counts[:, 1]) > 0
 
     return _cached(world, "touching", compute)
 
@@ -120,15 +138,22 @@ def borders(world: World) -> tuple[np.ndarray, np.ndarray]:
     """([W, N, N] land border, [W, N, N] sea-only link) between nations, from their provinces."""
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
-        owned = ownership(world)
-        owned_t = owned.transpose(0, 2, 1)
-        land = owned_t @ (world.land_adjacency.astype(np.float64) @ owned) > 0
-        sea = owned_t @ (world.sea_adjacency.astype(np.float64) @ owned) > 0
+        linked = ownership(world).transpose(0, 2, 1)[:, None] @ _touch_counts(world) > 0  # [W, 2, N, N]
         off_diagonal = _off_diagonal(world.n_nations)
-        land &= off_diagonal
-        return land, sea & off_diagonal & ~land
+        land = linked[:, 0] & off_diagonal
+        return land, _but_not(linked[:, 1] & off_diagonal, land)
 
     return _cached(world, "borders", compute)
+
+
+def neighbours(world: World) -> np.ndarray:
+    """[W, N, N] whether nations i and j border, by land or by sea."""
+
+    def compute() -> np.ndarray:
+        land, sea = borders(world)
+        return land | sea
+
+    return _cached(world, "neighbours", compute)
 
 
 def power_share(world: World, inc: np.ndarray | None = None) -> np.ndarray:
@@ -168,12 +193,11 @@ def to_slots(pairwise: np.ndarray) -> np.ndarray:
 def act_target_validity(world: World) -> np.ndarray:
     """[W, N, K, N] whether nation i may take act k toward nation j (absolute j). WAIT is valid toward
     the nation in slot 0 only, so every act has exactly one encoding."""
-    land, sea = borders(world)
     alive = world.alive
     n = world.n_nations
     both = alive[:, :, None] & alive[:, None, :] & _off_diagonal(n)
     at_war, allied, demand = world.at_war, world.allied, world.demand
-    neighbour = land | sea
+    neighbour = neighbours(world)
     free = both & ~allied
     no_war = ~at_war
     valid = np.empty((world.n_worlds, n, N_ACTS, n), dtype=bool)
@@ -218,7 +242,7 @@ def action_mask(world: World, config: EnvConfig) -> np.ndarray:
 
     def compute() -> np.ndarray:
         valid = act_target_validity(world).reshape(world.n_worlds, -1)
-        return np.take(valid, _mask_gather(world.n_nations, len(config.arms_shares)), axis=1).view(np.int8)
+        return valid.take(_mask_gather(world.n_nations, len(config.arms_shares)), axis=1).view(np.int8)
 
     return _cached(world, f"mask{len(config.arms_shares)}", compute)
 
@@ -228,42 +252,55 @@ def action_mask(world: World, config: EnvConfig) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def _pick(candidates: np.ndarray, priority: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the candidate with the highest random priority along the last axis, and whether any."""
-    score = np.where(candidates, priority, -1.0)
-    return score.argmax(axis=-1), np.logical_or.reduce(candidates, axis=-1)
+def _pick(candidates: np.ndarray, priority: np.ndarray) -> np.ndarray:
+    """Index of the candidate with the highest random priority along the last axis (any index where none)."""
+    return np.where(candidates, priority, -1.0).argmax(axis=-1)
 
 
 def _transfer(owner: np.ndarray, chosen: np.ndarray, happens: np.ndarray, gainer_priority: np.ndarray) -> np.ndarray:
     """New owners after transfers. ``chosen[w, i, j]`` is the province passing from j to i when
     ``happens[w, i, j]``; if several nations win the same province, the higher random priority takes it."""
     claim = (chosen[..., None] == indices(owner.shape[1])) & happens[..., None]  # [W, N, N, P]
-    claim_priority = np.where(claim, gainer_priority[..., None], -1.0).max(axis=2)  # [W, N(gainer), P]
-    claimed = claim_priority.max(axis=1) >= 0
-    winner = claim_priority.argmax(axis=1)
-    return np.where(claimed, winner, owner)
+    claim_priority = np.maximum.reduce(np.where(claim, gainer_priority[..., None], -1.0), axis=2)  # [W, gainer, P]
+    claimed = np.maximum.reduce(claim_priority, axis=1) >= 0
+    return np.where(claimed, claim_priority.argmax(axis=1), owner)
 
 
-def frontier(world: World) -> tuple[np.ndarray, np.ndarray]:
-    """([W, i, j, P] province p is held by j and touches i by land, the same by land or sea): the
-    provinces i could gain from j."""
+def frontier(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What nation i could gain from nation j: ([W, i, j, P] the provinces of j it could take by force, the
+    provinces of j that touch it by land or sea, and [W, i, j] whether there is any of each).
 
-    def compute() -> tuple[np.ndarray, np.ndarray]:
+    Force takes a province over land where the two share a land border, else across sea; a concession
+    may hand over any province that touches the gainer."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         land_touch, touches = touching(world)
         held_by = ownership(world).transpose(0, 2, 1)[:, None, :, :] > 0  # [W, 1, j, P]
-        return held_by & land_touch.transpose(0, 2, 1)[:, :, None, :], held_by & touches.transpose(0, 2, 1)[
-            :, :, None, :
-        ]
+        by_land = held_by & land_touch.transpose(0, 2, 1)[:, :, None, :]
+        by_any = held_by & touches.transpose(0, 2, 1)[:, :, None, :]
+        by_force = np.where(borders(world)[0][..., None], by_land, by_any)
+        return by_force, by_any, np.logical_or.reduce(by_force, axis=-1), np.logical_or.reduce(by_any, axis=-1)
 
     return _cached(world, "frontier", compute)
 
 
-_OWNER_DERIVED = ("owned", "held", "touching", "borders", "frontier")
+_OWNER_DERIVED = ("owned", "held", "touch_counts", "touching", "borders", "neighbours", "frontier")
+_MAP_DERIVED = ("adjacency",)
 
 
-def _carry_owner_derived(source: World, target: World) -> None:
-    """Copy the cached values that depend only on the owner array and the fixed map (same in both)."""
-    target.cache.update({key: value for key, value in source.cache.items() if key in _OWNER_DERIVED})
+def _with_owner(world: World, owner: np.ndarray) -> World:
+    """``world`` with new owners, keeping the cached values of the fixed map."""
+    new = world.replace(owner=owner)
+    _carry(world, new, _MAP_DERIVED)
+    return new
+
+
+def _carry(source: World, target: World, keys: tuple[str, ...]) -> None:
+    """Copy the cached values ``keys`` that ``source`` has into ``target`` (they must be equal in both)."""
+    cache, target_cache = source.cache, target.cache
+    for key in keys:
+        if key in cache:
+            target_cache[key] = cache[key]
 
 
 @cache
@@ -274,15 +311,37 @@ def _as_array(values: tuple[float, ...]) -> np.ndarray:
 
 
 @cache
-def _decoder(n_nations: int, n_levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lookup tables of the flat action encoding: ([A] arms level, [N, A] act * N + absolute target,
-    [N] the code of WAIT toward slot 0)."""
-    flat = np.arange(n_levels * N_ACTS * (n_nations - 1))
+def _decoder(n_nations: int, n_levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables of the flat action encoding: ([A] arms level, [N * A] act * N + absolute target of
+    nation i's action a at ``i * A + a``, [N] each nation's offset ``i * A`` into it, [N] the code of WAIT
+    toward slot 0)."""
+    n_actions = n_levels * N_ACTS * (n_nations - 1)
+    flat = np.arange(n_actions)
     n_targets = n_nations - 1
     level = flat // (N_ACTS * n_targets)
     act = flat // n_targets % N_ACTS
     target = (np.arange(n_nations)[:, None] + flat % n_targets + 1) % n_nations
-    return level, act * n_nations + target, (np.arange(n_nations) + 1) % n_nations
+    tables = level, (act * n_nations + target).ravel(), np.arange(n_nations) * n_actions
+    tables += ((np.arange(n_nations) + 1) % n_nations,)
+    for table in tables:
+        table.flags.writeable = False
+    return tables
+
+
+@cache
+def _row_offsets(n_worlds: int, n_nations: int, row_length: int) -> np.ndarray:
+    """[W, N] offset of row (w, i) in a flattened ``[W, N, row_length]`` array."""
+    offsets = np.arange(n_worlds * n_nations).reshape(n_worlds, n_nations) * row_length
+    offsets.flags.writeable = False
+    return offsets
+
+
+@cache
+def _act_codes(n_nations: int) -> np.ndarray:
+    """[K, 1, N] the code ``act * N + target`` of act k toward nation j."""
+    codes = np.arange(N_ACTS * n_nations).reshape(N_ACTS, 1, n_nations)
+    codes.flags.writeable = False
+    return codes
 
 
 def transition(
@@ -294,9 +353,10 @@ def transition(
 ) -> tuple[World, Events]:
     """Advance every world by one year. ``actions`` is ``[W, N]`` flat action indices (any value of a
     dead nation is ignored). Returns the new world and the turn's events."""
-    n_worlds, n, n_provinces = world.n_worlds, world.n_nations, world.n_provinces
-    nations = indices(n)
+    n_worlds, n, n_provinces = world.owner.shape[0], world.military.shape[1], world.owner.shape[1]
     mask = action_mask(world, config) if mask is None else mask
+    was_alive = world.alive
+    pair_shape = (n_worlds, n, n)
 
     # One fixed set of draws per turn, whatever happens, so the random stream never depends on events.
     draws = rng.random((n_worlds, n, n, 2 * n_provinces + 2))
@@ -305,133 +365,169 @@ def transition(
 
     # 1. Validation.
     actions = np.asarray(actions, dtype=np.int64)
-    valid = mask[indices(n_worlds)[:, None], nations, actions].view(bool) & world.alive
-    level_of, act_target_of, wait_code = _decoder(n, len(config.arms_shares))
-    level = np.where(world.alive, level_of[actions], world.arms_level)
-    # act * n + absolute target; an invalid action is WAIT toward slot 0.
-    code = np.where(valid, act_target_of[nations, actions], wait_code)
-    act, target = np.divmod(code, n)
-    # directed[w, i, k, j]: nation i took act k toward nation j.
-    directed = (code[:, :, None] == indices(N_ACTS * n)).reshape(n_worlds, n, N_ACTS, n)
+    level_of, act_target_of, nation_offset, wait_code = _decoder(n, len(config.arms_shares))
+    valid = mask.take(actions + _row_offsets(n_worlds, n, mask.shape[2])).view(bool) & was_alive
+    level = np.where(was_alive, level_of[actions], world.arms_level)
+    # act * n + absolute target; an invalid action (and any action of a dead nation) is WAIT toward slot 0.
+    code = np.where(valid, act_target_of[actions + nation_offset], wait_code)
+    act = code // n
+    # by_act[w, k, i, j]: nation i took act k toward nation j; toward[w, k, i, j]: j took act k toward i.
+    by_act = code[:, None, :, None] == _act_codes(n)
+    toward = by_act.transpose(0, 1, 3, 2).copy()
+    # Sections whose act nobody took are skipped; the skipping is exact (they would change nothing).
+    taken = np.bincount(act.ravel(), minlength=N_ACTS).tolist()
 
     # 2. Diplomacy. Nothing is enforced: any nation may leave an alliance at any time (anarchy, Waltz 1979).
-    left = directed[:, :, _LEAVE]
-    allied = world.allied & ~(left | left.transpose(0, 2, 1))
+    allied = world.allied
+    alliance_left = np.zeros(pair_shape, dtype=bool)
+    if taken[_LEAVE]:
+        left = by_act[:, _LEAVE]
+        allied = _but_not(allied, left | toward[:, _LEAVE])
+        alliance_left = left & world.allied
+    attack = by_act[:, _ATTACK]
+    attack_either = attack | toward[:, _ATTACK] if taken[_ATTACK] else None
     # An alliance forms when both sides want it, now or by accepting last turn's standing proposal
-    # (WarAgent's treaty cycle: request, accept).
-    wants = directed[:, :, _ALLY]
-    attack = directed[:, :, _ATTACK]
-    calm = ~(attack | attack.transpose(0, 2, 1))
-    # An attack in the same turn kills the deal: allies are never at war with each other.
-    formed = wants & (wants.transpose(0, 2, 1) | world.alliance_proposal.transpose(0, 2, 1)) & calm
-    formed |= formed.transpose(0, 2, 1)
-    allied |= formed
-    proposal = wants & ~formed
+    # (WarAgent's treaty cycle: request, accept). An attack in the same turn kills the deal: allies are
+    # never at war with each other.
+    formed = np.zeros(pair_shape, dtype=bool)
+    proposal = np.zeros(pair_shape, dtype=bool)
+    if taken[_ALLY]:
+        wants = by_act[:, _ALLY]
+        formed = wants & (toward[:, _ALLY] | world.alliance_proposal.transpose(0, 2, 1).copy())
+        if attack_either is not None:
+            formed = _but_not(formed, attack_either)
+        formed |= formed.transpose(0, 2, 1).copy()
+        allied = allied | formed
+        proposal = _but_not(wants, formed)
 
-    offers = directed[:, :, _PEACE]
-    # A nation that attacks withdraws any peace offer it made last turn.
-    peace = offers & (offers.transpose(0, 2, 1) | world.peace_offer.transpose(0, 2, 1)) & calm
-    peace |= peace.transpose(0, 2, 1)
-    at_war = world.at_war & ~peace
-    peace_offer = offers & ~peace
+    # A war ends when both sides offer peace, now or by accepting last turn's offer; a nation that attacks
+    # withdraws its offer.
+    at_war = world.at_war
+    peace = np.zeros(pair_shape, dtype=bool)
+    peace_offer = np.zeros(pair_shape, dtype=bool)
+    if taken[_PEACE]:
+        offers = by_act[:, _PEACE]
+        peace = offers & (toward[:, _PEACE] | world.peace_offer.transpose(0, 2, 1).copy())
+        if attack_either is not None:
+            peace = _but_not(peace, attack_either)
+        peace |= peace.transpose(0, 2, 1).copy()
+        at_war = _but_not(at_war, peace)
+        peace_offer = _but_not(offers, peace)
 
     # Concession under blackmail (Axelrod 1995's tribute model: pay rather than fight): the conceding
     # nation hands the demander one border province, intact.
-    concession = directed[:, :, _CONCEDE]  # i concedes to j
+    concession = by_act[:, _CONCEDE]  # i concedes to j
     mid = world  # the world as territory stands after concessions
-    conceded = np.zeros(concession.shape, dtype=bool)
-    if np.count_nonzero(concession):  # skipping is exact: nothing below changes when no one concedes
-        conceded_province, can = _pick(frontier(world)[1], concession_pick.transpose(0, 2, 1, 3))
-        conceded = concession.transpose(0, 2, 1) & can  # [w, gainer, giver]
-        mid = world.replace(owner=_transfer(world.owner, conceded_province, conceded, claim_priority))
-    demand = world.demand & ~concession.transpose(0, 2, 1)
+    demand = world.demand
+    if taken[_CONCEDE]:
+        _, by_any, _, any_reachable = frontier(world)
+        conceded_province = _pick(by_any, concession_pick.transpose(0, 2, 1, 3))
+        conceded = toward[:, _CONCEDE] & any_reachable  # [w, gainer, giver]
+        mid = _with_owner(world, _transfer(world.owner, conceded_province, conceded, claim_priority))
+        concession = concession & conceded.transpose(0, 2, 1)
+        demand = _but_not(demand, toward[:, _CONCEDE])
 
-    threats = directed[:, :, _THREATEN]
-    demand |= threats
-    demand_age = np.where(threats, 0, world.demand_age)
-    threats_made = world.threats_made + np.add.reduce(threats, axis=2)
+    threats = by_act[:, _THREATEN]
+    threats_made = world.threats_made
+    demand_age = world.demand_age + 1  # the age this turn, where a demand stands
+    if taken[_THREATEN]:
+        demand = demand | threats
+        threats_made = threats_made + np.add.reduce(threats, axis=2)
+        demand_age = np.where(threats, 1, demand_age)
 
-    # 3. War. An attack on a nation one is not at war with declares war.
-    declared = attack & ~at_war
-    at_war = at_war | declared | declared.transpose(0, 2, 1)
-    # Carrying out a refused threat makes later threats credible (Schelling 1966; Mearsheimer's blackmail).
-    enforced = attack & demand
-    demand &= ~attack
-    demand_age = np.where(demand, demand_age + 1, 0)
+    # 3. War. An attack on a nation one is not at war with declares war (wars are symmetric).
+    declared = np.zeros(pair_shape, dtype=bool)
+    enforced = np.zeros(pair_shape, dtype=bool)
+    threats_enforced = world.threats_enforced
+    if attack_either is not None:
+        declared = _but_not(attack, at_war)
+        at_war = at_war | attack_either
+        # Carrying out a refused threat makes later threats credible (Schelling 1966; Mearsheimer's blackmail).
+        enforced = attack & demand
+        demand = _but_not(demand, attack)
+        threats_enforced = threats_enforced + np.add.reduce(enforced, axis=2)
     bluff = demand & (demand_age > config.demand_deadline)
-    demand &= ~bluff
-    threats_enforced = world.threats_enforced + np.add.reduce(enforced, axis=2)
+    demand = _but_not(demand, bluff)
 
     # 4. Combat. A nation splits its forces evenly across its fronts.
-    fighting = at_war.copy()
-    fronts = np.add.reduce(at_war, axis=2)
-    committed = world.military[:, :, None] * at_war / np.maximum(fronts, 1)[:, :, None]  # i's force vs j
-    enemy = committed.transpose(0, 2, 1)
+    fighting = at_war if at_war is not world.at_war else at_war.copy()
+    per_front = world.military / np.maximum(np.add.reduce(at_war, axis=2), 1)
+    committed = per_front[:, :, None] * at_war  # i's force against j
+    enemy = committed.transpose(0, 2, 1).copy()
     # Attrition (Lanchester's linear law): losses proportional to the force the enemy commits.
     losses = np.minimum(committed, config.attrition * enemy)
     after = mid
     wealth = world.wealth
-    destroyed_on_capture = np.zeros(wealth.shape)
-    province_taken = np.zeros((n_worlds, n, n), dtype=np.int64)
+    province_taken = np.zeros(pair_shape, dtype=np.int64)
+    destroyed_on_capture = None
     assaults = attack & at_war
-    if np.count_nonzero(assaults):  # skipping is exact: no assault, no capture
+    if attack_either is not None and np.count_nonzero(assaults):  # skipping is exact: no assault, no capture
         # Capture odds rise with the force ratio (Cederman 1997 logistic: P = 1 / (1 + (ratio/rho)^-c));
         # an attack across sea alone is weakened (Mearsheimer: the stopping power of water).
-        land_now, _ = borders(mid)
-        projection = np.where(land_now, 1.0, config.sea_penalty)
+        projection = np.where(borders(mid)[0], 1.0, config.sea_penalty)
         ratio = (committed * projection + _EPS) / (config.offense_defense_balance * (enemy + _EPS))
         capture_odds = 1.0 / (1.0 + ratio**-config.capture_steepness)
-        # A province is taken from the front: over land where the nations share a land border, else by sea.
-        land_gain, any_gain = frontier(mid)
-        candidates = np.where(land_now[..., None], land_gain, any_gain)
-        taken_province, reachable = _pick(candidates, capture_pick)
+        by_force, _, reachable, _ = frontier(mid)
+        taken_province = _pick(by_force, capture_pick)
         captured = assaults & reachable & (capture_roll < capture_odds)
         if np.count_nonzero(captured):
             new_owner = _transfer(mid.owner, taken_province, captured, claim_priority)
             moved = new_owner != mid.owner
             pair_index = (indices(n_worlds)[:, None] * n + new_owner) * n + mid.owner  # (world, taker, loser)
             province_taken = np.bincount(pair_index.ravel(), weights=moved.ravel(), minlength=n_worlds * n * n)
-            province_taken = province_taken.reshape(n_worlds, n, n).astype(np.int64)
+            province_taken = province_taken.reshape(pair_shape).astype(np.int64)
             # The conqueror keeps conquest_payoff of a province's wealth; the rest is destroyed.
             destroyed_on_capture = np.where(moved, wealth * (1.0 - config.conquest_payoff), 0.0)
             wealth = wealth - destroyed_on_capture
-            after = mid.replace(owner=new_owner)
+            after = _with_owner(mid, new_owner)
 
-    # 5. Eliminations.
-    held = provinces_held(after)
-    eliminated = world.alive & (held == 0)
-    alive = world.alive & ~eliminated
-    pair_alive = alive[:, :, None] & alive[:, None, :]
-    at_war &= pair_alive
-    allied &= pair_alive
-    proposal &= pair_alive & ~at_war
-    peace_offer &= pair_alive & at_war
-    demand &= pair_alive & ~at_war
+    # 5. Eliminations. Relations only ever join nations alive at the start of the turn, so they need
+    # trimming only when someone is eliminated.
+    eliminated = was_alive & (provinces_held(after) == 0)
+    alive = was_alive
+    alliance_formed = formed
+    if np.count_nonzero(eliminated):
+        alive = _but_not(was_alive, eliminated)
+        pair_alive = alive[:, :, None] & alive[:, None, :]
+        at_war = at_war & pair_alive
+        allied = allied & pair_alive
+        proposal = proposal & pair_alive
+        peace_offer = peace_offer & pair_alive
+        demand = demand & pair_alive
+        alliance_formed = formed & allied
+    if taken[_ALLY]:
+        proposal = _but_not(proposal, at_war)
+    if taken[_PEACE]:
+        peace_offer = peace_offer & at_war
+    demand = _but_not(demand, at_war)
     war_years = np.where(at_war, world.war_years + 1, 0)
     alliance_years = np.where(allied, world.alliance_years + 1, 0)
 
     # 6. Economy. Guns cost butter: what goes to arms, aid and upkeep is not invested (Waltz's internal
     # balancing; Welfare Diplomacy's units-versus-welfare trade-off).
     inc = income(world)
-    arms_share = _as_array(config.arms_shares)[level] * world.alive
-    support = directed[:, :, _SUPPORT]
-    aid = support * (config.aid_share * inc)[:, :, None]
-    aid_share_spent = np.logical_or.reduce(support, axis=2) * config.aid_share
+    arms_share = np.where(was_alive, _as_array(config.arms_shares)[level], 0.0)
     upkeep = config.upkeep * world.military / np.maximum(inc, _EPS)
-    invested = np.maximum(1.0 - arms_share - aid_share_spent - upkeep, -1.0)
     lost = np.add.reduce(losses, axis=2)
-    military = (1.0 - config.depreciation) * (world.military - lost) + arms_share * inc + np.add.reduce(aid, axis=1)
+    military = (1.0 - config.depreciation) * (world.military - lost) + arms_share * inc
+    if taken[_SUPPORT]:  # skipping is exact: no aid adds and spends exactly 0.0
+        support = by_act[:, _SUPPORT]
+        aid = support * (config.aid_share * inc)[:, :, None]
+        invested = 1.0 - arms_share - np.logical_or.reduce(support, axis=2) * config.aid_share - upkeep
+        military += np.add.reduce(aid, axis=1)
+    else:
+        aid = np.zeros(pair_shape)
+        invested = 1.0 - arms_share - upkeep
     military = np.maximum(military, 0.0) * alive
-    growth = 1.0 + world.growth_rates * invested
+    growth = 1.0 + world.growth_rates * np.maximum(invested, -1.0)
     # War devastates the economy of every nation that fights (Cusack & Stoll 1990: war costs).
     devastation = np.minimum(config.war_devastation * np.add.reduce(at_war, axis=2), 1.0)
     factor_by_nation = np.maximum(growth * (1.0 - devastation), 0.0)
     owner = after.owner
-    row = indices(n_worlds)[:, None]
-    new_wealth = wealth * factor_by_nation[row, owner]
+    new_wealth = wealth * factor_by_nation.take(owner + _row_offsets(n_worlds, 1, n))
     # Wealth destroyed on capture belonged to the loser; devastation falls on the holder after the turn.
-    destroyed = sum_by_nation(wealth, ownership(after)) * devastation
-    if after is not mid:
+    destroyed = (income(world) if after is world else sum_by_nation(wealth, ownership(after))) * devastation
+    if destroyed_on_capture is not None:
         destroyed += sum_by_nation(destroyed_on_capture, ownership(mid))
 
     new_world = world.replace(
@@ -450,14 +546,15 @@ def transition(
         demand_age=np.where(demand, demand_age, 0),
         threats_made=threats_made,
         threats_enforced=threats_enforced,
-        last_act=np.where(world.alive, act, _WAIT),
-        last_target=target,
+        last_act=act,  # WAIT for the dead, whose code is always WAIT's
+        last_target=code - act * n,
         forces_lost=world.forces_lost + lost,
         wealth_destroyed=world.wealth_destroyed + destroyed,
         turn=world.turn + 1,
     )
     # Ownership-derived values depend only on the owner array and the fixed map: carry them over.
-    _carry_owner_derived(after, new_world)
+    _carry(after, new_world, _OWNER_DERIVED)
+    _carry(world, new_world, _MAP_DERIVED)
     events = Events(
         war_declared=declared,
         battle=fighting,
@@ -465,16 +562,16 @@ def transition(
         province_taken=province_taken,
         wealth_destroyed=destroyed,
         alliance_proposed=proposal,
-        alliance_formed=formed & allied,
-        alliance_left=left & world.allied,
+        alliance_formed=alliance_formed,
+        alliance_left=alliance_left,
         demand_made=threats,
-        concession=concession & conceded.transpose(0, 2, 1),
+        concession=concession,
         threat_enforced=enforced,
         bluff_called=bluff,
         aid=aid,
         peace=peace,
         eliminated=eliminated,
-        invalid_action=~valid & world.alive,
+        invalid_action=_but_not(was_alive, valid),
     )
     return new_world, events
 
