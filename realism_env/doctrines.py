@@ -198,7 +198,7 @@ def terms_per_nation(groups: list[DoctrineTerms], world_index: int = 0) -> list[
     for group in groups:
         names = list(group.terms)
         columns = [np.asarray(group.terms[name], dtype=np.float64)[world_index].tolist() for name in names]
-        for i, values in enumerate(zip(*columns, strict=True)):
-            if group.members[i]:
-                out[i] = dict(zip(names, values, strict=True))
+        rows = list(zip(*columns, strict=True))
+        for i in group.members.nonzero()[0].tolist():
+            out[i] = dict(zip(names, rows[i], strict=True))
     return out

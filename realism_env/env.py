@@ -13,7 +13,7 @@ from realism_env.actions import N_ACTS, Act, n_actions
 from realism_env.config import EnvConfig
 from realism_env.doctrines import DOCTRINES, doctrine_groups, outcome, rewards, terms_per_nation
 from realism_env.observation import ObservationLayout, global_state, observe, state_size
-from realism_env.rules import Events, action_mask, event_records, is_over, transition
+from realism_env.rules import Events, action_mask, event_records, transition
 from realism_env.world import World, generate_world
 
 NAME = "realism_v0"
@@ -203,7 +203,7 @@ class RealismEnv(ParallelEnv):
 
         acting = self.agents
         alive = next_world.alive[0].tolist()
-        over = bool(is_over(next_world)[0])  # one nation holds every province
+        over = sum(alive) <= 1  # one nation holds every province (rules.is_over)
         truncated = int(next_world.turn[0]) >= config.max_cycles
         records = event_records(events, 0, tuple(self.possible_agents))
         self._last_events = records

@@ -190,28 +190,38 @@ def to_slots(pairwise: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
+def live_pairs(world: World) -> np.ndarray:
+    """[W, N, N] whether i and j are two different live nations."""
+
+    def compute() -> np.ndarray:
+        alive = world.alive
+        return alive[:, :, None] & alive[:, None, :] & _off_diagonal(world.n_nations)
+
+    return _cached(world, "live_pairs", compute)
+
+
 def act_target_validity(world: World) -> np.ndarray:
-    """[W, N, K, N] whether nation i may take act k toward nation j (absolute j). WAIT is valid toward
+    """[W, K, N, N] whether nation i may take act k toward nation j (absolute j). WAIT is valid toward
     the nation in slot 0 only, so every act has exactly one encoding."""
-    alive = world.alive
     n = world.n_nations
-    both = alive[:, :, None] & alive[:, None, :] & _off_diagonal(n)
+    both = live_pairs(world)
     at_war, allied, demand = world.at_war, world.allied, world.demand
     neighbour = neighbours(world)
-    free = both & ~allied
-    no_war = ~at_war
-    valid = np.empty((world.n_worlds, n, N_ACTS, n), dtype=bool)
-    valid[:, :, _WAIT] = _wait_target(n)
-    np.logical_and(free, neighbour | at_war, out=valid[:, :, _ATTACK])
-    np.logical_and(free, no_war, out=valid[:, :, _ALLY])
-    valid[:, :, _LEAVE] = allied
-    np.logical_and(valid[:, :, _ALLY] & neighbour, ~demand, out=valid[:, :, _THREATEN])
+    free = _but_not(both, allied)
+    valid = np.empty((world.n_worlds, N_ACTS, n, n), dtype=bool)
+    valid[:, _WAIT] = _wait_target(n)
+    np.logical_and(free, neighbour | at_war, out=valid[:, _ATTACK])
+    np.greater(free, at_war, out=valid[:, _ALLY])
+    valid[:, _LEAVE] = allied
+    np.greater(valid[:, _ALLY] & neighbour, demand, out=valid[:, _THREATEN])
     # Conceding gives a province bordering the demander; a nation never concedes its last province.
     np.logical_and(
-        both & demand.transpose(0, 2, 1) & neighbour, provinces_held(world)[:, :, None] > 1, out=valid[:, :, _CONCEDE]
+        both & demand.transpose(0, 2, 1).copy() & neighbour,
+        provinces_held(world)[:, :, None] > 1,
+        out=valid[:, _CONCEDE],
     )
-    np.logical_and(both, no_war, out=valid[:, :, _SUPPORT])
-    valid[:, :, _PEACE] = at_war
+    np.greater(both, at_war, out=valid[:, _SUPPORT])
+    valid[:, _PEACE] = at_war
     return valid
 
 
@@ -227,11 +237,11 @@ def _wait_target(n: int) -> np.ndarray:
 @cache
 def _mask_gather(n: int, n_levels: int) -> np.ndarray:
     """[N, A] where each flat action of nation i reads its validity in ``act_target_validity(...)[w]`` flattened
-    (``(i * K + act) * N + target``): one gather builds the whole mask."""
+    (``(act * N + i) * N + target``): one gather builds the whole mask."""
     flat = np.arange(n_levels * N_ACTS * (n - 1))
     act = flat // (n - 1) % N_ACTS
     target = (np.arange(n)[:, None] + flat % (n - 1) + 1) % n
-    gather = (np.arange(n)[:, None] * N_ACTS + act) * n + target
+    gather = (act * n + np.arange(n)[:, None]) * n + target
     gather.flags.writeable = False
     return gather
 
@@ -266,26 +276,25 @@ def _transfer(owner: np.ndarray, chosen: np.ndarray, happens: np.ndarray, gainer
     return np.where(claimed, claim_priority.argmax(axis=1), owner)
 
 
-def frontier(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """What nation i could gain from nation j: ([W, i, j, P] the provinces of j it could take by force, the
-    provinces of j that touch it by land or sea, and [W, i, j] whether there is any of each).
+def frontier(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """What nation i could gain from nation j: ([W, i, j, P] the provinces of j it could take by force,
+    [W, i, j, P] the provinces of j that touch it by land or sea). Force takes a province over land where
+    the two share a land border, else across sea; a concession may hand over any province that touches
+    the gainer. Whether there is any such province is :func:`neighbours`."""
 
-    Force takes a province over land where the two share a land border, else across sea; a concession
-    may hand over any province that touches the gainer."""
-
-    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def compute() -> tuple[np.ndarray, np.ndarray]:
         land_touch, touches = touching(world)
         held_by = ownership(world).transpose(0, 2, 1)[:, None, :, :] > 0  # [W, 1, j, P]
-        by_land = held_by & land_touch.transpose(0, 2, 1)[:, :, None, :]
         by_any = held_by & touches.transpose(0, 2, 1)[:, :, None, :]
-        by_force = np.where(borders(world)[0][..., None], by_land, by_any)
-        return by_force, by_any, np.logical_or.reduce(by_force, axis=-1), np.logical_or.reduce(by_any, axis=-1)
+        by_land = held_by & land_touch.transpose(0, 2, 1)[:, :, None, :]
+        return np.where(borders(world)[0][..., None], by_land, by_any), by_any
 
     return _cached(world, "frontier", compute)
 
 
 _OWNER_DERIVED = ("owned", "held", "touch_counts", "touching", "borders", "neighbours", "frontier")
 _MAP_DERIVED = ("adjacency",)
+_ALIVE_DERIVED = ("live_pairs",)
 
 
 def _with_owner(world: World, owner: np.ndarray) -> World:
@@ -420,9 +429,8 @@ def transition(
     mid = world  # the world as territory stands after concessions
     demand = world.demand
     if taken[_CONCEDE]:
-        _, by_any, _, any_reachable = frontier(world)
-        conceded_province = _pick(by_any, concession_pick.transpose(0, 2, 1, 3))
-        conceded = toward[:, _CONCEDE] & any_reachable  # [w, gainer, giver]
+        conceded_province = _pick(frontier(world)[1], concession_pick.transpose(0, 2, 1, 3))
+        conceded = toward[:, _CONCEDE] & neighbours(world)  # [w, gainer, giver]
         mid = _with_owner(world, _transfer(world.owner, conceded_province, conceded, claim_priority))
         concession = concession & conceded.transpose(0, 2, 1)
         demand = _but_not(demand, toward[:, _CONCEDE])
@@ -467,10 +475,9 @@ def transition(
         projection = np.where(borders(mid)[0], 1.0, config.sea_penalty)
         ratio = (committed * projection + _EPS) / (config.offense_defense_balance * (enemy + _EPS))
         capture_odds = 1.0 / (1.0 + ratio**-config.capture_steepness)
-        by_force, _, reachable, _ = frontier(mid)
-        taken_province = _pick(by_force, capture_pick)
-        captured = assaults & reachable & (capture_roll < capture_odds)
+        captured = assaults & neighbours(mid) & (capture_roll < capture_odds)
         if np.count_nonzero(captured):
+            taken_province = _pick(frontier(mid)[0], capture_pick)
             new_owner = _transfer(mid.owner, taken_province, captured, claim_priority)
             moved = new_owner != mid.owner
             pair_index = (indices(n_worlds)[:, None] * n + new_owner) * n + mid.owner  # (world, taker, loser)
@@ -554,7 +561,7 @@ def transition(
     )
     # Ownership-derived values depend only on the owner array and the fixed map: carry them over.
     _carry(after, new_world, _OWNER_DERIVED)
-    _carry(world, new_world, _MAP_DERIVED)
+    _carry(world, new_world, _MAP_DERIVED if alive is not was_alive else _MAP_DERIVED + _ALIVE_DERIVED)
     events = Events(
         war_declared=declared,
         battle=fighting,
