@@ -194,12 +194,12 @@ def observe(
     sigma = config.misperception
     noise = rng.lognormal(-0.5 * sigma**2, sigma, (n_worlds, n, n))  # mean 1: estimates are unbiased
     noise.reshape(n_worlds, n * n)[:, :: n + 1] = 1.0  # a nation knows its own forces (the diagonal)
-    estimate = world.military[:, None, :] * noise * world.alive[:, None, :]  # [W, observer i, j]
+    estimate = (world.military * world.alive)[:, None, :] * noise  # [W, observer i, j]
     perceived_total = np.maximum(np.add.reduce(estimate, axis=2), _EPS)  # [W, i]
     inc = income(world)
     revealed = doctrine_onehot.shape[1] if config.reveal_doctrines and doctrine_onehot is not None else 0
     turn_at, acts_at, doctrine_at, pairs_at, size, gather = _source_layout(n, revealed)
-    scale = 1.0 / max(n - 1, 1)
+    others = np.float32(max(n - 1, 1))
 
     source = np.empty((n_worlds, size), dtype=np.float32)
     nation = source[:, :turn_at].reshape(n_worlds, len(_NATION_VALUES), n)
@@ -207,16 +207,18 @@ def observe(
     pair[:, 0] = world.at_war
     pair[:, 1] = world.allied
     pair[:, 2] = world.demand
-    # Counts of wars, alliances and demands made, then demands received (exact in float32).
-    np.multiply(np.add.reduce(pair[:, :3], axis=3), np.float64(scale), out=nation[:, 4:7])
-    np.multiply(np.add.reduce(pair[:, 2], axis=1), np.float64(scale), out=nation[:, 7])
+    # Counts of wars, alliances and demands made, then demands received, over N - 1 (float32 division of
+    # small counts rounds exactly as float64 would).
+    np.divide(np.add.reduce(pair[:, :3], axis=3), others, out=nation[:, 4:7])
+    np.divide(np.add.reduce(pair[:, 2], axis=1), others, out=nation[:, 7])
     nation[:, 0] = world.military / perceived_total
     nation[:, 1] = inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS)
     nation[:, 2] = provinces_held(world) / world.n_provinces
-    nation[:, 3] = world.arms_level / (len(config.arms_shares) - 1)
-    nation[:, 8] = credibility(world)
+    # Integer fields are divided straight into the float32 buffer (no float64 temporary).
+    np.divide(world.arms_level, len(config.arms_shares) - 1, out=nation[:, 3])
+    credibility(world, out=nation[:, 8])
     nation[:, 9] = world.alive
-    source[:, turn_at] = world.turn / config.max_cycles
+    np.divide(world.turn, config.max_cycles, out=source[:, turn_at])
     source[:, acts_at:doctrine_at].reshape(n_worlds, n, N_ACTS)[...] = world.last_act[:, :, None] == indices(N_ACTS)
     if revealed:
         source[:, doctrine_at:pairs_at] = doctrine_onehot.reshape(-1)
@@ -224,7 +226,7 @@ def observe(
     pair[:, 3] = estimate / perceived_total[:, :, None]
     pair[:, 4] = land
     pair[:, 5] = sea
-    pair[:, 6] = world.war_years / config.max_cycles
+    np.divide(world.war_years, config.max_cycles, out=pair[:, 6])
     pair[:, 7] = world.alliance_proposal
     pair[:, 8] = world.peace_offer
     # j's public act last turn was aimed at the observer i.

@@ -165,10 +165,10 @@ def power_share(world: World, inc: np.ndarray | None = None) -> np.ndarray:
     return 0.5 * (mil_share + eco_share) * world.alive
 
 
-def credibility(world: World) -> np.ndarray:
+def credibility(world: World, out: np.ndarray | None = None) -> np.ndarray:
     """[W, N] share of refused threats a nation went to war over, with a uniform prior
-    (Laplace's rule), so a nation with no record is half credible."""
-    return (world.threats_enforced + 1) / (world.threats_made + 2)
+    (Laplace's rule), so a nation with no record is half credible. ``out``: where to write it."""
+    return np.divide(world.threats_enforced + 1, world.threats_made + 2, out=out)
 
 
 @cache
