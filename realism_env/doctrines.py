@@ -23,13 +23,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
 from realism_env.config import EnvConfig
 from realism_env.rules import Events, income, neighbours, power_share, provinces_held
 from realism_env.world import World
+
+
+class _computed_once:
+    """Like ``functools.cached_property`` without its lock (Python 3.11 takes one on every first access): the
+    value is stored on the instance, which then shadows this descriptor."""
+
+    def __init__(self, func: Callable) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
 
 
 class Outcome:
@@ -54,17 +69,17 @@ class Outcome:
     def initial_provinces(self) -> np.ndarray:
         return self.after.initial_provinces
 
-    @cached_property
+    @_computed_once
     def provinces_lost(self) -> np.ndarray:
         """Provinces lost this turn (by force or concession)."""
         return np.maximum(provinces_held(self.before) - provinces_held(self.after), 0)
 
-    @cached_property
+    @_computed_once
     def power_share(self) -> np.ndarray:
         """Capability share after the turn (:func:`realism_env.rules.power_share`)."""
         return power_share(self.after, income(self.after))
 
-    @cached_property
+    @_computed_once
     def security_ratio(self) -> np.ndarray:
         """Own side's forces over the strongest threat's (inf if none)."""
         after = self.after

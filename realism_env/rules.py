@@ -596,26 +596,37 @@ def _upper(n: int) -> np.ndarray:
     return np.triu(np.ones((n, n), dtype=bool), 1)
 
 
+# (position in Events, kind, listed once per pair) of every kind that becomes a record.
+_RECORDED = tuple(
+    (index, kind, kind in _SYMMETRIC_EVENTS) for index, kind in enumerate(EVENT_KINDS) if kind != "forces_lost"
+)
+_BATTLE = EVENT_KINDS.index("battle")
+
+
 def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> list[dict[str, object]]:
     """The events of one world as plain records ``{"kind", "actor", "target", "value"}`` (for ``infos``,
     logs and replays). Symmetric events are listed once per pair; a battle's value is
     (actor's losses, target's losses)."""
     records: list[dict[str, object]] = []
-    lost = None
-    for kind, arrays in zip(EVENT_KINDS, events, strict=True):
-        array = arrays[world_index]
-        if kind == "forces_lost" or not np.count_nonzero(array):
-            continue
-        if array.ndim == 1:
-            values = array.tolist()
-            for i in array.nonzero()[0].tolist():
-                records.append({"kind": kind, "actor": names[i], "target": None, "value": float(values[i])})
+    for index, kind, symmetric in _RECORDED:
+        array = events[index][world_index]
+        if not np.count_nonzero(array):
             continue
         values = array.tolist()
-        rows, cols = (array & _upper(array.shape[0]) if kind in _SYMMETRIC_EVENTS else array).nonzero()
-        if kind == "battle":
+        if array.ndim == 1:
+            hits = array.nonzero()[0].tolist()
+            records += [{"kind": kind, "actor": names[i], "target": None, "value": float(values[i])} for i in hits]
+            continue
+        rows, cols = (array & _upper(len(values)) if symmetric else array).nonzero()
+        pairs = zip(rows.tolist(), cols.tolist(), strict=True)
+        if index == _BATTLE:
             lost = events.forces_lost[world_index].tolist()
-        for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-            value = (lost[i][j], lost[j][i]) if kind == "battle" else float(values[i][j])
-            records.append({"kind": kind, "actor": names[i], "target": names[j], "value": value})
+            records += [
+                {"kind": kind, "actor": names[i], "target": names[j], "value": (lost[i][j], lost[j][i])}
+                for i, j in pairs
+            ]
+        else:
+            records += [
+                {"kind": kind, "actor": names[i], "target": names[j], "value": float(values[i][j])} for i, j in pairs
+            ]
     return records
