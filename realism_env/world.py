@@ -8,6 +8,7 @@ thousands. The word *state* is kept for PettingZoo's ``state()`` and policy memo
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,7 +98,8 @@ def _grid(n_cells: int, width: float, x0: float) -> tuple[np.ndarray, np.ndarray
 def _partition(adjacency: np.ndarray, nations: list[int], quota: int, rng: np.random.Generator) -> np.ndarray:
     """Contiguous territories of equal size where the map allows: seeds far apart, then round-robin growth.
 
-    Map generation runs once per reset, so Python loops are fine here (not inside a turn).
+    Map generation runs once per reset, so Python loops are fine here (not inside a turn). A uniform pick
+    from an array is ``array[rng.integers(0, size)]``: the same draw as ``rng.choice(array)``, faster.
     """
     n_cells = adjacency.shape[0]
     owner = np.full(n_cells, -1)
@@ -107,16 +109,22 @@ def _partition(adjacency: np.ndarray, nations: list[int], quota: int, rng: np.ra
         far = hops[seeds].min(axis=0).astype(float) + rng.random(n_cells) * 0.5
         far[seeds] = -1
         seeds.append(int(np.argmax(far)))
+    held, touched = {}, {}  # provinces held, and the cells touching them, per nation
     for nation, seed in zip(nations, seeds, strict=True):
         owner[seed] = nation
+        held[nation], touched[nation] = 1, adjacency[seed].copy()
+    free = owner == -1
     for _ in range(n_cells):
         grew = False
-        for nation in rng.permutation(nations):
-            if (owner == nation).sum() >= quota:
+        for nation in rng.permutation(nations).tolist():
+            if held[nation] >= quota:
                 continue
-            frontier = np.flatnonzero((owner == -1) & adjacency[owner == nation].any(axis=0))
+            frontier = (free & touched[nation]).nonzero()[0]
             if frontier.size:
-                owner[rng.choice(frontier)] = nation
+                cell = frontier[rng.integers(0, frontier.size)]
+                owner[cell], free[cell] = nation, False
+                held[nation] += 1
+                touched[nation] |= adjacency[cell]
                 grew = True
         if not grew:
             break
@@ -124,12 +132,18 @@ def _partition(adjacency: np.ndarray, nations: list[int], quota: int, rng: np.ra
         for cell in np.flatnonzero(owner == -1):
             neighbours = owner[adjacency[cell] & (owner >= 0)]
             if neighbours.size:
-                owner[cell] = rng.choice(neighbours)
+                owner[cell] = neighbours[rng.integers(0, neighbours.size)]
     return owner
 
 
 def _hop_distances(adjacency: np.ndarray) -> np.ndarray:
-    n = adjacency.shape[0]
+    """[P, P] hops between cells (read-only; maps repeat, so distances are computed once per map)."""
+    return _hop_distances_of(adjacency.tobytes(), adjacency.shape[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _hop_distances_of(adjacency_bytes: bytes, n: int) -> np.ndarray:
+    adjacency = np.frombuffer(adjacency_bytes, dtype=bool).reshape(n, n)
     dist = np.full((n, n), n, dtype=int)
     np.fill_diagonal(dist, 0)
     reach = np.eye(n, dtype=bool)
@@ -139,6 +153,7 @@ def _hop_distances(adjacency: np.ndarray) -> np.ndarray:
         if (reach_next == reach).all():
             break
         reach = reach_next
+    dist.flags.writeable = False
     return dist
 
 
@@ -152,11 +167,14 @@ def _sea_links(
     rng: np.random.Generator,
 ) -> np.ndarray:
     sea = np.zeros_like(land)
+    links = 0
     for _ in range(count * 20):
-        if sea.sum() // 2 >= count:
+        if links >= count:
             break
-        a, b = int(rng.choice(candidates_a)), int(rng.choice(candidates_b))
+        a = int(candidates_a[rng.integers(0, len(candidates_a))])  # the draw of rng.choice(candidates_a)
+        b = int(candidates_b[rng.integers(0, len(candidates_b))])
         if a != b and not land[a, b] and np.linalg.norm(xy[a] - xy[b]) >= min_distance:
+            links += not sea[a, b]
             sea[a, b] = sea[b, a] = True
     return sea
 
