@@ -1,12 +1,14 @@
 """Step throughput of realism_env next to PettingZoo's MPE simple_spread_v3, in one process.
 
-    python -m benchmarks.step [--steps 3000] [--repeats 3] [--scenario multipolar]
+    python -m benchmarks.step [--rounds 300] [--chunk 25] [--scenario multipolar]
 
 Both envs run through the same harness: a ParallelEnv stepped with random actions (masked for
 realism_env, sampled from the action space for MPE, which has no mask), resetting when an episode
-ends. Time is the process's CPU time (single-threaded work; steadier than wall time when other
-processes share the machine). Repeats alternate between the two so machine noise hits both alike; the
-best repeat of each is reported, with the ratio realism_env / MPE.
+ends. Each env keeps running one long trajectory; the two take turns in short chunks (``--chunk``
+parallel steps each, ``--rounds`` times), so a slow spell of a shared machine hits both alike and
+cancels out of the ratio. Time is the process's CPU time. The ratio realism_env / MPE is printed for
+parallel steps (one ``step()`` call, all agents) and for agent steps (one agent's action), with the
+ratio of each quarter of the run to show how steady it was.
 """
 
 from __future__ import annotations
@@ -33,48 +35,95 @@ def random_masked_actions(env, observations: dict, rng: np.random.Generator) -> 
     return actions
 
 
+class Runner:
+    """One env on one long trajectory of random (masked) actions, timed chunk by chunk."""
+
+    def __init__(self, make_env: Callable[[], object], seed: int) -> None:
+        self.env = make_env()
+        self.rng = np.random.default_rng(seed)
+        self.observations, _ = self.env.reset(seed=seed)
+        self.steps = self.agent_steps = 0
+        self.seconds = 0.0
+
+    def run(self, steps: int) -> tuple[int, int, float]:
+        """Advance ``steps`` parallel steps; returns (steps, agent steps, CPU seconds) of this chunk."""
+        env, observations, agent_steps = self.env, self.observations, 0
+        start = time.process_time()  # CPU time of this process: steadier than wall time on a shared machine
+        for _ in range(steps):
+            if not env.agents:
+                observations, _ = env.reset()
+            agent_steps += len(env.agents)
+            observations, *_ = env.step(random_masked_actions(env, observations, self.rng))
+        elapsed = time.process_time() - start
+        self.observations = observations
+        self.steps += steps
+        self.agent_steps += agent_steps
+        self.seconds += elapsed
+        return steps, agent_steps, elapsed
+
+
 def measure(make_env: Callable[[], object], steps: int, seed: int) -> tuple[float, float]:
-    """(parallel steps per second, agent steps per second) over ``steps`` parallel steps."""
-    env = make_env()
-    rng = np.random.default_rng(seed)
-    observations, _ = env.reset(seed=seed)
-    agent_steps = 0
-    start = time.process_time()  # CPU time of this process: steadier than wall time on a shared machine
-    for _ in range(steps):
-        if not env.agents:
-            observations, _ = env.reset()
-        agent_steps += len(env.agents)
-        observations, *_ = env.step(random_masked_actions(env, observations, rng))
-    elapsed = time.process_time() - start
-    env.close()
-    return steps / elapsed, agent_steps / elapsed
+    """(parallel steps per second, agent steps per second) of one env over ``steps`` parallel steps."""
+    runner = Runner(make_env, seed)
+    runner.run(steps)
+    runner.env.close()
+    return runner.steps / runner.seconds, runner.agent_steps / runner.seconds
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def compare(
+    make_ours: Callable[[], object], make_reference: Callable[[], object], rounds: int, chunk: int, seed: int = 0
+) -> dict[str, float | list[float]]:
+    """Interleave the two envs chunk by chunk; throughputs over the whole run and per quarter."""
+    ours, reference = Runner(make_ours, seed), Runner(make_reference, seed)
+    ours.run(chunk), reference.run(chunk)  # warm-up: first calls, caches
+    ours.steps = ours.agent_steps = reference.steps = reference.agent_steps = 0
+    ours.seconds = reference.seconds = 0.0
+    quarters: list[list[float]] = [[0.0, 0.0] for _ in range(4)]  # [our seconds, reference seconds]
+    for round_index in range(rounds):
+        quarter = quarters[min(4 * round_index // max(rounds, 1), 3)]
+        quarter[0] += ours.run(chunk)[2]
+        quarter[1] += reference.run(chunk)[2]
+    ours.env.close(), reference.env.close()
+    return {
+        "ours_steps_per_s": ours.steps / ours.seconds,
+        "ours_agent_steps_per_s": ours.agent_steps / ours.seconds,
+        "reference_steps_per_s": reference.steps / reference.seconds,
+        "reference_agent_steps_per_s": reference.agent_steps / reference.seconds,
+        "parallel_ratio": reference.seconds / ours.seconds,
+        "agent_ratio": (ours.agent_steps / ours.seconds) / (reference.agent_steps / reference.seconds),
+        "parallel_ratio_by_quarter": [r / o for o, r in quarters if o > 0],
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, float | list[float]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=3000, help="parallel steps per measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each env")
+    parser.add_argument("--rounds", type=int, default=300, help="chunks of each env, taken in turn")
+    parser.add_argument("--chunk", type=int, default=25, help="parallel steps per chunk")
     parser.add_argument("--scenario", default="multipolar", choices=sorted(realism_env.SCENARIOS))
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.chunk < 1:
+        parser.error(f"--rounds and --chunk must be >= 1; got {args.rounds} and {args.chunk}")
     from mpe2 import simple_spread_v3
 
-    envs = {
-        f"realism_v0 ({args.scenario})": lambda: realism_env.parallel_env(scenario=args.scenario),
-        "mpe2 simple_spread_v3": lambda: simple_spread_v3.parallel_env(),
-    }
-    best: dict[str, tuple[float, float]] = {}
-    for repeat in range(args.repeats):
-        for name, make in envs.items():
-            result = measure(make, args.steps, seed=repeat)
-            if name not in best or result[0] > best[name][0]:
-                best[name] = result
+    result = compare(
+        lambda: realism_env.parallel_env(scenario=args.scenario),
+        simple_spread_v3.parallel_env,
+        args.rounds,
+        args.chunk,
+        args.seed,
+    )
+    ours_name = f"realism_v0 ({args.scenario})"
     print(f"{'env':<34}{'parallel steps/s':>18}{'agent steps/s':>16}")
-    for name, (steps_per_s, agent_steps_per_s) in best.items():
-        print(f"{name:<34}{steps_per_s:>18,.0f}{agent_steps_per_s:>16,.0f}")
-    ours, mpe = (v[0] for v in best.values())
-    ours_agents, mpe_agents = (v[1] for v in best.values())
-    print(f"ratio realism_env / MPE: {ours / mpe:.2f}x parallel steps, {ours_agents / mpe_agents:.2f}x agent steps")
-    return {"parallel_ratio": ours / mpe, "agent_ratio": ours_agents / mpe_agents}
+    print(f"{ours_name:<34}{result['ours_steps_per_s']:>18,.0f}{result['ours_agent_steps_per_s']:>16,.0f}")
+    reference = "mpe2 simple_spread_v3"
+    print(f"{reference:<34}{result['reference_steps_per_s']:>18,.0f}{result['reference_agent_steps_per_s']:>16,.0f}")
+    quarters = ", ".join(f"{r:.2f}" for r in result["parallel_ratio_by_quarter"])
+    print(
+        f"ratio realism_env / MPE: {result['parallel_ratio']:.2f}x parallel steps (quarters: {quarters}), "
+        f"{result['agent_ratio']:.2f}x agent steps"
+    )
+    return result
 
 
 if __name__ == "__main__":
