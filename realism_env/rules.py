@@ -124,16 +124,6 @@ def _touch_counts(world: World) -> np.ndarray:
     return _cached(world, "touch_counts", lambda: (_adjacency(world) @ ownership(world)).reshape(shape))
 
 
-def touching(world: World) -> tuple[np.ndarray, np.ndarray]:
-    """([W, P, N] province p touches nation n by land, [W, P, N] by land or sea)."""
-
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        counts = _touch_counts(world)
-        return counts[:, 0] > 0, (counts[:, 0] + counts[:, 1]) > 0
-
-    return _cached(world, "touching", compute)
-
-
 def borders(world: World) -> tuple[np.ndarray, np.ndarray]:
     """([W, N, N] land border, [W, N, N] sea-only link) between nations, from their provinces."""
 
@@ -262,37 +252,37 @@ def action_mask(world: World, config: EnvConfig) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def _pick(candidates: np.ndarray, priority: np.ndarray) -> np.ndarray:
-    """Index of the candidate with the highest random priority along the last axis (any index where none)."""
-    return np.where(candidates, priority, -1.0).argmax(axis=-1)
+def _province_gains(
+    world: World, gains: np.ndarray, pick: np.ndarray, priority: np.ndarray, by_force: bool
+) -> np.ndarray:
+    """New owners after every flagged pair ``gains[w, i, j]`` passes one province from j to i.
+
+    The province is the one with the highest random ``pick[w, i, j, p]`` among j's provinces that touch i:
+    by force, over land where the two share a land border, else across sea; by concession, any that
+    touches i. If several nations gain the same province, the higher ``priority[w, i, j]`` takes it.
+    Works on the list of flagged pairs (a few per turn), not on every pair of nations.
+    """
+    w, i, j = gains.nonzero()
+    counts = _touch_counts(world)  # [W, 2, P, N]
+    touches = counts[w, 0, :, i] > 0  # [K, P] by land
+    any_link = touches | (counts[w, 1, :, i] > 0)
+    if by_force:
+        touches = np.where(borders(world)[0][w, i, j][:, None], touches, any_link)
+    else:
+        touches = any_link
+    candidates = touches & (world.owner[w] == j[:, None])
+    province = np.where(candidates, pick[w, i, j], -1.0).argmax(axis=1)
+    # Where two gains name the same province, the one of higher priority is applied last and stands.
+    key = w * world.n_provinces + province
+    order = np.lexsort((priority[w, i, j], key))
+    last = np.append(key[order][1:] != key[order][:-1], True)
+    winners = order[last]
+    owner = world.owner.copy()
+    owner[w[winners], province[winners]] = i[winners]
+    return owner
 
 
-def _transfer(owner: np.ndarray, chosen: np.ndarray, happens: np.ndarray, gainer_priority: np.ndarray) -> np.ndarray:
-    """New owners after transfers. ``chosen[w, i, j]`` is the province passing from j to i when
-    ``happens[w, i, j]``; if several nations win the same province, the higher random priority takes it."""
-    claim = (chosen[..., None] == indices(owner.shape[1])) & happens[..., None]  # [W, N, N, P]
-    claim_priority = np.maximum.reduce(np.where(claim, gainer_priority[..., None], -1.0), axis=2)  # [W, gainer, P]
-    claimed = np.maximum.reduce(claim_priority, axis=1) >= 0
-    return np.where(claimed, claim_priority.argmax(axis=1), owner)
-
-
-def frontier(world: World) -> tuple[np.ndarray, np.ndarray]:
-    """What nation i could gain from nation j: ([W, i, j, P] the provinces of j it could take by force,
-    [W, i, j, P] the provinces of j that touch it by land or sea). Force takes a province over land where
-    the two share a land border, else across sea; a concession may hand over any province that touches
-    the gainer. Whether there is any such province is :func:`neighbours`."""
-
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        land_touch, touches = touching(world)
-        held_by = ownership(world).transpose(0, 2, 1)[:, None, :, :] > 0  # [W, 1, j, P]
-        by_any = held_by & touches.transpose(0, 2, 1)[:, :, None, :]
-        by_land = held_by & land_touch.transpose(0, 2, 1)[:, :, None, :]
-        return np.where(borders(world)[0][..., None], by_land, by_any), by_any
-
-    return _cached(world, "frontier", compute)
-
-
-_OWNER_DERIVED = ("owned", "held", "touch_counts", "touching", "borders", "neighbours", "frontier")
+_OWNER_DERIVED = ("owned", "held", "touch_counts", "borders", "neighbours")
 _MAP_DERIVED = ("adjacency",)
 _ALIVE_DERIVED = ("live_pairs",)
 
@@ -429,9 +419,9 @@ def transition(
     mid = world  # the world as territory stands after concessions
     demand = world.demand
     if taken[_CONCEDE]:
-        conceded_province = _pick(frontier(world)[1], concession_pick.transpose(0, 2, 1, 3))
         conceded = toward[:, _CONCEDE] & neighbours(world)  # [w, gainer, giver]
-        mid = _with_owner(world, _transfer(world.owner, conceded_province, conceded, claim_priority))
+        pick = concession_pick.transpose(0, 2, 1, 3)
+        mid = _with_owner(world, _province_gains(world, conceded, pick, claim_priority, by_force=False))
         concession = concession & conceded.transpose(0, 2, 1)
         demand = _but_not(demand, toward[:, _CONCEDE])
 
@@ -477,8 +467,7 @@ def transition(
         capture_odds = 1.0 / (1.0 + ratio**-config.capture_steepness)
         captured = assaults & neighbours(mid) & (capture_roll < capture_odds)
         if np.count_nonzero(captured):
-            taken_province = _pick(frontier(mid)[0], capture_pick)
-            new_owner = _transfer(mid.owner, taken_province, captured, claim_priority)
+            new_owner = _province_gains(mid, captured, capture_pick, claim_priority, by_force=True)
             moved = new_owner != mid.owner
             pair_index = (indices(n_worlds)[:, None] * n + new_owner) * n + mid.owner  # (world, taker, loser)
             province_taken = np.bincount(pair_index.ravel(), weights=moved.ravel(), minlength=n_worlds * n * n)
