@@ -369,7 +369,7 @@ def transition(
     level = np.where(was_alive, level_of[actions], world.arms_level)
     # act * n + absolute target; an invalid action (and any action of a dead nation) is WAIT toward slot 0.
     code = np.where(valid, act_target_of[actions + nation_offset], wait_code)
-    act = code // n
+    act, target = np.divmod(code, n)
     # by_act[w, k, i, j]: nation i took act k toward nation j; toward[w, k, i, j]: j took act k toward i.
     by_act = code[:, None, :, None] == _act_codes(n)
     toward = by_act.transpose(0, 1, 3, 2).copy()
@@ -427,11 +427,9 @@ def transition(
 
     threats = by_act[:, _THREATEN]
     threats_made = world.threats_made
-    demand_age = world.demand_age + 1  # the age this turn, where a demand stands
     if taken[_THREATEN]:
         demand = demand | threats
         threats_made = threats_made + np.add.reduce(threats, axis=2)
-        demand_age = np.where(threats, 1, demand_age)
 
     # 3. War. An attack on a nation one is not at war with declares war (wars are symmetric).
     declared = np.zeros(pair_shape, dtype=bool)
@@ -444,8 +442,15 @@ def transition(
         enforced = attack & demand
         demand = _but_not(demand, attack)
         threats_enforced = threats_enforced + np.add.reduce(enforced, axis=2)
-    bluff = demand & (demand_age > config.demand_deadline)
-    demand = _but_not(demand, bluff)
+    # A refused demand lapses at its deadline: the threatener's bluff is called.
+    demands_stand = np.count_nonzero(demand) > 0
+    bluff = np.zeros(pair_shape, dtype=bool)
+    if demands_stand:
+        demand_age = world.demand_age + 1  # the age this turn, where a demand stands
+        if taken[_THREATEN]:
+            demand_age = np.where(threats, 1, demand_age)
+        bluff = demand & (demand_age > config.demand_deadline)
+        demand = _but_not(demand, bluff)
 
     # 4. Combat. A nation splits its forces evenly across its fronts.
     fighting = at_war if at_war is not world.at_war else at_war.copy()
@@ -477,12 +482,13 @@ def transition(
             wealth = wealth - destroyed_on_capture
             after = _with_owner(mid, new_owner)
 
-    # 5. Eliminations. Relations only ever join nations alive at the start of the turn, so they need
-    # trimming only when someone is eliminated.
-    eliminated = was_alive & (provinces_held(after) == 0)
+    # 5. Eliminations: a nation left with no province (only when provinces changed hands). Relations only
+    # ever join nations alive at the start of the turn, so they need trimming only when someone is gone.
+    eliminated = np.zeros(was_alive.shape, dtype=bool) if after is world else was_alive & (provinces_held(after) == 0)
     alive = was_alive
     alliance_formed = formed
-    if np.count_nonzero(eliminated):
+    anyone_eliminated = after is not world and np.count_nonzero(eliminated) > 0
+    if anyone_eliminated:
         alive = _but_not(was_alive, eliminated)
         pair_alive = alive[:, :, None] & alive[:, None, :]
         at_war = at_war & pair_alive
@@ -495,14 +501,18 @@ def transition(
         proposal = _but_not(proposal, at_war)
     if taken[_PEACE]:
         peace_offer = peace_offer & at_war
-    demand = _but_not(demand, at_war)
+    if demands_stand:
+        demand = _but_not(demand, at_war)
+        demand_age = np.where(demand, demand_age, 0)
+    else:
+        demand_age = np.zeros(pair_shape, dtype=world.demand_age.dtype)
     war_years = np.where(at_war, world.war_years + 1, 0)
     alliance_years = np.where(allied, world.alliance_years + 1, 0)
 
     # 6. Economy. Guns cost butter: what goes to arms, aid and upkeep is not invested (Waltz's internal
     # balancing; Welfare Diplomacy's units-versus-welfare trade-off).
     inc = income(world)
-    arms_share = np.where(was_alive, _as_array(config.arms_shares)[level], 0.0)
+    arms_share = _as_array(config.arms_shares)[level]  # a dead nation has no income: its share buys nothing
     upkeep = config.upkeep * world.military / np.maximum(inc, _EPS)
     lost = np.add.reduce(losses, axis=2)
     military = (1.0 - config.depreciation) * (world.military - lost) + arms_share * inc
@@ -514,13 +524,15 @@ def transition(
     else:
         aid = np.zeros(pair_shape)
         invested = 1.0 - arms_share - upkeep
-    military = np.maximum(military, 0.0) * alive
+    military = np.maximum(military, 0.0)
+    if anyone_eliminated:
+        military *= alive
     growth = 1.0 + world.growth_rates * np.maximum(invested, -1.0)
     # War devastates the economy of every nation that fights (Cusack & Stoll 1990: war costs).
     devastation = np.minimum(config.war_devastation * np.add.reduce(at_war, axis=2), 1.0)
     factor_by_nation = np.maximum(growth * (1.0 - devastation), 0.0)
     owner = after.owner
-    new_wealth = wealth * factor_by_nation.take(owner + _row_offsets(n_worlds, 1, n))
+    new_wealth = wealth * factor_by_nation.take(owner if n_worlds == 1 else owner + _row_offsets(n_worlds, 1, n))
     # Wealth destroyed on capture belonged to the loser; devastation falls on the holder after the turn.
     destroyed = (income(world) if after is world else sum_by_nation(wealth, ownership(after))) * devastation
     if destroyed_on_capture is not None:
@@ -539,11 +551,11 @@ def transition(
         alliance_proposal=proposal,
         peace_offer=peace_offer,
         demand=demand,
-        demand_age=np.where(demand, demand_age, 0),
+        demand_age=demand_age,
         threats_made=threats_made,
         threats_enforced=threats_enforced,
         last_act=act,  # WAIT for the dead, whose code is always WAIT's
-        last_target=code - act * n,
+        last_target=target,
         forces_lost=world.forces_lost + lost,
         wealth_destroyed=world.wealth_destroyed + destroyed,
         turn=world.turn + 1,
