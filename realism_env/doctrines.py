@@ -26,9 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realism_env.actions import Act
 from realism_env.config import EnvConfig
-from realism_env.rules import Events, income, neighbours, power_share, provinces_held
+from realism_env.rules import Events, act_target_validity, income, power_share, provinces_held
 from realism_env.world import World
+
+_ATTACK = int(Act.ATTACK)
 
 
 class _computed_once:
@@ -72,6 +75,8 @@ class Outcome:
     @_computed_once
     def provinces_lost(self) -> np.ndarray:
         """Provinces lost this turn (by force or concession)."""
+        if self.after.owner is self.before.owner:  # no province changed hands
+            return np.zeros(self.after.alive.shape)
         return np.maximum(provinces_held(self.before) - provinces_held(self.after), 0)
 
     @_computed_once
@@ -86,8 +91,9 @@ class Outcome:
         mil = after.military
         # Allies count towards one's own side (Waltz: external balancing).
         own_side = mil + np.add.reduce(np.where(after.allied, mil[:, None, :], 0.0), axis=2)
-        # A threat is a live, non-allied nation one borders or is at war with.
-        threat = np.greater(neighbours(after) | after.at_war, after.allied) & after.alive[:, None, :]
+        # A threat is a live, non-allied nation one borders or is at war with: exactly the nations one may
+        # attack, so the attack rule's own test is used (one definition).
+        threat = act_target_validity(after)[:, _ATTACK]
         strongest = np.maximum.reduce(np.where(threat, mil[:, None, :], 0.0), axis=2)
         return np.where(strongest > 0, own_side / np.maximum(strongest, 1e-300), np.inf)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from realism_env.actions import N_ACTS, Act
 from realism_env.config import EnvConfig
-from realism_env.rules import borders, credibility, income, indices, provinces_held, relative_order
+from realism_env.rules import acted_on, borders, credibility, income, indices, provinces_held, relative_order
 from realism_env.world import World
 
 _EPS = 1e-9
@@ -229,8 +229,7 @@ def observe(
     np.divide(world.war_years, config.max_cycles, out=pair[:, 6])
     pair[:, 7] = world.alliance_proposal
     pair[:, 8] = world.peace_offer
-    # j's public act last turn was aimed at the observer i.
-    pair[:, 9] = (world.last_target[:, None, :] == indices(n)[:, None]) & (world.last_act != _WAIT)[:, None, :]
+    pair[:, 9] = acted_on(world)
     return source.take(gather, axis=1)
 
 

@@ -146,6 +146,16 @@ def neighbours(world: World) -> np.ndarray:
     return _cached(world, "neighbours", compute)
 
 
+def acted_on(world: World) -> np.ndarray:
+    """[W, i, j] whether nation j's public act last turn (anything but WAIT) was aimed at nation i."""
+
+    def compute() -> np.ndarray:
+        aimed_at = world.last_target[:, None, :] == indices(world.n_nations)[:, None]
+        return aimed_at & (world.last_act != _WAIT)[:, None, :]
+
+    return _cached(world, "acted_on", compute)
+
+
 def power_share(world: World, inc: np.ndarray | None = None) -> np.ndarray:
     """[W, N] share of the system's capabilities: the mean of military and economic shares
     (after the COW CINC index, a mean of capability shares)."""
@@ -192,27 +202,36 @@ def live_pairs(world: World) -> np.ndarray:
 
 def act_target_validity(world: World) -> np.ndarray:
     """[W, K, N, N] whether nation i may take act k toward nation j (absolute j). WAIT is valid toward
-    the nation in slot 0 only, so every act has exactly one encoding."""
-    n = world.n_nations
-    both = live_pairs(world)
-    at_war, allied, demand = world.at_war, world.allied, world.demand
-    neighbour = neighbours(world)
-    free = _but_not(both, allied)
-    valid = np.empty((world.n_worlds, N_ACTS, n, n), dtype=bool)
-    valid[:, _WAIT] = _wait_target(n)
-    np.logical_and(free, neighbour | at_war, out=valid[:, _ATTACK])
-    np.greater(free, at_war, out=valid[:, _ALLY])
-    valid[:, _LEAVE] = allied
-    np.greater(valid[:, _ALLY] & neighbour, demand, out=valid[:, _THREATEN])
-    # Conceding gives a province bordering the demander; a nation never concedes its last province.
-    np.logical_and(
-        both & demand.transpose(0, 2, 1).copy() & neighbour,
-        provinces_held(world)[:, :, None] > 1,
-        out=valid[:, _CONCEDE],
-    )
-    np.greater(both, at_war, out=valid[:, _SUPPORT])
-    valid[:, _PEACE] = at_war
-    return valid
+    the nation in slot 0 only, so every act has exactly one encoding. Read-only (cached per world)."""
+
+    def compute() -> np.ndarray:
+        n = world.n_nations
+        both = live_pairs(world)
+        at_war, allied, demand = world.at_war, world.allied, world.demand
+        neighbour = neighbours(world)
+        free = _but_not(both, allied)
+        valid = np.empty((world.n_worlds, N_ACTS, n, n), dtype=bool)
+        valid[:, _WAIT] = _wait_target(n)
+        np.logical_and(free, neighbour | at_war, out=valid[:, _ATTACK])
+        np.greater(free, at_war, out=valid[:, _ALLY])
+        valid[:, _LEAVE] = allied
+        np.logical_and(valid[:, _ALLY], neighbour, out=valid[:, _THREATEN])
+        if np.count_nonzero(demand):  # with no demand standing, no one may concede and anyone may threaten
+            valid[:, _THREATEN] &= ~demand
+            # Conceding gives a province bordering the demander; a nation never concedes its last province.
+            np.logical_and(
+                both & demand.transpose(0, 2, 1).copy() & neighbour,
+                provinces_held(world)[:, :, None] > 1,
+                out=valid[:, _CONCEDE],
+            )
+        else:
+            valid[:, _CONCEDE] = False
+        np.greater(both, at_war, out=valid[:, _SUPPORT])
+        valid[:, _PEACE] = at_war
+        valid.flags.writeable = False
+        return valid
+
+    return _cached(world, "validity", compute)
 
 
 @cache
@@ -563,6 +582,7 @@ def transition(
     # Ownership-derived values depend only on the owner array and the fixed map: carry them over.
     _carry(after, new_world, _OWNER_DERIVED)
     _carry(world, new_world, _MAP_DERIVED if alive is not was_alive else _MAP_DERIVED + _ALIVE_DERIVED)
+    new_world.cache["acted_on"] = np.logical_or.reduce(toward[:, _WAIT + 1 :], axis=1)  # what acted_on() computes
     events = Events(
         war_declared=declared,
         battle=fighting,
