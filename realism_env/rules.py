@@ -110,28 +110,32 @@ def provinces_held(world: World) -> np.ndarray:
 
 
 def _adjacency(world: World) -> np.ndarray:
-    """[W, 2P, P] float: the land adjacency rows, then the sea adjacency rows (fixed for an episode)."""
+    """[W, P, 2P] float: the land adjacency columns, then the sea adjacency columns (fixed for an episode)."""
     return _cached(
         world,
         "adjacency",
-        lambda: np.concatenate([world.land_adjacency, world.sea_adjacency], axis=1).astype(np.float64),
+        lambda: np.concatenate([world.land_adjacency, world.sea_adjacency], axis=2).astype(np.float64),
     )
 
 
 def _touch_counts(world: World) -> np.ndarray:
-    """[W, 2, P, N] how many provinces of nation n touch province p: by land, then by sea."""
-    shape = (world.n_worlds, 2, world.n_provinces, world.n_nations)
-    return _cached(world, "touch_counts", lambda: (_adjacency(world) @ ownership(world)).reshape(shape))
+    """[W, N, 2, P] how many provinces of nation n touch province p: by land, then by sea."""
+    shape = (world.n_worlds, world.n_nations, 2, world.n_provinces)
+    return _cached(
+        world, "touch_counts", lambda: (ownership(world).transpose(0, 2, 1) @ _adjacency(world)).reshape(shape)
+    )
 
 
 def borders(world: World) -> tuple[np.ndarray, np.ndarray]:
     """([W, N, N] land border, [W, N, N] sea-only link) between nations, from their provinces."""
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
-        linked = ownership(world).transpose(0, 2, 1)[:, None] @ _touch_counts(world) > 0  # [W, 2, N, N]
-        off_diagonal = _off_diagonal(world.n_nations)
-        land = linked[:, 0] & off_diagonal
-        return land, _but_not(linked[:, 1] & off_diagonal, land)
+        n = world.n_nations
+        counts = _touch_counts(world).reshape(world.n_worlds, 2 * n, world.n_provinces)
+        linked = (counts @ ownership(world) > 0).reshape(world.n_worlds, n, 2, n)  # [W, i, land/sea, j]
+        off_diagonal = _off_diagonal(n)
+        land = linked[:, :, 0] & off_diagonal
+        return land, _but_not(linked[:, :, 1] & off_diagonal, land)
 
     return _cached(world, "borders", compute)
 
@@ -273,8 +277,9 @@ def action_mask(world: World, config: EnvConfig) -> np.ndarray:
 
 def _province_gains(
     world: World, gains: np.ndarray, pick: np.ndarray, priority: np.ndarray, by_force: bool
-) -> np.ndarray:
-    """New owners after every flagged pair ``gains[w, i, j]`` passes one province from j to i.
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """New owners after every flagged pair ``gains[w, i, j]`` passes one province from j to i, and the
+    (w, i, j) indices of the pairs whose transfer took place.
 
     The province is the one with the highest random ``pick[w, i, j, p]`` among j's provinces that touch i:
     by force, over land where the two share a land border, else across sea; by concession, any that
@@ -282,23 +287,20 @@ def _province_gains(
     Works on the list of flagged pairs (a few per turn), not on every pair of nations.
     """
     w, i, j = gains.nonzero()
-    counts = _touch_counts(world)  # [W, 2, P, N]
-    touches = counts[w, 0, :, i] > 0  # [K, P] by land
-    any_link = touches | (counts[w, 1, :, i] > 0)
+    counts = _touch_counts(world)[w, i] > 0  # [K, land/sea, P]
+    touches = counts[:, 0] | counts[:, 1]
     if by_force:
-        touches = np.where(borders(world)[0][w, i, j][:, None], touches, any_link)
-    else:
-        touches = any_link
+        touches = np.where(borders(world)[0][w, i, j][:, None], counts[:, 0], touches)
     candidates = touches & (world.owner[w] == j[:, None])
     province = np.where(candidates, pick[w, i, j], -1.0).argmax(axis=1)
-    # Where two gains name the same province, the one of higher priority is applied last and stands.
-    key = w * world.n_provinces + province
-    order = np.lexsort((priority[w, i, j], key))
-    last = np.append(key[order][1:] != key[order][:-1], True)
-    winners = order[last]
+    if w.size > 1:  # where two gains name the same province, the one of higher priority stands
+        key = w * world.n_provinces + province
+        order = np.lexsort((priority[w, i, j], key))
+        winners = order[np.append(key[order][1:] != key[order][:-1], True)]
+        w, i, j, province = w[winners], i[winners], j[winners], province[winners]
     owner = world.owner.copy()
-    owner[w[winners], province[winners]] = i[winners]
-    return owner
+    owner[w, province] = i
+    return owner, (w, i, j)
 
 
 _OWNER_DERIVED = ("owned", "held", "touch_counts", "borders", "neighbours")
@@ -440,7 +442,7 @@ def transition(
     if taken[_CONCEDE]:
         conceded = toward[:, _CONCEDE] & neighbours(world)  # [w, gainer, giver]
         pick = concession_pick.transpose(0, 2, 1, 3)
-        mid = _with_owner(world, _province_gains(world, conceded, pick, claim_priority, by_force=False))
+        mid = _with_owner(world, _province_gains(world, conceded, pick, claim_priority, by_force=False)[0])
         concession = concession & conceded.transpose(0, 2, 1)
         demand = _but_not(demand, toward[:, _CONCEDE])
 
@@ -473,7 +475,8 @@ def transition(
 
     # 4. Combat. A nation splits its forces evenly across its fronts.
     fighting = at_war if at_war is not world.at_war else at_war.copy()
-    per_front = world.military / np.maximum(np.add.reduce(at_war, axis=2), 1)
+    fronts = np.add.reduce(at_war, axis=2)
+    per_front = world.military / np.maximum(fronts, 1)
     committed = per_front[:, :, None] * at_war  # i's force against j
     enemy = committed.transpose(0, 2, 1).copy()
     # Attrition (Lanchester's linear law): losses proportional to the force the enemy commits.
@@ -491,11 +494,9 @@ def transition(
         capture_odds = 1.0 / (1.0 + ratio**-config.capture_steepness)
         captured = assaults & neighbours(mid) & (capture_roll < capture_odds)
         if np.count_nonzero(captured):
-            new_owner = _province_gains(mid, captured, capture_pick, claim_priority, by_force=True)
+            new_owner, takers = _province_gains(mid, captured, capture_pick, claim_priority, by_force=True)
+            province_taken[takers] = 1  # one province per front and turn
             moved = new_owner != mid.owner
-            pair_index = (indices(n_worlds)[:, None] * n + new_owner) * n + mid.owner  # (world, taker, loser)
-            province_taken = np.bincount(pair_index.ravel(), weights=moved.ravel(), minlength=n_worlds * n * n)
-            province_taken = province_taken.reshape(pair_shape).astype(np.int64)
             # The conqueror keeps conquest_payoff of a province's wealth; the rest is destroyed.
             destroyed_on_capture = np.where(moved, wealth * (1.0 - config.conquest_payoff), 0.0)
             wealth = wealth - destroyed_on_capture
@@ -548,7 +549,9 @@ def transition(
         military *= alive
     growth = 1.0 + world.growth_rates * np.maximum(invested, -1.0)
     # War devastates the economy of every nation that fights (Cusack & Stoll 1990: war costs).
-    devastation = np.minimum(config.war_devastation * np.add.reduce(at_war, axis=2), 1.0)
+    if anyone_eliminated:  # their wars ended with them
+        fronts = np.add.reduce(at_war, axis=2)
+    devastation = np.minimum(config.war_devastation * fronts, 1.0)
     factor_by_nation = np.maximum(growth * (1.0 - devastation), 0.0)
     owner = after.owner
     new_wealth = wealth * factor_by_nation.take(owner if n_worlds == 1 else owner + _row_offsets(n_worlds, 1, n))
