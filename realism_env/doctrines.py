@@ -213,13 +213,18 @@ def rewards(
     return total, results
 
 
-def terms_per_nation(groups: list[DoctrineTerms], world_index: int = 0) -> list[dict[str, float]]:
-    """Each nation's own doctrine's terms in one world, as plain floats (for ``infos``)."""
+def terms_per_nation(
+    groups: list[DoctrineTerms], world_index: int = 0, nations: list[int] | None = None
+) -> list[dict[str, float]]:
+    """Each nation's own doctrine's terms in one world, as plain floats (for ``infos``); only for ``nations``
+    (indices; all by default), the others get ``{}``."""
     out: list[dict[str, float]] = [{} for _ in range(len(groups[0].members))]
     for group in groups:
         names = list(group.terms)
-        columns = [np.asarray(group.terms[name], dtype=np.float64)[world_index].tolist() for name in names]
-        rows = list(zip(*columns, strict=True))
-        for i in group.members.nonzero()[0].tolist():
-            out[i] = dict(zip(names, rows[i], strict=True))
+        columns = [np.asarray(term, dtype=np.float64)[world_index].tolist() for term in group.terms.values()]
+        members = group.members.tolist()
+        rows = list(zip(*columns, strict=True)) if columns else [()] * len(members)
+        for i in range(len(members)) if nations is None else nations:
+            if members[i]:
+                out[i] = dict(zip(names, rows[i], strict=True))
     return out

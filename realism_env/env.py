@@ -19,6 +19,9 @@ from realism_env.world import World, generate_world
 NAME = "realism_v0"
 
 
+_WAIT = int(Act.WAIT)  # WAIT toward slot 0 at arms level l is (l * K + _WAIT) * (N - 1)
+
+
 class RealismEnv(ParallelEnv):
     """Nations under anarchy, rewarded by a realist doctrine.
 
@@ -147,6 +150,7 @@ class RealismEnv(ParallelEnv):
         n = config.n_nations
         self.possible_agents = [f"nation_{i}" for i in range(n)]
         self.agent_name_mapping = {name: i for i, name in enumerate(self.possible_agents)}
+        self._names = tuple(self.possible_agents)
         # Doctrines are resolved once here, never looked up by string inside step.
         self.doctrines = tuple(DOCTRINES[name] for name in config.doctrine_per_nation)
         self._doctrine_groups = doctrine_groups(self.doctrines)
@@ -205,33 +209,38 @@ class RealismEnv(ParallelEnv):
         alive = next_world.alive[0].tolist()
         over = sum(alive) <= 1  # one nation holds every province (rules.is_over)
         truncated = int(next_world.turn[0]) >= config.max_cycles
-        records = event_records(events, 0, tuple(self.possible_agents))
+        records = event_records(events, 0, self._names)
         self._last_events = records
         self.last_events = events
         invalid = events.invalid_action[0].tolist()
         reward_list = total[0].tolist()
-        terms = terms_per_nation(groups)
+        index = self.agent_name_mapping
+        acting_index = [index[agent] for agent in acting]
+        terms = terms_per_nation(groups, 0, acting_index)
         observations = self._observe(acting)
-        involving: dict[str, list] = {agent: [] for agent in acting}
+        involving: dict[str | None, list] = {agent: [] for agent in acting}
         for record in records:
-            for name in (record["actor"], record["target"]):
-                if name in involving:
-                    involving[name].append(record)
+            actor, target = record["actor"], record["target"]
+            if actor in involving:
+                involving[actor].append(record)
+            if target in involving:
+                involving[target].append(record)
         rewards_out, terminations, truncations, infos = {}, {}, {}, {}
-        for agent in acting:
-            i = self.agent_name_mapping[agent]
+        still_acting = []
+        for agent, i in zip(acting, acting_index, strict=True):
             rewards_out[agent] = reward_list[i]
-            terminations[agent] = over or not alive[i]
-            truncations[agent] = truncated and not terminations[agent]
+            terminated = terminations[agent] = over or not alive[i]
+            truncations[agent] = truncated and not terminated
             infos[agent] = {"reward_terms": terms[i], "events": involving[agent], "action_valid": not invalid[i]}
-        self.agents = [a for a in acting if not (terminations[a] or truncations[a])]
+            if not (terminated or truncated):
+                still_acting.append(agent)
+        self.agents = still_acting
         return observations, rewards_out, terminations, truncations, infos
 
     def _flat_actions(self, actions: dict[str, Any]) -> np.ndarray:
         """[1, N] flat actions; a live nation without an action keeps its arms level and waits."""
-        world = self.world
-        n = self.config.n_nations
-        flat = (world.arms_level[0] * N_ACTS + int(Act.WAIT)) * (n - 1)
+        n_targets = self.config.n_nations - 1
+        flat = [(level * N_ACTS + _WAIT) * n_targets for level in self.world.arms_level[0].tolist()]
         for agent, action in actions.items():
             if agent not in self.agent_name_mapping:
                 raise ValueError(f"unknown agent {agent!r}; valid: {', '.join(self.possible_agents)}")
@@ -248,7 +257,7 @@ class RealismEnv(ParallelEnv):
                     f"valid: an integer in 0..{self._n_actions - 1}"
                 )
             flat[self.agent_name_mapping[agent]] = value
-        return flat[None]
+        return np.array([flat], dtype=np.int64)
 
     def _observe(self, agents: list[str]) -> dict[str, dict[str, np.ndarray]]:
         self._mask = action_mask(self.world, self.config)
