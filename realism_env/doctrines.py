@@ -90,7 +90,9 @@ class Outcome:
         after = self.after
         mil = after.military
         # Allies count towards one's own side (Waltz: external balancing).
-        own_side = mil + np.add.reduce(np.where(after.allied, mil[:, None, :], 0.0), axis=2)
+        own_side = mil
+        if np.count_nonzero(after.allied):  # skipping is exact: with no alliance, allies add nothing
+            own_side = mil + np.add.reduce(np.where(after.allied, mil[:, None, :], 0.0), axis=2)
         # A threat is a live, non-allied nation one borders or is at war with: exactly the nations one may
         # attack, so the attack rule's own test is used (one definition).
         threat = act_target_validity(after)[:, _ATTACK]
@@ -125,6 +127,11 @@ class Doctrine:
         return total, parts
 
 
+def _weighted(flags: np.ndarray, weight: float) -> np.ndarray:
+    """``weight * flags`` for a bool array, as floats (with its signed zeros), without a mixed-type product."""
+    return np.where(flags, weight, 0.0 * weight)
+
+
 @dataclass(frozen=True)
 class SecurityTerms:
     """Defensive realism (Waltz 1979): survival and a sufficient margin over the strongest threat."""
@@ -137,10 +144,10 @@ class SecurityTerms:
     def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, np.ndarray]:
         margin = np.minimum(1.0, out.security_ratio / config.security_sufficiency)
         return {
-            "survival": self.survival * out.alive,
+            "survival": _weighted(out.alive, self.survival),
             "security_margin": self.margin * np.where(out.alive, margin, 0.0),
             "territory_lost": -self.territory * out.provinces_lost / np.maximum(out.initial_provinces, 1),
-            "elimination": -self.elimination * out.eliminated,
+            "elimination": _weighted(out.eliminated, -self.elimination),
         }
 
 
@@ -155,8 +162,8 @@ class PowerTerms:
     def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, np.ndarray]:
         return {
             "relative_power": self.share * out.n_nations * out.power_share,
-            "hegemony": self.hegemony * (out.power_share > config.hegemony_share),
-            "elimination": -self.elimination * out.eliminated,
+            "hegemony": _weighted(out.power_share > config.hegemony_share, self.hegemony),
+            "elimination": _weighted(out.eliminated, -self.elimination),
         }
 
 

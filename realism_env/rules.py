@@ -475,9 +475,9 @@ def transition(
 
     # 4. Combat. A nation splits its forces evenly across its fronts.
     fighting = at_war if at_war is not world.at_war else at_war.copy()
-    fronts = np.add.reduce(at_war, axis=2)
-    per_front = world.military / np.maximum(fronts, 1)
-    committed = per_front[:, :, None] * at_war  # i's force against j
+    fronts = np.add.reduce(at_war, axis=2, dtype=np.float64)  # float: the arithmetic below stays in one type
+    per_front = world.military / np.maximum(fronts, 1.0)
+    committed = np.where(at_war, per_front[:, :, None], 0.0)  # i's force against j
     enemy = committed.transpose(0, 2, 1).copy()
     # Attrition (Lanchester's linear law): losses proportional to the force the enemy commits.
     losses = np.minimum(committed, config.attrition * enemy)
@@ -550,7 +550,7 @@ def transition(
     growth = 1.0 + world.growth_rates * np.maximum(invested, -1.0)
     # War devastates the economy of every nation that fights (Cusack & Stoll 1990: war costs).
     if anyone_eliminated:  # their wars ended with them
-        fronts = np.add.reduce(at_war, axis=2)
+        fronts = np.add.reduce(at_war, axis=2, dtype=np.float64)
     devastation = np.minimum(config.war_devastation * fronts, 1.0)
     factor_by_nation = np.maximum(growth * (1.0 - devastation), 0.0)
     owner = after.owner
