@@ -9,7 +9,7 @@ import numpy as np
 
 from realism_env.actions import N_ACTS, Act
 from realism_env.config import EnvConfig
-from realism_env.rules import acted_on, borders, credibility, income, indices, provinces_held, relative_order
+from realism_env.rules import acted_on, borders, credibility, income, provinces_held, relative_order
 from realism_env.world import World
 
 _EPS = 1e-9
@@ -144,6 +144,18 @@ _OTHER_SOURCE: dict[str, tuple] = {
 assert tuple(_OTHER_SOURCE) == tuple(f for f, _ in OTHER_FIELDS[: len(_OTHER_SOURCE)])  # the rest: last act
 
 
+_ACT_ONE_HOT = np.eye(N_ACTS, dtype=np.float32)
+_ACT_ONE_HOT.flags.writeable = False
+
+
+@cache
+def _level_fraction(n_levels: int) -> np.ndarray:
+    """[L] each arms level as a fraction of the highest."""
+    fraction = np.arange(n_levels) / (n_levels - 1)
+    fraction.flags.writeable = False
+    return fraction
+
+
 @cache
 def _source_layout(n: int, n_revealed: int) -> tuple[int, int, int, int, int, np.ndarray]:
     """Offsets in the source row (turn, last-act one-hot, doctrine one-hot, pairwise blocks), its size, and the
@@ -214,12 +226,11 @@ def observe(
     nation[:, 0] = world.military / perceived_total
     nation[:, 1] = inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS)
     nation[:, 2] = provinces_held(world) / world.n_provinces
-    # Integer fields are divided straight into the float32 buffer (no float64 temporary).
-    np.divide(world.arms_level, len(config.arms_shares) - 1, out=nation[:, 3])
-    credibility(world, out=nation[:, 8])
+    nation[:, 3] = _level_fraction(len(config.arms_shares))[world.arms_level]
+    nation[:, 8] = credibility(world)
     nation[:, 9] = world.alive
     np.divide(world.turn, config.max_cycles, out=source[:, turn_at])
-    source[:, acts_at:doctrine_at].reshape(n_worlds, n, N_ACTS)[...] = world.last_act[:, :, None] == indices(N_ACTS)
+    source[:, acts_at:doctrine_at] = _ACT_ONE_HOT[world.last_act].reshape(n_worlds, -1)
     if revealed:
         source[:, doctrine_at:pairs_at] = doctrine_onehot.reshape(-1)
     land, sea = borders(world)

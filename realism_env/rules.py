@@ -169,10 +169,10 @@ def power_share(world: World, inc: np.ndarray | None = None) -> np.ndarray:
     return 0.5 * (mil_share + eco_share) * world.alive
 
 
-def credibility(world: World, out: np.ndarray | None = None) -> np.ndarray:
+def credibility(world: World) -> np.ndarray:
     """[W, N] share of refused threats a nation went to war over, with a uniform prior
-    (Laplace's rule), so a nation with no record is half credible. ``out``: where to write it."""
-    return np.divide(world.threats_enforced + 1, world.threats_made + 2, out=out)
+    (Laplace's rule), so a nation with no record is half credible."""
+    return _cached(world, "credibility", lambda: (world.threats_enforced + 1) / (world.threats_made + 2))
 
 
 @cache
@@ -462,7 +462,8 @@ def transition(
         # Carrying out a refused threat makes later threats credible (Schelling 1966; Mearsheimer's blackmail).
         enforced = attack & demand
         demand = _but_not(demand, attack)
-        threats_enforced = threats_enforced + np.add.reduce(enforced, axis=2)
+        if np.count_nonzero(enforced):
+            threats_enforced = threats_enforced + np.add.reduce(enforced, axis=2)
     # A refused demand lapses at its deadline: the threatener's bluff is called.
     demands_stand = np.count_nonzero(demand) > 0
     bluff = np.zeros(pair_shape, dtype=bool)
@@ -527,7 +528,10 @@ def transition(
     else:
         demand_age = np.zeros(pair_shape, dtype=world.demand_age.dtype)
     war_years = np.where(at_war, world.war_years + 1, 0)
-    alliance_years = np.where(allied, world.alliance_years + 1, 0)
+    if np.count_nonzero(allied):
+        alliance_years = np.where(allied, world.alliance_years + 1, 0)
+    else:
+        alliance_years = np.zeros(pair_shape, dtype=world.alliance_years.dtype)
 
     # 6. Economy. Guns cost butter: what goes to arms, aid and upkeep is not invested (Waltz's internal
     # balancing; Welfare Diplomacy's units-versus-welfare trade-off).
@@ -585,6 +589,8 @@ def transition(
     # Ownership-derived values depend only on the owner array and the fixed map: carry them over.
     _carry(after, new_world, _OWNER_DERIVED)
     _carry(world, new_world, _MAP_DERIVED if alive is not was_alive else _MAP_DERIVED + _ALIVE_DERIVED)
+    if threats_made is world.threats_made and threats_enforced is world.threats_enforced:
+        _carry(world, new_world, ("credibility",))
     new_world.cache["acted_on"] = np.logical_or.reduce(toward[:, _WAIT + 1 :], axis=1)  # what acted_on() computes
     events = Events(
         war_declared=declared,
@@ -632,10 +638,12 @@ def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> l
     logs and replays). Symmetric events are listed once per pair; a battle's value is
     (actor's losses, target's losses)."""
     records: list[dict[str, object]] = []
+    one_world = events.eliminated.shape[0] == 1  # then the whole array is the world's: no view to count on
     for index, kind, symmetric in _RECORDED:
-        array = events[index][world_index]
-        if not np.count_nonzero(array):
+        arrays = events[index]
+        if not np.count_nonzero(arrays if one_world else arrays[world_index]):
             continue
+        array = arrays[world_index]
         values = array.tolist()
         if array.ndim == 1:
             hits = array.nonzero()[0].tolist()
