@@ -72,10 +72,15 @@ class Outcome:
     def initial_provinces(self) -> np.ndarray:
         return self.after.initial_provinces
 
+    @property
+    def territory_changed(self) -> bool:
+        """Whether any province changed hands this turn (if not, ``provinces_lost`` is all zero)."""
+        return self.after.owner is not self.before.owner
+
     @_computed_once
     def provinces_lost(self) -> np.ndarray:
         """Provinces lost this turn (by force or concession)."""
-        if self.after.owner is self.before.owner:  # no province changed hands
+        if not self.territory_changed:
             return np.zeros(self.after.alive.shape)
         return np.maximum(provinces_held(self.before) - provinces_held(self.after), 0)
 
@@ -142,11 +147,15 @@ class SecurityTerms:
     elimination: float = 10.0
 
     def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, np.ndarray]:
-        margin = np.minimum(1.0, out.security_ratio / config.security_sufficiency)
+        margin = np.where(out.alive, np.minimum(1.0, out.security_ratio / config.security_sufficiency), 0.0)
+        if out.territory_changed:
+            territory_lost = -self.territory * out.provinces_lost / np.maximum(out.initial_provinces, 1)
+        else:  # nothing lost: the formula's (signed) zeros without its arithmetic
+            territory_lost = np.full(out.alive.shape, -self.territory * 0.0)
         return {
             "survival": _weighted(out.alive, self.survival),
-            "security_margin": self.margin * np.where(out.alive, margin, 0.0),
-            "territory_lost": -self.territory * out.provinces_lost / np.maximum(out.initial_provinces, 1),
+            "security_margin": margin if self.margin == 1.0 else self.margin * margin,
+            "territory_lost": territory_lost,
             "elimination": _weighted(out.eliminated, -self.elimination),
         }
 

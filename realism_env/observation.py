@@ -226,11 +226,11 @@ def observe(
     nation[:, 0] = world.military / perceived_total
     nation[:, 1] = inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS)
     nation[:, 2] = provinces_held(world) / world.n_provinces
-    nation[:, 3] = _level_fraction(len(config.arms_shares))[world.arms_level]
+    nation[:, 3] = _level_fraction(len(config.arms_shares)).take(world.arms_level)
     nation[:, 8] = credibility(world)
     nation[:, 9] = world.alive
     np.divide(world.turn, config.max_cycles, out=source[:, turn_at])
-    source[:, acts_at:doctrine_at] = _ACT_ONE_HOT[world.last_act].reshape(n_worlds, -1)
+    source[:, acts_at:doctrine_at] = _ACT_ONE_HOT.take(world.last_act, axis=0).reshape(n_worlds, -1)
     if revealed:
         source[:, doctrine_at:pairs_at] = doctrine_onehot.reshape(-1)
     land, sea = borders(world)
