@@ -636,7 +636,7 @@ _BATTLE = EVENT_KINDS.index("battle")
 def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> list[dict[str, object]]:
     """The events of one world as plain records ``{"kind", "actor", "target", "value"}`` (for ``infos``,
     logs and replays). Symmetric events are listed once per pair; a battle's value is
-    (actor's losses, target's losses)."""
+    (actor's losses, target's losses); a flag's value is 1.0."""
     records: list[dict[str, object]] = []
     one_world = events.eliminated.shape[0] == 1  # then the whole array is the world's: no view to count on
     for index, kind, symmetric in _RECORDED:
@@ -644,12 +644,13 @@ def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> l
         if not np.count_nonzero(arrays if one_world else arrays[world_index]):
             continue
         array = arrays[world_index]
-        values = array.tolist()
+        flags = array.dtype == bool
         if array.ndim == 1:
             hits = array.nonzero()[0].tolist()
+            values = [1.0] * len(names) if flags else array.tolist()
             records += [{"kind": kind, "actor": names[i], "target": None, "value": float(values[i])} for i in hits]
             continue
-        rows, cols = (array & _upper(len(values)) if symmetric else array).nonzero()
+        rows, cols = (array & _upper(array.shape[0]) if symmetric else array).nonzero()
         pairs = zip(rows.tolist(), cols.tolist(), strict=True)
         if index == _BATTLE:
             lost = events.forces_lost[world_index].tolist()
@@ -657,7 +658,10 @@ def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> l
                 {"kind": kind, "actor": names[i], "target": names[j], "value": (lost[i][j], lost[j][i])}
                 for i, j in pairs
             ]
+        elif flags:
+            records += [{"kind": kind, "actor": names[i], "target": names[j], "value": 1.0} for i, j in pairs]
         else:
+            values = array.tolist()
             records += [
                 {"kind": kind, "actor": names[i], "target": names[j], "value": float(values[i][j])} for i, j in pairs
             ]

@@ -70,7 +70,7 @@ class World:
 
     def replace(self, **changes: np.ndarray) -> World:
         """A new world with some arrays changed and an empty derived cache (a fast ``dataclasses.replace``)."""
-        unknown = changes.keys() - _ARRAY_FIELDS
+        unknown = changes.keys() - _ARRAY_FIELD_SET
         if unknown:
             raise ValueError(f"unknown World fields {sorted(unknown)}; valid: {', '.join(_ARRAY_FIELDS)}")
         new = object.__new__(World)
@@ -261,3 +261,4 @@ def array_fields() -> tuple[str, ...]:
 
 
 _ARRAY_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(World) if f.init)
+_ARRAY_FIELD_SET = frozenset(_ARRAY_FIELDS)
