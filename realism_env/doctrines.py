@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -195,8 +196,7 @@ register_doctrine(Doctrine("security", "defensive realism: security up to suffic
 register_doctrine(Doctrine("power", "offensive realism: relative power and hegemony (Mearsheimer)", PowerTerms()))
 
 
-@dataclass(frozen=True)
-class DoctrineTerms:
+class DoctrineTerms(NamedTuple):
     """One doctrine's reward terms for all nations (``[W, N]`` each); only ``members`` hold that doctrine."""
 
     doctrine: Doctrine

@@ -206,7 +206,7 @@ def observe(
     sigma = config.misperception
     noise = rng.lognormal(-0.5 * sigma**2, sigma, (n_worlds, n, n))  # mean 1: estimates are unbiased
     noise.reshape(n_worlds, n * n)[:, :: n + 1] = 1.0  # a nation knows its own forces (the diagonal)
-    estimate = (world.military * world.alive)[:, None, :] * noise  # [W, observer i, j]
+    estimate = np.where(world.alive, world.military, 0.0)[:, None, :] * noise  # [W, observer i, j]
     perceived_total = np.maximum(np.add.reduce(estimate, axis=2), _EPS)  # [W, i]
     inc = income(world)
     revealed = doctrine_onehot.shape[1] if config.reveal_doctrines and doctrine_onehot is not None else 0
