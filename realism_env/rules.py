@@ -376,6 +376,7 @@ def transition(
     mask = action_mask(world, config) if mask is None else mask
     was_alive = world.alive
     pair_shape = (n_worlds, n, n)
+    projection_key = f"projection{config.sea_penalty}"  # attack strength kept across sea, per front
 
     # One fixed set of draws per turn, whatever happens, so the random stream never depends on events.
     draws = rng.random((n_worlds, n, n, 2 * n_provinces + 2))
@@ -489,7 +490,7 @@ def transition(
     if attack_either is not None and np.count_nonzero(assaults):  # skipping is exact: no assault, no capture
         # Capture odds rise with the force ratio (Cederman 1997 logistic: P = 1 / (1 + (ratio/rho)^-c));
         # an attack across sea alone is weakened (Mearsheimer: the stopping power of water).
-        projection = np.where(borders(mid)[0], 1.0, config.sea_penalty)
+        projection = _cached(mid, projection_key, lambda: np.where(borders(mid)[0], 1.0, config.sea_penalty))
         ratio = (committed * projection + _EPS) / (config.offense_defense_balance * (enemy + _EPS))
         capture_odds = 1.0 / (1.0 + ratio**-config.capture_steepness)
         captured = assaults & neighbours(mid) & (capture_roll < capture_odds)
@@ -586,7 +587,7 @@ def transition(
         turn=world.turn + 1,
     )
     # Ownership-derived values depend only on the owner array and the fixed map: carry them over.
-    _carry(after, new_world, _OWNER_DERIVED)
+    _carry(after, new_world, (*_OWNER_DERIVED, projection_key))
     _carry(world, new_world, _MAP_DERIVED if alive is not was_alive else _MAP_DERIVED + _ALIVE_DERIVED)
     if threats_made is world.threats_made and threats_enforced is world.threats_enforced:
         _carry(world, new_world, ("credibility",))
