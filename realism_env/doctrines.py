@@ -239,8 +239,9 @@ def terms_per_nation(
         names = list(group.terms)
         columns = [np.asarray(term, dtype=np.float64)[world_index].tolist() for term in group.terms.values()]
         members = group.members.tolist()
-        rows = list(zip(*columns, strict=True)) if columns else [()] * len(members)
+        # Lengths are equal by construction; zip(strict=True) would cost time on every step.
+        rows = list(zip(*columns, strict=False)) if columns else [()] * len(members)
         for i in range(len(members)) if nations is None else nations:
             if members[i]:
-                out[i] = dict(zip(names, rows[i], strict=True))
+                out[i] = dict(zip(names, rows[i], strict=False))
     return out

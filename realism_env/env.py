@@ -227,7 +227,7 @@ class RealismEnv(ParallelEnv):
                 involving[target].append(record)
         rewards_out, terminations, truncations, infos = {}, {}, {}, {}
         still_acting = []
-        for agent, i in zip(acting, acting_index, strict=True):
+        for agent, i in zip(acting, acting_index, strict=False):
             rewards_out[agent] = reward_list[i]
             terminated = terminations[agent] = over or not alive[i]
             truncations[agent] = truncated and not terminated

@@ -651,7 +651,7 @@ def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> l
             records += [{"kind": kind, "actor": names[i], "target": None, "value": float(values[i])} for i in hits]
             continue
         rows, cols = (array & _upper(array.shape[0]) if symmetric else array).nonzero()
-        pairs = zip(rows.tolist(), cols.tolist(), strict=True)
+        pairs = zip(rows.tolist(), cols.tolist(), strict=False)
         if index == _BATTLE:
             lost = events.forces_lost[world_index].tolist()
             records += [
