@@ -18,8 +18,10 @@ simultaneously, and ties are broken by the seeded generator, never by nation ind
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -87,9 +89,27 @@ def _cached(world: World, key: str, compute):  # noqa: ANN001, ANN202
     return cache[key]
 
 
+def _per_world(key: str) -> Callable[[Callable[[World], Any]], Callable[[World], Any]]:
+    """Keep what the decorated function derives from a world in ``world.cache[key]``: computed once per world
+    (worlds are never mutated), and carried to the next world by the transition where it cannot have changed."""
+
+    def decorate(compute: Callable[[World], Any]) -> Callable[[World], Any]:
+        @functools.wraps(compute)
+        def cached(world: World) -> Any:  # noqa: ANN401
+            value = world.cache.get(key)
+            if value is None:
+                value = world.cache[key] = compute(world)
+            return value
+
+        return cached
+
+    return decorate
+
+
+@_per_world("owned")
 def ownership(world: World) -> np.ndarray:
     """[W, P, N] one-hot (as float) of who holds each province."""
-    return _cached(world, "owned", lambda: (world.owner[:, :, None] == indices(world.n_nations)).astype(np.float64))
+    return (world.owner[:, :, None] == indices(world.n_nations)).astype(np.float64)
 
 
 def sum_by_nation(values: np.ndarray, owned: np.ndarray) -> np.ndarray:
@@ -98,65 +118,54 @@ def sum_by_nation(values: np.ndarray, owned: np.ndarray) -> np.ndarray:
     return np.matmul(values[:, None, :], owned)[:, 0, :]
 
 
+@_per_world("income")
 def income(world: World) -> np.ndarray:
     """[W, N] economic output: the summed wealth of a nation's provinces."""
-    return _cached(world, "income", lambda: sum_by_nation(world.wealth, ownership(world)))
+    return sum_by_nation(world.wealth, ownership(world))
 
 
+@_per_world("held")
 def provinces_held(world: World) -> np.ndarray:
     """[W, N] number of provinces each nation holds."""
-    return _cached(world, "held", lambda: ownership(world).sum(axis=1))
+    return ownership(world).sum(axis=1)
 
 
+@_per_world("adjacency")
 def _adjacency(world: World) -> np.ndarray:
     """[W, P, 2P] float: the land adjacency columns, then the sea adjacency columns (fixed for an episode)."""
-    return _cached(
-        world,
-        "adjacency",
-        lambda: np.concatenate([world.land_adjacency, world.sea_adjacency], axis=2).astype(np.float64),
-    )
+    return np.concatenate([world.land_adjacency, world.sea_adjacency], axis=2).astype(np.float64)
 
 
+@_per_world("touch_counts")
 def _touch_counts(world: World) -> np.ndarray:
     """[W, N, 2, P] how many provinces of nation n touch province p: by land, then by sea."""
     shape = (world.n_worlds, world.n_nations, 2, world.n_provinces)
-    return _cached(
-        world, "touch_counts", lambda: (ownership(world).transpose(0, 2, 1) @ _adjacency(world)).reshape(shape)
-    )
+    return (ownership(world).transpose(0, 2, 1) @ _adjacency(world)).reshape(shape)
 
 
+@_per_world("borders")
 def borders(world: World) -> tuple[np.ndarray, np.ndarray]:
     """([W, N, N] land border, [W, N, N] sea-only link) between nations, from their provinces."""
-
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        n = world.n_nations
-        counts = _touch_counts(world).reshape(world.n_worlds, 2 * n, world.n_provinces)
-        linked = (counts @ ownership(world) > 0).reshape(world.n_worlds, n, 2, n)  # [W, i, land/sea, j]
-        off_diagonal = _off_diagonal(n)
-        land = linked[:, :, 0] & off_diagonal
-        return land, _but_not(linked[:, :, 1] & off_diagonal, land)
-
-    return _cached(world, "borders", compute)
+    n = world.n_nations
+    counts = _touch_counts(world).reshape(world.n_worlds, 2 * n, world.n_provinces)
+    linked = (counts @ ownership(world) > 0).reshape(world.n_worlds, n, 2, n)  # [W, i, land/sea, j]
+    off_diagonal = _off_diagonal(n)
+    land = linked[:, :, 0] & off_diagonal
+    return land, _but_not(linked[:, :, 1] & off_diagonal, land)
 
 
+@_per_world("neighbours")
 def neighbours(world: World) -> np.ndarray:
     """[W, N, N] whether nations i and j border, by land or by sea."""
-
-    def compute() -> np.ndarray:
-        land, sea = borders(world)
-        return land | sea
-
-    return _cached(world, "neighbours", compute)
+    land, sea = borders(world)
+    return land | sea
 
 
+@_per_world("acted_on")
 def acted_on(world: World) -> np.ndarray:
     """[W, i, j] whether nation j's public act last turn (anything but WAIT) was aimed at nation i."""
-
-    def compute() -> np.ndarray:
-        aimed_at = world.last_target[:, None, :] == indices(world.n_nations)[:, None]
-        return aimed_at & (world.last_act != _WAIT)[:, None, :]
-
-    return _cached(world, "acted_on", compute)
+    aimed_at = world.last_target[:, None, :] == indices(world.n_nations)[:, None]
+    return aimed_at & (world.last_act != _WAIT)[:, None, :]
 
 
 def power_share(world: World, inc: np.ndarray | None = None) -> np.ndarray:
@@ -168,10 +177,11 @@ def power_share(world: World, inc: np.ndarray | None = None) -> np.ndarray:
     return 0.5 * (mil_share + eco_share) * world.alive
 
 
+@_per_world("credibility")
 def credibility(world: World) -> np.ndarray:
     """[W, N] share of refused threats a nation went to war over, with a uniform prior
     (Laplace's rule), so a nation with no record is half credible."""
-    return _cached(world, "credibility", lambda: (world.threats_enforced + 1) / (world.threats_made + 2))
+    return (world.threats_enforced + 1) / (world.threats_made + 2)
 
 
 @cache
@@ -193,48 +203,42 @@ def to_slots(pairwise: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
+@_per_world("live_pairs")
 def live_pairs(world: World) -> np.ndarray:
     """[W, N, N] whether i and j are two different live nations."""
-
-    def compute() -> np.ndarray:
-        alive = world.alive
-        return alive[:, :, None] & alive[:, None, :] & _off_diagonal(world.n_nations)
-
-    return _cached(world, "live_pairs", compute)
+    alive = world.alive
+    return alive[:, :, None] & alive[:, None, :] & _off_diagonal(world.n_nations)
 
 
+@_per_world("validity")
 def act_target_validity(world: World) -> np.ndarray:
     """[W, K, N, N] whether nation i may take act k toward nation j (absolute j). WAIT is valid toward
     the nation in slot 0 only, so every act has exactly one encoding. Read-only (cached per world)."""
-
-    def compute() -> np.ndarray:
-        n = world.n_nations
-        both = live_pairs(world)
-        at_war, allied, demand = world.at_war, world.allied, world.demand
-        neighbour = neighbours(world)
-        free = _but_not(both, allied)
-        valid = np.empty((world.n_worlds, N_ACTS, n, n), dtype=bool)
-        valid[:, _WAIT] = _wait_target(n)
-        np.logical_and(free, neighbour | at_war, out=valid[:, _ATTACK])
-        np.greater(free, at_war, out=valid[:, _ALLY])
-        valid[:, _LEAVE] = allied
-        np.logical_and(valid[:, _ALLY], neighbour, out=valid[:, _THREATEN])
-        if np.count_nonzero(demand):  # with no demand standing, no one may concede and anyone may threaten
-            valid[:, _THREATEN] &= ~demand
-            # Conceding gives a province bordering the demander; a nation never concedes its last province.
-            np.logical_and(
-                both & demand.transpose(0, 2, 1).copy() & neighbour,
-                provinces_held(world)[:, :, None] > 1,
-                out=valid[:, _CONCEDE],
-            )
-        else:
-            valid[:, _CONCEDE] = False
-        np.greater(both, at_war, out=valid[:, _SUPPORT])
-        valid[:, _PEACE] = at_war
-        valid.flags.writeable = False
-        return valid
-
-    return _cached(world, "validity", compute)
+    n = world.n_nations
+    both = live_pairs(world)
+    at_war, allied, demand = world.at_war, world.allied, world.demand
+    neighbour = neighbours(world)
+    free = _but_not(both, allied)
+    valid = np.empty((world.n_worlds, N_ACTS, n, n), dtype=bool)
+    valid[:, _WAIT] = _wait_target(n)
+    np.logical_and(free, neighbour | at_war, out=valid[:, _ATTACK])
+    np.greater(free, at_war, out=valid[:, _ALLY])
+    valid[:, _LEAVE] = allied
+    np.logical_and(valid[:, _ALLY], neighbour, out=valid[:, _THREATEN])
+    if np.count_nonzero(demand):  # with no demand standing, no one may concede and anyone may threaten
+        valid[:, _THREATEN] &= ~demand
+        # Conceding gives a province bordering the demander; a nation never concedes its last province.
+        np.logical_and(
+            both & demand.transpose(0, 2, 1).copy() & neighbour,
+            provinces_held(world)[:, :, None] > 1,
+            out=valid[:, _CONCEDE],
+        )
+    else:
+        valid[:, _CONCEDE] = False
+    np.greater(both, at_war, out=valid[:, _SUPPORT])
+    valid[:, _PEACE] = at_war
+    valid.flags.writeable = False
+    return valid
 
 
 @cache
@@ -260,13 +264,15 @@ def _mask_gather(n: int, n_levels: int) -> np.ndarray:
 
 def action_mask(world: World, config: EnvConfig) -> np.ndarray:
     """[W, N, L * K * (N-1)] int8 mask of valid flat actions. Every arms level is always valid; WAIT is
-    valid with target slot 0 only, so the mask is exact and never all zero."""
-
-    def compute() -> np.ndarray:
+    valid with target slot 0 only, so the mask is exact and never all zero. Cached per world: copy before
+    writing to it."""
+    n_levels = len(config.arms_shares)
+    key = f"mask{n_levels}"
+    mask = world.cache.get(key)
+    if mask is None:
         valid = act_target_validity(world).reshape(world.n_worlds, -1)
-        return valid.take(_mask_gather(world.n_nations, len(config.arms_shares)), axis=1).view(np.int8)
-
-    return _cached(world, f"mask{len(config.arms_shares)}", compute)
+        mask = world.cache[key] = valid.take(_mask_gather(world.n_nations, n_levels), axis=1).view(np.int8)
+    return mask
 
 
 # --------------------------------------------------------------------------------------------------
