@@ -262,12 +262,9 @@ class RealismEnv(ParallelEnv):
     def _observe(self, agents: list[str]) -> dict[str, dict[str, np.ndarray]]:
         self._mask = action_mask(self.world, self.config)
         obs = observe(self.world, self.config, self._rng, self._doctrine_onehot)
-        masks = self._mask.copy()  # callers may write to what they get; the world's cache stays intact
-        out = {}
-        for agent in agents:
-            i = self.agent_name_mapping[agent]
-            out[agent] = {"observation": obs[0, i], "action_mask": masks[0, i]}
-        return out
+        masks = self._mask[0].copy()  # callers may write to what they get; the world's cache stays intact
+        obs, index = obs[0], self.agent_name_mapping
+        return {agent: {"observation": obs[index[agent]], "action_mask": masks[index[agent]]} for agent in agents}
 
     # ---------------------------------------------------------------------------------------------
     def state(self) -> np.ndarray:
