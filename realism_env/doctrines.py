@@ -229,6 +229,10 @@ def rewards(
     return total, results
 
 
+def _as_floats(term: np.ndarray) -> np.ndarray:
+    return term if type(term) is np.ndarray and term.dtype == np.float64 else np.asarray(term, dtype=np.float64)
+
+
 def terms_per_nation(
     groups: list[DoctrineTerms], world_index: int = 0, nations: list[int] | None = None
 ) -> list[dict[str, float]]:
@@ -237,7 +241,7 @@ def terms_per_nation(
     out: list[dict[str, float]] = [{} for _ in range(len(groups[0].members))]
     for group in groups:
         names = list(group.terms)
-        columns = [np.asarray(term, dtype=np.float64)[world_index].tolist() for term in group.terms.values()]
+        columns = [_as_floats(term)[world_index].tolist() for term in group.terms.values()]
         members = group.members.tolist()
         # Lengths are equal by construction; zip(strict=True) would cost time on every step.
         rows = list(zip(*columns, strict=False)) if columns else [()] * len(members)

@@ -241,10 +241,11 @@ class RealismEnv(ParallelEnv):
         """[1, N] flat actions; a live nation without an action keeps its arms level and waits."""
         n_targets = self.config.n_nations - 1
         flat = [(level * N_ACTS + _WAIT) * n_targets for level in self.world.arms_level[0].tolist()]
+        acting = set(self.agents)
         for agent, action in actions.items():
-            if agent not in self.agent_name_mapping:
-                raise ValueError(f"unknown agent {agent!r}; valid: {', '.join(self.possible_agents)}")
-            if agent not in self.agents:
+            if agent not in acting:
+                if agent not in self.agent_name_mapping:
+                    raise ValueError(f"unknown agent {agent!r}; valid: {', '.join(self.possible_agents)}")
                 continue  # a nation already gone: PettingZoo lets callers pass None or stale actions
             try:
                 value = int(action)
