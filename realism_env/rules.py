@@ -14,6 +14,20 @@ simultaneously, and ties are broken by the seeded generator, never by nation ind
 4. Combat on every front: attrition for both sides, then capture attempts by the sides that attacked.
 5. Eliminations: a nation with no province is gone; its wars, alliances and demands end.
 6. Economy: arms spending, aid, depreciation and upkeep, growth (guns cost butter), war devastation.
+
+Speed. At one world the cost of a turn is numpy's overhead per call, so the code keeps calls few:
+
+- Derived quantities (ownership, income, borders, the action mask, ...) are cached per world
+  (:func:`_per_world`; worlds are never mutated) and carried to the next world when what they depend on
+  did not change (the map always; ownership-derived values when no province changed hands).
+- A section whose act nobody took this turn (no alliance offered, no peace offered, no attack, ...) is
+  skipped. Every skip is exact: the section would have changed nothing. A backend where a data-dependent
+  branch is costly (a GPU, where it means a device sync) may run every section unconditionally.
+- Captures and concessions work on the list of pairs involved (a few per turn), not on ``[W, N, N, P]``.
+- Bool arithmetic stays in bools and counts in floats, avoiding mixed-type operations.
+
+``tests/test_rules_regression.py`` pins a trajectory fingerprint: a change that alters it changes the
+dynamics, and needs a new env version.
 """
 
 from __future__ import annotations
