@@ -126,7 +126,8 @@ class RealismEnv(ParallelEnv):
     ``reward_terms``, ``events`` (the turn's events that involve the nation) and ``action_valid``.
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release. (Later speed work kept every v0 trajectory identical: ``tests/test_rules_regression.py``
+      pins them; a change that moves them needs v1.)
     """
 
     metadata = {"name": NAME, "render_modes": ["ansi", "rgb_array"], "is_parallelizable": True, "render_fps": 2}
