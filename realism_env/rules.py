@@ -375,6 +375,19 @@ def _row_offsets(n_worlds: int, n_nations: int, row_length: int) -> np.ndarray:
     return offsets
 
 
+def _agreed(
+    offered: np.ndarray, offered_to_me: np.ndarray, standing: np.ndarray, attack_either: np.ndarray | None
+) -> np.ndarray:
+    """[W, N, N] pairs that agree this turn (symmetric): i offers j while j offers i now, or i accepts j's
+    offer standing from last turn (WarAgent's treaty cycle: request, accept). An attack between the two in
+    the same turn kills the deal (``attack_either``: None when nobody attacked)."""
+    agreed = offered & (offered_to_me | standing.transpose(0, 2, 1).copy())
+    if attack_either is not None:
+        agreed = _but_not(agreed, attack_either)
+    agreed |= agreed.transpose(0, 2, 1).copy()
+    return agreed
+
+
 @cache
 def _act_codes(n_nations: int) -> np.ndarray:
     """[K, 1, N] the code ``act * N + target`` of act k toward nation j."""
@@ -426,33 +439,22 @@ def transition(
         alliance_left = left & world.allied
     attack = by_act[:, _ATTACK]
     attack_either = attack | toward[:, _ATTACK] if taken[_ATTACK] else None
-    # An alliance forms when both sides want it, now or by accepting last turn's standing proposal
-    # (WarAgent's treaty cycle: request, accept). An attack in the same turn kills the deal: allies are
-    # never at war with each other.
+    # An alliance forms when both sides want it (allies are never at war with each other).
     formed = np.zeros(pair_shape, dtype=bool)
     proposal = np.zeros(pair_shape, dtype=bool)
     if taken[_ALLY]:
-        wants = by_act[:, _ALLY]
-        formed = wants & (toward[:, _ALLY] | world.alliance_proposal.transpose(0, 2, 1).copy())
-        if attack_either is not None:
-            formed = _but_not(formed, attack_either)
-        formed |= formed.transpose(0, 2, 1).copy()
+        formed = _agreed(by_act[:, _ALLY], toward[:, _ALLY], world.alliance_proposal, attack_either)
         allied = allied | formed
-        proposal = _but_not(wants, formed)
+        proposal = _but_not(by_act[:, _ALLY], formed)
 
-    # A war ends when both sides offer peace, now or by accepting last turn's offer; a nation that attacks
-    # withdraws its offer.
+    # A war ends when both sides offer peace.
     at_war = world.at_war
     peace = np.zeros(pair_shape, dtype=bool)
     peace_offer = np.zeros(pair_shape, dtype=bool)
     if taken[_PEACE]:
-        offers = by_act[:, _PEACE]
-        peace = offers & (toward[:, _PEACE] | world.peace_offer.transpose(0, 2, 1).copy())
-        if attack_either is not None:
-            peace = _but_not(peace, attack_either)
-        peace |= peace.transpose(0, 2, 1).copy()
+        peace = _agreed(by_act[:, _PEACE], toward[:, _PEACE], world.peace_offer, attack_either)
         at_war = _but_not(at_war, peace)
-        peace_offer = _but_not(offers, peace)
+        peace_offer = _but_not(by_act[:, _PEACE], peace)
 
     # Concession under blackmail (Axelrod 1995's tribute model: pay rather than fight): the conceding
     # nation hands the demander one border province, intact.

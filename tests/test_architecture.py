@@ -73,6 +73,7 @@ def _turn_functions() -> list:
         rules.neighbours,
         rules.live_pairs,
         rules._province_gains,
+        rules._agreed,
         rules.income,
         rules.power_share,
         observation.observe,
