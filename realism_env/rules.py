@@ -653,6 +653,7 @@ _RECORDED = tuple(
     (index, kind, kind in _SYMMETRIC_EVENTS) for index, kind in enumerate(EVENT_KINDS) if kind != "forces_lost"
 )
 _BATTLE = EVENT_KINDS.index("battle")
+_BOOL = np.dtype(bool)
 
 
 def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> list[dict[str, object]]:
@@ -666,14 +667,14 @@ def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> l
         if not np.count_nonzero(arrays if one_world else arrays[world_index]):
             continue
         array = arrays[world_index]
-        flags = array.dtype == bool
+        flags = array.dtype is _BOOL
         if array.ndim == 1:
             hits = array.nonzero()[0].tolist()
             values = [1.0] * len(names) if flags else array.tolist()
             records += [{"kind": kind, "actor": names[i], "target": None, "value": float(values[i])} for i in hits]
             continue
-        rows, cols = (array & _upper(array.shape[0]) if symmetric else array).nonzero()
-        pairs = zip(rows.tolist(), cols.tolist(), strict=False)
+        n = array.shape[1]
+        pairs = [divmod(cell, n) for cell in (array & _upper(n) if symmetric else array).ravel().nonzero()[0].tolist()]
         if index == _BATTLE:
             lost = events.forces_lost[world_index].tolist()
             records += [
