@@ -62,14 +62,6 @@ class Runner:
         return steps, agent_steps, elapsed
 
 
-def measure(make_env: Callable[[], object], steps: int, seed: int) -> tuple[float, float]:
-    """(parallel steps per second, agent steps per second) of one env over ``steps`` parallel steps."""
-    runner = Runner(make_env, seed)
-    runner.run(steps)
-    runner.env.close()
-    return runner.steps / runner.seconds, runner.agent_steps / runner.seconds
-
-
 def compare(
     make_ours: Callable[[], object], make_reference: Callable[[], object], rounds: int, chunk: int, seed: int = 0
 ) -> dict[str, float | list[float]]:
