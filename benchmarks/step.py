@@ -42,11 +42,9 @@ class Runner:
         self.env = make_env()
         self.rng = np.random.default_rng(seed)
         self.observations, _ = self.env.reset(seed=seed)
-        self.steps = self.agent_steps = 0
-        self.seconds = 0.0
 
-    def run(self, steps: int) -> tuple[int, int, float]:
-        """Advance ``steps`` parallel steps; returns (steps, agent steps, CPU seconds) of this chunk."""
+    def run(self, steps: int) -> tuple[int, float]:
+        """Advance ``steps`` parallel steps; returns (agent steps, CPU seconds) of this chunk."""
         env, observations, agent_steps = self.env, self.observations, 0
         start = time.process_time()  # CPU time of this process: steadier than wall time on a shared machine
         for _ in range(steps):
@@ -56,34 +54,35 @@ class Runner:
             observations, *_ = env.step(random_masked_actions(env, observations, self.rng))
         elapsed = time.process_time() - start
         self.observations = observations
-        self.steps += steps
-        self.agent_steps += agent_steps
-        self.seconds += elapsed
-        return steps, agent_steps, elapsed
+        return agent_steps, elapsed
 
 
 def compare(
     make_ours: Callable[[], object], make_reference: Callable[[], object], rounds: int, chunk: int, seed: int = 0
 ) -> dict[str, float | list[float]]:
     """Interleave the two envs chunk by chunk; throughputs over the whole run and per quarter."""
-    ours, reference = Runner(make_ours, seed), Runner(make_reference, seed)
-    ours.run(chunk), reference.run(chunk)  # warm-up: first calls, caches
-    ours.steps = ours.agent_steps = reference.steps = reference.agent_steps = 0
-    ours.seconds = reference.seconds = 0.0
-    quarters: list[list[float]] = [[0.0, 0.0] for _ in range(4)]  # [our seconds, reference seconds]
+    runners = (Runner(make_ours, seed), Runner(make_reference, seed))
+    for runner in runners:
+        runner.run(chunk)  # warm-up (first calls, caches), not counted
+    # quarters[q][e]: (agent steps, CPU seconds) of env e (0: ours, 1: the reference) in quarter q of the run
+    quarters = np.zeros((4, 2, 2))
     for round_index in range(rounds):
-        quarter = quarters[min(4 * round_index // max(rounds, 1), 3)]
-        quarter[0] += ours.run(chunk)[2]
-        quarter[1] += reference.run(chunk)[2]
-    ours.env.close(), reference.env.close()
+        quarter = min(4 * round_index // rounds, 3)
+        for e, runner in enumerate(runners):
+            quarters[quarter, e] += runner.run(chunk)
+    for runner in runners:
+        runner.env.close()
+    (ours_agent_steps, ours_seconds), (reference_agent_steps, reference_seconds) = quarters.sum(axis=0)
+    steps = rounds * chunk
+    counted = quarters[:, 0, 1] > 0
     return {
-        "ours_steps_per_s": ours.steps / ours.seconds,
-        "ours_agent_steps_per_s": ours.agent_steps / ours.seconds,
-        "reference_steps_per_s": reference.steps / reference.seconds,
-        "reference_agent_steps_per_s": reference.agent_steps / reference.seconds,
-        "parallel_ratio": reference.seconds / ours.seconds,
-        "agent_ratio": (ours.agent_steps / ours.seconds) / (reference.agent_steps / reference.seconds),
-        "parallel_ratio_by_quarter": [r / o for o, r in quarters if o > 0],
+        "ours_steps_per_s": steps / ours_seconds,
+        "ours_agent_steps_per_s": ours_agent_steps / ours_seconds,
+        "reference_steps_per_s": steps / reference_seconds,
+        "reference_agent_steps_per_s": reference_agent_steps / reference_seconds,
+        "parallel_ratio": reference_seconds / ours_seconds,
+        "agent_ratio": (ours_agent_steps / ours_seconds) / (reference_agent_steps / reference_seconds),
+        "parallel_ratio_by_quarter": (quarters[counted, 1, 1] / quarters[counted, 0, 1]).tolist(),
     }
 
 

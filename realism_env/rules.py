@@ -96,13 +96,6 @@ def indices(n: int) -> np.ndarray:
 _but_not = np.greater
 
 
-def _cached(world: World, key: str, compute):  # noqa: ANN001, ANN202
-    cache = world.cache
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
-
-
 def _per_world(key: str) -> Callable[[Callable[[World], Any]], Callable[[World], Any]]:
     """Keep what the decorated function derives from a world in ``world.cache[key]``: computed once per world
     (worlds are never mutated), and carried to the next world by the transition where it cannot have changed."""
@@ -204,12 +197,6 @@ def relative_order(n_nations: int) -> np.ndarray:
     order = (np.arange(n_nations)[:, None] + np.arange(1, n_nations)[None, :]) % n_nations
     order.flags.writeable = False
     return order
-
-
-def to_slots(pairwise: np.ndarray) -> np.ndarray:
-    """Gather ``[W, N, N, ...]`` pairwise values (i toward j) into ``[W, N, N-1, ...]`` relative slots."""
-    n = pairwise.shape[1]
-    return pairwise[:, indices(n)[:, None], relative_order(n)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -497,7 +484,7 @@ def transition(
         demand = _but_not(demand, bluff)
 
     # 4. Combat. A nation splits its forces evenly across its fronts.
-    fighting = at_war if at_war is not world.at_war else at_war.copy()
+    fighting = at_war  # the fronts of this turn, before eliminations end any war
     fronts = np.add.reduce(at_war, axis=2, dtype=np.float64)  # float: the arithmetic below stays in one type
     per_front = world.military / np.maximum(fronts, 1.0)
     committed = np.where(at_war, per_front[:, :, None], 0.0)  # i's force against j
@@ -512,7 +499,9 @@ def transition(
     if attack_either is not None and np.count_nonzero(assaults):  # skipping is exact: no assault, no capture
         # Capture odds rise with the force ratio (Cederman 1997 logistic: P = 1 / (1 + (ratio/rho)^-c));
         # an attack across sea alone is weakened (Mearsheimer: the stopping power of water).
-        projection = _cached(mid, projection_key, lambda: np.where(borders(mid)[0], 1.0, config.sea_penalty))
+        projection = mid.cache.get(projection_key)
+        if projection is None:
+            projection = mid.cache[projection_key] = np.where(borders(mid)[0], 1.0, config.sea_penalty)
         ratio = (committed * projection + _EPS) / (config.offense_defense_balance * (enemy + _EPS))
         capture_odds = 1.0 / (1.0 + ratio**-config.capture_steepness)
         captured = assaults & neighbours(mid) & (capture_roll < capture_odds)
