@@ -4,6 +4,7 @@ learned-policy adapter (masks, doctrine indicator, numpy network == SB3's)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import re
@@ -131,6 +132,21 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.zip")} == models
 
 
+def run_locked(run: Path) -> bool:
+    """Whether a live process holds the run folder's lock (train.experiment holds it while training the run)."""
+    try:
+        handle = open(run / ".lock")  # noqa: SIM115
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Path) -> None:
     # 2 conditions x 2 seeds of 20 rollouts (a few seconds each), checkpoints every 4 rollouts.
     text = TINY.replace("timesteps = 384", "timesteps = 3840")
@@ -165,10 +181,12 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    # The workers see their parent die, save a checkpoint and exit (metrics.json marks the run unfinished).
+    # The workers see their parent die, save a checkpoint and exit (metrics.json marks the run unfinished). A worker
+    # holds its run's lock until it exits, so wait for every lock: a run still writing could otherwise be misread.
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not all((r / "metrics.json").exists() for r in runs if early(r)):
+    while time.monotonic() < deadline and any(run_locked(r) for r in runs):
         time.sleep(0.1)
+    assert not any(run_locked(r) for r in runs), "a worker outlived its killed experiment by 60 s"
     finished = [r for r in runs if (r / "model.zip").exists()]
     training = [r for r in runs if (r / "checkpoints" / "latest.json").exists() and r not in finished]
     assert finished and training
