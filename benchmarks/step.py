@@ -68,8 +68,9 @@ def compare(
     quarters = np.zeros((4, 2, 2))
     for round_index in range(rounds):
         quarter = min(4 * round_index // rounds, 3)
-        for e, runner in enumerate(runners):
-            quarters[quarter, e] += runner.run(chunk)
+        # Alternate which env goes first, so neither always runs right after the other (an order bias).
+        for e in (0, 1) if round_index % 2 == 0 else (1, 0):
+            quarters[quarter, e] += runners[e].run(chunk)
     for runner in runners:
         runner.env.close()
     (ours_agent_steps, ours_seconds), (reference_agent_steps, reference_seconds) = quarters.sum(axis=0)

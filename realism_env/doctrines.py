@@ -29,7 +29,7 @@ import numpy as np
 
 from realism_env.actions import Act
 from realism_env.config import EnvConfig
-from realism_env.rules import Events, act_target_validity, income, power_share, provinces_held
+from realism_env.rules import Events, act_target_validity, count_nonzero, income, power_share, provinces_held
 from realism_env.world import World
 
 _ATTACK = int(Act.ATTACK)
@@ -97,7 +97,7 @@ class Outcome:
         mil = after.military
         # Allies count towards one's own side (Waltz: external balancing).
         own_side = mil
-        if np.count_nonzero(after.allied):  # skipping is exact: with no alliance, allies add nothing
+        if count_nonzero(after.allied):  # skipping is exact: with no alliance, allies add nothing
             own_side = mil + np.add.reduce(np.where(after.allied, mil[:, None, :], 0.0), axis=2)
         # A threat is a live, non-allied nation one borders or is at war with: exactly the nations one may
         # attack, so the attack rule's own test is used (one definition).
@@ -152,7 +152,8 @@ class SecurityTerms:
         if out.territory_changed:
             territory_lost = -self.territory * out.provinces_lost / np.maximum(out.initial_provinces, 1)
         else:  # nothing lost: the formula's (signed) zeros without its arithmetic
-            territory_lost = np.full(out.alive.shape, -self.territory * 0.0)
+            territory_lost = np.empty(out.alive.shape)
+            territory_lost.fill(-self.territory * 0.0)  # np.full, without its Python layer
         return {
             "survival": _weighted(out.alive, self.survival),
             "security_margin": margin if self.margin == 1.0 else self.margin * margin,

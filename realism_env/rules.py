@@ -95,6 +95,13 @@ def indices(n: int) -> np.ndarray:
 #: ``_but_not(a, b)`` is ``a & ~b`` for bool arrays, in one array operation (True > False is the only True).
 _but_not = np.greater
 
+#: ``count_nonzero(a)`` over the whole array: numpy's C function itself, which skips the Python dispatch layer of
+#: ``np.count_nonzero`` (0.8 -> 0.2 us; a turn makes about 20 such tests). Same result; falls back if moved.
+try:
+    from numpy._core.multiarray import count_nonzero
+except ImportError:  # pragma: no cover - numpy < 2
+    count_nonzero = np.count_nonzero
+
 
 def _per_world(key: str) -> Callable[[Callable[[World], Any]], Callable[[World], Any]]:
     """Keep what the decorated function derives from a world in ``world.cache[key]``: computed once per world
@@ -226,7 +233,7 @@ def act_target_validity(world: World) -> np.ndarray:
     np.greater(free, at_war, out=valid[:, _ALLY])
     valid[:, _LEAVE] = allied
     np.logical_and(valid[:, _ALLY], neighbour, out=valid[:, _THREATEN])
-    if np.count_nonzero(demand):  # with no demand standing, no one may concede and anyone may threaten
+    if count_nonzero(demand):  # with no demand standing, no one may concede and anyone may threaten
         valid[:, _THREATEN] &= ~demand
         # Conceding gives a province bordering the demander; a nation never concedes its last province.
         np.logical_and(
@@ -471,10 +478,10 @@ def transition(
         # Carrying out a refused threat makes later threats credible (Schelling 1966; Mearsheimer's blackmail).
         enforced = attack & demand
         demand = _but_not(demand, attack)
-        if np.count_nonzero(enforced):
+        if count_nonzero(enforced):
             threats_enforced = threats_enforced + np.add.reduce(enforced, axis=2)
     # A refused demand lapses at its deadline: the threatener's bluff is called.
-    demands_stand = np.count_nonzero(demand) > 0
+    demands_stand = count_nonzero(demand) > 0
     bluff = np.zeros(pair_shape, dtype=bool)
     if demands_stand:
         demand_age = world.demand_age + 1  # the age this turn, where a demand stands
@@ -496,7 +503,7 @@ def transition(
     province_taken = np.zeros(pair_shape, dtype=np.int64)
     destroyed_on_capture = None
     assaults = attack & at_war
-    if attack_either is not None and np.count_nonzero(assaults):  # skipping is exact: no assault, no capture
+    if attack_either is not None and count_nonzero(assaults):  # skipping is exact: no assault, no capture
         # Capture odds rise with the force ratio (Cederman 1997 logistic: P = 1 / (1 + (ratio/rho)^-c));
         # an attack across sea alone is weakened (Mearsheimer: the stopping power of water).
         projection = mid.cache.get(projection_key)
@@ -505,7 +512,7 @@ def transition(
         ratio = (committed * projection + _EPS) / (config.offense_defense_balance * (enemy + _EPS))
         capture_odds = 1.0 / (1.0 + ratio**-config.capture_steepness)
         captured = assaults & neighbours(mid) & (capture_roll < capture_odds)
-        if np.count_nonzero(captured):
+        if count_nonzero(captured):
             new_owner, takers = _province_gains(mid, captured, capture_pick, claim_priority, by_force=True)
             province_taken[takers] = 1  # one province per front and turn
             moved = new_owner != mid.owner
@@ -519,7 +526,7 @@ def transition(
     eliminated = np.zeros(was_alive.shape, dtype=bool) if after is world else was_alive & (provinces_held(after) == 0)
     alive = was_alive
     alliance_formed = formed
-    anyone_eliminated = after is not world and np.count_nonzero(eliminated) > 0
+    anyone_eliminated = after is not world and count_nonzero(eliminated) > 0
     if anyone_eliminated:
         alive = _but_not(was_alive, eliminated)
         pair_alive = alive[:, :, None] & alive[:, None, :]
@@ -539,7 +546,7 @@ def transition(
     else:
         demand_age = np.zeros(pair_shape, dtype=world.demand_age.dtype)
     war_years = np.where(at_war, world.war_years + 1, 0)
-    if np.count_nonzero(allied):
+    if count_nonzero(allied):
         alliance_years = np.where(allied, world.alliance_years + 1, 0)
     else:
         alliance_years = np.zeros(pair_shape, dtype=world.alliance_years.dtype)
@@ -653,7 +660,7 @@ def event_records(events: Events, world_index: int, names: tuple[str, ...]) -> l
     one_world = events.eliminated.shape[0] == 1  # then the whole array is the world's: no view to count on
     for index, kind, symmetric in _RECORDED:
         arrays = events[index]
-        if not np.count_nonzero(arrays if one_world else arrays[world_index]):
+        if not count_nonzero(arrays if one_world else arrays[world_index]):
             continue
         array = arrays[world_index]
         flags = array.dtype is _BOOL
