@@ -5,10 +5,10 @@
 Both envs run through the same harness: a ParallelEnv stepped with random actions (masked for
 realism_env, sampled from the action space for MPE, which has no mask), resetting when an episode
 ends. Each env keeps running one long trajectory; the two take turns in short chunks (``--chunk``
-parallel steps each, ``--rounds`` times), so a slow spell of a shared machine hits both alike and
-cancels out of the ratio. Time is the process's CPU time. The ratio realism_env / MPE is printed for
-parallel steps (one ``step()`` call, all agents) and for agent steps (one agent's action), with the
-ratio of each quarter of the run to show how steady it was.
+parallel steps each, ``--rounds`` times, the first of each round alternating), so a slow spell of a
+shared machine hits both alike and cancels out of the ratio. Time is the process's CPU time. The
+ratio realism_env / MPE is printed for parallel steps (one ``step()`` call, all agents) and for agent
+steps (one agent's action), with the ratio of each quarter of the run to show how steady it was.
 """
 
 from __future__ import annotations
