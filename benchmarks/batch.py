@@ -1,50 +1,437 @@
-"""Throughput of the batched numpy backend (``realism_env.batch.WorldBatch``) as the number of worlds grows.
+"""Throughput of ``realism_env.batch.WorldBatch`` (numpy; torch on CPU or CUDA) against PettingZoo's MPE.
 
-    python -m benchmarks.batch [--worlds 1 16 64 256] [--seconds 1.5] [--scenario multipolar]
+    python -m benchmarks.batch --backend numpy torch --device cpu --worlds 1 64 1024 4096 16384
 
-Random valid actions for every nation of every world (one argmax over random scores masked by the action mask).
-Prints batched steps, world-steps and agent-steps per second (CPU time), each against the single-world row, so the
-gain from stepping many worlds in one call reads as a ratio measured in the same run.
+What is measured. For each backend and each number of worlds ``W``, one ``WorldBatch`` of the scenario (``--scenario``,
+episodes of ``--max-cycles`` turns, so ended worlds are replaced inside the step and that reset is part of the cost) is
+stepped with random valid actions for ``--seconds`` after ``--warmup`` steps (and at least ``--min-steps`` timed steps,
+3 by default, however long they take). The actions are chosen on the backend, with no host round trip, from the action
+mask the previous step returned: each nation takes its ``k``-th valid action, ``k = floor(u * count)`` with ``u`` a
+float32 uniform from the backend's own generator (a numpy ``Generator``; a ``torch.Generator`` on the device) and
+``count`` its number of valid actions: a cumulative sum of the mask, a comparison and an ``argmax`` over the actions.
+That is an exactly uniform pick among the valid actions, as ``argmax(where(mask, uniform scores, -1))`` would be, at
+half its cost or less (one draw per nation instead of one per action). Choosing the actions is part of the measured
+time: about 15 ms per 4096-worlds step on one CPU core, beside 70-100 ms for numpy's step itself; a policy network would
+cost more.
+
+The reference is PettingZoo's MPE ``simple_spread_v3`` (package ``mpe2``, 3 agents, its default 25-cycle episodes):
+one ``ParallelEnv`` stepped with a random action per agent (an integer below its action space's ``n``, as
+``benchmarks.step`` does), reset when the episode ends. It runs for ``--seconds`` before the batch rows and again after
+them; the reference is the mean of the two, and both are printed so any drift of the machine's speed shows.
+
+How to read it. ``world-steps/s`` counts worlds advanced one turn per second; ``agent-steps/s`` is that times the
+nations of a world (every nation slot, alive or not), the unit of MPE's agent-steps/s (its 3 agents a step). ``x MPE``
+is agent-steps/s over MPE's (the mean reference); ``x numpy`` (torch rows) is over the numpy row with the same number of
+worlds in the same run. ``steps`` is how many batched steps the figure rests on (few steps: a noisy figure); ``resets``
+how many worlds ended and were replaced during them. All worlds of a batch start together and most last ``--max-cycles``
+turns (few unify sooner), so most end together, once every ``max_cycles`` steps: numpy builds fresh worlds only in a
+step where some world ended, so a row whose few steps include no reset reads a little high (a step where worlds end
+costs about twice an ordinary one, once an episode: ``--min-steps`` as large as ``--max-cycles`` times a whole episode);
+torch builds fresh worlds every step (no host sync) and keeps those where one ended.
+
+Clocks. CPU rows (numpy, torch on the CPU) and MPE use the process's CPU time (``time.process_time``), steadier than
+wall time on a shared machine. CPU time adds up every thread, so a torch row that runs on several threads (the
+header prints ``torch.get_num_threads()``; ``--torch-threads`` sets it) is charged for all of them: it reads as the
+cost in CPU, not as the latency. Each configuration's progress line (on stderr) shows the wall time too. CUDA rows
+(``--device cuda``) use wall time, with ``torch.cuda.synchronize()`` before the readings at the start and the end
+of the budget, so kernels still queued are waited for (the loop itself never synchronizes); numpy rows then still run
+on the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
+import platform
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 import realism_env
+from realism_env.backend import BACKENDS, DTYPES, resolve_backend
 from realism_env.batch import WorldBatch
 
+#: timed steps of a configuration however long they take (after the warm-up), by default
+MIN_STEPS = 3
+#: MPE steps between two readings of the clock
+MPE_CHUNK = 50
 
-def measure(config: realism_env.EnvConfig, n_worlds: int, seconds: float, seed: int = 0) -> float:
-    """World-steps per second of ``n_worlds`` worlds with random valid actions."""
-    batch = WorldBatch(config, n_worlds, seed=seed)
+
+@dataclass(frozen=True)
+class Row:
+    """One measured configuration."""
+
+    backend: str
+    device: str
+    dtype: str
+    worlds: int
+    nations: int
+    steps: int  #: timed batched steps
+    resets: int  #: worlds that ended (and were replaced) in the timed steps
+    seconds: float  #: on the row's clock (CPU time, or wall time on CUDA)
+    wall_seconds: float
+
+    @property
+    def world_steps_per_s(self) -> float:
+        return self.steps * self.worlds / self.seconds
+
+    @property
+    def agent_steps_per_s(self) -> float:
+        return self.world_steps_per_s * self.nations
+
+
+# --------------------------------------------------------------------------------------------------------- the clocks
+
+
+def is_cuda(device: str) -> bool:
+    """Whether ``device`` names a CUDA device (``"cuda"``, ``"cuda:1"``)."""
+    return device.split(":")[0] == "cuda"
+
+
+def clock_for(backend: str, device: str) -> Callable[[], float]:
+    """The clock a row is timed with: wall time after a synchronize on CUDA, the process's CPU time elsewhere."""
+    if backend == "torch" and is_cuda(device):
+        import torch
+
+        def cuda_wall_time() -> float:
+            torch.cuda.synchronize(device)
+            return time.perf_counter()
+
+        return cuda_wall_time
+    return time.process_time
+
+
+# ------------------------------------------------------------------------------------------------ random valid actions
+
+
+class NumpyActions:
+    """Uniform random valid actions on numpy: the ``k``-th valid action of each nation, ``k`` uniform below its count.
+
+    ``rank = cumsum(mask)`` counts the valid actions up to each action; with one uniform ``u`` per nation,
+    ``k = floor(u * count)``, and the action is the first where ``rank > k``: an exactly uniform pick among the valid
+    actions that draws one number per nation (not one per action) and makes no array with more entries than the mask.
+    (Where no action were valid it would give action 0, WAIT, which is always valid.)
+    """
+
+    def __init__(self, n_actions: int, seed: int) -> None:
+        self.generator = np.random.default_rng(seed)
+        self.count_dtype = np.int16 if n_actions <= np.iinfo(np.int16).max else np.int32
+
+    def __call__(self, mask: np.ndarray) -> np.ndarray:
+        rank = mask.cumsum(axis=-1, dtype=self.count_dtype)  # [W, N, A]
+        count = rank[..., -1]
+        k = (self.generator.random(count.shape, dtype=np.float32) * count).astype(self.count_dtype)
+        return (rank > k[..., None]).argmax(axis=-1)
+
+
+class TorchActions:
+    """The same pick with a ``torch.Generator`` on the batch's device: nothing crosses to the host."""
+
+    def __init__(self, n_actions: int, seed: int, device: Any) -> None:  # noqa: ANN401 - a torch.device
+        import torch
+
+        self.torch = torch
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(seed)
+        self.count_dtype = torch.int16 if n_actions <= torch.iinfo(torch.int16).max else torch.int32
+
+    def __call__(self, mask: Any) -> Any:  # noqa: ANN401 - torch tensors in and out
+        torch = self.torch
+        rank = mask.cumsum(dim=-1, dtype=self.count_dtype)
+        count = rank[..., -1]
+        uniform = torch.rand(count.shape, generator=self.generator, device=count.device, dtype=torch.float32)
+        k = (uniform * count).to(self.count_dtype)
+        return (rank > k[..., None]).to(torch.uint8).argmax(dim=-1)  # torch has no argmax of bools on the CPU
+
+
+def random_actions(batch: WorldBatch, seed: int) -> Callable[[Any], Any]:
+    """The random valid actions of ``batch``'s backend: call it with the last action mask, get ``[W, N]`` actions."""
+    if batch.backend.name == "numpy":
+        return NumpyActions(batch.n_actions, seed)
+    return TorchActions(batch.n_actions, seed, batch.backend.device)
+
+
+# ----------------------------------------------------------------------------------------------------- the measurements
+
+
+def measure_batch(
+    config: realism_env.EnvConfig,
+    backend: str,
+    device: str,
+    dtype: str | None,
+    n_worlds: int,
+    seconds: float,
+    warmup: int,
+    seed: int,
+    min_steps: int = MIN_STEPS,
+) -> Row:
+    """Step one ``WorldBatch`` of ``n_worlds`` worlds with random valid actions for ``seconds`` on the row's clock."""
+    built = time.perf_counter()
+    batch = WorldBatch(config, n_worlds, seed=seed, backend=backend, device=device, dtype=dtype)
     _, mask = batch.reset()
-    rng = np.random.default_rng(seed)
-    steps = 0
-    start = time.process_time()
-    while time.process_time() - start < seconds:
-        actions = (rng.random(mask.shape) * mask).argmax(axis=2)
-        mask = batch.step(actions).action_mask
+    choose = random_actions(batch, seed)
+    built_s = time.perf_counter() - built
+    for _ in range(warmup):
+        mask = batch.step(choose(mask)).action_mask
+    clock = clock_for(backend, device)
+    on_cuda = clock is not time.process_time
+    # The budget is read without a synchronize (on CUDA one a step would drain the queue of kernels): the loop stops
+    # issuing steps once the budget is spent, and the final reading of ``clock`` waits for all of them.
+    budget_clock = time.perf_counter if on_cuda else time.process_time
+    gc.collect()
+    wall_start = time.perf_counter()
+    start = clock()
+    budget_start = budget_clock()
+    steps, resets = 0, 0  # resets: a count on the backend (a tensor on torch), read once at the end
+    while steps < min_steps or budget_clock() - budget_start < seconds:
+        out = batch.step(choose(mask))
+        mask, resets = out.action_mask, resets + out.world_reset.sum()
         steps += 1
-    return steps * n_worlds / (time.process_time() - start)
+    elapsed = clock() - start
+    wall = time.perf_counter() - wall_start
+    device_name, dtype_name = str(batch.backend.device), _dtype_name(batch.backend.float_dtype)
+    row = Row(backend, device_name, dtype_name, n_worlds, batch.n_nations, steps, int(resets), elapsed, wall)
+    print(
+        f"  {backend} {row.device} {row.dtype} {n_worlds} worlds: built in {built_s:.1f} s wall; {steps} steps "
+        f"({row.resets} world resets) in {elapsed:.2f} s {'wall' if on_cuda else 'CPU'} ({wall:.2f} s wall): "
+        f"{row.world_steps_per_s:,.0f} world-steps/s, {row.agent_steps_per_s:,.0f} agent-steps/s",
+        file=sys.stderr,
+        flush=True,
+    )
+    del batch, mask, choose, out
+    if backend == "torch" and is_cuda(device):
+        import torch
+
+        torch.cuda.empty_cache()
+    return row
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worlds", type=int, nargs="+", default=[1, 16, 64, 256], help="batch sizes to measure")
-    parser.add_argument("--seconds", type=float, default=1.5, help="CPU seconds per batch size")
-    parser.add_argument("--scenario", default="multipolar", choices=sorted(realism_env.SCENARIOS))
+def mpe_installed() -> bool:
+    """Whether PettingZoo's MPE (the ``mpe2`` package) can be imported."""
+    try:
+        import mpe2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def measure_mpe(seconds: float, seed: int) -> float:
+    """MPE ``simple_spread_v3``'s agent-steps per CPU second, over ``seconds`` of CPU time after a warm-up."""
+    from mpe2 import simple_spread_v3
+
+    env = simple_spread_v3.parallel_env()
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    sizes = {agent: int(env.action_space(agent).n) for agent in env.possible_agents}
+
+    def run(steps: int) -> int:
+        agent_steps = 0
+        for _ in range(steps):
+            if not env.agents:
+                env.reset()
+            agent_steps += len(env.agents)
+            env.step({agent: int(rng.integers(sizes[agent])) for agent in env.agents})
+        return agent_steps
+
+    run(MPE_CHUNK)  # warm-up
+    gc.collect()
+    agent_steps, steps, start = 0, 0, time.process_time()
+    while steps == 0 or time.process_time() - start < seconds:
+        agent_steps += run(MPE_CHUNK)
+        steps += MPE_CHUNK
+    elapsed = time.process_time() - start
+    env.close()
+    return agent_steps / elapsed
+
+
+# -------------------------------------------------------------------------------------------------------------- report
+
+
+def _dtype_name(dtype: Any) -> str:  # noqa: ANN401 - a numpy or torch dtype
+    return str(dtype).rsplit(".", 1)[-1].replace("<class '", "").rstrip("'>")
+
+
+def machine_line(backends: list[str], device: str) -> str:
+    """numpy, torch (and its threads), the CPU cores, and the GPU on CUDA."""
+    facts = [
+        f"python {platform.python_version()}",
+        f"numpy {np.__version__}",
+        f"{os.cpu_count()} cores ({platform.machine()}, {platform.system()})",
+    ]
+    if "torch" in backends:
+        import torch
+
+        facts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+        if is_cuda(device):
+            facts.append(f"GPU {torch.cuda.get_device_name(device)}")
+    return "machine: " + ", ".join(facts)
+
+
+def table(rows: list[Row], reference: float | None) -> str:
+    """The final table: each row's throughput against MPE (when measured) and, for torch, against numpy at the same
+    world count."""
+    numpy_rate = {row.worlds: row.agent_steps_per_s for row in rows if row.backend == "numpy"}
+    header = (
+        f"{'backend':<8}{'device':<8}{'dtype':<9}{'worlds':>7}{'world-steps/s':>15}{'agent-steps/s':>15}"
+        f"{'x MPE':>9}{'x numpy':>9}{'steps':>7}{'resets':>8}"
+    )
+    lines = [header]
+    for row in rows:
+        versus_mpe = "-" if reference is None else f"{row.agent_steps_per_s / reference:.2f}"
+        versus_numpy = ""
+        if row.backend != "numpy" and row.worlds in numpy_rate:
+            versus_numpy = f"{row.agent_steps_per_s / numpy_rate[row.worlds]:.2f}"
+        lines.append(
+            f"{row.backend:<8}{row.device:<8}{row.dtype:<9}{row.worlds:>7}{row.world_steps_per_s:>15,.0f}"
+            f"{row.agent_steps_per_s:>15,.0f}{versus_mpe:>9}{versus_numpy:>9}"
+            f"{row.steps:>7}{row.resets:>8}"
+        )
+    return "\n".join(lines)
+
+
+def usable_backends(backends: list[str], device: str, dtype: str | None) -> list[str]:
+    """The backends that can run here; a clear message for each that cannot (torch not installed, no CUDA)."""
+    usable = []
+    for backend in dict.fromkeys(backends):
+        try:
+            resolve_backend(backend, device if backend == "torch" else None, dtype)
+        except ValueError as error:
+            print(f"skipping backend {backend!r}: {error}", file=sys.stderr)
+            continue
+        usable.append(backend)
+    return usable
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--backend",
+        nargs="+",
+        default=["numpy", "torch"],
+        choices=BACKENDS,
+        help="backends to measure, in this order (default: %(default)s; torch is skipped with a message where it is "
+        "not installed)",
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch's device: cpu (default), cuda, cuda:1, ...; numpy rows run on the CPU whatever this says",
+    )
+    parser.add_argument(
+        "--worlds",
+        type=int,
+        nargs="+",
+        default=[1, 64, 1024, 4096, 16384],
+        help="numbers of worlds stepped together, one configuration each (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=2.0,
+        help="time budget of each configuration and of each of the two MPE measurements: CPU seconds (wall seconds "
+        "for CUDA rows) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-steps",
+        type=int,
+        default=MIN_STEPS,
+        help="timed steps of each configuration however long they take (default: %(default)s); --min-steps 50 with "
+        "--max-cycles 50 times at least a whole episode, resets included",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="untimed steps before each configuration's budget (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--dtype",
+        default=None,
+        choices=DTYPES,
+        help="float dtype of the worlds (default: WorldBatch's own: float64 on the CPU, float32 on a GPU)",
+    )
+    parser.add_argument(
+        "--scenario",
+        default="multipolar",
+        choices=sorted(realism_env.SCENARIOS),
+        help="scenario preset (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-cycles",
+        type=int,
+        default=50,
+        help="turns per episode: worlds end and are reset inside the step, which is part of the cost "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--torch-threads", type=int, default=None, help="torch.set_num_threads for CPU rows (default: torch's own)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seeds the worlds, the actions and MPE (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
-    config = realism_env.EnvConfig.from_scenario(args.scenario, max_cycles=50)
-    print(f"{'worlds':>8}{'world-steps/s':>16}{'agent-steps/s':>16}{'vs 1 world':>12}")
+    if min(args.worlds) < 1 or min(args.max_cycles, args.min_steps) < 1 or args.seconds <= 0 or args.warmup < 0:
+        parser.error("--worlds, --max-cycles and --min-steps must be >= 1, --seconds > 0 and --warmup >= 0")
+    backends = usable_backends(args.backend, args.device, args.dtype)
+    if not backends:
+        parser.error("no backend can run here (see the messages above)")
+    if "torch" in backends and args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    config = realism_env.EnvConfig.from_scenario(args.scenario, max_cycles=args.max_cycles)
+
+    print(machine_line(backends, args.device), flush=True)
+    if "torch" in backends and not is_cuda(args.device):
+        import torch
+
+        if torch.get_num_threads() > 1:
+            print(
+                f"note: torch runs on {torch.get_num_threads()} threads, and CPU time charges all of them (with their "
+                "waits for each other, long where other processes share the cores); --torch-threads 1 measures "
+                "the cost on one core, like numpy's",
+                flush=True,
+            )
+    print(
+        f"{realism_env.NAME} {args.scenario}: {config.n_nations} nations, max_cycles {args.max_cycles}; "
+        f"{args.seconds:g} s per configuration after {args.warmup} warm-up steps "
+        f"(at least {args.min_steps} timed steps)",
+        flush=True,
+    )
+    with_mpe = mpe_installed()
+    if with_mpe:
+        print("measuring MPE simple_spread_v3 (start) ...", file=sys.stderr, flush=True)
+        mpe_start = measure_mpe(args.seconds, args.seed)
+    else:
+        print("no MPE reference: mpe2 is not installed (pip install mpe2, or the dev extra)", flush=True)
+    rows = []
+    for backend in backends:
+        for n_worlds in args.worlds:
+            device = args.device if backend == "torch" else "cpu"
+            print(f"measuring {backend} on {device}, {n_worlds} worlds ...", file=sys.stderr, flush=True)
+            rows.append(
+                measure_batch(
+                    config, backend, device, args.dtype, n_worlds, args.seconds, args.warmup, args.seed, args.min_steps
+                )
+            )
     reference = None
-    for n_worlds in args.worlds:
-        rate = measure(config, n_worlds, args.seconds)
-        reference = reference or rate
-        print(f"{n_worlds:>8}{rate:>16,.0f}{rate * config.n_nations:>16,.0f}{rate / reference:>11.1f}x")
+    if with_mpe:
+        print("measuring MPE simple_spread_v3 (end) ...", file=sys.stderr, flush=True)
+        mpe_end = measure_mpe(args.seconds, args.seed)
+        reference = (mpe_start + mpe_end) / 2
+        print(
+            f"MPE simple_spread_v3 (3 agents, one ParallelEnv, CPU time): {mpe_start:,.0f} agent-steps/s at the start, "
+            f"{mpe_end:,.0f} at the end ({100 * (mpe_end / mpe_start - 1):+.0f}%); reference (mean) {reference:,.0f}"
+        )
+    print(table(rows, reference))
+    clocks = "wall time (synchronized) for cuda rows, CPU time for the others" if is_cuda(args.device) else "CPU time"
+    versus = "; x MPE against the mean reference" if reference is not None else ""
+    print(f"clock: {clocks}; agent-steps = world-steps x {config.n_nations} nations{versus}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, float | list[float]]:
         args.chunk,
         args.seed,
     )
-    ours_name = f"realism_v0 ({args.scenario})"
+    ours_name = f"{realism_env.NAME} ({args.scenario})"
     print(f"{'env':<34}{'parallel steps/s':>18}{'agent steps/s':>16}")
     print(f"{ours_name:<34}{result['ours_steps_per_s']:>18,.0f}{result['ours_agent_steps_per_s']:>16,.0f}")
     reference = "mpe2 simple_spread_v3"

@@ -18,20 +18,39 @@ from realism_env.actions import (
     target_nation,
     target_slot,
 )
+from realism_env.backend import BACKENDS
 from realism_env.config import SCENARIOS, EnvConfig, Scenario, register_scenario
-from realism_env.doctrines import DOCTRINES, Doctrine, Outcome, PowerTerms, SecurityTerms, register_doctrine
+from realism_env.doctrines import (
+    DOCTRINES,
+    MIXED_ORDER,
+    Doctrine,
+    Outcome,
+    PowerTerms,
+    SecurityTerms,
+    doctrine_names,
+    doctrine_onehot,
+    mixed_doctrines,
+    register_doctrine,
+    resolve_doctrines,
+)
 from realism_env.env import NAME, RealismEnv, env, parallel_env, raw_env
+from realism_env.events import EVENT_KINDS, Events
 from realism_env.metrics import METRICS, NATION_METRICS, EpisodeLog, EpisodeRecorder, metric_table
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
 from realism_env.registration import register_pettingzoo
-from realism_env.rules import EVENT_KINDS, Events
 from realism_env.world import World
 
-register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v0")
+register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v1")
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BACKENDS",
+    "MIXED_ORDER",
+    "doctrine_names",
+    "doctrine_onehot",
+    "mixed_doctrines",
+    "resolve_doctrines",
     "METRICS",
     "NATION_METRICS",
     "EpisodeLog",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from realism_env.actions import DEFAULT_ARMS_SHARES
+from realism_env.doctrines import DOCTRINES, resolve_doctrines
 
 MAP_KINDS = ("continent", "islands")
 
@@ -86,8 +87,6 @@ class EnvConfig:
             raise bad("n_nations", n, "an integer from 2 to 64")
         if not isinstance(self.max_cycles, int) or self.max_cycles < 1:
             raise bad("max_cycles", self.max_cycles, "an integer >= 1")
-        from realism_env.doctrines import DOCTRINES  # registry is filled at import of the package
-
         if isinstance(self.doctrines, str):
             names: tuple[str, ...] = (self.doctrines,)
         elif isinstance(self.doctrines, (tuple, list)):
@@ -97,9 +96,7 @@ class EnvConfig:
             object.__setattr__(self, "doctrines", names)
         else:
             raise bad("doctrines", self.doctrines, f"a doctrine name or a tuple of them: {_choices(DOCTRINES)}")
-        for name in names:
-            if name not in DOCTRINES:
-                raise ValueError(f"unknown doctrine {name!r}; valid: {_choices(DOCTRINES)}")
+        resolve_doctrines(names)
         positive = ("offense_defense_balance", "capture_steepness", "security_sufficiency")
         for fname in positive:
             v = getattr(self, fname)

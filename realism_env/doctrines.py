@@ -1,4 +1,4 @@
-"""Doctrines: what a nation is rewarded for. Pure functions of one turn's outcome, for all nations at once.
+"""Doctrines: what a nation is rewarded for. Pure array functions of one turn's outcome, for all nations at once.
 
 Built in:
 
@@ -16,28 +16,33 @@ S* is ``EnvConfig.security_sufficiency`` (1.1, the M3 security rule): power beyo
 
 ``n_nations * share`` is 1 at parity, so rewards keep their scale as the number of nations changes.
 
-Add your own with :func:`register_doctrine` without touching the package.
+Add your own with :func:`register_doctrine` without touching the package. A doctrine's terms are array code of the
+outcome's backend: use ``out.xp`` (numpy for the PettingZoo env; torch for a torch ``WorldBatch``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from realism_env.actions import Act
-from realism_env.config import EnvConfig
-from realism_env.rules import Events, act_target_validity, count_nonzero, income, power_share, provinces_held
+from realism_env.backend import array_namespace, device_of, to_numpy
+from realism_env.events import Events
+from realism_env.rules import Territory, attackable, power_share, territory
 from realism_env.world import World
 
-_ATTACK = int(Act.ATTACK)
+if TYPE_CHECKING:
+    from realism_env.config import EnvConfig
+
+#: The alternation of a mixed population: nation i holds ``MIXED_ORDER[i % 2]`` (nation_0 maximises security).
+MIXED_ORDER: tuple[str, ...] = ("security", "power")
 
 
 class _computed_once:
-    """Like ``functools.cached_property`` without its lock (Python 3.11 takes one on every first access): the
-    value is stored on the instance, which then shadows this descriptor."""
+    """Like ``functools.cached_property`` without its lock (Python 3.11 takes one on every first access): the value
+    is stored on the instance, which then shadows this descriptor."""
 
     def __init__(self, func: Callable) -> None:
         self.func = func
@@ -52,66 +57,79 @@ class _computed_once:
 
 
 class Outcome:
-    """The quantities of one turn that doctrines reward, ``[W, N]`` each. Each is computed on first use and
-    then kept, so a doctrine pays only for what it reads."""
+    """The quantities of one turn that doctrines reward, ``[W, N]`` each. Each is computed on first use and then
+    kept, so a doctrine pays only for what it reads. ``xp`` is the arrays' namespace."""
 
-    def __init__(self, before: World, after: World, events: Events) -> None:
+    def __init__(
+        self,
+        before: World,
+        after: World,
+        events: Events,
+        before_land: Territory | None = None,
+        after_land: Territory | None = None,
+        threats: Any = None,  # noqa: ANN401
+    ) -> None:
         self.before, self.after, self.events = before, after, events
+        self.before_land = territory(before) if before_land is None else before_land
+        self.after_land = territory(after) if after_land is None else after_land
+        #: [W, N, N] whether j threatens i after the turn (:func:`realism_env.rules.attackable`), when known
+        self.threats = threats
         self.n_nations = after.n_nations
+        self.xp = array_namespace(after.owner)
 
     @property
-    def alive(self) -> np.ndarray:
+    def alive(self) -> Any:  # noqa: ANN401
         """Alive after the turn."""
         return self.after.alive
 
     @property
-    def eliminated(self) -> np.ndarray:
+    def eliminated(self) -> Any:  # noqa: ANN401
         """Eliminated this turn."""
         return self.events.eliminated
 
     @property
-    def initial_provinces(self) -> np.ndarray:
+    def initial_provinces(self) -> Any:  # noqa: ANN401
         return self.after.initial_provinces
 
-    @property
-    def territory_changed(self) -> bool:
-        """Whether any province changed hands this turn (if not, ``provinces_lost`` is all zero)."""
-        return self.after.owner is not self.before.owner
+    @_computed_once
+    def provinces_lost(self) -> Any:  # noqa: ANN401
+        """Provinces lost this turn (by force or concession), as float."""
+        return self.xp.maximum(self.before_land.held - self.after_land.held, 0.0)
 
     @_computed_once
-    def provinces_lost(self) -> np.ndarray:
-        """Provinces lost this turn (by force or concession)."""
-        if not self.territory_changed:
-            return np.zeros(self.after.alive.shape)
-        return np.maximum(provinces_held(self.before) - provinces_held(self.after), 0)
-
-    @_computed_once
-    def power_share(self) -> np.ndarray:
+    def power_share(self) -> Any:  # noqa: ANN401
         """Capability share after the turn (:func:`realism_env.rules.power_share`)."""
-        return power_share(self.after, income(self.after))
+        return power_share(self.after, self.after_land.income)
 
     @_computed_once
-    def security_ratio(self) -> np.ndarray:
+    def security_ratio(self) -> Any:  # noqa: ANN401
         """Own side's forces over the strongest threat's (inf if none)."""
-        after = self.after
+        xp, after = self.xp, self.after
         mil = after.military
         # Allies count towards one's own side (Waltz: external balancing).
-        own_side = mil
-        if count_nonzero(after.allied):  # skipping is exact: with no alliance, allies add nothing
-            own_side = mil + np.add.reduce(np.where(after.allied, mil[:, None, :], 0.0), axis=2)
-        # A threat is a live, non-allied nation one borders or is at war with: exactly the nations one may
-        # attack, so the attack rule's own test is used (one definition).
-        threat = act_target_validity(after)[:, _ATTACK]
-        strongest = np.maximum.reduce(np.where(threat, mil[:, None, :], 0.0), axis=2)
-        return np.where(strongest > 0, own_side / np.maximum(strongest, 1e-300), np.inf)
+        own_side = mil + xp.sum(xp.where(after.allied, mil[:, None, :], 0.0), axis=2)
+        # A threat is a live, non-allied nation one borders or is at war with: exactly the nations one may attack,
+        # so the attack rule's own test is used (one definition).
+        threat = attackable(after, self.after_land) if self.threats is None else self.threats
+        strongest = xp.max(xp.where(threat, mil[:, None, :], 0.0), axis=2)
+        threatened = strongest > 0
+        return xp.where(threatened, own_side / xp.where(threatened, strongest, 1.0), xp.inf)
 
 
-def outcome(before: World, after: World, events: Events, config: EnvConfig) -> Outcome:
+def outcome(
+    before: World,
+    after: World,
+    events: Events,
+    config: EnvConfig,
+    before_land: Territory | None = None,
+    after_land: Territory | None = None,
+    threats: Any = None,  # noqa: ANN401
+) -> Outcome:
     """Summarise a turn for the doctrines (all nations, all worlds, no loops)."""
-    return Outcome(before, after, events)
+    return Outcome(before, after, events, before_land, after_land, threats)
 
 
-TermFunction = Callable[[Outcome, EnvConfig], dict[str, np.ndarray]]
+TermFunction = Callable[[Outcome, "EnvConfig"], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -122,20 +140,13 @@ class Doctrine:
     description: str
     terms: TermFunction
 
-    def reward(self, out: Outcome, config: EnvConfig) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def reward(self, out: Outcome, config: EnvConfig) -> tuple[Any, dict[str, Any]]:
         parts = self.terms(out, config)
-        terms = iter(parts.values())
-        total = next(terms, None)
-        if total is None:  # a doctrine with no terms rewards nothing
-            return np.zeros(out.alive.shape), parts
-        for term in terms:
+        terms = list(parts.values())
+        total = terms[0] if terms else out.xp.zeros_like(out.after.military)  # a doctrine may have no terms
+        for term in terms[1:]:
             total = total + term
         return total, parts
-
-
-def _weighted(flags: np.ndarray, weight: float) -> np.ndarray:
-    """``weight * flags`` for a bool array, as floats (with its signed zeros), without a mixed-type product."""
-    return np.where(flags, weight, 0.0 * weight)
 
 
 @dataclass(frozen=True)
@@ -147,18 +158,16 @@ class SecurityTerms:
     territory: float = 2.0
     elimination: float = 10.0
 
-    def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, np.ndarray]:
-        margin = np.where(out.alive, np.minimum(1.0, out.security_ratio / config.security_sufficiency), 0.0)
-        if out.territory_changed:
-            territory_lost = -self.territory * out.provinces_lost / np.maximum(out.initial_provinces, 1)
-        else:  # nothing lost: the formula's (signed) zeros without its arithmetic
-            territory_lost = np.empty(out.alive.shape)
-            territory_lost.fill(-self.territory * 0.0)  # np.full, without its Python layer
+    def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, Any]:
+        xp = out.xp
+        float_dtype = out.after.military.dtype
+        margin = xp.where(out.alive, xp.minimum(out.security_ratio / config.security_sufficiency, 1.0), 0.0)
+        initial = xp.maximum(xp.astype(out.initial_provinces, float_dtype), 1.0)
         return {
-            "survival": _weighted(out.alive, self.survival),
-            "security_margin": margin if self.margin == 1.0 else self.margin * margin,
-            "territory_lost": territory_lost,
-            "elimination": _weighted(out.eliminated, -self.elimination),
+            "survival": self.survival * xp.astype(out.alive, float_dtype),
+            "security_margin": self.margin * margin,
+            "territory_lost": -self.territory * out.provinces_lost / initial,
+            "elimination": -self.elimination * xp.astype(out.eliminated, float_dtype),
         }
 
 
@@ -170,11 +179,13 @@ class PowerTerms:
     hegemony: float = 1.0
     elimination: float = 10.0
 
-    def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, np.ndarray]:
+    def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, Any]:
+        xp = out.xp
+        float_dtype = out.after.military.dtype
         return {
             "relative_power": self.share * out.n_nations * out.power_share,
-            "hegemony": _weighted(out.power_share > config.hegemony_share, self.hegemony),
-            "elimination": _weighted(out.eliminated, -self.elimination),
+            "hegemony": self.hegemony * xp.astype(out.power_share > config.hegemony_share, float_dtype),
+            "elimination": -self.elimination * xp.astype(out.eliminated, float_dtype),
         }
 
 
@@ -182,7 +193,8 @@ DOCTRINES: dict[str, Doctrine] = {}
 
 
 def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrine:
-    """Add ``doctrine`` to :data:`DOCTRINES` so configs can name it."""
+    """Add ``doctrine`` to :data:`DOCTRINES` so configs can name it. Register it in every process that builds an env
+    (for example at import of the module that defines it): a config unpickled in a fresh process names doctrines."""
     if not isinstance(doctrine, Doctrine):
         raise ValueError(f"register_doctrine takes a Doctrine, got {type(doctrine).__name__}")
     if not doctrine.name or not isinstance(doctrine.name, str):
@@ -197,41 +209,79 @@ register_doctrine(Doctrine("security", "defensive realism: security up to suffic
 register_doctrine(Doctrine("power", "offensive realism: relative power and hegemony (Mearsheimer)", PowerTerms()))
 
 
+def resolve_doctrines(names: Sequence[str]) -> tuple[Doctrine, ...]:
+    """The registered :class:`Doctrine` of each name: the one place where names become doctrines. An unknown name
+    raises ``ValueError`` listing the registered ones."""
+    resolved = []
+    for name in names:
+        doctrine = DOCTRINES.get(name) if isinstance(name, str) else None
+        if doctrine is None:
+            valid = ", ".join(repr(d) for d in sorted(DOCTRINES))
+            raise ValueError(
+                f"unknown doctrine {name!r}; valid: {valid} (a doctrine of your own must be registered with "
+                "register_doctrine in every process that builds an env, e.g. at import of the module defining it)"
+            )
+        resolved.append(doctrine)
+    return tuple(resolved)
+
+
+def mixed_doctrines(n_nations: int) -> tuple[str, ...]:
+    """The doctrines of a mixed population: security and power alternate, nation_0 maximising security
+    (:data:`MIXED_ORDER`). Every trainer and evaluation that says "mixed" means this assignment."""
+    return tuple(MIXED_ORDER[i % len(MIXED_ORDER)] for i in range(n_nations))
+
+
+def doctrine_names() -> tuple[str, ...]:
+    """The order of every doctrine one-hot: ``sorted(DOCTRINES)``."""
+    return tuple(sorted(DOCTRINES))
+
+
+def doctrine_onehot(doctrine_per_nation: Sequence[str], names: Sequence[str] | None = None) -> np.ndarray:
+    """[N, len(names)] float32 one-hot of each nation's doctrine over ``names`` (default :func:`doctrine_names`):
+    the doctrine indicator of learners and of ``reveal_doctrines`` observations, built in this one place."""
+    names = doctrine_names() if names is None else tuple(names)
+    resolve_doctrines(doctrine_per_nation)
+    return np.array([[nation == name for name in names] for nation in doctrine_per_nation], dtype=np.float32).reshape(
+        len(doctrine_per_nation), len(names)
+    )
+
+
 class DoctrineTerms(NamedTuple):
     """One doctrine's reward terms for all nations (``[W, N]`` each); only ``members`` hold that doctrine."""
 
     doctrine: Doctrine
-    members: np.ndarray  #: [N] bool
-    terms: dict[str, np.ndarray]
+    members: Any  #: [N] bool
+    terms: dict[str, Any]
 
 
-def doctrine_groups(doctrine_per_nation: tuple[Doctrine, ...]) -> tuple[tuple[Doctrine, np.ndarray], ...]:
-    """Each distinct doctrine with the [N] bool mask of the nations that hold it (resolve once, reuse)."""
+def doctrine_groups(doctrine_per_nation: tuple[Doctrine, ...], xp: Any = np, device: Any = "cpu") -> tuple:  # noqa: ANN401
+    """Each distinct doctrine with the [N] bool mask (an array of ``xp`` on ``device``) of the nations that hold it
+    (resolve once, reuse)."""
     distinct: list[Doctrine] = []
     for doctrine in doctrine_per_nation:
         if not any(doctrine is d for d in distinct):
             distinct.append(doctrine)
-    return tuple((d, np.array([x is d for x in doctrine_per_nation])) for d in distinct)
+    return tuple((d, xp.asarray(np.array([x is d for x in doctrine_per_nation]), device=device)) for d in distinct)
 
 
 def rewards(
-    doctrines: tuple[Doctrine, ...] | tuple[tuple[Doctrine, np.ndarray], ...], out: Outcome, config: EnvConfig
-) -> tuple[np.ndarray, list[DoctrineTerms]]:
-    """``[W, N]`` rewards, and the terms of each doctrine present. ``doctrines`` is one Doctrine per nation,
-    or their :func:`doctrine_groups`. Each distinct doctrine is evaluated once for all nations at once, so
-    no reward depends on the order nations are asked."""
-    groups = doctrines if doctrines and isinstance(doctrines[0], tuple) else doctrine_groups(doctrines)
+    doctrines: tuple[Doctrine, ...] | tuple[tuple[Doctrine, Any], ...], out: Outcome, config: EnvConfig
+) -> tuple[Any, list[DoctrineTerms]]:
+    """``[W, N]`` rewards, and the terms of each doctrine present. ``doctrines`` is one Doctrine per nation, or
+    their :func:`doctrine_groups`. Each distinct doctrine is evaluated once for all nations at once, so no reward
+    depends on the order nations are asked."""
+    groups = (
+        doctrines
+        if doctrines and isinstance(doctrines[0], tuple)
+        else doctrine_groups(doctrines, out.xp, device_of(out.after.owner))
+    )
     results = []
     total = None
     for doctrine, members in groups:
         reward, parts = doctrine.reward(out, config)
-        total = reward if total is None else np.where(members, reward, total)
+        total = reward if total is None else out.xp.where(members, reward, total)
         results.append(DoctrineTerms(doctrine, members, parts))
     return total, results
-
-
-def _as_floats(term: np.ndarray) -> np.ndarray:
-    return term if type(term) is np.ndarray and term.dtype == np.float64 else np.asarray(term, dtype=np.float64)
 
 
 def terms_per_nation(
@@ -242,11 +292,10 @@ def terms_per_nation(
     out: list[dict[str, float]] = [{} for _ in range(len(groups[0].members))]
     for group in groups:
         names = list(group.terms)
-        columns = [_as_floats(term)[world_index].tolist() for term in group.terms.values()]
-        members = group.members.tolist()
-        # Lengths are equal by construction; zip(strict=True) would cost time on every step.
-        rows = list(zip(*columns, strict=False)) if columns else [()] * len(members)
+        columns = [to_numpy(term)[world_index].tolist() for term in group.terms.values()]
+        members = to_numpy(group.members).tolist()
+        rows = list(zip(*columns, strict=True)) if columns else [()] * len(members)
         for i in range(len(members)) if nations is None else nations:
             if members[i]:
-                out[i] = dict(zip(names, rows[i], strict=False))
+                out[i] = dict(zip(names, rows[i], strict=True))
     return out

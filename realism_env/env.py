@@ -10,13 +10,18 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from realism_env.actions import N_ACTS, Act, n_actions
+from realism_env.backend import NumpyRandom, resolve_backend
 from realism_env.config import EnvConfig
-from realism_env.doctrines import DOCTRINES, doctrine_groups, outcome, rewards, terms_per_nation
-from realism_env.observation import ObservationLayout, global_state, observe, state_size
-from realism_env.rules import Events, action_mask, event_records, transition
-from realism_env.world import World, generate_world
+from realism_env.doctrines import terms_per_nation
+from realism_env.draws import draw_perception, draw_step
+from realism_env.events import Events, event_records
+from realism_env.maps import generate_world
+from realism_env.observation import global_state, observe, state_size
+from realism_env.rules import mask_of
+from realism_env.step import Derived, derive, step_spec, step_worlds
+from realism_env.world import World
 
-NAME = "realism_v0"
+NAME = "realism_v1"
 
 
 _WAIT = int(Act.WAIT)  # WAIT toward slot 0 at arms level l is (l * K + _WAIT) * (N - 1)
@@ -112,8 +117,9 @@ class RealismEnv(ParallelEnv):
 
     ## Starting State
     A seeded map of ``N * provinces_per_nation`` provinces on a grid (``islands``: two grids joined by sea),
-    contiguous territories, province wealth uniform in [0.75, 1.25] scaled to each nation's capability
-    share, military at the steady state of the middle arms level, no wars, alliances or demands.
+    contiguous territories of equal size dealt to the nations in a random order, province wealth uniform in
+    [0.75, 1.25] scaled to each nation's capability share, military at the steady state of the middle arms level,
+    no wars, alliances or demands (:mod:`realism_env.maps`).
 
     ## Episode End
     Termination: a nation with no province (it leaves ``agents``); all nations when one holds every
@@ -126,8 +132,16 @@ class RealismEnv(ParallelEnv):
     ``reward_terms``, ``events`` (the turn's events that involve the nation) and ``action_valid``.
 
     ## Version History
-    * v0: initial release. (Later speed work kept every v0 trajectory identical: ``tests/test_rules_regression.py``
-      pins them; a change that moves them needs v1.)
+    * v1: the rules are written once in array-API style and run on numpy and torch (CPU, CUDA); this env is one
+      world of the same step as ``realism_env.batch.WorldBatch``. The formulas of actions, observations and rewards
+      are unchanged; trajectories of a seed are not, because the random draws and two details of resolution changed:
+      (1) a turn's draws are made per acting nation (its capture roll; which eligible province changes hands, picked
+      uniformly with one uniform; the priority of simultaneous claims) plus the misperception noise, instead of one
+      draw per pair of nations and province; (2) concessions and captures change hands at once, on the borders of
+      the start of the turn (a concession stands over a capture of the same province); (3) a new map deals its
+      territories to the nations in a random order, and province wealth is drawn after the map.
+      ``tests/test_rules_regression.py`` pins v1 trajectories of the env and of ``WorldBatch`` on both backends.
+    * v0: initial release.
     """
 
     metadata = {"name": NAME, "render_modes": ["ansi", "rgb_array"], "is_parallelizable": True, "render_fps": 2}
@@ -152,14 +166,11 @@ class RealismEnv(ParallelEnv):
         self.possible_agents = [f"nation_{i}" for i in range(n)]
         self.agent_name_mapping = {name: i for i, name in enumerate(self.possible_agents)}
         self._names = tuple(self.possible_agents)
-        # Doctrines are resolved once here, never looked up by string inside step.
-        self.doctrines = tuple(DOCTRINES[name] for name in config.doctrine_per_nation)
-        self._doctrine_groups = doctrine_groups(self.doctrines)
-        revealed = tuple(sorted(DOCTRINES)) if config.reveal_doctrines else ()
-        self.layout = ObservationLayout(n, revealed)
-        self._doctrine_onehot = np.array(
-            [[name == d for d in revealed] for name in config.doctrine_per_nation], dtype=np.float64
-        ).reshape(n, len(revealed))
+        # Doctrines and constant tables are resolved once here (an unknown doctrine raises ValueError naming the
+        # valid ones), never looked up by string inside step. The env is one world of the batched step, on numpy.
+        self._spec = step_spec(config, resolve_backend("numpy"))
+        self.doctrines = self._spec.doctrines
+        self.layout = self._spec.layout
         self._n_actions = n_actions(n, len(config.arms_shares))
         self._observation_space = gymnasium.spaces.Dict(
             {
@@ -173,8 +184,9 @@ class RealismEnv(ParallelEnv):
         self.state_space = gymnasium.spaces.Box(0.0, 1.0, (state_size(config),), np.float32)
         self.agents: list[str] = []
         self.world: World | None = None
-        self._rng: np.random.Generator | None = None
+        self._derived: Derived | None = None
         self._mask: np.ndarray | None = None
+        self._rng: np.random.Generator | None = None
         self._last_events: list[dict[str, object]] = []
         #: the last step's events as arrays (``Events``, world axis of length 1), for recorders and metrics
         self.last_events: Events | None = None
@@ -190,35 +202,39 @@ class RealismEnv(ParallelEnv):
         if seed is not None or self._rng is None:
             self._rng = np.random.default_rng(seed)
         self.world = generate_world(self.config, self._rng)
+        self._derived = derive(self.world, self._spec)
+        self._mask = mask_of(self._derived.validity, self._spec.rules)
         self.agents = list(self.possible_agents)
         self._last_events = []
         self.last_events = None
-        observations = self._observe(self.agents)
+        perception = draw_perception(NumpyRandom(self._rng), 1, self.config.n_nations)
+        observations = self._observations(
+            observe(self.world, self.config, perception, self._spec.observation, self._derived.land)
+        )
         infos = {a: {"reward_terms": {}, "events": [], "action_valid": True} for a in self.agents}
         return observations, infos
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if self.world is None:
             raise RuntimeError("call reset() before step()")
-        world, config = self.world, self.config
+        config = self.config
         flat = self._flat_actions(actions)
-        next_world, events = transition(world, flat, config, self._rng, self._mask)
-        total, groups = rewards(self._doctrine_groups, outcome(world, next_world, events, config), config)
-        self.world = next_world
+        draws = draw_step(NumpyRandom(self._rng), 1, config.n_nations, config.n_provinces)
+        out, self.world, self._derived = step_worlds(self.world, self._derived, flat, draws, self._spec)
+        self._mask = out.action_mask
 
         acting = self.agents
-        alive = next_world.alive[0].tolist()
-        over = sum(alive) <= 1  # one nation holds every province (rules.is_over)
-        truncated = int(next_world.turn[0]) >= config.max_cycles
-        records = event_records(events, 0, self._names)
+        records = event_records(out.events, 0, self._names)
         self._last_events = records
-        self.last_events = events
-        invalid = events.invalid_action[0].tolist()
-        reward_list = total[0].tolist()
+        self.last_events = out.events
+        invalid = out.events.invalid_action[0].tolist()
+        reward_list = out.rewards[0].tolist()
+        terminated_list = out.terminated[0].tolist()
+        truncated_list = out.truncated[0].tolist()
         index = self.agent_name_mapping
         acting_index = [index[agent] for agent in acting]
-        terms = terms_per_nation(groups, 0, acting_index)
-        observations = self._observe(acting)
+        terms = terms_per_nation(self._spec.doctrine_terms(out.reward_terms), 0, acting_index)
+        observations = self._observations(out.observations, acting)
         involving: dict[str | None, list] = {agent: [] for agent in acting}
         for record in records:
             actor, target = record["actor"], record["target"]
@@ -228,12 +244,12 @@ class RealismEnv(ParallelEnv):
                 involving[target].append(record)
         rewards_out, terminations, truncations, infos = {}, {}, {}, {}
         still_acting = []
-        for agent, i in zip(acting, acting_index, strict=False):
+        for agent, i in zip(acting, acting_index, strict=True):
             rewards_out[agent] = reward_list[i]
-            terminated = terminations[agent] = over or not alive[i]
-            truncations[agent] = truncated and not terminated
+            terminations[agent] = terminated_list[i]
+            truncations[agent] = truncated_list[i]
             infos[agent] = {"reward_terms": terms[i], "events": involving[agent], "action_valid": not invalid[i]}
-            if not (terminated or truncated):
+            if not (terminated_list[i] or truncated_list[i]):
                 still_acting.append(agent)
         self.agents = still_acting
         return observations, rewards_out, terminations, truncations, infos
@@ -261,12 +277,14 @@ class RealismEnv(ParallelEnv):
             flat[self.agent_name_mapping[agent]] = value
         return np.array([flat], dtype=np.int64)
 
-    def _observe(self, agents: list[str]) -> dict[str, dict[str, np.ndarray]]:
-        self._mask = action_mask(self.world, self.config)
-        obs = observe(self.world, self.config, self._rng, self._doctrine_onehot)
-        masks = self._mask[0].copy()  # callers may write to what they get; the world's cache stays intact
-        obs, index = obs[0], self.agent_name_mapping
-        return {agent: {"observation": obs[index[agent]], "action_mask": masks[index[agent]]} for agent in agents}
+    def _observations(self, observations: np.ndarray, agents: list[str] | None = None) -> dict[str, dict]:
+        """Each agent's observation and a copy of its mask row (callers may write to what they get)."""
+        masks = self._mask[0].copy()
+        obs, index = observations[0], self.agent_name_mapping
+        return {
+            agent: {"observation": obs[index[agent]], "action_mask": masks[index[agent]]}
+            for agent in (self.agents if agents is None else agents)
+        }
 
     # ---------------------------------------------------------------------------------------------
     def state(self) -> np.ndarray:

@@ -1,19 +1,23 @@
-"""What a nation observes, with a named layout so nobody slices observations by magic index."""
+"""What a nation observes, with a named layout so nobody slices observations by magic index.
+
+:func:`observe` is array code of the rules' backend (numpy, torch, any array-API library): every nation's vector is
+one gather from a row of source values per world, with the misperception noise passed in as a draw.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from realism_env.actions import N_ACTS, Act
-from realism_env.config import EnvConfig
-from realism_env.rules import acted_on, borders, credibility, income, provinces_held, relative_order
+from realism_env.backend import array_namespace
+from realism_env.rules import EPS, WAIT, Territory, credibility, relative_order, territory
 from realism_env.world import World
 
-_EPS = 1e-9
-_WAIT = int(Act.WAIT)  # a plain int: numpy is slow to combine arrays with IntEnum members
+if TYPE_CHECKING:
+    from realism_env.config import EnvConfig
 
 OWN_FIELDS: tuple[tuple[str, str], ...] = (
     ("military", "own military / (own military + estimated military of all others)"),
@@ -105,17 +109,17 @@ class ObservationLayout:
         }
 
 
-# Where observe() reads each field: one source row of per-nation values, one scalar, and [N, N] pairwise
-# blocks. Every observation is then a single gather from that row (observing is per-call overhead bound,
-# so the fewer array operations the better).
+# Where observe() reads each field: one source row of per-nation values, one scalar, and [N, N] pairwise blocks
+# (flags first, then values). Every observation is then a single gather from that row.
 _NATION_VALUES = (
-    "own_military", "wealth", "provinces", "arms_level", "wars", "alliances",
-    "demands_made", "demands_received", "credibility", "alive",
+    "own_military", "wealth", "provinces", "arms_level", "credibility", "alive",  # computed in the world's dtype
+    "wars", "alliances", "demands_made", "demands_received",  # counted from the pairwise flags, in float32
 )  # fmt: skip
-_PAIR_VALUES = (
-    "at_war", "allied", "demand", "military", "land_border", "sea_border", "war_years",
-    "proposal", "peace_offer", "acted_on_observer",
+_PAIR_FLAGS = (
+    "at_war", "allied", "demand", "land_border", "sea_border", "proposal", "peace_offer", "acted_on_observer",
 )  # fmt: skip
+_PAIR_VALUES = ("military", "war_years")
+_PAIRS = _PAIR_FLAGS + _PAIR_VALUES
 _OWN_SOURCE = (  # own field -> per-nation value (turn is the scalar)
     "own_military", "wealth", "provinces", "arms_level", "wars", "alliances",
     "demands_made", "demands_received", "credibility", "turn",
@@ -144,28 +148,24 @@ _OTHER_SOURCE: dict[str, tuple] = {
 assert tuple(_OTHER_SOURCE) == tuple(f for f, _ in OTHER_FIELDS[: len(_OTHER_SOURCE)])  # the rest: last act
 
 
-_ACT_ONE_HOT = np.eye(N_ACTS, dtype=np.float32)
-_ACT_ONE_HOT.flags.writeable = False
+class ObservationTables(NamedTuple):
+    """Constant arrays of the observation of one config on one backend (:func:`observation_tables`)."""
+
+    gather: Any  #: [N * D] int, where each entry of every nation's vector is read in the source row
+    level_fraction: Any  #: [L] float, each arms level as a fraction of the highest
+    act_one_hot: Any  #: [K, K] float32
+    doctrines: Any  #: [1, N * R] float32, each nation's doctrine one-hot over the revealed doctrines (R may be 0)
+    nations: Any  #: [N] int
+    own_forces: Any  #: [N, N] bool, the diagonal: a nation knows its own forces
 
 
-@cache
-def _level_fraction(n_levels: int) -> np.ndarray:
-    """[L] each arms level as a fraction of the highest."""
-    fraction = np.arange(n_levels) / (n_levels - 1)
-    fraction.flags.writeable = False
-    return fraction
-
-
-@cache
-def _source_layout(n: int, n_revealed: int) -> tuple[int, int, int, int, int, np.ndarray]:
-    """Offsets in the source row (turn, last-act one-hot, doctrine one-hot, pairwise blocks), its size, and the
-    [N, size] gather that turns it into every nation's observation vector."""
+def _gather(n: int, n_revealed: int) -> np.ndarray:
+    """[N, D] where each entry of nation i's observation vector is read in the source row."""
     n_values = len(_NATION_VALUES)
     turn_at = n_values * n
     acts_at = turn_at + 1
     doctrine_at = acts_at + n * N_ACTS
     pairs_at = doctrine_at + n * n_revealed
-    size = pairs_at + len(_PAIR_VALUES) * n * n
     me = np.arange(n)[:, None]  # [N, 1] observer i
     other = relative_order(n)  # [N, N-1] nation j in each slot
 
@@ -173,7 +173,7 @@ def _source_layout(n: int, n_revealed: int) -> tuple[int, int, int, int, int, np
         return _NATION_VALUES.index(name) * n + who
 
     def pair(name: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return pairs_at + (_PAIR_VALUES.index(name) * n + i) * n + j
+        return pairs_at + (_PAIRS.index(name) * n + i) * n + j
 
     own = [np.full((n, 1), turn_at) if f == "turn" else nation(f, me) for f in _OWN_SOURCE]
     own += [doctrine_at + me * n_revealed + d for d in range(n_revealed)]
@@ -188,88 +188,129 @@ def _source_layout(n: int, n_revealed: int) -> tuple[int, int, int, int, int, np
     others += [doctrine_at + other * n_revealed + d for d in range(n_revealed)]
     own_block = np.concatenate(own, axis=1)  # [N, own width]
     other_blocks = np.stack(others, axis=2).reshape(n, -1)  # [N, (N-1) * other width], slot-major
-    gather = np.concatenate([own_block, other_blocks], axis=1)
-    gather.flags.writeable = False
-    return turn_at, acts_at, doctrine_at, pairs_at, size, gather
+    return np.concatenate([own_block, other_blocks], axis=1)
+
+
+def observation_tables(
+    config: EnvConfig,
+    doctrine_one_hot: np.ndarray,
+    xp: Any = np,  # noqa: ANN401
+    device: Any = "cpu",  # noqa: ANN401
+    float_dtype: Any = None,  # noqa: ANN401
+) -> ObservationTables:
+    """The observation's constant tables. ``doctrine_one_hot`` ([N, R]) is each nation's doctrine over the doctrines
+    revealed in observations (``R = 0`` unless ``config.reveal_doctrines``)."""
+    float_dtype = xp.float64 if float_dtype is None else float_dtype
+    n, n_levels = config.n_nations, len(config.arms_shares)
+    revealed = doctrine_one_hot.shape[1] if config.reveal_doctrines else 0
+    return ObservationTables(
+        gather=xp.asarray(_gather(n, revealed).reshape(-1).astype(np.int64), device=device),
+        level_fraction=xp.asarray(np.arange(n_levels) / (n_levels - 1), dtype=float_dtype, device=device),
+        act_one_hot=xp.asarray(np.eye(N_ACTS, dtype=np.float32), device=device),
+        doctrines=xp.asarray(doctrine_one_hot[:, :revealed].reshape(1, -1).astype(np.float32), device=device),
+        nations=xp.asarray(np.arange(n, dtype=np.int64), device=device),
+        own_forces=xp.asarray(np.eye(n, dtype=bool), device=device),
+    )
 
 
 def observe(
     world: World,
     config: EnvConfig,
-    rng: np.random.Generator,
-    doctrine_onehot: np.ndarray | None = None,
-) -> np.ndarray:
-    """[W, N, size] float32 observations of every nation. ``doctrine_onehot`` ([N, D]) is shown only when
-    the config reveals doctrines. Other nations' forces are seen through log-normal noise whose mean is
-    the truth (misperception: Bremer & Mihalka 1977; Cusack & Stoll 1990)."""
+    perception: Any,  # noqa: ANN401
+    tables: ObservationTables,
+    land: Territory | None = None,
+) -> Any:  # noqa: ANN401
+    """[W, N, size] float32 observations of every nation. Other nations' forces are seen through log-normal noise
+    whose mean is the truth (misperception: Bremer & Mihalka 1977; Cusack & Stoll 1990): ``perception`` is a
+    [W, N, N] standard normal draw, and observer i sees j's forces times ``exp(sigma * z - sigma^2 / 2)``."""
+    xp = array_namespace(world.owner)
+    land = territory(world) if land is None else land
     n_worlds, n = world.n_worlds, world.n_nations
+    float_dtype = world.wealth.dtype
     sigma = config.misperception
-    noise = rng.lognormal(-0.5 * sigma**2, sigma, (n_worlds, n, n))  # mean 1: estimates are unbiased
-    noise.reshape(n_worlds, n * n)[:, :: n + 1] = 1.0  # a nation knows its own forces (the diagonal)
-    estimate = np.where(world.alive, world.military, 0.0)[:, None, :] * noise  # [W, observer i, j]
-    perceived_total = np.maximum(np.add.reduce(estimate, axis=2), _EPS)  # [W, i]
-    inc = income(world)
-    revealed = doctrine_onehot.shape[1] if config.reveal_doctrines and doctrine_onehot is not None else 0
-    turn_at, acts_at, doctrine_at, pairs_at, size, gather = _source_layout(n, revealed)
-    others = np.float32(max(n - 1, 1))
-
-    source = np.empty((n_worlds, size), dtype=np.float32)
-    nation = source[:, :turn_at].reshape(n_worlds, len(_NATION_VALUES), n)
-    pair = source[:, pairs_at:].reshape(n_worlds, len(_PAIR_VALUES), n, n)
-    pair[:, 0] = world.at_war
-    pair[:, 1] = world.allied
-    pair[:, 2] = world.demand
-    # Counts of wars, alliances and demands made, then demands received, over N - 1 (float32 division of
-    # small counts rounds exactly as float64 would).
-    np.divide(np.add.reduce(pair[:, :3], axis=3), others, out=nation[:, 4:7])
-    np.divide(np.add.reduce(pair[:, 2], axis=1), others, out=nation[:, 7])
-    nation[:, 0] = world.military / perceived_total
-    nation[:, 1] = inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS)
-    nation[:, 2] = provinces_held(world) / world.n_provinces
-    nation[:, 3] = _level_fraction(len(config.arms_shares)).take(world.arms_level)
-    nation[:, 8] = credibility(world)
-    nation[:, 9] = world.alive
-    np.divide(world.turn, config.max_cycles, out=source[:, turn_at])
-    source[:, acts_at:doctrine_at] = _ACT_ONE_HOT.take(world.last_act, axis=0).reshape(n_worlds, -1)
-    if revealed:
-        source[:, doctrine_at:pairs_at] = doctrine_onehot.reshape(-1)
-    land, sea = borders(world)
-    pair[:, 3] = estimate / perceived_total[:, :, None]
-    pair[:, 4] = land
-    pair[:, 5] = sea
-    np.divide(world.war_years, config.max_cycles, out=pair[:, 6])
-    pair[:, 7] = world.alliance_proposal
-    pair[:, 8] = world.peace_offer
-    pair[:, 9] = acted_on(world)
-    return source.take(gather, axis=1)
-
-
-def global_state(world: World, config: EnvConfig) -> np.ndarray:
-    """[W, size] float32 true global state: per nation (alive, military share, income share, provinces
-    share, arms level), the war and alliance matrices, each province's owner / N and wealth share, turn."""
-    n = world.n_nations
-    inc = income(world)
-    per_nation = np.stack(
+    noise = xp.where(tables.own_forces, 1.0, xp.exp(sigma * xp.astype(perception, float_dtype) - 0.5 * sigma**2))
+    estimate = xp.where(world.alive, world.military, 0.0)[:, None, :] * noise  # [W, observer i, j]
+    perceived_total = xp.maximum(xp.sum(estimate, axis=2), EPS)  # [W, i]
+    nation_values = xp.stack(
         [
-            world.alive.astype(np.float64),
-            world.military / np.maximum(np.add.reduce(world.military, axis=1, keepdims=True), _EPS),
-            inc / np.maximum(np.add.reduce(inc, axis=1, keepdims=True), _EPS),
-            provinces_held(world) / world.n_provinces,
-            world.arms_level / (len(config.arms_shares) - 1),
-        ],
-        axis=2,
-    ).reshape(world.n_worlds, -1)
-    return np.concatenate(
-        [
-            per_nation,
-            world.at_war.reshape(world.n_worlds, -1),
-            world.allied.reshape(world.n_worlds, -1),
-            world.owner / n,
-            world.wealth / np.maximum(np.add.reduce(world.wealth, axis=1, keepdims=True), _EPS),
-            world.turn[:, None] / config.max_cycles,
+            world.military / perceived_total,
+            land.income / xp.maximum(xp.sum(land.income, axis=1, keepdims=True), EPS),
+            land.held / float(world.n_provinces),
+            xp.reshape(xp.take(tables.level_fraction, xp.reshape(world.arms_level, (-1,))), (n_worlds, n)),
+            credibility(world),
+            xp.astype(world.alive, float_dtype),
         ],
         axis=1,
-    ).astype(np.float32)
+    )
+    turn = xp.astype(world.turn, float_dtype)[:, None] / float(config.max_cycles)
+    acted_on_observer = (world.last_target[:, None, :] == tables.nations[:, None]) & (world.last_act != WAIT)[
+        :, None, :
+    ]
+    flags = xp.stack(
+        [
+            world.at_war,
+            world.allied,
+            world.demand,
+            land.land_border,
+            land.sea_border,
+            world.alliance_proposal,
+            world.peace_offer,
+            acted_on_observer,
+        ],
+        axis=1,
+    )
+    flags = xp.astype(flags, xp.float32)
+    # Wars, alliances and demands made (then received) over N - 1: float32 division of small counts rounds exactly.
+    others = float(max(n - 1, 1))
+    made = xp.sum(flags[:, :3, ...], axis=3) / others  # [W, 3, N]: wars, alliances, demands made
+    received = xp.sum(flags[:, 2, ...], axis=1) / others  # [W, N]: demands received
+    values = xp.stack(
+        [estimate / perceived_total[:, :, None], xp.astype(world.war_years, float_dtype) / float(config.max_cycles)],
+        axis=1,
+    )
+    blocks = [
+        xp.reshape(xp.astype(nation_values, xp.float32), (n_worlds, -1)),
+        xp.reshape(made, (n_worlds, -1)),
+        received,
+        xp.astype(turn, xp.float32),
+        xp.reshape(xp.take(tables.act_one_hot, xp.reshape(world.last_act, (-1,)), axis=0), (n_worlds, -1)),
+    ]
+    if tables.doctrines.shape[1]:  # the doctrine one-hot, when doctrines are revealed
+        blocks.append(xp.broadcast_to(tables.doctrines, (n_worlds, tables.doctrines.shape[1])))
+    blocks += [xp.reshape(flags, (n_worlds, -1)), xp.reshape(xp.astype(values, xp.float32), (n_worlds, -1))]
+    return xp.reshape(xp.take(xp.concat(blocks, axis=1), tables.gather, axis=1), (n_worlds, n, -1))
+
+
+def global_state(world: World, config: EnvConfig) -> Any:  # noqa: ANN401
+    """[W, size] float32 true global state: per nation (alive, military share, income share, provinces
+    share, arms level), the war and alliance matrices, each province's owner / N and wealth share, turn."""
+    xp = array_namespace(world.owner)
+    n, n_worlds = world.n_nations, world.n_worlds
+    float_dtype = world.wealth.dtype
+    land = territory(world)
+    inc = land.income
+    per_nation = xp.stack(
+        [
+            xp.astype(world.alive, float_dtype),
+            world.military / xp.maximum(xp.sum(world.military, axis=1, keepdims=True), EPS),
+            inc / xp.maximum(xp.sum(inc, axis=1, keepdims=True), EPS),
+            land.held / float(world.n_provinces),
+            xp.astype(world.arms_level, float_dtype) / float(len(config.arms_shares) - 1),
+        ],
+        axis=2,
+    )
+    state = xp.concat(
+        [
+            xp.reshape(per_nation, (n_worlds, -1)),
+            xp.reshape(xp.astype(world.at_war, float_dtype), (n_worlds, -1)),
+            xp.reshape(xp.astype(world.allied, float_dtype), (n_worlds, -1)),
+            xp.astype(world.owner, float_dtype) / float(n),
+            world.wealth / xp.maximum(xp.sum(world.wealth, axis=1, keepdims=True), EPS),
+            xp.astype(world.turn, float_dtype)[:, None] / float(config.max_cycles),
+        ],
+        axis=1,
+    )
+    return xp.astype(state, xp.float32)
 
 
 def state_size(config: EnvConfig) -> int:

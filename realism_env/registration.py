@@ -1,4 +1,4 @@
-"""PettingZoo registry entries: ``pettingzoo.make("parallel", "realism_env/realism-v0", **kwargs)``.
+"""PettingZoo registry entries: ``pettingzoo.make("parallel", "realism_env/realism-v1", **kwargs)``.
 
 Importing :mod:`realism_env` registers them (PettingZoo 1.27 added the registry; with an older PettingZoo that has
 none, :func:`register_pettingzoo` does nothing and returns ``False``). The keywords are those of
@@ -6,17 +6,17 @@ none, :func:`register_pettingzoo` does nothing and returns ``False``). The keywo
 
 | id | kind | builds |
 |---|---|---|
-| ``realism_env/realism-v0`` | ``"parallel"`` | :func:`realism_env.parallel_env` |
-| ``realism_env/realism-v0`` | ``"aec"`` | :func:`realism_env.env` |
-| ``realism_env/realism_fixed_agents-v0`` | ``"parallel"`` | :func:`realism_env.wrappers.fixed_agents_parallel_env` |
+| ``realism_env/realism-v1`` | ``"parallel"`` | :func:`realism_env.parallel_env` |
+| ``realism_env/realism-v1`` | ``"aec"`` | :func:`realism_env.env` |
+| ``realism_env/realism_fixed_agents-v1`` | ``"parallel"`` | :func:`realism_env.wrappers.fixed_agents_parallel_env` |
 """
 
 from __future__ import annotations
 
 import pettingzoo
 
-ENV_ID = "realism_env/realism-v0"
-FIXED_AGENTS_ENV_ID = "realism_env/realism_fixed_agents-v0"
+ENV_ID = "realism_env/realism-v1"
+FIXED_AGENTS_ENV_ID = "realism_env/realism_fixed_agents-v1"
 
 _ENTRIES = (
     ("parallel", ENV_ID, "realism_env.env:parallel_env"),

@@ -256,7 +256,7 @@ def test_defensive_realist_never_attacks_unprovoked_nor_threatens(scenario):
     population = ["defensive_realist", "offensive_realist", "random"] * 2
     layout = env.layout
     fights = 0
-    for seed in (0, 1):
+    for seed in (0, 1, 2, 3):  # enough worlds that every scenario has wars (v1 trajectories: none in islands 0, 1)
         policies = build_policies(env, population)
         for step in rollout(env, policies, seed=seed):
             for agent, action in step.actions.items():

@@ -1,4 +1,7 @@
-"""Bad input fails loudly: a ValueError whose message names the culprit and lists what would be valid."""
+"""Bad input fails loudly: a ValueError whose message names the culprit and lists what would be valid.
+
+The PettingZoo env (numpy) and :class:`realism_env.batch.WorldBatch` on each backend (numpy, and torch on the CPU
+where it is installed)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ import numpy as np
 import pytest
 
 import realism_env
-from realism_env import DOCTRINES, SCENARIOS, Act, EnvConfig, encode_action
+from realism_env import DOCTRINES, SCENARIOS, Act, Doctrine, EnvConfig, encode_action
+from realism_env.batch import WorldBatch
+from tests.worlds import ARRAY_FIELDS, as_numpy, backend_params, torch_missing
 
 N_ACTIONS = realism_env.n_actions(6)  # the default scenario's action space
 
@@ -201,3 +206,147 @@ def test_register_doctrine_rejects_bad_input():
     with pytest.raises(ValueError, match="Doctrine"):
         realism_env.register_doctrine("security")  # type: ignore[arg-type]
     assert set(DOCTRINES) >= {"security", "power"}
+
+
+# ------------------------------------------------------------------------------------------------
+# WorldBatch, on every backend
+# ------------------------------------------------------------------------------------------------
+
+BATCH_WORLDS = 3
+
+
+@pytest.fixture(params=backend_params())
+def backend(request: pytest.FixtureRequest) -> str:
+    """The WorldBatch backend (numpy, and torch on the CPU where it is installed)."""
+    return request.param
+
+
+def _batch(backend: str, seed: int = 0, **overrides) -> WorldBatch:
+    batch = WorldBatch(EnvConfig(**overrides), BATCH_WORLDS, seed=seed, backend=backend)
+    batch.reset()
+    return batch
+
+
+def _on(batch: WorldBatch, actions: np.ndarray):
+    """``actions`` as the batch's own array type (a tensor for torch)."""
+    return batch.backend.asarray(actions)
+
+
+def _world_arrays(batch: WorldBatch) -> dict[str, np.ndarray]:
+    world = as_numpy(batch.world)
+    return {name: getattr(world, name).copy() for name in ARRAY_FIELDS}
+
+
+@pytest.mark.parametrize("value", [-1, N_ACTIONS, N_ACTIONS + 7, -(2**40), 2**40], ids=repr)
+def test_batch_action_outside_the_space_raises_naming_value_nation_and_range(backend, value):
+    batch, twin = _batch(backend), _batch(backend)
+    before = _world_arrays(batch)
+    actions = np.zeros((BATCH_WORLDS, 6), dtype=np.int64)
+    actions[1, 4] = value
+    with pytest.raises(ValueError) as error:
+        batch.step(_on(batch, actions))
+    message = str(error.value)
+    assert f"action {value} " in message, message
+    assert "nation_4" in message and "world 1" in message, message
+    assert f"0..{N_ACTIONS - 1}" in message, "the message should give the valid range"
+    # Nothing happened: the world is where it was, no draw was spent, and the next valid step is the one a batch
+    # that never saw the bad action takes.
+    after = _world_arrays(batch)
+    for name in ARRAY_FIELDS:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    actions[1, 4] = 0
+    ours, theirs = as_numpy(batch.step(_on(batch, actions))), as_numpy(twin.step(_on(twin, actions)))
+    np.testing.assert_array_equal(ours.observations, theirs.observations)
+    for name in ARRAY_FIELDS:
+        np.testing.assert_array_equal(getattr(ours.final_world, name), getattr(theirs.final_world, name), err_msg=name)
+
+
+@pytest.mark.parametrize("shape", [(BATCH_WORLDS + 1, 6), (BATCH_WORLDS, 5), (BATCH_WORLDS * 6,), (1, BATCH_WORLDS, 6)])
+def test_batch_actions_of_the_wrong_shape_raise_naming_the_expected_shape(backend, shape):
+    batch = _batch(backend)
+    with pytest.raises(ValueError) as error:
+        batch.step(_on(batch, np.zeros(shape, dtype=np.int64)))
+    message = str(error.value)
+    assert str(shape) in message and f"({BATCH_WORLDS}, 6)" in message and "(worlds, nations)" in message, message
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.bool_], ids=lambda d: np.dtype(d).name)
+def test_batch_actions_of_a_non_integer_dtype_raise(backend, dtype):
+    batch = _batch(backend)
+    with pytest.raises(ValueError, match="dtype.*valid: an integer dtype"):
+        batch.step(_on(batch, np.zeros((BATCH_WORLDS, 6), dtype=dtype)))
+    batch.step(_on(batch, np.zeros((BATCH_WORLDS, 6), dtype=np.int64)))  # and the batch still steps
+
+
+_INTEGER_KINDS = ["list", "int64", "int32", "uint8", "tensor_int32"]
+
+
+@pytest.mark.parametrize("kind", _INTEGER_KINDS)
+def test_batch_accepts_in_space_actions_of_any_integer_type(backend, kind):
+    batch = _batch(backend)
+    zeros = np.zeros((BATCH_WORLDS, 6), dtype=np.int64)
+    if kind == "list":
+        actions = zeros.tolist()
+    elif kind == "tensor_int32":
+        torch = pytest.importorskip("torch")
+        actions = torch.zeros((BATCH_WORLDS, 6), dtype=torch.int32)
+    else:
+        actions = zeros.astype(kind)
+    step = as_numpy(batch.step(actions))
+    assert not step.events.invalid_action.any()  # WAIT toward slot 0 at level 0 is always valid
+
+
+@pytest.mark.parametrize(
+    ("overrides", "valid"),
+    [
+        ({"backend": "jax"}, ["'numpy'", "'torch'"]),
+        ({"device": "cuda"}, ["'cpu'"]),
+        ({"dtype": "float16"}, ["'float32'", "'float64'"]),
+        ({"backend": "torch", "dtype": "float16"}, ["'float32'", "'float64'"]),
+        ({"n_worlds": 0}, ["integer >= 1"]),
+        ({"n_worlds": -3}, ["integer >= 1"]),
+        ({"n_worlds": 2.0}, ["integer >= 1"]),
+        ({"map_bank": 0}, ["integer >= 1"]),
+    ],
+    ids=repr,
+)
+def test_a_bad_batch_choice_raises_naming_it_and_the_valid_choices(overrides, valid):
+    if overrides.get("backend") == "torch" and torch_missing():
+        pytest.skip(torch_missing())
+    arguments = {"n_worlds": 2, **overrides}
+    with pytest.raises(ValueError) as error:
+        WorldBatch(EnvConfig(n_nations=3), **arguments)
+    message = str(error.value)
+    name, value = next((k, v) for k, v in overrides.items() if k != "backend" or v == "jax")
+    assert f"{name}={value!r}" in message, message
+    assert "valid" in message
+    for text in valid:
+        assert text in message, f"{message!r} should say {text!r}"
+
+
+def test_a_torch_device_that_does_not_exist_raises_naming_it():
+    if torch_missing():
+        pytest.skip(torch_missing())
+    for device in ("nonsense", "cuda:99"):
+        with pytest.raises(ValueError) as error:
+            WorldBatch(EnvConfig(n_nations=3), 2, backend="torch", device=device)
+        assert f"device={device!r}" in str(error.value) and "valid" in str(error.value)
+
+
+def test_an_unknown_doctrine_in_the_config_of_a_batch_raises_listing_the_doctrines(backend):
+    with pytest.raises(ValueError) as error:
+        WorldBatch(EnvConfig(n_nations=3, doctrines="idealism"), 2, backend=backend)
+    assert "'idealism'" in str(error.value)
+    _assert_lists(str(error.value), ["power", "security"])
+    # A config naming a doctrine that was unregistered after the config was made: the batch resolves it and refuses.
+    doctrine = realism_env.register_doctrine(
+        Doctrine("test_transient", "registered for a moment", DOCTRINES["power"].terms)
+    )
+    try:
+        config = EnvConfig(n_nations=3, doctrines=doctrine.name)
+    finally:
+        DOCTRINES.pop(doctrine.name)
+    with pytest.raises(ValueError) as error:
+        WorldBatch(config, 2, backend=backend)
+    assert "'test_transient'" in str(error.value)
+    _assert_lists(str(error.value), ["power", "security"])

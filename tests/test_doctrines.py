@@ -17,17 +17,46 @@ import pytest
 
 import realism_env
 from realism_env import DOCTRINES, Act, Doctrine, EnvConfig, PowerTerms, SecurityTerms, encode_action
+from realism_env.backend import to_numpy
 from realism_env.doctrines import outcome, rewards
-from tests.worlds import build, config, quiet_events
+from tests.worlds import as_numpy, backend_params, build, config, on_backend, quiet_events
 
 INF = float("inf")
 
 
-def terms_of(doctrine_terms, before, after, cfg, eliminated=None):
-    """The named terms ``[W, N]`` of one doctrine for the turn ``before -> after``."""
+@pytest.fixture(params=backend_params())
+def backend(request: pytest.FixtureRequest) -> str:
+    """The array backend the doctrines read their hand-built worlds on (numpy, and torch on the CPU)."""
+    return request.param
+
+
+class NumpyOutcome:
+    """An :class:`~realism_env.doctrines.Outcome` of any backend whose quantities read as numpy (``raw``: itself)."""
+
+    def __init__(self, out: realism_env.Outcome) -> None:
+        self.raw = out
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        return to_numpy(getattr(self.raw, name))
+
+
+def outcome_on(backend, before, after, events, cfg) -> NumpyOutcome:
+    """:func:`~realism_env.doctrines.outcome` of numpy worlds and events, computed on ``backend``."""
+    moved = (on_backend(value, backend) for value in (before, after, events))
+    return NumpyOutcome(outcome(*moved, cfg))
+
+
+def reward_of(doctrine: Doctrine, out: NumpyOutcome, cfg) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A doctrine's reward and terms, computed on the outcome's backend, as numpy."""
+    return as_numpy(doctrine.reward(out.raw, cfg))
+
+
+def terms_of(doctrine_terms, before, after, cfg, eliminated=None, backend="numpy"):
+    """The named terms ``[W, N]`` of one doctrine for the turn ``before -> after``, computed on ``backend`` (numpy
+    results)."""
     events = quiet_events(after) if eliminated is None else quiet_events(after, eliminated=np.asarray([eliminated]))
-    out = outcome(before, after, events, cfg)
-    return out, doctrine_terms(out, cfg)
+    out = outcome_on(backend, before, after, events, cfg)
+    return out, as_numpy(doctrine_terms(out.raw, cfg))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -52,20 +81,22 @@ MIL = [2.0, 4.0, 8.0, 1.0]
         ("an ally's enemy is not one's own threat", {"allied": [(0, 3)], "at_war": [(3, 2)]}, MIL, (2 + 1) / 4),
     ],
 )
-def test_security_ratio_counts_allies_and_only_non_allied_neighbours_or_enemies(case, relations, military, ratio):
-    links = dict(LINE_AND_ISLAND)
+def test_security_ratio_counts_allies_and_only_non_allied_neighbours_or_enemies(
+    case, relations, military, ratio, backend
+):
+    links, relations = dict(LINE_AND_ISLAND), dict(relations)  # the case's dict is shared by every backend's run
     if "sea" in relations:
         links["sea"] = relations.pop("sea")
     world = build([0, 1, 2, 3], military=military, **links, **relations)
     cfg = config(4)
-    out, terms = terms_of(SecurityTerms(), world, world, cfg)
+    out, terms = terms_of(SecurityTerms(), world, world, cfg, backend=backend)
     assert out.security_ratio[0, 0] == pytest.approx(ratio), case
     assert terms["security_margin"][0, 0] == pytest.approx(min(1.0, ratio / cfg.security_sufficiency)), case
 
 
-def test_a_nation_with_no_threat_has_full_security():
+def test_a_nation_with_no_threat_has_full_security(backend):
     world = build([0, 1, 2, 3], military=MIL, **LINE_AND_ISLAND)
-    out, terms = terms_of(SecurityTerms(), world, world, config(4))
+    out, terms = terms_of(SecurityTerms(), world, world, config(4), backend=backend)
     assert out.security_ratio[0, 3] == INF  # the island borders no one and fights no one
     assert terms["security_margin"][0, 3] == 1.0
 
@@ -80,45 +111,45 @@ def test_a_nation_with_no_threat_has_full_security():
         (0.0, 2.0, 1.1, 0.0),
     ],
 )
-def test_security_margin_is_capped_at_sufficiency(own, threat, sufficiency, margin):
+def test_security_margin_is_capped_at_sufficiency(own, threat, sufficiency, margin, backend):
     world = build([0, 1], military=[own, threat])
     cfg = config(2, security_sufficiency=sufficiency)
-    _, terms = terms_of(SecurityTerms(), world, world, cfg)
+    _, terms = terms_of(SecurityTerms(), world, world, cfg, backend=backend)
     assert terms["security_margin"][0, 0] == pytest.approx(margin)
 
 
-def test_security_survival_territory_and_elimination_terms():
+def test_security_survival_territory_and_elimination_terms(backend):
     # Nation 1 starts with 2 provinces (0 and 2 also hold 2 each); it loses one to 0, nation 2 loses both to 0.
     before = build([0, 0, 1, 1, 2, 2], military=[4.0, 4.0, 4.0])
     after = build([0, 0, 0, 1, 0, 0], n_nations=3, military=[4.0, 4.0, 0.0], initial_provinces=[2, 2, 2])
-    out, terms = terms_of(SecurityTerms(), before, after, config(3), eliminated=[False, False, True])
+    out, terms = terms_of(SecurityTerms(), before, after, config(3), eliminated=[False, False, True], backend=backend)
     np.testing.assert_array_equal(out.provinces_lost[0], [0, 1, 2])
     np.testing.assert_allclose(terms["survival"][0], [0.5, 0.5, 0.0])
     np.testing.assert_allclose(terms["territory_lost"][0], [0.0, -2.0 * 1 / 2, -2.0 * 2 / 2])  # gains earn nothing
     np.testing.assert_allclose(terms["elimination"][0], [0.0, 0.0, -10.0])
     np.testing.assert_allclose(terms["security_margin"][0], [min(1, 4 / 4 / 1.1), 4 / 4 / 1.1, 0.0])  # dead: 0
-    reward, parts = Doctrine("security", "", SecurityTerms()).reward(out, config(3))
+    reward, parts = reward_of(Doctrine("security", "", SecurityTerms()), out, config(3))
     np.testing.assert_allclose(reward, sum(parts.values()))
     np.testing.assert_allclose(reward[0, 2], -12.0)
 
 
-def test_territory_lost_is_relative_to_the_initial_holding():
+def test_territory_lost_is_relative_to_the_initial_holding(backend):
     before = build([0, 0, 0, 0, 1, 1])
     after = build([0, 0, 0, 1, 1, 1], initial_provinces=[4, 2])
-    _, terms = terms_of(SecurityTerms(), before, after, config(2))
+    _, terms = terms_of(SecurityTerms(), before, after, config(2), backend=backend)
     np.testing.assert_allclose(terms["territory_lost"][0], [-2.0 * 1 / 4, 0.0])
 
 
-def test_security_weights_scale_each_term():
+def test_security_weights_scale_each_term(backend):
     before = build([0, 0, 1, 1], military=[1.0, 2.0])
     after = build([0, 1, 1, 1], military=[1.0, 2.0], initial_provinces=[2, 2])
     weights = SecurityTerms(survival=1.0, margin=3.0, territory=4.0, elimination=7.0)
-    _, base = terms_of(SecurityTerms(), before, after, config(2))
-    _, scaled = terms_of(weights, before, after, config(2))
+    _, base = terms_of(SecurityTerms(), before, after, config(2), backend=backend)
+    _, scaled = terms_of(weights, before, after, config(2), backend=backend)
     np.testing.assert_allclose(scaled["survival"], base["survival"] * 2.0)
     np.testing.assert_allclose(scaled["security_margin"], base["security_margin"] * 3.0)
     np.testing.assert_allclose(scaled["territory_lost"], base["territory_lost"] * 2.0)
-    _, dead = terms_of(weights, before, after, config(2), eliminated=[True, False])
+    _, dead = terms_of(weights, before, after, config(2), eliminated=[True, False], backend=backend)
     assert dead["elimination"][0, 0] == -7.0
 
 
@@ -136,10 +167,10 @@ def test_security_weights_scale_each_term():
         ([6.0, 2.0, 2.0], [1.0, 1.0, 2.0], [0.425, 0.225, 0.35]),
     ],
 )
-def test_relative_power_is_n_times_the_capability_share(military, income, share):
+def test_relative_power_is_n_times_the_capability_share(military, income, share, backend):
     n = len(military)
     world = build(list(range(n)), military=military, wealth=income)
-    out, terms = terms_of(PowerTerms(), world, world, config(n))
+    out, terms = terms_of(PowerTerms(), world, world, config(n), backend=backend)
     np.testing.assert_allclose(out.power_share[0], share)
     np.testing.assert_allclose(terms["relative_power"][0], n * np.asarray(share))
 
@@ -148,29 +179,29 @@ def test_relative_power_is_n_times_the_capability_share(military, income, share)
     ("hegemony_share", "bonus"),
     [(0.5, [1.0, 0.0, 0.0]), (0.79, [1.0, 0.0, 0.0]), (0.8, [0.0, 0.0, 0.0]), (0.9, [0.0, 0.0, 0.0])],
 )
-def test_hegemony_bonus_above_hegemony_share(hegemony_share, bonus):
+def test_hegemony_bonus_above_hegemony_share(hegemony_share, bonus, backend):
     world = build([0, 1, 2], military=[8.0, 1.0, 1.0], wealth=[8.0, 1.0, 1.0])  # nation 0 holds 0.8
-    out, terms = terms_of(PowerTerms(), world, world, config(3, hegemony_share=hegemony_share))
+    out, terms = terms_of(PowerTerms(), world, world, config(3, hegemony_share=hegemony_share), backend=backend)
     assert out.power_share[0, 0] == pytest.approx(0.8)
     np.testing.assert_allclose(terms["hegemony"][0], bonus)
 
 
-def test_power_elimination_term_and_a_dead_nation_has_no_power():
+def test_power_elimination_term_and_a_dead_nation_has_no_power(backend):
     before = build([0, 0, 1], military=[5.0, 5.0])
     after = build([0, 0, 0], n_nations=2, military=[5.0, 0.0], initial_provinces=[2, 1])
-    out, terms = terms_of(PowerTerms(), before, after, config(2), eliminated=[False, True])
+    out, terms = terms_of(PowerTerms(), before, after, config(2), eliminated=[False, True], backend=backend)
     np.testing.assert_allclose(terms["elimination"][0], [0.0, -10.0])
     np.testing.assert_allclose(terms["relative_power"][0], [2.0, 0.0])
     np.testing.assert_allclose(terms["hegemony"][0], [1.0, 0.0])
-    reward, parts = Doctrine("power", "", PowerTerms()).reward(out, config(2))
+    reward, parts = reward_of(Doctrine("power", "", PowerTerms()), out, config(2))
     np.testing.assert_allclose(reward[0], [3.0, -10.0])
     np.testing.assert_allclose(reward, sum(parts.values()))
 
 
-def test_power_weights_scale_each_term():
+def test_power_weights_scale_each_term(backend):
     world = build([0, 1], military=[9.0, 1.0], wealth=[9.0, 1.0])
-    _, base = terms_of(PowerTerms(), world, world, config(2))
-    _, scaled = terms_of(PowerTerms(share=2.0, hegemony=5.0), world, world, config(2))
+    _, base = terms_of(PowerTerms(), world, world, config(2), backend=backend)
+    _, scaled = terms_of(PowerTerms(share=2.0, hegemony=5.0), world, world, config(2), backend=backend)
     np.testing.assert_allclose(scaled["relative_power"], base["relative_power"] * 2.0)
     np.testing.assert_allclose(scaled["hegemony"], base["hegemony"] * 5.0)
 
@@ -180,15 +211,15 @@ def test_power_weights_scale_each_term():
 # --------------------------------------------------------------------------------------------------
 
 
-def test_a_mixed_population_gives_each_nation_its_own_doctrine():
+def test_a_mixed_population_gives_each_nation_its_own_doctrine(backend):
     names = ("security", "power", "security")
     cfg = config(3, doctrines=names)
     before = build([0, 0, 1, 1, 2, 2], military=[1.0, 6.0, 2.0])
     after = build([0, 1, 1, 1, 2, 2], military=[1.0, 6.0, 2.0], initial_provinces=[2, 2, 2])
-    out = outcome(before, after, quiet_events(after), cfg)
-    total, _ = rewards(tuple(DOCTRINES[d] for d in cfg.doctrine_per_nation), out, cfg)
-    security, _ = DOCTRINES["security"].reward(out, cfg)
-    power, _ = DOCTRINES["power"].reward(out, cfg)
+    out = outcome_on(backend, before, after, quiet_events(after), cfg)
+    total = to_numpy(rewards(tuple(DOCTRINES[d] for d in cfg.doctrine_per_nation), out.raw, cfg)[0])
+    security, _ = reward_of(DOCTRINES["security"], out, cfg)
+    power, _ = reward_of(DOCTRINES["power"], out, cfg)
     np.testing.assert_allclose(total[0], [security[0, 0], power[0, 1], security[0, 2]])
     assert security[0, 1] != pytest.approx(power[0, 1])  # the test can tell the doctrines apart
 

@@ -10,7 +10,10 @@ import pytest
 
 import realism_env
 from realism_env.actions import Act
+from realism_env.backend import NumpyRandom
 from realism_env.config import EnvConfig
+from realism_env.draws import draw_turn
+from realism_env.maps import generate_world
 from realism_env.metrics import _ARRAY_FIELDS as ARRAY_FIELDS
 from realism_env.metrics import (
     ESCALATION_WEIGHTS,
@@ -28,7 +31,7 @@ from realism_env.metrics import (
     nation_metrics,
 )
 from realism_env.rules import EVENT_KINDS, Events, action_mask, power_share, transition
-from realism_env.world import generate_world, stack_worlds
+from realism_env.world import stack_worlds
 
 # --------------------------------------------------------------------------------------------------
 # A hand-built log: one world, quiet by default (equal shares, everyone alive, nothing happens)
@@ -624,7 +627,9 @@ def test_recorder_stores_what_the_world_says():
     rng = np.random.default_rng(4)
     worlds = [world]
     for _ in range(3):
-        world, events = transition(world, _random_masked_actions(action_mask(world, config), rng), config, rng)
+        flat = _random_masked_actions(action_mask(world, config), rng)
+        draws = draw_turn(NumpyRandom(rng), world.n_worlds, world.n_nations)
+        world, events = transition(world, flat, draws, config)
         recorder.record(world, events)
         worlds.append(world)
     log = recorder.log()
@@ -647,7 +652,9 @@ def test_batched_recording_matches_world_by_world():
         rec.start(world.select(k))
     rng = np.random.default_rng(5)
     for _ in range(30):
-        world, events = transition(world, _random_masked_actions(action_mask(world, config), rng), config, rng)
+        flat = _random_masked_actions(action_mask(world, config), rng)
+        draws = draw_turn(NumpyRandom(rng), world.n_worlds, world.n_nations)
+        world, events = transition(world, flat, draws, config)
         batched.record(world, events)
         for k, rec in enumerate(single):
             rec.record(world.select(k), Events(*(e[k : k + 1] for e in events)))

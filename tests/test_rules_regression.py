@@ -1,15 +1,16 @@
-"""A pinned fingerprint of realism_v0 trajectories: the rules may get faster, never different by accident.
+"""Pinned fingerprints of realism_v1 trajectories: the rules may get faster, never different by accident.
 
-Each case plays a seeded env with seeded random masked actions and hashes what a user sees: observations,
-masks, rewards, terminations, the events in ``infos`` and the true state. Floats are rounded (9 decimals for
-rewards and state, float32 observations as they are) so that only a change of the rules, not a change of
-summation order, moves the hash.
+Each env case plays a seeded PettingZoo env with seeded random masked actions and hashes what a user sees:
+observations, masks, rewards, terminations, the events in ``infos`` and the true state. Each batch case does the same
+for a seeded ``WorldBatch`` on one backend (numpy, and torch on the CPU in float64), whose worlds are replaced from
+the map bank as they end. Floats are rounded (9 decimals for rewards and states, observations to 6) so that only a
+change of the rules, not a change of summation order, moves the hash.
 
 If this test fails:
-- you changed the dynamics, observations or rewards: bump the env version (``realism_v0`` -> ``v1``), add a
-  line to the Version History in the env docstring, and update ``FINGERPRINTS``; or
-- a new numpy changed its random streams (NumPy does not promise stable ``Generator`` streams across
-  releases): check that the env is otherwise unchanged and update ``FINGERPRINTS``.
+- you changed the dynamics, observations or rewards: bump the env version (``realism_v1`` -> ``v2``), add a line to
+  the Version History in the env docstring, and update the fingerprints; or
+- a new numpy or torch changed its random streams (neither promises stable streams across releases): check that the
+  env is otherwise unchanged (``tests/test_backends.py`` feeds both backends the same draws) and update them.
 """
 
 from __future__ import annotations
@@ -20,16 +21,24 @@ import numpy as np
 import pytest
 
 import realism_env
+from realism_env.backend import to_numpy
+from realism_env.batch import WorldBatch
 
-FINGERPRINTS = {
-    ("multipolar", 0): "06647adec1c001e7582d24f8f728e9ccf9a8d4d09b17a76bd294e56bf44ef525",
-    ("islands", 1): "d25775c7afbc3881114d3fee08efea98f8c96bd05d1171d5c0053a0083dbbcfd",
-    ("europe_1914", 2): "02cc96e7195489fbe528e01c18051a4dcbf53d7f1de5e9b4e5fd219a2cc7b996",
+ENV_FINGERPRINTS = {
+    ("multipolar", 0): "cbc0e8922fff2951db846d8bef34f5af1b968fd715989b9ecfe17aef9e0487a6",
+    ("islands", 1): "654d9c4ab9117246beeb9f048f916c6fcfcc06a8d2ab61fbd2961b760d373779",
+    ("europe_1914", 2): "f21ff45470dfc0f715281ee57e1e22eda5584d8e9220311b2d372a3dc6fa2bfe",
+}
+BATCH_FINGERPRINTS = {
+    ("numpy", "multipolar", 0): "52999f5c03be7b9c0583bf8873458daa6436f4283cbf9bfb43e8580443872a92",
+    ("numpy", "rising_power", 1): "50e5ba47a538647cb1457579c00ca3d4cf6a1c4bfea69114a8128cdca0248722",
+    ("torch", "multipolar", 0): "fa57c1d6a0bf1796e5df13fc1a39bd19976fc235d963f2943a7cfc8246b41671",
+    ("torch", "rising_power", 1): "080981dc020437881eef9145d1bdfe138c178d487511c8998c0abf7577dd3e84",
 }
 STEPS = 120
 
 
-def fingerprint(scenario: str, seed: int, steps: int = STEPS) -> str:
+def env_fingerprint(scenario: str, seed: int, steps: int = STEPS) -> str:
     env = realism_env.parallel_env(scenario=scenario)
     rng = np.random.default_rng(seed + 1000)
     digest = hashlib.sha256()
@@ -55,11 +64,47 @@ def fingerprint(scenario: str, seed: int, steps: int = STEPS) -> str:
     return digest.hexdigest()
 
 
-@pytest.mark.parametrize(("scenario", "seed"), sorted(FINGERPRINTS))
-def test_trajectory_fingerprint_is_unchanged(scenario: str, seed: int) -> None:
-    found = fingerprint(scenario, seed)
-    assert found == FINGERPRINTS[(scenario, seed)], (
-        f"realism_v0 trajectory of {scenario!r} seed {seed} changed (fingerprint {found}). If the rules, "
-        "observations or rewards changed, bump the env version and update FINGERPRINTS; if only numpy "
-        f"(now {np.__version__}) changed its random streams, update FINGERPRINTS. See this module's docstring."
+def batch_fingerprint(backend: str, scenario: str, seed: int, steps: int = STEPS, n_worlds: int = 8) -> str:
+    config = realism_env.EnvConfig.from_scenario(scenario, max_cycles=40)
+    batch = WorldBatch(config, n_worlds, seed=seed, backend=backend, dtype="float64", map_bank=16)
+    _, mask = batch.reset()
+    rng = np.random.default_rng(seed + 1000)
+    digest = hashlib.sha256()
+    for _ in range(steps):
+        mask = to_numpy(mask)
+        actions = np.where(mask.astype(bool), rng.random(mask.shape), -1.0).argmax(axis=2)
+        if backend == "torch":
+            import torch
+
+            actions = torch.as_tensor(actions)
+        out = batch.step(actions)
+        mask = out.action_mask
+        digest.update(np.round(to_numpy(out.observations).astype(np.float64), 6).tobytes())
+        digest.update(to_numpy(out.action_mask).tobytes())
+        digest.update(np.round(to_numpy(out.rewards), 9).tobytes())
+        for flags in (out.terminated, out.truncated, out.world_reset, out.events.invalid_action):
+            digest.update(to_numpy(flags).tobytes())
+        digest.update(to_numpy(batch.world.owner).astype(np.int64).tobytes())
+        digest.update(np.round(to_numpy(batch.world.military), 9).tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize(("scenario", "seed"), sorted(ENV_FINGERPRINTS))
+def test_env_trajectory_fingerprint_is_unchanged(scenario: str, seed: int) -> None:
+    found = env_fingerprint(scenario, seed)
+    assert found == ENV_FINGERPRINTS[(scenario, seed)], (
+        f"{realism_env.NAME} trajectory of {scenario!r} seed {seed} changed (fingerprint {found}). If the rules, "
+        "observations or rewards changed, bump the env version and update the fingerprints; if only numpy "
+        f"(now {np.__version__}) changed its random streams, update them. See this module's docstring."
+    )
+
+
+@pytest.mark.parametrize(("backend", "scenario", "seed"), sorted(BATCH_FINGERPRINTS))
+def test_batch_trajectory_fingerprint_is_unchanged(backend: str, scenario: str, seed: int) -> None:
+    if backend == "torch":
+        pytest.importorskip("torch")
+    found = batch_fingerprint(backend, scenario, seed)
+    assert found == BATCH_FINGERPRINTS[(backend, scenario, seed)], (
+        f"{realism_env.NAME} WorldBatch trajectory on {backend} of {scenario!r} seed {seed} changed (fingerprint "
+        f"{found}). See this module's docstring."
     )

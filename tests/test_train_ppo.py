@@ -17,10 +17,19 @@ import pytest
 pytest.importorskip("sb3_contrib")
 pytest.importorskip("tensorboard")
 
+import realism_env  # noqa: E402
 from realism_env import METRICS, EnvConfig  # noqa: E402
 from realism_env.batch import WorldBatch  # noqa: E402
 from train.callbacks import HEADLINE, WorldEpisodeTracker  # noqa: E402
-from train.checkpoint import LATEST, checkpoint_steps, find_latest, read_checkpoint, save_checkpoint  # noqa: E402
+from train.checkpoint import (  # noqa: E402
+    LATEST,
+    checkpoint_steps,
+    find_latest,
+    read_checkpoint,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+)
 from train.ppo import Args, main, make_config, parse_args, parse_override  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +136,37 @@ def test_mixed_alternates_security_and_power_and_overrides_apply() -> None:
     assert args.set == ("n_nations=4",) and make_config(args) == config
     assert config.doctrines == ("security", "power", "security", "power")
     assert config.max_cycles == 7 and config.n_nations == 4
+
+
+@pytest.mark.parametrize("n_nations", [2, 3, 5])
+def test_mixed_and_the_doctrine_indicator_mean_the_same_in_every_trainer(n_nations: int) -> None:
+    """``mixed`` is realism_env.mixed_doctrines (nation_0 security) in train.ppo, train.cleanrl_ppo and
+    train.rllib_ppo; the doctrine indicator is realism_env.doctrine_onehot everywhere."""
+    import train
+    from train import cleanrl_ppo, rllib_ppo, vec_env
+
+    expected = realism_env.mixed_doctrines(n_nations)
+    assert expected[:2] == ("security", "power")[:n_nations]
+    assert parse_args(["--doctrine", "mixed", "--set", f"n_nations={n_nations}"])[1].doctrine_per_nation == expected
+    flags = ["--doctrines", "mixed", "--n-nations", str(n_nations)]
+    assert cleanrl_ppo.doctrine_per_nation(cleanrl_ppo.parse_args(flags)) == expected
+    assert tuple(rllib_ppo.env_config(rllib_ppo.parse_args(flags))["doctrines"]) == expected
+    assert train.doctrine_onehot is vec_env.doctrine_onehot is realism_env.doctrine_onehot
+    assert vec_env.doctrine_names is realism_env.doctrine_names
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_checkpoints_save_and_restore_the_batch_generator(backend: str) -> None:
+    """The env's generator of a checkpoint is the batch's ``random`` (numpy Generator or torch.Generator)."""
+    if backend == "torch":
+        pytest.importorskip("array_api_compat")
+    batch = WorldBatch(EnvConfig.from_scenario("multipolar", max_cycles=5), 2, seed=0, backend=backend)
+    state = json.loads(json.dumps(rng_state(batch.random)))  # as a checkpoint stores it
+    first = realism_env.backend.to_numpy(batch.random.uniform((3,)))
+    restore_rng(state, batch.random)
+    np.testing.assert_array_equal(realism_env.backend.to_numpy(batch.random.uniform((3,))), first)
+    with pytest.raises(ValueError, match="env_rng"):
+        rng_state(object())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -264,7 +304,7 @@ def test_find_latest_skips_corrupt_and_partial_checkpoints(tmp_path: Path) -> No
     env = RealismVecEnv(config, n_worlds=1, seed=0)
     model = MaskablePPO("MlpPolicy", env, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
     model.learn(16)
-    good = save_checkpoint(model, tmp_path, {"note": "good"}, env_rng=env.batch.rng)
+    good = save_checkpoint(model, tmp_path, {"note": "good"}, env_rng=env.batch.random)
     assert checkpoint_steps(good) == 16 and read_checkpoint(good)["note"] == "good"
 
     newer = tmp_path / "ckpt_000000000999.zip"

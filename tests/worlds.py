@@ -3,25 +3,66 @@
     w = build([0, 0, 1, 1], military=[10, 5], at_war=[(0, 1)])          # a line of four provinces
     w = build([[0, 1], [2, 2]], sea=[(0, 3)])                           # a 2x2 grid plus a sea link
     step(w, {0: (Act.ATTACK, 1)}, config(2))                             # one turn, nation 1 waits
+    step(w, {0: (Act.ATTACK, 1)}, config(2), backend="torch")            # the same turn on torch (CPU)
 
 Everything not given is defaulted: wealth 1 per province, military 1 per nation, no wars, alliances,
 proposals, offers or demands, growth 0.03, arms level 0, every nation that holds a province alive.
+
+Worlds are built as numpy arrays. The wrappers :func:`transition`, :func:`step`, :func:`action_mask`,
+:func:`credibility` and :func:`step_batch` take a ``backend`` (one of :data:`BACKENDS`): on ``"torch"`` the world,
+the actions and the draws are converted to CPU tensors of the same dtypes (floats stay float64), the rules run on
+torch, and what they return is converted back to numpy, so that tests assert on numpy arrays whatever the backend.
+Draws always come from a seeded numpy generator (:func:`turn_draws`), so both backends see the very same random
+numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from realism_env import Act, EnvConfig, World, encode_action, target_slot
-from realism_env.rules import Events, transition
+from realism_env import rules as _rules
+from realism_env.backend import NumpyRandom, resolve_backend, to_numpy
+from realism_env.draws import StepDraws, TurnDraws, draw_perception, draw_turn
+from realism_env.rules import Events
+from realism_env.step import BatchStep, derive, step_spec, step_worlds
 from realism_env.world import array_fields, stack_worlds
+
+#: The array backends every mechanics test runs on.
+BACKENDS: tuple[str, ...] = ("numpy", "torch")
+
+
+def torch_missing() -> str | None:
+    """Why the torch backend cannot run here (``None`` when it can): torch or array-api-compat not importable."""
+    try:
+        import array_api_compat  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as error:
+        return f"the torch backend needs torch and array-api-compat ({error})"
+    return None
+
 
 Pairs = Iterable[tuple[int, int]]
 
 #: The World's array fields (a derived cache, if the World keeps one, is not among them).
 ARRAY_FIELDS: tuple[str, ...] = array_fields()
+
+
+def backend_params() -> list:
+    """``pytest.param`` of each backend for a parametrized ``backend`` fixture; torch is skipped, with the reason,
+    where it cannot run."""
+    import pytest
+
+    missing = torch_missing()
+    return [
+        pytest.param(
+            name, id=name, marks=pytest.mark.skipif(name == "torch" and missing is not None, reason=str(missing))
+        )
+        for name in BACKENDS
+    ]
 
 
 def _pairs(n: int, pairs: Pairs, symmetric: bool) -> np.ndarray:
@@ -176,15 +217,115 @@ def actions(
     return np.broadcast_to(out, (world.n_worlds, n)).copy()
 
 
+def turn_draws(seed: int | np.random.Generator, n_worlds: int, n_nations: int) -> TurnDraws:
+    """One turn's draws (numpy) from a seeded generator (a seed, or a generator to draw on)."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return draw_turn(NumpyRandom(rng), n_worlds, n_nations)
+
+
+def _to_torch(array: Any) -> Any:  # noqa: ANN401
+    """A CPU tensor holding a copy of a numpy array (float64 stays float64, bool stays bool, int64 stays int64)."""
+    import torch
+
+    if isinstance(array, torch.Tensor):
+        return array
+    return torch.as_tensor(np.array(array, copy=True))
+
+
+def on_backend(value: Any, backend: str) -> Any:  # noqa: ANN401
+    """A numpy World, Events, TurnDraws or array on ``backend`` (``"numpy"``: unchanged; ``"torch"``: CPU tensors)."""
+    check_backend(backend)
+    if backend == "numpy" or value is None:
+        return value
+    if isinstance(value, World):
+        return value.map_arrays(_to_torch)
+    if isinstance(value, tuple):  # Events, TurnDraws, StepDraws, ResetDraws, or a plain tuple
+        parts = (on_backend(part, backend) for part in value)
+        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
+    return _to_torch(value)
+
+
+def as_numpy(value: Any) -> Any:  # noqa: ANN401
+    """A World, Events (any NamedTuple, tuple, list or dict of arrays) or array of any backend as numpy."""
+    if isinstance(value, World):
+        return value.map_arrays(to_numpy)
+    if isinstance(value, (tuple, list)):
+        parts = (as_numpy(part) for part in value)
+        return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
+    if isinstance(value, dict):
+        return {key: as_numpy(part) for key, part in value.items()}
+    return None if value is None else to_numpy(value)
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}; valid: {', '.join(map(repr, BACKENDS))}")
+
+
+def transition(
+    world: World,
+    flat_actions: np.ndarray,
+    cfg: EnvConfig,
+    draws: int | np.random.Generator | TurnDraws = 0,
+    backend: str = "numpy",
+) -> tuple[World, Events]:
+    """:func:`realism_env.rules.transition` of a numpy world on ``backend``, with numpy results. ``draws`` are the
+    turn's draws, or a seed or generator to draw them from (:func:`turn_draws`)."""
+    if not isinstance(draws, TurnDraws):
+        draws = turn_draws(draws, world.n_worlds, world.n_nations)
+    after, events = _rules.transition(
+        on_backend(world, backend),
+        on_backend(np.asarray(flat_actions, dtype=np.int64), backend),
+        on_backend(draws, backend),
+        cfg,
+    )
+    return as_numpy(after), as_numpy(events)
+
+
+def action_mask(world: World, cfg: EnvConfig, backend: str = "numpy") -> np.ndarray:
+    """:func:`realism_env.rules.action_mask` of a numpy world on ``backend``, as numpy."""
+    return to_numpy(_rules.action_mask(on_backend(world, backend), cfg))
+
+
 def step(
     world: World,
     moves: Mapping[int, Move] | None,
     cfg: EnvConfig,
     seed: int = 0,
     level: int | Mapping[int, int] = 0,
+    backend: str = "numpy",
 ) -> tuple[World, Events]:
-    """One turn of every world with a fresh seeded generator."""
-    return transition(world, actions(world, moves, level, len(cfg.arms_shares)), cfg, np.random.default_rng(seed))
+    """One turn of every world with draws from a fresh seeded generator, on ``backend`` (numpy results)."""
+    return transition(world, actions(world, moves, level, len(cfg.arms_shares)), cfg, seed, backend)
+
+
+def step_batch(
+    world: World, flat_actions: np.ndarray, cfg: EnvConfig, seed: int = 0, backend: str = "numpy"
+) -> BatchStep:
+    """The whole step of :func:`realism_env.step.step_worlds` (transition, rewards, observations, masks) of a numpy
+    world on ``backend``, with no auto-reset; draws (turn, then perception) from a seeded numpy generator. Every
+    array of the result is numpy."""
+    rng = np.random.default_rng(seed)
+    draws = StepDraws(
+        turn_draws(rng, world.n_worlds, world.n_nations),
+        draw_perception(NumpyRandom(rng), world.n_worlds, world.n_nations),
+        None,
+    )
+    spec = step_spec(cfg, resolve_backend(backend))
+    world_b = on_backend(world, backend)
+    out, _, _ = step_worlds(
+        world_b,
+        derive(world_b, spec),
+        on_backend(np.asarray(flat_actions, dtype=np.int64), backend),
+        on_backend(draws, backend),
+        spec,
+    )
+    return as_numpy(out)
+
+
+def credibility(world: World, backend: str = "numpy") -> np.ndarray:
+    """:func:`realism_env.rules.credibility` of a numpy world on ``backend``, as numpy."""
+    return to_numpy(_rules.credibility(on_backend(world, backend)))
 
 
 def quiet_events(world: World, **overrides: np.ndarray) -> Events:

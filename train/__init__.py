@@ -19,7 +19,7 @@ register()
 
 _LAZY = {
     "RealismVecEnv": "train.vec_env",
-    "doctrine_onehot": "train.vec_env",
+    "doctrine_onehot": "realism_env",  # the doctrine indicator is realism_env's own, re-exported
     "SingleLearnerEnv": "train.single_learner",
 }
 

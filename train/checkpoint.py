@@ -6,10 +6,13 @@ and the env's generator, and whatever the caller adds), which SB3's ``load`` ign
 temporary file in the same directory, fsynced and moved into place with ``os.replace``; ``latest.json`` points to
 the newest checkpoint and is replaced last, so a reader sees the old checkpoint or the new one, never half of one::
 
-    path = save_checkpoint(model, out / "checkpoints", {"doctrine": "power"}, env_rng=batch.rng)
+    path = save_checkpoint(model, out / "checkpoints", {"doctrine": "power"}, env_rng=batch.random)
     found = find_latest(out / "checkpoints")      # (path, state) of the newest readable checkpoint, or None
     model = MaskablePPO.load(found[0], env=env)
-    restore_rng(found[1]["rng"], env_rng=batch.rng)
+    restore_rng(found[1]["rng"], env_rng=batch.random)
+
+The env's generator is a :class:`realism_env.batch.WorldBatch`'s ``random`` (a ``realism_env.backend.NumpyRandom``
+or ``TorchRandom``), or a plain ``numpy.random.Generator`` or ``torch.Generator``.
 """
 
 from __future__ import annotations
@@ -83,28 +86,71 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def rng_state(env_rng: np.random.Generator | None = None) -> dict[str, Any]:
+def _encode_bytes(tensor: torch.Tensor) -> str:
+    return base64.b64encode(tensor.cpu().numpy().tobytes()).decode()
+
+
+def _decode_bytes(text: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8)
+
+
+def _env_generator(env_rng: Any) -> Any:
+    """The generator behind ``env_rng``: a numpy ``Generator`` or a ``torch.Generator`` (a backend's random source,
+    such as ``WorldBatch.random``, holds it in ``.generator``)."""
+    generator = getattr(env_rng, "generator", env_rng)
+    if not isinstance(generator, (np.random.Generator, torch.Generator)):
+        raise ValueError(
+            f"env_rng={env_rng!r} is invalid; valid: None, a WorldBatch's random source (batch.random), "
+            "a numpy.random.Generator or a torch.Generator"
+        )
+    return generator
+
+
+def env_rng_state(env_rng: Any) -> dict[str, Any] | None:
+    """The state of the env's generator as JSON (None for None): a numpy bit generator's state dict, or
+    ``{"torch_generator": base64}`` for a ``torch.Generator``."""
+    if env_rng is None:
+        return None
+    generator = _env_generator(env_rng)
+    if isinstance(generator, np.random.Generator):
+        return generator.bit_generator.state
+    return {"torch_generator": _encode_bytes(generator.get_state())}
+
+
+def restore_env_rng(state: dict[str, Any] | None, env_rng: Any) -> None:
+    """Put the state of :func:`env_rng_state` back into ``env_rng`` (nothing when either is None)."""
+    if state is None or env_rng is None:
+        return
+    generator = _env_generator(env_rng)
+    if isinstance(generator, np.random.Generator) != ("torch_generator" not in state):
+        raise ValueError(f"the saved env generator state does not fit {type(generator).__name__}")
+    if isinstance(generator, np.random.Generator):
+        generator.bit_generator.state = state
+    else:
+        generator.set_state(_decode_bytes(state["torch_generator"]))
+
+
+def rng_state(env_rng: Any = None) -> dict[str, Any]:
     """The RNG states a resumed run needs, as JSON: torch, numpy's global, Python's, and the env's generator."""
     # SB3 draws its minibatch permutations from numpy's global RNG, so that state is part of a run's.
     kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
     version, internal, py_gauss = random.getstate()
     return {
-        "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
+        "torch": _encode_bytes(torch.get_rng_state()),
         "numpy_global": [kind, keys.tolist(), pos, has_gauss, gauss],
         "python": [version, list(internal), py_gauss],
-        "env": env_rng.bit_generator.state if env_rng is not None else None,
+        "env": env_rng_state(env_rng),
     }
 
 
-def restore_rng(state: dict[str, Any], env_rng: np.random.Generator | None = None) -> None:
+def restore_rng(state: dict[str, Any], env_rng: Any = None) -> None:
     """Put back the RNG states saved by :func:`rng_state` (the env's into ``env_rng``, if both exist)."""
-    torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(state["torch"])), dtype=torch.uint8))
+    torch.set_rng_state(_decode_bytes(state["torch"]))
     kind, keys, pos, has_gauss, gauss = state["numpy_global"]
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
     version, internal, py_gauss = state["python"]
     random.setstate((version, tuple(internal), py_gauss))
-    if env_rng is not None and state.get("env") is not None:
-        env_rng.bit_generator.state = state["env"]
+    restore_env_rng(state.get("env"), env_rng)
 
 
 def checkpoint_steps(path: Path) -> int | None:
@@ -117,7 +163,7 @@ def save_checkpoint(
     model: Any,
     directory: Path,
     extra: dict[str, Any] | None = None,
-    env_rng: np.random.Generator | None = None,
+    env_rng: Any = None,
     keep: int = 2,
 ) -> Path:
     """Save ``model`` (SB3, optimiser included), its step count, the RNG states and ``extra`` as one checkpoint.

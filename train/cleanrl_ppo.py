@@ -10,8 +10,9 @@ What it shows, with no wrapper between the loop and ``realism_env.parallel_env``
 
 - Manual batching with parameter sharing: ``num_envs`` worlds of ``n_nations`` nations give
   ``num_envs * n_nations`` *slots*; one network acts for every slot in one forward pass. The network sees a nation's
-  ``obs["observation"]`` plus a one-hot of its own doctrine (over ``sorted(realism_env.DOCTRINES)``), so one
-  network can serve a mixed population.
+  ``obs["observation"]`` plus a one-hot of its own doctrine (:func:`realism_env.doctrine_onehot`, over
+  :func:`realism_env.doctrine_names`), so one network can serve a mixed population (``--doctrines mixed``:
+  :func:`realism_env.mixed_doctrines`, security and power alternating, nation_0 security).
 - Action masking: the logits of actions that ``obs["action_mask"]`` forbids are set to ``-inf`` before sampling
   and in the loss, so the policy never picks them and their gradient is zero.
 - Nations leave ``env.agents`` when eliminated (PettingZoo semantics). A slot whose nation is gone is *inactive*
@@ -55,7 +56,7 @@ class Args:
     n_nations: int = 4
     """nations per world"""
     doctrines: str = "security"
-    """reward of every nation: a doctrine name, or mixed (nation i gets the i-th of sorted(DOCTRINES), cycling)"""
+    """reward of every nation: a doctrine name, or mixed (security and power alternate, nation_0 security)"""
     max_cycles: int = 50
     """turns per episode before truncation"""
     provinces_per_nation: int = 4
@@ -114,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> Args:
         else:
             parser.add_argument(flag, type=kind, default=f.default, help=helps[f.name], metavar=f.name.upper())
     args = Args(**vars(parser.parse_args(argv)))
-    doctrines = sorted(realism_env.DOCTRINES)
+    doctrines = realism_env.doctrine_names()
     if args.doctrines != "mixed" and args.doctrines not in doctrines:
         parser.error(f"--doctrines {args.doctrines!r} is invalid; valid: {', '.join([*doctrines, 'mixed'])}")
     for name in (
@@ -183,10 +184,10 @@ class Agent(nn.Module):
         return action, probs.log_prob(action), probs.entropy(), self.critic(x)
 
 
-def doctrine_names(args: Args) -> tuple[str, ...]:
-    names = sorted(realism_env.DOCTRINES)
+def doctrine_per_nation(args: Args) -> tuple[str, ...]:
+    """Each nation's doctrine: ``--doctrines`` for all, or :func:`realism_env.mixed_doctrines` for ``mixed``."""
     if args.doctrines == "mixed":
-        return tuple(names[i % len(names)] for i in range(args.n_nations))
+        return realism_env.mixed_doctrines(args.n_nations)
     return (args.doctrines,) * args.n_nations
 
 
@@ -195,7 +196,7 @@ def train(args: Args) -> dict:
     torch.set_num_threads(args.torch_threads)
     torch.manual_seed(args.seed)  # the only generators in play: torch's (network, sampling) and each world's
 
-    doctrines = doctrine_names(args)
+    doctrines = doctrine_per_nation(args)
     envs = [
         realism_env.parallel_env(
             scenario=args.scenario,
@@ -209,10 +210,9 @@ def train(args: Args) -> dict:
     nations = envs[0].possible_agents
     n_slots = args.num_envs * args.n_nations  # slot e * n_nations + i: world e, nation i
     n_actions = envs[0].action_space(nations[0]).n
-    doctrine_list = sorted(realism_env.DOCTRINES)
-    onehot = np.zeros((args.n_nations, len(doctrine_list)), dtype=np.float32)
-    onehot[np.arange(args.n_nations), [doctrine_list.index(d) for d in doctrines]] = 1.0
-    obs_dim = envs[0].observation_space(nations[0])["observation"].shape[0] + len(doctrine_list)
+    doctrine_list = realism_env.doctrine_names()
+    onehot = realism_env.doctrine_onehot(doctrines)  # [n_nations, len(doctrine_list)]
+    obs_dim = envs[0].observation_space(nations[0])["observation"].shape[0] + onehot.shape[1]
     slot_doctrine = np.tile(np.array(doctrines), args.num_envs)
 
     agent = Agent(obs_dim, n_actions, args.hidden)

@@ -18,7 +18,8 @@ episodes, 50 evaluation episodes, 4 held-out scenarios) is for conclusions: esti
 What it does:
 
 1. **Trains** one shared-policy PPO run (:mod:`train.ppo`) per *condition* and seed: the conditions are the doctrines
-   ``security`` (every nation), ``power`` (every nation) and ``mixed`` (alternating, with the doctrine indicator),
+   ``security`` (every nation), ``power`` (every nation) and ``mixed`` (security and power alternating, nation 0
+   security: :func:`realism_env.mixed_doctrines`; with the doctrine indicator),
    each in every *world* of the sweep (the cross product of the ``[sweep]`` values; one world without a sweep).
 2. **Evaluates** every run with the harness of :mod:`agents.evaluate` (matched worlds: episode ``k`` of every
    population uses env seed ``evaluate.seed + k``) through :mod:`train.learned`, in these *settings*: self-play in
@@ -42,6 +43,15 @@ it stopped: unfinished runs continue from their last checkpoint (``train.ppo --r
 ``checkpoint_every`` interval is lost, and a worker whose parent dies saves a checkpoint first). Every results file
 is written atomically (temporary file, fsync, rename). Runs of one output folder are locked, so two invocations never
 train the same run at once.
+
+Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (multiprocessing's ``spawn``), which
+know only what is registered when the modules they import are imported. A scenario, policy or doctrine registered at
+run time in the launching process only (``realism_env.register_scenario``, ``agents.register_policy``,
+``realism_env.register_doctrine``) is unknown there, and the task fails with a ``ValueError`` that names it and the
+registered choices (``error: train task failed: unknown doctrine 'x'; valid: 'power', 'security' ...``). Register
+such things at import of the module that defines them and import it in every process: a script that launches the
+experiment (``train.experiment.main([...])``) is imported again by each spawned worker, so registering at its top
+level, outside ``if __name__ == "__main__":``, is enough; or run with ``--workers 1`` (everything in one process).
 
 Preset schema (TOML; every table and key is optional; unknown keys and bad values are errors naming the key and
 what is valid). Without ``base``, missing [experiment] and [evaluate] keys take the quick preset's values and
@@ -108,7 +118,7 @@ from typing import Any
 
 import realism_env
 from agents.policies import POLICIES
-from realism_env import DOCTRINES, METRICS, NATION_METRICS, SCENARIOS, EnvConfig
+from realism_env import METRICS, NATION_METRICS, SCENARIOS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json
 from train.ppo import DOCTRINE_CHOICES, Args, check_args, make_config
 
@@ -995,7 +1005,7 @@ META_COLUMNS = (
 def result_columns(design: Design) -> list[str]:
     """The columns of results.csv, in order."""
     nation = ["return", *NATION_METRICS]
-    groups = ["focal", *sorted(DOCTRINES)]
+    groups = ["focal", *realism_env.doctrine_names()]
     return [
         *META_COLUMNS,
         *design.sweep,

@@ -16,10 +16,11 @@ held-out ones::
 
 :class:`LearnedPolicy` follows the Policy contract of :mod:`agents.policies` (``initial_state()``,
 ``step(observation, state, rng)``, no mutable state): it feeds ``observation["observation"]`` (plus the one-hot of
-its own doctrine when the run was trained with the doctrine indicator, i.e. ``--doctrine mixed``, in the order of
-:func:`train.vec_env.doctrine_names`) to the policy network, sets the logits of actions the mask forbids to -inf and
-plays the most likely remaining action (``deterministic=True``, the default) or samples one with the generator it is
-given. Works for MaskablePPO and PPO models (the mask is applied at evaluation even when training ignored it).
+its own doctrine when the run was trained with the doctrine indicator, i.e. ``--doctrine mixed``: the one-hot of
+:func:`realism_env.doctrine_onehot`, as in training) to the policy network, sets the logits of actions the mask
+forbids to -inf and plays the most likely remaining action (``deterministic=True``, the default) or samples one with
+the generator it is given. Works for MaskablePPO and PPO models (the mask is applied at evaluation even when
+training ignored it).
 
 The network runs in numpy (the MLP's weights are copied once per model), which is several times faster than a
 torch call per nation and turn; networks other than SB3's default MLP fall back to torch. Models are loaded once
@@ -93,11 +94,6 @@ class RunInfo:
             scenario=args["scenario"],
             env_config=env_config,
         )
-
-
-def doctrine_names() -> tuple[str, ...]:
-    """The order of the doctrine indicator (as :func:`train.vec_env.doctrine_names`, without importing SB3)."""
-    return tuple(sorted(realism_env.DOCTRINES))
 
 
 def _activation(module: Any) -> Any:
@@ -234,11 +230,9 @@ class LearnedPolicy(Policy):
             network = load_network(model_path, algo)
         self.network = network
         self.deterministic = bool(deterministic)
-        names = doctrine_names()
-        if doctrine is not None and doctrine not in names:
-            raise ValueError(f"unknown doctrine {doctrine!r}; valid: {', '.join(names)}")
+        # training's indicator; an unknown doctrine raises ValueError naming the registered ones
         self.indicator = (
-            np.array([name == doctrine for name in names], dtype=np.float64)
+            realism_env.doctrine_onehot([doctrine])[0].astype(np.float64)
             if doctrine is not None
             else np.zeros(0, dtype=np.float64)
         )
@@ -307,14 +301,17 @@ def learned_population(
     name: str | None = None,
 ) -> tuple[list[str], list[str]]:
     """(policy per nation, doctrine per nation) for evaluating a run: nations ``0 .. n_focal - 1`` are learned (with
-    the doctrines they had in training: a mixed run alternates security and power), the others play ``background``
+    the doctrines they had in training: a mixed run's are :func:`realism_env.mixed_doctrines`, security and power
+    alternating from nation 0), the others play ``background``
     (with its default doctrine, ``agents.evaluate.default_doctrines``). ``n_focal=None`` is self-play.
     ``policy`` replaces the learned policy of each doctrine by another (the scripted baselines); ``name`` is passed to
     :func:`register_learned`."""
     info = RunInfo.read(run_dir)
     n = n_nations or len(info.doctrine_per_nation)
     names = dict(policy) if policy is not None else register_learned(run_dir, name, deterministic)
-    return population(info.doctrine_per_nation, names, n, n_focal, background)
+    # a mixed run stays mixed at any nation count (an odd training count would break the alternation if cycled)
+    doctrines = realism_env.mixed_doctrines(n) if info.doctrine == "mixed" else info.doctrine_per_nation
+    return population(doctrines, names, n, n_focal, background)
 
 
 def population(
@@ -381,7 +378,7 @@ class _Episodes(Episodes):
         per_nation = {name: v[0] for name, v in batch_nation_metrics(log).items()}
         per_nation["return"] = returns
         doctrines = np.asarray(self.plan.doctrines)
-        groups = {"focal": self.focal, **{d: doctrines == d for d in sorted(realism_env.DOCTRINES)}}
+        groups = {"focal": self.focal, **{d: doctrines == d for d in realism_env.doctrine_names()}}
         for group, members in groups.items():
             for name, values in per_nation.items():
                 row[f"{group}:{name}"] = _group_mean(values, members)

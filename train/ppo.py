@@ -7,8 +7,9 @@ Usage::
     python -m train.ppo ... --resume          # continue a killed run from its last checkpoint
     python -m train.ppo --help                # every option, with its default
 
-``--doctrine security|power`` gives every nation that doctrine; ``mixed`` alternates them (nation 0 security,
-nation 1 power, ...) and adds a doctrine indicator to the observation so one network serves both.
+``--doctrine security|power`` gives every nation that doctrine; ``mixed`` alternates them
+(:func:`realism_env.mixed_doctrines`: nation 0 security, nation 1 power, ...) and adds a doctrine indicator to the
+observation (:func:`realism_env.doctrine_onehot`) so one network serves both.
 
 Writes into ``--out``:
 
@@ -59,7 +60,9 @@ class Args:
     """Command-line arguments of ``python -m train.ppo``."""
 
     doctrine: str = _arg(
-        "security", "reward of every nation; mixed alternates security and power", choices=DOCTRINE_CHOICES
+        "security",
+        "reward of every nation; mixed alternates security and power (nation 0 security)",
+        choices=DOCTRINE_CHOICES,
     )
     scenario: str = _arg("multipolar", "scenario preset (realism_env.SCENARIOS)", choices=tuple(sorted(SCENARIOS)))
     timesteps: int = _arg(200_000, "total agent-steps to train for (rounded up to whole rollouts)")
@@ -172,10 +175,7 @@ def make_config(args: Args) -> EnvConfig:
     if args.max_cycles is not None:
         overrides["max_cycles"] = args.max_cycles
     config = EnvConfig.from_scenario(args.scenario, **overrides)
-    if args.doctrine == "mixed":
-        doctrines = tuple("security" if i % 2 == 0 else "power" for i in range(config.n_nations))
-    else:
-        doctrines = args.doctrine
+    doctrines = realism_env.mixed_doctrines(config.n_nations) if args.doctrine == "mixed" else args.doctrine
     return config.replace(doctrines=doctrines)
 
 
@@ -313,8 +313,8 @@ def load_model(args: Args, env: Any, path: Path, state: dict[str, Any]) -> Any:
     """The checkpointed model (weights, optimiser, step count) on ``env``, with the RNG states put back and fresh
     worlds drawn from the env's restored generator (SB3's ``load`` re-seeds the env with the run's seed)."""
     model = _algo(args.algo).load(path, env=env, device=args.device)
-    restore_rng(state["rng"], env.batch.rng)
-    env.seed(int(env.batch.rng.integers(2**31 - 1)))
+    restore_rng(state["rng"], env.batch.random)
+    env.seed(int(env.batch.random.integers(2**31 - 1, (1,))[0]))
     model._last_obs = env.reset()
     model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
     return model
@@ -378,7 +378,7 @@ def train(args: Args, config: EnvConfig) -> int:
 
     def checkpoint() -> Path:
         extra = {"logger": log.state_dict(), "total_wall_time_s": wall_before + time.perf_counter() - start}
-        return save_checkpoint(model, checkpoints, extra, env_rng=env.batch.rng, keep=args.keep_checkpoints)
+        return save_checkpoint(model, checkpoints, extra, env_rng=env.batch.random, keep=args.keep_checkpoints)
 
     with _StopRequest() as stop:
         callbacks = [log, PeriodicCheckpoint(args.checkpoint_every, checkpoint, stop)]

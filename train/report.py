@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from realism_env import MIXED_ORDER
+
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 
 # --------------------------------------------------------------------------------------------------
@@ -796,6 +798,11 @@ def _units_label(policy: str) -> str:
     return "seeds" if policy == "learned" else "episodes"
 
 
+def _doctrines_of(condition_doctrine: str) -> list[str]:
+    """The doctrines present in a condition: a mixed population's (:data:`realism_env.MIXED_ORDER`), or its own."""
+    return list(MIXED_ORDER) if condition_doctrine == "mixed" else [condition_doctrine]
+
+
 def write_report(
     design: Any,
     out: Path,
@@ -843,7 +850,8 @@ def write_report(
     parts.append(
         "**Design.** Conditions: "
         + ", ".join(f"`{d}`" for d in design.doctrines)
-        + f" (mixed: nations alternate security and power, one network with the doctrine indicator); "
+        + f" (mixed: nations alternate {' and '.join(MIXED_ORDER)}, nation_0 {MIXED_ORDER[0]}, one network with "
+        "the doctrine indicator); "
         f"training scenario `{design.scenario}`; sweep: {sweep}; seeds {list(design.seeds)}; "
         f"{design.train.get('timesteps', 'default')} agent-steps per run (train.ppo, one shared network per run). "
         f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
@@ -935,7 +943,7 @@ def write_report(
     parts.append("## Learned policies against the baselines (episode return per nation)")
     table = []
     for c in conditions:
-        for doctrine in ["security", "power"] if c.doctrine == "mixed" else [c.doctrine]:
+        for doctrine in _doctrines_of(c.doctrine):
             cells = [c.name, doctrine]
             learned_units = metric_units(rows_of(c.world, c.name, "learned", train_setting), f"{doctrine}:return")
             for policy in ["learned", *baselines]:
@@ -1006,7 +1014,7 @@ def write_report(
         for policy in ["learned", *baselines]:
             data = rows_of(c.world, c.name, policy, train_setting)
             if data:
-                doctrines = ["security", "power"] if c.doctrine == "mixed" else [c.doctrine]
+                doctrines = _doctrines_of(c.doctrine)
                 label = "learned, evaluated" if policy == "learned" else policy
                 lines[c.name][label] = {d: mean_ci(column(data, f"{d}:return"))["mean"] for d in doctrines}
     name = save("learning_curves.png", plot_learning_curves(curves, lines))

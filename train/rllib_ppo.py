@@ -8,14 +8,18 @@ Usage::
     python -m train.rllib_ppo --help
 
 - Policies: one RLModule per doctrine present (``security``, ``power``). Nation ``i`` maps to the module of its
-  doctrine (``EnvConfig.doctrine_per_nation``) through ``policy_mapping_fn``. ``--doctrines mixed`` alternates the
-  doctrines over the nations (a mixed population); ``security`` or ``power`` gives every nation one doctrine (one
-  policy).
+  doctrine (``EnvConfig.doctrine_per_nation``) through ``policy_mapping_fn``. ``--doctrines mixed`` alternates
+  security and power over the nations, nation_0 security (:func:`realism_env.mixed_doctrines`, a mixed population);
+  ``security`` or ``power`` gives every nation one doctrine (one policy).
 - The env is built on every env runner from a plain, JSON-able config dict (``--env-config`` or the
   ``--scenario/--n-nations/--doctrines/--max-cycles`` flags), registered with ``ray.tune.registry.register_env``.
   :class:`train.rllib_env.RealismMultiAgentEnv` is RLlib's ``ParallelPettingZooEnv`` over
   :func:`realism_env.parallel_env`.
   RLlib's new API stack handles nations that leave mid-episode, so no fixed-agent wrapper is needed.
+  Env runners are other processes: a doctrine of your own (:func:`realism_env.register_doctrine`) must be registered
+  in each of them too, e.g. at import of the module that defines it, run on every worker through Ray's
+  ``runtime_env={"worker_process_setup_hook": ...}``; otherwise building the env there fails with a ``ValueError``
+  naming the registered doctrines.
 - Action masks: RLlib's ``ActionMaskingTorchRLModule`` (shipped with RLlib, in ``ray.rllib.examples``) adds
   ``log(mask)`` to the logits; it reads observations ``{"observations": ..., "action_mask": ...}``, so the adapter
   renames the env's ``"observation"`` key. (Unmasked PPO would be valid too: the env plays a forbidden action as
@@ -74,7 +78,7 @@ class Args:
     n_nations: int = 4
     """nations per world"""
     doctrines: str = "mixed"
-    """security, power, or mixed (nation i gets the i-th of sorted(DOCTRINES), cycling)"""
+    """security, power, or mixed (security and power alternate, nation_0 security)"""
     max_cycles: int = 50
     """turns per episode before truncation"""
     env_config: str = ""
@@ -116,9 +120,9 @@ def env_config(args: Args) -> dict[str, Any]:
         if not isinstance(config, dict):
             raise ValueError(f"--env-config must be a JSON object of parallel_env keywords; got {args.env_config!r}")
     else:
-        names = sorted(realism_env.DOCTRINES)
+        names = realism_env.doctrine_names()
         if args.doctrines == "mixed":
-            doctrines: str | list[str] = [names[i % len(names)] for i in range(args.n_nations)]
+            doctrines: str | list[str] = list(realism_env.mixed_doctrines(args.n_nations))
         elif args.doctrines in names:
             doctrines = args.doctrines
         else:

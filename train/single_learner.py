@@ -43,7 +43,6 @@ import numpy as np
 import realism_env
 from agents import POLICIES, Policy, make_policy
 from realism_env import EnvConfig
-from train.vec_env import doctrine_onehot
 
 RENDER_MODES = ("ansi", "rgb_array")
 
@@ -56,7 +55,7 @@ class SingleLearnerEnv(gymnasium.Env):
         scenario: a :data:`realism_env.SCENARIOS` name (when ``config`` is ``None``).
         learner: the learning nation's index, or ``None`` for a random one each episode.
         background: a policy name of :data:`agents.POLICIES` for every other nation, or one name per nation.
-        doctrine_indicator: append a one-hot of the learner's doctrine over ``sorted(realism_env.DOCTRINES)``.
+        doctrine_indicator: append a one-hot of the learner's doctrine (:func:`realism_env.doctrine_onehot`).
         render_mode: ``None``, ``"ansi"`` or ``"rgb_array"`` (passed to the env).
         overrides: any :class:`realism_env.EnvConfig` field (``max_cycles``, ``doctrines``, ...).
     """
@@ -83,7 +82,7 @@ class SingleLearnerEnv(gymnasium.Env):
         self._fixed_learner = learner
         self._policies = self._build_background(background, learner)
         self.doctrine_indicator = bool(doctrine_indicator)
-        onehot = doctrine_onehot(self.config.doctrine_per_nation)
+        onehot = realism_env.doctrine_onehot(self.config.doctrine_per_nation)
         self._indicator = onehot if self.doctrine_indicator else onehot[:, :0]
         size = self.env.layout.size + self._indicator.shape[1]
         self.observation_space = gymnasium.spaces.Box(0.0, 1.0, (size,), np.float32)

@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="PPO training throughput: native RealismVecEnv vs SuperSuit's vectorisation of the same env.",
     )
     parser.add_argument("--scenario", default="multipolar", choices=sorted(realism_env.SCENARIOS))
-    parser.add_argument("--doctrine", default="security", choices=sorted(realism_env.DOCTRINES))
+    parser.add_argument("--doctrine", default="security", choices=realism_env.doctrine_names())
     parser.add_argument("--max-cycles", type=int, default=50, help="turns per episode (default: %(default)s)")
     parser.add_argument("--n-worlds", type=int, default=8, help="worlds (x nations = slots; default: %(default)s)")
     parser.add_argument("--n-steps", type=int, default=64, help="PPO n_steps per slot (default: %(default)s)")

@@ -4,8 +4,8 @@
 :class:`realism_env.batch.WorldBatch`, so a step of all ``n_worlds * n_nations`` slots is one batched transition of
 the shared rules. Slot ``k`` is nation ``k % N`` of world ``k // N``. One network acts for every nation (parameter
 sharing): observations and target slots are already relative to the observing nation. With
-``doctrine_indicator=True`` a one-hot of the slot's own doctrine (over ``sorted(realism_env.DOCTRINES)``) is appended
-to its observation, so one network can serve a mixed population.
+``doctrine_indicator=True`` a one-hot of the slot's own doctrine (:func:`realism_env.doctrine_onehot`, over
+:func:`realism_env.doctrine_names`) is appended to its observation, so one network can serve a mixed population.
 
 Usage::
 
@@ -41,7 +41,8 @@ Episodes, elimination and the inactive stretch (what each slot reports):
   (``env_is_wrapped(Monitor)`` answers True, so ``evaluate_policy`` counts episodes from ``episode`` infos).
 
 Seeding follows SB3: ``seed(s)`` (which ``model.set_random_seed`` calls) makes the next ``reset`` reseed the
-batch's single generator with ``s``; the constructor's ``seed`` seeds it at construction. An action that the mask
+batch with ``s`` (a new map bank and a new generator, ``batch.random``); the constructor's ``seed`` seeds it at
+construction. The batch runs on the numpy backend. An action that the mask
 forbids is played as WAIT at its arms level, as in the env.
 """
 
@@ -57,24 +58,16 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from realism_env import DOCTRINES, EnvConfig, n_actions
+from realism_env import EnvConfig, doctrine_names, doctrine_onehot, n_actions
 from realism_env.batch import BatchStep, WorldBatch
-from realism_env.rules import event_records
+from realism_env.events import event_records
 
 #: per-slot attributes answered by :meth:`RealismVecEnv.get_attr` (one value per slot)
 SLOT_ATTRIBUTES = ("doctrine", "nation", "world")
 RENDER_MODES = ("ansi", "rgb_array")
 
-
-def doctrine_names() -> tuple[str, ...]:
-    """The order of the doctrine indicator's one-hot: ``sorted(realism_env.DOCTRINES)``."""
-    return tuple(sorted(DOCTRINES))
-
-
-def doctrine_onehot(doctrine_per_nation: Sequence[str]) -> np.ndarray:
-    """[N, len(DOCTRINES)] float32 one-hot of each nation's own doctrine (the indicator appended to observations)."""
-    names = doctrine_names()
-    return np.array([[name == d for d in names] for name in doctrine_per_nation], dtype=np.float32)
+#: the doctrine indicator's order and builder are realism_env's own (re-exported here and as ``train.doctrine_onehot``)
+__all__ = ["RENDER_MODES", "SLOT_ATTRIBUTES", "RealismVecEnv", "doctrine_names", "doctrine_onehot"]
 
 
 class RealismVecEnv(VecEnv):
@@ -87,7 +80,8 @@ class RealismVecEnv(VecEnv):
         doctrine_indicator: append a one-hot of the slot's own doctrine to its observation.
         render_mode: ``None``, ``"ansi"`` or ``"rgb_array"``; :meth:`render` draws world 0.
 
-    Spaces: ``Box(0, 1, (D [+ len(DOCTRINES)],), float32)`` and ``Discrete(A)`` (the env's flat action).
+    Spaces: ``Box(0, 1, (D [+ len(realism_env.doctrine_names())],), float32)`` and ``Discrete(A)`` (the env's flat
+    action).
     See the module docstring for what a slot reports at elimination, while inactive and at a world's end.
     """
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import gymnasium
 import pettingzoo
 
-import realism_env  # noqa: F401 - registers realism_env/realism-v0 and realism_env/realism_fixed_agents-v0
+import realism_env  # noqa: F401 - registers realism_env/realism-v1 and realism_env/realism_fixed_agents-v1
 import train  # noqa: F401 - registers realism_env/SingleLearner-v0
 
 
 def main(seed: int = 0) -> dict[str, object]:
-    parallel = pettingzoo.make("parallel", "realism_env/realism-v0", n_nations=4, max_cycles=20)
-    aec = pettingzoo.make("aec", "realism_env/realism-v0", n_nations=4, max_cycles=20)
-    fixed = pettingzoo.make("parallel", "realism_env/realism_fixed_agents-v0", n_nations=4, max_cycles=20)
+    parallel = pettingzoo.make("parallel", "realism_env/realism-v1", n_nations=4, max_cycles=20)
+    aec = pettingzoo.make("aec", "realism_env/realism-v1", n_nations=4, max_cycles=20)
+    fixed = pettingzoo.make("parallel", "realism_env/realism_fixed_agents-v1", n_nations=4, max_cycles=20)
     single = gymnasium.make("realism_env/SingleLearner-v0", max_cycles=20)
     parallel.reset(seed=seed)
     aec.reset(seed=seed)

@@ -1,0 +1,270 @@
+"""Array backends: which array library runs the rules, and the generator that feeds them random draws.
+
+The rules (:mod:`realism_env.rules`, :mod:`realism_env.observation`, :mod:`realism_env.doctrines`) are written once
+in the style of the Python array API standard: every function takes its array namespace from its inputs with
+:func:`array_namespace` and calls only standard functions. They run unchanged on
+
+- ``numpy`` (>= 2, whose main namespace follows the standard): the default, no extra dependency;
+- ``torch`` on CPU or CUDA, through ``array-api-compat`` (``pip install "realism-env[torch]"``);
+- any other library that ``array-api-compat`` knows, such as ``array-api-strict`` (used by the tests).
+
+torch and array-api-compat are imported only when a torch backend is asked for, so ``import realism_env`` needs
+neither.
+
+Random draws never happen inside the rules: each turn's draws are arrays made by the backend's own generator
+(:class:`NumpyRandom` wraps a ``numpy.random.Generator``; :class:`TorchRandom` a ``torch.Generator`` on the device)
+and passed in (:mod:`realism_env.draws`). The same seed gives the same trajectory on a backend; the two backends'
+generators differ, so numpy and torch trajectories from one seed differ (fed the same draws, they agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+BACKENDS: tuple[str, ...] = ("numpy", "torch")
+DTYPES: tuple[str, ...] = ("float32", "float64")
+
+
+class NumpyNamespace:
+    """numpy's own namespace (numpy >= 2 follows the array API standard), as the rules see it.
+
+    Every name is numpy's, except a few functions that the rules call dozens of times a turn, which go to numpy's C
+    entry points for the same operation: reductions to the ufuncs' ``reduce`` (``sum`` is ``np.add.reduce``),
+    ``clip`` to ``np.maximum``/``np.minimum``, ``stack`` to ``np.concatenate``, and ``astype``, ``reshape``,
+    ``permute_dims``, ``take``, ``argmax`` and ``cumulative_sum`` to the array's methods. Same results; at one world
+    (the PettingZoo env), where a turn's cost is numpy's per-call overhead, numpy's Python layer around these would
+    cost more than the arithmetic.
+    """
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - numpy's name for anything not listed below
+        return getattr(np, name)
+
+    # numpy's own functions, named here so that looking them up costs nothing
+    bool = np.bool_
+    int8, int64, float32, float64 = np.int8, np.int64, np.float32, np.float64
+    inf = np.inf
+    where = staticmethod(np.where)
+    matmul = staticmethod(np.matmul)
+    maximum = staticmethod(np.maximum)
+    minimum = staticmethod(np.minimum)
+    exp = staticmethod(np.exp)
+    floor = staticmethod(np.floor)
+    concat = staticmethod(np.concatenate)
+    zeros = staticmethod(np.zeros)
+    zeros_like = staticmethod(np.zeros_like)
+    ones = staticmethod(np.ones)
+    arange = staticmethod(np.arange)
+    asarray = staticmethod(np.asarray)
+
+    @staticmethod
+    def stack(arrays: list[np.ndarray], /, *, axis: int = 0) -> np.ndarray:
+        new_axis = (slice(None),) * axis + (None,)
+        return np.concatenate([array[new_axis] for array in arrays], axis=axis)
+
+    @staticmethod
+    def sum(x: np.ndarray, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+        return np.add.reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    @staticmethod
+    def max(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+        return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def any(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+        return np.logical_or.reduce(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def all(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+        return np.logical_and.reduce(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def clip(x: np.ndarray, /, min: Any = None, max: Any = None) -> np.ndarray:  # noqa: ANN401, A002
+        if min is not None:
+            x = np.maximum(x, min)
+        return x if max is None else np.minimum(x, max)
+
+    @staticmethod
+    def astype(x: np.ndarray, dtype: Any, /, *, copy: bool = True) -> np.ndarray:  # noqa: ANN401
+        return x.astype(dtype, copy=copy)
+
+    @staticmethod
+    def reshape(x: np.ndarray, /, shape: tuple[int, ...]) -> np.ndarray:
+        return x.reshape(shape)
+
+    @staticmethod
+    def permute_dims(x: np.ndarray, /, axes: tuple[int, ...]) -> np.ndarray:
+        return x.transpose(axes)
+
+    @staticmethod
+    def take(x: np.ndarray, indices: np.ndarray, /, *, axis: int | None = None) -> np.ndarray:
+        return x.take(indices, axis=axis)
+
+    @staticmethod
+    def argmax(x: np.ndarray, /, *, axis: int | None = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+        return x.argmax(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def cumulative_sum(x: np.ndarray, /, *, axis: int | None = None) -> np.ndarray:
+        return x.cumsum(axis=axis)
+
+
+#: the namespace the rules get for numpy arrays
+NUMPY = NumpyNamespace()
+
+
+def array_namespace(*arrays: Any) -> Any:  # noqa: ANN401 - an array namespace is a module
+    """The array namespace of ``arrays``: :data:`NUMPY` for numpy arrays, otherwise what
+    ``array_api_compat.array_namespace`` gives (torch, array-api-strict, ...)."""
+    for array in arrays:
+        if not isinstance(array, (np.ndarray, np.generic)):
+            break
+    else:
+        return NUMPY
+    import array_api_compat  # an optional dependency: only non-numpy arrays need it
+
+    return array_api_compat.array_namespace(*arrays)
+
+
+def is_numpy(xp: Any) -> bool:  # noqa: ANN401
+    """Whether ``xp`` is numpy (where a data-dependent branch costs no device sync)."""
+    return xp is NUMPY or xp is np
+
+
+def device_of(array: Any) -> Any:  # noqa: ANN401
+    """The device an array lives on (``"cpu"`` for numpy)."""
+    return getattr(array, "device", "cpu")
+
+
+def to_numpy(array: Any) -> np.ndarray:  # noqa: ANN401
+    """A numpy copy (or view) of any backend's array, for logs, metrics and ``infos`` outside the step."""
+    if isinstance(array, np.ndarray):
+        return array
+    if hasattr(array, "detach"):  # torch
+        return array.detach().cpu().numpy()
+    return np.asarray(array)
+
+
+class RandomSource(Protocol):
+    """A backend's seeded generator, making arrays of draws on the backend's device."""
+
+    def uniform(self, shape: tuple[int, ...]) -> Any: ...  # noqa: ANN401 - [0, 1), in the float dtype
+
+    def normal(self, shape: tuple[int, ...]) -> Any: ...  # noqa: ANN401 - standard normal
+
+    def integers(self, high: int, shape: tuple[int, ...]) -> Any: ...  # noqa: ANN401 - 0 <= x < high, int64
+
+
+@dataclass
+class NumpyRandom:
+    """Draws from a ``numpy.random.Generator``."""
+
+    generator: np.random.Generator
+    dtype: Any = np.float64  # noqa: ANN401
+
+    def uniform(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.generator.random(shape, dtype=self.dtype)
+
+    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.generator.standard_normal(shape, dtype=self.dtype)
+
+    def integers(self, high: int, shape: tuple[int, ...]) -> np.ndarray:
+        return self.generator.integers(0, high, size=shape, dtype=np.int64)
+
+
+@dataclass
+class TorchRandom:
+    """Draws from a ``torch.Generator`` that lives on the device, so no draw crosses to the host."""
+
+    generator: Any  # noqa: ANN401 - torch.Generator
+    device: Any  # noqa: ANN401
+    dtype: Any  # noqa: ANN401 - torch float dtype
+
+    def uniform(self, shape: tuple[int, ...]) -> Any:  # noqa: ANN401
+        import torch
+
+        return torch.rand(shape, generator=self.generator, device=self.device, dtype=self.dtype)
+
+    def normal(self, shape: tuple[int, ...]) -> Any:  # noqa: ANN401
+        import torch
+
+        return torch.randn(shape, generator=self.generator, device=self.device, dtype=self.dtype)
+
+    def integers(self, high: int, shape: tuple[int, ...]) -> Any:  # noqa: ANN401
+        import torch
+
+        return torch.randint(0, high, shape, generator=self.generator, device=self.device, dtype=torch.int64)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A resolved choice of array library, device and float dtype."""
+
+    name: str  #: "numpy" or "torch"
+    xp: Any  #: the array namespace the rules call
+    device: Any  #: "cpu" for numpy; a torch.device for torch
+    float_dtype: Any  #: the dtype of every float array of the world
+
+    def asarray(self, values: Any, dtype: Any = None) -> Any:  # noqa: ANN401
+        """``values`` (numpy arrays, lists) as an array of this backend, on its device."""
+        if self.name == "numpy":
+            return np.asarray(values, dtype=dtype)
+        import torch
+
+        return torch.as_tensor(np.asarray(values), device=self.device, dtype=dtype)
+
+    def random(self, seed: int | np.random.SeedSequence | None) -> RandomSource:
+        """The backend's own generator, seeded: ``seed`` an int, a ``SeedSequence``, or None (fresh entropy)."""
+        sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        if self.name == "numpy":
+            return NumpyRandom(np.random.default_rng(sequence), self.float_dtype)
+        import torch
+
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+        return TorchRandom(generator, self.device, self.float_dtype)
+
+
+def resolve_backend(backend: str = "numpy", device: Any = None, dtype: Any = None) -> Backend:  # noqa: ANN401
+    """Check a backend choice and resolve its defaults.
+
+    ``backend``: ``"numpy"`` or ``"torch"``. ``device``: numpy only runs on ``"cpu"``; torch takes any torch device
+    (default ``"cpu"``). ``dtype``: ``"float64"`` or ``"float32"`` (or the library's dtype object); default float64
+    on the CPU and float32 on a GPU (see the tolerances in :mod:`realism_env.batch`).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} is invalid; valid: {', '.join(map(repr, BACKENDS))}")
+    name = _dtype_name(dtype)
+    if backend == "numpy":
+        if device not in (None, "cpu"):
+            raise ValueError(f"device={device!r} is invalid for the numpy backend; valid: None or 'cpu' (torch: any)")
+        return Backend("numpy", NUMPY, "cpu", np.dtype(name or "float64").type)
+    try:
+        import array_api_compat  # noqa: F401
+        import torch
+    except ImportError as error:
+        raise ValueError(
+            f"backend='torch' needs torch and array-api-compat ({error}); valid: backend='numpy', or install them "
+            "with: pip install torch==2.13.0 array-api-compat (torch's CPU build first on a machine without a GPU)"
+        ) from None
+    try:
+        torch_device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device={device!r} is invalid ({error}); valid: 'cpu', 'cuda', 'cuda:0', ...") from None
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} is invalid: torch sees no CUDA device here; valid: 'cpu'")
+    default = "float32" if torch_device.type != "cpu" else "float64"
+    import array_api_compat.torch as xp
+
+    return Backend("torch", xp, torch_device, getattr(torch, name or default))
+
+
+def _dtype_name(dtype: Any) -> str | None:  # noqa: ANN401
+    if dtype is None:
+        return None
+    name = str(dtype).rsplit(".", 1)[-1].replace("<class '", "").rstrip("'>")
+    if name not in DTYPES:
+        raise ValueError(f"dtype={dtype!r} is invalid; valid: {', '.join(map(repr, DTYPES))} (or None: the default)")
+    return name

@@ -1,0 +1,316 @@
+"""One copy of the rules on numpy, torch and array-api-strict: parity, no host sync, determinism, dtypes, map banks.
+
+The parity tests feed numpy and torch (CPU, float64) the same draws and the same actions, world by world and turn by
+turn, and require identical trajectories: territories, wars, alliances, demands, eliminations, masks and events
+exactly; observations and rewards within the documented tolerance (1e-6: float32 observations of float64 values).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import realism_env
+from realism_env.backend import NumpyRandom, resolve_backend, to_numpy
+from realism_env.batch import WorldBatch
+from realism_env.draws import ResetDraws, StepDraws, draw_perception, draw_reset, draw_step
+from realism_env.events import Events
+from realism_env.maps import generate_maps, initial_worlds
+from realism_env.observation import observe
+from realism_env.step import derive, step_spec, step_worlds
+from realism_env.world import World, array_fields
+
+torch = pytest.importorskip("torch", reason="the torch backend needs torch (pip install realism-env[torch])")
+
+OBSERVATION_TOLERANCE = 1e-6
+REWARD_TOLERANCE = 1e-9
+
+
+def convert_reset(reset: ResetDraws, backend: Any) -> ResetDraws:  # noqa: ANN401
+    """The same reset draws as arrays of ``backend`` (floats in its dtype)."""
+    floats = backend.float_dtype
+    return ResetDraws(
+        backend.asarray(reset.map_index),
+        backend.asarray(reset.nation_order, dtype=floats),
+        backend.asarray(reset.wealth, dtype=floats),
+    )
+
+
+def convert_draws(draws: StepDraws, backend: Any) -> StepDraws:  # noqa: ANN401
+    """The same step draws as arrays of ``backend`` (floats in its dtype)."""
+    turn = type(draws.turn)(*(backend.asarray(a, dtype=backend.float_dtype) for a in draws.turn))
+    reset = None if draws.reset is None else convert_reset(draws.reset, backend)
+    return StepDraws(turn, backend.asarray(draws.perception, dtype=backend.float_dtype), reset)
+
+
+def random_valid_actions(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """[W, N] uniform over each nation's valid actions."""
+    return np.where(mask.astype(bool), rng.random(mask.shape), -1.0).argmax(axis=2)
+
+
+def assert_worlds_equal(expected: World, found: World, rtol: float, context: str) -> None:
+    for name in array_fields():
+        a, b = getattr(expected, name), to_numpy(getattr(found, name))
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-12, err_msg=f"{context}: World.{name}")
+        else:
+            np.testing.assert_array_equal(b, a, err_msg=f"{context}: World.{name}")
+
+
+def assert_events_equal(expected: Events, found: Events, rtol: float, context: str) -> None:
+    for name, a, b in zip(Events._fields, expected, found.to_numpy(), strict=True):
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-12, err_msg=f"{context}: Events.{name}")
+        else:
+            np.testing.assert_array_equal(b, a, err_msg=f"{context}: Events.{name}")
+
+
+def play_side_by_side(
+    scenario: str, n_worlds: int, turns: int, seed: int, dtype: str = "float64", max_cycles: int = 60
+) -> int:
+    """Step numpy and torch-CPU worlds with the same draws and actions; assert they agree. Returns the number of
+    worlds that ended (and were replaced) along the way, so callers can check resets were exercised."""
+    config = realism_env.EnvConfig.from_scenario(scenario, max_cycles=max_cycles)
+    numpy_backend = resolve_backend("numpy")
+    torch_backend = resolve_backend("torch", "cpu", dtype)
+    bank = generate_maps(config, np.random.default_rng(seed), 8)
+    numpy_spec = step_spec(config, numpy_backend, bank)
+    torch_spec = step_spec(config, torch_backend, bank.map_arrays(torch_backend.asarray))
+    random = NumpyRandom(np.random.default_rng(seed + 1))
+    choices = np.random.default_rng(seed + 2)
+    rtol = 1e-9 if dtype == "float64" else 1e-4
+
+    reset = draw_reset(random, n_worlds, config.n_nations, config.n_provinces, bank.size)
+    torch_reset = convert_reset(reset, torch_backend)
+    world = initial_worlds(numpy_spec.maps, reset, config, numpy_spec.rules)
+    torch_world = initial_worlds(torch_spec.maps, torch_reset, config, torch_spec.rules)
+    derived, torch_derived = derive(world, numpy_spec), derive(torch_world, torch_spec)
+    perception = draw_perception(random, n_worlds, config.n_nations)
+    np.testing.assert_allclose(
+        to_numpy(observe(torch_world, config, torch_backend.asarray(perception, dtype=torch_backend.float_dtype),
+                         torch_spec.observation, torch_derived.land)),
+        observe(world, config, perception, numpy_spec.observation, derived.land),
+        atol=OBSERVATION_TOLERANCE,
+    )  # fmt: skip
+    ended = 0
+    for turn in range(turns):
+        context = f"{scenario} turn {turn}"
+        draws = draw_step(random, n_worlds, config.n_nations, config.n_provinces, bank.size)
+        mask = to_numpy(torch_derived.validity)  # the torch side's validity must match numpy's before acting
+        np.testing.assert_array_equal(mask, derived.validity, err_msg=f"{context}: validity")
+        actions = random_valid_actions(realism_env.rules.mask_of(derived.validity, numpy_spec.rules), choices)
+        out, world, derived = step_worlds(world, derived, actions, draws, numpy_spec)
+        torch_out, torch_world, torch_derived = step_worlds(
+            torch_world, torch_derived, torch.as_tensor(actions), convert_draws(draws, torch_backend), torch_spec
+        )
+        assert_worlds_equal(world, torch_world, rtol, context)
+        assert_worlds_equal(out.final_world, torch_out.final_world, rtol, context + " (final)")
+        assert_events_equal(out.events, torch_out.events, rtol, context)
+        for name in ("action_mask", "terminated", "truncated", "acting", "world_reset"):
+            np.testing.assert_array_equal(to_numpy(getattr(torch_out, name)), getattr(out, name), err_msg=name)
+        for name in ("observations", "final_observations"):
+            found, expected = to_numpy(getattr(torch_out, name)), getattr(out, name)
+            assert found.dtype == expected.dtype == np.float32, name
+            np.testing.assert_allclose(found, expected, atol=OBSERVATION_TOLERANCE, err_msg=f"{context}: {name}")
+        np.testing.assert_allclose(to_numpy(torch_out.rewards), out.rewards, rtol=rtol, atol=REWARD_TOLERANCE)
+        for doctrine, terms in out.reward_terms.items():
+            for term, values in terms.items():
+                found = to_numpy(torch_out.reward_terms[doctrine][term])
+                np.testing.assert_allclose(found, values, rtol=rtol, atol=REWARD_TOLERANCE, err_msg=term)
+        ended += int(out.world_reset.sum())
+    return ended
+
+
+def test_numpy_and_torch_agree_turn_by_turn_in_the_default_scenario() -> None:
+    ended = play_side_by_side("multipolar", n_worlds=16, turns=60, seed=0, max_cycles=25)
+    assert ended >= 16  # every world ended at least once: resets were compared too
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", sorted(realism_env.SCENARIOS))
+def test_numpy_and_torch_agree_over_200_turns_in_64_worlds_of_every_scenario(scenario: str) -> None:
+    ended = play_side_by_side(scenario, n_worlds=64, turns=200, seed=11)
+    assert ended >= 64
+
+
+def test_torch_float32_follows_float64_within_its_tolerance_on_the_first_turns() -> None:
+    """float32 worlds (the GPU default) follow the same rules; over a few turns nothing discrete differs here."""
+    play_side_by_side("multipolar", n_worlds=16, turns=3, seed=5, dtype="float32")
+
+
+def test_torch_float32_batches_run_sanely_for_many_turns() -> None:
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=30), 32, seed=1, backend="torch", dtype="float32")
+    observations, mask = batch.reset()
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(90):
+        scores = torch.rand(mask.shape, generator=generator)
+        out = batch.step(torch.where(mask.bool(), scores, -1.0).argmax(dim=2))
+        mask = out.action_mask
+        assert out.observations.dtype == torch.float32 and batch.world.wealth.dtype == torch.float32
+        assert torch.isfinite(out.observations).all() and torch.isfinite(out.rewards).all()
+        assert ((out.observations >= 0) & (out.observations <= 1)).all()
+    assert (batch.world.turn < 30).all()
+
+
+# --------------------------------------------------------------------------------------------------
+# array-api-strict: the rules use nothing beyond the standard
+# --------------------------------------------------------------------------------------------------
+
+
+def test_one_step_runs_on_array_api_strict_and_matches_numpy() -> None:
+    xp = pytest.importorskip("array_api_strict")
+    config = realism_env.EnvConfig.from_scenario("islands", max_cycles=1)  # the step ends every world: resets run
+    numpy_backend = resolve_backend("numpy")
+    strict = type(numpy_backend)("strict", xp, xp.Device("CPU_DEVICE"), xp.float64)
+    bank = generate_maps(config, np.random.default_rng(0), 4)
+
+    def to_strict(array: np.ndarray) -> Any:  # noqa: ANN401
+        return xp.asarray(array)
+
+    numpy_spec = step_spec(config, numpy_backend, bank)
+    strict_spec = step_spec(config, strict, bank.map_arrays(to_strict))
+    random = NumpyRandom(np.random.default_rng(1))
+    reset = draw_reset(random, 3, config.n_nations, config.n_provinces, bank.size)
+    world = initial_worlds(bank, reset, config, numpy_spec.rules)
+    strict_world = initial_worlds(strict_spec.maps, type(reset)(*map(to_strict, reset)), config, strict_spec.rules)
+    derived, strict_derived = derive(world, numpy_spec), derive(strict_world, strict_spec)
+    draws = draw_step(random, 3, config.n_nations, config.n_provinces, bank.size)
+    turn, reset_draws = type(draws.turn)(*map(to_strict, draws.turn)), type(draws.reset)(*map(to_strict, draws.reset))
+    strict_draws = StepDraws(turn, to_strict(draws.perception), reset_draws)
+    actions = random_valid_actions(realism_env.rules.mask_of(derived.validity, numpy_spec.rules), random.generator)
+    out, world, _ = step_worlds(world, derived, actions, draws, numpy_spec)
+    strict_out, strict_world, _ = step_worlds(
+        strict_world, strict_derived, to_strict(actions), strict_draws, strict_spec
+    )
+    assert_worlds_equal(world, strict_world, 1e-12, "array-api-strict")
+    assert_events_equal(out.events, Events(*strict_out.events), 1e-12, "array-api-strict")
+    np.testing.assert_array_equal(np.asarray(strict_out.action_mask), out.action_mask)
+    np.testing.assert_allclose(np.asarray(strict_out.observations), out.observations, atol=OBSERVATION_TOLERANCE)
+    np.testing.assert_allclose(np.asarray(strict_out.rewards), out.rewards, atol=REWARD_TOLERANCE)
+    assert out.world_reset.all()
+
+
+# --------------------------------------------------------------------------------------------------
+# No host sync inside a step
+# --------------------------------------------------------------------------------------------------
+
+SYNCING = ("__bool__", "item", "tolist", "numpy", "__int__", "__float__", "cpu")
+
+
+def random_device_actions(mask: Any, generator: Any) -> Any:  # noqa: ANN401
+    """Random valid actions chosen on the device (no host round trip)."""
+    scores = torch.rand(mask.shape, generator=generator, device=mask.device)
+    return torch.where(mask.bool(), scores, -1.0).argmax(dim=2)
+
+
+def test_a_torch_step_never_syncs_with_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tensor.__bool__, .item(), .tolist(), .numpy() (and int(), float(), .cpu()) raise inside WorldBatch.step:
+    the step, resets of ended worlds included, runs without them."""
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=4), 8, seed=0, backend="torch")
+    _, mask = batch.reset()
+    generator = torch.Generator().manual_seed(0)
+    calls = []
+
+    def forbidden(name: str):  # noqa: ANN202
+        def method(*args: object, **kwargs: object) -> None:
+            calls.append(name)
+            raise AssertionError(f"Tensor.{name} (a host sync) was called inside WorldBatch.step")
+
+        return method
+
+    reset_seen = False
+    for _ in range(10):
+        actions = random_device_actions(mask, generator)
+        with monkeypatch.context() as patch:
+            for name in SYNCING:
+                patch.setattr(torch.Tensor, name, forbidden(name))
+            out = batch.step(actions)
+        mask = out.action_mask
+        reset_seen = reset_seen or bool(out.world_reset.any())
+    assert not calls
+    assert reset_seen, "max_cycles=4 over 10 steps: worlds should have ended and been replaced"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_step_never_syncs_under_torch_sync_debug_mode() -> None:
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=4), 64, seed=0, backend="torch", device="cuda")
+    _, mask = batch.reset()
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(8):
+            mask = batch.step(random_device_actions(mask, generator)).action_mask
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()
+
+
+# --------------------------------------------------------------------------------------------------
+# Seeds, map banks, resets
+# --------------------------------------------------------------------------------------------------
+
+
+def play_batch(backend: str, seed: int, steps: int = 25) -> list[np.ndarray]:
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=10), 6, seed=seed, backend=backend, map_bank=5)
+    observations, mask = batch.reset()
+    trace = [to_numpy(observations)]
+    choices = np.random.default_rng(123)
+    for _ in range(steps):
+        actions = random_valid_actions(to_numpy(mask), choices)
+        out = batch.step(actions if backend == "numpy" else torch.as_tensor(actions))
+        mask = out.action_mask
+        trace += [to_numpy(out.observations), to_numpy(out.rewards), to_numpy(batch.world.owner)]
+    return trace
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_the_same_seed_gives_the_same_trajectory_and_another_seed_another(backend: str) -> None:
+    first, again, other = play_batch(backend, 4), play_batch(backend, 4), play_batch(backend, 5)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_fresh_worlds_come_from_the_map_bank_dealt_in_random_orders(backend: str) -> None:
+    config = realism_env.EnvConfig(max_cycles=2)
+    batch = WorldBatch(config, 64, seed=3, backend=backend, map_bank=3)
+    batch.reset()
+    bank = batch.maps.map_arrays(to_numpy)
+    dealt = set()
+    for _ in range(4):  # every world ends at turn 2 and is replaced from the bank (WAIT moves take no province)
+        world = batch.world.map_arrays(to_numpy)
+        for w in range(world.n_worlds):
+            deals = []
+            for k in range(bank.size):
+                if np.array_equal(world.sea_adjacency[w], bank.sea_adjacency[k]) and np.array_equal(
+                    world.land_adjacency[w], bank.land_adjacency[k]
+                ):
+                    pairs = set(zip(bank.territory[k].tolist(), world.owner[w].tolist(), strict=True))
+                    if len(pairs) == len({t for t, _ in pairs}) == len({o for _, o in pairs}) == config.n_nations:
+                        deals.append((k, tuple(sorted(pairs))))  # each territory of map k dealt to one nation
+            assert deals, f"world {w} is not one of the bank's maps with its territories dealt to the nations"
+            dealt.add(deals[0])
+        waits = np.zeros((64, config.n_nations), dtype=np.int64)
+        batch.step(waits if backend == "numpy" else torch.as_tensor(waits))
+    assert len(dealt) > 20, "fresh worlds should deal the bank's territories in many different orders"
+
+
+def test_ended_worlds_are_replaced_in_place_and_their_last_step_is_kept() -> None:
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=3), 4, seed=0)
+    batch.reset()
+    for _ in range(3):
+        out = batch.step(np.zeros((4, 6), dtype=np.int64))
+    assert out.world_reset.all() and out.truncated.all()
+    assert (out.final_world.turn == 3).all() and (batch.world.turn == 0).all()
+    np.testing.assert_array_equal(out.observations[:, :, batch.layout.own_index("turn")], 0.0)
+    np.testing.assert_allclose(out.final_observations[:, :, batch.layout.own_index("turn")], 1.0)
+
+
+def test_the_default_map_bank_has_eight_maps_per_world_up_to_1024() -> None:
+    config = realism_env.EnvConfig()
+    assert WorldBatch(config, 2, seed=0).maps.size == 16
+    assert realism_env.batch.default_map_bank(4096) == 1024
