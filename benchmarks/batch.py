@@ -6,13 +6,11 @@ What is measured. For each backend and each number of worlds ``W``, one ``WorldB
 episodes of ``--max-cycles`` turns, so ended worlds are replaced inside the step and that reset is part of the cost) is
 stepped with random valid actions for ``--seconds`` after ``--warmup`` steps (and at least ``--min-steps`` timed steps,
 3 by default, however long they take). The actions are chosen on the backend, with no host round trip, from the action
-mask the previous step returned: each nation takes its ``k``-th valid action, ``k = floor(u * count)`` with ``u`` a
-float32 uniform from the backend's own generator (a numpy ``Generator``; a ``torch.Generator`` on the device) and
-``count`` its number of valid actions: a cumulative sum of the mask, a comparison and an ``argmax`` over the actions.
-That is an exactly uniform pick among the valid actions, as ``argmax(where(mask, uniform scores, -1))`` would be, at
-half its cost or less (one draw per nation instead of one per action). Choosing the actions is part of the measured
-time: about 15 ms per 4096-worlds step on one CPU core, beside 70-100 ms for numpy's step itself; a policy network would
-cost more.
+mask the previous step returned, exactly uniformly among each nation's valid actions: a uniform arms level (all are
+always valid) and the ``k``-th valid (act, target) of the level's block, ``k = floor(u * count)``, with float32
+uniforms from the backend's own generator (a numpy ``Generator``; a ``torch.Generator`` on the device). Choosing the
+actions is part of the measured time (a few ms per 4096-worlds step on one CPU core); a policy network would cost
+more.
 
 The reference is PettingZoo's MPE ``simple_spread_v3`` (package ``mpe2``, 3 agents, its default 25-cycle episodes):
 one ``ParallelEnv`` stepped with a random action per agent (an integer below its action space's ``n``, as
@@ -110,50 +108,56 @@ def clock_for(backend: str, device: str) -> Callable[[], float]:
 
 
 class NumpyActions:
-    """Uniform random valid actions on numpy: the ``k``-th valid action of each nation, ``k`` uniform below its count.
+    """Uniform random valid actions on numpy.
 
-    ``rank = cumsum(mask)`` counts the valid actions up to each action; with one uniform ``u`` per nation,
-    ``k = floor(u * count)``, and the action is the first where ``rank > k``: an exactly uniform pick among the valid
-    actions that draws one number per nation (not one per action) and makes no array with more entries than the mask.
-    (Where no action were valid it would give action 0, WAIT, which is always valid.)
+    Every arms level is always valid, and the mask of each level's block of acts and targets is the same, so a uniform
+    valid action is a uniform level and, independently, a uniform valid (act, target) of the first block. Within the
+    block, ``rank = cumsum(block)`` counts the valid entries up to each one; with one uniform ``u`` per nation,
+    ``k = floor(u * count)``, and the entry is the first where ``rank > k``: an exactly uniform pick that draws two
+    numbers per nation (not one per action) and reads one level's block of the mask.
     """
 
-    def __init__(self, n_actions: int, seed: int) -> None:
+    def __init__(self, n_levels: int, per_level: int, seed: int) -> None:
         self.generator = np.random.default_rng(seed)
-        self.count_dtype = np.int16 if n_actions <= np.iinfo(np.int16).max else np.int32
+        self.n_levels, self.per_level = n_levels, per_level
 
     def __call__(self, mask: np.ndarray) -> np.ndarray:
-        rank = mask.cumsum(axis=-1, dtype=self.count_dtype)  # [W, N, A]
+        rank = mask[..., : self.per_level].cumsum(axis=-1, dtype=np.int16)  # [W, N, K * (N-1)]
         count = rank[..., -1]
-        k = (self.generator.random(count.shape, dtype=np.float32) * count).astype(self.count_dtype)
-        return (rank > k[..., None]).argmax(axis=-1)
+        k = (self.generator.random(count.shape, dtype=np.float32) * count).astype(np.int16)
+        level = (self.generator.random(count.shape, dtype=np.float32) * self.n_levels).astype(np.int64)
+        return level * self.per_level + (rank > k[..., None]).argmax(axis=-1)
 
 
 class TorchActions:
     """The same pick with a ``torch.Generator`` on the batch's device: nothing crosses to the host."""
 
-    def __init__(self, n_actions: int, seed: int, device: Any) -> None:  # noqa: ANN401 - a torch.device
+    def __init__(self, n_levels: int, per_level: int, seed: int, device: Any) -> None:  # noqa: ANN401 - torch.device
         import torch
 
         self.torch = torch
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
-        self.count_dtype = torch.int16 if n_actions <= torch.iinfo(torch.int16).max else torch.int32
+        self.n_levels, self.per_level = n_levels, per_level
 
     def __call__(self, mask: Any) -> Any:  # noqa: ANN401 - torch tensors in and out
         torch = self.torch
-        rank = mask.cumsum(dim=-1, dtype=self.count_dtype)
+        rank = mask[..., : self.per_level].cumsum(dim=-1, dtype=torch.int16)
         count = rank[..., -1]
-        uniform = torch.rand(count.shape, generator=self.generator, device=count.device, dtype=torch.float32)
-        k = (uniform * count).to(self.count_dtype)
-        return (rank > k[..., None]).to(torch.uint8).argmax(dim=-1)  # torch has no argmax of bools on the CPU
+        uniform = torch.rand((2, *count.shape), generator=self.generator, device=count.device, dtype=torch.float32)
+        k = (uniform[0] * count).to(torch.int16)
+        level = (uniform[1] * self.n_levels).to(torch.int64)
+        first = (rank > k[..., None]).to(torch.uint8).argmax(dim=-1)  # torch has no argmax of bools on the CPU
+        return level * self.per_level + first
 
 
 def random_actions(batch: WorldBatch, seed: int) -> Callable[[Any], Any]:
     """The random valid actions of ``batch``'s backend: call it with the last action mask, get ``[W, N]`` actions."""
+    n_levels = len(batch.config.arms_shares)
+    per_level = batch.n_actions // n_levels
     if batch.backend.name == "numpy":
-        return NumpyActions(batch.n_actions, seed)
-    return TorchActions(batch.n_actions, seed, batch.backend.device)
+        return NumpyActions(n_levels, per_level, seed)
+    return TorchActions(n_levels, per_level, seed, batch.backend.device)
 
 
 # ----------------------------------------------------------------------------------------------------- the measurements

@@ -307,9 +307,9 @@ def mask_of(validity: Any, tables: RuleTables) -> Any:  # noqa: ANN401
     xp = array_namespace(validity)
     n_worlds, n_acts, n = validity.shape[0], validity.shape[1], validity.shape[2]
     by_slot = xp.take(xp.reshape(validity, (n_worlds, -1)), tables.slot_gather, axis=1)  # [W, N * K * (N-1)]
-    by_slot = xp.reshape(xp.astype(by_slot, xp.int8), (n_worlds, n, 1, n_acts * (n - 1)))
+    by_slot = xp.reshape(xp.astype(by_slot, xp.int8), (n_worlds, n, n_acts * (n - 1)))
     n_levels = tables.level_of.shape[0] // (n_acts * (n - 1))
-    return xp.reshape(xp.broadcast_to(by_slot, (n_worlds, n, n_levels, n_acts * (n - 1))), (n_worlds, n, -1))
+    return xp.concat([by_slot] * n_levels, axis=2)  # flat action (level * K + act) * (N-1) + slot
 
 
 # --------------------------------------------------------------------------------------------------

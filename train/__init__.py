@@ -2,7 +2,7 @@
 
 - :class:`RealismVecEnv`: every nation of many worlds as one SB3 ``VecEnv`` (parameter sharing, action masks).
 - :class:`SingleLearnerEnv`: one learning nation among scripted ones, a ``gymnasium.Env``
-  (registered as ``"realism_env/SingleLearner-v0"`` when :mod:`train` is imported).
+  (registered as ``"realism_env/SingleLearner-v1"`` when :mod:`train` is imported).
 
 The adapters are imported on first access, so ``import train`` (and ``python -m train.<script> --help``) stays
 fast: stable-baselines3 and torch load only when a name that needs them is used.

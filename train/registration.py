@@ -1,4 +1,4 @@
-"""Gymnasium registration of the single-learner env: ``gymnasium.make("realism_env/SingleLearner-v0", **kwargs)``.
+"""Gymnasium registration of the single-learner env: ``gymnasium.make("realism_env/SingleLearner-v1", **kwargs)``.
 
 Importing :mod:`train` registers it; the keywords are :class:`train.single_learner.SingleLearnerEnv`'s (``learner``,
 ``background``, ``scenario``, any :class:`realism_env.EnvConfig` field, ...).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gymnasium
 
-SINGLE_LEARNER_ID = "realism_env/SingleLearner-v0"
+SINGLE_LEARNER_ID = "realism_env/SingleLearner-v1"
 
 
 def register() -> None:

@@ -13,7 +13,7 @@ Usage::
     model = MaskablePPO("MlpPolicy", env, seed=0).learn(20_000)
 
     import gymnasium, train  # registered under an id as well
-    env = gymnasium.make("realism_env/SingleLearner-v0", learner=None, max_cycles=50)
+    env = gymnasium.make("realism_env/SingleLearner-v1", learner=None, max_cycles=50)
 
 - Observation: the learner's ``Box(0, 1, (D,), float32)`` observation (plus a one-hot of its own doctrine with
   ``doctrine_indicator=True``, as in :class:`train.vec_env.RealismVecEnv`); action: the env's ``Discrete(A)``;

@@ -9,14 +9,14 @@ import gymnasium
 import pettingzoo
 
 import realism_env  # noqa: F401 - registers realism_env/realism-v1 and realism_env/realism_fixed_agents-v1
-import train  # noqa: F401 - registers realism_env/SingleLearner-v0
+import train  # noqa: F401 - registers realism_env/SingleLearner-v1
 
 
 def main(seed: int = 0) -> dict[str, object]:
     parallel = pettingzoo.make("parallel", "realism_env/realism-v1", n_nations=4, max_cycles=20)
     aec = pettingzoo.make("aec", "realism_env/realism-v1", n_nations=4, max_cycles=20)
     fixed = pettingzoo.make("parallel", "realism_env/realism_fixed_agents-v1", n_nations=4, max_cycles=20)
-    single = gymnasium.make("realism_env/SingleLearner-v0", max_cycles=20)
+    single = gymnasium.make("realism_env/SingleLearner-v1", max_cycles=20)
     parallel.reset(seed=seed)
     aec.reset(seed=seed)
     fixed.reset(seed=seed)
