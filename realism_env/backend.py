@@ -147,6 +147,14 @@ def to_numpy(array: Any) -> np.ndarray:  # noqa: ANN401
     return np.asarray(array)
 
 
+def put_rows(array: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """numpy only: a copy of ``array`` with ``values`` written at ``rows`` of its first (world) axis. (On numpy a step
+    may resolve a section on the few worlds where it changes anything; other backends keep fixed shapes.)"""
+    out = array.copy()
+    out[rows] = values
+    return out
+
+
 class RandomSource(Protocol):
     """A backend's seeded generator, making arrays of draws on the backend's device."""
 

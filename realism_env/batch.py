@@ -121,7 +121,7 @@ class WorldBatch:
         config, spec = self.config, self._spec
         draws = draw_reset(self.random, self.n_worlds, self.n_nations, config.n_provinces, self.maps.size)
         self.world = initial_worlds(self.maps, draws, config, spec.rules)
-        self._derived = derive(self.world, spec, self.xp.take(self.maps.links, draws.map_index, axis=0))
+        self._derived = derive(self.world, spec, draws.map_index)
         perception = draw_perception(self.random, self.n_worlds, self.n_nations)
         observations = observe(self.world, config, perception, spec.observation, self._derived.land)
         return observations, mask_of(self._derived.validity, spec.rules)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from realism_env.actions import N_ACTS, Act
-from realism_env.backend import array_namespace, device_of, is_numpy
+from realism_env.backend import array_namespace, device_of, is_numpy, put_rows
 from realism_env.draws import TurnDraws
 from realism_env.events import EVENT_KINDS, Events, event_records
 from realism_env.world import World
@@ -157,27 +157,39 @@ class Territory(NamedTuple):
 def territory(world: World, tables: RuleTables | None = None, links: Any = None) -> Territory:  # noqa: ANN401
     """Ownership, income and borders of every world, from its owners, wealth and map (``links``: the map's
     :func:`map_links` when known, e.g. from the same worlds' territory of the last turn)."""
-    xp = array_namespace(world.owner)
-    n_worlds, n, n_provinces = world.n_worlds, world.n_nations, world.n_provinces
-    float_dtype = world.wealth.dtype
-    nations = xp.arange(n, device=device_of(world.owner)) if tables is None else tables.nations
     if links is None:
         links = map_links(world.land_adjacency, world.sea_adjacency)
-    holds = world.owner[:, :, None] == nations
-    owned = xp.astype(holds, float_dtype)
+    return territory_of(world.owner, world.wealth, links, world.n_nations, tables)
+
+
+def territory_of(
+    owner: Any,
+    wealth: Any,
+    links: Any,
+    n: int,
+    tables: RuleTables | None = None,  # noqa: ANN401
+) -> Territory:
+    """:func:`territory` from the arrays it reads: owners [W, P], wealth [W, P] and the map's links [W, P, 2P] of
+    worlds of ``n`` nations."""
+    xp = array_namespace(owner)
+    n_worlds, n_provinces = owner.shape
+    device = device_of(owner)
+    nations = xp.arange(n, device=device) if tables is None else tables.nations
+    holds = owner[:, :, None] == nations
+    owned = xp.astype(holds, wealth.dtype)
     # Borders are two small matmuls of counts, in float32 (exact for any map size here, and faster).
     counts = xp.astype(holds, xp.float32)
     touch = xp.matmul(xp.permute_dims(counts, (0, 2, 1)), links)  # [W, N, 2P]: n's provinces touching p
     linked = xp.matmul(xp.reshape(touch, (n_worlds, 2 * n, n_provinces)), counts) > 0  # [W, (i, land/sea), j]
     linked = xp.reshape(linked, (n_worlds, n, 2, n))
-    off_diagonal = ~xp.eye(n, dtype=xp.bool, device=device_of(world.owner)) if tables is None else tables.off_diagonal
+    off_diagonal = ~xp.eye(n, dtype=xp.bool, device=device) if tables is None else tables.off_diagonal
     land = linked[:, :, 0, :] & off_diagonal
     sea = linked[:, :, 1, :] & off_diagonal & ~land
     return Territory(
         links=links,
         owned=owned,
         held=xp.sum(owned, axis=1),
-        income=sum_by_nation(world.wealth, owned),
+        income=sum_by_nation(wealth, owned),
         touch_land=touch[:, :, :n_provinces] > 0,
         touch_sea=touch[:, :, n_provinces:] > 0,
         land_border=land,
@@ -351,6 +363,44 @@ def _transfer(owner: Any, chosen: Any, priority: Any, nations: Any, gainer: Any 
     return xp.where(xp.any(chosen, axis=1), new_owner, owner), xp.any(stood, axis=2)
 
 
+def _province_transfers(
+    owner: Any,
+    land: Territory,
+    act: Any,
+    target: Any,
+    capturing: Any,
+    draws: TurnDraws,
+    worlds: Any,
+    nations: Any,  # noqa: ANN401
+) -> tuple[Any, Any, Any]:
+    """Provinces change hands, all at once, on the borders of the start of the turn: a conceding nation gives a
+    province touching the demander (its target), intact; a successful attacker (``capturing``) takes one of its
+    target's provinces that borders it, over land where the two share a land border, else across sea. Where a
+    concession and a capture name one province, the concession stands (diplomacy resolves first); between captures
+    the higher priority draw. ``worlds``: the rows of the draws these worlds use (None: all). Returns the new owners
+    [W, P], the provinces taken by force [W, P] and the attackers whose capture stood [W, N]."""
+    xp = array_namespace(owner)
+    float_dtype = draws.province_pick.dtype
+    pick, priority = draws.province_pick, draws.claim_priority
+    if worlds is not None:
+        pick, priority = pick[worlds], priority[worlds]
+    conceding = act == CONCEDE
+    touch_any = land.touch_land | land.touch_sea
+    attacked = target[:, :, None] == nations  # [W, N, N]: the attack's target, where the act is an attack
+    over_land = xp.any(attacked & land.land_border, axis=2)
+    reach = xp.where(over_land[:, :, None], land.touch_land, touch_any)
+    candidates = reach & (owner[:, None, :] == target[:, :, None]) & capturing[:, :, None]  # the target's provinces
+    concession = attacked & conceding[:, :, None]
+    demander_touch = xp.matmul(xp.astype(concession, float_dtype), xp.astype(touch_any, float_dtype)) > 0
+    givers = demander_touch & (owner[:, None, :] == nations[:, None])  # the giver's own provinces
+    candidates = xp.where(conceding[:, :, None], givers, candidates)
+    chosen = _pick_province(candidates, pick)
+    priority = priority + xp.astype(conceding, float_dtype)
+    new_owner, stood = _transfer(owner, chosen, priority, nations, gainer=xp.where(conceding, target, nations))
+    took = stood & capturing
+    return new_owner, xp.any(chosen & took[:, :, None], axis=1), took
+
+
 def _acts_taken(xp: Any, by_act: Any) -> list[bool]:  # noqa: ANN401
     """Which acts someone took in some world. On numpy this lets a section whose act nobody took be skipped (the
     skip is exact: the section would change nothing); every other backend runs every section (no device sync)."""
@@ -483,26 +533,19 @@ def advance(
         ratio = (projected + EPS) / (config.offense_defense_balance * (enemy + EPS))
         capture_odds = xp.where(attack, 1.0 / (1.0 + ratio**-config.capture_steepness), 0.0)
         capturing = draws.capture_roll < xp.sum(capture_odds, axis=2)  # [W, N], each attacker against its target
-        # Provinces change hands, all at once, on the borders of the start of the turn. A conceding nation gives a
-        # province touching the demander, intact; a successful attacker takes one of its target's provinces that
-        # borders it, over land where the two share a land border, else across sea.
-        touch_any = land.touch_land | land.touch_sea
-        over_land = xp.any(attack & land.land_border, axis=2)
-        reach = xp.where(over_land[:, :, None], land.touch_land, touch_any)
-        candidates = reach & (owner[:, None, :] == target[:, :, None]) & capturing[:, :, None]  # the target's
-        if taken[CONCEDE]:
-            demander_touch = xp.matmul(xp.astype(concession, float_dtype), xp.astype(touch_any, float_dtype)) > 0
-            givers = demander_touch & (owner[:, None, :] == nations[:, None])  # the giver's own provinces
-            candidates = xp.where((act == CONCEDE)[:, :, None], givers, candidates)
-        chosen = _pick_province(candidates, draws.province_pick)
-        # Where a concession and a capture name one province, the concession stands (diplomacy resolves first);
-        # between captures the higher priority draw.
-        priority = draws.claim_priority + xp.astype(act == CONCEDE, float_dtype)
-        owner, stood = _transfer(owner, chosen, priority, nations, gainer=xp.where(act == CONCEDE, target, nations))
-        took = stood & (act == ATTACK)
+        if is_numpy(xp):  # on numpy only the worlds where a province changes hands are resolved (exact)
+            worlds = np.flatnonzero(np.any(capturing | (act == CONCEDE), axis=1))
+            rows = Territory(*(field[worlds] for field in land))
+            new_owner, captured_rows, took_rows = _province_transfers(
+                owner[worlds], rows, act[worlds], target[worlds], capturing[worlds], draws, worlds, nations
+            )
+            owner = put_rows(owner, worlds, new_owner)
+            captured = put_rows(np.zeros(owner.shape, dtype=bool), worlds, captured_rows)
+            took = put_rows(np.zeros(capturing.shape, dtype=bool), worlds, took_rows)
+        else:
+            owner, captured, took = _province_transfers(owner, land, act, target, capturing, draws, None, nations)
         province_taken = xp.astype(attack & took[:, :, None], xp.int64)  # one province per front and turn
         # The conqueror keeps conquest_payoff of a province's wealth; the rest is destroyed, a loss of the defender.
-        captured = xp.any(chosen & took[:, :, None], axis=1)  # [W, P]
         destroyed = xp.where(captured, wealth * (1.0 - config.conquest_payoff), 0.0)
         wealth = wealth - destroyed
         destroyed_on_capture = sum_by_nation(destroyed, land.owned)
@@ -510,8 +553,14 @@ def advance(
     # 5. Eliminations: a nation left with no province. Relations only ever join nations alive at the start of the
     # turn, so trimming them to live pairs ends the wars, alliances and demands of the eliminated.
     after_land = land
-    if territory_changed:
-        after_land = territory(world.replace(owner=owner, wealth=wealth), tables, land.links)
+    if territory_changed and is_numpy(xp):  # rebuilt only where a province changed hands
+        worlds = np.flatnonzero(np.any(owner != world.owner, axis=1))
+        changed = territory_of(owner[worlds], wealth[worlds], land.links[worlds], n, tables)
+        after_land = Territory(
+            land.links, *(put_rows(a, worlds, b) for a, b in zip(land[1:], changed[1:], strict=True))
+        )
+    elif territory_changed:
+        after_land = territory_of(owner, wealth, land.links, n, tables)
     eliminated = was_alive & (after_land.held == 0.0)
     alive = was_alive & ~eliminated
     if territory_changed and _anywhere(xp, eliminated):  # on numpy skipped when no one is gone (exact)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from realism_env.backend import Backend, is_numpy
+from realism_env.backend import Backend, is_numpy, put_rows
 from realism_env.doctrines import (
     Doctrine,
     DoctrineTerms,
@@ -103,13 +103,15 @@ class Derived(NamedTuple):
 
     land: Territory  #: :func:`~realism_env.rules.territory`
     validity: Any  #: [W, K, N, N] :func:`~realism_env.rules.act_target_validity`
+    map_index: Any = None  #: [W] int, each world's map in ``spec.maps`` (None without a map bank)
 
 
-def derive(world: World, spec: StepSpec, links: Any = None) -> Derived:  # noqa: ANN401
-    """The territory and act validity of ``world`` (computed by the step for the worlds it returns); ``links``: the
-    worlds' map links when known (:func:`realism_env.rules.territory`)."""
+def derive(world: World, spec: StepSpec, map_index: Any = None) -> Derived:  # noqa: ANN401
+    """The territory and act validity of ``world`` (computed by the step for the worlds it returns); ``map_index``:
+    each world's map in ``spec.maps``, for worlds made from the bank."""
+    links = None if map_index is None else spec.backend.xp.take(spec.maps.links, map_index, axis=0)
     land = territory(world, spec.rules, links)
-    return Derived(land, act_target_validity(world, land, spec.rules))
+    return Derived(land, act_target_validity(world, land, spec.rules), map_index)
 
 
 def step_worlds(
@@ -127,6 +129,8 @@ def step_worlds(
     step, as in JaxMARL), and its last observations are kept in ``final_observations``.
     """
     xp, config = spec.backend.xp, spec.config
+    if spec.maps is not None and derived.map_index is None:
+        raise ValueError("with a map bank, step_worlds needs derive(world, spec, map_index): each world's map in it")
     land = derived.land
     after, events, after_land = advance(world, actions, draws.turn, config, spec.rules, land, derived.validity)
     validity = act_target_validity(after, after_land, spec.rules)
@@ -139,7 +143,7 @@ def step_worlds(
     truncated = acting & ~terminated & out_of_time[:, None]
     world_reset = over | out_of_time
     final_observations = observe(after, config, draws.perception, spec.observation, after_land)
-    next_world, next_land, observations = after, after_land, final_observations
+    next_world, next_land, observations, map_index = after, after_land, final_observations, derived.map_index
     if spec.maps is not None and is_numpy(xp):
         # On numpy only the worlds that ended are rebuilt (an index write; none in most steps of a small batch).
         ended = np.flatnonzero(world_reset)
@@ -150,9 +154,10 @@ def step_worlds(
             fresh_validity = act_target_validity(fresh, fresh_land, spec.rules)
             fresh_observations = observe(fresh, config, draws.perception[ended], spec.observation, fresh_land)
             next_world = put_worlds(after, ended, fresh)
-            next_land = Territory(*(_put(a, ended, b) for a, b in zip(after_land, fresh_land, strict=True)))
-            validity = _put(validity, ended, fresh_validity)
-            observations = _put(final_observations, ended, fresh_observations)
+            next_land = Territory(*(put_rows(a, ended, b) for a, b in zip(after_land, fresh_land, strict=True)))
+            validity = put_rows(validity, ended, fresh_validity)
+            observations = put_rows(final_observations, ended, fresh_observations)
+            map_index = put_rows(map_index, ended, reset.map_index)
     elif spec.maps is not None:
         # Elsewhere every step builds fresh worlds for all and keeps those of the worlds that ended: fixed shapes, a
         # masked write, no host sync.
@@ -177,11 +182,4 @@ def step_worlds(
         events=events,
         reward_terms={group.doctrine.name: group.terms for group in groups},
     )
-    return step, next_world, Derived(next_land, validity)
-
-
-def _put(array: np.ndarray, index: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """A copy of numpy ``array`` with ``values`` written at ``index`` of the world axis."""
-    out = array.copy()
-    out[index] = values
-    return out
+    return step, next_world, Derived(next_land, validity, map_index)

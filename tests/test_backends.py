@@ -86,7 +86,8 @@ def play_side_by_side(
     torch_reset = convert_reset(reset, torch_backend)
     world = initial_worlds(numpy_spec.maps, reset, config, numpy_spec.rules)
     torch_world = initial_worlds(torch_spec.maps, torch_reset, config, torch_spec.rules)
-    derived, torch_derived = derive(world, numpy_spec), derive(torch_world, torch_spec)
+    derived = derive(world, numpy_spec, reset.map_index)
+    torch_derived = derive(torch_world, torch_spec, torch_reset.map_index)
     perception = draw_perception(random, n_worlds, config.n_nations)
     np.testing.assert_allclose(
         to_numpy(observe(torch_world, config, torch_backend.asarray(perception, dtype=torch_backend.float_dtype),
@@ -175,7 +176,8 @@ def test_one_step_runs_on_array_api_strict_and_matches_numpy() -> None:
     reset = draw_reset(random, 3, config.n_nations, config.n_provinces, bank.size)
     world = initial_worlds(bank, reset, config, numpy_spec.rules)
     strict_world = initial_worlds(strict_spec.maps, type(reset)(*map(to_strict, reset)), config, strict_spec.rules)
-    derived, strict_derived = derive(world, numpy_spec), derive(strict_world, strict_spec)
+    derived = derive(world, numpy_spec, reset.map_index)
+    strict_derived = derive(strict_world, strict_spec, to_strict(reset.map_index))
     draws = draw_step(random, 3, config.n_nations, config.n_provinces, bank.size)
     turn, reset_draws = type(draws.turn)(*map(to_strict, draws.turn)), type(draws.reset)(*map(to_strict, draws.reset))
     strict_draws = StepDraws(turn, to_strict(draws.perception), reset_draws)
