@@ -29,8 +29,9 @@ torch builds fresh worlds every step (no host sync) and keeps those where one en
 
 Clocks. CPU rows (numpy, torch on the CPU) and MPE use the process's CPU time (``time.process_time``), steadier than
 wall time on a shared machine. CPU time adds up every thread, so a torch row that runs on several threads (the
-header prints ``torch.get_num_threads()``; ``--torch-threads`` sets it) is charged for all of them: it reads as the
-cost in CPU, not as the latency. Each configuration's progress line (on stderr) shows the wall time too. CUDA rows
+header prints ``torch.get_num_threads()``; ``--torch-threads`` sets it, 1 by default like numpy's one core, 0 keeps
+torch's own) is charged for all of them: it reads as the cost in CPU, not as the latency. Each configuration's
+progress line (on stderr) shows the wall time too. CUDA rows
 (``--device cuda``) use wall time, with ``torch.cuda.synchronize()`` before the readings at the start and the end
 of the budget, so kernels still queued are waited for (the loop itself never synchronizes); numpy rows then still run
 on the CPU.
@@ -132,7 +133,7 @@ class NumpyActions:
 class TorchActions:
     """The same pick with a ``torch.Generator`` on the batch's device: nothing crosses to the host."""
 
-    def __init__(self, n_levels: int, per_level: int, seed: int, device: Any) -> None:  # noqa: ANN401 - torch.device
+    def __init__(self, n_levels: int, per_level: int, seed: int, device: Any) -> None:
         import torch
 
         self.torch = torch
@@ -140,7 +141,7 @@ class TorchActions:
         self.generator.manual_seed(seed)
         self.n_levels, self.per_level = n_levels, per_level
 
-    def __call__(self, mask: Any) -> Any:  # noqa: ANN401 - torch tensors in and out
+    def __call__(self, mask: Any) -> Any:
         torch = self.torch
         rank = mask[..., : self.per_level].cumsum(dim=-1, dtype=torch.int16)
         count = rank[..., -1]
@@ -256,7 +257,7 @@ def measure_mpe(seconds: float, seed: int) -> float:
 # -------------------------------------------------------------------------------------------------------------- report
 
 
-def _dtype_name(dtype: Any) -> str:  # noqa: ANN401 - a numpy or torch dtype
+def _dtype_name(dtype: Any) -> str:
     return str(dtype).rsplit(".", 1)[-1].replace("<class '", "").rstrip("'>")
 
 
@@ -372,7 +373,11 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--torch-threads", type=int, default=None, help="torch.set_num_threads for CPU rows (default: torch's own)"
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch.set_num_threads for CPU rows; 0 keeps torch's own (default: %(default)s: numpy runs on one core "
+        "too, and on small arrays torch's threads wait for each other more than they work)",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seeds the worlds, the actions and MPE (default: %(default)s)"
@@ -383,7 +388,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     backends = usable_backends(args.backend, args.device, args.dtype)
     if not backends:
         parser.error("no backend can run here (see the messages above)")
-    if "torch" in backends and args.torch_threads is not None:
+    if "torch" in backends and args.torch_threads > 0 and not is_cuda(args.device):
         import torch
 
         torch.set_num_threads(args.torch_threads)

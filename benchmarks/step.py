@@ -22,7 +22,7 @@ import numpy as np
 import realism_env
 
 
-def random_masked_actions(env, observations: dict, rng: np.random.Generator) -> dict:  # noqa: ANN001
+def random_masked_actions(env, observations: dict, rng: np.random.Generator) -> dict:
     """Uniform over each agent's valid actions (the mask where there is one)."""
     actions = {}
     for agent in env.agents:

@@ -39,7 +39,7 @@ class NumpyNamespace:
     cost more than the arithmetic.
     """
 
-    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - numpy's name for anything not listed below
+    def __getattr__(self, name: str) -> Any:
         return getattr(np, name)
 
     # numpy's own functions, named here so that looking them up costs nothing
@@ -65,29 +65,29 @@ class NumpyNamespace:
         return np.concatenate([array[new_axis] for array in arrays], axis=axis)
 
     @staticmethod
-    def sum(x: np.ndarray, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+    def sum(x: np.ndarray, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
         return np.add.reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
     @staticmethod
-    def max(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+    def max(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:
         return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
-    def any(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+    def any(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:
         return np.logical_or.reduce(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
-    def all(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+    def all(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:
         return np.logical_and.reduce(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
-    def clip(x: np.ndarray, /, min: Any = None, max: Any = None) -> np.ndarray:  # noqa: ANN401, A002
+    def clip(x: np.ndarray, /, min: Any = None, max: Any = None) -> np.ndarray:
         if min is not None:
             x = np.maximum(x, min)
         return x if max is None else np.minimum(x, max)
 
     @staticmethod
-    def astype(x: np.ndarray, dtype: Any, /, *, copy: bool = True) -> np.ndarray:  # noqa: ANN401
+    def astype(x: np.ndarray, dtype: Any, /, *, copy: bool = True) -> np.ndarray:
         return x.astype(dtype, copy=copy)
 
     @staticmethod
@@ -103,7 +103,7 @@ class NumpyNamespace:
         return x.take(indices, axis=axis)
 
     @staticmethod
-    def argmax(x: np.ndarray, /, *, axis: int | None = None, keepdims: bool = False) -> Any:  # noqa: ANN401
+    def argmax(x: np.ndarray, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
         return x.argmax(axis=axis, keepdims=keepdims)
 
     @staticmethod
@@ -115,7 +115,7 @@ class NumpyNamespace:
 NUMPY = NumpyNamespace()
 
 
-def array_namespace(*arrays: Any) -> Any:  # noqa: ANN401 - an array namespace is a module
+def array_namespace(*arrays: Any) -> Any:
     """The array namespace of ``arrays``: :data:`NUMPY` for numpy arrays, otherwise what
     ``array_api_compat.array_namespace`` gives (torch, array-api-strict, ...)."""
     for array in arrays:
@@ -128,17 +128,17 @@ def array_namespace(*arrays: Any) -> Any:  # noqa: ANN401 - an array namespace i
     return array_api_compat.array_namespace(*arrays)
 
 
-def is_numpy(xp: Any) -> bool:  # noqa: ANN401
+def is_numpy(xp: Any) -> bool:
     """Whether ``xp`` is numpy (where a data-dependent branch costs no device sync)."""
     return xp is NUMPY or xp is np
 
 
-def device_of(array: Any) -> Any:  # noqa: ANN401
+def device_of(array: Any) -> Any:
     """The device an array lives on (``"cpu"`` for numpy)."""
     return getattr(array, "device", "cpu")
 
 
-def to_numpy(array: Any) -> np.ndarray:  # noqa: ANN401
+def to_numpy(array: Any) -> np.ndarray:
     """A numpy copy (or view) of any backend's array, for logs, metrics and ``infos`` outside the step."""
     if isinstance(array, np.ndarray):
         return array
@@ -158,11 +158,11 @@ def put_rows(array: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndar
 class RandomSource(Protocol):
     """A backend's seeded generator, making arrays of draws on the backend's device."""
 
-    def uniform(self, shape: tuple[int, ...]) -> Any: ...  # noqa: ANN401 - [0, 1), in the float dtype
+    def uniform(self, shape: tuple[int, ...]) -> Any: ...
 
-    def normal(self, shape: tuple[int, ...]) -> Any: ...  # noqa: ANN401 - standard normal
+    def normal(self, shape: tuple[int, ...]) -> Any: ...
 
-    def integers(self, high: int, shape: tuple[int, ...]) -> Any: ...  # noqa: ANN401 - 0 <= x < high, int64
+    def integers(self, high: int, shape: tuple[int, ...]) -> Any: ...
 
 
 @dataclass
@@ -170,7 +170,7 @@ class NumpyRandom:
     """Draws from a ``numpy.random.Generator``."""
 
     generator: np.random.Generator
-    dtype: Any = np.float64  # noqa: ANN401
+    dtype: Any = np.float64
 
     def uniform(self, shape: tuple[int, ...]) -> np.ndarray:
         return self.generator.random(shape, dtype=self.dtype)
@@ -186,21 +186,21 @@ class NumpyRandom:
 class TorchRandom:
     """Draws from a ``torch.Generator`` that lives on the device, so no draw crosses to the host."""
 
-    generator: Any  # noqa: ANN401 - torch.Generator
-    device: Any  # noqa: ANN401
-    dtype: Any  # noqa: ANN401 - torch float dtype
+    generator: Any
+    device: Any
+    dtype: Any
 
-    def uniform(self, shape: tuple[int, ...]) -> Any:  # noqa: ANN401
+    def uniform(self, shape: tuple[int, ...]) -> Any:
         import torch
 
         return torch.rand(shape, generator=self.generator, device=self.device, dtype=self.dtype)
 
-    def normal(self, shape: tuple[int, ...]) -> Any:  # noqa: ANN401
+    def normal(self, shape: tuple[int, ...]) -> Any:
         import torch
 
         return torch.randn(shape, generator=self.generator, device=self.device, dtype=self.dtype)
 
-    def integers(self, high: int, shape: tuple[int, ...]) -> Any:  # noqa: ANN401
+    def integers(self, high: int, shape: tuple[int, ...]) -> Any:
         import torch
 
         return torch.randint(0, high, shape, generator=self.generator, device=self.device, dtype=torch.int64)
@@ -215,7 +215,7 @@ class Backend:
     device: Any  #: "cpu" for numpy; a torch.device for torch
     float_dtype: Any  #: the dtype of every float array of the world
 
-    def asarray(self, values: Any, dtype: Any = None) -> Any:  # noqa: ANN401
+    def asarray(self, values: Any, dtype: Any = None) -> Any:
         """``values`` (numpy arrays, lists) as an array of this backend, on its device."""
         if self.name == "numpy":
             return np.asarray(values, dtype=dtype)
@@ -235,7 +235,7 @@ class Backend:
         return TorchRandom(generator, self.device, self.float_dtype)
 
 
-def resolve_backend(backend: str = "numpy", device: Any = None, dtype: Any = None) -> Backend:  # noqa: ANN401
+def resolve_backend(backend: str = "numpy", device: Any = None, dtype: Any = None) -> Backend:
     """Check a backend choice and resolve its defaults.
 
     ``backend``: ``"numpy"`` or ``"torch"``. ``device``: numpy only runs on ``"cpu"``; torch takes any torch device
@@ -269,7 +269,7 @@ def resolve_backend(backend: str = "numpy", device: Any = None, dtype: Any = Non
     return Backend("torch", xp, torch_device, getattr(torch, name or default))
 
 
-def _dtype_name(dtype: Any) -> str | None:  # noqa: ANN401
+def _dtype_name(dtype: Any) -> str | None:
     if dtype is None:
         return None
     name = str(dtype).rsplit(".", 1)[-1].replace("<class '", "").rstrip("'>")

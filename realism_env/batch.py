@@ -76,8 +76,8 @@ class WorldBatch:
         n_worlds: int,
         seed: int | None = None,
         backend: str = "numpy",
-        device: Any = None,  # noqa: ANN401
-        dtype: Any = None,  # noqa: ANN401
+        device: Any = None,
+        dtype: Any = None,
         map_bank: int | None = None,
     ) -> None:
         if not isinstance(n_worlds, int) or isinstance(n_worlds, bool) or n_worlds < 1:
@@ -109,7 +109,7 @@ class WorldBatch:
         return self.layout.size
 
     @property
-    def xp(self) -> Any:  # noqa: ANN401
+    def xp(self) -> Any:
         """The array namespace of the backend."""
         return self.backend.xp
 
@@ -126,7 +126,7 @@ class WorldBatch:
         observations = observe(self.world, config, perception, spec.observation, self._derived.land)
         return observations, mask_of(self._derived.validity, spec.rules)
 
-    def step(self, actions: Any) -> BatchStep:  # noqa: ANN401
+    def step(self, actions: Any) -> BatchStep:
         """Advance every world one turn with ``[W, N]`` flat actions (ignored for dead nations)."""
         if self.world is None:
             raise RuntimeError("call reset() before step()")
@@ -135,7 +135,7 @@ class WorldBatch:
         out, self.world, self._derived = step_worlds(self.world, self._derived, actions, draws, self._spec)
         return out
 
-    def _checked(self, actions: Any) -> Any:  # noqa: ANN401
+    def _checked(self, actions: Any) -> Any:
         """``actions`` as an int64 array of the backend, after checking shape, type and range. On torch the range is
         checked with ``torch._assert_async``: no host sync; on a GPU a bad action fails at the next synchronisation as
         a device-side assert (which ends the CUDA context), on the CPU at once as the ValueError below."""
@@ -165,7 +165,7 @@ class WorldBatch:
             self._raise_outside(actions, inside)
         return actions
 
-    def _raise_outside(self, actions: Any, inside: Any) -> None:  # noqa: ANN401
+    def _raise_outside(self, actions: Any, inside: Any) -> None:
         actions, inside = to_numpy(actions), to_numpy(inside)
         world, nation = np.argwhere(~inside)[0].tolist()
         raise ValueError(

@@ -67,7 +67,7 @@ class Outcome:
         events: Events,
         before_land: Territory | None = None,
         after_land: Territory | None = None,
-        threats: Any = None,  # noqa: ANN401
+        threats: Any = None,
     ) -> None:
         self.before, self.after, self.events = before, after, events
         self.before_land = territory(before) if before_land is None else before_land
@@ -78,31 +78,31 @@ class Outcome:
         self.xp = array_namespace(after.owner)
 
     @property
-    def alive(self) -> Any:  # noqa: ANN401
+    def alive(self) -> Any:
         """Alive after the turn."""
         return self.after.alive
 
     @property
-    def eliminated(self) -> Any:  # noqa: ANN401
+    def eliminated(self) -> Any:
         """Eliminated this turn."""
         return self.events.eliminated
 
     @property
-    def initial_provinces(self) -> Any:  # noqa: ANN401
+    def initial_provinces(self) -> Any:
         return self.after.initial_provinces
 
     @_computed_once
-    def provinces_lost(self) -> Any:  # noqa: ANN401
+    def provinces_lost(self) -> Any:
         """Provinces lost this turn (by force or concession), as float."""
         return self.xp.maximum(self.before_land.held - self.after_land.held, 0.0)
 
     @_computed_once
-    def power_share(self) -> Any:  # noqa: ANN401
+    def power_share(self) -> Any:
         """Capability share after the turn (:func:`realism_env.rules.power_share`)."""
         return power_share(self.after, self.after_land.income)
 
     @_computed_once
-    def security_ratio(self) -> Any:  # noqa: ANN401
+    def security_ratio(self) -> Any:
         """Own side's forces over the strongest threat's (inf if none)."""
         xp, after = self.xp, self.after
         mil = after.military
@@ -123,7 +123,7 @@ def outcome(
     config: EnvConfig,
     before_land: Territory | None = None,
     after_land: Territory | None = None,
-    threats: Any = None,  # noqa: ANN401
+    threats: Any = None,
 ) -> Outcome:
     """Summarise a turn for the doctrines (all nations, all worlds, no loops)."""
     return Outcome(before, after, events, before_land, after_land, threats)
@@ -254,7 +254,7 @@ class DoctrineTerms(NamedTuple):
     terms: dict[str, Any]
 
 
-def doctrine_groups(doctrine_per_nation: tuple[Doctrine, ...], xp: Any = np, device: Any = "cpu") -> tuple:  # noqa: ANN401
+def doctrine_groups(doctrine_per_nation: tuple[Doctrine, ...], xp: Any = np, device: Any = "cpu") -> tuple:
     """Each distinct doctrine with the [N] bool mask (an array of ``xp`` on ``device``) of the nations that hold it
     (resolve once, reuse)."""
     distinct: list[Doctrine] = []

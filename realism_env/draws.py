@@ -47,7 +47,7 @@ def draw_turn(random: RandomSource, n_worlds: int, n_nations: int) -> TurnDraws:
     return TurnDraws(random.uniform(shape), random.uniform(shape), random.uniform(shape))
 
 
-def draw_perception(random: RandomSource, n_worlds: int, n_nations: int) -> Any:  # noqa: ANN401
+def draw_perception(random: RandomSource, n_worlds: int, n_nations: int) -> Any:
     """[W, N, N] standard normals for :func:`realism_env.observation.observe`."""
     return random.normal((n_worlds, n_nations, n_nations))
 

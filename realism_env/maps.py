@@ -41,7 +41,7 @@ class MapBank(NamedTuple):
     def size(self) -> int:
         return self.territory.shape[0]
 
-    def map_arrays(self, function: Any) -> MapBank:  # noqa: ANN401
+    def map_arrays(self, function: Any) -> MapBank:
         """The bank with every array passed through ``function`` (a change of backend or device)."""
         return MapBank(*(function(array) for array in self))
 

@@ -194,9 +194,9 @@ def _gather(n: int, n_revealed: int) -> np.ndarray:
 def observation_tables(
     config: EnvConfig,
     doctrine_one_hot: np.ndarray,
-    xp: Any = np,  # noqa: ANN401
-    device: Any = "cpu",  # noqa: ANN401
-    float_dtype: Any = None,  # noqa: ANN401
+    xp: Any = np,
+    device: Any = "cpu",
+    float_dtype: Any = None,
 ) -> ObservationTables:
     """The observation's constant tables. ``doctrine_one_hot`` ([N, R]) is each nation's doctrine over the doctrines
     revealed in observations (``R = 0`` unless ``config.reveal_doctrines``)."""
@@ -216,10 +216,10 @@ def observation_tables(
 def observe(
     world: World,
     config: EnvConfig,
-    perception: Any,  # noqa: ANN401
+    perception: Any,
     tables: ObservationTables,
     land: Territory | None = None,
-) -> Any:  # noqa: ANN401
+) -> Any:
     """[W, N, size] float32 observations of every nation. Other nations' forces are seen through log-normal noise
     whose mean is the truth (misperception: Bremer & Mihalka 1977; Cusack & Stoll 1990): ``perception`` is a
     [W, N, N] standard normal draw, and observer i sees j's forces times ``exp(sigma * z - sigma^2 / 2)``."""
@@ -281,7 +281,7 @@ def observe(
     return xp.reshape(xp.take(xp.concat(blocks, axis=1), tables.gather, axis=1), (n_worlds, n, -1))
 
 
-def global_state(world: World, config: EnvConfig) -> Any:  # noqa: ANN401
+def global_state(world: World, config: EnvConfig) -> Any:
     """[W, size] float32 true global state: per nation (alive, military share, income share, provinces
     share, arms level), the war and alliance matrices, each province's owner / N and wealth share, turn."""
     xp = array_namespace(world.owner)

@@ -70,7 +70,7 @@ class RuleTables(NamedTuple):
     growth_rates: Any  #: [N] float, growth per year at zero arms spending
 
 
-def rule_tables(config: EnvConfig, xp: Any = np, device: Any = "cpu", float_dtype: Any = None) -> RuleTables:  # noqa: ANN401
+def rule_tables(config: EnvConfig, xp: Any = np, device: Any = "cpu", float_dtype: Any = None) -> RuleTables:
     """The constant tables of ``config``'s action encoding and economy, as arrays of namespace ``xp`` on ``device``."""
     float_dtype = xp.float64 if float_dtype is None else float_dtype
     n, n_levels = config.n_nations, len(config.arms_shares)
@@ -82,10 +82,10 @@ def rule_tables(config: EnvConfig, xp: Any = np, device: Any = "cpu", float_dtyp
     wait_target = np.zeros((n, n), dtype=bool)
     wait_target[np.arange(n), (np.arange(n) + 1) % n] = True
 
-    def ints(values: np.ndarray) -> Any:  # noqa: ANN401
+    def ints(values: np.ndarray) -> Any:
         return xp.asarray(np.asarray(values, dtype=np.int64), device=device)
 
-    def floats(values: Any) -> Any:  # noqa: ANN401
+    def floats(values: Any) -> Any:
         return xp.asarray(np.asarray(values, dtype=np.float64), dtype=float_dtype, device=device)
 
     return RuleTables(
@@ -120,21 +120,21 @@ def relative_order(n_nations: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def sum_by_nation(values: Any, owned: Any) -> Any:  # noqa: ANN401
+def sum_by_nation(values: Any, owned: Any) -> Any:
     """[W, N] sum of per-province ``values`` ([W, P]) over the provinces each nation holds (``owned``: the [W, P, N]
     one-hot of holders, as floats of ``values``' dtype)."""
     xp = array_namespace(values, owned)
     return xp.matmul(values[:, None, :], owned)[:, 0, :]
 
 
-def per_province(values: Any, owned: Any) -> Any:  # noqa: ANN401
+def per_province(values: Any, owned: Any) -> Any:
     """[W, P] each province's holder's value of per-nation ``values`` ([W, N]); ``owned`` as in
     :func:`sum_by_nation`."""
     xp = array_namespace(values, owned)
     return xp.matmul(owned, values[:, :, None])[:, :, 0]
 
 
-def map_links(land_adjacency: Any, sea_adjacency: Any) -> Any:  # noqa: ANN401
+def map_links(land_adjacency: Any, sea_adjacency: Any) -> Any:
     """[..., P, 2P] float32: the land adjacency, then the sea adjacency, as counts (for the border matmuls)."""
     xp = array_namespace(land_adjacency)
     return xp.astype(xp.concat([land_adjacency, sea_adjacency], axis=-1), xp.float32)
@@ -154,7 +154,7 @@ class Territory(NamedTuple):
     neighbours: Any  #: [W, N, N] bool, land border or sea link
 
 
-def territory(world: World, tables: RuleTables | None = None, links: Any = None) -> Territory:  # noqa: ANN401
+def territory(world: World, tables: RuleTables | None = None, links: Any = None) -> Territory:
     """Ownership, income and borders of every world, from its owners, wealth and map (``links``: the map's
     :func:`map_links` when known, e.g. from the same worlds' territory of the last turn)."""
     if links is None:
@@ -167,7 +167,7 @@ def territory_of(
     wealth: Any,
     links: Any,
     n: int,
-    tables: RuleTables | None = None,  # noqa: ANN401
+    tables: RuleTables | None = None,
 ) -> Territory:
     """:func:`territory` from the arrays it reads: owners [W, P], wealth [W, P] and the map's links [W, P, 2P] of
     worlds of ``n`` nations."""
@@ -198,17 +198,17 @@ def territory_of(
     )
 
 
-def ownership(world: World) -> Any:  # noqa: ANN401
+def ownership(world: World) -> Any:
     """[W, P, N] one-hot (as float) of who holds each province."""
     return territory(world).owned
 
 
-def income(world: World) -> Any:  # noqa: ANN401
+def income(world: World) -> Any:
     """[W, N] economic output: the summed wealth of a nation's provinces."""
     return territory(world).income
 
 
-def provinces_held(world: World) -> Any:  # noqa: ANN401
+def provinces_held(world: World) -> Any:
     """[W, N] number of provinces each nation holds (as float)."""
     return territory(world).held
 
@@ -219,12 +219,12 @@ def borders(world: World) -> tuple[Any, Any]:
     return land.land_border, land.sea_border
 
 
-def neighbours(world: World) -> Any:  # noqa: ANN401
+def neighbours(world: World) -> Any:
     """[W, N, N] whether nations i and j border, by land or by sea."""
     return territory(world).neighbours
 
 
-def power_share(world: World, inc: Any = None) -> Any:  # noqa: ANN401
+def power_share(world: World, inc: Any = None) -> Any:
     """[W, N] share of the system's capabilities: the mean of military and economic shares
     (after the COW CINC index, a mean of capability shares)."""
     xp = array_namespace(world.military)
@@ -234,7 +234,7 @@ def power_share(world: World, inc: Any = None) -> Any:  # noqa: ANN401
     return xp.where(world.alive, 0.5 * (mil_share + eco_share), 0.0)
 
 
-def credibility(world: World) -> Any:  # noqa: ANN401
+def credibility(world: World) -> Any:
     """[W, N] share of refused threats a nation went to war over, with a uniform prior (Laplace's rule), so a
     nation with no record is half credible (Schelling 1966: a threat is as good as the record behind it)."""
     xp = array_namespace(world.threats_made)
@@ -242,14 +242,14 @@ def credibility(world: World) -> Any:  # noqa: ANN401
     return xp.astype(world.threats_enforced + 1, float_dtype) / xp.astype(world.threats_made + 2, float_dtype)
 
 
-def acted_on(world: World) -> Any:  # noqa: ANN401
+def acted_on(world: World) -> Any:
     """[W, i, j] whether nation j's public act last turn (anything but WAIT) was aimed at nation i."""
     xp = array_namespace(world.last_target)
     nations = xp.arange(world.n_nations, device=device_of(world.last_target))
     return (world.last_target[:, None, :] == nations[:, None]) & (world.last_act != WAIT)[:, None, :]
 
 
-def live_pairs(world: World, tables: RuleTables | None = None) -> Any:  # noqa: ANN401
+def live_pairs(world: World, tables: RuleTables | None = None) -> Any:
     """[W, N, N] whether i and j are two different live nations."""
     xp = array_namespace(world.alive)
     off_diagonal = (
@@ -260,7 +260,7 @@ def live_pairs(world: World, tables: RuleTables | None = None) -> Any:  # noqa: 
     return world.alive[:, :, None] & world.alive[:, None, :] & off_diagonal
 
 
-def is_over(world: World) -> Any:  # noqa: ANN401
+def is_over(world: World) -> Any:
     """[W] whether a world has ended by unification (one nation holds every province)."""
     xp = array_namespace(world.alive)
     return xp.sum(xp.astype(world.alive, xp.int64), axis=1) <= 1
@@ -271,13 +271,13 @@ def is_over(world: World) -> Any:  # noqa: ANN401
 # --------------------------------------------------------------------------------------------------
 
 
-def attackable(world: World, land: Territory, tables: RuleTables | None = None) -> Any:  # noqa: ANN401
+def attackable(world: World, land: Territory, tables: RuleTables | None = None) -> Any:
     """[W, N, N] whether i may attack j: j is alive, not allied with i, and borders i or is at war with it. The
     security doctrine reads the same test as "j threatens i" (one definition of a threat)."""
     return live_pairs(world, tables) & ~world.allied & (land.neighbours | world.at_war)
 
 
-def act_target_validity(world: World, land: Territory, tables: RuleTables) -> Any:  # noqa: ANN401
+def act_target_validity(world: World, land: Territory, tables: RuleTables) -> Any:
     """[W, K, N, N] whether nation i may take act k toward nation j (absolute j). WAIT is valid toward the nation
     in slot 0 only, so every act has exactly one encoding."""
     xp = array_namespace(world.owner)
@@ -305,7 +305,7 @@ def act_target_validity(world: World, land: Territory, tables: RuleTables) -> An
 
 def action_mask(
     world: World, config: EnvConfig, tables: RuleTables | None = None, land: Territory | None = None
-) -> Any:  # noqa: ANN401
+) -> Any:
     """[W, N, L * K * (N-1)] int8 mask of valid flat actions. Every arms level is always valid; WAIT is valid with
     target slot 0 only, so the mask is exact and never all zero."""
     tables = tables_for(world, config) if tables is None else tables
@@ -313,7 +313,7 @@ def action_mask(
     return mask_of(act_target_validity(world, land, tables), tables)
 
 
-def mask_of(validity: Any, tables: RuleTables) -> Any:  # noqa: ANN401
+def mask_of(validity: Any, tables: RuleTables) -> Any:
     """The flat action mask ([W, N, A] int8) of an :func:`act_target_validity` ([W, K, N, N]): each nation's
     validity by (act, target slot), repeated for every arms level (all are always valid)."""
     xp = array_namespace(validity)
@@ -329,7 +329,7 @@ def mask_of(validity: Any, tables: RuleTables) -> Any:  # noqa: ANN401
 # --------------------------------------------------------------------------------------------------
 
 
-def _agreed(offered: Any, offered_to_me: Any, standing: Any, attack_either: Any) -> Any:  # noqa: ANN401
+def _agreed(offered: Any, offered_to_me: Any, standing: Any, attack_either: Any) -> Any:
     """[W, N, N] pairs that agree this turn (symmetric): i offers j while j offers i now, or i accepts j's offer
     standing from last turn (WarAgent's treaty cycle: request, accept). An attack between the two in the same
     turn kills the deal."""
@@ -338,7 +338,7 @@ def _agreed(offered: Any, offered_to_me: Any, standing: Any, attack_either: Any)
     return agreed | xp.permute_dims(agreed, (0, 2, 1))
 
 
-def _pick_province(candidates: Any, pick: Any) -> Any:  # noqa: ANN401
+def _pick_province(candidates: Any, pick: Any) -> Any:
     """[W, N, P] one-hot of the province each nation picks uniformly among its ``candidates`` ([W, N, P] bool),
     with one uniform ``pick`` ([W, N]) each: the candidate of rank k = floor(pick * count) (0-based, in province
     order). All False where a nation has no candidate."""
@@ -350,7 +350,7 @@ def _pick_province(candidates: Any, pick: Any) -> Any:  # noqa: ANN401
     return candidates & (rank == chosen[:, :, None])
 
 
-def _transfer(owner: Any, chosen: Any, priority: Any, nations: Any, gainer: Any = None) -> tuple[Any, Any]:  # noqa: ANN401
+def _transfer(owner: Any, chosen: Any, priority: Any, nations: Any, gainer: Any = None) -> tuple[Any, Any]:
     """Provinces change hands: nation i's ``chosen`` province ([W, N, P] one-hot) passes to ``gainer[w, i]`` ([W, N];
     None: to nation i itself). Where two nations' choices name one province, the higher ``priority`` ([W, N])
     stands (the tie of simultaneous claims broken by a draw, never by index). Returns the new ``owner`` [W, P] and
@@ -371,7 +371,7 @@ def _province_transfers(
     capturing: Any,
     draws: TurnDraws,
     worlds: Any,
-    nations: Any,  # noqa: ANN401
+    nations: Any,
 ) -> tuple[Any, Any, Any]:
     """Provinces change hands, all at once, on the borders of the start of the turn: a conceding nation gives a
     province touching the demander (its target), intact; a successful attacker (``capturing``) takes one of its
@@ -401,7 +401,26 @@ def _province_transfers(
     return new_owner, xp.any(chosen & took[:, :, None], axis=1), took
 
 
-def _acts_taken(xp: Any, by_act: Any) -> list[bool]:  # noqa: ANN401
+def _some_worlds(xp: Any, flags: Any) -> np.ndarray | None:
+    """The worlds where any of ``flags`` ([W, ...]) is set, on numpy when that is not all of them (a section then
+    runs on those rows alone; none: it is skipped); None (every world) on other backends or when all are set."""
+    if not is_numpy(xp):
+        return None
+    worlds = flags.reshape(flags.shape[0], -1).any(axis=1).nonzero()[0]
+    return None if worlds.size == flags.shape[0] else worlds
+
+
+def _territory_rows(land: Territory, worlds: np.ndarray) -> Territory:
+    """numpy: the territory of the worlds at ``worlds`` (each field's rows)."""
+    return Territory(*(field[worlds] for field in land))
+
+
+def _territory_with_rows(land: Territory, worlds: np.ndarray, rows: Territory) -> Territory:
+    """numpy: ``land`` with the worlds at ``worlds`` replaced by ``rows`` (their map links are unchanged)."""
+    return Territory(land.links, *(put_rows(a, worlds, b) for a, b in zip(land[1:], rows[1:], strict=True)))
+
+
+def _acts_taken(xp: Any, by_act: Any) -> list[bool]:
     """Which acts someone took in some world. On numpy this lets a section whose act nobody took be skipped (the
     skip is exact: the section would change nothing); every other backend runs every section (no device sync)."""
     if not is_numpy(xp):
@@ -409,14 +428,14 @@ def _acts_taken(xp: Any, by_act: Any) -> list[bool]:  # noqa: ANN401
     return xp.any(by_act, axis=(0, 2, 3)).tolist()
 
 
-def _anywhere(xp: Any, flags: Any) -> bool:  # noqa: ANN401
+def _anywhere(xp: Any, flags: Any) -> bool:
     """Whether any flag is set, on numpy; always True elsewhere (see :func:`_acts_taken`)."""
     return not is_numpy(xp) or bool(xp.any(flags))
 
 
 def transition(
     world: World,
-    actions: Any,  # noqa: ANN401
+    actions: Any,
     draws: TurnDraws,
     config: EnvConfig,
     tables: RuleTables | None = None,
@@ -430,12 +449,12 @@ def transition(
 
 def advance(
     world: World,
-    actions: Any,  # noqa: ANN401
+    actions: Any,
     draws: TurnDraws,
     config: EnvConfig,
     tables: RuleTables | None = None,
     land: Territory | None = None,
-    validity: Any = None,  # noqa: ANN401
+    validity: Any = None,
 ) -> tuple[World, Events, Territory]:
     """:func:`transition`, given the world's :func:`territory` and :func:`act_target_validity` when the caller has
     them, also returning the new world's territory, so that a step derives each world's territory once."""
@@ -533,17 +552,19 @@ def advance(
         ratio = (projected + EPS) / (config.offense_defense_balance * (enemy + EPS))
         capture_odds = xp.where(attack, 1.0 / (1.0 + ratio**-config.capture_steepness), 0.0)
         capturing = draws.capture_roll < xp.sum(capture_odds, axis=2)  # [W, N], each attacker against its target
-        if is_numpy(xp):  # on numpy only the worlds where a province changes hands are resolved (exact)
-            worlds = np.flatnonzero(np.any(capturing | (act == CONCEDE), axis=1))
-            rows = Territory(*(field[worlds] for field in land))
+        worlds = _some_worlds(xp, capturing | (act == CONCEDE))
+        territory_changed = worlds is None or worlds.size > 0
+    if territory_changed:
+        if worlds is None:
+            owner, captured, took = _province_transfers(owner, land, act, target, capturing, draws, None, nations)
+        else:  # on numpy only the worlds where a province changes hands are resolved (exact)
             new_owner, captured_rows, took_rows = _province_transfers(
-                owner[worlds], rows, act[worlds], target[worlds], capturing[worlds], draws, worlds, nations
-            )
+                owner[worlds], _territory_rows(land, worlds), act[worlds], target[worlds], capturing[worlds], draws,
+                worlds, nations,
+            )  # fmt: skip
             owner = put_rows(owner, worlds, new_owner)
             captured = put_rows(np.zeros(owner.shape, dtype=bool), worlds, captured_rows)
             took = put_rows(np.zeros(capturing.shape, dtype=bool), worlds, took_rows)
-        else:
-            owner, captured, took = _province_transfers(owner, land, act, target, capturing, draws, None, nations)
         province_taken = xp.astype(attack & took[:, :, None], xp.int64)  # one province per front and turn
         # The conqueror keeps conquest_payoff of a province's wealth; the rest is destroyed, a loss of the defender.
         destroyed = xp.where(captured, wealth * (1.0 - config.conquest_payoff), 0.0)
@@ -553,14 +574,13 @@ def advance(
     # 5. Eliminations: a nation left with no province. Relations only ever join nations alive at the start of the
     # turn, so trimming them to live pairs ends the wars, alliances and demands of the eliminated.
     after_land = land
-    if territory_changed and is_numpy(xp):  # rebuilt only where a province changed hands
-        worlds = np.flatnonzero(np.any(owner != world.owner, axis=1))
-        changed = territory_of(owner[worlds], wealth[worlds], land.links[worlds], n, tables)
-        after_land = Territory(
-            land.links, *(put_rows(a, worlds, b) for a, b in zip(land[1:], changed[1:], strict=True))
-        )
-    elif territory_changed:
-        after_land = territory_of(owner, wealth, land.links, n, tables)
+    if territory_changed:
+        worlds = _some_worlds(xp, owner != world.owner)
+        if worlds is None:
+            after_land = territory_of(owner, wealth, land.links, n, tables)
+        elif worlds.size:  # on numpy rebuilt only where a province changed hands
+            changed = territory_of(owner[worlds], wealth[worlds], land.links[worlds], n, tables)
+            after_land = _territory_with_rows(land, worlds, changed)
     eliminated = was_alive & (after_land.held == 0.0)
     alive = was_alive & ~eliminated
     if territory_changed and _anywhere(xp, eliminated):  # on numpy skipped when no one is gone (exact)

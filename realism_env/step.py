@@ -106,7 +106,7 @@ class Derived(NamedTuple):
     map_index: Any = None  #: [W] int, each world's map in ``spec.maps`` (None without a map bank)
 
 
-def derive(world: World, spec: StepSpec, map_index: Any = None) -> Derived:  # noqa: ANN401
+def derive(world: World, spec: StepSpec, map_index: Any = None) -> Derived:
     """The territory and act validity of ``world`` (computed by the step for the worlds it returns); ``map_index``:
     each world's map in ``spec.maps``, for worlds made from the bank."""
     links = None if map_index is None else spec.backend.xp.take(spec.maps.links, map_index, axis=0)
@@ -119,7 +119,7 @@ def step_worlds(
     derived: Derived,
     actions: Any,
     draws: StepDraws,
-    spec: StepSpec,  # noqa: ANN401
+    spec: StepSpec,
 ) -> tuple[BatchStep, World, Derived]:
     """Advance every world one turn with ``[W, N]`` flat ``actions`` (ignored for dead nations). ``derived`` is
     :func:`derive` of ``world`` (what the previous step returned).

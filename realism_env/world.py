@@ -89,7 +89,7 @@ def stack_worlds(worlds: list[World]) -> World:
     return World(**{name: xp.concat([getattr(w, name) for w in worlds], axis=0) for name in _ARRAY_FIELDS})
 
 
-def where_worlds(which: Any, replacement: World, world: World) -> World:  # noqa: ANN401
+def where_worlds(which: Any, replacement: World, world: World) -> World:
     """``world`` with the worlds flagged in ``which`` ([W] bool) taken from ``replacement``: a masked write of every
     array, with fixed shapes and no host sync (how a batched backend swaps ended worlds for fresh ones)."""
     xp = array_namespace(which)
@@ -101,7 +101,7 @@ def where_worlds(which: Any, replacement: World, world: World) -> World:  # noqa
     return World(**arrays)
 
 
-def put_worlds(world: World, index: Any, replacement: World) -> World:  # noqa: ANN401
+def put_worlds(world: World, index: Any, replacement: World) -> World:
     """numpy only: a copy of ``world`` with the worlds at ``index`` ([K] int) replaced by ``replacement``'s ``K``
     worlds (what :func:`where_worlds` does with fixed shapes, at the cost of the ended worlds alone)."""
     arrays = {}

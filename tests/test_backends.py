@@ -28,7 +28,7 @@ OBSERVATION_TOLERANCE = 1e-6
 REWARD_TOLERANCE = 1e-9
 
 
-def convert_reset(reset: ResetDraws, backend: Any) -> ResetDraws:  # noqa: ANN401
+def convert_reset(reset: ResetDraws, backend: Any) -> ResetDraws:
     """The same reset draws as arrays of ``backend`` (floats in its dtype)."""
     floats = backend.float_dtype
     return ResetDraws(
@@ -38,7 +38,7 @@ def convert_reset(reset: ResetDraws, backend: Any) -> ResetDraws:  # noqa: ANN40
     )
 
 
-def convert_draws(draws: StepDraws, backend: Any) -> StepDraws:  # noqa: ANN401
+def convert_draws(draws: StepDraws, backend: Any) -> StepDraws:
     """The same step draws as arrays of ``backend`` (floats in its dtype)."""
     turn = type(draws.turn)(*(backend.asarray(a, dtype=backend.float_dtype) for a in draws.turn))
     reset = None if draws.reset is None else convert_reset(draws.reset, backend)
@@ -167,7 +167,7 @@ def test_one_step_runs_on_array_api_strict_and_matches_numpy() -> None:
     strict = type(numpy_backend)("strict", xp, xp.Device("CPU_DEVICE"), xp.float64)
     bank = generate_maps(config, np.random.default_rng(0), 4)
 
-    def to_strict(array: np.ndarray) -> Any:  # noqa: ANN401
+    def to_strict(array: np.ndarray) -> Any:
         return xp.asarray(array)
 
     numpy_spec = step_spec(config, numpy_backend, bank)
@@ -201,7 +201,7 @@ def test_one_step_runs_on_array_api_strict_and_matches_numpy() -> None:
 SYNCING = ("__bool__", "item", "tolist", "numpy", "__int__", "__float__", "cpu")
 
 
-def random_device_actions(mask: Any, generator: Any) -> Any:  # noqa: ANN401
+def random_device_actions(mask: Any, generator: Any) -> Any:
     """Random valid actions chosen on the device (no host round trip)."""
     scores = torch.rand(mask.shape, generator=generator, device=mask.device)
     return torch.where(mask.bool(), scores, -1.0).argmax(dim=2)
@@ -215,7 +215,7 @@ def test_a_torch_step_never_syncs_with_the_host(monkeypatch: pytest.MonkeyPatch)
     generator = torch.Generator().manual_seed(0)
     calls = []
 
-    def forbidden(name: str):  # noqa: ANN202
+    def forbidden(name: str):
         def method(*args: object, **kwargs: object) -> None:
             calls.append(name)
             raise AssertionError(f"Tensor.{name} (a host sync) was called inside WorldBatch.step")

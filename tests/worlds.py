@@ -223,7 +223,7 @@ def turn_draws(seed: int | np.random.Generator, n_worlds: int, n_nations: int) -
     return draw_turn(NumpyRandom(rng), n_worlds, n_nations)
 
 
-def _to_torch(array: Any) -> Any:  # noqa: ANN401
+def _to_torch(array: Any) -> Any:
     """A CPU tensor holding a copy of a numpy array (float64 stays float64, bool stays bool, int64 stays int64)."""
     import torch
 
@@ -232,7 +232,7 @@ def _to_torch(array: Any) -> Any:  # noqa: ANN401
     return torch.as_tensor(np.array(array, copy=True))
 
 
-def on_backend(value: Any, backend: str) -> Any:  # noqa: ANN401
+def on_backend(value: Any, backend: str) -> Any:
     """A numpy World, Events, TurnDraws or array on ``backend`` (``"numpy"``: unchanged; ``"torch"``: CPU tensors)."""
     check_backend(backend)
     if backend == "numpy" or value is None:
@@ -245,7 +245,7 @@ def on_backend(value: Any, backend: str) -> Any:  # noqa: ANN401
     return _to_torch(value)
 
 
-def as_numpy(value: Any) -> Any:  # noqa: ANN401
+def as_numpy(value: Any) -> Any:
     """A World, Events (any NamedTuple, tuple, list or dict of arrays) or array of any backend as numpy."""
     if isinstance(value, World):
         return value.map_arrays(to_numpy)
