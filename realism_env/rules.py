@@ -20,10 +20,11 @@ ties are broken by the draws, never by nation index):
 5. Eliminations: a nation with no province is gone; its wars, alliances and demands end.
 6. Economy: arms spending, aid, depreciation and upkeep, growth (guns cost butter), war devastation.
 
-Speed comes from batching worlds, not from one-world tricks. The one concession to a single world: on numpy, where
-a data-dependent branch costs nothing, a section whose act nobody took in any world (no concession, no capture) is
-skipped, because it would change nothing; every other backend runs every section, so a step never waits on the
-device. The parity tests check that both paths give identical trajectories.
+Speed comes from batching worlds. On numpy, where a data-dependent branch costs nothing, a section whose act nobody
+took in any world (no alliance offered, no concession, no attack, ...) is skipped, because it would change nothing,
+and the province transfers and the territories they change are resolved on the worlds where a province changes hands
+alone (the same functions on those rows). Every other backend runs every section on every world, so a step never
+waits on the device. The parity tests (``tests/test_backends.py``) check that both paths give identical trajectories.
 """
 
 from __future__ import annotations
