@@ -13,7 +13,7 @@ import numpy as np
 
 from realism_env.actions import N_ACTS, Act
 from realism_env.backend import array_namespace
-from realism_env.rules import EPS, WAIT, Territory, credibility, relative_order, territory
+from realism_env.rules import EPS, Territory, acted_on, credibility, relative_order, territory
 from realism_env.world import World
 
 if TYPE_CHECKING:
@@ -243,9 +243,7 @@ def observe(
         axis=1,
     )
     turn = xp.astype(world.turn, float_dtype)[:, None] / float(config.max_cycles)
-    acted_on_observer = (world.last_target[:, None, :] == tables.nations[:, None]) & (world.last_act != WAIT)[
-        :, None, :
-    ]
+    acted_on_observer = acted_on(world, tables.nations)
     flags = xp.stack(
         [
             world.at_war,

@@ -243,10 +243,11 @@ def credibility(world: World) -> Any:
     return xp.astype(world.threats_enforced + 1, float_dtype) / xp.astype(world.threats_made + 2, float_dtype)
 
 
-def acted_on(world: World) -> Any:
-    """[W, i, j] whether nation j's public act last turn (anything but WAIT) was aimed at nation i."""
+def acted_on(world: World, nations: Any = None) -> Any:
+    """[W, i, j] whether nation j's public act last turn (anything but WAIT) was aimed at nation i (``nations``: the
+    [N] indices when the caller has them)."""
     xp = array_namespace(world.last_target)
-    nations = xp.arange(world.n_nations, device=device_of(world.last_target))
+    nations = xp.arange(world.n_nations, device=device_of(world.last_target)) if nations is None else nations
     return (world.last_target[:, None, :] == nations[:, None]) & (world.last_act != WAIT)[:, None, :]
 
 
@@ -272,10 +273,12 @@ def is_over(world: World) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
-def attackable(world: World, land: Territory, tables: RuleTables | None = None) -> Any:
-    """[W, N, N] whether i may attack j: j is alive, not allied with i, and borders i or is at war with it. The
-    security doctrine reads the same test as "j threatens i" (one definition of a threat)."""
-    return live_pairs(world, tables) & ~world.allied & (land.neighbours | world.at_war)
+def attackable(world: World, land: Territory, tables: RuleTables | None = None, both: Any = None) -> Any:
+    """[W, N, N] whether i may attack j: j is alive, not allied with i, and borders i or is at war with it (``both``:
+    :func:`live_pairs`, when the caller has it). The security doctrine reads the same test as "j threatens i" (one
+    definition of a threat)."""
+    both = live_pairs(world, tables) if both is None else both
+    return both & ~world.allied & (land.neighbours | world.at_war)
 
 
 def act_target_validity(world: World, land: Territory, tables: RuleTables) -> Any:
@@ -284,15 +287,14 @@ def act_target_validity(world: World, land: Territory, tables: RuleTables) -> An
     xp = array_namespace(world.owner)
     both = live_pairs(world, tables)
     at_war, allied, demand = world.at_war, world.allied, world.demand
-    free = both & ~allied
-    ally = free & ~at_war
+    ally = both & ~allied & ~at_war
     wait = xp.zeros_like(at_war) | tables.wait_target  # the same in every world (broadcast to [W, N, N])
     # Conceding gives a province bordering the demander; a nation never concedes its last province.
     concede = both & xp.permute_dims(demand, (0, 2, 1)) & land.neighbours & (land.held > 1.0)[:, :, None]
     return xp.stack(
         [
             wait,  # WAIT
-            free & (land.neighbours | at_war),  # ATTACK (= attackable)
+            attackable(world, land, tables, both),  # ATTACK
             ally,  # ALLY: propose or accept
             allied,  # LEAVE_ALLIANCE
             ally & land.neighbours & ~demand,  # THREATEN: blackmail a neighbour, one demand at a time
@@ -351,16 +353,16 @@ def _pick_province(candidates: Any, pick: Any) -> Any:
     return candidates & (rank == chosen[:, :, None])
 
 
-def _transfer(owner: Any, chosen: Any, priority: Any, nations: Any, gainer: Any = None) -> tuple[Any, Any]:
-    """Provinces change hands: nation i's ``chosen`` province ([W, N, P] one-hot) passes to ``gainer[w, i]`` ([W, N];
-    None: to nation i itself). Where two nations' choices name one province, the higher ``priority`` ([W, N])
+def _transfer(owner: Any, chosen: Any, priority: Any, nations: Any, gainer: Any) -> tuple[Any, Any]:
+    """Provinces change hands: nation i's ``chosen`` province ([W, N, P] one-hot) passes to ``gainer[w, i]`` ([W, N]).
+    Where two nations' choices name one province, the higher ``priority`` ([W, N])
     stands (the tie of simultaneous claims broken by a draw, never by index). Returns the new ``owner`` [W, P] and
     [W, N] whose transfer stood."""
     xp = array_namespace(owner)
     claims = xp.where(xp.permute_dims(chosen, (0, 2, 1)), priority[:, None, :], -1.0)  # [W, P, N]
     winner = xp.argmax(claims, axis=2)  # [W, P], the highest claim on each province
     stood = chosen & (winner[:, None, :] == nations[:, None])  # [W, N, P]
-    new_owner = winner if gainer is None else xp.sum(xp.where(stood, gainer[:, :, None], 0), axis=1)
+    new_owner = xp.sum(xp.where(stood, gainer[:, :, None], 0), axis=1)
     return xp.where(xp.any(chosen, axis=1), new_owner, owner), xp.any(stood, axis=2)
 
 
