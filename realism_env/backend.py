@@ -86,29 +86,13 @@ class NumpyNamespace:
             x = np.maximum(x, min)
         return x if max is None else np.minimum(x, max)
 
-    @staticmethod
-    def astype(x: np.ndarray, dtype: Any, /, *, copy: bool = True) -> np.ndarray:
-        return x.astype(dtype, copy=copy)
-
-    @staticmethod
-    def reshape(x: np.ndarray, /, shape: tuple[int, ...]) -> np.ndarray:
-        return x.reshape(shape)
-
-    @staticmethod
-    def permute_dims(x: np.ndarray, /, axes: tuple[int, ...]) -> np.ndarray:
-        return x.transpose(axes)
-
-    @staticmethod
-    def take(x: np.ndarray, indices: np.ndarray, /, *, axis: int | None = None) -> np.ndarray:
-        return x.take(indices, axis=axis)
-
-    @staticmethod
-    def argmax(x: np.ndarray, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
-        return x.argmax(axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def cumulative_sum(x: np.ndarray, /, *, axis: int | None = None) -> np.ndarray:
-        return x.cumsum(axis=axis)
+    # The array's own methods, called unbound: the same C entry points as ``x.astype(dtype)`` and so on
+    astype = staticmethod(np.ndarray.astype)
+    reshape = staticmethod(np.ndarray.reshape)
+    permute_dims = staticmethod(np.ndarray.transpose)
+    take = staticmethod(np.ndarray.take)
+    argmax = staticmethod(np.ndarray.argmax)
+    cumulative_sum = staticmethod(np.ndarray.cumsum)
 
 
 #: the namespace the rules get for numpy arrays

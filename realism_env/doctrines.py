@@ -107,7 +107,7 @@ class Outcome:
         xp, after = self.xp, self.after
         mil = after.military
         # Allies count towards one's own side (Waltz: external balancing).
-        own_side = mil + xp.sum(xp.where(after.allied, mil[:, None, :], 0.0), axis=2)
+        own_side = mil + xp.matmul(xp.astype(after.allied, mil.dtype), mil[:, :, None])[:, :, 0]
         # A threat is a live, non-allied nation one borders or is at war with: exactly the nations one may attack,
         # so the attack rule's own test is used (one definition).
         threat = attackable(after, self.after_land) if self.threats is None else self.threats

@@ -182,6 +182,17 @@ def generate_maps(config: EnvConfig, rng: np.random.Generator, count: int) -> Ma
     return MapBank(xy, land, sea, territory, map_links(land, sea))
 
 
+def maps_of(bank: MapBank, map_index: Any, float_dtype: Any) -> dict[str, Any]:
+    """The map arrays (:data:`realism_env.world.MAP_FIELDS`) of worlds on the maps ``map_index`` ([W] int) of
+    ``bank``."""
+    xp = array_namespace(bank.territory)
+    return {
+        "province_xy": xp.astype(xp.take(bank.province_xy, map_index, axis=0), float_dtype),
+        "land_adjacency": xp.take(bank.land_adjacency, map_index, axis=0),
+        "sea_adjacency": xp.take(bank.sea_adjacency, map_index, axis=0),
+    }
+
+
 def initial_worlds(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: RuleTables) -> World:
     """Fresh worlds (``W`` = the draws' length) from maps of ``bank``: the world at the start of an episode.
 
@@ -211,9 +222,7 @@ def initial_worlds(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: 
     zero_pairs = xp.zeros(pairs, dtype=xp.int64, device=device)
     zero_nations = xp.zeros((n_worlds, n), dtype=xp.int64, device=device)
     return World(
-        province_xy=xp.astype(xp.take(bank.province_xy, index, axis=0), float_dtype),
-        land_adjacency=xp.take(bank.land_adjacency, index, axis=0),
-        sea_adjacency=xp.take(bank.sea_adjacency, index, axis=0),
+        **maps_of(bank, index, float_dtype),
         growth_rates=xp.broadcast_to(tables.growth_rates, (n_worlds, n)) + 0.0,
         initial_provinces=xp.astype(xp.sum(owned, axis=1), xp.int64),
         owner=owner,

@@ -65,7 +65,7 @@ class RuleTables(NamedTuple):
     code_of: Any  #: [N * A] int, ``act * N + absolute target`` of nation i's action a, at ``i * A + a``
     action_offset: Any  #: [N] int, ``i * A``
     wait_code: Any  #: [N] int, the code of WAIT toward slot 0
-    act_codes: Any  #: [K, 1, N] int, the code ``act * N + j`` of act k toward nation j
+    codes: Any  #: [K * N] int, every code ``act * N + j`` in order
     arms_shares: Any  #: [L] float, share of income to arms at each level
     initial_shares: Any  #: [N] float, capability shares at the start
     growth_rates: Any  #: [N] float, growth per year at zero arms spending
@@ -99,7 +99,7 @@ def rule_tables(config: EnvConfig, xp: Any = np, device: Any = "cpu", float_dtyp
         code_of=ints((act * n + target).reshape(-1)),
         action_offset=ints(np.arange(n) * n_actions),
         wait_code=ints((np.arange(n) + 1) % n),
-        act_codes=ints(np.arange(N_ACTS * n).reshape(N_ACTS, 1, n)),
+        codes=ints(np.arange(N_ACTS * n)),
         arms_shares=floats(config.arms_shares),
         initial_shares=floats(config.initial_shares),
         growth_rates=floats(config.growth_per_nation),
@@ -353,15 +353,16 @@ def _pick_province(candidates: Any, pick: Any) -> Any:
     return candidates & (rank == chosen[:, :, None])
 
 
-def _transfer(owner: Any, chosen: Any, priority: Any, nations: Any, gainer: Any) -> tuple[Any, Any]:
+def _transfer(owner: Any, chosen: Any, priority: Any, gainer: Any) -> tuple[Any, Any]:
     """Provinces change hands: nation i's ``chosen`` province ([W, N, P] one-hot) passes to ``gainer[w, i]`` ([W, N]).
-    Where two nations' choices name one province, the higher ``priority`` ([W, N])
-    stands (the tie of simultaneous claims broken by a draw, never by index). Returns the new ``owner`` [W, P] and
-    [W, N] whose transfer stood."""
+    Where two nations' choices name one province, the higher ``priority`` ([W, N]) stands (the tie of simultaneous
+    claims broken by a draw, never by index). Returns the new ``owner`` [W, P] and [W, N] whose transfer stood."""
     xp = array_namespace(owner)
-    claims = xp.where(xp.permute_dims(chosen, (0, 2, 1)), priority[:, None, :], -1.0)  # [W, P, N]
-    winner = xp.argmax(claims, axis=2)  # [W, P], the highest claim on each province
-    stood = chosen & (winner[:, None, :] == nations[:, None])  # [W, N, P]
+    # Each nation's rank among its world's priorities: distinct (equal draws, were they ever drawn, rank by index), so
+    # exactly one claim on a province is the highest.
+    rank = xp.argsort(xp.argsort(priority, axis=1, stable=True), axis=1, stable=True)
+    claims = xp.where(chosen, rank[:, :, None], -1)  # [W, N, P]
+    stood = chosen & (claims == xp.max(claims, axis=1, keepdims=True))
     new_owner = xp.sum(xp.where(stood, gainer[:, :, None], 0), axis=1)
     return xp.where(xp.any(chosen, axis=1), new_owner, owner), xp.any(stood, axis=2)
 
@@ -399,7 +400,7 @@ def _province_transfers(
     candidates = xp.where(conceding[:, :, None], givers, candidates)
     chosen = _pick_province(candidates, pick)
     priority = priority + xp.astype(conceding, float_dtype)
-    new_owner, stood = _transfer(owner, chosen, priority, nations, gainer=xp.where(conceding, target, nations))
+    new_owner, stood = _transfer(owner, chosen, priority, gainer=xp.where(conceding, target, nations))
     took = stood & capturing
     return new_owner, xp.any(chosen & took[:, :, None], axis=1), took
 
@@ -423,12 +424,13 @@ def _territory_with_rows(land: Territory, worlds: np.ndarray, rows: Territory) -
     return Territory(land.links, *(put_rows(a, worlds, b) for a, b in zip(land[1:], rows[1:], strict=True)))
 
 
-def _acts_taken(xp: Any, by_act: Any) -> list[bool]:
-    """Which acts someone took in some world. On numpy this lets a section whose act nobody took be skipped (the
-    skip is exact: the section would change nothing); every other backend runs every section (no device sync)."""
+def _acts_taken(xp: Any, act: Any) -> list[bool]:
+    """Which acts ([W, N] act of each nation) someone took in some world. On numpy this lets a section whose act
+    nobody took be skipped (the skip is exact: the section would change nothing); every other backend runs every
+    section (no device sync)."""
     if not is_numpy(xp):
         return [True] * N_ACTS
-    return xp.any(by_act, axis=(0, 2, 3)).tolist()
+    return (np.bincount(act.reshape(-1), minlength=N_ACTS) > 0).tolist()
 
 
 def _anywhere(xp: Any, flags: Any) -> bool:
@@ -485,9 +487,9 @@ def advance(
     code = xp.where(valid, chosen_code, tables.wait_code)
     act, target = code // n, code % n
     # by_act[w, k, i, j]: nation i took act k toward nation j; toward[w, k, i, j]: j took act k toward i.
-    by_act = code[:, None, :, None] == tables.act_codes
+    by_act = xp.permute_dims(xp.reshape(code[:, :, None] == tables.codes, (n_worlds, n, N_ACTS, n)), (0, 2, 1, 3))
     toward = xp.permute_dims(by_act, (0, 1, 3, 2))
-    taken = _acts_taken(xp, by_act)
+    taken = _acts_taken(xp, act)
     device = device_of(world.owner)
     no_pairs = xp.zeros((n_worlds, n, n), dtype=xp.bool, device=device)
 
@@ -519,7 +521,7 @@ def advance(
     threats, threats_made = by_act[:, THREATEN, ...], world.threats_made
     if taken[THREATEN]:
         demand = demand | threats
-        threats_made = threats_made + xp.sum(xp.astype(threats, xp.int64), axis=2)
+        threats_made = threats_made + xp.astype(act == THREATEN, xp.int64)  # one act, so one threat, a turn
 
     # 3. War. An attack on a nation one is not at war with declares war (wars are symmetric).
     declared = attack & ~at_war

@@ -25,7 +25,7 @@ from realism_env.doctrines import (
 from realism_env.doctrines import rewards as doctrine_rewards
 from realism_env.draws import ResetDraws, StepDraws
 from realism_env.events import Events
-from realism_env.maps import MapBank, initial_worlds
+from realism_env.maps import MapBank, initial_worlds, maps_of
 from realism_env.observation import ObservationLayout, ObservationTables, observation_tables, observe
 from realism_env.rules import (
     ATTACK,
@@ -38,7 +38,7 @@ from realism_env.rules import (
     rule_tables,
     territory,
 )
-from realism_env.world import World, put_worlds, where_worlds
+from realism_env.world import EPISODE_FIELDS, World, put_worlds, where_worlds
 
 if TYPE_CHECKING:
     from realism_env.config import EnvConfig
@@ -161,12 +161,12 @@ def step_worlds(
     elif spec.maps is not None:
         # Elsewhere every step builds fresh worlds for all and keeps those of the worlds that ended: fixed shapes, a
         # masked write, no host sync.
+        # The maps are taken from the bank by each world's map index (a gather, not a masked write of [W, P, P]).
         fresh = initial_worlds(spec.maps, draws.reset, config, spec.rules)
-        next_world = where_worlds(world_reset, fresh, after)
-        fresh_links = xp.take(spec.maps.links, draws.reset.map_index, axis=0)
-        next_land = territory(
-            next_world, spec.rules, xp.where(world_reset[:, None, None], fresh_links, after_land.links)
-        )
+        map_index = xp.where(world_reset, draws.reset.map_index, map_index)
+        maps = maps_of(spec.maps, map_index, spec.backend.float_dtype)
+        next_world = where_worlds(world_reset, fresh, after, EPISODE_FIELDS).replace(**maps)
+        next_land = territory(next_world, spec.rules, xp.take(spec.maps.links, map_index, axis=0))
         validity = act_target_validity(next_world, next_land, spec.rules)
         observations = observe(next_world, config, draws.perception, spec.observation, next_land)
     step = BatchStep(

@@ -89,16 +89,17 @@ def stack_worlds(worlds: list[World]) -> World:
     return World(**{name: xp.concat([getattr(w, name) for w in worlds], axis=0) for name in _ARRAY_FIELDS})
 
 
-def where_worlds(which: Any, replacement: World, world: World) -> World:
+def where_worlds(which: Any, replacement: World, world: World, fields: tuple[str, ...] | None = None) -> World:
     """``world`` with the worlds flagged in ``which`` ([W] bool) taken from ``replacement``: a masked write of every
-    array, with fixed shapes and no host sync (how a batched backend swaps ended worlds for fresh ones)."""
+    array (or of ``fields`` alone), with fixed shapes and no host sync (how a batched backend swaps ended worlds for
+    fresh ones)."""
     xp = array_namespace(which)
     arrays = {}
-    for name in _ARRAY_FIELDS:
+    for name in _ARRAY_FIELDS if fields is None else fields:
         current = getattr(world, name)
         flags = xp.reshape(which, (which.shape[0],) + (1,) * (current.ndim - 1))
         arrays[name] = xp.where(flags, getattr(replacement, name), current)
-    return World(**arrays)
+    return world.replace(**arrays)
 
 
 def put_worlds(world: World, index: Any, replacement: World) -> World:
@@ -119,3 +120,7 @@ def array_fields() -> tuple[str, ...]:
 
 _ARRAY_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(World))
 _ARRAY_FIELD_SET = frozenset(_ARRAY_FIELDS)
+#: the fields of the map, fixed for an episode (taken from a map bank by each world's map index)
+MAP_FIELDS: tuple[str, ...] = ("province_xy", "land_adjacency", "sea_adjacency")
+#: every other field
+EPISODE_FIELDS: tuple[str, ...] = tuple(name for name in _ARRAY_FIELDS if name not in MAP_FIELDS)

@@ -253,6 +253,17 @@ def test_a_province_claimed_twice_goes_to_the_higher_priority_draw(priority, win
     assert events.eliminated[0].tolist() == [False, True, False]
 
 
+def test_equal_priority_draws_still_give_a_province_to_one_claimant(backend):
+    # Two equal draws (float32 draws on a GPU can tie) must not let both claims stand: exactly one attacker takes the
+    # province, and its owner stays a nation.
+    world = build([0, 1, 2], military=[1000.0, 1.0, 1000.0], at_war=[(0, 1), (1, 2)], growth=0.0)
+    draws = TurnDraws(np.zeros((1, 3)), np.full((1, 3), 0.5), np.full((1, 3), 0.5))
+    flat = actions(world, {0: (Act.ATTACK, 1), 2: (Act.ATTACK, 1)})
+    after, events = transition(world, flat, config(3), draws, backend=backend)
+    assert after.owner[0, 1] in (0, 2)
+    assert events.province_taken[0, :, 1].sum() == 1
+
+
 def test_a_capture_reads_the_borders_of_the_start_of_the_turn(backend):
     # 1 concedes province 1 to 0 while 0 attacks it: 0's only bordering province of 1 was the one conceded, and
     # province 2 only comes to border 0 after the concession, so nothing is captured this turn.
