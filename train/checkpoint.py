@@ -33,7 +33,7 @@ import torch
 
 STATE_ENTRY = "train_state.json"
 LATEST = "latest.json"
-_NAME = re.compile(r"^ckpt_(\d+)\.zip$")
+_NAME = re.compile(r"^ckpt_(\d+)\.(zip|pt)$")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -186,6 +186,22 @@ def save_checkpoint(
     return path
 
 
+def save_torch_checkpoint(state: dict[str, Any], directory: Path, keep: int = 2) -> Path:
+    """Save a torch trainer's ``state`` (tensors, numbers, strings, lists and dicts of them, with an int
+    ``num_timesteps``) as ``ckpt_<num_timesteps>.pt`` with ``torch.save``, atomically as :func:`save_checkpoint` does,
+    then ``latest.json``, keeping the newest ``keep``. It is read back with ``torch.load(weights_only=True)``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    steps = int(state["num_timesteps"])
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    path = directory / f"ckpt_{steps:012d}.pt"
+    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_json(directory / LATEST, {"checkpoint": path.name, "num_timesteps": steps})
+    _prune(directory, keep=max(keep, 1), current=path)
+    return path
+
+
 def _prune(directory: Path, keep: int, current: Path) -> None:
     checkpoints = sorted((p for p in directory.iterdir() if checkpoint_steps(p) is not None), key=checkpoint_steps)
     for old in checkpoints[:-keep]:
@@ -196,7 +212,14 @@ def _prune(directory: Path, keep: int, current: Path) -> None:
 
 
 def read_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The train state of the checkpoint at ``path``, or None if it is missing, truncated or corrupt."""
+    """The train state of the checkpoint at ``path``, or None if it is missing, truncated or corrupt. A torch
+    trainer's ``.pt`` checkpoint is read whole, with ``weights_only=True`` (never unpickling arbitrary objects)."""
+    if Path(path).suffix == ".pt":
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - any unreadable file (truncated, corrupt, not ours) is skipped
+            return None
+        return state if isinstance(state, dict) and isinstance(state.get("num_timesteps"), int) else None
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())

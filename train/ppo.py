@@ -104,13 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     """Parse and validate ``argv``; exits with status 2 and a message naming what is wrong and what is valid."""
-    parser = build_parser()
-    namespace = parser.parse_args(argv)
-    values = vars(namespace)
+    return parse_run_args(argv, build_parser(), Args, check_args)
+
+
+def parse_run_args(argv: list[str] | None, parser: argparse.ArgumentParser, args_class: type, check: Any) -> Any:
+    """``argv`` parsed by ``parser`` into ``args_class`` (a trainer's ``Args``), checked by ``check`` (which raises
+    ``ValueError``), with its EnvConfig; exits with status 2 and the error's message on bad input."""
+    values = vars(parser.parse_args(argv))
     values["set"] = tuple(values["set"] or ())
-    args = Args(**values)
+    args = args_class(**values)
     try:
-        check_args(args)
+        check(args)
         config = make_config(args)
     except ValueError as error:
         parser.error(str(error))
@@ -388,20 +392,28 @@ def train(args: Args, config: EnvConfig) -> int:
             callbacks.append(TqdmProgress(model.num_timesteps + -(-remaining // rollout) * rollout, log))
         model.learn(remaining, callback=callbacks, reset_num_timesteps=False, progress_bar=False)
         path = checkpoint()
-        if stop.signum is not None:
-            atomic_write_json(out / "metrics.json", summary(finished=False))
-            print(
-                f"stopped at {model.num_timesteps} timesteps; checkpoint {path}; continue with --resume",
-                file=sys.stderr,
-            )
-            env.close()
-            return 128 + stop.signum
+    env.close()
+    if stop.signum is not None:
+        return stopped(out, stop.signum, path, summary(finished=False))
     buffer = io.BytesIO()
     model.save(buffer)
-    atomic_write_bytes(out / "model.zip", buffer.getvalue())
-    metrics = summary(finished=True)
+    return finished(out, "model.zip", buffer.getvalue(), summary(finished=True))
+
+
+def stopped(out: Path, signum: int, checkpoint: Path, metrics: dict[str, Any]) -> int:
+    """End a run stopped by a signal: write ``metrics.json``, say how to continue; returns 128 + the signal."""
     atomic_write_json(out / "metrics.json", metrics)
-    env.close()
+    print(
+        f"stopped at {metrics['num_timesteps']} timesteps; checkpoint {checkpoint}; continue with --resume",
+        file=sys.stderr,
+    )
+    return 128 + signum
+
+
+def finished(out: Path, model_name: str, model_bytes: bytes, metrics: dict[str, Any]) -> int:
+    """End a finished run: the model and ``metrics.json`` written atomically, a one-line report; returns 0."""
+    atomic_write_bytes(out / model_name, model_bytes)
+    atomic_write_json(out / "metrics.json", metrics)
     print(f"{out}: {report(metrics)}")
     return 0
 

@@ -1,0 +1,190 @@
+"""The fast torch PPO trainer (train.fast_ppo): masked sampling, advantages, runs, checkpoints, resumption, safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from train import fast_ppo
+from train.checkpoint import find_latest
+from train.fast_ppo import Rollout, advantages, load_agent, log_prob_and_entropy, sample_actions
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLLOUT = 4 * 8 * 6  # worlds x turns x the multipolar scenario's nations
+SMALL = ["--n-worlds", "4", "--n-steps", "8", "--batch-size", "64", "--max-cycles", "10", "--no-progress-bar"]
+
+
+def run(tmp_path: Path, *extra: str, timesteps: int = 800) -> int:
+    return fast_ppo.main(["--timesteps", str(timesteps), "--out", str(tmp_path), *SMALL, *extra])
+
+
+def test_sampling_never_picks_a_masked_action_and_follows_the_logits():
+    generator = torch.Generator().manual_seed(0)
+    mask = torch.rand(500, 40, generator=generator) < 0.3
+    mask[:, 7] = True
+    logits = torch.randn(500, 40, generator=generator).masked_fill(~mask, -torch.inf)
+    actions = sample_actions(logits, generator)
+    assert mask.gather(1, actions[:, None]).all()
+    # Frequencies match the softmax of one row.
+    row = torch.tensor([0.0, 1.0, 2.0, -torch.inf]).repeat(20000, 1)
+    counts = torch.bincount(sample_actions(row, generator), minlength=4).double() / 20000
+    np.testing.assert_allclose(counts.numpy(), torch.softmax(row[0], 0).numpy(), atol=0.015)
+
+
+def test_entropy_and_gradients_stay_finite_with_masked_actions():
+    logits = torch.tensor([[0.5, -torch.inf, 1.0, -torch.inf]], requires_grad=True)
+    log_prob, entropy = log_prob_and_entropy(logits, torch.tensor([2]))
+    (log_prob.sum() + entropy.sum()).backward()
+    assert torch.isfinite(logits.grad).all()
+    p = torch.softmax(torch.tensor([0.5, 1.0]), 0)
+    assert entropy.item() == pytest.approx(-(p * p.log()).sum().item())
+
+
+def _rollout(rewards, values, next_values, continues) -> Rollout:
+    t = torch.tensor
+    shape = (len(rewards), 1)
+    zeros = torch.zeros(shape)
+    return Rollout(
+        inputs=zeros[..., None],
+        masks=torch.ones(shape + (1,), dtype=torch.bool),
+        actions=torch.zeros(shape, dtype=torch.int64),
+        log_probs=zeros,
+        values=t(values)[:, None],
+        rewards=t(rewards)[:, None],
+        next_values=t(next_values)[:, None],
+        continues=t(continues)[:, None],
+        active=torch.ones(shape),
+    )
+
+
+def test_advantages_bootstrap_a_truncation_but_not_a_termination():
+    gamma, lam = 0.9, 0.8
+    # Turn 0 continues into turn 1, which ends: truncated (bootstrap 5.0) or terminated (0.0).
+    for final in (5.0, 0.0):
+        rollout = _rollout([1.0, 2.0], [0.5, 1.5], [1.5, final], [1.0, 0.0])
+        adv, returns = advantages(rollout, gamma, lam)
+        delta1 = 2.0 + gamma * final - 1.5
+        delta0 = 1.0 + gamma * 1.5 - 0.5
+        np.testing.assert_allclose(adv[:, 0].numpy(), [delta0 + gamma * lam * delta1, delta1], rtol=1e-6)
+        np.testing.assert_allclose(returns.numpy(), adv.numpy() + np.array([[0.5], [1.5]]), rtol=1e-6)
+
+
+def test_a_run_writes_its_outputs_and_the_same_seed_gives_the_same_weights(tmp_path):
+    assert run(tmp_path / "a") == 0
+    assert run(tmp_path / "b") == 0
+    for name in ("model.pt", "config.json", "metrics.json"):
+        assert (tmp_path / "a" / name).is_file()
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["finished"] and metrics["num_timesteps"] >= 800 and metrics["algo"] == "fast_ppo"
+    assert metrics["episodes"]["security"] > 0 and metrics["curve"]
+    assert list((tmp_path / "a" / "tb").iterdir())
+    a, b = load_agent(tmp_path / "a" / "model.pt"), load_agent(tmp_path / "b" / "model.pt")
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+    assert run(tmp_path / "c", "--seed", "1") == 0
+    c = load_agent(tmp_path / "c" / "model.pt")
+    assert not torch.equal(a.actor[0].weight, c.actor[0].weight)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_both_world_backends_train(tmp_path, backend):
+    assert run(tmp_path, "--backend", backend, "--doctrine", "mixed") == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["backend"] == backend
+    assert set(metrics["mean_episode_return"]) == {"security", "power"}
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    assert run(tmp_path, timesteps=400) == 0
+    first = find_latest(tmp_path / "checkpoints")
+    assert first is not None and first[1]["num_timesteps"] == 3 * ROLLOUT
+    # Without --resume an existing run is refused; with it the run goes on to the new target.
+    with pytest.raises(SystemExit, match="--resume"):
+        run(tmp_path, timesteps=1000)
+    assert run(tmp_path, "--resume", timesteps=1000) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["resumed"] and metrics["start_timesteps"] == 3 * ROLLOUT and metrics["num_timesteps"] == 6 * ROLLOUT
+    with pytest.raises(SystemExit, match="differs in --n-steps"):
+        fast_ppo.main(["--timesteps", "2000", "--out", str(tmp_path), "--resume", *SMALL[:2], "--n-steps", "4"])
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
+    command = [sys.executable, "-m", "train.fast_ppo", "--timesteps", "10000000", "--out", str(tmp_path), *SMALL]
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3.0)  # some rollouts
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    found = find_latest(tmp_path / "checkpoints")
+    assert found is not None and found[1]["num_timesteps"] > 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert not metrics["finished"]
+    target = found[1]["num_timesteps"] + ROLLOUT
+    assert run(tmp_path, "--resume", timesteps=target) == 0
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    original = fast_ppo.Trainer.update
+    calls = {"n": 0}
+
+    def update(self, rollout):
+        losses = original(self, rollout)
+        calls["n"] += 1
+        return losses if calls["n"] < 3 else {**losses, "value": torch.tensor(float("nan"))}
+
+    monkeypatch.setattr(fast_ppo.Trainer, "update", update)
+    assert run(tmp_path, "--checkpoint-every", str(ROLLOUT), timesteps=20 * ROLLOUT) == 1
+    assert "non-finite" in capsys.readouterr().err
+    found = find_latest(tmp_path / "checkpoints")
+    assert found is not None and found[1]["num_timesteps"] == 2 * ROLLOUT  # written after the second, good update
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_loading_never_unpickles_arbitrary_objects(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo owned > " + str(tmp_path / "owned"),))
+
+    path = tmp_path / "model.pt"
+    torch.save({"agent": Payload(), "agent_shape": {}}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        load_agent(path)
+    assert not (tmp_path / "owned").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--n-worlds", "0", "--n-worlds=0 is invalid; valid: an integer >= 1"),
+        ("--gamma", "1.5", "--gamma=1.5 is invalid"),
+        ("--net-arch", "64,x", "--net-arch='64,x' is invalid"),
+        ("--device", "quantum", "--device='quantum' is invalid"),
+    ],
+)
+def test_bad_arguments_name_the_culprit(tmp_path, capsys, flag, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        fast_ppo.main(["--out", str(tmp_path), flag, value])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_security_nations_learn_in_self_play(tmp_path):
+    # 300k agent-steps (about 20 s on 2 CPU cores): the mean episode return of security nations rises well above
+    # where the untrained policy starts.
+    assert fast_ppo.main(["--timesteps", "300000", "--out", str(tmp_path), "--no-progress-bar"]) == 0
+    curve = [point["security"] for point in json.loads((tmp_path / "metrics.json").read_text())["curve"]]
+    assert curve[-1] > curve[2] + 5.0, curve

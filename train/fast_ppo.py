@@ -1,0 +1,549 @@
+"""PPO in torch over batched worlds, with everything on one device: the fast trainer.
+
+Usage::
+
+    python -m train.fast_ppo --doctrine security --timesteps 2000000 --out runs/fast_sec0
+    python -m train.fast_ppo --doctrine mixed --device cuda --n-worlds 4096 --timesteps 20000000 --out runs/gpu
+    python -m train.fast_ppo ... --resume          # continue a killed run from its last checkpoint
+    python -m train.fast_ppo --help                # every option, with its default
+
+The worlds are a :class:`realism_env.batch.WorldBatch` (``--backend numpy``, the faster on a CPU, or ``torch``, the
+one for a GPU: ``auto`` picks by ``--device``). One network acts for every nation of every world (parameter
+sharing): its input is a nation's observation and a one-hot of its own doctrine (:func:`realism_env.doctrine_onehot`),
+so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctrines at once. The loop follows CleanRL's
+``ppo.py`` with the changes a multi-agent world needs:
+
+- **Slots.** ``n_worlds x n_nations`` slots act each turn in one forward pass. A nation eliminated mid-episode leaves
+  an *inactive* slot until its world ends: its rows get weight 0 in every loss and mean (no host sync: weights, not
+  boolean indexing). Ended worlds are replaced inside the step (``WorldBatch``).
+- **Action masks.** Masked-out actions get ``-inf`` logits before sampling and in the loss; sampling is Gumbel-max
+  with the trainer's own ``torch.Generator``, so the run is reproducible on every device.
+- **Truncation is not termination.** GAE bootstraps a nation's value from the observation at ``max_cycles``
+  (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
+  the world was unified.
+- **One host sync per rollout** (the episode statistics and the loss check), none inside a step.
+
+Timesteps count agent-steps (one per slot and turn, inactive slots included) and are rounded up to whole rollouts of
+``n_steps * n_worlds * n_nations``. Writes into ``--out``: ``model.pt`` (the network's weights and shape, read back
+with :func:`load_agent`, ``weights_only``), ``config.json`` (arguments and EnvConfig), ``metrics.json`` (mean episode
+return per doctrine; a learning curve, each point the mean return of the episodes that ended in the last rollouts
+spanning ``max_cycles`` turns; agent-steps/s), ``tb/`` (TensorBoard) and ``checkpoints/`` (weights, optimiser
+and RNG states, written atomically; :mod:`train.checkpoint`). SIGTERM or Ctrl-C saves a checkpoint and exits with
+128 + the signal number; a NaN or infinite loss stops the run with an error and leaves the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+import realism_env
+from realism_env import SCENARIOS, EnvConfig
+from realism_env.batch import WorldBatch
+from train.checkpoint import (
+    atomic_write_json,
+    env_rng_state,
+    restore_env_rng,
+    save_torch_checkpoint,
+)
+from train.cli import dataclass_parser
+from train.ppo import DOCTRINE_CHOICES, _arg, _StopRequest, check_run_dir, finished, net_arch, parse_run_args, stopped
+from train.ppo import check_args as check_ppo_args
+
+BACKEND_CHOICES = ("auto", "numpy", "torch")
+
+
+@dataclass
+class Args:
+    """Command-line arguments of ``python -m train.fast_ppo`` (the flags of ``train.ppo`` where they mean the same)."""
+
+    doctrine: str = _arg(
+        "security",
+        "reward of every nation; mixed alternates security and power (nation 0 security)",
+        choices=DOCTRINE_CHOICES,
+    )
+    scenario: str = _arg("multipolar", "scenario preset (realism_env.SCENARIOS)", choices=tuple(sorted(SCENARIOS)))
+    timesteps: int = _arg(2_000_000, "total agent-steps to train for (rounded up to whole rollouts)")
+    seed: int = _arg(0, "seed of the worlds, the network's initialisation, the action draws and the minibatches")
+    out: str = _arg("runs/fast_ppo", "output directory (model.pt, config.json, metrics.json, tb/, checkpoints/)")
+    n_worlds: int = _arg(64, "worlds stepped together; n_worlds * n_nations slots act each turn")
+    n_steps: int = _arg(32, "turns per slot in each rollout")
+    batch_size: int = _arg(2048, "minibatch size of each gradient step (rows of slot-turns)")
+    n_epochs: int = _arg(4, "passes over each rollout")
+    learning_rate: float = _arg(3e-4, "Adam learning rate")
+    gamma: float = _arg(0.99, "discount factor")
+    gae_lambda: float = _arg(0.95, "GAE lambda")
+    clip_range: float = _arg(0.2, "PPO clipping range")
+    ent_coef: float = _arg(0.01, "entropy bonus coefficient")
+    vf_coef: float = _arg(0.5, "value loss coefficient")
+    max_grad_norm: float = _arg(0.5, "gradient clipping norm")
+    net_arch: str = _arg("64,64", "hidden layer sizes of the policy and value networks, comma-separated")
+    max_cycles: int | None = _arg(None, "turns per episode (None: the scenario's max_cycles)")
+    set: tuple[str, ...] = _arg((), "EnvConfig override FIELD=VALUE (repeatable), e.g. --set conquest_payoff=0.8")
+    checkpoint_every: int = _arg(500_000, "save a checkpoint every this many timesteps (0: only at the end)")
+    keep_checkpoints: int = _arg(2, "checkpoints kept on disk")
+    resume: bool = _arg(False, "continue from the last checkpoint in --out (a fresh start if there is none)")
+    device: str = _arg("cpu", "torch device of the network and, with the torch backend, of the worlds")
+    backend: str = _arg(
+        "auto", "backend of the worlds: numpy, torch, or auto (numpy on a CPU)", choices=BACKEND_CHOICES
+    )
+    torch_threads: int = _arg(1, "torch CPU threads (small networks train fastest with 1)")
+    progress_bar: bool = _arg(True, "show a progress bar on stderr")
+
+
+def build_parser() -> Any:
+    return dataclass_parser(Args, "python -m train.fast_ppo", __doc__.split("\n\n")[0])
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
+    """Parse and validate ``argv``; exits with status 2 and a message naming what is wrong and what is valid."""
+    return parse_run_args(argv, build_parser(), Args, check_args)
+
+
+def check_args(args: Args) -> None:
+    """Raise ``ValueError`` for an argument out of range, naming the valid range (``train.ppo``'s checks, and the
+    device's)."""
+    check_ppo_args(args)
+    try:
+        torch.device(args.device)
+    except RuntimeError:
+        raise ValueError(f"--device={args.device!r} is invalid; valid: cpu, cuda, cuda:N, ...") from None
+
+
+def world_backend(args: Args) -> str:
+    """The backend of the worlds: ``--backend``, where ``auto`` is numpy on a CPU and torch elsewhere."""
+    if args.backend != "auto":
+        return args.backend
+    return "numpy" if torch.device(args.device).type == "cpu" else "torch"
+
+
+# --------------------------------------------------------------------------------------------------
+# The network and the masked categorical
+# --------------------------------------------------------------------------------------------------
+
+
+def _layer(n_in: int, n_out: int, std: float) -> nn.Linear:
+    """A linear layer with CleanRL's orthogonal initialisation."""
+    layer = nn.Linear(n_in, n_out)
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, 0.0)
+    return layer
+
+
+def _mlp(n_in: int, hidden: list[int], n_out: int, last_std: float) -> nn.Sequential:
+    sizes = [n_in, *hidden]
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes, sizes[1:], strict=False):
+        layers += [_layer(a, b, math.sqrt(2.0)), nn.Tanh()]
+    return nn.Sequential(*layers, _layer(sizes[-1], n_out, last_std))
+
+
+class Agent(nn.Module):
+    """Separate policy and value MLPs (tanh) over a nation's observation and doctrine one-hot."""
+
+    def __init__(self, n_inputs: int, n_actions: int, hidden: list[int]) -> None:
+        super().__init__()
+        self.shape = {"n_inputs": n_inputs, "n_actions": n_actions, "hidden": list(hidden)}
+        self.actor = _mlp(n_inputs, hidden, n_actions, 0.01)
+        self.critic = _mlp(n_inputs, hidden, 1, 1.0)
+
+    def value(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.critic(inputs)[..., 0]
+
+    def masked_logits(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The policy's logits with ``-inf`` where ``mask`` (bool) forbids the action."""
+        return self.actor(inputs).masked_fill(~mask, -math.inf)
+
+
+def sample_actions(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One action per row of (masked) ``logits``, by Gumbel-max with uniforms from ``generator``."""
+    uniform = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-20, 1.0)
+    return torch.argmax(logits - torch.log(-torch.log(uniform)), dim=-1)
+
+
+def log_prob_and_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability of ``actions`` and the entropy under masked ``logits`` (masked actions add nothing)."""
+    log_p = torch.log_softmax(logits, dim=-1)
+    # A masked action has p = 0 and log p = -inf: its term is 0 (filled before the product, so no NaN gradient).
+    entropy = -(log_p.exp() * log_p.masked_fill(torch.isinf(log_p), 0.0)).sum(-1)
+    return log_p.gather(-1, actions[..., None])[..., 0], entropy
+
+
+# --------------------------------------------------------------------------------------------------
+# Rollouts and advantages
+# --------------------------------------------------------------------------------------------------
+
+
+class Rollout(NamedTuple):
+    """One rollout, ``[T, S, ...]`` tensors on the device (``S`` = slots = worlds x nations)."""
+
+    inputs: torch.Tensor  #: float32 [T, S, D], observation and doctrine one-hot
+    masks: torch.Tensor  #: bool [T, S, A]
+    actions: torch.Tensor  #: int64 [T, S]
+    log_probs: torch.Tensor  #: float32 [T, S]
+    values: torch.Tensor  #: float32 [T, S]
+    rewards: torch.Tensor  #: float32 [T, S]
+    next_values: torch.Tensor  #: float32 [T, S]: the value the step leads to (0 after an elimination or unification)
+    continues: torch.Tensor  #: float32 [T, S]: 1 where the slot's episode goes on into turn t + 1
+    active: torch.Tensor  #: float32 [T, S]: 1 where the slot's nation acted (was alive)
+
+
+def advantages(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE (Schulman et al. 2016) over the rollout: ``(advantages, returns)``, ``[T, S]`` each."""
+    deltas = rollout.rewards + gamma * rollout.next_values - rollout.values
+    result = torch.zeros_like(deltas)
+    running = torch.zeros_like(deltas[0])
+    for t in range(deltas.shape[0] - 1, -1, -1):  # over turns (the rollout's time axis), not nations or worlds
+        running = deltas[t] + gamma * gae_lambda * rollout.continues[t] * running
+        result[t] = running
+    return result, result + rollout.values
+
+
+class EpisodeStats:
+    """Returns of finished episodes per doctrine, summed on the device and read once per rollout."""
+
+    def __init__(self, doctrine_of_slot: torch.Tensor, n_doctrines: int) -> None:
+        self.one_hot = torch.nn.functional.one_hot(doctrine_of_slot, n_doctrines).to(torch.float64)
+        self.running = torch.zeros(doctrine_of_slot.shape[0], dtype=torch.float64, device=doctrine_of_slot.device)
+        self.total = torch.zeros(n_doctrines, dtype=torch.float64, device=doctrine_of_slot.device)
+        self.count = torch.zeros_like(self.total)
+
+    def add(self, rewards: torch.Tensor, active: torch.Tensor, ended: torch.Tensor) -> None:
+        """One turn: ``rewards`` [S] of the ``active`` slots; ``ended`` [S] slots whose episode finished now."""
+        self.running += rewards.to(torch.float64) * active
+        finished = ended.to(torch.float64)
+        self.total += (self.running * finished) @ self.one_hot
+        self.count += finished @ self.one_hot
+        self.running *= 1.0 - finished
+
+    def take(self) -> tuple[list[float], list[float]]:
+        """(sum of returns, number of episodes) per doctrine since the last call (one host sync)."""
+        total, count = self.total.tolist(), self.count.tolist()
+        self.total.zero_()
+        self.count.zero_()
+        return total, count
+
+
+class Trainer:
+    """The worlds, the network, the optimiser and the trainer's generator of one run."""
+
+    def __init__(self, args: Args, config: EnvConfig) -> None:
+        self.args, self.config = args, config
+        self.device = torch.device(args.device)
+        backend = world_backend(args)
+        self.batch = WorldBatch(
+            config, args.n_worlds, seed=args.seed, backend=backend, device=args.device if backend == "torch" else None
+        )
+        self.n_nations = config.n_nations
+        self.n_slots = args.n_worlds * config.n_nations
+        self.doctrine_names = realism_env.doctrine_names()
+        one_hot = realism_env.doctrine_onehot(config.doctrine_per_nation, self.doctrine_names)  # [N, R]
+        self.doctrine_inputs = torch.as_tensor(one_hot, device=self.device).repeat(args.n_worlds, 1)  # [S, R]
+        doctrine_of_slot = torch.as_tensor(one_hot.argmax(axis=1), device=self.device).repeat(args.n_worlds)
+        self.doctrines_present = sorted({int(d) for d in one_hot.argmax(axis=1)})
+        self.stats = EpisodeStats(doctrine_of_slot, len(self.doctrine_names))
+        n_inputs = self.batch.layout.size + one_hot.shape[1]
+        torch.manual_seed(args.seed)  # the network's initialisation
+        self.agent = Agent(n_inputs, self.batch.n_actions, net_arch(args)).to(self.device)
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=args.learning_rate, eps=1e-5)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(args.seed)
+        self.num_timesteps = 0
+        self.iterations = 0
+        self.inputs, self.mask = self._start()
+
+    def _tensor(self, array: Any) -> torch.Tensor:
+        return torch.as_tensor(array, device=self.device)
+
+    def _inputs(self, observations: Any) -> torch.Tensor:
+        """[S, D] network inputs: each slot's observation and its doctrine one-hot."""
+        flat = self._tensor(observations).reshape(self.n_slots, -1).to(torch.float32)
+        return torch.cat([flat, self.doctrine_inputs], dim=1)
+
+    def _start(self) -> tuple[torch.Tensor, torch.Tensor]:
+        observations, mask = self.batch.reset()
+        return self._inputs(observations), self._tensor(mask).reshape(self.n_slots, -1).bool()
+
+    def collect(self) -> Rollout:
+        """Play ``n_steps`` turns in every world with the current policy."""
+        n_steps, slots = self.args.n_steps, self.n_slots
+        rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
+        final_values = []
+        with torch.no_grad():
+            for _ in range(n_steps):
+                logits = self.agent.masked_logits(self.inputs, self.mask)
+                actions = sample_actions(logits, self.generator)
+                log_probs, _ = log_prob_and_entropy(logits, actions)
+                values = self.agent.value(self.inputs)
+                world_actions = actions.reshape(self.args.n_worlds, self.n_nations)
+                if self.batch.backend.name == "numpy":
+                    world_actions = world_actions.cpu().numpy()
+                step = self.batch.step(world_actions)
+                rewards = self._tensor(step.rewards).reshape(slots).to(torch.float32)
+                terminated = self._tensor(step.terminated).reshape(slots)
+                truncated = self._tensor(step.truncated).reshape(slots)
+                active = self._tensor(step.acting).reshape(slots).to(torch.float32)
+                final_values.append(self.agent.value(self._inputs(step.final_observations)))
+                rows["inputs"].append(self.inputs)
+                rows["masks"].append(self.mask)
+                rows["actions"].append(actions)
+                rows["log_probs"].append(log_probs)
+                rows["values"].append(values)
+                rows["rewards"].append(rewards)
+                rows["active"].append(active)
+                rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
+                # Truncated: bootstrap from the last observation; terminated: nothing follows.
+                rows["next_values"].append(torch.where(terminated, 0.0, final_values[-1]))
+                self.stats.add(rewards, active, terminated | truncated)
+                self.inputs = self._inputs(step.observations)
+                self.mask = self._tensor(step.action_mask).reshape(slots, -1).bool()
+            last_values = self.agent.value(self.inputs)
+        stacked = {name: torch.stack(values) for name, values in rows.items()}
+        # Where the episode goes on, the next value is the value of the next turn's observation.
+        following = torch.cat([stacked["values"][1:], last_values[None]])
+        continues = stacked["continues"] > 0
+        stacked["next_values"] = torch.where(continues, following, stacked["next_values"])
+        self.num_timesteps += n_steps * slots
+        return Rollout(**stacked)
+
+    def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        """PPO's clipped update over the rollout; returns the mean losses (device tensors)."""
+        args = self.args
+        advantage, returns = advantages(rollout, args.gamma, args.gae_lambda)
+        flat = {name: value.reshape(-1, *value.shape[2:]) for name, value in rollout._asdict().items()}
+        advantage, returns = advantage.reshape(-1), returns.reshape(-1)
+        n_rows = advantage.shape[0]
+        sums = {name: torch.zeros((), device=self.device) for name in ("policy", "value", "entropy", "approx_kl")}
+        n_batches = 0
+        for _ in range(args.n_epochs):
+            order = torch.randperm(n_rows, generator=self.generator, device=self.device)
+            for start in range(0, n_rows, args.batch_size):
+                rows = order[start : start + args.batch_size]
+                weight = flat["active"][rows]
+                total_weight = weight.sum().clamp(min=1.0)
+
+                def mean(x: torch.Tensor, weight: torch.Tensor = weight, total: torch.Tensor = total_weight) -> Any:
+                    return (x * weight).sum() / total
+
+                logits = self.agent.masked_logits(flat["inputs"][rows], flat["masks"][rows])
+                log_probs, entropy = log_prob_and_entropy(logits, flat["actions"][rows])
+                ratio = (log_probs - flat["log_probs"][rows]).exp()
+                adv = advantage[rows]
+                adv_mean = mean(adv)
+                adv = (adv - adv_mean) / (mean((adv - adv_mean) ** 2).sqrt() + 1e-8)
+                policy_loss = mean(
+                    torch.maximum(-adv * ratio, -adv * ratio.clamp(1.0 - args.clip_range, 1.0 + args.clip_range))
+                )
+                value_loss = 0.5 * mean((self.agent.value(flat["inputs"][rows]) - returns[rows]) ** 2)
+                entropy_loss = mean(entropy)
+                loss = policy_loss - args.ent_coef * entropy_loss + args.vf_coef * value_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.agent.parameters(), args.max_grad_norm)
+                self.optimizer.step()
+                with torch.no_grad():
+                    sums["policy"] += policy_loss
+                    sums["value"] += value_loss
+                    sums["entropy"] += entropy_loss
+                    sums["approx_kl"] += mean((ratio - 1.0) - torch.log(ratio))
+                n_batches += 1
+        self.iterations += 1
+        return {name: total / n_batches for name, total in sums.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint holds: weights, optimiser, step count and RNG states (plain tensors and numbers)."""
+        return {
+            "num_timesteps": self.num_timesteps,
+            "iterations": self.iterations,
+            "agent": self.agent.state_dict(),
+            "agent_shape": self.agent.shape,
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "env_rng": env_rng_state(self.batch.random),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint: weights, optimiser, RNG states; the episodes restart from fresh worlds."""
+        self.agent.load_state_dict(state["agent"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        restore_env_rng(state["env_rng"], self.batch.random)
+        self.num_timesteps = int(state["num_timesteps"])
+        self.iterations = int(state["iterations"])
+        self.inputs, self.mask = self._start()
+
+
+def load_agent(path: str | Path, device: str = "cpu") -> Agent:
+    """The trained network of ``model.pt`` (or of a checkpoint), read with ``weights_only=True``: a file never runs
+    code on load."""
+    state = torch.load(Path(path), map_location=device, weights_only=True)
+    shape = state["agent_shape"]
+    agent = Agent(int(shape["n_inputs"]), int(shape["n_actions"]), [int(h) for h in shape["hidden"]])
+    agent.load_state_dict(state["agent"])
+    return agent.to(device)
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------------
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
+
+
+def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
+    """What ``config.json`` holds: the arguments and the full EnvConfig (JSON types)."""
+    import json
+
+    return json.loads(json.dumps({"args": asdict(args), "env_config": config.to_dict()}))
+
+
+def train(args: Args, config: EnvConfig) -> int:
+    """Train (or resume, or report) the run of ``args``; returns the process exit status."""
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
+
+    out = Path(args.out)
+    record = run_record(args, config)
+    found = check_run_dir(args, record)
+    if isinstance(found, str):
+        print(found)
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", {**record, "versions": _versions()})
+    torch.set_num_threads(args.torch_threads)
+    trainer = Trainer(args, config)
+    state: dict[str, Any] = {}
+    if found is not None:
+        path, state = found
+        trainer.load_state_dict(state)
+        print(f"resuming {out} from {path.name} at {trainer.num_timesteps} timesteps", file=sys.stderr)
+    curve: list[dict[str, Any]] = list(state.get("curve", []))
+    totals = {name: 0.0 for name in trainer.doctrine_names}
+    counts = dict.fromkeys(trainer.doctrine_names, 0.0)
+    for name, (total, count) in dict(state.get("episode_totals", {})).items():
+        totals[name], counts[name] = float(total), float(count)
+    start_steps, start = trainer.num_timesteps, time.perf_counter()
+    wall_before = float(state.get("total_wall_time_s", 0.0))
+    rollout_size = args.n_steps * trainer.n_slots
+    target = -(-args.timesteps // rollout_size) * rollout_size
+    writer = SummaryWriter(str(out / "tb"))
+    # The curve averages the episodes that ended in the last rollouts spanning an episode: worlds start together, so
+    # one rollout may see only the early ends (eliminations) and the next the full-length ones.
+    recent: deque[tuple[list[float], list[float]]] = deque(maxlen=-(-config.max_cycles // args.n_steps) + 1)
+    checkpoints = out / "checkpoints"
+    last_checkpoint = trainer.num_timesteps
+
+    def summary(finished: bool) -> dict[str, Any]:
+        wall = time.perf_counter() - start
+        present = [trainer.doctrine_names[d] for d in trainer.doctrines_present]
+        return {
+            "finished": finished,
+            "algo": "fast_ppo",
+            "doctrine": args.doctrine,
+            "scenario": args.scenario,
+            "seed": args.seed,
+            "backend": trainer.batch.backend.name,
+            "device": str(trainer.device),
+            "target_timesteps": args.timesteps,
+            "num_timesteps": trainer.num_timesteps,
+            "start_timesteps": start_steps,
+            "resumed": bool(state),
+            "n_slots": trainer.n_slots,
+            "rollout_size": rollout_size,
+            "updates": trainer.iterations,
+            "wall_time_s": wall,
+            "total_wall_time_s": wall_before + wall,
+            "agent_steps_per_s": (trainer.num_timesteps - start_steps) / max(wall, 1e-9),
+            "mean_episode_return": {d: totals[d] / counts[d] if counts[d] else None for d in present},
+            "episodes": {d: int(counts[d]) for d in present},
+            "curve": curve,
+        }
+
+    def checkpoint() -> Path:
+        extra = {
+            "curve": curve,
+            "episode_totals": {d: [totals[d], counts[d]] for d in trainer.doctrine_names},
+            "total_wall_time_s": wall_before + time.perf_counter() - start,
+        }
+        return save_torch_checkpoint({**trainer.state_dict(), **extra}, checkpoints, keep=args.keep_checkpoints)
+
+    bar = tqdm(
+        total=target, initial=trainer.num_timesteps, unit="step", disable=not args.progress_bar, dynamic_ncols=True
+    )
+    with _StopRequest() as stop:
+        while trainer.num_timesteps < target and not stop():
+            rollout = trainer.collect()
+            losses = trainer.update(rollout)
+            values = {name: float(v) for name, v in losses.items()}  # the rollout's one host sync, with the stats
+            if not all(math.isfinite(v) for v in values.values()):
+                bar.close()
+                writer.close()
+                latest = f"the last good checkpoint is in {checkpoints}" if checkpoints.exists() else "no checkpoint"
+                raise NonFiniteLoss(
+                    f"the loss became non-finite at {trainer.num_timesteps} timesteps ({values}); {latest}. "
+                    "valid: a smaller --learning-rate or --max-grad-norm, or --resume from the checkpoint"
+                )
+            total, count = trainer.stats.take()
+            recent.append((total, count))
+            point: dict[str, Any] = {"timesteps": trainer.num_timesteps}
+            for d in trainer.doctrines_present:
+                name = trainer.doctrine_names[d]
+                totals[name] += total[d]
+                counts[name] += count[d]
+                window_count = sum(c[d] for _, c in recent)
+                point[name] = sum(t[d] for t, _ in recent) / window_count if window_count else None
+                if window_count:
+                    writer.add_scalar(f"episode_return/{name}", point[name], trainer.num_timesteps)
+            curve.append(point)
+            for name, value in values.items():
+                writer.add_scalar(f"loss/{name}", value, trainer.num_timesteps)
+            rate = (trainer.num_timesteps - start_steps) / max(time.perf_counter() - start, 1e-9)
+            writer.add_scalar("agent_steps_per_s", rate, trainer.num_timesteps)
+            bar.update(rollout_size)
+            shown = {k: f"{v:.2f}" for k, v in point.items() if k != "timesteps" and v is not None}
+            bar.set_postfix(shown | {"steps/s": f"{rate:,.0f}"})
+            if args.checkpoint_every and trainer.num_timesteps - last_checkpoint >= args.checkpoint_every:
+                checkpoint()
+                last_checkpoint = trainer.num_timesteps
+        bar.close()
+        path = checkpoint()
+    writer.close()
+    if stop.signum is not None:
+        return stopped(out, stop.signum, path, summary(finished=False))
+    buffer = io.BytesIO()
+    torch.save({"agent": trainer.agent.state_dict(), "agent_shape": trainer.agent.shape}, buffer)
+    return finished(out, "model.pt", buffer.getvalue(), summary(finished=True))
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "realism_env": realism_env.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, config = parse_args(argv)
+    try:
+        return train(args, config)
+    except NonFiniteLoss as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
