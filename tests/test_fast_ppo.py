@@ -42,10 +42,11 @@ def test_sampling_never_picks_a_masked_action_and_follows_the_logits():
 
 
 def test_entropy_and_gradients_stay_finite_with_masked_actions():
-    logits = torch.tensor([[0.5, -torch.inf, 1.0, -torch.inf]], requires_grad=True)
-    log_prob, entropy = log_prob_and_entropy(logits, torch.tensor([2]))
+    raw = torch.tensor([[0.5, 3.0, 1.0, 2.0]], requires_grad=True)
+    forbidden = torch.tensor([[False, True, False, True]])
+    log_prob, entropy = log_prob_and_entropy(raw.masked_fill(forbidden, -torch.inf), torch.tensor([2]), forbidden)
     (log_prob.sum() + entropy.sum()).backward()
-    assert torch.isfinite(logits.grad).all()
+    assert torch.isfinite(raw.grad).all() and (raw.grad[forbidden] == 0).all()
     p = torch.softmax(torch.tensor([0.5, 1.0]), 0)
     assert entropy.item() == pytest.approx(-(p * p.log()).sum().item())
 
@@ -56,7 +57,7 @@ def _rollout(rewards, values, next_values, continues) -> Rollout:
     zeros = torch.zeros(shape)
     return Rollout(
         inputs=zeros[..., None],
-        masks=torch.ones(shape + (1,), dtype=torch.bool),
+        forbidden=torch.zeros(shape + (1,), dtype=torch.bool),
         actions=torch.zeros(shape, dtype=torch.int64),
         log_probs=zeros,
         values=t(values)[:, None],

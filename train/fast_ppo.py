@@ -16,8 +16,9 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
 - **Slots.** ``n_worlds x n_nations`` slots act each turn in one forward pass. A nation eliminated mid-episode leaves
   an *inactive* slot until its world ends: its rows get weight 0 in every loss and mean (no host sync: weights, not
   boolean indexing). Ended worlds are replaced inside the step (``WorldBatch``).
-- **Action masks.** Masked-out actions get ``-inf`` logits before sampling and in the loss; sampling is Gumbel-max
-  with the trainer's own ``torch.Generator``, so the run is reproducible on every device.
+- **Action masks.** Masked-out actions get ``-inf`` logits before sampling and in the loss (their terms of the
+  entropy are set to 0 before any product, so no NaN reaches a gradient); sampling is Gumbel-max with the trainer's
+  own ``torch.Generator``, so the run is reproducible on every device.
 - **Truncation is not termination.** GAE bootstraps a nation's value from the observation at ``max_cycles``
   (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
   the world was unified.
@@ -160,9 +161,9 @@ class Agent(nn.Module):
     def value(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.critic(inputs)[..., 0]
 
-    def masked_logits(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The policy's logits with ``-inf`` where ``mask`` (bool) forbids the action."""
-        return self.actor(inputs).masked_fill(~mask, -math.inf)
+    def masked_logits(self, inputs: torch.Tensor, forbidden: torch.Tensor) -> torch.Tensor:
+        """The policy's logits, ``-inf`` where ``forbidden`` (bool: the action mask inverted)."""
+        return self.actor(inputs).masked_fill(forbidden, -math.inf)
 
 
 def sample_actions(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -171,11 +172,13 @@ def sample_actions(logits: torch.Tensor, generator: torch.Generator) -> torch.Te
     return torch.argmax(logits - torch.log(-torch.log(uniform)), dim=-1)
 
 
-def log_prob_and_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Log-probability of ``actions`` and the entropy under masked ``logits`` (masked actions add nothing)."""
+def log_prob_and_entropy(
+    logits: torch.Tensor, actions: torch.Tensor, forbidden: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability of ``actions`` and the entropy under ``logits`` masked where ``forbidden``."""
     log_p = torch.log_softmax(logits, dim=-1)
-    # A masked action has p = 0 and log p = -inf: its term is 0 (filled before the product, so no NaN gradient).
-    entropy = -(log_p.exp() * log_p.masked_fill(torch.isinf(log_p), 0.0)).sum(-1)
+    # A masked action has p = 0 and log p = -inf: its log p is set to 0 before the product (0 * -inf would be NaN).
+    entropy = -(log_p.exp() * log_p.masked_fill(forbidden, 0.0)).sum(-1)
     return log_p.gather(-1, actions[..., None])[..., 0], entropy
 
 
@@ -188,7 +191,7 @@ class Rollout(NamedTuple):
     """One rollout, ``[T, S, ...]`` tensors on the device (``S`` = slots = worlds x nations)."""
 
     inputs: torch.Tensor  #: float32 [T, S, D], observation and doctrine one-hot
-    masks: torch.Tensor  #: bool [T, S, A]
+    forbidden: torch.Tensor  #: bool [T, S, A], the action masks inverted
     actions: torch.Tensor  #: int64 [T, S]
     log_probs: torch.Tensor  #: float32 [T, S]
     values: torch.Tensor  #: float32 [T, S]
@@ -260,7 +263,7 @@ class Trainer:
         self.generator.manual_seed(args.seed)
         self.num_timesteps = 0
         self.iterations = 0
-        self.inputs, self.mask = self._start()
+        self.inputs, self.forbidden = self._start()
 
     def _tensor(self, array: Any) -> torch.Tensor:
         return torch.as_tensor(array, device=self.device)
@@ -272,7 +275,7 @@ class Trainer:
 
     def _start(self) -> tuple[torch.Tensor, torch.Tensor]:
         observations, mask = self.batch.reset()
-        return self._inputs(observations), self._tensor(mask).reshape(self.n_slots, -1).bool()
+        return self._inputs(observations), self._tensor(mask).reshape(self.n_slots, -1) == 0
 
     def collect(self) -> Rollout:
         """Play ``n_steps`` turns in every world with the current policy."""
@@ -281,9 +284,9 @@ class Trainer:
         final_values = []
         with torch.no_grad():
             for _ in range(n_steps):
-                logits = self.agent.masked_logits(self.inputs, self.mask)
+                logits = self.agent.masked_logits(self.inputs, self.forbidden)
                 actions = sample_actions(logits, self.generator)
-                log_probs, _ = log_prob_and_entropy(logits, actions)
+                log_probs, _ = log_prob_and_entropy(logits, actions, self.forbidden)
                 values = self.agent.value(self.inputs)
                 world_actions = actions.reshape(self.args.n_worlds, self.n_nations)
                 if self.batch.backend.name == "numpy":
@@ -295,7 +298,7 @@ class Trainer:
                 active = self._tensor(step.acting).reshape(slots).to(torch.float32)
                 final_values.append(self.agent.value(self._inputs(step.final_observations)))
                 rows["inputs"].append(self.inputs)
-                rows["masks"].append(self.mask)
+                rows["forbidden"].append(self.forbidden)
                 rows["actions"].append(actions)
                 rows["log_probs"].append(log_probs)
                 rows["values"].append(values)
@@ -306,7 +309,7 @@ class Trainer:
                 rows["next_values"].append(torch.where(terminated, 0.0, final_values[-1]))
                 self.stats.add(rewards, active, terminated | truncated)
                 self.inputs = self._inputs(step.observations)
-                self.mask = self._tensor(step.action_mask).reshape(slots, -1).bool()
+                self.forbidden = self._tensor(step.action_mask).reshape(slots, -1) == 0
             last_values = self.agent.value(self.inputs)
         stacked = {name: torch.stack(values) for name, values in rows.items()}
         # Where the episode goes on, the next value is the value of the next turn's observation.
@@ -326,25 +329,29 @@ class Trainer:
         sums = {name: torch.zeros((), device=self.device) for name in ("policy", "value", "entropy", "approx_kl")}
         n_batches = 0
         for _ in range(args.n_epochs):
+            # One shuffle of every row per epoch, then contiguous minibatches (fewer, larger gathers).
             order = torch.randperm(n_rows, generator=self.generator, device=self.device)
+            epoch = {name: value.index_select(0, order) for name, value in flat.items()}
+            epoch_advantage, epoch_returns = advantage.index_select(0, order), returns.index_select(0, order)
             for start in range(0, n_rows, args.batch_size):
-                rows = order[start : start + args.batch_size]
-                weight = flat["active"][rows]
+                batch = {name: value[start : start + args.batch_size] for name, value in epoch.items()}
+                weight = batch["active"]
                 total_weight = weight.sum().clamp(min=1.0)
 
                 def mean(x: torch.Tensor, weight: torch.Tensor = weight, total: torch.Tensor = total_weight) -> Any:
                     return (x * weight).sum() / total
 
-                logits = self.agent.masked_logits(flat["inputs"][rows], flat["masks"][rows])
-                log_probs, entropy = log_prob_and_entropy(logits, flat["actions"][rows])
-                ratio = (log_probs - flat["log_probs"][rows]).exp()
-                adv = advantage[rows]
+                logits = self.agent.masked_logits(batch["inputs"], batch["forbidden"])
+                log_probs, entropy = log_prob_and_entropy(logits, batch["actions"], batch["forbidden"])
+                ratio = (log_probs - batch["log_probs"]).exp()
+                adv = epoch_advantage[start : start + args.batch_size]
                 adv_mean = mean(adv)
                 adv = (adv - adv_mean) / (mean((adv - adv_mean) ** 2).sqrt() + 1e-8)
                 policy_loss = mean(
                     torch.maximum(-adv * ratio, -adv * ratio.clamp(1.0 - args.clip_range, 1.0 + args.clip_range))
                 )
-                value_loss = 0.5 * mean((self.agent.value(flat["inputs"][rows]) - returns[rows]) ** 2)
+                value = self.agent.value(batch["inputs"])
+                value_loss = 0.5 * mean((value - epoch_returns[start : start + args.batch_size]) ** 2)
                 entropy_loss = mean(entropy)
                 loss = policy_loss - args.ent_coef * entropy_loss + args.vf_coef * value_loss
                 self.optimizer.zero_grad(set_to_none=True)
@@ -380,7 +387,7 @@ class Trainer:
         restore_env_rng(state["env_rng"], self.batch.random)
         self.num_timesteps = int(state["num_timesteps"])
         self.iterations = int(state["iterations"])
-        self.inputs, self.mask = self._start()
+        self.inputs, self.forbidden = self._start()
 
 
 def load_agent(path: str | Path, device: str = "cpu") -> Agent:

@@ -1,27 +1,25 @@
-"""PPO training throughput on the native shared-policy vector env next to SuperSuit's vectorisation of the same env.
+"""PPO training throughput: the fast torch trainer next to stable-baselines3 (and, on request, SuperSuit).
 
-    python -m train.throughput_benchmark [--n-worlds 8] [--n-steps 64] [--max-cycles 50] [--rounds 5]
-                                          [--rollouts 2] [--doctrine security] [--json OUT]
+    python -m train.throughput_benchmark [--n-worlds 64] [--n-steps 32] [--batch-size 2048] [--rounds 3]
+                                          [--rollouts 2] [--supersuit] [--device cpu] [--json OUT]
 
-Both paths train the same stable-baselines3 ``PPO`` (plain PPO: SuperSuit's vector env has no action masks; the env
-plays a masked-out action as WAIT on both paths) with the same hyperparameters, network (MLP 64-64), ``n_steps`` per
-slot and number of agent slots (``n_worlds`` worlds x ``n_nations`` nations), in one process with one torch thread:
+Every path trains PPO with the same network (MLP 64-64, tanh), ``n_steps`` per slot, minibatch size, epochs and
+number of agent slots (``n_worlds`` worlds x ``n_nations`` nations), in one process with the same torch threads
+(``--torch-threads``, 1 by default as in both trainers):
 
-- **native**: :class:`train.vec_env.RealismVecEnv`, every slot of every world stepped as one batched transition;
-- **supersuit**: the PettingZoo tutorial path, ``supersuit.pettingzoo_env_to_vec_env_v1`` then
-  ``concat_vec_envs_v1(..., n_worlds, num_cpus=0, base_class="stable_baselines3")`` over ``realism_env.parallel_env``,
-  with :class:`realism_env.wrappers.FixedAgentsWrapper` (SuperSuit needs every agent in every step: eliminated nations
-  stay as inactive agents) and a small wrapper that hands PPO the flat observation vector (SuperSuit's Markov vector
-  env takes Box observations; the mask is dropped).
+- **fast_ppo**: :class:`train.fast_ppo.Trainer`, PPO written in torch over ``WorldBatch`` (the numpy backend on a CPU,
+  torch on a GPU), rollout, GAE and updates on one device;
+- **sb3**: what ``python -m train.ppo`` runs: ``sb3_contrib.MaskablePPO`` on :class:`train.vec_env.RealismVecEnv`;
+- **supersuit** (``--supersuit``): the PettingZoo tutorial path, plain SB3 ``PPO`` on
+  ``supersuit.pettingzoo_env_to_vec_env_v1`` then ``concat_vec_envs_v1(..., n_worlds, num_cpus=0)`` over
+  ``realism_env.parallel_env`` with :class:`realism_env.wrappers.FixedAgentsWrapper` (SuperSuit needs every agent in
+  every step) and a wrapper that hands PPO the flat observation (no action masks: the env plays a masked-out action
+  as WAIT).
 
-Rounds alternate the two paths (native first in even rounds, SuperSuit first in odd ones) after one warm-up round
-that is not counted; each round trains ``--rollouts`` rollouts of ``n_steps * slots`` agent-steps per path. Printed:
-the median over rounds of agent-steps per second for the whole training loop (rollout collection and PPO updates)
-and for rollout collection alone, and the ratio native / SuperSuit of each. Wall time (``time.perf_counter``).
-
-SuperSuit's ``ConcatVecEnv`` lacks the ``seed`` method that SB3 >= 2 calls when a model is given a seed (and that its
-own SB3 wrapper's ``reset(seed=...)`` calls), so the SuperSuit model is built without one, after seeding torch, numpy
-and Python with the same seed; its worlds draw fresh entropy. Throughput does not depend on the seed.
+Rounds alternate the order of the paths after one warm-up round that is not counted; each round trains ``--rollouts``
+rollouts of ``n_steps * slots`` agent-steps per path. Printed: the median over rounds of agent-steps per second of the
+whole training loop (rollouts and updates) and of rollout collection alone, in wall time; the last line is
+``speedup over stable-baselines3: N.Nx`` (fast_ppo's training agent-steps/s over sb3's).
 """
 
 from __future__ import annotations
@@ -98,34 +96,82 @@ class _Timer:
         return Timer()
 
 
-def build_models(args: argparse.Namespace) -> dict[str, Any]:
-    """The two PPO models, same hyperparameters, same slots."""
-    import torch
+def sb3_models(args: argparse.Namespace, config: realism_env.EnvConfig) -> dict[str, Any]:
+    """The stable-baselines3 paths: MaskablePPO on the native vector env (train.ppo's), and SuperSuit's if asked."""
+    from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
     from stable_baselines3.common.utils import set_random_seed
 
     from train.vec_env import RealismVecEnv
 
-    torch.set_num_threads(1)
-    config = realism_env.EnvConfig.from_scenario(args.scenario, doctrines=args.doctrine, max_cycles=args.max_cycles)
     common = {
         "n_steps": args.n_steps,
         "batch_size": args.batch_size,
         "n_epochs": args.n_epochs,
-        "policy_kwargs": {"net_arch": [64, 64]},
-        "device": "cpu",
+        "policy_kwargs": {"net_arch": [64, 64], "activation_fn": _tanh()},
+        "device": args.device,
         "verbose": 0,
     }
-    native = PPO("MlpPolicy", RealismVecEnv(config, args.n_worlds, seed=args.seed), seed=args.seed, **common)
-    set_random_seed(args.seed)
-    supersuit = PPO("MlpPolicy", supersuit_env(config, args.n_worlds), **common)
-    if native.env.num_envs != supersuit.env.num_envs:
-        raise AssertionError(f"slot counts differ: {native.env.num_envs} and {supersuit.env.num_envs}")
-    return {"native": native, "supersuit": supersuit}
+    env = RealismVecEnv(config, args.n_worlds, seed=args.seed)
+    models = {"sb3": MaskablePPO("MlpPolicy", env, seed=args.seed, **common)}
+    if args.supersuit:
+        set_random_seed(args.seed)
+        models["supersuit"] = PPO("MlpPolicy", supersuit_env(config, args.n_worlds), **common)
+        if models["supersuit"].env.num_envs != env.num_envs:
+            raise AssertionError(f"slot counts differ: {env.num_envs} and {models['supersuit'].env.num_envs}")
+    return models
+
+
+def _tanh() -> Any:
+    from torch import nn
+
+    return nn.Tanh
+
+
+class FastPath:
+    """The fast trainer, timed rollout by rollout (a device sync closes each timing)."""
+
+    def __init__(self, args: argparse.Namespace, config: realism_env.EnvConfig) -> None:
+        from train import fast_ppo
+
+        run_args = fast_ppo.Args(
+            doctrine=args.doctrine,
+            scenario=args.scenario,
+            seed=args.seed,
+            n_worlds=args.n_worlds,
+            n_steps=args.n_steps,
+            batch_size=args.batch_size,
+            n_epochs=args.n_epochs,
+            max_cycles=args.max_cycles,
+            device=args.device,
+            progress_bar=False,
+        )
+        self.trainer = fast_ppo.Trainer(run_args, config)
+        self.slots = self.trainer.n_slots
+
+    def measure(self, steps: int) -> dict[str, float]:
+        import torch
+
+        trainer, before = self.trainer, self.trainer.num_timesteps
+        rollout_s = 0.0
+        start = time.perf_counter()
+        while trainer.num_timesteps - before < steps:
+            collect_start = time.perf_counter()
+            rollout = trainer.collect()
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize(trainer.device)
+            rollout_s += time.perf_counter() - collect_start
+            losses = trainer.update(rollout)
+            float(losses["policy"])  # waits for the update, as the trainer's own loop does once per rollout
+        wall = time.perf_counter() - start
+        done = trainer.num_timesteps - before
+        return {"steps": done, "wall_s": wall, "train": done / wall, "rollout": done / max(rollout_s, 1e-9)}
 
 
 def measure(model: Any, steps: int) -> dict[str, float]:
-    """Train ``steps`` more agent-steps; agent-steps per second of the loop and of rollout collection alone."""
+    """Train an SB3 model ``steps`` more agent-steps; agent-steps per second of the loop and of rollouts alone."""
+    if isinstance(model, FastPath):
+        return model.measure(steps)
     timer = _Timer()
     before = model.num_timesteps
     start = time.perf_counter()
@@ -136,19 +182,24 @@ def measure(model: Any, steps: int) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    models = build_models(args)
-    slots = models["native"].env.num_envs
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
+    config = realism_env.EnvConfig.from_scenario(args.scenario, doctrines=args.doctrine, max_cycles=args.max_cycles)
+    paths: dict[str, Any] = {"fast_ppo": FastPath(args, config), **sb3_models(args, config)}
+    slots = paths["fast_ppo"].slots
     steps = args.rollouts * args.n_steps * slots
-    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in models}
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+    names = list(paths)
     for r in range(args.rounds + 1):
-        order = ["native", "supersuit"] if r % 2 == 0 else ["supersuit", "native"]
+        order = names if r % 2 == 0 else names[::-1]
         for name in order:
-            result = measure(models[name], steps)
+            result = measure(paths[name], steps)
             if r > 0:  # round 0 warms up
                 rounds[name].append(result)
         if r > 0 and not args.quiet:
-            line = ", ".join(f"{n} {rounds[n][-1]['train']:.0f}" for n in models)
-            print(f"round {r}: agent-steps/s {line}", file=sys.stderr)
+            line = ", ".join(f"{n} {rounds[n][-1]['train']:,.0f}" for n in names)
+            print(f"round {r}: training agent-steps/s {line}", file=sys.stderr)
     summary = {
         name: {
             "train_agent_steps_per_s": statistics.median(x["train"] for x in values),
@@ -156,14 +207,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         for name, values in rounds.items()
     }
-    ratio = {
-        key: summary["native"][key] / summary["supersuit"][key]
+    speedup = {
+        key: summary["fast_ppo"][key] / summary["sb3"][key]
         for key in ("train_agent_steps_per_s", "rollout_agent_steps_per_s")
     }
     return {
         "settings": {**vars(args), "slots": slots, "agent_steps_per_round": steps},
         "summary": summary,
-        "ratio_native_over_supersuit": ratio,
+        "speedup_over_sb3": speedup,
         "rounds": rounds,
     }
 
@@ -171,17 +222,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m train.throughput_benchmark",
-        description="PPO training throughput: native RealismVecEnv vs SuperSuit's vectorisation of the same env.",
+        description="PPO training throughput: the fast torch trainer next to stable-baselines3 (MaskablePPO).",
     )
     parser.add_argument("--scenario", default="multipolar", choices=sorted(realism_env.SCENARIOS))
     parser.add_argument("--doctrine", default="security", choices=realism_env.doctrine_names())
     parser.add_argument("--max-cycles", type=int, default=50, help="turns per episode (default: %(default)s)")
-    parser.add_argument("--n-worlds", type=int, default=8, help="worlds (x nations = slots; default: %(default)s)")
-    parser.add_argument("--n-steps", type=int, default=64, help="PPO n_steps per slot (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=512, help="PPO minibatch (default: %(default)s)")
+    parser.add_argument("--n-worlds", type=int, default=64, help="worlds (x nations = slots; default: %(default)s)")
+    parser.add_argument("--n-steps", type=int, default=32, help="PPO turns per slot and rollout (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=2048, help="PPO minibatch (default: %(default)s)")
     parser.add_argument("--n-epochs", type=int, default=4, help="PPO epochs (default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=5, help="measured rounds per path (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds per path (default: %(default)s)")
     parser.add_argument("--rollouts", type=int, default=2, help="rollouts per round and path (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="torch device of every path (default: %(default)s)")
+    parser.add_argument("--torch-threads", type=int, default=1, help="torch CPU threads of every path (default: 1)")
+    parser.add_argument("--supersuit", action="store_true", help="also time SuperSuit's vectorisation (plain PPO)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no per-round lines")
@@ -189,26 +243,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    for name in ("max_cycles", "n_worlds", "n_steps", "batch_size", "n_epochs", "rounds", "rollouts"):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("max_cycles", "n_worlds", "n_steps", "n_epochs", "rounds", "rollouts", "torch_threads"):
         if getattr(args, name) < 1:
-            build_parser().error(f"--{name.replace('_', '-')} must be >= 1")
+            parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: an integer >= 1")
+    if args.batch_size < 2:
+        parser.error(f"--batch-size={args.batch_size} is invalid; valid: an integer >= 2")
     result = run(args)
     s = result["settings"]
     print(
-        f"PPO on {s['slots']} agent slots ({s['n_worlds']} worlds x {s['slots'] // s['n_worlds']} nations), "
-        f"n_steps {s['n_steps']}, max_cycles {s['max_cycles']}; median of {s['rounds']} alternating rounds"
+        f"PPO on {s['slots']} agent slots ({s['n_worlds']} worlds x {s['slots'] // s['n_worlds']} nations) on "
+        f"{s['device']} ({s['torch_threads']} torch threads), n_steps {s['n_steps']}, minibatch {s['batch_size']}, "
+        f"{s['n_epochs']} epochs, MLP 64-64; "
+        f"median of {s['rounds']} alternating rounds, wall time"
     )
     print(f"{'path':<11}{'training agent-steps/s':>24}{'rollout-only agent-steps/s':>28}")
     for name, values in result["summary"].items():
-        print(f"{name:<11}{values['train_agent_steps_per_s']:>24.0f}{values['rollout_agent_steps_per_s']:>28.0f}")
-    ratio = result["ratio_native_over_supersuit"]
-    print(
-        f"ratio native / supersuit: training {ratio['train_agent_steps_per_s']:.2f}x, "
-        f"rollout collection {ratio['rollout_agent_steps_per_s']:.2f}x"
-    )
+        print(f"{name:<11}{values['train_agent_steps_per_s']:>24,.0f}{values['rollout_agent_steps_per_s']:>28,.0f}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=lambda x: np.asarray(x).tolist()) + "\n")
+    speedup = result["speedup_over_sb3"]
+    print(f"rollout collection alone: {speedup['rollout_agent_steps_per_s']:.1f}x stable-baselines3's")
+    print(f"speedup over stable-baselines3: {speedup['train_agent_steps_per_s']:.1f}x")
     return result
 
 

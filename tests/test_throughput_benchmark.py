@@ -1,0 +1,28 @@
+"""train.throughput_benchmark: the fast trainer and stable-baselines3 timed side by side, the speedup as last line."""
+
+from __future__ import annotations
+
+import pytest
+
+from train import throughput_benchmark
+
+
+def test_prints_both_paths_and_ends_with_the_speedup(capsys):
+    result = throughput_benchmark.main(
+        ["--n-worlds", "2", "--n-steps", "8", "--batch-size", "32", "--rounds", "1", "--rollouts", "1", "--quiet"]
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert set(result["summary"]) == {"fast_ppo", "sb3"}
+    speedup = result["speedup_over_sb3"]["train_agent_steps_per_s"]
+    fast, sb3 = (result["summary"][p]["train_agent_steps_per_s"] for p in ("fast_ppo", "sb3"))
+    assert speedup == pytest.approx(fast / sb3)
+    assert lines[-1] == f"speedup over stable-baselines3: {speedup:.1f}x"
+    # Both paths trained the same number of agent-steps per round.
+    steps = {p: result["rounds"][p][0]["steps"] for p in result["rounds"]}
+    assert steps["fast_ppo"] == steps["sb3"] == 2 * 6 * 8
+
+
+def test_bad_sizes_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        throughput_benchmark.main(["--n-worlds", "0"])
+    assert "--n-worlds=0 is invalid; valid: an integer >= 1" in capsys.readouterr().err
