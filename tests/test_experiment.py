@@ -121,7 +121,7 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     assert saved["resolved"]["eval_max_cycles"] == 8
     assert resolve(load_preset(path=out / "preset.toml")).preset() == design.preset()
 
-    models = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.zip")}
+    models = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.pt")}
     csv_before = (out / "results.csv").read_bytes()
     started = time.monotonic()
     again = run_experiment(["--preset-file", str(path), "--out", str(out)])
@@ -129,7 +129,7 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     assert time.monotonic() - started < 30
     assert "0 runs trained (6 already finished), 0 evaluation jobs run" in again.stdout
     assert (out / "results.csv").read_bytes() == csv_before
-    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.zip")} == models
+    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.pt")} == models
 
 
 def run_locked(run: Path) -> bool:
@@ -148,9 +148,9 @@ def run_locked(run: Path) -> bool:
 
 
 def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Path) -> None:
-    # 2 conditions x 2 seeds of 20 rollouts (a few seconds each), checkpoints every 4 rollouts.
-    text = TINY.replace("timesteps = 384", "timesteps = 3840")
-    text = text.replace("checkpoint_every = 192", "checkpoint_every = 768")
+    # 2 conditions x 2 seeds of 200 rollouts (a few seconds each), checkpoints every 40 rollouts.
+    text = TINY.replace("timesteps = 384", "timesteps = 38400")
+    text = text.replace("checkpoint_every = 192", "checkpoint_every = 7680")
     path = preset_file(tmp_path, text.replace('name = "tiny"', 'name = "tiny"\nconditions = ["security", "power"]'))
     out = tmp_path / "out"
     process = subprocess.Popen(
@@ -167,12 +167,12 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
             latest = json.loads((run / "checkpoints" / "latest.json").read_text())
         except (OSError, ValueError):
             return False
-        return latest["num_timesteps"] <= 1920 and not (run / "model.zip").exists()
+        return latest["num_timesteps"] <= 19200 and not (run / "model.pt").exists()
 
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
-            if any((r / "model.zip").exists() for r in runs) and any(early(r) for r in runs):
+            if any((r / "model.pt").exists() for r in runs) and any(early(r) for r in runs):
                 break
             assert process.poll() is None, "the experiment ended before it could be killed"
             time.sleep(0.05)
@@ -187,18 +187,18 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
     while time.monotonic() < deadline and any(run_locked(r) for r in runs):
         time.sleep(0.1)
     assert not any(run_locked(r) for r in runs), "a worker outlived its killed experiment by 60 s"
-    finished = [r for r in runs if (r / "model.zip").exists()]
+    finished = [r for r in runs if (r / "model.pt").exists()]
     training = [r for r in runs if (r / "checkpoints" / "latest.json").exists() and r not in finished]
     assert finished and training
     for run in training:
         assert not json.loads((run / "metrics.json").read_text())["finished"]
-    stamps = {r: (r / "model.zip").stat().st_mtime_ns for r in finished}
+    stamps = {r: (r / "model.pt").stat().st_mtime_ns for r in finished}
 
     result = run_experiment(["--preset-file", str(path), "--out", str(out)])
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"{len(finished)} already finished" in result.stdout
     for run in finished:
-        assert (run / "model.zip").stat().st_mtime_ns == stamps[run]
+        assert (run / "model.pt").stat().st_mtime_ns == stamps[run]
         assert (run / "train.log").read_text().count("--- ") == 1  # trained once
     for run in training:
         log = (run / "train.log").read_text()
@@ -218,7 +218,7 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
     ("text", "expected"),
     [
         ("[train\ntimesteps = 1", "is not valid TOML"),
-        ("[train]\ntimestep = 100", "unknown key 'timestep' in [train]; valid keys: algo, batch_size,"),
+        ("[train]\ntimestep = 100", "unknown key 'timestep' in [train]; valid keys: backend, batch_size,"),
         ("[evaluate]\nepisode = 3", "unknown key 'episode' in [evaluate]; valid keys: alpha, backgrounds,"),
         ("[experiment]\nseed = [0]", "unknown key 'seed' in [experiment]; valid keys: conditions, name,"),
         ("[environment]\nx = 1", "unknown key 'environment'"),
@@ -425,6 +425,37 @@ def test_learned_policy_feeds_the_doctrine_indicator_and_matches_sb3(mixed_run: 
     mask = observations["nation_0"]["action_mask"].astype(bool)
     expected, _ = model.predict(x_sec.astype(np.float32), action_masks=mask, deterministic=True)
     assert sec.step(observations["nation_0"], (), np.random.default_rng(0))[0] == int(expected)
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (barely trained) security run of train.fast_ppo: model.pt and config.json."""
+    from train.fast_ppo import main
+
+    out = tmp_path_factory.mktemp("fast") / "security"
+    argv = ["--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "5"]
+    assert main([*argv, "--out", str(out), "--no-progress-bar"]) == 0
+    return out
+
+
+def test_a_fast_ppo_run_plays_with_its_doctrine_one_hot_and_matches_its_torch_network(fast_run: Path) -> None:
+    import torch
+
+    from train.fast_ppo import load_agent
+
+    info = RunInfo.read(fast_run)
+    assert info.algo == "fast_ppo" and info.indicator and info.model_path.endswith("model.pt")
+    names = register_learned(fast_run, name="learned_test_fast")
+    env = realism_env.parallel_env(max_cycles=5)
+    observations, _ = env.reset(seed=2)
+    policy = LearnedPolicy.from_env(env, **type_spec(names["security"]))
+    x = policy.features(observations["nation_0"])
+    assert x[env.layout.size :].tolist() == realism_env.doctrine_onehot(["security"])[0].tolist()
+    actor = load_agent(fast_run / "model.pt").actor
+    expected = actor(torch.as_tensor(x[None], dtype=torch.float32)).detach().numpy()
+    np.testing.assert_allclose(policy.network.logits(x[None]), expected, rtol=1e-5, atol=1e-5)
+    mask = observations["nation_0"]["action_mask"]
+    assert mask[policy.step(observations["nation_0"], (), np.random.default_rng(0))[0]] == 1
 
 
 def test_learned_nations_play_in_the_harness_in_self_play_and_among_a_background(mixed_run: Path) -> None:

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m train.experiment --preset quick --out runs/quick        # about 3 minutes on 2 cores
+    python -m train.experiment --preset quick --out runs/quick        # about 9 minutes on 2 cores
     python -m train.experiment --preset full --out runs/full          # + offense_defense_balance x conquest_payoff
     python -m train.experiment --preset quick --out runs/quick        # again: skips what is done (or resumes)
     python -m train.experiment --preset-file my.toml --out runs/my    # a preset of your own (schema below)
@@ -10,16 +10,18 @@ Usage::
     python -m train.experiment --preset-file train/presets/conquest_sweep.toml --out runs/cp   # an example preset
     python -m train.experiment --help                                  # --workers N, --no-progress
 
-Presets: ``quick`` (3 conditions x 5 seeds x 40k agent-steps, 50-turn episodes, 20 evaluation episodes per setting;
-measured at about 3 minutes on this 2-core machine) shows the whole pipeline; its policies are barely trained, so
-expect many inconclusive verdicts. ``full`` (3 conditions x 4 worlds x 6 seeds x 200k agent-steps, 100-turn
-episodes, 50 evaluation episodes, 4 held-out scenarios) is for conclusions: estimated at 1.5 hours on 2 cores.
+Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 20 evaluation episodes per setting;
+553 s measured on this 2-core machine, 7 minutes of it training) shows the whole pipeline with policies that come
+close to the scripted realists (the report's first lines say where they fall short). ``full`` (3 conditions x 4
+worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4 held-out
+scenarios) is for conclusions: 4.8 billion agent-steps, about 22 hours of training on 2 CPU cores at the fast
+trainer's CPU speed (estimated, not run); set ``[train] device = "cuda"`` for a GPU, where it has not been measured.
 
 What it does:
 
-1. **Trains** one shared-policy PPO run (:mod:`train.ppo`) per *condition* and seed: the conditions are the doctrines
-   ``security`` (every nation), ``power`` (every nation) and ``mixed`` (security and power alternating, nation 0
-   security: :func:`realism_env.mixed_doctrines`; with the doctrine indicator),
+1. **Trains** one shared-policy PPO run (:mod:`train.fast_ppo`, self-play) per *condition* and seed: the conditions
+   are the doctrines ``security`` (every nation), ``power`` (every nation) and ``mixed`` (security and power
+   alternating, nation 0 security: :func:`realism_env.mixed_doctrines`; each nation's doctrine one-hot is an input),
    each in every *world* of the sweep (the cross product of the ``[sweep]`` values; one world without a sweep).
 2. **Evaluates** every run with the harness of :mod:`agents.evaluate` (matched worlds: episode ``k`` of every
    population uses env seed ``evaluate.seed + k``) through :mod:`train.learned`, in these *settings*: self-play in
@@ -33,13 +35,13 @@ What it does:
    pairwise differences with Welch tests, embedded plots; statistics in :mod:`train.report`), ``results.csv`` (one row
    per evaluated episode), ``plots/*.png``, ``experiment.json`` (the resolved preset, the command and versions),
    ``preset.toml`` (the same preset as TOML: ``--preset-file DIR/preset.toml`` reproduces it), ``runs/<condition>/
-   seed<k>/`` (each run's ``config.json``, ``metrics.json``, ``model.zip``, checkpoints, TensorBoard logs and
+   seed<k>/`` (each run's ``config.json``, ``metrics.json``, ``model.pt``, checkpoints, TensorBoard logs and
    ``train.log``) and ``evals/<condition>/<seed<k>|scripted|random>/<setting>.json`` (each evaluation's episodes,
    population, config and cache key).
 
 Resuming: rerunning the same command skips finished runs and cached evaluations (an evaluation is recomputed only
 when its cache key changes: the model, the population or the evaluation settings). A killed experiment resumes where
-it stopped: unfinished runs continue from their last checkpoint (``train.ppo --resume``; at most one
+it stopped: unfinished runs continue from their last checkpoint (``train.fast_ppo --resume``; at most one
 ``checkpoint_every`` interval is lost, and a worker whose parent dies saves a checkpoint first). Every results file
 is written atomically (temporary file, fsync, rename). Runs of one output folder are locked, so two invocations never
 train the same run at once.
@@ -55,7 +57,7 @@ level, outside ``if __name__ == "__main__":``, is enough; or run with ``--worker
 
 Preset schema (TOML; every table and key is optional; unknown keys and bad values are errors naming the key and
 what is valid). Without ``base``, missing [experiment] and [evaluate] keys take the quick preset's values and
-missing [train] keys train.ppo's defaults::
+missing [train] keys train.fast_ppo's defaults::
 
     base = "quick"                      # start from a built-in preset (quick or full) and override it
 
@@ -66,10 +68,11 @@ missing [train] keys train.ppo's defaults::
     seeds = [0, 1, 2, 3, 4]             # training seeds (the unit of replication)
     workers = 2                         # parallel processes (runs and evaluations); 1 runs in this process
 
-    [train]                             # any option of train.ppo (python -m train.ppo --help) except
-    timesteps = 40000                   # doctrine, scenario, seed, out, resume, set, progress_bar
+    [train]                             # any option of train.fast_ppo (python -m train.fast_ppo --help) except
+    timesteps = 2000000                 # doctrine, scenario, seed, out, resume, set, progress_bar
     max_cycles = 50
-    checkpoint_every = 10000
+    checkpoint_every = 500000
+    device = "cpu"                      # or "cuda": the worlds and the network on the GPU
 
     [env]                               # EnvConfig overrides for every condition (not doctrines)
     misperception = 0.2
@@ -120,7 +123,8 @@ import realism_env
 from agents.policies import POLICIES
 from realism_env import METRICS, NATION_METRICS, SCENARIOS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json
-from train.ppo import DOCTRINE_CHOICES, Args, check_args, make_config
+from train.fast_ppo import Args, check_args
+from train.ppo import DOCTRINE_CHOICES, make_config
 
 try:
     import tomllib
@@ -128,12 +132,14 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 EVAL_CACHE_VERSION = 1
+#: A run's trained network (train.fast_ppo)
+MODEL = "model.pt"
 
 # --------------------------------------------------------------------------------------------------
 # Presets: schema, built-ins, parsing
 # --------------------------------------------------------------------------------------------------
 
-#: train.ppo options a preset may not set (the experiment sets them per run).
+#: train.fast_ppo options a preset may not set (the experiment sets them per run).
 TRAIN_RESERVED = ("doctrine", "scenario", "seed", "out", "resume", "set", "progress_bar")
 _ARG_TYPES = typing.get_type_hints(Args)
 _ENV_TYPES = typing.get_type_hints(EnvConfig)
@@ -172,13 +178,13 @@ QUICK: dict[str, Any] = {
         "workers": 2,
     },
     "train": {
-        "timesteps": 40_000,
+        "timesteps": 2_000_000,
         "max_cycles": 50,
-        "n_worlds": 8,
-        "n_steps": 64,
-        "batch_size": 512,
-        "n_epochs": 4,
-        "checkpoint_every": 10_000,
+        "n_worlds": 128,
+        "n_steps": 32,
+        "batch_size": 4096,
+        "n_epochs": 2,
+        "checkpoint_every": 500_000,
     },
     "env": {},
     "sweep": {},
@@ -197,8 +203,15 @@ QUICK: dict[str, Any] = {
 }
 
 FULL: dict[str, Any] = {
-    "experiment": {**QUICK["experiment"], "name": "full", "seeds": [0, 1, 2, 3, 4, 5]},
-    "train": {**QUICK["train"], "timesteps": 200_000, "max_cycles": 100, "n_worlds": 16, "checkpoint_every": 50_000},
+    "experiment": {**QUICK["experiment"], "name": "full", "seeds": list(range(20))},
+    "train": {
+        **QUICK["train"],
+        "timesteps": 20_000_000,
+        "max_cycles": 100,
+        "n_worlds": 512,
+        "batch_size": 16384,
+        "checkpoint_every": 2_000_000,
+    },
     "env": {},
     "sweep": {"offense_defense_balance": [2.0, 3.0], "conquest_payoff": [0.2, 0.8]},
     "evaluate": {**QUICK["evaluate"], "episodes": 50, "heldout": ["bipolar", "islands", "rising_power", "europe_1914"]},
@@ -243,7 +256,7 @@ def _arg_kind(name: str) -> str:
 
 
 def train_keys() -> dict[str, tuple[str, str]]:
-    """[train] keys: every train.ppo option but :data:`TRAIN_RESERVED`, with its type and help."""
+    """[train] keys: every train.fast_ppo option but :data:`TRAIN_RESERVED`, with its type and help."""
     return {f.name: (_arg_kind(f.name), f.metadata["help"]) for f in fields(Args) if f.name not in TRAIN_RESERVED}
 
 
@@ -420,7 +433,7 @@ class Design:
         return {**self.env, **dict(condition.point)}
 
     def args(self, condition: Condition, seed: int, out: Path) -> Args:
-        """The train.ppo arguments of one run."""
+        """The train.fast_ppo arguments of one run."""
         sets = tuple(
             f"{k}={json.dumps(list(v) if isinstance(v, tuple) else v)}" for k, v in self.overrides(condition).items()
         )
@@ -513,7 +526,7 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         evaluate=evaluate,
         raw=copy.deepcopy(dict(raw)),
     )
-    # Every condition's run arguments and config must be valid (EnvConfig and train.ppo report the bad field).
+    # Every condition's run arguments and config must be valid (EnvConfig and train.fast_ppo report the bad field).
     n_nations = None
     for condition in design.conditions:
         args = design.args(condition, design.seeds[0], Path("."))
@@ -574,7 +587,7 @@ def _exit_now(signum: int, frame: Any) -> None:
 def _worker_init(parent: int) -> None:
     """Worker processes stop with the experiment. SIGUSR1 means "stop": the experiment sends it when interrupted,
     and on Linux the kernel sends it when the experiment dies (``PR_SET_PDEATHSIG``). A training run then saves a
-    checkpoint and stops (train.ppo's SIGTERM handler); an evaluation finishes its current setting (or, orphaned,
+    checkpoint and stops (the trainer's SIGTERM handler); an evaluation finishes its current setting (or, orphaned,
     exits); no further task starts; an orphaned worker exits."""
     global _PARENT
     _PARENT = parent  # from the parent: if it died while this worker started, getppid() already differs
@@ -601,7 +614,7 @@ def _on_stop(signum: int, frame: Any) -> None:
     evaluating worker exits once it is orphaned."""
     global _STOP
     first, _STOP = not _STOP, True
-    if signal.getsignal(signal.SIGTERM) is not _exit_now:  # train.ppo's handler: a run is training
+    if signal.getsignal(signal.SIGTERM) is not _exit_now:  # the trainer's handler: a run is training
         if first:
             signal.raise_signal(signal.SIGTERM)
     elif _orphaned():
@@ -634,8 +647,8 @@ def _run_lock(directory: Path) -> Any:
 
 
 def train_run(args_fields: dict[str, Any], log_path: str) -> dict[str, Any]:
-    """Train (or resume) one run with :func:`train.ppo.train`, its output in ``log_path``; returns its metrics."""
-    from train.ppo import train
+    """Train (or resume) one run with :func:`train.fast_ppo.train`, its output in ``log_path``; returns its metrics."""
+    from train.fast_ppo import train
 
     _check_stop()
     args = Args(**args_fields)
@@ -643,7 +656,7 @@ def train_run(args_fields: dict[str, Any], log_path: str) -> dict[str, Any]:
     out = Path(args.out)
     with _run_lock(out), open(log_path, "a") as log:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} train.ppo {args.out}", flush=True)
+            print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} train.fast_ppo {args.out}", flush=True)
             code = train(args, config)
     if _orphaned():
         os._exit(1)
@@ -705,7 +718,8 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
 def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> None:
     """Raise :class:`PresetError` when a run folder holds a run with other settings than this preset's (only
     ``timesteps`` and run-time options may change: a larger ``timesteps`` extends finished runs)."""
-    from train.ppo import differences, run_record
+    from train.fast_ppo import run_record
+    from train.ppo import differences
 
     for condition, seed, run_dir in runs:
         saved = _read_json(run_dir / "config.json")
@@ -727,9 +741,7 @@ def run_finished(run_dir: Path, timesteps: int) -> bool:
     except (OSError, ValueError):
         return False
     return (
-        bool(metrics.get("finished"))
-        and metrics.get("num_timesteps", 0) >= timesteps
-        and (run_dir / "model.zip").is_file()
+        bool(metrics.get("finished")) and metrics.get("num_timesteps", 0) >= timesteps and (run_dir / MODEL).is_file()
     )
 
 
@@ -808,7 +820,7 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
     from train.learned import file_digest
 
     common = _eval_common(design, condition)
-    digest = file_digest(run_dir / "model.zip")
+    digest = file_digest(run_dir / MODEL)
     items = []
     for setting in design.settings:
         path = out / "evals" / condition.name / f"seed{seed}" / f"{setting.name}.json"

@@ -286,7 +286,7 @@ class Trainer:
             for _ in range(n_steps):
                 logits = self.agent.masked_logits(self.inputs, self.forbidden)
                 actions = sample_actions(logits, self.generator)
-                log_probs, _ = log_prob_and_entropy(logits, actions, self.forbidden)
+                log_probs = torch.log_softmax(logits, dim=-1).gather(-1, actions[:, None])[:, 0]
                 values = self.agent.value(self.inputs)
                 world_actions = actions.reshape(self.args.n_worlds, self.n_nations)
                 if self.batch.backend.name == "numpy":
@@ -296,7 +296,12 @@ class Trainer:
                 terminated = self._tensor(step.terminated).reshape(slots)
                 truncated = self._tensor(step.truncated).reshape(slots)
                 active = self._tensor(step.acting).reshape(slots).to(torch.float32)
-                final_values.append(self.agent.value(self._inputs(step.final_observations)))
+                # The value of the last observation of a truncated episode (where no world ended, the next turn's
+                # observation is that same one and its value is read below; numpy tells at no cost whether any did).
+                if self.batch.backend.name != "numpy" or step.world_reset.any():
+                    final_values.append(self.agent.value(self._inputs(step.final_observations)))
+                else:
+                    final_values.append(torch.zeros(slots, device=self.device))
                 rows["inputs"].append(self.inputs)
                 rows["forbidden"].append(self.forbidden)
                 rows["actions"].append(actions)

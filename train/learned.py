@@ -51,6 +51,9 @@ from agents.rollout import rollout
 from realism_env import ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
 
+#: A run's model: train.fast_ppo's weights, or train.ppo's SB3 archive.
+MODEL_FILES = ("model.pt", "model.zip")
+
 #: The scripted policy that stands for each doctrine in the baselines (the theories' own scripted agents).
 SCRIPTED_COUNTERPART: dict[str, str] = {"security": "defensive_realist", "power": "offensive_realist"}
 
@@ -75,22 +78,28 @@ class RunInfo:
 
     @classmethod
     def read(cls, run_dir: str | Path) -> RunInfo:
-        """Read ``run_dir/config.json``; raises ``ValueError`` when the run or its model is missing."""
+        """Read ``run_dir/config.json``; raises ``ValueError`` when the run or its model is missing. A run of
+        ``train.fast_ppo`` (``model.pt``) always feeds its network the doctrine one-hot; one of ``train.ppo``
+        (``model.zip``) only when trained with ``--doctrine mixed``."""
         run = Path(run_dir)
-        config_path, model_path = run / "config.json", run / "model.zip"
-        if not config_path.is_file() or not model_path.is_file():
-            raise ValueError(f"{run} is not a finished training run: it needs config.json and model.zip")
+        config_path = run / "config.json"
+        model_path = next((run / name for name in MODEL_FILES if (run / name).is_file()), None)
+        if not config_path.is_file() or model_path is None:
+            raise ValueError(
+                f"{run} is not a finished training run: it needs config.json and a model ({' or '.join(MODEL_FILES)})"
+            )
         record = json.loads(config_path.read_text())
         args, env_config = record["args"], record["env_config"]
         doctrines = env_config["doctrines"]
         per_nation = (doctrines,) * env_config["n_nations"] if isinstance(doctrines, str) else tuple(doctrines)
+        fast = model_path.name == "model.pt"
         return cls(
             run_dir=str(run),
             model_path=str(model_path),
-            algo=args.get("algo", "maskable_ppo"),
+            algo="fast_ppo" if fast else args.get("algo", "maskable_ppo"),
             doctrine=args["doctrine"],
             doctrine_per_nation=per_nation,
-            indicator=args["doctrine"] == "mixed",
+            indicator=fast or args["doctrine"] == "mixed",
             scenario=args["scenario"],
             env_config=env_config,
         )
@@ -105,6 +114,50 @@ def _activation(module: Any) -> Any:
     if name == "Identity":
         return lambda x: x
     return None
+
+
+def _numpy_mlp(modules: Sequence[Any]) -> list[tuple[np.ndarray, np.ndarray, Any]] | None:
+    """[(W, b, activation)] of a chain of torch ``Linear`` layers and activations, or None if it is not one."""
+    layers: list[tuple[np.ndarray, np.ndarray, Any]] = []
+    for module in modules:
+        if type(module).__name__ == "Linear":
+            weight = module.weight.detach().cpu().numpy().astype(np.float64).T
+            bias = module.bias.detach().cpu().numpy().astype(np.float64)
+            layers.append((weight, bias, None))
+        else:
+            act = _activation(module)
+            if act is None or not layers or layers[-1][2] is not None:
+                return None
+            layers[-1] = (layers[-1][0], layers[-1][1], act)
+    return layers
+
+
+def _numpy_forward(layers: list[tuple[np.ndarray, np.ndarray, Any]], x: np.ndarray) -> np.ndarray:
+    h = np.asarray(x, dtype=np.float64)
+    for weight, bias, act in layers:
+        h = h @ weight + bias
+        if act is not None:
+            h = act(h)
+    return h
+
+
+class FastPolicyNetwork:
+    """The action logits of a ``train.fast_ppo`` run's actor, in numpy (``model.pt`` read with ``weights_only``)."""
+
+    def __init__(self, model_path: str | Path) -> None:
+        from train.fast_ppo import load_agent
+
+        agent = load_agent(model_path)
+        self.observation_size = int(agent.shape["n_inputs"])
+        self.n_actions = int(agent.shape["n_actions"])
+        layers = _numpy_mlp(list(agent.actor))
+        if layers is None:
+            raise ValueError(f"{model_path}: the actor is not a chain of Linear layers and tanh/ReLU")
+        self.layers = layers
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """[..., A] logits of network inputs ``x`` ([..., D])."""
+        return _numpy_forward(self.layers, x)
 
 
 class PolicyNetwork:
@@ -122,29 +175,12 @@ class PolicyNetwork:
         extractor = getattr(policy, "pi_features_extractor", None)
         if type(extractor).__name__ != "FlattenExtractor":
             return None
-        layers: list[tuple[np.ndarray, np.ndarray, Any]] = []
-        modules = list(policy.mlp_extractor.policy_net) + [policy.action_net]
-        for module in modules:
-            if type(module).__name__ == "Linear":
-                weight = module.weight.detach().cpu().numpy().astype(np.float64).T
-                bias = module.bias.detach().cpu().numpy().astype(np.float64)
-                layers.append((weight, bias, None))
-            else:
-                act = _activation(module)
-                if act is None or not layers or layers[-1][2] is not None:
-                    return None
-                layers[-1] = (layers[-1][0], layers[-1][1], act)
-        return layers
+        return _numpy_mlp(list(policy.mlp_extractor.policy_net) + [policy.action_net])
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """[..., A] logits of observations ``x`` ([..., D])."""
         if self.layers is not None:
-            h = np.asarray(x, dtype=np.float64)
-            for weight, bias, act in self.layers:
-                h = h @ weight + bias
-                if act is not None:
-                    h = act(h)
-            return h
+            return _numpy_forward(self.layers, x)
         return self.torch_logits(x)
 
     def torch_logits(self, x: np.ndarray) -> np.ndarray:
@@ -159,15 +195,18 @@ class PolicyNetwork:
         return out.reshape(*np.shape(x)[:-1], self.n_actions).astype(np.float64)
 
 
-_NETWORKS: dict[tuple[str, float, int], PolicyNetwork] = {}
+_NETWORKS: dict[tuple[str, float, int], PolicyNetwork | FastPolicyNetwork] = {}
 
 
-def load_network(model_path: str | Path, algo: str = "maskable_ppo") -> PolicyNetwork:
-    """The policy network of ``model_path``, loaded once per process (keyed by path, mtime and size)."""
+def load_network(model_path: str | Path, algo: str = "maskable_ppo") -> PolicyNetwork | FastPolicyNetwork:
+    """The policy network of ``model_path``, loaded once per process (keyed by path, mtime and size); ``algo``:
+    fast_ppo, maskable_ppo or ppo."""
     path = Path(model_path).resolve()
     stat = path.stat()
     key = (str(path), stat.st_mtime, stat.st_size)
-    if key not in _NETWORKS:
+    if key not in _NETWORKS and algo == "fast_ppo":
+        _NETWORKS[key] = FastPolicyNetwork(path)
+    elif key not in _NETWORKS:
         if algo == "maskable_ppo":
             from sb3_contrib import MaskablePPO as Algo
         else:
@@ -204,7 +243,8 @@ class LearnedPolicy(Policy):
 
     Args:
         layout, n_nations, n_arms_levels: as every :class:`agents.Policy`.
-        model_path: the SB3 ``model.zip``; ``algo``: maskable_ppo or ppo.
+        model_path: the run's ``model.pt`` (train.fast_ppo) or SB3 ``model.zip``.
+        algo: fast_ppo, maskable_ppo or ppo.
         doctrine: this nation's doctrine for the indicator, or None when the run had no indicator.
         deterministic: play the most likely allowed action (True) or sample (False).
     """
@@ -221,7 +261,7 @@ class LearnedPolicy(Policy):
         algo: str = "maskable_ppo",
         doctrine: str | None = None,
         deterministic: bool = True,
-        network: PolicyNetwork | None = None,
+        network: PolicyNetwork | FastPolicyNetwork | None = None,
     ) -> None:
         super().__init__(layout, n_nations, n_arms_levels)
         if network is None:

@@ -803,6 +803,54 @@ def _doctrines_of(condition_doctrine: str) -> list[str]:
     return list(MIXED_ORDER) if condition_doctrine == "mixed" else [condition_doctrine]
 
 
+#: A learned security nation's self-play return must reach this share of the scripted defensive realists'.
+SELFPLAY_BAR = 0.97
+
+
+def learner_checks(
+    design: Any, rows_of: Callable[[str, str, str, str], Sequence[Mapping[str, Any]]], confidence: float
+) -> list[dict[str, Any]]:
+    """How learned nations compare with the scripted realists in matched worlds: security self-play in the training
+    scenario (own return >= :data:`SELFPLAY_BAR` x the defensive realists'), and every focal setting (the learned
+    focal nations' return >= the scripted focal baseline's among the same background). One dict per check: label,
+    learned (mean and interval over seeds), scripted mean, ratio, bar, meets."""
+    checks = []
+    train_setting = design.settings[0].name
+    for condition in design.conditions:
+        doctrines = _doctrines_of(condition.doctrine)
+        where = f" ({condition.world})" if len(design.worlds) > 1 else ""
+        for setting in design.settings:
+            if setting.selfplay and setting.name != train_setting:
+                continue
+            learned_rows = rows_of(condition.world, condition.name, "learned", setting.name)
+            scripted_rows = rows_of(condition.world, condition.name, "scripted", setting.name)
+            if not learned_rows or not scripted_rows:
+                continue
+            if setting.selfplay:
+                if "security" not in doctrines:
+                    continue
+                metric, factor = "security:return", SELFPLAY_BAR
+                label = f"`{condition.name}`{where}: security self-play in `{setting.scenario}`"
+            else:
+                metric, factor = "focal:return", 1.0
+                held = ", held out" if setting.heldout else ""
+                label = f"`{condition.name}`{where}: focal among `{setting.background}` in `{setting.scenario}`{held}"
+            learned = mean_ci(metric_units(learned_rows, metric), confidence)
+            scripted = float(np.mean(finite(column(scripted_rows, metric))))
+            bar = factor * scripted
+            checks.append(
+                {
+                    "label": label,
+                    "learned": learned,
+                    "scripted": scripted,
+                    "ratio": learned["mean"] / scripted if scripted else float("nan"),
+                    "bar": bar,
+                    "meets": bool(learned["mean"] >= bar),
+                }
+            )
+    return checks
+
+
 def write_report(
     design: Any,
     out: Path,
@@ -853,7 +901,8 @@ def write_report(
         + f" (mixed: nations alternate {' and '.join(MIXED_ORDER)}, nation_0 {MIXED_ORDER[0]}, one network with "
         "the doctrine indicator); "
         f"training scenario `{design.scenario}`; sweep: {sweep}; seeds {list(design.seeds)}; "
-        f"{design.train.get('timesteps', 'default')} agent-steps per run (train.ppo, one shared network per run). "
+        f"{design.train.get('timesteps', 'default')} agent-steps per run "
+        "(train.fast_ppo, self-play, one shared network per run). "
         f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
         f"{ev['seed'] + ev['episodes'] - 1}, {design.eval_max_cycles} turns), "
         + ("deterministic" if ev["deterministic"] else "stochastic")
@@ -868,6 +917,35 @@ def write_report(
         f"episode. Pairwise differences: Welch's t test over seeds with Holm's adjustment across metrics. Claims: "
         f"one-sided tests at alpha = {alpha:g}; {RULE}. Details: the docstring of `train/report.py`."
     )
+
+    # ---- how good the learners are (first: a learner that falls short is said at once) ------------
+    checks = learner_checks(design, rows_of, confidence)
+    short = [c for c in checks if not c["meets"]]
+    verdict_line = (
+        f"**Learners against the scripted realists: {len(checks) - len(short)} of {len(checks)} checks met.** "
+        + ("Falls short: " + "; ".join(c["label"] for c in short) + "." if short else "Every check is met.")
+    )
+    parts.insert(1, verdict_line)
+    parts.append("## Learners against the scripted realists")
+    parts.append(
+        "Matched worlds (the same env seeds for learned and scripted populations). Self-play: a learned security "
+        f"nation's own return against the scripted `defensive_realist`'s in the same worlds; it meets the bar at "
+        f"{SELFPLAY_BAR:g}x or more. Focal: learned nations as the focal nations among a scripted background, "
+        "against the scripted focal baseline of their doctrine (`defensive_realist` for security, "
+        "`offensive_realist` for power) among the same background; the bar is the baseline's mean. Learned values "
+        f"are means over seeds with {pct} intervals."
+    )
+    parts.append(
+        markdown_table(
+            ["check", "learned", "scripted", "ratio", "bar", "met"],
+            [
+                [c["label"], fmt_summary(c["learned"]), fmt(c["scripted"]), fmt(c["ratio"]), fmt(c["bar"]),
+                 "yes" if c["meets"] else "**no**"]
+                for c in checks
+            ],
+            "lrrrrc",
+        )
+    )  # fmt: skip
 
     # ---- claims -----------------------------------------------------------------------------------
     claim_results: dict[str, list[dict[str, Any]]] = {}
@@ -1076,8 +1154,8 @@ def write_report(
         "doctrine). Empty cells are NaN (a metric undefined in that episode).\n"
         "- `experiment.json` and `preset.toml`: the resolved preset (`python -m train.experiment --preset-file "
         "preset.toml --out DIR` reruns it), the command and versions.\n"
-        "- `runs/<condition>/seed<k>/`: `config.json` (train.ppo arguments and the full EnvConfig), `metrics.json` "
-        "(training summary and learning curve), `model.zip`, `checkpoints/`, `tb/`, `train.log`.\n"
+        "- `runs/<condition>/seed<k>/`: `config.json` (train.fast_ppo arguments and the full EnvConfig), "
+        "`metrics.json` (training summary and learning curve), `model.pt`, `checkpoints/`, `tb/`, `train.log`.\n"
         "- `evals/<condition>/<seed<k>|scripted|random>/<setting>.json`: each evaluation's population, doctrines, "
         "full EnvConfig, episode rows and cache key.\n"
         "- Every number of this report is computed from `results.csv` (and the runs' `metrics.json` for the "
