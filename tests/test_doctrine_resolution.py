@@ -134,7 +134,7 @@ def test_an_experiment_worker_reports_an_unregistered_doctrine_by_name(parent_do
     """train.experiment's spawn workers: the task fails with the ValueError (no KeyError), and ``execute`` reports
     it as ``train task failed: unknown doctrine ...``."""
     from train import experiment
-    from train.ppo import Args
+    from train.fast_ppo import Args
 
     design = experiment.Design(
         name="unregistered",
@@ -145,7 +145,10 @@ def test_an_experiment_worker_reports_an_unregistered_doctrine_by_name(parent_do
         train={"timesteps": 64, "n_worlds": 1, "n_steps": 8, "batch_size": 8, "max_cycles": 5},
         env={},
         sweep={},
-        evaluate={**experiment.QUICK["evaluate"], "heldout": [], "backgrounds": [], "baselines": [], "episodes": 1},
+        evaluate={
+            **experiment.PRESETS["quick"]["evaluate"],
+            **{"heldout": [], "backgrounds": [], "baselines": [], "episodes": 1},
+        },
     )
     out = tmp_path / "experiment"
     # The worker's own error, through the same spawn pool the experiment uses.

@@ -189,3 +189,51 @@ def test_security_nations_learn_in_self_play(tmp_path):
     assert fast_ppo.main(["--timesteps", "300000", "--out", str(tmp_path), "--no-progress-bar"]) == 0
     curve = [point["security"] for point in json.loads((tmp_path / "metrics.json").read_text())["curve"]]
     assert curve[-1] > curve[2] + 5.0, curve
+
+
+def _trainer(**changes):
+    from train.ppo import make_config
+
+    args = fast_ppo.Args(n_worlds=4, n_steps=8, batch_size=64, max_cycles=10, progress_bar=False, **changes)
+    return fast_ppo.Trainer(args, make_config(args))
+
+
+def test_background_nations_play_their_scripted_policy_and_are_left_out_of_learning():
+    trainer = _trainer(background="status_quo", background_share=0.5, n_focal=2)
+    assert trainer.background.n_worlds == 2
+    rollout = trainer.collect()
+    # Worlds 0 and 1: nations 2.. wait at the middle arms level every turn (status_quo); the learners act.
+    world = trainer.batch.world
+    assert (world.last_act[:2, 2:] == 0).all() and (world.arms_level[:2, 2:] == 2).all()
+    weight = rollout.active.reshape(8, 4, 6)
+    assert (weight[:, :2, 2:] == 0).all() and (weight[:, :2, :2] == 1).all() and (weight[:, 2:] == 1).all()
+    losses = trainer.update(rollout)
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_background_worlds_reset_the_policies_memory_with_their_world():
+    trainer = _trainer(background="defensive_realist", background_share=1.0)
+    fresh = []
+    for policy in trainer.background.policies:
+        make = policy.initial_state
+        policy.initial_state = lambda make=make: fresh.append(1) or make()
+    trainer.collect()  # 8 turns of 10: no world has ended
+    assert not fresh and trainer.background.states[0][0] != trainer.background.policies[0].initial_state()
+    fresh.clear()
+    trainer.collect()  # the worlds end at turn 10 and restart: every background nation's memory starts afresh
+    assert trainer.batch.world.turn[0] == 6 and len(fresh) == 4 * 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--background", "hawk"], "unknown background policy 'hawk'; valid:"),
+        (["--background-share", "0.5"], "--background-share needs --background"),
+        (["--background", "random", "--background-share", "1.5"], "--background-share=1.5 is invalid"),
+        (["--background", "random", "--n-focal", "6"], "--n-focal=6 is invalid; valid: 0 (half) to 5"),
+    ],
+)
+def test_bad_background_arguments_name_the_culprit(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        fast_ppo.main(["--out", str(tmp_path), *argv])
+    assert message in capsys.readouterr().err

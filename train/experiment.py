@@ -169,55 +169,17 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
 TABLES = ("experiment", "train", "env", "sweep", "evaluate")
 TOP_LEVEL = ("base",) + TABLES
 
-QUICK: dict[str, Any] = {
-    "experiment": {
-        "name": "quick",
-        "scenario": "multipolar",
-        "conditions": ["security", "power", "mixed"],
-        "seeds": [0, 1, 2, 3, 4],
-        "workers": 2,
-    },
-    "train": {
-        "timesteps": 2_000_000,
-        "max_cycles": 50,
-        "n_worlds": 128,
-        "n_steps": 32,
-        "batch_size": 4096,
-        "n_epochs": 2,
-        "checkpoint_every": 500_000,
-    },
-    "env": {},
-    "sweep": {},
-    "evaluate": {
-        "episodes": 20,
-        "seed": 10_000,
-        "heldout": ["bipolar", "islands"],
-        "backgrounds": ["offensive_realist", "defensive_realist"],
-        "n_focal": 3,
-        "focal_heldout": [],
-        "baselines": ["scripted", "random"],
-        "deterministic": True,
-        "confidence": 0.95,
-        "alpha": 0.05,
-    },
-}
+#: Where the built-in presets live: one commented TOML file each (``--show-preset NAME`` prints it).
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+BUILTIN_PRESETS = ("quick", "full")
 
-FULL: dict[str, Any] = {
-    "experiment": {**QUICK["experiment"], "name": "full", "seeds": list(range(20))},
-    "train": {
-        **QUICK["train"],
-        "timesteps": 20_000_000,
-        "max_cycles": 100,
-        "n_worlds": 512,
-        "batch_size": 16384,
-        "checkpoint_every": 2_000_000,
-    },
-    "env": {},
-    "sweep": {"offense_defense_balance": [2.0, 3.0], "conquest_payoff": [0.2, 0.8]},
-    "evaluate": {**QUICK["evaluate"], "episodes": 50, "heldout": ["bipolar", "islands", "rising_power", "europe_1914"]},
-}
 
-PRESETS: dict[str, dict[str, Any]] = {"quick": QUICK, "full": FULL}
+def _builtin(name: str) -> dict[str, Any]:
+    raw = tomllib.loads((PRESET_DIR / f"{name}.toml").read_text())
+    return {table: dict(raw.get(table, {})) for table in TABLES}
+
+
+PRESETS: dict[str, dict[str, Any]] = {name: _builtin(name) for name in BUILTIN_PRESETS}
 
 #: short names of sweep fields in condition names
 SHORT = {"offense_defense_balance": "odb", "conquest_payoff": "cp", "misperception": "mis", "sea_penalty": "sea"}
@@ -460,9 +422,9 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     for key in raw:
         if key not in TOP_LEVEL:
             raise _unknown("the preset (top level)", key, TOP_LEVEL)
-    experiment = {**QUICK["experiment"], **raw.get("experiment", {})}
+    experiment = {**PRESETS["quick"]["experiment"], **raw.get("experiment", {})}
     _check_table("experiment", raw.get("experiment", {}), EXPERIMENT_KEYS)
-    evaluate = {**QUICK["evaluate"], **raw.get("evaluate", {})}
+    evaluate = {**PRESETS["quick"]["evaluate"], **raw.get("evaluate", {})}
     _check_table("evaluate", raw.get("evaluate", {}), EVALUATE_KEYS)
     _check_table("train", raw.get("train", {}), train_keys())
     env_schema = {k: ("any", "an EnvConfig field") for k in env_keys()}
@@ -1112,7 +1074,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     cli = parser.parse_args(argv)
     if cli.show_preset:
-        print(to_toml(PRESETS[cli.show_preset]), end="")
+        print((PRESET_DIR / f"{cli.show_preset}.toml").read_text(), end="")
         return 0
     if cli.out is None:
         parser.error("--out DIR is required")

@@ -50,7 +50,9 @@ from torch import nn
 
 import realism_env
 from realism_env import SCENARIOS, EnvConfig
+from realism_env.backend import to_numpy
 from realism_env.batch import WorldBatch
+from train.background import Background, parse_background
 from train.checkpoint import (
     atomic_write_json,
     env_rng_state,
@@ -100,6 +102,13 @@ class Args:
     )
     torch_threads: int = _arg(1, "torch CPU threads (small networks train fastest with 1)")
     progress_bar: bool = _arg(True, "show a progress bar on stderr")
+    background: str = _arg(
+        "",
+        "scripted background policies, comma-separated (agents.POLICIES), taken in turn by the background worlds; "
+        "empty: pure self-play",
+    )
+    background_share: float = _arg(0.0, "share of the worlds whose nations n_focal.. are the scripted background")
+    n_focal: int = _arg(0, "learning nations in a background world (0: half the nations)")
 
 
 def build_parser() -> Any:
@@ -108,13 +117,24 @@ def build_parser() -> Any:
 
 def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     """Parse and validate ``argv``; exits with status 2 and a message naming what is wrong and what is valid."""
-    return parse_run_args(argv, build_parser(), Args, check_args)
+    parser = build_parser()
+    args, config = parse_run_args(argv, parser, Args, check_args)
+    if args.background and not args.n_focal < config.n_nations:
+        parser.error(f"--n-focal={args.n_focal} is invalid; valid: 0 (half) to {config.n_nations - 1}")
+    return args, config
 
 
 def check_args(args: Args) -> None:
     """Raise ``ValueError`` for an argument out of range, naming the valid range (``train.ppo``'s checks, and the
     device's)."""
     check_ppo_args(args)
+    parse_background(args.background)
+    if not 0.0 <= args.background_share <= 1.0:
+        raise ValueError(f"--background-share={args.background_share} is invalid; valid: 0 <= share <= 1")
+    if args.background_share > 0.0 and not args.background:
+        raise ValueError("--background-share needs --background; valid: e.g. --background offensive_realist")
+    if args.n_focal < 0:
+        raise ValueError(f"--n-focal={args.n_focal} is invalid; valid: 0 (half the nations) or more")
     try:
         torch.device(args.device)
     except RuntimeError:
@@ -261,6 +281,12 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=args.learning_rate, eps=1e-5)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(args.seed)
+        n_background = round(args.background_share * args.n_worlds) if args.background else 0
+        self.background = Background(
+            self.batch, parse_background(args.background), n_background, args.n_focal or self.n_nations // 2,
+            seed=args.seed,
+        )  # fmt: skip
+        self.learner = torch.as_tensor(self.background.learner, device=self.device)  # [S]: 0 for background slots
         self.num_timesteps = 0
         self.iterations = 0
         self.inputs, self.forbidden = self._start()
@@ -275,6 +301,8 @@ class Trainer:
 
     def _start(self) -> tuple[torch.Tensor, torch.Tensor]:
         observations, mask = self.batch.reset()
+        self.seen = (observations, mask)  # what the background policies read
+        self.background.reset(np.ones(self.args.n_worlds, dtype=bool))
         return self._inputs(observations), self._tensor(mask).reshape(self.n_slots, -1) == 0
 
     def collect(self) -> Rollout:
@@ -291,11 +319,16 @@ class Trainer:
                 world_actions = actions.reshape(self.args.n_worlds, self.n_nations)
                 if self.batch.backend.name == "numpy":
                     world_actions = world_actions.cpu().numpy()
+                if self.background.n_worlds:  # scripted nations act on the host (their rows get weight 0)
+                    played = self.background.act(to_numpy(world_actions), *self.seen, self.batch.world.alive)
+                    world_actions = played if self.batch.backend.name == "numpy" else self._tensor(played)
                 step = self.batch.step(world_actions)
+                self.background.reset(step.world_reset)
+                self.seen = (step.observations, step.action_mask)
                 rewards = self._tensor(step.rewards).reshape(slots).to(torch.float32)
                 terminated = self._tensor(step.terminated).reshape(slots)
                 truncated = self._tensor(step.truncated).reshape(slots)
-                active = self._tensor(step.acting).reshape(slots).to(torch.float32)
+                active = self._tensor(step.acting).reshape(slots).to(torch.float32) * self.learner
                 # The value of the last observation of a truncated episode (where no world ended, the next turn's
                 # observation is that same one and its value is read below; numpy tells at no cost whether any did).
                 if self.batch.backend.name != "numpy" or step.world_reset.any():
@@ -382,6 +415,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "env_rng": env_rng_state(self.batch.random),
+            "background_rng": self.background.rng.bit_generator.state,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -390,6 +424,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         restore_env_rng(state["env_rng"], self.batch.random)
+        self.background.rng.bit_generator.state = state["background_rng"]
         self.num_timesteps = int(state["num_timesteps"])
         self.iterations = int(state["iterations"])
         self.inputs, self.forbidden = self._start()
