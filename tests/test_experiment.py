@@ -112,6 +112,15 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     assert {r["policy"] for r in rows} == {"learned", "scripted", "random"}
     assert {r["condition"] for r in rows} == {"security", "power", "mixed"}
     assert all(r["war_onsets"] != "" for r in rows)
+    # The strategy columns: filled in the training scenario's self-play only; a scripted defensive realist agrees
+    # with its own archetype on every turn.
+    training = [r for r in rows if r["setting"] == "selfplay@multipolar"]
+    assert training and all(r["focal:agree_defensive_realist"] != "" for r in training)
+    assert all(r["focal:agree_defensive_realist"] == "" for r in rows if r["setting"] != "selfplay@multipolar")
+    scripted = [r for r in training if r["policy"] == "scripted" and r["condition"] == "security"]
+    assert scripted and all(float(r["focal:agree_defensive_realist"]) == 1.0 for r in scripted)
+    assert "## Which strategies emerge" in report and "Security-maximisers learned to" in report
+    assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
 
     for condition in ("security", "power", "mixed"):
         for seed in (0, 1):

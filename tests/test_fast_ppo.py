@@ -237,3 +237,14 @@ def test_bad_background_arguments_name_the_culprit(tmp_path, capsys, argv, messa
     with pytest.raises(SystemExit):
         fast_ppo.main(["--out", str(tmp_path), *argv])
     assert message in capsys.readouterr().err
+
+
+def test_a_run_made_before_an_option_existed_resumes_with_its_default(tmp_path):
+    assert run(tmp_path, timesteps=ROLLOUT) == 0
+    record = json.loads((tmp_path / "config.json").read_text())
+    for name in ("background", "background_share", "n_focal"):  # options added after such a run was made
+        del record["args"][name]
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    assert run(tmp_path, "--resume", timesteps=2 * ROLLOUT) == 0
+    with pytest.raises(SystemExit, match="differs in --background"):
+        run(tmp_path, "--resume", "--background", "random", "--background-share", "0.5", timesteps=3 * ROLLOUT)

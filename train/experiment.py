@@ -125,13 +125,14 @@ from realism_env import METRICS, NATION_METRICS, SCENARIOS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json
 from train.fast_ppo import Args, check_args
 from train.ppo import DOCTRINE_CHOICES, make_config
+from train.strategy import strategy_columns
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-EVAL_CACHE_VERSION = 1
+EVAL_CACHE_VERSION = 2  # 2: the training setting's rows hold the strategy columns (train.strategy)
 #: A run's trained network (train.fast_ppo)
 MODEL = "model.pt"
 
@@ -654,8 +655,10 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
         n_focal = setting.n_focal or job["n_nations"]
         focal = [i < n_focal for i in range(job["n_nations"])]
         seeds = range(job["seed"], job["seed"] + job["episodes"])
+        # What the focal nations do and which archetype they resemble, in the training scenario's self-play.
+        strategy = setting.selfplay and not setting.heldout
         rows, trace = play(
-            policies, doctrines, setting.scenario, seeds, job["overrides"], job["max_cycles"], focal, trace=True
+            policies, doctrines, setting.scenario, seeds, job["overrides"], job["max_cycles"], focal, True, strategy
         )
         record = {
             "key": item["key"],
@@ -681,14 +684,14 @@ def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> N
     """Raise :class:`PresetError` when a run folder holds a run with other settings than this preset's (only
     ``timesteps`` and run-time options may change: a larger ``timesteps`` extends finished runs)."""
     from train.fast_ppo import run_record
-    from train.ppo import differences
+    from train.ppo import differences, option_defaults
 
     for condition, seed, run_dir in runs:
         saved = _read_json(run_dir / "config.json")
         if saved is None:
             continue
         args = design.args(condition, seed, run_dir)
-        diff = differences(saved, run_record(args, make_config(args)))
+        diff = differences(saved, run_record(args, make_config(args)), option_defaults(args))
         if diff:
             raise PresetError(
                 f"{run_dir} holds a run with other settings (it differs in {', '.join(diff)}); valid: the preset "
@@ -980,11 +983,13 @@ def result_columns(design: Design) -> list[str]:
     """The columns of results.csv, in order."""
     nation = ["return", *NATION_METRICS]
     groups = ["focal", *realism_env.doctrine_names()]
+    n_levels = len(EnvConfig.from_scenario(design.scenario, **design.env).arms_shares)
     return [
         *META_COLUMNS,
         *design.sweep,
         *METRICS,
         *(f"{group}:{name}" for group in groups for name in nation),
+        *strategy_columns(n_levels),  # filled in the training scenario's self-play
     ]
 
 

@@ -23,6 +23,9 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
   (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
   the world was unified.
 - **One host sync per rollout** (the episode statistics and the loss check), none inside a step.
+- **A background population** (``--background``, ``--background-share``, ``--n-focal``): scripted nations of
+  :mod:`agents.policies` in a share of the worlds (:mod:`train.background`, Melting Pot's design), their rows left out
+  of the loss; they run on the host, one call per nation and turn.
 
 Timesteps count agent-steps (one per slot and turn, inactive slots included) and are rounded up to whole rollouts of
 ``n_steps * n_worlds * n_nations``. Writes into ``--out``: ``model.pt`` (the network's weights and shape, read back

@@ -50,6 +50,7 @@ from agents.policies import POLICIES, Policy, register_policy
 from agents.rollout import rollout
 from realism_env import ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
+from train.strategy import StrategyTracker
 
 #: A run's model: train.fast_ppo's weights, or train.ppo's SB3 archive.
 MODEL_FILES = ("model.pt", "model.zip")
@@ -400,18 +401,23 @@ def _group_mean(values: np.ndarray, members: np.ndarray) -> float:
 class _Episodes(Episodes):
     """The harness's episodes, with episode returns and focal / per-doctrine group means in each row."""
 
-    def __init__(self, plan: Any, focal: np.ndarray) -> None:
+    def __init__(self, plan: Any, focal: np.ndarray, strategy: bool = False) -> None:
         super().__init__(plan)
         self.focal = focal
+        self.strategy = strategy
         self.agent_index = {agent: i for i, agent in enumerate(self.env.possible_agents)}
 
     def run_with_log(self, seed: int) -> tuple[dict[str, Any], Any]:
         returns = np.zeros(len(self.agent_index))
         turns = 0
+        focal_agents = [agent for agent, i in self.agent_index.items() if self.focal[i]]
+        tracker = StrategyTracker(self.env, focal_agents, seed) if self.strategy else None
         for transition in rollout(self.env, self.policies, seed):
             turns += 1
             for agent, reward in transition.rewards.items():
                 returns[self.agent_index[agent]] += reward
+            if tracker is not None:
+                tracker.observe(transition.observations, transition.actions)
         log = self.env.recorder.log()
         row: dict[str, Any] = {"episode_seed": int(seed), "turns": turns}
         row.update({name: float(v[0]) for name, v in batch_metrics(log).items()})
@@ -422,6 +428,8 @@ class _Episodes(Episodes):
         for group, members in groups.items():
             for name, values in per_nation.items():
                 row[f"{group}:{name}"] = _group_mean(values, members)
+        if tracker is not None:
+            row.update(tracker.row())
         return row, log
 
 
@@ -434,13 +442,15 @@ def play(
     max_cycles: int | None = None,
     focal: Sequence[bool] | None = None,
     trace: bool = False,
+    strategy: bool = False,
 ) -> tuple[list[dict[str, Any]], list[list[float]] | None]:
     """Play the population (one policy name and doctrine per nation) in the matched worlds ``seeds``; returns one row
     per episode (see the module docstring) and, with ``trace``, the power shares ``[turn][nation]`` of the live
-    nations over the first episode (``realism_env.EpisodeLog.shares``)."""
+    nations over the first episode (``realism_env.EpisodeLog.shares``). With ``strategy``, each row also holds the
+    focal nations' acts, arms levels and agreement with the scripted archetypes (:mod:`train.strategy`)."""
     plan = make_plan(list(policies), scenario, overrides, max_cycles, list(doctrines))
     members = np.ones(len(policies), dtype=bool) if focal is None else np.asarray(focal, dtype=bool)
-    episodes = _Episodes(plan, members)
+    episodes = _Episodes(plan, members, strategy)
     rows: list[dict[str, Any]] = []
     shares = None
     for k, seed in enumerate(seeds):

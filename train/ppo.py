@@ -36,7 +36,7 @@ import json
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -206,12 +206,16 @@ def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
     return json.loads(json.dumps({"args": asdict(args), "env_config": config.to_dict()}))
 
 
-def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Names of the run-defining settings in which ``current`` differs from ``saved`` (both from run_record)."""
+def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
+    """Names of the run-defining settings in which ``current`` differs from ``saved`` (both from run_record). An
+    option that ``saved`` lacks (a run made before the option existed) counts as its value in ``defaults``: the
+    behaviour the run was trained with."""
+    defaults = defaults or {}
+    saved_args = saved.get("args", {})
     diff = [
         f"--{k.replace('_', '-')}"
         for k in current["args"]
-        if k not in RESUMABLE and saved.get("args", {}).get(k) != current["args"][k]
+        if k not in RESUMABLE and saved_args.get(k, defaults.get(k)) != current["args"][k]
     ]
     diff += [
         f"EnvConfig.{k}"
@@ -219,6 +223,11 @@ def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
         if saved.get("env_config", {}).get(k) != current["env_config"][k]
     ]
     return diff
+
+
+def option_defaults(args: Any) -> dict[str, Any]:
+    """Each option's default, from a trainer's ``Args`` dataclass (or an instance of it)."""
+    return {f.name: f.default for f in fields(args)}
 
 
 def report(metrics: dict[str, Any]) -> str:
@@ -273,7 +282,7 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
     previous = _read_json(out / "metrics.json")
     found = find_latest(out / "checkpoints")
     if saved is not None and (found is not None or previous is not None):
-        diff = differences(saved, record)
+        diff = differences(saved, record, option_defaults(args))
         if diff:
             raise SystemExit(
                 f"error: {out} holds a different run (it differs in {', '.join(diff)}); "

@@ -803,6 +803,83 @@ def _doctrines_of(condition_doctrine: str) -> list[str]:
     return list(MIXED_ORDER) if condition_doctrine == "mixed" else [condition_doctrine]
 
 
+#: The episode behaviour the theories argue about (focal nations' means, realism_env.NATION_METRICS): balancing
+#: against bandwagoning (Waltz; Walt), buck-passing (Mearsheimer; the critics' balance failures), blackmail (demands),
+#: bait-and-bleed and bloodletting (Mearsheimer), arms racing (the security dilemma, Jervis), and war itself.
+BEHAVIOUR = (
+    "balancing", "bandwagoning", "buck_passing", "demands_made", "bait_and_bleed", "bloodletting", "arms_racing",
+    "war_onsets", "mean_arms_level",
+)  # fmt: skip
+_ACT_PHRASE = {
+    "wait": "wait", "attack": "attack", "ally": "propose or accept alliances", "leave_alliance": "leave alliances",
+    "threaten": "make threats", "concede": "concede to demands", "support": "send aid", "peace": "offer peace",
+}  # fmt: skip
+_WHO = {"security": "Security-maximisers", "power": "Power-maximisers", "mixed": "In mixed populations, the nations"}
+
+
+def strategy_section(
+    design: Any, rows_of: Callable[[str, str, str, str], Sequence[Mapping[str, Any]]], confidence: float
+) -> list[str]:
+    """ "Which strategies emerge": per learned condition, in self-play in the training scenario, the focal nations'
+    acts and arms levels, their agreement with each scripted archetype (:mod:`train.strategy`) with its interval over
+    seeds and the closest archetype, and the behaviour the theories argue about; scripted and random nations in the
+    same worlds beside them. Returns the section's markdown parts."""
+    from realism_env import Act
+    from train.strategy import ARCHETYPES
+
+    setting = design.settings[0].name
+    pct = f"{100 * confidence:g}%"
+    parts = [
+        "## Which strategies emerge",
+        f"Self-play in `{design.scenario}`, every nation. Shares of the nations' turns; learned: mean [{pct} interval] "
+        "over seeds, scripted and random: means over episodes in the same worlds. *Agreement with an archetype*: the "
+        "share of turns on which that scripted policy, fed the same observations with its own memory, would have "
+        "taken the same act toward the same nation (`train/strategy.py`); the random nations' agreement is the "
+        "chance level, and a scripted defensive realist agrees with its own archetype on every turn.",
+    ]
+    acts = [f"act_{a.name.lower()}" for a in Act]
+    for condition in design.conditions:
+        learned = rows_of(condition.world, condition.name, "learned", setting)
+        if not learned or f"focal:{acts[0]}" not in learned[0]:
+            continue
+        references = {p: rows_of(condition.world, condition.name, p, setting) for p in ("scripted", "random")}
+
+        def learned_mean(name: str, learned: Sequence[Mapping[str, Any]] = learned) -> dict[str, float]:
+            return mean_ci(metric_units(learned, f"focal:{name}"), confidence)
+
+        def reference(policy: str, name: str, references: Mapping[str, Any] = references) -> str:
+            data = references[policy]
+            return fmt(float(np.mean(finite(column(data, f"focal:{name}"))))) if data else "-"
+
+        n_levels = sum(1 for key in learned[0] if key.startswith("focal:arms_level_"))
+        levels = [f"arms_level_{k}" for k in range(n_levels)]
+        agreement = {name: learned_mean(f"agree_{name}") for name in ARCHETYPES}
+        closest = max(ARCHETYPES, key=lambda name: agreement[name]["mean"])
+        shares = {name: learned_mean(name) for name in acts + levels}
+        top = sorted(acts, key=lambda name: -shares[name]["mean"])[:2]
+        level = max(levels, key=lambda name: shares[name]["mean"])
+        chance = reference("random", f"agree_{closest}")
+        top = [name for name in top if name == top[0] or shares[name]["mean"] >= 0.05]
+        doing = " and ".join(f"{_ACT_PHRASE[name[4:]]} ({100 * shares[name]['mean']:.0f}% of turns)" for name in top)
+        parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
+        parts.append(
+            f"**{_WHO.get(condition.doctrine, condition.name)} learned to {doing}, at arms level "
+            f"{level.rsplit('_', 1)[1]} on {100 * shares[level]['mean']:.0f}% of turns; the closest archetype is "
+            f"`{closest}`, whose choice they make on {100 * agreement[closest]['mean']:.0f}% of turns "
+            f"[{fmt(100 * agreement[closest]['ci_low'])}, {fmt(100 * agreement[closest]['ci_high'])}] "
+            f"(a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%).**"
+        )
+        header = ["", "learned", "scripted", "random"]
+        table = [[f"agree `{name}`", fmt_summary(agreement[name]), reference("scripted", f"agree_{name}"),
+                  reference("random", f"agree_{name}")] for name in ARCHETYPES]  # fmt: skip
+        table += [[f"`{name}`", fmt_summary(shares[name]), reference("scripted", name), reference("random", name)]
+                  for name in acts + levels]  # fmt: skip
+        table += [[f"`{name}` (per nation)", fmt_summary(learned_mean(name)), reference("scripted", name),
+                   reference("random", name)] for name in BEHAVIOUR]  # fmt: skip
+        parts.append(markdown_table(header, table, "lrrr"))
+    return parts
+
+
 #: A learned security nation's self-play return must reach this share of the scripted defensive realists'.
 SELFPLAY_BAR = 0.97
 
@@ -946,6 +1023,8 @@ def write_report(
             "lrrrrc",
         )
     )  # fmt: skip
+
+    parts += strategy_section(design, rows_of, confidence)
 
     # ---- claims -----------------------------------------------------------------------------------
     claim_results: dict[str, list[dict[str, Any]]] = {}
