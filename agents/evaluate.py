@@ -95,7 +95,6 @@ import math
 import os
 import sys
 import tempfile
-import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -108,6 +107,7 @@ import realism_env
 from agents import stats
 from agents.policies import POLICIES, Policy
 from agents.rollout import build_policies, rollout
+from realism_env.overrides import parse_override, parse_value
 
 #: Doctrine of a nation played by each policy unless ``doctrines`` says otherwise (see the module docstring).
 POLICY_DOCTRINE: dict[str, str] = {"offensive_realist": "power", "defensive_realist": "security"}
@@ -115,8 +115,6 @@ POLICY_DOCTRINE: dict[str, str] = {"offensive_realist": "power", "defensive_real
 FALLBACK_DOCTRINE = "security"
 
 _CONFIG_TYPES: dict[str, Any] = typing.get_type_hints(realism_env.EnvConfig)
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
 
 
 def _choices(options: Any) -> str:
@@ -200,67 +198,6 @@ def parse_doctrines(doctrines: str | Sequence[str] | None, policies: Sequence[st
             f"doctrines {','.join(names)!r} name {len(names)} nations; valid: one name, or exactly {len(policies)}"
         )
     return tuple(names)
-
-
-def parse_value(field: str, text: str) -> Any:
-    """``text`` parsed to the type of ``EnvConfig.<field>``. Raises ``ValueError`` naming the field."""
-    if field not in _CONFIG_TYPES:
-        raise ValueError(f"unknown config field {field!r}; valid: {_choices(_CONFIG_TYPES)}")
-    hint = _CONFIG_TYPES[field]
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    text = text.strip()
-    if type(None) in options and text.lower() in ("none", "null", ""):
-        return None
-    errors = []
-    for option in (o for o in options if o is not type(None)):
-        try:
-            return _parse_as(option, text)
-        except ValueError as error:
-            errors.append(str(error))
-    raise ValueError(f"config field {field}={text!r} is invalid; expected {' or '.join(errors)}")
-
-
-def _parse_as(kind: Any, text: str) -> Any:
-    if kind is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ValueError(f"a boolean ({'/'.join(_TRUE)} or {'/'.join(_FALSE)})")
-    if kind is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError("an integer") from None
-    if kind is float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError("a number") from None
-        if not math.isfinite(value):
-            raise ValueError("a finite number")
-        return value
-    if kind is str:
-        if "," in text:
-            raise ValueError("a single name")
-        return text
-    if typing.get_origin(kind) is tuple:
-        (item,) = {a for a in typing.get_args(kind) if a is not Ellipsis}
-        items = [t.strip() for t in text.strip("()[] ").split(",") if t.strip()]
-        try:
-            return tuple(_parse_as(item, t) for t in items)
-        except ValueError as error:
-            raise ValueError(f"a comma-separated list, each {error}") from None
-    raise ValueError(f"a value of type {kind}")  # pragma: no cover - every EnvConfig field type is handled above
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"field=value"`` (the ``--set`` syntax) -> ``(field, typed value)``."""
-    field, sep, value = text.partition("=")
-    field = field.strip()
-    if not sep or not field:
-        raise ValueError(f"--set {text!r} is invalid; valid: FIELD=VALUE with FIELD one of {_choices(_CONFIG_TYPES)}")
-    return field, parse_value(field, value)
 
 
 # --------------------------------------------------------------------------------------------------

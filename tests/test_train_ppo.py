@@ -99,7 +99,7 @@ def test_help_lists_every_option_with_its_default(capsys: pytest.CaptureFixture)
         (["--scenario", "mars"], "invalid choice: 'mars'"),
         (["--algo", "dqn"], "invalid choice: 'dqn'"),
         (["--set", "no_such_field=1"], "unknown config field 'no_such_field'; valid:"),
-        (["--set", "conquest_payoff=2"], "EnvConfig.conquest_payoff=2 is invalid; valid: a number from 0 to 1"),
+        (["--set", "conquest_payoff=2"], "EnvConfig.conquest_payoff=2.0 is invalid; valid: a number from 0 to 1"),
         (["--set", "conquest_payoff"], "valid: FIELD=VALUE"),
         (["--set", "doctrines=power"], "valid: choose them with --doctrine"),
         (["--timesteps", "0"], "--timesteps=0 is invalid; valid: an integer >= 1"),
@@ -123,7 +123,7 @@ def test_bad_argument_in_a_subprocess_exits_non_zero() -> None:
     assert "invalid choice: 'liberal'" in result.stderr and "security" in result.stderr
 
 
-def test_set_values_are_parsed_as_json_or_python_literals() -> None:
+def test_set_values_are_parsed_to_the_type_of_their_field() -> None:
     assert parse_override("conquest_payoff=0.8") == ("conquest_payoff", 0.8)
     assert parse_override("reveal_doctrines=true") == ("reveal_doctrines", True)
     assert parse_override("capability_shares=[0.5, 0.5]") == ("capability_shares", (0.5, 0.5))

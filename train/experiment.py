@@ -122,6 +122,7 @@ from typing import Any
 import realism_env
 from agents.policies import POLICIES
 from realism_env import METRICS, NATION_METRICS, SCENARIOS, EnvConfig
+from realism_env.overrides import format_value
 from train.checkpoint import atomic_write_bytes, atomic_write_json
 from train.fast_ppo import Args, check_args
 from train.ppo import DOCTRINE_CHOICES, make_config
@@ -397,9 +398,7 @@ class Design:
 
     def args(self, condition: Condition, seed: int, out: Path) -> Args:
         """The train.fast_ppo arguments of one run."""
-        sets = tuple(
-            f"{k}={json.dumps(list(v) if isinstance(v, tuple) else v)}" for k, v in self.overrides(condition).items()
-        )
+        sets = tuple(f"{k}={format_value(v)}" for k, v in self.overrides(condition).items())
         return Args(
             **self.train,
             doctrine=condition.doctrine,

@@ -30,7 +30,6 @@ Ctrl-C saves a checkpoint and exits with 128 + the signal number.
 from __future__ import annotations
 
 import argparse
-import ast
 import io
 import json
 import signal
@@ -44,6 +43,7 @@ import numpy as np
 
 import realism_env
 from realism_env import SCENARIOS, EnvConfig
+from realism_env.overrides import parse_override
 from train.checkpoint import atomic_write_bytes, atomic_write_json, find_latest, restore_rng, save_checkpoint
 from train.cli import dataclass_parser
 
@@ -152,23 +152,6 @@ def net_arch(args: Args) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise ValueError(f"--net-arch={args.net_arch!r} is invalid; valid: positive layer sizes, e.g. 64,64")
     return sizes
-
-
-def parse_override(item: str) -> tuple[str, Any]:
-    """``FIELD=VALUE`` of ``--set`` as (field, value): JSON or a Python literal (lists become tuples), else text."""
-    key, sep, text = item.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"--set {item!r} is invalid; valid: FIELD=VALUE, e.g. --set conquest_payoff=0.8")
-    value: Any = text
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            value = parse(text)
-            break
-        except (ValueError, SyntaxError):
-            continue
-    if isinstance(value, list):
-        value = tuple(value)
-    return key.strip(), value
 
 
 def make_config(args: Args) -> EnvConfig:
