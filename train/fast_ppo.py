@@ -569,9 +569,9 @@ def train(args: Args, config: EnvConfig) -> int:
                 last_checkpoint = trainer.num_timesteps
         bar.close()
         path = checkpoint()
-    writer.close()
-    if stop.signum is not None:
-        return stopped(out, stop.signum, path, summary(finished=False))
+        writer.close()
+        if stop.signum is not None:  # written while the stop handler still holds SIGTERM: a second signal waits
+            return stopped(out, stop.signum, path, summary(finished=False))
     buffer = io.BytesIO()
     torch.save({"agent": trainer.agent.state_dict(), "agent_shape": trainer.agent.shape}, buffer)
     return finished(out, "model.pt", buffer.getvalue(), summary(finished=True))

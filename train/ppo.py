@@ -384,9 +384,9 @@ def train(args: Args, config: EnvConfig) -> int:
             callbacks.append(TqdmProgress(model.num_timesteps + -(-remaining // rollout) * rollout, log))
         model.learn(remaining, callback=callbacks, reset_num_timesteps=False, progress_bar=False)
         path = checkpoint()
-    env.close()
-    if stop.signum is not None:
-        return stopped(out, stop.signum, path, summary(finished=False))
+        env.close()
+        if stop.signum is not None:  # written while the stop handler still holds SIGTERM: a second signal waits
+            return stopped(out, stop.signum, path, summary(finished=False))
     buffer = io.BytesIO()
     model.save(buffer)
     return finished(out, "model.zip", buffer.getvalue(), summary(finished=True))
