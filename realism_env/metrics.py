@@ -553,6 +553,17 @@ def hegemony_turn(log: EpisodeLog) -> np.ndarray:
     return np.where(hegemon.any(axis=1), first, np.nan)
 
 
+@_metric("conquest_gain", "power share", nan_when="no war was declared")
+def conquest_gain(log: EpisodeLog) -> np.ndarray:
+    """Does conquest pay? Over the episode's war declarations (i on j), the mean final power share of the initiator
+    minus its target's. Offensive realism (Mearsheimer 2001) expects war to pay, a positive gap; defensive realism
+    (Waltz 1979; Van Evera's "conquest rarely pays") expects none or a negative one."""
+    counts = log.events.war_declared.sum(axis=1)  # [W, i, j] declarations of i on j
+    final = log.shares[:, -1]
+    gap = final[:, :, None] - final[:, None, :]  # [W, i, j] the initiator's final share minus the target's
+    return _ratio((counts * gap).sum(axis=(1, 2)), counts.sum(axis=(1, 2)))
+
+
 @_metric("territorial_change", "share of provinces")
 def territorial_change(log: EpisodeLog) -> np.ndarray:
     """Share of provinces whose owner at the end differs from their owner at the start."""

@@ -244,6 +244,16 @@ def test_no_hegemony_gives_nan_turn():
     assert math.isnan(m["hegemony_turn"])
 
 
+def test_conquest_gain_is_the_initiators_final_share_minus_their_targets():
+    n, turns = 3, 2
+    share = np.array([[1 / 3, 1 / 3, 1 / 3], [0.4, 0.3, 0.3], [0.6, 0.1, 0.3]])
+    # 0 declared on 1 (ends 0.6 against 0.1); 2 declared on 0 (0.3 against 0.6): the mean gap is (0.5 - 0.3) / 2.
+    declared = pairs(turns, n, {(0, 0, 1): True, (1, 2, 0): True})
+    log = make_log(n, turns, share=share, events={"war_declared": declared})
+    assert metric(log, "conquest_gain") == pytest.approx(0.1)
+    assert math.isnan(metric(make_log(n, turns, share=share), "conquest_gain"))  # no war: nothing to say
+
+
 def test_territorial_change_and_status_quo():
     owner = np.array([[0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 2, 2], [0, 0, 0, 1, 2, 1]])
     provinces = np.array([[2, 2, 2], [3, 1, 2], [3, 2, 1]])
@@ -527,6 +537,7 @@ def test_nan_only_where_documented():
         "buck_passing_rate",
         "concession_rate",
         "arms_racing",
+        "conquest_gain",
     }
     assert all(METRICS[name].nan_when for name in nan)
     per = nation_metrics(log)
