@@ -107,7 +107,7 @@ import realism_env
 from agents import stats
 from agents.policies import POLICIES, Policy
 from agents.rollout import build_policies, rollout
-from realism_env.overrides import parse_override, parse_value
+from realism_env import parse_override, parse_value
 
 #: Doctrine of a nation played by each policy unless ``doctrines`` says otherwise (see the module docstring).
 POLICY_DOCTRINE: dict[str, str] = {"offensive_realist": "power", "defensive_realist": "security"}

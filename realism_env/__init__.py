@@ -37,6 +37,7 @@ from realism_env.env import NAME, RealismEnv, env, parallel_env, raw_env
 from realism_env.events import EVENT_KINDS, Events
 from realism_env.metrics import METRICS, NATION_METRICS, EpisodeLog, EpisodeRecorder, metric_table
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
+from realism_env.overrides import format_value, parse_override, parse_value
 from realism_env.registration import register_pettingzoo
 from realism_env.world import World
 
@@ -45,6 +46,9 @@ register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v1")
 __version__ = "0.1.0"
 
 __all__ = [
+    "format_value",
+    "parse_override",
+    "parse_value",
     "BACKENDS",
     "MIXED_ORDER",
     "doctrine_names",
