@@ -248,3 +248,16 @@ def test_a_run_made_before_an_option_existed_resumes_with_its_default(tmp_path):
     assert run(tmp_path, "--resume", timesteps=2 * ROLLOUT) == 0
     with pytest.raises(SystemExit, match="differs in --background"):
         run(tmp_path, "--resume", "--background", "random", "--background-share", "0.5", timesteps=3 * ROLLOUT)
+
+
+def test_the_learning_rate_anneals_linearly_to_zero_at_the_target():
+    trainer = _trainer(timesteps=4 * ROLLOUT, learning_rate=1e-3)
+    rates = []
+    for _ in range(4):
+        trainer.update(trainer.collect())
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
+    fixed = _trainer(timesteps=4 * ROLLOUT, learning_rate=1e-3, anneal_lr=False)
+    fixed.update(fixed.collect())
+    fixed.update(fixed.collect())
+    assert fixed.optimizer.param_groups[0]["lr"] == 1e-3

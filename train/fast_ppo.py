@@ -19,6 +19,7 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
 - **Action masks.** Masked-out actions get ``-inf`` logits before sampling and in the loss (their terms of the
   entropy are set to 0 before any product, so no NaN reaches a gradient); sampling is Gumbel-max with the trainer's
   own ``torch.Generator``, so the run is reproducible on every device.
+- **Learning rate** annealed linearly to 0 at ``--timesteps`` (``--no-anneal-lr`` keeps it fixed), as CleanRL does.
 - **Truncation is not termination.** GAE bootstraps a nation's value from the observation at ``max_cycles``
   (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
   the world was unified.
@@ -87,6 +88,7 @@ class Args:
     batch_size: int = _arg(2048, "minibatch size of each gradient step (rows of slot-turns)")
     n_epochs: int = _arg(4, "passes over each rollout")
     learning_rate: float = _arg(3e-4, "Adam learning rate")
+    anneal_lr: bool = _arg(True, "anneal the learning rate linearly to 0 at --timesteps (CleanRL's default)")
     gamma: float = _arg(0.99, "discount factor")
     gae_lambda: float = _arg(0.95, "GAE lambda")
     clip_range: float = _arg(0.2, "PPO clipping range")
@@ -367,6 +369,10 @@ class Trainer:
         flat = {name: value.reshape(-1, *value.shape[2:]) for name, value in rollout._asdict().items()}
         advantage, returns = advantage.reshape(-1), returns.reshape(-1)
         n_rows = advantage.shape[0]
+        if args.anneal_lr:  # the share of --timesteps done before this rollout
+            done = (self.num_timesteps - n_rows) / args.timesteps
+            for group in self.optimizer.param_groups:
+                group["lr"] = args.learning_rate * max(1.0 - done, 0.0)
         sums = {name: torch.zeros((), device=self.device) for name in ("policy", "value", "entropy", "approx_kl")}
         n_batches = 0
         for _ in range(args.n_epochs):
