@@ -367,10 +367,25 @@ def test_one_sample_paired_and_appearing_claims_on_hand_made_numbers() -> None:
 
 def test_every_claim_names_result_columns_and_conditions() -> None:
     columns = set(result_columns(resolve(load_preset("quick"))))
+    full_scenarios = {s.scenario for s in resolve(load_preset("full")).settings if s.selfplay}
     for claim in CLAIMS:
         assert claim.metric in columns and (claim.metric_b is None or claim.metric_b in columns)
         assert set(claim.conditions) <= {"security", "power", "mixed"}
         assert claim.kind in ("greater", "above", "below", "paired")
+        assert claim.scenario is None or claim.scenario in full_scenarios  # the full preset reads every claim
+
+
+def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:
+    claim = next(c for c in CLAIMS if c.id == "balancing_rising_power")
+
+    def rows(values: list[float]) -> list[dict]:
+        return [{"seed": seed, "balancing": value} for seed, value in enumerate(values)]
+
+    training = {"security": rows([0.0] * 4), "power": rows([0.0] * 4)}
+    assert assess([claim], training)[0]["verdict"] == "n/a"  # the preset did not evaluate rising_power
+    rising = {"rising_power": {"security": rows([1.0, 1.2, 0.9, 1.1]), "power": rows([0.0] * 4)}}
+    assert assess([claim], training, by_scenario=rising)[0]["verdict"] == SUPPORTED
+    assert "self-play in `rising_power`" in claim.measure
 
 
 # --------------------------------------------------------------------------------------------------

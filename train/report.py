@@ -227,15 +227,17 @@ class Claim:
     ref: float = 0.0  #: the reference value of ``above`` / ``below``
     appears: bool = False  #: a strategy claimed to appear: "not supported" if it never occurs in condition A
     context: str | None = None  #: another condition whose value is shown beside (not tested)
+    scenario: str | None = None  #: read in self-play in this (held-out) scenario; None: the training scenario
 
     @property
     def measure(self) -> str:
+        where = f", self-play in `{self.scenario}`" if self.scenario else ""
         if self.kind == "greater":
-            return f"`{self.metric}`: {self.condition} > {self.other}"
+            return f"`{self.metric}`: {self.condition} > {self.other}{where}"
         if self.kind == "paired":
-            return f"in {self.condition}: `{self.metric}` > `{self.metric_b}` (same episodes)"
+            return f"in {self.condition}: `{self.metric}` > `{self.metric_b}` (same episodes){where}"
         sign = ">" if self.kind == "above" else "<"
-        return f"`{self.metric}` in {self.condition} {sign} {self.ref:g}"
+        return f"`{self.metric}` in {self.condition} {sign} {self.ref:g}{where}"
 
     @property
     def conditions(self) -> tuple[str, ...]:
@@ -348,6 +350,28 @@ CLAIMS: tuple[Claim, ...] = (
         "casualties",
         "power",
         "security",
+    ),
+    Claim(
+        "balancing_rising_power",
+        "Balancing checks a rising power: facing it, the others form balancing alliances against the strongest",
+        "Waltz 1979 (the balance of power)",
+        "above",
+        "balancing",
+        "security",
+        ref=0.0,
+        appears=True,
+        context="power",
+        scenario="rising_power",
+    ),
+    Claim(
+        "buck_passing_rising_power",
+        "The balance fails through buck-passing: facing a rising power, nations pass the buck more than they balance",
+        "the critics (balance failures); Mearsheimer 2001 (buck-passing)",
+        "paired",
+        "buck_passing",
+        "power",
+        metric_b="balancing",
+        scenario="rising_power",
     ),
     Claim(
         "hegemony_attempted",
@@ -482,21 +506,29 @@ def assess(
     rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]],
     alpha: float = 0.05,
     confidence: float = 0.95,
+    by_scenario: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every claim judged on ``rows_by_condition`` (doctrine -> evaluated episode rows); a claim whose conditions are
+    """Every claim judged on ``rows_by_condition`` (doctrine -> evaluated episode rows of the training scenario), or,
+    for a claim read in another scenario, on ``by_scenario[scenario]``; a claim whose conditions (or scenario) are
     missing gets verdict ``n/a``."""
     results = []
     for claim in claims:
-        if any(c not in rows_by_condition or not rows_by_condition[c] for c in claim.conditions if c != claim.context):
-            results.append({"claim": claim, "verdict": "n/a"})
-            continue
-        units = claim_units(claim, rows_by_condition)
-        never = never_occurs(claim, rows_by_condition[claim.condition])
-        result = judge(claim, units, alpha, confidence, never)
-        result["claim"] = claim
-        result["summary"] = {c: mean_ci(units[c], confidence) for c in units}
-        results.append(result)
+        rows_by_condition_here = (by_scenario or {}).get(claim.scenario, {}) if claim.scenario else rows_by_condition
+        results.append(_assess_one(claim, rows_by_condition_here, alpha, confidence))
     return results
+
+
+def _assess_one(
+    claim: Claim, rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]], alpha: float, confidence: float
+) -> dict[str, Any]:
+    if any(c not in rows_by_condition or not rows_by_condition[c] for c in claim.conditions if c != claim.context):
+        return {"claim": claim, "verdict": "n/a"}
+    units = claim_units(claim, rows_by_condition)
+    never = never_occurs(claim, rows_by_condition[claim.condition])
+    result = judge(claim, units, alpha, confidence, never)
+    result["claim"] = claim
+    result["summary"] = {c: mean_ci(units[c], confidence) for c in units}
+    return result
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1050,11 +1082,21 @@ def write_report(
     parts.append("## The essay's claims")
     for world, _point in worlds:
 
-        def by_doctrine(policy: str, world: str = world) -> dict[str, list[Mapping[str, Any]]]:
-            return {c.doctrine: rows_of(world, c.name, policy, train_setting) for c in conditions if c.world == world}
+        def by_doctrine(
+            policy: str, world: str = world, setting: str = train_setting
+        ) -> dict[str, list[Mapping[str, Any]]]:
+            return {c.doctrine: rows_of(world, c.name, policy, setting) for c in conditions if c.world == world}
 
-        learned = assess(CLAIMS, by_doctrine("learned"), alpha, confidence)
-        scripted = assess(CLAIMS, by_doctrine("scripted"), alpha, confidence) if "scripted" in baselines else None
+        def by_scenario(policy: str) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
+            """The self-play rows of every held-out scenario (for the claims read there)."""
+            return {s.scenario: by_doctrine(policy, setting=s.name) for s in design.settings if s.selfplay}
+
+        learned = assess(CLAIMS, by_doctrine("learned"), alpha, confidence, by_scenario("learned"))
+        scripted = (
+            assess(CLAIMS, by_doctrine("scripted"), alpha, confidence, by_scenario("scripted"))
+            if "scripted" in baselines
+            else None
+        )
         claim_results[world] = learned
         title = f"### World `{world}`" + (f" ({', '.join(f'{k}={v}' for k, v in _point)})" if _point else "")
         parts.append(title if len(worlds) > 1 else f"Self-play in the training scenario `{design.scenario}`.")
@@ -1070,7 +1112,10 @@ def write_report(
         + pct
         + " intervals (learned: over seeds; scripted: over episodes); the estimate is the tested quantity (a "
         "difference of means, or the mean minus the reference) and p its one-sided p value in the direction the "
-        "estimate points. Verdict rule: " + RULE + ". Claims marked n/a need a condition this preset did not train."
+        "estimate points. Verdict rule: "
+        + RULE
+        + ". Claims marked n/a need a condition this preset did not train, or self-play in a scenario it did not "
+        "evaluate (the rising-power claims read `rising_power`, a held-out scenario of the full preset)."
     )
 
     # ---- per setting tables -----------------------------------------------------------------------
