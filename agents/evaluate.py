@@ -107,7 +107,7 @@ import realism_env
 from agents import stats
 from agents.policies import POLICIES, Policy
 from agents.rollout import build_policies, rollout
-from realism_env import parse_override, parse_value
+from realism_env import group_means, parse_override, parse_value
 
 #: Doctrine of a nation played by each policy unless ``doctrines`` says otherwise (see the module docstring).
 POLICY_DOCTRINE: dict[str, str] = {"offensive_realist": "power", "defensive_realist": "security"}
@@ -281,21 +281,6 @@ class _RecordingEnv:
         return result
 
 
-def _group_means(per_nation: Mapping[str, np.ndarray], groups: Sequence[str]) -> dict[str, dict[str, float]]:
-    """{group: {metric: mean of the finite values of the group's nations (NaN if none)}}: the rule of
-    ``realism_env.metrics.by_doctrine``, applied to any grouping (doctrines or policies)."""
-    labels = np.asarray(groups)
-    out: dict[str, dict[str, float]] = {}
-    for group in dict.fromkeys(groups):
-        members = labels == group
-        out[group] = {}
-        for name, values in per_nation.items():
-            x = np.asarray(values, dtype=np.float64)[members]
-            x = x[np.isfinite(x)]
-            out[group][name] = float(x.mean()) if x.size else float("nan")
-    return out
-
-
 class Episodes:
     """Plays the episodes of one plan: one env and one set of (stateless) policies, reused for every episode."""
 
@@ -312,8 +297,8 @@ class Episodes:
         per_nation = recorder.nation_metrics()
         row: dict[str, Any] = {"seed": int(seed), "turns": turns}
         row.update(recorder.metrics())
-        row["by_doctrine"] = _group_means(per_nation, self.plan.doctrines)
-        row["by_policy"] = _group_means(per_nation, self.plan.policies)
+        row["by_doctrine"] = group_means(per_nation, self.plan.doctrines)
+        row["by_policy"] = group_means(per_nation, self.plan.policies)
         return row
 
 

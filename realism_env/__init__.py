@@ -35,7 +35,15 @@ from realism_env.doctrines import (
 )
 from realism_env.env import NAME, RealismEnv, env, parallel_env, raw_env
 from realism_env.events import EVENT_KINDS, Events
-from realism_env.metrics import METRICS, NATION_METRICS, EpisodeLog, EpisodeRecorder, metric_table
+from realism_env.metrics import (
+    METRICS,
+    NATION_METRICS,
+    EpisodeLog,
+    EpisodeRecorder,
+    group_mean,
+    group_means,
+    metric_table,
+)
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
 from realism_env.overrides import format_value, parse_override, parse_value
 from realism_env.registration import register_pettingzoo
@@ -46,6 +54,8 @@ register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v1")
 __version__ = "0.1.0"
 
 __all__ = [
+    "group_mean",
+    "group_means",
     "format_value",
     "parse_override",
     "parse_value",

@@ -35,10 +35,10 @@ Conventions shared by the strategy metrics (documented once here, tested in ``te
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -920,16 +920,26 @@ def by_nation(log: EpisodeLog, world_index: int = 0) -> dict[str, dict[str, floa
     return {f"nation_{i}": {name: float(v[i]) for name, v in per.items()} for i in range(log.n_nations)}
 
 
+def group_mean(values: Any, members: Any) -> float:
+    """The mean of the finite ``values`` ([N]) of the ``members`` ([N] bool) nations, NaN if there are none: the one
+    rule by which nation metrics become a group's (a doctrine's, a policy's, the focal nations'). NaN values (see each
+    metric's ``nan_when``) are left out."""
+    x = np.asarray(values, dtype=np.float64)[np.asarray(members, dtype=bool)]
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
+def group_means(per_nation: Mapping[str, Any], groups: Sequence[str]) -> dict[str, dict[str, float]]:
+    """{group: {name: :func:`group_mean` of the group's nations}} for nation metrics ``per_nation`` ({name: [N]})
+    and one group label per nation (a doctrine, a policy name), groups in order of first appearance."""
+    labels = np.asarray(groups)
+    return {g: {name: group_mean(v, labels == g) for name, v in per_nation.items()} for g in dict.fromkeys(groups)}
+
+
 def by_doctrine(log: EpisodeLog, world_index: int = 0) -> dict[str, dict[str, float]]:
     """{doctrine: {name: mean over the nations of that doctrine}} for world ``world_index``, so a mixed population
-    reads by doctrine. NaN values (see each metric's ``nan_when``) are left out of a mean; all NaN gives NaN."""
-    per = nation_metrics(log, world_index)
-    doctrines = np.asarray(log.doctrines)
-    out: dict[str, dict[str, float]] = {}
-    for doctrine in dict.fromkeys(log.doctrines):
-        members = doctrines == doctrine
-        out[doctrine] = {name: float(_nanmean(v, members, axis=0)) for name, v in per.items()}
-    return out
+    reads by doctrine (:func:`group_means`)."""
+    return group_means(nation_metrics(log, world_index), log.doctrines)
 
 
 def metric_table(registry: dict[str, Metric] | None = None) -> str:

@@ -744,3 +744,14 @@ def test_env_episode_metrics_are_finite_and_consistent(seed: int):
     for doctrine, values in table.items():
         for name, value in values.items():
             assert math.isfinite(value) or NATION_METRICS[name].nan_when, (doctrine, name)
+
+
+def test_group_means_leave_nan_out_and_give_nan_for_a_group_with_none():
+    from realism_env import group_mean, group_means
+
+    per_nation = {"x": np.array([1.0, np.nan, 3.0, np.nan]), "y": np.array([2.0, 4.0, 6.0, 8.0])}
+    means = group_means(per_nation, ["a", "b", "a", "b"])
+    assert list(means) == ["a", "b"]
+    assert means["a"] == {"x": 2.0, "y": 4.0}
+    assert math.isnan(means["b"]["x"]) and means["b"]["y"] == 6.0
+    assert group_mean(per_nation["x"], [True, True, False, False]) == 1.0

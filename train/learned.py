@@ -392,12 +392,6 @@ def scripted_names(doctrines: Iterable[str], kind: str = "scripted") -> dict[str
 # --------------------------------------------------------------------------------------------------
 
 
-def _group_mean(values: np.ndarray, members: np.ndarray) -> float:
-    x = np.asarray(values, dtype=np.float64)[members]
-    x = x[np.isfinite(x)]
-    return float(x.mean()) if x.size else float("nan")
-
-
 class _Episodes(Episodes):
     """The harness's episodes, with episode returns and focal / per-doctrine group means in each row."""
 
@@ -427,7 +421,7 @@ class _Episodes(Episodes):
         groups = {"focal": self.focal, **{d: doctrines == d for d in realism_env.doctrine_names()}}
         for group, members in groups.items():
             for name, values in per_nation.items():
-                row[f"{group}:{name}"] = _group_mean(values, members)
+                row[f"{group}:{name}"] = realism_env.group_mean(values, members)
         if tracker is not None:
             row.update(tracker.row())
         return row, log

@@ -898,15 +898,20 @@ def strategy_section(
         def learned_mean(name: str, learned: Sequence[Mapping[str, Any]] = learned) -> dict[str, float]:
             return mean_ci(metric_units(learned, f"focal:{name}"), confidence)
 
+        def share(name: str) -> dict[str, float]:
+            """A share of turns: its interval clipped to [0, 1] (a t interval over a few seeds can overshoot)."""
+            summary = learned_mean(name)
+            return {**summary, "ci_low": max(summary["ci_low"], 0.0), "ci_high": min(summary["ci_high"], 1.0)}
+
         def reference(policy: str, name: str, references: Mapping[str, Any] = references) -> str:
             data = references[policy]
             return fmt(float(np.mean(finite(column(data, f"focal:{name}"))))) if data else "-"
 
         n_levels = sum(1 for key in learned[0] if key.startswith("focal:arms_level_"))
         levels = [f"arms_level_{k}" for k in range(n_levels)]
-        agreement = {name: learned_mean(f"agree_{name}") for name in ARCHETYPES}
+        agreement = {name: share(f"agree_{name}") for name in ARCHETYPES}
         closest = max(ARCHETYPES, key=lambda name: agreement[name]["mean"])
-        shares = {name: learned_mean(name) for name in acts + levels}
+        shares = {name: share(name) for name in acts + levels}
         top = sorted(acts, key=lambda name: -shares[name]["mean"])[:2]
         level = max(levels, key=lambda name: shares[name]["mean"])
         chance = reference("random", f"agree_{closest}")
