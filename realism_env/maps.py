@@ -194,9 +194,16 @@ def maps_of(bank: MapBank, map_index: Any, float_dtype: Any) -> dict[str, Any]:
 
 
 def initial_worlds(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: RuleTables) -> World:
-    """Fresh worlds (``W`` = the draws' length) from maps of ``bank``: the world at the start of an episode.
+    """Fresh worlds (``W`` = the draws' length) from maps of ``bank``: the world at the start of an episode. Each
+    world takes map ``draws.map_index`` (:func:`maps_of`) and the rest of its state from :func:`episode_start`."""
+    float_dtype = tables.arms_shares.dtype
+    return World(**maps_of(bank, draws.map_index, float_dtype), **episode_start(bank, draws, config, tables))
 
-    Each world takes map ``draws.map_index`` and deals its territories to the nations in the random order of
+
+def episode_start(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: RuleTables) -> dict[str, Any]:
+    """Every field of fresh worlds but the map's (:data:`realism_env.world.EPISODE_FIELDS`).
+
+    Each world deals the territories of its map (``draws.map_index``) to the nations in the random order of
     ``draws.nation_order``. Province wealth is uniform in [0.75, 1.25], scaled so that each nation's total matches
     its capability share (COW CINC where the scenario gives it); military starts at the steady state of the middle
     arms level (military = share * income / depreciation); no wars, alliances or demands.
@@ -221,8 +228,7 @@ def initial_worlds(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: 
     no = xp.zeros(pairs, dtype=xp.bool, device=device)
     zero_pairs = xp.zeros(pairs, dtype=xp.int64, device=device)
     zero_nations = xp.zeros((n_worlds, n), dtype=xp.int64, device=device)
-    return World(
-        **maps_of(bank, index, float_dtype),
+    return dict(
         growth_rates=xp.broadcast_to(tables.growth_rates, (n_worlds, n)) + 0.0,
         initial_provinces=xp.astype(xp.sum(owned, axis=1), xp.int64),
         owner=owner,

@@ -25,7 +25,7 @@ from realism_env.doctrines import (
 from realism_env.doctrines import rewards as doctrine_rewards
 from realism_env.draws import ResetDraws, StepDraws
 from realism_env.events import Events
-from realism_env.maps import MapBank, initial_worlds, maps_of
+from realism_env.maps import MapBank, episode_start, initial_worlds, maps_of
 from realism_env.observation import ObservationLayout, ObservationTables, observation_tables, observe
 from realism_env.rules import (
     ATTACK,
@@ -162,7 +162,7 @@ def step_worlds(
         # Elsewhere every step builds fresh worlds for all and keeps those of the worlds that ended: fixed shapes, a
         # masked write, no host sync.
         # The maps are taken from the bank by each world's map index (a gather, not a masked write of [W, P, P]).
-        fresh = initial_worlds(spec.maps, draws.reset, config, spec.rules)
+        fresh = after.replace(**episode_start(spec.maps, draws.reset, config, spec.rules))
         map_index = xp.where(world_reset, draws.reset.map_index, map_index)
         maps = maps_of(spec.maps, map_index, spec.backend.float_dtype)
         next_world = where_worlds(world_reset, fresh, after, EPISODE_FIELDS).replace(**maps)

@@ -657,7 +657,15 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
         # What the focal nations do and which archetype they resemble, in the training scenario's self-play.
         strategy = setting.selfplay and not setting.heldout
         rows, trace = play(
-            policies, doctrines, setting.scenario, seeds, job["overrides"], job["max_cycles"], focal, True, strategy
+            policies,
+            doctrines,
+            setting.scenario,
+            seeds,
+            job["overrides"],
+            job["max_cycles"],
+            focal,
+            trace=True,
+            strategy=strategy,
         )
         record = {
             "key": item["key"],
@@ -682,8 +690,7 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
 def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> None:
     """Raise :class:`PresetError` when a run folder holds a run with other settings than this preset's (only
     ``timesteps`` and run-time options may change: a larger ``timesteps`` extends finished runs)."""
-    from train.fast_ppo import run_record
-    from train.ppo import differences, option_defaults
+    from train.ppo import differences, option_defaults, run_record
 
     for condition, seed, run_dir in runs:
         saved = _read_json(run_dir / "config.json")

@@ -44,7 +44,7 @@ import math
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -64,7 +64,17 @@ from train.checkpoint import (
     save_torch_checkpoint,
 )
 from train.cli import dataclass_parser
-from train.ppo import DOCTRINE_CHOICES, _arg, _StopRequest, check_run_dir, finished, net_arch, parse_run_args, stopped
+from train.ppo import (
+    DOCTRINE_CHOICES,
+    _arg,
+    _StopRequest,
+    check_run_dir,
+    finished,
+    net_arch,
+    parse_run_args,
+    run_record,
+    stopped,
+)
 from train.ppo import check_args as check_ppo_args
 
 BACKEND_CHOICES = ("auto", "numpy", "torch")
@@ -314,7 +324,6 @@ class Trainer:
         """Play ``n_steps`` turns in every world with the current policy."""
         n_steps, slots = self.args.n_steps, self.n_slots
         rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
-        final_values = []
         with torch.no_grad():
             for _ in range(n_steps):
                 logits = self.agent.masked_logits(self.inputs, self.forbidden)
@@ -337,9 +346,9 @@ class Trainer:
                 # The value of the last observation of a truncated episode (where no world ended, the next turn's
                 # observation is that same one and its value is read below; numpy tells at no cost whether any did).
                 if self.batch.backend.name != "numpy" or step.world_reset.any():
-                    final_values.append(self.agent.value(self._inputs(step.final_observations)))
+                    final_value = self.agent.value(self._inputs(step.final_observations))
                 else:
-                    final_values.append(torch.zeros(slots, device=self.device))
+                    final_value = torch.zeros(slots, device=self.device)
                 rows["inputs"].append(self.inputs)
                 rows["forbidden"].append(self.forbidden)
                 rows["actions"].append(actions)
@@ -349,7 +358,7 @@ class Trainer:
                 rows["active"].append(active)
                 rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
                 # Truncated: bootstrap from the last observation; terminated: nothing follows.
-                rows["next_values"].append(torch.where(terminated, 0.0, final_values[-1]))
+                rows["next_values"].append(torch.where(terminated, 0.0, final_value))
                 self.stats.add(rewards, active, terminated | truncated)
                 self.inputs = self._inputs(step.observations)
                 self.forbidden = self._tensor(step.action_mask).reshape(slots, -1) == 0
@@ -456,13 +465,6 @@ def load_agent(path: str | Path, device: str = "cpu") -> Agent:
 
 class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
-
-
-def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
-    """What ``config.json`` holds: the arguments and the full EnvConfig (JSON types)."""
-    import json
-
-    return json.loads(json.dumps({"args": asdict(args), "env_config": config.to_dict()}))
 
 
 def train(args: Args, config: EnvConfig) -> int:
