@@ -143,22 +143,41 @@ def _numpy_forward(layers: list[tuple[np.ndarray, np.ndarray, Any]], x: np.ndarr
 
 
 class FastPolicyNetwork:
-    """The action logits of a ``train.fast_ppo`` run's actor, in numpy (``model.pt`` read with ``weights_only``)."""
+    """The action logits of a ``train.fast_ppo`` run's actor, in numpy (``model.pt`` read with ``weights_only``):
+    an MLP over the flat action, or the :class:`train.fast_ppo.PerNationActor`'s two heads."""
 
     def __init__(self, model_path: str | Path) -> None:
-        from train.fast_ppo import load_agent
+        from train.fast_ppo import PerNationActor, load_agent
 
         agent = load_agent(model_path)
         self.observation_size = int(agent.shape["n_inputs"])
         self.n_actions = int(agent.shape["n_actions"])
-        layers = _numpy_mlp(list(agent.actor))
-        if layers is None:
-            raise ValueError(f"{model_path}: the actor is not a chain of Linear layers and tanh/ReLU")
-        self.layers = layers
+        actor = agent.actor
+        self.targets = actor.targets if isinstance(actor, PerNationActor) else None
+        if self.targets is None:
+            parts = {"mlp": list(actor)}
+        else:
+            parts = {"trunk": list(actor.trunk), "level_act": [actor.level_act], "target_out": [actor.target_out]}
+            parts |= {"target_block": [actor.target_block], "target_features": [actor.target_features]}
+        self.parts = {name: _numpy_mlp(modules) for name, modules in parts.items()}
+        if any(layers is None for layers in self.parts.values()):
+            raise ValueError(f"{model_path}: the actor is not made of Linear layers and tanh/ReLU")
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """[..., A] logits of network inputs ``x`` ([..., D])."""
-        return _numpy_forward(self.layers, x)
+        if self.targets is None:
+            return _numpy_forward(self.parts["mlp"], x)
+        t = self.targets
+        x = np.asarray(x, dtype=np.float64)
+        features = _numpy_forward(self.parts["trunk"], x)
+        level_act = _numpy_forward(self.parts["level_act"], features).reshape(*x.shape[:-1], t.n_levels, t.n_acts)
+        blocks = x[..., t.own_size : t.own_size + t.n_targets * t.block_size].reshape(*x.shape[:-1], t.n_targets, -1)
+        hidden = np.tanh(
+            _numpy_forward(self.parts["target_block"], blocks)
+            + _numpy_forward(self.parts["target_features"], features)[..., None, :]
+        )
+        target = np.swapaxes(_numpy_forward(self.parts["target_out"], hidden), -1, -2)
+        return (level_act[..., None] + target[..., None, :, :]).reshape(*x.shape[:-1], self.n_actions)
 
 
 class PolicyNetwork:
