@@ -43,8 +43,6 @@ from realism_env import parse_override
 
 #: Where the episode log goes in the template.
 PLACEHOLDER = "__EPISODE_JSON__"
-#: Episode metrics the page's header shows (all of them are kept in the log's meta).
-HEADLINE_METRICS = ("war_onsets", "surviving_nations", "final_hhi")
 
 
 def record_episode(

@@ -321,7 +321,8 @@ class EpisodeRecorder:
     ) -> dict[str, Any]:
         """The episode so far as an episode log document (:mod:`realism_env.episode_log`, JSON-able) of world
         ``world_index``: its map, nations (``policies``: what plays each, a label or None) and every turn;
-        ``meta`` is kept as given."""
+        ``meta`` is kept as given. The map is the one of the world given to :meth:`start`: a batched world that
+        ended and was reset since then is no longer one episode."""
         if self._map is None:
             raise RuntimeError("call start(world) before episode()")
         geometry = map_geometry(*(a[world_index] for a in self._map))

@@ -247,6 +247,23 @@ def test_cli_writes_the_page_and_the_log(tmp_path: Path, capsys: pytest.CaptureF
     assert again.read_text() == out.read_text()
 
 
+def test_the_issue_command_runs_as_a_module(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    argv = ["--population", POPULATION, "--scenario", "islands", "--seed", "5", "--max-cycles", "5"]
+    out = tmp_path / "replay.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "agents.replay", *argv, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().startswith("<!doctype html>") and "wrote" in result.stdout
+
+
 def test_the_episode_is_the_harness_matched_world() -> None:
     """Replay seed s is episode s of agents.evaluate: the same metrics."""
     document = replay.record_episode(POPULATION, scenario="bipolar", seed=7, max_cycles=30)
