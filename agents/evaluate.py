@@ -107,7 +107,7 @@ import realism_env
 from agents import stats
 from agents.policies import POLICIES, Policy
 from agents.rollout import build_policies, rollout
-from realism_env import group_means, parse_override, parse_value
+from realism_env import group_means, jsonable, parse_override, parse_value
 
 #: Doctrine of a nation played by each policy unless ``doctrines`` says otherwise (see the module docstring).
 POLICY_DOCTRINE: dict[str, str] = {"offensive_realist": "power", "defensive_realist": "security"}
@@ -334,7 +334,7 @@ def report(plan: Plan, rows: Sequence[Mapping[str, Any]], seed: int, boot: Mappi
         "scenario": plan.scenario,
         "seed": seed,
         "n_episodes": len(rows),
-        "config": _jsonable(plan.config.to_dict()),
+        "config": jsonable(plan.config.to_dict()),
         "population": {"spec": plan.spec, "policies": list(plan.policies), "doctrines": list(plan.doctrines)},
         "bootstrap": dict(boot),
         "units": {name: m.unit for name, m in realism_env.METRICS.items()},
@@ -468,24 +468,11 @@ def paired_report(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` with tuples as lists, numpy scalars as Python numbers and NaN / infinities as None."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as JSON (NaN as null) to ``path`` atomically: a temporary file in the same folder, flushed to
     disk, then ``os.replace``; an existing file is replaced whole or left untouched."""
     path = Path(path)
-    text = json.dumps(_jsonable(data), indent=1, allow_nan=False)
+    text = json.dumps(jsonable(data), indent=1, allow_nan=False)
     folder = path.parent if str(path.parent) else Path(".")
     fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -588,41 +575,29 @@ def format_comparison(result: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m agents.evaluate",
-        description="Play scripted populations in seeded, matched worlds and summarise the behaviour metrics "
-        "(means with bootstrap intervals).",
-        epilog=f"policies: {_choices(POLICIES)}\ndoctrines: {_choices(realism_env.DOCTRINES)}\n"
-        f"config fields: {_choices(_CONFIG_TYPES)}\n\nSee the docstring of agents/evaluate.py for the report format.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_episode_options(
+    parser: argparse.ArgumentParser,
+    seed_help: str,
+    population_required: bool = True,
+    scenario_default: str | None = "multipolar",
+    scenario_help: str = "scenario preset (default: %(default)s)",
+) -> None:
+    """The options that say which world is played and by whom: ``--population``, ``--scenario``, ``--seed``,
+    ``--max-cycles``, ``--set`` and ``--doctrines`` (shared with ``agents.replay``; :func:`make_plan` parses them)."""
     parser.add_argument(
         "--population",
-        required=True,
+        required=population_required,
         metavar="SPEC",
         help="policy per nation: 'name:count,name:count' (counts add up to n_nations; nations filled in the order "
         "given) or one bare name for all",
     )
     parser.add_argument(
-        "--compare",
-        metavar="SPEC",
-        default=None,
-        help="a second population B, played in the same matched worlds; reports B minus A per metric",
-    )
-    parser.add_argument(
         "--scenario",
-        default="multipolar",
+        default=scenario_default,
         choices=sorted(realism_env.SCENARIOS),
-        help="scenario preset (default: %(default)s)",
+        help=scenario_help,
     )
-    parser.add_argument("--episodes", type=int, default=50, help="episodes per population (default: %(default)s)")
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="episode k uses env and policy seed SEED + k; also seeds the bootstrap (default: %(default)s)",
-    )
+    parser.add_argument("--seed", type=int, default=0, help=seed_help)
     parser.add_argument(
         "--max-cycles", type=int, default=None, metavar="T", help="turns per episode (default: the scenario's, 200)"
     )
@@ -641,6 +616,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="reward doctrine: one name for all nations or a comma-separated list, one per nation (default: "
         "offensive_realist -> power, every other policy -> security)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.evaluate",
+        description="Play scripted populations in seeded, matched worlds and summarise the behaviour metrics "
+        "(means with bootstrap intervals).",
+        epilog=f"policies: {_choices(POLICIES)}\ndoctrines: {_choices(realism_env.DOCTRINES)}\n"
+        f"config fields: {_choices(_CONFIG_TYPES)}\n\nSee the docstring of agents/evaluate.py for the report format.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_episode_options(
+        parser, seed_help="episode k uses env and policy seed SEED + k; also seeds the bootstrap (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="SPEC",
+        default=None,
+        help="a second population B, played in the same matched worlds; reports B minus A per metric",
+    )
+    parser.add_argument("--episodes", type=int, default=50, help="episodes per population (default: %(default)s)")
     parser.add_argument(
         "--confidence", type=float, default=stats.CONFIDENCE, help="coverage of the intervals (default: %(default)s)"
     )

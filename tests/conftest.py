@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
+
+#: Files the tests keep for people to look at (the replay's screenshot); git-ignored, listed after the run.
+ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "test-artifacts"
+_kept: list[Path] = []
+
+
+@pytest.fixture
+def artifact() -> Callable[[str], Path]:
+    """``artifact(name)``: the path of a file to keep in test-artifacts/ (named in the run's summary)."""
+
+    def keep(name: str) -> Path:
+        ARTIFACT_DIR.mkdir(exist_ok=True)
+        path = ARTIFACT_DIR / name
+        _kept.append(path)
+        return path
+
+    return keep
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for path in _kept:
+        if path.exists():
+            terminalreporter.write_line(f"test artifact kept: {path}")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -155,10 +155,11 @@ def test_the_same_seed_gives_identical_reports() -> None:
     kwargs = {"episodes": 2, "seed": 5, "max_cycles": 15, "n_resamples": 100}
     first = ev.evaluate("offensive_realist:3,defensive_realist:3", **kwargs)
     second = ev.evaluate("offensive_realist:3,defensive_realist:3", **kwargs)
-    assert json.dumps(ev._jsonable(first)) == json.dumps(ev._jsonable(second))
+    assert json.dumps(realism_env.jsonable(first)) == json.dumps(realism_env.jsonable(second))
     other = ev.evaluate("offensive_realist:3,defensive_realist:3", **{**kwargs, "seed": 6})
     assert other["episodes"][0]["seed"] == 6
-    assert ev._jsonable(other["episodes"][0]) == ev._jsonable(first["episodes"][1])  # NaN as None: comparable
+    jsonable = realism_env.jsonable  # NaN as None: comparable
+    assert jsonable(other["episodes"][0]) == jsonable(first["episodes"][1])
 
 
 @pytest.mark.parametrize("scenario", ["multipolar", "islands", "europe_1914"])
@@ -194,7 +195,7 @@ def test_the_harness_records_the_world_it_reset_to() -> None:
     np.testing.assert_array_equal(log.owner[0, 0], env.world.owner[0])
     assert log.turn[0, 0] == 0 and log.n_turns == row["turns"] == 12
     # the per-doctrine means of a row are the metrics module's own by_doctrine
-    assert ev._jsonable(row["by_doctrine"]) == ev._jsonable(episodes.env.recorder.by_doctrine())
+    assert realism_env.jsonable(row["by_doctrine"]) == realism_env.jsonable(episodes.env.recorder.by_doctrine())
     assert set(row["by_policy"]) == {"offensive_realist", "defensive_realist"}
 
 
@@ -284,7 +285,7 @@ def test_json_has_null_for_nan_and_reports_agree_with_their_episodes(tmp_path: P
     assert written["metrics"]["hegemony_turn"] == {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
     for name, summary in report["metrics"].items():
         values = [row[name] for row in report["episodes"]]
-        assert ev._jsonable(summary) == ev._jsonable(stats.summarize(values, 0.95, 100, 0)), name
+        assert realism_env.jsonable(summary) == realism_env.jsonable(stats.summarize(values, 0.95, 100, 0)), name
 
 
 # --------------------------------------------------------------------------------------------------
