@@ -22,8 +22,8 @@ pytest.importorskip("matplotlib")
 
 import realism_env  # noqa: E402
 from agents.evaluate import evaluate  # noqa: E402
-from train import experiment  # noqa: E402
-from train.experiment import PresetError, load_preset, resolve, result_columns, to_toml  # noqa: E402
+from train.experiment_presets import PRESETS, PresetError, load_preset, resolve, to_toml  # noqa: E402
+from train.experiment_results import read_csv, result_columns  # noqa: E402
 from train.learned import LearnedPolicy, RunInfo, learned_population, masked_choice, play, register_learned  # noqa: E402
 from train.report import (  # noqa: E402
     CLAIMS,
@@ -102,7 +102,7 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     for image in images:
         assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    rows = experiment.read_csv(out / "results.csv")
+    rows = read_csv(out / "results.csv")
     with open(out / "results.csv") as handle:
         assert handle.readline().strip().split(",") == result_columns(design)
     n_settings, n_selfplay = len(design.settings), sum(s.selfplay for s in design.settings)
@@ -274,7 +274,7 @@ def test_builtin_presets_resolve_and_round_trip_through_toml(tmp_path: Path) -> 
 @pytest.mark.parametrize("path", sorted((ROOT / "train" / "presets").glob("*.toml")), ids=lambda p: p.name)
 def test_preset_files_resolve_and_the_builtin_copies_match(path: Path) -> None:
     design = resolve(load_preset(path=path))
-    if path.stem in experiment.PRESETS:  # a built-in preset is its file
+    if path.stem in PRESETS:  # a built-in preset is its file
         assert design.preset() == resolve(load_preset(path.stem)).preset()
 
 
