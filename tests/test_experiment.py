@@ -1,6 +1,6 @@
-"""train.experiment, train.learned and train.report: a tiny preset end to end as a subprocess, rerun and
-kill-and-resume, preset validation, the claims' verdict rule on hand-made numbers, the statistics, and the
-learned-policy adapter (masks, doctrine indicator, numpy network == SB3's)."""
+"""train.experiment, train.learned and train.report (and the modules they use): a tiny preset end to end as a
+subprocess, rerun and kill-and-resume, preset validation, the claims' verdict rule on hand-made numbers, the
+statistics, and the learned-policy adapter (masks, doctrine indicator, numpy network == SB3's)."""
 
 from __future__ import annotations
 
@@ -22,25 +22,11 @@ pytest.importorskip("matplotlib")
 
 import realism_env  # noqa: E402
 from agents.evaluate import evaluate  # noqa: E402
+from train.claims import CLAIMS, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, assess, judge, verdict  # noqa: E402
 from train.experiment_presets import PRESETS, PresetError, load_preset, resolve, to_toml  # noqa: E402
 from train.experiment_results import read_csv, result_columns  # noqa: E402
 from train.learned import LearnedPolicy, RunInfo, learned_population, masked_choice, play, register_learned  # noqa: E402
-from train.report import (  # noqa: E402
-    CLAIMS,
-    INCONCLUSIVE,
-    NOT_SUPPORTED,
-    SUPPORTED,
-    Claim,
-    assess,
-    holm,
-    judge,
-    mean_ci,
-    one_sample,
-    t_ppf,
-    t_sf,
-    verdict,
-    welch,
-)
+from train.report_statistics import holm, mean_ci, one_sample, t_ppf, t_sf, welch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
