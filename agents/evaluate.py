@@ -103,13 +103,11 @@ from typing import Any
 
 import realism_env
 from agents import stats
-from agents.episodes import Episodes as Episodes  # re-exported for train.learned; new code: agents.episodes
 from agents.episodes import matched_seeds, run_episodes
 from agents.evaluation_output import format_comparison, format_report, write_json
 from agents.evaluation_report import bootstrap_settings, paired_report, report
 from agents.policies import POLICIES
 from agents.population import CONFIG_TYPES, format_choices, make_plan
-from agents.population import default_doctrines as default_doctrines  # the same: agents.population
 from realism_env import parse_override
 
 # --------------------------------------------------------------------------------------------------
@@ -198,42 +196,29 @@ def compare(
 # --------------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m agents.evaluate",
-        description="Play scripted populations in seeded, matched worlds and summarise the behaviour metrics "
-        "(means with bootstrap intervals).",
-        epilog=f"policies: {format_choices(POLICIES)}\ndoctrines: {format_choices(realism_env.DOCTRINES)}\n"
-        f"config fields: {format_choices(CONFIG_TYPES)}\n\n"
-        "See the docstring of agents/evaluate.py for the report format.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_episode_options(
+    parser: argparse.ArgumentParser,
+    seed_help: str,
+    population_required: bool = True,
+    scenario_default: str | None = "multipolar",
+    scenario_help: str = "scenario preset (default: %(default)s)",
+) -> None:
+    """The options that say which world is played and by whom: ``--population``, ``--scenario``, ``--seed``,
+    ``--max-cycles``, ``--set`` and ``--doctrines`` (shared with ``agents.replay``; :func:`make_plan` parses them)."""
     parser.add_argument(
         "--population",
-        required=True,
+        required=population_required,
         metavar="SPEC",
         help="policy per nation: 'name:count,name:count' (counts add up to n_nations; nations filled in the order "
         "given) or one bare name for all",
     )
     parser.add_argument(
-        "--compare",
-        metavar="SPEC",
-        default=None,
-        help="a second population B, played in the same matched worlds; reports B minus A per metric",
-    )
-    parser.add_argument(
         "--scenario",
-        default="multipolar",
+        default=scenario_default,
         choices=sorted(realism_env.SCENARIOS),
-        help="scenario preset (default: %(default)s)",
+        help=scenario_help,
     )
-    parser.add_argument("--episodes", type=int, default=50, help="episodes per population (default: %(default)s)")
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="episode k uses env and policy seed SEED + k; also seeds the bootstrap (default: %(default)s)",
-    )
+    parser.add_argument("--seed", type=int, default=0, help=seed_help)
     parser.add_argument(
         "--max-cycles", type=int, default=None, metavar="T", help="turns per episode (default: the scenario's, 200)"
     )
@@ -252,6 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="reward doctrine: one name for all nations or a comma-separated list, one per nation (default: "
         "offensive_realist -> power, every other policy -> security)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.evaluate",
+        description="Play scripted populations in seeded, matched worlds and summarise the behaviour metrics "
+        "(means with bootstrap intervals).",
+        epilog=f"policies: {format_choices(POLICIES)}\ndoctrines: {format_choices(realism_env.DOCTRINES)}\n"
+        f"config fields: {format_choices(CONFIG_TYPES)}\n\n"
+        "See the docstring of agents/evaluate.py for the report format.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_episode_options(
+        parser, seed_help="episode k uses env and policy seed SEED + k; also seeds the bootstrap (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="SPEC",
+        default=None,
+        help="a second population B, played in the same matched worlds; reports B minus A per metric",
+    )
+    parser.add_argument("--episodes", type=int, default=50, help="episodes per population (default: %(default)s)")
     parser.add_argument(
         "--confidence", type=float, default=stats.CONFIDENCE, help="coverage of the intervals (default: %(default)s)"
     )

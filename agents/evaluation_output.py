@@ -10,23 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import realism_env
 from agents import stats
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with tuples as lists, numpy scalars as Python numbers and NaN / infinities as None."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
+from realism_env import jsonable
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

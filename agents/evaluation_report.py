@@ -11,8 +11,8 @@ import numpy as np
 
 import realism_env
 from agents import stats
-from agents.evaluation_output import jsonable
 from agents.population import Plan
+from realism_env import jsonable
 
 
 def _summaries(rows: Sequence[Mapping[str, Any]], names: Sequence[str], boot: Mapping[str, Any]) -> dict[str, Any]:

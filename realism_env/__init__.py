@@ -34,7 +34,17 @@ from realism_env.doctrines import (
     resolve_doctrines,
 )
 from realism_env.env import NAME, RealismEnv, env, parallel_env, raw_env
+from realism_env.episode_log import (
+    EpisodeLogError,
+    dumps_episode,
+    episode_document,
+    jsonable,
+    read_episode,
+    validate_episode,
+    write_episode,
+)
 from realism_env.events import EVENT_KINDS, Events
+from realism_env.geometry import MapGeometry, map_geometry, nation_anchors
 from realism_env.metrics import (
     METRICS,
     NATION_METRICS,
@@ -54,6 +64,16 @@ register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v1")
 __version__ = "0.1.0"
 
 __all__ = [
+    "EpisodeLogError",
+    "dumps_episode",
+    "MapGeometry",
+    "episode_document",
+    "jsonable",
+    "map_geometry",
+    "nation_anchors",
+    "read_episode",
+    "validate_episode",
+    "write_episode",
     "group_mean",
     "group_means",
     "format_value",

@@ -44,6 +44,8 @@ import numpy as np
 
 from realism_env.actions import N_ACTS, Act
 from realism_env.config import EnvConfig
+from realism_env.episode_log import episode_document
+from realism_env.geometry import map_geometry
 from realism_env.rules import EVENT_KINDS, Events, borders, income, power_share, provinces_held
 from realism_env.world import World
 
@@ -265,11 +267,13 @@ class EpisodeRecorder:
         self.config = config
         self._snapshots: list[dict[str, np.ndarray]] = []
         self._turns: list[tuple[np.ndarray, np.ndarray, Events]] = []
+        self._map: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def start(self, world: World) -> None:
         """Begin a new episode at ``world`` (the world after reset); forgets any earlier one."""
         self._snapshots = [snapshot(world)]
         self._turns = []
+        self._map = tuple(np.array(a) for a in (world.province_xy, world.land_adjacency, world.sea_adjacency))
 
     def record(self, world: World, events: Events) -> None:
         """Add one turn: ``world`` is the world after the step, ``events`` what happened during it."""
@@ -306,6 +310,24 @@ class EpisodeRecorder:
             target=target,
             events=events,
             **arrays,
+        )
+
+    def episode(
+        self,
+        world_index: int = 0,
+        *,
+        policies: Sequence[str | None] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The episode so far as an episode log document (:mod:`realism_env.episode_log`, JSON-able) of world
+        ``world_index``: its map, nations (``policies``: what plays each, a label or None) and every turn;
+        ``meta`` is kept as given. The map is the one of the world given to :meth:`start`: a batched world that
+        ended and was reset since then is no longer one episode."""
+        if self._map is None:
+            raise RuntimeError("call start(world) before episode()")
+        geometry = map_geometry(*(a[world_index] for a in self._map))
+        return episode_document(
+            self.log(), geometry, self.config, world_index=world_index, policies=policies, meta=meta
         )
 
     def metrics(self, world_index: int = 0) -> dict[str, float]:

@@ -6,6 +6,7 @@ import numpy as np
 
 from realism_env.actions import Act
 from realism_env.config import EnvConfig
+from realism_env.geometry import map_geometry
 from realism_env.rules import income, power_share, provinces_held
 from realism_env.world import World
 
@@ -26,6 +27,13 @@ PALETTE = np.array(
     dtype=np.uint8,
 )
 SEA = np.array([24, 48, 96], dtype=np.uint8)
+
+
+def nation_colours(n_nations: int) -> list[str]:
+    """The colour of each nation as ``#rrggbb`` (the :data:`PALETTE` of the rgb render, cycled)."""
+    return ["#{:02x}{:02x}{:02x}".format(*PALETTE[i % len(PALETTE)].tolist()) for i in range(n_nations)]
+
+
 WAR = np.array([220, 20, 20], dtype=np.uint8)
 
 
@@ -72,20 +80,17 @@ def render_ansi(world: World, config: EnvConfig, events: list[dict[str, object]]
 
 
 def render_rgb(world: World, config: EnvConfig, size: int = 512) -> np.ndarray:
-    """[H, W, 3] uint8 picture of world 0. Top: a bar of power shares, one colour per nation. Below, the map:
-    provinces coloured by owner (brighter = wealthier), provinces of nations at war outlined in red, sea links as
-    pale lines, and a red dot on each nation that attacked last turn."""
-    xy = world.province_xy[0]
+    """[H, W, 3] uint8 picture of world 0. Top: a bar of power shares, one colour per nation. Below, the map
+    (:func:`realism_env.geometry.map_geometry`, shared with the browser replay): provinces coloured by owner
+    (brighter = wealthier), provinces of nations at war outlined in red, sea links as pale lines, and a red dot on
+    each nation that attacked last turn."""
+    geometry = map_geometry(world.province_xy[0], world.land_adjacency[0], world.sea_adjacency[0])
+    xy = geometry.centres
     owner = world.owner[0]
-
-    def spacing(values: np.ndarray) -> float:
-        gaps = np.diff(np.unique(np.round(values, 6)))
-        return float(gaps.min()) if gaps.size else 1.0
-
     bar = size // 16
     margin = size // 32
     map_size = size - bar - 2 * margin
-    dx, dy = spacing(xy[:, 0]), spacing(xy[:, 1])
+    dx, dy = geometry.cell
     half_w = max(2, int(dx * map_size / 2) - 2)
     half_h = max(2, int(dy * map_size / 2) - 2)
     image = np.empty((size, size, 3), dtype=np.uint8)
@@ -105,7 +110,7 @@ def render_rgb(world: World, config: EnvConfig, size: int = 512) -> np.ndarray:
             image[cy - half_h - 2 : cy + half_h + 2, cx - half_w - 2 : cx + half_w + 2] = WAR
         image[cy - half_h : cy + half_h, cx - half_w : cx + half_w] = colour.astype(np.uint8)
     # Sea lanes are drawn over the land: they join coasts that do not touch.
-    for a, b in np.argwhere(np.triu(world.sea_adjacency[0])):
+    for a, b in geometry.sea_pairs:
         (xa, ya), (xb, yb) = centres[a], centres[b]
         steps = max(abs(xb - xa), abs(yb - ya), 1)
         t = np.linspace(0.0, 1.0, steps)

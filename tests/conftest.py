@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
+
+#: Files the tests keep for people to look at (the replay's screenshot); git-ignored, listed after the run.
+ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "test-artifacts"
+_kept: list[Path] = []
+
+
+@pytest.fixture
+def artifact() -> Callable[[str], Path]:
+    """``artifact(name)``: the path of a file to keep in test-artifacts/ (named in the run's summary)."""
+
+    def keep(name: str) -> Path:
+        ARTIFACT_DIR.mkdir(exist_ok=True)
+        path = ARTIFACT_DIR / name
+        _kept.append(path)
+        return path
+
+    return keep
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for path in _kept:
+        if path.exists():
+            terminalreporter.write_line(f"test artifact kept: {path}")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -14,3 +40,15 @@ def _one_torch_thread() -> None:
     except ImportError:
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _policy_registry_restored() -> Iterator[None]:
+    """Learned policies a test registers (``train.learned.register_learned``) leave ``agents.POLICIES`` with it, so
+    no test sees another's."""
+    from agents.policies import POLICIES
+
+    before = dict(POLICIES)
+    yield
+    POLICIES.clear()
+    POLICIES.update(before)

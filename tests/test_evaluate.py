@@ -20,9 +20,10 @@ import realism_env
 from agents import evaluate as ev
 from agents import stats
 from agents.episodes import Episodes, matched_seeds
-from agents.evaluation_output import jsonable, write_json
+from agents.evaluation_output import write_json
 from agents.evaluation_report import paired_report
 from agents.population import format_population, make_plan, parse_population
+from realism_env import jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_KEYS = {"mean", "ci_low", "ci_high", "n"}

@@ -213,7 +213,10 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
     ("text", "expected"),
     [
         ("[train\ntimesteps = 1", "is not valid TOML"),
-        ("[train]\ntimestep = 100", "unknown key 'timestep' in [train]; valid keys: anneal_lr, backend, background,"),
+        (
+            "[train]\ntimestep = 100",
+            "unknown key 'timestep' in [train]; valid keys: actor, anneal_lr, backend, background,",
+        ),
         ("[evaluate]\nepisode = 3", "unknown key 'episode' in [evaluate]; valid keys: alpha, backgrounds,"),
         ("[experiment]\nseed = [0]", "unknown key 'seed' in [experiment]; valid keys: conditions, name,"),
         ("[environment]\nx = 1", "unknown key 'environment'"),

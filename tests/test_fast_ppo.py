@@ -94,7 +94,7 @@ def test_a_run_writes_its_outputs_and_the_same_seed_gives_the_same_weights(tmp_p
         assert torch.equal(x, y), name
     assert run(tmp_path / "c", "--seed", "1") == 0
     c = load_agent(tmp_path / "c" / "model.pt")
-    assert not torch.equal(a.actor[0].weight, c.actor[0].weight)
+    assert not torch.equal(a.critic[0].weight, c.critic[0].weight)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
@@ -120,12 +120,22 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
 
 
 def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
-    command = [sys.executable, "-m", "train.fast_ppo", "--timesteps", "10000000", "--out", str(tmp_path), *SMALL]
+    every = ["--checkpoint-every", str(ROLLOUT)]
+    command = [
+        sys.executable,
+        "-m",
+        "train.fast_ppo",
+        "--timesteps",
+        "10000000",
+        "--out",
+        str(tmp_path),
+        *SMALL,
+        *every,
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (tmp_path / "config.json").exists() and time.monotonic() < deadline:
+    while find_latest(tmp_path / "checkpoints") is None and time.monotonic() < deadline:  # some rollouts done
         time.sleep(0.2)
-    time.sleep(3.0)  # some rollouts
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, stderr
@@ -239,15 +249,50 @@ def test_bad_background_arguments_name_the_culprit(tmp_path, capsys, argv, messa
     assert message in capsys.readouterr().err
 
 
-def test_a_run_made_before_an_option_existed_resumes_with_its_default(tmp_path):
-    assert run(tmp_path, timesteps=ROLLOUT) == 0
+def test_a_run_made_before_an_option_existed_resumes_with_what_it_was_trained_with(tmp_path):
+    assert run(tmp_path, "--actor", "mlp", timesteps=ROLLOUT) == 0
     record = json.loads((tmp_path / "config.json").read_text())
-    for name in ("background", "background_share", "n_focal"):  # options added after such a run was made
+    for name in ("background", "background_share", "n_focal", "actor"):  # options added after such a run was made
         del record["args"][name]
     (tmp_path / "config.json").write_text(json.dumps(record))
-    assert run(tmp_path, "--resume", timesteps=2 * ROLLOUT) == 0
+    # Such a run had an MLP actor, which is no longer the default: resuming it with today's default is refused.
+    with pytest.raises(SystemExit, match="differs in --actor"):
+        run(tmp_path, "--resume", timesteps=2 * ROLLOUT)
+    assert run(tmp_path, "--resume", "--actor", "mlp", timesteps=2 * ROLLOUT) == 0
     with pytest.raises(SystemExit, match="differs in --background"):
-        run(tmp_path, "--resume", "--background", "random", "--background-share", "0.5", timesteps=3 * ROLLOUT)
+        run(tmp_path, "--resume", "--actor", "mlp", "--background", "random", "--background-share", "0.5",
+            timesteps=3 * ROLLOUT)  # fmt: skip
+
+
+def test_the_per_nation_actor_scores_a_nation_the_same_in_any_slot():
+    # Two other nations that look the same to the observer get the same logits for every act toward them, whichever
+    # slots they sit in: the target head's weights are shared by the slots.
+    trainer = _trainer()
+    t = trainer.agent.actor.targets
+    torch.manual_seed(0)
+    for parameter in trainer.agent.actor.parameters():  # away from the near-zero initial head
+        torch.nn.init.normal_(parameter, std=0.3)
+    inputs = torch.randn(5, trainer.agent.shape["n_inputs"])
+    block = [slice(t.own_size + k * t.block_size, t.own_size + (k + 1) * t.block_size) for k in range(t.n_targets)]
+    inputs[:, block[3]] = inputs[:, block[0]]
+    with torch.no_grad():
+        logits = trainer.agent.actor(inputs).unflatten(-1, (t.n_levels, t.n_acts, t.n_targets))
+    torch.testing.assert_close(logits[..., 3], logits[..., 0])
+    assert not torch.allclose(logits[..., 1], logits[..., 0])
+
+
+@pytest.mark.parametrize("actor", ["per_nation", "mlp"])
+def test_the_numpy_policy_of_a_run_matches_its_torch_actor(tmp_path, actor):
+    from train.learned import FastPolicyNetwork
+
+    assert run(tmp_path, "--actor", actor, timesteps=ROLLOUT) == 0
+    agent, network = load_agent(tmp_path / "model.pt"), FastPolicyNetwork(tmp_path / "model.pt")
+    assert agent.shape.get("actor", "mlp") == actor
+    inputs = np.random.default_rng(0).normal(size=(3, network.observation_size))
+    with torch.no_grad():
+        expected = agent.actor(torch.as_tensor(inputs, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(network.logits(inputs), expected, atol=1e-5)
+    np.testing.assert_allclose(network.logits(inputs[0]), expected[0], atol=1e-5)
 
 
 def test_the_learning_rate_anneals_linearly_to_zero_at_the_target():

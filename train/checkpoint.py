@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from realism_env import jsonable
+
 STATE_ENTRY = "train_state.json"
 LATEST = "latest.json"
 _NAME = re.compile(r"^ckpt_(\d+)\.(zip|pt)$")
@@ -55,7 +57,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     """``obj`` as indented JSON (NaN written as null), atomically."""
-    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n").encode())
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -69,21 +71,6 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON types: numpy scalars and arrays converted, non-finite floats as None."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 def _encode_bytes(tensor: torch.Tensor) -> str:
@@ -178,7 +165,7 @@ def save_checkpoint(
     model.save(buffer)
     state = {"num_timesteps": steps, "rng": rng_state(env_rng), **(extra or {})}
     with zipfile.ZipFile(buffer, mode="a") as archive:
-        archive.writestr(STATE_ENTRY, json.dumps(_jsonable(state), allow_nan=False))
+        archive.writestr(STATE_ENTRY, json.dumps(jsonable(state), allow_nan=False))
     path = directory / f"ckpt_{steps:012d}.zip"
     atomic_write_bytes(path, buffer.getvalue())
     atomic_write_json(directory / LATEST, {"checkpoint": path.name, "num_timesteps": steps})

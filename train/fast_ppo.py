@@ -46,14 +46,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 import realism_env
-from realism_env import SCENARIOS, EnvConfig
+from realism_env import N_ACTS, SCENARIOS, EnvConfig
 from realism_env.backend import to_numpy
 from realism_env.batch import WorldBatch
 from train.background import Background, parse_background
@@ -78,11 +78,15 @@ from train.ppo import (
 from train.ppo import check_args as check_ppo_args
 
 BACKEND_CHOICES = ("auto", "numpy", "torch")
+ACTOR_CHOICES = ("per_nation", "mlp")
 
 
 @dataclass
 class Args:
     """Command-line arguments of ``python -m train.fast_ppo`` (the flags of ``train.ppo`` where they mean the same)."""
+
+    #: what a run made before an option existed did, where that is not the option's default (train.ppo.option_defaults)
+    BEFORE_OPTION: ClassVar[dict[str, Any]] = {"actor": "mlp"}
 
     doctrine: str = _arg(
         "security",
@@ -106,6 +110,12 @@ class Args:
     vf_coef: float = _arg(0.5, "value loss coefficient")
     max_grad_norm: float = _arg(0.5, "gradient clipping norm")
     net_arch: str = _arg("64,64", "hidden layer sizes of the policy and value networks, comma-separated")
+    actor: str = _arg(
+        "per_nation",
+        "policy network: per_nation scores every target nation with the same weights (PerNationActor); mlp scores "
+        "the flat action (SB3's network)",
+        choices=ACTOR_CHOICES,
+    )
     max_cycles: int | None = _arg(None, "turns per episode (None: the scenario's max_cycles)")
     set: tuple[str, ...] = _arg((), "EnvConfig override FIELD=VALUE (repeatable), e.g. --set conquest_payoff=0.8")
     checkpoint_every: int = _arg(500_000, "save a checkpoint every this many timesteps (0: only at the end)")
@@ -184,13 +194,83 @@ def _mlp(n_in: int, hidden: list[int], n_out: int, last_std: float) -> nn.Sequen
     return nn.Sequential(*layers, _layer(sizes[-1], n_out, last_std))
 
 
-class Agent(nn.Module):
-    """Separate policy and value MLPs (tanh) over a nation's observation and doctrine one-hot."""
+class TargetLayout(NamedTuple):
+    """Where a nation's view of each other nation sits in the network input, and how a flat action is built from
+    (arms level, act, target slot): ``action = (level * n_acts + act) * n_targets + slot`` (:mod:`realism_env.actions`).
+    """
 
-    def __init__(self, n_inputs: int, n_actions: int, hidden: list[int]) -> None:
+    own_size: int  #: the observer's own block, first in the observation
+    block_size: int  #: one block per other nation, in target-slot order, after the own block
+    n_targets: int  #: other nations (target slots)
+    n_acts: int
+    n_levels: int  #: arms levels
+
+    @classmethod
+    def of(cls, layout: Any, n_actions: int) -> TargetLayout:
+        """The target layout of an :class:`realism_env.ObservationLayout` and its action count."""
+        n_targets = layout.n_nations - 1
+        return cls(
+            len(layout.own_fields), len(layout.other_fields), n_targets, N_ACTS, n_actions // (N_ACTS * n_targets)
+        )
+
+
+class PerNationActor(nn.Module):
+    """Scores an action (arms level, act, target) as ``level_act[level, act] + target[act, slot]``.
+
+    ``level_act`` comes from an MLP over the whole input; ``target`` scores each other nation from its block of the
+    observation (and the trunk's features) with *the same* weights for every slot, as entity-based MARL networks do
+    (Deep Sets, Zaheer et al. 2017; AlphaStar's pointer head, Vinyals et al. 2019). A rule learned about one nation
+    ("accept the alliance it proposes", "attack the weak neighbour") then holds for every nation, whichever slot it
+    sits in. A plain MLP over the flat action must learn it slot by slot, and in self-play its greedy policy tends to
+    fix on one slot: each nation then proposes alliances to its left neighbour, none accepts, and no alliance forms.
+    """
+
+    def __init__(self, n_inputs: int, hidden: list[int], targets: TargetLayout) -> None:
         super().__init__()
-        self.shape = {"n_inputs": n_inputs, "n_actions": n_actions, "hidden": list(hidden)}
-        self.actor = _mlp(n_inputs, hidden, n_actions, 0.01)
+        self.targets = targets
+        sizes = [n_inputs, *hidden]
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            layers += [_layer(a, b, math.sqrt(2.0)), nn.Tanh()]
+        self.trunk = nn.Sequential(*layers)
+        self.level_act = _layer(sizes[-1], targets.n_levels * targets.n_acts, 0.01)
+        # The target head's hidden layer reads [block, features]; its weights are split so the features' part is
+        # computed once per row rather than once per slot.
+        self.target_block = _layer(targets.block_size, hidden[-1], math.sqrt(2.0))
+        self.target_features = _layer(sizes[-1], hidden[-1], math.sqrt(2.0))
+        self.target_out = _layer(hidden[-1], targets.n_acts, 0.01)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        t = self.targets
+        features = self.trunk(inputs)  # [..., H]
+        level_act = self.level_act(features).unflatten(-1, (t.n_levels, t.n_acts))  # [..., L, K]
+        blocks = inputs[..., t.own_size : t.own_size + t.n_targets * t.block_size].unflatten(-1, (t.n_targets, -1))
+        hidden = torch.tanh(self.target_block(blocks) + self.target_features(features).unsqueeze(-2))  # [..., T, H]
+        target = self.target_out(hidden).transpose(-1, -2)  # [..., K, T]
+        return (level_act.unsqueeze(-1) + target.unsqueeze(-3)).flatten(-3)  # [..., L * K * T]
+
+
+class Agent(nn.Module):
+    """The policy and the value network (tanh) over a nation's observation and doctrine one-hot.
+
+    The value network is an MLP; the policy is a :class:`PerNationActor` (``actor="per_nation"``) or an MLP over the
+    flat action (``actor="mlp"``, SB3's and CleanRL's network, for like-for-like comparisons).
+    """
+
+    def __init__(
+        self, n_inputs: int, n_actions: int, hidden: list[int], actor: str = "mlp", targets: TargetLayout | None = None
+    ) -> None:
+        super().__init__()
+        if actor not in ACTOR_CHOICES:
+            raise ValueError(f"actor={actor!r} is invalid; valid: {', '.join(ACTOR_CHOICES)}")
+        self.shape: dict[str, Any] = {"n_inputs": n_inputs, "n_actions": n_actions, "hidden": list(hidden)}
+        if actor == "per_nation":
+            if targets is None:
+                raise ValueError("actor='per_nation' needs the observation's TargetLayout")
+            self.shape.update(actor=actor, targets=list(targets))
+            self.actor: nn.Module = PerNationActor(n_inputs, hidden, targets)
+        else:
+            self.actor = _mlp(n_inputs, hidden, n_actions, 0.01)
         self.critic = _mlp(n_inputs, hidden, 1, 1.0)
 
     def value(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -292,7 +372,8 @@ class Trainer:
         self.stats = EpisodeStats(doctrine_of_slot, len(self.doctrine_names))
         n_inputs = self.batch.layout.size + one_hot.shape[1]
         torch.manual_seed(args.seed)  # the network's initialisation
-        self.agent = Agent(n_inputs, self.batch.n_actions, net_arch(args)).to(self.device)
+        targets = TargetLayout.of(self.batch.layout, self.batch.n_actions)
+        self.agent = Agent(n_inputs, self.batch.n_actions, net_arch(args), args.actor, targets).to(self.device)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=args.learning_rate, eps=1e-5)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(args.seed)
@@ -453,7 +534,9 @@ def load_agent(path: str | Path, device: str = "cpu") -> Agent:
     code on load."""
     state = torch.load(Path(path), map_location=device, weights_only=True)
     shape = state["agent_shape"]
-    agent = Agent(int(shape["n_inputs"]), int(shape["n_actions"]), [int(h) for h in shape["hidden"]])
+    targets = TargetLayout(*(int(v) for v in shape["targets"])) if "targets" in shape else None
+    hidden = [int(h) for h in shape["hidden"]]
+    agent = Agent(int(shape["n_inputs"]), int(shape["n_actions"]), hidden, shape.get("actor", "mlp"), targets)
     agent.load_state_dict(state["agent"])
     return agent.to(device)
 
@@ -469,15 +552,21 @@ class NonFiniteLoss(RuntimeError):
 
 def train(args: Args, config: EnvConfig) -> int:
     """Train (or resume, or report) the run of ``args``; returns the process exit status."""
-    from torch.utils.tensorboard import SummaryWriter
-    from tqdm import tqdm
-
-    out = Path(args.out)
     record = run_record(args, config)
     found = check_run_dir(args, record)
     if isinstance(found, str):
         print(found)
         return 0
+    with _StopRequest() as stop:  # from here on, SIGTERM or Ctrl-C stops the run with a checkpoint
+        return _run(args, config, record, found, stop)
+
+
+def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop: _StopRequest) -> int:
+    """The body of :func:`train`: set up, then roll out and update until the target or a stop request."""
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
+
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", {**record, "versions": _versions()})
     torch.set_num_threads(args.torch_threads)
@@ -540,46 +629,45 @@ def train(args: Args, config: EnvConfig) -> int:
     bar = tqdm(
         total=target, initial=trainer.num_timesteps, unit="step", disable=not args.progress_bar, dynamic_ncols=True
     )
-    with _StopRequest() as stop:
-        while trainer.num_timesteps < target and not stop():
-            rollout = trainer.collect()
-            losses = trainer.update(rollout)
-            values = {name: float(v) for name, v in losses.items()}  # the rollout's one host sync, with the stats
-            if not all(math.isfinite(v) for v in values.values()):
-                bar.close()
-                writer.close()
-                latest = f"the last good checkpoint is in {checkpoints}" if checkpoints.exists() else "no checkpoint"
-                raise NonFiniteLoss(
-                    f"the loss became non-finite at {trainer.num_timesteps} timesteps ({values}); {latest}. "
-                    "valid: a smaller --learning-rate or --max-grad-norm, or --resume from the checkpoint"
-                )
-            total, count = trainer.stats.take()
-            recent.append((total, count))
-            point: dict[str, Any] = {"timesteps": trainer.num_timesteps}
-            for d in trainer.doctrines_present:
-                name = trainer.doctrine_names[d]
-                totals[name] += total[d]
-                counts[name] += count[d]
-                window_count = sum(c[d] for _, c in recent)
-                point[name] = sum(t[d] for t, _ in recent) / window_count if window_count else None
-                if window_count:
-                    writer.add_scalar(f"episode_return/{name}", point[name], trainer.num_timesteps)
-            curve.append(point)
-            for name, value in values.items():
-                writer.add_scalar(f"loss/{name}", value, trainer.num_timesteps)
-            rate = (trainer.num_timesteps - start_steps) / max(time.perf_counter() - start, 1e-9)
-            writer.add_scalar("agent_steps_per_s", rate, trainer.num_timesteps)
-            bar.update(rollout_size)
-            shown = {k: f"{v:.2f}" for k, v in point.items() if k != "timesteps" and v is not None}
-            bar.set_postfix(shown | {"steps/s": f"{rate:,.0f}"})
-            if args.checkpoint_every and trainer.num_timesteps - last_checkpoint >= args.checkpoint_every:
-                checkpoint()
-                last_checkpoint = trainer.num_timesteps
-        bar.close()
-        path = checkpoint()
-        writer.close()
-        if stop.signum is not None:  # written while the stop handler still holds SIGTERM: a second signal waits
-            return stopped(out, stop.signum, path, summary(finished=False))
+    while trainer.num_timesteps < target and not stop():
+        rollout = trainer.collect()
+        losses = trainer.update(rollout)
+        values = {name: float(v) for name, v in losses.items()}  # the rollout's one host sync, with the stats
+        if not all(math.isfinite(v) for v in values.values()):
+            bar.close()
+            writer.close()
+            latest = f"the last good checkpoint is in {checkpoints}" if checkpoints.exists() else "no checkpoint"
+            raise NonFiniteLoss(
+                f"the loss became non-finite at {trainer.num_timesteps} timesteps ({values}); {latest}. "
+                "valid: a smaller --learning-rate or --max-grad-norm, or --resume from the checkpoint"
+            )
+        total, count = trainer.stats.take()
+        recent.append((total, count))
+        point: dict[str, Any] = {"timesteps": trainer.num_timesteps}
+        for d in trainer.doctrines_present:
+            name = trainer.doctrine_names[d]
+            totals[name] += total[d]
+            counts[name] += count[d]
+            window_count = sum(c[d] for _, c in recent)
+            point[name] = sum(t[d] for t, _ in recent) / window_count if window_count else None
+            if window_count:
+                writer.add_scalar(f"episode_return/{name}", point[name], trainer.num_timesteps)
+        curve.append(point)
+        for name, value in values.items():
+            writer.add_scalar(f"loss/{name}", value, trainer.num_timesteps)
+        rate = (trainer.num_timesteps - start_steps) / max(time.perf_counter() - start, 1e-9)
+        writer.add_scalar("agent_steps_per_s", rate, trainer.num_timesteps)
+        bar.update(rollout_size)
+        shown = {k: f"{v:.2f}" for k, v in point.items() if k != "timesteps" and v is not None}
+        bar.set_postfix(shown | {"steps/s": f"{rate:,.0f}"})
+        if args.checkpoint_every and trainer.num_timesteps - last_checkpoint >= args.checkpoint_every:
+            checkpoint()
+            last_checkpoint = trainer.num_timesteps
+    bar.close()
+    path = checkpoint()
+    writer.close()
+    if stop.signum is not None:  # written while the stop handler still holds SIGTERM: a second signal waits
+        return stopped(out, stop.signum, path, summary(finished=False))
     buffer = io.BytesIO()
     torch.save({"agent": trainer.agent.state_dict(), "agent_shape": trainer.agent.shape}, buffer)
     return finished(out, "model.pt", buffer.getvalue(), summary(finished=True))

@@ -26,7 +26,7 @@ The network runs in numpy (the MLP's weights are copied once per model), which i
 torch call per nation and turn; networks other than SB3's default MLP fall back to torch. Models are loaded once
 per process and shared by every nation that plays them.
 
-:func:`play` runs the harness's episodes (``agents.evaluate.Episodes``: the same matched worlds and seeded policy
+:func:`play` runs the harness's episodes (``agents.episodes.Episodes``: the same matched worlds and seeded policy
 generators) and returns one row per episode: the episode metrics (``realism_env.METRICS``), the nation metrics and
 episode returns averaged over the focal nations (``focal:<metric>``, ``focal:return``) and over each doctrine's
 nations (``<doctrine>:<metric>``, ``<doctrine>:return``), and optionally the power shares of every nation over the
@@ -45,8 +45,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 import realism_env
-from agents.evaluate import Episodes, default_doctrines, make_plan
+from agents.episodes import Episodes
 from agents.policies import POLICIES, Policy, register_policy
+from agents.population import default_doctrines, make_plan
 from agents.rollout import rollout
 from realism_env import ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
@@ -143,22 +144,41 @@ def _numpy_forward(layers: list[tuple[np.ndarray, np.ndarray, Any]], x: np.ndarr
 
 
 class FastPolicyNetwork:
-    """The action logits of a ``train.fast_ppo`` run's actor, in numpy (``model.pt`` read with ``weights_only``)."""
+    """The action logits of a ``train.fast_ppo`` run's actor, in numpy (``model.pt`` read with ``weights_only``):
+    an MLP over the flat action, or the :class:`train.fast_ppo.PerNationActor`'s two heads."""
 
     def __init__(self, model_path: str | Path) -> None:
-        from train.fast_ppo import load_agent
+        from train.fast_ppo import PerNationActor, load_agent
 
         agent = load_agent(model_path)
         self.observation_size = int(agent.shape["n_inputs"])
         self.n_actions = int(agent.shape["n_actions"])
-        layers = _numpy_mlp(list(agent.actor))
-        if layers is None:
-            raise ValueError(f"{model_path}: the actor is not a chain of Linear layers and tanh/ReLU")
-        self.layers = layers
+        actor = agent.actor
+        self.targets = actor.targets if isinstance(actor, PerNationActor) else None
+        if self.targets is None:
+            parts = {"mlp": list(actor)}
+        else:
+            parts = {"trunk": list(actor.trunk), "level_act": [actor.level_act], "target_out": [actor.target_out]}
+            parts |= {"target_block": [actor.target_block], "target_features": [actor.target_features]}
+        self.parts = {name: _numpy_mlp(modules) for name, modules in parts.items()}
+        if any(layers is None for layers in self.parts.values()):
+            raise ValueError(f"{model_path}: the actor is not made of Linear layers and tanh/ReLU")
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """[..., A] logits of network inputs ``x`` ([..., D])."""
-        return _numpy_forward(self.layers, x)
+        if self.targets is None:
+            return _numpy_forward(self.parts["mlp"], x)
+        t = self.targets
+        x = np.asarray(x, dtype=np.float64)
+        features = _numpy_forward(self.parts["trunk"], x)
+        level_act = _numpy_forward(self.parts["level_act"], features).reshape(*x.shape[:-1], t.n_levels, t.n_acts)
+        blocks = x[..., t.own_size : t.own_size + t.n_targets * t.block_size].reshape(*x.shape[:-1], t.n_targets, -1)
+        hidden = np.tanh(
+            _numpy_forward(self.parts["target_block"], blocks)
+            + _numpy_forward(self.parts["target_features"], features)[..., None, :]
+        )
+        target = np.swapaxes(_numpy_forward(self.parts["target_out"], hidden), -1, -2)
+        return (level_act[..., None] + target[..., None, :, :]).reshape(*x.shape[:-1], self.n_actions)
 
 
 class PolicyNetwork:
@@ -344,7 +364,7 @@ def learned_population(
     """(policy per nation, doctrine per nation) for evaluating a run: nations ``0 .. n_focal - 1`` are learned (with
     the doctrines they had in training: a mixed run's are :func:`realism_env.mixed_doctrines`, security and power
     alternating from nation 0), the others play ``background``
-    (with its default doctrine, ``agents.evaluate.default_doctrines``). ``n_focal=None`` is self-play.
+    (with its default doctrine, ``agents.population.default_doctrines``). ``n_focal=None`` is self-play.
     ``policy`` replaces the learned policy of each doctrine by another (the scripted baselines); ``name`` is passed to
     :func:`register_learned`."""
     info = RunInfo.read(run_dir)

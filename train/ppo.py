@@ -209,8 +209,10 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
 
 
 def option_defaults(args: Any) -> dict[str, Any]:
-    """Each option's default, from a trainer's ``Args`` dataclass (or an instance of it)."""
-    return {f.name: f.default for f in fields(args)}
+    """Each option's value in a run made before the option existed, from a trainer's ``Args`` dataclass (or an
+    instance of it): its default, or its entry in the class's ``BEFORE_OPTION`` where the new default changed what a
+    run does (an older run keeps the behaviour it was trained with)."""
+    return {f.name: f.default for f in fields(args)} | dict(getattr(args, "BEFORE_OPTION", {}))
 
 
 def report(metrics: dict[str, Any]) -> str:

@@ -145,6 +145,7 @@ class FastPath:
             max_cycles=args.max_cycles,
             device=args.device,
             progress_bar=False,
+            actor="mlp",  # SB3's network: the comparison is of the trainers, not the architectures
         )
         self.trainer = fast_ppo.Trainer(run_args, config)
         self.slots = self.trainer.n_slots
