@@ -17,9 +17,11 @@ from stable_baselines3.common.monitor import Monitor
 
 import realism_env
 from agents import build_policies, rollout
+from agents.single_learner import SingleLearnerEnv
 from realism_env import DOCTRINES, EnvConfig
 from realism_env.batch import WorldBatch
-from train import SINGLE_LEARNER_ID, RealismVecEnv, SingleLearnerEnv
+from realism_env.registration import SINGLE_LEARNER_ID
+from train import RealismVecEnv
 
 #: 4 nations of 2 provinces: random play eliminates nations within a few turns, seldom unifies a world
 SMALL = {"n_nations": 4, "provinces_per_nation": 2, "max_cycles": 20}

@@ -202,8 +202,7 @@ def test_the_noop_action_is_arms_level_0_wait_slot_0() -> None:
 
 
 def test_registries_example_builds_every_registered_env() -> None:
-    import train  # noqa: F401 - registers the gymnasium id
-    from train.single_learner import SingleLearnerEnv
+    from agents.single_learner import SingleLearnerEnv
 
     envs = load_example("registries").main()
     assert isinstance(envs["parallel"], realism_env.RealismEnv)
@@ -227,6 +226,25 @@ def test_register_pettingzoo_is_idempotent_and_skips_a_pettingzoo_without_regist
     assert not [w for w in recwarn if "Overriding environment" in str(w.message)]
     monkeypatch.delattr(pettingzoo, "register")
     assert register_pettingzoo() is False
+
+
+def test_gymnasium_makes_the_single_learner_env_after_import_gymnasium_alone() -> None:
+    """In a fresh interpreter: gymnasium's "module:id" form imports realism_env, which registers the id; neither
+    torch nor stable-baselines3 is imported, and the plain id works from then on."""
+    code = (
+        "import sys, gymnasium\n"
+        "env = gymnasium.make('realism_env:realism_env/SingleLearner-v1', max_cycles=5, n_nations=3)\n"
+        "obs, info = env.reset(seed=0)\n"
+        "assert env.observation_space.contains(obs) and info == {'action_valid': True, 'learner': 0}, info\n"
+        "assert not {'torch', 'stable_baselines3', 'train'} & set(sys.modules), 'a heavy import'\n"
+        "env = gymnasium.make('realism_env/SingleLearner-v1', learner=1, n_nations=3)\n"
+        "print(type(env.unwrapped).__module__, env.unwrapped.learner)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-c", code]
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["agents.single_learner", "1"]
 
 
 def test_fixed_agents_env_from_the_registry_passes_parallel_api_test() -> None:

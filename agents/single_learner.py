@@ -2,18 +2,20 @@
 
 :class:`SingleLearnerEnv` gives one nation (the *learner*) to the agent and plays every other nation with a scripted
 policy from :mod:`agents` (a background population, as in Melting Pot's scenarios). It is a wrapper: the PettingZoo
-env underneath (``self.env``, a :class:`realism_env.RealismEnv`) never calls agents.
+env underneath (``self.env``, a :class:`realism_env.RealismEnv`) never calls agents. It needs numpy and gymnasium
+only, so any gymnasium learner can use it.
 
 Usage::
 
     from sb3_contrib import MaskablePPO
-    from train import SingleLearnerEnv
+    from agents.single_learner import SingleLearnerEnv
 
     env = SingleLearnerEnv(scenario="multipolar", doctrines="security", background="offensive_realist", max_cycles=100)
     model = MaskablePPO("MlpPolicy", env, seed=0).learn(20_000)
 
-    import gymnasium, train  # registered under an id as well
+    import gymnasium, realism_env  # importing realism_env registers the id (realism_env.registration)
     env = gymnasium.make("realism_env/SingleLearner-v1", learner=None, max_cycles=50)
+    env = gymnasium.make("realism_env:realism_env/SingleLearner-v1")  # after `import gymnasium` alone
 
 - Observation: the learner's ``Box(0, 1, (D,), float32)`` observation (plus a one-hot of its own doctrine with
   ``doctrine_indicator=True``, as in :class:`train.vec_env.RealismVecEnv`); action: the env's ``Discrete(A)``;
