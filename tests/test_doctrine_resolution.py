@@ -68,8 +68,8 @@ CHILD = textwrap.dedent(
         if name == "parallel_env":
             observations, _ = env.reset(seed=0)
             actions = {a: 0 for a in env.agents}
-            _, rewards, _, _, infos = env.step(actions)
-            print(f"{name}: built; terms of nation_1: {sorted(infos['nation_1']['reward_terms'])}")
+            env.step(actions)
+            print(f"{name}: built; terms of nation_1: {sorted(env.last_rich_infos['nation_1']['reward_terms'])}")
         else:
             print(f"{name}: built")
     """

@@ -107,6 +107,19 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     assert scripted and all(float(r["focal:agree_defensive_realist"]) == 1.0 for r in scripted)
     assert "## Which strategies emerge" in report and "Security-maximisers learned to" in report
     assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
+    # A replay per condition and setting, linked from the report: a page of the episode its evaluation row played.
+    replays = re.findall(r"\[replay\]\(([^)]+)\)", report.split("## Replays")[1].split("\n## ")[0])
+    assert len(replays) == 3 * n_settings and len(set(replays)) == len(replays)
+    page = (out / replays[0]).read_text()
+    assert page.startswith("<!doctype html>") and "realism_env.episode" in page
+    document = json.loads(re.search(r'<script id="episode-data" type="application/json">(.*?)</script>', page, re.S)[1])
+    shown = document["meta"]
+    row = next(
+        r for r in rows
+        if r["policy"] == "learned" and r["condition"] == "security" and r["setting"] == "selfplay@multipolar"
+        and int(float(r["episode_seed"])) == shown["seed"] and shown["run_dir"].endswith(f"seed{int(float(r['seed']))}")
+    )  # fmt: skip
+    assert shown["metrics"]["war_onsets"] == pytest.approx(float(row["war_onsets"]))
 
     for condition in ("security", "power", "mixed"):
         for seed in (0, 1):

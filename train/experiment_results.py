@@ -115,6 +115,7 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
     whether it was written (it is kept as it is when nothing it shows has changed since it was written)."""
     import hashlib
 
+    from train.experiment_replays import write_replays
     from train.report import write_report
 
     rows, traces = collect(design, out)
@@ -139,7 +140,8 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
         "last": work[-1] if work else (invocations[-1] if invocations else {}),
     }
     units = {name: metric.unit for name, metric in METRICS.items()}
-    path = write_report(design, out, rows, traces, runs, timing, command, units)
-    files = [str(p.relative_to(out)) for p in sorted((out / "plots").glob("*.png"))]
+    replays = write_replays(design, out, rows)
+    path = write_report(design, out, rows, traces, runs, timing, command, units, replays)
+    files = [str(p.relative_to(out)) for p in sorted((out / "plots").glob("*.png"))] + sorted(replays.values())
     atomic_write_json(out / ".report.json", {"digest": digest, "files": files})
     return path, True

@@ -46,6 +46,7 @@ from train.report_sections import (
     learners_section,
     pairwise_section,
     plots_section,
+    replays_section,
     returns_section,
     runs_section,
     strategy_section,
@@ -70,9 +71,11 @@ def write_report(
     timing: Mapping[str, Any],
     command: str,
     units: Mapping[str, str] | None = None,
+    replays: Mapping[tuple[str, str], str] | None = None,
 ) -> Path:
     """Write ``out/report.md`` and ``out/plots/*.png`` from the results rows (results.csv), the power-share traces,
-    each run's ``metrics.json`` (``runs[(condition, seed)]``) and the timing of this invocation."""
+    each run's ``metrics.json`` (``runs[(condition, seed)]``), the timing of this invocation and the replay pages
+    (``replays[(condition, setting)]``: a path relative to ``out``)."""
     from train.checkpoint import atomic_write_bytes
 
     ev = design.evaluate
@@ -93,6 +96,7 @@ def write_report(
     parts.insert(1, verdict_line)
     parts += learners
     parts += strategy_section(design, rows_of, confidence)
+    parts += replays_section(design, replays or {})
     parts += claims_section(design, rows_of, confidence, alpha)
     parts += behaviour_section(design, rows_of, confidence, units)
     parts += returns_section(design, rows_of, confidence)

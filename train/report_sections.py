@@ -300,6 +300,26 @@ def strategy_section(design: Any, rows_of: RowsOf, confidence: float) -> list[st
     return parts
 
 
+def replays_section(design: Any, replays: Mapping[tuple[str, str], str]) -> list[str]:
+    """ "Replays": a link to the browser replay of each condition and setting (:mod:`train.experiment_replays`)."""
+    if not replays:
+        return []
+    settings = [s.name for s in design.settings if any((c.name, s.name) in replays for c in design.conditions)]
+    rows = [
+        [f"`{c.name}`", *(f"[replay]({replays[(c.name, s)]})" if (c.name, s) in replays else "-" for s in settings)]
+        for c in design.conditions
+        if any((c.name, s) in replays for s in settings)
+    ]
+    return [
+        "## Replays",
+        "One episode per condition and setting, played by the learned nations: the most typical evaluation episode "
+        "(nearest the medians of war onsets, final HHI, survivors and alliances formed) of the most typical run. "
+        "Each page is self-contained (open it in a browser; no network): the map by turn, wars, alliances, demands "
+        "and aid, the event log and the power shares (`python -m train.replay --model RUN_DIR` makes more).",
+        markdown_table(["condition", *(f"`{s}`" for s in settings)], rows, "l" + "c" * len(settings)),
+    ]
+
+
 def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float) -> list[str]:
     """The essay's claims judged in every world, on the learned policies and on the scripted baselines."""
     pct = _pct(confidence)
