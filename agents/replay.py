@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import realism_env
-from agents.evaluate import Episodes, add_episode_options, make_plan
+from agents.episodes import Episodes
+from agents.evaluate import add_episode_options
+from agents.population import make_plan
 from realism_env import parse_override
 
 #: Where the episode log goes in the template.

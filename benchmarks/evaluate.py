@@ -17,7 +17,9 @@ import time
 from typing import Any
 
 import realism_env
-from agents.evaluate import Episodes, bootstrap_settings, make_plan, matched_seeds, report
+from agents.episodes import Episodes, matched_seeds
+from agents.evaluation_report import bootstrap_settings, report
+from agents.population import make_plan
 
 
 class _Counting:

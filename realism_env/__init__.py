@@ -56,10 +56,11 @@ from realism_env.metrics import (
 )
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
 from realism_env.overrides import format_value, parse_override, parse_value
-from realism_env.registration import register_pettingzoo
+from realism_env.registration import register_gymnasium, register_pettingzoo
 from realism_env.world import World
 
 register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v1")
+register_gymnasium()  # gymnasium.make("realism_env/SingleLearner-v1")
 
 __version__ = "0.1.0"
 

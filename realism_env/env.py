@@ -101,7 +101,7 @@ class RealismEnv(ParallelEnv):
 
     ## Rewards
     Per nation by its doctrine (``EnvConfig.doctrines``: one name, or a tuple per nation). The named terms of
-    each step are in ``infos[nation]["reward_terms"]``.
+    each step are in ``env.last_rich_infos[nation]["reward_terms"]`` (and in ``infos`` with ``rich_infos=True``).
 
     ``security`` (defensive realism, Waltz)::
 
@@ -123,15 +123,36 @@ class RealismEnv(ParallelEnv):
 
     ## Episode End
     Termination: a nation with no province (it leaves ``agents``); all nations when one holds every
-    province. Truncation: after ``max_cycles`` turns (default 200).
+    province. Truncation: after ``max_cycles`` turns (default 200), for every nation that played the last turn,
+    also one terminated on it (eliminated, or the world unified): at the time limit every nation's flags agree, as
+    with gymnasium's ``TimeLimit``.
+
+    ## Infos
+    ``infos[nation]`` holds flat numeric values only, the same keys at reset and at every step (what TorchRL's
+    ``PettingZooWrapper`` turns into tensors): ``action_valid`` (bool; ``True`` at reset). The rich records of the
+    last reset or step are always on the env, whatever ``rich_infos`` is:
+
+    - ``env.last_rich_infos``: ``{nation: {"reward_terms": {term: float}, "events": [record, ...], "action_valid":
+      bool}}`` for the nations that played the last step (every nation, with empty terms and events, after reset);
+      a record is ``{"kind", "actor", "target", "value"}`` (:func:`realism_env.events.event_records`);
+    - ``env.last_event_records``: every record of the last step, once (``[]`` after reset);
+    - ``env.last_events``: the same events as arrays (:class:`realism_env.Events`), ``None`` after reset.
+
+    ``rich_infos=True`` puts ``env.last_rich_infos`` in ``infos``, as the env did before (Version History).
 
     ## Arguments
-    ``realism_env.parallel_env(scenario="multipolar", render_mode=None, config=None, **overrides)``: every
-    :class:`realism_env.EnvConfig` field may be overridden (``max_cycles``, ``doctrines``,
-    ``offense_defense_balance``, ``conquest_payoff``, ``misperception``, ...). ``infos[nation]`` holds
-    ``reward_terms``, ``events`` (the turn's events that involve the nation) and ``action_valid``.
+    ``realism_env.parallel_env(scenario="multipolar", render_mode=None, config=None, rich_infos=False,
+    **overrides)``: every :class:`realism_env.EnvConfig` field may be overridden (``max_cycles``, ``doctrines``,
+    ``offense_defense_balance``, ``conquest_payoff``, ``misperception``, ...).
 
     ## Version History
+    * v1, infos and the last turn's flags (observations, rewards and dynamics unchanged, so no new version):
+      ``infos[nation]`` is ``{"action_valid": bool}`` by default, so TorchRL's and RLlib's PettingZoo wrappers take
+      the env as it is; the former ``reward_terms`` and ``events`` are on ``env.last_rich_infos``, and back in
+      ``infos`` with ``rich_infos=True``. A nation eliminated on the turn that reaches ``max_cycles`` is now
+      truncated as well as terminated, so that every nation's flags agree on the last step (RLlib's wrappers end an
+      episode only when every nation reporting is terminated, or every one truncated). ``WorldBatch``'s
+      ``truncated`` array is unchanged: there a nation terminated on the last turn is not truncated.
     * v1: the rules are written once in array-API style and run on numpy and torch (CPU, CUDA); this env is one
       world of the same step as ``realism_env.batch.WorldBatch``. The formulas of actions, observations and rewards
       are unchanged; trajectories of a seed are not, because the random draws and two details of resolution changed:
@@ -152,6 +173,7 @@ class RealismEnv(ParallelEnv):
         *,
         scenario: str = "multipolar",
         render_mode: str | None = None,
+        rich_infos: bool = False,
         **overrides: Any,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -162,6 +184,10 @@ class RealismEnv(ParallelEnv):
             config = config.replace(**overrides)
         self.config = config
         self.render_mode = render_mode
+        if not isinstance(rich_infos, (bool, np.bool_)):
+            raise ValueError(f"rich_infos={rich_infos!r} is invalid; valid: True or False")
+        #: whether ``infos`` hold the rich records (``reward_terms``, ``events``) rather than numbers only
+        self.rich_infos = bool(rich_infos)
         n = config.n_nations
         self.possible_agents = [f"nation_{i}" for i in range(n)]
         self.agent_name_mapping = {name: i for i, name in enumerate(self.possible_agents)}
@@ -187,9 +213,12 @@ class RealismEnv(ParallelEnv):
         self._derived: Derived | None = None
         self._mask: np.ndarray | None = None
         self._rng: np.random.Generator | None = None
-        self._last_events: list[dict[str, object]] = []
         #: the last step's events as arrays (``Events``, world axis of length 1), for recorders and metrics
         self.last_events: Events | None = None
+        # What the rich infos of the last step are built from, on first use: (reward terms, acting indices, invalid).
+        self._last_step: tuple[dict, list[int], list[bool]] | None = None
+        self._records: list[dict[str, object]] | None = None
+        self._rich: dict[str, dict[str, Any]] | None = None
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Dict:
         return self.observation_spaces[agent]
@@ -205,13 +234,15 @@ class RealismEnv(ParallelEnv):
         self._derived = derive(self.world, self._spec)
         self._mask = mask_of(self._derived.validity, self._spec.rules)
         self.agents = list(self.possible_agents)
-        self._last_events = []
         self.last_events = None
+        self._last_step = None
+        self._records = []
+        self._rich = {a: {"reward_terms": {}, "events": [], "action_valid": True} for a in self.agents}
         perception = draw_perception(NumpyRandom(self._rng), 1, self.config.n_nations)
         observations = self._observations(
             observe(self.world, self.config, perception, self._spec.observation, self._derived.land)
         )
-        infos = {a: {"reward_terms": {}, "events": [], "action_valid": True} for a in self.agents}
+        infos = self.last_rich_infos if self.rich_infos else {a: {"action_valid": True} for a in self.agents}
         return observations, infos
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
@@ -224,35 +255,64 @@ class RealismEnv(ParallelEnv):
         self._mask = out.action_mask
 
         acting = self.agents
-        records = event_records(out.events, 0, self._names)
-        self._last_events = records
         self.last_events = out.events
         invalid = out.events.invalid_action[0].tolist()
         reward_list = out.rewards[0].tolist()
         terminated_list = out.terminated[0].tolist()
         truncated_list = out.truncated[0].tolist()
+        out_of_time = int(self.world.turn[0]) >= config.max_cycles  # every nation's time is up, eliminated or not
         index = self.agent_name_mapping
         acting_index = [index[agent] for agent in acting]
-        terms = terms_per_nation(self._spec.doctrine_terms(out.reward_terms), 0, acting_index)
+        self._last_step, self._records, self._rich = (out.reward_terms, acting_index, invalid), None, None
         observations = self._observations(out.observations, acting)
-        involving: dict[str | None, list] = {agent: [] for agent in acting}
-        for record in records:
-            actor, target = record["actor"], record["target"]
-            if actor in involving:
-                involving[actor].append(record)
-            if target in involving:
-                involving[target].append(record)
-        rewards_out, terminations, truncations, infos = {}, {}, {}, {}
+        rewards_out, terminations, truncations = {}, {}, {}
         still_acting = []
         for agent, i in zip(acting, acting_index, strict=True):
             rewards_out[agent] = reward_list[i]
             terminations[agent] = terminated_list[i]
-            truncations[agent] = truncated_list[i]
-            infos[agent] = {"reward_terms": terms[i], "events": involving[agent], "action_valid": not invalid[i]}
-            if not (terminated_list[i] or truncated_list[i]):
+            truncations[agent] = truncated_list[i] or out_of_time
+            if not (terminated_list[i] or truncations[agent]):
                 still_acting.append(agent)
+        if self.rich_infos:
+            infos = self.last_rich_infos
+        else:
+            infos = {agent: {"action_valid": not invalid[i]} for agent, i in zip(acting, acting_index, strict=True)}
         self.agents = still_acting
         return observations, rewards_out, terminations, truncations, infos
+
+    @property
+    def last_event_records(self) -> list[dict[str, object]]:
+        """Every event of the last step as a record ``{"kind", "actor", "target", "value"}`` (``[]`` after reset).
+
+        Built on first use from :attr:`last_events` (:func:`realism_env.events.event_records`)."""
+        if self._records is None:
+            self._records = [] if self.last_events is None else event_records(self.last_events, 0, self._names)
+        return self._records
+
+    @property
+    def last_rich_infos(self) -> dict[str, dict[str, Any]]:
+        """``{nation: {"reward_terms", "events", "action_valid"}}`` of the nations of the last reset or step.
+
+        ``reward_terms``: the nation's doctrine's named terms; ``events``: the records of :attr:`last_event_records`
+        whose actor or target it is. What ``infos`` hold with ``rich_infos=True``. Built on first use."""
+        if self._rich is None:
+            if self._last_step is None:
+                raise RuntimeError("call reset() before reading last_rich_infos")
+            reward_terms, acting_index, invalid = self._last_step
+            terms = terms_per_nation(self._spec.doctrine_terms(reward_terms), 0, acting_index)
+            acting = [self._names[i] for i in acting_index]
+            involving: dict[str | None, list] = {agent: [] for agent in acting}
+            for record in self.last_event_records:
+                actor, target = record["actor"], record["target"]
+                if actor in involving:
+                    involving[actor].append(record)
+                if target in involving:
+                    involving[target].append(record)
+            self._rich = {
+                agent: {"reward_terms": terms[i], "events": involving[agent], "action_valid": not invalid[i]}
+                for agent, i in zip(acting, acting_index, strict=True)
+            }
+        return self._rich
 
     def _flat_actions(self, actions: dict[str, Any]) -> np.ndarray:
         """[1, N] flat actions; a live nation without an action keeps its arms level and waits."""
@@ -301,7 +361,7 @@ class RealismEnv(ParallelEnv):
         from realism_env import render  # imported lazily: only rendering needs it
 
         if self.render_mode == "ansi":
-            return render.render_ansi(self.world, self.config, self._last_events)
+            return render.render_ansi(self.world, self.config, self.last_event_records)
         return render.render_rgb(self.world, self.config)
 
     def close(self) -> None:
@@ -309,7 +369,7 @@ class RealismEnv(ParallelEnv):
 
 
 def parallel_env(config: EnvConfig | None = None, **kwargs: Any) -> RealismEnv:
-    """The PettingZoo ParallelEnv. Keywords: ``scenario``, ``render_mode``, and any EnvConfig field."""
+    """The PettingZoo ParallelEnv. Keywords: ``scenario``, ``render_mode``, ``rich_infos``, any EnvConfig field."""
     return RealismEnv(config, **kwargs)
 
 

@@ -1,4 +1,4 @@
-"""Wrappers for libraries that need a fixed set of agents (SuperSuit's vector envs, TorchRL, some MARL loops).
+"""Wrappers for libraries that need a fixed set of agents (SuperSuit's vector envs, some MARL loops).
 
 The env follows PettingZoo: an eliminated nation terminates and leaves ``agents``. :class:`FixedAgentsWrapper`
 keeps every nation in ``agents`` until the episode ends for all of them; an eliminated nation stays on as an
@@ -15,7 +15,7 @@ keeps every nation in ``agents`` until the episode ends for all of them; an elim
 | observation | ``observation`` all zeros; ``action_mask`` allowing only the no-op action (below) |
 | reward | 0 |
 | terminated, truncated | ``False`` until the episode ends for all; then ``terminated=True`` (it was eliminated) |
-| info | ``"active": False`` and the env's keys, empty: ``reward_terms={}``, ``events=[]``, ``action_valid=True`` |
+| info | its reset info (``action_valid=True``; ``rich_infos`` adds empty terms and events), ``"active": False`` |
 | its action | ignored, whatever it is (``None`` too) |
 
 The no-op is action ``0`` (``noop_action``): arms level 0, ``WAIT``, target slot 0, which is always valid. A nation
@@ -32,11 +32,13 @@ while the episode goes on, ``False`` exactly when the nation gets the inactive o
 ``False`` for all.
 
 ``info_keys`` keeps only the named info keys (``"active"`` is always kept), for libraries that turn every info
-value into a tensor (TorchRL): ``events`` (a list of dicts) and ``reward_terms`` (a dict) are not tensors.
+value into a tensor (TorchRL) over an env built with ``rich_infos=True``: ``events`` (a list of dicts) and
+``reward_terms`` (a dict) are not tensors. The env's default infos are numbers only and need no filter.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,10 +49,6 @@ from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 NOOP_ACTION = 0
 """Arms level 0, ``WAIT``, target slot 0: the action an inactive nation is allowed (and that is ignored)."""
-
-
-def _inactive_info() -> dict[str, Any]:
-    return {"reward_terms": {}, "events": [], "action_valid": True}
 
 
 class FixedAgentsWrapper(BaseParallelWrapper):
@@ -82,6 +80,7 @@ class FixedAgentsWrapper(BaseParallelWrapper):
         self._inactive_mask = np.zeros(n_actions, dtype=space["action_mask"].dtype)
         self._inactive_mask[self.noop_action] = 1
         self._inactive_observation = np.zeros(space["observation"].shape, dtype=space["observation"].dtype)
+        self._reset_infos: dict[str, dict[str, Any]] = {}  # each nation's info at reset: an inactive nation's info
 
     @property
     def active_agents(self) -> list[str]:
@@ -91,6 +90,7 @@ class FixedAgentsWrapper(BaseParallelWrapper):
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         observations, infos = self.env.reset(seed=seed, options=options)
         self.agents = list(self.possible_agents)
+        self._reset_infos = copy.deepcopy(infos)
         return observations, {a: self._info(infos[a], True) for a in self.agents}
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
@@ -112,7 +112,7 @@ class FixedAgentsWrapper(BaseParallelWrapper):
             else:
                 obs_out[agent] = self._inactive()
                 rew_out[agent] = 0.0
-                info_out[agent] = self._info(_inactive_info(), False)
+                info_out[agent] = self._info(copy.deepcopy(self._reset_infos.get(agent, {})), False)
                 term_out[agent] = over
                 trunc_out[agent] = False
         if over:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +40,15 @@ def _one_torch_thread() -> None:
     except ImportError:
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _policy_registry_restored() -> Iterator[None]:
+    """Learned policies a test registers (``train.learned.register_learned``) leave ``agents.POLICIES`` with it, so
+    no test sees another's."""
+    from agents.policies import POLICIES
+
+    before = dict(POLICIES)
+    yield
+    POLICIES.clear()
+    POLICIES.update(before)

@@ -17,9 +17,11 @@ from stable_baselines3.common.monitor import Monitor
 
 import realism_env
 from agents import build_policies, rollout
+from agents.single_learner import SingleLearnerEnv
 from realism_env import DOCTRINES, EnvConfig
 from realism_env.batch import WorldBatch
-from train import SINGLE_LEARNER_ID, RealismVecEnv, SingleLearnerEnv
+from realism_env.registration import SINGLE_LEARNER_ID
+from train import RealismVecEnv
 
 #: 4 nations of 2 provinces: random play eliminates nations within a few turns, seldom unifies a world
 SMALL = {"n_nations": 4, "provinces_per_nation": 2, "max_cycles": 20}
@@ -305,10 +307,21 @@ def test_single_learner_passes_both_env_checkers(kwargs) -> None:
 def test_single_learner_is_registered_and_renders() -> None:
     env = gymnasium.make(SINGLE_LEARNER_ID, render_mode="ansi", **SMALL)
     gymnasium_check_env(env.unwrapped)  # with a spec and a render mode: the render checks run too
-    env.reset(seed=0)
+    _, info = env.reset(seed=0)
+    assert info == {"action_valid": True, "learner": 0}  # numbers only, as gymnasium's vector envs stack them
     assert env.get_wrapper_attr("action_masks")().dtype == bool
     assert "turn" in env.render()
     env.close()
+
+
+def test_single_learner_runs_in_gymnasium_s_vector_env_with_stacked_infos() -> None:
+    envs = gymnasium.make_vec(SINGLE_LEARNER_ID, num_envs=2, vectorization_mode="sync", **SMALL)
+    obs, infos = envs.reset(seed=0)
+    assert obs.shape == (2, envs.single_observation_space.shape[0])
+    _, rewards, _, _, infos = envs.step(np.zeros(2, dtype=np.int64))  # arms level 0, WAIT: always valid
+    assert rewards.shape == (2,) and infos["action_valid"].tolist() == [True, True]
+    assert infos["learner"].tolist() == [0, 0]
+    envs.close()
 
 
 def test_single_learner_rejects_bad_arguments() -> None:
@@ -348,7 +361,7 @@ def test_single_learner_replays_the_rollout_of_its_seed() -> None:
 
 
 def test_single_learner_episode_ends_when_the_learner_is_eliminated() -> None:
-    env = SingleLearnerEnv(learner=None, background="offensive_realist", **{**SMALL, "max_cycles": 60})
+    env = SingleLearnerEnv(learner=None, background="offensive_realist", rich_infos=True, **{**SMALL, "max_cycles": 60})
     rng = np.random.default_rng(0)
     outcomes = set()
     for episode in range(8):
@@ -359,7 +372,8 @@ def test_single_learner_episode_ends_when_the_learner_is_eliminated() -> None:
                 break
         assert terminated or truncated
         if terminated and env.learner_agent not in env.env.agents and env.env.agents:
-            assert info["reward_terms"]["elimination"] == -10.0
+            assert info["reward_terms"]["elimination"] == -10.0  # rich_infos=True: the learner's terms in info
+            assert any(e["kind"] == "eliminated" and e["actor"] == env.learner_agent for e in info["events"])
             outcomes.add("eliminated")
         elif truncated:
             outcomes.add("truncated")

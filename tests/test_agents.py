@@ -139,7 +139,7 @@ def test_docstrings_cite_the_theories():
 
 def test_agents_use_only_the_public_api_of_realism_env():
     for path in AGENTS_DIR.glob("*.py"):
-        if path.name == "evaluate.py":
+        if path.name == "episodes.py":  # the harness's recorder reads env.world
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("realism_env"):

@@ -68,8 +68,8 @@ CHILD = textwrap.dedent(
         if name == "parallel_env":
             observations, _ = env.reset(seed=0)
             actions = {a: 0 for a in env.agents}
-            _, rewards, _, _, infos = env.step(actions)
-            print(f"{name}: built; terms of nation_1: {sorted(infos['nation_1']['reward_terms'])}")
+            env.step(actions)
+            print(f"{name}: built; terms of nation_1: {sorted(env.last_rich_infos['nation_1']['reward_terms'])}")
         else:
             print(f"{name}: built")
     """
@@ -133,10 +133,13 @@ def test_registering_the_doctrine_at_import_in_the_fresh_process_makes_the_confi
 def test_an_experiment_worker_reports_an_unregistered_doctrine_by_name(parent_doctrine: str, tmp_path: Path) -> None:
     """train.experiment's spawn workers: the task fails with the ValueError (no KeyError), and ``execute`` reports
     it as ``train task failed: unknown doctrine ...``."""
-    from train import experiment
+    from train.experiment_design import Design
+    from train.experiment_presets import PRESETS
+    from train.experiment_scheduler import execute
+    from train.experiment_workers import train_run, worker_pool
     from train.fast_ppo import Args
 
-    design = experiment.Design(
+    design = Design(
         name="unregistered",
         scenario="multipolar",
         doctrines=(parent_doctrine,),  # what no preset can name: built here to reach the worker
@@ -146,16 +149,16 @@ def test_an_experiment_worker_reports_an_unregistered_doctrine_by_name(parent_do
         env={},
         sweep={},
         evaluate={
-            **experiment.PRESETS["quick"]["evaluate"],
+            **PRESETS["quick"]["evaluate"],
             **{"heldout": [], "backgrounds": [], "baselines": [], "episodes": 1},
         },
     )
     out = tmp_path / "experiment"
     # The worker's own error, through the same spawn pool the experiment uses.
-    pool = experiment._pool(1)
+    pool = worker_pool(1)
     try:
         args = Args(doctrine=parent_doctrine, out=str(out / "direct"), timesteps=64, progress_bar=False)
-        error = pool.submit(experiment.train_run, asdict(args), str(tmp_path / "train.log")).exception(timeout=120)
+        error = pool.submit(train_run, asdict(args), str(tmp_path / "train.log")).exception(timeout=120)
     finally:
         pool.shutdown(wait=True)
     assert isinstance(error, ValueError) and not isinstance(error, KeyError), repr(error)
@@ -164,6 +167,6 @@ def test_an_experiment_worker_reports_an_unregistered_doctrine_by_name(parent_do
 
     # And what the experiment makes of it.
     with pytest.raises(RuntimeError, match="train task failed: unknown doctrine") as raised:
-        experiment.execute(design, out, workers=2, progress=False)
+        execute(design, out, workers=2, progress=False)
     assert isinstance(raised.value.__cause__, ValueError)
     assert "'power'" in str(raised.value) and "'security'" in str(raised.value)

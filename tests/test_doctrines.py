@@ -230,11 +230,11 @@ def test_a_mixed_population_in_the_env_reports_each_nation_its_own_terms():
     env.reset(seed=0)
     before = env.world
     wait = {a: encode_action(2, Act.WAIT, 0, 4) for a in env.agents}
-    _, rewards_out, _, _, infos = env.step(wait)
+    _, rewards_out, _, _, _ = env.step(wait)
     out = outcome(before, env.world, quiet_events(env.world), env.config)  # a quiet turn: no one eliminated
     for i, agent in enumerate(env.possible_agents):
         expected = DOCTRINES[names[i]].terms(out, env.config)
-        got = infos[agent]["reward_terms"]
+        got = env.last_rich_infos[agent]["reward_terms"]
         assert set(got) == set(expected), agent
         for term, value in expected.items():
             assert got[term] == pytest.approx(float(value[0, i])), (agent, term)
@@ -267,7 +267,9 @@ def test_the_registry_lists_the_built_in_doctrines():
 
 
 def test_a_user_registered_doctrine_works_in_the_env(pacifist):
-    env = realism_env.parallel_env(n_nations=3, doctrines=(pacifist.name, "power", pacifist.name), max_cycles=4)
+    env = realism_env.parallel_env(
+        n_nations=3, doctrines=(pacifist.name, "power", pacifist.name), max_cycles=4, rich_infos=True
+    )
     env.reset(seed=1)
     wait = {a: encode_action(0, Act.WAIT, 0, 3) for a in env.agents}
     _, rewards_out, _, _, infos = env.step(wait)

@@ -1,6 +1,7 @@
-"""The evaluation harness (agents/evaluate.py) and its statistics (agents/stats.py): the command line as a subprocess
-with a tiny budget, the report's shape, matched worlds, bootstrap intervals on known data, clear errors for bad
-input, and output files that a failed run leaves intact."""
+"""The evaluation harness (agents/evaluate.py, population.py, episodes.py, evaluation_report.py,
+evaluation_output.py) and its statistics (agents/stats.py): the command line as a subprocess with a tiny budget, the
+report's shape, matched worlds, bootstrap intervals on known data, clear errors for bad input, and output files that a
+failed run leaves intact."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ import pytest
 import realism_env
 from agents import evaluate as ev
 from agents import stats
+from agents.episodes import Episodes, matched_seeds
+from agents.evaluation_output import write_json
+from agents.evaluation_report import paired_report
+from agents.population import format_population, make_plan, parse_population
+from realism_env import jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_KEYS = {"mean", "ci_low", "ci_high", "n"}
@@ -155,11 +161,10 @@ def test_the_same_seed_gives_identical_reports() -> None:
     kwargs = {"episodes": 2, "seed": 5, "max_cycles": 15, "n_resamples": 100}
     first = ev.evaluate("offensive_realist:3,defensive_realist:3", **kwargs)
     second = ev.evaluate("offensive_realist:3,defensive_realist:3", **kwargs)
-    assert json.dumps(realism_env.jsonable(first)) == json.dumps(realism_env.jsonable(second))
+    assert json.dumps(jsonable(first)) == json.dumps(jsonable(second))
     other = ev.evaluate("offensive_realist:3,defensive_realist:3", **{**kwargs, "seed": 6})
     assert other["episodes"][0]["seed"] == 6
-    jsonable = realism_env.jsonable  # NaN as None: comparable
-    assert jsonable(other["episodes"][0]) == jsonable(first["episodes"][1])
+    assert jsonable(other["episodes"][0]) == jsonable(first["episodes"][1])  # NaN as None: comparable
 
 
 @pytest.mark.parametrize("scenario", ["multipolar", "islands", "europe_1914"])
@@ -167,9 +172,9 @@ def test_different_populations_meet_the_same_worlds(scenario: str) -> None:
     """Episode k of any population resets to the same map, forces and first observations (the env's random stream
     is in the same state), whatever the doctrines."""
     populations = ["defensive_realist", "offensive_realist", "random:2,offensive_realist:2,bandwagoner:1,tit_for_tat:1"]
-    plans = [ev.make_plan(p, scenario) for p in populations]
+    plans = [make_plan(p, scenario) for p in populations]
     assert len({plan.doctrines for plan in plans}) == 3
-    for seed in ev.matched_seeds(10, 2):
+    for seed in matched_seeds(10, 2):
         starts = []
         for plan in plans:
             env = realism_env.parallel_env(config=plan.config)
@@ -186,8 +191,8 @@ def test_different_populations_meet_the_same_worlds(scenario: str) -> None:
 
 def test_the_harness_records_the_world_it_reset_to() -> None:
     """The recorder starts on the world after reset (turn 0) and logs every turn the rollout played."""
-    plan = ev.make_plan("offensive_realist:2,defensive_realist:4", max_cycles=12)
-    episodes = ev.Episodes(plan)
+    plan = make_plan("offensive_realist:2,defensive_realist:4", max_cycles=12)
+    episodes = Episodes(plan)
     row = episodes.run(4)
     log = episodes.env.recorder.log()
     env = realism_env.parallel_env(config=plan.config)
@@ -195,7 +200,7 @@ def test_the_harness_records_the_world_it_reset_to() -> None:
     np.testing.assert_array_equal(log.owner[0, 0], env.world.owner[0])
     assert log.turn[0, 0] == 0 and log.n_turns == row["turns"] == 12
     # the per-doctrine means of a row are the metrics module's own by_doctrine
-    assert realism_env.jsonable(row["by_doctrine"]) == realism_env.jsonable(episodes.env.recorder.by_doctrine())
+    assert jsonable(row["by_doctrine"]) == jsonable(episodes.env.recorder.by_doctrine())
     assert set(row["by_policy"]) == {"offensive_realist", "defensive_realist"}
 
 
@@ -280,12 +285,12 @@ def test_bootstrap_rejects_bad_arguments(kwargs: dict, message: str) -> None:
 def test_json_has_null_for_nan_and_reports_agree_with_their_episodes(tmp_path: Path) -> None:
     report = ev.evaluate("defensive_realist", episodes=3, max_cycles=6, n_resamples=100)
     assert report["metrics"]["hegemony_turn"]["n"] == 0  # nobody reaches hegemony in six peaceful turns
-    ev.write_json(tmp_path / "r.json", report)
+    write_json(tmp_path / "r.json", report)
     written = strict_json(tmp_path / "r.json")
     assert written["metrics"]["hegemony_turn"] == {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
     for name, summary in report["metrics"].items():
         values = [row[name] for row in report["episodes"]]
-        assert realism_env.jsonable(summary) == realism_env.jsonable(stats.summarize(values, 0.95, 100, 0)), name
+        assert jsonable(summary) == jsonable(stats.summarize(values, 0.95, 100, 0)), name
 
 
 # --------------------------------------------------------------------------------------------------
@@ -294,35 +299,35 @@ def test_json_has_null_for_nan_and_reports_agree_with_their_episodes(tmp_path: P
 
 
 def test_population_slots_are_filled_in_the_order_given() -> None:
-    assert ev.parse_population("offensive_realist:2,defensive_realist:3,random:1", 6) == (
+    assert parse_population("offensive_realist:2,defensive_realist:3,random:1", 6) == (
         ("offensive_realist",) * 2 + ("defensive_realist",) * 3 + ("random",)
     )
-    assert ev.parse_population("status_quo", 4) == ("status_quo",) * 4
-    assert ev.parse_population(["random", "status_quo"], 2) == ("random", "status_quo")
-    assert ev.format_population(["random", "random", "status_quo", "random"]) == "random:2,status_quo:1,random:1"
+    assert parse_population("status_quo", 4) == ("status_quo",) * 4
+    assert parse_population(["random", "status_quo"], 2) == ("random", "status_quo")
+    assert format_population(["random", "random", "status_quo", "random"]) == "random:2,status_quo:1,random:1"
 
 
 def test_doctrines_follow_policies_unless_given() -> None:
-    plan = ev.make_plan("offensive_realist:2,defensive_realist:2,random:1,bandwagoner:1")
+    plan = make_plan("offensive_realist:2,defensive_realist:2,random:1,bandwagoner:1")
     assert plan.doctrines == ("power", "power", "security", "security", "security", "security")
-    assert ev.make_plan("offensive_realist", doctrines="security").doctrines == ("security",) * 6
+    assert make_plan("offensive_realist", doctrines="security").doctrines == ("security",) * 6
     mixed = "power,security,power,security,power,security"
-    assert ev.make_plan("random", doctrines=mixed).doctrines == tuple(mixed.split(","))
+    assert make_plan("random", doctrines=mixed).doctrines == tuple(mixed.split(","))
 
 
 def test_config_overrides_are_parsed_to_the_field_type() -> None:
-    assert ev.parse_override("offense_defense_balance=2") == ("offense_defense_balance", 2.0)
-    assert isinstance(ev.parse_override("offense_defense_balance=2")[1], float)
-    assert ev.parse_override("provinces_per_nation=3") == ("provinces_per_nation", 3)
-    assert ev.parse_override("reveal_doctrines=true") == ("reveal_doctrines", True)
-    assert ev.parse_override("reveal_doctrines=No") == ("reveal_doctrines", False)
-    assert ev.parse_override("map_kind=islands") == ("map_kind", "islands")
-    assert ev.parse_override("growth_rates=none") == ("growth_rates", None)
-    assert ev.parse_override("capability_shares=0.3,0.3,0.1,0.1,0.1,0.1") == (
+    assert realism_env.parse_override("offense_defense_balance=2") == ("offense_defense_balance", 2.0)
+    assert isinstance(realism_env.parse_override("offense_defense_balance=2")[1], float)
+    assert realism_env.parse_override("provinces_per_nation=3") == ("provinces_per_nation", 3)
+    assert realism_env.parse_override("reveal_doctrines=true") == ("reveal_doctrines", True)
+    assert realism_env.parse_override("reveal_doctrines=No") == ("reveal_doctrines", False)
+    assert realism_env.parse_override("map_kind=islands") == ("map_kind", "islands")
+    assert realism_env.parse_override("growth_rates=none") == ("growth_rates", None)
+    assert realism_env.parse_override("capability_shares=0.3,0.3,0.1,0.1,0.1,0.1") == (
         "capability_shares",
         (0.3, 0.3, 0.1, 0.1, 0.1, 0.1),
     )
-    plan = ev.make_plan(
+    plan = make_plan(
         "random:4", overrides={"n_nations": "4", "conquest_payoff": 0.8, "map_kind": "islands"}, max_cycles=30
     )
     assert (plan.config.n_nations, plan.config.conquest_payoff, plan.config.map_kind) == (4, 0.8, "islands")
@@ -384,7 +389,7 @@ def test_the_python_api_raises_value_error() -> None:
     with pytest.raises(ValueError, match="not matched"):
         a = ev.evaluate("random", episodes=1, max_cycles=2, n_resamples=10)
         b = ev.evaluate("random", episodes=1, max_cycles=2, seed=1, n_resamples=10)
-        ev.paired_report(a, b)
+        paired_report(a, b)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -395,16 +400,16 @@ def test_the_python_api_raises_value_error() -> None:
 def test_a_run_that_fails_midway_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "metrics.json"
     out.write_text('{"old": true}\n')
-    real_run = ev.Episodes.run
+    real_run = Episodes.run
     calls = []
 
-    def failing_run(self: ev.Episodes, seed: int) -> dict:
+    def failing_run(self: Episodes, seed: int) -> dict:
         calls.append(seed)
         if len(calls) == 2:
             raise RuntimeError("simulated crash in episode 2")
         return real_run(self, seed)
 
-    monkeypatch.setattr(ev.Episodes, "run", failing_run)
+    monkeypatch.setattr(Episodes, "run", failing_run)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ev.main(["--population", "random", "--episodes", "3", "--max-cycles", "3", "--out", str(out), "--quiet"])
     assert out.read_text() == '{"old": true}\n'
@@ -420,9 +425,9 @@ def test_a_write_that_fails_leaves_the_old_file_intact(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError, match="simulated disk failure"):
-        ev.write_json(out, {"metrics": {"war_onsets": {"mean": 1.0}}, "padding": "x" * 100_000})
+        write_json(out, {"metrics": {"war_onsets": {"mean": 1.0}}, "padding": "x" * 100_000})
     assert out.read_text() == '{"old": true}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
     monkeypatch.undo()
-    ev.write_json(out, {"new": float("nan")})
+    write_json(out, {"new": float("nan")})
     assert strict_json(out) == {"new": None}

@@ -1,6 +1,6 @@
-"""train.experiment, train.learned and train.report: a tiny preset end to end as a subprocess, rerun and
-kill-and-resume, preset validation, the claims' verdict rule on hand-made numbers, the statistics, and the
-learned-policy adapter (masks, doctrine indicator, numpy network == SB3's)."""
+"""train.experiment, train.learned and train.report (and the modules they use): a tiny preset end to end as a
+subprocess, rerun and kill-and-resume, preset validation, the claims' verdict rule on hand-made numbers, the
+statistics, and the learned-policy adapter (masks, doctrine indicator, numpy network == SB3's)."""
 
 from __future__ import annotations
 
@@ -22,25 +22,11 @@ pytest.importorskip("matplotlib")
 
 import realism_env  # noqa: E402
 from agents.evaluate import evaluate  # noqa: E402
-from train import experiment  # noqa: E402
-from train.experiment import PresetError, load_preset, resolve, result_columns, to_toml  # noqa: E402
+from train.claims import CLAIMS, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, assess, judge, verdict  # noqa: E402
+from train.experiment_presets import PRESETS, PresetError, load_preset, resolve, to_toml  # noqa: E402
+from train.experiment_results import read_csv, result_columns  # noqa: E402
 from train.learned import LearnedPolicy, RunInfo, learned_population, masked_choice, play, register_learned  # noqa: E402
-from train.report import (  # noqa: E402
-    CLAIMS,
-    INCONCLUSIVE,
-    NOT_SUPPORTED,
-    SUPPORTED,
-    Claim,
-    assess,
-    holm,
-    judge,
-    mean_ci,
-    one_sample,
-    t_ppf,
-    t_sf,
-    verdict,
-    welch,
-)
+from train.report_statistics import holm, mean_ci, one_sample, t_ppf, t_sf, welch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +88,7 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     for image in images:
         assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    rows = experiment.read_csv(out / "results.csv")
+    rows = read_csv(out / "results.csv")
     with open(out / "results.csv") as handle:
         assert handle.readline().strip().split(",") == result_columns(design)
     n_settings, n_selfplay = len(design.settings), sum(s.selfplay for s in design.settings)
@@ -121,6 +107,19 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     assert scripted and all(float(r["focal:agree_defensive_realist"]) == 1.0 for r in scripted)
     assert "## Which strategies emerge" in report and "Security-maximisers learned to" in report
     assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
+    # A replay per condition and setting, linked from the report: a page of the episode its evaluation row played.
+    replays = re.findall(r"\[replay\]\(([^)]+)\)", report.split("## Replays")[1].split("\n## ")[0])
+    assert len(replays) == 3 * n_settings and len(set(replays)) == len(replays)
+    page = (out / replays[0]).read_text()
+    assert page.startswith("<!doctype html>") and "realism_env.episode" in page
+    document = json.loads(re.search(r'<script id="episode-data" type="application/json">(.*?)</script>', page, re.S)[1])
+    shown = document["meta"]
+    row = next(
+        r for r in rows
+        if r["policy"] == "learned" and r["condition"] == "security" and r["setting"] == "selfplay@multipolar"
+        and int(float(r["episode_seed"])) == shown["seed"] and shown["run_dir"].endswith(f"seed{int(float(r['seed']))}")
+    )  # fmt: skip
+    assert shown["metrics"]["war_onsets"] == pytest.approx(float(row["war_onsets"]))
 
     for condition in ("security", "power", "mixed"):
         for seed in (0, 1):
@@ -277,7 +276,7 @@ def test_builtin_presets_resolve_and_round_trip_through_toml(tmp_path: Path) -> 
 @pytest.mark.parametrize("path", sorted((ROOT / "train" / "presets").glob("*.toml")), ids=lambda p: p.name)
 def test_preset_files_resolve_and_the_builtin_copies_match(path: Path) -> None:
     design = resolve(load_preset(path=path))
-    if path.stem in experiment.PRESETS:  # a built-in preset is its file
+    if path.stem in PRESETS:  # a built-in preset is its file
         assert design.preset() == resolve(load_preset(path.stem)).preset()
 
 

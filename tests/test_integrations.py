@@ -87,7 +87,7 @@ def test_the_docs_show_the_commands_the_tests_run(command: str) -> None:
 
 
 def test_every_example_has_a_test() -> None:
-    tested = {"fixed_agents", "supersuit_sb3", "torchrl_rollout", "registries"}
+    tested = {"fixed_agents", "supersuit_sb3", "torchrl_rollout", "registries", "rllib_pettingzoo"}
     assert {p.stem for p in EXAMPLES} == tested
 
 
@@ -140,7 +140,7 @@ def test_fixed_agents_wrapper_in_lockstep_with_the_env(seed: int) -> None:
                     eliminated.add(agent)
             else:
                 assert wrew[agent] == 0.0 and not wtrunc[agent] and wterm[agent] == over
-                assert winfos[agent] == {"reward_terms": {}, "events": [], "action_valid": True, "active": False}
+                assert winfos[agent] == {"action_valid": True, "active": False}  # its info at reset
             if not over and agent not in env.agents:
                 assert not wobs[agent]["observation"].any()
                 assert wobs[agent]["observation"].dtype == np.float32
@@ -159,11 +159,28 @@ def test_fixed_agents_wrapper_in_lockstep_with_the_env(seed: int) -> None:
 
 
 def test_fixed_agents_wrapper_keeps_only_the_named_info_keys() -> None:
-    env = FixedAgentsWrapper(realism_env.parallel_env(n_nations=3), info_keys=("action_valid",))
+    env = FixedAgentsWrapper(realism_env.parallel_env(n_nations=3, rich_infos=True), info_keys=("action_valid",))
     _, infos = env.reset(seed=0)
     assert all(info == {"action_valid": True, "active": True} for info in infos.values())
     _, _, _, _, infos = env.step({a: NOOP_ACTION for a in env.agents})
     assert all(set(info) == {"action_valid", "active"} for info in infos.values())
+
+
+def test_fixed_agents_wrapper_gives_inactive_nations_the_rich_reset_info_with_rich_infos() -> None:
+    env = FixedAgentsWrapper(realism_env.parallel_env(n_nations=3, provinces_per_nation=1, rich_infos=True))
+    observations, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(MAX_TURNS):
+        inner = env.unwrapped
+        observations, _, _, _, infos = env.step(aggressive(observations, inner.agents, 3, rng))
+        gone = [a for a in env.agents if a not in inner.agents]
+        if gone:
+            break
+    else:
+        pytest.fail("no nation was eliminated while the others played on")
+    observations, _, _, _, infos = env.step(aggressive(observations, env.unwrapped.agents, 3, rng))
+    for agent in gone:
+        assert infos[agent] == {"reward_terms": {}, "events": [], "action_valid": True, "active": False}
 
 
 def test_fixed_agents_wrapper_rejects_what_it_cannot_wrap() -> None:
@@ -185,8 +202,7 @@ def test_the_noop_action_is_arms_level_0_wait_slot_0() -> None:
 
 
 def test_registries_example_builds_every_registered_env() -> None:
-    import train  # noqa: F401 - registers the gymnasium id
-    from train.single_learner import SingleLearnerEnv
+    from agents.single_learner import SingleLearnerEnv
 
     envs = load_example("registries").main()
     assert isinstance(envs["parallel"], realism_env.RealismEnv)
@@ -210,6 +226,25 @@ def test_register_pettingzoo_is_idempotent_and_skips_a_pettingzoo_without_regist
     assert not [w for w in recwarn if "Overriding environment" in str(w.message)]
     monkeypatch.delattr(pettingzoo, "register")
     assert register_pettingzoo() is False
+
+
+def test_gymnasium_makes_the_single_learner_env_after_import_gymnasium_alone() -> None:
+    """In a fresh interpreter: gymnasium's "module:id" form imports realism_env, which registers the id; neither
+    torch nor stable-baselines3 is imported, and the plain id works from then on."""
+    code = (
+        "import sys, gymnasium\n"
+        "env = gymnasium.make('realism_env:realism_env/SingleLearner-v1', max_cycles=5, n_nations=3)\n"
+        "obs, info = env.reset(seed=0)\n"
+        "assert env.observation_space.contains(obs) and info == {'action_valid': True, 'learner': 0}, info\n"
+        "assert not {'torch', 'stable_baselines3', 'train'} & set(sys.modules), 'a heavy import'\n"
+        "env = gymnasium.make('realism_env/SingleLearner-v1', learner=1, n_nations=3)\n"
+        "print(type(env.unwrapped).__module__, env.unwrapped.learner)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-c", code]
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["agents.single_learner", "1"]
 
 
 def test_fixed_agents_env_from_the_registry_passes_parallel_api_test() -> None:
@@ -238,20 +273,42 @@ def test_supersuit_sb3_example_trains_ppo_and_is_seeded() -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def test_torchrl_example_collects_a_masked_random_rollout() -> None:
+def test_torchrl_example_collects_a_masked_random_rollout_over_the_plain_env() -> None:
     import torch
 
-    rollout = load_example("torchrl_rollout").main(max_steps=60, seed=0)
-    assert rollout.batch_size == torch.Size([60])
+    rollout = load_example("torchrl_rollout").main(max_steps=120, seed=0)
+    assert rollout.batch_size == torch.Size([120])
     nation = rollout["nation"]
-    assert nation["observation", "observation"].shape == (60, 4, realism_env.parallel_env(n_nations=4).layout.size)
-    # Every sampled action is one its mask allows, and the env agrees.
+    assert nation["observation", "observation"].shape == (120, 4, realism_env.parallel_env(n_nations=4).layout.size)
+    # Every action a nation in play sampled is one its mask allows, and the env agrees.
+    played = nation["mask"]
     allowed = nation["action_mask"].gather(-1, nation["action"].unsqueeze(-1)).squeeze(-1)
-    assert bool(allowed.all())
-    assert bool(rollout["next", "nation", "info", "action_valid"].all())
-    # max_cycles=50 < 60 steps: the episode ended once and the rollout went on after a reset.
-    assert int(rollout["next", "done"].sum()) >= 1
+    assert bool(allowed[played].all())
+    assert bool(rollout["next", "nation", "info", "action_valid"][played].all())
+    # Nations were eliminated while the episode went on (done_on_any=False), and episodes ended (max_cycles=50).
+    done = rollout["next", "done"].squeeze(-1)
+    assert bool((~played.all(-1) & ~done).any())
+    assert int(done.sum()) >= 2
     assert torch.isfinite(rollout["next", "nation", "reward"]).all()
+
+
+def test_torchrl_takes_the_plain_env_with_use_mask_as_the_issue_asked() -> None:
+    """``PettingZooWrapper(env=realism_env.parallel_env(), use_mask=True)``: TorchRL's parallel default,
+    ``done_on_any=True``, ends an episode at the first elimination."""
+    import torch
+    from torchrl.envs import PettingZooWrapper
+    from torchrl.envs.utils import check_env_specs
+
+    env = PettingZooWrapper(env=realism_env.parallel_env(), use_mask=True, seed=1)
+    check_env_specs(env)
+    torch.manual_seed(1)
+    rollout = env.rollout(300, break_when_any_done=False)
+    assert set(rollout["next", "nation", "info"].keys()) == {"action_valid"}
+    done = rollout["next", "done"].squeeze(-1)
+    assert int(done.sum()) >= 1
+    # An episode ends when a nation leaves: it was in play before the step, and is done after it.
+    lost = rollout["nation", "mask"] & rollout["next", "nation", "done"].squeeze(-1)
+    assert torch.equal(lost.any(-1), done)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -298,6 +355,54 @@ def test_cleanrl_ppo_masks_invalid_actions() -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("kind", ["parallel", "aec"])
+def test_rllib_pettingzoo_wrappers_take_the_plain_env_and_end_every_episode(kind: str) -> None:
+    """RLlib's ``ParallelPettingZooEnv(parallel_env())`` and ``PettingZooEnv(env())``, driven as their docstrings
+    show, pass RLlib's checker and end every episode (``__all__``) on its last step, also where a nation falls on the
+    turn that reaches max_cycles (the env truncates it too, so every nation's flags agree)."""
+    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv, PettingZooEnv
+    from ray.rllib.utils.pre_checks.env import check_multiagent_environments
+
+    kwargs = {"n_nations": 3, "provinces_per_nation": 1, "max_cycles": 8}
+    if kind == "parallel":
+        env = ParallelPettingZooEnv(realism_env.parallel_env(**kwargs))
+    else:
+        env = PettingZooEnv(realism_env.env(**kwargs))
+    check_multiagent_environments(env)
+    inner = env.par_env if kind == "parallel" else env.env.unwrapped
+    mixed_last_steps = 0
+    for seed in range(60):  # seed 44 loses a nation on its last turn
+        obs, infos = env.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        for _ in range(MAX_TURNS):
+            obs, rewards, term, trunc, infos = env.step(aggressive(obs, list(obs), 3, rng))
+            assert all(set(info) == {"action_valid"} for info in infos.values())  # the env's plain infos
+            if term["__all__"] or trunc["__all__"]:
+                break
+            assert inner.agents, "the env's episode ended but RLlib's wrapper did not say so"
+        else:
+            pytest.fail(f"seed {seed}: no episode end within {MAX_TURNS} steps")
+        assert not inner.agents
+        flags = [term[a] for a in term if a != "__all__"]
+        mixed_last_steps += any(flags) and not all(flags)
+    assert mixed_last_steps >= 1
+
+
+@pytest.mark.slow
+def test_rllib_example_trains_ppo_on_rllib_s_own_wrapper() -> None:
+    """The example, in its own process (as a user runs it): one PPO iteration, one policy per doctrine."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_ADDRESS": "local", "RAY_USAGE_STATS_ENABLED": "0"}
+    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # one machine: Ray's traffic stays on loopback
+    code = "import json, runpy; print(json.dumps(runpy.run_path('docs/examples/rllib_pettingzoo.py')['main']()))"
+    argv = [sys.executable, "-c", code]
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400, check=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["env_steps"] >= 400 and metrics["episodes"] >= 1
+    assert set(metrics["returns"]) == {"security", "power"}
+    assert all(np.isfinite(v) for v in metrics["returns"].values())
+
+
 def test_rllib_env_passes_rllib_checker_and_ends_with_the_episode() -> None:
     from ray.rllib.utils.pre_checks.env import check_multiagent_environments
 
@@ -318,30 +423,6 @@ def test_rllib_env_passes_rllib_checker_and_ends_with_the_episode() -> None:
         assert env.agents
     else:
         pytest.fail(f"no episode end within {MAX_TURNS} turns")
-
-
-def test_rllib_env_ends_the_episode_when_one_falls_as_the_others_reach_max_cycles() -> None:
-    """RLlib's own ParallelPettingZooEnv would set neither __all__ here, and the episode would never end."""
-    from train.rllib_env import RealismMultiAgentEnv
-
-    env = RealismMultiAgentEnv({"n_nations": 3})
-    obs, _ = env.reset(seed=0)
-    par_env = env.par_env
-
-    def last_step(actions: dict) -> tuple:
-        par_env.agents = []
-        flags = {"nation_0": True, "nation_1": False, "nation_2": False}
-        return (
-            {a: {"observation": o["observations"], "action_mask": np.ones(1, np.int8)} for a, o in obs.items()},
-            dict.fromkeys(obs, 0.0),
-            dict(flags),
-            {a: not f for a, f in flags.items()},
-            {a: {} for a in obs},
-        )
-
-    par_env.step = last_step
-    _, _, term, trunc, _ = env.step({})
-    assert (term["__all__"], trunc["__all__"]) == (False, True)
 
 
 def test_rllib_policy_mapping_gives_each_nation_its_doctrines_policy() -> None:

@@ -701,10 +701,9 @@ def test_env_episode_metrics_are_finite_and_consistent(seed: int):
             break
         steps += 1
         actions = {a: int(rng.choice(np.flatnonzero(observations[a]["action_mask"]))) for a in env.agents}
-        observations, _, _, _, infos = env.step(actions)
+        observations, *_ = env.step(actions)
         recorder.record(env.world, env.last_events)
-        for info in infos.values():
-            records.update((turn, r["kind"], r["actor"], r["target"]) for r in info["events"])
+        records.update((turn, r["kind"], r["actor"], r["target"]) for r in env.last_event_records)
     world = env.world
     m = recorder.metrics()
     assert m.keys() == METRICS.keys()

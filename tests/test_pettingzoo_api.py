@@ -152,13 +152,14 @@ def trajectory(seed: int, turns: int = MAX_TURNS) -> list[tuple]:
         actions = random_masked_actions(env, observations, rng)
         observations, rewards, terminations, truncations, infos = env.step(actions)
         steps.append((actions, observations, rewards, terminations, truncations, infos, env.state()))
+        steps.append(("rich", env.last_rich_infos, env.last_event_records))
     return steps
 
 
 def test_same_seed_gives_identical_200_turn_trajectories():
     first, second = trajectory(seed=11), trajectory(seed=11)
     assert len(first) == len(second) >= MAX_TURNS + 1
-    assert sum(isinstance(step[0], str) for step in first) >= 2, "an episode should end and restart unseeded"
+    assert sum(step[0] == "reset" for step in first) >= 2, "an episode should end and restart unseeded"
     for t, (a, b) in enumerate(zip(first, second, strict=True)):
         assert_same(a, b, f"step {t}")
 
@@ -208,8 +209,8 @@ def test_eliminated_nation_terminates_and_leaves_agents():
     for agent in gone:
         assert terminations[agent] is True and truncations[agent] is False
         assert agent not in env.agents
-        assert any(e["kind"] == "eliminated" and e["actor"] == agent for e in infos[agent]["events"])
-        assert infos[agent]["reward_terms"]["elimination"] == -10.0
+        assert any(e["kind"] == "eliminated" and e["actor"] == agent for e in env.last_rich_infos[agent]["events"])
+        assert env.last_rich_infos[agent]["reward_terms"]["elimination"] == -10.0
         assert not (env.world.owner[0] == env.agent_name_mapping[agent]).any()
     survivors = [a for a in before if a not in gone]
     assert sorted(env.agents) == sorted(survivors)
@@ -259,6 +260,89 @@ def test_truncation_at_max_cycles_in_aec_env():
         env.step(encode_action(0, Act.WAIT, 0, 6))
     assert acted == dict.fromkeys(env.possible_agents, 3)
     assert all(env.unwrapped.world.alive[0])
+
+
+def last_step_with_an_elimination(seeds: range) -> tuple[realism_env.RealismEnv, dict, dict, list[str]]:
+    """The first seeded episode (3 nations of 1 province, 8 turns, aggressive play) whose last step, at
+    ``max_cycles``, also eliminates a nation: the env, that step's terminations and truncations, and who played it."""
+    for seed in seeds:
+        env = realism_env.parallel_env(n_nations=3, provinces_per_nation=1, max_cycles=8)
+        observations, _ = env.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        while env.agents:
+            played = list(env.agents)
+            observations, _, terminations, truncations, _ = env.step(aggressive_actions(env, observations, rng))
+        if env.world.turn[0] == 8 and any(terminations.values()) and not all(terminations.values()):
+            return env, terminations, truncations, played
+    pytest.fail(f"no episode among seeds {seeds} lost a nation on its last turn")
+
+
+def test_every_nation_is_truncated_at_max_cycles_also_one_eliminated_on_that_turn():
+    """The flags of the last step agree (RLlib's PettingZoo wrappers end an episode only when every nation reporting
+    is terminated, or every one truncated); the eliminated nation is terminated as well."""
+    env, terminations, truncations, played = last_step_with_an_elimination(range(60))
+    assert set(truncations) == set(played) and all(truncations.values())
+    eliminated = [a for a in played if not env.world.alive[0, env.agent_name_mapping[a]]]
+    assert eliminated and all(terminations[a] for a in eliminated)
+    assert not any(terminations[a] for a in played if a not in eliminated)
+    assert env.agents == []
+
+
+# ------------------------------------------------------------------------------------------------
+# Infos: flat numbers by default; the rich records on the env, and in infos with rich_infos=True
+# ------------------------------------------------------------------------------------------------
+
+
+def test_default_infos_hold_the_same_numeric_keys_at_reset_and_every_step():
+    """What TorchRL's PettingZooWrapper needs: it builds a tensor spec from the reset infos and fills it each step."""
+    env = realism_env.parallel_env(n_nations=3, provinces_per_nation=2, max_cycles=60)
+    observations, infos = env.reset(seed=0)
+    assert infos == {a: {"action_valid": True} for a in env.possible_agents}
+    rng = np.random.default_rng(0)
+    for _ in range(MAX_TURNS):
+        acting = list(env.agents)
+        actions = {a: int(rng.integers(env.action_space(a).n)) for a in acting}  # masked-out ones too
+        observations, _, _, _, infos = env.step(actions)
+        assert set(infos) == set(acting)
+        for agent, info in infos.items():
+            assert set(info) == {"action_valid"} and type(info["action_valid"]) is bool
+            assert info["action_valid"] == bool(env.last_events.invalid_action[0, env.agent_name_mapping[agent]] == 0)
+        if not env.agents:
+            break
+    assert not env.agents
+
+
+def test_rich_infos_are_the_env_s_last_rich_infos_in_lockstep():
+    """``rich_infos=True`` gives the former infos; a default env has the same records on ``last_rich_infos`` and
+    ``last_event_records``."""
+    kwargs = {"n_nations": 4, "provinces_per_nation": 2, "max_cycles": 80}
+    plain, rich = realism_env.parallel_env(**kwargs), realism_env.parallel_env(**kwargs, rich_infos=True)
+    observations, plain_infos = plain.reset(seed=3)
+    _, rich_infos = rich.reset(seed=3)
+    empty = {"reward_terms": {}, "events": [], "action_valid": True}
+    assert rich_infos == plain.last_rich_infos == {a: empty for a in plain.possible_agents}
+    assert plain.last_event_records == [] and plain.last_events is None
+    rng = np.random.default_rng(3)
+    kinds: set[str] = set()
+    while plain.agents:
+        actions = aggressive_actions(plain, observations, rng)
+        observations, rewards, _, _, plain_infos = plain.step(actions)
+        *_, rich_infos = rich.step(actions)
+        assert_same(rich_infos, plain.last_rich_infos, "rich infos")
+        records = plain.last_event_records
+        kinds.update(r["kind"] for r in records)
+        for agent, info in rich_infos.items():
+            assert plain_infos[agent] == {"action_valid": info["action_valid"]}
+            assert rewards[agent] == pytest.approx(sum(info["reward_terms"].values()))
+            assert info["events"] == [r for r in records if agent in (r["actor"], r["target"])]
+    assert {"war_declared", "battle", "eliminated"} <= kinds
+
+
+def test_bad_rich_infos_and_rich_infos_before_reset_say_what_is_wrong():
+    with pytest.raises(ValueError, match="rich_infos='yes' is invalid; valid: True or False"):
+        realism_env.parallel_env(rich_infos="yes")
+    with pytest.raises(RuntimeError, match="call reset"):
+        _ = realism_env.parallel_env().last_rich_infos
 
 
 # ------------------------------------------------------------------------------------------------
@@ -351,7 +435,7 @@ def test_masked_out_action_is_a_wait_recorded_as_invalid(seed, turns):
         assert_same(_world_arrays(played), _world_arrays(twin), f"world after {decode_action(action, n)}")
         assert_same((obs_p, rew_p, term_p, trunc_p), (obs_t, rew_t, term_t, trunc_t), "step outputs")
         assert played.world.last_act[0, i] == Act.WAIT and played.world.arms_level[0, i] == level
-        assert any(e["kind"] == "invalid_action" for e in info_p[agent]["events"])
+        assert any(e["kind"] == "invalid_action" for e in played.last_rich_infos[agent]["events"])
 
 
 def test_masked_in_actions_are_valid_and_public():
@@ -431,7 +515,7 @@ def _run(env: realism_env.RealismEnv, seed: int, turns: int) -> int:
         observations, rewards, terminations, truncations, infos = env.step(actions)
         played += 1
         for agent in actions:
-            terms = infos[agent]["reward_terms"]
+            terms = env.last_rich_infos[agent]["reward_terms"]
             assert terms and np.isfinite(rewards[agent])
             assert rewards[agent] == pytest.approx(sum(terms.values()))
         for agent, observation in observations.items():
@@ -463,7 +547,7 @@ def test_builtin_scenarios_and_doctrines_are_registered():
 
 def test_mixed_population_rewards_each_nation_by_its_own_doctrine():
     doctrines = ("security", "power", "security", "power", "power", "security")
-    env = realism_env.parallel_env(doctrines=doctrines)
+    env = realism_env.parallel_env(doctrines=doctrines, rich_infos=True)
     observations, _ = env.reset(seed=0)
     *_, infos = env.step(random_masked_actions(env, observations, np.random.default_rng(0)))
     for i, doctrine in enumerate(doctrines):

@@ -100,7 +100,7 @@ def check_step(env, observations, rewards, terminations, truncations, infos, act
     assert set(rewards) == set(terminations) == set(truncations) == set(infos) == set(acting)
     for agent in acting:
         assert np.isfinite(rewards[agent]), f"{agent}: reward {rewards[agent]}"
-        assert all(np.isfinite(v) for v in infos[agent]["reward_terms"].values())
+        assert all(np.isfinite(v) for v in env.last_rich_infos[agent]["reward_terms"].values())
     check_observations(env, observations)
 
 

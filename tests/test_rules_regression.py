@@ -39,7 +39,7 @@ STEPS = 120
 
 
 def env_fingerprint(scenario: str, seed: int, steps: int = STEPS) -> str:
-    env = realism_env.parallel_env(scenario=scenario)
+    env = realism_env.parallel_env(scenario=scenario, rich_infos=True)  # the events in infos, as when pinned
     rng = np.random.default_rng(seed + 1000)
     digest = hashlib.sha256()
     observations, _ = env.reset(seed=seed)

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from agents.evaluate import evaluate, paired_report
+from agents.evaluate import evaluate
+from agents.evaluation_report import paired_report
 
 #: Episodes and turns of the population contrasts. About half of the all-offensive episodes in the default world see
 #: no war within 100 turns (no neighbour is ever weak enough for the odds to favour an attack), so this contrast

@@ -26,7 +26,7 @@ The network runs in numpy (the MLP's weights are copied once per model), which i
 torch call per nation and turn; networks other than SB3's default MLP fall back to torch. Models are loaded once
 per process and shared by every nation that plays them.
 
-:func:`play` runs the harness's episodes (``agents.evaluate.Episodes``: the same matched worlds and seeded policy
+:func:`play` runs the harness's episodes (``agents.episodes.Episodes``: the same matched worlds and seeded policy
 generators) and returns one row per episode: the episode metrics (``realism_env.METRICS``), the nation metrics and
 episode returns averaged over the focal nations (``focal:<metric>``, ``focal:return``) and over each doctrine's
 nations (``<doctrine>:<metric>``, ``<doctrine>:return``), and optionally the power shares of every nation over the
@@ -45,8 +45,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 import realism_env
-from agents.evaluate import Episodes, default_doctrines, make_plan
+from agents.episodes import Episodes
 from agents.policies import POLICIES, Policy, register_policy
+from agents.population import default_doctrines, make_plan
 from agents.rollout import rollout
 from realism_env import ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
@@ -363,7 +364,7 @@ def learned_population(
     """(policy per nation, doctrine per nation) for evaluating a run: nations ``0 .. n_focal - 1`` are learned (with
     the doctrines they had in training: a mixed run's are :func:`realism_env.mixed_doctrines`, security and power
     alternating from nation 0), the others play ``background``
-    (with its default doctrine, ``agents.evaluate.default_doctrines``). ``n_focal=None`` is self-play.
+    (with its default doctrine, ``agents.population.default_doctrines``). ``n_focal=None`` is self-play.
     ``policy`` replaces the learned policy of each doctrine by another (the scripted baselines); ``name`` is passed to
     :func:`register_learned`."""
     info = RunInfo.read(run_dir)

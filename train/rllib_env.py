@@ -12,16 +12,13 @@ import realism_env
 
 
 class RealismMultiAgentEnv(ParallelPettingZooEnv):
-    """RLlib's ``ParallelPettingZooEnv`` over :func:`realism_env.parallel_env`, for RLlib's new API stack.
+    """RLlib's ``ParallelPettingZooEnv`` over :func:`realism_env.parallel_env`, for RLlib's action-masking module.
 
     Built from a plain dict of :func:`realism_env.parallel_env` keywords (``scenario`` and any
-    :class:`realism_env.EnvConfig` field). Two adaptations to the PettingZoo wrapper:
-
-    - observations are ``{"observations": Box, "action_mask": Box(0, 1, float32)}`` (the key and dtype that
-      RLlib's ``ActionMaskingTorchRLModule`` reads);
-    - the episode ends (``__all__``) when the env's ``agents`` is empty. RLlib's wrapper sets it only when every
-      nation reporting this step is terminated, or every one truncated, so a last step where one nation is
-      eliminated and the others reach ``max_cycles`` would never end the episode.
+    :class:`realism_env.EnvConfig` field). RLlib's own ``ParallelPettingZooEnv(realism_env.parallel_env())`` takes the
+    env as it is (``docs/examples/rllib_pettingzoo.py``); this subclass only gives observations the key and dtype that
+    RLlib's ``ActionMaskingTorchRLModule`` reads, ``{"observations": Box, "action_mask": Box(0, 1, float32)}``
+    (the env's keys are PettingZoo's ``"observation"`` and ``"action_mask"``, int8), and keeps ``agents`` current.
     """
 
     def __init__(self, env_config: dict[str, Any] | None = None) -> None:
@@ -41,16 +38,13 @@ class RealismMultiAgentEnv(ParallelPettingZooEnv):
         self.action_space = gymnasium.spaces.Dict(self.action_spaces)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
-        observations, infos = self.par_env.reset(seed=seed, options=options)
+        observations, infos = super().reset(seed=seed, options=options)
         self.agents = list(self.par_env.agents)
         return self._convert(observations), infos
 
     def step(self, action_dict: dict) -> tuple[dict, dict, dict, dict, dict]:
-        observations, rewards, terminations, truncations, infos = self.par_env.step(action_dict)
+        observations, rewards, terminations, truncations, infos = super().step(action_dict)
         self.agents = list(self.par_env.agents)
-        over = not self.agents
-        terminations["__all__"] = over and all(terminations.values())
-        truncations["__all__"] = over and not terminations["__all__"]
         return self._convert(observations), rewards, terminations, truncations, infos
 
     @staticmethod

@@ -1,6 +1,8 @@
 """Registries: PettingZoo's (``pettingzoo.make``, PettingZoo >= 1.27) and gymnasium's (the single-learner env).
 
-Importing ``realism_env`` registers the PettingZoo ids; importing ``train`` registers the gymnasium id.
+Importing ``realism_env`` registers every id. Gymnasium 1.0 removed the plugin system through which an installed
+package could register ids at ``import gymnasium``: with gymnasium alone, name the module in the id
+(``"realism_env:realism_env/SingleLearner-v1"``) and gymnasium imports it first.
 """
 
 from __future__ import annotations
@@ -8,8 +10,9 @@ from __future__ import annotations
 import gymnasium
 import pettingzoo
 
-import realism_env  # noqa: F401 - registers realism_env/realism-v1 and realism_env/realism_fixed_agents-v1
-import train  # noqa: F401 - registers realism_env/SingleLearner-v1
+import realism_env
+
+gymnasium.register_envs(realism_env)  # a no-op that says why realism_env is imported: it registers the ids
 
 
 def main(seed: int = 0) -> dict[str, object]:

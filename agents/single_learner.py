@@ -2,25 +2,28 @@
 
 :class:`SingleLearnerEnv` gives one nation (the *learner*) to the agent and plays every other nation with a scripted
 policy from :mod:`agents` (a background population, as in Melting Pot's scenarios). It is a wrapper: the PettingZoo
-env underneath (``self.env``, a :class:`realism_env.RealismEnv`) never calls agents.
+env underneath (``self.env``, a :class:`realism_env.RealismEnv`) never calls agents. It needs numpy and gymnasium
+only, so any gymnasium learner can use it.
 
 Usage::
 
     from sb3_contrib import MaskablePPO
-    from train import SingleLearnerEnv
+    from agents.single_learner import SingleLearnerEnv
 
     env = SingleLearnerEnv(scenario="multipolar", doctrines="security", background="offensive_realist", max_cycles=100)
     model = MaskablePPO("MlpPolicy", env, seed=0).learn(20_000)
 
-    import gymnasium, train  # registered under an id as well
+    import gymnasium, realism_env  # importing realism_env registers the id (realism_env.registration)
     env = gymnasium.make("realism_env/SingleLearner-v1", learner=None, max_cycles=50)
+    env = gymnasium.make("realism_env:realism_env/SingleLearner-v1")  # after `import gymnasium` alone
 
 - Observation: the learner's ``Box(0, 1, (D,), float32)`` observation (plus a one-hot of its own doctrine with
   ``doctrine_indicator=True``, as in :class:`train.vec_env.RealismVecEnv`); action: the env's ``Discrete(A)``;
   :meth:`~SingleLearnerEnv.action_masks` gives the learner's valid actions (for ``sb3_contrib.MaskablePPO``). A
   masked-out action is played as WAIT at its arms level.
 - Reward: the learner's, under its own doctrine (``config.doctrines``); ``info`` is the env's info for the learner
-  (``reward_terms``, ``events``, ``action_valid``) plus ``learner`` (its nation index).
+  (``action_valid``; with ``rich_infos=True`` also ``reward_terms`` and ``events``) plus ``learner`` (its nation
+  index). ``env.env.last_rich_infos`` has the rich records of every nation either way.
 - The episode ends when the learner is eliminated or the world ends by unification (``terminated``), or at
   ``max_cycles`` (``truncated``).
 - ``learner``: a nation index, or ``None`` for a random nation each episode (drawn from the env's seeded
@@ -57,6 +60,7 @@ class SingleLearnerEnv(gymnasium.Env):
         background: a policy name of :data:`agents.POLICIES` for every other nation, or one name per nation.
         doctrine_indicator: append a one-hot of the learner's doctrine (:func:`realism_env.doctrine_onehot`).
         render_mode: ``None``, ``"ansi"`` or ``"rgb_array"`` (passed to the env).
+        rich_infos: ``info`` holds the learner's ``reward_terms`` and ``events`` too (passed to the env).
         overrides: any :class:`realism_env.EnvConfig` field (``max_cycles``, ``doctrines``, ...).
     """
 
@@ -71,9 +75,12 @@ class SingleLearnerEnv(gymnasium.Env):
         background: str | Sequence[str | None] = "offensive_realist",
         doctrine_indicator: bool = False,
         render_mode: str | None = None,
+        rich_infos: bool = False,
         **overrides: Any,
     ) -> None:
-        self.env = realism_env.parallel_env(config, scenario=scenario, render_mode=render_mode, **overrides)
+        self.env = realism_env.parallel_env(
+            config, scenario=scenario, render_mode=render_mode, rich_infos=rich_infos, **overrides
+        )
         self.config = self.env.config
         self.render_mode = render_mode
         n = self.config.n_nations

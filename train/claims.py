@@ -1,0 +1,295 @@
+"""The essay's claims (:data:`CLAIMS`), each operationalised as a one-sided test with the theory it comes from, and
+their verdicts (:func:`verdict`, :func:`judge`, :func:`assess`) on the rows of results.csv. The verdict rule is in
+the docstring of :mod:`train.report` and in every report (:data:`RULE`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from train.report_statistics import column, finite, mean_ci, metric_units, one_sample, unit_values, welch
+
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the essay, operationalised as a one-sided test (its kinds: the docstring of :mod:`train.report`)."""
+
+    id: str
+    text: str  #: the claim, as the essay states it
+    source: str  #: who argues it
+    kind: str  #: greater, above, below or paired
+    metric: str  #: results.csv column
+    condition: str  #: the doctrine condition it is measured in (A)
+    other: str | None = None  #: the comparison condition (B) of a ``greater`` claim
+    metric_b: str | None = None  #: the subtracted column of a ``paired`` claim
+    ref: float = 0.0  #: the reference value of ``above`` / ``below``
+    appears: bool = False  #: a strategy claimed to appear: "not supported" if it never occurs in condition A
+    context: str | None = None  #: another condition whose value is shown beside (not tested)
+    scenario: str | None = None  #: read in self-play in this (held-out) scenario; None: the training scenario
+
+    @property
+    def measure(self) -> str:
+        where = f", self-play in `{self.scenario}`" if self.scenario else ""
+        if self.kind == "greater":
+            return f"`{self.metric}`: {self.condition} > {self.other}{where}"
+        if self.kind == "paired":
+            return f"in {self.condition}: `{self.metric}` > `{self.metric_b}` (same episodes){where}"
+        sign = ">" if self.kind == "above" else "<"
+        return f"`{self.metric}` in {self.condition} {sign} {self.ref:g}{where}"
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.condition, self.other, self.context) if c is not None)
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        "war",
+        "Power-maximisers start more wars",
+        "Mearsheimer 2001 (offensive realism)",
+        "greater",
+        "war_onsets",
+        "power",
+        "security",
+    ),
+    Claim(
+        "war_mixed",
+        "Among mixed nations, power-maximisers declare more wars than security-maximisers",
+        "Mearsheimer 2001 vs Waltz 1979",
+        "paired",
+        "power:war_onsets",
+        "mixed",
+        metric_b="security:war_onsets",
+    ),
+    Claim(
+        "security_dilemma",
+        "Security-maximisers still arms-race (the security dilemma)",
+        "critics of defensive realism (Jervis 1978)",
+        "above",
+        "arms_racing",
+        "security",
+        ref=0.0,
+        context="power",
+    ),
+    Claim(
+        "buck_passing",
+        "Buck-passing appears under power maximisation",
+        "Mearsheimer 2001",
+        "greater",
+        "buck_passing",
+        "power",
+        "security",
+        appears=True,
+    ),
+    Claim(
+        "blackmail",
+        "Blackmail appears under power maximisation",
+        "Mearsheimer 2001",
+        "greater",
+        "demands_made",
+        "power",
+        "security",
+        appears=True,
+    ),
+    Claim(
+        "bait_and_bleed",
+        "Bait-and-bleed appears under power maximisation",
+        "Mearsheimer 2001",
+        "greater",
+        "bait_and_bleed",
+        "power",
+        "security",
+        appears=True,
+    ),
+    Claim(
+        "bloodletting",
+        "Bloodletting appears under power maximisation",
+        "Mearsheimer 2001",
+        "greater",
+        "bloodletting",
+        "power",
+        "security",
+        appears=True,
+    ),
+    Claim(
+        "status_quo",
+        "Systems of security-maximisers keep the status quo (less territory changes hands than among power-maximisers)",
+        "Waltz 1979 (defensive realism)",
+        "greater",
+        "territorial_change",
+        "power",
+        "security",
+    ),
+    Claim(
+        "status_quo_absolute",
+        "Systems of security-maximisers keep the status quo (most episodes end with no province changed hands)",
+        "Waltz 1979 (defensive realism)",
+        "above",
+        "status_quo_kept",
+        "security",
+        ref=0.5,
+        context="power",
+    ),
+    Claim(
+        "conquest_pays",
+        "Conquest pays: nations that start wars end with more power than their targets",
+        "Mearsheimer 2001 (offensive realism); against it, Waltz 1979 and Van Evera 1998 (conquest rarely pays)",
+        "above",
+        "conquest_gain",
+        "power",
+        ref=0.0,
+        context="security",
+    ),
+    Claim(
+        "human_cost",
+        "Power politics has a human cost: more forces and wealth are destroyed among power-maximisers",
+        "the critics of realism (the human cost of power politics)",
+        "greater",
+        "casualties",
+        "power",
+        "security",
+    ),
+    Claim(
+        "balancing_rising_power",
+        "Balancing checks a rising power: facing it, the others form balancing alliances against the strongest",
+        "Waltz 1979 (the balance of power)",
+        "above",
+        "balancing",
+        "security",
+        ref=0.0,
+        appears=True,
+        context="power",
+        scenario="rising_power",
+    ),
+    Claim(
+        "buck_passing_rising_power",
+        "The balance fails through buck-passing: facing a rising power, nations pass the buck more than they balance",
+        "the critics (balance failures); Mearsheimer 2001 (buck-passing)",
+        "paired",
+        "buck_passing",
+        "power",
+        metric_b="balancing",
+        scenario="rising_power",
+    ),
+    Claim(
+        "hegemony_attempted",
+        "Hegemony is attempted: power-maximisers concentrate power (peak HHI of power shares)",
+        "Mearsheimer 2001",
+        "greater",
+        "peak_hhi",
+        "power",
+        "security",
+    ),
+    Claim(
+        "hegemony_reached",
+        "Hegemony is rarely reached, even by power-maximisers (share of episodes with a hegemon below 0.25)",
+        "critics of offensive realism; Waltz 1979 (balancing checks it)",
+        "below",
+        "hegemony_reached",
+        "power",
+        ref=0.25,
+        context="security",
+    ),
+)
+
+RULE = (
+    "supported: the estimate is in the predicted direction with one-sided p < alpha; not supported: it is in the "
+    "opposite direction with one-sided p < alpha, or a strategy claimed to appear never occurs; inconclusive: "
+    "otherwise (including fewer than two units per side)"
+)
+
+
+def verdict(estimate: float, p_predicted: float, p_opposite: float, alpha: float = 0.05, never: bool = False) -> str:
+    """The verdict of a claim whose ``estimate`` is positive in the predicted direction (rule in the docstring of
+    :mod:`train.report`); ``never``: the strategy never occurred in the predicted condition."""
+    if never:
+        return NOT_SUPPORTED
+    if not (math.isfinite(estimate) and math.isfinite(p_predicted) and math.isfinite(p_opposite)):
+        return INCONCLUSIVE
+    if estimate > 0 and p_predicted < alpha:
+        return SUPPORTED
+    if estimate < 0 and p_opposite < alpha:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
+
+
+def judge(
+    claim: Claim,
+    units: Mapping[str, Sequence[float]],
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    never: bool = False,
+) -> dict[str, Any]:
+    """Test ``claim`` on per-unit values (``units[condition]``: one value per seed or episode; for a ``paired`` claim,
+    ``units[condition]`` holds the per-unit differences). Returns the test (see :func:`welch`), the ``verdict`` and the
+    estimate oriented so that positive means "as predicted"."""
+    a = units.get(claim.condition, [])
+    if claim.kind == "greater":
+        test = welch(a, units.get(claim.other or "", []), confidence)
+        oriented, p_pred, p_opp = test["estimate"], test["p_greater"], test["p_less"]
+    elif claim.kind in ("above", "paired"):
+        test = one_sample(a, claim.ref if claim.kind == "above" else 0.0, confidence)
+        oriented, p_pred, p_opp = test["estimate"], test["p_greater"], test["p_less"]
+    elif claim.kind == "below":
+        test = one_sample(a, claim.ref, confidence)
+        oriented, p_pred, p_opp = -test["estimate"], test["p_less"], test["p_greater"]
+    else:
+        raise ValueError(f"unknown claim kind {claim.kind!r}; valid: greater, above, below, paired")
+    p = p_pred if oriented >= 0 else p_opp
+    return {**test, "oriented": oriented, "p": p, "verdict": verdict(oriented, p_pred, p_opp, alpha, never)}
+
+
+def claim_units(claim: Claim, rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, np.ndarray]:
+    """The per-unit values each condition of ``claim`` contributes."""
+    units = {}
+    for condition in claim.conditions:
+        rows = rows_by_condition.get(condition, [])
+        if claim.kind == "paired" and condition == claim.condition:
+            units[condition] = unit_values(rows, lambda r: column(r, claim.metric) - column(r, claim.metric_b or ""))
+        else:
+            units[condition] = metric_units(rows, claim.metric)
+    return units
+
+
+def never_occurs(claim: Claim, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """True when a strategy claimed to appear is zero in every evaluated episode of the predicted condition."""
+    if not claim.appears or not rows:
+        return False
+    x = finite(column(rows, claim.metric))
+    return bool(x.size) and bool(np.all(x == 0))
+
+
+def assess(
+    claims: Sequence[Claim],
+    rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]],
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    by_scenario: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]] | None = None,
+) -> list[dict[str, Any]]:
+    """Every claim judged on ``rows_by_condition`` (doctrine -> evaluated episode rows of the training scenario), or,
+    for a claim read in another scenario, on ``by_scenario[scenario]``; a claim whose conditions (or scenario) are
+    missing gets verdict ``n/a``."""
+    results = []
+    for claim in claims:
+        rows_by_condition_here = (by_scenario or {}).get(claim.scenario, {}) if claim.scenario else rows_by_condition
+        results.append(_assess_one(claim, rows_by_condition_here, alpha, confidence))
+    return results
+
+
+def _assess_one(
+    claim: Claim, rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]], alpha: float, confidence: float
+) -> dict[str, Any]:
+    if any(c not in rows_by_condition or not rows_by_condition[c] for c in claim.conditions if c != claim.context):
+        return {"claim": claim, "verdict": "n/a"}
+    units = claim_units(claim, rows_by_condition)
+    never = never_occurs(claim, rows_by_condition[claim.condition])
+    result = judge(claim, units, alpha, confidence, never)
+    result["claim"] = claim
+    result["summary"] = {c: mean_ci(units[c], confidence) for c in units}
+    return result

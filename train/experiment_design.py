@@ -1,0 +1,145 @@
+"""The experiment's design, resolved from a preset (:mod:`train.experiment_presets`): the trained conditions (a
+doctrine in one world of the sweep), the evaluation settings, the training runs and their train.fast_ppo arguments."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from realism_env import EnvConfig
+from realism_env.overrides import format_value
+from train.fast_ppo import Args
+
+#: short names of sweep fields in condition names
+SHORT = {"offense_defense_balance": "odb", "conquest_payoff": "cp", "misperception": "mis", "sea_penalty": "sea"}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A trained condition: a doctrine in one world (a point of the sweep)."""
+
+    name: str
+    doctrine: str
+    world: str
+    point: tuple[tuple[str, Any], ...]  #: the sweep values of its world
+
+
+@dataclass(frozen=True)
+class Setting:
+    """An evaluation setting: self-play or focal-vs-background, in a scenario."""
+
+    name: str
+    scenario: str
+    heldout: bool
+    n_focal: int | None = None
+    background: str | None = None
+
+    @property
+    def selfplay(self) -> bool:
+        return self.n_focal is None
+
+
+@dataclass(frozen=True)
+class Design:
+    """A validated, resolved preset."""
+
+    name: str
+    scenario: str
+    doctrines: tuple[str, ...]
+    seeds: tuple[int, ...]
+    workers: int
+    train: dict[str, Any]
+    env: dict[str, Any]
+    sweep: dict[str, list[Any]]
+    evaluate: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def preset(self) -> dict[str, Any]:
+        """The resolved preset (every [experiment] and [evaluate] key filled in), as
+        :func:`~train.experiment_presets.load_preset` reads it."""
+        return {
+            "experiment": {
+                "name": self.name,
+                "scenario": self.scenario,
+                "conditions": list(self.doctrines),
+                "seeds": list(self.seeds),
+                "workers": self.workers,
+            },
+            "train": dict(self.train),
+            "env": {k: list(v) if isinstance(v, tuple) else v for k, v in self.env.items()},
+            "sweep": {k: [list(x) if isinstance(x, tuple) else x for x in v] for k, v in self.sweep.items()},
+            "evaluate": dict(self.evaluate),
+        }
+
+    @property
+    def worlds(self) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
+        """(name, sweep point) of every world: ``base`` without a sweep."""
+        if not self.sweep:
+            return [("base", ())]
+        keys = list(self.sweep)
+        out = []
+        for values in itertools.product(*(self.sweep[k] for k in keys)):
+            point = tuple(zip(keys, values, strict=True))
+            name = "_".join(f"{SHORT.get(k, k)}{_value_text(v)}" for k, v in point)
+            out.append((name, point))
+        return out
+
+    @property
+    def conditions(self) -> list[Condition]:
+        out = []
+        for world, point in self.worlds:
+            for doctrine in self.doctrines:
+                name = doctrine if world == "base" else f"{doctrine}-{world}"
+                out.append(Condition(name, doctrine, world, point))
+        return out
+
+    def runs(self, out: Path) -> list[tuple[Condition, int, Path]]:
+        """(condition, seed, run folder) of every training run under ``out``."""
+        return [(c, s, out / "runs" / c.name / f"seed{s}") for c in self.conditions for s in self.seeds]
+
+    @property
+    def settings(self) -> list[Setting]:
+        ev = self.evaluate
+        out = [Setting(f"selfplay@{self.scenario}", self.scenario, False)]
+        out += [Setting(f"selfplay@{s}", s, True) for s in ev["heldout"] if s != self.scenario]
+        scenarios = [self.scenario, *(s for s in ev["focal_heldout"] if s != self.scenario)]
+        out += [
+            Setting(f"focal_vs_{b}@{s}", s, s != self.scenario, ev["n_focal"], b)
+            for s in scenarios
+            for b in ev["backgrounds"]
+        ]
+        return out
+
+    @property
+    def eval_max_cycles(self) -> int:
+        if self.evaluate.get("max_cycles") is not None:
+            return int(self.evaluate["max_cycles"])
+        if self.train.get("max_cycles") is not None:
+            return int(self.train["max_cycles"])
+        return EnvConfig.from_scenario(self.scenario, **self.env).max_cycles
+
+    def overrides(self, condition: Condition) -> dict[str, Any]:
+        """EnvConfig overrides of a condition (the [env] table and its sweep point)."""
+        return {**self.env, **dict(condition.point)}
+
+    def args(self, condition: Condition, seed: int, out: Path) -> Args:
+        """The train.fast_ppo arguments of one run."""
+        sets = tuple(f"{k}={format_value(v)}" for k, v in self.overrides(condition).items())
+        return Args(
+            **self.train,
+            doctrine=condition.doctrine,
+            scenario=self.scenario,
+            seed=seed,
+            out=str(out),
+            resume=True,
+            set=sets,
+            progress_bar=False,
+        )
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).replace(" ", "")

@@ -1,0 +1,163 @@
+"""The experiment's work and its caches: which training runs are finished (and whether a run folder matches the
+preset), and the evaluation jobs of the baselines and of every learned run, each setting with a cache key bound to the
+code of the rules and scripted policies, the model and the evaluation settings; a job is run only for the settings
+whose cache file is missing or stale."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from train.experiment_design import Condition, Design, Setting
+from train.experiment_presets import PresetError
+from train.ppo import make_config
+
+EVAL_CACHE_VERSION = 2  # 2: the training setting's rows hold the strategy columns (train.strategy)
+#: A run's trained network (train.fast_ppo)
+MODEL = "model.pt"
+
+
+def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> None:
+    """Raise :class:`~train.experiment_presets.PresetError` when a run folder holds a run with other settings than
+    this preset's (only ``timesteps`` and run-time options may change: a larger ``timesteps`` extends finished runs)."""
+    from train.ppo import differences, option_defaults, run_record
+
+    for condition, seed, run_dir in runs:
+        saved = read_json(run_dir / "config.json")
+        if saved is None:
+            continue
+        args = design.args(condition, seed, run_dir)
+        diff = differences(saved, run_record(args, make_config(args)), option_defaults(args))
+        if diff:
+            raise PresetError(
+                f"{run_dir} holds a run with other settings (it differs in {', '.join(diff)}); valid: the preset "
+                "it was made with (only [train] timesteps and run-time options may change), or another --out"
+            )
+
+
+def run_finished(run_dir: Path, timesteps: int) -> bool:
+    """Whether ``run_dir`` holds a finished run of at least ``timesteps``."""
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        bool(metrics.get("finished")) and metrics.get("num_timesteps", 0) >= timesteps and (run_dir / MODEL).is_file()
+    )
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _cached(path: Path, key: Mapping[str, Any]) -> bool:
+    record = read_json(path)
+    return isinstance(record, dict) and record.get("key") == json.loads(json.dumps(key))
+
+
+def _doctrine_per_nation(design: Design, condition: Condition) -> list[str]:
+    return list(make_config(design.args(condition, 0, Path("."))).doctrine_per_nation)
+
+
+def _eval_common(design: Design, condition: Condition) -> dict[str, Any]:
+    ev = design.evaluate
+    return {
+        "episodes": ev["episodes"],
+        "seed": ev["seed"],
+        "max_cycles": design.eval_max_cycles,
+        "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in design.overrides(condition).items()},
+        "deterministic": ev["deterministic"],
+        "n_nations": len(_doctrine_per_nation(design, condition)),
+        "doctrine_per_nation": _doctrine_per_nation(design, condition),
+    }
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of the source of ``realism_env`` and ``agents``: cached evaluations are reused only while the rules
+    and the scripted policies they were measured with are unchanged."""
+    digest = hashlib.sha256()
+    for package in ("realism_env", "agents"):
+        root = Path(importlib.import_module(package).__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root.parent).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _setting_key(common: Mapping[str, Any], setting: Setting, policy: str, extra: Mapping[str, Any]) -> dict:
+    return {
+        "version": EVAL_CACHE_VERSION,
+        "code": code_fingerprint(),
+        "policy": policy,
+        "setting": asdict(setting),
+        **{k: common[k] for k in ("episodes", "seed", "max_cycles", "overrides", "doctrine_per_nation")},
+        **extra,
+    }
+
+
+def baseline_jobs(design: Design, out: Path) -> list[dict[str, Any]]:
+    """One evaluation job per condition, baseline and setting (random: self-play settings only)."""
+    jobs = []
+    for condition in design.conditions:
+        common = _eval_common(design, condition)
+        for policy in design.evaluate["baselines"]:
+            for setting in design.settings:
+                if policy != "scripted" and not setting.selfplay:
+                    continue
+                path = out / "evals" / condition.name / policy / f"{setting.name}.json"
+                key = _setting_key(common, setting, policy, {})
+                meta = _meta(condition, policy, None)
+                item = {"setting": asdict(setting), "path": str(path), "key": key}
+                jobs.append({**common, "policy": policy, "meta": meta, "items": [item]})
+    return jobs
+
+
+def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_dir: Path) -> dict[str, Any]:
+    """The evaluation job of one finished run (all settings), its cache keys bound to the model's digest."""
+    from train.learned import file_digest
+
+    common = _eval_common(design, condition)
+    digest = file_digest(run_dir / MODEL)
+    items = []
+    for setting in design.settings:
+        path = out / "evals" / condition.name / f"seed{seed}" / f"{setting.name}.json"
+        key = _setting_key(
+            common, setting, "learned", {"model_sha256": digest, "deterministic": common["deterministic"]}
+        )
+        items.append({"setting": asdict(setting), "path": str(path), "key": key})
+    return {
+        **common,
+        "policy": "learned",
+        "run_dir": str(run_dir),
+        "name": f"learned_{condition.name}_s{seed}",
+        "meta": _meta(condition, "learned", seed),
+        "items": items,
+    }
+
+
+def _meta(condition: Condition, policy: str, seed: int | None) -> dict[str, Any]:
+    return {
+        "world": condition.world,
+        "condition": condition.name,
+        "doctrine": condition.doctrine,
+        "policy": policy,
+        "seed": seed,
+        "point": dict(condition.point),
+    }
+
+
+def pending_items(job: dict[str, Any]) -> dict[str, Any] | None:
+    """``job`` reduced to its settings without a valid cache file (None if all are cached)."""
+    items = [item for item in job["items"] if not _cached(Path(item["path"]), item["key"])]
+    return {**job, "items": items} if items else None

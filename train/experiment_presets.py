@@ -1,0 +1,281 @@
+"""Presets of the experiment: the TOML schema (documented in :mod:`train.experiment`), the built-in presets of
+``train/presets/*.toml``, loading and merging, validation into a :class:`~train.experiment_design.Design`, and
+writing a preset back as TOML."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from agents.policies import POLICIES
+from realism_env import SCENARIOS, EnvConfig
+from train.experiment_design import Design
+from train.fast_ppo import Args, check_args
+from train.ppo import DOCTRINE_CHOICES, make_config
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+#: train.fast_ppo options a preset may not set (the experiment sets them per run).
+TRAIN_RESERVED = ("doctrine", "scenario", "seed", "out", "resume", "set", "progress_bar")
+_ARG_TYPES = typing.get_type_hints(Args)
+
+#: [experiment] and [evaluate] keys: (type, description). Types: str, int, float, bool, list[str], list[int],
+#: int|None (TOML has no null: leave the key out for None).
+EXPERIMENT_KEYS: dict[str, tuple[str, str]] = {
+    "name": ("str", "a label for the report"),
+    "scenario": ("str", "training scenario: " + ", ".join(sorted(SCENARIOS))),
+    "conditions": ("list[str]", "doctrine conditions to train: " + ", ".join(DOCTRINE_CHOICES)),
+    "seeds": ("list[int]", "training seeds (each condition is trained once per seed)"),
+    "workers": ("int", "parallel worker processes (1: everything in this process)"),
+}
+EVALUATE_KEYS: dict[str, tuple[str, str]] = {
+    "episodes": ("int", "evaluation episodes per run and setting"),
+    "seed": ("int", "env seed of the first evaluation episode (episode k uses seed + k)"),
+    "max_cycles": ("int|None", "turns per evaluation episode (default: the training max_cycles)"),
+    "heldout": ("list[str]", "held-out scenarios for self-play evaluation"),
+    "backgrounds": ("list[str]", "scripted background populations for focal evaluation (agents.POLICIES)"),
+    "n_focal": ("int", "learned (focal) nations among a background population"),
+    "focal_heldout": ("list[str]", "held-out scenarios where the focal settings are played too"),
+    "baselines": ("list[str]", "baseline populations: scripted, random (or any agents.POLICIES name)"),
+    "deterministic": ("bool", "learned nations play their most likely allowed action (false: sample)"),
+    "confidence": ("float", "coverage of the intervals"),
+    "alpha": ("float", "significance level of the claims' verdicts"),
+}
+TABLES = ("experiment", "train", "env", "sweep", "evaluate")
+TOP_LEVEL = ("base",) + TABLES
+
+#: Where the built-in presets live: one commented TOML file each (``--show-preset NAME`` prints it).
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+BUILTIN_PRESETS = ("quick", "full")
+
+
+def _builtin(name: str) -> dict[str, Any]:
+    raw = tomllib.loads((PRESET_DIR / f"{name}.toml").read_text())
+    return {table: dict(raw.get(table, {})) for table in TABLES}
+
+
+PRESETS: dict[str, dict[str, Any]] = {name: _builtin(name) for name in BUILTIN_PRESETS}
+
+
+class PresetError(ValueError):
+    """A preset that cannot be used; the message names the key and the valid choices."""
+
+
+def _kind_ok(kind: str, value: Any) -> bool:
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_float(v: Any) -> bool:
+        return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+
+    checks = {
+        "str": lambda v: isinstance(v, str),
+        "int": is_int,
+        "float": is_float,
+        "bool": lambda v: isinstance(v, bool),
+        "int|None": lambda v: v is None or is_int(v),
+        "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "list[int]": lambda v: isinstance(v, list) and all(is_int(x) for x in v),
+    }
+    return checks[kind](value)
+
+
+def _arg_kind(name: str) -> str:
+    hint = _ARG_TYPES[name]
+    if hint in (int, float, str, bool):
+        return hint.__name__
+    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", typing.Union)):
+        return "int|None"
+    raise AssertionError(f"unexpected Args type for {name}: {hint}")  # pragma: no cover
+
+
+def train_keys() -> dict[str, tuple[str, str]]:
+    """[train] keys: every train.fast_ppo option but :data:`TRAIN_RESERVED`, with its type and help."""
+    return {f.name: (_arg_kind(f.name), f.metadata["help"]) for f in fields(Args) if f.name not in TRAIN_RESERVED}
+
+
+def env_keys() -> list[str]:
+    """[env] and [sweep] keys: EnvConfig fields but doctrines."""
+    return [f.name for f in fields(EnvConfig) if f.name != "doctrines"]
+
+
+def _unknown(where: str, key: str, valid: Sequence[str]) -> PresetError:
+    return PresetError(f"unknown key {key!r} in {where}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _check_table(table: str, values: Any, schema: Mapping[str, tuple[str, str]]) -> None:
+    if not isinstance(values, dict):
+        raise PresetError(f"[{table}] must be a table; got {values!r}")
+    for key, value in values.items():
+        if key not in schema:
+            raise _unknown(f"[{table}]", key, list(schema))
+        kind, help_text = schema[key]
+        if not _kind_ok(kind, value):
+            raise PresetError(f"[{table}] {key} = {value!r} is invalid; valid: {kind} ({help_text})")
+
+
+def _env_value(key: str, value: Any) -> Any:
+    """A TOML value for EnvConfig field ``key`` (lists become tuples)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with each table of ``override`` merged key by key (top-level scalars replaced)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **copy.deepcopy(value)}
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_preset(name: str | None = None, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The raw preset: a built-in one by ``name``, or a TOML file (which may start from ``base = "<built-in>"``)."""
+    if path is None:
+        if name not in PRESETS:
+            raise PresetError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)} (or --preset-file FILE.toml)")
+        return copy.deepcopy(PRESETS[name])
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except OSError as error:
+        raise PresetError(f"cannot read preset file {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise PresetError(f"{path} is not valid TOML: {error}") from None
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise _unknown(f"{path} (top level)", key, TOP_LEVEL)
+    base = raw.pop("base", None)
+    if base is None:
+        start: dict[str, Any] = {"experiment": {}, "train": {}, "env": {}, "sweep": {}, "evaluate": {}}
+        start = merge(start, {"experiment": {"name": Path(path).stem}})
+    elif base in PRESETS:
+        start = copy.deepcopy(PRESETS[base])
+    else:
+        raise PresetError(f"base = {base!r} is invalid; valid: {', '.join(PRESETS)}")
+    for table, values in raw.items():
+        if not isinstance(values, dict):
+            raise PresetError(f"{table} must be a table ([{table}]); got {values!r}")
+    return merge(start, raw)
+
+
+def resolve(raw: Mapping[str, Any]) -> Design:
+    """Validate a raw preset (:func:`load_preset`) into a :class:`Design`; raises :class:`PresetError`."""
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise _unknown("the preset (top level)", key, TOP_LEVEL)
+    experiment = {**PRESETS["quick"]["experiment"], **raw.get("experiment", {})}
+    _check_table("experiment", raw.get("experiment", {}), EXPERIMENT_KEYS)
+    evaluate = {**PRESETS["quick"]["evaluate"], **raw.get("evaluate", {})}
+    _check_table("evaluate", raw.get("evaluate", {}), EVALUATE_KEYS)
+    _check_table("train", raw.get("train", {}), train_keys())
+    env_schema = {k: ("any", "an EnvConfig field") for k in env_keys()}
+    for table in ("env", "sweep"):
+        values = raw.get(table, {})
+        if not isinstance(values, dict):
+            raise PresetError(f"[{table}] must be a table; got {values!r}")
+        for key in values:
+            if key not in env_schema:
+                raise _unknown(f"[{table}]", key, list(env_schema))
+    sweep = raw.get("sweep", {})
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise PresetError(f"[sweep] {key} = {values!r} is invalid; valid: a non-empty list of values")
+    if experiment["scenario"] not in SCENARIOS:
+        raise PresetError(
+            f"[experiment] scenario = {experiment['scenario']!r} is invalid; valid: {', '.join(sorted(SCENARIOS))}"
+        )
+    doctrines = experiment["conditions"]
+    bad = [d for d in doctrines if d not in DOCTRINE_CHOICES]
+    if bad or not doctrines or len(set(doctrines)) != len(doctrines):
+        raise PresetError(
+            f"[experiment] conditions = {doctrines!r} is invalid; "
+            f"valid: distinct names from {', '.join(DOCTRINE_CHOICES)}"
+        )
+    seeds = experiment["seeds"]
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise PresetError(f"[experiment] seeds = {seeds!r} is invalid; valid: distinct integers >= 0")
+    if experiment["workers"] < 1:
+        raise PresetError(f"[experiment] workers = {experiment['workers']} is invalid; valid: an integer >= 1")
+    for key in ("heldout", "focal_heldout"):
+        for name in evaluate[key]:
+            if name not in SCENARIOS:
+                raise PresetError(f"[evaluate] {key} has {name!r}; valid: {', '.join(sorted(SCENARIOS))}")
+    for name in evaluate["backgrounds"]:
+        if name not in POLICIES:
+            raise PresetError(f"[evaluate] backgrounds has {name!r}; valid: {', '.join(sorted(POLICIES))}")
+    for name in evaluate["baselines"]:
+        if name != "scripted" and name not in POLICIES:
+            raise PresetError(f"[evaluate] baselines has {name!r}; valid: scripted, {', '.join(sorted(POLICIES))}")
+    checks = (
+        ("episodes", evaluate["episodes"] >= 1, "an integer >= 1"),
+        ("seed", evaluate["seed"] >= 0, "an integer >= 0"),
+        ("max_cycles", evaluate.get("max_cycles") is None or evaluate["max_cycles"] >= 1, "an integer >= 1"),
+        ("confidence", 0 < evaluate["confidence"] < 1, "a number strictly between 0 and 1"),
+        ("alpha", 0 < evaluate["alpha"] < 1, "a number strictly between 0 and 1"),
+    )
+    for key, ok, valid in checks:
+        if not ok:
+            raise PresetError(f"[evaluate] {key} = {evaluate[key]!r} is invalid; valid: {valid}")
+    env = {k: _env_value(k, v) for k, v in raw.get("env", {}).items()}
+    design = Design(
+        name=experiment["name"],
+        scenario=experiment["scenario"],
+        doctrines=tuple(doctrines),
+        seeds=tuple(seeds),
+        workers=experiment["workers"],
+        train=dict(raw.get("train", {})),
+        env=env,
+        sweep={k: [_env_value(k, v) for v in values] for k, values in sweep.items()},
+        evaluate=evaluate,
+        raw=copy.deepcopy(dict(raw)),
+    )
+    # Every condition's run arguments and config must be valid (EnvConfig and train.fast_ppo report the bad field).
+    n_nations = None
+    for condition in design.conditions:
+        args = design.args(condition, design.seeds[0], Path("."))
+        try:
+            check_args(args)
+            config = make_config(args)
+            for setting in design.settings:
+                EnvConfig.from_scenario(setting.scenario, **design.overrides(condition))
+        except ValueError as error:
+            where = f" (sweep point {dict(condition.point)})" if condition.point else ""
+            raise PresetError(f"{error}{where}") from None
+        n_nations = config.n_nations
+    if n_nations is not None and not 1 <= evaluate["n_focal"] < n_nations and evaluate["backgrounds"]:
+        raise PresetError(f"[evaluate] n_focal = {evaluate['n_focal']} is invalid; valid: 1..{n_nations - 1}")
+    return design
+
+
+def to_toml(preset: Mapping[str, Any]) -> str:
+    """A preset as TOML (the inverse of :func:`load_preset` for presets without ``base``)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise TypeError(f"cannot write {v!r} as TOML")
+
+    lines = []
+    for table in TABLES:
+        values = {k: v for k, v in preset.get(table, {}).items() if v is not None}
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {value(v)}" for k, v in values.items()]
+        lines.append("")
+    return "\n".join(lines)

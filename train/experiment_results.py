@@ -1,0 +1,147 @@
+"""The experiment's results: the cached evaluations collected into one row per evaluated episode, ``results.csv``
+(written atomically; its columns), and :func:`finish`, which writes results.csv and, when what it shows has changed,
+report.md with its plots (:mod:`train.report`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import realism_env
+from realism_env import METRICS, NATION_METRICS, EnvConfig
+from train.checkpoint import atomic_write_bytes, atomic_write_json
+from train.experiment_design import Design
+from train.experiment_jobs import baseline_jobs, learned_job, read_json
+from train.strategy import strategy_columns
+
+#: leading columns of results.csv (then the sweep fields, METRICS, focal:*, <doctrine>:*)
+META_COLUMNS = (
+    "world",
+    "condition",
+    "doctrine",
+    "policy",
+    "seed",
+    "setting",
+    "scenario",
+    "heldout",
+    "n_focal",
+    "background",
+    "focal_policy",
+    "episode_seed",
+    "turns",
+)
+
+
+def result_columns(design: Design) -> list[str]:
+    """The columns of results.csv, in order."""
+    nation = ["return", *NATION_METRICS]
+    groups = ["focal", *realism_env.doctrine_names()]
+    n_levels = len(EnvConfig.from_scenario(design.scenario, **design.env).arms_shares)
+    return [
+        *META_COLUMNS,
+        *design.sweep,
+        *METRICS,
+        *(f"{group}:{name}" for group in groups for name in nation),
+        *strategy_columns(n_levels),  # filled in the training scenario's self-play
+    ]
+
+
+def collect(design: Design, out: Path) -> tuple[list[dict[str, Any]], dict[tuple[str, str, Any], Any]]:
+    """Every evaluated episode as a results.csv row (dict), and the power-share traces by (condition, policy, seed)."""
+    rows: list[dict[str, Any]] = []
+    traces: dict[tuple[str, str, Any], Any] = {}
+    settings = {s.name: s for s in design.settings}
+    jobs = baseline_jobs(design, out) + [learned_job(design, out, c, s, d) for c, s, d in design.runs(out)]
+    for job in jobs:
+        for item in job["items"]:
+            record = read_json(Path(item["path"]))
+            if record is None or record.get("key") != json.loads(json.dumps(item["key"])):
+                raise RuntimeError(f"evaluation {item['path']} is missing or stale; rerun the experiment")
+            meta = record["meta"]
+            setting = settings[meta["setting"]]
+            focal_policy = record["population"]["policies"][0]
+            if setting.selfplay and meta["scenario"] == design.scenario:
+                traces[(meta["condition"], meta["policy"], meta["seed"])] = record.get("trace")
+            for episode in record["rows"]:
+                row = {
+                    "world": meta["world"],
+                    "condition": meta["condition"],
+                    "doctrine": meta["doctrine"],
+                    "policy": meta["policy"],
+                    "seed": "" if meta["seed"] is None else meta["seed"],
+                    "setting": setting.name,
+                    "scenario": setting.scenario,
+                    "heldout": int(setting.heldout),
+                    "n_focal": setting.n_focal or job["n_nations"],
+                    "background": setting.background or "",
+                    "focal_policy": focal_policy,
+                    **meta["point"],
+                }
+                row.update({k: (float("nan") if v is None else v) for k, v in episode.items() if k != "episode_seed"})
+                row["episode_seed"] = episode["episode_seed"]
+                rows.append(row)
+    return rows, traces
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """results.csv, atomically; NaN written as an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        cells = []
+        for name in columns:
+            value = row.get(name, "")
+            if isinstance(value, float):
+                value = "" if math.isnan(value) else repr(value)
+            cells.append(value)
+        writer.writerow(cells)
+    atomic_write_bytes(path, buffer.getvalue().encode())
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """results.csv as a list of dicts of strings."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], command: str) -> tuple[Path, bool]:
+    """Collect the evaluations into results.csv and write report.md with its plots; returns the report's path and
+    whether it was written (it is kept as it is when nothing it shows has changed since it was written)."""
+    import hashlib
+
+    from train.experiment_replays import write_replays
+    from train.report import write_report
+
+    rows, traces = collect(design, out)
+    write_csv(out / "results.csv", rows, result_columns(design))
+    runs = {}
+    for condition in design.conditions:
+        for seed in design.seeds:
+            metrics = read_json(out / "runs" / condition.name / f"seed{seed}" / "metrics.json")
+            runs[(condition.name, seed)] = metrics or {}
+    work = [i for i in invocations if i.get("trained") or i.get("evaluated")]
+    inputs = json.dumps(
+        [design.preset(), [runs[k] for k in sorted(runs)], work, command], sort_keys=True, default=str
+    ).encode()
+    digest = hashlib.sha256((out / "results.csv").read_bytes() + inputs).hexdigest()
+    stamp = read_json(out / ".report.json") or {}
+    path = out / "report.md"
+    if stamp.get("digest") == digest and path.is_file() and all((out / p).is_file() for p in stamp.get("files", [])):
+        return path, False
+    timing = {
+        "invocations": len(work),
+        "wall_time_s": sum(i["wall_time_s"] for i in work),
+        "last": work[-1] if work else (invocations[-1] if invocations else {}),
+    }
+    units = {name: metric.unit for name, metric in METRICS.items()}
+    replays = write_replays(design, out, rows)
+    path = write_report(design, out, rows, traces, runs, timing, command, units, replays)
+    files = [str(p.relative_to(out)) for p in sorted((out / "plots").glob("*.png"))] + sorted(replays.values())
+    atomic_write_json(out / ".report.json", {"digest": digest, "files": files})
+    return path, True

@@ -1,0 +1,113 @@
+"""Running the experiment: :func:`execute` trains the unfinished runs and evaluates what is not cached, on the
+workers of :mod:`train.experiment_workers`, with a progress bar; an interrupted experiment stops its workers."""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent import futures
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from train.experiment_design import Design
+from train.experiment_jobs import baseline_jobs, learned_job, pending_items, run_finished
+from train.experiment_workers import InlinePool, Interrupted, evaluate_job, stop_workers, train_run, worker_pool
+from train.fast_ppo import Args
+
+
+class _Progress:
+    """A tqdm bar over tasks (or nothing)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        if enabled and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="task", desc="experiment", file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, label: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(label[-60:], refresh=False)
+            self.bar.update(1)
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def execute(
+    design: Design,
+    out: Path,
+    workers: int,
+    progress: bool = True,
+    counts: dict[str, int] | None = None,
+    on_task: Any = None,
+) -> dict[str, Any]:
+    """Train what is unfinished and evaluate what is not cached; ``counts`` (updated as tasks finish, so it is
+    right after an interruption too; ``on_task()`` is called after each) and the wall time are returned."""
+    start = time.perf_counter()
+    runs = design.runs(out)
+    timesteps = int(design.train.get("timesteps", Args.timesteps))
+    to_train = [(c, s, d) for c, s, d in runs if not run_finished(d, timesteps)]
+    baselines = [j for j in (pending_items(job) for job in baseline_jobs(design, out)) if j is not None]
+    finished_runs = [(c, s, d) for c, s, d in runs if (c, s, d) not in to_train]
+    learned_now = [j for j in (pending_items(learned_job(design, out, c, s, d)) for c, s, d in finished_runs) if j]
+    total = len(to_train) + len(baselines) + len(learned_now) + len(to_train)
+    bar = _Progress(total, progress)
+    if len(runs) - len(to_train):
+        bar.write(f"{len(runs) - len(to_train)} of {len(runs)} runs already finished: skipped")
+    pool: Any = InlinePool() if workers == 1 else worker_pool(workers)
+    pending: dict[futures.Future, tuple[str, Any]] = {}
+    counts = counts if counts is not None else {}
+    counts.update(trained=0, evaluated=0, skipped_runs=len(runs) - len(to_train))
+
+    def submit_eval(job: dict[str, Any], label: str) -> None:
+        pending[pool.submit(evaluate_job, job)] = ("eval", label)
+
+    try:
+        for condition, seed, run_dir in to_train:
+            args = design.args(condition, seed, run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            future = pool.submit(train_run, asdict(args), str(run_dir / "train.log"))
+            pending[future] = ("train", (condition, seed, run_dir))
+        for job in learned_now:
+            submit_eval(job, f"eval {job['meta']['condition']} seed{job['meta']['seed']}")
+        for job in baselines:
+            submit_eval(job, f"eval {job['meta']['condition']} {job['meta']['policy']}")
+        while pending:
+            done, _ = futures.wait(list(pending), return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                kind, what = pending.pop(future)
+                error = future.exception()
+                if isinstance(error, Interrupted):
+                    raise KeyboardInterrupt from error
+                if error is not None:
+                    raise RuntimeError(f"{kind} task failed: {error}") from error
+                if kind == "train":
+                    condition, seed, run_dir = what
+                    counts["trained"] += 1
+                    bar.update(f"trained {condition.name} seed{seed}")
+                    job = pending_items(learned_job(design, out, condition, seed, run_dir))
+                    if job is not None:
+                        submit_eval(job, f"eval {condition.name} seed{seed}")
+                    else:
+                        bar.update("cached")
+                else:
+                    counts["evaluated"] += 1
+                    bar.update(what)
+                if on_task is not None:
+                    on_task()
+    except BaseException:
+        bar.close()
+        stop_workers(pool, list(pending))
+        raise
+    pool.shutdown(wait=True)
+    bar.close()
+    return {**counts, "wall_time_s": time.perf_counter() - start}

@@ -1,0 +1,209 @@
+"""Worker processes of the experiment: the spawn pool (or an inline stand-in with one worker), how workers stop
+with the experiment (signals, the parent's death), the lock on a run folder, and the two tasks a worker runs:
+:func:`train_run` and :func:`evaluate_job`. The tasks are top-level functions, so that spawned workers import them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Sequence
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+from realism_env import EnvConfig
+from train.checkpoint import atomic_write_json
+from train.experiment_design import Setting
+from train.fast_ppo import Args
+from train.ppo import make_config
+
+_PARENT: int | None = None
+_STOP = False
+
+
+class Interrupted(Exception):
+    """A task stopped by a signal (a training run saves a checkpoint first)."""
+
+
+def _exit_now(signum: int, frame: Any) -> None:
+    os._exit(128 + signum)
+
+
+def _worker_init(parent: int) -> None:
+    """Worker processes stop with the experiment. SIGUSR1 means "stop": the experiment sends it when interrupted,
+    and on Linux the kernel sends it when the experiment dies (``PR_SET_PDEATHSIG``). A training run then saves a
+    checkpoint and stops (the trainer's SIGTERM handler); an evaluation finishes its current setting (or, orphaned,
+    exits); no further task starts; an orphaned worker exits."""
+    global _PARENT
+    _PARENT = parent  # from the parent: if it died while this worker started, getppid() already differs
+    signal.signal(signal.SIGUSR1, _on_stop)
+    signal.signal(signal.SIGTERM, _exit_now)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the experiment, which stops its workers
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGUSR1), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    _check_stop()
+
+
+def _orphaned() -> bool:
+    return _PARENT is not None and os.getppid() != _PARENT
+
+
+def _on_stop(signum: int, frame: Any) -> None:
+    """SIGUSR1. A dying parent signals once per thread as its threads exit (the worker is reparented to the next live
+    thread, so ``getppid`` changes only at the last): a training run is stopped at the first signal; an idle or
+    evaluating worker exits once it is orphaned."""
+    global _STOP
+    first, _STOP = not _STOP, True
+    if signal.getsignal(signal.SIGTERM) is not _exit_now:  # the trainer's handler: a run is training
+        if first:
+            signal.raise_signal(signal.SIGTERM)
+    elif _orphaned():
+        os._exit(1)
+
+
+def _check_stop() -> None:
+    """Between tasks: an orphaned worker exits; a stopped one refuses the task."""
+    if _orphaned():
+        os._exit(1)
+    if _STOP:
+        raise Interrupted("the experiment was interrupted")
+
+
+@contextlib.contextmanager
+def _run_lock(directory: Path) -> Any:
+    """An exclusive lock on a run folder (released when the process dies)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / ".lock", "w")  # noqa: SIM115
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - not POSIX
+            pass
+        yield
+    finally:
+        handle.close()
+
+
+def train_run(args_fields: dict[str, Any], log_path: str) -> dict[str, Any]:
+    """Train (or resume) one run with :func:`train.fast_ppo.train`, its output in ``log_path``; returns its metrics."""
+    from train.fast_ppo import train
+
+    _check_stop()
+    args = Args(**args_fields)
+    config = make_config(args)
+    out = Path(args.out)
+    with _run_lock(out), open(log_path, "a") as log:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} train.fast_ppo {args.out}", flush=True)
+            code = train(args, config)
+    if _orphaned():
+        os._exit(1)
+    if code >= 128:
+        raise Interrupted(f"training {out} stopped by signal {code - 128} after saving a checkpoint")
+    if code != 0:
+        raise RuntimeError(f"training {out} stopped with exit status {code}; see {log_path}")
+    return json.loads((out / "metrics.json").read_text())
+
+
+def evaluate_job(job: dict[str, Any]) -> list[str]:
+    """Play every setting of one evaluation job and write one cache file per setting (atomically)."""
+    from train.learned import learned_population, play, population, scripted_names
+
+    written = []
+    for item in job["items"]:
+        _check_stop()
+        setting = Setting(**item["setting"])
+        if job["policy"] == "learned":
+            policies, doctrines = learned_population(
+                job["run_dir"],
+                job["n_nations"],
+                setting.n_focal,
+                setting.background,
+                deterministic=job["deterministic"],
+                name=job["name"],
+            )
+        else:
+            names = scripted_names(set(job["doctrine_per_nation"]), job["policy"])
+            policies, doctrines = population(
+                job["doctrine_per_nation"], names, job["n_nations"], setting.n_focal, setting.background
+            )
+        n_focal = setting.n_focal or job["n_nations"]
+        focal = [i < n_focal for i in range(job["n_nations"])]
+        seeds = range(job["seed"], job["seed"] + job["episodes"])
+        # What the focal nations do and which archetype they resemble, in the training scenario's self-play.
+        strategy = setting.selfplay and not setting.heldout
+        rows, trace = play(
+            policies,
+            doctrines,
+            setting.scenario,
+            seeds,
+            job["overrides"],
+            job["max_cycles"],
+            focal,
+            trace=True,
+            strategy=strategy,
+        )
+        record = {
+            "key": item["key"],
+            "meta": {**job["meta"], "setting": setting.name, "scenario": setting.scenario},
+            "population": {"policies": policies, "doctrines": doctrines},
+            "config": EnvConfig.from_scenario(
+                setting.scenario, **job["overrides"], max_cycles=job["max_cycles"], doctrines=tuple(doctrines)
+            ).to_dict(),
+            "rows": rows,
+            "trace": trace,
+        }
+        atomic_write_json(Path(item["path"]), record)
+        written.append(item["path"])
+    return written
+
+
+class InlinePool:
+    """A stand-in for a process pool that runs each task at submission (workers = 1)."""
+
+    def submit(self, fn: Any, *args: Any) -> futures.Future:
+        future: futures.Future = futures.Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller through the future
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            future.set_exception(error)
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+def stop_workers(pool: Any, pending: Sequence[futures.Future], timeout: float = 300.0) -> None:
+    """Stop a pool's workers (SIGUSR1: a training run saves a checkpoint, an evaluation ends its current setting)
+    and wait for the tasks that were running."""
+    if not isinstance(pool, futures.ProcessPoolExecutor):
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGUSR1)
+    futures.wait(pending, timeout=timeout)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def worker_pool(workers: int) -> futures.ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, each set up to stop with the experiment (:func:`_worker_init`)."""
+    import multiprocessing
+
+    return futures.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )

@@ -1,0 +1,175 @@
+"""Plots of the experiment's report (matplotlib, Agg backend; every figure returned as PNG bytes): metric bars with
+intervals per condition, learning curves with the baselines' returns, power shares over an episode."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    _pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def plot_metric_bars(
+    summaries: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]],
+    metrics: Sequence[str],
+    conditions: Sequence[str],
+    title: str,
+) -> bytes:
+    """Bars of each metric per condition with their 95% intervals: ``summaries[policy][condition][metric]`` holds
+    ``mean_ci`` summaries (policy: learned, scripted, random...)."""
+    plt = _pyplot()
+    cols = min(4, len(metrics))
+    nrows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.8 * nrows), squeeze=False)
+    policies = list(summaries)
+    width = 0.8 / max(len(policies), 1)
+    hatches = ["", "//", "..", "xx", "\\\\"]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        for p, policy in enumerate(policies):
+            xs, means, errs = [], [], [[], []]
+            for c, condition in enumerate(conditions):
+                s = summaries[policy].get(condition, {}).get(metric)
+                if not s or not s.get("n"):
+                    continue
+                mean = s["mean"]
+                low = s["ci_low"] if math.isfinite(s["ci_low"]) else mean
+                high = s["ci_high"] if math.isfinite(s["ci_high"]) else mean
+                xs.append(c + (p - (len(policies) - 1) / 2) * width)
+                means.append(mean)
+                errs[0].append(max(mean - low, 0.0))
+                errs[1].append(max(high - mean, 0.0))
+            if xs:
+                ax.bar(
+                    xs,
+                    means,
+                    width,
+                    yerr=errs,
+                    capsize=2,
+                    label=policy,
+                    color=colors[p % len(colors)],
+                    hatch=hatches[p % len(hatches)],
+                    edgecolor="black",
+                    linewidth=0.4,
+                )
+        ax.set_title(metric, fontsize=9)
+        ax.set_xticks(range(len(conditions)))
+        ax.set_xticklabels(conditions, fontsize=7, rotation=20 if len(conditions) > 3 else 0)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.axhline(0, color="black", linewidth=0.5)
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.92, 0.95))
+    return _png(fig)
+
+
+def plot_learning_curves(
+    curves: Mapping[str, Mapping[Any, Sequence[Mapping[str, float]]]],
+    baselines: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+) -> bytes:
+    """Mean episode return per doctrine against timesteps, one panel per condition: ``curves[condition][seed]`` is a
+    run's ``metrics.json`` curve (thin lines: seeds; thick: their mean); ``baselines[condition][label]`` gives
+    ``{doctrine: return}`` of the baselines in evaluation (dashed lines)."""
+    plt = _pyplot()
+    names = list(curves)
+    cols = min(3, max(len(names), 1))
+    nrows = max(-(-len(names) // cols), 1)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    colors = {"security": "tab:blue", "power": "tab:red"}
+    styles = ["-.", "--", ":"]
+    for ax, condition in zip(axes.flat, names, strict=False):
+        per_doctrine: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for curve in curves[condition].values():
+            keys = sorted({k for point in curve for k in point if k.startswith("return/")})
+            for key in keys:
+                doctrine = key.split("/", 1)[1]
+                xs = [p["timesteps"] for p in curve if p.get(key) is not None]
+                ys = [p[key] for p in curve if p.get(key) is not None]
+                ax.plot(xs, ys, color=colors.get(doctrine, "gray"), alpha=0.3, linewidth=0.8)
+                for x, y in zip(xs, ys, strict=True):
+                    per_doctrine[doctrine][x].append(y)
+        for doctrine, points in per_doctrine.items():
+            xs = sorted(points)
+            ax.plot(
+                xs,
+                [np.mean(points[x]) for x in xs],
+                color=colors.get(doctrine, "gray"),
+                linewidth=2,
+                label=f"learned ({doctrine})",
+            )
+        for k, (label, values) in enumerate((baselines or {}).get(condition, {}).items()):
+            for doctrine, value in values.items():
+                if value is not None and math.isfinite(value):
+                    ax.axhline(
+                        value,
+                        color=colors.get(doctrine, "gray"),
+                        linestyle=styles[k % len(styles)],
+                        linewidth=1,
+                        label=f"{label} ({doctrine})",
+                    )
+        ax.set_title(condition, fontsize=9)
+        ax.set_xlabel("agent-steps", fontsize=8)
+        ax.set_ylabel("episode return per nation", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_power_shares(traces: Mapping[str, Mapping[str, Sequence[Sequence[float]] | None]], title: str) -> bytes:
+    """Power shares of every nation over one episode: ``traces[condition][label]`` is ``[turn][nation]`` (one row
+    of panels per condition, one column per label: learned, scripted...)."""
+    plt = _pyplot()
+    conditions = list(traces)
+    labels = list(dict.fromkeys(label for c in conditions for label in traces[c]))
+    fig, axes = plt.subplots(
+        max(len(conditions), 1),
+        max(len(labels), 1),
+        figsize=(3.8 * max(len(labels), 1), 2.4 * len(conditions)),
+        squeeze=False,
+    )
+    for r, condition in enumerate(conditions):
+        for c, label in enumerate(labels):
+            ax = axes[r][c]
+            shares = traces[condition].get(label)
+            if shares is None:
+                ax.axis("off")
+                continue
+            s = np.asarray(shares, dtype=np.float64)
+            for i in range(s.shape[1]):
+                ax.plot(np.arange(s.shape[0]), s[:, i], linewidth=1, label=f"nation_{i}")
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{condition}: {label}", fontsize=9)
+            ax.set_xlabel("turn", fontsize=8)
+            ax.set_ylabel("power share", fontsize=8)
+            ax.tick_params(labelsize=7)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="upper right", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.9, 0.95))
+    return _png(fig)

@@ -1,0 +1,623 @@
+"""The sections of the experiment's report, one function each, in the order :func:`train.report.write_report` puts
+them: the header, the learners against the scripted realists, which strategies emerge, the essay's claims, behaviour
+per condition, learned policies against the baselines, pairwise differences, plots, training runs, files. A section
+returns its Markdown parts; ``rows_of(world, condition, policy, setting)`` gives the results rows it reads."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from realism_env import MIXED_ORDER
+from train.claims import CLAIMS, RULE, Claim, assess
+from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares
+from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
+from train.report_statistics import column, finite, holm, mean_ci, metric_units, one_sample, summaries, welch
+
+#: The results rows of (world, condition, policy, setting).
+RowsOf = Callable[[str, str, str, str], Sequence[Mapping[str, Any]]]
+
+#: Metrics shown in the tables of every setting and in the bar plots (the full list is in the self-play table).
+HEADLINE = (
+    "war_onsets",
+    "wars",
+    "eliminations",
+    "territorial_change",
+    "status_quo_kept",
+    "final_hhi",
+    "peak_hhi",
+    "hegemony_reached",
+    "arms_racing",
+    "buck_passing",
+    "demands_made",
+    "demands_conceded",
+    "bait_and_bleed",
+    "bloodletting",
+    "balancing",
+    "alliances_formed",
+    "casualties",
+    "escalation_per_nation_turn",
+)
+PLOTTED = (
+    "war_onsets",
+    "territorial_change",
+    "eliminations",
+    "peak_hhi",
+    "hegemony_reached",
+    "arms_racing",
+    "buck_passing",
+    "demands_made",
+    "bait_and_bleed",
+    "bloodletting",
+    "balancing",
+    "escalation_per_nation_turn",
+)
+FOCAL = (
+    "focal:return",
+    "focal:war_onsets",
+    "focal:final_share",
+    "focal:survived",
+    "focal:province_change",
+    "focal:mean_arms_level",
+    "focal:demands_made",
+    "focal:buck_passing",
+    "focal:bait_and_bleed",
+)
+
+
+def _pct(confidence: float) -> str:
+    """The coverage of an interval as the report writes it ("95%")."""
+    return f"{100 * confidence:g}%"
+
+
+def _training_setting(design: Any) -> str:
+    """The name of the self-play setting in the training scenario (the first setting)."""
+    return design.settings[0].name
+
+
+def _scope(design: Any) -> tuple[list[Any], list[tuple[str, Any]], str, list[str]]:
+    """What a section iterates over: the conditions, the worlds, the training setting's name and the baselines."""
+    return design.conditions, design.worlds, _training_setting(design), list(design.evaluate["baselines"])
+
+
+def _world_conditions(design: Any) -> list[tuple[str, list[Any]]]:
+    """Each world of the design with its conditions."""
+    return [(world, [c for c in design.conditions if c.world == world]) for world, _point in design.worlds]
+
+
+def _doctrines_of(condition_doctrine: str) -> list[str]:
+    """The doctrines present in a condition: a mixed population's (:data:`realism_env.MIXED_ORDER`), or its own."""
+    return list(MIXED_ORDER) if condition_doctrine == "mixed" else [condition_doctrine]
+
+
+def header_section(
+    design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]], timing: Mapping[str, Any], command: str
+) -> list[str]:
+    """The title, the command and wall time, the design and the statistics used."""
+    ev = design.evaluate
+    confidence, alpha = float(ev["confidence"]), float(ev["alpha"])
+    pct = _pct(confidence)
+    baselines = list(ev["baselines"])
+    parts: list[str] = []
+    total_train = sum(float(m.get("total_wall_time_s") or 0.0) for m in runs.values())
+    parts.append(f"# Experiment report: {design.name}")
+    last = timing.get("last") or {}
+    parts.append(
+        f"Command: `{command}`  \nWall time of training and evaluation: {timing.get('wall_time_s', 0):.0f} s over "
+        f"{timing.get('invocations', 0)} invocation(s) (the last: {last.get('wall_time_s', 0):.0f} s with "
+        f"{last.get('workers', '?')} workers, {last.get('trained', 0)} runs trained, {last.get('evaluated', 0)} "
+        f"evaluation jobs; every invocation is in `timing.json`); training time summed over runs: {total_train:.0f} s."
+    )
+    sweep = "; ".join(f"`{k}` in {v}" for k, v in design.sweep.items()) or "none"
+    parts.append(
+        "**Design.** Conditions: "
+        + ", ".join(f"`{d}`" for d in design.doctrines)
+        + f" (mixed: nations alternate {' and '.join(MIXED_ORDER)}, nation_0 {MIXED_ORDER[0]}, one network with "
+        "the doctrine indicator); "
+        f"training scenario `{design.scenario}`; sweep: {sweep}; seeds {list(design.seeds)}; "
+        f"{design.train.get('timesteps', 'default')} agent-steps per run "
+        "(train.fast_ppo, self-play, one shared network per run). "
+        f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
+        f"{ev['seed'] + ev['episodes'] - 1}, {design.eval_max_cycles} turns), "
+        + ("deterministic" if ev["deterministic"] else "stochastic")
+        + " learned policies; settings: "
+        + ", ".join(f"`{s.name}`" + (" (held out)" if s.heldout else "") for s in design.settings)
+        + f". Baselines in the same worlds: {', '.join(f'`{b}`' for b in baselines) or 'none'} (scripted: "
+        "defensive_realist for security nations, offensive_realist for power nations; random: self-play only)."
+    )
+    parts.append(
+        f"**Statistics.** A learned condition's unit is the training seed (its mean over the evaluation episodes); "
+        f"means carry Student-t {pct} intervals over seeds. Baselines have no training seed: their unit is the "
+        f"episode. Pairwise differences: Welch's t test over seeds with Holm's adjustment across metrics. Claims: "
+        f"one-sided tests at alpha = {alpha:g}; {RULE}. Details: the docstring of `train/report.py`."
+    )
+    return parts
+
+
+#: A learned security nation's self-play return must reach this share of the scripted defensive realists'.
+SELFPLAY_BAR = 0.97
+
+
+def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict[str, Any]]:
+    """How learned nations compare with the scripted realists in matched worlds: security self-play in the training
+    scenario (own return >= :data:`SELFPLAY_BAR` x the defensive realists'), and every focal setting (the learned
+    focal nations' return >= the scripted focal baseline's among the same background). One dict per check: label,
+    learned (mean and interval over seeds), scripted mean, ratio, bar, meets."""
+    checks = []
+    train_setting = _training_setting(design)
+    for condition in design.conditions:
+        doctrines = _doctrines_of(condition.doctrine)
+        where = f" ({condition.world})" if len(design.worlds) > 1 else ""
+        for setting in design.settings:
+            if setting.selfplay and setting.name != train_setting:
+                continue
+            learned_rows = rows_of(condition.world, condition.name, "learned", setting.name)
+            scripted_rows = rows_of(condition.world, condition.name, "scripted", setting.name)
+            if not learned_rows or not scripted_rows:
+                continue
+            if setting.selfplay:
+                if "security" not in doctrines:
+                    continue
+                metric, factor = "security:return", SELFPLAY_BAR
+                label = f"`{condition.name}`{where}: security self-play in `{setting.scenario}`"
+            else:
+                metric, factor = "focal:return", 1.0
+                held = ", held out" if setting.heldout else ""
+                label = f"`{condition.name}`{where}: focal among `{setting.background}` in `{setting.scenario}`{held}"
+            learned = mean_ci(metric_units(learned_rows, metric), confidence)
+            scripted = float(np.mean(finite(column(scripted_rows, metric))))
+            bar = factor * scripted
+            checks.append(
+                {
+                    "label": label,
+                    "learned": learned,
+                    "scripted": scripted,
+                    "ratio": learned["mean"] / scripted if scripted else float("nan"),
+                    "bar": bar,
+                    "meets": bool(learned["mean"] >= bar),
+                }
+            )
+    return checks
+
+
+def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[str, list[str]]:
+    """How the learned nations compare with the scripted realists (:func:`learner_checks`): the verdict line that
+    opens the report, and the section."""
+    pct = _pct(confidence)
+    parts: list[str] = []
+    checks = learner_checks(design, rows_of, confidence)
+    short = [c for c in checks if not c["meets"]]
+    verdict_line = (
+        f"**Learners against the scripted realists: {len(checks) - len(short)} of {len(checks)} checks met.** "
+        + ("Falls short: " + "; ".join(c["label"] for c in short) + "." if short else "Every check is met.")
+    )
+    parts.append("## Learners against the scripted realists")
+    parts.append(
+        "Matched worlds (the same env seeds for learned and scripted populations). Self-play: a learned security "
+        f"nation's own return against the scripted `defensive_realist`'s in the same worlds; it meets the bar at "
+        f"{SELFPLAY_BAR:g}x or more. Focal: learned nations as the focal nations among a scripted background, "
+        "against the scripted focal baseline of their doctrine (`defensive_realist` for security, "
+        "`offensive_realist` for power) among the same background; the bar is the baseline's mean. Learned values "
+        f"are means over seeds with {pct} intervals."
+    )
+    parts.append(
+        markdown_table(
+            ["check", "learned", "scripted", "ratio", "bar", "met"],
+            [
+                [c["label"], fmt_summary(c["learned"]), fmt(c["scripted"]), fmt(c["ratio"]), fmt(c["bar"]),
+                 "yes" if c["meets"] else "**no**"]
+                for c in checks
+            ],
+            "lrrrrc",
+        )
+    )  # fmt: skip
+    return verdict_line, parts
+
+
+#: The episode behaviour the theories argue about (focal nations' means, realism_env.NATION_METRICS): balancing
+#: against bandwagoning (Waltz; Walt), buck-passing (Mearsheimer; the critics' balance failures), blackmail (demands),
+#: bait-and-bleed and bloodletting (Mearsheimer), arms racing (the security dilemma, Jervis), and war itself.
+BEHAVIOUR = (
+    "balancing", "bandwagoning", "buck_passing", "demands_made", "bait_and_bleed", "bloodletting", "arms_racing",
+    "war_onsets", "mean_arms_level",
+)  # fmt: skip
+
+_ACT_PHRASE = {
+    "wait": "wait", "attack": "attack", "ally": "propose or accept alliances", "leave_alliance": "leave alliances",
+    "threaten": "make threats", "concede": "concede to demands", "support": "send aid", "peace": "offer peace",
+}  # fmt: skip
+
+_WHO = {"security": "Security-maximisers", "power": "Power-maximisers", "mixed": "In mixed populations, the nations"}
+
+
+def strategy_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str]:
+    """ "Which strategies emerge": per learned condition, in self-play in the training scenario, the focal nations'
+    acts and arms levels, their agreement with each scripted archetype (:mod:`train.strategy`) with its interval over
+    seeds and the closest archetype, and the behaviour the theories argue about; scripted and random nations in the
+    same worlds beside them. Returns the section's markdown parts."""
+    from realism_env import Act
+    from train.strategy import ARCHETYPES
+
+    setting = _training_setting(design)
+    pct = _pct(confidence)
+    parts = [
+        "## Which strategies emerge",
+        f"Self-play in `{design.scenario}`, every nation. Shares of the nations' turns; learned: mean [{pct} interval] "
+        "over seeds, scripted and random: means over episodes in the same worlds. *Agreement with an archetype*: the "
+        "share of turns on which that scripted policy, fed the same observations with its own memory, would have "
+        "taken the same act toward the same nation (`train/strategy.py`); the random nations' agreement is the "
+        "chance level, and a scripted defensive realist agrees with its own archetype on every turn.",
+    ]
+    acts = [f"act_{a.name.lower()}" for a in Act]
+    for condition in design.conditions:
+        learned = rows_of(condition.world, condition.name, "learned", setting)
+        if not learned or f"focal:{acts[0]}" not in learned[0]:
+            continue
+        references = {p: rows_of(condition.world, condition.name, p, setting) for p in ("scripted", "random")}
+
+        def learned_mean(name: str, learned: Sequence[Mapping[str, Any]] = learned) -> dict[str, float]:
+            return mean_ci(metric_units(learned, f"focal:{name}"), confidence)
+
+        def share(name: str) -> dict[str, float]:
+            """A share of turns: its interval clipped to [0, 1] (a t interval over a few seeds can overshoot)."""
+            summary = learned_mean(name)
+            return {**summary, "ci_low": max(summary["ci_low"], 0.0), "ci_high": min(summary["ci_high"], 1.0)}
+
+        def reference(policy: str, name: str, references: Mapping[str, Any] = references) -> str:
+            data = references[policy]
+            return fmt(float(np.mean(finite(column(data, f"focal:{name}"))))) if data else "-"
+
+        n_levels = sum(1 for key in learned[0] if key.startswith("focal:arms_level_"))
+        levels = [f"arms_level_{k}" for k in range(n_levels)]
+        agreement = {name: share(f"agree_{name}") for name in ARCHETYPES}
+        closest = max(ARCHETYPES, key=lambda name: agreement[name]["mean"])
+        shares = {name: share(name) for name in acts + levels}
+        top = sorted(acts, key=lambda name: -shares[name]["mean"])[:2]
+        level = max(levels, key=lambda name: shares[name]["mean"])
+        chance = reference("random", f"agree_{closest}")
+        top = [name for name in top if name == top[0] or shares[name]["mean"] >= 0.05]
+        doing = " and ".join(f"{_ACT_PHRASE[name[4:]]} ({100 * shares[name]['mean']:.0f}% of turns)" for name in top)
+        parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
+        parts.append(
+            f"**{_WHO.get(condition.doctrine, condition.name)} learned to {doing}, at arms level "
+            f"{level.rsplit('_', 1)[1]} on {100 * shares[level]['mean']:.0f}% of turns; the closest archetype is "
+            f"`{closest}`, whose choice they make on {100 * agreement[closest]['mean']:.0f}% of turns "
+            f"[{fmt(100 * agreement[closest]['ci_low'])}, {fmt(100 * agreement[closest]['ci_high'])}] "
+            f"(a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%).**"
+        )
+        header = ["", "learned", "scripted", "random"]
+        table = [[f"agree `{name}`", fmt_summary(agreement[name]), reference("scripted", f"agree_{name}"),
+                  reference("random", f"agree_{name}")] for name in ARCHETYPES]  # fmt: skip
+        table += [[f"`{name}`", fmt_summary(shares[name]), reference("scripted", name), reference("random", name)]
+                  for name in acts + levels]  # fmt: skip
+        table += [[f"`{name}` (per nation)", fmt_summary(learned_mean(name)), reference("scripted", name),
+                   reference("random", name)] for name in BEHAVIOUR]  # fmt: skip
+        parts.append(markdown_table(header, table, "lrrr"))
+    return parts
+
+
+def replays_section(design: Any, replays: Mapping[tuple[str, str], str]) -> list[str]:
+    """ "Replays": a link to the browser replay of each condition and setting (:mod:`train.experiment_replays`)."""
+    if not replays:
+        return []
+    settings = [s.name for s in design.settings if any((c.name, s.name) in replays for c in design.conditions)]
+    rows = [
+        [f"`{c.name}`", *(f"[replay]({replays[(c.name, s)]})" if (c.name, s) in replays else "-" for s in settings)]
+        for c in design.conditions
+        if any((c.name, s) in replays for s in settings)
+    ]
+    return [
+        "## Replays",
+        "One episode per condition and setting, played by the learned nations: the most typical evaluation episode "
+        "(nearest the medians of war onsets, final HHI, survivors and alliances formed) of the most typical run. "
+        "Each page is self-contained (open it in a browser; no network): the map by turn, wars, alliances, demands "
+        "and aid, the event log and the power shares (`python -m train.replay --model RUN_DIR` makes more).",
+        markdown_table(["condition", *(f"`{s}`" for s in settings)], rows, "l" + "c" * len(settings)),
+    ]
+
+
+def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float) -> list[str]:
+    """The essay's claims judged in every world, on the learned policies and on the scripted baselines."""
+    pct = _pct(confidence)
+    conditions, worlds, train_setting, baselines = _scope(design)
+    parts: list[str] = []
+    claim_results: dict[str, list[dict[str, Any]]] = {}
+    parts.append("## The essay's claims")
+    for world, _point in worlds:
+
+        def by_doctrine(
+            policy: str, world: str = world, setting: str = train_setting
+        ) -> dict[str, list[Mapping[str, Any]]]:
+            return {c.doctrine: rows_of(world, c.name, policy, setting) for c in conditions if c.world == world}
+
+        def by_scenario(policy: str) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
+            """The self-play rows of every held-out scenario (for the claims read there)."""
+            return {s.scenario: by_doctrine(policy, setting=s.name) for s in design.settings if s.selfplay}
+
+        learned = assess(CLAIMS, by_doctrine("learned"), alpha, confidence, by_scenario("learned"))
+        scripted = (
+            assess(CLAIMS, by_doctrine("scripted"), alpha, confidence, by_scenario("scripted"))
+            if "scripted" in baselines
+            else None
+        )
+        claim_results[world] = learned
+        title = f"### World `{world}`" + (f" ({', '.join(f'{k}={v}' for k, v in _point)})" if _point else "")
+        parts.append(title if len(worlds) > 1 else f"Self-play in the training scenario `{design.scenario}`.")
+        parts.append(claims_table(learned, scripted))
+    if len(worlds) > 1:
+        overview = [
+            [claim.text] + [claim_results[w][k]["verdict"] for w, _ in worlds] for k, claim in enumerate(CLAIMS)
+        ]
+        parts.append("### Verdicts across worlds")
+        parts.append(markdown_table(["claim", *(w for w, _ in worlds)], overview, "l" + "c" * len(worlds)))
+    parts.append(
+        "Values are means with "
+        + pct
+        + " intervals (learned: over seeds; scripted: over episodes); the estimate is the tested quantity (a "
+        "difference of means, or the mean minus the reference) and p its one-sided p value in the direction the "
+        "estimate points. Verdict rule: "
+        + RULE
+        + ". Claims marked n/a need a condition this preset did not train, or self-play in a scenario it did not "
+        "evaluate (the rising-power claims read `rising_power`, a held-out scenario of the full preset)."
+    )
+    return parts
+
+
+def claims_table(results: Sequence[Mapping[str, Any]], scripted: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The claims with the measured values and verdicts (learned, and scripted baselines when given)."""
+    header = ["claim", "measure", "learned: values (mean [95% CI])", "estimate [95% CI]", "p", "verdict"]
+    if scripted is not None:
+        header += ["scripted: values", "scripted verdict"]
+    rows = []
+    for k, result in enumerate(results):
+        claim: Claim = result["claim"]
+        row = [f"**{claim.text}** ({claim.source})", claim.measure, *_claim_cells(result)]
+        if scripted is not None:
+            cells = _claim_cells(scripted[k])
+            row += [cells[0], cells[3]]
+        rows.append(row)
+    return markdown_table(header, rows, "ll" + "l" * (len(header) - 2))
+
+
+def _claim_cells(result: Mapping[str, Any]) -> list[str]:
+    if result.get("verdict") == "n/a":
+        return ["-", "-", "-", "n/a"]
+    claim: Claim = result["claim"]
+    summary = result["summary"]
+    values = "; ".join(f"{c}: {fmt_summary(summary[c])}" for c in summary)
+    if claim.kind == "paired":
+        values = f"{claim.condition} difference: {fmt_summary(summary[claim.condition])}"
+    if math.isfinite(result.get("ci_low", float("nan"))):
+        estimate = f"{fmt(result['estimate'])} [{fmt(result['ci_low'])}, {fmt(result['ci_high'])}]"
+    else:
+        estimate = fmt(result.get("estimate"))
+    return [values, estimate, fmt_p(result.get("p")), f"**{result['verdict']}**"]
+
+
+def behaviour_section(design: Any, rows_of: RowsOf, confidence: float, units: Mapping[str, str]) -> list[str]:
+    """Per setting, every condition's metrics (learned and baselines) with their intervals."""
+    pct = _pct(confidence)
+    _, worlds, train_setting, baselines = _scope(design)
+    parts: list[str] = []
+    parts.append("## Behaviour per condition")
+    parts.append(
+        f"Each cell: mean [{pct} interval] (learned: over {len(design.seeds)} seeds; baselines: over episodes). "
+        "Metric definitions: `realism_env.METRICS` (README) and the `realism_env/metrics.py` docstrings."
+    )
+    for world, world_conditions in _world_conditions(design):
+        if len(worlds) > 1:
+            parts.append(f"### World `{world}`")
+        for setting in design.settings:
+            if setting.name == train_setting:
+                metrics = list(units) if units else list(HEADLINE)
+            else:
+                metrics = list(HEADLINE)
+            if not setting.selfplay:
+                metrics = list(FOCAL) + metrics
+            header = ["metric"]
+            columns: list[tuple[str, str]] = []
+            for c in world_conditions:
+                for policy in ["learned", *baselines]:
+                    if policy != "learned" and policy != "scripted" and not setting.selfplay:
+                        continue
+                    if rows_of(world, c.name, policy, setting.name):
+                        columns.append((c.name, policy))
+                        header.append(f"{c.name} {policy}")
+            table = []
+            cache = {
+                col: summaries(rows_of(world, col[0], col[1], setting.name), metrics, confidence) for col in columns
+            }
+            for m in metrics:
+                label = f"`{m}`" + (f" ({units[m]})" if m in units else "")
+                table.append([label] + [fmt_summary(cache[col][m]) for col in columns])
+            kind = "held out" if setting.heldout else ("training scenario" if setting.selfplay else "focal")
+            parts.append(f"#### `{setting.name}` ({kind})")
+            if not setting.selfplay:
+                parts.append(
+                    f"Nations 0..{setting.n_focal - 1} are the focal (learned or baseline) nations, the others play "
+                    f"`{setting.background}`; `focal:*` columns average over the focal nations."
+                )
+            parts.append(markdown_table(header, table))
+    return parts
+
+
+def returns_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str]:
+    """The learned policies' episode returns against the baselines' in self-play in the training scenario."""
+    conditions, _, train_setting, baselines = _scope(design)
+    parts: list[str] = []
+    parts.append("## Learned policies against the baselines (episode return per nation)")
+    table = []
+    for c in conditions:
+        for doctrine in _doctrines_of(c.doctrine):
+            cells = [c.name, doctrine]
+            learned_units = metric_units(rows_of(c.world, c.name, "learned", train_setting), f"{doctrine}:return")
+            for policy in ["learned", *baselines]:
+                data = rows_of(c.world, c.name, policy, train_setting)
+                cells.append(
+                    fmt_summary(mean_ci(metric_units(data, f"{doctrine}:return"), confidence)) if data else "-"
+                )
+            for policy in baselines:
+                reference = mean_ci(column(rows_of(c.world, c.name, policy, train_setting), f"{doctrine}:return"))
+                test = one_sample(learned_units, reference["mean"], confidence)
+                cells.append(f"{fmt(test['estimate'])} (p {fmt_p(test['p_greater'])})")
+            table.append(cells)
+    parts.append(
+        f"Self-play in `{design.scenario}`: the mean over a doctrine's nations of their own-doctrine episode return. "
+        "`learned - X`: the learned mean minus baseline X's, with the one-sided p of a t test over seeds that the "
+        "learned policies earn more (the baseline's mean taken as fixed). In self-play a power-maximiser's return is "
+        "nearly constant-sum (relative power), so only the security rows measure learning directly."
+    )
+    align = "ll" + "r" * (1 + 2 * len(baselines))
+    header = ["condition", "doctrine", "learned", *baselines, *(f"learned - {b}" for b in baselines)]
+    parts.append(markdown_table(header, table, align))
+    return parts
+
+
+def pairwise_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str]:
+    """Welch tests between every pair of conditions of a world, Holm-adjusted across the headline metrics."""
+    pct = _pct(confidence)
+    train_setting = _training_setting(design)
+    parts: list[str] = []
+    parts.append("## Pairwise differences between conditions (learned, self-play, training scenario)")
+    parts.append(
+        f"B - A with its Welch {pct} interval over seeds, two-sided Welch p and Holm-adjusted p (across the metrics "
+        "of the pair). Headline metrics; every metric is in results.csv."
+    )
+    for world, world_conditions in _world_conditions(design):
+        for a, b in itertools.combinations(world_conditions, 2):
+            ra, rb = rows_of(world, a.name, "learned", train_setting), rows_of(world, b.name, "learned", train_setting)
+            if not ra or not rb:
+                continue
+            tests = [welch(metric_units(rb, m), metric_units(ra, m), confidence) for m in HEADLINE]
+            adjusted = holm([t["p_two"] for t in tests])
+            table = []
+            for m, t, adj in zip(HEADLINE, tests, adjusted, strict=True):
+                diff = f"{fmt(t['estimate'])} [{fmt(t['ci_low'])}, {fmt(t['ci_high'])}]"
+                table.append([f"`{m}`", fmt(t["mean_a"]), fmt(t["mean_b"]), diff, fmt_p(t["p_two"]), fmt_p(adj)])
+            parts.append(f"### A = `{a.name}`, B = `{b.name}`")
+            parts.append(markdown_table(["metric", "B mean", "A mean", "B - A [CI]", "p", "Holm p"], table))
+    return parts
+
+
+def plots_section(
+    design: Any,
+    rows_of: RowsOf,
+    confidence: float,
+    runs: Mapping[tuple[str, int], Mapping[str, Any]],
+    traces: Mapping[tuple[str, str, Any], Any],
+    save: Callable[[str, bytes], str],
+) -> list[str]:
+    """The plots (metric bars per world, learning curves, power shares over one episode), each written by
+    ``save(name, png)``, which returns its path in the report."""
+    ev = design.evaluate
+    pct = _pct(confidence)
+    conditions, worlds, train_setting, baselines = _scope(design)
+    parts: list[str] = []
+    parts.append("## Plots")
+    for world, world_conditions in _world_conditions(design):
+        data = {}
+        for policy in ["learned", *baselines]:
+            data[policy] = {
+                c.name: summaries(rows_of(world, c.name, policy, train_setting), PLOTTED, confidence)
+                for c in world_conditions
+            }
+        name = save(
+            f"metrics_{world}.png",
+            plot_metric_bars(
+                data,
+                PLOTTED,
+                [c.name for c in world_conditions],
+                f"self-play in {design.scenario} ({world}): mean and {pct} interval",
+            ),
+        )
+        parts.append(f"![metrics {world}]({name})")
+    curves = {c.name: {s: runs.get((c.name, s), {}).get("curve", []) for s in design.seeds} for c in conditions}
+    lines: dict[str, dict[str, dict[str, float]]] = {}
+    for c in conditions:
+        lines[c.name] = {}
+        for policy in ["learned", *baselines]:
+            data = rows_of(c.world, c.name, policy, train_setting)
+            if data:
+                doctrines = _doctrines_of(c.doctrine)
+                label = "learned, evaluated" if policy == "learned" else policy
+                lines[c.name][label] = {d: mean_ci(column(data, f"{d}:return"))["mean"] for d in doctrines}
+    name = save("learning_curves.png", plot_learning_curves(curves, lines))
+    parts.append(
+        "Learning curves: mean episode return per nation in training (thin: seeds; thick: their mean), with the "
+        "evaluation returns of the final learned policies and of the baselines as horizontal lines (training "
+        "episodes and evaluation episodes have the same length"
+        + ("" if design.eval_max_cycles == design.train.get("max_cycles") else ", unless [evaluate] max_cycles differs")
+        + "). Training samples actions from the policy; "
+        + (
+            "evaluation plays its most likely allowed action, so the two can differ."
+            if ev["deterministic"]
+            else "evaluation samples too."
+        )
+    )
+    parts.append(f"![learning curves]({name})")
+    for world, _point in worlds:
+        world_traces: dict[str, dict[str, Any]] = {}
+        for c in (c for c in conditions if c.world == world):
+            world_traces[c.name] = {f"learned seed {design.seeds[0]}": traces.get((c.name, "learned", design.seeds[0]))}
+            if "scripted" in baselines:
+                world_traces[c.name]["scripted"] = traces.get((c.name, "scripted", None))
+        name = save(
+            f"power_shares_{world}.png",
+            plot_power_shares(
+                world_traces, f"power shares over episode seed {ev['seed']} ({design.scenario}, {world})"
+            ),
+        )
+        parts.append(f"Power shares of every nation over one self-play episode (env seed {ev['seed']}):")
+        parts.append(f"![power shares {world}]({name})")
+    return parts
+
+
+def runs_section(design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]]) -> list[str]:
+    """Every training run's steps, wall time, speed and last mean return (its ``metrics.json``)."""
+    conditions = design.conditions
+    parts: list[str] = []
+    parts.append("## Training runs")
+    table = []
+    for c in conditions:
+        for s in design.seeds:
+            m = runs.get((c.name, s), {})
+            returns = ", ".join(f"{d} {fmt(r)}" for d, r in (m.get("mean_episode_return") or {}).items())
+            table.append(
+                [
+                    f"`runs/{c.name}/seed{s}`",
+                    m.get("num_timesteps", "-"),
+                    fmt(m.get("total_wall_time_s")),
+                    fmt(m.get("agent_steps_per_s")),
+                    returns or "-",
+                ]
+            )
+    parts.append(markdown_table(["run", "timesteps", "wall s", "agent-steps/s", "last mean return"], table))
+    return parts
+
+
+def files_section() -> list[str]:
+    """The output files and how to reproduce the report."""
+    parts: list[str] = []
+    parts.append("## Files and reproduction")
+    parts.append(
+        "- `results.csv`: one row per evaluated episode. Columns: `world`, `condition`, `doctrine` (the condition's "
+        "training doctrine), `policy` (learned, scripted, random), `seed` (training seed; empty for baselines), "
+        "`setting`, `scenario`, `heldout` (0/1), `n_focal`, `background`, `focal_policy`, `episode_seed` (the env "
+        "seed: matched across populations), `turns`, the sweep fields, every metric of `realism_env.METRICS`, then "
+        "`focal:<m>` and `<doctrine>:<m>` (the mean over the focal nations / the nations of that doctrine of each "
+        "per-nation metric of `realism_env.NATION_METRICS` and of `return`, the episode return of the nation's own "
+        "doctrine). Empty cells are NaN (a metric undefined in that episode).\n"
+        "- `experiment.json` and `preset.toml`: the resolved preset (`python -m train.experiment --preset-file "
+        "preset.toml --out DIR` reruns it), the command and versions.\n"
+        "- `runs/<condition>/seed<k>/`: `config.json` (train.fast_ppo arguments and the full EnvConfig), "
+        "`metrics.json` (training summary and learning curve), `model.pt`, `checkpoints/`, `tb/`, `train.log`.\n"
+        "- `evals/<condition>/<seed<k>|scripted|random>/<setting>.json`: each evaluation's population, doctrines, "
+        "full EnvConfig, episode rows and cache key.\n"
+        "- Every number of this report is computed from `results.csv` (and the runs' `metrics.json` for the "
+        "learning curves) by `train/report.py`."
+    )
+    return parts
