@@ -377,6 +377,33 @@ def test_every_claim_names_result_columns_and_conditions() -> None:
         assert claim.scenario is None or claim.scenario in full_scenarios  # the full preset reads every claim
 
 
+def test_a_held_out_focal_check_is_met_in_at_least_one_held_out_scenario(tmp_path: Path) -> None:
+    from train.report_sections import learners_section
+
+    text = TINY.replace('focal_heldout = ["bipolar"]', 'focal_heldout = ["bipolar", "islands"]')
+    design = resolve(load_preset(path=preset_file(tmp_path, text)))
+    # learned power focal nations: above the scripted baseline in multipolar and islands, below it in bipolar
+    learned_return = {"multipolar": 60.0, "bipolar": 40.0, "islands": 55.0}
+
+    def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+        scenario = setting.split("@")[1]
+        if condition != "power" or setting.startswith("selfplay"):
+            return []
+        if policy == "learned":
+            return [{"seed": seed, "focal:return": learned_return[scenario]} for seed in (0, 1)]
+        return [{"seed": "", "focal:return": 50.0}] * 4 if policy == "scripted" else []
+
+    verdict_line, parts = learners_section(design, rows_of, 0.95)
+    assert verdict_line.startswith("**Learners against the scripted realists: 2 of 2 checks met.**"), verdict_line
+    assert "| `power`: focal among `offensive_realist` in `bipolar`, held out | 40 " in parts[-1]  # its row is shown
+    learned_return["islands"] = 45.0  # now below in every held-out scenario
+    verdict_line, _ = learners_section(design, rows_of, 0.95)
+    assert verdict_line == (
+        "**Learners against the scripted realists: 1 of 2 checks met.** Falls short: `power`: focal among "
+        "`offensive_realist` in a held-out scenario."
+    )
+
+
 def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:
     claim = next(c for c in CLAIMS if c.id == "balancing_rising_power")
 

@@ -146,7 +146,8 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
     """How learned nations compare with the scripted realists in matched worlds: security self-play in the training
     scenario (own return >= :data:`SELFPLAY_BAR` x the defensive realists'), and every focal setting (the learned
     focal nations' return >= the scripted focal baseline's among the same background). One dict per check: label,
-    learned (mean and interval over seeds), scripted mean, ratio, bar, meets."""
+    requirement (what it counts towards: the focal settings of every held-out scenario count towards one requirement,
+    met in at least one of them), learned (mean and interval over seeds), scripted mean, ratio, bar, meets."""
     checks = []
     train_setting = _training_setting(design)
     for condition in design.conditions:
@@ -163,17 +164,20 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                 if "security" not in doctrines:
                     continue
                 metric, factor = "security:return", SELFPLAY_BAR
-                label = f"`{condition.name}`{where}: security self-play in `{setting.scenario}`"
+                label = requirement = f"`{condition.name}`{where}: security self-play in `{setting.scenario}`"
             else:
                 metric, factor = "focal:return", 1.0
                 held = ", held out" if setting.heldout else ""
-                label = f"`{condition.name}`{where}: focal among `{setting.background}` in `{setting.scenario}`{held}"
+                focal = f"`{condition.name}`{where}: focal among `{setting.background}`"
+                label = f"{focal} in `{setting.scenario}`{held}"
+                requirement = f"{focal} in a held-out scenario" if setting.heldout else label
             learned = mean_ci(metric_units(learned_rows, metric), confidence)
             scripted = float(np.mean(finite(column(scripted_rows, metric))))
             bar = factor * scripted
             checks.append(
                 {
                     "label": label,
+                    "requirement": requirement,
                     "learned": learned,
                     "scripted": scripted,
                     "ratio": learned["mean"] / scripted if scripted else float("nan"),
@@ -190,10 +194,13 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     pct = _pct(confidence)
     parts: list[str] = []
     checks = learner_checks(design, rows_of, confidence)
-    short = [c for c in checks if not c["meets"]]
+    requirements: dict[str, bool] = {}
+    for check in checks:
+        requirements[check["requirement"]] = requirements.get(check["requirement"], False) or check["meets"]
+    short = [name for name, met in requirements.items() if not met]
     verdict_line = (
-        f"**Learners against the scripted realists: {len(checks) - len(short)} of {len(checks)} checks met.** "
-        + ("Falls short: " + "; ".join(c["label"] for c in short) + "." if short else "Every check is met.")
+        f"**Learners against the scripted realists: {len(requirements) - len(short)} of {len(requirements)} checks "
+        "met.** " + ("Falls short: " + "; ".join(short) + "." if short else "Every check is met.")
     )
     parts.append("## Learners against the scripted realists")
     parts.append(
@@ -201,8 +208,9 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
         f"nation's own return against the scripted `defensive_realist`'s in the same worlds; it meets the bar at "
         f"{SELFPLAY_BAR:g}x or more. Focal: learned nations as the focal nations among a scripted background, "
         "against the scripted focal baseline of their doctrine (`defensive_realist` for security, "
-        "`offensive_realist` for power) among the same background; the bar is the baseline's mean. Learned values "
-        f"are means over seeds with {pct} intervals."
+        "`offensive_realist` for power) among the same background; the bar is the baseline's mean. A focal check "
+        "in held-out scenarios is met when it is met in at least one of them (each scenario has its row). Learned "
+        f"values are means over seeds with {pct} intervals."
     )
     parts.append(
         markdown_table(
