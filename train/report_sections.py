@@ -312,11 +312,11 @@ def replays_section(design: Any, replays: Mapping[tuple[str, str], str]) -> list
     """ "Replays": a link to the browser replay of each condition and setting (:mod:`train.experiment_replays`)."""
     if not replays:
         return []
-    settings = [s.name for s in design.settings if any((c.name, s.name) in replays for c in design.conditions)]
+    conditions = [c.name for c in design.conditions if any((c.name, s.name) in replays for s in design.settings)]
     rows = [
-        [f"`{c.name}`", *(f"[replay]({replays[(c.name, s)]})" if (c.name, s) in replays else "-" for s in settings)]
-        for c in design.conditions
-        if any((c.name, s) in replays for s in settings)
+        [f"`{s.name}`", *(f"[replay]({replays[(c, s.name)]})" if (c, s.name) in replays else "-" for c in conditions)]
+        for s in design.settings
+        if any((c, s.name) in replays for c in conditions)
     ]
     return [
         "## Replays",
@@ -324,7 +324,7 @@ def replays_section(design: Any, replays: Mapping[tuple[str, str], str]) -> list
         "(nearest the medians of war onsets, final HHI, survivors and alliances formed) of the most typical run. "
         "Each page is self-contained (open it in a browser; no network): the map by turn, wars, alliances, demands "
         "and aid, the event log and the power shares (`python -m train.replay --model RUN_DIR` makes more).",
-        markdown_table(["condition", *(f"`{s}`" for s in settings)], rows, "l" + "c" * len(settings)),
+        markdown_table(["setting", *(f"`{c}`" for c in conditions)], rows, "l" + "c" * len(conditions)),
     ]
 
 
