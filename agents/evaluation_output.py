@@ -5,36 +5,19 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import realism_env
 from agents import stats
-from realism_env import jsonable
+from realism_env import atomic_write_bytes, jsonable
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as JSON (NaN as null) to ``path`` atomically: a temporary file in the same folder, flushed to
     disk, then ``os.replace``; an existing file is replaced whole or left untouched."""
-    path = Path(path)
     text = json.dumps(jsonable(data), indent=1, allow_nan=False)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_bytes(path, (text + "\n").encode())
 
 
 def _fmt(x: Any) -> str:

@@ -41,7 +41,7 @@ import realism_env
 from agents.episodes import Episodes
 from agents.evaluate import add_episode_options
 from agents.population import make_plan
-from realism_env import parse_override
+from realism_env import atomic_write_bytes, parse_override
 
 #: Where the episode log goes in the template.
 PLACEHOLDER = "__EPISODE_JSON__"
@@ -102,7 +102,7 @@ def replay_html(document: Mapping[str, Any]) -> str:
 def write_replay(document: Mapping[str, Any], out: str | os.PathLike[str]) -> Path:
     """Write the replay page of ``document`` to ``out`` (an HTML file); returns its path."""
     path = Path(out)
-    path.write_text(replay_html(document), encoding="utf-8")
+    atomic_write_bytes(path, replay_html(document).encode("utf-8"))
     return path
 
 

@@ -44,6 +44,7 @@ from realism_env.episode_log import (
     write_episode,
 )
 from realism_env.events import EVENT_KINDS, Events
+from realism_env.files import atomic_write_bytes
 from realism_env.geometry import MapGeometry, map_geometry, nation_anchors
 from realism_env.metrics import (
     METRICS,
@@ -65,6 +66,7 @@ register_gymnasium()  # gymnasium.make("realism_env/SingleLearner-v1")
 __version__ = "0.1.0"
 
 __all__ = [
+    "atomic_write_bytes",
     "EpisodeLogError",
     "dumps_episode",
     "MapGeometry",

@@ -58,6 +58,7 @@ import numpy as np
 from realism_env.actions import Act
 from realism_env.config import EnvConfig
 from realism_env.events import Events, event_records
+from realism_env.files import atomic_write_bytes
 from realism_env.geometry import MapGeometry, nation_anchors
 
 if TYPE_CHECKING:
@@ -350,4 +351,4 @@ def dumps_episode(document: Mapping[str, Any]) -> str:
 
 def write_episode(document: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Validate ``document`` and write it to ``path`` as JSON."""
-    Path(path).write_text(dumps_episode(document) + "\n", encoding="utf-8")
+    atomic_write_bytes(path, (dumps_episode(document) + "\n").encode("utf-8"))

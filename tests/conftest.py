@@ -52,3 +52,18 @@ def _policy_registry_restored() -> Iterator[None]:
     yield
     POLICIES.clear()
     POLICIES.update(before)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sb3_logs_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """stable-baselines3 models trained without a logger of their own make an empty ``SB3-<date>`` folder in the
+    system's temporary folder on every ``learn``; the tests' go to pytest's temporary folder instead."""
+    import os
+
+    previous = os.environ.get("SB3_LOGDIR")
+    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3_logs"))
+    yield
+    if previous is None:
+        del os.environ["SB3_LOGDIR"]
+    else:
+        os.environ["SB3_LOGDIR"] = previous

@@ -20,10 +20,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import random
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -31,46 +29,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from realism_env import jsonable
+from realism_env import atomic_write_bytes, jsonable
 
 STATE_ENTRY = "train_state.json"
 LATEST = "latest.json"
 _NAME = re.compile(r"^ckpt_(\d+)\.(zip|pt)$")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, fsync, ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def atomic_write_json(path: Path, obj: Any) -> None:
     """``obj`` as indented JSON (NaN written as null), atomically."""
     atomic_write_bytes(path, (json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n").encode())
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some platforms cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _encode_bytes(tensor: torch.Tensor) -> str:

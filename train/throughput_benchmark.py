@@ -100,6 +100,7 @@ def sb3_models(args: argparse.Namespace, config: realism_env.EnvConfig) -> dict[
     """The stable-baselines3 paths: MaskablePPO on the native vector env (train.ppo's), and SuperSuit's if asked."""
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.utils import set_random_seed
 
     from train.vec_env import RealismVecEnv
@@ -119,6 +120,8 @@ def sb3_models(args: argparse.Namespace, config: realism_env.EnvConfig) -> dict[
         models["supersuit"] = PPO("MlpPolicy", supersuit_env(config, args.n_worlds), **common)
         if models["supersuit"].env.num_envs != env.num_envs:
             raise AssertionError(f"slot counts differ: {env.num_envs} and {models['supersuit'].env.num_envs}")
+    for model in models.values():  # a logger with no output: SB3's default makes an empty folder in /tmp per run
+        model.set_logger(Logger(None, []))
     return models
 
 
