@@ -36,6 +36,19 @@ LATEST = "latest.json"
 _NAME = re.compile(r"^ckpt_(\d+)\.(zip|pt)$")
 
 
+def library_versions(*libraries: str) -> dict[str, str]:
+    """The versions a run's output depends on: realism_env's, numpy's, each of ``libraries`` (imported by name) and
+    Python's, as recorded in config.json and experiment.json."""
+    import importlib
+    import sys
+
+    import realism_env
+
+    versions = {"realism_env": realism_env.__version__, "numpy": np.__version__}
+    versions |= {name: importlib.import_module(name).__version__ for name in libraries}
+    return versions | {"python": sys.version.split()[0]}
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     """``obj`` as indented JSON (NaN written as null), atomically."""
     atomic_write_bytes(path, (json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n").encode())

@@ -111,8 +111,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import realism_env
-from train.checkpoint import atomic_write_bytes, atomic_write_json
+from train.checkpoint import atomic_write_bytes, atomic_write_json, library_versions
 from train.experiment_jobs import check_runs, read_json
 from train.experiment_presets import PRESET_DIR, PRESETS, PresetError, load_preset, resolve, to_toml
 from train.experiment_results import finish
@@ -173,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "eval_max_cycles": design.eval_max_cycles,
             },
             "command": command,
-            "versions": _versions(),
+            "versions": library_versions(),
         },
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -213,12 +212,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def _versions() -> dict[str, str]:
-    import numpy
-
-    return {"realism_env": realism_env.__version__, "numpy": numpy.__version__, "python": sys.version.split()[0]}
 
 
 if __name__ == "__main__":

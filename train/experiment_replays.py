@@ -11,6 +11,7 @@ from typing import Any
 from train.experiment_design import Design
 from train.learned import RunInfo
 from train.replay import representative_seed, write_replay
+from train.report import group_rows
 
 
 def replay_path(condition: str, setting: str) -> str:
@@ -26,15 +27,10 @@ def write_replays(design: Design, out: Path, rows: Sequence[Mapping[str, Any]]) 
     run's most typical one (the same matched world as its evaluation row, played the same way: the same policy, the
     condition's overrides, the evaluation's turns and ``deterministic``)."""
     written: dict[tuple[str, str], str] = {}
+    by = group_rows(rows, "condition", "policy", "setting")
     for condition in design.conditions:
         for setting in design.settings:
-            learned = [
-                row
-                for row in rows
-                if row.get("policy") == "learned"
-                and row.get("condition") == condition.name
-                and row.get("setting") == setting.name
-            ]
+            learned = by.get((condition.name, "learned", setting.name), [])
             if not learned:
                 continue
             seed = int(float(representative_seed(learned, seed_key="seed")))

@@ -60,6 +60,7 @@ from train.background import Background, parse_background
 from train.checkpoint import (
     atomic_write_json,
     env_rng_state,
+    library_versions,
     restore_env_rng,
     save_torch_checkpoint,
 )
@@ -568,7 +569,7 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", {**record, "versions": _versions()})
+    atomic_write_json(out / "config.json", {**record, "versions": library_versions("torch")})
     torch.set_num_threads(args.torch_threads)
     trainer = Trainer(args, config)
     state: dict[str, Any] = {}
@@ -671,15 +672,6 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
     buffer = io.BytesIO()
     torch.save({"agent": trainer.agent.state_dict(), "agent_shape": trainer.agent.shape}, buffer)
     return finished(out, "model.pt", buffer.getvalue(), summary(finished=True))
-
-
-def _versions() -> dict[str, str]:
-    return {
-        "realism_env": realism_env.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "python": sys.version.split()[0],
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,14 @@ import numpy as np
 import realism_env
 from realism_env import SCENARIOS, EnvConfig
 from realism_env.overrides import parse_override
-from train.checkpoint import atomic_write_bytes, atomic_write_json, find_latest, restore_rng, save_checkpoint
+from train.checkpoint import (
+    atomic_write_bytes,
+    atomic_write_json,
+    find_latest,
+    library_versions,
+    restore_rng,
+    save_checkpoint,
+)
 from train.cli import dataclass_parser
 
 DOCTRINE_CHOICES = ("security", "power", "mixed")
@@ -334,7 +341,8 @@ def train(args: Args, config: EnvConfig) -> int:
         print(found)
         return 0
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", {**record, "versions": _versions()})
+    versions = library_versions("stable_baselines3", "sb3_contrib", "torch")
+    atomic_write_json(out / "config.json", {**record, "versions": versions})
     torch.set_num_threads(args.torch_threads)
     env = RealismVecEnv(config, n_worlds=args.n_worlds, seed=args.seed, doctrine_indicator=args.doctrine == "mixed")
     state: dict[str, Any] = {}
@@ -410,21 +418,6 @@ def finished(out: Path, model_name: str, model_bytes: bytes, metrics: dict[str, 
     atomic_write_json(out / "metrics.json", metrics)
     print(f"{out}: {report(metrics)}")
     return 0
-
-
-def _versions() -> dict[str, str]:
-    import sb3_contrib
-    import stable_baselines3
-    import torch
-
-    return {
-        "realism_env": realism_env.__version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "sb3_contrib": sb3_contrib.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "python": sys.version.split()[0],
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
