@@ -14,18 +14,21 @@ more.
 
 The reference is PettingZoo's MPE ``simple_spread_v3`` (package ``mpe2``, 3 agents, its default 25-cycle episodes):
 one ``ParallelEnv`` stepped with a random action per agent (an integer below its action space's ``n``, as
-``benchmarks.step`` does), reset when the episode ends. It runs for ``--seconds`` before the batch rows and again after
-them; the reference is the mean of the two, and both are printed so any drift of the machine's speed shows.
+``benchmarks.step`` does), reset when the episode ends. It runs for ``--seconds`` before the first configuration and
+again after each one, and each row is compared with the mean of the two MPE readings taken just before and just after
+it (the ``MPE`` column): the speed of a shared machine drifts by 10-20% over a run, and a reference taken beside the
+row cancels the drift out of its ratio. The configurations run world count by world count, each backend in turn, so
+the torch row that is compared with numpy's ran right after it.
 
 How to read it. ``world-steps/s`` counts worlds advanced one turn per second; ``agent-steps/s`` is that times the
 nations of a world (every nation slot, alive or not), the unit of MPE's agent-steps/s (its 3 agents a step). ``x MPE``
-is agent-steps/s over MPE's (the mean reference); ``x numpy`` (torch rows) is over the numpy row with the same number of
-worlds in the same run. ``steps`` is how many batched steps the figure rests on (few steps: a noisy figure); ``resets``
-how many worlds ended and were replaced during them. All worlds of a batch start together and most last ``--max-cycles``
-turns (few unify sooner), so most end together, once every ``max_cycles`` steps: numpy builds fresh worlds only in a
-step where some world ended, so a row whose few steps include no reset reads a little high (a step where worlds end
-costs about twice an ordinary one, once an episode: ``--min-steps`` as large as ``--max-cycles`` times a whole episode);
-torch builds fresh worlds every step (no host sync) and keeps those where one ended.
+is agent-steps/s over MPE's (the row's reference); ``x numpy`` (torch rows) is over the numpy row with the same number
+of worlds in the same run. ``steps`` is how many batched steps the figure rests on (few steps: a noisy figure);
+``resets`` how many worlds ended and were replaced during them. All worlds of a batch start together and most last
+``--max-cycles`` turns (few unify sooner), so most end together, once every ``max_cycles`` steps: numpy builds fresh
+worlds only in a step where some world ended, so a row whose few steps include no reset reads a little high (a step
+where worlds end costs about twice an ordinary one, once an episode: ``--min-steps`` as large as ``--max-cycles`` times
+a whole episode); torch builds fresh worlds every step (no host sync) and keeps those where one ended.
 
 Clocks. CPU rows (numpy, torch on the CPU) and MPE use the process's CPU time (``time.process_time``), steadier than
 wall time on a shared machine. CPU time adds up every thread, so a torch row that runs on several threads (the
@@ -46,7 +49,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -74,6 +77,7 @@ class Row:
     resets: int  #: worlds that ended (and were replaced) in the timed steps
     seconds: float  #: on the row's clock (CPU time, or wall time on CUDA)
     wall_seconds: float
+    mpe_reference: float | None = None  #: MPE's agent-steps/s, the mean of the readings just before and after the row
 
     @property
     def world_steps_per_s(self) -> float:
@@ -123,9 +127,10 @@ class NumpyActions:
         self.n_levels, self.per_level = n_levels, per_level
 
     def __call__(self, mask: np.ndarray) -> np.ndarray:
-        rank = mask[..., : self.per_level].cumsum(axis=-1, dtype=np.int16)  # [W, N, K * (N-1)]
+        # int32: numpy's cumulative sum into int32 runs about twice as fast as into int16
+        rank = mask[..., : self.per_level].cumsum(axis=-1, dtype=np.int32)  # [W, N, K * (N-1)]
         count = rank[..., -1]
-        k = (self.generator.random(count.shape, dtype=np.float32) * count).astype(np.int16)
+        k = (self.generator.random(count.shape, dtype=np.float32) * count).astype(np.int32)
         level = (self.generator.random(count.shape, dtype=np.float32) * self.n_levels).astype(np.int64)
         return level * self.per_level + (rank > k[..., None]).argmax(axis=-1)
 
@@ -277,23 +282,25 @@ def machine_line(backends: list[str], device: str) -> str:
     return "machine: " + ", ".join(facts)
 
 
-def table(rows: list[Row], reference: float | None) -> str:
-    """The final table: each row's throughput against MPE (when measured) and, for torch, against numpy at the same
-    world count."""
+def table(rows: list[Row]) -> str:
+    """The final table: each row's throughput against MPE (the row's own reference, when measured) and, for torch,
+    against numpy at the same world count."""
     numpy_rate = {row.worlds: row.agent_steps_per_s for row in rows if row.backend == "numpy"}
     header = (
         f"{'backend':<8}{'device':<8}{'dtype':<9}{'worlds':>7}{'world-steps/s':>15}{'agent-steps/s':>15}"
-        f"{'x MPE':>9}{'x numpy':>9}{'steps':>7}{'resets':>8}"
+        f"{'MPE':>8}{'x MPE':>8}{'x numpy':>9}{'steps':>7}{'resets':>8}"
     )
     lines = [header]
     for row in rows:
-        versus_mpe = "-" if reference is None else f"{row.agent_steps_per_s / reference:.2f}"
+        mpe, versus_mpe = "-", "-"
+        if row.mpe_reference is not None:
+            mpe, versus_mpe = f"{row.mpe_reference:,.0f}", f"{row.agent_steps_per_s / row.mpe_reference:.2f}"
         versus_numpy = ""
         if row.backend != "numpy" and row.worlds in numpy_rate:
             versus_numpy = f"{row.agent_steps_per_s / numpy_rate[row.worlds]:.2f}"
         lines.append(
             f"{row.backend:<8}{row.device:<8}{row.dtype:<9}{row.worlds:>7}{row.world_steps_per_s:>15,.0f}"
-            f"{row.agent_steps_per_s:>15,.0f}{versus_mpe:>9}{versus_numpy:>9}"
+            f"{row.agent_steps_per_s:>15,.0f}{mpe:>8}{versus_mpe:>8}{versus_numpy:>9}"
             f"{row.steps:>7}{row.resets:>8}"
         )
     return "\n".join(lines)
@@ -340,8 +347,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "--seconds",
         type=float,
         default=2.0,
-        help="time budget of each configuration and of each of the two MPE measurements: CPU seconds (wall seconds "
-        "for CUDA rows) (default: %(default)s)",
+        help="time budget of each configuration and of each MPE reading: CPU seconds (wall seconds for CUDA rows) "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--min-steps",
@@ -412,33 +419,36 @@ def main(argv: list[str] | None = None) -> list[Row]:
         flush=True,
     )
     with_mpe = mpe_installed()
-    if with_mpe:
-        print("measuring MPE simple_spread_v3 (start) ...", file=sys.stderr, flush=True)
-        mpe_start = measure_mpe(args.seconds, args.seed)
-    else:
+    mpe_readings: list[float] = []
+
+    def read_mpe(when: str) -> None:
+        if with_mpe:
+            print(f"measuring MPE simple_spread_v3 ({when}) ...", file=sys.stderr, flush=True)
+            mpe_readings.append(measure_mpe(args.seconds, args.seed))
+
+    if not with_mpe:
         print("no MPE reference: mpe2 is not installed (pip install mpe2, or the dev extra)", flush=True)
+    read_mpe("start")
     rows = []
-    for backend in backends:
-        for n_worlds in args.worlds:
+    for n_worlds in args.worlds:
+        for backend in backends:
             device = args.device if backend == "torch" else "cpu"
             print(f"measuring {backend} on {device}, {n_worlds} worlds ...", file=sys.stderr, flush=True)
-            rows.append(
-                measure_batch(
-                    config, backend, device, args.dtype, n_worlds, args.seconds, args.warmup, args.seed, args.min_steps
-                )
+            row = measure_batch(
+                config, backend, device, args.dtype, n_worlds, args.seconds, args.warmup, args.seed, args.min_steps
             )
-    reference = None
+            read_mpe(f"after {backend}, {n_worlds} worlds")
+            if with_mpe:
+                row = replace(row, mpe_reference=(mpe_readings[-2] + mpe_readings[-1]) / 2)
+            rows.append(row)
     if with_mpe:
-        print("measuring MPE simple_spread_v3 (end) ...", file=sys.stderr, flush=True)
-        mpe_end = measure_mpe(args.seconds, args.seed)
-        reference = (mpe_start + mpe_end) / 2
         print(
-            f"MPE simple_spread_v3 (3 agents, one ParallelEnv, CPU time): {mpe_start:,.0f} agent-steps/s at the start, "
-            f"{mpe_end:,.0f} at the end ({100 * (mpe_end / mpe_start - 1):+.0f}%); reference (mean) {reference:,.0f}"
+            f"MPE simple_spread_v3 (3 agents, one ParallelEnv, CPU time), read before the first row and after each: "
+            f"{min(mpe_readings):,.0f} to {max(mpe_readings):,.0f} agent-steps/s (mean {np.mean(mpe_readings):,.0f})"
         )
-    print(table(rows, reference))
+    print(table(rows))
     clocks = "wall time (synchronized) for cuda rows, CPU time for the others" if is_cuda(args.device) else "CPU time"
-    versus = "; x MPE against the mean reference" if reference is not None else ""
+    versus = "; x MPE against the row's MPE (the mean of the readings before and after it)" if with_mpe else ""
     print(f"clock: {clocks}; agent-steps = world-steps x {config.n_nations} nations{versus}")
     return rows
 

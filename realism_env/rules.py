@@ -189,7 +189,7 @@ def territory_of(
     return Territory(
         links=links,
         owned=owned,
-        held=xp.sum(owned, axis=1),
+        held=sum_by_nation(xp.ones_like(wealth), owned),  # a matmul: numpy sums a middle axis slowly
         income=sum_by_nation(wealth, owned),
         touch_land=touch[:, :, :n_provinces] > 0,
         touch_sea=touch[:, :, n_provinces:] > 0,
@@ -369,7 +369,9 @@ def _transfer(owner: Any, chosen: Any, priority: Any, gainer: Any) -> tuple[Any,
 
 def _province_transfers(
     owner: Any,
-    land: Territory,
+    touch_land: Any,
+    touch_sea: Any,
+    land_border: Any,
     act: Any,
     target: Any,
     capturing: Any,
@@ -381,7 +383,8 @@ def _province_transfers(
     province touching the demander (its target), intact; a successful attacker (``capturing``) takes one of its
     target's provinces that borders it, over land where the two share a land border, else across sea. Where a
     concession and a capture name one province, the concession stands (diplomacy resolves first); between captures
-    the higher priority draw. ``worlds``: the rows of the draws these worlds use (None: all). Returns the new owners
+    the higher priority draw. ``touch_land``, ``touch_sea`` and ``land_border`` are the :class:`Territory` fields of
+    these worlds; ``worlds``: the rows of the draws these worlds use (None: all). Returns the new owners
     [W, P], the provinces taken by force [W, P] and the attackers whose capture stood [W, N]."""
     xp = array_namespace(owner)
     float_dtype = draws.province_pick.dtype
@@ -389,10 +392,10 @@ def _province_transfers(
     if worlds is not None:
         pick, priority = pick[worlds], priority[worlds]
     conceding = act == CONCEDE
-    touch_any = land.touch_land | land.touch_sea
+    touch_any = touch_land | touch_sea
     attacked = target[:, :, None] == nations  # [W, N, N]: the attack's target, where the act is an attack
-    over_land = xp.any(attacked & land.land_border, axis=2)
-    reach = xp.where(over_land[:, :, None], land.touch_land, touch_any)
+    over_land = xp.any(attacked & land_border, axis=2)
+    reach = xp.where(over_land[:, :, None], touch_land, touch_any)
     candidates = reach & (owner[:, None, :] == target[:, :, None]) & capturing[:, :, None]  # the target's provinces
     concession = attacked & conceding[:, :, None]
     demander_touch = xp.matmul(xp.astype(concession, float_dtype), xp.astype(touch_any, float_dtype)) > 0
@@ -412,11 +415,6 @@ def _some_worlds(xp: Any, flags: Any) -> np.ndarray | None:
         return None
     worlds = flags.reshape(flags.shape[0], -1).any(axis=1).nonzero()[0]
     return None if worlds.size == flags.shape[0] else worlds
-
-
-def _territory_rows(land: Territory, worlds: np.ndarray) -> Territory:
-    """numpy: the territory of the worlds at ``worlds`` (each field's rows)."""
-    return Territory(*(field[worlds] for field in land))
 
 
 def _territory_with_rows(land: Territory, worlds: np.ndarray, rows: Territory) -> Territory:
@@ -561,11 +559,13 @@ def advance(
         territory_changed = worlds is None or worlds.size > 0
     if territory_changed:
         if worlds is None:
-            owner, captured, took = _province_transfers(owner, land, act, target, capturing, draws, None, nations)
+            owner, captured, took = _province_transfers(
+                owner, land.touch_land, land.touch_sea, land.land_border, act, target, capturing, draws, None, nations
+            )
         else:  # on numpy only the worlds where a province changes hands are resolved (exact)
             new_owner, captured_rows, took_rows = _province_transfers(
-                owner[worlds], _territory_rows(land, worlds), act[worlds], target[worlds], capturing[worlds], draws,
-                worlds, nations,
+                owner[worlds], land.touch_land[worlds], land.touch_sea[worlds], land.land_border[worlds], act[worlds],
+                target[worlds], capturing[worlds], draws, worlds, nations,
             )  # fmt: skip
             owner = put_rows(owner, worlds, new_owner)
             captured = put_rows(np.zeros(owner.shape, dtype=bool), worlds, captured_rows)

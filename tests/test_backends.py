@@ -316,3 +316,34 @@ def test_the_default_map_bank_has_eight_maps_per_world_up_to_1024() -> None:
     config = realism_env.EnvConfig()
     assert WorldBatch(config, 2, seed=0).maps.size == 16
     assert realism_env.batch.default_map_bank(4096) == 1024
+
+
+def test_numpy_namespace_reductions_over_a_short_last_axis_match_numpy() -> None:
+    """On many worlds the rules' sums, maxima and any-of over a nation axis add slices (a faster path): the same
+    values and dtypes as numpy's own reductions, with keepdims, and numpy's own path for what it does not cover."""
+    from realism_env.backend import NUMPY
+
+    rng = np.random.default_rng(7)
+    floats = rng.normal(size=(1024, 6, 6))
+    ints = rng.integers(-5, 5, size=(1024, 6, 6))
+    flags = rng.random((1024, 6, 6)) < 0.2
+    for axis in (-1, 2, 1):
+        for keepdims in (False, True):
+            np.testing.assert_allclose(
+                NUMPY.sum(floats, axis=axis, keepdims=keepdims), floats.sum(axis=axis, keepdims=keepdims), rtol=1e-12
+            )
+            for x in (floats, ints):
+                assert np.array_equal(NUMPY.max(x, axis=axis, keepdims=keepdims), x.max(axis=axis, keepdims=keepdims))
+            summed = NUMPY.sum(ints, axis=axis, keepdims=keepdims)
+            assert summed.dtype == np.int64 and np.array_equal(summed, ints.sum(axis=axis, keepdims=keepdims))
+            anywhere = NUMPY.any(flags, axis=axis, keepdims=keepdims)
+            assert anywhere.dtype == np.bool_ and np.array_equal(anywhere, flags.any(axis=axis, keepdims=keepdims))
+    # Bools and small ints sum into int64 (as numpy and the array API do), never into their own dtype.
+    for x in (flags, ints.astype(np.int8)):
+        summed = NUMPY.sum(x, axis=-1)
+        assert summed.dtype == np.int64 and np.array_equal(summed, x.sum(axis=-1))
+    # A long last axis, a whole-array sum and one world take numpy's own path: the same values.
+    long_axis = rng.normal(size=(256, 6, 24))
+    np.testing.assert_array_equal(NUMPY.sum(long_axis, axis=-1), np.add.reduce(long_axis, axis=-1))
+    assert NUMPY.sum(floats) == np.add.reduce(floats, axis=None)
+    np.testing.assert_array_equal(NUMPY.sum(floats[:1], axis=-1), np.add.reduce(floats[:1], axis=-1))
