@@ -7,6 +7,7 @@ one gather from a row of source values per world, with the misperception noise p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -65,11 +66,12 @@ class ObservationLayout:
     n_nations: int
     doctrine_names: tuple[str, ...] = ()
 
-    @property
+    # The fields and their positions are derived once per layout (scripted policies read a dozen fields a turn).
+    @cached_property
     def own_fields(self) -> tuple[str, ...]:
         return tuple(f for f, _ in OWN_FIELDS) + tuple(f"doctrine_{d}" for d in self.doctrine_names)
 
-    @property
+    @cached_property
     def other_fields(self) -> tuple[str, ...]:
         return tuple(f for f, _ in OTHER_FIELDS) + tuple(f"doctrine_{d}" for d in self.doctrine_names)
 
@@ -77,21 +79,33 @@ class ObservationLayout:
     def size(self) -> int:
         return len(self.own_fields) + (self.n_nations - 1) * len(self.other_fields)
 
+    @cached_property
+    def _own_positions(self) -> dict[str, int]:
+        return {name: k for k, name in enumerate(self.own_fields)}
+
+    @cached_property
+    def _other_positions(self) -> dict[str, np.ndarray]:
+        start, width = len(self.own_fields), len(self.other_fields)
+        positions = {}
+        for offset, name in enumerate(self.other_fields):
+            indices = start + offset + width * np.arange(self.n_nations - 1)
+            indices.flags.writeable = False  # shared by every caller
+            positions[name] = indices
+        return positions
+
     def own_index(self, name: str) -> int:
         """Index of own field ``name`` in the flat vector."""
         try:
-            return self.own_fields.index(name)
-        except ValueError:
+            return self._own_positions[name]
+        except KeyError:
             raise ValueError(f"unknown own field {name!r}; valid: {', '.join(self.own_fields)}") from None
 
     def other_indices(self, name: str) -> np.ndarray:
-        """Indices of field ``name`` for every other nation, in slot order."""
+        """Indices (read-only) of field ``name`` for every other nation, in slot order."""
         try:
-            offset = self.other_fields.index(name)
-        except ValueError:
+            return self._other_positions[name]
+        except KeyError:
             raise ValueError(f"unknown other field {name!r}; valid: {', '.join(self.other_fields)}") from None
-        start = len(self.own_fields)
-        return start + offset + len(self.other_fields) * np.arange(self.n_nations - 1)
 
     def own(self, observation: np.ndarray, name: str) -> np.ndarray:
         """Own field ``name`` (works on ``[..., size]`` batches)."""
