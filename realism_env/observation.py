@@ -112,8 +112,10 @@ class ObservationLayout:
         return observation[..., self.own_index(name)]
 
     def other(self, observation: np.ndarray, name: str) -> np.ndarray:
-        """Field ``name`` of every other nation, ``[..., N-1]`` in slot order."""
-        return observation[..., self.other_indices(name)]
+        """Field ``name`` of every other nation, ``[..., N-1]`` in slot order: a strided view of ``observation`` (the
+        slots' blocks are evenly spaced), as numpy's slices are; copy it before writing to it."""
+        first = self.other_indices(name)[0]
+        return observation[..., first :: len(self.other_fields)]
 
     def decode(self, observation: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """The whole observation as ``{"own": {field: value}, "others": {field: [N-1]}}``."""
