@@ -119,7 +119,9 @@ class WorldBatch:
         if seed is not None:
             self._seed(seed)
         config, spec = self.config, self._spec
-        draws = draw_reset(self.random, self.n_worlds, self.n_nations, config.n_provinces, self.maps.size)
+        draws = draw_reset(
+            self.random, self.n_worlds, self.n_nations, config.n_provinces, self.maps.size, config.capability_spread
+        )
         self.world = initial_worlds(self.maps, draws, config, spec.rules)
         self._derived = derive(self.world, spec, draws.map_index)
         perception = draw_perception(self.random, self.n_worlds, self.n_nations)
@@ -131,7 +133,10 @@ class WorldBatch:
         if self.world is None:
             raise RuntimeError("call reset() before step()")
         actions = self._checked(actions)
-        draws = draw_step(self.random, self.n_worlds, self.n_nations, self.config.n_provinces, self.maps.size)
+        config = self.config
+        draws = draw_step(
+            self.random, self.n_worlds, self.n_nations, config.n_provinces, self.maps.size, config.capability_spread
+        )
         out, self.world, self._derived = step_worlds(self.world, self._derived, actions, draws, self._spec)
         return out
 

@@ -51,6 +51,11 @@ class EnvConfig:
     """Multiplier on an attacker's force across sea only (Mearsheimer's stopping power of water)."""
     capability_shares: tuple[float, ...] | None = None
     """Initial share of the system's wealth and military per nation; ``None`` means equal shares."""
+    capability_spread: float = 0.0
+    """Random capability shares, for training across distributions of power (domain randomisation): every episode
+    multiplies each nation's share by ``exp(capability_spread * z)``, ``z`` a standard normal draw, and renormalises.
+    Systems differ in how power is distributed (COW CINC shares; Waltz's polarity), and a learner trained among
+    equals never meets a stronger or weaker neighbour. 0 (the default): the scenario's shares in every episode."""
     growth_rates: tuple[float, ...] | None = None
     """Per-nation economic growth per year at zero arms spending; ``None`` means ``growth_rate`` for all."""
     growth_rate: float = 0.03
@@ -116,6 +121,8 @@ class EnvConfig:
             v = getattr(self, fname)
             if not _finite(v) or not 0 <= v <= 1:
                 raise bad(fname, v, "a number from 0 to 1")
+        if not _finite(self.capability_spread) or not 0 <= self.capability_spread <= 3:
+            raise bad("capability_spread", self.capability_spread, "a number from 0 (off) to 3")
         if not _finite(self.misperception) or self.misperception < 0:
             raise bad("misperception", self.misperception, "a finite number >= 0")
         if not _finite(self.growth_rate) or not -0.5 < self.growth_rate < 1:

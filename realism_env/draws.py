@@ -31,6 +31,7 @@ class ResetDraws(NamedTuple):
     map_index: Any  #: [W] int, which map of the bank each world gets
     nation_order: Any  #: [W, N] uniforms; their argsort relabels the map's territories (which nation gets which)
     wealth: Any  #: [W, P] uniforms; province wealth is uniform in [0.75, 1.25] before scaling to capability shares
+    capability: Any = None  #: [W, N] standard normals that spread the capability shares; None when the spread is 0
 
 
 class StepDraws(NamedTuple):
@@ -52,20 +53,36 @@ def draw_perception(random: RandomSource, n_worlds: int, n_nations: int) -> Any:
     return random.normal((n_worlds, n_nations, n_nations))
 
 
-def draw_reset(random: RandomSource, n_worlds: int, n_nations: int, n_provinces: int, n_maps: int) -> ResetDraws:
-    """Draws for ``n_worlds`` fresh worlds from a bank of ``n_maps`` maps."""
+def draw_reset(
+    random: RandomSource,
+    n_worlds: int,
+    n_nations: int,
+    n_provinces: int,
+    n_maps: int,
+    capability_spread: float = 0.0,
+) -> ResetDraws:
+    """Draws for ``n_worlds`` fresh worlds from a bank of ``n_maps`` maps (with ``capability_spread`` > 0, the normals
+    that spread the capability shares too: a config without a spread keeps the random stream it always had)."""
     return ResetDraws(
         random.integers(n_maps, (n_worlds,)),
         random.uniform((n_worlds, n_nations)),
         random.uniform((n_worlds, n_provinces)),
+        random.normal((n_worlds, n_nations)) if capability_spread > 0 else None,
     )
 
 
 def draw_step(
-    random: RandomSource, n_worlds: int, n_nations: int, n_provinces: int, n_maps: int | None = None
+    random: RandomSource,
+    n_worlds: int,
+    n_nations: int,
+    n_provinces: int,
+    n_maps: int | None = None,
+    capability_spread: float = 0.0,
 ) -> StepDraws:
     """All draws of one step, in a fixed order; ``n_maps`` (the map bank's size) when ended worlds are replaced."""
     turn = draw_turn(random, n_worlds, n_nations)
     perception = draw_perception(random, n_worlds, n_nations)
-    reset = None if n_maps is None else draw_reset(random, n_worlds, n_nations, n_provinces, n_maps)
+    reset = None
+    if n_maps is not None:
+        reset = draw_reset(random, n_worlds, n_nations, n_provinces, n_maps, capability_spread)
     return StepDraws(turn, perception, reset)

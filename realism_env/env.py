@@ -146,6 +146,9 @@ class RealismEnv(ParallelEnv):
     ``offense_defense_balance``, ``conquest_payoff``, ``misperception``, ...).
 
     ## Version History
+    * v1, option ``capability_spread`` (default 0: trajectories unchanged, so no new version): random capability
+      shares per episode, for training across distributions of power; a config with a spread draws one normal per
+      nation at each reset, after the draws a config without one makes.
     * v1, infos and the last turn's flags (observations, rewards and dynamics unchanged, so no new version):
       ``infos[nation]`` is ``{"action_valid": bool}`` by default, so TorchRL's and RLlib's PettingZoo wrappers take
       the env as it is; the former ``reward_terms`` and ``events`` are on ``env.last_rich_infos``, and back in

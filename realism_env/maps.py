@@ -205,8 +205,9 @@ def episode_start(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: R
 
     Each world deals the territories of its map (``draws.map_index``) to the nations in the random order of
     ``draws.nation_order``. Province wealth is uniform in [0.75, 1.25], scaled so that each nation's total matches
-    its capability share (COW CINC where the scenario gives it); military starts at the steady state of the middle
-    arms level (military = share * income / depreciation); no wars, alliances or demands.
+    its capability share (COW CINC where the scenario gives it; spread at random with ``config.capability_spread``);
+    military starts at the steady state of the middle arms level (military = share * income / depreciation); no
+    wars, alliances or demands.
     """
     xp = array_namespace(bank.territory)
     float_dtype = tables.arms_shares.dtype
@@ -219,7 +220,11 @@ def episode_start(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: R
     owner = xp.take_along_axis(dealt, territory, axis=1)
     owned = xp.astype(owner[:, :, None] == tables.nations, float_dtype)
     raw = 0.75 + 0.5 * xp.astype(draws.wealth, float_dtype)
-    scale = tables.initial_shares * float(n * quota) / xp.maximum(sum_by_nation(raw, owned), 1e-9)
+    shares = tables.initial_shares
+    if draws.capability is not None:  # domain randomisation: log-normal factors on the shares, renormalised
+        spread = xp.exp(config.capability_spread * xp.astype(draws.capability, float_dtype))
+        shares = shares * spread / xp.sum(shares * spread, axis=1, keepdims=True)
+    scale = shares * float(n * quota) / xp.maximum(sum_by_nation(raw, owned), 1e-9)
     wealth = raw * per_province(scale, owned)
     income = sum_by_nation(wealth, owned)
     middle_level = len(config.arms_shares) // 2
@@ -257,5 +262,5 @@ def episode_start(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: R
 def generate_world(config: EnvConfig, rng: np.random.Generator) -> World:
     """One seeded numpy world (``W = 1``) for ``config``: a new map, dealt and endowed by :func:`initial_worlds`."""
     bank = generate_maps(config, rng, 1)
-    draws = draw_reset(NumpyRandom(rng), 1, config.n_nations, config.n_provinces, 1)
+    draws = draw_reset(NumpyRandom(rng), 1, config.n_nations, config.n_provinces, 1, config.capability_spread)
     return initial_worlds(bank, draws, config, rule_tables(config))

@@ -148,7 +148,7 @@ def step_worlds(
         # On numpy only the worlds that ended are rebuilt (an index write; none in most steps of a small batch).
         ended = np.flatnonzero(world_reset)
         if ended.size:
-            reset = ResetDraws(*(draw[ended] for draw in draws.reset))
+            reset = ResetDraws(*(None if draw is None else draw[ended] for draw in draws.reset))
             fresh = initial_worlds(spec.maps, reset, config, spec.rules)
             fresh_land = territory(fresh, spec.rules, spec.maps.links[reset.map_index])
             fresh_validity = act_target_validity(fresh, fresh_land, spec.rules)

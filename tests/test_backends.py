@@ -35,6 +35,7 @@ def convert_reset(reset: ResetDraws, backend: Any) -> ResetDraws:
         backend.asarray(reset.map_index),
         backend.asarray(reset.nation_order, dtype=floats),
         backend.asarray(reset.wealth, dtype=floats),
+        None if reset.capability is None else backend.asarray(reset.capability, dtype=floats),
     )
 
 
@@ -68,11 +69,18 @@ def assert_events_equal(expected: Events, found: Events, rtol: float, context: s
 
 
 def play_side_by_side(
-    scenario: str, n_worlds: int, turns: int, seed: int, dtype: str = "float64", max_cycles: int = 60
+    scenario: str,
+    n_worlds: int,
+    turns: int,
+    seed: int,
+    dtype: str = "float64",
+    max_cycles: int = 60,
+    capability_spread: float = 0.0,
 ) -> int:
     """Step numpy and torch-CPU worlds with the same draws and actions; assert they agree. Returns the number of
     worlds that ended (and were replaced) along the way, so callers can check resets were exercised."""
-    config = realism_env.EnvConfig.from_scenario(scenario, max_cycles=max_cycles)
+    config = realism_env.EnvConfig.from_scenario(scenario, max_cycles=max_cycles, capability_spread=capability_spread)
+    spread = config.capability_spread
     numpy_backend = resolve_backend("numpy")
     torch_backend = resolve_backend("torch", "cpu", dtype)
     bank = generate_maps(config, np.random.default_rng(seed), 8)
@@ -82,7 +90,7 @@ def play_side_by_side(
     choices = np.random.default_rng(seed + 2)
     rtol = 1e-9 if dtype == "float64" else 1e-4
 
-    reset = draw_reset(random, n_worlds, config.n_nations, config.n_provinces, bank.size)
+    reset = draw_reset(random, n_worlds, config.n_nations, config.n_provinces, bank.size, spread)
     torch_reset = convert_reset(reset, torch_backend)
     world = initial_worlds(numpy_spec.maps, reset, config, numpy_spec.rules)
     torch_world = initial_worlds(torch_spec.maps, torch_reset, config, torch_spec.rules)
@@ -98,7 +106,7 @@ def play_side_by_side(
     ended = 0
     for turn in range(turns):
         context = f"{scenario} turn {turn}"
-        draws = draw_step(random, n_worlds, config.n_nations, config.n_provinces, bank.size)
+        draws = draw_step(random, n_worlds, config.n_nations, config.n_provinces, bank.size, spread)
         mask = to_numpy(torch_derived.validity)  # the torch side's validity must match numpy's before acting
         np.testing.assert_array_equal(mask, derived.validity, err_msg=f"{context}: validity")
         actions = random_valid_actions(realism_env.rules.mask_of(derived.validity, numpy_spec.rules), choices)
@@ -127,6 +135,11 @@ def play_side_by_side(
 def test_numpy_and_torch_agree_turn_by_turn_in_the_default_scenario() -> None:
     ended = play_side_by_side("multipolar", n_worlds=16, turns=60, seed=0, max_cycles=25)
     assert ended >= 16  # every world ended at least once: resets were compared too
+
+
+def test_numpy_and_torch_agree_with_random_capability_shares() -> None:
+    ended = play_side_by_side("multipolar", n_worlds=8, turns=30, seed=3, max_cycles=12, capability_spread=0.5)
+    assert ended >= 16  # fresh worlds with spread shares were built on both sides, twice each
 
 
 @pytest.mark.slow
@@ -162,7 +175,8 @@ def test_torch_float32_batches_run_sanely_for_many_turns() -> None:
 
 def test_one_step_runs_on_array_api_strict_and_matches_numpy() -> None:
     xp = pytest.importorskip("array_api_strict")
-    config = realism_env.EnvConfig.from_scenario("islands", max_cycles=1)  # the step ends every world: resets run
+    # The step ends every world, so resets run; the capability spread's draws and code run too.
+    config = realism_env.EnvConfig.from_scenario("islands", max_cycles=1, capability_spread=0.5)
     numpy_backend = resolve_backend("numpy")
     strict = type(numpy_backend)("strict", xp, xp.Device("CPU_DEVICE"), xp.float64)
     bank = generate_maps(config, np.random.default_rng(0), 4)
@@ -173,12 +187,12 @@ def test_one_step_runs_on_array_api_strict_and_matches_numpy() -> None:
     numpy_spec = step_spec(config, numpy_backend, bank)
     strict_spec = step_spec(config, strict, bank.map_arrays(to_strict))
     random = NumpyRandom(np.random.default_rng(1))
-    reset = draw_reset(random, 3, config.n_nations, config.n_provinces, bank.size)
+    reset = draw_reset(random, 3, config.n_nations, config.n_provinces, bank.size, config.capability_spread)
     world = initial_worlds(bank, reset, config, numpy_spec.rules)
     strict_world = initial_worlds(strict_spec.maps, type(reset)(*map(to_strict, reset)), config, strict_spec.rules)
     derived = derive(world, numpy_spec, reset.map_index)
     strict_derived = derive(strict_world, strict_spec, to_strict(reset.map_index))
-    draws = draw_step(random, 3, config.n_nations, config.n_provinces, bank.size)
+    draws = draw_step(random, 3, config.n_nations, config.n_provinces, bank.size, config.capability_spread)
     turn, reset_draws = type(draws.turn)(*map(to_strict, draws.turn)), type(draws.reset)(*map(to_strict, draws.reset))
     strict_draws = StepDraws(turn, to_strict(draws.perception), reset_draws)
     actions = random_valid_actions(realism_env.rules.mask_of(derived.validity, numpy_spec.rules), random.generator)
@@ -347,3 +361,29 @@ def test_numpy_namespace_reductions_over_a_short_last_axis_match_numpy() -> None
     np.testing.assert_array_equal(NUMPY.sum(long_axis, axis=-1), np.add.reduce(long_axis, axis=-1))
     assert NUMPY.sum(floats) == np.add.reduce(floats, axis=None)
     np.testing.assert_array_equal(NUMPY.sum(floats[:1], axis=-1), np.add.reduce(floats[:1], axis=-1))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_capability_spread_deals_each_episode_its_own_shares(backend: str) -> None:
+    """With ``capability_spread`` every fresh world has its own distribution of power (shares summing to 1, not the
+    scenario's), the same again from the same seed; without it every world has the scenario's shares."""
+    from realism_env.rules import territory
+
+    def income_shares(config: realism_env.EnvConfig, seed: int) -> np.ndarray:
+        batch = WorldBatch(config, 64, seed=seed, backend=backend)
+        batch.reset()
+        income = to_numpy(territory(batch.world).income)
+        return income / income.sum(axis=1, keepdims=True)
+
+    equal = realism_env.EnvConfig.from_scenario("multipolar")
+    np.testing.assert_allclose(income_shares(equal, 0), 1 / 6, rtol=1e-9)
+    spread = equal.replace(capability_spread=0.5)
+    shares = income_shares(spread, 0)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-9)
+    assert shares.max() > 0.3 and shares.min() < 0.08  # log-normal factors of sd 0.5: strong and weak nations
+    assert len({tuple(np.round(row, 6)) for row in shares}) == 64  # each world its own
+    np.testing.assert_array_equal(income_shares(spread, 0), shares)
+    assert not np.allclose(income_shares(spread, 1), shares)
+    # A scenario's own shares are the centre of the spread: bipolar's superpowers stay strongest on average.
+    bipolar = income_shares(realism_env.EnvConfig.from_scenario("bipolar", capability_spread=0.5), 0).mean(axis=0)
+    assert bipolar[:2].min() > bipolar[2:].max()

@@ -155,6 +155,8 @@ INVALID_VALUES = [
     ("offense_defense_balance", 0, ["> 0"]),
     ("offense_defense_balance", math.inf, ["finite", "> 0"]),
     ("misperception", -0.2, [">= 0"]),
+    ("capability_spread", -0.5, ["0 (off) to 3"]),
+    ("capability_spread", math.nan, ["0 (off) to 3"]),
     ("doctrines", ("security", "power"), ["exactly 6"]),
     ("doctrines", 3, ["'power'", "'security'"]),
     ("map_kind", "moon", ["'continent'", "'islands'"]),

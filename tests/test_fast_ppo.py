@@ -264,6 +264,28 @@ def test_a_run_made_before_an_option_existed_resumes_with_what_it_was_trained_wi
             timesteps=3 * ROLLOUT)  # fmt: skip
 
 
+def test_a_run_made_before_an_env_field_existed_still_resumes(tmp_path):
+    # config.json of an older run lacks EnvConfig fields added since; each counts as its default, which the run had.
+    assert run(tmp_path, timesteps=ROLLOUT) == 0
+    record = json.loads((tmp_path / "config.json").read_text())
+    del record["env_config"]["capability_spread"]
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    assert run(tmp_path, "--resume", timesteps=2 * ROLLOUT) == 0
+    with pytest.raises(SystemExit, match="differs in --capability-spread, EnvConfig.capability_spread"):
+        run(tmp_path, "--resume", "--capability-spread", "0.5", timesteps=3 * ROLLOUT)
+
+
+def test_capability_spread_goes_into_the_training_config_and_bad_values_are_refused(tmp_path, capsys):
+    _, config = fast_ppo.parse_args(["--capability-spread", "0.5", "--out", str(tmp_path)])
+    assert config.capability_spread == 0.5
+    with pytest.raises(SystemExit):  # given twice: refused with a message naming both ways
+        fast_ppo.parse_args(["--capability-spread", "0.5", "--set", "capability_spread=0.3", "--out", str(tmp_path)])
+    assert "given twice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        fast_ppo.parse_args(["--capability-spread", "-1", "--out", str(tmp_path)])
+    assert "capability_spread=-1.0 is invalid; valid: a number from 0 (off) to 3" in capsys.readouterr().err
+
+
 def test_the_per_nation_actor_scores_a_nation_the_same_in_any_slot():
     # Two other nations that look the same to the observer get the same logits for every act toward them, whichever
     # slots they sit in: the target head's weights are shared by the slots.

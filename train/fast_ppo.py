@@ -118,6 +118,11 @@ class Args:
         choices=ACTOR_CHOICES,
     )
     max_cycles: int | None = _arg(None, "turns per episode (None: the scenario's max_cycles)")
+    capability_spread: float = _arg(
+        0.0,
+        "domain randomisation while training: each episode spreads the capability shares by exp(S * z), z standard "
+        "normal (EnvConfig.capability_spread; 0: the scenario's shares)",
+    )
     set: tuple[str, ...] = _arg((), "EnvConfig override FIELD=VALUE (repeatable), e.g. --set conquest_payoff=0.8")
     checkpoint_every: int = _arg(500_000, "save a checkpoint every this many timesteps (0: only at the end)")
     keep_checkpoints: int = _arg(2, "checkpoints kept on disk")

@@ -89,6 +89,11 @@ class Args:
     max_grad_norm: float = _arg(0.5, "gradient clipping norm")
     net_arch: str = _arg("64,64", "hidden layer sizes of the policy and value networks, comma-separated")
     max_cycles: int | None = _arg(None, "turns per episode (None: the scenario's max_cycles)")
+    capability_spread: float = _arg(
+        0.0,
+        "domain randomisation while training: each episode spreads the capability shares by exp(S * z), z standard "
+        "normal (EnvConfig.capability_spread; 0: the scenario's shares)",
+    )
     set: tuple[str, ...] = _arg((), "EnvConfig override FIELD=VALUE (repeatable), e.g. --set conquest_payoff=0.8")
     checkpoint_every: int = _arg(50_000, "save a checkpoint every this many timesteps (0: only at the end)")
     keep_checkpoints: int = _arg(2, "checkpoints kept on disk")
@@ -168,6 +173,12 @@ def make_config(args: Args) -> EnvConfig:
         raise ValueError("--set doctrines=... is not allowed; valid: choose them with --doctrine security|power|mixed")
     if args.max_cycles is not None:
         overrides["max_cycles"] = args.max_cycles
+    if args.capability_spread:
+        if "capability_spread" in overrides:
+            raise ValueError(
+                "the capability spread is given twice; valid: --capability-spread S or --set capability_spread=S"
+            )
+        overrides["capability_spread"] = args.capability_spread
     config = EnvConfig.from_scenario(args.scenario, **overrides)
     doctrines = realism_env.mixed_doctrines(config.n_nations) if args.doctrine == "mixed" else args.doctrine
     return config.replace(doctrines=doctrines)
@@ -198,8 +209,8 @@ def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
 
 def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
     """Names of the run-defining settings in which ``current`` differs from ``saved`` (both from run_record). An
-    option that ``saved`` lacks (a run made before the option existed) counts as its value in ``defaults``: the
-    behaviour the run was trained with."""
+    option that ``saved`` lacks (a run made before the option existed) counts as its value in ``defaults``, and an
+    EnvConfig field it lacks as the field's default: the behaviour the run was trained with."""
     defaults = defaults or {}
     saved_args = saved.get("args", {})
     diff = [
@@ -207,10 +218,13 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
         for k in current["args"]
         if k not in RESUMABLE and saved_args.get(k, defaults.get(k)) != current["args"][k]
     ]
+    # An EnvConfig field that ``saved`` lacks (added since) counts as its default, which is what the run had.
+    config_defaults = {f.name: f.default for f in fields(EnvConfig)}
+    saved_config = saved.get("env_config", {})
     diff += [
         f"EnvConfig.{k}"
         for k in current["env_config"]
-        if saved.get("env_config", {}).get(k) != current["env_config"][k]
+        if saved_config.get(k, config_defaults.get(k)) != current["env_config"][k]
     ]
     return diff
 
