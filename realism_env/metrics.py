@@ -46,7 +46,7 @@ from realism_env.actions import N_ACTS, Act
 from realism_env.config import EnvConfig
 from realism_env.episode_log import episode_document
 from realism_env.geometry import map_geometry
-from realism_env.rules import EVENT_KINDS, Events, borders, income, power_share, provinces_held
+from realism_env.rules import EVENT_KINDS, Events, power_share, territory
 from realism_env.world import World
 
 #: A great power holds at least this fraction of the largest power share (polarity).
@@ -238,20 +238,19 @@ _ARRAY_FIELDS = _SNAPSHOT_FIELDS | {"act", "target"}
 
 def snapshot(world: World) -> dict[str, np.ndarray]:
     """The arrays of one world value that the metrics read (each keeps the world axis: [W, ...])."""
-    inc = np.array(income(world), dtype=np.float64)
-    land, sea = borders(world)
+    land = territory(world)  # once: income, shares, provinces and borders all follow from it
     return {
         "turn": np.array(world.turn, dtype=np.int64),
         "military": np.array(world.military, dtype=np.float64),
-        "income": inc,
-        "share": np.array(power_share(world), dtype=np.float64),
-        "provinces": np.array(provinces_held(world)).astype(np.int32),
+        "income": np.array(land.income, dtype=np.float64),
+        "share": np.array(power_share(world, land.income), dtype=np.float64),
+        "provinces": np.array(land.held).astype(np.int32),
         "alive": np.array(world.alive, dtype=bool),
         "arms_level": np.array(world.arms_level, dtype=np.int16),
         "owner": np.array(world.owner, dtype=np.int32),
         "at_war": np.array(world.at_war, dtype=bool),
         "allied": np.array(world.allied, dtype=bool),
-        "neighbour": np.array(land | sea, dtype=bool),
+        "neighbour": np.array(land.neighbours, dtype=bool),
         "demand": np.array(world.demand, dtype=bool),
     }
 

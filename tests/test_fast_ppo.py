@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import signal
@@ -204,7 +205,8 @@ def test_security_nations_learn_in_self_play(tmp_path):
 def _trainer(**changes):
     from train.ppo import make_config
 
-    args = fast_ppo.Args(n_worlds=4, n_steps=8, batch_size=64, max_cycles=10, progress_bar=False, **changes)
+    settings = {"n_worlds": 4, "n_steps": 8, "batch_size": 64, "max_cycles": 10, "progress_bar": False}
+    args = fast_ppo.Args(**{**settings, **changes})
     return fast_ppo.Trainer(args, make_config(args))
 
 
@@ -328,3 +330,34 @@ def test_the_learning_rate_anneals_linearly_to_zero_at_the_target():
     fixed.update(fixed.collect())
     fixed.update(fixed.collect())
     assert fixed.optimizer.param_groups[0]["lr"] == 1e-3
+
+
+def test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host(monkeypatch):
+    """What keeps a GPU busy: with the worlds on the torch backend, collecting a rollout (the policy, the worlds'
+    steps, resets of ended worlds) and the PPO update call none of Tensor.__bool__, .item(), .tolist(), .numpy(),
+    int(), float() or .cpu(); the trainer reads its statistics once per rollout, after both. (torch's Adam reads its
+    step counter, a CPU tensor even when the parameters are on a GPU: allowed.)"""
+    trainer = _trainer(backend="torch", max_cycles=4)  # 8 turns a rollout: every world ends and is replaced
+    calls = []
+
+    def forbidden(name):
+        original = getattr(torch.Tensor, name)
+
+        def method(*args, **kwargs):
+            if "torch/optim/" in sys._getframe(1).f_code.co_filename.replace("\\", "/"):
+                return original(*args, **kwargs)
+            calls.append(name)
+            raise AssertionError(f"Tensor.{name} (a host sync) was called in a rollout or an update")
+
+        return method
+
+    with monkeypatch.context() as patch:
+        for name in ("__bool__", "item", "tolist", "numpy", "__int__", "__float__", "cpu"):
+            patch.setattr(torch.Tensor, name, forbidden(name))
+        rollout = trainer.collect()
+        losses = trainer.update(rollout)
+    assert not calls
+    assert trainer.batch.backend.name == "torch"
+    assert all(math.isfinite(float(value)) for value in losses.values())
+    total, count = trainer.stats.take()
+    assert sum(count) == 4 * 6 * 2  # 4 worlds x 6 nations, two 4-turn episodes each: resets happened on the device

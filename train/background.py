@@ -70,7 +70,10 @@ class Background:
         return actions
 
     def reset(self, world_reset: Any) -> None:
-        """Fresh memories for the background nations of the worlds that ended (``world_reset``: [W] bool)."""
+        """Fresh memories for the background nations of the worlds that ended (``world_reset``: [W] bool). Without a
+        background it reads nothing (on a GPU, reading ``world_reset`` would wait for the step)."""
+        if not self.n_worlds:
+            return
         ended = to_numpy(world_reset)[: self.n_worlds]
         for w in np.flatnonzero(ended):
             self.states[w] = [self.policies[w].initial_state() for _ in range(self.n_focal, self.n_nations)]
