@@ -221,6 +221,11 @@ def episode_start(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: R
     owned = xp.astype(owner[:, :, None] == tables.nations, float_dtype)
     raw = 0.75 + 0.5 * xp.astype(draws.wealth, float_dtype)
     shares = tables.initial_shares
+    if config.capability_spread > 0 and draws.capability is None:
+        raise ValueError(
+            f"config.capability_spread={config.capability_spread} needs the reset draws' capability normals; valid: "
+            "draws from draw_reset(..., capability_spread=config.capability_spread)"
+        )
     if draws.capability is not None:  # domain randomisation: log-normal factors on the shares, renormalised
         spread = xp.exp(config.capability_spread * xp.astype(draws.capability, float_dtype))
         shares = shares * spread / xp.sum(shares * spread, axis=1, keepdims=True)

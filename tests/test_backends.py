@@ -384,6 +384,11 @@ def test_a_capability_spread_deals_each_episode_its_own_shares(backend: str) -> 
     assert len({tuple(np.round(row, 6)) for row in shares}) == 64  # each world its own
     np.testing.assert_array_equal(income_shares(spread, 0), shares)
     assert not np.allclose(income_shares(spread, 1), shares)
+    # Draws made without the spread for a config with one are refused, naming the fix.
+    bank = generate_maps(spread, np.random.default_rng(0), 2)
+    without = draw_reset(NumpyRandom(np.random.default_rng(0)), 2, 6, spread.n_provinces, bank.size)
+    with pytest.raises(ValueError, match="capability_spread=0.5 needs the reset draws' capability normals"):
+        initial_worlds(bank, without, spread, realism_env.rules.rule_tables(spread))
     # A scenario's own shares are the centre of the spread: bipolar's superpowers stay strongest on average.
     bipolar = income_shares(realism_env.EnvConfig.from_scenario("bipolar", capability_spread=0.5), 0).mean(axis=0)
     assert bipolar[:2].min() > bipolar[2:].max()
