@@ -183,14 +183,25 @@ def test_loading_never_unpickles_arbitrary_objects(tmp_path):
         ("--n-worlds", "0", "--n-worlds=0 is invalid; valid: an integer >= 1"),
         ("--gamma", "1.5", "--gamma=1.5 is invalid"),
         ("--net-arch", "64,x", "--net-arch='64,x' is invalid"),
-        ("--device", "quantum", "--device='quantum' is invalid"),
+        ("--device", "quantum", "--device='quantum' is invalid; valid: cpu, cuda, cuda:N"),
+        ("--device", "auto", "--device='auto' is invalid; valid: cpu, cuda, cuda:N"),
     ],
 )
 def test_bad_arguments_name_the_culprit(tmp_path, capsys, flag, value, message):
     with pytest.raises(SystemExit) as exit_info:
-        fast_ppo.main(["--out", str(tmp_path), flag, value])
+        fast_ppo.main(["--out", str(tmp_path / "run"), flag, value])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_cuda_device_on_a_machine_without_one_is_refused_before_anything_is_written(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        fast_ppo.main(["--out", str(tmp_path / "run"), "--device", "cuda"])
+    assert exit_info.value.code == 2
+    assert "--device='cuda' is invalid: torch sees no CUDA device here; valid: cpu\n" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("sb3_contrib")
 pytest.importorskip("tensorboard")
@@ -115,6 +116,18 @@ def test_bad_arguments_say_what_is_wrong_and_what_is_valid(
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err.replace("'security', 'power', 'mixed'", "security, power, mixed")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_cuda_device_on_a_machine_without_one_is_refused_not_silently_replaced_by_the_cpu(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # stable-baselines3 alone would train on the CPU without a word.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(tmp_path / "run"), "--device", "cuda"])
+    assert exit_info.value.code == 2
+    assert "--device='cuda' is invalid: torch sees no CUDA device here; valid: cpu (or auto)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_bad_argument_in_a_subprocess_exits_non_zero() -> None:

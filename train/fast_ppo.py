@@ -156,9 +156,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
 
 
 def check_args(args: Args) -> None:
-    """Raise ``ValueError`` for an argument out of range, naming the valid range (``train.ppo``'s checks, and the
-    device's)."""
-    check_ppo_args(args)
+    """Raise ``ValueError`` for an argument out of range, naming the valid range (``train.ppo``'s checks, the device's
+    among them)."""
+    check_ppo_args(args, auto_device=False)
     parse_background(args.background)
     if not 0.0 <= args.background_share <= 1.0:
         raise ValueError(f"--background-share={args.background_share} is invalid; valid: 0 <= share <= 1")
@@ -166,10 +166,6 @@ def check_args(args: Args) -> None:
         raise ValueError("--background-share needs --background; valid: e.g. --background offensive_realist")
     if args.n_focal < 0:
         raise ValueError(f"--n-focal={args.n_focal} is invalid; valid: 0 (half the nations) or more")
-    try:
-        torch.device(args.device)
-    except RuntimeError:
-        raise ValueError(f"--device={args.device!r} is invalid; valid: cpu, cuda, cuda:N, ...") from None
 
 
 def world_backend(args: Args) -> str:

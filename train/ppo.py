@@ -133,8 +133,9 @@ def parse_run_args(argv: list[str] | None, parser: argparse.ArgumentParser, args
     return args, config
 
 
-def check_args(args: Args) -> None:
-    """Raise ``ValueError`` for an argument out of range, naming the valid range."""
+def check_args(args: Args, auto_device: bool = True) -> None:
+    """Raise ``ValueError`` for an argument out of range, naming the valid range (``auto_device``: whether
+    ``--device auto`` is valid)."""
     positive = ("timesteps", "n_worlds", "n_steps", "n_epochs", "torch_threads", "keep_checkpoints")
     for name in positive:
         if getattr(args, name) < 1:
@@ -153,6 +154,24 @@ def check_args(args: Args) -> None:
         if not getattr(args, name) >= 0:
             raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: a number >= 0")
     net_arch(args)
+    check_device(args.device, auto_device)
+
+
+def check_device(device: str, auto: bool = True) -> None:
+    """Raise ``ValueError`` for a device torch cannot parse, or a CUDA device this machine lacks (where
+    stable-baselines3 would fall back to the CPU without a word). ``auto``: whether ``"auto"`` is valid."""
+    import torch
+
+    if auto and device == "auto":
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        valid = "cpu, cuda, cuda:N" + (", auto" if auto else "")
+        raise ValueError(f"--device={device!r} is invalid; valid: {valid}") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        valid = "cpu" + (" (or auto)" if auto else "")
+        raise ValueError(f"--device={device!r} is invalid: torch sees no CUDA device here; valid: {valid}")
 
 
 def net_arch(args: Args) -> list[int]:
