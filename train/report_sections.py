@@ -295,7 +295,7 @@ def strategy_section(design: Any, rows_of: RowsOf, confidence: float) -> list[st
             f"{level.rsplit('_', 1)[1]} on {100 * shares[level]['mean']:.0f}% of turns; the closest archetype is "
             f"`{closest}`, whose choice they make on {100 * agreement[closest]['mean']:.0f}% of turns "
             f"[{fmt(100 * agreement[closest]['ci_low'])}, {fmt(100 * agreement[closest]['ci_high'])}] "
-            f"(a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%).**"
+            f"(a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%).**" + seed_split(learned, acts)
         )
         header = ["", "learned", "scripted", "random"]
         table = [[f"agree `{name}`", fmt_summary(agreement[name]), reference("scripted", f"agree_{name}"),
@@ -306,6 +306,40 @@ def strategy_section(design: Any, rows_of: RowsOf, confidence: float) -> list[st
                    reference("random", name)] for name in BEHAVIOUR]  # fmt: skip
         parts.append(markdown_table(header, table, "lrrr"))
     return parts
+
+
+def seed_split(learned: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> str:
+    """A sentence saying how the training seeds split when their most frequent acts differ ("" when they agree):
+    learners of one condition can settle on different policies (power learners: some blackmail every turn, others
+    never threaten), and the means over seeds then describe none of them. ``learned``: rows with ``seed`` and
+    ``focal:<act>`` columns; ``acts``: the ``act_*`` names."""
+    by_seed: dict[str, list[Mapping[str, Any]]] = {}
+    for row in learned:
+        by_seed.setdefault(str(row.get("seed")), []).append(row)
+    policies: dict[str, list[tuple[str, float]]] = {}
+    for seed, rows in by_seed.items():
+        means = {name: float(np.mean(finite(column(rows, f"focal:{name}")))) for name in acts}
+        top = max(acts, key=lambda name: means[name])
+        policies.setdefault(top, []).append((seed, means[top]))
+    if len(policies) < 2:
+        return ""
+
+    def label(seed: str) -> str:
+        try:
+            return str(int(float(seed)))
+        except ValueError:
+            return seed
+
+    pieces = []
+    for top, seeds in sorted(policies.items(), key=lambda item: (-len(item[1]), item[0])):
+        share = sorted(100 * value for _, value in seeds)
+        span = f"{share[0]:.0f}%" if round(share[0]) == round(share[-1]) else f"{share[0]:.0f}-{share[-1]:.0f}%"
+        names = ", ".join(sorted((label(seed) for seed, _ in seeds), key=lambda x: (len(x), x)))
+        pieces.append(
+            f"{len(seeds)} of {len(by_seed)} mostly {_ACT_PHRASE[top[4:]]} ({span} of turns; seed"
+            f"{'s' if len(seeds) > 1 else ''} {names})"
+        )
+    return " The seeds settled on different policies: " + "; ".join(pieces) + ". The means over seeds mix them."
 
 
 def replays_section(design: Any, replays: Mapping[tuple[str, str], str]) -> list[str]:
