@@ -84,7 +84,9 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     report = (out / "report.md").read_text()
     assert "## The essay's claims" in report and "Power-maximisers start more wars" in report
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
-    assert {"plots/metrics_base.png", "plots/learning_curves.png", "plots/power_shares_base.png"} <= set(images)
+    assert {
+        "plots/metrics_base.png", "plots/learning_curves.png", "plots/power_shares_base.png", "plots/strategies.png"
+    } <= set(images)  # fmt: skip
     for image in images:
         assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -1,5 +1,6 @@
 """Plots of the experiment's report (matplotlib, Agg backend; every figure returned as PNG bytes): metric bars with
-intervals per condition, learning curves with the baselines' returns, power shares over an episode."""
+intervals per condition, learning curves with the baselines' returns, power shares over an episode, the acts of each
+training seed."""
 
 from __future__ import annotations
 
@@ -173,3 +174,40 @@ def plot_power_shares(traces: Mapping[str, Mapping[str, Sequence[Sequence[float]
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.9, 0.95))
     return _png(fig)
+
+
+def plot_strategies(shares: Mapping[str, Mapping[str, Mapping[str, float]]], acts: Sequence[str]) -> bytes:
+    """What each training seed learned to do: ``shares[condition][label][act]`` is the share of turns on which the
+    nations of one seed (or of a baseline: label ``scripted``, ``random``) took each act; one panel per condition,
+    one stacked bar per label, so seeds that settled on different policies stand apart."""
+    plt = _pyplot()
+    conditions = list(shares)
+    fig, axes = plt.subplots(
+        1, max(len(conditions), 1), figsize=(4.2 * max(len(conditions), 1), 0.9 + 0.32 * _most_labels(shares)),
+        squeeze=False,
+    )  # fmt: skip
+    colors = plt.get_cmap("tab10")
+    for ax, condition in zip(axes[0], conditions, strict=False):
+        labels = list(shares[condition])
+        left = np.zeros(len(labels))
+        for k, act in enumerate(acts):
+            widths = np.asarray([shares[condition][label].get(act, 0.0) for label in labels], dtype=np.float64)
+            widths = np.where(np.isfinite(widths), widths, 0.0)
+            ax.barh(labels, widths, left=left, color=colors(k % 10), label=act)
+            left += widths
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()  # the first seed on top
+        ax.set_title(condition, fontsize=9)
+        ax.set_xlabel("share of turns", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes[0])[len(conditions) :]:
+        ax.axis("off")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 8), fontsize=7, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return _png(fig)
+
+
+def _most_labels(shares: Mapping[str, Mapping[str, Any]]) -> int:
+    return max((len(labels) for labels in shares.values()), default=1)

@@ -95,7 +95,7 @@ def write_report(
     verdict_line, learners = learners_section(design, rows_of, confidence)
     parts.insert(1, verdict_line)
     parts += learners
-    parts += strategy_section(design, rows_of, confidence)
+    parts += strategy_section(design, rows_of, confidence, save)
     parts += replays_section(design, replays or {})
     parts += claims_section(design, rows_of, confidence, alpha)
     parts += behaviour_section(design, rows_of, confidence, units)

@@ -14,7 +14,7 @@ import numpy as np
 
 from realism_env import MIXED_ORDER
 from train.claims import CLAIMS, RULE, Claim, assess
-from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares
+from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
 from train.report_statistics import column, finite, holm, mean_ci, metric_units, one_sample, summaries, welch
 
@@ -242,11 +242,14 @@ _ACT_PHRASE = {
 _WHO = {"security": "Security-maximisers", "power": "Power-maximisers", "mixed": "In mixed populations, the nations"}
 
 
-def strategy_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str]:
+def strategy_section(
+    design: Any, rows_of: RowsOf, confidence: float, save: Callable[[str, bytes], str] | None = None
+) -> list[str]:
     """ "Which strategies emerge": per learned condition, in self-play in the training scenario, the focal nations'
     acts and arms levels, their agreement with each scripted archetype (:mod:`train.strategy`) with its interval over
-    seeds and the closest archetype, and the behaviour the theories argue about; scripted and random nations in the
-    same worlds beside them. Returns the section's markdown parts."""
+    seeds and the closest archetype, how the seeds split (:func:`seed_split`), and the behaviour the theories argue
+    about; scripted and random nations in the same worlds beside them; with ``save``, a plot of each seed's acts
+    (``strategies.png``). Returns the section's markdown parts."""
     from realism_env import Act
     from train.strategy import ARCHETYPES
 
@@ -261,11 +264,17 @@ def strategy_section(design: Any, rows_of: RowsOf, confidence: float) -> list[st
         "chance level, and a scripted defensive realist agrees with its own archetype on every turn.",
     ]
     acts = [f"act_{a.name.lower()}" for a in Act]
+    plotted: dict[str, dict[str, dict[str, float]]] = {}
     for condition in design.conditions:
         learned = rows_of(condition.world, condition.name, "learned", setting)
         if not learned or f"focal:{acts[0]}" not in learned[0]:
             continue
         references = {p: rows_of(condition.world, condition.name, p, setting) for p in ("scripted", "random")}
+        panel = f"{condition.name} ({condition.world})" if len(design.worlds) > 1 else condition.name
+        plotted[panel] = {f"seed {seed}": shares for seed, shares in act_shares_by_seed(learned, acts).items()}
+        for policy, data in references.items():
+            if data:
+                plotted[panel][policy] = {name: float(np.mean(finite(column(data, f"focal:{name}")))) for name in acts}
 
         def learned_mean(name: str, learned: Sequence[Mapping[str, Any]] = learned) -> dict[str, float]:
             return mean_ci(metric_units(learned, f"focal:{name}"), confidence)
@@ -305,7 +314,38 @@ def strategy_section(design: Any, rows_of: RowsOf, confidence: float) -> list[st
         table += [[f"`{name}` (per nation)", fmt_summary(learned_mean(name)), reference("scripted", name),
                    reference("random", name)] for name in BEHAVIOUR]  # fmt: skip
         parts.append(markdown_table(header, table, "lrrr"))
+    if plotted and save is not None:
+        names = [name[4:] for name in acts]
+        renamed = {
+            panel: {label: {name[4:]: value for name, value in shares.items()} for label, shares in bars.items()}
+            for panel, bars in plotted.items()
+        }
+        image = save("strategies.png", plot_strategies(renamed, names))
+        parts.append(
+            "What each training seed learned to do (self-play in the training scenario, every nation): the share of "
+            "turns of each act, one bar per seed, with the scripted and random nations of the same worlds below."
+        )
+        parts.append(f"![strategies]({image})")
     return parts
+
+
+def act_shares_by_seed(learned: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> dict[str, dict[str, float]]:
+    """{seed: {act: share of turns}}, the seeds in their numeric order: each training seed's mean over its evaluation
+    episodes of the ``focal:<act>`` columns of ``learned`` (``acts``: the ``act_*`` names)."""
+    by_seed: dict[str, list[Mapping[str, Any]]] = {}
+    for row in learned:
+        by_seed.setdefault(_seed_label(row.get("seed")), []).append(row)
+    return {
+        seed: {name: float(np.mean(finite(column(by_seed[seed], f"focal:{name}")))) for name in acts}
+        for seed in sorted(by_seed, key=lambda seed: (len(seed), seed))
+    }
+
+
+def _seed_label(seed: Any) -> str:
+    try:
+        return str(int(float(seed)))
+    except (TypeError, ValueError):
+        return str(seed)
 
 
 def seed_split(learned: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> str:
@@ -313,28 +353,18 @@ def seed_split(learned: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> str
     learners of one condition can settle on different policies (power learners: some blackmail every turn, others
     never threaten), and the means over seeds then describe none of them. ``learned``: rows with ``seed`` and
     ``focal:<act>`` columns; ``acts``: the ``act_*`` names."""
-    by_seed: dict[str, list[Mapping[str, Any]]] = {}
-    for row in learned:
-        by_seed.setdefault(str(row.get("seed")), []).append(row)
+    by_seed = act_shares_by_seed(learned, acts)
     policies: dict[str, list[tuple[str, float]]] = {}
-    for seed, rows in by_seed.items():
-        means = {name: float(np.mean(finite(column(rows, f"focal:{name}")))) for name in acts}
+    for seed, means in by_seed.items():
         top = max(acts, key=lambda name: means[name])
         policies.setdefault(top, []).append((seed, means[top]))
     if len(policies) < 2:
         return ""
-
-    def label(seed: str) -> str:
-        try:
-            return str(int(float(seed)))
-        except ValueError:
-            return seed
-
     pieces = []
     for top, seeds in sorted(policies.items(), key=lambda item: (-len(item[1]), item[0])):
         share = sorted(100 * value for _, value in seeds)
         span = f"{share[0]:.0f}%" if round(share[0]) == round(share[-1]) else f"{share[0]:.0f}-{share[-1]:.0f}%"
-        names = ", ".join(sorted((label(seed) for seed, _ in seeds), key=lambda x: (len(x), x)))
+        names = ", ".join(seed for seed, _ in seeds)
         pieces.append(
             f"{len(seeds)} of {len(by_seed)} mostly {_ACT_PHRASE[top[4:]]} ({span} of turns; seed"
             f"{'s' if len(seeds) > 1 else ''} {names})"
