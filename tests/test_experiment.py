@@ -219,6 +219,28 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
     assert statuses == ["running", "finished"]  # the killed invocation left its last record
 
 
+def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_rules(tmp_path: Path) -> None:
+    import shutil
+
+    from train.experiment_jobs import EVALUATION_SOURCES, code_fingerprint, fingerprint
+
+    repo = Path(__file__).resolve().parent.parent
+    assert fingerprint(repo) == code_fingerprint()
+    for source in EVALUATION_SOURCES:  # a copy of the sources that decide an evaluation row
+        (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (repo / source).is_dir() else shutil.copyfile
+        copy(repo / source, tmp_path / source)
+    before = fingerprint(tmp_path)
+    assert before == code_fingerprint()
+    for edited in ("train/strategy.py", "train/learned.py", "realism_env/rules.py", "agents/policies.py"):
+        path = tmp_path / edited
+        original = path.read_text()
+        path.write_text(original + "\n# an edit\n")
+        assert fingerprint(tmp_path) != before, edited  # a changed harness or rule invalidates the cached rows
+        path.write_text(original)
+    assert fingerprint(tmp_path) == before
+
+
 # --------------------------------------------------------------------------------------------------
 # Presets
 # --------------------------------------------------------------------------------------------------

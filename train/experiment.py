@@ -41,11 +41,12 @@ What it does:
    population, config and cache key).
 
 Resuming: rerunning the same command skips finished runs and cached evaluations (an evaluation is recomputed only
-when its cache key changes: the model, the population or the evaluation settings). A killed experiment resumes where
-it stopped: unfinished runs continue from their last checkpoint (``train.fast_ppo --resume``; at most one
-``checkpoint_every`` interval is lost, and a worker whose parent dies saves a checkpoint first). Every results file
-is written atomically (temporary file, fsync, rename). Runs of one output folder are locked, so two invocations never
-train the same run at once.
+when its cache key changes: the model, the population, the evaluation settings, or the code that decides its rows:
+``realism_env``, ``agents`` and the evaluation harness, ``train.experiment_jobs.EVALUATION_SOURCES``). A killed
+experiment resumes where it stopped: unfinished runs continue from their last checkpoint (``train.fast_ppo
+--resume``; at most one ``checkpoint_every`` interval is lost, and a worker whose parent dies saves a checkpoint
+first). Every results file is written atomically (temporary file, fsync, rename). Runs of one output folder are
+locked, so two invocations never train the same run at once.
 
 Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (multiprocessing's ``spawn``), which
 know only what is registered when the modules they import are imported. A scenario, policy or doctrine registered at

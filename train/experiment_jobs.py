@@ -1,6 +1,7 @@
 """The experiment's work and its caches: which training runs are finished (and whether a run folder matches the
 preset), and the evaluation jobs of the baselines and of every learned run, each setting with a cache key bound to the
-code of the rules and scripted policies, the model and the evaluation settings; a job is run only for the settings
+code that decides its rows (the rules, the scripted policies, the evaluation harness), the model and the evaluation
+settings; a job is run only for the settings
 whose cache file is missing or stale."""
 
 from __future__ import annotations
@@ -82,16 +83,26 @@ def _eval_common(design: Design, condition: Condition) -> dict[str, Any]:
     }
 
 
+#: The code that decides an evaluation row, relative to the repository: the rules, the scripted policies, and the
+#: harness that loads a learned network, plays its episodes and tracks its strategy.
+EVALUATION_SOURCES = ("realism_env", "agents", "train/learned.py", "train/strategy.py", "train/fast_ppo.py")
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """A hash of the source of ``realism_env`` and ``agents``: cached evaluations are reused only while the rules
-    and the scripted policies they were measured with are unchanged."""
+    """A hash of :data:`EVALUATION_SOURCES`: cached evaluations are reused only while the code they were measured
+    with is unchanged."""
+    return fingerprint(Path(importlib.import_module("train").__file__).parent.parent)
+
+
+def fingerprint(root: Path) -> str:
+    """The hash of :data:`EVALUATION_SOURCES` under ``root`` (every ``.py`` file of a folder, by path and content)."""
     digest = hashlib.sha256()
-    for package in ("realism_env", "agents"):
-        root = Path(importlib.import_module(package).__file__).parent
-        for path in sorted(root.rglob("*.py")):
-            digest.update(path.relative_to(root.parent).as_posix().encode())
-            digest.update(path.read_bytes())
+    for source in EVALUATION_SOURCES:
+        path = root / source
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(root).as_posix().encode())
+            digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 
