@@ -5,7 +5,8 @@ in the style of the Python array API standard: every function takes its array na
 :func:`array_namespace` and calls only standard functions. They run unchanged on
 
 - ``numpy`` (>= 2, whose main namespace follows the standard): the default, no extra dependency;
-- ``torch`` on CPU or CUDA, through ``array-api-compat`` (``pip install "realism-env[torch]"``);
+- ``torch`` on CPU or CUDA, through ``array-api-compat`` (``pip install "realism-env[torch]"``), whose namespace
+  :class:`TorchNamespace` passes on with ``maximum`` and ``minimum`` made traceable by ``torch.compile``;
 - any other library that ``array-api-compat`` knows, such as ``array-api-strict`` (used by the tests).
 
 torch and array-api-compat are imported only when a torch backend is asked for, so ``import realism_env`` needs
@@ -130,9 +131,66 @@ def _reduce_short_last_axis(ufunc: np.ufunc, x: np.ndarray, axis: Any, keepdims:
 NUMPY = NumpyNamespace()
 
 
+class TorchNamespace:
+    """array-api-compat's torch namespace, as the rules see it, with ``maximum`` and ``minimum`` of a tensor and a
+    Python number as ``torch.clamp_min`` and ``torch.clamp_max``.
+
+    array-api-compat turns the number into a tensor of the promoted dtype with ``torch.result_type``, which returns a
+    dtype: ``torch.compile`` cannot put that in a graph and breaks the step into 39 pieces there. Clamping gives the
+    same values in the tensor's own dtype (a number of the tensor's kind never changes it under the standard's
+    promotion rules), and the whole step traces as one graph. Every other name is array-api-compat's.
+    """
+
+    def __init__(self) -> None:
+        import array_api_compat.torch as compat
+        import torch
+
+        self._compat, self._torch = compat, torch
+        # compat's names as this object's own attributes, so that a lookup costs what one on the module does; the
+        # two methods below replace compat's own.
+        vars(self).update({name: getattr(compat, name) for name in compat.__all__ if name not in _CLAMPED})
+
+    def __getattr__(self, name: str) -> Any:  # names outside compat's __all__
+        return getattr(self._compat, name)
+
+    def _same_kind(self, tensor: Any, number: Any) -> bool:
+        """Whether ``number`` is a Python number of ``tensor``'s kind (an int with an integer tensor, an int or float
+        with a floating one)."""
+        if not isinstance(tensor, self._torch.Tensor) or isinstance(number, bool):
+            return False
+        if tensor.dtype.is_floating_point:
+            return isinstance(number, (int, float))
+        return isinstance(number, int) and tensor.dtype != self._torch.bool
+
+    def maximum(self, x1: Any, x2: Any, /) -> Any:
+        if self._same_kind(x1, x2):
+            return self._torch.clamp_min(x1, x2)
+        if self._same_kind(x2, x1):
+            return self._torch.clamp_min(x2, x1)
+        return self._compat.maximum(x1, x2)
+
+    def minimum(self, x1: Any, x2: Any, /) -> Any:
+        if self._same_kind(x1, x2):
+            return self._torch.clamp_max(x1, x2)
+        if self._same_kind(x2, x1):
+            return self._torch.clamp_max(x2, x1)
+        return self._compat.minimum(x1, x2)
+
+
+_CLAMPED = ("maximum", "minimum")  # TorchNamespace's own methods
+_TORCH: list[TorchNamespace] = []  # built on first use: torch is an optional dependency
+
+
+def torch_namespace() -> TorchNamespace:
+    """The :class:`TorchNamespace` (one for the process)."""
+    if not _TORCH:
+        _TORCH.append(TorchNamespace())
+    return _TORCH[0]
+
+
 def array_namespace(*arrays: Any) -> Any:
-    """The array namespace of ``arrays``: :data:`NUMPY` for numpy arrays, otherwise what
-    ``array_api_compat.array_namespace`` gives (torch, array-api-strict, ...)."""
+    """The array namespace of ``arrays``: :data:`NUMPY` for numpy arrays, :func:`torch_namespace` for torch tensors,
+    otherwise what ``array_api_compat.array_namespace`` gives (array-api-strict, ...)."""
     for array in arrays:
         if not isinstance(array, (np.ndarray, np.generic)):
             break
@@ -140,7 +198,14 @@ def array_namespace(*arrays: Any) -> Any:
         return NUMPY
     import array_api_compat  # an optional dependency: only non-numpy arrays need it
 
-    return array_api_compat.array_namespace(*arrays)
+    namespace = array_api_compat.array_namespace(*arrays)
+    return torch_namespace() if namespace is _compat_torch() else namespace
+
+
+def _compat_torch() -> Any:
+    import array_api_compat.torch
+
+    return array_api_compat.torch
 
 
 def is_numpy(xp: Any) -> bool:
@@ -279,9 +344,7 @@ def resolve_backend(backend: str = "numpy", device: Any = None, dtype: Any = Non
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} is invalid: torch sees no CUDA device here; valid: 'cpu'")
     default = "float32" if torch_device.type != "cpu" else "float64"
-    import array_api_compat.torch as xp
-
-    return Backend("torch", xp, torch_device, getattr(torch, name or default))
+    return Backend("torch", torch_namespace(), torch_device, getattr(torch, name or default))
 
 
 def _dtype_name(dtype: Any) -> str | None:

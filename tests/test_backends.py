@@ -363,6 +363,40 @@ def test_numpy_namespace_reductions_over_a_short_last_axis_match_numpy() -> None
     np.testing.assert_array_equal(NUMPY.sum(floats[:1], axis=-1), np.add.reduce(floats[:1], axis=-1))
 
 
+def test_torch_namespace_maximum_and_minimum_match_array_api_compat() -> None:
+    """The rules' torch namespace clamps a tensor against a Python number (traceable by torch.compile) and gives
+    array-api-compat's values and dtypes; everything else is array-api-compat's."""
+    import array_api_compat.torch as compat
+
+    from realism_env.backend import array_namespace, torch_namespace
+
+    xp = torch_namespace()
+    assert array_namespace(torch.zeros(2)) is xp and resolve_backend("torch").xp is xp
+    floats = torch.tensor([-1.5, 0.0, 2.5, float("nan")], dtype=torch.float64)
+    ints = torch.tensor([-3, 0, 4], dtype=torch.int64)
+    cases = [(floats, 0.5), (floats, 1), (floats.to(torch.float32), 1e-9), (ints, 1), (ints, ints.flip(0))]
+    for tensor, other in cases:
+        for ours, theirs in ((xp.maximum, compat.maximum), (xp.minimum, compat.minimum)):
+            for args in ((tensor, other), (other, tensor)):
+                found, expected = ours(*args), theirs(*args)
+                assert found.dtype == expected.dtype, (ours.__name__, args)
+                torch.testing.assert_close(found, expected, equal_nan=True)
+    assert xp.where is compat.where and xp.float64 is compat.float64
+
+
+@pytest.mark.slow
+def test_the_torch_step_traces_as_one_graph_for_torch_compile() -> None:
+    """torch.compile can take a whole step: no graph break (array-api-compat's scalar promotion broke it 38 times)."""
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=4), 16, seed=0, backend="torch")
+    _, mask = batch.reset()
+    actions = torch.as_tensor(random_valid_actions(to_numpy(mask), np.random.default_rng(0)))
+    config = batch.config
+    draws = draw_step(batch.random, 16, config.n_nations, config.n_provinces, batch.maps.size, 0.0)
+    explained = torch._dynamo.explain(step_worlds)(batch.world, batch._derived, actions, draws, batch._spec)
+    assert explained.graph_break_count == 0, [str(reason.reason)[:200] for reason in explained.break_reasons]
+    assert explained.graph_count == 1
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_a_capability_spread_deals_each_episode_its_own_shares(backend: str) -> None:
     """With ``capability_spread`` every fresh world has its own distribution of power (shares summing to 1, not the
