@@ -163,18 +163,19 @@ class TorchNamespace:
         return isinstance(number, int) and tensor.dtype != self._torch.bool
 
     def maximum(self, x1: Any, x2: Any, /) -> Any:
-        if self._same_kind(x1, x2):
-            return self._torch.clamp_min(x1, x2)
-        if self._same_kind(x2, x1):
-            return self._torch.clamp_min(x2, x1)
-        return self._compat.maximum(x1, x2)
+        return self._clamp_or(self._torch.clamp_min, self._compat.maximum, x1, x2)
 
     def minimum(self, x1: Any, x2: Any, /) -> Any:
+        return self._clamp_or(self._torch.clamp_max, self._compat.minimum, x1, x2)
+
+    def _clamp_or(self, clamp: Any, elementwise: Any, x1: Any, x2: Any) -> Any:
+        """``clamp`` of the tensor by the number when one argument is a number of the other's kind, else compat's
+        ``elementwise`` function."""
         if self._same_kind(x1, x2):
-            return self._torch.clamp_max(x1, x2)
+            return clamp(x1, x2)
         if self._same_kind(x2, x1):
-            return self._torch.clamp_max(x2, x1)
-        return self._compat.minimum(x1, x2)
+            return clamp(x2, x1)
+        return elementwise(x1, x2)
 
 
 _CLAMPED = ("maximum", "minimum")  # TorchNamespace's own methods
