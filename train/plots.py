@@ -182,12 +182,12 @@ def plot_strategies(shares: Mapping[str, Mapping[str, Mapping[str, float]]], act
     one stacked bar per label, so seeds that settled on different policies stand apart."""
     plt = _pyplot()
     conditions = list(shares)
-    fig, axes = plt.subplots(
-        1, max(len(conditions), 1), figsize=(4.2 * max(len(conditions), 1), 0.9 + 0.32 * _most_labels(shares)),
-        squeeze=False,
-    )  # fmt: skip
+    cols = min(3, max(len(conditions), 1))  # a sweep's many panels wrap into rows of three
+    nrows = max(-(-len(conditions) // cols), 1)
+    height = 0.9 + 0.32 * max((len(labels) for labels in shares.values()), default=1)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, height * nrows), squeeze=False)
     colors = plt.get_cmap("tab10")
-    for ax, condition in zip(axes[0], conditions, strict=False):
+    for ax, condition in zip(axes.flat, conditions, strict=False):
         labels = list(shares[condition])
         left = np.zeros(len(labels))
         for k, act in enumerate(acts):
@@ -200,14 +200,10 @@ def plot_strategies(shares: Mapping[str, Mapping[str, Mapping[str, float]]], act
         ax.set_title(condition, fontsize=9)
         ax.set_xlabel("share of turns", fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in list(axes[0])[len(conditions) :]:
+    for ax in list(axes.flat)[len(conditions) :]:
         ax.axis("off")
     handles, names = axes[0][0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, names, loc="lower center", ncol=min(len(names), 8), fontsize=7, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.08 / nrows, 1, 1))
     return _png(fig)
-
-
-def _most_labels(shares: Mapping[str, Mapping[str, Any]]) -> int:
-    return max((len(labels) for labels in shares.values()), default=1)
