@@ -429,7 +429,7 @@ def test_a_held_out_focal_check_is_met_in_at_least_one_held_out_scenario(tmp_pat
 
 
 def test_the_strategy_section_says_when_seeds_settle_on_different_policies() -> None:
-    from train.report_sections import seed_split
+    from train.report_sections import act_shares_by_seed, seed_split
 
     acts = ["act_wait", "act_threaten", "act_ally"]
 
@@ -442,11 +442,12 @@ def test_the_strategy_section_says_when_seeds_settle_on_different_policies() -> 
 
     # Power learners of the quick preset with a background: blackmailers and passive nations among the seeds.
     split = {0: (0.6, 0.0), 1: (0.62, 0.0), 2: (0.1, 0.8), 3: (0.12, 0.85), 4: (0.1, 0.79)}
-    assert seed_split(rows(split), acts) == (
+    assert seed_split(act_shares_by_seed(rows(split), acts)) == (
         " The seeds settled on different policies: 3 of 5 mostly make threats (79-85% of turns; seeds 2, 3, 4); 2 of 5 "
         "mostly wait (60-62% of turns; seeds 0, 1). The means over seeds mix them."
     )
-    assert seed_split(rows({0: (0.6, 0.0), 1: (0.7, 0.1)}), acts) == ""  # they agree: nothing to say
+    agreeing = act_shares_by_seed(rows({0: (0.6, 0.0), 1: (0.7, 0.1)}), acts)
+    assert seed_split(agreeing) == ""  # they agree: nothing to say
 
 
 def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:

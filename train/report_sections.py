@@ -16,7 +16,18 @@ from realism_env import MIXED_ORDER
 from train.claims import CLAIMS, RULE, Claim, assess
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
-from train.report_statistics import column, finite, holm, mean_ci, metric_units, one_sample, summaries, welch
+from train.report_statistics import (
+    column,
+    finite,
+    finite_mean,
+    holm,
+    mean_ci,
+    metric_units,
+    one_sample,
+    seed_groups,
+    summaries,
+    welch,
+)
 
 #: The results rows of (world, condition, policy, setting).
 RowsOf = Callable[[str, str, str, str], Sequence[Mapping[str, Any]]]
@@ -270,11 +281,10 @@ def strategy_section(
         if not learned or f"focal:{acts[0]}" not in learned[0]:
             continue
         references = {p: rows_of(condition.world, condition.name, p, setting) for p in ("scripted", "random")}
+        by_seed = act_shares_by_seed(learned, acts)
         panel = f"{condition.name} ({condition.world})" if len(design.worlds) > 1 else condition.name
-        plotted[panel] = {f"seed {seed}": shares for seed, shares in act_shares_by_seed(learned, acts).items()}
-        for policy, data in references.items():
-            if data:
-                plotted[panel][policy] = {name: float(np.mean(finite(column(data, f"focal:{name}")))) for name in acts}
+        plotted[panel] = {f"seed {seed}": shares for seed, shares in by_seed.items()}
+        plotted[panel].update({policy: act_shares(data, acts) for policy, data in references.items() if data})
 
         def learned_mean(name: str, learned: Sequence[Mapping[str, Any]] = learned) -> dict[str, float]:
             return mean_ci(metric_units(learned, f"focal:{name}"), confidence)
@@ -304,7 +314,7 @@ def strategy_section(
             f"{level.rsplit('_', 1)[1]} on {100 * shares[level]['mean']:.0f}% of turns; the closest archetype is "
             f"`{closest}`, whose choice they make on {100 * agreement[closest]['mean']:.0f}% of turns "
             f"[{fmt(100 * agreement[closest]['ci_low'])}, {fmt(100 * agreement[closest]['ci_high'])}] "
-            f"(a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%).**" + seed_split(learned, acts)
+            f"(a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%).**" + seed_split(by_seed)
         )
         header = ["", "learned", "scripted", "random"]
         table = [[f"agree `{name}`", fmt_summary(agreement[name]), reference("scripted", f"agree_{name}"),
@@ -315,12 +325,12 @@ def strategy_section(
                    reference("random", name)] for name in BEHAVIOUR]  # fmt: skip
         parts.append(markdown_table(header, table, "lrrr"))
     if plotted and save is not None:
-        names = [name[4:] for name in acts]
-        renamed = {
-            panel: {label: {name[4:]: value for name, value in shares.items()} for label, shares in bars.items()}
-            for panel, bars in plotted.items()
+        names = {name: name[4:] for name in acts}  # the plot's legend: wait, attack, ...
+        bars = {
+            panel: {label: {names[act]: share for act, share in shares.items()} for label, shares in labelled.items()}
+            for panel, labelled in plotted.items()
         }
-        image = save("strategies.png", plot_strategies(renamed, names))
+        image = save("strategies.png", plot_strategies(bars, list(names.values())))
         parts.append(
             "What each training seed learned to do (self-play in the training scenario, every nation): the share of "
             "turns of each act, one bar per seed, with the scripted and random nations of the same worlds below."
@@ -329,34 +339,30 @@ def strategy_section(
     return parts
 
 
+def act_shares(rows: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> dict[str, float]:
+    """{act: share of turns}: the mean of each ``focal:<act>`` column over ``rows`` (``acts``: the ``act_*`` names)."""
+    return {name: finite_mean(column(rows, f"focal:{name}")) for name in acts}
+
+
 def act_shares_by_seed(learned: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> dict[str, dict[str, float]]:
-    """{seed: {act: share of turns}}, the seeds in their numeric order: each training seed's mean over its evaluation
-    episodes of the ``focal:<act>`` columns of ``learned`` (``acts``: the ``act_*`` names)."""
-    by_seed: dict[str, list[Mapping[str, Any]]] = {}
-    for row in learned:
-        by_seed.setdefault(_seed_label(row.get("seed")), []).append(row)
-    return {
-        seed: {name: float(np.mean(finite(column(by_seed[seed], f"focal:{name}")))) for name in acts}
-        for seed in sorted(by_seed, key=lambda seed: (len(seed), seed))
-    }
+    """{seed: :func:`act_shares` of its evaluation episodes}, the seeds in their order (the report's units)."""
+    return {_seed_label(seed): act_shares(rows, acts) for seed, rows in seed_groups(learned).items()}
 
 
-def _seed_label(seed: Any) -> str:
+def _seed_label(seed: str) -> str:
     try:
         return str(int(float(seed)))
-    except (TypeError, ValueError):
-        return str(seed)
+    except ValueError:
+        return seed
 
 
-def seed_split(learned: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> str:
+def seed_split(by_seed: Mapping[str, Mapping[str, float]]) -> str:
     """A sentence saying how the training seeds split when their most frequent acts differ ("" when they agree):
     learners of one condition can settle on different policies (power learners: some blackmail every turn, others
-    never threaten), and the means over seeds then describe none of them. ``learned``: rows with ``seed`` and
-    ``focal:<act>`` columns; ``acts``: the ``act_*`` names."""
-    by_seed = act_shares_by_seed(learned, acts)
+    never threaten), and the means over seeds then describe none of them. ``by_seed``: :func:`act_shares_by_seed`."""
     policies: dict[str, list[tuple[str, float]]] = {}
     for seed, means in by_seed.items():
-        top = max(acts, key=lambda name: means[name])
+        top = max(means, key=lambda name: means[name])
         policies.setdefault(top, []).append((seed, means[top]))
     if len(policies) < 2:
         return ""

@@ -194,15 +194,22 @@ def unit_values(
     learned (they carry a ``seed``), else one value per episode."""
     seeds = [row.get("seed") for row in rows]
     if any(s not in (None, "") for s in seeds):
-        groups: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)
-        for row in rows:
-            groups[str(row.get("seed"))].append(row)
-        means = []
-        for key in sorted(groups, key=lambda s: (len(s), s)):
-            x = finite(value(groups[key]))
-            means.append(float(x.mean()) if x.size else float("nan"))
-        return np.asarray(means)
+        return np.asarray([finite_mean(value(group)) for group in seed_groups(rows).values()])
     return np.asarray(value(rows), dtype=np.float64)
+
+
+def seed_groups(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Learned rows grouped by training seed (the ``seed`` column as text), in the seeds' order: the units."""
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[str(row.get("seed"))].append(row)
+    return {key: groups[key] for key in sorted(groups, key=lambda s: (len(s), s))}
+
+
+def finite_mean(values: np.ndarray) -> float:
+    """The mean of the finite values (NaN when there are none)."""
+    x = finite(values)
+    return float(x.mean()) if x.size else float("nan")
 
 
 def metric_units(rows: Sequence[Mapping[str, Any]], metric: str) -> np.ndarray:
