@@ -12,7 +12,9 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -428,6 +430,30 @@ def test_a_held_out_focal_check_is_met_in_at_least_one_held_out_scenario(tmp_pat
     )
 
 
+def test_the_first_line_counts_shortfalls_per_learner_when_a_sweep_has_many(tmp_path: Path) -> None:
+    from train.report_sections import MAX_LISTED_SHORTFALLS, learners_section
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY + "[sweep]\nconquest_payoff = [0.2, 0.8]\n")))
+
+    def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+        if setting.startswith("selfplay"):
+            return []
+        if policy == "learned":  # below the bar everywhere, but in multipolar for the power learners of cp0.8
+            value = 60.0 if condition == "power-cp0.8" and setting.endswith("@multipolar") else 40.0
+            return [{"seed": seed, "focal:return": value} for seed in (0, 1)]
+        return [{"seed": "", "focal:return": 50.0}] * 4 if policy == "scripted" else []
+
+    verdict_line, parts = learners_section(design, rows_of, 0.95)
+    assert verdict_line.count("focal among") == 0  # too many to name in the first line: counted
+    assert verdict_line == (
+        "**Learners against the scripted realists: 1 of 12 checks met.** Falls short in 11 checks: "
+        "`security-cp0.2` (cp0.2) in 2 of 2, `power-cp0.2` (cp0.2) in 2 of 2, `mixed-cp0.2` (cp0.2) in 2 of 2, "
+        "`security-cp0.8` (cp0.8) in 2 of 2, `power-cp0.8` (cp0.8) in 1 of 2, `mixed-cp0.8` (cp0.8) in 2 of 2 "
+        "(the table below names each)."
+    )
+    assert parts[-1].count("**no**") == 11 > MAX_LISTED_SHORTFALLS
+
+
 def test_the_strategy_section_says_when_seeds_settle_on_different_policies() -> None:
     from train.report_sections import act_shares_by_seed, seed_split
 
@@ -448,6 +474,33 @@ def test_the_strategy_section_says_when_seeds_settle_on_different_policies() -> 
     )
     agreeing = act_shares_by_seed(rows({0: (0.6, 0.0), 1: (0.7, 0.1)}), acts)
     assert seed_split(agreeing) == ""  # they agree: nothing to say
+
+
+def test_the_strategy_section_shows_a_dash_for_a_metric_no_scripted_episode_defines(tmp_path: Path) -> None:
+    # arms_racing is NaN in an episode where no nation armed (it is a correlation); a column that is NaN in every
+    # scripted episode is shown as "-" without numpy's "Mean of empty slice" warning reaching the user.
+    from realism_env import Act
+    from train.report_sections import BEHAVIOUR, strategy_section
+    from train.strategy import ARCHETYPES
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
+    acts = [f"act_{a.name.lower()}" for a in Act]
+
+    def row(seed: Any, behaviour: float) -> dict:
+        values = {name: 1.0 if name == "act_wait" else 0.0 for name in acts}
+        values |= {"arms_level_0": 1.0, "arms_level_1": 0.0} | {f"agree_{name}": 0.5 for name in ARCHETYPES}
+        values |= {name: behaviour for name in BEHAVIOUR}
+        return {"seed": seed} | {f"focal:{name}": value for name, value in values.items()}
+
+    def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+        if policy == "learned":
+            return [row(float(seed), 1.0) for seed in (0, 1) for _ in range(2)]
+        return [row("", float("nan"))] * 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parts = strategy_section(design, rows_of, 0.95, None)
+    assert "| `arms_racing` (per nation) | 1 [1, 1] | - | - |" in "\n".join(parts)
 
 
 def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:

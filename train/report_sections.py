@@ -10,15 +10,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from realism_env import MIXED_ORDER
 from train.claims import CLAIMS, RULE, Claim, assess
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
 from train.report_statistics import (
     column,
-    finite,
     finite_mean,
     holm,
     mean_ci,
@@ -151,6 +148,8 @@ def header_section(
 
 #: A learned security nation's self-play return must reach this share of the scripted defensive realists'.
 SELFPLAY_BAR = 0.97
+#: The report's first line names at most this many checks that fall short; beyond, it counts them per learner.
+MAX_LISTED_SHORTFALLS = 4
 
 
 def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict[str, Any]]:
@@ -158,7 +157,8 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
     scenario (own return >= :data:`SELFPLAY_BAR` x the defensive realists'), and every focal setting (the learned
     focal nations' return >= the scripted focal baseline's among the same background). One dict per check: label,
     requirement (what it counts towards: the focal settings of every held-out scenario count towards one requirement,
-    met in at least one of them), learned (mean and interval over seeds), scripted mean, ratio, bar, meets."""
+    met in at least one of them), learner (the condition as the report names it), learned (mean and interval over
+    seeds), scripted mean, ratio, bar, meets."""
     checks = []
     train_setting = _training_setting(design)
     for condition in design.conditions:
@@ -183,12 +183,13 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                 label = f"{focal} in `{setting.scenario}`{held}"
                 requirement = f"{focal} in a held-out scenario" if setting.heldout else label
             learned = mean_ci(metric_units(learned_rows, metric), confidence)
-            scripted = float(np.mean(finite(column(scripted_rows, metric))))
+            scripted = finite_mean(column(scripted_rows, metric))
             bar = factor * scripted
             checks.append(
                 {
                     "label": label,
                     "requirement": requirement,
+                    "learner": f"`{condition.name}`{where}",
                     "learned": learned,
                     "scripted": scripted,
                     "ratio": learned["mean"] / scripted if scripted else float("nan"),
@@ -206,12 +207,26 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     parts: list[str] = []
     checks = learner_checks(design, rows_of, confidence)
     requirements: dict[str, bool] = {}
+    learner_of: dict[str, str] = {}
     for check in checks:
         requirements[check["requirement"]] = requirements.get(check["requirement"], False) or check["meets"]
+        learner_of[check["requirement"]] = check["learner"]
     short = [name for name, met in requirements.items() if not met]
+    if len(short) <= MAX_LISTED_SHORTFALLS:
+        shortfalls = "Falls short: " + "; ".join(short) + "."
+    else:  # a sweep's many conditions: a count per learner, the table names each check
+        per_learner = {learner: 0 for learner in learner_of.values()}
+        for name in short:
+            per_learner[learner_of[name]] += 1
+        of = {learner: list(learner_of.values()).count(learner) for learner in per_learner}
+        shortfalls = (
+            f"Falls short in {len(short)} checks: "
+            + ", ".join(f"{learner} in {n} of {of[learner]}" for learner, n in per_learner.items() if n)
+            + " (the table below names each)."
+        )
     verdict_line = (
         f"**Learners against the scripted realists: {len(requirements) - len(short)} of {len(requirements)} checks "
-        "met.** " + ("Falls short: " + "; ".join(short) + "." if short else "Every check is met.")
+        "met.** " + (shortfalls if short else "Every check is met.")
     )
     parts.append("## Learners against the scripted realists")
     parts.append(
@@ -296,7 +311,7 @@ def strategy_section(
 
         def reference(policy: str, name: str, references: Mapping[str, Any] = references) -> str:
             data = references[policy]
-            return fmt(float(np.mean(finite(column(data, f"focal:{name}"))))) if data else "-"
+            return fmt(finite_mean(column(data, f"focal:{name}"))) if data else "-"
 
         n_levels = sum(1 for key in learned[0] if key.startswith("focal:arms_level_"))
         levels = [f"arms_level_{k}" for k in range(n_levels)]
