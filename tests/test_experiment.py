@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("sb3_contrib")
 pytest.importorskip("matplotlib")
@@ -297,6 +298,26 @@ def test_builtin_presets_resolve_and_round_trip_through_toml(tmp_path: Path) -> 
     quick = resolve(load_preset("quick"))
     assert [c.name for c in quick.conditions] == ["security", "power", "mixed"]
     assert [s.name for s in quick.settings][:2] == ["selfplay@multipolar", "selfplay@bipolar"]
+
+
+def test_the_device_flag_replaces_the_presets_train_device_and_is_recorded(tmp_path: Path) -> None:
+    from train.experiment import build_parser, load_design
+
+    path = preset_file(tmp_path, TINY)
+    assert "device" not in load_design(build_parser().parse_args(["--preset-file", str(path), "--out", "x"])).train
+    cli = build_parser().parse_args(["--preset-file", str(path), "--out", "x", "--device", "cpu"])
+    design = load_design(cli)
+    assert design.train["device"] == "cpu" and design.train["timesteps"] == 384  # the rest of [train] is the file's
+    assert 'device = "cpu"' in to_toml(design.preset())  # preset.toml reproduces the run with it
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_cuda_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_experiment(["--preset", "full", "--device", "cuda", "--out", str(out)])
+    assert result.returncode == 2
+    assert "--device='cuda' is invalid: torch sees no CUDA device here; valid: cpu" in result.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "train" / "presets").glob("*.toml")), ids=lambda p: p.name)

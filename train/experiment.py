@@ -8,15 +8,17 @@ Usage::
     python -m train.experiment --preset-file my.toml --out runs/my    # a preset of your own (schema below)
     python -m train.experiment --show-preset quick                    # a built-in preset as TOML, to copy and edit
     python -m train.experiment --preset-file train/presets/conquest_sweep.toml --out runs/cp   # an example preset
-    python -m train.experiment --help                                  # --workers N, --no-progress
+    python -m train.experiment --preset full --device cuda --workers 8 --out runs/full   # training on a GPU
+    python -m train.experiment --help                                  # --workers N, --device D, --no-progress
 
 Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 20 evaluation episodes per setting;
 482-559 s measured on this 2-core machine, about 6-7 minutes of it training) shows the whole pipeline with policies that
 come close to the scripted realists (the report's first lines say where they fall short). ``full`` (3 conditions x 4
 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4 held-out scenarios)
-is for conclusions: 4.8 billion agent-steps, about 26 hours of training on 2 CPU cores (estimated from 28,800
-agent-steps/s measured for one of its runs; not run); set ``[train] device = "cuda"`` for a GPU, where it has not been
-measured.
+is for conclusions: 4.8 billion agent-steps, about 24-26 hours of training on 2 CPU cores (estimated from 27,400-28,800
+agent-steps/s measured for one of its runs; not run) and about 4.3 core-hours of evaluation. ``--device cuda`` (or
+``[train] device = "cuda"``) trains on a GPU, where it has not been measured; the evaluation stays on the CPU, so give
+it the host's cores with ``--workers``.
 
 What it does:
 
@@ -114,10 +116,12 @@ from pathlib import Path
 from typing import Any
 
 from train.checkpoint import atomic_write_bytes, atomic_write_json, library_versions
+from train.experiment_design import Design
 from train.experiment_jobs import check_runs, read_json
-from train.experiment_presets import PRESET_DIR, PRESETS, PresetError, load_preset, resolve, to_toml
+from train.experiment_presets import PRESET_DIR, PRESETS, PresetError, load_preset, merge, resolve, to_toml
 from train.experiment_results import finish
 from train.experiment_scheduler import execute
+from train.ppo import check_device
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,8 +138,29 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--show-preset", choices=sorted(PRESETS), default=None, help="print a built-in preset as TOML")
     parser.add_argument("--out", metavar="DIR", default=None, help="output folder (required unless --show-preset)")
     parser.add_argument("--workers", type=int, default=None, help="override [experiment] workers")
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="override [train] device: cpu, cuda or cuda:N (training's worlds and network; the evaluation runs on the "
+        "CPU)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def load_design(cli: argparse.Namespace) -> Design:
+    """The design of the parsed command line: its preset with ``--device`` in place of ``[train] device``; raises
+    :class:`~train.experiment_presets.PresetError` naming what is wrong (a device torch cannot use among it)."""
+    raw = load_preset(cli.preset or ("quick" if cli.preset_file is None else None), cli.preset_file)
+    if cli.device is not None:
+        try:
+            check_device(cli.device, auto=False)
+        except ValueError as error:
+            raise PresetError(str(error)) from None
+        raw = merge(raw, {"train": {"device": cli.device}})
+    if cli.workers is not None and cli.workers < 1:
+        raise PresetError(f"--workers {cli.workers} is invalid; valid: an integer >= 1")
+    return resolve(raw)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,10 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cli.out is None:
         parser.error("--out DIR is required")
     try:
-        raw = load_preset(cli.preset or ("quick" if cli.preset_file is None else None), cli.preset_file)
-        design = resolve(raw)
-        if cli.workers is not None and cli.workers < 1:
-            raise PresetError(f"--workers {cli.workers} is invalid; valid: an integer >= 1")
+        design = load_design(cli)
     except PresetError as error:
         parser.error(str(error))
     out = Path(cli.out)
