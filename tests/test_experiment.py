@@ -451,6 +451,33 @@ def test_a_held_out_focal_check_is_met_in_at_least_one_held_out_scenario(tmp_pat
     )
 
 
+def test_the_checks_table_says_where_the_bar_lies_against_the_learned_interval(tmp_path: Path) -> None:
+    from train.report_sections import learners_section
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
+    # learned power focal nations over two seeds; the scripted baseline (the bar) is 50 everywhere
+    per_seed = {"multipolar": (47.0, 55.0), "bipolar": (40.0, 41.0)}
+
+    def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+        scenario = setting.split("@")[1]
+        if condition != "power" or setting.startswith("selfplay"):
+            return []
+        if policy == "learned":
+            return [{"seed": seed, "focal:return": per_seed[scenario][seed]} for seed in (0, 1)]
+        return [{"seed": "", "focal:return": 50.0}] * 4 if policy == "scripted" else []
+
+    _, parts = learners_section(design, rows_of, 0.95)
+    table = parts[-1]
+    assert "| bar vs interval | met |" in table
+    # mean 51 >= 50, met, but two seeds' interval spans the bar; 40.5 is short, and the whole interval is below
+    assert re.search(r"`offensive_realist` in `multipolar` \| 51 \[.*\| 50 \| inside \| yes \|$", table, re.M)
+    assert re.search(
+        r"`offensive_realist` in `bipolar`, held out \| 40.5 \[.*\| 50 \| below \| \*\*no\*\* \|$", table, re.M
+    )
+    per_seed["multipolar"] = (60.0, 61.0)
+    assert "| 50 | above | yes |" in learners_section(design, rows_of, 0.95)[1][-1]
+
+
 def test_the_first_line_counts_shortfalls_per_learner_when_a_sweep_has_many(tmp_path: Path) -> None:
     from train.report_sections import MAX_LISTED_SHORTFALLS, learners_section
 

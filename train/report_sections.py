@@ -236,20 +236,31 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
         "against the scripted focal baseline of their doctrine (`defensive_realist` for security, "
         "`offensive_realist` for power) among the same background; the bar is the baseline's mean. A focal check "
         "in held-out scenarios is met when it is met in at least one of them (each scenario has its row). Learned "
-        f"values are means over seeds with {pct} intervals."
+        f"values are means over seeds with {pct} intervals. *Bar vs interval*: `inside` where the bar lies within the "
+        "learned interval, so that other training seeds could tip the check either way; `above` or `below` where "
+        "the whole interval is on one side of it."
     )
     parts.append(
         markdown_table(
-            ["check", "learned", "scripted", "ratio", "bar", "met"],
+            ["check", "learned", "scripted", "ratio", "bar", "bar vs interval", "met"],
             [
                 [c["label"], fmt_summary(c["learned"]), fmt(c["scripted"]), fmt(c["ratio"]), fmt(c["bar"]),
-                 "yes" if c["meets"] else "**no**"]
+                 _bar_vs_interval(c), "yes" if c["meets"] else "**no**"]
                 for c in checks
             ],
-            "lrrrrc",
+            "lrrrrcc",
         )
     )  # fmt: skip
     return verdict_line, parts
+
+
+def _bar_vs_interval(check: Mapping[str, Any]) -> str:
+    """Where a check's bar lies against the learned interval over seeds: ``inside``, or the interval is ``above`` or
+    ``below`` it (``-`` without an interval)."""
+    low, high, bar = check["learned"]["ci_low"], check["learned"]["ci_high"], check["bar"]
+    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(bar)):
+        return "-"
+    return "above" if low > bar else "below" if high < bar else "inside"
 
 
 #: The episode behaviour the theories argue about (focal nations' means, realism_env.NATION_METRICS): balancing
