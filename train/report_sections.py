@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -215,13 +216,10 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     if len(short) <= MAX_LISTED_SHORTFALLS:
         shortfalls = "Falls short: " + "; ".join(short) + "."
     else:  # a sweep's many conditions: a count per learner, the table names each check
-        per_learner = {learner: 0 for learner in learner_of.values()}
-        for name in short:
-            per_learner[learner_of[name]] += 1
-        of = {learner: list(learner_of.values()).count(learner) for learner in per_learner}
+        checked, failing = Counter(learner_of.values()), Counter(learner_of[name] for name in short)
         shortfalls = (
             f"Falls short in {len(short)} checks: "
-            + ", ".join(f"{learner} in {n} of {of[learner]}" for learner, n in per_learner.items() if n)
+            + ", ".join(f"{learner} in {failing[learner]} of {n}" for learner, n in checked.items() if failing[learner])
             + " (the table below names each)."
         )
     verdict_line = (
