@@ -14,8 +14,10 @@ action, state = policy.step(observations["nation_0"], state, rng)
 
 from agents.policies import (
     POLICIES,
+    ArrayPolicy,
     Bandwagoner,
     DefensiveRealist,
+    Memories,
     Memory,
     OffensiveRealist,
     Policy,
@@ -26,15 +28,20 @@ from agents.policies import (
     View,
     make_policy,
     policy_class,
+    put_rows,
     register_policy,
+    take_rows,
 )
-from agents.rollout import Transition, build_policies, rollout
+from agents.rollout import Nations, Transition, build_policies, rollout
 
 __all__ = [
     "POLICIES",
+    "ArrayPolicy",
     "Bandwagoner",
     "DefensiveRealist",
+    "Memories",
     "Memory",
+    "Nations",
     "OffensiveRealist",
     "Policy",
     "RandomPolicy",
@@ -46,6 +53,8 @@ __all__ = [
     "build_policies",
     "make_policy",
     "policy_class",
+    "put_rows",
     "register_policy",
     "rollout",
+    "take_rows",
 ]

@@ -7,6 +7,14 @@ in. A policy reads the observation only through the env's :class:`realism_env.Ob
 fields, never raw indices), builds its action with :func:`realism_env.encode_action`, and always returns
 an action the mask allows (it falls back to WAIT, target slot 0, which is always valid).
 
+The scripted policies are written once, as array code over a batch of nations (:class:`ArrayPolicy`):
+``act(observations, masks, states, draws)`` decides for ``[B, ...]`` observations at once (nations of many worlds
+or episodes, played by the same policy), each rule of a policy a masked array expression over the batch, the first
+rule that applies winning (:class:`Decision`), with one uniform draw per nation passed in. ``step`` is ``act`` on
+a batch of one, so the two give the same actions. Callers that play many nations with one policy
+(``agents.rollout``, the strategy tracker, the trainers' background populations) batch them with ``act``; any other
+:class:`Policy` (a learned one, or one of a user's) needs only ``step``.
+
 Build one with ``Policy(layout, n_nations, n_arms_levels)`` or from an env with
 ``make_policy(name, env)`` (which also gives the realists the rules they reason with: the offence-defence
 balance, the payoff of conquest, the stopping power of water and the sufficiency ratio; all public config).
@@ -28,7 +36,7 @@ Quantities the realists reason with, all read from one observation:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -49,7 +57,8 @@ Observation = Mapping[str, np.ndarray]
 
 
 class Policy:
-    """A scripted nation. Subclasses implement :meth:`initial_state` and :meth:`step`.
+    """A nation's policy. Subclasses implement :meth:`initial_state` and :meth:`step` (the scripted policies of this
+    module derive from :class:`ArrayPolicy`, which implements ``step`` with its batched ``act``).
 
     Args:
         layout: the env's observation layout (``env.layout``).
@@ -91,46 +100,141 @@ class Policy:
         """``(action, next_state)`` for ``observation = {"observation": ..., "action_mask": ...}``."""
         raise NotImplementedError
 
-    # -- helpers shared by the policies ----------------------------------------------------------
-    def own(self, observation: Observation, field: str) -> float:
-        return float(self.layout.own(observation["observation"], field))
 
-    def others(self, observation: Observation, field: str) -> np.ndarray:
-        return np.asarray(self.layout.other(observation["observation"], field), dtype=np.float64)
+class Decision:
+    """The actions of a batch of nations decided rule by rule, in priority order: a nation takes the first rule
+    offered to it that applies (``found``); later rules do not change its action."""
 
-    def flags(self, observation: Observation, field: str) -> np.ndarray:
-        return self.others(observation, field) > 0.5
+    def __init__(self, n: int) -> None:
+        self.decided = np.zeros(n, dtype=bool)
+        self.action = np.zeros(n, dtype=np.int64)
 
-    def arms_level(self, observation: Observation) -> int:
-        """The domestic arms level the nation chose last turn."""
-        return int(round(self.own(observation, "arms_level") * (self.n_arms_levels - 1)))
+    def offer(self, found: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """Give ``action`` to the nations for which the rule applies and no earlier one did; returns them ([B])."""
+        taken = found & ~self.decided
+        self.action = np.where(taken, action, self.action)
+        self.decided = self.decided | found
+        return taken
 
-    def clamp_level(self, level: int) -> int:
-        return int(min(max(level, 0), self.n_arms_levels - 1))
+    def otherwise(self, action: np.ndarray) -> np.ndarray:
+        """The decided actions, ``action`` for the nations no rule applied to."""
+        return np.where(self.decided, self.action, action)
 
-    def encode(self, level: int, act: Act, slot: int) -> int:
-        """The flat action (``realism_env.encode_action``) with the level clamped to the valid range."""
-        return int(self._actions[self.clamp_level(level), int(act), slot])
 
-    def valid(self, mask: np.ndarray, level: int, act: Act) -> np.ndarray:
-        """[N-1] bool: whether ``act`` toward each target slot is allowed at arms ``level``."""
-        return np.asarray(mask)[self._actions[self.clamp_level(level), int(act)]] > 0
+class ArrayPolicy(Policy):
+    """A policy written as array code over a batch of nations (see the module docstring).
 
-    def wait(self, mask: np.ndarray, level: int) -> int:
-        """WAIT at ``level``; if the mask forbade that (it never does in realism_env), the first valid action."""
-        action = self.encode(level, Act.WAIT, 0)
-        if mask[action]:
-            return action
-        return int(np.flatnonzero(mask)[0])
+    Subclasses implement :meth:`act` and, when they remember anything, :meth:`initial_states` with a state that
+    :func:`take_rows` and :func:`put_rows` can index (``None``, or a dataclass of ``[B, ...]`` arrays) plus
+    :meth:`state_rows` and :meth:`stack_states` to convert between it and the per-nation state of :meth:`step`.
+    """
 
-    def choose(self, mask: np.ndarray, level: int, act: Act, candidates: np.ndarray, score: np.ndarray) -> int | None:
-        """The action doing ``act`` to the valid candidate slot with the highest score (ties: lowest slot), or
-        None when no candidate is valid."""
-        ok = np.asarray(candidates, dtype=bool) & self.valid(mask, level, act)
-        if not ok.any():
-            return None
-        slot = int(np.argmax(np.where(ok, score, -np.inf)))
-        return self.encode(level, act, slot)
+    def initial_states(self, n: int) -> Any:
+        """The memories of ``n`` nations at the start of an episode (``None``: this policy remembers nothing)."""
+        return None
+
+    def act(
+        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
+    ) -> tuple[np.ndarray, Any]:
+        """``(actions [B], next_states)`` for ``observations`` ``[B, size]``, action ``masks`` ``[B, n_actions]``,
+        the nations' memories and ``draws`` ``[B]``, one uniform in [0, 1) per nation (the randomised policies'
+        choices; the others ignore it)."""
+        raise NotImplementedError
+
+    def stack_states(self, states: Sequence[Any]) -> Any:
+        """The batched memory of nations whose :meth:`step` memories are ``states``."""
+        return None
+
+    def state_rows(self, states: Any) -> list[Any]:
+        """The per-nation memories (as :meth:`step` takes them) of a batched memory; a policy that remembers nothing
+        has ``None`` for any batch and gives ``[()]``, the memory of :meth:`step`'s one nation."""
+        return [()]
+
+    def step(self, observation: Observation, state: Any, rng: np.random.Generator) -> tuple[int, Any]:
+        """``(action, next_state)``: :meth:`act` on a batch of one nation."""
+        observations = np.asarray(observation["observation"])[None]
+        masks = np.asarray(observation["action_mask"])[None]
+        actions, states = self.act(observations, masks, self.stack_states([state]), rng.random(1))
+        return int(actions[0]), self.state_rows(states)[0]
+
+    # -- helpers shared by the policies: [B] or [B, N-1] arrays ----------------------------------
+    def own(self, observations: np.ndarray, field: str) -> np.ndarray:
+        return self.layout.own(observations, field).astype(np.float64)
+
+    def others(self, observations: np.ndarray, field: str) -> np.ndarray:
+        return self.layout.other(observations, field).astype(np.float64)
+
+    def flags(self, observations: np.ndarray, field: str) -> np.ndarray:
+        return self.layout.other(observations, field) > 0.5
+
+    def arms_level(self, observations: np.ndarray) -> np.ndarray:
+        """The domestic arms level each nation chose last turn."""
+        return np.rint(self.own(observations, "arms_level") * (self.n_arms_levels - 1)).astype(np.int64)
+
+    def clamp_level(self, levels: np.ndarray) -> np.ndarray:
+        return np.minimum(np.maximum(levels, 0), self.n_arms_levels - 1)
+
+    def allowed(self, masks: np.ndarray) -> np.ndarray:
+        """[B, level, act, slot] the action masks as flags, indexed as :func:`realism_env.encode_action` orders the
+        flat action."""
+        return masks.reshape(len(masks), self.n_arms_levels, len(Act), self.n_targets) > 0
+
+    def encode(self, levels: np.ndarray, act: Act, slots: np.ndarray) -> np.ndarray:
+        """[B] the flat actions (``realism_env.encode_action``) of ``act`` toward ``slots`` at ``levels``."""
+        return self._actions[levels, int(act), slots]
+
+    def valid(self, allowed: np.ndarray, levels: np.ndarray, act: Act) -> np.ndarray:
+        """[B, N-1] whether ``act`` toward each target slot is allowed at each nation's arms level."""
+        return allowed[np.arange(len(allowed)), levels, int(act)]
+
+    def wait(self, allowed: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """WAIT at each level; where the mask forbade that (it never does in realism_env), the first valid action."""
+        waits = self.valid(allowed, levels, Act.WAIT)[:, 0]
+        first_valid = np.argmax(allowed.reshape(len(allowed), -1), axis=1)
+        return np.where(waits, self.encode(levels, Act.WAIT, np.zeros_like(levels)), first_valid)
+
+    def choose(
+        self, allowed: np.ndarray, levels: np.ndarray, act: Act, candidates: np.ndarray, score: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(found [B], action [B])``: doing ``act`` to the valid candidate slot with the highest score (ties: the
+        lowest slot); ``found`` is False where no candidate is valid (``allowed``: :meth:`allowed`)."""
+        ok = candidates & self.valid(allowed, levels, act)
+        slot = np.argmax(np.where(ok, score, -np.inf), axis=1)
+        return ok.any(axis=1), self.encode(levels, act, slot)
+
+
+def best_of(candidates: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """[B, K] flags: in each row of ``candidates`` ``[B, K]``, the one with the highest ``score`` (ties: the lowest
+    column); none where a row has no candidate."""
+    best = np.argmax(np.where(candidates, score, -np.inf), axis=1)[:, None]
+    return (np.arange(candidates.shape[1]) == best) & candidates.any(axis=1, keepdims=True)
+
+
+def pick_at_random(ok: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """[B] for each row of ``ok`` ``[B, K]``, the column of one of its True entries, uniformly by ``draws`` ([B]
+    uniforms in [0, 1)); column 0 where a row has none."""
+    count = ok.sum(axis=1)
+    k = np.minimum(np.floor(draws * count).astype(np.int64), np.maximum(count - 1, 0))
+    return np.argmax(ok & (np.cumsum(ok, axis=1) == (k + 1)[:, None]), axis=1)
+
+
+def take_rows(states: Any, rows: np.ndarray) -> Any:
+    """The batched memories of the nations ``rows`` (``None`` stays ``None``)."""
+    if states is None:
+        return None
+    return dataclasses.replace(states, **{f.name: getattr(states, f.name)[rows] for f in dataclasses.fields(states)})
+
+
+def put_rows(states: Any, rows: np.ndarray, new: Any) -> Any:
+    """``states`` with the memories of the nations ``rows`` replaced by ``new`` (a new object; ``None`` stays)."""
+    if states is None:
+        return None
+    updated = {}
+    for field in dataclasses.fields(states):
+        array = getattr(states, field.name).copy()
+        array[rows] = getattr(new, field.name)
+        updated[field.name] = array
+    return dataclasses.replace(states, **updated)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,7 +242,7 @@ class Policy:
 # --------------------------------------------------------------------------------------------------
 
 
-class StatusQuo(Policy):
+class StatusQuo(ArrayPolicy):
     """Keeps its forces at one arms level and never acts abroad: always WAIT.
 
     The pure status-quo state of defensive realism with none of its balancing (Waltz 1979 ch. 6 calls
@@ -156,21 +260,25 @@ class StatusQuo(Policy):
         if not 0 <= self.fixed_level < n_arms_levels:
             raise ValueError(f"arms_level={arms_level} is out of range; valid: 0..{n_arms_levels - 1}")
 
-    def step(self, observation: Observation, state: Any, rng: np.random.Generator) -> tuple[int, Any]:
-        return self.wait(observation["action_mask"], self.fixed_level), state
+    def act(
+        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
+    ) -> tuple[np.ndarray, Any]:
+        allowed = self.allowed(masks)
+        return self.wait(allowed, np.full(len(observations), self.fixed_level)), states
 
 
-class RandomPolicy(Policy):
+class RandomPolicy(ArrayPolicy):
     """Uniform over the actions the mask allows: the null model with no theory at all."""
 
     name = "random"
 
-    def step(self, observation: Observation, state: Any, rng: np.random.Generator) -> tuple[int, Any]:
-        valid = np.flatnonzero(observation["action_mask"])
-        return int(valid[rng.integers(len(valid))]), state
+    def act(
+        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
+    ) -> tuple[np.ndarray, Any]:
+        return pick_at_random(masks > 0, draws), states
 
 
-class Bandwagoner(Policy):
+class Bandwagoner(ArrayPolicy):
     """Allies with the strongest power and gives in to stronger ones: bandwagoning.
 
     Waltz (1979, p. 126) holds that states balance rather than bandwagon; Walt (1987) and Schweller (1994)
@@ -181,65 +289,62 @@ class Bandwagoner(Policy):
 
     name = "bandwagoner"
 
-    def step(self, observation: Observation, state: Any, rng: np.random.Generator) -> tuple[int, Any]:
-        mask = observation["action_mask"]
-        level = self.n_arms_levels // 2
-        own = max(self.own(observation, "military"), _EPS)
-        military = self.others(observation, "military") * self.flags(observation, "alive")
-        at_war = self.flags(observation, "at_war")
+    def act(
+        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
+    ) -> tuple[np.ndarray, Any]:
+        allowed = self.allowed(masks)
+        level = np.full(len(observations), self.n_arms_levels // 2)
+        own = np.maximum(self.own(observations, "military"), _EPS)[:, None]
+        military = self.others(observations, "military") * self.flags(observations, "alive")
+        at_war = self.flags(observations, "at_war")
+        decision = Decision(len(observations))
         # At war it sues for peace, with the strongest enemy first.
-        if at_war.any():
-            action = self.choose(mask, level, Act.PEACE, at_war, military)
-            if action is not None:
-                return action, state
-        demand = self.flags(observation, "demand_received")
-        action = self.choose(mask, level, Act.CONCEDE, demand & (military > own), military)
-        if action is not None:
-            return action, state
-        strongest = int(np.argmax(np.where(at_war, -np.inf, military)))
-        if not at_war[strongest] and not self.flags(observation, "allied")[strongest]:
-            pick = np.arange(self.n_targets) == strongest
-            action = self.choose(mask, level, Act.ALLY, pick, military)
-            if action is not None:
-                return action, state
-        return self.wait(mask, level), state
+        decision.offer(*self.choose(allowed, level, Act.PEACE, at_war, military))
+        demand = self.flags(observations, "demand_received")
+        decision.offer(*self.choose(allowed, level, Act.CONCEDE, demand & (military > own), military))
+        strongest = np.argmax(np.where(at_war, -np.inf, military), axis=1)
+        free = ~(at_war | self.flags(observations, "allied"))[np.arange(len(observations)), strongest]
+        pick = (np.arange(self.n_targets) == strongest[:, None]) & free[:, None]
+        decision.offer(*self.choose(allowed, level, Act.ALLY, pick, military))
+        return decision.otherwise(self.wait(allowed, level)), states
 
 
-class TitForTat(Policy):
+class TitForTat(ArrayPolicy):
     """Mirrors what each nation did to it last turn (Axelrod 1984), starting and staying cooperative.
 
     Reads every other nation's public act of the last turn and whether it was aimed at the observer
     (``acted_on_observer``, ``last_act_*``) and the standing offers between them. In order: it attacks a
     nation that attacked it; makes peace with one that offered peace, or with an enemy that stopped attacking;
     threatens back one that threatened it; allies with one that proposed; aids back one that aided it; else it
-    waits. Ties within a rule are broken by the passed-in generator. Forces stay at the middle arms level.
+    waits. Ties within a rule are broken by the nation's draw. Forces stay at the middle arms level.
     """
 
     name = "tit_for_tat"
 
-    def step(self, observation: Observation, state: Any, rng: np.random.Generator) -> tuple[int, Any]:
-        mask = observation["action_mask"]
-        level = self.n_arms_levels // 2
-        aimed = self.flags(observation, "acted_on_observer")
-        at_war = self.flags(observation, "at_war")
+    def act(
+        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
+    ) -> tuple[np.ndarray, Any]:
+        allowed = self.allowed(masks)
+        level = np.full(len(observations), self.n_arms_levels // 2)
+        aimed = self.flags(observations, "acted_on_observer")
+        at_war = self.flags(observations, "at_war")
 
         def did(act: str) -> np.ndarray:
-            return aimed & self.flags(observation, f"last_act_{act}")
+            return aimed & self.flags(observations, f"last_act_{act}")
 
         attacked = did("attack")
         rules = (
             (Act.ATTACK, attacked),
-            (Act.PEACE, self.flags(observation, "peace_offer_received") | did("peace") | (at_war & ~attacked)),
-            (Act.THREATEN, did("threaten") | self.flags(observation, "demand_received")),
-            (Act.ALLY, self.flags(observation, "proposal_received") | did("ally")),
+            (Act.PEACE, self.flags(observations, "peace_offer_received") | did("peace") | (at_war & ~attacked)),
+            (Act.THREATEN, did("threaten") | self.flags(observations, "demand_received")),
+            (Act.ALLY, self.flags(observations, "proposal_received") | did("ally")),
             (Act.SUPPORT, did("support")),
         )
+        decision = Decision(len(observations))
         for act, candidates in rules:
-            ok = candidates & self.valid(mask, level, act)
-            if ok.any():
-                slots = np.flatnonzero(ok)
-                return self.encode(level, act, int(slots[rng.integers(len(slots))])), state
-        return self.wait(mask, level), state
+            ok = candidates & self.valid(allowed, level, act)
+            decision.offer(ok.any(axis=1), self.encode(level, act, pick_at_random(ok, draws)))
+        return decision.otherwise(self.wait(allowed, level)), states
 
 
 # --------------------------------------------------------------------------------------------------
@@ -267,8 +372,23 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class Memories:
+    """The :class:`Memory` of a batch of realists, field by field: ``[B]`` or ``[B, N-1]`` arrays (before the
+    first observation ``turn`` is 0 and ``fast``/``slow`` are unset zeros)."""
+
+    turn: np.ndarray
+    initial_provinces: np.ndarray
+    fast: np.ndarray
+    slow: np.ndarray
+    aggression: np.ndarray
+    demand_turns: np.ndarray
+    last_aid: np.ndarray
+
+
+@dataclass(frozen=True)
 class View:
-    """One turn's reading of the observation, in relative target slots (arrays of length N-1)."""
+    """One turn's reading of the observations, in relative target slots: ``[B, N-1]`` arrays, ``[B]`` for the
+    nation's own quantities."""
 
     relative: np.ndarray  #: smoothed estimate of each nation's military / own military (0 when dead)
     rising: np.ndarray  #: its fast average runs more than 10% ahead of its slow one
@@ -280,12 +400,12 @@ class View:
     at_war: np.ndarray
     allied: np.ndarray
     engaged: np.ndarray  #: it fights a war with someone other than the observer (public acts)
-    lost_territory: bool  #: fewer provinces than at the start of the episode
-    own_level: int
-    n_wars: int
+    lost_territory: np.ndarray  #: fewer provinces than at the start of the episode
+    own_level: np.ndarray
+    n_wars: np.ndarray
 
 
-class Realist(Policy):
+class Realist(ArrayPolicy):
     """Shared perception of the two realist policies: smoothed relative strength, aggression, fronts.
 
     Args beyond :class:`Policy` (defaults are the env's defaults; :meth:`from_env` reads them from the config):
@@ -335,28 +455,63 @@ class Realist(Policy):
         n = self.n_targets
         return Memory(fast=(), slow=(), aggression=(0.0,) * n, demand_turns=(0,) * n)
 
-    def perceive(self, observation: Observation, memory: Memory) -> tuple[View, Memory]:
-        """Read the observation, update the memory (returning a new one)."""
-        alive = self.flags(observation, "alive")
-        own = max(self.own(observation, "military"), _EPS)
-        raw = np.where(alive, self.others(observation, "military") / own, 0.0)
-        if memory.fast:
-            fast = np.where(alive, (1 - self.fast_rate) * np.asarray(memory.fast) + self.fast_rate * raw, 0.0)
-            slow = np.where(alive, (1 - self.slow_rate) * np.asarray(memory.slow) + self.slow_rate * raw, 0.0)
-        else:
-            fast, slow = raw, raw
-        aimed = self.flags(observation, "acted_on_observer")
-        hostile = self.flags(observation, "last_act_attack") | self.flags(observation, "last_act_threaten")
+    def initial_states(self, n: int) -> Memories:
+        slots = np.zeros((n, self.n_targets))
+        return Memories(
+            turn=np.zeros(n, dtype=np.int64),
+            initial_provinces=np.full(n, -1.0),
+            fast=slots,
+            slow=slots,
+            aggression=slots,
+            demand_turns=np.zeros((n, self.n_targets), dtype=np.int64),
+            last_aid=np.full(n, -1_000_000, dtype=np.int64),
+        )
+
+    def stack_states(self, states: Sequence[Memory]) -> Memories:
+        unset = (0.0,) * self.n_targets
+        return Memories(
+            turn=np.array([m.turn for m in states], dtype=np.int64),
+            initial_provinces=np.array([m.initial_provinces for m in states], dtype=np.float64),
+            fast=np.array([m.fast or unset for m in states], dtype=np.float64),
+            slow=np.array([m.slow or unset for m in states], dtype=np.float64),
+            aggression=np.array([m.aggression for m in states], dtype=np.float64),
+            demand_turns=np.array([m.demand_turns for m in states], dtype=np.int64),
+            last_aid=np.array([m.last_aid for m in states], dtype=np.int64),
+        )
+
+    def state_rows(self, states: Memories) -> list[Memory]:
+        return [
+            Memory(
+                turn=int(states.turn[i]),
+                initial_provinces=float(states.initial_provinces[i]),
+                fast=tuple(states.fast[i].tolist()) if states.turn[i] else (),
+                slow=tuple(states.slow[i].tolist()) if states.turn[i] else (),
+                aggression=tuple(states.aggression[i].tolist()),
+                demand_turns=tuple(states.demand_turns[i].tolist()),
+                last_aid=int(states.last_aid[i]),
+            )
+            for i in range(len(states.turn))
+        ]
+
+    def perceive(self, observations: np.ndarray, memory: Memories) -> tuple[View, Memories]:
+        """Read the observations, update the memories (returning new ones)."""
+        alive = self.flags(observations, "alive")
+        own = np.maximum(self.own(observations, "military"), _EPS)[:, None]
+        raw = np.where(alive, self.others(observations, "military") / own, 0.0)
+        first = (memory.turn == 0)[:, None]  # nothing remembered yet: the averages start at the first reading
+        fast = np.where(first, raw, np.where(alive, (1 - self.fast_rate) * memory.fast + self.fast_rate * raw, 0.0))
+        slow = np.where(first, raw, np.where(alive, (1 - self.slow_rate) * memory.slow + self.slow_rate * raw, 0.0))
+        aimed = self.flags(observations, "acted_on_observer")
+        hostile = self.flags(observations, "last_act_attack") | self.flags(observations, "last_act_threaten")
         # A hostile act aimed at oneself counts fully; one aimed elsewhere counts half.
-        aggression = self.aggression_decay * np.asarray(memory.aggression) + hostile * np.where(aimed, 1.0, 0.5)
+        aggression = self.aggression_decay * memory.aggression + hostile * np.where(aimed, 1.0, 0.5)
         aggression = np.where(alive, aggression, 0.0)
-        demand_made = self.flags(observation, "demand_made")
-        demand_turns = np.where(demand_made, np.asarray(memory.demand_turns) + 1, 0)
-        provinces = self.own(observation, "provinces")
-        initial = memory.initial_provinces if memory.initial_provinces >= 0 else provinces
-        land, sea = self.flags(observation, "land_border"), self.flags(observation, "sea_border")
-        at_war = self.flags(observation, "at_war")
-        fighting = self.flags(observation, _WAR_ACTS[0]) | self.flags(observation, _WAR_ACTS[1])
+        demand_turns = np.where(self.flags(observations, "demand_made"), memory.demand_turns + 1, 0)
+        provinces = self.own(observations, "provinces")
+        initial = np.where(memory.initial_provinces >= 0, memory.initial_provinces, provinces)
+        land, sea = self.flags(observations, "land_border"), self.flags(observations, "sea_border")
+        at_war = self.flags(observations, "at_war")
+        fighting = self.flags(observations, _WAR_ACTS[0]) | self.flags(observations, _WAR_ACTS[1])
         # A war act not aimed at oneself means a war with a third nation.
         engaged = alive & ~at_war & fighting & ~aimed
         view = View(
@@ -368,56 +523,54 @@ class Realist(Policy):
             sea=sea & alive,
             neighbour=(land | sea) & alive,
             at_war=at_war & alive,
-            allied=self.flags(observation, "allied") & alive,
+            allied=self.flags(observations, "allied") & alive,
             engaged=engaged,
             lost_territory=provinces < initial - 1e-6,
-            own_level=self.arms_level(observation),
-            n_wars=int((at_war & alive).sum()),
+            own_level=self.arms_level(observations),
+            n_wars=(at_war & alive).sum(axis=1),
         )
         memory = dataclasses.replace(
             memory,
             turn=memory.turn + 1,
-            initial_provinces=float(initial),
-            fast=tuple(float(x) for x in fast),
-            slow=tuple(float(x) for x in slow),
-            aggression=tuple(float(x) for x in aggression),
-            demand_turns=tuple(int(x) for x in demand_turns),
+            initial_provinces=initial,
+            fast=fast,
+            slow=slow,
+            aggression=aggression,
+            demand_turns=demand_turns,
         )
         return view, memory
 
-    def estimate_noise(self, n_observations: int) -> float:
-        """Log-standard deviation of the smoothed strength estimate after ``n_observations`` (the fast
+    def estimate_noise(self, n_observations: np.ndarray) -> np.ndarray:
+        """[B] log-standard deviation of the smoothed strength estimate after ``n_observations`` (the fast
         average starts at the first reading and then weighs each new one by ``fast_rate``)."""
-        a, n = self.fast_rate, max(n_observations, 1)
+        a, n = self.fast_rate, np.maximum(n_observations, 1)
         keep = (1.0 - a) ** (2 * (n - 1))
-        return self.misperception * float(np.sqrt(keep + a * a * (1.0 - keep) / (1.0 - (1.0 - a) ** 2)))
+        return self.misperception * np.sqrt(keep + a * a * (1.0 - keep) / (1.0 - (1.0 - a) ** 2))
 
     def projection(self, view: View) -> np.ndarray:
-        """[N-1] multiplier on force sent against each nation: 1 over land, the sea penalty across sea only."""
+        """[B, N-1] multiplier on force sent against each nation: 1 over land, the sea penalty across sea only."""
         return np.where(view.land, 1.0, self.sea_penalty)
 
-    def own_side(self, view: View) -> float:
-        """Own military plus allies', relative to own; an ally fighting a war of its own counts half (its
+    def own_side(self, view: View) -> np.ndarray:
+        """[B] own military plus allies', relative to own; an ally fighting a war of its own counts half (its
         forces are split), a prudent reading of the alliance's strength."""
-        return 1.0 + float((view.relative / (1.0 + view.engaged))[view.allied].sum())
+        return 1.0 + np.where(view.allied, view.relative / (1.0 + view.engaged), 0.0).sum(axis=1)
 
     def threats(self, view: View) -> np.ndarray:
-        """[N-1] the nations that could threaten it: non-allied neighbours and enemies, as in the ``security``
+        """[B, N-1] the nations that could threaten it: non-allied neighbours and enemies, as in the ``security``
         doctrine, plus any power whose recent attacks and threats make it aggressive (it may border one soon)."""
         return (view.neighbour | view.at_war | (view.aggression > 0.5)) & ~view.allied & view.alive
 
-    def security_ratio(self, view: View) -> float:
-        """(own + allies' military) / the strongest of :meth:`threats` (inf when none), the ``security``
+    def security_ratio(self, view: View) -> np.ndarray:
+        """[B] (own + allies' military) / the strongest of :meth:`threats` (inf when none), the ``security``
         doctrine's ratio read prudently (allies at war elsewhere counting half)."""
-        own_side = self.own_side(view)
-        threats = self.threats(view)
-        strongest = float(view.relative[threats].max()) if threats.any() else 0.0
-        return own_side / strongest if strongest > _EPS else float("inf")
+        strongest = np.where(self.threats(view), view.relative, 0.0).max(axis=1)
+        return np.where(strongest > _EPS, self.own_side(view) / np.maximum(strongest, _EPS), np.inf)
 
     def front_ratio(self, view: View, extra_fronts: int = 0) -> np.ndarray:
-        """[N-1] force one commits against each nation over the force it commits back, with one's military
+        """[B, N-1] force one commits against each nation over the force it commits back, with one's military
         split over ``n_wars + extra_fronts`` fronts and its own split over the wars it visibly fights."""
-        mine = self.projection(view) / max(view.n_wars + extra_fronts, 1)
+        mine = self.projection(view) / np.maximum(view.n_wars + extra_fronts, 1)[:, None]
         theirs = view.relative / (1.0 + view.engaged)
         return np.where(view.alive, mine / np.maximum(theirs, _EPS), 0.0)
 
@@ -451,6 +604,9 @@ class DefensiveRealist(Realist):
     - **Concedes to overwhelming force, once.** It gives in to a demand when the demander is ``concede_ratio``
       times stronger than it and its allies, but never once it holds less than its starting territory (no
       appeasement spiral).
+
+    The rules are tried in that order of priority each turn (war, demands, balancing, aid); the first that applies
+    decides the act.
     """
 
     name = "defensive_realist"
@@ -473,86 +629,82 @@ class DefensiveRealist(Realist):
         self.concede_ratio = concede_ratio
         self.min_level = min(min_level, n_arms_levels - 1)
 
-    def arms(self, view: View, security: float) -> int:
-        """Internal balancing: up while insecure (or while a threat is rising and the margin is thin), down
-        once comfortably sufficient and nothing around is rising or aggressive."""
-        if view.n_wars:
-            return self.n_arms_levels - 1
+    def arms(self, view: View, security: np.ndarray) -> np.ndarray:
+        """[B] internal balancing: up while insecure (or while a threat is rising and the margin is thin), down
+        once comfortably sufficient and nothing around is rising or aggressive; full mobilisation at war."""
         threats = self.threats(view)
-        rising = bool((threats & view.rising).any())
-        menacing = bool((threats & (view.aggression > 0.5)).any())
+        rising = (threats & view.rising).any(axis=1)
+        menacing = (threats & (view.aggression > 0.5)).any(axis=1)
         comfortable = security > self.comfort * self.sufficiency
-        if security < self.sufficiency or ((rising or menacing) and not comfortable):
-            return self.clamp_level(view.own_level + 1)
-        if comfortable and not rising and not menacing:
-            return max(self.min_level, view.own_level - 1)
-        return view.own_level
+        up = (security < self.sufficiency) | ((rising | menacing) & ~comfortable)
+        down = comfortable & ~rising & ~menacing
+        level = np.where(
+            up,
+            self.clamp_level(view.own_level + 1),
+            np.where(down, np.maximum(self.min_level, view.own_level - 1), view.own_level),
+        )
+        return np.where(view.n_wars > 0, self.n_arms_levels - 1, level)
 
-    def step(self, observation: Observation, state: Memory, rng: np.random.Generator) -> tuple[int, Memory]:
-        view, memory = self.perceive(observation, state)
-        mask = observation["action_mask"]
+    def act(
+        self, observations: np.ndarray, masks: np.ndarray, states: Memories, draws: np.ndarray
+    ) -> tuple[np.ndarray, Memories]:
+        allowed = self.allowed(masks)
+        view, memory = self.perceive(observations, states)
         security = self.security_ratio(view)
         level = self.arms(view, security)
-        for decide in (self._war, self._demands, self._balance, self._aid_ally):
-            action = decide(observation, view, mask, level, security)
-            if action is not None:
-                return action, memory
-        return self.wait(mask, level), memory
+        decision = Decision(len(observations))
+        self._war(decision, observations, view, allowed, level)
+        self._demands(decision, observations, view, allowed, level)
+        self._balance(decision, observations, view, allowed, level, security)
+        self._aid_ally(decision, view, allowed, level, security)
+        return decision.otherwise(self.wait(allowed, level)), memory
 
-    def _war(self, observation: Observation, view: View, mask: np.ndarray, level: int, security: float) -> int | None:
-        if not view.n_wars:
-            return None
-        offered = view.at_war & self.flags(observation, "peace_offer_received")
-        action = self.choose(mask, level, Act.PEACE, offered, view.relative)
-        if action is not None:
-            return action
-        attacked = self.flags(observation, "acted_on_observer") & self.flags(observation, "last_act_attack")
-        provoked = view.at_war & (attacked | view.lost_territory)
+    def _war(
+        self, decision: Decision, observations: np.ndarray, view: View, allowed: np.ndarray, level: np.ndarray
+    ) -> None:
+        offered = view.at_war & self.flags(observations, "peace_offer_received")
+        decision.offer(*self.choose(allowed, level, Act.PEACE, offered, view.relative))
+        attacked = self.flags(observations, "acted_on_observer") & self.flags(observations, "last_act_attack")
+        provoked = view.at_war & (attacked | view.lost_territory[:, None])
         odds = self.front_ratio(view)
-        action = self.choose(mask, level, Act.ATTACK, provoked & (odds >= self.fight_ratio), odds)
-        if action is not None:
-            return action
-        return self.choose(mask, level, Act.PEACE, view.at_war, view.relative)
+        decision.offer(*self.choose(allowed, level, Act.ATTACK, provoked & (odds >= self.fight_ratio), odds))
+        decision.offer(*self.choose(allowed, level, Act.PEACE, view.at_war, view.relative))
 
     def _demands(
-        self, observation: Observation, view: View, mask: np.ndarray, level: int, security: float
-    ) -> int | None:
-        if view.lost_territory:
-            return None  # it gave up all it will: no appeasement spiral, province after province
-        own_side = self.own_side(view)
-        overwhelming = self.flags(observation, "demand_received") & (view.relative >= self.concede_ratio * own_side)
-        return self.choose(mask, level, Act.CONCEDE, overwhelming, view.relative)
+        self, decision: Decision, observations: np.ndarray, view: View, allowed: np.ndarray, level: np.ndarray
+    ) -> None:
+        # Once it has given up territory it concedes no more: no appeasement spiral, province after province.
+        overwhelming = view.relative >= self.concede_ratio * self.own_side(view)[:, None]
+        candidates = self.flags(observations, "demand_received") & overwhelming & ~view.lost_territory[:, None]
+        decision.offer(*self.choose(allowed, level, Act.CONCEDE, candidates, view.relative))
 
     def _aid_ally(
-        self, observation: Observation, view: View, mask: np.ndarray, level: int, security: float
-    ) -> int | None:
-        if security < self.sufficiency:
-            return None
-        return self.choose(mask, level, Act.SUPPORT, view.allied & view.engaged, -view.relative)
+        self, decision: Decision, view: View, allowed: np.ndarray, level: np.ndarray, security: np.ndarray
+    ) -> None:
+        secure = (security >= self.sufficiency)[:, None]
+        decision.offer(*self.choose(allowed, level, Act.SUPPORT, view.allied & view.engaged & secure, -view.relative))
 
-    def threat(self, view: View) -> int | None:
-        """Slot of the power it balances against: the non-allied neighbour or enemy with the highest strength
-        weighted by its aggression and its rise."""
-        candidates = self.threats(view)
-        if not candidates.any():
-            return None
-        score = view.relative * (1.0 + view.aggression) * (1.0 + 0.5 * view.rising)
-        return int(np.argmax(np.where(candidates, score, -np.inf)))
+    def threat(self, view: View) -> np.ndarray:
+        """[B, N-1] the power each nation balances against (at most one slot): the non-allied neighbour or enemy
+        with the highest strength weighted by its aggression and its rise."""
+        return best_of(self.threats(view), view.relative * (1.0 + view.aggression) * (1.0 + 0.5 * view.rising))
 
     def _balance(
-        self, observation: Observation, view: View, mask: np.ndarray, level: int, security: float
-    ) -> int | None:
-        if security >= self.comfort * self.sufficiency:
-            return None
-        threat = self.threat(view)
-        partners = view.alive & ~view.at_war & (view.aggression <= 0.5) & ~self.flags(observation, "demand_received")
-        if threat is not None:
-            partners &= np.arange(self.n_targets) != threat
-        proposing = partners & self.flags(observation, "proposal_received")
-        action = self.choose(mask, level, Act.ALLY, proposing, view.relative)
-        if action is not None or security >= self.sufficiency:
-            return action
-        return self.choose(mask, level, Act.ALLY, partners, view.relative)
+        self,
+        decision: Decision,
+        observations: np.ndarray,
+        view: View,
+        allowed: np.ndarray,
+        level: np.ndarray,
+        security: np.ndarray,
+    ) -> None:
+        insecure = (security < self.comfort * self.sufficiency)[:, None]
+        free = view.alive & ~view.at_war & (view.aggression <= 0.5) & ~self.flags(observations, "demand_received")
+        partners = free & ~self.threat(view) & insecure
+        proposing = partners & self.flags(observations, "proposal_received")
+        decision.offer(*self.choose(allowed, level, Act.ALLY, proposing, view.relative))
+        below = (security < self.sufficiency)[:, None]  # proposes only while short of sufficiency
+        decision.offer(*self.choose(allowed, level, Act.ALLY, partners & below, view.relative))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -565,7 +717,7 @@ class OffensiveRealist(Realist):
     Power Politics*, ch. 2 on power maximising, ch. 5 on the strategies: war, blackmail, bait and bleed,
     bloodletting, balancing and buck-passing; the "power-maximising" rule of the M3 simulation in anchors.md).
 
-    In order of priority each turn:
+    In order of priority each turn (the first rule that applies decides the act):
 
     1. **Offers peace when losing**: at war, if its front ratio against an enemy is below ``peace_ratio``, or an
        enemy offers peace while conquest looks out of reach (front ratio below the war threshold), it offers
@@ -632,108 +784,95 @@ class OffensiveRealist(Realist):
         threat costs nothing to make and may win without war, but only from a position of strength)."""
         return max(1.1, self.blackmail_share * self.war_ratio)
 
-    def step(self, observation: Observation, state: Memory, rng: np.random.Generator) -> tuple[int, Memory]:
-        view, memory = self.perceive(observation, state)
-        mask = observation["action_mask"]
-        top = self.n_arms_levels - 1
+    def act(
+        self, observations: np.ndarray, masks: np.ndarray, states: Memories, draws: np.ndarray
+    ) -> tuple[np.ndarray, Memories]:
+        allowed = self.allowed(masks)
+        view, memory = self.perceive(observations, states)
         menace = self.menace(view)
-        buck_catcher = menace is not None and self.buck_catcher(observation, view, menace)
-        passing_buck = menace is not None and buck_catcher and not view.n_wars
-        level = self.n_arms_levels // 2 if passing_buck else top
+        menaced = menace.any(axis=1)
+        buck_catcher = menaced & self.buck_catcher(observations, view, menace)
+        passing_buck = buck_catcher & (view.n_wars == 0)
+        level = np.where(passing_buck, self.n_arms_levels // 2, self.n_arms_levels - 1)
+        at_peace = (view.n_wars == 0)[:, None]
 
         odds = self.front_ratio(view)
         new_front = self.front_ratio(view, extra_fronts=1)
         # Initiatives rest on a conservative reading of the odds, discounted for misperception.
-        sure = new_front / np.exp(self.caution * self.estimate_noise(memory.turn))
+        sure = new_front / np.exp(self.caution * self.estimate_noise(memory.turn))[:, None]
+        decision = Decision(len(observations))
+
+        def offer(act: Act, candidates: np.ndarray, score: np.ndarray) -> np.ndarray:
+            return decision.offer(*self.choose(allowed, level, act, candidates, score))
+
         # 1. Offer peace when losing.
-        offered = self.flags(observation, "peace_offer_received")
-        losing = view.at_war & ((odds < self.peace_ratio) | (offered & (odds < self.war_ratio)))
-        action = self.choose(mask, level, Act.PEACE, losing, -odds)
-        if action is not None:
-            return action, memory
+        offered = self.flags(observations, "peace_offer_received")
+        offer(Act.PEACE, view.at_war & ((odds < self.peace_ratio) | (offered & (odds < self.war_ratio))), -odds)
         # 2. Carry out threats that were refused.
-        refused = self.flags(observation, "demand_made") & (np.asarray(memory.demand_turns) >= 2)
-        action = self.choose(mask, level, Act.ATTACK, refused, new_front)
-        if action is not None:
-            return action, memory
+        demand_made = self.flags(observations, "demand_made")
+        offer(Act.ATTACK, demand_made & (memory.demand_turns >= 2), new_front)
         # 3. War against a weaker neighbour when the odds favour it, fronts split in mind: a new front must pay
         # with its share of the forces, and every running war must still hold at even odds.
-        holds = not view.n_wars or bool((new_front[view.at_war] >= self.peace_ratio).all())
-        if holds:
-            prey = view.neighbour & ~view.allied & ~view.at_war & (sure >= self.war_ratio)
-            action = self.choose(mask, level, Act.ATTACK, prey, new_front)
-            if action is not None:
-                return action, memory
+        holds = (~view.at_war | (new_front >= self.peace_ratio)).all(axis=1, keepdims=True)
+        offer(Act.ATTACK, view.neighbour & ~view.allied & ~view.at_war & (sure >= self.war_ratio) & holds, new_front)
         # 4. Fight on.
-        action = self.choose(mask, level, Act.ATTACK, view.at_war, odds)
-        if action is not None:
-            return action, memory
+        offer(Act.ATTACK, view.at_war, odds)
         # 5. Concede only to a nation that would win the war.
-        demand = self.flags(observation, "demand_received")
-        stronger = 1.0 / np.maximum(self.front_ratio(view, extra_fronts=1), _EPS)
-        action = self.choose(mask, level, Act.CONCEDE, demand & (stronger >= self.war_ratio), view.relative)
-        if action is not None:
-            return action, memory
+        stronger = 1.0 / np.maximum(new_front, _EPS)
+        demand = self.flags(observations, "demand_received")
+        offer(Act.CONCEDE, demand & (stronger >= self.war_ratio), view.relative)
         # 6. Balance only if nobody else will (otherwise the buck passes).
-        if menace is not None and not buck_catcher:
-            partners = view.alive & ~view.at_war & (np.arange(self.n_targets) != menace)
-            proposing = partners & self.flags(observation, "proposal_received")
-            action = self.choose(mask, level, Act.ALLY, proposing, view.relative)
-            if action is None:
-                action = self.choose(mask, level, Act.ALLY, partners, view.relative)
-            if action is not None:
-                return action, memory
+        partners = view.alive & ~view.at_war & ~menace & (menaced & ~buck_catcher)[:, None]
+        offer(Act.ALLY, partners & self.flags(observations, "proposal_received"), view.relative)
+        offer(Act.ALLY, partners, view.relative)
         # 7. Blackmail.
-        if not view.n_wars and not self.flags(observation, "demand_made").any():
-            victims = view.neighbour & ~view.allied & (sure >= self.blackmail_ratio)
-            action = self.choose(mask, level, Act.THREATEN, victims, new_front)
-            if action is not None:
-                return action, memory
+        calm = at_peace & ~demand_made.any(axis=1, keepdims=True)
+        offer(Act.THREATEN, view.neighbour & ~view.allied & (sure >= self.blackmail_ratio) & calm, new_front)
         # 8. Bloodletting and bait-and-bleed.
-        if not view.n_wars and memory.turn - memory.last_aid >= self.aid_interval:
-            action = self.bleed(observation, view, mask, level)
-            if action is not None:
-                return action, dataclasses.replace(memory, last_aid=memory.turn)
+        due = at_peace & (memory.turn - memory.last_aid >= self.aid_interval)[:, None]
+        aided = self.bleed(decision, observations, view, allowed, level, due)
+        memory = dataclasses.replace(memory, last_aid=np.where(aided, memory.turn, memory.last_aid))
         # 9. Leave an alliance with a nation worth conquering.
-        if menace is None:
-            prey = view.allied & view.neighbour & (sure >= self.war_ratio)
-            action = self.choose(mask, level, Act.LEAVE_ALLIANCE, prey, new_front)
-            if action is not None:
-                return action, memory
-        return self.wait(mask, level), memory
+        prey = view.allied & view.neighbour & (sure >= self.war_ratio) & ~menaced[:, None]
+        offer(Act.LEAVE_ALLIANCE, prey, new_front)
+        return decision.otherwise(self.wait(allowed, level)), memory
 
-    def menace(self, view: View) -> int | None:
-        """Slot of a stronger, aggressive, non-allied neighbour or enemy (the power to balance against)."""
+    def menace(self, view: View) -> np.ndarray:
+        """[B, N-1] the stronger, aggressive, non-allied neighbour or enemy to balance against (at most one slot:
+        the strongest)."""
         candidates = (
             (view.neighbour | view.at_war)
             & ~view.allied
             & (view.relative > self.threat_ratio)
             & ((view.aggression > 0.1) | view.at_war)
         )
-        if not candidates.any():
-            return None
-        return int(np.argmax(np.where(candidates, view.relative, -np.inf)))
+        return best_of(candidates, view.relative)
 
-    def buck_catcher(self, observation: Observation, view: View, menace: int) -> bool:
-        """Whether another nation visibly balances against the menace: it proposed or accepted an alliance last
+    def buck_catcher(self, observations: np.ndarray, view: View, menace: np.ndarray) -> np.ndarray:
+        """[B] whether another nation visibly balances against the menace: it proposed or accepted an alliance last
         turn, or it fights while the menace fights (a nation one is not allied with, so the buck is passed)."""
-        others = view.alive & (np.arange(self.n_targets) != menace) & ~view.allied
-        allying = self.flags(observation, "last_act_ally")
-        menace_fights = bool(view.engaged[menace])
-        return bool((others & (allying | (view.engaged & menace_fights))).any())
+        others = view.alive & ~menace & ~view.allied
+        allying = self.flags(observations, "last_act_ally")
+        menace_fights = (view.engaged & menace).any(axis=1, keepdims=True)
+        return (others & (allying | (view.engaged & menace_fights))).any(axis=1)
 
-    def bleed(self, observation: Observation, view: View, mask: np.ndarray, level: int) -> int | None:
-        """SUPPORT for one side of a war between two rivals that it stays out of."""
+    def bleed(
+        self,
+        decision: Decision,
+        observations: np.ndarray,
+        view: View,
+        allowed: np.ndarray,
+        level: np.ndarray,
+        due: np.ndarray,
+    ) -> np.ndarray:
+        """SUPPORT for one side of a war between two rivals that it stays out of; returns [B] who sent it."""
         belligerents = view.engaged & ~view.allied
-        if belligerents.sum() < 2:
-            return None
-        weaker = belligerents & (view.relative < 1.0)
-        losing_side = weaker & self.flags(observation, "last_act_peace")
-        action = self.choose(mask, level, Act.SUPPORT, losing_side, -view.relative)  # bloodletting
-        if action is None:
-            attackers = weaker & self.flags(observation, "last_act_attack")
-            action = self.choose(mask, level, Act.SUPPORT, attackers, -view.relative)  # bait and bleed
-        return action
+        weaker = belligerents & (view.relative < 1.0) & (belligerents.sum(axis=1) >= 2)[:, None] & due
+        losing_side = weaker & self.flags(observations, "last_act_peace")
+        bloodletting = decision.offer(*self.choose(allowed, level, Act.SUPPORT, losing_side, -view.relative))
+        attackers = weaker & self.flags(observations, "last_act_attack")
+        bait_and_bleed = decision.offer(*self.choose(allowed, level, Act.SUPPORT, attackers, -view.relative))
+        return bloodletting | bait_and_bleed
 
 
 # --------------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ import gymnasium
 import numpy as np
 
 import realism_env
-from agents import POLICIES, Policy, make_policy
+from agents import POLICIES, Nations, Policy, make_policy
 from realism_env import EnvConfig
 
 RENDER_MODES = ("ansi", "rgb_array")
@@ -96,8 +96,8 @@ class SingleLearnerEnv(gymnasium.Env):
         self.action_space = gymnasium.spaces.Discrete(realism_env.n_actions(n, len(self.config.arms_shares)))
         self.learner = 0 if learner is None else learner  #: the learning nation of the current episode
         self._observations: dict[str, dict[str, np.ndarray]] = {}
-        self._memory: dict[int, Any] = {}
-        self._rngs: list[np.random.Generator] = []
+        self._background: Nations | None = None  # the other nations of the episode, with their memories
+        self._rngs: dict[str, np.random.Generator] = {}
 
     def _build_background(self, background: str | Sequence[str | None], learner: int | None) -> dict[int, Policy]:
         n = self.config.n_nations
@@ -112,7 +112,9 @@ class SingleLearnerEnv(gymnasium.Env):
                 raise ValueError(f"background[{i}] is None; valid: a policy name for every nation but a fixed learner")
             if name is not None and name not in POLICIES:
                 raise ValueError(f"unknown policy {name!r}; valid: {', '.join(sorted(POLICIES))}")
-        return {i: make_policy(name, self.env) for i, name in enumerate(names) if name is not None}
+        # one policy object per name, so that the nations it plays decide in one batched call (agents.Nations)
+        policies = {name: make_policy(name, self.env) for name in dict.fromkeys(names) if name is not None}
+        return {i: policies[name] for i, name in enumerate(names) if name is not None}
 
     @property
     def learner_agent(self) -> str:
@@ -136,8 +138,9 @@ class SingleLearnerEnv(gymnasium.Env):
         episode_seed = seed if seed is not None else int(self.np_random.integers(2**62))
         self._observations, infos = self.env.reset(seed=episode_seed)
         children = np.random.SeedSequence(episode_seed).spawn(n)
-        self._rngs = [np.random.default_rng(child) for child in children]
-        self._memory = {i: policy.initial_state() for i, policy in self._policies.items()}
+        agents = self.env.possible_agents
+        self._rngs = {agent: np.random.default_rng(child) for agent, child in zip(agents, children, strict=True)}
+        self._background = Nations({agents[i]: self._policies[i] for i in range(n) if i != self.learner})
         info = dict(infos[self.learner_agent], learner=self.learner)
         return self._observation(self._observations), info
 
@@ -152,15 +155,11 @@ class SingleLearnerEnv(gymnasium.Env):
         learner_agent = self.learner_agent
         if learner_agent not in self.env.agents:
             raise RuntimeError("the learner's episode is over; call reset()")
-        actions: dict[str, Any] = {}
-        for agent in self.env.agents:
-            i = self.env.agent_name_mapping[agent]
-            if i == self.learner:
-                actions[agent] = action
-            else:
-                actions[agent], self._memory[i] = self._policies[i].step(
-                    self._observations[agent], self._memory[i], self._rngs[i]
-                )
+        others = {agent: self._observations[agent] for agent in self.env.agents if agent != learner_agent}
+        played = self._background.act(others, self._rngs)
+        actions: dict[str, Any] = {
+            agent: action if agent == learner_agent else played[agent] for agent in self.env.agents
+        }
         observations, rewards, terminations, truncations, infos = self.env.step(actions)
         self._observations = observations
         info = dict(infos[learner_agent], learner=self.learner)

@@ -1,12 +1,14 @@
 """Throughput of the evaluation harness (agents/evaluate.py) on the default scenario.
 
     python -m benchmarks.evaluate [--population offensive_realist:3,defensive_realist:3] [--scenario multipolar]
-                                  [--episodes 10] [--max-cycles 200] [--seed 0] [--repeats 3]
+                                  [--episodes 32] [--max-cycles 200] [--seed 0] [--repeats 3]
 
 Times what ``python -m agents.evaluate`` does for one population, split in three: playing the episodes (the scripted
 policies and the env), recording them and computing every metric, and summarising (bootstrap intervals over the
 episodes). Prints episodes per second, turns (parallel steps) per second and agent-steps per second (one per live
-nation per turn) of the whole. Time is the process's CPU time (single-threaded work; steadier than wall time when
+nation per turn) of the whole, twice in the same run: with the harness's episodes in lockstep (``Episodes.TOGETHER``
+at a time, each scripted policy deciding for its nations of all of them in one batched call) and one episode at a
+time, and the ratio of the two. Time is the process's CPU time (single-threaded work; steadier than wall time when
 other processes share the machine); the best of ``--repeats`` is reported.
 """
 
@@ -56,19 +58,28 @@ class _Timed:
         return timed
 
 
-def measure(population: str, scenario: str, episodes: int, max_cycles: int, seed: int) -> dict[str, float]:
+def measure(
+    population: str, scenario: str, episodes: int, max_cycles: int, seed: int, together: int
+) -> dict[str, float]:
     """CPU seconds of each part of one harness run, and the work done."""
     plan = make_plan(population, scenario, max_cycles=max_cycles)
     seeds = matched_seeds(seed, episodes)
     boot = bootstrap_settings(0.95, 2000, seed)
-    harness = Episodes(plan)
-    recorder = harness.env.recorder
+    harness = Episodes(plan, together=together)
     recording = _Timed()
-    for method in ("start", "record", "log", "metrics", "nation_metrics", "by_doctrine"):
-        setattr(recorder, method, recording.wrap(getattr(recorder, method)))
-    harness.env = _Counting(harness.env)
+    counters: list[_Counting] = []
+
+    def instrumented(env: Any) -> _Counting:
+        for method in ("start", "record", "log", "metrics", "nation_metrics", "by_doctrine"):
+            setattr(env.recorder, method, recording.wrap(getattr(env.recorder, method)))
+        counters.append(_Counting(env))
+        return counters[-1]
+
+    new_env = harness._new_env
+    harness.envs = [instrumented(env) for env in harness.envs]
+    harness._new_env = lambda: instrumented(new_env())
     start = time.process_time()
-    rows = [harness.run(s) for s in seeds]
+    rows = harness.run_many(seeds)
     episodes_time = time.process_time() - start
     start = time.process_time()
     report(plan, rows, seed, boot)
@@ -79,8 +90,8 @@ def measure(population: str, scenario: str, episodes: int, max_cycles: int, seed
         "summaries": summaries,
         "total": episodes_time + summaries,
         "episodes": float(episodes),
-        "turns": float(harness.env.turns),
-        "agent_steps": float(harness.env.agent_steps),
+        "turns": float(sum(counter.turns for counter in counters)),
+        "agent_steps": float(sum(counter.agent_steps for counter in counters)),
     }
 
 
@@ -88,40 +99,37 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--population", default="offensive_realist:3,defensive_realist:3")
     parser.add_argument("--scenario", default="multipolar", choices=sorted(realism_env.SCENARIOS))
-    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--episodes", type=int, default=32)
     parser.add_argument("--max-cycles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="measurements; the fastest is reported")
     args = parser.parse_args(argv)
-    best: dict[str, float] | None = None
-    for _ in range(args.repeats):
-        result = measure(args.population, args.scenario, args.episodes, args.max_cycles, args.seed)
-        if best is None or result["total"] < best["total"]:
-            best = result
-    assert best is not None
-    total = best["total"]
-    out = {
-        "episodes_per_s": best["episodes"] / total,
-        "turns_per_s": best["turns"] / total,
-        "agent_steps_per_s": best["agent_steps"] / total,
-    }
     print(
         f"harness: {args.population} | scenario {args.scenario} | {args.episodes} episodes of at most "
-        f"{args.max_cycles} turns (seeds {args.seed}..{args.seed + args.episodes - 1}); "
-        f"{best['turns'] / best['episodes']:.0f} turns per episode on average"
+        f"{args.max_cycles} turns (seeds {args.seed}..{args.seed + args.episodes - 1})"
     )
-    print(
-        f"episodes/s {out['episodes_per_s']:.2f} | turns/s {out['turns_per_s']:,.0f} | "
-        f"agent-steps/s {out['agent_steps_per_s']:,.0f}   (CPU time, best of {args.repeats})"
-    )
-    parts = ("play", "record_and_metrics", "summaries")
-    labels = ("playing (policies + env)", "recording + metrics", "summaries (bootstrap)")
-    print(
-        "CPU time: "
-        + ", ".join(
-            f"{label} {best[p]:.2f} s ({100 * best[p] / total:.0f}%)" for p, label in zip(parts, labels, strict=True)
+    out = {}
+    for label, together in (("lockstep", Episodes.TOGETHER), ("one by one", 1)):
+        best: dict[str, float] | None = None
+        for _ in range(args.repeats):
+            result = measure(args.population, args.scenario, args.episodes, args.max_cycles, args.seed, together)
+            if best is None or result["total"] < best["total"]:
+                best = result
+        assert best is not None
+        total = best["total"]
+        out[label] = best["episodes"] / total
+        print(
+            f"{label} ({together} at a time): episodes/s {best['episodes'] / total:.2f} | "
+            f"turns/s {best['turns'] / total:,.0f} | agent-steps/s {best['agent_steps'] / total:,.0f} | "
+            f"{best['turns'] / best['episodes']:.0f} turns an episode   (CPU time, best of {args.repeats})"
         )
-    )
+        parts = ("play", "record_and_metrics", "summaries")
+        labels = ("playing (policies + env)", "recording + metrics", "summaries (bootstrap)")
+        shares = (
+            f"{name} {best[p]:.2f} s ({100 * best[p] / total:.0f}%)" for p, name in zip(parts, labels, strict=True)
+        )
+        print("  CPU time: " + ", ".join(shares))
+    print(f"lockstep over one by one: {out['lockstep'] / out['one by one']:.2f}x episodes/s")
     return out
 
 

@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 
 import realism_env
-from agents import POLICIES, Memory, build_policies, make_policy, policy_class, rollout
+from agents import POLICIES, Memory, Nations, Policy, build_policies, make_policy, policy_class, rollout
+from agents.episodes import Episodes, matched_seeds
+from agents.evaluation_report import jsonable
+from agents.population import make_plan
+from agents.rollout import rollout_together
 from realism_env import Act, decode_action, encode_action
 
 NAMES = ("defensive_realist", "offensive_realist", "status_quo", "random", "bandwagoner", "tit_for_tat")
@@ -243,6 +247,103 @@ def test_memory_is_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         memory.turn = 5
     assert isinstance(memory.aggression, tuple) and isinstance(memory.demand_turns, tuple)
+
+
+# --------------------------------------------------------------------------------------------------
+# One copy of each policy: batched act, step, lockstep episodes
+# --------------------------------------------------------------------------------------------------
+
+
+def _stepped_one_by_one(env, population, seed: int, turns: int) -> list[dict[str, int]]:
+    """The actions of an episode played nation by nation with ``Policy.step`` (each nation's generator as in
+    ``agents.rollout``)."""
+    policies = {a: make_policy(name, env) for a, name in zip(env.possible_agents, population, strict=True)}
+    children = np.random.SeedSequence(seed).spawn(len(env.possible_agents))
+    rngs = {a: np.random.default_rng(c) for a, c in zip(env.possible_agents, children, strict=True)}
+    states = {a: policies[a].initial_state() for a in env.possible_agents}
+    observations, _ = env.reset(seed=seed)
+    played = []
+    for _ in range(turns):
+        if not env.agents:
+            break
+        actions = {}
+        for agent in env.agents:
+            actions[agent], states[agent] = policies[agent].step(observations[agent], states[agent], rngs[agent])
+        played.append(actions)
+        observations, *_ = env.step(actions)
+    return played
+
+
+@pytest.mark.parametrize("scenario", ["multipolar", "bipolar", "europe_1914"])
+def test_lockstep_episodes_play_as_each_nation_stepped_alone(scenario):
+    """Every policy batched over the nations of 4 episodes in lockstep (``rollout_together``: the offensive realists of
+    all episodes in one call, with wars, eliminations and ended episodes) chooses what ``step`` chooses for each
+    nation alone, memories and draws included."""
+    population = ["offensive_realist", "offensive_realist", "defensive_realist", "tit_for_tat", "random", "bandwagoner"]
+    envs = [realism_env.parallel_env(scenario=scenario, max_cycles=60) for _ in range(4)]
+    seeds = [3, 4, 5, 6]
+    together = [[] for _ in seeds]
+    for transitions in rollout_together(envs, build_policies(envs[0], population), seeds):
+        for k, transition in enumerate(transitions):
+            if transition is not None:
+                together[k].append(transition.actions)
+    reference = realism_env.parallel_env(scenario=scenario, max_cycles=60)
+    for k, seed in enumerate(seeds):
+        assert together[k] == _stepped_one_by_one(reference, population, seed, 60), f"episode {seed}"
+    assert sum(map(len, together)) > 100
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_act_leaves_the_memories_it_was_given_untouched(name):
+    env = make_env()
+    policy = make_policy(name, env)
+    observations, _ = env.reset(seed=1)
+    agents = list(env.agents)
+    batch = np.stack([observations[a]["observation"] for a in agents])
+    masks = np.stack([observations[a]["action_mask"] for a in agents])
+    states = policy.initial_states(len(agents))
+    _, states = policy.act(batch, masks, states, np.full(len(agents), 0.5))  # one turn remembered
+    before = copy.deepcopy(states)
+    first = policy.act(batch, masks, states, np.full(len(agents), 0.5))
+    second = policy.act(batch, masks, states, np.full(len(agents), 0.5))
+    np.testing.assert_array_equal(first[0], second[0])
+    if states is not None:
+        for field in dataclasses.fields(states):
+            np.testing.assert_array_equal(getattr(states, field.name), getattr(before, field.name), err_msg=field.name)
+    assert first[0].shape == (len(agents),) and all(masks[i, a] for i, a in enumerate(first[0]))
+
+
+def test_nations_batch_the_nations_that_share_a_policy_and_step_the_others():
+    env = make_env()
+
+    class Waits(Policy):  # a policy that is not array code: stepped nation by nation
+        name = "waits"
+
+        def step(self, observation, state, rng):
+            return encode_action(0, Act.WAIT, 0, 6), state + 1
+
+    shared = make_policy("offensive_realist", env)
+    own = Waits(env.layout, 6)
+    nations = Nations({"nation_0": shared, "nation_1": own, "nation_2": shared, "nation_3": own})
+    assert [(policy.name, members) for policy, members in nations.groups] == [
+        ("offensive_realist", ["nation_0", "nation_2"]),
+        ("waits", ["nation_1", "nation_3"]),
+    ]
+    nations.memory[1] = [0, 0]
+    observations, _ = env.reset(seed=0)
+    rngs = {a: np.random.default_rng(0) for a in env.possible_agents}
+    live = {a: observations[a] for a in ("nation_0", "nation_1", "nation_2")}  # nation_3 is out this turn
+    actions = nations.act(live, rngs)
+    assert set(actions) == set(live) and actions["nation_1"] == encode_action(0, Act.WAIT, 0, 6)
+    assert nations.memory[0].turn.tolist() == [1, 1] and nations.memory[1] == [1, 0]
+
+
+def test_the_harness_plays_the_same_rows_in_lockstep_as_one_by_one():
+    plan = make_plan("offensive_realist:2,tit_for_tat:1,random:1,defensive_realist:2", max_cycles=40)
+    seeds = matched_seeds(7, 5)
+    assert jsonable(Episodes(plan, together=2).run_many(seeds)) == jsonable(Episodes(plan, together=1).run_many(seeds))
+    with pytest.raises(ValueError, match="together=0 is invalid; valid: an integer >= 1"):
+        Episodes(plan, together=0)
 
 
 # --------------------------------------------------------------------------------------------------

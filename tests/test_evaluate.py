@@ -400,16 +400,16 @@ def test_the_python_api_raises_value_error() -> None:
 def test_a_run_that_fails_midway_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "metrics.json"
     out.write_text('{"old": true}\n')
-    real_run = Episodes.run
+    real_row = Episodes._row
     calls = []
 
-    def failing_run(self: Episodes, seed: int) -> dict:
+    def failing_row(self: Episodes, recorder: object, seed: int, turns: int) -> dict:
         calls.append(seed)
         if len(calls) == 2:
             raise RuntimeError("simulated crash in episode 2")
-        return real_run(self, seed)
+        return real_row(self, recorder, seed, turns)
 
-    monkeypatch.setattr(Episodes, "run", failing_run)
+    monkeypatch.setattr(Episodes, "_row", failing_row)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ev.main(["--population", "random", "--episodes", "3", "--max-cycles", "3", "--out", str(out), "--quiet"])
     assert out.read_text() == '{"old": true}\n'

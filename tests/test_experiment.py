@@ -597,8 +597,18 @@ def test_learned_policy_respects_masks(mixed_run: Path) -> None:
         only = np.zeros(n_actions, dtype=np.int8)
         only[17] = 1
         assert policy.step({"observation": observation, "action_mask": only}, (), rng)[0] == 17
+    masks = np.zeros((2, 4), dtype=bool)
+    masks[0, 1] = True  # the second row allows nothing
     with pytest.raises(ValueError, match="allows no action"):
-        masked_choice(np.zeros(4), np.zeros(4, dtype=bool), True, rng)
+        masked_choice(np.zeros((2, 4)), masks, True, rng.random(2))
+
+
+def test_masked_choice_samples_the_masked_softmax() -> None:
+    logits = np.tile(np.log([5.0, 1.0, 3.0, 1.0]), (40_000, 1))
+    masks = np.tile([True, True, True, False], (40_000, 1))
+    drawn = masked_choice(logits, masks, False, np.random.default_rng(0).random(40_000))
+    np.testing.assert_allclose(np.bincount(drawn, minlength=4) / 40_000, [5 / 9, 1 / 9, 3 / 9, 0], atol=0.01)
+    assert masked_choice(logits[:1], masks[:1], True, np.zeros(1)).tolist() == [0]
 
 
 def type_spec(name: str) -> dict:

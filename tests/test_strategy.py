@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agents.episodes import Episodes
 from train.learned import play
 from train.strategy import ARCHETYPES, strategy_columns
 
@@ -38,3 +39,21 @@ def test_shares_are_distributions_and_random_nations_agree_at_chance():
 def test_without_strategy_the_rows_hold_no_strategy_columns():
     rows, _ = play(["random"] * 6, ["security"] * 6, "multipolar", SEEDS, max_cycles=5)
     assert not set(strategy_columns(5)) & set(rows[0])
+
+
+def test_lockstep_episodes_give_the_rows_of_episodes_played_one_by_one(monkeypatch):
+    # The shadows of every episode decide in one batched call per archetype; each episode keeps its own generators.
+    population = ["tit_for_tat", "offensive_realist", "random", "bandwagoner", "defensive_realist", "tit_for_tat"]
+    doctrines = ["security", "power"] * 3
+    together, _ = play(
+        population, doctrines, "bipolar", SEEDS, max_cycles=30, focal=[True] * 4 + [False] * 2, strategy=True
+    )
+    monkeypatch.setattr(Episodes, "TOGETHER", 1)
+    alone, _ = play(
+        population, doctrines, "bipolar", SEEDS, max_cycles=30, focal=[True] * 4 + [False] * 2, strategy=True
+    )
+    assert len(together) == len(alone) == len(SEEDS)
+    for a, b in zip(together, alone, strict=True):
+        assert a.keys() == b.keys()
+        for column in a:
+            assert a[column] == b[column] or (np.isnan(a[column]) and np.isnan(b[column])), column

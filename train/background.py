@@ -5,8 +5,9 @@ them too lets learners meet the theories' archetypes (the offensive realist that
 realist that balances) before they are judged against them. In a :class:`Background`, the first ``n_worlds`` worlds
 of a ``WorldBatch`` hold background nations: nations ``n_focal .. N-1`` of world ``w`` are played by the scripted
 policy ``names[w % len(names)]`` of :mod:`agents.policies` (through its public Policy contract), and the trainer gives
-their rows weight 0 in every loss. The policies run on the host, one call per background nation and turn, so a
-background costs Python time: keep its share of the worlds small.
+their rows weight 0 in every loss. The policies run on the host: each scripted policy decides for all its live
+background nations in one batched call a turn (:meth:`agents.ArrayPolicy.act`, a few microseconds a nation); a policy
+that is not array code (a learned one) steps nation by nation.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agents import make_policy
+from agents import ArrayPolicy, make_policy, put_rows, take_rows
 from agents.policies import POLICIES
 from realism_env.backend import to_numpy
 
@@ -49,12 +50,23 @@ class Background:
             raise ValueError(f"{n_worlds} background worlds is invalid; valid: 0..{batch.n_worlds}")
         self.n_worlds, self.n_focal, self.n_nations = n_worlds, n_focal, n_nations
         self.names = tuple(names) if n_worlds else ()
-        self.policies = [make_policy(self.names[w % len(self.names)], batch) for w in range(n_worlds)]
-        self.states = [[policy.initial_state() for _ in range(n_focal, n_nations)] for policy in self.policies]
         self.rng = np.random.default_rng((seed, 1))
+        # each policy's background nations as (world, nation) index arrays, with their memories
+        self.groups: list[tuple[Any, np.ndarray, np.ndarray]] = []
+        self.states: list[Any] = []
+        for name in dict.fromkeys(self.names):
+            worlds = np.array([w for w in range(n_worlds) if self.names[w % len(self.names)] == name])
+            world, nation = np.meshgrid(worlds, np.arange(n_focal, n_nations), indexing="ij")
+            policy = make_policy(name, batch)
+            self.groups.append((policy, world.reshape(-1), nation.reshape(-1)))
+            self.states.append(self._initial(policy, world.size))
         learner = np.ones((batch.n_worlds, n_nations), dtype=np.float32)
         learner[:n_worlds, n_focal:] = 0.0
         self.learner = learner.reshape(-1)  #: [W * N] 1 for a learning slot, 0 for a background one
+
+    @staticmethod
+    def _initial(policy: Any, n: int) -> Any:
+        return policy.initial_states(n) if isinstance(policy, ArrayPolicy) else [policy.initial_state()] * n
 
     def act(self, actions: np.ndarray, observations: Any, masks: Any, alive: Any) -> np.ndarray:
         """``actions`` ([W, N], the learners' samples) with every live background nation's scripted action."""
@@ -62,11 +74,24 @@ class Background:
             return actions
         observations, masks, alive = to_numpy(observations), to_numpy(masks), to_numpy(alive)
         actions = np.array(actions, copy=True)
-        for w, policy in enumerate(self.policies):  # the background worlds and their nations, on the host
-            for k, i in enumerate(range(self.n_focal, self.n_nations)):
-                if alive[w, i]:
-                    seen = {"observation": observations[w, i], "action_mask": masks[w, i]}
-                    actions[w, i], self.states[w][k] = policy.step(seen, self.states[w][k], self.rng)
+        for g, (policy, world, nation) in enumerate(self.groups):
+            live = np.flatnonzero(alive[world, nation])
+            w, i = world[live], nation[live]
+            if isinstance(policy, ArrayPolicy):
+                chosen, states = policy.act(
+                    observations[w, i], masks[w, i], take_rows(self.states[g], live), self.rng.random(len(live))
+                )
+                self.states[g] = put_rows(self.states[g], live, states)
+                actions[w, i] = chosen
+            else:
+                for row in live:
+                    seen = {
+                        "observation": observations[world[row], nation[row]],
+                        "action_mask": masks[world[row], nation[row]],
+                    }
+                    actions[world[row], nation[row]], self.states[g][row] = policy.step(
+                        seen, self.states[g][row], self.rng
+                    )
         return actions
 
     def reset(self, world_reset: Any) -> None:
@@ -74,6 +99,13 @@ class Background:
         background it reads nothing (on a GPU, reading ``world_reset`` would wait for the step)."""
         if not self.n_worlds:
             return
-        ended = to_numpy(world_reset)[: self.n_worlds]
-        for w in np.flatnonzero(ended):
-            self.states[w] = [self.policies[w].initial_state() for _ in range(self.n_focal, self.n_nations)]
+        ended = to_numpy(world_reset)
+        for g, (policy, world, _) in enumerate(self.groups):
+            rows = np.flatnonzero(ended[world])
+            if len(rows) == 0:
+                continue
+            if isinstance(policy, ArrayPolicy):
+                self.states[g] = put_rows(self.states[g], rows, policy.initial_states(len(rows)))
+            else:
+                for row in rows:
+                    self.states[g][row] = policy.initial_state()

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,9 +46,8 @@ import numpy as np
 
 import realism_env
 from agents.episodes import Episodes
-from agents.policies import POLICIES, Policy, register_policy
+from agents.policies import POLICIES, ArrayPolicy, Policy, register_policy
 from agents.population import default_doctrines, make_plan
-from agents.rollout import rollout
 from realism_env import ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
 from train.strategy import StrategyTracker
@@ -246,19 +245,23 @@ def file_digest(path: str | Path) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def masked_choice(logits: np.ndarray, mask: np.ndarray, deterministic: bool, rng: np.random.Generator) -> int:
-    """An action the mask allows: the most likely (ties: the lowest index) or a sample of the masked softmax."""
-    allowed = np.asarray(mask).astype(bool)
-    if not allowed.any():
+def masked_choice(logits: np.ndarray, masks: np.ndarray, deterministic: bool, draws: np.ndarray) -> np.ndarray:
+    """[B] actions the masks allow (``logits`` and ``masks``: [B, A]): the most likely (ties: the lowest index), or a
+    sample of the masked softmax by inverse transform of ``draws`` ([B] uniforms in [0, 1))."""
+    allowed = np.asarray(masks).astype(bool)
+    if not allowed.any(axis=-1).all():
         raise ValueError("the action mask allows no action")
     masked = np.where(allowed, logits, -np.inf)
     if deterministic:
-        return int(np.argmax(masked))
-    z = np.exp(masked - masked.max())
-    return int(rng.choice(len(z), p=z / z.sum()))
+        return np.argmax(masked, axis=-1)
+    weights = np.exp(masked - masked.max(axis=-1, keepdims=True))
+    cumulative = np.cumsum(weights, axis=-1)
+    # the first allowed action whose cumulative weight passes the draw (never a masked one: its weight is 0)
+    passed = (cumulative > draws[:, None] * cumulative[:, -1:]) & allowed
+    return np.argmax(passed, axis=-1)
 
 
-class LearnedPolicy(Policy):
+class LearnedPolicy(ArrayPolicy):
     """A nation played by a trained network (see the module docstring). Subclasses made by
     :func:`register_learned` carry the run in ``spec``; construct them with ``make_policy(name, env)``.
 
@@ -314,12 +317,20 @@ class LearnedPolicy(Policy):
 
     def features(self, observation: Mapping[str, np.ndarray]) -> np.ndarray:
         """The network's input: the observation vector, then the doctrine one-hot (if the run used it)."""
-        x = np.asarray(observation["observation"], dtype=np.float64)
-        return np.concatenate([x, self.indicator]) if self.indicator.size else x
+        return self.batch_features(np.asarray(observation["observation"])[None])[0]
 
-    def step(self, observation: Mapping[str, np.ndarray], state: Any, rng: np.random.Generator) -> tuple[int, Any]:
-        logits = self.network.logits(self.features(observation))
-        return masked_choice(logits, observation["action_mask"], self.deterministic, rng), state
+    def batch_features(self, observations: np.ndarray) -> np.ndarray:
+        """[B, D] the network's inputs of ``observations`` ([B, size]), as :meth:`features`."""
+        x = np.asarray(observations, dtype=np.float64)
+        if not self.indicator.size:
+            return x
+        return np.concatenate([x, np.broadcast_to(self.indicator, (len(x), self.indicator.size))], axis=1)
+
+    def act(
+        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
+    ) -> tuple[np.ndarray, Any]:
+        logits = self.network.logits(self.batch_features(observations))
+        return masked_choice(logits, masks, self.deterministic, draws), states
 
 
 def _slug(text: str) -> str:
@@ -421,18 +432,29 @@ class _Episodes(Episodes):
         self.strategy = strategy
         self.agent_index = {agent: i for i, agent in enumerate(self.env.possible_agents)}
 
-    def run_with_log(self, seed: int) -> tuple[dict[str, Any], Any]:
-        returns = np.zeros(len(self.agent_index))
-        turns = 0
+    def run_with_logs(self, seeds: Sequence[int]) -> Iterator[tuple[dict[str, Any], Any]]:
+        """(row, episode log) of each episode ``seeds``, in order (played in lockstep groups)."""
         focal_agents = [agent for agent, i in self.agent_index.items() if self.focal[i]]
-        tracker = StrategyTracker(self.env, focal_agents, seed) if self.strategy else None
-        for transition in rollout(self.env, self.policies, seed):
-            turns += 1
-            for agent, reward in transition.rewards.items():
-                returns[self.agent_index[agent]] += reward
-            if tracker is not None:
-                tracker.observe(transition.observations, transition.actions)
-        log = self.env.recorder.log()
+        for group, envs, turns in self.play(seeds):
+            returns = np.zeros((len(group), len(self.agent_index)))
+            played = np.zeros(len(group), dtype=int)
+            tracker = StrategyTracker(self.env, focal_agents, group) if self.strategy else None
+            for transitions in turns:
+                for k, transition in enumerate(transitions):
+                    if transition is not None:
+                        played[k] += 1
+                        for agent, reward in transition.rewards.items():
+                            returns[k, self.agent_index[agent]] += reward
+                if tracker is not None:
+                    tracker.observe(transitions)
+            for k, (env, seed) in enumerate(zip(envs, group, strict=True)):
+                log = env.recorder.log()
+                row = self._row_with_groups(log, seed, int(played[k]), returns[k])
+                if tracker is not None:
+                    row.update(tracker.row(k))
+                yield row, log
+
+    def _row_with_groups(self, log: Any, seed: int, turns: int, returns: np.ndarray) -> dict[str, Any]:
         row: dict[str, Any] = {"episode_seed": int(seed), "turns": turns}
         row.update({name: float(v[0]) for name, v in batch_metrics(log).items()})
         per_nation = {name: v[0] for name, v in batch_nation_metrics(log).items()}
@@ -442,9 +464,7 @@ class _Episodes(Episodes):
         for group, members in groups.items():
             for name, values in per_nation.items():
                 row[f"{group}:{name}"] = realism_env.group_mean(values, members)
-        if tracker is not None:
-            row.update(tracker.row())
-        return row, log
+        return row
 
 
 def play(
@@ -467,8 +487,7 @@ def play(
     episodes = _Episodes(plan, members, strategy)
     rows: list[dict[str, Any]] = []
     shares = None
-    for k, seed in enumerate(seeds):
-        row, log = episodes.run_with_log(int(seed))
+    for k, (row, log) in enumerate(episodes.run_with_logs([int(seed) for seed in seeds])):
         rows.append(row)
         if trace and k == 0:
             shares = np.round(log.shares[0], 6).tolist()

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agents import make_policy
+from agents import Nations, make_policy
 from realism_env import Act, decode_action
 
 #: The scripted archetypes a learned strategy is compared with.
@@ -37,48 +37,62 @@ def strategy_columns(n_arms_levels: int) -> list[str]:
 
 
 class StrategyTracker:
-    """Counts one episode's focal acts and the archetypes' agreement (see the module docstring).
+    """Counts the focal acts and the archetypes' agreement of episodes played in lockstep (see the module docstring).
 
     Args:
-        env: the episode's env (its layout and config build the archetypes).
+        env: an env of the episodes (its layout and config build the archetypes).
         focal: the focal agents' names.
-        seed: the episode's seed (the shadows' generators are its children, apart from the nations' own).
+        seeds: the episodes' seeds (episode ``k``'s shadows draw from children of ``SeedSequence([seeds[k], 7])``, one
+            generator per archetype, apart from the nations' own).
     """
 
-    def __init__(self, env: Any, focal: Sequence[str], seed: int) -> None:
+    def __init__(self, env: Any, focal: Sequence[str], seeds: Sequence[int]) -> None:
         self.n_nations = env.config.n_nations
         self.n_levels = len(env.config.arms_shares)
         self.focal = list(focal)
-        self.shadows = {name: make_policy(name, env) for name in ARCHETYPES}
-        children = np.random.SeedSequence([seed, 7]).spawn(len(ARCHETYPES))
-        self.rngs = {name: np.random.default_rng(child) for name, child in zip(ARCHETYPES, children, strict=True)}
-        self.memory = {(name, agent): self.shadows[name].initial_state() for name in ARCHETYPES for agent in focal}
-        self.acts = np.zeros(len(Act))
-        self.levels = np.zeros(self.n_levels)
-        self.agree = dict.fromkeys(ARCHETYPES, 0)
-        self.turns = 0
+        n = len(seeds)
+        # each archetype's shadows of the focal nations of every episode decide together in one batched call
+        self.shadows = {}
+        self.rngs: dict[str, dict[tuple[int, str], np.random.Generator]] = {name: {} for name in ARCHETYPES}
+        for k, seed in enumerate(seeds):
+            children = np.random.SeedSequence([seed, 7]).spawn(len(ARCHETYPES))
+            for name, child in zip(ARCHETYPES, children, strict=True):
+                rng = np.random.default_rng(child)
+                self.rngs[name].update({(k, agent): rng for agent in self.focal})
+        for name in ARCHETYPES:
+            self.shadows[name] = Nations(dict.fromkeys(self.rngs[name], make_policy(name, env)))
+        self.acts = np.zeros((n, len(Act)))
+        self.levels = np.zeros((n, self.n_levels))
+        self.agree = {name: np.zeros(n) for name in ARCHETYPES}
+        self.turns = np.zeros(n)
 
-    def observe(self, observations: dict[str, Any], actions: dict[str, int]) -> None:
-        """One turn: what each live focal nation saw (``observations``) and chose (``actions``)."""
-        for agent in self.focal:
-            if agent not in actions:
+    def observe(self, transitions: Sequence[Any]) -> None:
+        """One turn of the episodes: their transitions (``agents.rollout.Transition``, ``None`` for an ended one), what
+        each live focal nation saw and chose."""
+        chosen = {}
+        seen = {}
+        for k, transition in enumerate(transitions):
+            if transition is None:
                 continue
-            level, act, slot = decode_action(actions[agent], self.n_nations, self.n_levels)
-            self.acts[int(act)] += 1
-            self.levels[level] += 1
-            self.turns += 1
-            for name, shadow in self.shadows.items():
-                choice, self.memory[name, agent] = shadow.step(
-                    observations[agent], self.memory[name, agent], self.rngs[name]
-                )
-                _, shadow_act, shadow_slot = decode_action(choice, self.n_nations, self.n_levels)
-                self.agree[name] += int(shadow_act == act and shadow_slot == slot)
+            for agent in self.focal:
+                if agent in transition.actions:
+                    chosen[k, agent] = decode_action(transition.actions[agent], self.n_nations, self.n_levels)
+                    seen[k, agent] = transition.observations[agent]
+        for (k, _), (level, act, _) in chosen.items():
+            self.acts[k, int(act)] += 1
+            self.levels[k, level] += 1
+            self.turns[k] += 1
+        for name, shadows in self.shadows.items():
+            choices = shadows.act(seen, self.rngs[name])
+            for nation, (_, act, slot) in chosen.items():
+                _, shadow_act, shadow_slot = decode_action(choices[nation], self.n_nations, self.n_levels)
+                self.agree[name][nation[0]] += int(shadow_act == act and shadow_slot == slot)
 
-    def row(self) -> dict[str, float]:
-        """The episode's strategy columns (NaN when no focal nation acted)."""
-        turns = self.turns if self.turns else float("nan")
+    def row(self, k: int) -> dict[str, float]:
+        """Episode ``k``'s strategy columns (NaN when no focal nation acted)."""
+        turns = self.turns[k] if self.turns[k] else float("nan")
         return {
-            **{f"focal:act_{a.name.lower()}": float(self.acts[int(a)] / turns) for a in Act},
-            **{f"focal:arms_level_{k}": float(self.levels[k] / turns) for k in range(self.n_levels)},
-            **{f"focal:agree_{name}": self.agree[name] / turns for name in ARCHETYPES},
+            **{f"focal:act_{a.name.lower()}": float(self.acts[k, int(a)] / turns) for a in Act},
+            **{f"focal:arms_level_{level}": float(self.levels[k, level] / turns) for level in range(self.n_levels)},
+            **{f"focal:agree_{name}": float(self.agree[name][k] / turns) for name in ARCHETYPES},
         }
