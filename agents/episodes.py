@@ -1,54 +1,88 @@
 """Episodes of the evaluation harness: a :class:`~agents.population.Plan` played in matched worlds, each episode
 recorded by ``realism_env.EpisodeRecorder`` into one row of metrics (overall, by doctrine and by policy).
 
-Up to :attr:`Episodes.together` episodes play in lockstep (:func:`agents.rollout.rollout_together`), so each scripted
-policy decides for its nations of all of them in one batched call a turn; every episode plays as it would alone."""
+Up to :attr:`Episodes.TOGETHER` episodes play as one batch of worlds (:class:`realism_env.SeededWorlds`: one
+call of the rules a turn for all of them), each policy deciding for its nations of all of them in one call
+(:class:`agents.players.Players`). Episode ``k`` plays exactly as ``agents.rollout.rollout(env, policies, seed)``
+plays it in the PettingZoo env: the env's world and draws for its seed, and nation ``i``'s generator the ``i``-th
+child of ``SeedSequence(seed)``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 import realism_env
-from agents.policies import Policy
+from agents.players import Players
+from agents.policies import Policy, make_policy
 from agents.population import Plan
-from agents.rollout import Transition, build_policies, rollout_together
-from realism_env import group_means
+from realism_env import BatchStep, EpisodeLog, SeededWorlds, batch_metrics, batch_nation_metrics, group_means
 
 
-class _RecordingEnv:
-    """The env seen through a metrics recorder: ``reset`` starts it on the new world, ``step`` records each turn.
-    Everything else is the env's own, so :func:`agents.rollout.rollout` plays it unchanged."""
+@dataclass(frozen=True)
+class Turn:
+    """One turn of a group of episodes played together: ``[E, N, ...]`` arrays, episode ``k`` in row ``k``."""
 
-    def __init__(self, env: realism_env.RealismEnv) -> None:
-        self.env = env
-        self.recorder = realism_env.EpisodeRecorder(env.config)
+    live: np.ndarray  #: [E, N] bool, the nations that acted (alive, in an episode still running)
+    observations: np.ndarray  #: [E, N, D] what they saw
+    masks: np.ndarray  #: [E, N, A] the action masks they saw
+    actions: np.ndarray  #: [E, N] what they chose (meaningless where not live)
+    step: BatchStep  #: what the step returned (rewards count where ``live``)
+    ended: np.ndarray  #: [E] bool, the episodes that ended with this turn
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.env, name)
 
-    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
-        result = self.env.reset(seed=seed, options=options)
-        self.recorder.start(self.env.world)
-        return result
+class Group:
+    """Episodes played together as one batch of worlds (:meth:`Episodes.play`): iterate :meth:`turns`, then read
+    :attr:`n_turns` and :meth:`log`."""
 
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        result = self.env.step(actions)
-        self.recorder.record(self.env.world, self.env.last_events)
-        return result
+    def __init__(self, seeds: list[int], worlds: SeededWorlds, players: Players, generators: list[list[Any]]) -> None:
+        self.seeds = seeds
+        self.worlds = worlds
+        self.players = players
+        self.generators = generators  #: [episode][nation] the nations' generators
+        self.recorder = realism_env.EpisodeRecorder(worlds.config)
+        self.n_turns = np.zeros(len(seeds), dtype=np.int64)  #: [E] turns each episode lasted
+        self._record: EpisodeLog | None = None  # every world's record, stacked once the turns are played
+
+    def turns(self) -> Iterator[Turn]:
+        """Play every episode to its end, yielding each turn."""
+        observations, masks = self.worlds.reset()
+        self.recorder.start(self.worlds.world)
+        live = np.asarray(self.worlds.world.alive, dtype=bool).copy()
+        for _ in range(self.worlds.config.max_cycles):
+            running = self.worlds.running
+            if not running.any():
+                return
+            live = live & running[:, None]
+            none = np.zeros(live.shape, dtype=np.int64)
+            actions = self.players.act(none, observations, masks, live, lambda k, i: self.generators[k][i])
+            step = self.worlds.step(actions)
+            self.recorder.record(step.final_world, step.events)
+            self.n_turns += running
+            yield Turn(live, observations, masks, actions, step, running & ~self.worlds.running)
+            observations, masks = step.observations, step.action_mask
+            live = step.acting & ~step.terminated & ~step.truncated  # the env's agents after the step
+
+    def log(self, k: int) -> EpisodeLog:
+        """Episode ``k``'s log (its own turns only), once the turns are played."""
+        if self._record is None:
+            self._record = self.recorder.log()
+        return self._record.select(k, int(self.n_turns[k]))
 
 
 class Episodes:
-    """Plays the episodes of one plan: envs and one set of (stateless) policies, reused for every episode.
+    """Plays the episodes of one plan: its (stateless) policies, reused for every episode.
 
     Args:
         plan: the population, doctrines and config.
-        together: how many episodes play in lockstep (more batch the policies' calls further; each holds an env);
-            default :attr:`TOGETHER`.
+        together: how many episodes play as one batch of worlds (more share each call of the rules and of the
+            policies; each holds its world and record in memory); default :attr:`TOGETHER`.
+    """
 
-    ``env`` is the first env, the one :meth:`run` plays its episode in."""
-
-    #: the default of ``together``: past a few dozen episodes the policies' share of a turn is already small
+    #: the default of ``together``: past a few dozen worlds a turn's cost grows with the worlds, not the calls
     TOGETHER: ClassVar[int] = 32
 
     def __init__(self, plan: Plan, together: int | None = None) -> None:
@@ -57,50 +91,45 @@ class Episodes:
             raise ValueError(f"together={together} is invalid; valid: an integer >= 1")
         self.plan = plan
         self.together = together
-        self.envs = [self._new_env()]
-        self.env = self.envs[0]
-        self.policies: dict[str, Policy] = build_policies(self.env, list(plan.policies))
+        seeded = SeededWorlds(plan.config, [0])  # for the policies: the env's layout and config
+        shared = {name: make_policy(name, seeded) for name in dict.fromkeys(plan.policies)}
+        self.policies: list[Policy] = [shared[name] for name in plan.policies]  #: nation i's policy
+        self.group: Group | None = None  #: the last group played
 
-    def _new_env(self) -> _RecordingEnv:
-        return _RecordingEnv(realism_env.parallel_env(config=self.plan.config))
-
-    def play(
-        self, seeds: Sequence[int]
-    ) -> Iterator[tuple[list[int], list[_RecordingEnv], Iterator[list[Transition | None]]]]:
-        """The episodes ``seeds`` in groups of ``together`` played in lockstep: yields each group's seeds, envs
-        (episode ``k`` in ``envs[k]``, its recorder on the world) and turns (each turn's transitions, ``None`` for an
-        episode that has ended), to be consumed before the next group."""
+    def play(self, seeds: Sequence[int]) -> Iterator[Group]:
+        """The episodes ``seeds`` in groups of ``together``, each played as one batch of worlds: iterate each group's
+        turns before taking the next group."""
+        n = self.plan.config.n_nations
         for start in range(0, len(seeds), self.together):
             group = [int(seed) for seed in seeds[start : start + self.together]]
-            while len(self.envs) < len(group):
-                self.envs.append(self._new_env())
-            envs = self.envs[: len(group)]
-            yield group, envs, rollout_together(envs, self.policies, group)
+            generators = [
+                [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(n)] for seed in group
+            ]
+            players = Players.population(self.policies, len(group))
+            self.group = Group(group, SeededWorlds(self.plan.config, group), players, generators)
+            yield self.group
 
     def run(self, seed: int) -> dict[str, Any]:
         """One episode in the matched world ``seed``: its row ``{"seed", "turns", METRIC: value, ..., "by_doctrine",
-        "by_policy"}``."""
+        "by_policy"}``; its record stays in ``self.group.recorder``."""
         return self.run_many([seed])[0]
 
     def run_many(self, seeds: Sequence[int], progress: Any = None) -> list[dict[str, Any]]:
         """The rows of the episodes ``seeds`` (in order), as :meth:`run`'s; ``progress`` (a tqdm bar or None) is
         advanced as episodes end."""
         rows: list[dict[str, Any]] = []
-        for group, envs, turns in self.play(seeds):
-            played = [0] * len(group)
-            for transitions in turns:
-                for k, transition in enumerate(transitions):
-                    if transition is not None:
-                        played[k] += 1
-                        if progress is not None and not envs[k].agents:
-                            progress.update(1)
-            rows += [self._row(env.recorder, seed, n) for env, seed, n in zip(envs, group, played, strict=True)]
+        for group in self.play(seeds):
+            for turn in group.turns():
+                if progress is not None:
+                    progress.update(int(turn.ended.sum()))
+            rows += [self.row(group.log(k), seed, int(group.n_turns[k])) for k, seed in enumerate(group.seeds)]
         return rows
 
-    def _row(self, recorder: Any, seed: int, turns: int) -> dict[str, Any]:
-        per_nation = recorder.nation_metrics()
+    def row(self, log: EpisodeLog, seed: int, turns: int) -> dict[str, Any]:
+        """The row of an episode (its log, seed and length): its metrics, and their means by doctrine and by policy."""
+        per_nation = {name: values[0] for name, values in batch_nation_metrics(log).items()}
         row: dict[str, Any] = {"seed": int(seed), "turns": turns}
-        row.update(recorder.metrics())
+        row.update({name: float(values[0]) for name, values in batch_metrics(log).items()})
         row["by_doctrine"] = group_means(per_nation, self.plan.doctrines)
         row["by_policy"] = group_means(per_nation, self.plan.policies)
         return row

@@ -75,7 +75,7 @@ def record_episode(
         "metrics": {name: row[name] for name in realism_env.METRICS},
         **dict(meta or {}),
     }
-    return episodes.env.recorder.episode(policies=list(plan.policies), meta=info)
+    return episodes.group.recorder.episode(policies=list(plan.policies), meta=info)
 
 
 def template() -> str:

@@ -3,19 +3,19 @@
 The env never calls agents (Melting Pot's scenario wrapper); this loop does, giving every nation its own
 seeded generator and memory. The nations that one :class:`~agents.policies.ArrayPolicy` plays decide in one batched
 call a turn (:class:`Nations`), each with one draw from its own generator; other policies step nation by nation.
-:func:`rollout_together` plays several episodes in lockstep, so that the batch spans their nations too: each
-episode plays exactly as :func:`rollout` would play it alone.
+(The evaluation harness plays many episodes as one batch of worlds instead: ``agents.episodes``.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from agents.policies import ArrayPolicy, Policy, make_policy, put_rows, take_rows
+from agents.players import Players
+from agents.policies import Policy, make_policy
 
 
 @dataclass(frozen=True)
@@ -52,53 +52,44 @@ def build_policies(env: Any, population: str | Sequence[str] | Mapping[str, str]
 
 
 class Nations:
-    """The nations played by scripted policies, with their memories: the nations that share one
-    :class:`~agents.policies.ArrayPolicy` object act in one batched call (:meth:`ArrayPolicy.act`), each with one
-    uniform draw from its own generator a turn; any other policy steps nation by nation (:meth:`Policy.step`).
+    """The nations of one PettingZoo env played by policies, with their memories: :class:`agents.players.Players` on
+    the env's dict observations. The nations that share one :class:`~agents.policies.ArrayPolicy` object act in one
+    batched call, each with one uniform draw from its own generator a turn; any other policy steps nation by nation.
 
     Args:
-        policies: ``{nation: policy}`` for the nations to play, in a fixed order; a nation is any key (an agent name,
-            or ``(episode, agent)`` across episodes).
+        policies: ``{agent: policy}`` for the nations to play (any of the env's ``possible_agents``).
+        agents: the env's ``possible_agents``, in order.
     """
 
-    def __init__(self, policies: Mapping[Hashable, Policy]) -> None:
-        self.groups: list[tuple[Policy, list[Hashable]]] = []  # (policy, its nations), each policy object once
-        for agent, policy in policies.items():
-            group = next((members for shared, members in self.groups if shared is policy), None)
-            if group is None:
-                self.groups.append((policy, [agent]))
-            else:
-                group.append(agent)
-        self.memory: list[Any] = [
-            policy.initial_states(len(members))
-            if isinstance(policy, ArrayPolicy)
-            else [policy.initial_state()] * len(members)
-            for policy, members in self.groups
-        ]
+    def __init__(self, policies: Mapping[str, Policy], agents: Sequence[str]) -> None:
+        self.agents = list(agents)
+        placements = []
+        for policy in dict.fromkeys(policies.values()):  # each policy object once: it plays all its nations at once
+            nations = np.array([self.agents.index(a) for a, p in policies.items() if p is policy])
+            placements.append((policy, np.zeros_like(nations), nations))
+        self.players = Players(placements)
 
     def act(
-        self, observations: Mapping[Hashable, Mapping[str, np.ndarray]], rngs: Mapping[Hashable, np.random.Generator]
-    ) -> dict[Hashable, int]:
-        """The actions of the nations with an observation this turn (the live ones), updating their memories."""
-        actions: dict[Hashable, int] = {}
-        for g, (policy, members) in enumerate(self.groups):
-            rows = [k for k, agent in enumerate(members) if agent in observations]
-            if not rows:
-                continue
-            live = [members[k] for k in rows]
-            if isinstance(policy, ArrayPolicy):
-                chosen, memory = policy.act(
-                    np.stack([observations[agent]["observation"] for agent in live]),
-                    np.stack([observations[agent]["action_mask"] for agent in live]),
-                    take_rows(self.memory[g], np.asarray(rows)),
-                    np.array([rngs[agent].random() for agent in live]),
-                )
-                self.memory[g] = put_rows(self.memory[g], np.asarray(rows), memory)
-                actions.update(zip(live, chosen.tolist(), strict=True))
-            else:
-                for k, agent in zip(rows, live, strict=True):
-                    actions[agent], self.memory[g][k] = policy.step(observations[agent], self.memory[g][k], rngs[agent])
-        return actions
+        self, observations: Mapping[str, Mapping[str, np.ndarray]], rngs: Mapping[str, np.random.Generator]
+    ) -> dict[str, int]:
+        """The actions of the played nations with an observation this turn (the live ones), updating their memories."""
+        index = {agent: i for i, agent in enumerate(self.agents)}
+        first = next(iter(observations.values()))
+        n = len(self.agents)
+        batch = np.zeros((1, n, first["observation"].size), dtype=first["observation"].dtype)
+        masks = np.zeros((1, n, first["action_mask"].size), dtype=first["action_mask"].dtype)
+        live = np.zeros((1, n), dtype=bool)
+        for agent, seen in observations.items():
+            batch[0, index[agent]], masks[0, index[agent]], live[0, index[agent]] = (
+                seen["observation"],
+                seen["action_mask"],
+                True,
+            )
+        played = self.players.act(
+            np.zeros((1, n), dtype=np.int64), batch, masks, live, lambda _, i: rngs[self.agents[i]]
+        )
+        placed = {int(i) for _, _, nations in self.players.placements for i in nations}
+        return {agent: int(played[0, index[agent]]) for agent in observations if index[agent] in placed}
 
 
 def rollout(env: Any, policies: Mapping[str, Policy], seed: int, max_steps: int | None = None) -> Iterator[Transition]:
@@ -106,39 +97,16 @@ def rollout(env: Any, policies: Mapping[str, Policy], seed: int, max_steps: int 
 
     Nation ``k``'s generator is the ``k``-th child of ``SeedSequence(seed)``, so runs are reproducible.
     """
-    for transitions in rollout_together([env], policies, [seed], max_steps):
-        yield transitions[0]
-
-
-def rollout_together(
-    envs: Sequence[Any], policies: Mapping[str, Policy], seeds: Sequence[int], max_steps: int | None = None
-) -> Iterator[list[Transition | None]]:
-    """Play episode ``k`` in ``envs[k]`` from ``seeds[k]`` (as :func:`rollout` does), all in lockstep, so that each
-    policy decides for its nations of every episode in one call a turn. Yields each turn's transitions, one per
-    episode (``None`` for an episode that has ended), until every episode is done or ``max_steps``.
-
-    The envs share a config (the same agents); each episode's nations keep their own generators and memories, so
-    episode ``k`` plays exactly as ``rollout(envs[k], policies, seeds[k])`` would.
-    """
-    if len(envs) != len(seeds):
-        raise ValueError(f"{len(envs)} envs for {len(seeds)} seeds; valid: one env per seed")
-    observations = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds, strict=True)]
-    rngs = {}  # nation i of episode k draws from the i-th child of SeedSequence(seeds[k])
-    for k, (env, seed) in enumerate(zip(envs, seeds, strict=True)):
-        children = np.random.SeedSequence(seed).spawn(len(env.possible_agents))
-        for agent, child in zip(env.possible_agents, children, strict=True):
-            rngs[k, agent] = np.random.default_rng(child)
-    nations = Nations({nation: policies[nation[1]] for nation in rngs})
-    limit = envs[0].config.max_cycles if max_steps is None else max_steps
+    observations, _ = env.reset(seed=seed)
+    children = np.random.SeedSequence(seed).spawn(len(env.possible_agents))
+    rngs = {agent: np.random.default_rng(child) for agent, child in zip(env.possible_agents, children, strict=True)}
+    nations = Nations({agent: policies[agent] for agent in env.possible_agents}, env.possible_agents)
+    limit = env.config.max_cycles if max_steps is None else max_steps
     for turn in range(limit):
-        running = [k for k, env in enumerate(envs) if env.agents]
-        if not running:
+        if not env.agents:
             return
-        chosen = nations.act({(k, agent): observations[k][agent] for k in running for agent in envs[k].agents}, rngs)
-        transitions: list[Transition | None] = [None] * len(envs)
-        for k in running:
-            actions = {agent: chosen[k, agent] for agent in envs[k].agents}  # in the env's order of agents
-            seen = observations[k]
-            observations[k], rewards, terminations, truncations, infos = envs[k].step(actions)
-            transitions[k] = Transition(turn, seen, actions, rewards, terminations, truncations, infos)
-        yield transitions
+        chosen = nations.act({agent: observations[agent] for agent in env.agents}, rngs)
+        actions = {agent: chosen[agent] for agent in env.agents}  # in the env's order of agents
+        seen = observations
+        observations, rewards, terminations, truncations, infos = env.step(actions)
+        yield Transition(turn, seen, actions, rewards, terminations, truncations, infos)

@@ -140,7 +140,7 @@ class SingleLearnerEnv(gymnasium.Env):
         children = np.random.SeedSequence(episode_seed).spawn(n)
         agents = self.env.possible_agents
         self._rngs = {agent: np.random.default_rng(child) for agent, child in zip(agents, children, strict=True)}
-        self._background = Nations({agents[i]: self._policies[i] for i in range(n) if i != self.learner})
+        self._background = Nations({agents[i]: self._policies[i] for i in range(n) if i != self.learner}, agents)
         info = dict(infos[self.learner_agent], learner=self.learner)
         return self._observation(self._observations), info
 

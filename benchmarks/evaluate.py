@@ -4,58 +4,24 @@
                                   [--episodes 32] [--max-cycles 200] [--seed 0] [--repeats 3]
 
 Times what ``python -m agents.evaluate`` does for one population, split in three: playing the episodes (the scripted
-policies and the env), recording them and computing every metric, and summarising (bootstrap intervals over the
-episodes). Prints episodes per second, turns (parallel steps) per second and agent-steps per second (one per live
-nation per turn) of the whole, twice in the same run: with the harness's episodes in lockstep (``Episodes.TOGETHER``
-at a time, each scripted policy deciding for its nations of all of them in one batched call) and one episode at a
-time, and the ratio of the two. Time is the process's CPU time (single-threaded work; steadier than wall time when
-other processes share the machine); the best of ``--repeats`` is reported.
+policies, the rules and the recording of each turn), computing every metric from the records, and summarising
+(bootstrap intervals over the episodes). Prints episodes per second, turns (parallel steps) per second and
+agent-steps per second (one per live nation per turn) of the whole, twice in the same run: with the harness's
+episodes played ``Episodes.TOGETHER`` at a time as one batch of worlds (one call of the rules and one per policy a
+turn for all of them) and one episode at a time, and the ratio of the two. Time is the process's CPU time
+(single-threaded work; steadier than wall time when other processes share the machine); the best of ``--repeats``
+is reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 import realism_env
 from agents.episodes import Episodes, matched_seeds
 from agents.evaluation_report import bootstrap_settings, report
 from agents.population import make_plan
-
-
-class _Counting:
-    """An env proxy that counts agent-steps (actions taken) and turns."""
-
-    def __init__(self, env: Any) -> None:
-        self.env = env
-        self.agent_steps = 0
-        self.turns = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.env, name)
-
-    def step(self, actions: dict[str, Any]) -> Any:
-        self.agent_steps += len(actions)
-        self.turns += 1
-        return self.env.step(actions)
-
-
-class _Timed:
-    """Wraps callables and adds up the CPU time spent in them."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def wrap(self, fn: Any) -> Any:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.process_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds += time.process_time() - start
-
-        return timed
 
 
 def measure(
@@ -66,32 +32,29 @@ def measure(
     seeds = matched_seeds(seed, episodes)
     boot = bootstrap_settings(0.95, 2000, seed)
     harness = Episodes(plan, together=together)
-    recording = _Timed()
-    counters: list[_Counting] = []
-
-    def instrumented(env: Any) -> _Counting:
-        for method in ("start", "record", "log", "metrics", "nation_metrics", "by_doctrine"):
-            setattr(env.recorder, method, recording.wrap(getattr(env.recorder, method)))
-        counters.append(_Counting(env))
-        return counters[-1]
-
-    new_env = harness._new_env
-    harness.envs = [instrumented(env) for env in harness.envs]
-    harness._new_env = lambda: instrumented(new_env())
-    start = time.process_time()
-    rows = harness.run_many(seeds)
-    episodes_time = time.process_time() - start
+    play = metrics = 0.0
+    turns = agent_steps = 0
+    rows = []
+    for group in harness.play(seeds):
+        start = time.process_time()
+        for turn in group.turns():
+            agent_steps += int(turn.live.sum())
+        play += time.process_time() - start
+        turns += int(group.n_turns.sum())
+        start = time.process_time()
+        rows += [harness.row(group.log(k), s, int(group.n_turns[k])) for k, s in enumerate(group.seeds)]
+        metrics += time.process_time() - start
     start = time.process_time()
     report(plan, rows, seed, boot)
     summaries = time.process_time() - start
     return {
-        "play": episodes_time - recording.seconds,
-        "record_and_metrics": recording.seconds,
+        "play": play,
+        "record_and_metrics": metrics,
         "summaries": summaries,
-        "total": episodes_time + summaries,
+        "total": play + metrics + summaries,
         "episodes": float(episodes),
-        "turns": float(sum(counter.turns for counter in counters)),
-        "agent_steps": float(sum(counter.agent_steps for counter in counters)),
+        "turns": float(turns),
+        "agent_steps": float(agent_steps),
     }
 
 
@@ -109,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"{args.max_cycles} turns (seeds {args.seed}..{args.seed + args.episodes - 1})"
     )
     out = {}
-    for label, together in (("lockstep", Episodes.TOGETHER), ("one by one", 1)):
+    for label, together in (("together", Episodes.TOGETHER), ("one by one", 1)):
         best: dict[str, float] | None = None
         for _ in range(args.repeats):
             result = measure(args.population, args.scenario, args.episodes, args.max_cycles, args.seed, together)
@@ -124,12 +87,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             f"{best['turns'] / best['episodes']:.0f} turns an episode   (CPU time, best of {args.repeats})"
         )
         parts = ("play", "record_and_metrics", "summaries")
-        labels = ("playing (policies + env)", "recording + metrics", "summaries (bootstrap)")
+        labels = ("playing (policies, rules, records)", "metrics", "summaries (bootstrap)")
         shares = (
             f"{name} {best[p]:.2f} s ({100 * best[p] / total:.0f}%)" for p, name in zip(parts, labels, strict=True)
         )
         print("  CPU time: " + ", ".join(shares))
-    print(f"lockstep over one by one: {out['lockstep'] / out['one by one']:.2f}x episodes/s")
+    print(f"together over one by one: {out['together'] / out['one by one']:.2f}x episodes/s")
     return out
 
 

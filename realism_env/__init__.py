@@ -51,6 +51,8 @@ from realism_env.metrics import (
     NATION_METRICS,
     EpisodeLog,
     EpisodeRecorder,
+    batch_metrics,
+    batch_nation_metrics,
     group_mean,
     group_means,
     metric_table,
@@ -58,6 +60,8 @@ from realism_env.metrics import (
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
 from realism_env.overrides import format_value, parse_override, parse_value
 from realism_env.registration import register_gymnasium, register_pettingzoo
+from realism_env.seeded import SeededWorlds
+from realism_env.step import BatchStep
 from realism_env.world import World
 
 register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v1")
@@ -92,7 +96,11 @@ __all__ = [
     "NATION_METRICS",
     "EpisodeLog",
     "EpisodeRecorder",
+    "batch_metrics",
+    "batch_nation_metrics",
     "metric_table",
+    "BatchStep",
+    "SeededWorlds",
     "DEFAULT_ARMS_SHARES",
     "DOCTRINES",
     "EVENT_KINDS",

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from realism_env.backend import RandomSource, resolve_backend, to_numpy
+from realism_env.backend import Backend, RandomSource, resolve_backend, to_numpy
 from realism_env.draws import draw_perception, draw_reset, draw_step
 from realism_env.maps import MapBank, generate_maps, initial_worlds
 from realism_env.observation import observe
@@ -141,39 +141,45 @@ class WorldBatch:
         return out
 
     def _checked(self, actions: Any) -> Any:
-        """``actions`` as an int64 array of the backend, after checking shape, type and range. On torch the range is
-        checked with ``torch._assert_async``: no host sync; on a GPU a bad action fails at the next synchronisation as
-        a device-side assert (which ends the CUDA context), on the CPU at once as the ValueError below."""
-        xp, expected = self.xp, (self.n_worlds, self.n_nations)
-        if self.backend.name == "numpy":
-            actions = np.asarray(actions)
-        else:
-            import torch
+        return checked_actions(actions, self.backend, (self.n_worlds, self.n_nations), self.n_actions)
 
-            if not isinstance(actions, torch.Tensor):  # numpy arrays, lists: copied to the device
-                actions = torch.as_tensor(np.asarray(actions), device=self.backend.device)
-        if tuple(actions.shape) != expected:
-            raise ValueError(f"actions have shape {tuple(actions.shape)}; valid: {expected} (worlds, nations)")
-        if actions.dtype == xp.bool or not xp.isdtype(actions.dtype, "integral"):
-            raise ValueError(f"actions have dtype {actions.dtype}; valid: an integer dtype (flat action indices)")
-        actions = xp.astype(actions, xp.int64)
-        if self.backend.name == "torch" and actions.device != self.backend.device:
-            actions = actions.to(self.backend.device)
-        inside = (actions >= 0) & (actions < self.n_actions)
-        if self.backend.name == "numpy":
-            if not inside.all():
-                self._raise_outside(actions, inside)
-            return actions
-        try:
-            torch._assert_async(xp.all(inside), "an action is outside the action space")
-        except RuntimeError:  # on the CPU the assert is immediate: name the culprit
-            self._raise_outside(actions, inside)
+
+def checked_actions(actions: Any, backend: Backend, shape: tuple[int, int], n_actions: int) -> Any:
+    """``actions`` as an int64 array of ``backend``, after checking their ``[W, N]`` shape, type and range (a
+    ``ValueError`` names the first action outside ``0..n_actions-1``, its nation and world). On torch the range is
+    checked with ``torch._assert_async``: no host sync; on a GPU a bad action fails at the next synchronisation as a
+    device-side assert (which ends the CUDA context), on the CPU at once as the ValueError."""
+    xp = backend.xp
+    if backend.name == "numpy":
+        actions = np.asarray(actions)
+    else:
+        import torch
+
+        if not isinstance(actions, torch.Tensor):  # numpy arrays, lists: copied to the device
+            actions = torch.as_tensor(np.asarray(actions), device=backend.device)
+    if tuple(actions.shape) != shape:
+        raise ValueError(f"actions have shape {tuple(actions.shape)}; valid: {shape} (worlds, nations)")
+    if actions.dtype == xp.bool or not xp.isdtype(actions.dtype, "integral"):
+        raise ValueError(f"actions have dtype {actions.dtype}; valid: an integer dtype (flat action indices)")
+    actions = xp.astype(actions, xp.int64)
+    if backend.name == "torch" and actions.device != backend.device:
+        actions = actions.to(backend.device)
+    inside = (actions >= 0) & (actions < n_actions)
+    if backend.name == "numpy":
+        if not inside.all():
+            _raise_outside(actions, inside, n_actions)
         return actions
+    try:
+        torch._assert_async(xp.all(inside), "an action is outside the action space")
+    except RuntimeError:  # on the CPU the assert is immediate: name the culprit
+        _raise_outside(actions, inside, n_actions)
+    return actions
 
-    def _raise_outside(self, actions: Any, inside: Any) -> None:
-        actions, inside = to_numpy(actions), to_numpy(inside)
-        world, nation = np.argwhere(~inside)[0].tolist()
-        raise ValueError(
-            f"action {int(actions[world, nation])} of nation_{nation} in world {world} is outside the action space; "
-            f"valid: integers in 0..{self.n_actions - 1}"
-        )
+
+def _raise_outside(actions: Any, inside: Any, n_actions: int) -> None:
+    actions, inside = to_numpy(actions), to_numpy(inside)
+    world, nation = np.argwhere(~inside)[0].tolist()
+    raise ValueError(
+        f"action {int(actions[world, nation])} of nation_{nation} in world {world} is outside the action space; "
+        f"valid: integers in 0..{n_actions - 1}"
+    )

@@ -134,10 +134,18 @@ class EpisodeLog:
     def n_nations(self) -> int:
         return len(self.doctrines)
 
-    def select(self, index: int) -> EpisodeLog:
-        """World ``index`` alone, keeping the leading axis."""
-        arrays = {f.name: getattr(self, f.name)[index : index + 1] for f in fields(self) if f.name in _ARRAY_FIELDS}
-        events = Events(*(e[index : index + 1] for e in self.events))
+    def select(self, index: int, n_turns: int | None = None) -> EpisodeLog:
+        """World ``index`` alone, keeping the leading axis; with ``n_turns``, its first ``n_turns`` turns only (the
+        episode of a world that ended earlier than the others it was recorded with)."""
+        turns = self.n_turns if n_turns is None else n_turns
+        if not 0 <= turns <= self.n_turns:
+            raise ValueError(f"n_turns={n_turns} is invalid; valid: 0..{self.n_turns}")
+        arrays = {}
+        for f in fields(self):
+            if f.name in _ARRAY_FIELDS:
+                steps = turns + 1 if f.name in _SNAPSHOT_FIELDS else turns
+                arrays[f.name] = getattr(self, f.name)[index : index + 1, :steps]
+        events = Events(*(e[index : index + 1, :turns] for e in self.events))
         return EpisodeLog(self.doctrines, self.hegemony_share, self.n_arms_levels, events=events, **arrays)
 
     # Derived quantities, computed once per log.

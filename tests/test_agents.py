@@ -16,7 +16,6 @@ from agents import POLICIES, Memory, Nations, Policy, build_policies, make_polic
 from agents.episodes import Episodes, matched_seeds
 from agents.evaluation_report import jsonable
 from agents.population import make_plan
-from agents.rollout import rollout_together
 from realism_env import Act, decode_action, encode_action
 
 NAMES = ("defensive_realist", "offensive_realist", "status_quo", "random", "bandwagoner", "tit_for_tat")
@@ -250,47 +249,53 @@ def test_memory_is_immutable():
 
 
 # --------------------------------------------------------------------------------------------------
-# One copy of each policy: batched act, step, lockstep episodes
+# One copy of each policy: batched act, step, episodes played together
 # --------------------------------------------------------------------------------------------------
 
 
-def _stepped_one_by_one(env, population, seed: int, turns: int) -> list[dict[str, int]]:
-    """The actions of an episode played nation by nation with ``Policy.step`` (each nation's generator as in
-    ``agents.rollout``)."""
+def _stepped_one_by_one(env, population, seed: int) -> tuple[list[dict[str, int]], dict[str, float]]:
+    """The actions of an episode played in the PettingZoo env nation by nation with ``Policy.step`` (each nation's
+    generator as in ``agents.rollout``), and the episode's metrics recorded from the env."""
     policies = {a: make_policy(name, env) for a, name in zip(env.possible_agents, population, strict=True)}
     children = np.random.SeedSequence(seed).spawn(len(env.possible_agents))
     rngs = {a: np.random.default_rng(c) for a, c in zip(env.possible_agents, children, strict=True)}
     states = {a: policies[a].initial_state() for a in env.possible_agents}
     observations, _ = env.reset(seed=seed)
+    recorder = realism_env.EpisodeRecorder(env.config)
+    recorder.start(env.world)
     played = []
-    for _ in range(turns):
-        if not env.agents:
-            break
+    while env.agents:
         actions = {}
         for agent in env.agents:
             actions[agent], states[agent] = policies[agent].step(observations[agent], states[agent], rngs[agent])
         played.append(actions)
         observations, *_ = env.step(actions)
-    return played
+        recorder.record(env.world, env.last_events)
+    return played, recorder.metrics()
 
 
 @pytest.mark.parametrize("scenario", ["multipolar", "bipolar", "europe_1914"])
-def test_lockstep_episodes_play_as_each_nation_stepped_alone(scenario):
-    """Every policy batched over the nations of 4 episodes in lockstep (``rollout_together``: the offensive realists of
-    all episodes in one call, with wars, eliminations and ended episodes) chooses what ``step`` chooses for each
-    nation alone, memories and draws included."""
+def test_episodes_played_as_one_batch_of_worlds_play_as_the_env_nation_by_nation(scenario):
+    """The harness plays 4 episodes as one batch of worlds, each policy deciding for its nations of all of them in one
+    call (the two offensive realists of 4 episodes at once, with wars and eliminations): every episode makes the
+    choices, and so the metrics, of the PettingZoo env played nation by nation with ``step``."""
     population = ["offensive_realist", "offensive_realist", "defensive_realist", "tit_for_tat", "random", "bandwagoner"]
-    envs = [realism_env.parallel_env(scenario=scenario, max_cycles=60) for _ in range(4)]
+    plan = make_plan(population, scenario, max_cycles=60)
     seeds = [3, 4, 5, 6]
-    together = [[] for _ in seeds]
-    for transitions in rollout_together(envs, build_policies(envs[0], population), seeds):
-        for k, transition in enumerate(transitions):
-            if transition is not None:
-                together[k].append(transition.actions)
-    reference = realism_env.parallel_env(scenario=scenario, max_cycles=60)
+    [group] = list(Episodes(plan).play(seeds))
+    together: list[list[dict[str, int]]] = [[] for _ in seeds]
+    for turn in group.turns():
+        for k, i in zip(*np.nonzero(turn.live), strict=True):
+            if not together[k] or turn.step.final_world.turn[k] != len(together[k]):
+                together[k].append({})
+            together[k][-1][f"nation_{i}"] = int(turn.actions[k, i])
+    reference = realism_env.parallel_env(config=plan.config)
     for k, seed in enumerate(seeds):
-        assert together[k] == _stepped_one_by_one(reference, population, seed, 60), f"episode {seed}"
-    assert sum(map(len, together)) > 100
+        actions, metrics = _stepped_one_by_one(reference, population, seed)
+        assert together[k] == actions, f"episode {seed}"
+        assert group.n_turns[k] == len(actions)
+        assert jsonable(realism_env.metrics.episode_metrics(group.log(k))) == jsonable(metrics)
+    assert sum(map(len, together)) > 100  # in multipolar an episode ends early (unification), the others play on
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -324,21 +329,23 @@ def test_nations_batch_the_nations_that_share_a_policy_and_step_the_others():
 
     shared = make_policy("offensive_realist", env)
     own = Waits(env.layout, 6)
-    nations = Nations({"nation_0": shared, "nation_1": own, "nation_2": shared, "nation_3": own})
-    assert [(policy.name, members) for policy, members in nations.groups] == [
-        ("offensive_realist", ["nation_0", "nation_2"]),
-        ("waits", ["nation_1", "nation_3"]),
+    nations = Nations({"nation_0": shared, "nation_1": own, "nation_2": shared, "nation_3": own}, env.possible_agents)
+    placements = nations.players.placements
+    assert [(policy.name, nation.tolist()) for policy, _, nation in placements] == [
+        ("offensive_realist", [0, 2]),
+        ("waits", [1, 3]),
     ]
-    nations.memory[1] = [0, 0]
+    nations.players.memories[1] = [0, 0]
     observations, _ = env.reset(seed=0)
     rngs = {a: np.random.default_rng(0) for a in env.possible_agents}
-    live = {a: observations[a] for a in ("nation_0", "nation_1", "nation_2")}  # nation_3 is out this turn
+    live = {a: observations[a] for a in ("nation_0", "nation_1", "nation_2", "nation_4")}  # nation_3 is out
     actions = nations.act(live, rngs)
-    assert set(actions) == set(live) and actions["nation_1"] == encode_action(0, Act.WAIT, 0, 6)
-    assert nations.memory[0].turn.tolist() == [1, 1] and nations.memory[1] == [1, 0]
+    assert set(actions) == {"nation_0", "nation_1", "nation_2"}  # nation_4 is played by no one here
+    assert actions["nation_1"] == encode_action(0, Act.WAIT, 0, 6)
+    assert nations.players.memories[0].turn.tolist() == [1, 1] and nations.players.memories[1] == [1, 0]
 
 
-def test_the_harness_plays_the_same_rows_in_lockstep_as_one_by_one():
+def test_the_harness_gives_the_same_rows_whatever_the_episodes_played_together():
     plan = make_plan("offensive_realist:2,tit_for_tat:1,random:1,defensive_realist:2", max_cycles=40)
     seeds = matched_seeds(7, 5)
     assert jsonable(Episodes(plan, together=2).run_many(seeds)) == jsonable(Episodes(plan, together=1).run_many(seeds))

@@ -194,13 +194,13 @@ def test_the_harness_records_the_world_it_reset_to() -> None:
     plan = make_plan("offensive_realist:2,defensive_realist:4", max_cycles=12)
     episodes = Episodes(plan)
     row = episodes.run(4)
-    log = episodes.env.recorder.log()
+    log = episodes.group.log(0)
     env = realism_env.parallel_env(config=plan.config)
     env.reset(seed=4)
     np.testing.assert_array_equal(log.owner[0, 0], env.world.owner[0])
     assert log.turn[0, 0] == 0 and log.n_turns == row["turns"] == 12
     # the per-doctrine means of a row are the metrics module's own by_doctrine
-    assert jsonable(row["by_doctrine"]) == jsonable(episodes.env.recorder.by_doctrine())
+    assert jsonable(row["by_doctrine"]) == jsonable(episodes.group.recorder.by_doctrine())
     assert set(row["by_policy"]) == {"offensive_realist", "defensive_realist"}
 
 
@@ -400,7 +400,7 @@ def test_the_python_api_raises_value_error() -> None:
 def test_a_run_that_fails_midway_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "metrics.json"
     out.write_text('{"old": true}\n')
-    real_row = Episodes._row
+    real_row = Episodes.row
     calls = []
 
     def failing_row(self: Episodes, recorder: object, seed: int, turns: int) -> dict:
@@ -409,7 +409,7 @@ def test_a_run_that_fails_midway_leaves_the_old_file_intact(tmp_path: Path, monk
             raise RuntimeError("simulated crash in episode 2")
         return real_row(self, recorder, seed, turns)
 
-    monkeypatch.setattr(Episodes, "_row", failing_row)
+    monkeypatch.setattr(Episodes, "row", failing_row)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ev.main(["--population", "random", "--episodes", "3", "--max-cycles", "3", "--out", str(out), "--quiet"])
     assert out.read_text() == '{"old": true}\n'

@@ -236,12 +236,13 @@ def test_background_nations_play_their_scripted_policy_and_are_left_out_of_learn
 
 def test_background_worlds_reset_the_policies_memory_with_their_world():
     trainer = _trainer(background="defensive_realist", background_share=1.0)
-    [(policy, world, nation)] = trainer.background.groups  # one policy: its 4 worlds x 3 background nations
+    players = trainer.background.players
+    [(policy, world, nation)] = players.placements  # one policy: its 4 worlds x 3 background nations
     assert policy.name == "defensive_realist" and len(world) == len(nation) == 4 * 3
     trainer.collect()  # 8 turns of 10: no world has ended, every memory has seen 8 observations
-    assert trainer.background.states[0].turn.tolist() == [8] * 12
+    assert players.memories[0].turn.tolist() == [8] * 12
     trainer.collect()  # the worlds end at turn 10 and restart: every background nation's memory starts afresh
-    assert trainer.batch.world.turn[0] == 6 and trainer.background.states[0].turn.tolist() == [6] * 12
+    assert trainer.batch.world.turn[0] == 6 and players.memories[0].turn.tolist() == [6] * 12
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def test_without_strategy_the_rows_hold_no_strategy_columns():
     assert not set(strategy_columns(5)) & set(rows[0])
 
 
-def test_lockstep_episodes_give_the_rows_of_episodes_played_one_by_one(monkeypatch):
+def test_episodes_played_together_give_the_rows_of_episodes_played_one_by_one(monkeypatch):
     # The shadows of every episode decide in one batched call per archetype; each episode keeps its own generators.
     population = ["tit_for_tat", "offensive_realist", "random", "bandwagoner", "defensive_realist", "tit_for_tat"]
     doctrines = ["security", "power"] * 3

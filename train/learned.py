@@ -430,26 +430,19 @@ class _Episodes(Episodes):
         super().__init__(plan)
         self.focal = focal
         self.strategy = strategy
-        self.agent_index = {agent: i for i, agent in enumerate(self.env.possible_agents)}
 
     def run_with_logs(self, seeds: Sequence[int]) -> Iterator[tuple[dict[str, Any], Any]]:
-        """(row, episode log) of each episode ``seeds``, in order (played in lockstep groups)."""
-        focal_agents = [agent for agent, i in self.agent_index.items() if self.focal[i]]
-        for group, envs, turns in self.play(seeds):
-            returns = np.zeros((len(group), len(self.agent_index)))
-            played = np.zeros(len(group), dtype=int)
-            tracker = StrategyTracker(self.env, focal_agents, group) if self.strategy else None
-            for transitions in turns:
-                for k, transition in enumerate(transitions):
-                    if transition is not None:
-                        played[k] += 1
-                        for agent, reward in transition.rewards.items():
-                            returns[k, self.agent_index[agent]] += reward
+        """(row, episode log) of each episode ``seeds``, in order (played in groups, as one batch of worlds each)."""
+        for group in self.play(seeds):
+            returns = np.zeros((len(group.seeds), self.plan.config.n_nations))
+            tracker = StrategyTracker(group.worlds, self.focal, group.seeds) if self.strategy else None
+            for turn in group.turns():
+                returns += np.where(turn.live, turn.step.rewards, 0.0)
                 if tracker is not None:
-                    tracker.observe(transitions)
-            for k, (env, seed) in enumerate(zip(envs, group, strict=True)):
-                log = env.recorder.log()
-                row = self._row_with_groups(log, seed, int(played[k]), returns[k])
+                    tracker.observe(turn.live, turn.observations, turn.masks, turn.actions)
+            for k, seed in enumerate(group.seeds):
+                log = group.log(k)
+                row = self._row_with_groups(log, seed, int(group.n_turns[k]), returns[k])
                 if tracker is not None:
                     row.update(tracker.row(k))
                 yield row, log

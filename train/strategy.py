@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from agents import Nations, make_policy
-from realism_env import Act, decode_action
+from agents import make_policy
+from agents.players import Players
+from realism_env import Act
 
 #: The scripted archetypes a learned strategy is compared with.
 ARCHETYPES: tuple[str, ...] = ("defensive_realist", "offensive_realist", "bandwagoner", "tit_for_tat")
@@ -37,56 +38,53 @@ def strategy_columns(n_arms_levels: int) -> list[str]:
 
 
 class StrategyTracker:
-    """Counts the focal acts and the archetypes' agreement of episodes played in lockstep (see the module docstring).
+    """Counts the focal acts and the archetypes' agreement of episodes played together (see the module docstring).
 
     Args:
-        env: an env of the episodes (its layout and config build the archetypes).
-        focal: the focal agents' names.
+        env: an object with the episodes' ``layout`` and ``config`` (they build the archetypes).
+        focal: ``[N]`` bool, the focal nations.
         seeds: the episodes' seeds (episode ``k``'s shadows draw from children of ``SeedSequence([seeds[k], 7])``, one
             generator per archetype, apart from the nations' own).
     """
 
-    def __init__(self, env: Any, focal: Sequence[str], seeds: Sequence[int]) -> None:
+    def __init__(self, env: Any, focal: Sequence[bool], seeds: Sequence[int]) -> None:
         self.n_nations = env.config.n_nations
         self.n_levels = len(env.config.arms_shares)
-        self.focal = list(focal)
+        self.focal = np.asarray(focal, dtype=bool)
         n = len(seeds)
-        # each archetype's shadows of the focal nations of every episode decide together in one batched call
-        self.shadows = {}
-        self.rngs: dict[str, dict[tuple[int, str], np.random.Generator]] = {name: {} for name in ARCHETYPES}
-        for k, seed in enumerate(seeds):
-            children = np.random.SeedSequence([seed, 7]).spawn(len(ARCHETYPES))
-            for name, child in zip(ARCHETYPES, children, strict=True):
-                rng = np.random.default_rng(child)
-                self.rngs[name].update({(k, agent): rng for agent in self.focal})
-        for name in ARCHETYPES:
-            self.shadows[name] = Nations(dict.fromkeys(self.rngs[name], make_policy(name, env)))
+        children = [np.random.SeedSequence([seed, 7]).spawn(len(ARCHETYPES)) for seed in seeds]
+        #: {archetype: [episode] generator}
+        self.rngs = {name: [np.random.default_rng(c[a]) for c in children] for a, name in enumerate(ARCHETYPES)}
+        # each archetype's shadows of the focal nations of every episode decide in one batched call
+        nations = np.flatnonzero(self.focal)
+        worlds, slots = np.meshgrid(np.arange(n), nations, indexing="ij")
+        self.shadows = {
+            name: Players([(make_policy(name, env), worlds.reshape(-1), slots.reshape(-1))]) for name in ARCHETYPES
+        }
         self.acts = np.zeros((n, len(Act)))
         self.levels = np.zeros((n, self.n_levels))
         self.agree = {name: np.zeros(n) for name in ARCHETYPES}
         self.turns = np.zeros(n)
 
-    def observe(self, transitions: Sequence[Any]) -> None:
-        """One turn of the episodes: their transitions (``agents.rollout.Transition``, ``None`` for an ended one), what
-        each live focal nation saw and chose."""
-        chosen = {}
-        seen = {}
-        for k, transition in enumerate(transitions):
-            if transition is None:
-                continue
-            for agent in self.focal:
-                if agent in transition.actions:
-                    chosen[k, agent] = decode_action(transition.actions[agent], self.n_nations, self.n_levels)
-                    seen[k, agent] = transition.observations[agent]
-        for (k, _), (level, act, _) in chosen.items():
-            self.acts[k, int(act)] += 1
-            self.levels[k, level] += 1
-            self.turns[k] += 1
+    def observe(self, live: np.ndarray, observations: np.ndarray, masks: np.ndarray, actions: np.ndarray) -> None:
+        """One turn of the episodes: ``[E, N]`` flags of the nations that acted, ``[E, N, ...]`` what they saw (the
+        observation and action mask) and ``[E, N]`` what they chose; the focal ones are counted."""
+        counted = live & self.focal
+        level, act, slot = self._parts(actions)
+        episode, nation = np.nonzero(counted)
+        np.add.at(self.acts, (episode, act[episode, nation]), 1)
+        np.add.at(self.levels, (episode, level[episode, nation]), 1)
+        self.turns += counted.sum(axis=1)
         for name, shadows in self.shadows.items():
-            choices = shadows.act(seen, self.rngs[name])
-            for nation, (_, act, slot) in chosen.items():
-                _, shadow_act, shadow_slot = decode_action(choices[nation], self.n_nations, self.n_levels)
-                self.agree[name][nation[0]] += int(shadow_act == act and shadow_slot == slot)
+            rngs = self.rngs[name]
+            choices = shadows.act(np.zeros_like(actions), observations, masks, counted, lambda k, _, r=rngs: r[k])
+            _, shadow_act, shadow_slot = self._parts(choices)
+            self.agree[name] += ((shadow_act == act) & (shadow_slot == slot) & counted).sum(axis=1)
+
+    def _parts(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(arms level, act, target slot) of flat actions, as ``realism_env.decode_action`` splits one."""
+        n_targets = self.n_nations - 1
+        return actions // (len(Act) * n_targets), actions // n_targets % len(Act), actions % n_targets
 
     def row(self, k: int) -> dict[str, float]:
         """Episode ``k``'s strategy columns (NaN when no focal nation acted)."""
