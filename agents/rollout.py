@@ -68,6 +68,7 @@ class Nations:
             nations = np.array([self.agents.index(a) for a, p in policies.items() if p is policy])
             placements.append((policy, np.zeros_like(nations), nations))
         self.players = Players(placements)
+        self.played = [a for a in self.agents if a in policies]  #: the agents these nations are
 
     def act(
         self, observations: Mapping[str, Mapping[str, np.ndarray]], rngs: Mapping[str, np.random.Generator]
@@ -80,16 +81,13 @@ class Nations:
         masks = np.zeros((1, n, first["action_mask"].size), dtype=first["action_mask"].dtype)
         live = np.zeros((1, n), dtype=bool)
         for agent, seen in observations.items():
-            batch[0, index[agent]], masks[0, index[agent]], live[0, index[agent]] = (
-                seen["observation"],
-                seen["action_mask"],
-                True,
-            )
+            batch[0, index[agent]] = seen["observation"]
+            masks[0, index[agent]] = seen["action_mask"]
+            live[0, index[agent]] = True
         played = self.players.act(
             np.zeros((1, n), dtype=np.int64), batch, masks, live, lambda _, i: rngs[self.agents[i]]
         )
-        placed = {int(i) for _, _, nations in self.players.placements for i in nations}
-        return {agent: int(played[0, index[agent]]) for agent in observations if index[agent] in placed}
+        return {agent: int(played[0, index[agent]]) for agent in self.played if agent in observations}
 
 
 def rollout(env: Any, policies: Mapping[str, Policy], seed: int, max_steps: int | None = None) -> Iterator[Transition]:
