@@ -683,3 +683,16 @@ def test_learned_nations_play_in_the_harness_in_self_play_and_among_a_background
     register_learned(mixed_run, name="lt4")
     with pytest.raises(ValueError, match="observations of size"):  # a 6-nation network cannot play 4 nations
         LearnedPolicy.from_env(realism_env.parallel_env(n_nations=4), **type_spec("lt4_power"))
+
+
+def test_the_report_says_whom_the_learners_met_in_training() -> None:
+    from train.report_sections import training_population
+
+    assert training_population({"background": "", "timesteps": 10}) == "self-play"
+    mixed = {"background": "offensive_realist,defensive_realist", "background_share": 0.25, "capability_spread": 0.3}
+    assert training_population(mixed) == (
+        "self-play with a scripted background (`offensive_realist`, `defensive_realist`) as half the nations of 25% of "
+        "the worlds, capability spread 0.3"
+    )
+    assert "from nation_4 on" in training_population({**mixed, "n_focal": 4})
+    assert training_population({"background": "bandwagoner", "background_share": 0.0}) == "self-play"  # no worlds

@@ -2,8 +2,8 @@
 
 What a user of the study relies on: the learners are as good as the scripted realists they are compared with (issue
 10's bar: security self-play at >= 0.97x the defensive realists, focal nations at or above the scripted focal baseline
-of their doctrine in the training scenario and in a held-out one), their learning curves rise, the report says which
-strategies emerged, and it links a replay of each condition and setting.
+of their doctrine in the training scenario and in a held-out one: every check of the report), their learning curves
+rise, the report says which strategies emerged, and it links a replay of each condition and setting.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
     table = report[report.index("| check |") : report.index("## Which strategies emerge")]
     met = dict(re.findall(r"^\| (`[^|]+) \|.* \| (yes|\*\*no\*\*) \|$", table, re.M))
     assert len(met) == 2 + 2 * 3 * 3  # self-play (security, mixed); focal: 2 backgrounds x 3 scenarios x 3
-    # Every check in the training scenario is met, and for security and mixed learners in a held-out scenario too.
-    # (Power learners trained among equals do not exploit a superpower's lead in bipolar, and in islands they come
-    # within 0.1% of the offensive realists: that check is reported, not asserted; see the README.)
+    # Every check in the training scenario is met, and for every condition in a held-out scenario too. (Power
+    # learners meet theirs in islands by 0.1 and 0.2 because one seed of five learned to blackmail: the report marks
+    # the bar "inside" the learned interval; see the README.)
     assert all(ok == "yes" for label, ok in met.items() if "held out" not in label), table
-    for condition in ("security", "mixed"):
+    assert headline[1] == headline[2], table
+    for condition in ("security", "power", "mixed"):
         for background in ("offensive_realist", "defensive_realist"):
             focal = f"`{condition}`: focal among `{background}`"
             held_out = [ok for label, ok in met.items() if label.startswith(focal) and "held out" in label]

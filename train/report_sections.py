@@ -103,6 +103,23 @@ def _doctrines_of(condition_doctrine: str) -> list[str]:
     return list(MIXED_ORDER) if condition_doctrine == "mixed" else [condition_doctrine]
 
 
+def training_population(train: Mapping[str, Any]) -> str:
+    """Whom the learners met in training, from a design's ``[train]`` table: self-play, the scripted background and
+    its share of the worlds, the capability spread."""
+    background = [name.strip() for name in str(train.get("background", "")).split(",") if name.strip()]
+    share = float(train.get("background_share", 0.0))
+    text = "self-play"
+    if background and share > 0:
+        n_focal = int(train.get("n_focal", 0))
+        nations = "half the nations" if n_focal == 0 else f"the nations from nation_{n_focal} on"
+        names = ", ".join(f"`{name}`" for name in background)
+        text += f" with a scripted background ({names}) as {nations} of {share:.0%} of the worlds"
+    spread = float(train.get("capability_spread", 0.0))
+    if spread:
+        text += f", capability spread {spread:g}"
+    return text
+
+
 def header_section(
     design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]], timing: Mapping[str, Any], command: str
 ) -> list[str]:
@@ -129,7 +146,7 @@ def header_section(
         "the doctrine indicator); "
         f"training scenario `{design.scenario}`; sweep: {sweep}; seeds {list(design.seeds)}; "
         f"{design.train.get('timesteps', 'default')} agent-steps per run "
-        "(train.fast_ppo, self-play, one shared network per run). "
+        f"(train.fast_ppo, {training_population(design.train)}, one shared network per run). "
         f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
         f"{ev['seed'] + ev['episodes'] - 1}, {design.eval_max_cycles} turns), "
         + ("deterministic" if ev["deterministic"] else "stochastic")
