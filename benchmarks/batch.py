@@ -78,6 +78,8 @@ class Row:
     seconds: float  #: on the row's clock (CPU time, or wall time on CUDA)
     wall_seconds: float
     mpe_reference: float | None = None  #: MPE's agent-steps/s, the mean of the readings just before and after the row
+    compiled: bool = False  #: stepped with torch.compile (WorldBatch(compile=True))
+    compile_seconds: float = 0.0  #: wall time of the first (compiling) step, outside the measured budget
 
     @property
     def world_steps_per_s(self) -> float:
@@ -179,13 +181,21 @@ def measure_batch(
     warmup: int,
     seed: int,
     min_steps: int = MIN_STEPS,
+    compiled: bool = False,
 ) -> Row:
-    """Step one ``WorldBatch`` of ``n_worlds`` worlds with random valid actions for ``seconds`` on the row's clock."""
+    """Step one ``WorldBatch`` of ``n_worlds`` worlds with random valid actions for ``seconds`` on the row's clock
+    (``compiled``: with ``torch.compile``, compiled in a first step outside the budget)."""
     built = time.perf_counter()
-    batch = WorldBatch(config, n_worlds, seed=seed, backend=backend, device=device, dtype=dtype)
+    batch = WorldBatch(config, n_worlds, seed=seed, backend=backend, device=device, dtype=dtype, compile=compiled)
     _, mask = batch.reset()
     choose = random_actions(batch, seed)
     built_s = time.perf_counter() - built
+    compile_seconds = 0.0
+    if compiled:
+        compiling = clock_for(backend, device) if is_cuda(device) else time.perf_counter  # wall: compile workers too
+        start = compiling()
+        mask = batch.step(choose(mask)).action_mask
+        compile_seconds = compiling() - start
     for _ in range(warmup):
         mask = batch.step(choose(mask)).action_mask
     clock = clock_for(backend, device)
@@ -205,9 +215,23 @@ def measure_batch(
     elapsed = clock() - start
     wall = time.perf_counter() - wall_start
     device_name, dtype_name = str(batch.backend.device), _dtype_name(batch.backend.float_dtype)
-    row = Row(backend, device_name, dtype_name, n_worlds, batch.n_nations, steps, int(resets), elapsed, wall)
+    row = Row(
+        backend,
+        device_name,
+        dtype_name,
+        n_worlds,
+        batch.n_nations,
+        steps,
+        int(resets),
+        elapsed,
+        wall,
+        compiled=compiled,
+        compile_seconds=compile_seconds,
+    )
+    compile_note = f", compiled in {compile_seconds:.1f} s" if compiled else ""
     print(
-        f"  {backend} {row.device} {row.dtype} {n_worlds} worlds: built in {built_s:.1f} s wall; {steps} steps "
+        f"  {backend} {row.device} {row.dtype} {n_worlds} worlds: built in {built_s:.1f} s wall{compile_note}; "
+        f"{steps} steps "
         f"({row.resets} world resets) in {elapsed:.2f} s {'wall' if on_cuda else 'CPU'} ({wall:.2f} s wall): "
         f"{row.world_steps_per_s:,.0f} world-steps/s, {row.agent_steps_per_s:,.0f} agent-steps/s",
         file=sys.stderr,
@@ -287,7 +311,7 @@ def table(rows: list[Row]) -> str:
     against numpy at the same world count."""
     numpy_rate = {row.worlds: row.agent_steps_per_s for row in rows if row.backend == "numpy"}
     header = (
-        f"{'backend':<8}{'device':<8}{'dtype':<9}{'worlds':>7}{'world-steps/s':>15}{'agent-steps/s':>15}"
+        f"{'backend':<8}{'step':<10}{'device':<8}{'dtype':<9}{'worlds':>7}{'world-steps/s':>15}{'agent-steps/s':>15}"
         f"{'MPE':>8}{'x MPE':>8}{'x numpy':>9}{'steps':>7}{'resets':>8}"
     )
     lines = [header]
@@ -299,7 +323,8 @@ def table(rows: list[Row]) -> str:
         if row.backend != "numpy" and row.worlds in numpy_rate:
             versus_numpy = f"{row.agent_steps_per_s / numpy_rate[row.worlds]:.2f}"
         lines.append(
-            f"{row.backend:<8}{row.device:<8}{row.dtype:<9}{row.worlds:>7}{row.world_steps_per_s:>15,.0f}"
+            f"{row.backend:<8}{'compiled' if row.compiled else 'eager':<10}"
+            f"{row.device:<8}{row.dtype:<9}{row.worlds:>7}{row.world_steps_per_s:>15,.0f}"
             f"{row.agent_steps_per_s:>15,.0f}{mpe:>8}{versus_mpe:>8}{versus_numpy:>9}"
             f"{row.steps:>7}{row.resets:>8}"
         )
@@ -365,6 +390,15 @@ def main(argv: list[str] | None = None) -> list[Row]:
         default=None,
         choices=DTYPES,
         help="float dtype of the worlds (default: WorldBatch's own: float64 on the CPU, float32 on a GPU)",
+    )
+    parser.add_argument(
+        "--step",
+        nargs="+",
+        default=["eager"],
+        choices=("eager", "compiled"),
+        help="how torch rows step, one row each: eager, or compiled (WorldBatch(compile=True): torch.compile of the "
+        "step, compiled in a first untimed step whose time the progress line gives) (default: %(default)s; numpy "
+        "rows are eager)",
     )
     parser.add_argument(
         "--scenario",
@@ -433,14 +467,24 @@ def main(argv: list[str] | None = None) -> list[Row]:
     for n_worlds in args.worlds:
         for backend in backends:
             device = args.device if backend == "torch" else "cpu"
-            print(f"measuring {backend} on {device}, {n_worlds} worlds ...", file=sys.stderr, flush=True)
-            row = measure_batch(
-                config, backend, device, args.dtype, n_worlds, args.seconds, args.warmup, args.seed, args.min_steps
-            )
-            read_mpe(f"after {backend}, {n_worlds} worlds")
-            if with_mpe:
-                row = replace(row, mpe_reference=(mpe_readings[-2] + mpe_readings[-1]) / 2)
-            rows.append(row)
+            for step in args.step if backend == "torch" else ["eager"]:
+                print(f"measuring {backend} ({step}) on {device}, {n_worlds} worlds ...", file=sys.stderr, flush=True)
+                row = measure_batch(
+                    config,
+                    backend,
+                    device,
+                    args.dtype,
+                    n_worlds,
+                    args.seconds,
+                    args.warmup,
+                    args.seed,
+                    args.min_steps,
+                    compiled=step == "compiled",
+                )
+                read_mpe(f"after {backend} ({step}), {n_worlds} worlds")
+                if with_mpe:
+                    row = replace(row, mpe_reference=(mpe_readings[-2] + mpe_readings[-1]) / 2)
+                rows.append(row)
     if with_mpe:
         print(
             f"MPE simple_spread_v3 (3 agents, one ParallelEnv, CPU time), read before the first row and after each: "

@@ -1,26 +1,31 @@
 """Every GPU figure of the project in one prepared run, for a session that is lent a GPU machine for a few minutes.
 
-    bash benchmarks/device_wheels.sh                  # here, once: the pure-Python wheels the GPU image lacks
-    python3 -m benchmarks.device_check --out $OUT     # there (the device tool carries .device/, see below)
-    python -m benchmarks.device_check --smoke         # here: the same steps, tiny, on the CPU (a dry run)
+    bash benchmarks/device_wheels.sh                                   # here, once: wheels the GPU image lacks
+    python3 -m benchmarks.device_check --out $OUT --runs /tmp/runs     # there (the device tool carries .device/)
+    python -m benchmarks.device_check --smoke                          # here: the same steps, tiny, on the CPU
 
 The GPU machine has torch, numpy, pytest, tqdm and tensorboard, but no gymnasium, pettingzoo, array-api-compat or
 stable-baselines3, and nothing can be downloaded there. ``benchmarks/device_wheels.sh`` puts their wheels, at this
 checkout's versions, in ``.device/wheels`` (ignored by git); name ``.device`` in the device tool's ``carry``, and this
-script installs them first (``pip install --no-index``). Then it runs, each with its own time limit so that one slow
-step cannot eat the lease, 570 s in all: one device call (at most 10 minutes) holds the whole check.
+script installs them first (``pip install --no-index``). Then it runs these steps, most wanted first, each under its
+own time limit and all within ``--budget-s`` (540 s: one device call holds the whole check, start included):
 
-1. the machine: ``nvidia-smi``, torch's version and device;
-2. the CUDA tests: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
-   (``tests/test_backends.py``), and the fast trainer's rollout and update do not either (``tests/test_fast_ppo.py``);
-3. ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
+1. ``machine``: torch's version and the device;
+2. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
    agent-steps/s at 65,536 worlds or more);
-4. ``train.fast_ppo`` end to end on the GPU at 16,384 worlds for a fixed budget of agent-steps (issue 10's target: 1M
-   training agent-steps/s), its ``metrics.json`` read back;
-5. ``train.throughput_benchmark --device cuda`` (the fast trainer next to stable-baselines3, same network).
+3. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
+   agent-steps/s);
+4. ``fast_ppo full preset``: one run of the full preset's ``[train]`` settings (512 worlds, its scripted background
+   on the host) for 3M agent-steps: what a run of the full preset costs there;
+5. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
+   agent-steps, a held-out scenario): the experiment's path through a GPU, end to end;
+6. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
+   (``tests/test_backends.py``), nor do the fast trainer's rollout and update (``tests/test_fast_ppo.py``);
+7. ``batch compiled``: ``benchmarks.batch --step compiled`` (``WorldBatch(compile=True)``) at 65,536 and 262,144.
 
-Each step's output goes to ``--out`` (``device_check.log``, and the figures in ``device_check.json``), so what ran
-comes back even when the lease ends early. The summary's last lines give the figures.
+``--out`` gets two files, ``device_check.log`` (every step's output) and ``device_check.json`` (statuses, tails and
+the trainers' rates), written after each step, so what ran comes back even when the lease ends early; the training
+runs go to ``--runs``. The summary's last lines give the figures.
 """
 
 from __future__ import annotations
@@ -47,25 +52,40 @@ class Step:
     limit_s: int
 
 
+#: the full preset's [train] settings (train/presets/full.toml), for one run's training rate on the device
+FULL_PRESET_TRAIN = [
+    "--n-worlds", "512", "--n-steps", "32", "--batch-size", "16384", "--n-epochs", "2", "--max-cycles", "100",
+    "--actor", "per_nation", "--background", "offensive_realist,defensive_realist", "--background-share", "0.25",
+    "--capability-spread", "0.3",
+]  # fmt: skip
+
+
 def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
-    """The check's commands; ``smoke``: tiny sizes (a dry run on the CPU)."""
-    worlds = ["8", "64"] if smoke else ["4096", "65536", "262144"]
-    train_worlds, train_steps, train_batch = ("8", "20000", "2048") if smoke else ("16384", "30000000", "65536")
+    """The check's commands, most wanted first (the budget may end the last ones); ``smoke``: tiny sizes (a dry run
+    on the CPU)."""
+    eager_worlds = ["8", "64"] if smoke else ["4096", "65536", "262144"]
+    compiled_worlds = ["8"] if smoke else ["65536", "262144"]
+    wide_worlds, wide_steps, wide_batch = ("8", "20000", "2048") if smoke else ("16384", "10000000", "65536")
+    full_steps = "20000" if smoke else "3000000"
     trainer_test = "tests/test_fast_ppo.py::test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host"
     tests = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_backends.py", "-k", "sync", trainer_test]
-    batch = ["-m", "benchmarks.batch", "--backend", "torch", "--device", device, "--worlds", *worlds]
-    batch += ["--seconds", "1" if smoke else "5", "--min-steps", "3" if smoke else "20"]
-    train = ["-m", "train.fast_ppo", "--device", device, "--backend", "torch", "--n-worlds", train_worlds]
-    train += ["--n-steps", "32", "--batch-size", train_batch, "--n-epochs", "1", "--timesteps", train_steps]
-    train += ["--max-cycles", "50", "--no-progress-bar", "--out", str(out / "fast_ppo_run")]
-    rounds = "1" if smoke else "2"
-    throughput = ["-m", "train.throughput_benchmark", "--device", device, "--rounds", rounds, "--rollouts", rounds]
+    timing = ["--seconds", "1" if smoke else "4", "--min-steps", "3" if smoke else "20"]
+    batch = ["-m", "benchmarks.batch", "--backend", "torch", "--device", device, *timing]
+    fast_ppo = ["-m", "train.fast_ppo", "--device", device, "--backend", "torch", "--no-progress-bar"]
+    fast_ppo += ["--checkpoint-every", "0"]
+    wide = [*fast_ppo, "--n-worlds", wide_worlds, "--n-steps", "32", "--batch-size", wide_batch, "--n-epochs", "1"]
+    wide += ["--max-cycles", "50", "--timesteps", wide_steps, "--out", str(out / "fast_ppo_wide")]
+    full = [*fast_ppo, *FULL_PRESET_TRAIN, "--timesteps", full_steps, "--out", str(out / "fast_ppo_full")]
+    experiment = ["-m", "train.experiment", "--preset-file", str(out / "preset.toml"), "--no-progress"]
+    experiment += ["--out", str(out / "experiment")]
     return [
         Step("machine", [python, "-c", _MACHINE], 30),
-        Step("cuda tests", [python, *tests], 120),
-        Step("batch", [python, *batch], 150),
-        Step("fast_ppo", [python, *train], 150),
-        Step("throughput", [python, *throughput, "--quiet"], 120),
+        Step("batch", [python, *batch, "--worlds", *eager_worlds], 100),
+        Step("fast_ppo", [python, *wide], 90),
+        Step("fast_ppo full preset", [python, *full], 80),
+        Step("experiment", [python, *experiment], 120),
+        Step("cuda tests", [python, *tests], 90),
+        Step("batch compiled", [python, *batch, "--worlds", *compiled_worlds, "--step", "compiled"], 150),
     ]
 
 
@@ -98,20 +118,57 @@ def install_wheels(python: str, log: list[str]) -> None:
     log.append(f"installed {len(wheels)} wheels (rc {result.returncode}) {result.stderr[-2000:]}")
 
 
-def run_step(step: Step, log_file: Path) -> dict[str, object]:
-    """Run one step under its limit, appending its output to ``log_file``; returns its status and last lines."""
+def run_step(step: Step, log_file: Path, limit_s: float) -> dict[str, object]:
+    """Run one step for at most ``limit_s`` seconds, appending its output to ``log_file``; returns its status and last
+    lines."""
     start = time.perf_counter()
     try:
-        result = subprocess.run(step.command, cwd=ROOT, capture_output=True, text=True, timeout=step.limit_s)
+        result = subprocess.run(step.command, cwd=ROOT, capture_output=True, text=True, timeout=limit_s)
         # stderr (progress lines) first, so the tail shows each command's own result on stdout
         output, status = result.stderr + result.stdout, "ok" if result.returncode == 0 else f"rc {result.returncode}"
     except subprocess.TimeoutExpired as error:
         output = (error.stdout or b"").decode() if isinstance(error.stdout, bytes) else (error.stdout or "")
-        status = f"stopped at its {step.limit_s} s limit"
+        status = f"stopped at its {limit_s:.0f} s limit"
     seconds = time.perf_counter() - start
     with log_file.open("a") as log:
         log.write(f"\n===== {step.name}: {status}, {seconds:.0f} s\n$ {' '.join(step.command)}\n{output}\n")
     return {"status": status, "seconds": round(seconds, 1), "tail": output.strip().splitlines()[-12:]}
+
+
+def experiment_preset(device: str, smoke: bool) -> str:
+    """A small study on the full preset's [train] settings (3 conditions, 1 seed, no sweep, a held-out scenario),
+    trained on ``device``: the experiment's path through a GPU, end to end, and its cost."""
+    timesteps, episodes, workers = (20000, 2, 2) if smoke else (2000000, 10, 6)
+    return f"""# benchmarks.device_check: the full preset's [train] settings on {device}, at a small scale
+[experiment]
+name = "device_check"
+scenario = "multipolar"
+conditions = ["security", "power", "mixed"]
+seeds = [0]
+workers = {workers}
+
+[train]
+timesteps = {timesteps}
+max_cycles = 100
+n_worlds = 512
+n_steps = 32
+batch_size = 16384
+n_epochs = 2
+checkpoint_every = 0
+actor = "per_nation"
+background = "offensive_realist,defensive_realist"
+background_share = 0.25
+capability_spread = 0.3
+device = "{device}"
+
+[evaluate]
+episodes = {episodes}
+heldout = ["bipolar"]
+backgrounds = ["offensive_realist"]
+n_focal = 3
+focal_heldout = []
+baselines = ["scripted"]
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,40 +178,68 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("runs/device_check"), help="where the log and JSON go (default: %(default)s)"
+        "--out",
+        type=Path,
+        default=Path("runs/device_check"),
+        help="where the log and the JSON go (default: %(default)s): two files, as the device tool brings back",
+    )
+    parser.add_argument(
+        "--runs", type=Path, default=None, help="where the training runs go (default: OUT/runs; many files)"
     )
     parser.add_argument("--device", default="cuda", help="torch device (default: %(default)s)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU: a dry run of every step")
     parser.add_argument("--only", nargs="+", default=None, help="run only these steps (names as in the log)")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=540.0,
+        help="the whole check's time: each step runs at most its own limit and what is left of this, and steps "
+        "that would get under 20 s are skipped (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    deadline = time.perf_counter() + args.budget_s
     device = "cpu" if args.smoke else args.device
+    runs = args.runs or args.out / "runs"
     args.out.mkdir(parents=True, exist_ok=True)
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / "preset.toml").write_text(experiment_preset(device, args.smoke))
     log_file = args.out / "device_check.log"
     log_file.write_text("")
     notes: list[str] = []
     install_wheels(sys.executable, notes)
     results: dict[str, object] = {"device": device, "smoke": args.smoke, "notes": notes}
-    for step in steps(sys.executable, device, args.smoke, args.out):
+    for step in steps(sys.executable, device, args.smoke, runs):
         if args.only and step.name not in args.only:
             continue
+        left = deadline - time.perf_counter()
+        if left < 20:
+            results[step.name] = {"status": f"skipped: {left:.0f} s of the budget left", "seconds": 0, "tail": []}
+            continue
         print(f"{step.name} ...", flush=True)
-        results[step.name] = run_step(step, log_file)
+        results[step.name] = run_step(step, log_file, min(step.limit_s, left))
         print(f"  {results[step.name]['status']}", flush=True)
         (args.out / "device_check.json").write_text(json.dumps(results, indent=1))
-    metrics_file = args.out / "fast_ppo_run" / "metrics.json"
-    if metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
-        results["fast_ppo_agent_steps_per_s"] = metrics.get("agent_steps_per_s")
-        (args.out / "device_check.json").write_text(json.dumps(results, indent=1))
+    for name in ("fast_ppo_wide", "fast_ppo_full"):
+        metrics_file = runs / name / "metrics.json"
+        if metrics_file.is_file():
+            metrics = json.loads(metrics_file.read_text())
+            results[f"{name}_agent_steps_per_s"] = metrics.get("agent_steps_per_s")
+            results[f"{name}_returns"] = metrics.get("mean_episode_return")
+    report = runs / "experiment" / "report.md"
+    if report.is_file():
+        results["experiment_report_head"] = report.read_text().splitlines()[:40]
+    (args.out / "device_check.json").write_text(json.dumps(results, indent=1))
     print("\nsummary")
     for name, result in results.items():
-        if isinstance(result, dict):
+        if isinstance(result, dict) and "status" in result:
             print(f"{name}: {result['status']} ({result['seconds']} s)")
             for line in result["tail"][-4:]:
                 print(f"  {line}")
-    if results.get("fast_ppo_agent_steps_per_s") is not None:
-        print(f"fast_ppo end to end: {results['fast_ppo_agent_steps_per_s']:,.0f} training agent-steps/s")
-    failed = [n for n, r in results.items() if isinstance(r, dict) and r["status"] != "ok"]
+    for name in ("fast_ppo_wide", "fast_ppo_full"):
+        if results.get(f"{name}_agent_steps_per_s") is not None:
+            rate = results[f"{name}_agent_steps_per_s"]
+            print(f"{name} end to end: {rate:,.0f} training agent-steps/s")
+    failed = [n for n, r in results.items() if isinstance(r, dict) and r.get("status", "ok") != "ok"]
     return 1 if failed else 0
 
 

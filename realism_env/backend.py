@@ -20,6 +20,7 @@ generators differ, so numpy and torch trajectories from one seed differ (fed the
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -138,7 +139,8 @@ class TorchNamespace:
     array-api-compat turns the number into a tensor of the promoted dtype with ``torch.result_type``, which returns a
     dtype: ``torch.compile`` cannot put that in a graph and breaks the step into 39 pieces there. Clamping gives the
     same values in the tensor's own dtype (a number of the tensor's kind never changes it under the standard's
-    promotion rules), and the whole step traces as one graph. Every other name is array-api-compat's.
+    promotion rules), and the whole step traces as one graph. ``cumulative_sum`` along an axis of a floating tensor is
+    ``torch.cumsum``. Every other name is array-api-compat's.
     """
 
     def __init__(self) -> None:
@@ -148,7 +150,7 @@ class TorchNamespace:
         self._compat, self._torch = compat, torch
         # compat's names as this object's own attributes, so that a lookup costs what one on the module does; the
         # two methods below replace compat's own.
-        vars(self).update({name: getattr(compat, name) for name in compat.__all__ if name not in _CLAMPED})
+        vars(self).update({name: getattr(compat, name) for name in compat.__all__ if name not in _OWN_METHODS})
 
     def __getattr__(self, name: str) -> Any:  # names outside compat's __all__
         return getattr(self._compat, name)
@@ -177,8 +179,15 @@ class TorchNamespace:
             return clamp(x2, x1)
         return elementwise(x1, x2)
 
+    def cumulative_sum(self, x: Any, /, *, axis: int | None = None, dtype: Any = None, **options: Any) -> Any:
+        """``torch.cumsum`` along ``axis`` of a floating tensor (compat's looks the namespace up in an lru_cache,
+        which torch.compile warns about at every trace); compat's in every other case."""
+        if axis is not None and dtype is None and not options and x.dtype.is_floating_point:
+            return self._torch.cumsum(x, dim=axis)
+        return self._compat.cumulative_sum(x, axis=axis, dtype=dtype, **options)
 
-_CLAMPED = ("maximum", "minimum")  # TorchNamespace's own methods
+
+_OWN_METHODS = ("maximum", "minimum", "cumulative_sum")  # TorchNamespace's own methods
 _TORCH: list[TorchNamespace] = []  # built on first use: torch is an optional dependency
 
 
@@ -197,6 +206,10 @@ def array_namespace(*arrays: Any) -> Any:
             break
     else:
         return NUMPY
+    torch = sys.modules.get("torch")  # imported already if any array is a tensor
+    if torch is not None and all(isinstance(array, torch.Tensor) for array in arrays):
+        # without array-api-compat's namespace lookup, whose lru_cache torch.compile warns about at every trace
+        return torch_namespace()
     import array_api_compat  # an optional dependency: only non-numpy arrays need it
 
     namespace = array_api_compat.array_namespace(*arrays)

@@ -234,30 +234,34 @@ def episode_start(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: R
     income = sum_by_nation(wealth, owned)
     middle_level = len(config.arms_shares) // 2
     military = config.arms_shares[middle_level] * income / max(config.depreciation, 1e-3)
-    pairs = (n_worlds, n, n)
-    no = xp.zeros(pairs, dtype=xp.bool, device=device)
-    zero_pairs = xp.zeros(pairs, dtype=xp.int64, device=device)
-    zero_nations = xp.zeros((n_worlds, n), dtype=xp.int64, device=device)
+    pairs, nations = (n_worlds, n, n), (n_worlds, n)
+
+    def no() -> Any:  # each field its own array: aliased inputs would make torch.compile guard on the aliasing
+        return xp.zeros(pairs, dtype=xp.bool, device=device)
+
+    def zeros(shape: tuple[int, ...]) -> Any:
+        return xp.zeros(shape, dtype=xp.int64, device=device)
+
     return dict(
         growth_rates=xp.broadcast_to(tables.growth_rates, (n_worlds, n)) + 0.0,
         initial_provinces=xp.astype(xp.sum(owned, axis=1), xp.int64),
         owner=owner,
         wealth=wealth,
         military=military,
-        arms_level=zero_nations + middle_level,
+        arms_level=zeros(nations) + middle_level,
         alive=xp.ones((n_worlds, n), dtype=xp.bool, device=device),
-        at_war=no,
-        war_years=zero_pairs,
-        allied=no,
-        alliance_years=zero_pairs,
-        alliance_proposal=no,
-        peace_offer=no,
-        demand=no,
-        demand_age=zero_pairs,
-        threats_made=zero_nations,
-        threats_enforced=zero_nations,
-        last_act=zero_nations,
-        last_target=zero_nations,
+        at_war=no(),
+        war_years=zeros(pairs),
+        allied=no(),
+        alliance_years=zeros(pairs),
+        alliance_proposal=no(),
+        peace_offer=no(),
+        demand=no(),
+        demand_age=zeros(pairs),
+        threats_made=zeros(nations),
+        threats_enforced=zeros(nations),
+        last_act=zeros(nations),
+        last_target=zeros(nations),
         forces_lost=xp.zeros((n_worlds, n), dtype=float_dtype, device=device),
         wealth_destroyed=xp.zeros((n_worlds, n), dtype=float_dtype, device=device),
         turn=xp.zeros((n_worlds,), dtype=xp.int64, device=device),

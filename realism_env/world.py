@@ -65,7 +65,8 @@ class World:
 
     def replace(self, **changes: Any) -> World:
         """A new world with some arrays changed (``dataclasses.replace`` without re-running field checks)."""
-        unknown = changes.keys() - _ARRAY_FIELD_SET
+        # a list, not a set difference of the keys: torch 2.11's compiler fails on that
+        unknown = [name for name in changes if name not in _ARRAY_FIELD_SET]
         if unknown:
             raise ValueError(f"unknown World fields {sorted(unknown)}; valid: {', '.join(_ARRAY_FIELDS)}")
         new = object.__new__(World)

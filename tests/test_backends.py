@@ -397,6 +397,34 @@ def test_the_torch_step_traces_as_one_graph_for_torch_compile() -> None:
     assert explained.graph_count == 1
 
 
+@pytest.mark.slow
+def test_a_compiled_torch_batch_follows_the_eager_one_through_its_resets() -> None:
+    """WorldBatch(compile=True) steps with torch.compile(step_worlds): the same worlds, rewards and resets as eager."""
+
+    def play(compile: bool) -> list[np.ndarray]:
+        batch = WorldBatch(realism_env.EnvConfig(max_cycles=5), 16, seed=2, backend="torch", compile=compile)
+        _, mask = batch.reset()
+        choices, trace = np.random.default_rng(7), []
+        for _ in range(12):  # every world ends at turn 5 and is replaced, twice
+            out = batch.step(torch.as_tensor(random_valid_actions(to_numpy(mask), choices)))
+            mask = out.action_mask
+            trace += [out.observations, out.rewards, out.action_mask, out.world_reset, batch.world.owner]
+        return [to_numpy(array) for array in trace]
+
+    eager, compiled = play(False), play(True)
+    assert sum(int(array.sum()) for array in eager[3::5]) == 32  # 16 worlds reset at turns 5 and 10
+    for found, expected in zip(compiled, eager, strict=True):
+        np.testing.assert_allclose(found, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_compile_is_a_flag_of_the_torch_backend() -> None:
+    config = realism_env.EnvConfig()
+    with pytest.raises(ValueError, match="compile=True is invalid for the numpy backend; valid: .*backend='torch'"):
+        WorldBatch(config, 2, seed=0, compile=True)
+    with pytest.raises(ValueError, match="compile='yes' is invalid; valid: False or True"):
+        WorldBatch(config, 2, seed=0, backend="torch", compile="yes")
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_a_capability_spread_deals_each_episode_its_own_shares(backend: str) -> None:
     """With ``capability_spread`` every fresh world has its own distribution of power (shares summing to 1, not the

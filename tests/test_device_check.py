@@ -10,19 +10,33 @@ from benchmarks import device_check
 
 
 def test_the_device_check_runs_its_steps_and_records_them(tmp_path: Path) -> None:
-    assert device_check.main(["--smoke", "--only", "machine", "fast_ppo", "--out", str(tmp_path)]) == 0
-    results = json.loads((tmp_path / "device_check.json").read_text())
+    runs = tmp_path / "runs"
+    argv = ["--smoke", "--only", "machine", "fast_ppo", "--out", str(tmp_path / "out"), "--runs", str(runs)]
+    assert device_check.main(argv) == 0
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["device_check.json", "device_check.log"]
+    results = json.loads((tmp_path / "out" / "device_check.json").read_text())
     assert results["device"] == "cpu" and results["smoke"] is True
     assert results["machine"]["status"] == "ok" and any("torch" in line for line in results["machine"]["tail"])
-    assert results["fast_ppo"]["status"] == "ok" and results["fast_ppo_agent_steps_per_s"] > 0
+    assert results["fast_ppo"]["status"] == "ok" and results["fast_ppo_wide_agent_steps_per_s"] > 0
+    assert (runs / "fast_ppo_wide" / "model.pt").is_file()
     assert "batch" not in results  # --only
-    log = (tmp_path / "device_check.log").read_text()
+    log = (tmp_path / "out" / "device_check.log").read_text()
     assert "===== machine: ok" in log and "===== fast_ppo: ok" in log
 
 
 def test_the_gpu_plan_measures_the_issues_targets_within_the_lease() -> None:
     plan = {step.name: step for step in device_check.steps("python3", "cuda", smoke=False, out=Path("out"))}
-    assert list(plan) == ["machine", "cuda tests", "batch", "fast_ppo", "throughput"]
+    assert list(plan)[:4] == ["machine", "batch", "fast_ppo", "fast_ppo full preset"]  # the targets first
     assert "65536" in plan["batch"].command and "cuda" in plan["batch"].command  # issue 9: >= 65,536 worlds
+    assert "compiled" in plan["batch compiled"].command
     assert "cuda" in plan["fast_ppo"].command and "torch" in plan["fast_ppo"].command
-    assert sum(step.limit_s for step in plan.values()) <= 570  # one device call: at most 10 minutes, start included
+    full = plan["fast_ppo full preset"].command
+    assert full[full.index("--n-worlds") + 1] == "512" and full[full.index("--background-share") + 1] == "0.25"
+
+
+def test_the_check_stops_within_its_budget(tmp_path: Path) -> None:
+    """A step that would get under 20 s of the budget is skipped and says so: the device call must end in time."""
+    argv = ["--smoke", "--only", "machine", "--budget-s", "5", "--out", str(tmp_path), "--runs", str(tmp_path / "r")]
+    assert device_check.main(argv) == 1
+    results = json.loads((tmp_path / "device_check.json").read_text())
+    assert results["machine"]["status"] == "skipped: 5 s of the budget left"

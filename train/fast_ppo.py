@@ -132,6 +132,11 @@ class Args:
         "auto", "backend of the worlds: numpy, torch, or auto (numpy on a CPU)", choices=BACKEND_CHOICES
     )
     torch_threads: int = _arg(1, "torch CPU threads (small networks train fastest with 1)")
+    compile_worlds: bool = _arg(
+        False,
+        "torch backend: step the worlds with torch.compile (WorldBatch(compile=True)); compiles for tens of seconds "
+        "at the start, pays on a GPU only",
+    )
     progress_bar: bool = _arg(True, "show a progress bar on stderr")
     background: str = _arg(
         "",
@@ -160,6 +165,8 @@ def check_args(args: Args) -> None:
     among them)."""
     check_ppo_args(args, auto_device=False)
     parse_background(args.background)
+    if args.compile_worlds and world_backend(args) != "torch":
+        raise ValueError("--compile-worlds needs the torch backend; valid: add --backend torch (or --device cuda)")
     if not 0.0 <= args.background_share <= 1.0:
         raise ValueError(f"--background-share={args.background_share} is invalid; valid: 0 <= share <= 1")
     if args.background_share > 0.0 and not args.background:
@@ -362,7 +369,12 @@ class Trainer:
         self.device = torch.device(args.device)
         backend = world_backend(args)
         self.batch = WorldBatch(
-            config, args.n_worlds, seed=args.seed, backend=backend, device=args.device if backend == "torch" else None
+            config,
+            args.n_worlds,
+            seed=args.seed,
+            backend=backend,
+            device=args.device if backend == "torch" else None,
+            compile=args.compile_worlds,
         )
         self.n_nations = config.n_nations
         self.n_slots = args.n_worlds * config.n_nations
