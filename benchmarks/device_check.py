@@ -8,20 +8,30 @@ The GPU machine has torch, numpy, pytest, tqdm and tensorboard, but no gymnasium
 stable-baselines3, and nothing can be downloaded there. ``benchmarks/device_wheels.sh`` puts their wheels, at this
 checkout's versions, in ``.device/wheels`` (ignored by git); name ``.device`` in the device tool's ``carry``, and this
 script installs them first (``pip install --no-index``). Then it runs these steps, most wanted first, each under its
-own time limit and all within ``--budget-s`` (540 s: one device call holds the whole check, start included):
+own time limit and all within ``--budget-s`` (540 s: one device call holds the whole check, start included). What
+the first call on an H200 (2026-12-04, README's Benchmarks) left unmeasured comes first:
 
 1. ``machine``: torch's version and the device;
-2. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
+2. ``batch compiled``: ``benchmarks.batch --step compiled`` (``WorldBatch(compile=True)``) at 65,536 and 262,144
+   worlds;
+3. ``profile``: ``benchmarks.profile_batch --torch-profiler`` at 65,536 worlds: the step's kernels by device time,
+   per operator and input shapes (where the 100M target is lost);
+4. ``fast_ppo full preset compiled``: a run of the full preset's ``[train]`` settings (512 worlds, a step bound by
+   its kernel launches there) with ``--compile-worlds``, 3M agent-steps;
+5. ``fast_ppo full preset x8``: 8 such runs at once, 1M agent-steps each, as ``train.experiment --workers`` shares a
+   GPU: their rate together (what the full preset's time on one GPU rests on);
+
+then the figures that call measured, again:
+
+6. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
    agent-steps/s at 65,536 worlds or more);
-3. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
+7. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
    agent-steps/s);
-4. ``fast_ppo full preset``: one run of the full preset's ``[train]`` settings (512 worlds, its scripted background
-   on the host) for 3M agent-steps: what a run of the full preset costs there;
-5. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
+8. ``fast_ppo full preset``: the same run eager, with its scripted background on the host;
+9. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
    agent-steps, a held-out scenario): the experiment's path through a GPU, end to end;
-6. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
-   (``tests/test_backends.py``), nor do the fast trainer's rollout and update (``tests/test_fast_ppo.py``);
-7. ``batch compiled``: ``benchmarks.batch --step compiled`` (``WorldBatch(compile=True)``) at 65,536 and 262,144.
+10. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
+    (``tests/test_backends.py``), nor do the fast trainer's rollout and update (``tests/test_fast_ppo.py``).
 
 ``--out`` gets two files, ``device_check.log`` (every step's output) and ``device_check.json`` (statuses, tails and
 the trainers' rates), written after each step, so what ran comes back even when the lease ends early; the training
@@ -78,15 +88,46 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
     full = [*fast_ppo, *FULL_PRESET_TRAIN, "--timesteps", full_steps, "--out", str(out / "fast_ppo_full")]
     experiment = ["-m", "train.experiment", "--preset-file", str(out / "preset.toml"), "--no-progress"]
     experiment += ["--out", str(out / "experiment")]
+    profile = ["-m", "benchmarks.profile_batch", "--backend", "torch", "--device", device, "--torch-profiler"]
+    profile += ["--worlds", "64" if smoke else "65536", "--steps", "3", "--top", "25"]
+    compiled_full = [*full[:-1], str(out / "fast_ppo_full_compiled"), "--compile-worlds"]
+    concurrent = [python, "-m", "benchmarks.device_check", "--concurrent", "2" if smoke else "8", "--runs", str(out)]
+    concurrent += ["--device", device, *(["--smoke"] if smoke else [])]
+    # What the first call on an H200 (2026-12-04) left unmeasured comes first; then the figures it measured, again.
     return [
         Step("machine", [python, "-c", _MACHINE], 30),
+        Step("batch compiled", [python, *batch, "--worlds", *compiled_worlds, "--step", "compiled"], 150),
+        Step("profile", [python, *profile], 60),
+        Step("fast_ppo full preset compiled", [python, *compiled_full], 120),
+        Step("fast_ppo full preset x8", concurrent, 90),
         Step("batch", [python, *batch, "--worlds", *eager_worlds], 100),
         Step("fast_ppo", [python, *wide], 90),
         Step("fast_ppo full preset", [python, *full], 80),
         Step("experiment", [python, *experiment], 120),
         Step("cuda tests", [python, *tests], 90),
-        Step("batch compiled", [python, *batch, "--worlds", *compiled_worlds, "--step", "compiled"], 150),
     ]
+
+
+def run_concurrently(n_runs: int, runs: Path, device: str, smoke: bool) -> None:
+    """``n_runs`` runs of the full preset's settings at once on one device (as ``train.experiment --workers`` shares a
+    GPU): prints their agent-steps/s together, from their start to the last one's end."""
+    timesteps = "20000" if smoke else "1000000"
+    command = [sys.executable, "-m", "train.fast_ppo", "--device", device, "--backend", "torch", "--no-progress-bar"]
+    command += ["--checkpoint-every", "0", *FULL_PRESET_TRAIN, "--timesteps", timesteps]
+    start = time.perf_counter()
+    processes = [
+        subprocess.Popen([*command, "--seed", str(seed), "--out", str(runs / f"concurrent_{seed}")], cwd=ROOT)
+        for seed in range(n_runs)
+    ]
+    codes = [process.wait() for process in processes]
+    wall = time.perf_counter() - start
+    metrics = [json.loads((runs / f"concurrent_{seed}" / "metrics.json").read_text()) for seed in range(n_runs)]
+    steps = sum(m["num_timesteps"] for m in metrics)
+    each = ", ".join(f"{m['agent_steps_per_s']:,.0f}" for m in metrics)
+    print(
+        f"{n_runs} runs at once (exit codes {codes}): {steps:,} agent-steps in {wall:.1f} s from the first start to "
+        f"the last end, start-up included: {steps / wall:,.0f} agent-steps/s together; each run's own: {each}"
+    )
 
 
 _MACHINE = (
@@ -196,7 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the whole check's time: each step runs at most its own limit and what is left of this, and steps "
         "that would get under 20 s are skipped (default: %(default)s)",
     )
+    parser.add_argument("--concurrent", type=int, default=0, help=argparse.SUPPRESS)  # the "x8" step's own command
     args = parser.parse_args(argv)
+    if args.concurrent:
+        run_concurrently(
+            args.concurrent, args.runs or args.out / "runs", "cpu" if args.smoke else args.device, args.smoke
+        )
+        return 0
     deadline = time.perf_counter() + args.budget_s
     device = "cpu" if args.smoke else args.device
     runs = args.runs or args.out / "runs"
@@ -219,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         results[step.name] = run_step(step, log_file, min(step.limit_s, left))
         print(f"  {results[step.name]['status']}", flush=True)
         (args.out / "device_check.json").write_text(json.dumps(results, indent=1))
-    for name in ("fast_ppo_wide", "fast_ppo_full"):
+    for name in ("fast_ppo_wide", "fast_ppo_full", "fast_ppo_full_compiled"):
         metrics_file = runs / name / "metrics.json"
         if metrics_file.is_file():
             metrics = json.loads(metrics_file.read_text())
@@ -235,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {result['status']} ({result['seconds']} s)")
             for line in result["tail"][-4:]:
                 print(f"  {line}")
-    for name in ("fast_ppo_wide", "fast_ppo_full"):
+    for name in ("fast_ppo_wide", "fast_ppo_full", "fast_ppo_full_compiled"):
         if results.get(f"{name}_agent_steps_per_s") is not None:
             rate = results[f"{name}_agent_steps_per_s"]
             print(f"{name} end to end: {rate:,.0f} training agent-steps/s")

@@ -7,7 +7,8 @@ After ``--warmup`` steps, ``--steps`` steps with random valid actions (chosen as
 cProfile (timed in the process's CPU time); the ``--top`` entries are printed sorted by own time (tottime: which
 array operations cost) and by cumulative time (which rule functions cost, with what they call), then the callers of
 the most expensive built-in operations (which lines of the rules call them). ``--torch-profiler`` also runs the steps
-under ``torch.profiler`` and prints its table of operators by self CPU time (self CUDA time on a GPU).
+under ``torch.profiler`` and prints its table of operators by self CPU time (self device time on a GPU), then the same
+per operator and input shapes (which arrays cost).
 """
 
 from __future__ import annotations
@@ -95,13 +96,19 @@ def main(argv: list[str] | None = None) -> None:
         from torch.profiler import profile as torch_profile
 
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if is_cuda(args.device) else [])
-        with torch_profile(activities=activities) as prof:
+        with torch_profile(activities=activities, record_shapes=True) as prof:
             for _ in range(args.steps):
                 mask = batch.step(choose(mask)).action_mask
             synchronize()
-        sort = "self_cuda_time_total" if is_cuda(args.device) else "self_cpu_time_total"
+        sort = "self_device_time_total" if is_cuda(args.device) else "self_cpu_time_total"
         print(f"\n===== torch.profiler by {sort} =====")
         print(prof.key_averages().table(sort_by=sort, row_limit=args.top))
+        print(f"\n===== torch.profiler by {sort}, per operator and input shapes =====")
+        print(
+            prof.key_averages(group_by_input_shape=True).table(
+                sort_by=sort, row_limit=args.top, max_name_column_width=40
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,13 @@ def test_the_device_check_runs_its_steps_and_records_them(tmp_path: Path) -> Non
 
 def test_the_gpu_plan_measures_the_issues_targets_within_the_lease() -> None:
     plan = {step.name: step for step in device_check.steps("python3", "cuda", smoke=False, out=Path("out"))}
-    assert list(plan)[:4] == ["machine", "batch", "fast_ppo", "fast_ppo full preset"]  # the targets first
+    assert list(plan)[:5] == [  # what the first GPU call left unmeasured comes first
+        "machine",
+        "batch compiled",
+        "profile",
+        "fast_ppo full preset compiled",
+        "fast_ppo full preset x8",
+    ]
     assert "65536" in plan["batch"].command and "cuda" in plan["batch"].command  # issue 9: >= 65,536 worlds
     assert "compiled" in plan["batch compiled"].command
     assert "cuda" in plan["fast_ppo"].command and "torch" in plan["fast_ppo"].command
