@@ -17,6 +17,11 @@ def test_prints_both_paths_and_ends_with_the_speedup(capsys):
     fast, sb3 = (result["summary"][p]["train_agent_steps_per_s"] for p in ("fast_ppo", "sb3"))
     assert speedup == pytest.approx(fast / sb3)
     assert lines[-1] == f"speedup over stable-baselines3: {speedup:.1f}x"
+    # The ceiling: sb3's time per agent-step over fast_ppo's rollout plus the network's arithmetic, printed before.
+    network_s, ceiling = result["network_s_per_minibatch"], result["speedup_ceiling"]
+    fast_rollout = result["summary"]["fast_ppo"]["rollout_agent_steps_per_s"]
+    assert ceiling == pytest.approx((1 / sb3) / (1 / fast_rollout + 4 * network_s / 32))
+    assert f"could beat stable-baselines3 by more than {ceiling:.1f}x here" in lines[-2]
     # Both paths trained the same number of agent-steps per round.
     steps = {p: result["rounds"][p][0]["steps"] for p in result["rounds"]}
     assert steps["fast_ppo"] == steps["sb3"] == 2 * 6 * 8

@@ -19,7 +19,10 @@ number of agent slots (``n_worlds`` worlds x ``n_nations`` nations), in one proc
 Rounds alternate the order of the paths after one warm-up round that is not counted; each round trains ``--rollouts``
 rollouts of ``n_steps * slots`` agent-steps per path. Printed: the median over rounds of agent-steps per second of the
 whole training loop (rollouts and updates) and of rollout collection alone, in wall time; the last line is
-``speedup over stable-baselines3: N.Nx`` (fast_ppo's training agent-steps/s over sb3's).
+``speedup over stable-baselines3: N.Nx`` (fast_ppo's training agent-steps/s over sb3's). The line before it gives
+a ceiling measured in the same run: the time of the network's forward and backward passes and Adam step over one
+minibatch (on a copy of fast_ppo's network), which any PPO update of this network, batch and epochs must spend; with
+fast_ppo's rollout time added, sb3's time per agent-step over that sum bounds the speedup any trainer could show.
 """
 
 from __future__ import annotations
@@ -172,6 +175,47 @@ class FastPath:
         return {"steps": done, "wall_s": wall, "train": done / wall, "rollout": done / max(rollout_s, 1e-9)}
 
 
+def network_seconds_per_minibatch(path: FastPath, batch_size: int, repeats: int = 30) -> float:
+    """Wall seconds of the arithmetic no PPO update with this network can skip: the policy's and value network's
+    forward and backward passes over one minibatch and one Adam step (no masked categorical, no losses), on a copy of
+    the fast trainer's network (same shapes, same device and threads)."""
+    import copy
+
+    import torch
+
+    agent = copy.deepcopy(path.trainer.agent)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=3e-4, eps=1e-5)
+    generator = torch.Generator(device=path.trainer.device).manual_seed(0)
+    n_inputs = agent.shape["n_inputs"]
+    inputs = torch.randn((batch_size, n_inputs), generator=generator, device=path.trainer.device)
+
+    def once() -> None:
+        loss = agent.actor(inputs).sum() + agent.value(inputs).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(5):  # warm-up
+        once()
+    if path.trainer.device.type == "cuda":
+        torch.cuda.synchronize(path.trainer.device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        once()
+    if path.trainer.device.type == "cuda":
+        torch.cuda.synchronize(path.trainer.device)
+    return (time.perf_counter() - start) / repeats
+
+
+def speedup_ceiling(summary: dict[str, dict[str, float]], network_s: float, batch_size: int, epochs: int) -> float:
+    """The most any trainer with fast_ppo's rollout could beat stable-baselines3 by with this network, batch and
+    epochs: sb3's time per agent-step over fast_ppo's rollout time per agent-step plus the network's unavoidable
+    arithmetic per agent-step (``epochs`` passes of forward, backward and Adam over each row)."""
+    sb3_s = 1.0 / summary["sb3"]["train_agent_steps_per_s"]
+    rollout_s = 1.0 / summary["fast_ppo"]["rollout_agent_steps_per_s"]
+    return sb3_s / (rollout_s + epochs * network_s / batch_size)
+
+
 def measure(model: Any, steps: int) -> dict[str, float]:
     """Train an SB3 model ``steps`` more agent-steps; agent-steps per second of the loop and of rollouts alone."""
     if isinstance(model, FastPath):
@@ -215,10 +259,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         key: summary["fast_ppo"][key] / summary["sb3"][key]
         for key in ("train_agent_steps_per_s", "rollout_agent_steps_per_s")
     }
+    network_s = network_seconds_per_minibatch(paths["fast_ppo"], args.batch_size)
     return {
         "settings": {**vars(args), "slots": slots, "agent_steps_per_round": steps},
         "summary": summary,
         "speedup_over_sb3": speedup,
+        "network_s_per_minibatch": network_s,
+        "speedup_ceiling": speedup_ceiling(summary, network_s, args.batch_size, args.n_epochs),
         "rounds": rounds,
     }
 
@@ -269,6 +316,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         Path(args.json).write_text(json.dumps(result, indent=1, default=lambda x: np.asarray(x).tolist()) + "\n")
     speedup = result["speedup_over_sb3"]
     print(f"rollout collection alone: {speedup['rollout_agent_steps_per_s']:.1f}x stable-baselines3's")
+    per_step_us = 1e6 * s["n_epochs"] * result["network_s_per_minibatch"] / s["batch_size"]
+    print(
+        f"the network's forward, backward and Adam step alone: {1e3 * result['network_s_per_minibatch']:.2f} ms a "
+        f"minibatch, {per_step_us:.1f} us an agent-step over {s['n_epochs']} epochs; with fast_ppo's rollout, no "
+        f"trainer of this network, batch and epochs could beat stable-baselines3 by more than "
+        f"{result['speedup_ceiling']:.1f}x here"
+    )
     print(f"speedup over stable-baselines3: {speedup['train_agent_steps_per_s']:.1f}x")
     return result
 
