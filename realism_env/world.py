@@ -64,15 +64,13 @@ class World:
         return self.owner.shape[1]
 
     def replace(self, **changes: Any) -> World:
-        """A new world with some arrays changed (``dataclasses.replace`` without re-running field checks)."""
-        # a list, not a set difference of the keys: torch 2.11's compiler fails on that
+        """A new world with some arrays changed."""
+        # a list and the plain constructor, not a set difference of the keys or a copy of __dict__: torch 2.11's
+        # compiler traces neither (and breaks the step's graph there)
         unknown = [name for name in changes if name not in _ARRAY_FIELD_SET]
         if unknown:
             raise ValueError(f"unknown World fields {sorted(unknown)}; valid: {', '.join(_ARRAY_FIELDS)}")
-        new = object.__new__(World)
-        new.__dict__.update(self.__dict__)
-        new.__dict__.update(changes)
-        return new
+        return World(**{name: changes[name] if name in changes else getattr(self, name) for name in _ARRAY_FIELDS})
 
     def select(self, index: int) -> World:
         """World ``index`` alone, keeping the leading axis (``W = 1``)."""
