@@ -60,6 +60,8 @@ from realism_env.batch import WorldBatch
 
 #: timed steps of a configuration however long they take (after the warm-up), by default
 MIN_STEPS = 3
+#: how a torch row steps (``--step``): each name's ``WorldBatch(compile=...)``
+STEPS = {"eager": False, "compiled": True, "cudagraphs": "reduce-overhead"}
 #: MPE steps between two readings of the clock
 MPE_CHUNK = 50
 
@@ -78,7 +80,7 @@ class Row:
     seconds: float  #: on the row's clock (CPU time, or wall time on CUDA)
     wall_seconds: float
     mpe_reference: float | None = None  #: MPE's agent-steps/s, the mean of the readings just before and after the row
-    compiled: bool = False  #: stepped with torch.compile (WorldBatch(compile=True))
+    step: str = "eager"  #: how the torch step ran: a key of STEPS
     compile_seconds: float = 0.0  #: wall time of the first (compiling) step, outside the measured budget
 
     @property
@@ -181,17 +183,17 @@ def measure_batch(
     warmup: int,
     seed: int,
     min_steps: int = MIN_STEPS,
-    compiled: bool = False,
+    step: str = "eager",
 ) -> Row:
     """Step one ``WorldBatch`` of ``n_worlds`` worlds with random valid actions for ``seconds`` on the row's clock
-    (``compiled``: with ``torch.compile``, compiled in a first step outside the budget)."""
+    (``step``: a key of :data:`STEPS`; a compiled step is compiled in a first step outside the budget)."""
     built = time.perf_counter()
-    batch = WorldBatch(config, n_worlds, seed=seed, backend=backend, device=device, dtype=dtype, compile=compiled)
+    batch = WorldBatch(config, n_worlds, seed=seed, backend=backend, device=device, dtype=dtype, compile=STEPS[step])
     _, mask = batch.reset()
     choose = random_actions(batch, seed)
     built_s = time.perf_counter() - built
     compile_seconds = 0.0
-    if compiled:
+    if STEPS[step]:
         compiling = clock_for(backend, device) if is_cuda(device) else time.perf_counter  # wall: compile workers too
         start = compiling()
         mask = batch.step(choose(mask)).action_mask
@@ -225,10 +227,10 @@ def measure_batch(
         int(resets),
         elapsed,
         wall,
-        compiled=compiled,
+        step=step,
         compile_seconds=compile_seconds,
     )
-    compile_note = f", compiled in {compile_seconds:.1f} s" if compiled else ""
+    compile_note = f", {step}: compiled in {compile_seconds:.1f} s" if STEPS[step] else ""
     print(
         f"  {backend} {row.device} {row.dtype} {n_worlds} worlds: built in {built_s:.1f} s wall{compile_note}; "
         f"{steps} steps "
@@ -311,7 +313,7 @@ def table(rows: list[Row]) -> str:
     against numpy at the same world count."""
     numpy_rate = {row.worlds: row.agent_steps_per_s for row in rows if row.backend == "numpy"}
     header = (
-        f"{'backend':<8}{'step':<10}{'device':<8}{'dtype':<9}{'worlds':>7}{'world-steps/s':>15}{'agent-steps/s':>15}"
+        f"{'backend':<8}{'step':<11}{'device':<8}{'dtype':<9}{'worlds':>7}{'world-steps/s':>15}{'agent-steps/s':>15}"
         f"{'MPE':>8}{'x MPE':>8}{'x numpy':>9}{'steps':>7}{'resets':>8}"
     )
     lines = [header]
@@ -323,7 +325,7 @@ def table(rows: list[Row]) -> str:
         if row.backend != "numpy" and row.worlds in numpy_rate:
             versus_numpy = f"{row.agent_steps_per_s / numpy_rate[row.worlds]:.2f}"
         lines.append(
-            f"{row.backend:<8}{'compiled' if row.compiled else 'eager':<10}"
+            f"{row.backend:<8}{row.step:<11}"
             f"{row.device:<8}{row.dtype:<9}{row.worlds:>7}{row.world_steps_per_s:>15,.0f}"
             f"{row.agent_steps_per_s:>15,.0f}{mpe:>8}{versus_mpe:>8}{versus_numpy:>9}"
             f"{row.steps:>7}{row.resets:>8}"
@@ -395,9 +397,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "--step",
         nargs="+",
         default=["eager"],
-        choices=("eager", "compiled"),
-        help="how torch rows step, one row each: eager, or compiled (WorldBatch(compile=True): torch.compile of the "
-        "step, compiled in a first untimed step whose time the progress line gives) (default: %(default)s; numpy "
+        choices=tuple(STEPS),
+        help="how torch rows step, one row each: eager; compiled (WorldBatch(compile=True): torch.compile of the "
+        "step); cudagraphs (compile='reduce-overhead': also replayed as a CUDA graph on a GPU); a compiled step is "
+        "compiled in a first untimed step whose time the progress line gives (default: %(default)s; numpy "
         "rows are eager)",
     )
     parser.add_argument(
@@ -479,7 +482,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
                     args.warmup,
                     args.seed,
                     args.min_steps,
-                    compiled=step == "compiled",
+                    step=step,
                 )
                 read_mpe(f"after {backend} ({step}), {n_worlds} worlds")
                 if with_mpe:

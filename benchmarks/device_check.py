@@ -12,8 +12,9 @@ own time limit and all within ``--budget-s`` (540 s: one device call holds the w
 the first call on an H200 (2026-12-04, README's Benchmarks) left unmeasured comes first:
 
 1. ``machine``: torch's version and the device;
-2. ``batch compiled``: ``benchmarks.batch --step compiled`` (``WorldBatch(compile=True)``) at 65,536 and 262,144
-   worlds;
+2. ``batch compiled``: ``benchmarks.batch --step compiled cudagraphs`` (``WorldBatch(compile=True)`` and
+   ``compile="reduce-overhead"``, a CUDA graph) at 512 worlds (the full preset's, where the eager step is bound by its
+   launches) and 65,536;
 3. ``profile``: ``benchmarks.profile_batch --torch-profiler`` at 65,536 worlds: the step's kernels by device time,
    per operator and input shapes (where the 100M target is lost);
 4. ``fast_ppo full preset compiled``: a run of the full preset's ``[train]`` settings (512 worlds, a step bound by
@@ -74,7 +75,7 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
     """The check's commands, most wanted first (the budget may end the last ones); ``smoke``: tiny sizes (a dry run
     on the CPU)."""
     eager_worlds = ["8", "64"] if smoke else ["4096", "65536", "262144"]
-    compiled_worlds = ["8"] if smoke else ["65536", "262144"]
+    compiled_worlds = ["8"] if smoke else ["512", "65536"]
     wide_worlds, wide_steps, wide_batch = ("8", "20000", "2048") if smoke else ("16384", "10000000", "65536")
     full_steps = "20000" if smoke else "3000000"
     trainer_test = "tests/test_fast_ppo.py::test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host"
@@ -96,7 +97,7 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
     # What the first call on an H200 (2026-12-04) left unmeasured comes first; then the figures it measured, again.
     return [
         Step("machine", [python, "-c", _MACHINE], 30),
-        Step("batch compiled", [python, *batch, "--worlds", *compiled_worlds, "--step", "compiled"], 150),
+        Step("batch compiled", [python, *batch, "--worlds", *compiled_worlds, "--step", "compiled", "cudagraphs"], 200),
         Step("profile", [python, *profile], 60),
         Step("fast_ppo full preset compiled", [python, *compiled_full], 120),
         Step("fast_ppo full preset x8", concurrent, 90),

@@ -43,7 +43,10 @@ from realism_env.world import World
 if TYPE_CHECKING:
     from realism_env.config import EnvConfig
 
-__all__ = ["DEFAULT_MAP_BANK", "BatchStep", "WorldBatch", "default_map_bank"]
+__all__ = ["COMPILE_MODES", "DEFAULT_MAP_BANK", "BatchStep", "WorldBatch", "default_map_bank"]
+
+#: torch.compile's modes that ``WorldBatch(compile=...)`` takes (``True`` is ``"default"``)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 #: At most this many maps in a bank by default (about 0.7 ms each to generate, once).
 DEFAULT_MAP_BANK = 1024
@@ -65,10 +68,13 @@ class WorldBatch:
         device: the torch device (``"cpu"``, ``"cuda"``, ...); numpy runs on the CPU only.
         dtype: ``"float64"`` or ``"float32"`` for the world's floats; default float64 on the CPU, float32 on a GPU.
         map_bank: maps in the bank fresh worlds are drawn from (default :func:`default_map_bank`).
-        compile: torch only: step with ``torch.compile(step_worlds)`` (one graph, its elementwise operations fused
-            into fewer kernels). The first step compiles (tens of seconds); the trajectories are those of the eager
-            step up to float rounding. It pays on a GPU, where the eager step is bound by its kernel launches at
-            moderate batch sizes, not on a CPU (see the README's benchmarks).
+        compile: torch only: ``True`` (or ``"default"``) steps with ``torch.compile(step_worlds)``: one graph, its
+            elementwise operations fused into fewer kernels. ``"reduce-overhead"`` also replays the step as a CUDA
+            graph on a GPU (one launch for the whole step, torch.compile's mode of that name): a step's outputs are
+            then valid until the next step, so copy what you keep (``.clone()``). The first step compiles (tens of
+            seconds); the trajectories are those of the eager step up to float rounding. It is meant for a GPU,
+            where the eager step is bound by its kernel launches at moderate batch sizes; on a CPU it does not pay
+            (see the README's benchmarks).
 
     ``reset()`` returns ``([W, N, D] observations, [W, N, A] action masks)``; ``step(actions)`` takes ``[W, N]``
     integer flat actions (a tensor on the device for torch) and returns a :class:`~realism_env.step.BatchStep`.
@@ -83,7 +89,7 @@ class WorldBatch:
         device: Any = None,
         dtype: Any = None,
         map_bank: int | None = None,
-        compile: bool = False,
+        compile: bool | str = False,
     ) -> None:
         if not isinstance(n_worlds, int) or isinstance(n_worlds, bool) or n_worlds < 1:
             raise ValueError(f"n_worlds={n_worlds!r} is invalid; valid: an integer >= 1")
@@ -94,16 +100,18 @@ class WorldBatch:
         self.n_nations = config.n_nations
         self.backend = resolve_backend(backend, device, dtype)
         self.map_bank_size = default_map_bank(n_worlds) if map_bank is None else map_bank
-        if compile not in (False, True):
-            raise ValueError(f"compile={compile!r} is invalid; valid: False or True")
+        if not (compile in (False, True) or compile in COMPILE_MODES):
+            valid = ", ".join(["False", "True", *map(repr, COMPILE_MODES)])
+            raise ValueError(f"compile={compile!r} is invalid; valid: {valid}")
         if compile and self.backend.name != "torch":
-            raise ValueError("compile=True is invalid for the numpy backend; valid: compile=True with backend='torch'")
-        self.compiled = compile
+            raise ValueError(f"compile={compile!r} is invalid for the numpy backend; valid: backend='torch'")
+        self.compile_mode = ("default" if compile is True else compile) or None  #: None: the eager step
         self._step_worlds = step_worlds
-        if compile:
+        if self.compile_mode:
             import torch
 
-            self._step_worlds = torch.compile(step_worlds, dynamic=False)  # static shapes: a batch keeps its size
+            # static shapes: a batch keeps its size
+            self._step_worlds = torch.compile(step_worlds, dynamic=False, mode=self.compile_mode)
         self.world: World | None = None
         self._derived: Derived | None = None
         self._seed(seed)

@@ -34,7 +34,7 @@ def test_the_gpu_plan_measures_the_issues_targets_within_the_lease() -> None:
         "fast_ppo full preset x8",
     ]
     assert "65536" in plan["batch"].command and "cuda" in plan["batch"].command  # issue 9: >= 65,536 worlds
-    assert "compiled" in plan["batch compiled"].command
+    assert "compiled" in plan["batch compiled"].command and "cudagraphs" in plan["batch compiled"].command
     assert "cuda" in plan["fast_ppo"].command and "torch" in plan["fast_ppo"].command
     full = plan["fast_ppo full preset"].command
     assert full[full.index("--n-worlds") + 1] == "512" and full[full.index("--background-share") + 1] == "0.25"
