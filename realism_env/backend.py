@@ -139,8 +139,7 @@ class TorchNamespace:
     array-api-compat turns the number into a tensor of the promoted dtype with ``torch.result_type``, which returns a
     dtype: ``torch.compile`` cannot put that in a graph and breaks the step into 39 pieces there. Clamping gives the
     same values in the tensor's own dtype (a number of the tensor's kind never changes it under the standard's
-    promotion rules), and the whole step traces as one graph. ``cumulative_sum`` along an axis of a floating tensor is
-    ``torch.cumsum``. Every other name is array-api-compat's.
+    promotion rules), and the whole step traces as one graph. Every other name is array-api-compat's.
     """
 
     def __init__(self) -> None:
@@ -179,15 +178,8 @@ class TorchNamespace:
             return clamp(x2, x1)
         return elementwise(x1, x2)
 
-    def cumulative_sum(self, x: Any, /, *, axis: int | None = None, dtype: Any = None, **options: Any) -> Any:
-        """``torch.cumsum`` along ``axis`` of a floating tensor (compat's looks the namespace up in an lru_cache,
-        which torch.compile warns about at every trace); compat's in every other case."""
-        if axis is not None and dtype is None and not options and x.dtype.is_floating_point:
-            return self._torch.cumsum(x, dim=axis)
-        return self._compat.cumulative_sum(x, axis=axis, dtype=dtype, **options)
 
-
-_OWN_METHODS = ("maximum", "minimum", "cumulative_sum")  # TorchNamespace's own methods
+_OWN_METHODS = ("maximum", "minimum")  # TorchNamespace's own methods
 _TORCH: list[TorchNamespace] = []  # built on first use: torch is an optional dependency
 
 

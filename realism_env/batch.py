@@ -36,7 +36,7 @@ from realism_env.backend import Backend, RandomSource, resolve_backend, to_numpy
 from realism_env.draws import draw_perception, draw_reset, draw_step
 from realism_env.maps import MapBank, generate_maps, initial_worlds
 from realism_env.observation import observe
-from realism_env.rules import mask_of
+from realism_env.rules import Territory, mask_of
 from realism_env.step import BatchStep, Derived, StepSpec, derive, step_spec, step_worlds
 from realism_env.world import World
 
@@ -47,6 +47,8 @@ __all__ = ["COMPILE_MODES", "DEFAULT_MAP_BANK", "BatchStep", "WorldBatch", "defa
 
 #: torch.compile's modes that ``WorldBatch(compile=...)`` takes (``True`` is ``"default"``)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+#: the modes that replay the step as a CUDA graph on a GPU
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 #: At most this many maps in a bank by default (about 0.7 ms each to generate, once).
 DEFAULT_MAP_BANK = 1024
@@ -160,7 +162,18 @@ class WorldBatch:
         draws = draw_step(
             self.random, self.n_worlds, self.n_nations, config.n_provinces, self.maps.size, config.capability_spread
         )
-        out, self.world, self._derived = self._step_worlds(self.world, self._derived, actions, draws, self._spec)
+        graphed = self.compile_mode in CUDA_GRAPH_MODES and self.backend.device.type == "cuda"
+        if graphed:
+            import torch
+
+            torch.compiler.cudagraph_mark_step_begin()
+        out, world, derived = self._step_worlds(self.world, self._derived, actions, draws, self._spec)
+        if graphed:  # the graph's outputs are overwritten by its next replay: keep copies of what the next step reads
+            world = world.map_arrays(lambda array: array.clone())
+            derived = Derived(
+                Territory(*(a.clone() for a in derived.land)), derived.validity.clone(), derived.map_index.clone()
+            )
+        self.world, self._derived = world, derived
         return out
 
     def _checked(self, actions: Any) -> Any:

@@ -347,7 +347,11 @@ def _pick_province(candidates: Any, pick: Any) -> Any:
     order). All False where a nation has no candidate."""
     xp = array_namespace(candidates)
     as_float = xp.astype(candidates, pick.dtype)
-    rank = xp.cumulative_sum(as_float, axis=2) - 1.0  # of each candidate, among its nation's candidates
+    # The rank of each candidate among its nation's candidates: a running count over provinces, as a product with
+    # the upper-triangular ones (exact for counts of flags; a scan over a short axis is slow on a GPU).
+    provinces = xp.arange(candidates.shape[2], device=device_of(candidates))
+    prefix = xp.astype(provinces[:, None] <= provinces[None, :], pick.dtype)  # [P, P]: 1 where p' <= p
+    rank = xp.matmul(as_float, prefix) - 1.0
     count = rank[:, :, -1] + 1.0
     chosen = xp.minimum(xp.floor(pick * count), count - 1.0)  # pick < 1; the minimum guards float rounding
     return candidates & (rank == chosen[:, :, None])
