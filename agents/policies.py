@@ -4,7 +4,7 @@ Every policy follows the Melting Pot contract (``meltingpot/utils/policies/polic
 mutable state of its own; ``initial_state()`` gives its memory and ``step(observation, state, rng)``
 returns ``(action, next_state)`` without touching the state it was given. The random generator is passed
 in. A policy reads the observation only through the env's :class:`realism_env.ObservationLayout` (named
-fields, never raw indices), builds its action with :func:`realism_env.encode_action`, and always returns
+fields, never raw indices), encodes its action as :func:`realism_env.encode_action` does, and always returns
 an action the mask allows (it falls back to WAIT, target slot 0, which is always valid).
 
 The scripted policies are written once, as array code over a batch of nations (:class:`ArrayPolicy`):
@@ -14,6 +14,13 @@ rule that applies winning (:class:`Decision`), with one uniform draw per nation 
 a batch of one, so the two give the same actions. Callers that play many nations with one policy
 (``agents.rollout``, the strategy tracker, the trainers' background populations) batch them with ``act``; any other
 :class:`Policy` (a learned one, or one of a user's) needs only ``step``.
+
+``act`` is array-API code, like the env's rules (:mod:`realism_env.rules`): it takes its array namespace from the
+observations (:func:`realism_env.array_namespace`) and runs unchanged on numpy
+arrays and on torch tensors, on the CPU or a GPU, returning actions and memories on the observations' device without
+a host sync, so a trainer can play its scripted nations on the device. It computes in float64 on every backend, and
+numpy and torch give the same actions for the same inputs (``initial_states(n, like=observations)`` makes the
+memories on that device).
 
 Build one with ``Policy(layout, n_nations, n_arms_levels)`` or from an env with
 ``make_policy(name, env)`` (which also gives the realists the rules they reason with: the offence-defence
@@ -36,19 +43,22 @@ Quantities the realists reason with, all read from one observation:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from realism_env import Act, ObservationLayout, encode_action
+from realism_env import Act, ObservationLayout, array_namespace, device_of, encode_action
 
 _EPS = 1e-9
 #: public acts that show a nation is fighting a war (it attacked, or it offered peace to an enemy)
 _WAR_ACTS = ("last_act_attack", "last_act_peace")
 
 Observation = Mapping[str, np.ndarray]
+#: a numpy array or a torch tensor (the batched code of :class:`ArrayPolicy` runs on both)
+Array = Any
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,7 +89,8 @@ class Policy:
         self.n_nations = n_nations
         self.n_arms_levels = n_arms_levels
         self.n_targets = n_nations - 1
-        # [level, act, slot] -> flat action, built once with the public encoder.
+        # [level, act, slot] -> flat action, built once with the public encoder (:meth:`ArrayPolicy.encode` computes
+        # the same arithmetically, on any array backend).
         self._actions = np.array(
             [
                 [[encode_action(lv, act, s, n_nations, n_arms_levels) for s in range(self.n_targets)] for act in Act]
@@ -103,22 +114,24 @@ class Policy:
 
 class Decision:
     """The actions of a batch of nations decided rule by rule, in priority order: a nation takes the first rule
-    offered to it that applies (``found``); later rules do not change its action."""
+    offered to it that applies (``found``); later rules do not change its action. ``xp`` and ``device``: the array
+    namespace and device of the batch (default numpy)."""
 
-    def __init__(self, n: int) -> None:
-        self.decided = np.zeros(n, dtype=bool)
-        self.action = np.zeros(n, dtype=np.int64)
+    def __init__(self, n: int, xp: Any = np, device: Any = "cpu") -> None:
+        self.xp = xp
+        self.decided = xp.zeros(n, dtype=xp.bool, device=device)
+        self.action = xp.zeros(n, dtype=xp.int64, device=device)
 
-    def offer(self, found: np.ndarray, action: np.ndarray) -> np.ndarray:
+    def offer(self, found: Array, action: Array) -> Array:
         """Give ``action`` to the nations for which the rule applies and no earlier one did; returns them ([B])."""
         taken = found & ~self.decided
-        self.action = np.where(taken, action, self.action)
+        self.action = self.xp.where(taken, action, self.action)
         self.decided = self.decided | found
         return taken
 
-    def otherwise(self, action: np.ndarray) -> np.ndarray:
+    def otherwise(self, action: Array) -> Array:
         """The decided actions, ``action`` for the nations no rule applied to."""
-        return np.where(self.decided, self.action, action)
+        return self.xp.where(self.decided, self.action, action)
 
 
 class ArrayPolicy(Policy):
@@ -129,16 +142,16 @@ class ArrayPolicy(Policy):
     :meth:`state_rows` and :meth:`stack_states` to convert between it and the per-nation state of :meth:`step`.
     """
 
-    def initial_states(self, n: int) -> Any:
-        """The memories of ``n`` nations at the start of an episode (``None``: this policy remembers nothing)."""
+    def initial_states(self, n: int, like: Array | None = None) -> Any:
+        """The memories of ``n`` nations at the start of an episode (``None``: this policy remembers nothing), as
+        arrays of ``like``'s namespace and device (default: numpy arrays)."""
         return None
 
-    def act(
-        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
-    ) -> tuple[np.ndarray, Any]:
+    def act(self, observations: Array, masks: Array, states: Any, draws: Array) -> tuple[Array, Any]:
         """``(actions [B], next_states)`` for ``observations`` ``[B, size]``, action ``masks`` ``[B, n_actions]``,
         the nations' memories and ``draws`` ``[B]``, one uniform in [0, 1) per nation (the randomised policies'
-        choices; the others ignore it)."""
+        choices; the others ignore it). All of the same namespace and device (numpy arrays or torch tensors); the
+        actions are int64 and the memories arrays of that namespace and device."""
         raise NotImplementedError
 
     def stack_states(self, states: Sequence[Any]) -> Any:
@@ -157,76 +170,103 @@ class ArrayPolicy(Policy):
         actions, states = self.act(observations, masks, self.stack_states([state]), rng.random(1))
         return int(actions[0]), self.state_rows(states)[0]
 
-    # -- helpers shared by the policies: [B] or [B, N-1] arrays ----------------------------------
-    def own(self, observations: np.ndarray, field: str) -> np.ndarray:
-        return self.layout.own(observations, field).astype(np.float64)
+    # -- helpers shared by the policies: [B] or [B, N-1] arrays of the observations' namespace -----
+    def own(self, observations: Array, field: str) -> Array:
+        xp = array_namespace(observations)
+        return xp.astype(self.layout.own(observations, field), xp.float64)
 
-    def others(self, observations: np.ndarray, field: str) -> np.ndarray:
-        return self.layout.other(observations, field).astype(np.float64)
+    def others(self, observations: Array, field: str) -> Array:
+        xp = array_namespace(observations)
+        return xp.astype(self.layout.other(observations, field), xp.float64)
 
-    def flags(self, observations: np.ndarray, field: str) -> np.ndarray:
+    def flags(self, observations: Array, field: str) -> Array:
         return self.layout.other(observations, field) > 0.5
 
-    def arms_level(self, observations: np.ndarray) -> np.ndarray:
+    def constant_level(self, observations: Array, level: int) -> Array:
+        """[B] the arms level ``level`` for every nation (int64)."""
+        xp = array_namespace(observations)
+        return xp.full(observations.shape[0], level, dtype=xp.int64, device=device_of(observations))
+
+    def arms_level(self, observations: Array) -> Array:
         """The domestic arms level each nation chose last turn."""
-        return np.rint(self.own(observations, "arms_level") * (self.n_arms_levels - 1)).astype(np.int64)
+        xp = array_namespace(observations)
+        return xp.astype(xp.round(self.own(observations, "arms_level") * (self.n_arms_levels - 1)), xp.int64)
 
-    def clamp_level(self, levels: np.ndarray) -> np.ndarray:
-        return np.minimum(np.maximum(levels, 0), self.n_arms_levels - 1)
+    def clamp_level(self, levels: Array) -> Array:
+        xp = array_namespace(levels)
+        return xp.clip(levels, min=0, max=self.n_arms_levels - 1)
 
-    def allowed(self, masks: np.ndarray) -> np.ndarray:
+    def allowed(self, masks: Array) -> Array:
         """[B, level, act, slot] the action masks as flags, indexed as :func:`realism_env.encode_action` orders the
         flat action."""
-        return masks.reshape(len(masks), self.n_arms_levels, len(Act), self.n_targets) > 0
+        xp = array_namespace(masks)
+        return xp.reshape(masks, (masks.shape[0], self.n_arms_levels, len(Act), self.n_targets)) > 0
 
-    def encode(self, levels: np.ndarray, act: Act, slots: np.ndarray) -> np.ndarray:
-        """[B] the flat actions (``realism_env.encode_action``) of ``act`` toward ``slots`` at ``levels``."""
-        return self._actions[levels, int(act), slots]
+    def encode(self, levels: Array, act: Act, slots: Array | int) -> Array:
+        """[B] the flat actions of ``act`` toward ``slots`` at ``levels``: the arithmetic of
+        :func:`realism_env.encode_action`."""
+        return (levels * len(Act) + int(act)) * self.n_targets + slots
 
-    def valid(self, allowed: np.ndarray, levels: np.ndarray, act: Act) -> np.ndarray:
+    def valid(self, allowed: Array, levels: Array, act: Act) -> Array:
         """[B, N-1] whether ``act`` toward each target slot is allowed at each nation's arms level."""
-        return allowed[np.arange(len(allowed)), levels, int(act)]
+        xp = array_namespace(allowed)
+        n, first = allowed.shape[0], int(act) * self.n_targets
+        by_level = xp.reshape(allowed, (n * self.n_arms_levels, len(Act) * self.n_targets))  # [B * level, act, slot]
+        rows = xp.arange(n, device=device_of(allowed)) * self.n_arms_levels + levels  # each nation at its level
+        return xp.take(by_level, rows, axis=0)[:, first : first + self.n_targets]
 
-    def wait(self, allowed: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    def wait(self, allowed: Array, levels: Array) -> Array:
         """WAIT at each level; where the mask forbade that (it never does in realism_env), the first valid action."""
+        xp = array_namespace(allowed)
         waits = self.valid(allowed, levels, Act.WAIT)[:, 0]
-        first_valid = np.argmax(allowed.reshape(len(allowed), -1), axis=1)
-        return np.where(waits, self.encode(levels, Act.WAIT, np.zeros_like(levels)), first_valid)
+        first_valid = first_true(xp.reshape(allowed, (allowed.shape[0], -1)))
+        return xp.where(waits, self.encode(levels, Act.WAIT, 0), first_valid)
 
-    def choose(
-        self, allowed: np.ndarray, levels: np.ndarray, act: Act, candidates: np.ndarray, score: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def choose(self, allowed: Array, levels: Array, act: Act, candidates: Array, score: Array) -> tuple[Array, Array]:
         """``(found [B], action [B])``: doing ``act`` to the valid candidate slot with the highest score (ties: the
         lowest slot); ``found`` is False where no candidate is valid (``allowed``: :meth:`allowed`)."""
+        xp = array_namespace(allowed)
         ok = candidates & self.valid(allowed, levels, act)
-        slot = np.argmax(np.where(ok, score, -np.inf), axis=1)
-        return ok.any(axis=1), self.encode(levels, act, slot)
+        slot = xp.argmax(xp.where(ok, score, -math.inf), axis=1)
+        return xp.any(ok, axis=1), self.encode(levels, act, slot)
 
 
-def best_of(candidates: np.ndarray, score: np.ndarray) -> np.ndarray:
+def best_of(candidates: Array, score: Array) -> Array:
     """[B, K] flags: in each row of ``candidates`` ``[B, K]``, the one with the highest ``score`` (ties: the lowest
     column); none where a row has no candidate."""
-    best = np.argmax(np.where(candidates, score, -np.inf), axis=1)[:, None]
-    return (np.arange(candidates.shape[1]) == best) & candidates.any(axis=1, keepdims=True)
+    xp = array_namespace(candidates)
+    best = xp.argmax(xp.where(candidates, score, -math.inf), axis=1)[:, None]
+    columns = xp.arange(candidates.shape[1], device=device_of(candidates))
+    return (columns == best) & xp.any(candidates, axis=1, keepdims=True)
 
 
-def pick_at_random(ok: np.ndarray, draws: np.ndarray) -> np.ndarray:
+def pick_at_random(ok: Array, draws: Array) -> Array:
     """[B] for each row of ``ok`` ``[B, K]``, the column of one of its True entries, uniformly by ``draws`` ([B]
-    uniforms in [0, 1)); column 0 where a row has none."""
-    count = ok.sum(axis=1)
-    k = np.minimum(np.floor(draws * count).astype(np.int64), np.maximum(count - 1, 0))
-    return np.argmax(ok & (np.cumsum(ok, axis=1) == (k + 1)[:, None]), axis=1)
+    uniforms in [0, 1), read in float64); column 0 where a row has none."""
+    xp = array_namespace(ok)
+    count = xp.sum(ok, axis=1)  # a sum of booleans is int64, as is their cumulative sum
+    k = xp.minimum(xp.astype(xp.floor(xp.astype(draws, xp.float64) * count), xp.int64), xp.clip(count - 1, min=0))
+    return first_true(ok & (xp.cumulative_sum(ok, axis=1) == (k + 1)[:, None]))
 
 
-def take_rows(states: Any, rows: np.ndarray) -> Any:
-    """The batched memories of the nations ``rows`` (``None`` stays ``None``)."""
+def first_true(flags: Array) -> Array:
+    """[B] the column of the first True in each row of ``flags`` ``[B, K]``; column 0 where a row has none."""
+    xp = array_namespace(flags)
+    # numpy finds it fastest among the booleans themselves; torch's argmax takes no booleans
+    return xp.argmax(flags if xp is np else xp.astype(flags, xp.int8), axis=1)
+
+
+def take_rows(states: Any, rows: Array) -> Any:
+    """The batched memories of the nations ``rows`` (``None`` stays ``None``); ``rows`` an index array of the
+    memories' namespace (numpy rows for numpy memories, a tensor for tensors)."""
     if states is None:
         return None
     return dataclasses.replace(states, **{f.name: getattr(states, f.name)[rows] for f in dataclasses.fields(states)})
 
 
 def put_rows(states: Any, rows: np.ndarray, new: Any) -> Any:
-    """``states`` with the memories of the nations ``rows`` replaced by ``new`` (a new object; ``None`` stays)."""
+    """``states`` with the memories of the nations ``rows`` replaced by ``new`` (a new object; ``None`` stays);
+    numpy memories."""
     if states is None:
         return None
     updated = {}
@@ -260,11 +300,9 @@ class StatusQuo(ArrayPolicy):
         if not 0 <= self.fixed_level < n_arms_levels:
             raise ValueError(f"arms_level={arms_level} is out of range; valid: 0..{n_arms_levels - 1}")
 
-    def act(
-        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
-    ) -> tuple[np.ndarray, Any]:
+    def act(self, observations: Array, masks: Array, states: Any, draws: Array) -> tuple[Array, Any]:
         allowed = self.allowed(masks)
-        return self.wait(allowed, np.full(len(observations), self.fixed_level)), states
+        return self.wait(allowed, self.constant_level(observations, self.fixed_level)), states
 
 
 class RandomPolicy(ArrayPolicy):
@@ -272,9 +310,7 @@ class RandomPolicy(ArrayPolicy):
 
     name = "random"
 
-    def act(
-        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
-    ) -> tuple[np.ndarray, Any]:
+    def act(self, observations: Array, masks: Array, states: Any, draws: Array) -> tuple[Array, Any]:
         return pick_at_random(masks > 0, draws), states
 
 
@@ -289,22 +325,22 @@ class Bandwagoner(ArrayPolicy):
 
     name = "bandwagoner"
 
-    def act(
-        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
-    ) -> tuple[np.ndarray, Any]:
+    def act(self, observations: Array, masks: Array, states: Any, draws: Array) -> tuple[Array, Any]:
+        xp, device = array_namespace(observations), device_of(observations)
         allowed = self.allowed(masks)
-        level = np.full(len(observations), self.n_arms_levels // 2)
-        own = np.maximum(self.own(observations, "military"), _EPS)[:, None]
-        military = self.others(observations, "military") * self.flags(observations, "alive")
+        level = self.constant_level(observations, self.n_arms_levels // 2)
+        own = xp.clip(self.own(observations, "military"), min=_EPS)[:, None]
+        military = self.others(observations, "military") * xp.astype(self.flags(observations, "alive"), xp.float64)
         at_war = self.flags(observations, "at_war")
-        decision = Decision(len(observations))
+        decision = Decision(observations.shape[0], xp, device)
         # At war it sues for peace, with the strongest enemy first.
         decision.offer(*self.choose(allowed, level, Act.PEACE, at_war, military))
         demand = self.flags(observations, "demand_received")
         decision.offer(*self.choose(allowed, level, Act.CONCEDE, demand & (military > own), military))
-        strongest = np.argmax(np.where(at_war, -np.inf, military), axis=1)
-        free = ~(at_war | self.flags(observations, "allied"))[np.arange(len(observations)), strongest]
-        pick = (np.arange(self.n_targets) == strongest[:, None]) & free[:, None]
+        strongest = xp.argmax(xp.where(at_war, -math.inf, military), axis=1)
+        strongest_slot = xp.arange(self.n_targets, device=device) == strongest[:, None]  # [B, N-1], one True a row
+        free = ~xp.any(strongest_slot & (at_war | self.flags(observations, "allied")), axis=1)
+        pick = strongest_slot & free[:, None]
         decision.offer(*self.choose(allowed, level, Act.ALLY, pick, military))
         return decision.otherwise(self.wait(allowed, level)), states
 
@@ -321,15 +357,14 @@ class TitForTat(ArrayPolicy):
 
     name = "tit_for_tat"
 
-    def act(
-        self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
-    ) -> tuple[np.ndarray, Any]:
+    def act(self, observations: Array, masks: Array, states: Any, draws: Array) -> tuple[Array, Any]:
+        xp = array_namespace(observations)
         allowed = self.allowed(masks)
-        level = np.full(len(observations), self.n_arms_levels // 2)
+        level = self.constant_level(observations, self.n_arms_levels // 2)
         aimed = self.flags(observations, "acted_on_observer")
         at_war = self.flags(observations, "at_war")
 
-        def did(act: str) -> np.ndarray:
+        def did(act: str) -> Array:
             return aimed & self.flags(observations, f"last_act_{act}")
 
         attacked = did("attack")
@@ -340,10 +375,10 @@ class TitForTat(ArrayPolicy):
             (Act.ALLY, self.flags(observations, "proposal_received") | did("ally")),
             (Act.SUPPORT, did("support")),
         )
-        decision = Decision(len(observations))
+        decision = Decision(observations.shape[0], xp, device_of(observations))
         for act, candidates in rules:
             ok = candidates & self.valid(allowed, level, act)
-            decision.offer(ok.any(axis=1), self.encode(level, act, pick_at_random(ok, draws)))
+            decision.offer(xp.any(ok, axis=1), self.encode(level, act, pick_at_random(ok, draws)))
         return decision.otherwise(self.wait(allowed, level)), states
 
 
@@ -374,15 +409,16 @@ class Memory:
 @dataclass(frozen=True)
 class Memories:
     """The :class:`Memory` of a batch of realists, field by field: ``[B]`` or ``[B, N-1]`` arrays (before the
-    first observation ``turn`` is 0 and ``fast``/``slow`` are unset zeros)."""
+    first observation ``turn`` is 0 and ``fast``/``slow`` are unset zeros): int64 and float64 arrays of one namespace
+    and device (numpy arrays or torch tensors)."""
 
-    turn: np.ndarray
-    initial_provinces: np.ndarray
-    fast: np.ndarray
-    slow: np.ndarray
-    aggression: np.ndarray
-    demand_turns: np.ndarray
-    last_aid: np.ndarray
+    turn: Array
+    initial_provinces: Array
+    fast: Array
+    slow: Array
+    aggression: Array
+    demand_turns: Array
+    last_aid: Array
 
 
 @dataclass(frozen=True)
@@ -390,19 +426,19 @@ class View:
     """One turn's reading of the observations, in relative target slots: ``[B, N-1]`` arrays, ``[B]`` for the
     nation's own quantities."""
 
-    relative: np.ndarray  #: smoothed estimate of each nation's military / own military (0 when dead)
-    rising: np.ndarray  #: its fast average runs more than 10% ahead of its slow one
-    aggression: np.ndarray  #: decaying count of its attacks and threats
-    alive: np.ndarray
-    land: np.ndarray
-    sea: np.ndarray
-    neighbour: np.ndarray
-    at_war: np.ndarray
-    allied: np.ndarray
-    engaged: np.ndarray  #: it fights a war with someone other than the observer (public acts)
-    lost_territory: np.ndarray  #: fewer provinces than at the start of the episode
-    own_level: np.ndarray
-    n_wars: np.ndarray
+    relative: Array  #: smoothed estimate of each nation's military / own military (0 when dead)
+    rising: Array  #: its fast average runs more than 10% ahead of its slow one
+    aggression: Array  #: decaying count of its attacks and threats
+    alive: Array
+    land: Array
+    sea: Array
+    neighbour: Array
+    at_war: Array
+    allied: Array
+    engaged: Array  #: it fights a war with someone other than the observer (public acts)
+    lost_territory: Array  #: fewer provinces than at the start of the episode
+    own_level: Array
+    n_wars: Array
 
 
 class Realist(ArrayPolicy):
@@ -455,16 +491,18 @@ class Realist(ArrayPolicy):
         n = self.n_targets
         return Memory(fast=(), slow=(), aggression=(0.0,) * n, demand_turns=(0,) * n)
 
-    def initial_states(self, n: int) -> Memories:
-        slots = np.zeros((n, self.n_targets))
+    def initial_states(self, n: int, like: Array | None = None) -> Memories:
+        xp = np if like is None else array_namespace(like)
+        device = "cpu" if like is None else device_of(like)
+        slots = xp.zeros((n, self.n_targets), dtype=xp.float64, device=device)
         return Memories(
-            turn=np.zeros(n, dtype=np.int64),
-            initial_provinces=np.full(n, -1.0),
+            turn=xp.zeros(n, dtype=xp.int64, device=device),
+            initial_provinces=xp.full(n, -1.0, dtype=xp.float64, device=device),
             fast=slots,
             slow=slots,
             aggression=slots,
-            demand_turns=np.zeros((n, self.n_targets), dtype=np.int64),
-            last_aid=np.full(n, -1_000_000, dtype=np.int64),
+            demand_turns=xp.zeros((n, self.n_targets), dtype=xp.int64, device=device),
+            last_aid=xp.full(n, -1_000_000, dtype=xp.int64, device=device),
         )
 
     def stack_states(self, states: Sequence[Memory]) -> Memories:
@@ -493,22 +531,25 @@ class Realist(ArrayPolicy):
             for i in range(len(states.turn))
         ]
 
-    def perceive(self, observations: np.ndarray, memory: Memories) -> tuple[View, Memories]:
+    def perceive(self, observations: Array, memory: Memories) -> tuple[View, Memories]:
         """Read the observations, update the memories (returning new ones)."""
+        xp = array_namespace(observations)
         alive = self.flags(observations, "alive")
-        own = np.maximum(self.own(observations, "military"), _EPS)[:, None]
-        raw = np.where(alive, self.others(observations, "military") / own, 0.0)
+        own = xp.clip(self.own(observations, "military"), min=_EPS)[:, None]
+        raw = xp.where(alive, self.others(observations, "military") / own, 0.0)
         first = (memory.turn == 0)[:, None]  # nothing remembered yet: the averages start at the first reading
-        fast = np.where(first, raw, np.where(alive, (1 - self.fast_rate) * memory.fast + self.fast_rate * raw, 0.0))
-        slow = np.where(first, raw, np.where(alive, (1 - self.slow_rate) * memory.slow + self.slow_rate * raw, 0.0))
+        fast = xp.where(first, raw, xp.where(alive, (1 - self.fast_rate) * memory.fast + self.fast_rate * raw, 0.0))
+        slow = xp.where(first, raw, xp.where(alive, (1 - self.slow_rate) * memory.slow + self.slow_rate * raw, 0.0))
         aimed = self.flags(observations, "acted_on_observer")
-        hostile = self.flags(observations, "last_act_attack") | self.flags(observations, "last_act_threaten")
+        hostile = xp.astype(
+            self.flags(observations, "last_act_attack") | self.flags(observations, "last_act_threaten"), xp.float64
+        )
         # A hostile act aimed at oneself counts fully; one aimed elsewhere counts half.
-        aggression = self.aggression_decay * memory.aggression + hostile * np.where(aimed, 1.0, 0.5)
-        aggression = np.where(alive, aggression, 0.0)
-        demand_turns = np.where(self.flags(observations, "demand_made"), memory.demand_turns + 1, 0)
+        aggression = self.aggression_decay * memory.aggression + xp.where(aimed, hostile, 0.5 * hostile)
+        aggression = xp.where(alive, aggression, 0.0)
+        demand_turns = xp.where(self.flags(observations, "demand_made"), memory.demand_turns + 1, 0)
         provinces = self.own(observations, "provinces")
-        initial = np.where(memory.initial_provinces >= 0, memory.initial_provinces, provinces)
+        initial = xp.where(memory.initial_provinces >= 0, memory.initial_provinces, provinces)
         land, sea = self.flags(observations, "land_border"), self.flags(observations, "sea_border")
         at_war = self.flags(observations, "at_war")
         fighting = self.flags(observations, _WAR_ACTS[0]) | self.flags(observations, _WAR_ACTS[1])
@@ -527,7 +568,7 @@ class Realist(ArrayPolicy):
             engaged=engaged,
             lost_territory=provinces < initial - 1e-6,
             own_level=self.arms_level(observations),
-            n_wars=(at_war & alive).sum(axis=1),
+            n_wars=xp.sum(at_war & alive, axis=1),
         )
         memory = dataclasses.replace(
             memory,
@@ -540,39 +581,47 @@ class Realist(ArrayPolicy):
         )
         return view, memory
 
-    def estimate_noise(self, n_observations: np.ndarray) -> np.ndarray:
+    def estimate_noise(self, n_observations: Array) -> Array:
         """[B] log-standard deviation of the smoothed strength estimate after ``n_observations`` (the fast
         average starts at the first reading and then weighs each new one by ``fast_rate``)."""
-        a, n = self.fast_rate, np.maximum(n_observations, 1)
+        xp = array_namespace(n_observations)
+        a, n = self.fast_rate, xp.astype(xp.clip(n_observations, min=1), xp.float64)
         keep = (1.0 - a) ** (2 * (n - 1))
-        return self.misperception * np.sqrt(keep + a * a * (1.0 - keep) / (1.0 - (1.0 - a) ** 2))
+        return self.misperception * xp.sqrt(keep + a * a * (1.0 - keep) / (1.0 - (1.0 - a) ** 2))
 
-    def projection(self, view: View) -> np.ndarray:
+    def projection(self, view: View) -> Array:
         """[B, N-1] multiplier on force sent against each nation: 1 over land, the sea penalty across sea only."""
-        return np.where(view.land, 1.0, self.sea_penalty)
+        xp = array_namespace(view.land)
+        penalty = xp.full(view.land.shape, self.sea_penalty, dtype=xp.float64, device=device_of(view.land))
+        return xp.where(view.land, 1.0, penalty)
 
-    def own_side(self, view: View) -> np.ndarray:
+    def own_side(self, view: View) -> Array:
         """[B] own military plus allies', relative to own; an ally fighting a war of its own counts half (its
         forces are split), a prudent reading of the alliance's strength."""
-        return 1.0 + np.where(view.allied, view.relative / (1.0 + view.engaged), 0.0).sum(axis=1)
+        xp = array_namespace(view.relative)
+        allies = xp.where(view.allied, view.relative / (1.0 + xp.astype(view.engaged, xp.float64)), 0.0)
+        return 1.0 + xp.sum(allies, axis=1)
 
-    def threats(self, view: View) -> np.ndarray:
+    def threats(self, view: View) -> Array:
         """[B, N-1] the nations that could threaten it: non-allied neighbours and enemies, as in the ``security``
         doctrine, plus any power whose recent attacks and threats make it aggressive (it may border one soon)."""
         return (view.neighbour | view.at_war | (view.aggression > 0.5)) & ~view.allied & view.alive
 
-    def security_ratio(self, view: View) -> np.ndarray:
+    def security_ratio(self, view: View) -> Array:
         """[B] (own + allies' military) / the strongest of :meth:`threats` (inf when none), the ``security``
         doctrine's ratio read prudently (allies at war elsewhere counting half)."""
-        strongest = np.where(self.threats(view), view.relative, 0.0).max(axis=1)
-        return np.where(strongest > _EPS, self.own_side(view) / np.maximum(strongest, _EPS), np.inf)
+        xp = array_namespace(view.relative)
+        strongest = xp.max(xp.where(self.threats(view), view.relative, 0.0), axis=1)
+        return xp.where(strongest > _EPS, self.own_side(view) / xp.clip(strongest, min=_EPS), math.inf)
 
-    def front_ratio(self, view: View, extra_fronts: int = 0) -> np.ndarray:
+    def front_ratio(self, view: View, extra_fronts: int = 0) -> Array:
         """[B, N-1] force one commits against each nation over the force it commits back, with one's military
         split over ``n_wars + extra_fronts`` fronts and its own split over the wars it visibly fights."""
-        mine = self.projection(view) / np.maximum(view.n_wars + extra_fronts, 1)[:, None]
-        theirs = view.relative / (1.0 + view.engaged)
-        return np.where(view.alive, mine / np.maximum(theirs, _EPS), 0.0)
+        xp = array_namespace(view.relative)
+        fronts = xp.astype(xp.clip(view.n_wars + extra_fronts, min=1), xp.float64)
+        mine = self.projection(view) / fronts[:, None]
+        theirs = view.relative / (1.0 + xp.astype(view.engaged, xp.float64))
+        return xp.where(view.alive, mine / xp.clip(theirs, min=_EPS), 0.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -629,39 +678,36 @@ class DefensiveRealist(Realist):
         self.concede_ratio = concede_ratio
         self.min_level = min(min_level, n_arms_levels - 1)
 
-    def arms(self, view: View, security: np.ndarray) -> np.ndarray:
+    def arms(self, view: View, security: Array) -> Array:
         """[B] internal balancing: up while insecure (or while a threat is rising and the margin is thin), down
         once comfortably sufficient and nothing around is rising or aggressive; full mobilisation at war."""
+        xp = array_namespace(security)
         threats = self.threats(view)
-        rising = (threats & view.rising).any(axis=1)
-        menacing = (threats & (view.aggression > 0.5)).any(axis=1)
+        rising = xp.any(threats & view.rising, axis=1)
+        menacing = xp.any(threats & (view.aggression > 0.5), axis=1)
         comfortable = security > self.comfort * self.sufficiency
         up = (security < self.sufficiency) | ((rising | menacing) & ~comfortable)
         down = comfortable & ~rising & ~menacing
-        level = np.where(
+        level = xp.where(
             up,
             self.clamp_level(view.own_level + 1),
-            np.where(down, np.maximum(self.min_level, view.own_level - 1), view.own_level),
+            xp.where(down, xp.clip(view.own_level - 1, min=self.min_level), view.own_level),
         )
-        return np.where(view.n_wars > 0, self.n_arms_levels - 1, level)
+        return xp.where(view.n_wars > 0, self.n_arms_levels - 1, level)
 
-    def act(
-        self, observations: np.ndarray, masks: np.ndarray, states: Memories, draws: np.ndarray
-    ) -> tuple[np.ndarray, Memories]:
+    def act(self, observations: Array, masks: Array, states: Memories, draws: Array) -> tuple[Array, Memories]:
         allowed = self.allowed(masks)
         view, memory = self.perceive(observations, states)
         security = self.security_ratio(view)
         level = self.arms(view, security)
-        decision = Decision(len(observations))
+        decision = Decision(observations.shape[0], array_namespace(observations), device_of(observations))
         self._war(decision, observations, view, allowed, level)
         self._demands(decision, observations, view, allowed, level)
         self._balance(decision, observations, view, allowed, level, security)
         self._aid_ally(decision, view, allowed, level, security)
         return decision.otherwise(self.wait(allowed, level)), memory
 
-    def _war(
-        self, decision: Decision, observations: np.ndarray, view: View, allowed: np.ndarray, level: np.ndarray
-    ) -> None:
+    def _war(self, decision: Decision, observations: Array, view: View, allowed: Array, level: Array) -> None:
         offered = view.at_war & self.flags(observations, "peace_offer_received")
         decision.offer(*self.choose(allowed, level, Act.PEACE, offered, view.relative))
         attacked = self.flags(observations, "acted_on_observer") & self.flags(observations, "last_act_attack")
@@ -670,33 +716,31 @@ class DefensiveRealist(Realist):
         decision.offer(*self.choose(allowed, level, Act.ATTACK, provoked & (odds >= self.fight_ratio), odds))
         decision.offer(*self.choose(allowed, level, Act.PEACE, view.at_war, view.relative))
 
-    def _demands(
-        self, decision: Decision, observations: np.ndarray, view: View, allowed: np.ndarray, level: np.ndarray
-    ) -> None:
+    def _demands(self, decision: Decision, observations: Array, view: View, allowed: Array, level: Array) -> None:
         # Once it has given up territory it concedes no more: no appeasement spiral, province after province.
         overwhelming = view.relative >= self.concede_ratio * self.own_side(view)[:, None]
         candidates = self.flags(observations, "demand_received") & overwhelming & ~view.lost_territory[:, None]
         decision.offer(*self.choose(allowed, level, Act.CONCEDE, candidates, view.relative))
 
-    def _aid_ally(
-        self, decision: Decision, view: View, allowed: np.ndarray, level: np.ndarray, security: np.ndarray
-    ) -> None:
+    def _aid_ally(self, decision: Decision, view: View, allowed: Array, level: Array, security: Array) -> None:
         secure = (security >= self.sufficiency)[:, None]
         decision.offer(*self.choose(allowed, level, Act.SUPPORT, view.allied & view.engaged & secure, -view.relative))
 
-    def threat(self, view: View) -> np.ndarray:
+    def threat(self, view: View) -> Array:
         """[B, N-1] the power each nation balances against (at most one slot): the non-allied neighbour or enemy
         with the highest strength weighted by its aggression and its rise."""
-        return best_of(self.threats(view), view.relative * (1.0 + view.aggression) * (1.0 + 0.5 * view.rising))
+        xp = array_namespace(view.relative)
+        rising = xp.astype(view.rising, xp.float64)
+        return best_of(self.threats(view), view.relative * (1.0 + view.aggression) * (1.0 + 0.5 * rising))
 
     def _balance(
         self,
         decision: Decision,
-        observations: np.ndarray,
+        observations: Array,
         view: View,
-        allowed: np.ndarray,
-        level: np.ndarray,
-        security: np.ndarray,
+        allowed: Array,
+        level: Array,
+        security: Array,
     ) -> None:
         insecure = (security < self.comfort * self.sufficiency)[:, None]
         free = view.alive & ~view.at_war & (view.aggression <= 0.5) & ~self.flags(observations, "demand_received")
@@ -784,25 +828,26 @@ class OffensiveRealist(Realist):
         threat costs nothing to make and may win without war, but only from a position of strength)."""
         return max(1.1, self.blackmail_share * self.war_ratio)
 
-    def act(
-        self, observations: np.ndarray, masks: np.ndarray, states: Memories, draws: np.ndarray
-    ) -> tuple[np.ndarray, Memories]:
+    def act(self, observations: Array, masks: Array, states: Memories, draws: Array) -> tuple[Array, Memories]:
+        xp, device = array_namespace(observations), device_of(observations)
         allowed = self.allowed(masks)
         view, memory = self.perceive(observations, states)
         menace = self.menace(view)
-        menaced = menace.any(axis=1)
+        menaced = xp.any(menace, axis=1)
         buck_catcher = menaced & self.buck_catcher(observations, view, menace)
         passing_buck = buck_catcher & (view.n_wars == 0)
-        level = np.where(passing_buck, self.n_arms_levels // 2, self.n_arms_levels - 1)
+        level = xp.where(
+            passing_buck, self.n_arms_levels // 2, self.constant_level(observations, self.n_arms_levels - 1)
+        )
         at_peace = (view.n_wars == 0)[:, None]
 
         odds = self.front_ratio(view)
         new_front = self.front_ratio(view, extra_fronts=1)
         # Initiatives rest on a conservative reading of the odds, discounted for misperception.
-        sure = new_front / np.exp(self.caution * self.estimate_noise(memory.turn))[:, None]
-        decision = Decision(len(observations))
+        sure = new_front / xp.exp(self.caution * self.estimate_noise(memory.turn))[:, None]
+        decision = Decision(observations.shape[0], xp, device)
 
-        def offer(act: Act, candidates: np.ndarray, score: np.ndarray) -> np.ndarray:
+        def offer(act: Act, candidates: Array, score: Array) -> Array:
             return decision.offer(*self.choose(allowed, level, act, candidates, score))
 
         # 1. Offer peace when losing.
@@ -813,12 +858,12 @@ class OffensiveRealist(Realist):
         offer(Act.ATTACK, demand_made & (memory.demand_turns >= 2), new_front)
         # 3. War against a weaker neighbour when the odds favour it, fronts split in mind: a new front must pay
         # with its share of the forces, and every running war must still hold at even odds.
-        holds = (~view.at_war | (new_front >= self.peace_ratio)).all(axis=1, keepdims=True)
+        holds = xp.all(~view.at_war | (new_front >= self.peace_ratio), axis=1, keepdims=True)
         offer(Act.ATTACK, view.neighbour & ~view.allied & ~view.at_war & (sure >= self.war_ratio) & holds, new_front)
         # 4. Fight on.
         offer(Act.ATTACK, view.at_war, odds)
         # 5. Concede only to a nation that would win the war.
-        stronger = 1.0 / np.maximum(new_front, _EPS)
+        stronger = 1.0 / xp.clip(new_front, min=_EPS)
         demand = self.flags(observations, "demand_received")
         offer(Act.CONCEDE, demand & (stronger >= self.war_ratio), view.relative)
         # 6. Balance only if nobody else will (otherwise the buck passes).
@@ -826,18 +871,18 @@ class OffensiveRealist(Realist):
         offer(Act.ALLY, partners & self.flags(observations, "proposal_received"), view.relative)
         offer(Act.ALLY, partners, view.relative)
         # 7. Blackmail.
-        calm = at_peace & ~demand_made.any(axis=1, keepdims=True)
+        calm = at_peace & ~xp.any(demand_made, axis=1, keepdims=True)
         offer(Act.THREATEN, view.neighbour & ~view.allied & (sure >= self.blackmail_ratio) & calm, new_front)
         # 8. Bloodletting and bait-and-bleed.
         due = at_peace & (memory.turn - memory.last_aid >= self.aid_interval)[:, None]
         aided = self.bleed(decision, observations, view, allowed, level, due)
-        memory = dataclasses.replace(memory, last_aid=np.where(aided, memory.turn, memory.last_aid))
+        memory = dataclasses.replace(memory, last_aid=xp.where(aided, memory.turn, memory.last_aid))
         # 9. Leave an alliance with a nation worth conquering.
         prey = view.allied & view.neighbour & (sure >= self.war_ratio) & ~menaced[:, None]
         offer(Act.LEAVE_ALLIANCE, prey, new_front)
         return decision.otherwise(self.wait(allowed, level)), memory
 
-    def menace(self, view: View) -> np.ndarray:
+    def menace(self, view: View) -> Array:
         """[B, N-1] the stronger, aggressive, non-allied neighbour or enemy to balance against (at most one slot:
         the strongest)."""
         candidates = (
@@ -848,26 +893,29 @@ class OffensiveRealist(Realist):
         )
         return best_of(candidates, view.relative)
 
-    def buck_catcher(self, observations: np.ndarray, view: View, menace: np.ndarray) -> np.ndarray:
+    def buck_catcher(self, observations: Array, view: View, menace: Array) -> Array:
         """[B] whether another nation visibly balances against the menace: it proposed or accepted an alliance last
         turn, or it fights while the menace fights (a nation one is not allied with, so the buck is passed)."""
+        xp = array_namespace(menace)
         others = view.alive & ~menace & ~view.allied
         allying = self.flags(observations, "last_act_ally")
-        menace_fights = (view.engaged & menace).any(axis=1, keepdims=True)
-        return (others & (allying | (view.engaged & menace_fights))).any(axis=1)
+        menace_fights = xp.any(view.engaged & menace, axis=1, keepdims=True)
+        return xp.any(others & (allying | (view.engaged & menace_fights)), axis=1)
 
     def bleed(
         self,
         decision: Decision,
-        observations: np.ndarray,
+        observations: Array,
         view: View,
-        allowed: np.ndarray,
-        level: np.ndarray,
-        due: np.ndarray,
-    ) -> np.ndarray:
+        allowed: Array,
+        level: Array,
+        due: Array,
+    ) -> Array:
         """SUPPORT for one side of a war between two rivals that it stays out of; returns [B] who sent it."""
+        xp = array_namespace(view.relative)
         belligerents = view.engaged & ~view.allied
-        weaker = belligerents & (view.relative < 1.0) & (belligerents.sum(axis=1) >= 2)[:, None] & due
+        two_rivals = xp.sum(belligerents, axis=1) >= 2
+        weaker = belligerents & (view.relative < 1.0) & two_rivals[:, None] & due
         losing_side = weaker & self.flags(observations, "last_act_peace")
         bloodletting = decision.offer(*self.choose(allowed, level, Act.SUPPORT, losing_side, -view.relative))
         attackers = weaker & self.flags(observations, "last_act_attack")

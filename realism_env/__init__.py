@@ -18,7 +18,7 @@ from realism_env.actions import (
     target_nation,
     target_slot,
 )
-from realism_env.backend import BACKENDS
+from realism_env.backend import BACKENDS, array_namespace, device_of
 from realism_env.config import SCENARIOS, EnvConfig, Scenario, register_scenario
 from realism_env.doctrines import (
     DOCTRINES,
@@ -87,6 +87,8 @@ __all__ = [
     "parse_override",
     "parse_value",
     "BACKENDS",
+    "array_namespace",
+    "device_of",
     "MIXED_ORDER",
     "doctrine_names",
     "doctrine_onehot",
