@@ -5,17 +5,20 @@
 :class:`~agents.policies.ArrayPolicy` decides for all its live slots in one :meth:`~agents.policies.ArrayPolicy.act`
 call, each slot with its own draw; any other policy steps slot by slot. The evaluation harness plays its matched
 episodes with it (``agents.episodes``), the strategy tracker its archetypes' shadows, the trainers their scripted
-background populations.
+background populations on a CPU. :class:`DevicePlayers` does the same with fixed shapes on any array backend (the
+trainers' backgrounds on a GPU).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from agents.policies import ArrayPolicy, Policy, put_rows, take_rows
+from realism_env import array_namespace, device_of
 
 
 class Players:
@@ -95,3 +98,80 @@ class Players:
             else:
                 for row in rows.tolist():
                     self.memories[g][row] = policy.initial_state()
+
+
+class DevicePlayers:
+    """Policies on the ``(world, nation)`` slots of a batch of worlds, on any array backend, with fixed shapes and no
+    host sync: the counterpart of :class:`Players` for worlds on a GPU (``realism_env.batch.WorldBatch(backend=
+    "torch")``). Every policy decides for all its slots each turn, live or not, and the choices and memories of the
+    slots that are not live are discarded by masked writes, where :class:`Players` selects the live slots first (a
+    data-dependent shape). Only :class:`~agents.policies.ArrayPolicy` policies can play here.
+
+    Args:
+        placements: ``(policy, worlds, nations)`` triples as for :class:`Players`.
+        n_worlds, n_nations: the batch's shape.
+        like: an array of the backend and device to play on (its namespace and device are taken).
+    """
+
+    def __init__(
+        self,
+        placements: Sequence[tuple[Policy, np.ndarray, np.ndarray]],
+        n_worlds: int,
+        n_nations: int,
+        like: Any,
+    ) -> None:
+        xp, device = array_namespace(like), device_of(like)
+        self.xp, self.shape = xp, (n_worlds, n_nations)
+        self.placements = []
+        self.initial: list[Any] = []
+        for policy, worlds, nations in placements:
+            if not isinstance(policy, ArrayPolicy):
+                raise ValueError(f"policy {policy.name!r} is not array code; valid: an ArrayPolicy (or use Players)")
+            slots = np.asarray(worlds, dtype=np.int64) * n_nations + np.asarray(nations, dtype=np.int64)
+            position = np.full(n_worlds * n_nations, -1, dtype=np.int64)  # each slot's row among the policy's
+            position[slots] = np.arange(slots.size)
+            rows = xp.asarray(slots, device=device)
+            self.placements.append((policy, rows, xp.asarray(position, device=device)))
+            self.initial.append(policy.initial_states(slots.size, like=like))
+        self.memories: list[Any] = list(self.initial)
+
+    def act(self, actions: Any, observations: Any, masks: Any, live: Any, draws: Any) -> Any:
+        """``actions`` ([W, N]) with the choices of the live slots (``live``: [W, N] bool) written in, their memories
+        updated. ``observations`` [W, N, D], ``masks`` [W, N, A] and ``draws`` [W, N] (uniforms) are what the slots
+        see and draw, all of the backend."""
+        xp = self.xp
+        n_slots = self.shape[0] * self.shape[1]
+        flat_observations = xp.reshape(observations, (n_slots, -1))
+        flat_masks = xp.reshape(masks, (n_slots, -1))
+        flat_live, flat_draws = xp.reshape(live, (n_slots,)), xp.reshape(draws, (n_slots,))
+        result = xp.reshape(actions, (n_slots,))
+        for g, (policy, rows, position) in enumerate(self.placements):
+            chosen, memory = policy.act(
+                xp.take(flat_observations, rows, axis=0),
+                xp.take(flat_masks, rows, axis=0),
+                self.memories[g],
+                xp.take(flat_draws, rows, axis=0),
+            )
+            self.memories[g] = _where_rows(xp, xp.take(flat_live, rows, axis=0), memory, self.memories[g])
+            mine = (position >= 0) & flat_live
+            result = xp.where(mine, xp.take(chosen, xp.clip(position, min=0), axis=0), result)
+        return xp.reshape(result, self.shape)
+
+    def reset(self, worlds_ended: Any) -> None:
+        """Fresh memories for the slots of the worlds flagged in ``worlds_ended`` ([W] bool, of the backend)."""
+        xp = self.xp
+        ended = xp.reshape(xp.broadcast_to(worlds_ended[:, None], self.shape), (-1,))
+        for g, (_, rows, _) in enumerate(self.placements):
+            self.memories[g] = _where_rows(xp, xp.take(ended, rows, axis=0), self.initial[g], self.memories[g])
+
+
+def _where_rows(xp: Any, flags: Any, new: Any, old: Any) -> Any:
+    """Memories (``None`` or a dataclass of ``[K, ...]`` arrays) taking ``new``'s rows where ``flags`` ([K] bool) is
+    set and ``old``'s elsewhere."""
+    if new is None:
+        return None
+    fields = {}
+    for field in dataclasses.fields(new):
+        a, b = getattr(new, field.name), getattr(old, field.name)
+        fields[field.name] = xp.where(xp.reshape(flags, (-1,) + (1,) * (a.ndim - 1)), a, b)
+    return dataclasses.replace(new, **fields)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import realism_env
 from train import fast_ppo
 from train.checkpoint import find_latest
 from train.fast_ppo import Rollout, advantages, load_agent, log_prob_and_entropy, sample_actions
@@ -245,6 +246,39 @@ def test_background_worlds_reset_the_policies_memory_with_their_world():
     assert trainer.batch.world.turn[0] == 6 and players.memories[0].turn.tolist() == [6] * 12
 
 
+def test_on_torch_worlds_the_background_plays_on_the_device_as_on_the_host():
+    """With torch worlds the scripted background plays where the worlds are (agents.players.DevicePlayers: every slot
+    decides, masked writes keep the live ones); the realists, who draw nothing, choose exactly what they choose on
+    the host (agents.players.Players), turn after turn, memories and resets included."""
+    from realism_env.backend import to_numpy
+    from realism_env.batch import WorldBatch
+    from train.background import Background
+
+    config = realism_env.EnvConfig.from_scenario("multipolar", max_cycles=12).replace(capability_spread=0.5)
+    names = ("offensive_realist", "defensive_realist")
+    worlds = WorldBatch(config, 8, seed=3)  # numpy worlds; the device background reads them as tensors
+    host = Background(WorldBatch(config, 8, seed=3), names, 6, 2, seed=0)
+    device = Background(WorldBatch(config, 8, seed=3, backend="torch"), names, 6, 2, seed=0)
+    assert not host.on_device and device.on_device
+    observations, masks = worlds.reset()
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(30):
+        learners = rng.integers(0, 1, size=(8, config.n_nations))  # WAIT for the learners: any valid action would do
+        alive = worlds.world.alive
+        on_host = host.act(learners, observations, masks, alive)
+        on_device = device.act(
+            torch.as_tensor(learners), torch.as_tensor(observations), torch.as_tensor(masks), torch.as_tensor(alive)
+        )
+        np.testing.assert_array_equal(to_numpy(on_device), on_host)
+        out = worlds.step(on_host)
+        host.reset(out.world_reset)
+        device.reset(torch.as_tensor(out.world_reset))
+        observations, masks, ended = out.observations, out.action_mask, ended + int(out.world_reset.sum())
+    assert ended >= 8  # every world ended at least once: the memories were reset on both
+    assert (on_host[:6, 2:] != 0).any()  # the realists did more than wait
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -341,12 +375,15 @@ def test_the_learning_rate_anneals_linearly_to_zero_at_the_target():
     assert fixed.optimizer.param_groups[0]["lr"] == 1e-3
 
 
-def test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host(monkeypatch):
+@pytest.mark.parametrize("background", ["", "offensive_realist,defensive_realist"])
+def test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host(monkeypatch, background):
     """What keeps a GPU busy: with the worlds on the torch backend, collecting a rollout (the policy, the worlds'
     steps, resets of ended worlds) and the PPO update call none of Tensor.__bool__, .item(), .tolist(), .numpy(),
     int(), float() or .cpu(); the trainer reads its statistics once per rollout, after both. (torch's Adam reads its
     step counter, a CPU tensor even when the parameters are on a GPU: allowed.)"""
-    trainer = _trainer(backend="torch", max_cycles=4)  # 8 turns a rollout: every world ends and is replaced
+    share = 0.5 if background else 0.0  # with a scripted background, it plays on the device too
+    # 8 turns a rollout: every world ends and is replaced
+    trainer = _trainer(backend="torch", max_cycles=4, background=background, background_share=share)
     calls = []
 
     def forbidden(name):

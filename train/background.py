@@ -5,9 +5,12 @@ them too lets learners meet the theories' archetypes (the offensive realist that
 realist that balances) before they are judged against them. In a :class:`Background`, the first ``n_worlds`` worlds
 of a ``WorldBatch`` hold background nations: nations ``n_focal .. N-1`` of world ``w`` are played by the scripted
 policy ``names[w % len(names)]`` of :mod:`agents.policies` (through its public Policy contract), and the trainer gives
-their rows weight 0 in every loss. The policies run on the host (:class:`agents.players.Players`): each scripted policy
-decides for all its live background nations in one batched call a turn (:meth:`agents.ArrayPolicy.act`, a few
-microseconds a nation); a policy that is not array code steps nation by nation.
+their rows weight 0 in every loss. Each scripted policy decides for all its background nations in one batched call a
+turn (:meth:`agents.ArrayPolicy.act`, a few microseconds a nation). Where the worlds are numpy arrays the policies
+play on the host (:class:`agents.players.Players`: the live nations alone; a policy that is not array code steps
+nation by nation); where they are torch tensors (``WorldBatch(backend="torch")``, a GPU) the policies play on the
+worlds' device with no host sync (:class:`agents.players.DevicePlayers`, their draws from a ``torch.Generator`` of
+their own there), so the background adds no round trip to the host to a step.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from agents import make_policy
-from agents.players import Players
+from agents.players import DevicePlayers, Players
 from agents.policies import POLICIES
 from realism_env.backend import to_numpy
 
@@ -57,15 +60,31 @@ class Background:
             worlds = np.array([w for w in range(n_worlds) if self.names[w % len(self.names)] == name])
             world, nation = np.meshgrid(worlds, np.arange(n_focal, n_nations), indexing="ij")
             placements.append((make_policy(name, batch), world.reshape(-1), nation.reshape(-1)))
-        self.players = Players(placements)
+        self.on_device = batch.backend.name != "numpy"
+        if self.on_device:
+            import torch
+
+            device = self.device = batch.backend.device
+            like = torch.zeros(1, device=device)
+            self.players: Players | DevicePlayers = DevicePlayers(placements, batch.n_worlds, n_nations, like)
+            self.generator = torch.Generator(device=device)
+            self.generator.manual_seed(int(np.random.SeedSequence((seed, 1)).generate_state(1)[0]))
+        else:
+            self.players = Players(placements)
         learner = np.ones((batch.n_worlds, n_nations), dtype=np.float32)
         learner[:n_worlds, n_focal:] = 0.0
         self.learner = learner.reshape(-1)  #: [W * N] 1 for a learning slot, 0 for a background one
 
-    def act(self, actions: np.ndarray, observations: Any, masks: Any, alive: Any) -> np.ndarray:
-        """``actions`` ([W, N], the learners' samples) with every live background nation's scripted action."""
+    def act(self, actions: Any, observations: Any, masks: Any, alive: Any) -> Any:
+        """``actions`` ([W, N], the learners' samples: numpy for numpy worlds, a tensor on the device for torch ones)
+        with every live background nation's scripted action."""
         if not self.n_worlds:
             return actions
+        if self.on_device:
+            import torch
+
+            draws = torch.rand(alive.shape, generator=self.generator, device=alive.device, dtype=torch.float64)
+            return self.players.act(actions, observations, masks, alive, draws)
         observations, masks, alive = to_numpy(observations), to_numpy(masks), to_numpy(alive)
         draws = self.rng.random(alive.shape)
         return self.players.act(actions, observations, masks, alive, lambda world, nation: self.rng, draws)
@@ -73,5 +92,11 @@ class Background:
     def reset(self, world_reset: Any) -> None:
         """Fresh memories for the background nations of the worlds that ended (``world_reset``: [W] bool). Without a
         background it reads nothing (on a GPU, reading ``world_reset`` would wait for the step)."""
-        if self.n_worlds:
+        if not self.n_worlds:
+            return
+        if self.on_device:
+            import torch
+
+            self.players.reset(torch.as_tensor(world_reset, device=self.device))  # a tensor stays where it is
+        else:
             self.players.reset(to_numpy(world_reset))

@@ -54,7 +54,6 @@ from torch import nn
 
 import realism_env
 from realism_env import N_ACTS, SCENARIOS, EnvConfig
-from realism_env.backend import to_numpy
 from realism_env.batch import WorldBatch
 from train.background import Background, parse_background
 from train.checkpoint import (
@@ -428,9 +427,8 @@ class Trainer:
                 world_actions = actions.reshape(self.args.n_worlds, self.n_nations)
                 if self.batch.backend.name == "numpy":
                     world_actions = world_actions.cpu().numpy()
-                if self.background.n_worlds:  # scripted nations act on the host (their rows get weight 0)
-                    played = self.background.act(to_numpy(world_actions), *self.seen, self.batch.world.alive)
-                    world_actions = played if self.batch.backend.name == "numpy" else self._tensor(played)
+                if self.background.n_worlds:  # scripted nations act, beside the worlds (their rows get weight 0)
+                    world_actions = self.background.act(world_actions, *self.seen, self.batch.world.alive)
                 step = self.batch.step(world_actions)
                 self.background.reset(step.world_reset)
                 self.seen = (step.observations, step.action_mask)
