@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from realism_env import Act, ObservationLayout, array_namespace, device_of, encode_action
+from realism_env import Act, ObservationLayout, array_namespace, device_of
 
 _EPS = 1e-9
 #: public acts that show a nation is fighting a war (it attacked, or it offered peace to an enemy)
@@ -89,14 +89,6 @@ class Policy:
         self.n_nations = n_nations
         self.n_arms_levels = n_arms_levels
         self.n_targets = n_nations - 1
-        # [level, act, slot] -> flat action, built once with the public encoder (:meth:`ArrayPolicy.encode` computes
-        # the same arithmetically, on any array backend).
-        self._actions = np.array(
-            [
-                [[encode_action(lv, act, s, n_nations, n_arms_levels) for s in range(self.n_targets)] for act in Act]
-                for lv in range(n_arms_levels)
-            ]
-        )
 
     @classmethod
     def from_env(cls, env: Any, **params: Any) -> Policy:

@@ -307,7 +307,7 @@ class LearnedPolicy(ArrayPolicy):
                 + (f" + {self.indicator.size} (doctrine indicator)" if self.indicator.size else "")
                 + f" = {expected}: evaluate it with the nation count ({n_nations}) and doctrine indicator of its run"
             )
-        expected_actions = self._actions.size
+        expected_actions = realism_env.n_actions(n_nations, self.n_arms_levels)
         if network.n_actions != expected_actions:
             raise ValueError(f"the model has {network.n_actions} actions but this env has {expected_actions}")
 
