@@ -9,29 +9,32 @@ stable-baselines3, and nothing can be downloaded there. ``benchmarks/device_whee
 checkout's versions, in ``.device/wheels`` (ignored by git); name ``.device`` in the device tool's ``carry``, and this
 script installs them first (``pip install --no-index``). Then it runs these steps, most wanted first, each under its
 own time limit and all within ``--budget-s`` (540 s: one device call holds the whole check, start included). What
-the first call on an H200 (2026-12-04, README's Benchmarks) left unmeasured comes first:
+the calls on an H200 (2026-12-04, README's Benchmarks) left unmeasured comes first:
 
 1. ``machine``: torch's version and the device;
-2. ``batch compiled``: ``benchmarks.batch --step compiled cudagraphs`` (``WorldBatch(compile=True)`` and
-   ``compile="reduce-overhead"``, a CUDA graph) at 512 worlds (the full preset's, where the eager step is bound by its
-   launches) and 65,536;
-3. ``profile``: ``benchmarks.profile_batch --torch-profiler`` at 65,536 worlds: the step's kernels by device time,
+2. ``fast_ppo full preset``: a run of the full preset's ``[train]`` settings (512 worlds, a step bound by its kernel
+   launches there), eager, 3M agent-steps: the reference for the next two, in the same call;
+3. ``fast_ppo full preset cuda graphs``: the same run with ``--cuda-graphs`` (the worlds' step as one CUDA graph),
+   the compile included;
+4. ``fast_ppo full preset x8 cuda graphs``: 8 such runs at once, 1M agent-steps each, as ``train.experiment
+   --workers`` shares a GPU: their rate together (what the full preset's time on one GPU rests on; eager, 8 runs
+   trained 492k agent-steps/s together);
+5. ``batch compiled``: ``benchmarks.batch --step compiled cudagraphs`` (``WorldBatch(compile=True)`` and
+   ``compile="reduce-overhead"``, a CUDA graph) at 512 worlds and 65,536;
+6. ``profile``: ``benchmarks.profile_batch --torch-profiler`` at 65,536 worlds: the step's kernels by device time,
    per operator and input shapes (where the 100M target is lost);
-4. ``fast_ppo full preset compiled``: a run of the full preset's ``[train]`` settings (512 worlds, a step bound by
-   its kernel launches there) with ``--compile-worlds``, 3M agent-steps;
-5. ``fast_ppo full preset x8``: 8 such runs at once, 1M agent-steps each, as ``train.experiment --workers`` shares a
-   GPU: their rate together (what the full preset's time on one GPU rests on);
 
-then the figures that call measured, again:
+then the figures the first calls measured, again:
 
-6. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
+7. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
    agent-steps/s at 65,536 worlds or more);
-7. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
+8. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
    agent-steps/s);
-8. ``fast_ppo full preset``: the same run eager, with its scripted background on the host;
-9. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
-   agent-steps, a held-out scenario): the experiment's path through a GPU, end to end;
-10. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
+9. ``fast_ppo full preset x8``: 8 eager runs at once;
+10. ``fast_ppo full preset compiled``: the full preset's run with ``--compile-worlds``;
+11. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
+    agent-steps, a held-out scenario): the experiment's path through a GPU, end to end;
+12. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
     (``tests/test_backends.py``), nor do the fast trainer's rollout and update (``tests/test_fast_ppo.py``).
 
 ``--out`` gets two files, ``device_check.log`` (every step's output) and ``device_check.json`` (statuses, tails and
@@ -92,37 +95,43 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
     profile = ["-m", "benchmarks.profile_batch", "--backend", "torch", "--device", device, "--torch-profiler"]
     profile += ["--worlds", "64" if smoke else "65536", "--steps", "3", "--top", "25"]
     compiled_full = [*full[:-1], str(out / "fast_ppo_full_compiled"), "--compile-worlds"]
+    graphed_full = [*full[:-1], str(out / "fast_ppo_full_cudagraphs"), "--cuda-graphs"]
     concurrent = [python, "-m", "benchmarks.device_check", "--concurrent", "2" if smoke else "8", "--runs", str(out)]
     concurrent += ["--device", device, *(["--smoke"] if smoke else [])]
-    # What the first call on an H200 (2026-12-04) left unmeasured comes first; then the figures it measured, again.
+    # What the H200 calls (2026-12-04) left unmeasured comes first; then the figures they measured, again.
     return [
         Step("machine", [python, "-c", _MACHINE], 30),
+        Step("fast_ppo full preset", [python, *full], 80),
+        Step("fast_ppo full preset cuda graphs", [python, *graphed_full], 150),
+        Step("fast_ppo full preset x8 cuda graphs", [*concurrent, "--cuda-graphs"], 150),
         Step("batch compiled", [python, *batch, "--worlds", *compiled_worlds, "--step", "compiled", "cudagraphs"], 200),
         Step("profile", [python, *profile], 60),
-        Step("fast_ppo full preset compiled", [python, *compiled_full], 120),
-        Step("fast_ppo full preset x8", concurrent, 90),
         Step("batch", [python, *batch, "--worlds", *eager_worlds], 100),
         Step("fast_ppo", [python, *wide], 90),
-        Step("fast_ppo full preset", [python, *full], 80),
+        Step("fast_ppo full preset x8", concurrent, 90),
+        Step("fast_ppo full preset compiled", [python, *compiled_full], 120),
         Step("experiment", [python, *experiment], 120),
         Step("cuda tests", [python, *tests], 90),
     ]
 
 
-def run_concurrently(n_runs: int, runs: Path, device: str, smoke: bool) -> None:
+def run_concurrently(n_runs: int, runs: Path, device: str, smoke: bool, cuda_graphs: bool = False) -> None:
     """``n_runs`` runs of the full preset's settings at once on one device (as ``train.experiment --workers`` shares a
-    GPU): prints their agent-steps/s together, from their start to the last one's end."""
+    GPU), each with ``--cuda-graphs`` if ``cuda_graphs``: prints their agent-steps/s together, from their start to the
+    last one's end."""
     timesteps = "20000" if smoke else "1000000"
     command = [sys.executable, "-m", "train.fast_ppo", "--device", device, "--backend", "torch", "--no-progress-bar"]
     command += ["--checkpoint-every", "0", *FULL_PRESET_TRAIN, "--timesteps", timesteps]
+    command += ["--cuda-graphs"] if cuda_graphs else []
+    name = "concurrent_graphed" if cuda_graphs else "concurrent"
     start = time.perf_counter()
     processes = [
-        subprocess.Popen([*command, "--seed", str(seed), "--out", str(runs / f"concurrent_{seed}")], cwd=ROOT)
+        subprocess.Popen([*command, "--seed", str(seed), "--out", str(runs / f"{name}_{seed}")], cwd=ROOT)
         for seed in range(n_runs)
     ]
     codes = [process.wait() for process in processes]
     wall = time.perf_counter() - start
-    metrics = [json.loads((runs / f"concurrent_{seed}" / "metrics.json").read_text()) for seed in range(n_runs)]
+    metrics = [json.loads((runs / f"{name}_{seed}" / "metrics.json").read_text()) for seed in range(n_runs)]
     steps = sum(m["num_timesteps"] for m in metrics)
     each = ", ".join(f"{m['agent_steps_per_s']:,.0f}" for m in metrics)
     print(
@@ -138,6 +147,9 @@ _MACHINE = (
     "subprocess.run(['nvidia-smi', '-L']) if torch.cuda.is_available() else None"
 )
 
+
+#: the single training runs whose rates the summary gives
+TRAINING_RUNS = ("fast_ppo_wide", "fast_ppo_full", "fast_ppo_full_cudagraphs", "fast_ppo_full_compiled")
 
 NEEDED = ("gymnasium", "pettingzoo", "array_api_compat", "stable_baselines3", "sb3_contrib")
 
@@ -238,12 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the whole check's time: each step runs at most its own limit and what is left of this, and steps "
         "that would get under 20 s are skipped (default: %(default)s)",
     )
-    parser.add_argument("--concurrent", type=int, default=0, help=argparse.SUPPRESS)  # the "x8" step's own command
+    parser.add_argument("--concurrent", type=int, default=0, help=argparse.SUPPRESS)  # the "x8" steps' own command
+    parser.add_argument("--cuda-graphs", action="store_true", help=argparse.SUPPRESS)  # ... with --cuda-graphs
     args = parser.parse_args(argv)
     if args.concurrent:
-        run_concurrently(
-            args.concurrent, args.runs or args.out / "runs", "cpu" if args.smoke else args.device, args.smoke
-        )
+        runs, device = args.runs or args.out / "runs", "cpu" if args.smoke else args.device
+        run_concurrently(args.concurrent, runs, device, args.smoke, args.cuda_graphs)
         return 0
     deadline = time.perf_counter() + args.budget_s
     device = "cpu" if args.smoke else args.device
@@ -267,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         results[step.name] = run_step(step, log_file, min(step.limit_s, left))
         print(f"  {results[step.name]['status']}", flush=True)
         (args.out / "device_check.json").write_text(json.dumps(results, indent=1))
-    for name in ("fast_ppo_wide", "fast_ppo_full", "fast_ppo_full_compiled"):
+    for name in TRAINING_RUNS:
         metrics_file = runs / name / "metrics.json"
         if metrics_file.is_file():
             metrics = json.loads(metrics_file.read_text())
@@ -283,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {result['status']} ({result['seconds']} s)")
             for line in result["tail"][-4:]:
                 print(f"  {line}")
-    for name in ("fast_ppo_wide", "fast_ppo_full", "fast_ppo_full_compiled"):
+    for name in TRAINING_RUNS:
         if results.get(f"{name}_agent_steps_per_s") is not None:
             rate = results[f"{name}_agent_steps_per_s"]
             print(f"{name} end to end: {rate:,.0f} training agent-steps/s")

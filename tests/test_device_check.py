@@ -26,13 +26,18 @@ def test_the_device_check_runs_its_steps_and_records_them(tmp_path: Path) -> Non
 
 def test_the_gpu_plan_measures_the_issues_targets_within_the_lease() -> None:
     plan = {step.name: step for step in device_check.steps("python3", "cuda", smoke=False, out=Path("out"))}
-    assert list(plan)[:5] == [  # what the first GPU call left unmeasured comes first
+    assert list(plan)[:6] == [  # what the GPU calls left unmeasured comes first, with its reference in the same call
         "machine",
+        "fast_ppo full preset",
+        "fast_ppo full preset cuda graphs",
+        "fast_ppo full preset x8 cuda graphs",
         "batch compiled",
         "profile",
-        "fast_ppo full preset compiled",
-        "fast_ppo full preset x8",
     ]
+    graphed = plan["fast_ppo full preset cuda graphs"].command
+    assert "--cuda-graphs" in graphed and graphed[graphed.index("--n-worlds") + 1] == "512"
+    assert plan["fast_ppo full preset x8 cuda graphs"].command[-1] == "--cuda-graphs"
+    assert sum(step.limit_s for step in list(plan.values())[:4]) <= 540 - 60  # within one call, with its start
     assert "65536" in plan["batch"].command and "cuda" in plan["batch"].command  # issue 9: >= 65,536 worlds
     assert "compiled" in plan["batch compiled"].command and "cudagraphs" in plan["batch compiled"].command
     assert "cuda" in plan["fast_ppo"].command and "torch" in plan["fast_ppo"].command

@@ -196,6 +196,25 @@ def test_bad_arguments_name_the_culprit(tmp_path, capsys, flag, value, message):
     assert not (tmp_path / "run").exists()  # refused before anything is written
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--cuda-graphs"], "--cuda-graphs needs the torch backend; valid: add --backend torch (or --device cuda)"),
+        (["--compile-worlds", "--backend", "numpy"], "--compile-worlds needs the torch backend"),
+        (
+            ["--compile-worlds", "--cuda-graphs", "--backend", "torch"],
+            "--compile-worlds and --cuda-graphs are two ways to compile the step; valid: one of them",
+        ),
+    ],
+)
+def test_compiling_the_worlds_needs_the_torch_backend_and_one_way(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        fast_ppo.main(["--out", str(tmp_path / "run"), *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_a_cuda_device_on_a_machine_without_one_is_refused_before_anything_is_written(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -407,3 +426,50 @@ def test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host(
     assert all(math.isfinite(float(value)) for value in losses.values())
     total, count = trainer.stats.take()
     assert sum(count) == 4 * 6 * 2  # 4 worlds x 6 nations, two 4-turn episodes each: resets happened on the device
+
+
+def _overwritten(value):
+    """Fill a tensor with garbage in place, as the next replay of a CUDA graph overwrites its outputs."""
+    if value.dtype == torch.bool:
+        value.logical_not_()
+    elif value.dtype.is_floating_point:
+        value.fill_(float("nan"))
+    else:
+        value.fill_(-7)
+
+
+@pytest.mark.parametrize("background", ["", "offensive_realist,defensive_realist"])
+def test_a_rollout_keeps_only_copies_of_what_a_cuda_graph_replay_overwrites(monkeypatch, background):
+    """With --cuda-graphs (WorldBatch(compile="reduce-overhead")) a step's outputs are valid until the next step: the
+    rollout must copy what it keeps. Here every step first overwrites the outputs of the step before it (on float32
+    torch worlds, a GPU's dtype, where nothing is copied by a dtype change); the rollout is the same as without."""
+    from realism_env.batch import WorldBatch
+
+    monkeypatch.setattr(fast_ppo, "WorldBatch", lambda *args, **kwargs: WorldBatch(*args, dtype="float32", **kwargs))
+    share = 0.5 if background else 0.0
+    changes = dict(backend="torch", max_cycles=4, background=background, background_share=share)
+    plain, overwriting = _trainer(**changes), _trainer(**changes)
+    assert plain.batch.backend.float_dtype == torch.float32
+    step, previous = overwriting.batch.step, []
+
+    def step_overwriting_the_last_outputs(actions):
+        for output in previous:
+            for name in ("observations", "action_mask", "rewards", "terminated", "truncated", "acting", "world_reset"):
+                _overwritten(getattr(output, name))
+            _overwritten(output.final_observations)
+        previous[:] = [step(actions)]
+        return previous[0]
+
+    overwriting.batch.step = step_overwriting_the_last_outputs
+    for _ in range(2):  # 8 turns a rollout and 4-turn episodes: worlds end and reset inside both rollouts
+        expected, got = plain.collect(), overwriting.collect()
+        for name in fast_ppo.Rollout._fields:
+            torch.testing.assert_close(getattr(got, name), getattr(expected, name), msg=name)
+
+
+def test_the_compile_flags_choose_the_worlds_compile_mode():
+    """--compile-worlds compiles the step (torch.compile's default mode), --cuda-graphs makes it a CUDA graph on a GPU
+    (mode "reduce-overhead"); neither steps eagerly. (Compiling itself is tested on WorldBatch, slow.)"""
+    assert _trainer(backend="torch").batch.compile_mode is None
+    assert _trainer(backend="torch", compile_worlds=True).batch.compile_mode == "default"
+    assert _trainer(backend="torch", cuda_graphs=True).batch.compile_mode == "reduce-overhead"

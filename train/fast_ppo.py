@@ -24,6 +24,9 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
   (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
   the world was unified.
 - **One host sync per rollout** (the episode statistics and the loss check), none inside a step.
+- **Compiled worlds** (torch backend): ``--compile-worlds`` (``torch.compile`` of the step) or ``--cuda-graphs``
+  (the step as one CUDA graph on a GPU, for batches small enough that the eager step waits on kernel launches). A
+  CUDA graph's next replay overwrites a step's outputs, so the rollout keeps only copies of them.
 - **A background population** (``--background``, ``--background-share``, ``--n-focal``): scripted nations of
   :mod:`agents.policies` in a share of the worlds (:mod:`train.background`, Melting Pot's design), their rows left out
   of the loss; they run on the host, one call per nation and turn.
@@ -136,6 +139,11 @@ class Args:
         "torch backend: step the worlds with torch.compile (WorldBatch(compile=True)); compiles for tens of seconds "
         "at the start, pays on a GPU only",
     )
+    cuda_graphs: bool = _arg(
+        False,
+        "torch backend on a GPU: step the worlds as one CUDA graph (WorldBatch(compile='reduce-overhead')), one "
+        "launch a step where a small batch's eager step is bound by kernel launches; compiles tens of seconds first",
+    )
     progress_bar: bool = _arg(True, "show a progress bar on stderr")
     background: str = _arg(
         "",
@@ -164,8 +172,11 @@ def check_args(args: Args) -> None:
     among them)."""
     check_ppo_args(args, auto_device=False)
     parse_background(args.background)
-    if args.compile_worlds and world_backend(args) != "torch":
-        raise ValueError("--compile-worlds needs the torch backend; valid: add --backend torch (or --device cuda)")
+    for flag, value in (("--compile-worlds", args.compile_worlds), ("--cuda-graphs", args.cuda_graphs)):
+        if value and world_backend(args) != "torch":
+            raise ValueError(f"{flag} needs the torch backend; valid: add --backend torch (or --device cuda)")
+    if args.compile_worlds and args.cuda_graphs:
+        raise ValueError("--compile-worlds and --cuda-graphs are two ways to compile the step; valid: one of them")
     if not 0.0 <= args.background_share <= 1.0:
         raise ValueError(f"--background-share={args.background_share} is invalid; valid: 0 <= share <= 1")
     if args.background_share > 0.0 and not args.background:
@@ -373,7 +384,7 @@ class Trainer:
             seed=args.seed,
             backend=backend,
             device=args.device if backend == "torch" else None,
-            compile=args.compile_worlds,
+            compile="reduce-overhead" if args.cuda_graphs else args.compile_worlds,
         )
         self.n_nations = config.n_nations
         self.n_slots = args.n_worlds * config.n_nations
@@ -432,7 +443,9 @@ class Trainer:
                 step = self.batch.step(world_actions)
                 self.background.reset(step.world_reset)
                 self.seen = (step.observations, step.action_mask)
-                rewards = self._tensor(step.rewards).reshape(slots).to(torch.float32)
+                # A copy: with --cuda-graphs the next step's replay overwrites this step's outputs (float32 worlds
+                # would otherwise hand over the output itself); everything else kept below is computed from them.
+                rewards = self._tensor(step.rewards).reshape(slots).to(torch.float32, copy=True)
                 terminated = self._tensor(step.terminated).reshape(slots)
                 truncated = self._tensor(step.truncated).reshape(slots)
                 active = self._tensor(step.acting).reshape(slots).to(torch.float32) * self.learner
