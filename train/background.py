@@ -36,28 +36,39 @@ def parse_background(text: str) -> tuple[str, ...]:
 
 
 class Background:
-    """The scripted nations of the first ``n_worlds`` worlds of ``batch`` (see the module docstring).
+    """The scripted nations of the first ``n_worlds`` worlds of ``batch`` (see the module docstring), or of each
+    member's block of worlds in a population.
 
     Args:
         batch: the trainer's ``WorldBatch`` (its ``layout`` and ``config`` build the policies).
         names: the scripted policies, taken in turn by the background worlds.
-        n_worlds: how many worlds (the first ones) hold background nations.
+        n_worlds: how many worlds (the first ones; the first ones of each member's block) hold background nations.
         n_focal: the learning nations of a background world (nations ``0 .. n_focal-1``).
         seed: the run's seed; the policies' generator is seeded with ``(seed, 1)``, a stream of its own.
+        members: the population's members (:mod:`train.population`), each owning an equal block of the batch's
+            worlds, in order; each member's block gets the same background as a run of its own.
     """
 
-    def __init__(self, batch: Any, names: Sequence[str], n_worlds: int, n_focal: int, seed: int) -> None:
+    def __init__(
+        self, batch: Any, names: Sequence[str], n_worlds: int, n_focal: int, seed: int, members: int = 1
+    ) -> None:
         n_nations = batch.config.n_nations
         if not 1 <= n_focal < n_nations:
             raise ValueError(f"n_focal={n_focal} is invalid; valid: 1..{n_nations - 1} learning nations per world")
-        if not 0 <= n_worlds <= batch.n_worlds:
-            raise ValueError(f"{n_worlds} background worlds is invalid; valid: 0..{batch.n_worlds}")
+        block = batch.n_worlds // members
+        if members < 1 or block * members != batch.n_worlds:
+            raise ValueError(f"members={members} is invalid; valid: a divisor of the batch's {batch.n_worlds} worlds")
+        if not 0 <= n_worlds <= block:
+            raise ValueError(f"{n_worlds} background worlds is invalid; valid: 0..{block}")
         self.n_worlds, self.n_focal, self.n_nations = n_worlds, n_focal, n_nations
         self.names = tuple(names) if n_worlds else ()
         self.rng = np.random.default_rng((seed, 1))
+        # Background world j of each member's block plays policy j (mod the policies), as in a run of its own.
+        background = np.array([m * block + j for m in range(members) for j in range(n_worlds)], dtype=np.int64)
+        policy_of = np.tile(np.arange(n_worlds), members) % max(len(self.names), 1)
         placements = []
         for name in dict.fromkeys(self.names):  # each policy's background nations as (world, nation) indices
-            worlds = np.array([w for w in range(n_worlds) if self.names[w % len(self.names)] == name])
+            worlds = background[np.array([self.names[p] == name for p in policy_of], dtype=bool)]
             world, nation = np.meshgrid(worlds, np.arange(n_focal, n_nations), indexing="ij")
             placements.append((make_policy(name, batch), world.reshape(-1), nation.reshape(-1)))
         self.on_device = batch.backend.name != "numpy"
@@ -72,7 +83,7 @@ class Background:
         else:
             self.players = Players(placements)
         learner = np.ones((batch.n_worlds, n_nations), dtype=np.float32)
-        learner[:n_worlds, n_focal:] = 0.0
+        learner[background, n_focal:] = 0.0
         self.learner = learner.reshape(-1)  #: [W * N] 1 for a learning slot, 0 for a background one
 
     def act(self, actions: Any, observations: Any, masks: Any, alive: Any) -> Any:

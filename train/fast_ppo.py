@@ -24,6 +24,11 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
   (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
   the world was unified.
 - **One host sync per rollout** (the episode statistics and the loss check), none inside a step.
+- **Populations** (``--population M``): ``M`` runs, seeds ``--seed`` .. ``--seed + M - 1``, trained as one
+  (:mod:`train.population`): one batch of ``M x n_worlds`` worlds, each member's network of its own called on its own
+  slots, and each member's update on its own rows alone. On a GPU, a run of a few hundred worlds leaves the device
+  waiting on kernel launches and a population fills it; on a CPU it gains nothing. A population of one is the run
+  of its seed, bit for bit.
 - **Compiled worlds** (torch backend): ``--compile-worlds`` (``torch.compile`` of the step) or ``--cuda-graphs``
   (the step as one CUDA graph on a GPU, for batches small enough that the eager step waits on kernel launches). A
   CUDA graph's next replay overwrites a step's outputs, so the rollout keeps only copies of them.
@@ -31,13 +36,16 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
   :mod:`agents.policies` in a share of the worlds (:mod:`train.background`, Melting Pot's design), their rows left out
   of the loss; they run on the host, one call per nation and turn.
 
-Timesteps count agent-steps (one per slot and turn, inactive slots included) and are rounded up to whole rollouts of
-``n_steps * n_worlds * n_nations``. Writes into ``--out``: ``model.pt`` (the network's weights and shape, read back
-with :func:`load_agent`, ``weights_only``), ``config.json`` (arguments and EnvConfig), ``metrics.json`` (mean episode
-return per doctrine; a learning curve, each point the mean return of the episodes that ended in the last rollouts
-spanning ``max_cycles`` turns; agent-steps/s), ``tb/`` (TensorBoard) and ``checkpoints/`` (weights, optimiser
-and RNG states, written atomically; :mod:`train.checkpoint`). SIGTERM or Ctrl-C saves a checkpoint and exits with
-128 + the signal number; a NaN or infinite loss stops the run with an error and leaves the last good checkpoint.
+Timesteps count agent-steps (one per slot and turn, inactive slots included), per member, and are rounded up to
+whole rollouts of ``n_steps * n_worlds * n_nations``. Writes into ``--out``: ``model.pt`` (the network's weights and
+shape, read back with :func:`load_agent`, ``weights_only``), ``config.json`` (arguments and EnvConfig),
+``metrics.json`` (mean episode return per doctrine; a learning curve, each point the mean return of the episodes that
+ended in the last rollouts spanning ``max_cycles`` turns; agent-steps/s), ``tb/`` (TensorBoard) and ``checkpoints/``
+(weights, optimiser and RNG states, written atomically; :mod:`train.checkpoint`). A population writes its
+``config.json``, ``checkpoints/`` and a ``metrics.json`` of all its members into ``--out``, and each member's run
+(``config.json`` with its seed, ``model.pt``, ``metrics.json``, ``tb/``: what a run of its own writes) into
+``--members-dir/seed<k>``. SIGTERM or Ctrl-C saves a checkpoint and exits with 128 + the signal number; a NaN or
+infinite loss stops the run with an error and leaves the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ from train.checkpoint import (
     save_torch_checkpoint,
 )
 from train.cli import dataclass_parser
+from train.population import MemberNetworks
 from train.ppo import (
     DOCTRINE_CHOICES,
     _arg,
@@ -144,6 +153,13 @@ class Args:
         "torch backend on a GPU: step the worlds as one CUDA graph (WorldBatch(compile='reduce-overhead')), one "
         "launch a step where a small batch's eager step is bound by kernel launches; compiles tens of seconds first",
     )
+    population: int = _arg(
+        1,
+        "members trained together, seeds --seed .. --seed + population - 1, each with its own network and worlds "
+        "(train.population): one process fills a GPU with several runs; the members' runs go to "
+        "--members-dir/seed<k>",
+    )
+    members_dir: str = _arg("", "where a population's members' runs go, as seed<k>/ (empty: --out)")
     progress_bar: bool = _arg(True, "show a progress bar on stderr")
     background: str = _arg(
         "",
@@ -177,6 +193,10 @@ def check_args(args: Args) -> None:
             raise ValueError(f"{flag} needs the torch backend; valid: add --backend torch (or --device cuda)")
     if args.compile_worlds and args.cuda_graphs:
         raise ValueError("--compile-worlds and --cuda-graphs are two ways to compile the step; valid: one of them")
+    if args.population < 1:
+        raise ValueError(f"--population={args.population} is invalid; valid: 1 (one run) or more members")
+    if args.members_dir and args.population == 1:
+        raise ValueError("--members-dir is for a population's members; valid: with --population 2 or more")
     if not 0.0 <= args.background_share <= 1.0:
         raise ValueError(f"--background-share={args.background_share} is invalid; valid: 0 <= share <= 1")
     if args.background_share > 0.0 and not args.background:
@@ -378,38 +398,64 @@ class Trainer:
         self.args, self.config = args, config
         self.device = torch.device(args.device)
         backend = world_backend(args)
+        self.members = args.population
+        self.seeds = [args.seed + member for member in range(self.members)]
         self.batch = WorldBatch(
             config,
-            args.n_worlds,
+            self.members * args.n_worlds,  # member m owns worlds m * n_worlds .. (m + 1) * n_worlds - 1
             seed=args.seed,
             backend=backend,
             device=args.device if backend == "torch" else None,
             compile="reduce-overhead" if args.cuda_graphs else args.compile_worlds,
         )
         self.n_nations = config.n_nations
-        self.n_slots = args.n_worlds * config.n_nations
+        self.member_slots = args.n_worlds * config.n_nations  # a member's slots, contiguous
+        self.n_slots = self.members * self.member_slots
         self.doctrine_names = realism_env.doctrine_names()
+        n_doctrines = len(self.doctrine_names)
         one_hot = realism_env.doctrine_onehot(config.doctrine_per_nation, self.doctrine_names)  # [N, R]
-        self.doctrine_inputs = torch.as_tensor(one_hot, device=self.device).repeat(args.n_worlds, 1)  # [S, R]
-        doctrine_of_slot = torch.as_tensor(one_hot.argmax(axis=1), device=self.device).repeat(args.n_worlds)
+        self.doctrine_inputs = torch.as_tensor(one_hot, device=self.device).repeat(self.batch.n_worlds, 1)  # [S, R]
+        doctrine_of_slot = torch.as_tensor(one_hot.argmax(axis=1), device=self.device).repeat(self.batch.n_worlds)
+        member_of_slot = torch.arange(self.n_slots, device=self.device) // self.member_slots
         self.doctrines_present = sorted({int(d) for d in one_hot.argmax(axis=1)})
-        self.stats = EpisodeStats(doctrine_of_slot, len(self.doctrine_names))
+        # episode returns per (member, doctrine)
+        self.stats = EpisodeStats(member_of_slot * n_doctrines + doctrine_of_slot, self.members * n_doctrines)
         n_inputs = self.batch.layout.size + one_hot.shape[1]
-        torch.manual_seed(args.seed)  # the network's initialisation
         targets = TargetLayout.of(self.batch.layout, self.batch.n_actions)
-        self.agent = Agent(n_inputs, self.batch.n_actions, net_arch(args), args.actor, targets).to(self.device)
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=args.learning_rate, eps=1e-5)
+        agents = []
+        for seed in self.seeds:
+            torch.manual_seed(seed)  # the member's network's initialisation, as in a run of its own seed
+            agents.append(Agent(n_inputs, self.batch.n_actions, net_arch(args), args.actor, targets).to(self.device))
+        self.networks = MemberNetworks(agents)
+        self.optimizer = torch.optim.Adam(self.networks.parameters(), lr=args.learning_rate, eps=1e-5)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(args.seed)
-        n_background = round(args.background_share * args.n_worlds) if args.background else 0
+        n_background = round(args.background_share * args.n_worlds) if args.background else 0  # per member
         self.background = Background(
             self.batch, parse_background(args.background), n_background, args.n_focal or self.n_nations // 2,
-            seed=args.seed,
+            seed=args.seed, members=self.members,
         )  # fmt: skip
         self.learner = torch.as_tensor(self.background.learner, device=self.device)  # [S]: 0 for background slots
         self.num_timesteps = 0
         self.iterations = 0
         self.inputs, self.forbidden = self._start()
+
+    @property
+    def agent(self) -> Agent:
+        """The network of a one-member run (a population's members: :meth:`member_agent`)."""
+        if self.networks.single is None:
+            raise ValueError(f"a population of {self.members} has one network per member; valid: member_agent(m)")
+        return self.networks.single
+
+    def member_agent(self, member: int) -> Agent:
+        """A copy of member ``member``'s network, as an :class:`Agent` of its own."""
+        agent = agent_of_shape(self.networks.shape)
+        agent.load_state_dict(self.networks.member_state_dict(member))
+        return agent.to(self.device)
+
+    def _by_member(self, slots: torch.Tensor) -> torch.Tensor:
+        """``[S, ...]`` slot rows as ``[M, S / M, ...]``: each member's own slots."""
+        return slots.reshape(self.members, -1, *slots.shape[1:])
 
     def _tensor(self, array: Any) -> torch.Tensor:
         return torch.as_tensor(array, device=self.device)
@@ -422,7 +468,7 @@ class Trainer:
     def _start(self) -> tuple[torch.Tensor, torch.Tensor]:
         observations, mask = self.batch.reset()
         self.seen = (observations, mask)  # what the background policies read
-        self.background.reset(np.ones(self.args.n_worlds, dtype=bool))
+        self.background.reset(np.ones(self.batch.n_worlds, dtype=bool))
         return self._inputs(observations), self._tensor(mask).reshape(self.n_slots, -1) == 0
 
     def collect(self) -> Rollout:
@@ -431,11 +477,12 @@ class Trainer:
         rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
         with torch.no_grad():
             for _ in range(n_steps):
-                logits = self.agent.masked_logits(self.inputs, self.forbidden)
+                logits = self.networks.masked_logits(self._by_member(self.inputs), self._by_member(self.forbidden))
+                logits = logits.reshape(slots, -1)
                 actions = sample_actions(logits, self.generator)
                 log_probs = torch.log_softmax(logits, dim=-1).gather(-1, actions[:, None])[:, 0]
-                values = self.agent.value(self.inputs)
-                world_actions = actions.reshape(self.args.n_worlds, self.n_nations)
+                values = self._value(self.inputs)
+                world_actions = actions.reshape(self.batch.n_worlds, self.n_nations)
                 if self.batch.backend.name == "numpy":
                     world_actions = world_actions.cpu().numpy()
                 if self.background.n_worlds:  # scripted nations act, beside the worlds (their rows get weight 0)
@@ -452,7 +499,7 @@ class Trainer:
                 # The value of the last observation of a truncated episode (where no world ended, the next turn's
                 # observation is that same one and its value is read below; numpy tells at no cost whether any did).
                 if self.batch.backend.name != "numpy" or step.world_reset.any():
-                    final_value = self.agent.value(self._inputs(step.final_observations))
+                    final_value = self._value(self._inputs(step.final_observations))
                 else:
                     final_value = torch.zeros(slots, device=self.device)
                 rows["inputs"].append(self.inputs)
@@ -468,57 +515,71 @@ class Trainer:
                 self.stats.add(rewards, active, terminated | truncated)
                 self.inputs = self._inputs(step.observations)
                 self.forbidden = self._tensor(step.action_mask).reshape(slots, -1) == 0
-            last_values = self.agent.value(self.inputs)
+            last_values = self._value(self.inputs)
         stacked = {name: torch.stack(values) for name, values in rows.items()}
         # Where the episode goes on, the next value is the value of the next turn's observation.
         following = torch.cat([stacked["values"][1:], last_values[None]])
         continues = stacked["continues"] > 0
         stacked["next_values"] = torch.where(continues, following, stacked["next_values"])
-        self.num_timesteps += n_steps * slots
+        self.num_timesteps += n_steps * self.member_slots  # each member's own agent-steps
         return Rollout(**stacked)
 
+    def _value(self, inputs: torch.Tensor) -> torch.Tensor:
+        """[S] values of every slot's ``inputs`` [S, D], each by its member's network."""
+        return self.networks.value(self._by_member(inputs)).reshape(-1)
+
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
-        """PPO's clipped update over the rollout; returns the mean losses (device tensors)."""
-        args = self.args
+        """PPO's clipped update over the rollout, each member on its own rows; returns the mean losses ([M] device
+        tensors)."""
+        args, members = self.args, self.members
         advantage, returns = advantages(rollout, args.gamma, args.gae_lambda)
-        flat = {name: value.reshape(-1, *value.shape[2:]) for name, value in rollout._asdict().items()}
-        advantage, returns = advantage.reshape(-1), returns.reshape(-1)
-        n_rows = advantage.shape[0]
+
+        def by_member(value: torch.Tensor) -> torch.Tensor:  # [T, S, ...] -> [M, T * S / M, ...]
+            turns = value.shape[0]
+            value = value.reshape(turns, members, -1, *value.shape[2:]).transpose(0, 1)
+            return value.reshape(members, -1, *value.shape[3:])
+
+        rows = {name: by_member(value) for name, value in rollout._asdict().items()}
+        rows["advantage"], rows["returns"] = by_member(advantage), by_member(returns)
+        n_rows = rows["advantage"].shape[1]
         if args.anneal_lr:  # the share of --timesteps done before this rollout
             done = (self.num_timesteps - n_rows) / args.timesteps
             for group in self.optimizer.param_groups:
                 group["lr"] = args.learning_rate * max(1.0 - done, 0.0)
-        sums = {name: torch.zeros((), device=self.device) for name in ("policy", "value", "entropy", "approx_kl")}
+        sums = {name: torch.zeros(members, device=self.device) for name in ("policy", "value", "entropy", "approx_kl")}
         n_batches = 0
+        member = torch.arange(members, device=self.device)[:, None]
         for _ in range(args.n_epochs):
-            # One shuffle of every row per epoch, then contiguous minibatches (fewer, larger gathers).
-            order = torch.randperm(n_rows, generator=self.generator, device=self.device)
-            epoch = {name: value.index_select(0, order) for name, value in flat.items()}
-            epoch_advantage, epoch_returns = advantage.index_select(0, order), returns.index_select(0, order)
+            # One shuffle of each member's rows per epoch, then contiguous minibatches (fewer, larger gathers).
+            order = torch.stack(
+                [torch.randperm(n_rows, generator=self.generator, device=self.device) for _ in range(members)]
+            )
+            epoch = {name: value[member, order] for name, value in rows.items()}
             for start in range(0, n_rows, args.batch_size):
-                batch = {name: value[start : start + args.batch_size] for name, value in epoch.items()}
-                weight = batch["active"]
-                total_weight = weight.sum().clamp(min=1.0)
+                batch = {name: value[:, start : start + args.batch_size] for name, value in epoch.items()}
+                weight = batch["active"]  # [M, B]
+                total_weight = weight.sum(-1).clamp(min=1.0)
 
                 def mean(x: torch.Tensor, weight: torch.Tensor = weight, total: torch.Tensor = total_weight) -> Any:
-                    return (x * weight).sum() / total
+                    return (x * weight).sum(-1) / total  # [M]: each member's mean over its rows
 
-                logits = self.agent.masked_logits(batch["inputs"], batch["forbidden"])
+                logits = self.networks.masked_logits(batch["inputs"], batch["forbidden"])
                 log_probs, entropy = log_prob_and_entropy(logits, batch["actions"], batch["forbidden"])
                 ratio = (log_probs - batch["log_probs"]).exp()
-                adv = epoch_advantage[start : start + args.batch_size]
-                adv_mean = mean(adv)
-                adv = (adv - adv_mean) / (mean((adv - adv_mean) ** 2).sqrt() + 1e-8)
+                adv = batch["advantage"]
+                adv_mean = mean(adv)[:, None]
+                adv = (adv - adv_mean) / (mean((adv - adv_mean) ** 2).sqrt()[:, None] + 1e-8)
                 policy_loss = mean(
                     torch.maximum(-adv * ratio, -adv * ratio.clamp(1.0 - args.clip_range, 1.0 + args.clip_range))
                 )
-                value = self.agent.value(batch["inputs"])
-                value_loss = 0.5 * mean((value - epoch_returns[start : start + args.batch_size]) ** 2)
+                value = self.networks.value(batch["inputs"])
+                value_loss = 0.5 * mean((value - batch["returns"]) ** 2)
                 entropy_loss = mean(entropy)
-                loss = policy_loss - args.ent_coef * entropy_loss + args.vf_coef * value_loss
+                # The members share no weight: the sum's gradient is each member's own loss's.
+                loss = (policy_loss - args.ent_coef * entropy_loss + args.vf_coef * value_loss).sum()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.agent.parameters(), args.max_grad_norm)
+                self.networks.clip_grad_norm_(args.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
                     sums["policy"] += policy_loss
@@ -534,8 +595,8 @@ class Trainer:
         return {
             "num_timesteps": self.num_timesteps,
             "iterations": self.iterations,
-            "agent": self.agent.state_dict(),
-            "agent_shape": self.agent.shape,
+            "agent": self.networks.state_dict(),
+            "agent_shape": self.networks.shape,
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "env_rng": env_rng_state(self.batch.random),
@@ -544,7 +605,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint: weights, optimiser, RNG states; the episodes restart from fresh worlds."""
-        self.agent.load_state_dict(state["agent"])
+        self.networks.load_state_dict(state["agent"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         restore_env_rng(state["env_rng"], self.batch.random)
@@ -558,12 +619,16 @@ def load_agent(path: str | Path, device: str = "cpu") -> Agent:
     """The trained network of ``model.pt`` (or of a checkpoint), read with ``weights_only=True``: a file never runs
     code on load."""
     state = torch.load(Path(path), map_location=device, weights_only=True)
-    shape = state["agent_shape"]
-    targets = TargetLayout(*(int(v) for v in shape["targets"])) if "targets" in shape else None
-    hidden = [int(h) for h in shape["hidden"]]
-    agent = Agent(int(shape["n_inputs"]), int(shape["n_actions"]), hidden, shape.get("actor", "mlp"), targets)
+    agent = agent_of_shape(state["agent_shape"])
     agent.load_state_dict(state["agent"])
     return agent.to(device)
+
+
+def agent_of_shape(shape: dict[str, Any]) -> Agent:
+    """A fresh :class:`Agent` of the shape saved beside its weights (``Agent.shape``)."""
+    targets = TargetLayout(*(int(v) for v in shape["targets"])) if "targets" in shape else None
+    hidden = [int(h) for h in shape["hidden"]]
+    return Agent(int(shape["n_inputs"]), int(shape["n_actions"]), hidden, shape.get("actor", "mlp"), targets)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -586,9 +651,44 @@ def train(args: Args, config: EnvConfig) -> int:
         return _run(args, config, record, found, stop)
 
 
+class MemberLog:
+    """One member's learning curve, episode totals and TensorBoard writer (a run of one member is its only one)."""
+
+    def __init__(self, out: Path, seed: int, doctrine_names: list[str], window: int, state: dict[str, Any]) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.out, self.seed = out, seed
+        self.curve: list[dict[str, Any]] = list(state.get("curve", []))
+        self.totals = {name: 0.0 for name in doctrine_names}
+        self.counts = dict.fromkeys(doctrine_names, 0.0)
+        for name, (total, count) in dict(state.get("episode_totals", {})).items():
+            self.totals[name], self.counts[name] = float(total), float(count)
+        # The curve averages the episodes that ended in the last rollouts spanning an episode: worlds start together,
+        # so one rollout may see only the early ends (eliminations) and the next the full-length ones.
+        self.recent: deque[tuple[list[float], list[float]]] = deque(maxlen=window)
+        self.writer = SummaryWriter(str(out / "tb"))
+
+    def add(self, timesteps: int, total: list[float], count: list[float], present: list[tuple[int, str]]) -> dict:
+        """One rollout's finished episodes (sum and count per doctrine): the curve's next point."""
+        self.recent.append((total, count))
+        point: dict[str, Any] = {"timesteps": timesteps}
+        for d, name in present:
+            self.totals[name] += total[d]
+            self.counts[name] += count[d]
+            window_count = sum(c[d] for _, c in self.recent)
+            point[name] = sum(t[d] for t, _ in self.recent) / window_count if window_count else None
+            if window_count:
+                self.writer.add_scalar(f"episode_return/{name}", point[name], timesteps)
+        self.curve.append(point)
+        return point
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of it."""
+        return {"curve": self.curve, "episode_totals": {d: [self.totals[d], self.counts[d]] for d in self.totals}}
+
+
 def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop: _StopRequest) -> int:
     """The body of :func:`train`: set up, then roll out and update until the target or a stop request."""
-    from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
     out = Path(args.out)
@@ -601,55 +701,81 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
         path, state = found
         trainer.load_state_dict(state)
         print(f"resuming {out} from {path.name} at {trainer.num_timesteps} timesteps", file=sys.stderr)
-    curve: list[dict[str, Any]] = list(state.get("curve", []))
-    totals = {name: 0.0 for name in trainer.doctrine_names}
-    counts = dict.fromkeys(trainer.doctrine_names, 0.0)
-    for name, (total, count) in dict(state.get("episode_totals", {})).items():
-        totals[name], counts[name] = float(total), float(count)
+    population = trainer.members > 1
+    members_dir = Path(args.members_dir or args.out)
+    window = -(-config.max_cycles // args.n_steps) + 1
+    if population:
+        saved = list(state.get("members", [{}] * trainer.members))
+        logs = []
+        for seed, member_state in zip(trainer.seeds, saved, strict=True):
+            member_out = members_dir / f"seed{seed}"
+            member_out.mkdir(parents=True, exist_ok=True)
+            member_record = {**record, "args": {**record["args"], "seed": seed}, "population_out": str(out)}
+            atomic_write_json(member_out / "config.json", {**member_record, "versions": library_versions("torch")})
+            logs.append(MemberLog(member_out, seed, trainer.doctrine_names, window, member_state))
+    else:
+        logs = [MemberLog(out, args.seed, trainer.doctrine_names, window, state)]
+    present = [(d, trainer.doctrine_names[d]) for d in trainer.doctrines_present]
     start_steps, start = trainer.num_timesteps, time.perf_counter()
     wall_before = float(state.get("total_wall_time_s", 0.0))
-    rollout_size = args.n_steps * trainer.n_slots
+    rollout_size = args.n_steps * trainer.member_slots  # a member's agent-steps a rollout
     target = -(-args.timesteps // rollout_size) * rollout_size
-    writer = SummaryWriter(str(out / "tb"))
-    # The curve averages the episodes that ended in the last rollouts spanning an episode: worlds start together, so
-    # one rollout may see only the early ends (eliminations) and the next the full-length ones.
-    recent: deque[tuple[list[float], list[float]]] = deque(maxlen=-(-config.max_cycles // args.n_steps) + 1)
     checkpoints = out / "checkpoints"
     last_checkpoint = trainer.num_timesteps
 
-    def summary(finished: bool) -> dict[str, Any]:
+    def rate() -> float:  # agent-steps/s of every member together
+        return trainer.members * (trainer.num_timesteps - start_steps) / max(time.perf_counter() - start, 1e-9)
+
+    def summary(finished: bool, log: MemberLog) -> dict[str, Any]:
         wall = time.perf_counter() - start
-        present = [trainer.doctrine_names[d] for d in trainer.doctrines_present]
-        return {
+        names = [name for _, name in present]
+        metrics = {
             "finished": finished,
             "algo": "fast_ppo",
             "doctrine": args.doctrine,
             "scenario": args.scenario,
-            "seed": args.seed,
+            "seed": log.seed,
             "backend": trainer.batch.backend.name,
             "device": str(trainer.device),
             "target_timesteps": args.timesteps,
             "num_timesteps": trainer.num_timesteps,
             "start_timesteps": start_steps,
             "resumed": bool(state),
-            "n_slots": trainer.n_slots,
+            "n_slots": trainer.member_slots,
             "rollout_size": rollout_size,
             "updates": trainer.iterations,
             "wall_time_s": wall,
             "total_wall_time_s": wall_before + wall,
-            "agent_steps_per_s": (trainer.num_timesteps - start_steps) / max(wall, 1e-9),
-            "mean_episode_return": {d: totals[d] / counts[d] if counts[d] else None for d in present},
-            "episodes": {d: int(counts[d]) for d in present},
-            "curve": curve,
+            "agent_steps_per_s": rate() / trainer.members,
+            "mean_episode_return": {d: log.totals[d] / log.counts[d] if log.counts[d] else None for d in names},
+            "episodes": {d: int(log.counts[d]) for d in names},
+            "curve": log.curve,
+        }
+        if population:  # a member's share of the population's time and speed
+            metrics.update(population=trainer.members, population_out=str(out), population_agent_steps_per_s=rate())
+        return metrics
+
+    def population_summary(finished: bool) -> dict[str, Any]:
+        """The population's own metrics.json: every member's, and their speed together."""
+        members = [summary(finished, log) for log in logs]
+        shared = {k: v for k, v in members[0].items() if k not in ("seed", "mean_episode_return", "episodes", "curve")}
+        kept = ("seed", "mean_episode_return", "episodes")
+        return {
+            **shared,
+            "seeds": trainer.seeds,
+            "agent_steps_per_s": rate(),
+            "members_dir": str(members_dir),
+            "members": [{k: m[k] for k in kept} for m in members],
         }
 
     def checkpoint() -> Path:
-        extra = {
-            "curve": curve,
-            "episode_totals": {d: [totals[d], counts[d]] for d in trainer.doctrine_names},
-            "total_wall_time_s": wall_before + time.perf_counter() - start,
-        }
+        logged = {"members": [log.state() for log in logs]} if population else logs[0].state()
+        extra = {**logged, "total_wall_time_s": wall_before + time.perf_counter() - start}
         return save_torch_checkpoint({**trainer.state_dict(), **extra}, checkpoints, keep=args.keep_checkpoints)
+
+    def close() -> None:
+        for log in logs:
+            log.writer.close()
 
     bar = tqdm(
         total=target, initial=trainer.num_timesteps, unit="step", disable=not args.progress_bar, dynamic_ncols=True
@@ -657,45 +783,60 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
     while trainer.num_timesteps < target and not stop():
         rollout = trainer.collect()
         losses = trainer.update(rollout)
-        values = {name: float(v) for name, v in losses.items()}  # the rollout's one host sync, with the stats
-        if not all(math.isfinite(v) for v in values.values()):
+        values = {name: v.reshape(-1).tolist() for name, v in losses.items()}  # per member: the one host sync
+        if not all(math.isfinite(v) for member_values in values.values() for v in member_values):
             bar.close()
-            writer.close()
+            close()
             latest = f"the last good checkpoint is in {checkpoints}" if checkpoints.exists() else "no checkpoint"
+            shown = {name: v[0] if len(v) == 1 else v for name, v in values.items()}
             raise NonFiniteLoss(
-                f"the loss became non-finite at {trainer.num_timesteps} timesteps ({values}); {latest}. "
+                f"the loss became non-finite at {trainer.num_timesteps} timesteps ({shown}); {latest}. "
                 "valid: a smaller --learning-rate or --max-grad-norm, or --resume from the checkpoint"
             )
         total, count = trainer.stats.take()
-        recent.append((total, count))
-        point: dict[str, Any] = {"timesteps": trainer.num_timesteps}
-        for d in trainer.doctrines_present:
-            name = trainer.doctrine_names[d]
-            totals[name] += total[d]
-            counts[name] += count[d]
-            window_count = sum(c[d] for _, c in recent)
-            point[name] = sum(t[d] for t, _ in recent) / window_count if window_count else None
-            if window_count:
-                writer.add_scalar(f"episode_return/{name}", point[name], trainer.num_timesteps)
-        curve.append(point)
-        for name, value in values.items():
-            writer.add_scalar(f"loss/{name}", value, trainer.num_timesteps)
-        rate = (trainer.num_timesteps - start_steps) / max(time.perf_counter() - start, 1e-9)
-        writer.add_scalar("agent_steps_per_s", rate, trainer.num_timesteps)
+        n_doctrines = len(trainer.doctrine_names)
+        points = []
+        for member, log in enumerate(logs):
+            groups = slice(member * n_doctrines, (member + 1) * n_doctrines)
+            points.append(log.add(trainer.num_timesteps, total[groups], count[groups], present))
+            for name, member_values in values.items():
+                log.writer.add_scalar(f"loss/{name}", member_values[member], trainer.num_timesteps)
+            log.writer.add_scalar("agent_steps_per_s", rate() / trainer.members, trainer.num_timesteps)
         bar.update(rollout_size)
-        shown = {k: f"{v:.2f}" for k, v in point.items() if k != "timesteps" and v is not None}
-        bar.set_postfix(shown | {"steps/s": f"{rate:,.0f}"})
+        shown = {}  # the members' mean of each doctrine's point
+        for _, name in present:
+            known = [point[name] for point in points if point[name] is not None]
+            if known:
+                shown[name] = f"{sum(known) / len(known):.2f}"
+        bar.set_postfix(shown | {"steps/s": f"{rate():,.0f}"})
         if args.checkpoint_every and trainer.num_timesteps - last_checkpoint >= args.checkpoint_every:
             checkpoint()
             last_checkpoint = trainer.num_timesteps
     bar.close()
     path = checkpoint()
-    writer.close()
+    close()
     if stop.signum is not None:  # written while the stop handler still holds SIGTERM: a second signal waits
-        return stopped(out, stop.signum, path, summary(finished=False))
+        for log in logs if population else []:
+            atomic_write_json(log.out / "metrics.json", summary(False, log))
+        return stopped(out, stop.signum, path, population_summary(False) if population else summary(False, logs[0]))
+    if not population:
+        return finished(
+            out, "model.pt", _model_bytes(trainer.networks.member_state_dict(0), trainer), summary(True, logs[0])
+        )
+    for member, log in enumerate(logs):
+        finished(
+            log.out, "model.pt", _model_bytes(trainer.networks.member_state_dict(member), trainer), summary(True, log)
+        )
+    atomic_write_json(out / "metrics.json", population_summary(True))
+    print(f"{out}: a population of {trainer.members} finished ({rate():,.0f} agent-steps/s together)")
+    return 0
+
+
+def _model_bytes(weights: dict[str, torch.Tensor], trainer: Trainer) -> bytes:
+    """``model.pt``'s bytes: one network's weights and shape (read back with :func:`load_agent`)."""
     buffer = io.BytesIO()
-    torch.save({"agent": trainer.agent.state_dict(), "agent_shape": trainer.agent.shape}, buffer)
-    return finished(out, "model.pt", buffer.getvalue(), summary(finished=True))
+    torch.save({"agent": weights, "agent_shape": trainer.networks.shape}, buffer)
+    return buffer.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:

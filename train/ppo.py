@@ -105,7 +105,17 @@ class Args:
 
 #: Arguments that may change between a run and its resumption; every other one must match.
 RESUMABLE = frozenset(
-    ("timesteps", "out", "resume", "checkpoint_every", "keep_checkpoints", "device", "torch_threads", "progress_bar")
+    (
+        "timesteps",
+        "out",
+        "resume",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "device",
+        "torch_threads",
+        "progress_bar",
+        "members_dir",
+    )
 )
 
 

@@ -1,0 +1,139 @@
+"""Populations (train.population, train.fast_ppo --population): several runs trained as one, each member on its own
+worlds with its own network, as if alone."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+from train import fast_ppo
+from train.fast_ppo import Agent, load_agent
+from train.population import MemberNetworks
+from train.ppo import make_config
+
+SMALL = {"n_worlds": 4, "n_steps": 8, "batch_size": 64, "max_cycles": 10, "progress_bar": False}
+
+
+def _trainer(**changes):
+    args = fast_ppo.Args(**{**SMALL, **changes})
+    return fast_ppo.Trainer(args, make_config(args))
+
+
+def _weights(agent: Agent) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in agent.state_dict().items()}
+
+
+def _agents(seeds, actor="per_nation"):
+    trainer = _trainer(actor=actor)
+    agents = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        agents.append(fast_ppo.agent_of_shape(trainer.networks.shape))
+    return agents
+
+
+def test_each_member_starts_from_the_network_of_a_run_of_its_own_seed():
+    population = _trainer(seed=5, population=3)
+    assert population.seeds == [5, 6, 7] and population.batch.n_worlds == 3 * SMALL["n_worlds"]
+    for member, seed in enumerate(population.seeds):
+        alone = _weights(_trainer(seed=seed).agent)
+        got = _weights(population.member_agent(member))
+        assert all(torch.equal(got[name], alone[name]) for name in alone)
+    with pytest.raises(ValueError, match="one network per member; valid: member_agent"):
+        _ = population.agent
+
+
+@pytest.mark.parametrize("actor", ["per_nation", "mlp"])
+def test_the_batched_networks_score_each_members_inputs_with_that_members_network(actor):
+    agents = _agents([0, 1, 2], actor)
+    networks = MemberNetworks(agents)
+    inputs = torch.randn(3, 7, agents[0].shape["n_inputs"])
+    forbidden = torch.rand(3, 7, agents[0].shape["n_actions"]) < 0.5
+    logits, values = networks.masked_logits(inputs, forbidden), networks.value(inputs)
+    for member, agent in enumerate(agents):
+        torch.testing.assert_close(logits[member], agent.masked_logits(inputs[member], forbidden[member]))
+        torch.testing.assert_close(values[member], agent.value(inputs[member]))
+
+
+def test_gradients_are_clipped_member_by_member_as_clip_grad_norm_does():
+    agents, alone = _agents([0, 1]), _agents([0, 1])
+    networks = MemberNetworks(agents)
+    inputs = torch.randn(2, 9, agents[0].shape["n_inputs"])
+    scale = torch.tensor([100.0, 1e-3])  # member 0's gradient is clipped, member 1's is not
+    (networks.value(inputs) * scale[:, None]).sum().backward()
+    networks.clip_grad_norm_(0.5)
+    for member, agent in enumerate(alone):
+        (agent.value(inputs[member]) * scale[member]).sum().backward()
+        torch.nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
+        for name, parameter in agent.named_parameters():  # the critic's (the actor has no gradient here)
+            if parameter.grad is None:
+                assert networks.stacked[name].grad is None
+                continue
+            torch.testing.assert_close(networks.stacked[name].grad[member], parameter.grad)
+
+
+def test_a_member_learns_only_from_its_own_worlds():
+    """Changing member 1's rewards changes member 1's update and leaves member 0's exactly as it was."""
+    trainer = _trainer(population=2)
+    rollout = trainer.collect()
+    start = copy.deepcopy(trainer.state_dict())  # a state dict holds the live tensors
+    trainer.update(rollout)
+    after = copy.deepcopy(trainer.networks.state_dict())
+    trainer.load_state_dict(start)
+    rewards = rollout.rewards.clone()
+    rewards[:, trainer.member_slots :] += torch.randn_like(rewards[:, trainer.member_slots :])
+    trainer.update(rollout._replace(rewards=rewards))
+    changed = trainer.networks.state_dict()
+    assert all(torch.equal(changed[name][0], after[name][0]) for name in after)
+    assert any(not torch.equal(changed[name][1], after[name][1]) for name in after)
+
+
+def test_each_member_gets_the_background_of_a_run_of_its_own():
+    changes = {"background": "offensive_realist,defensive_realist", "background_share": 0.5}
+    alone, population = _trainer(**changes), _trainer(population=3, **changes)
+    assert population.background.n_worlds == alone.background.n_worlds == 2
+    assert (population.background.learner == list(alone.background.learner) * 3).all()
+
+
+def test_a_population_run_writes_each_members_run_and_resumes(tmp_path):
+    out, members = tmp_path / "population", tmp_path / "members"
+    argv = ["--out", str(out), "--members-dir", str(members), "--population", "2", "--seed", "3"]
+    argv += ["--n-worlds", "4", "--n-steps", "8", "--batch-size", "64", "--max-cycles", "10", "--no-progress-bar"]
+    assert fast_ppo.main([*argv, "--timesteps", "384", "--checkpoint-every", "192"]) == 0
+    population = json.loads((out / "metrics.json").read_text())
+    assert population["seeds"] == [3, 4] and population["finished"] and population["num_timesteps"] == 384
+    for seed in (3, 4):
+        run = members / f"seed{seed}"
+        metrics = json.loads((run / "metrics.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        assert metrics["seed"] == seed and metrics["finished"] and len(metrics["curve"]) == 2
+        assert config["args"]["seed"] == seed and config["population_out"] == str(out)
+        assert (run / "tb").is_dir()
+        load_agent(run / "model.pt")  # an ordinary run's model, as the evaluation reads it
+    first = load_agent(members / "seed3" / "model.pt").state_dict()
+    second = load_agent(members / "seed4" / "model.pt").state_dict()
+    assert any(not torch.equal(first[name], second[name]) for name in first)
+    # Continued to twice the steps from its checkpoint: each member's curve goes on where it stopped.
+    assert fast_ppo.main([*argv, "--timesteps", "768", "--resume"]) == 0
+    for seed in (3, 4):
+        metrics = json.loads((members / f"seed{seed}" / "metrics.json").read_text())
+        assert metrics["num_timesteps"] == 768 and [p["timesteps"] for p in metrics["curve"]] == [192, 384, 576, 768]
+    with pytest.raises(SystemExit, match="differs in --population"):
+        fast_ppo.main([*argv[:5], "3", *argv[6:], "--timesteps", "768", "--resume"])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--population", "0"], "--population=0 is invalid; valid: 1 (one run) or more members"),
+        (["--members-dir", "x"], "--members-dir is for a population's members; valid: with --population 2 or more"),
+    ],
+)
+def test_bad_population_arguments_name_the_culprit(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        fast_ppo.main(["--out", str(tmp_path / "run"), *flags])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
