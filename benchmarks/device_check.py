@@ -14,27 +14,28 @@ the calls on an H200 (2026-12-04, README's Benchmarks) left unmeasured comes fir
 1. ``machine``: torch's version and the device;
 2. ``fast_ppo full preset``: a run of the full preset's ``[train]`` settings (512 worlds, a step bound by its kernel
    launches there), eager, 3M agent-steps: the reference for the next two, in the same call;
-3. ``fast_ppo full preset cuda graphs``: the same run with ``--cuda-graphs`` (the worlds' step as one CUDA graph),
+3. ``fast_ppo full preset population``: a population of 20 members (``--population 20``, :mod:`train.population`:
+   the 20 seeds of a condition as one run), 1M agent-steps each: the full preset's 240 runs as 12 such populations;
+4. ``fast_ppo full preset cuda graphs``: the single run with ``--cuda-graphs`` (the worlds' step as one CUDA graph),
    the compile included;
-4. ``fast_ppo full preset x8 cuda graphs``: 8 such runs at once, 1M agent-steps each, as ``train.experiment
-   --workers`` shares a GPU: their rate together (what the full preset's time on one GPU rests on; eager, 8 runs
-   trained 492k agent-steps/s together);
-5. ``batch compiled``: ``benchmarks.batch --step compiled cudagraphs`` (``WorldBatch(compile=True)`` and
+5. ``fast_ppo full preset x8 cuda graphs``: 8 such runs at once, 1M agent-steps each, as ``train.experiment
+   --workers`` shares a GPU: their rate together (eager, 8 runs trained 492k agent-steps/s together);
+6. ``batch compiled``: ``benchmarks.batch --step compiled cudagraphs`` (``WorldBatch(compile=True)`` and
    ``compile="reduce-overhead"``, a CUDA graph) at 512 worlds and 65,536;
-6. ``profile``: ``benchmarks.profile_batch --torch-profiler`` at 65,536 worlds: the step's kernels by device time,
+7. ``profile``: ``benchmarks.profile_batch --torch-profiler`` at 65,536 worlds: the step's kernels by device time,
    per operator and input shapes (where the 100M target is lost);
 
 then the figures the first calls measured, again:
 
-7. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
+8. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
    agent-steps/s at 65,536 worlds or more);
-8. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
+9. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
    agent-steps/s);
-9. ``fast_ppo full preset x8``: 8 eager runs at once;
-10. ``fast_ppo full preset compiled``: the full preset's run with ``--compile-worlds``;
-11. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
+10. ``fast_ppo full preset x8``: 8 eager runs at once;
+11. ``fast_ppo full preset compiled``: the full preset's run with ``--compile-worlds``;
+12. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
     agent-steps, a held-out scenario): the experiment's path through a GPU, end to end;
-12. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
+13. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
     (``tests/test_backends.py``), nor do the fast trainer's rollout and update (``tests/test_fast_ppo.py``).
 
 ``--out`` gets two files, ``device_check.log`` (every step's output) and ``device_check.json`` (statuses, tails and
@@ -96,12 +97,16 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
     profile += ["--worlds", "64" if smoke else "65536", "--steps", "3", "--top", "25"]
     compiled_full = [*full[:-1], str(out / "fast_ppo_full_compiled"), "--compile-worlds"]
     graphed_full = [*full[:-1], str(out / "fast_ppo_full_cudagraphs"), "--cuda-graphs"]
+    population_steps, members = ("20000", "3") if smoke else ("1000000", "20")
+    population = [*full[:-3], population_steps, "--out", str(out / "fast_ppo_full_population")]
+    population += ["--population", members]
     concurrent = [python, "-m", "benchmarks.device_check", "--concurrent", "2" if smoke else "8", "--runs", str(out)]
     concurrent += ["--device", device, *(["--smoke"] if smoke else [])]
     # What the H200 calls (2026-12-04) left unmeasured comes first; then the figures they measured, again.
     return [
         Step("machine", [python, "-c", _MACHINE], 30),
         Step("fast_ppo full preset", [python, *full], 80),
+        Step("fast_ppo full preset population", [python, *population], 120),
         Step("fast_ppo full preset cuda graphs", [python, *graphed_full], 150),
         Step("fast_ppo full preset x8 cuda graphs", [*concurrent, "--cuda-graphs"], 150),
         Step("batch compiled", [python, *batch, "--worlds", *compiled_worlds, "--step", "compiled", "cudagraphs"], 200),
@@ -149,7 +154,13 @@ _MACHINE = (
 
 
 #: the single training runs whose rates the summary gives
-TRAINING_RUNS = ("fast_ppo_wide", "fast_ppo_full", "fast_ppo_full_cudagraphs", "fast_ppo_full_compiled")
+TRAINING_RUNS = (
+    "fast_ppo_wide",
+    "fast_ppo_full",
+    "fast_ppo_full_population",
+    "fast_ppo_full_cudagraphs",
+    "fast_ppo_full_compiled",
+)
 
 NEEDED = ("gymnasium", "pettingzoo", "array_api_compat", "stable_baselines3", "sb3_contrib")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks import device_check
 
 
@@ -24,16 +26,31 @@ def test_the_device_check_runs_its_steps_and_records_them(tmp_path: Path) -> Non
     assert "===== machine: ok" in log and "===== fast_ppo: ok" in log
 
 
+@pytest.mark.slow
+def test_the_device_checks_population_step_trains_its_members(tmp_path: Path) -> None:
+    """The full preset's settings as a population (3 members in the dry run: one rollout of 512 worlds each)."""
+    runs = tmp_path / "runs"
+    argv = ["--smoke", "--only", "fast_ppo full preset population", "--out", str(tmp_path / "out"), "--runs", str(runs)]
+    assert device_check.main(argv) == 0
+    results = json.loads((tmp_path / "out" / "device_check.json").read_text())
+    assert results["fast_ppo full preset population"]["status"] == "ok"
+    assert results["fast_ppo_full_population_agent_steps_per_s"] > 0
+    assert all((runs / "fast_ppo_full_population" / f"seed{seed}" / "model.pt").is_file() for seed in range(3))
+
+
 def test_the_gpu_plan_measures_the_issues_targets_within_the_lease() -> None:
     plan = {step.name: step for step in device_check.steps("python3", "cuda", smoke=False, out=Path("out"))}
-    assert list(plan)[:6] == [  # what the GPU calls left unmeasured comes first, with its reference in the same call
+    assert list(plan)[:7] == [  # what the GPU calls left unmeasured comes first, with its reference in the same call
         "machine",
         "fast_ppo full preset",
+        "fast_ppo full preset population",
         "fast_ppo full preset cuda graphs",
         "fast_ppo full preset x8 cuda graphs",
         "batch compiled",
         "profile",
     ]
+    population = plan["fast_ppo full preset population"].command
+    assert population[population.index("--population") + 1] == "20" and "--n-worlds" in population
     graphed = plan["fast_ppo full preset cuda graphs"].command
     assert "--cuda-graphs" in graphed and graphed[graphed.index("--n-worlds") + 1] == "512"
     assert plan["fast_ppo full preset x8 cuda graphs"].command[-1] == "--cuda-graphs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -137,3 +138,49 @@ def test_bad_population_arguments_name_the_culprit(tmp_path, capsys, flags, mess
         fast_ppo.main(["--out", str(tmp_path / "run"), *flags])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_an_experiment_groups_consecutive_seeds_into_populations():
+    from train.experiment_presets import load_preset, merge, resolve
+
+    def design(seeds, population):
+        raw = merge(load_preset("quick"), {"experiment": {"seeds": seeds}, "train": {"population": population}})
+        return resolve(raw)
+
+    assert design([0, 1, 2, 3, 4], 2).populations == [(0, 1), (2, 3), (4,)]
+    assert design([0, 2, 3, 4], 5).populations == [(0,), (2, 3, 4)]
+    assert design([0, 1, 2], 1).populations == [(0,), (1,), (2,)]
+
+
+def test_an_experiment_trains_its_seeds_as_populations_and_reads_each_members_run(tmp_path):
+    """[train] population = 2 over seeds 0, 1, 2: seeds 0 and 1 train as one population, seed 2 alone; the
+    evaluation reads the three runs as ever, and a rerun finds them finished."""
+    import subprocess
+    import sys
+
+    from train.experiment_results import read_csv
+
+    preset = tmp_path / "preset.toml"
+    preset.write_text(
+        'base = "quick"\n[experiment]\nname = "pop"\nconditions = ["security"]\nseeds = [0, 1, 2]\nworkers = 1\n'
+        "[train]\ntimesteps = 384\nmax_cycles = 8\nn_worlds = 2\nn_steps = 16\nbatch_size = 64\npopulation = 2\n"
+        '[evaluate]\nepisodes = 2\nheldout = []\nbackgrounds = ["offensive_realist"]\nfocal_heldout = []\n'
+    )
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "train.experiment", "--no-progress", "--preset-file", str(preset)]
+    command += ["--out", str(out)]
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "3 runs trained (0 already finished)" in result.stdout
+    runs = out / "runs" / "security"
+    assert (runs / "population_seed0-1" / "checkpoints").is_dir() and not (runs / "population_seed2-2").exists()
+    for seed, population in ((0, 2), (1, 2), (2, 1)):
+        config = json.loads((runs / f"seed{seed}" / "config.json").read_text())
+        metrics = json.loads((runs / f"seed{seed}" / "metrics.json").read_text())
+        assert config["args"]["seed"] == seed and config["args"]["population"] == population
+        assert metrics["finished"] and metrics["num_timesteps"] == 384 and (runs / f"seed{seed}" / "model.pt").is_file()
+    learned = [row for row in read_csv(out / "results.csv") if row["policy"] == "learned"]
+    assert {int(float(row["seed"])) for row in learned} == {0, 1, 2}
+    again = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "0 runs trained (3 already finished)" in again.stdout, again.stderr[-2000:]

@@ -77,6 +77,7 @@ missing [train] keys train.fast_ppo's defaults::
     max_cycles = 50
     checkpoint_every = 500000
     device = "cpu"                      # or "cuda": the worlds and the network on the GPU
+    population = 1                      # consecutive seeds trained together as one run (train.population; for a GPU)
 
     [env]                               # EnvConfig overrides for every condition (not doctrines)
     misperception = 0.2

@@ -4,9 +4,9 @@ doctrine in one world of the sweep), the evaluation settings, the training runs 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from realism_env import EnvConfig
 from realism_env.overrides import format_value
@@ -124,11 +124,28 @@ class Design:
         """EnvConfig overrides of a condition (the [env] table and its sweep point)."""
         return {**self.env, **dict(condition.point)}
 
+    @property
+    def populations(self) -> list[tuple[int, ...]]:
+        """The seeds trained together (``[train] population``, :mod:`train.population`): runs of consecutive seeds,
+        at most ``population`` long, in the order of ``seeds``; without it, each seed alone."""
+        size = int(self.train.get("population", 1))
+        groups: list[list[int]] = []
+        for seed in self.seeds:
+            if groups and len(groups[-1]) < size and seed == groups[-1][-1] + 1:
+                groups[-1].append(seed)
+            else:
+                groups.append([seed])
+        return [tuple(group) for group in groups]
+
+    def population_of(self, seed: int) -> tuple[int, ...]:
+        """The seeds trained with ``seed`` (itself included)."""
+        return next(group for group in self.populations if seed in group)
+
     def args(self, condition: Condition, seed: int, out: Path) -> Args:
-        """The train.fast_ppo arguments of one run."""
+        """The train.fast_ppo arguments of one run (of a member of a population: as its run folder records them)."""
         sets = tuple(f"{k}={format_value(v)}" for k, v in self.overrides(condition).items())
         return Args(
-            **self.train,
+            **{**self.train, "population": len(self.population_of(seed))},
             doctrine=condition.doctrine,
             scenario=self.scenario,
             seed=seed,
@@ -137,6 +154,33 @@ class Design:
             set=sets,
             progress_bar=False,
         )
+
+    def training_jobs(self, out: Path, unfinished: list[tuple[Condition, int, Path]]) -> list[TrainingJob]:
+        """The training jobs that finish the ``unfinished`` runs: a run alone, or the population it belongs to (all
+        its members train together, in ``runs/<condition>/population_seed<first>-<last>``, each member's run in its
+        own folder, as a run alone writes it)."""
+        jobs, done = [], set()
+        for condition, seed, run_dir in unfinished:
+            group = self.population_of(seed)
+            if (condition.name, group) in done:
+                continue
+            done.add((condition.name, group))
+            if len(group) == 1:
+                jobs.append(TrainingJob(condition, self.args(condition, seed, run_dir), ((seed, run_dir),)))
+                continue
+            folder = out / "runs" / condition.name
+            population_dir = folder / f"population_seed{group[0]}-{group[-1]}"
+            args = replace(self.args(condition, group[0], population_dir), members_dir=str(folder))
+            jobs.append(TrainingJob(condition, args, tuple((s, folder / f"seed{s}") for s in group)))
+        return jobs
+
+
+class TrainingJob(NamedTuple):
+    """One train.fast_ppo run of the experiment: a run alone or a population of runs."""
+
+    condition: Condition
+    args: Args
+    members: tuple[tuple[int, Path], ...]  #: (seed, run folder) of each run it trains
 
 
 def _value_text(value: Any) -> str:

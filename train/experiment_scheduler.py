@@ -56,10 +56,11 @@ def execute(
     runs = design.runs(out)
     timesteps = int(design.train.get("timesteps", Args.timesteps))
     to_train = [(c, s, d) for c, s, d in runs if not run_finished(d, timesteps)]
+    jobs = design.training_jobs(out, to_train)
     baselines = [j for j in (pending_items(job) for job in baseline_jobs(design, out)) if j is not None]
     finished_runs = [(c, s, d) for c, s, d in runs if (c, s, d) not in to_train]
     learned_now = [j for j in (pending_items(learned_job(design, out, c, s, d)) for c, s, d in finished_runs) if j]
-    total = len(to_train) + len(baselines) + len(learned_now) + len(to_train)
+    total = len(jobs) + len(baselines) + len(learned_now) + sum(len(job.members) for job in jobs)
     bar = _Progress(total, progress)
     if len(runs) - len(to_train):
         bar.write(f"{len(runs) - len(to_train)} of {len(runs)} runs already finished: skipped")
@@ -72,11 +73,10 @@ def execute(
         pending[pool.submit(evaluate_job, job)] = ("eval", label)
 
     try:
-        for condition, seed, run_dir in to_train:
-            args = design.args(condition, seed, run_dir)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            future = pool.submit(train_run, asdict(args), str(run_dir / "train.log"))
-            pending[future] = ("train", (condition, seed, run_dir))
+        for job in jobs:
+            Path(job.args.out).mkdir(parents=True, exist_ok=True)
+            future = pool.submit(train_run, asdict(job.args), str(Path(job.args.out) / "train.log"))
+            pending[future] = ("train", job)
         for job in learned_now:
             submit_eval(job, f"eval {job['meta']['condition']} seed{job['meta']['seed']}")
         for job in baselines:
@@ -91,14 +91,16 @@ def execute(
                 if error is not None:
                     raise RuntimeError(f"{kind} task failed: {error}") from error
                 if kind == "train":
-                    condition, seed, run_dir = what
-                    counts["trained"] += 1
-                    bar.update(f"trained {condition.name} seed{seed}")
-                    job = pending_items(learned_job(design, out, condition, seed, run_dir))
-                    if job is not None:
-                        submit_eval(job, f"eval {condition.name} seed{seed}")
-                    else:
-                        bar.update("cached")
+                    condition = what.condition
+                    counts["trained"] += len(what.members)
+                    seeds = ",".join(str(seed) for seed, _ in what.members)
+                    bar.update(f"trained {condition.name} seed{seeds}")
+                    for seed, run_dir in what.members:
+                        job = pending_items(learned_job(design, out, condition, seed, run_dir))
+                        if job is not None:
+                            submit_eval(job, f"eval {condition.name} seed{seed}")
+                        else:
+                            bar.update("cached")
                 else:
                     counts["evaluated"] += 1
                     bar.update(what)

@@ -751,17 +751,28 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
             "episodes": {d: int(log.counts[d]) for d in names},
             "curve": log.curve,
         }
-        if population:  # a member's share of the population's time and speed
-            metrics.update(population=trainer.members, population_out=str(out), population_agent_steps_per_s=rate())
+        if population:  # a member's share of the population's time and speed (so that members' times add up)
+            metrics.update(
+                population=trainer.members,
+                population_out=str(out),
+                population_agent_steps_per_s=rate(),
+                population_wall_time_s=metrics["total_wall_time_s"],
+                wall_time_s=wall / trainer.members,
+                total_wall_time_s=metrics["total_wall_time_s"] / trainer.members,
+            )
         return metrics
 
     def population_summary(finished: bool) -> dict[str, Any]:
         """The population's own metrics.json: every member's, and their speed together."""
         members = [summary(finished, log) for log in logs]
-        shared = {k: v for k, v in members[0].items() if k not in ("seed", "mean_episode_return", "episodes", "curve")}
+        member_only = ("seed", "mean_episode_return", "episodes", "curve", "wall_time_s", "total_wall_time_s")
+        shared = {k: v for k, v in members[0].items() if k not in member_only}
         kept = ("seed", "mean_episode_return", "episodes")
+        wall = time.perf_counter() - start
         return {
             **shared,
+            "wall_time_s": wall,
+            "total_wall_time_s": wall_before + wall,
             "seeds": trainer.seeds,
             "agent_steps_per_s": rate(),
             "members_dir": str(members_dir),
