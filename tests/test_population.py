@@ -184,3 +184,32 @@ def test_an_experiment_trains_its_seeds_as_populations_and_reads_each_members_ru
     assert {int(float(row["seed"])) for row in learned} == {0, 1, 2}
     again = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "0 runs trained (3 already finished)" in again.stdout, again.stderr[-2000:]
+
+
+def test_a_stopped_population_saves_its_checkpoint_and_each_members_state_then_resumes(tmp_path, monkeypatch):
+    """SIGTERM (here sent by the first update itself) stops the population after that rollout: its checkpoint holds
+    every member, each member's metrics.json says it is not finished, and --resume finishes them all."""
+    import os
+    import signal
+
+    original = fast_ppo.Trainer.update
+
+    def update_then_stop(self, rollout):
+        losses = original(self, rollout)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return losses
+
+    argv = ["--out", str(tmp_path / "population"), "--population", "2", "--n-worlds", "4", "--n-steps", "8"]
+    argv += ["--batch-size", "64", "--max-cycles", "10", "--no-progress-bar", "--timesteps", "576"]
+    with monkeypatch.context() as patch:
+        patch.setattr(fast_ppo.Trainer, "update", update_then_stop)
+        assert fast_ppo.main(argv) == 128 + signal.SIGTERM
+    for seed in (0, 1):
+        metrics = json.loads((tmp_path / "population" / f"seed{seed}" / "metrics.json").read_text())
+        assert not metrics["finished"] and metrics["num_timesteps"] == 192 and len(metrics["curve"]) == 1
+        assert not (tmp_path / "population" / f"seed{seed}" / "model.pt").exists()
+    assert not json.loads((tmp_path / "population" / "metrics.json").read_text())["finished"]
+    assert fast_ppo.main([*argv, "--resume"]) == 0
+    for seed in (0, 1):
+        metrics = json.loads((tmp_path / "population" / f"seed{seed}" / "metrics.json").read_text())
+        assert metrics["finished"] and [p["timesteps"] for p in metrics["curve"]] == [192, 384, 576]
