@@ -283,8 +283,11 @@ class PerNationActor(nn.Module):
         t = self.targets
         features = self.trunk(inputs)  # [..., H]
         level_act = self.level_act(features).unflatten(-1, (t.n_levels, t.n_acts))  # [..., L, K]
-        blocks = inputs[..., t.own_size : t.own_size + t.n_targets * t.block_size].unflatten(-1, (t.n_targets, -1))
-        hidden = torch.tanh(self.target_block(blocks) + self.target_features(features).unsqueeze(-2))  # [..., T, H]
+        blocks = inputs[..., t.own_size : t.own_size + t.n_targets * t.block_size]
+        # One row per (row, target) before the layer: on a 3-D slice, a population's vmap would copy the weights for
+        # every row (train.population).
+        per_target = self.target_block(blocks.reshape(-1, t.block_size)).unflatten(0, (*blocks.shape[:-1], t.n_targets))
+        hidden = torch.tanh(per_target + self.target_features(features).unsqueeze(-2))  # [..., T, H]
         target = self.target_out(hidden).transpose(-1, -2)  # [..., K, T]
         return (level_act.unsqueeze(-1) + target.unsqueeze(-3)).flatten(-3)  # [..., L * K * T]
 
