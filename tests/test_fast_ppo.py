@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import realism_env
+from tests.host_syncs import forbid_host_syncs
 from train import fast_ppo
 from train.checkpoint import find_latest
 from train.fast_ppo import Rollout, advantages, load_agent, log_prob_and_entropy, sample_actions
@@ -407,22 +408,8 @@ def test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host(
     trainer = _trainer(
         backend="torch", max_cycles=4, background=background, background_share=share, population=population
     )
-    calls = []
-
-    def forbidden(name):
-        original = getattr(torch.Tensor, name)
-
-        def method(*args, **kwargs):
-            if "torch/optim/" in sys._getframe(1).f_code.co_filename.replace("\\", "/"):
-                return original(*args, **kwargs)
-            calls.append(name)
-            raise AssertionError(f"Tensor.{name} (a host sync) was called in a rollout or an update")
-
-        return method
-
     with monkeypatch.context() as patch:
-        for name in ("__bool__", "item", "tolist", "numpy", "__int__", "__float__", "cpu"):
-            patch.setattr(torch.Tensor, name, forbidden(name))
+        calls = forbid_host_syncs(patch, "in a rollout or an update", allowed_from="torch/optim/")
         rollout = trainer.collect()
         losses = trainer.update(rollout)
     assert not calls

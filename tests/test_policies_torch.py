@@ -13,6 +13,7 @@ import realism_env
 from agents import POLICIES, ArrayPolicy, policy_class
 from realism_env.backend import to_numpy
 from realism_env.batch import WorldBatch
+from tests.host_syncs import FROM_HOST, forbid_host_syncs
 
 torch = pytest.importorskip("torch", reason="the policies' torch path needs torch (pip install realism-env[torch])")
 
@@ -21,10 +22,6 @@ CONFIG = realism_env.EnvConfig.from_scenario("multipolar", max_cycles=30, capabi
 N_WORLDS = 32
 TURNS = 30
 NAMES = sorted(POLICIES)
-#: what Tensor methods a host sync goes through (as in tests/test_backends.py)
-SYNCING = ("__bool__", "item", "tolist", "numpy", "__int__", "__float__", "cpu")
-#: torch functions that make a tensor of host data: on a GPU a copy from the host, which waits for the device
-FROM_HOST = ("tensor", "as_tensor", "asarray")
 
 
 def policy_for(name: str, batch: WorldBatch) -> ArrayPolicy:
@@ -156,27 +153,16 @@ def test_act_on_torch_never_syncs_with_the_host(name: str, monkeypatch: pytest.M
     memories = policy.initial_states(n, like=observations)
     generator = torch.Generator().manual_seed(0)
     calls = []
-
-    def forbidden(method: str):
-        def raising(*args: object, **kwargs: object) -> None:
-            calls.append(method)
-            raise AssertionError(f"{method} (a host sync) was called inside {name}.act")
-
-        return raising
-
     for _ in range(6):
         draws = torch.rand(n, generator=generator, dtype=torch.float64)
         with monkeypatch.context() as patch:
-            for method in SYNCING:
-                patch.setattr(torch.Tensor, method, forbidden(method))
-            for function in FROM_HOST:
-                patch.setattr(torch, function, forbidden(function))
+            calls.append(forbid_host_syncs(patch, f"inside {name}.act", functions=FROM_HOST))
             actions, memories = policy.act(*flat(observations, masks), memories, draws)
         assert actions.dtype == torch.int64 and actions.shape == (n,)
         assert to_numpy(torch.gather(masks.reshape(n, -1), 1, actions[:, None])).all()  # allowed by the mask
         out = batch.step(actions.reshape(8, CONFIG.n_nations))
         observations, masks = out.observations, out.action_mask
-    assert not calls
+    assert not any(calls)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -830,17 +830,16 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
     path = checkpoint()
     close()
     if stop.signum is not None:  # written while the stop handler still holds SIGTERM: a second signal waits
-        for log in logs if population else []:
+        if not population:
+            return stopped(out, stop.signum, path, summary(False, logs[0]))
+        for log in logs:
             atomic_write_json(log.out / "metrics.json", summary(False, log))
-        return stopped(out, stop.signum, path, population_summary(False) if population else summary(False, logs[0]))
+        return stopped(out, stop.signum, path, population_summary(False))
+    for member, log in enumerate(logs):  # a run alone is its one member, in --out
+        weights = _model_bytes(trainer.networks.member_state_dict(member), trainer)
+        finished(log.out, "model.pt", weights, summary(True, log))
     if not population:
-        return finished(
-            out, "model.pt", _model_bytes(trainer.networks.member_state_dict(0), trainer), summary(True, logs[0])
-        )
-    for member, log in enumerate(logs):
-        finished(
-            log.out, "model.pt", _model_bytes(trainer.networks.member_state_dict(member), trainer), summary(True, log)
-        )
+        return 0
     atomic_write_json(out / "metrics.json", population_summary(True))
     print(f"{out}: a population of {trainer.members} finished ({rate():,.0f} agent-steps/s together)")
     return 0
