@@ -230,7 +230,7 @@ def episode_start(bank: MapBank, draws: ResetDraws, config: EnvConfig, tables: R
         spread = xp.exp(config.capability_spread * xp.astype(draws.capability, float_dtype))
         shares = shares * spread / xp.sum(shares * spread, axis=1, keepdims=True)
     scale = shares * float(n * quota) / xp.maximum(sum_by_nation(raw, owned), 1e-9)
-    wealth = raw * per_province(scale, owned)
+    wealth = raw * per_province(scale, owner)
     income = sum_by_nation(wealth, owned)
     middle_level = len(config.arms_shares) // 2
     military = config.arms_shares[middle_level] * income / max(config.depreciation, 1e-3)

@@ -128,11 +128,10 @@ def sum_by_nation(values: Any, owned: Any) -> Any:
     return xp.matmul(values[:, None, :], owned)[:, 0, :]
 
 
-def per_province(values: Any, owned: Any) -> Any:
-    """[W, P] each province's holder's value of per-nation ``values`` ([W, N]); ``owned`` as in
-    :func:`sum_by_nation`."""
-    xp = array_namespace(values, owned)
-    return xp.matmul(owned, values[:, :, None])[:, :, 0]
+def per_province(values: Any, owner: Any) -> Any:
+    """[W, P] each province's holder's value of per-nation ``values`` ([W, N]); ``owner``: [W, P] holders."""
+    xp = array_namespace(values, owner)
+    return xp.take_along_axis(values, owner, axis=1)
 
 
 def map_links(land_adjacency: Any, sea_adjacency: Any) -> Any:
@@ -357,18 +356,22 @@ def _pick_province(candidates: Any, pick: Any) -> Any:
     return candidates & (rank == chosen[:, :, None])
 
 
-def _transfer(owner: Any, chosen: Any, priority: Any, gainer: Any) -> tuple[Any, Any]:
+def _transfer(owner: Any, chosen: Any, priority: Any, gainer: Any, nations: Any) -> tuple[Any, Any]:
     """Provinces change hands: nation i's ``chosen`` province ([W, N, P] one-hot) passes to ``gainer[w, i]`` ([W, N]).
     Where two nations' choices name one province, the higher ``priority`` ([W, N]) stands (the tie of simultaneous
     claims broken by a draw, never by index). Returns the new ``owner`` [W, P] and [W, N] whose transfer stood."""
     xp = array_namespace(owner)
-    # Each nation's rank among its world's priorities: distinct (equal draws, were they ever drawn, rank by index), so
-    # exactly one claim on a province is the highest.
-    rank = xp.argsort(xp.argsort(priority, axis=1, stable=True), axis=1, stable=True)
-    claims = xp.where(chosen, rank[:, :, None], -1)  # [W, N, P]
-    stood = chosen & (claims == xp.max(claims, axis=1, keepdims=True))
-    new_owner = xp.sum(xp.where(stood, gainer[:, :, None], 0), axis=1)
-    return xp.where(xp.any(chosen, axis=1), new_owner, owner), xp.any(stood, axis=2)
+    claiming = xp.any(chosen, axis=2)
+    claimed = xp.argmax(xp.astype(chosen, xp.int8), axis=2)  # [W, N] the province (any, where none is chosen)
+    # rival[w, i, j]: j claims the province i claims. j's claim beats i's if its priority is higher (equal draws,
+    # were they ever drawn, rank by index), so exactly one claim on a province stands.
+    rival = claiming[:, None, :] & (claimed[:, None, :] == claimed[:, :, None])
+    p_i, p_j = priority[:, :, None], priority[:, None, :]
+    beats = (p_j > p_i) | ((p_j == p_i) & (nations[None, :] > nations[:, None]))
+    stood = claiming & ~xp.any(rival & beats, axis=2)
+    taken = chosen & stood[:, :, None]
+    new_owner = xp.sum(xp.where(taken, gainer[:, :, None], 0), axis=1)
+    return xp.where(xp.any(taken, axis=1), new_owner, owner), stood
 
 
 def _province_transfers(
@@ -397,19 +400,27 @@ def _province_transfers(
         pick, priority = pick[worlds], priority[worlds]
     conceding = act == CONCEDE
     touch_any = touch_land | touch_sea
-    attacked = target[:, :, None] == nations  # [W, N, N]: the attack's target, where the act is an attack
-    over_land = xp.any(attacked & land_border, axis=2)
-    reach = xp.where(over_land[:, :, None], touch_land, touch_any)
+    reach = xp.where(_of_target(land_border, target)[:, :, None], touch_land, touch_any)
     candidates = reach & (owner[:, None, :] == target[:, :, None]) & capturing[:, :, None]  # the target's provinces
-    concession = attacked & conceding[:, :, None]
-    demander_touch = xp.matmul(xp.astype(concession, float_dtype), xp.astype(touch_any, float_dtype)) > 0
-    givers = demander_touch & (owner[:, None, :] == nations[:, None])  # the giver's own provinces
+    # The provinces touching each nation's target (the demander, for a conceding nation); the index broadcasts over
+    # the province axis.
+    target_touch = xp.take_along_axis(touch_any, target[:, :, None], axis=1)
+    givers = target_touch & (owner[:, None, :] == nations[:, None])  # the giver's own provinces
     candidates = xp.where(conceding[:, :, None], givers, candidates)
     chosen = _pick_province(candidates, pick)
     priority = priority + xp.astype(conceding, float_dtype)
-    new_owner, stood = _transfer(owner, chosen, priority, gainer=xp.where(conceding, target, nations))
+    new_owner, stood = _transfer(owner, chosen, priority, xp.where(conceding, target, nations), nations)
     took = stood & capturing
     return new_owner, xp.any(chosen & took[:, :, None], axis=1), took
+
+
+def _of_target(values: Any, target: Any) -> Any:
+    """[W, N] each nation's entry of ``values`` for its ``target`` ([W, N] nation index): ``values[w, target[w, i]]``
+    of per-nation values [W, N], or ``values[w, i, target[w, i]]`` of pairwise values [W, N, N]."""
+    xp = array_namespace(values)
+    if values.ndim == 2:
+        return xp.take_along_axis(values, target, axis=1)
+    return xp.take_along_axis(values, target[:, :, None], axis=2)[:, :, 0]
 
 
 def _some_worlds(xp: Any, flags: Any) -> np.ndarray | None:
@@ -554,11 +565,13 @@ def advance(
     territory_changed = taken[CONCEDE] or taken[ATTACK]
     if territory_changed:
         # Capture odds rise with the force ratio (Cederman 1997 logistic: P = 1 / (1 + (ratio/rho)^-c)); an attack
-        # across sea alone is weakened (Mearsheimer 2001: the stopping power of water).
-        projected = xp.where(land.land_border, committed, config.sea_penalty * committed)
-        ratio = (projected + EPS) / (config.offense_defense_balance * (enemy + EPS))
-        capture_odds = xp.where(attack, 1.0 / (1.0 + ratio**-config.capture_steepness), 0.0)
-        capturing = draws.capture_roll < xp.sum(capture_odds, axis=2)  # [W, N], each attacker against its target
+        # across sea alone is weakened (Mearsheimer 2001: the stopping power of water). A nation attacks one target,
+        # so the odds are [W, N], each attacker's against its target: both sides' forces on that front are their
+        # per_front (the attack put them at war).
+        attacker_force = xp.where(_of_target(land.land_border, target), per_front, config.sea_penalty * per_front)
+        ratio = (attacker_force + EPS) / (config.offense_defense_balance * (_of_target(per_front, target) + EPS))
+        capture_odds = xp.where(act == ATTACK, 1.0 / (1.0 + ratio**-config.capture_steepness), 0.0)
+        capturing = draws.capture_roll < capture_odds
         worlds = _some_worlds(xp, capturing | (act == CONCEDE))
         territory_changed = worlds is None or worlds.size > 0
     if territory_changed:
@@ -627,7 +640,7 @@ def advance(
     # eliminated ended with them.
     devastation = xp.minimum(config.war_devastation * xp.sum(xp.astype(at_war, float_dtype), axis=2), 1.0)
     factor_by_nation = xp.maximum(growth * (1.0 - devastation), 0.0)
-    new_wealth = wealth * per_province(factor_by_nation, after_land.owned)
+    new_wealth = wealth * per_province(factor_by_nation, owner)
     # Devastation falls on the holder after the turn; wealth destroyed on capture belonged to the loser.
     destroyed = after_land.income * devastation + destroyed_on_capture
 
