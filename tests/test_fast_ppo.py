@@ -21,6 +21,7 @@ from tests.host_syncs import forbid_host_syncs
 from train import fast_ppo
 from train.checkpoint import find_latest
 from train.fast_ppo import Rollout, advantages, load_agent, log_prob_and_entropy, sample_actions
+from train.plots import learning_curve_series
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLLOUT = 4 * 8 * 6  # worlds x turns x the multipolar scenario's nations
@@ -91,6 +92,10 @@ def test_a_run_writes_its_outputs_and_the_same_seed_gives_the_same_weights(tmp_p
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert metrics["finished"] and metrics["num_timesteps"] >= 800 and metrics["algo"] == "fast_ppo"
     assert metrics["episodes"]["security"] > 0 and metrics["curve"]
+    # The report's learning-curve panel draws this run's curve (it once drew nothing: it read another format).
+    lines, (xs, mean) = learning_curve_series({0: metrics["curve"]})["security"]
+    points = [p for p in metrics["curve"] if p["security"] is not None]
+    assert xs == [p["timesteps"] for p in points] and mean == [p["security"] for p in points] and len(lines) == 1
     assert list((tmp_path / "a" / "tb").iterdir())
     a, b = load_agent(tmp_path / "a" / "model.pt"), load_agent(tmp_path / "b" / "model.pt")
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):

@@ -31,6 +31,7 @@ from train.checkpoint import (  # noqa: E402
     rng_state,
     save_checkpoint,
 )
+from train.plots import learning_curve_series  # noqa: E402
 from train.ppo import Args, main, make_config, parse_args, parse_override  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,6 +218,8 @@ def test_smoke_run_writes_model_config_metrics_tensorboard_and_checkpoints(tmp_p
     }
     assert set(HEADLINE) <= set(metrics["behaviour"])
     assert metrics["curve"] and metrics["curve"][-1]["timesteps"] == target
+    _, (xs, mean) = learning_curve_series({0: metrics["curve"]})["security"]  # the report can draw it
+    assert xs[-1] == target and mean[-1] == metrics["curve"][-1]["security"]
 
     events = EventAccumulator(str(out / "tb"))
     events.Reload()

@@ -164,7 +164,7 @@ class RealismLogger(BaseCallback):
             # together, so one rollout's finished episodes alone swing with where the episodes stood in it.
             windowed = float(np.mean(self.returns[doctrine]))
             record(f"episode/return_mean_last_{self.window}/{doctrine}", windowed)
-            point[f"return/{doctrine}"] = windowed
+            point[doctrine] = windowed
         for doctrine, terms in self._rollout_terms.items():
             for name, values in terms.items():
                 self.terms[doctrine][name].extend(values)

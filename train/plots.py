@@ -86,13 +86,38 @@ def plot_metric_bars(
     return _png(fig)
 
 
+def learning_curve_series(
+    curves: Mapping[Any, Sequence[Mapping[str, float | None]]],
+) -> dict[str, tuple[list[tuple[list[float], list[float]]], tuple[list[float], list[float]]]]:
+    """The lines of one condition's panel: ``{doctrine: (per-seed (xs, ys) lines, (xs, mean ys over seeds))}`` from
+    ``curves[seed]``, each a run's ``metrics.json`` curve: points ``{"timesteps": t, <doctrine>: mean episode return
+    or None}``, as ``train.fast_ppo`` and ``train.ppo`` write them."""
+    seed_lines: dict[str, list[tuple[list[float], list[float]]]] = defaultdict(list)
+    at_timesteps: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for curve in curves.values():
+        doctrines = sorted({k for point in curve for k in point if k != "timesteps"})
+        for doctrine in doctrines:
+            xs = [point["timesteps"] for point in curve if point.get(doctrine) is not None]
+            ys = [point[doctrine] for point in curve if point.get(doctrine) is not None]
+            seed_lines[doctrine].append((xs, ys))
+            for x, y in zip(xs, ys, strict=True):
+                at_timesteps[doctrine][x].append(y)
+    return {
+        doctrine: (
+            lines,
+            (sorted(at_timesteps[doctrine]), [float(np.mean(v)) for _, v in sorted(at_timesteps[doctrine].items())]),
+        )
+        for doctrine, lines in seed_lines.items()
+    }
+
+
 def plot_learning_curves(
     curves: Mapping[str, Mapping[Any, Sequence[Mapping[str, float]]]],
     baselines: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
 ) -> bytes:
     """Mean episode return per doctrine against timesteps, one panel per condition: ``curves[condition][seed]`` is a
-    run's ``metrics.json`` curve (thin lines: seeds; thick: their mean); ``baselines[condition][label]`` gives
-    ``{doctrine: return}`` of the baselines in evaluation (dashed lines)."""
+    run's ``metrics.json`` curve (thin lines: seeds; thick: their mean; :func:`learning_curve_series`);
+    ``baselines[condition][label]`` gives ``{doctrine: return}`` of the baselines in evaluation (dashed lines)."""
     plt = _pyplot()
     names = list(curves)
     cols = min(3, max(len(names), 1))
@@ -101,25 +126,11 @@ def plot_learning_curves(
     colors = {"security": "tab:blue", "power": "tab:red"}
     styles = ["-.", "--", ":"]
     for ax, condition in zip(axes.flat, names, strict=False):
-        per_doctrine: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for curve in curves[condition].values():
-            keys = sorted({k for point in curve for k in point if k.startswith("return/")})
-            for key in keys:
-                doctrine = key.split("/", 1)[1]
-                xs = [p["timesteps"] for p in curve if p.get(key) is not None]
-                ys = [p[key] for p in curve if p.get(key) is not None]
-                ax.plot(xs, ys, color=colors.get(doctrine, "gray"), alpha=0.3, linewidth=0.8)
-                for x, y in zip(xs, ys, strict=True):
-                    per_doctrine[doctrine][x].append(y)
-        for doctrine, points in per_doctrine.items():
-            xs = sorted(points)
-            ax.plot(
-                xs,
-                [np.mean(points[x]) for x in xs],
-                color=colors.get(doctrine, "gray"),
-                linewidth=2,
-                label=f"learned ({doctrine})",
-            )
+        for doctrine, (lines, (xs, mean)) in learning_curve_series(curves[condition]).items():
+            color = colors.get(doctrine, "gray")
+            for seed_xs, seed_ys in lines:
+                ax.plot(seed_xs, seed_ys, color=color, alpha=0.3, linewidth=0.8)
+            ax.plot(xs, mean, color=color, linewidth=2, label=f"learned ({doctrine})")
         for k, (label, values) in enumerate((baselines or {}).get(condition, {}).items()):
             for doctrine, value in values.items():
                 if value is not None and math.isfinite(value):
