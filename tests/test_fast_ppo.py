@@ -260,6 +260,16 @@ def test_background_nations_play_their_scripted_policy_and_are_left_out_of_learn
     assert all(torch.isfinite(v) for v in losses.values())
 
 
+def test_the_learning_curve_counts_the_learners_episodes_alone():
+    # 4-turn episodes, 8 turns: every nation's episode ends once in each of its world's two episodes (eliminated or at
+    # the end). The learners are 2 nations in each of the 2 background worlds and all 6 in the other 2: 16 slots.
+    trainer = _trainer(background="status_quo", background_share=0.5, n_focal=2, max_cycles=4)
+    trainer.collect()
+    total, count = trainer.stats.take()
+    security = trainer.doctrine_names.index("security")
+    assert count[security] == 16 * 2  # the background's 8 nations' episodes (which earn nothing) would make it 48
+
+
 def test_background_worlds_reset_the_policies_memory_with_their_world():
     trainer = _trainer(background="defensive_realist", background_share=1.0)
     players = trainer.background.players
@@ -421,8 +431,10 @@ def test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host(
     assert trainer.batch.backend.name == "torch"
     assert all(math.isfinite(v) for value in losses.values() for v in value.tolist())
     total, count = trainer.stats.take()
-    # 4 worlds x 6 nations a member, two 4-turn episodes each: resets happened on the device
-    assert sum(count) == population * 4 * 6 * 2
+    # 4 worlds x 6 nations a member (less 2 background worlds x 3 scripted nations), two 4-turn episodes each: resets
+    # happened on the device
+    learners = 4 * 6 - (2 * 3 if background else 0)
+    assert sum(count) == population * learners * 2
 
 
 def _overwritten(value):

@@ -439,6 +439,7 @@ class Trainer:
             seed=args.seed, members=self.members,
         )  # fmt: skip
         self.learner = torch.as_tensor(self.background.learner, device=self.device)  # [S]: 0 for background slots
+        self.is_learner = self.learner > 0
         self.num_timesteps = 0
         self.iterations = 0
         self.inputs, self.forbidden = self._start()
@@ -515,7 +516,8 @@ class Trainer:
                 rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
                 # Truncated: bootstrap from the last observation; terminated: nothing follows.
                 rows["next_values"].append(torch.where(terminated, 0.0, final_value))
-                self.stats.add(rewards, active, terminated | truncated)
+                # The curve's episodes are the learners' (a background nation's earns nothing here).
+                self.stats.add(rewards, active, (terminated | truncated) & self.is_learner)
                 self.inputs = self._inputs(step.observations)
                 self.forbidden = self._tensor(step.action_mask).reshape(slots, -1) == 0
             last_values = self._value(self.inputs)
