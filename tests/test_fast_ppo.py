@@ -270,6 +270,16 @@ def test_the_learning_curve_counts_the_learners_episodes_alone():
     assert count[security] == 16 * 2  # the background's 8 nations' episodes (which earn nothing) would make it 48
 
 
+def test_an_eliminated_nations_episode_is_counted_when_its_world_ends():
+    # The curve counts whole worlds, so a window holding few world ends is not weighed down by early eliminations.
+    trainer = _trainer(n_worlds=8, max_cycles=30, n_steps=24)
+    trainer.collect()  # 24 turns of 30: nations were eliminated, no world has ended
+    assert (~trainer.batch.world.alive).sum() > 0
+    assert trainer.stats.take()[1] == [0.0, 0.0]
+    trainer.collect()  # every world ended at turn 30: all 8 x 6 nations' episodes, the eliminated ones' too
+    assert sum(trainer.stats.take()[1]) == 8 * 6
+
+
 def test_background_worlds_reset_the_policies_memory_with_their_world():
     trainer = _trainer(background="defensive_realist", background_share=1.0)
     players = trainer.background.players

@@ -379,7 +379,8 @@ class EpisodeStats:
         self.count = torch.zeros_like(self.total)
 
     def add(self, rewards: torch.Tensor, active: torch.Tensor, ended: torch.Tensor) -> None:
-        """One turn: ``rewards`` [S] of the ``active`` slots; ``ended`` [S] slots whose episode finished now."""
+        """One turn: ``rewards`` [S] of the ``active`` slots; ``ended`` [S] slots whose episode is counted now (its
+        return so far is added and starts again from 0)."""
         self.running += rewards.to(torch.float64) * active
         finished = ended.to(torch.float64)
         self.total += (self.running * finished) @ self.one_hot
@@ -516,8 +517,11 @@ class Trainer:
                 rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
                 # Truncated: bootstrap from the last observation; terminated: nothing follows.
                 rows["next_values"].append(torch.where(terminated, 0.0, final_value))
-                # The curve's episodes are the learners' (a background nation's earns nothing here).
-                self.stats.add(rewards, active, (terminated | truncated) & self.is_learner)
+                # The curve's episodes are the learners' (a background nation's earns nothing here), each counted
+                # when its world ends (a nation eliminated earlier keeps its return until then): every count is of
+                # whole worlds, so the curve does not swing with how many early ends a window holds.
+                world_ended = self._tensor(step.world_reset)[:, None].expand(-1, self.n_nations).reshape(slots)
+                self.stats.add(rewards, active, world_ended & self.is_learner)
                 self.inputs = self._inputs(step.observations)
                 self.forbidden = self._tensor(step.action_mask).reshape(slots, -1) == 0
             last_values = self._value(self.inputs)
