@@ -236,7 +236,8 @@ def test_security_nations_learn_in_self_play(tmp_path):
     # where the untrained policy starts.
     assert fast_ppo.main(["--timesteps", "300000", "--out", str(tmp_path), "--no-progress-bar"]) == 0
     curve = [point["security"] for point in json.loads((tmp_path / "metrics.json").read_text())["curve"]]
-    assert curve[-1] > curve[2] + 5.0, curve
+    known = [value for value in curve if value is not None]  # a point from the first episode length of turns on
+    assert known[-1] > known[0] + 5.0, curve
 
 
 def _trainer(**changes):
@@ -265,9 +266,10 @@ def test_the_learning_curve_counts_the_learners_episodes_alone():
     # the end). The learners are 2 nations in each of the 2 background worlds and all 6 in the other 2: 16 slots.
     trainer = _trainer(background="status_quo", background_share=0.5, n_focal=2, max_cycles=4)
     trainer.collect()
-    total, count = trainer.stats.take()
+    total, count = trainer.stats.take()  # per turn and doctrine
     security = trainer.doctrine_names.index("security")
-    assert count[security] == 16 * 2  # the background's 8 nations' episodes (which earn nothing) would make it 48
+    # each world's ends, at turns 4 and 8; the background's 8 nations' episodes (which earn nothing) would make 24
+    assert [turn[security] for turn in count] == [0, 0, 0, 16, 0, 0, 0, 16]
 
 
 def test_an_eliminated_nations_episode_is_counted_when_its_world_ends():
@@ -275,9 +277,26 @@ def test_an_eliminated_nations_episode_is_counted_when_its_world_ends():
     trainer = _trainer(n_worlds=8, max_cycles=30, n_steps=24)
     trainer.collect()  # 24 turns of 30: nations were eliminated, no world has ended
     assert (~trainer.batch.world.alive).sum() > 0
-    assert trainer.stats.take()[1] == [0.0, 0.0]
-    trainer.collect()  # every world ended at turn 30: all 8 x 6 nations' episodes, the eliminated ones' too
-    assert sum(trainer.stats.take()[1]) == 8 * 6
+    assert sum(map(sum, trainer.stats.take()[1])) == 0
+    trainer.collect()  # every world ended at turn 30 (the 6th of this rollout): all 8 x 6 nations' episodes
+    assert [sum(turn) for turn in trainer.stats.take()[1]][:7] == [0] * 5 + [8 * 6, 0]
+
+
+def test_each_point_of_the_learning_curve_is_the_mean_over_the_last_episode_length_of_turns(tmp_path):
+    # Episodes of 10 turns, rollouts of 4: a point needs 10 turns seen, then averages the worlds that ended in the
+    # last 10 turns (one common end of every world in each full window).
+    log = fast_ppo.MemberLog(tmp_path, 0, ["security"], window=10, state={})
+    one_end = [[0.0]] * 3 + [[60.0]]  # a rollout of 4 turns whose last turn ends 2 episodes worth 30 each
+    none = [[0.0]] * 4
+    counts_end, counts_none = [[0.0]] * 3 + [[2.0]], [[0.0]] * 4
+    assert log.add(4, none, counts_none, [(0, "security")])["security"] is None
+    assert log.add(8, none, counts_none, [(0, "security")])["security"] is None  # 8 turns seen: not a full window
+    assert log.add(12, one_end, counts_end, [(0, "security")])["security"] == 30.0
+    assert log.add(16, none, counts_none, [(0, "security")])["security"] == 30.0  # turns 7-16 hold that end
+    assert log.add(20, none, counts_none, [(0, "security")])["security"] == 30.0  # turns 11-20: that end still
+    assert log.add(24, none, counts_none, [(0, "security")])["security"] is None  # turns 15-24: no world ended
+    assert log.totals == {"security": 60.0} and log.counts == {"security": 2.0}
+    log.writer.close()
 
 
 def test_background_worlds_reset_the_policies_memory_with_their_world():
@@ -440,7 +459,7 @@ def test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host(
     assert not calls
     assert trainer.batch.backend.name == "torch"
     assert all(math.isfinite(v) for value in losses.values() for v in value.tolist())
-    total, count = trainer.stats.take()
+    count = [sum(group) for group in zip(*trainer.stats.take()[1], strict=True)]
     # 4 worlds x 6 nations a member (less 2 background worlds x 3 scripted nations), two 4-turn episodes each: resets
     # happened on the device
     learners = 4 * 6 - (2 * 3 if background else 0)

@@ -39,8 +39,9 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
 Timesteps count agent-steps (one per slot and turn, inactive slots included), per member, and are rounded up to
 whole rollouts of ``n_steps * n_worlds * n_nations``. Writes into ``--out``: ``model.pt`` (the network's weights and
 shape, read back with :func:`load_agent`, ``weights_only``), ``config.json`` (arguments and EnvConfig),
-``metrics.json`` (mean episode return per doctrine; a learning curve, each point the mean return of the episodes that
-ended in the last rollouts spanning ``max_cycles`` turns; agent-steps/s), ``tb/`` (TensorBoard) and ``checkpoints/``
+``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
+return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
+counted when its world ends; agent-steps/s), ``tb/`` (TensorBoard) and ``checkpoints/``
 (weights, optimiser and RNG states, written atomically; :mod:`train.checkpoint`). A population writes its
 ``config.json``, ``checkpoints/`` and a ``metrics.json`` of all its members into ``--out``, and each member's run
 (``config.json`` with its seed, ``model.pt``, ``metrics.json``, ``tb/``: what a run of its own writes) into
@@ -370,28 +371,33 @@ def advantages(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[torch
 
 
 class EpisodeStats:
-    """Returns of finished episodes per doctrine, summed on the device and read once per rollout."""
+    """Returns of finished episodes per group (doctrine, or member and doctrine), summed on the device turn by turn
+    and read once per rollout."""
 
-    def __init__(self, doctrine_of_slot: torch.Tensor, n_doctrines: int) -> None:
-        self.one_hot = torch.nn.functional.one_hot(doctrine_of_slot, n_doctrines).to(torch.float64)
-        self.running = torch.zeros(doctrine_of_slot.shape[0], dtype=torch.float64, device=doctrine_of_slot.device)
-        self.total = torch.zeros(n_doctrines, dtype=torch.float64, device=doctrine_of_slot.device)
+    def __init__(self, group_of_slot: torch.Tensor, n_groups: int, n_turns: int) -> None:
+        self.one_hot = torch.nn.functional.one_hot(group_of_slot, n_groups).to(torch.float64)
+        self.running = torch.zeros(group_of_slot.shape[0], dtype=torch.float64, device=group_of_slot.device)
+        self.total = torch.zeros(n_turns, n_groups, dtype=torch.float64, device=group_of_slot.device)
         self.count = torch.zeros_like(self.total)
+        self.turn = 0  # the row of this rollout's next turn
 
     def add(self, rewards: torch.Tensor, active: torch.Tensor, ended: torch.Tensor) -> None:
         """One turn: ``rewards`` [S] of the ``active`` slots; ``ended`` [S] slots whose episode is counted now (its
         return so far is added and starts again from 0)."""
         self.running += rewards.to(torch.float64) * active
         finished = ended.to(torch.float64)
-        self.total += (self.running * finished) @ self.one_hot
-        self.count += finished @ self.one_hot
+        row = self.turn % self.total.shape[0]
+        self.total[row] += (self.running * finished) @ self.one_hot
+        self.count[row] += finished @ self.one_hot
         self.running *= 1.0 - finished
+        self.turn += 1
 
-    def take(self) -> tuple[list[float], list[float]]:
-        """(sum of returns, number of episodes) per doctrine since the last call (one host sync)."""
+    def take(self) -> tuple[list[list[float]], list[list[float]]]:
+        """(sum of returns, number of episodes) per turn and group since the last call (one host sync)."""
         total, count = self.total.tolist(), self.count.tolist()
         self.total.zero_()
         self.count.zero_()
+        self.turn = 0
         return total, count
 
 
@@ -423,7 +429,9 @@ class Trainer:
         member_of_slot = torch.arange(self.n_slots, device=self.device) // self.member_slots
         self.doctrines_present = sorted({int(d) for d in one_hot.argmax(axis=1)})
         # episode returns per (member, doctrine)
-        self.stats = EpisodeStats(member_of_slot * n_doctrines + doctrine_of_slot, self.members * n_doctrines)
+        self.stats = EpisodeStats(
+            member_of_slot * n_doctrines + doctrine_of_slot, self.members * n_doctrines, args.n_steps
+        )
         n_inputs = self.batch.layout.size + one_hot.shape[1]
         targets = TargetLayout.of(self.batch.layout, self.batch.n_actions)
         agents = []
@@ -672,21 +680,28 @@ class MemberLog:
         self.counts = dict.fromkeys(doctrine_names, 0.0)
         for name, (total, count) in dict(state.get("episode_totals", {})).items():
             self.totals[name], self.counts[name] = float(total), float(count)
-        # The curve averages the episodes that ended in the last rollouts spanning an episode: worlds start together,
-        # so one rollout may see only the early ends (eliminations) and the next the full-length ones.
+        # The curve averages the episodes of the worlds that ended in the last `window` turns (an episode's length):
+        # worlds start together, so every full window holds one of their common ends, and the share of the worlds
+        # that ended early (unified) stays the same from one point to the next.
         self.recent: deque[tuple[list[float], list[float]]] = deque(maxlen=window)
         self.writer = SummaryWriter(str(out / "tb"))
 
-    def add(self, timesteps: int, total: list[float], count: list[float], present: list[tuple[int, str]]) -> dict:
-        """One rollout's finished episodes (sum and count per doctrine): the curve's next point."""
-        self.recent.append((total, count))
+    def add(
+        self, timesteps: int, totals: list[list[float]], counts: list[list[float]], present: list[tuple[int, str]]
+    ) -> dict:
+        """One rollout's finished episodes (sum and count per doctrine, turn by turn): the curve's next point (None
+        for a doctrine until a whole window of turns has been seen)."""
         point: dict[str, Any] = {"timesteps": timesteps}
+        for total, count in zip(totals, counts, strict=True):
+            self.recent.append((total, count))
+            for d, name in present:
+                self.totals[name] += total[d]
+                self.counts[name] += count[d]
         for d, name in present:
-            self.totals[name] += total[d]
-            self.counts[name] += count[d]
             window_count = sum(c[d] for _, c in self.recent)
-            point[name] = sum(t[d] for t, _ in self.recent) / window_count if window_count else None
-            if window_count:
+            full = len(self.recent) == self.recent.maxlen
+            point[name] = sum(t[d] for t, _ in self.recent) / window_count if window_count and full else None
+            if point[name] is not None:
                 self.writer.add_scalar(f"episode_return/{name}", point[name], timesteps)
         self.curve.append(point)
         return point
@@ -712,7 +727,7 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
         print(f"resuming {out} from {path.name} at {trainer.num_timesteps} timesteps", file=sys.stderr)
     population = trainer.members > 1
     members_dir = Path(args.members_dir or args.out)
-    window = -(-config.max_cycles // args.n_steps) + 1
+    window = config.max_cycles  # turns
     if population:
         saved = list(state.get("members", [{}] * trainer.members))
         logs = []
@@ -818,7 +833,9 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
         points = []
         for member, log in enumerate(logs):
             groups = slice(member * n_doctrines, (member + 1) * n_doctrines)
-            points.append(log.add(trainer.num_timesteps, total[groups], count[groups], present))
+            points.append(
+                log.add(trainer.num_timesteps, [t[groups] for t in total], [c[groups] for c in count], present)
+            )
             for name, member_values in values.items():
                 log.writer.add_scalar(f"loss/{name}", member_values[member], trainer.num_timesteps)
             log.writer.add_scalar("agent_steps_per_s", rate() / trainer.members, trainer.num_timesteps)
