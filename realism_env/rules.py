@@ -400,7 +400,7 @@ def _province_transfers(
         pick, priority = pick[worlds], priority[worlds]
     conceding = act == CONCEDE
     touch_any = touch_land | touch_sea
-    reach = xp.where(_of_target(land_border, target)[:, :, None], touch_land, touch_any)
+    reach = xp.where(_toward_target(land_border, target)[:, :, None], touch_land, touch_any)
     candidates = reach & (owner[:, None, :] == target[:, :, None]) & capturing[:, :, None]  # the target's provinces
     # The provinces touching each nation's target (the demander, for a conceding nation); the index broadcasts over
     # the province axis.
@@ -414,13 +414,11 @@ def _province_transfers(
     return new_owner, xp.any(chosen & took[:, :, None], axis=1), took
 
 
-def _of_target(values: Any, target: Any) -> Any:
-    """[W, N] each nation's entry of ``values`` for its ``target`` ([W, N] nation index): ``values[w, target[w, i]]``
-    of per-nation values [W, N], or ``values[w, i, target[w, i]]`` of pairwise values [W, N, N]."""
-    xp = array_namespace(values)
-    if values.ndim == 2:
-        return xp.take_along_axis(values, target, axis=1)
-    return xp.take_along_axis(values, target[:, :, None], axis=2)[:, :, 0]
+def _toward_target(pairs: Any, target: Any) -> Any:
+    """[W, N] each nation's entry of pairwise ``pairs`` ([W, N, N]) toward its ``target`` ([W, N] nation index):
+    ``pairs[w, i, target[w, i]]``."""
+    xp = array_namespace(pairs)
+    return xp.take_along_axis(pairs, target[:, :, None], axis=2)[:, :, 0]
 
 
 def _some_worlds(xp: Any, flags: Any) -> np.ndarray | None:
@@ -568,8 +566,9 @@ def advance(
         # across sea alone is weakened (Mearsheimer 2001: the stopping power of water). A nation attacks one target,
         # so the odds are [W, N], each attacker's against its target: both sides' forces on that front are their
         # per_front (the attack put them at war).
-        attacker_force = xp.where(_of_target(land.land_border, target), per_front, config.sea_penalty * per_front)
-        ratio = (attacker_force + EPS) / (config.offense_defense_balance * (_of_target(per_front, target) + EPS))
+        attacker_force = xp.where(_toward_target(land.land_border, target), per_front, config.sea_penalty * per_front)
+        defender_force = xp.take_along_axis(per_front, target, axis=1)  # the target's force on each of its fronts
+        ratio = (attacker_force + EPS) / (config.offense_defense_balance * (defender_force + EPS))
         capture_odds = xp.where(act == ATTACK, 1.0 / (1.0 + ratio**-config.capture_steepness), 0.0)
         capturing = draws.capture_roll < capture_odds
         worlds = _some_worlds(xp, capturing | (act == CONCEDE))
