@@ -696,3 +696,7 @@ def test_the_report_says_whom_the_learners_met_in_training() -> None:
     )
     assert "from nation_4 on" in training_population({**mixed, "n_focal": 4})
     assert training_population({"background": "bandwagoner", "background_share": 0.0}) == "self-play"  # no worlds
+    taught = {"teachers": "power=offensive_realist", "kickstart_coef": 2.0, "kickstart_until": 0.5}
+    assert training_population(taught) == (
+        "self-play, kickstarted (power by `offensive_realist`; weight 2 falling to 0 at 50% of the run)"
+    )

@@ -69,6 +69,8 @@ def _rollout(rewards, values, next_values, continues) -> Rollout:
         next_values=t(next_values)[:, None],
         continues=t(continues)[:, None],
         active=torch.ones(shape),
+        teacher_actions=torch.zeros(shape, dtype=torch.int64),
+        taught=zeros,
     )
 
 
@@ -358,6 +360,86 @@ def test_bad_background_arguments_name_the_culprit(tmp_path, capsys, argv, messa
     assert message in capsys.readouterr().err
 
 
+def test_teachers_label_every_live_learner_of_their_doctrine_with_an_allowed_action():
+    """Kickstarting (train.kickstart): in a mixed world only the power nations have a teacher here; its labels are
+    actions the mask allows, given where the nation is alive and learning, and the offensive realist's label is not
+    always WAIT (it makes threats and wars)."""
+    trainer = _trainer(doctrine="mixed", teachers="power=offensive_realist", max_cycles=30, n_steps=24, n_worlds=8)
+    rollout = trainer.collect()
+    power = torch.tensor([d == "power" for d in realism_env.mixed_doctrines(6)]).repeat(8)
+    taught = rollout.taught > 0
+    assert (taught == (power & (rollout.active > 0))).all()
+    labels = rollout.teacher_actions[taught]
+    assert not rollout.forbidden[taught].gather(-1, labels[:, None]).any()
+    acts = labels // 5 % realism_env.N_ACTS  # the flat action's act (5 target slots)
+    assert (acts != int(realism_env.Act.WAIT)).any()
+    assert (rollout.teacher_actions[~taught] == 0).all()
+
+
+def test_the_teachers_weight_falls_linearly_to_its_final_value_and_at_zero_they_are_not_asked():
+    from train.kickstart import kickstart_weight
+
+    assert [kickstart_weight(2.0, 0.5, done) for done in (0.0, 0.25, 0.5, 0.9)] == [2.0, 1.0, 0.0, 0.0]
+    assert kickstart_weight(1.0, 0.0, 0.0) == 0.0
+    anchored_weights = [kickstart_weight(1.0, 0.5, done, final=0.2) for done in (0.0, 0.25, 0.5, 0.9)]
+    assert anchored_weights == pytest.approx([1.0, 0.6, 0.2, 0.2])
+    trainer = _trainer(teachers="security=defensive_realist", kickstart_until=0.5, timesteps=2 * 8 * 4 * 6)
+    first = trainer.collect()
+    assert first.taught.sum() > 0 and trainer.update(first)["kickstart"].item() > 0.0
+    second = trainer.collect()  # it starts at half the run: no labels, no cross-entropy
+    assert second.taught.sum() == 0 and trainer.update(second)["kickstart"].item() == 0.0
+    anchored = _trainer(teachers="security=defensive_realist", kickstart_until=0.5, kickstart_final=0.1, timesteps=384)
+    anchored.collect()
+    assert anchored.collect().taught.sum() > 0  # a final weight above 0 keeps the teachers asked
+
+
+def test_kickstarting_pulls_the_policy_toward_its_teacher():
+    """The cross-entropy toward the teacher's labels makes the learner choose as its teacher does far more often
+    than the same run without a teacher."""
+
+    def agreement(teachers: str) -> float:
+        trainer = _trainer(
+            doctrine="power", teachers=teachers or "power=offensive_realist", kickstart_coef=1.0 if teachers else 0.0,
+            kickstart_until=1.0, n_worlds=16, n_steps=16, batch_size=256, n_epochs=4, max_cycles=20, timesteps=10**6,
+        )  # fmt: skip
+        for _ in range(12):
+            trainer.update(trainer.collect())
+        trainer.args.kickstart_coef = 1.0  # label one more rollout without learning from it
+        rollout = trainer.collect()
+        taught = rollout.taught > 0
+        with torch.no_grad():
+            logits = trainer.agent.masked_logits(rollout.inputs[taught], rollout.forbidden[taught])
+        return (logits.argmax(-1) == rollout.teacher_actions[taught]).double().mean().item()
+
+    taught, untaught = agreement("power=offensive_realist"), agreement("")
+    assert taught > 0.4 and taught > untaught + 0.3, (taught, untaught)
+
+
+def test_a_checkpoint_keeps_the_teachers_draws_and_resuming_restores_them():
+    trainer = _trainer(doctrine="power", teachers="power=random")  # the random teacher draws for every label
+    trainer.collect()
+    fresh = _trainer(doctrine="power", teachers="power=random")
+    assert fresh.teachers.rng.bit_generator.state != trainer.teachers.rng.bit_generator.state
+    fresh.load_state_dict(trainer.state_dict())
+    assert fresh.teachers.rng.bit_generator.state == trainer.teachers.rng.bit_generator.state
+
+
+@pytest.mark.parametrize(
+    ("teachers", "message"),
+    [
+        ("power", "teacher 'power' is malformed; valid: DOCTRINE=POLICY"),
+        ("greed=offensive_realist", "unknown doctrine 'greed'; valid: power, security"),
+        ("power=hawk", "unknown policy 'hawk'; valid:"),
+        ("power=random,power=bandwagoner", "doctrine 'power' has two teachers"),
+    ],
+)
+def test_bad_teachers_name_the_culprit(tmp_path, capsys, teachers, message):
+    with pytest.raises(SystemExit):
+        fast_ppo.main(["--out", str(tmp_path), "--teachers", teachers])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "config.json").exists()
+
+
 def test_a_run_made_before_an_option_existed_resumes_with_what_it_was_trained_with(tmp_path):
     assert run(tmp_path, "--actor", "mlp", timesteps=ROLLOUT) == 0
     record = json.loads((tmp_path / "config.json").read_text())
@@ -446,18 +528,21 @@ def test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host(
     steps, resets of ended worlds) and the PPO update call none of Tensor.__bool__, .item(), .tolist(), .numpy(),
     int(), float() or .cpu(); the trainer reads its statistics once per rollout, after both. (torch's Adam reads its
     step counter, a CPU tensor even when the parameters are on a GPU: allowed.) A population's vmapped networks and
-    per-member update do not sync either."""
+    per-member update do not sync either, nor do the kickstarting teachers' shadows (with the background here)."""
     share = 0.5 if background else 0.0  # with a scripted background, it plays on the device too
+    teachers = "security=defensive_realist" if background else ""
     # 8 turns a rollout: every world ends and is replaced
     trainer = _trainer(
-        backend="torch", max_cycles=4, background=background, background_share=share, population=population
-    )
+        backend="torch", max_cycles=4, background=background, background_share=share, population=population,
+        teachers=teachers,
+    )  # fmt: skip
     with monkeypatch.context() as patch:
         calls = forbid_host_syncs(patch, "in a rollout or an update", allowed_from="torch/optim/")
         rollout = trainer.collect()
         losses = trainer.update(rollout)
     assert not calls
     assert trainer.batch.backend.name == "torch"
+    assert (rollout.taught.sum() > 0) == bool(teachers)
     assert all(math.isfinite(v) for value in losses.values() for v in value.tolist())
     count = [sum(group) for group in zip(*trainer.stats.take()[1], strict=True)]
     # 4 worlds x 6 nations a member (less 2 background worlds x 3 scripted nations), two 4-turn episodes each: resets

@@ -34,7 +34,11 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
   CUDA graph's next replay overwrites a step's outputs, so the rollout keeps only copies of them.
 - **A background population** (``--background``, ``--background-share``, ``--n-focal``): scripted nations of
   :mod:`agents.policies` in a share of the worlds (:mod:`train.background`, Melting Pot's design), their rows left out
-  of the loss; they run on the host, one call per nation and turn.
+  of the loss; each policy decides for all its nations in one call a turn, where the worlds are.
+- **Kickstarting** (``--teachers power=offensive_realist``, ``--kickstart-coef``, ``--kickstart-until``): a scripted
+  teacher per doctrine labels what each learning nation sees with its own choice, and a cross-entropy toward it joins
+  the loss with a weight falling linearly to 0 (:mod:`train.kickstart`; Schmitt et al. 2018). Its labels are never
+  played; once the weight is 0 the teachers are no longer asked.
 
 Timesteps count agent-steps (one per slot and turn, inactive slots included), per member, and are rounded up to
 whole rollouts of ``n_steps * n_worlds * n_nations``. Writes into ``--out``: ``model.pt`` (the network's weights and
@@ -76,6 +80,7 @@ from train.checkpoint import (
     save_torch_checkpoint,
 )
 from train.cli import dataclass_parser
+from train.kickstart import Teachers, kickstart_weight, parse_teachers
 from train.population import MemberNetworks
 from train.ppo import (
     DOCTRINE_CHOICES,
@@ -169,6 +174,16 @@ class Args:
     )
     background_share: float = _arg(0.0, "share of the worlds whose nations n_focal.. are the scripted background")
     n_focal: int = _arg(0, "learning nations in a background world (0: half the nations)")
+    teachers: str = _arg(
+        "",
+        "kickstarting (train.kickstart): scripted teachers per doctrine, DOCTRINE=POLICY comma-separated (e.g. "
+        "power=offensive_realist); learners are pulled toward their teacher's choice, less and less; empty: none",
+    )
+    kickstart_coef: float = _arg(1.0, "weight of the teachers' cross-entropy in the loss at the start of the run")
+    kickstart_until: float = _arg(
+        0.25, "share of --timesteps at which the teachers' weight has fallen to --kickstart-final"
+    )
+    kickstart_final: float = _arg(0.0, "the teachers' weight from --kickstart-until on (0: the learner is on its own)")
 
 
 def build_parser() -> Any:
@@ -204,6 +219,12 @@ def check_args(args: Args) -> None:
         raise ValueError("--background-share needs --background; valid: e.g. --background offensive_realist")
     if args.n_focal < 0:
         raise ValueError(f"--n-focal={args.n_focal} is invalid; valid: 0 (half the nations) or more")
+    parse_teachers(args.teachers)
+    for flag, weight in (("--kickstart-coef", args.kickstart_coef), ("--kickstart-final", args.kickstart_final)):
+        if not (math.isfinite(weight) and weight >= 0.0):
+            raise ValueError(f"{flag}={weight} is invalid; valid: a finite weight >= 0")
+    if not 0.0 <= args.kickstart_until <= 1.0:
+        raise ValueError(f"--kickstart-until={args.kickstart_until} is invalid; valid: a share 0 <= until <= 1")
 
 
 def world_backend(args: Args) -> str:
@@ -357,6 +378,8 @@ class Rollout(NamedTuple):
     next_values: torch.Tensor  #: float32 [T, S]: the value the step leads to (0 after an elimination or unification)
     continues: torch.Tensor  #: float32 [T, S]: 1 where the slot's episode goes on into turn t + 1
     active: torch.Tensor  #: float32 [T, S]: 1 where the slot's nation acted (was alive)
+    teacher_actions: torch.Tensor  #: int64 [T, S]: the teacher's choice (train.kickstart; 0 where none)
+    taught: torch.Tensor  #: float32 [T, S]: 1 where a teacher chose (its doctrine has one, and it was kickstarting)
 
 
 def advantages(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -449,6 +472,8 @@ class Trainer:
         )  # fmt: skip
         self.learner = torch.as_tensor(self.background.learner, device=self.device)  # [S]: 0 for background slots
         self.is_learner = self.learner > 0
+        teachers = parse_teachers(args.teachers)
+        self.teachers = Teachers(self.batch, teachers, args.seed, self.device) if teachers else None
         self.num_timesteps = 0
         self.iterations = 0
         self.inputs, self.forbidden = self._start()
@@ -482,12 +507,25 @@ class Trainer:
         observations, mask = self.batch.reset()
         self.seen = (observations, mask)  # what the background policies read
         self.background.reset(np.ones(self.batch.n_worlds, dtype=bool))
+        if self.teachers is not None:
+            self.teachers.reset(np.ones(self.batch.n_worlds, dtype=bool))
         return self._inputs(observations), self._tensor(mask).reshape(self.n_slots, -1) == 0
+
+    def kickstart_weight(self, timesteps: int) -> float:
+        """The teachers' weight in the loss of the rollout that starts at ``timesteps`` (0 without teachers)."""
+        if self.teachers is None:
+            return 0.0
+        args = self.args
+        return kickstart_weight(
+            args.kickstart_coef, args.kickstart_until, timesteps / args.timesteps, args.kickstart_final
+        )
 
     def collect(self) -> Rollout:
         """Play ``n_steps`` turns in every world with the current policy."""
         n_steps, slots = self.args.n_steps, self.n_slots
         rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
+        kickstarting = self.kickstart_weight(self.num_timesteps) > 0.0
+        no_teacher = torch.zeros(slots, dtype=torch.int64, device=self.device)
         with torch.no_grad():
             for _ in range(n_steps):
                 logits = self.networks.masked_logits(self._by_member(self.inputs), self._by_member(self.forbidden))
@@ -500,8 +538,12 @@ class Trainer:
                     world_actions = world_actions.cpu().numpy()
                 if self.background.n_worlds:  # scripted nations act, beside the worlds (their rows get weight 0)
                     world_actions = self.background.act(world_actions, *self.seen, self.batch.world.alive)
+                if kickstarting:  # the teachers' labels for what the nations see now (never played)
+                    teacher_actions = self.teachers.act(*self.seen, self.batch.world.alive)
                 step = self.batch.step(world_actions)
                 self.background.reset(step.world_reset)
+                if kickstarting:
+                    self.teachers.reset(step.world_reset)
                 self.seen = (step.observations, step.action_mask)
                 # A copy: with --cuda-graphs the next step's replay overwrites this step's outputs (float32 worlds
                 # would otherwise hand over the output itself); everything else kept below is computed from them.
@@ -522,6 +564,8 @@ class Trainer:
                 rows["values"].append(values)
                 rows["rewards"].append(rewards)
                 rows["active"].append(active)
+                rows["teacher_actions"].append(teacher_actions if kickstarting else no_teacher)
+                rows["taught"].append(self.teachers.taught * active if kickstarting else no_teacher.to(torch.float32))
                 rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
                 # Truncated: bootstrap from the last observation; terminated: nothing follows.
                 rows["next_values"].append(torch.where(terminated, 0.0, final_value))
@@ -559,11 +603,13 @@ class Trainer:
         rows = {name: by_member(value) for name, value in rollout._asdict().items()}
         rows["advantage"], rows["returns"] = by_member(advantage), by_member(returns)
         n_rows = rows["advantage"].shape[1]
+        kickstart = self.kickstart_weight(self.num_timesteps - n_rows)
         if args.anneal_lr:  # the share of --timesteps done before this rollout
             done = (self.num_timesteps - n_rows) / args.timesteps
             for group in self.optimizer.param_groups:
                 group["lr"] = args.learning_rate * max(1.0 - done, 0.0)
-        sums = {name: torch.zeros(members, device=self.device) for name in ("policy", "value", "entropy", "approx_kl")}
+        names = ("policy", "value", "entropy", "approx_kl", "kickstart")
+        sums = {name: torch.zeros(members, device=self.device) for name in names}
         n_batches = 0
         member = torch.arange(members, device=self.device)[:, None]
         for _ in range(args.n_epochs):
@@ -592,8 +638,18 @@ class Trainer:
                 value = self.networks.value(batch["inputs"])
                 value_loss = 0.5 * mean((value - batch["returns"]) ** 2)
                 entropy_loss = mean(entropy)
+                loss = policy_loss - args.ent_coef * entropy_loss + args.vf_coef * value_loss
+                if kickstart > 0.0:  # cross-entropy toward the teachers' choices (train.kickstart)
+                    taught = batch["taught"]
+                    teacher_log_p = torch.log_softmax(logits, dim=-1).gather(-1, batch["teacher_actions"][..., None])
+                    # where no teacher chose, the label may be masked out (log p = -inf): 0 before the product
+                    cross_entropy = -torch.where(taught > 0, teacher_log_p[..., 0], 0.0)
+                    kickstart_loss = (cross_entropy * taught).sum(-1) / taught.sum(-1).clamp(min=1.0)
+                    loss = loss + kickstart * kickstart_loss
+                else:
+                    kickstart_loss = torch.zeros_like(policy_loss)
                 # The members share no weight: the sum's gradient is each member's own loss's.
-                loss = (policy_loss - args.ent_coef * entropy_loss + args.vf_coef * value_loss).sum()
+                loss = loss.sum()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.networks.clip_grad_norm_(args.max_grad_norm)
@@ -603,6 +659,7 @@ class Trainer:
                     sums["value"] += value_loss
                     sums["entropy"] += entropy_loss
                     sums["approx_kl"] += mean((ratio - 1.0) - torch.log(ratio))
+                    sums["kickstart"] += kickstart_loss
                 n_batches += 1
         self.iterations += 1
         return {name: total / n_batches for name, total in sums.items()}
@@ -618,6 +675,7 @@ class Trainer:
             "generator": self.generator.get_state(),
             "env_rng": env_rng_state(self.batch.random),
             "background_rng": self.background.rng.bit_generator.state,
+            **(self.teachers.state_dict() if self.teachers is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -627,6 +685,8 @@ class Trainer:
         self.generator.set_state(state["generator"])
         restore_env_rng(state["env_rng"], self.batch.random)
         self.background.rng.bit_generator.state = state["background_rng"]
+        if self.teachers is not None:
+            self.teachers.load_state_dict(state)
         self.num_timesteps = int(state["num_timesteps"])
         self.iterations = int(state["iterations"])
         self.inputs, self.forbidden = self._start()

@@ -13,6 +13,7 @@ from typing import Any
 
 from realism_env import MIXED_ORDER
 from train.claims import CLAIMS, RULE, Claim, assess
+from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
 from train.report_statistics import (
@@ -117,6 +118,12 @@ def training_population(train: Mapping[str, Any]) -> str:
     spread = float(train.get("capability_spread", 0.0))
     if spread:
         text += f", capability spread {spread:g}"
+    teachers = parse_teachers(str(train.get("teachers", "")))
+    if teachers:
+        coef, final = float(train.get("kickstart_coef", 1.0)), float(train.get("kickstart_final", 0.0))
+        until = float(train.get("kickstart_until", 0.25))
+        names = ", ".join(f"{doctrine} by `{policy}`" for doctrine, policy in teachers.items())
+        text += f", kickstarted ({names}; weight {coef:g} falling to {final:g} at {until:.0%} of the run)"
     return text
 
 

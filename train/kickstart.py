@@ -1,0 +1,131 @@
+"""Kickstarting: learners start from the theories' archetypes, then outgrow them under their doctrine's reward.
+
+Kickstarting (Schmitt et al. 2018, "Kickstarting Deep Reinforcement Learning") adds to the RL loss a cross-entropy
+toward a *teacher*'s choice on the states the *learner* visits, with a weight that decays to zero; the learner then
+keeps what pays and drops the rest. Here the teachers are the scripted realists of :mod:`agents.policies`, one per
+doctrine (the offensive realist for power-maximisers, Mearsheimer 2001; the defensive realist for security-maximisers,
+Waltz 1979). They supply a skill that exploration alone does not find: a war pays only when it is fought on for
+several turns against a weaker neighbour, so a learner that tries an attack now and then and makes peace the next
+turn learns that war never pays (measured: power learners trained without a teacher never attack, even in
+``bipolar`` where the offensive realists' conquests earn half as much again as the status quo; see the README).
+
+Each teacher plays a *shadow* of every learning nation of its doctrine, as the strategy tracker's archetypes do
+(:mod:`train.strategy`): its own memory, fed every observation the nation sees, and its own draws; its action is a
+label, never played. Where the worlds are numpy arrays the shadows decide on the host (:class:`agents.players.
+Players`); where they are torch tensors, on the worlds' device without a host sync (:class:`agents.players.
+DevicePlayers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+import realism_env
+from agents import make_policy
+from agents.players import DevicePlayers, Players
+from agents.policies import POLICIES
+
+
+def parse_teachers(text: str) -> dict[str, str]:
+    """``{doctrine: policy}`` from ``"doctrine=policy,doctrine=policy"`` (empty: none); ``ValueError`` names what is
+    malformed or unknown and the valid choices."""
+    teachers: dict[str, str] = {}
+    doctrines = realism_env.doctrine_names()
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        doctrine, sep, policy = (s.strip() for s in item.partition("="))
+        if not sep or not doctrine or not policy:
+            raise ValueError(f"teacher {item!r} is malformed; valid: DOCTRINE=POLICY, e.g. power=offensive_realist")
+        if doctrine not in doctrines:
+            raise ValueError(f"teacher {item!r}: unknown doctrine {doctrine!r}; valid: {', '.join(doctrines)}")
+        if policy not in POLICIES:
+            raise ValueError(f"teacher {item!r}: unknown policy {policy!r}; valid: {', '.join(sorted(POLICIES))}")
+        if doctrine in teachers:
+            raise ValueError(f"doctrine {doctrine!r} has two teachers; valid: one teacher per doctrine")
+        teachers[doctrine] = policy
+    return teachers
+
+
+def kickstart_weight(coef: float, until: float, done: float, final: float = 0.0) -> float:
+    """The teachers' weight when the share ``done`` of the run's timesteps is behind it: ``coef`` at the start,
+    falling linearly to ``final`` at the share ``until`` and staying there (Schmitt et al. 2018 anneal it to 0; a
+    ``final`` weight above 0 keeps the learner anchored to its teacher, as piKL does in Diplomacy: Jacob et al.
+    2022)."""
+    if done >= until:
+        return final
+    return final + (coef - final) * (1.0 - done / until)
+
+
+class Teachers:
+    """The teachers' actions for every slot of ``batch`` whose nation's doctrine has a teacher (module docstring).
+
+    Args:
+        batch: the trainer's ``WorldBatch`` (its ``layout`` and ``config`` build the policies).
+        teachers: ``{doctrine: policy name}`` (:func:`parse_teachers`).
+        seed: the run's seed; the shadows' draws come from a stream of their own, ``(seed, 2)``.
+        device: the trainer's torch device (the actions are returned there).
+    """
+
+    def __init__(self, batch: Any, teachers: Mapping[str, str], seed: int, device: torch.device) -> None:
+        self.device = device
+        doctrines = batch.config.doctrine_per_nation
+        n_worlds, n_nations = batch.n_worlds, batch.config.n_nations
+        self.taught = torch.as_tensor(
+            np.tile([doctrine in teachers for doctrine in doctrines], n_worlds), dtype=torch.float32, device=device
+        )  #: [S] 1 where the slot's doctrine has a teacher
+        placements = []
+        for name in dict.fromkeys(teachers.values()):  # each policy once: its nations of every world in one call
+            nations = np.array([i for i, d in enumerate(doctrines) if teachers.get(d) == name], dtype=np.int64)
+            world, nation = np.meshgrid(np.arange(n_worlds), nations, indexing="ij")
+            placements.append((make_policy(name, batch), world.reshape(-1), nation.reshape(-1)))
+        self.rng = np.random.default_rng((seed, 2))
+        self.on_device = batch.backend.name != "numpy"
+        self.shape = (n_worlds, n_nations)
+        self.world_device = batch.backend.device
+        if self.on_device:
+            like = torch.zeros(1, device=self.world_device)
+            self.players: Players | DevicePlayers = DevicePlayers(placements, n_worlds, n_nations, like)
+            self.generator = torch.Generator(device=self.world_device)
+            self.generator.manual_seed(int(np.random.SeedSequence((seed, 2)).generate_state(1)[0]))
+        else:
+            self.players = Players(placements)
+
+    def act(self, observations: Any, masks: Any, alive: Any) -> torch.Tensor:
+        """[S] int64: each taught live slot's teacher action (0, always allowed, elsewhere); the shadows' memories
+        take this turn's observations."""
+        if self.on_device:
+            draws = torch.rand(alive.shape, generator=self.generator, device=alive.device, dtype=torch.float64)
+            zeros = torch.zeros(self.shape, dtype=torch.int64, device=alive.device)
+            actions = self.players.act(zeros, observations, masks, alive, draws)
+        else:
+            alive = np.asarray(alive)
+            zeros = np.zeros(self.shape, dtype=np.int64)
+            draws = self.rng.random(alive.shape)
+            actions = self.players.act(zeros, observations, masks, alive, lambda world, nation: self.rng, draws)
+        return torch.as_tensor(actions, device=self.device).reshape(-1).to(torch.int64)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The shadows' random state, for a checkpoint (their memories restart with the worlds on a resume)."""
+        state: dict[str, Any] = {"teacher_rng": self.rng.bit_generator.state}
+        if self.on_device:
+            state["teacher_generator"] = self.generator.get_state()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a checkpoint's :meth:`state_dict` (one written before teachers were set: fresh streams)."""
+        if "teacher_rng" in state:
+            self.rng.bit_generator.state = state["teacher_rng"]
+        if self.on_device and "teacher_generator" in state:
+            self.generator.set_state(state["teacher_generator"])
+
+    def reset(self, world_reset: Any) -> None:
+        """Fresh memories for the shadows of the worlds that ended (``world_reset``: [W] bool)."""
+        if self.on_device:
+            self.players.reset(torch.as_tensor(world_reset, device=self.world_device))
+        else:
+            self.players.reset(np.asarray(world_reset))
