@@ -700,3 +700,6 @@ def test_the_report_says_whom_the_learners_met_in_training() -> None:
     assert training_population(taught) == (
         "self-play, kickstarted (power by `offensive_realist`; weight 2 falling to 0 at 50% of the run)"
     )
+    assert "`offensive_realist`, their choices played in the first 25%;" in training_population(
+        {**taught, "imitate_until": 0.25}
+    )

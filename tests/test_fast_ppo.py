@@ -71,6 +71,7 @@ def _rollout(rewards, values, next_values, continues) -> Rollout:
         active=torch.ones(shape),
         teacher_actions=torch.zeros(shape, dtype=torch.int64),
         taught=zeros,
+        imitated=zeros,
     )
 
 
@@ -415,6 +416,32 @@ def test_kickstarting_pulls_the_policy_toward_its_teacher():
     assert taught > 0.4 and taught > untaught + 0.3, (taught, untaught)
 
 
+def test_while_imitating_the_taught_learners_play_their_teachers_choices_and_ppo_skips_those_rows():
+    """--imitate-until: behaviour cloning on the teacher's own play. In a mixed world with a power teacher, the
+    power learners play the offensive realist's choices (the worlds follow them), the security learners their own
+    samples; PPO's policy loss and entropy count the security rows alone, the cross-entropy the power rows."""
+    settings = {"doctrine": "mixed", "teachers": "power=offensive_realist", "n_worlds": 8, "n_steps": 12}
+    trainer = _trainer(**settings, imitate_until=0.5, timesteps=4 * 12 * 8 * 6)
+    rollout = trainer.collect()
+    power = torch.tensor([d == "power" for d in realism_env.mixed_doctrines(6)]).repeat(8)
+    imitated = rollout.imitated > 0
+    assert (imitated == (power & (rollout.active > 0))).all() and (rollout.taught == rollout.imitated).all()
+    assert torch.equal(rollout.actions[imitated], rollout.teacher_actions[imitated])
+    losses = trainer.update(rollout)
+    assert all(torch.isfinite(v).all() for v in losses.values()) and losses["kickstart"].item() > 0
+    # PPO's terms are those of the security rows alone: the same as a rollout whose power rows are inactive
+    trainer.collect()  # the second half of the run: the teachers are no longer played
+    assert trainer.collect().imitated.sum() == 0
+    only_security = rollout._replace(active=rollout.active * ~imitated, taught=torch.zeros_like(rollout.taught))
+    only_security = only_security._replace(imitated=torch.zeros_like(rollout.imitated))
+    # one minibatch of the whole rollout: the losses reported are those of the same fresh network
+    one_step = {**settings, "imitate_until": 0.5, "n_epochs": 1, "batch_size": 12 * 8 * 6}
+    kept = _trainer(**one_step).update(rollout._replace(taught=torch.zeros_like(rollout.taught)))
+    alone = _trainer(**one_step).update(only_security)
+    for name in ("policy", "entropy", "approx_kl"):
+        assert kept[name].item() == pytest.approx(alone[name].item(), rel=1e-5), name
+
+
 def test_a_checkpoint_keeps_the_teachers_draws_and_resuming_restores_them():
     trainer = _trainer(doctrine="power", teachers="power=random")  # the random teacher draws for every label
     trainer.collect()
@@ -431,11 +458,15 @@ def test_a_checkpoint_keeps_the_teachers_draws_and_resuming_restores_them():
         ("greed=offensive_realist", "unknown doctrine 'greed'; valid: power, security"),
         ("power=hawk", "unknown policy 'hawk'; valid:"),
         ("power=random,power=bandwagoner", "doctrine 'power' has two teachers"),
+        ("power=random --imitate-until 1.5", "--imitate-until=1.5 is invalid; valid: a share 0 <= until <= 1"),
+        ("power=random --kickstart-final -1", "--kickstart-final=-1.0 is invalid; valid: a finite weight >= 0"),
+        (" --imitate-until 0.1", "--imitate-until needs --teachers; valid:"),
     ],
 )
 def test_bad_teachers_name_the_culprit(tmp_path, capsys, teachers, message):
+    teachers, *rest = teachers.split(" ")
     with pytest.raises(SystemExit):
-        fast_ppo.main(["--out", str(tmp_path), "--teachers", teachers])
+        fast_ppo.main(["--out", str(tmp_path), "--teachers", teachers, *rest])
     assert message in capsys.readouterr().err
     assert not (tmp_path / "config.json").exists()
 

@@ -37,8 +37,10 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
   of the loss; each policy decides for all its nations in one call a turn, where the worlds are.
 - **Kickstarting** (``--teachers power=offensive_realist``, ``--kickstart-coef``, ``--kickstart-until``): a scripted
   teacher per doctrine labels what each learning nation sees with its own choice, and a cross-entropy toward it joins
-  the loss with a weight falling linearly to 0 (:mod:`train.kickstart`; Schmitt et al. 2018). Its labels are never
-  played; once the weight is 0 the teachers are no longer asked.
+  the loss with a weight falling linearly to ``--kickstart-final`` (:mod:`train.kickstart`; Schmitt et al. 2018). Its
+  labels are not played, except in the first ``--imitate-until`` share of the run: there the nations with a teacher
+  play its choices (behaviour cloning on the teacher's own play, the critic learning the teacher's values) and PPO's
+  policy terms skip their rows, which are not the policy's own. Once the weight is 0 the teachers are not asked.
 
 Timesteps count agent-steps (one per slot and turn, inactive slots included), per member, and are rounded up to
 whole rollouts of ``n_steps * n_worlds * n_nations``. Writes into ``--out``: ``model.pt`` (the network's weights and
@@ -184,6 +186,11 @@ class Args:
         0.25, "share of --timesteps at which the teachers' weight has fallen to --kickstart-final"
     )
     kickstart_final: float = _arg(0.0, "the teachers' weight from --kickstart-until on (0: the learner is on its own)")
+    imitate_until: float = _arg(
+        0.0,
+        "share of --timesteps in which the nations with a teacher play the teacher's choices and learn them with "
+        "weight --kickstart-coef (behaviour cloning on the teacher's own play; PPO's policy loss skips those rows)",
+    )
 
 
 def build_parser() -> Any:
@@ -223,8 +230,11 @@ def check_args(args: Args) -> None:
     for flag, weight in (("--kickstart-coef", args.kickstart_coef), ("--kickstart-final", args.kickstart_final)):
         if not (math.isfinite(weight) and weight >= 0.0):
             raise ValueError(f"{flag}={weight} is invalid; valid: a finite weight >= 0")
-    if not 0.0 <= args.kickstart_until <= 1.0:
-        raise ValueError(f"--kickstart-until={args.kickstart_until} is invalid; valid: a share 0 <= until <= 1")
+    for flag, share in (("--kickstart-until", args.kickstart_until), ("--imitate-until", args.imitate_until)):
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"{flag}={share} is invalid; valid: a share 0 <= until <= 1")
+    if args.imitate_until > 0.0 and not args.teachers:
+        raise ValueError("--imitate-until needs --teachers; valid: e.g. --teachers power=offensive_realist")
 
 
 def world_backend(args: Args) -> str:
@@ -380,6 +390,7 @@ class Rollout(NamedTuple):
     active: torch.Tensor  #: float32 [T, S]: 1 where the slot's nation acted (was alive)
     teacher_actions: torch.Tensor  #: int64 [T, S]: the teacher's choice (train.kickstart; 0 where none)
     taught: torch.Tensor  #: float32 [T, S]: 1 where a teacher chose (its doctrine has one, and it was kickstarting)
+    imitated: torch.Tensor  #: float32 [T, S]: 1 where the teacher's choice was played (--imitate-until)
 
 
 def advantages(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -516,21 +527,34 @@ class Trainer:
         if self.teachers is None:
             return 0.0
         args = self.args
+        if self.imitating(timesteps):
+            return args.kickstart_coef
         return kickstart_weight(
             args.kickstart_coef, args.kickstart_until, timesteps / args.timesteps, args.kickstart_final
         )
+
+    def imitating(self, timesteps: int) -> bool:
+        """Whether the rollout that starts at ``timesteps`` plays the teachers' choices (``--imitate-until``)."""
+        return self.teachers is not None and timesteps < self.args.imitate_until * self.args.timesteps
 
     def collect(self) -> Rollout:
         """Play ``n_steps`` turns in every world with the current policy."""
         n_steps, slots = self.args.n_steps, self.n_slots
         rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
         kickstarting = self.kickstart_weight(self.num_timesteps) > 0.0
+        imitating = self.imitating(self.num_timesteps)
         no_teacher = torch.zeros(slots, dtype=torch.int64, device=self.device)
+        if imitating:  # the learning nations whose doctrine has a teacher play its choices
+            imitated = (self.teachers.taught * self.learner) > 0
         with torch.no_grad():
             for _ in range(n_steps):
                 logits = self.networks.masked_logits(self._by_member(self.inputs), self._by_member(self.forbidden))
                 logits = logits.reshape(slots, -1)
                 actions = sample_actions(logits, self.generator)
+                if kickstarting:  # the teachers' labels for what the nations see now
+                    teacher_actions = self.teachers.act(*self.seen, self.batch.world.alive)
+                    if imitating:
+                        actions = torch.where(imitated, teacher_actions, actions)
                 log_probs = torch.log_softmax(logits, dim=-1).gather(-1, actions[:, None])[:, 0]
                 values = self._value(self.inputs)
                 world_actions = actions.reshape(self.batch.n_worlds, self.n_nations)
@@ -538,8 +562,6 @@ class Trainer:
                     world_actions = world_actions.cpu().numpy()
                 if self.background.n_worlds:  # scripted nations act, beside the worlds (their rows get weight 0)
                     world_actions = self.background.act(world_actions, *self.seen, self.batch.world.alive)
-                if kickstarting:  # the teachers' labels for what the nations see now (never played)
-                    teacher_actions = self.teachers.act(*self.seen, self.batch.world.alive)
                 step = self.batch.step(world_actions)
                 self.background.reset(step.world_reset)
                 if kickstarting:
@@ -566,6 +588,7 @@ class Trainer:
                 rows["active"].append(active)
                 rows["teacher_actions"].append(teacher_actions if kickstarting else no_teacher)
                 rows["taught"].append(self.teachers.taught * active if kickstarting else no_teacher.to(torch.float32))
+                rows["imitated"].append(imitated * active if imitating else no_teacher.to(torch.float32))
                 rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
                 # Truncated: bootstrap from the last observation; terminated: nothing follows.
                 rows["next_values"].append(torch.where(terminated, 0.0, final_value))
@@ -626,18 +649,26 @@ class Trainer:
                 def mean(x: torch.Tensor, weight: torch.Tensor = weight, total: torch.Tensor = total_weight) -> Any:
                     return (x * weight).sum(-1) / total  # [M]: each member's mean over its rows
 
+                # PPO's policy terms take the rows whose action the policy chose itself (not the teachers' played
+                # choices of --imitate-until: off-policy, learned by the cross-entropy alone).
+                own = weight - batch["imitated"]
+                own_total = own.sum(-1).clamp(min=1.0)
+
+                def own_mean(x: torch.Tensor, own: torch.Tensor = own, total: torch.Tensor = own_total) -> Any:
+                    return (torch.where(own > 0, x, 0.0) * own).sum(-1) / total  # a skipped row's ratio may be inf
+
                 logits = self.networks.masked_logits(batch["inputs"], batch["forbidden"])
                 log_probs, entropy = log_prob_and_entropy(logits, batch["actions"], batch["forbidden"])
                 ratio = (log_probs - batch["log_probs"]).exp()
                 adv = batch["advantage"]
-                adv_mean = mean(adv)[:, None]
-                adv = (adv - adv_mean) / (mean((adv - adv_mean) ** 2).sqrt()[:, None] + 1e-8)
-                policy_loss = mean(
+                adv_mean = own_mean(adv)[:, None]
+                adv = (adv - adv_mean) / (own_mean((adv - adv_mean) ** 2).sqrt()[:, None] + 1e-8)
+                policy_loss = own_mean(
                     torch.maximum(-adv * ratio, -adv * ratio.clamp(1.0 - args.clip_range, 1.0 + args.clip_range))
                 )
                 value = self.networks.value(batch["inputs"])
                 value_loss = 0.5 * mean((value - batch["returns"]) ** 2)
-                entropy_loss = mean(entropy)
+                entropy_loss = own_mean(entropy)
                 loss = policy_loss - args.ent_coef * entropy_loss + args.vf_coef * value_loss
                 if kickstart > 0.0:  # cross-entropy toward the teachers' choices (train.kickstart)
                     taught = batch["taught"]
@@ -658,7 +689,7 @@ class Trainer:
                     sums["policy"] += policy_loss
                     sums["value"] += value_loss
                     sums["entropy"] += entropy_loss
-                    sums["approx_kl"] += mean((ratio - 1.0) - torch.log(ratio))
+                    sums["approx_kl"] += own_mean((ratio - 1.0) - torch.log(ratio))
                     sums["kickstart"] += kickstart_loss
                 n_batches += 1
         self.iterations += 1

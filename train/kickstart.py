@@ -4,16 +4,16 @@ Kickstarting (Schmitt et al. 2018, "Kickstarting Deep Reinforcement Learning") a
 toward a *teacher*'s choice on the states the *learner* visits, with a weight that decays to zero; the learner then
 keeps what pays and drops the rest. Here the teachers are the scripted realists of :mod:`agents.policies`, one per
 doctrine (the offensive realist for power-maximisers, Mearsheimer 2001; the defensive realist for security-maximisers,
-Waltz 1979). They supply a skill that exploration alone does not find: a war pays only when it is fought on for
-several turns against a weaker neighbour, so a learner that tries an attack now and then and makes peace the next
-turn learns that war never pays (measured: power learners trained without a teacher never attack, even in
-``bipolar`` where the offensive realists' conquests earn half as much again as the status quo; see the README).
+Waltz 1979). They are there to supply what exploration alone did not find: power learners trained without a teacher
+never attack, even in ``bipolar``, where the offensive realists' conquests earn half as much again as the status quo.
+What they do to the learners instead is measured in ``docs/kickstarting.md``.
 
 Each teacher plays a *shadow* of every learning nation of its doctrine, as the strategy tracker's archetypes do
 (:mod:`train.strategy`): its own memory, fed every observation the nation sees, and its own draws; its action is a
-label, never played. Where the worlds are numpy arrays the shadows decide on the host (:class:`agents.players.
-Players`); where they are torch tensors, on the worlds' device without a host sync (:class:`agents.players.
-DevicePlayers`).
+label, not played, except while the trainer imitates (``--imitate-until``: the nations play their teachers' choices,
+behaviour cloning on the teacher's own states before PPO takes over). Where the worlds are numpy arrays the shadows
+decide on the host (:class:`agents.players.Players`); where they are torch tensors, on the worlds' device without a
+host sync (:class:`agents.players.DevicePlayers`).
 """
 
 from __future__ import annotations

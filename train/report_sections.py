@@ -123,7 +123,9 @@ def training_population(train: Mapping[str, Any]) -> str:
         coef, final = float(train.get("kickstart_coef", 1.0)), float(train.get("kickstart_final", 0.0))
         until = float(train.get("kickstart_until", 0.25))
         names = ", ".join(f"{doctrine} by `{policy}`" for doctrine, policy in teachers.items())
-        text += f", kickstarted ({names}; weight {coef:g} falling to {final:g} at {until:.0%} of the run)"
+        imitate = float(train.get("imitate_until", 0.0))
+        played = f", their choices played in the first {imitate:.0%}" if imitate > 0 else ""
+        text += f", kickstarted ({names}{played}; weight {coef:g} falling to {final:g} at {until:.0%} of the run)"
     return text
 
 
