@@ -429,6 +429,10 @@ def test_while_imitating_the_taught_learners_play_their_teachers_choices_and_ppo
     assert torch.equal(rollout.actions[imitated], rollout.teacher_actions[imitated])
     losses = trainer.update(rollout)
     assert all(torch.isfinite(v).all() for v in losses.values()) and losses["kickstart"].item() > 0
+    # with a cross-entropy weight of 0 the teachers are still played (their rows are not the policy's own)
+    unweighted = _trainer(**settings, imitate_until=0.5, kickstart_coef=0.0).collect()
+    assert unweighted.imitated.sum() > 0
+    assert torch.equal(unweighted.actions[unweighted.imitated > 0], unweighted.teacher_actions[unweighted.imitated > 0])
     # PPO's terms are those of the security rows alone: the same as a rollout whose power rows are inactive
     trainer.collect()  # the second half of the run: the teachers are no longer played
     assert trainer.collect().imitated.sum() == 0

@@ -541,8 +541,8 @@ class Trainer:
         """Play ``n_steps`` turns in every world with the current policy."""
         n_steps, slots = self.args.n_steps, self.n_slots
         rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
-        kickstarting = self.kickstart_weight(self.num_timesteps) > 0.0
         imitating = self.imitating(self.num_timesteps)
+        labelling = imitating or self.kickstart_weight(self.num_timesteps) > 0.0
         no_teacher = torch.zeros(slots, dtype=torch.int64, device=self.device)
         if imitating:  # the learning nations whose doctrine has a teacher play its choices
             imitated = (self.teachers.taught * self.learner) > 0
@@ -551,7 +551,7 @@ class Trainer:
                 logits = self.networks.masked_logits(self._by_member(self.inputs), self._by_member(self.forbidden))
                 logits = logits.reshape(slots, -1)
                 actions = sample_actions(logits, self.generator)
-                if kickstarting:  # the teachers' labels for what the nations see now
+                if labelling:  # the teachers' labels for what the nations see now
                     teacher_actions = self.teachers.act(*self.seen, self.batch.world.alive)
                     if imitating:
                         actions = torch.where(imitated, teacher_actions, actions)
@@ -564,7 +564,7 @@ class Trainer:
                     world_actions = self.background.act(world_actions, *self.seen, self.batch.world.alive)
                 step = self.batch.step(world_actions)
                 self.background.reset(step.world_reset)
-                if kickstarting:
+                if labelling:
                     self.teachers.reset(step.world_reset)
                 self.seen = (step.observations, step.action_mask)
                 # A copy: with --cuda-graphs the next step's replay overwrites this step's outputs (float32 worlds
@@ -586,8 +586,8 @@ class Trainer:
                 rows["values"].append(values)
                 rows["rewards"].append(rewards)
                 rows["active"].append(active)
-                rows["teacher_actions"].append(teacher_actions if kickstarting else no_teacher)
-                rows["taught"].append(self.teachers.taught * active if kickstarting else no_teacher.to(torch.float32))
+                rows["teacher_actions"].append(teacher_actions if labelling else no_teacher)
+                rows["taught"].append(self.teachers.taught * active if labelling else no_teacher.to(torch.float32))
                 rows["imitated"].append(imitated * active if imitating else no_teacher.to(torch.float32))
                 rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
                 # Truncated: bootstrap from the last observation; terminated: nothing follows.
