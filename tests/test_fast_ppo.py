@@ -450,9 +450,9 @@ def test_a_checkpoint_keeps_the_teachers_draws_and_resuming_restores_them():
     trainer = _trainer(doctrine="power", teachers="power=random")  # the random teacher draws for every label
     trainer.collect()
     fresh = _trainer(doctrine="power", teachers="power=random")
-    assert fresh.teachers.rng.bit_generator.state != trainer.teachers.rng.bit_generator.state
+    assert fresh.teachers.shadows.rng.bit_generator.state != trainer.teachers.shadows.rng.bit_generator.state
     fresh.load_state_dict(trainer.state_dict())
-    assert fresh.teachers.rng.bit_generator.state == trainer.teachers.rng.bit_generator.state
+    assert fresh.teachers.shadows.rng.bit_generator.state == trainer.teachers.shadows.rng.bit_generator.state
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,56 @@ def parse_background(text: str) -> tuple[str, ...]:
     return names
 
 
+class ScriptedPlayers:
+    """Scripted policies on ``(world, nation)`` slots of a trainer's ``WorldBatch``, played where its worlds are: on
+    the host for numpy worlds (:class:`agents.players.Players`, the live slots alone), on the worlds' device for torch
+    ones (:class:`agents.players.DevicePlayers`, no host sync). Their draws come from a stream of their own,
+    ``(seed, stream)``: a numpy ``Generator`` on the host, a ``torch.Generator`` on the device.
+
+    Args:
+        batch: the trainer's ``WorldBatch``.
+        placements: ``(policy, worlds, nations)`` triples, as for :class:`agents.players.Players`.
+        seed, stream: the run's seed and the stream that sets these players' draws apart from the run's others.
+    """
+
+    def __init__(self, batch: Any, placements: Sequence[tuple[Any, np.ndarray, np.ndarray]], seed: int, stream: int):
+        self.rng = np.random.default_rng((seed, stream))
+        self.on_device = batch.backend.name != "numpy"
+        if self.on_device:
+            import torch
+
+            self.device = batch.backend.device
+            like = torch.zeros(1, device=self.device)
+            self.players: Players | DevicePlayers = DevicePlayers(
+                placements, batch.n_worlds, batch.config.n_nations, like
+            )
+            self.generator = torch.Generator(device=self.device)
+            self.generator.manual_seed(int(np.random.SeedSequence((seed, stream)).generate_state(1)[0]))
+        else:
+            self.players = Players(placements)
+
+    def act(self, actions: Any, observations: Any, masks: Any, alive: Any) -> Any:
+        """``actions`` ([W, N]: numpy for numpy worlds, a tensor on the device for torch ones) with every placed live
+        slot's scripted action."""
+        if self.on_device:
+            import torch
+
+            draws = torch.rand(alive.shape, generator=self.generator, device=alive.device, dtype=torch.float64)
+            return self.players.act(actions, observations, masks, alive, draws)
+        observations, masks, alive = to_numpy(observations), to_numpy(masks), to_numpy(alive)
+        draws = self.rng.random(alive.shape)
+        return self.players.act(actions, observations, masks, alive, lambda world, nation: self.rng, draws)
+
+    def reset(self, world_reset: Any) -> None:
+        """Fresh memories for the slots of the worlds that ended (``world_reset``: [W] bool)."""
+        if self.on_device:
+            import torch
+
+            self.players.reset(torch.as_tensor(world_reset, device=self.device))  # a tensor stays where it is
+        else:
+            self.players.reset(to_numpy(world_reset))
+
+
 class Background:
     """The scripted nations of the first ``n_worlds`` worlds of ``batch`` (see the module docstring), or of each
     member's block of worlds in a population.
@@ -62,7 +112,6 @@ class Background:
             raise ValueError(f"{n_worlds} background worlds is invalid; valid: 0..{block}")
         self.n_worlds, self.n_focal, self.n_nations = n_worlds, n_focal, n_nations
         self.names = tuple(names) if n_worlds else ()
-        self.rng = np.random.default_rng((seed, 1))
         # Background world j of each member's block plays policy j (mod the policies), as in a run of its own.
         background = np.array([m * block + j for m in range(members) for j in range(n_worlds)], dtype=np.int64)
         policy_of = np.tile(np.arange(n_worlds), members) % max(len(self.names), 1)
@@ -71,17 +120,8 @@ class Background:
             worlds = background[np.array([self.names[p] == name for p in policy_of], dtype=bool)]
             world, nation = np.meshgrid(worlds, np.arange(n_focal, n_nations), indexing="ij")
             placements.append((make_policy(name, batch), world.reshape(-1), nation.reshape(-1)))
-        self.on_device = batch.backend.name != "numpy"
-        if self.on_device:
-            import torch
-
-            device = self.device = batch.backend.device
-            like = torch.zeros(1, device=device)
-            self.players: Players | DevicePlayers = DevicePlayers(placements, batch.n_worlds, n_nations, like)
-            self.generator = torch.Generator(device=device)
-            self.generator.manual_seed(int(np.random.SeedSequence((seed, 1)).generate_state(1)[0]))
-        else:
-            self.players = Players(placements)
+        self.scripted = ScriptedPlayers(batch, placements, seed, stream=1)
+        self.players, self.rng, self.on_device = self.scripted.players, self.scripted.rng, self.scripted.on_device
         learner = np.ones((batch.n_worlds, n_nations), dtype=np.float32)
         learner[background, n_focal:] = 0.0
         self.learner = learner.reshape(-1)  #: [W * N] 1 for a learning slot, 0 for a background one
@@ -91,23 +131,10 @@ class Background:
         with every live background nation's scripted action."""
         if not self.n_worlds:
             return actions
-        if self.on_device:
-            import torch
-
-            draws = torch.rand(alive.shape, generator=self.generator, device=alive.device, dtype=torch.float64)
-            return self.players.act(actions, observations, masks, alive, draws)
-        observations, masks, alive = to_numpy(observations), to_numpy(masks), to_numpy(alive)
-        draws = self.rng.random(alive.shape)
-        return self.players.act(actions, observations, masks, alive, lambda world, nation: self.rng, draws)
+        return self.scripted.act(actions, observations, masks, alive)
 
     def reset(self, world_reset: Any) -> None:
         """Fresh memories for the background nations of the worlds that ended (``world_reset``: [W] bool). Without a
         background it reads nothing (on a GPU, reading ``world_reset`` would wait for the step)."""
-        if not self.n_worlds:
-            return
-        if self.on_device:
-            import torch
-
-            self.players.reset(torch.as_tensor(world_reset, device=self.device))  # a tensor stays where it is
-        else:
-            self.players.reset(to_numpy(world_reset))
+        if self.n_worlds:
+            self.scripted.reset(world_reset)

@@ -544,6 +544,7 @@ class Trainer:
         imitating = self.imitating(self.num_timesteps)
         labelling = imitating or self.kickstart_weight(self.num_timesteps) > 0.0
         no_teacher = torch.zeros(slots, dtype=torch.int64, device=self.device)
+        no_weight = torch.zeros(slots, device=self.device)
         if imitating:  # the learning nations whose doctrine has a teacher play its choices
             imitated = (self.teachers.taught * self.learner) > 0
         with torch.no_grad():
@@ -587,8 +588,8 @@ class Trainer:
                 rows["rewards"].append(rewards)
                 rows["active"].append(active)
                 rows["teacher_actions"].append(teacher_actions if labelling else no_teacher)
-                rows["taught"].append(self.teachers.taught * active if labelling else no_teacher.to(torch.float32))
-                rows["imitated"].append(imitated * active if imitating else no_teacher.to(torch.float32))
+                rows["taught"].append(self.teachers.taught * active if labelling else no_weight)
+                rows["imitated"].append(imitated * active if imitating else no_weight)
                 rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
                 # Truncated: bootstrap from the last observation; terminated: nothing follows.
                 rows["next_values"].append(torch.where(terminated, 0.0, final_value))

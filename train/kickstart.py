@@ -11,9 +11,8 @@ What they do to the learners instead is measured in ``docs/kickstarting.md``.
 Each teacher plays a *shadow* of every learning nation of its doctrine, as the strategy tracker's archetypes do
 (:mod:`train.strategy`): its own memory, fed every observation the nation sees, and its own draws; its action is a
 label, not played, except while the trainer imitates (``--imitate-until``: the nations play their teachers' choices,
-behaviour cloning on the teacher's own states before PPO takes over). Where the worlds are numpy arrays the shadows
-decide on the host (:class:`agents.players.Players`); where they are torch tensors, on the worlds' device without a
-host sync (:class:`agents.players.DevicePlayers`).
+behaviour cloning on the teacher's own states before PPO takes over). The shadows decide where the worlds are, as the
+background does (:class:`train.background.ScriptedPlayers`).
 """
 
 from __future__ import annotations
@@ -26,8 +25,8 @@ import torch
 
 import realism_env
 from agents import make_policy
-from agents.players import DevicePlayers, Players
 from agents.policies import POLICIES
+from train.background import ScriptedPlayers
 
 
 def parse_teachers(text: str) -> dict[str, str]:
@@ -83,49 +82,33 @@ class Teachers:
             nations = np.array([i for i, d in enumerate(doctrines) if teachers.get(d) == name], dtype=np.int64)
             world, nation = np.meshgrid(np.arange(n_worlds), nations, indexing="ij")
             placements.append((make_policy(name, batch), world.reshape(-1), nation.reshape(-1)))
-        self.rng = np.random.default_rng((seed, 2))
-        self.on_device = batch.backend.name != "numpy"
+        self.shadows = ScriptedPlayers(batch, placements, seed, stream=2)
         self.shape = (n_worlds, n_nations)
-        self.world_device = batch.backend.device
-        if self.on_device:
-            like = torch.zeros(1, device=self.world_device)
-            self.players: Players | DevicePlayers = DevicePlayers(placements, n_worlds, n_nations, like)
-            self.generator = torch.Generator(device=self.world_device)
-            self.generator.manual_seed(int(np.random.SeedSequence((seed, 2)).generate_state(1)[0]))
-        else:
-            self.players = Players(placements)
 
     def act(self, observations: Any, masks: Any, alive: Any) -> torch.Tensor:
         """[S] int64: each taught live slot's teacher action (0, always allowed, elsewhere); the shadows' memories
         take this turn's observations."""
-        if self.on_device:
-            draws = torch.rand(alive.shape, generator=self.generator, device=alive.device, dtype=torch.float64)
-            zeros = torch.zeros(self.shape, dtype=torch.int64, device=alive.device)
-            actions = self.players.act(zeros, observations, masks, alive, draws)
+        if self.shadows.on_device:
+            zeros: Any = torch.zeros(self.shape, dtype=torch.int64, device=self.shadows.device)
         else:
-            alive = np.asarray(alive)
             zeros = np.zeros(self.shape, dtype=np.int64)
-            draws = self.rng.random(alive.shape)
-            actions = self.players.act(zeros, observations, masks, alive, lambda world, nation: self.rng, draws)
+        actions = self.shadows.act(zeros, observations, masks, alive)
         return torch.as_tensor(actions, device=self.device).reshape(-1).to(torch.int64)
 
     def state_dict(self) -> dict[str, Any]:
         """The shadows' random state, for a checkpoint (their memories restart with the worlds on a resume)."""
-        state: dict[str, Any] = {"teacher_rng": self.rng.bit_generator.state}
-        if self.on_device:
-            state["teacher_generator"] = self.generator.get_state()
+        state: dict[str, Any] = {"teacher_rng": self.shadows.rng.bit_generator.state}
+        if self.shadows.on_device:
+            state["teacher_generator"] = self.shadows.generator.get_state()
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a checkpoint's :meth:`state_dict` (one written before teachers were set: fresh streams)."""
         if "teacher_rng" in state:
-            self.rng.bit_generator.state = state["teacher_rng"]
-        if self.on_device and "teacher_generator" in state:
-            self.generator.set_state(state["teacher_generator"])
+            self.shadows.rng.bit_generator.state = state["teacher_rng"]
+        if self.shadows.on_device and "teacher_generator" in state:
+            self.shadows.generator.set_state(state["teacher_generator"])
 
     def reset(self, world_reset: Any) -> None:
         """Fresh memories for the shadows of the worlds that ended (``world_reset``: [W] bool)."""
-        if self.on_device:
-            self.players.reset(torch.as_tensor(world_reset, device=self.world_device))
-        else:
-            self.players.reset(np.asarray(world_reset))
+        self.shadows.reset(world_reset)
