@@ -300,6 +300,17 @@ def test_builtin_presets_resolve_and_round_trip_through_toml(tmp_path: Path) -> 
     assert [s.name for s in quick.settings][:2] == ["selfplay@multipolar", "selfplay@bipolar"]
 
 
+def test_an_experiment_whose_seeds_do_not_start_at_zero_plans_its_jobs(tmp_path: Path) -> None:
+    from train.experiment_jobs import baseline_jobs
+
+    # seeds 5..9 extend a study of seeds 0..4; planning its baselines read the run of seed 0, which it does not train
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY.replace("seeds = [0, 1]", "seeds = [5, 6]"))))
+    jobs = baseline_jobs(design, tmp_path / "out")
+    assert jobs and all(job["n_nations"] == 6 for job in jobs)
+    with pytest.raises(ValueError, match=r"seed 0 is not one of the experiment's seeds; valid: \[5, 6\]"):
+        design.population_of(0)
+
+
 def test_the_device_flag_replaces_the_presets_train_device_and_is_recorded(tmp_path: Path) -> None:
     from train.experiment import build_parser, load_design
 
@@ -464,11 +475,14 @@ def test_the_checks_table_says_where_the_bar_lies_against_the_learned_interval(t
             return []
         if policy == "learned":
             return [{"seed": seed, "focal:return": per_seed[scenario][seed]} for seed in (0, 1)]
-        return [{"seed": "", "focal:return": 50.0}] * 4 if policy == "scripted" else []
+        scripted = [{"seed": "", "focal:return": value} for value in (48.0, 52.0, 49.0, 51.0)]
+        return scripted if policy == "scripted" else []
 
     _, parts = learners_section(design, rows_of, 0.95)
     table = parts[-1]
-    assert "| bar vs interval | met |" in table
+    assert "| scripted | ratio | bar | bar vs interval | met |" in table
+    # the scripted baseline's unit is the episode: its mean 50 with the Student-t interval over its 4 episodes
+    assert table.count("| 50 [47.1, 52.9] |") == 2, table
     # mean 51 >= 50, met, but two seeds' interval spans the bar; 40.5 is short, and the whole interval is below
     assert re.search(r"`offensive_realist` in `multipolar` \| 51 \[.*\| 50 \| inside \| yes \|$", table, re.M)
     assert re.search(

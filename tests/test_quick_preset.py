@@ -36,10 +36,11 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
     met = dict(re.findall(r"^\| (`[^|]+) \|.* \| (yes|\*\*no\*\*) \|$", table, re.M))
     assert len(met) == 2 + 2 * 3 * 3  # self-play (security, mixed); focal: 2 backgrounds x 3 scenarios x 3
     # Every check in the training scenario is met, and for security and mixed learners in a held-out scenario too.
-    # The power learners' held-out checks sit within noise of their bars, inside the learned intervals: in islands
-    # 50.8 and 55.3 against 50.7 and 55.1 on one machine (14 of 14 met), 51.6 and 53.8 on another with the same code
-    # and seeds (13 of 14), where another CPU's float rounding changed which seeds learned to blackmail. They are
-    # reported, not asserted (see the README); the report's first lines must then name what falls short.
+    # The power learners' held-out checks ride on how the seeds split between passive learners, who meet both islands
+    # bars, and blackmailers, who fall 3 short among defensive realists: met while at most 2 seeds of 5 blackmail (51.4
+    # and 53.7 against 49.5 and 53.2 on one machine, 2026-12-04), and which seeds blackmail changes with a CPU's float
+    # rounding. They are reported, not asserted (see the README); the report's first lines must then name what falls
+    # short.
     assert all(ok == "yes" for label, ok in met.items() if "held out" not in label), table
     held_out_met = {}  # (condition, background): met in at least one held-out scenario
     for condition in ("security", "power", "mixed"):

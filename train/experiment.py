@@ -11,12 +11,13 @@ Usage::
     python -m train.experiment --preset full --device cuda --workers 8 --out runs/full   # training on a GPU
     python -m train.experiment --help                                  # --workers N, --device D, --no-progress
 
-Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 20 evaluation episodes per setting;
-389-559 s measured on this 2-core machine, about 5-6 minutes of it training) shows the whole pipeline with policies that
-come close to the scripted realists (the report's first lines say where they fall short). ``full`` (3 conditions x 4
-worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4 held-out scenarios)
-is for conclusions: 4.8 billion agent-steps, about 24-26 hours of training on 2 CPU cores (estimated from 27,400-28,800
-agent-steps/s measured for one of its runs; not run) and about 4.3 core-hours of evaluation. ``--device cuda`` (or
+Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 100 evaluation episodes per setting;
+470 s measured on this 2-core machine on 2026-12-04, about 5.5 minutes of it training) shows the whole pipeline with
+policies that come close to the scripted realists (the report's first lines say where they fall short). ``full``
+(3 conditions x 4 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4
+held-out scenarios) is for conclusions: 4.8 billion agent-steps, about 24-26 hours of training on 2 CPU cores
+(estimated from 27,400-28,800 agent-steps/s measured for one of its runs; not run) and about 4.3 core-hours of
+evaluation. ``--device cuda`` (or
 ``[train] device = "cuda"``) trains on a GPU, where it has not been measured; the evaluation stays on the CPU, so give
 it the host's cores with ``--workers``.
 

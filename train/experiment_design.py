@@ -139,7 +139,10 @@ class Design:
 
     def population_of(self, seed: int) -> tuple[int, ...]:
         """The seeds trained with ``seed`` (itself included)."""
-        return next(group for group in self.populations if seed in group)
+        for group in self.populations:
+            if seed in group:
+                return group
+        raise ValueError(f"seed {seed} is not one of the experiment's seeds; valid: {list(self.seeds)}")
 
     def args(self, condition: Condition, seed: int, out: Path) -> Args:
         """The train.fast_ppo arguments of one run (of a member of a population: as its run folder records them)."""

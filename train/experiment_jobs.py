@@ -66,7 +66,8 @@ def _cached(path: Path, key: Mapping[str, Any]) -> bool:
 
 
 def _doctrine_per_nation(design: Design, condition: Condition) -> list[str]:
-    return list(make_config(design.args(condition, 0, Path("."))).doctrine_per_nation)
+    # any seed's run has the condition's doctrines; the first is one the design trains
+    return list(make_config(design.args(condition, design.seeds[0], Path("."))).doctrine_per_nation)
 
 
 def _eval_common(design: Design, condition: Condition) -> dict[str, Any]:

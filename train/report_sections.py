@@ -185,7 +185,7 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
     focal nations' return >= the scripted focal baseline's among the same background). One dict per check: label,
     requirement (what it counts towards: the focal settings of every held-out scenario count towards one requirement,
     met in at least one of them), learner (the condition as the report names it), learned (mean and interval over
-    seeds), scripted mean, ratio, bar, meets."""
+    seeds), scripted (mean and interval over episodes, the baseline's unit), ratio, bar, meets."""
     checks = []
     train_setting = _training_setting(design)
     for condition in design.conditions:
@@ -210,8 +210,8 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                 label = f"{focal} in `{setting.scenario}`{held}"
                 requirement = f"{focal} in a held-out scenario" if setting.heldout else label
             learned = mean_ci(metric_units(learned_rows, metric), confidence)
-            scripted = finite_mean(column(scripted_rows, metric))
-            bar = factor * scripted
+            scripted = mean_ci(column(scripted_rows, metric), confidence)
+            bar = factor * scripted["mean"]
             checks.append(
                 {
                     "label": label,
@@ -219,7 +219,7 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                     "learner": f"`{condition.name}`{where}",
                     "learned": learned,
                     "scripted": scripted,
-                    "ratio": learned["mean"] / scripted if scripted else float("nan"),
+                    "ratio": learned["mean"] / scripted["mean"] if scripted["mean"] else float("nan"),
                     "bar": bar,
                     "meets": bool(learned["mean"] >= bar),
                 }
@@ -260,15 +260,17 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
         "against the scripted focal baseline of their doctrine (`defensive_realist` for security, "
         "`offensive_realist` for power) among the same background; the bar is the baseline's mean. A focal check "
         "in held-out scenarios is met when it is met in at least one of them (each scenario has its row). Learned "
-        f"values are means over seeds with {pct} intervals. *Bar vs interval*: `inside` where the bar lies within the "
-        "learned interval, so that other training seeds could tip the check either way; `above` or `below` where "
-        "the whole interval is on one side of it."
+        f"values are means over seeds with {pct} intervals; scripted values, means over episodes with theirs (a "
+        "scripted baseline has no training seed), which show how well the evaluation's episodes pin the bar down: "
+        "a bar whose own interval is wide needs more `[evaluate] episodes`. *Bar vs interval*: `inside` where the "
+        "bar lies within the learned interval, so that other training seeds could tip the check either way; `above` "
+        "or `below` where the whole interval is on one side of it."
     )
     parts.append(
         markdown_table(
             ["check", "learned", "scripted", "ratio", "bar", "bar vs interval", "met"],
             [
-                [c["label"], fmt_summary(c["learned"]), fmt(c["scripted"]), fmt(c["ratio"]), fmt(c["bar"]),
+                [c["label"], fmt_summary(c["learned"]), fmt_summary(c["scripted"]), fmt(c["ratio"]), fmt(c["bar"]),
                  _bar_vs_interval(c), "yes" if c["meets"] else "**no**"]
                 for c in checks
             ],
