@@ -492,6 +492,27 @@ def test_the_checks_table_says_where_the_bar_lies_against_the_learned_interval(t
     assert "| 50 | above | yes |" in learners_section(design, rows_of, 0.95)[1][-1]
 
 
+def test_a_report_with_nothing_to_check_says_why_instead_of_every_check_met(tmp_path: Path) -> None:
+    from train.report_sections import learners_section
+
+    def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+        if policy == "learned":
+            return [{"seed": seed, "focal:return": 50.0, "security:return": 70.0} for seed in (0, 1)]
+        return [{"seed": "", "focal:return": 50.0, "security:return": 70.0}] if policy == "scripted" else []
+
+    no_baseline = resolve(load_preset(path=preset_file(tmp_path, TINY + 'baselines = ["random"]\n')))
+    verdict_line, parts = learners_section(
+        no_baseline, lambda w, c, p, s: [] if p == "scripted" else rows_of(w, c, p, s), 0.95
+    )
+    assert verdict_line.startswith("**Learners against the scripted realists: not checked.** The checks compare")
+    assert 'add `"scripted"` to `[evaluate] baselines`' in verdict_line and "| check |" not in "\n".join(parts)
+    power_alone = TINY.replace("seeds = [0, 1]", 'seeds = [0, 1]\nconditions = ["power"]')
+    power_alone = power_alone.replace('backgrounds = ["offensive_realist"]', "backgrounds = []")
+    power_alone = power_alone.replace('focal_heldout = ["bipolar"]', "focal_heldout = []")
+    verdict_line, _ = learners_section(resolve(load_preset(path=preset_file(tmp_path, power_alone))), rows_of, 0.95)
+    assert verdict_line.endswith("focal settings, which `[evaluate] backgrounds` gives."), verdict_line
+
+
 def test_the_first_line_counts_shortfalls_per_learner_when_a_sweep_has_many(tmp_path: Path) -> None:
     from train.report_sections import MAX_LISTED_SHORTFALLS, learners_section
 

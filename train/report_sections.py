@@ -238,6 +238,12 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     for check in checks:
         requirements[check["requirement"]] = requirements.get(check["requirement"], False) or check["meets"]
         learner_of[check["requirement"]] = check["learner"]
+    if not checks:
+        why = _why_no_checks(design)
+        return f"**Learners against the scripted realists: not checked.** {why}", [
+            "## Learners against the scripted realists",
+            why,
+        ]
     short = [name for name, met in requirements.items() if not met]
     if len(short) <= MAX_LISTED_SHORTFALLS:
         shortfalls = "Falls short: " + "; ".join(short) + "."
@@ -278,6 +284,19 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
         )
     )  # fmt: skip
     return verdict_line, parts
+
+
+def _why_no_checks(design: Any) -> str:
+    """Why :func:`learner_checks` found nothing to check, and what in the preset would give it something."""
+    if "scripted" not in design.evaluate["baselines"]:
+        return (
+            "The checks compare the learners with the `scripted` baseline in matched worlds, and this preset "
+            'evaluates none: add `"scripted"` to `[evaluate] baselines`.'
+        )
+    return (
+        "No condition has a check here: they need a security learner (self-play in the training scenario) or focal "
+        "settings, which `[evaluate] backgrounds` gives."
+    )
 
 
 def _bar_vs_interval(check: Mapping[str, Any]) -> str:
