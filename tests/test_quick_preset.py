@@ -39,8 +39,8 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
     # The power learners' held-out checks ride on how the seeds split between passive learners, who meet both islands
     # bars, and blackmailers, who fall 3 short among defensive realists: met while at most 2 seeds of 5 blackmail (51.4
     # and 53.7 against 49.5 and 53.2 on one machine, 2026-12-04), and which seeds blackmail changes with a CPU's float
-    # rounding. They are reported, not asserted (see the README); the report's first lines must then name what falls
-    # short.
+    # rounding. They are reported, not asserted (see docs/learning.md); the report's first lines must then name what
+    # falls short.
     assert all(ok == "yes" for label, ok in met.items() if "held out" not in label), table
     held_out_met = {}  # (condition, background): met in at least one held-out scenario
     for condition in ("security", "power", "mixed"):
