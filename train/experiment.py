@@ -15,11 +15,11 @@ Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 1
 470 s measured on this 2-core machine on 2026-12-04, about 5.5 minutes of it training) shows the whole pipeline with
 policies that come close to the scripted realists (the report's first lines say where they fall short). ``full``
 (3 conditions x 4 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4
-held-out scenarios) is for conclusions: 4.8 billion agent-steps, about 24-26 hours of training on 2 CPU cores
-(estimated from 27,400-28,800 agent-steps/s measured for one of its runs; not run) and about 4.3 core-hours of
-evaluation. ``--device cuda`` (or
-``[train] device = "cuda"``) trains on a GPU, where it has not been measured; the evaluation stays on the CPU, so give
-it the host's cores with ``--workers``.
+held-out scenarios) is for conclusions: 4.8 billion agent-steps, some 41-52 core-hours of training on a CPU
+(estimated from one of its runs; not run whole) and about 0.44 core-hours of evaluation. ``--device cuda`` (or
+``[train] device = "cuda"``) trains on a GPU (8 of its runs at once trained 492,097 agent-steps/s on an H200, about
+2.7 hours for the study); the evaluation stays on the CPU, so give it the host's cores with ``--workers``. The
+measurements: ``docs/learning.md``.
 
 What it does:
 

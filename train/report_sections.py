@@ -233,17 +233,17 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     pct = _pct(confidence)
     parts: list[str] = []
     checks = learner_checks(design, rows_of, confidence)
-    requirements: dict[str, bool] = {}
-    learner_of: dict[str, str] = {}
-    for check in checks:
-        requirements[check["requirement"]] = requirements.get(check["requirement"], False) or check["meets"]
-        learner_of[check["requirement"]] = check["learner"]
     if not checks:
         why = _why_no_checks(design)
         return f"**Learners against the scripted realists: not checked.** {why}", [
             "## Learners against the scripted realists",
             why,
         ]
+    requirements: dict[str, bool] = {}
+    learner_of: dict[str, str] = {}
+    for check in checks:
+        requirements[check["requirement"]] = requirements.get(check["requirement"], False) or check["meets"]
+        learner_of[check["requirement"]] = check["learner"]
     short = [name for name, met in requirements.items() if not met]
     if len(short) <= MAX_LISTED_SHORTFALLS:
         shortfalls = "Falls short: " + "; ".join(short) + "."
