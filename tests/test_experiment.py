@@ -270,6 +270,10 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
         ("[sweep]\noffense_defense_balance = [2.0, -1.0]", "offense_defense_balance=-1.0 is invalid"),
         ("[train]\nbatch_size = 1", "--batch-size=1 is invalid"),
         ("base = 'huge'", "base = 'huge' is invalid; valid: quick, full"),
+        (
+            "[evaluate]\ngreedy = 'argmax'",
+            '[evaluate] greedy = \'argmax\' is invalid; valid: "act_then_target" or "flat"',
+        ),
     ],
 )
 def test_bad_presets_name_the_key_and_what_is_valid(tmp_path: Path, text: str, expected: str) -> None:
@@ -309,6 +313,21 @@ def test_an_experiment_whose_seeds_do_not_start_at_zero_plans_its_jobs(tmp_path:
     assert jobs and all(job["n_nations"] == 6 for job in jobs)
     with pytest.raises(ValueError, match=r"seed 0 is not one of the experiment's seeds; valid: \[5, 6\]"):
         design.population_of(0)
+
+
+def test_a_learned_evaluation_is_redone_when_the_greedy_choice_changes(tmp_path: Path) -> None:
+    from train.experiment_jobs import learned_job
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "model.pt").write_bytes(b"weights")
+    keys = {}
+    for greedy in ("act_then_target", "flat"):
+        design = resolve(load_preset(path=preset_file(tmp_path, TINY + f'greedy = "{greedy}"\n')))
+        job = learned_job(design, tmp_path / "out", design.conditions[0], 0, run_dir)
+        assert job["greedy"] == greedy
+        keys[greedy] = [item["key"] for item in job["items"]]
+    assert all(a != b for a, b in zip(keys["act_then_target"], keys["flat"], strict=True))
 
 
 def test_the_device_flag_replaces_the_presets_train_device_and_is_recorded(tmp_path: Path) -> None:
@@ -620,8 +639,9 @@ def test_learned_policy_respects_masks(mixed_run: Path) -> None:
     assert names == {"security": "learned_test_mixed_security", "power": "learned_test_mixed_power"}
     env = realism_env.parallel_env(max_cycles=5)
     rng = np.random.default_rng(0)
-    for deterministic in (True, False):
-        policy = LearnedPolicy.from_env(env, **{**type_spec(names["power"]), "deterministic": deterministic})
+    for deterministic, greedy in ((True, "act_then_target"), (True, "flat"), (False, "act_then_target")):
+        spec = {**type_spec(names["power"]), "deterministic": deterministic, "greedy": greedy}
+        policy = LearnedPolicy.from_env(env, **spec)
         n_actions = env.action_space("nation_0").n
         for _ in range(200):
             observation = rng.random(env.layout.size).astype(np.float32)
@@ -636,6 +656,29 @@ def test_learned_policy_respects_masks(mixed_run: Path) -> None:
     masks[0, 1] = True  # the second row allows nothing
     with pytest.raises(ValueError, match="allows no action"):
         masked_choice(np.zeros((2, 4)), masks, True, rng.random(2))
+
+
+def test_the_greedy_choice_takes_the_most_likely_act_then_its_target() -> None:
+    from realism_env import Act, encode_action
+    from train.learned import greedy_choice
+
+    n = 4  # nations: 3 target slots; actions are (arms level, act, target)
+    logits = np.full((1, realism_env.n_actions(n)), -np.inf)
+    masks = np.zeros_like(logits, dtype=bool)
+    probabilities = {  # an attack split over three targets, 0.6 in all, against waiting, 0.3, and a barred ally
+        (Act.WAIT, 0): 0.3, (Act.ATTACK, 0): 0.15, (Act.ATTACK, 1): 0.25, (Act.ATTACK, 2): 0.2, (Act.ALLY, 1): 0.1,
+    }  # fmt: skip
+    for (act, slot), p in probabilities.items():
+        logits[0, encode_action(4, act, slot, n)] = np.log(p)
+        masks[0, encode_action(4, act, slot, n)] = act != Act.ALLY
+    logits[0, encode_action(4, Act.ALLY, 2, n)] = 5.0  # the most likely of all, and forbidden
+    chosen = greedy_choice(logits, masks, n - 1)
+    assert chosen.tolist() == [encode_action(4, Act.ATTACK, 1, n)]
+    # the flat argmax waits: waiting has one target, so its probability is not split
+    assert greedy_choice(logits, masks, n - 1, "flat").tolist() == [encode_action(4, Act.WAIT, 0, n)]
+    assert masked_choice(logits, masks, True, np.zeros(1), n - 1).tolist() == chosen.tolist()
+    with pytest.raises(ValueError, match="unknown greedy choice 'argmax'; valid: act_then_target, flat"):
+        greedy_choice(logits, masks, n - 1, "argmax")
 
 
 def test_masked_choice_samples_the_masked_softmax() -> None:

@@ -2,9 +2,8 @@
 
 What a user of the study relies on: the learners are as good as the scripted realists they are compared with (issue
 10's bar: security self-play at >= 0.97x the defensive realists, focal nations at or above the scripted focal baseline
-of their doctrine in the training scenario and in a held-out one; see below for the power learners' held-out checks),
-their learning curves
-rise, the report says which strategies emerged, and it links a replay of each condition and setting.
+of their doctrine in the training scenario and in a held-out one), their learning curves rise, the report says which
+strategies emerged, and it links a replay of each condition and setting.
 """
 
 from __future__ import annotations
@@ -35,12 +34,10 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
     table = report[report.index("| check |") : report.index("## Which strategies emerge")]
     met = dict(re.findall(r"^\| (`[^|]+) \|.* \| (yes|\*\*no\*\*) \|$", table, re.M))
     assert len(met) == 2 + 2 * 3 * 3  # self-play (security, mixed); focal: 2 backgrounds x 3 scenarios x 3
-    # Every check in the training scenario is met, and for security and mixed learners in a held-out scenario too.
-    # The power learners' held-out checks ride on how the seeds split between passive learners, who meet both islands
-    # bars, and blackmailers, who fall 3 short among defensive realists: met while at most 2 seeds of 5 blackmail (51.4
-    # and 53.7 against 49.5 and 53.2 on one machine, 2026-12-04), and which seeds blackmail changes with a CPU's float
-    # rounding. They are reported, not asserted (see docs/learning.md); the report's first lines must then name what
-    # falls short.
+    # Every check in the training scenario is met, and every held-out requirement (met in at least one held-out
+    # scenario). The closest are the power learners' in islands: on 2026-12-04 each of 10 seeds (0-9) met both bars
+    # there on its own, with 49.9-50.9 among offensive realists against 49.5 and 54.1-56.1 among defensive realists
+    # against 53.2 (docs/learning.md).
     assert all(ok == "yes" for label, ok in met.items() if "held out" not in label), table
     held_out_met = {}  # (condition, background): met in at least one held-out scenario
     for condition in ("security", "power", "mixed"):
@@ -48,11 +45,9 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
             focal = f"`{condition}`: focal among `{background}`"
             rows = [ok for label, ok in met.items() if label.startswith(focal) and "held out" in label]
             held_out_met[condition, background] = "yes" in rows
-    assert all(ok for (condition, _), ok in held_out_met.items() if condition != "power"), (held_out_met, table)
-    assert int(headline[1]) == int(headline[2]) - sum(not ok for ok in held_out_met.values()), table
-    if int(headline[1]) < int(headline[2]):
-        opening = report[: report.index("**Design.**")]
-        assert "Falls short" in opening and "`power`: focal among" in opening, opening
+    assert all(held_out_met.values()), (held_out_met, table)
+    assert int(headline[1]) == int(headline[2]), table
+    assert "Every check is met." in report[: report.index("**Design.**")]
 
     for metrics_file in sorted(out.glob("runs/*/seed*/metrics.json")):
         curve = json.loads(metrics_file.read_text())["curve"]

@@ -330,6 +330,13 @@ def test_train_replay_plays_a_learned_run(fast_run: Path, tmp_path: Path) -> Non
     policies = [nation["policy"] for nation in focal["nations"]]
     assert policies[2:] == ["offensive_realist"] * 4 and policies[0].startswith("learned_security")
     assert focal["meta"]["scenario"] == "bipolar" and len(focal["turns"]) == 5
+    assert document["meta"]["choice"] == "act_then_target"
+    flat = train_replay.main(["--model", str(fast_run), "--seed", "2", "--greedy", "flat", "--out", str(out)])
+    sampled = train_replay.main(["--model", str(fast_run), "--seed", "2", "--sample", "--out", str(out)])
+    assert flat["meta"]["choice"] == "flat" and sampled["meta"]["choice"] == "sampled"
+    with pytest.raises(SystemExit) as exit_info:
+        train_replay.main(["--model", str(fast_run), "--greedy", "argmax", "--out", str(out)])
+    assert exit_info.value.code == 2
 
 
 def test_write_replay_for_the_report(fast_run: Path, tmp_path: Path) -> None:

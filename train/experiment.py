@@ -12,8 +12,8 @@ Usage::
     python -m train.experiment --help                                  # --workers N, --device D, --no-progress
 
 Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 100 evaluation episodes per setting;
-470 s measured on this 2-core machine on 2026-12-04, about 5.5 minutes of it training) shows the whole pipeline with
-policies that come close to the scripted realists (the report's first lines say where they fall short). ``full``
+431-470 s measured on this 2-core machine on 2026-12-04 and 05, about 5 minutes of it training) shows the whole
+pipeline with policies that meet the scripted realists (the report's first lines say where they fall short). ``full``
 (3 conditions x 4 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4
 held-out scenarios) is for conclusions: 4.8 billion agent-steps, some 41-52 core-hours of training on a CPU
 (estimated from one of its runs; not run whole) and about 0.44 core-hours of evaluation. ``--device cuda`` (or
@@ -96,7 +96,9 @@ missing [train] keys train.fast_ppo's defaults::
     n_focal = 3                         # learned nations among a background
     focal_heldout = ["bipolar"]         # focal settings in these held-out scenarios too (default: none)
     baselines = ["scripted", "random"]  # baseline populations played in the same settings
-    deterministic = true                # learned nations play their most likely allowed action
+    deterministic = true                # learned nations play their greedy choice (false: sample)
+    greedy = "act_then_target"          # the most likely arms level and act, then its most likely target ("flat":
+                                        # the most likely single action, which favours acts with few targets)
     confidence = 0.95                   # coverage of intervals
     alpha = 0.05                        # significance level of the claims' verdicts
 

@@ -78,6 +78,7 @@ def _eval_common(design: Design, condition: Condition) -> dict[str, Any]:
         "max_cycles": design.eval_max_cycles,
         "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in design.overrides(condition).items()},
         "deterministic": ev["deterministic"],
+        "greedy": ev["greedy"],
         "n_nations": len(_doctrine_per_nation(design, condition)),
         "doctrine_per_nation": _doctrine_per_nation(design, condition),
     }
@@ -144,7 +145,10 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
     for setting in design.settings:
         path = out / "evals" / condition.name / f"seed{seed}" / f"{setting.name}.json"
         key = _setting_key(
-            common, setting, "learned", {"model_sha256": digest, "deterministic": common["deterministic"]}
+            common,
+            setting,
+            "learned",
+            {"model_sha256": digest, "deterministic": common["deterministic"], "greedy": common["greedy"]},
         )
         items.append({"setting": asdict(setting), "path": str(path), "key": key})
     return {

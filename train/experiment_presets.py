@@ -18,6 +18,7 @@ from agents.policies import POLICIES
 from realism_env import SCENARIOS, EnvConfig
 from train.experiment_design import Design
 from train.fast_ppo import Args, check_args
+from train.learned import GREEDY_CHOICES
 from train.ppo import DOCTRINE_CHOICES, make_config
 
 try:
@@ -47,7 +48,12 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
     "n_focal": ("int", "learned (focal) nations among a background population"),
     "focal_heldout": ("list[str]", "held-out scenarios where the focal settings are played too"),
     "baselines": ("list[str]", "baseline populations: scripted, random (or any agents.POLICIES name)"),
-    "deterministic": ("bool", "learned nations play their most likely allowed action (false: sample)"),
+    "deterministic": ("bool", "learned nations play their greedy choice (false: sample)"),
+    "greedy": (
+        "str",
+        "the greedy choice: act_then_target (the most likely arms level and act, then its most likely target) or "
+        "flat (the most likely single action)",
+    ),
     "confidence": ("float", "coverage of the intervals"),
     "alpha": ("float", "significance level of the claims' verdicts"),
 }
@@ -223,6 +229,7 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         ("max_cycles", evaluate.get("max_cycles") is None or evaluate["max_cycles"] >= 1, "an integer >= 1"),
         ("confidence", 0 < evaluate["confidence"] < 1, "a number strictly between 0 and 1"),
         ("alpha", 0 < evaluate["alpha"] < 1, "a number strictly between 0 and 1"),
+        ("greedy", evaluate["greedy"] in GREEDY_CHOICES, " or ".join(f'"{c}"' for c in GREEDY_CHOICES)),
     )
     for key, ok, valid in checks:
         if not ok:

@@ -25,7 +25,7 @@ def write_replays(design: Design, out: Path, rows: Sequence[Mapping[str, Any]]) 
 
     The run shown is the training seed of the most typical learned episode over all seeds, and the episode is that
     run's most typical one (the same matched world as its evaluation row, played the same way: the same policy, the
-    condition's overrides, the evaluation's turns and ``deterministic``)."""
+    condition's overrides, the evaluation's turns, ``deterministic`` and ``greedy``)."""
     written: dict[tuple[str, str], str] = {}
     by = group_rows(rows, "condition", "policy", "setting")
     for condition in design.conditions:
@@ -51,6 +51,7 @@ def write_replays(design: Design, out: Path, rows: Sequence[Mapping[str, Any]]) 
                 n_focal=setting.n_focal,
                 background=setting.background,
                 deterministic=bool(design.evaluate["deterministic"]),
+                greedy=design.evaluate["greedy"],
             )
             written[(condition.name, setting.name)] = relative
     return written

@@ -131,6 +131,7 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
                 setting.background,
                 deterministic=job["deterministic"],
                 name=job["name"],
+                greedy=job["greedy"],
             )
         else:
             names = scripted_names(set(job["doctrine_per_nation"]), job["policy"])

@@ -18,9 +18,9 @@ held-out ones::
 ``step(observation, state, rng)``, no mutable state): it feeds ``observation["observation"]`` (plus the one-hot of
 its own doctrine when the run was trained with the doctrine indicator, i.e. ``--doctrine mixed``: the one-hot of
 :func:`realism_env.doctrine_onehot`, as in training) to the policy network, sets the logits of actions the mask
-forbids to -inf and plays the most likely remaining action (``deterministic=True``, the default) or samples one with
-the generator it is given. Works for MaskablePPO and PPO models (the mask is applied at evaluation even when
-training ignored it).
+forbids to -inf and plays its greedy choice (``deterministic=True``, the default; :func:`greedy_choice`: the most
+likely arms level and act, then the most likely target for it) or samples one with the generator it is given.
+Works for MaskablePPO and PPO models (the mask is applied at evaluation even when training ignored it).
 
 The network runs in numpy (the MLP's weights are copied once per model), which is several times faster than a
 torch call per nation and turn; networks other than SB3's default MLP fall back to torch. Models are loaded once
@@ -245,15 +245,60 @@ def file_digest(path: str | Path) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def masked_choice(logits: np.ndarray, masks: np.ndarray, deterministic: bool, draws: np.ndarray) -> np.ndarray:
-    """[B] actions the masks allow (``logits`` and ``masks``: [B, A]): the most likely (ties: the lowest index), or a
-    sample of the masked softmax by inverse transform of ``draws`` ([B] uniforms in [0, 1))."""
+#: How a deterministic learned nation chooses (``greedy``): ``act_then_target`` (the default) plays the most likely
+#: (arms level, act), its probability summed over its allowed targets, then that act's most likely target; ``flat``
+#: plays the most likely single flat action. The flat mode favours the acts with the fewest allowed targets: waiting
+#: has one, while the probability of an attack or an alliance is split over up to N-1 nations, so a policy that
+#: attacks with probability 0.6 split over three targets, 0.2 each, against 0.3 for waiting, waits.
+GREEDY_CHOICES = ("act_then_target", "flat")
+
+
+def check_greedy(greedy: str) -> str:
+    """``greedy`` if it names a greedy choice (:data:`GREEDY_CHOICES`); ValueError naming the valid ones otherwise."""
+    if greedy not in GREEDY_CHOICES:
+        raise ValueError(f"unknown greedy choice {greedy!r}; valid: {', '.join(GREEDY_CHOICES)}")
+    return greedy
+
+
+def greedy_choice(logits: np.ndarray, masks: np.ndarray, n_targets: int, greedy: str = "act_then_target") -> np.ndarray:
+    """[B] the greedy actions the masks allow (``logits`` and ``masks``: [B, A], A = levels x acts x ``n_targets``,
+    the layout of :func:`realism_env.encode_action`), as ``greedy`` says (:data:`GREEDY_CHOICES`); ties go to the
+    lowest index."""
+    check_greedy(greedy)
+    masked = _masked(logits, masks)
+    if greedy == "flat":
+        return np.argmax(masked, axis=-1)
+    weights = np.exp(masked - masked.max(axis=-1, keepdims=True))  # the masked softmax, unnormalised: 0 if forbidden
+    by_act = weights.reshape(len(weights), -1, n_targets)  # [B, levels x acts, targets]
+    level_act = np.argmax(by_act.sum(axis=-1), axis=-1)
+    target = np.argmax(by_act[np.arange(len(weights)), level_act], axis=-1)  # an allowed one: its act's sum is > 0
+    return level_act * n_targets + target
+
+
+def _masked(logits: np.ndarray, masks: np.ndarray) -> np.ndarray:
     allowed = np.asarray(masks).astype(bool)
     if not allowed.any(axis=-1).all():
         raise ValueError("the action mask allows no action")
-    masked = np.where(allowed, logits, -np.inf)
+    return np.where(allowed, logits, -np.inf)
+
+
+def masked_choice(
+    logits: np.ndarray,
+    masks: np.ndarray,
+    deterministic: bool,
+    draws: np.ndarray,
+    n_targets: int | None = None,
+    greedy: str = "act_then_target",
+) -> np.ndarray:
+    """[B] actions the masks allow (``logits`` and ``masks``: [B, A]): the greedy choice (:func:`greedy_choice`; the
+    most likely flat action when ``n_targets`` is not given), or a sample of the masked softmax by inverse transform of
+    ``draws`` ([B] uniforms in [0, 1))."""
+    if deterministic and n_targets is None:
+        return greedy_choice(logits, masks, 1, "flat")
     if deterministic:
-        return np.argmax(masked, axis=-1)
+        return greedy_choice(logits, masks, n_targets, greedy)
+    allowed = np.asarray(masks).astype(bool)
+    masked = _masked(logits, masks)
     weights = np.exp(masked - masked.max(axis=-1, keepdims=True))
     cumulative = np.cumsum(weights, axis=-1)
     # the first allowed action whose cumulative weight passes the draw (never a masked one: its weight is 0)
@@ -270,7 +315,8 @@ class LearnedPolicy(ArrayPolicy):
         model_path: the run's ``model.pt`` (train.fast_ppo) or SB3 ``model.zip``.
         algo: fast_ppo, maskable_ppo or ppo.
         doctrine: this nation's doctrine for the indicator, or None when the run had no indicator.
-        deterministic: play the most likely allowed action (True) or sample (False).
+        deterministic: play the greedy choice (True) or sample (False).
+        greedy: how the greedy choice is made (:data:`GREEDY_CHOICES`).
     """
 
     name: ClassVar[str] = "learned"
@@ -286,8 +332,11 @@ class LearnedPolicy(ArrayPolicy):
         doctrine: str | None = None,
         deterministic: bool = True,
         network: PolicyNetwork | FastPolicyNetwork | None = None,
+        greedy: str = "act_then_target",
     ) -> None:
         super().__init__(layout, n_nations, n_arms_levels)
+        self.greedy = check_greedy(greedy)
+        self.n_targets = n_nations - 1
         if network is None:
             if model_path is None:
                 raise ValueError("LearnedPolicy needs model_path (or network)")
@@ -330,14 +379,16 @@ class LearnedPolicy(ArrayPolicy):
         self, observations: np.ndarray, masks: np.ndarray, states: Any, draws: np.ndarray
     ) -> tuple[np.ndarray, Any]:
         logits = self.network.logits(self.batch_features(observations))
-        return masked_choice(logits, masks, self.deterministic, draws), states
+        return masked_choice(logits, masks, self.deterministic, draws, self.n_targets, self.greedy), states
 
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
-def register_learned(run_dir: str | Path, name: str | None = None, deterministic: bool = True) -> dict[str, str]:
+def register_learned(
+    run_dir: str | Path, name: str | None = None, deterministic: bool = True, greedy: str = "act_then_target"
+) -> dict[str, str]:
     """Register the policy of a training run in ``agents.POLICIES``; returns ``{doctrine: policy name}`` (one entry
     per doctrine of the run: a mixed run gives a security and a power name, whose indicators differ).
 
@@ -356,6 +407,7 @@ def register_learned(run_dir: str | Path, name: str | None = None, deterministic
             "algo": info.algo,
             "doctrine": doctrine if info.indicator else None,
             "deterministic": deterministic,
+            "greedy": greedy,
         }
         cls = type(f"Learned_{_slug(policy_name)}", (LearnedPolicy,), {"name": policy_name, "spec": spec})
         register_policy(cls)
@@ -371,16 +423,17 @@ def learned_population(
     deterministic: bool = True,
     policy: Mapping[str, str] | None = None,
     name: str | None = None,
+    greedy: str = "act_then_target",
 ) -> tuple[list[str], list[str]]:
     """(policy per nation, doctrine per nation) for evaluating a run: nations ``0 .. n_focal - 1`` are learned (with
     the doctrines they had in training: a mixed run's are :func:`realism_env.mixed_doctrines`, security and power
     alternating from nation 0), the others play ``background``
     (with its default doctrine, ``agents.population.default_doctrines``). ``n_focal=None`` is self-play.
-    ``policy`` replaces the learned policy of each doctrine by another (the scripted baselines); ``name`` is passed to
-    :func:`register_learned`."""
+    ``policy`` replaces the learned policy of each doctrine by another (the scripted baselines); ``name``,
+    ``deterministic`` and ``greedy`` are passed to :func:`register_learned`."""
     info = RunInfo.read(run_dir)
     n = n_nations or len(info.doctrine_per_nation)
-    names = dict(policy) if policy is not None else register_learned(run_dir, name, deterministic)
+    names = dict(policy) if policy is not None else register_learned(run_dir, name, deterministic, greedy)
     # a mixed run stays mixed at any nation count (an odd training count would break the alternation if cycled)
     doctrines = realism_env.mixed_doctrines(n) if info.doctrine == "mixed" else info.doctrine_per_nation
     return population(doctrines, names, n, n_focal, background)

@@ -10,7 +10,8 @@ nations play as in evaluation (:func:`train.learned.learned_population`): every 
 ``--focal K`` among ``--background`` scripted nations. The world is ``--scenario`` (default: the run's training
 scenario) with the run's own training overrides (its ``--set`` and ``--max-cycles``), then this command's
 ``--max-cycles`` and ``--set`` on top. The other options are ``agents.replay``'s (the same parser);
-``--population`` is not taken here. Learned nations play their most likely action unless ``--sample``.
+``--population`` is not taken here. Learned nations play their greedy choice (``--greedy``: ``act_then_target``,
+the default, or ``flat``; :data:`train.learned.GREEDY_CHOICES`) unless ``--sample``.
 
 This lives in ``train/`` because loading models is train/'s business: ``agents`` never imports ``train``. Learned
 policies reach ``agents.replay`` the documented way, as names registered in ``agents.POLICIES``
@@ -41,7 +42,7 @@ from agents.replay import build_parser as replay_parser
 from agents.replay import record_episode, run_command
 from agents.replay import write_replay as write_replay_page
 from realism_env import parse_override, write_episode
-from train.learned import RunInfo, learned_population
+from train.learned import GREEDY_CHOICES, RunInfo, learned_population
 
 #: Episode metrics that say what kind of episode it was (war, concentration of power, survival, alliances).
 REPRESENTATIVE_METRICS = ("war_onsets", "final_hhi", "surviving_nations", "alliances_formed")
@@ -68,6 +69,7 @@ def learned_episode(
     deterministic: bool = True,
     title: str | None = None,
     meta: Mapping[str, Any] | None = None,
+    greedy: str = "act_then_target",
 ) -> dict[str, Any]:
     """The episode log document of the run's nations in the matched world ``seed`` (see the module docstring for
     how the world is made). ``n_nations`` defaults to the run's."""
@@ -76,7 +78,7 @@ def learned_episode(
     trained, trained_cycles = run_overrides(run_dir)
     fields = {**trained, **dict(overrides or {})}
     cycles = max_cycles if max_cycles is not None else trained_cycles
-    policies, doctrines = learned_population(run_dir, n_nations, n_focal, background, deterministic)
+    policies, doctrines = learned_population(run_dir, n_nations, n_focal, background, deterministic, greedy=greedy)
     setting = "self-play" if n_focal is None else f"{n_focal} focal vs {background}"
     return record_episode(
         policies,
@@ -86,7 +88,13 @@ def learned_episode(
         cycles,
         doctrines,
         title=title or f"{Path(run_dir).name} ({info.doctrine}), {setting} in {scenario}, seed {seed}",
-        meta={"created_by": "train.replay", "run_dir": str(run_dir), "setting": setting, **dict(meta or {})},
+        meta={
+            "created_by": "train.replay",
+            "run_dir": str(run_dir),
+            "setting": setting,
+            "choice": greedy if deterministic else "sampled",  # how the learned nations chose their actions
+            **dict(meta or {}),
+        },
     )
 
 
@@ -102,12 +110,12 @@ def write_replay(
     """Play one episode and write its replay page to ``out`` (and its episode log to ``log``); returns ``out``.
 
     Either ``run_dir``, a training run played as :func:`learned_episode` plays it (``episode``: its ``scenario``,
-    ``seed``, ``overrides``, ``max_cycles``, ``n_nations``, ``n_focal``, ``background``, ``deterministic``, ``title``,
-    ``meta``), or ``policies``, one registered policy name per nation (:func:`train.learned.learned_population`'s,
-    or a scripted baseline's) with their ``doctrines``, played by :func:`agents.replay.record_episode` (``episode``:
-    ``scenario``, default multipolar, ``seed``, ``overrides``, ``max_cycles``, ``title``, ``meta``). The episode is
-    the matched world ``seed``: episode ``seed`` of the evaluation rows of the same population and world
-    (:func:`representative_seed` picks a typical one)."""
+    ``seed``, ``overrides``, ``max_cycles``, ``n_nations``, ``n_focal``, ``background``, ``deterministic``,
+    ``greedy``, ``title``, ``meta``), or ``policies``, one registered policy name per nation
+    (:func:`train.learned.learned_population`'s, or a scripted baseline's) with their ``doctrines``, played by
+    :func:`agents.replay.record_episode` (``episode``: ``scenario``, default multipolar, ``seed``, ``overrides``,
+    ``max_cycles``, ``title``, ``meta``). The episode is the matched world ``seed``: episode ``seed`` of the evaluation
+    rows of the same population and world (:func:`representative_seed` picks a typical one)."""
     if (run_dir is None) == (policies is None):
         raise ValueError("write_replay needs exactly one of run_dir (a training run) and policies (one per nation)")
     if run_dir is not None:
@@ -170,7 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--background", default=None, metavar="POLICY", help="the scripted policy of the others")
     parser.add_argument("--nations", type=int, default=None, metavar="N", help="nations (default: the run's)")
-    parser.add_argument("--sample", action="store_true", help="learned nations sample actions instead of the argmax")
+    parser.add_argument(
+        "--sample", action="store_true", help="learned nations sample actions instead of the greedy choice"
+    )
+    parser.add_argument(
+        "--greedy",
+        choices=GREEDY_CHOICES,
+        default="act_then_target",
+        help="the greedy choice: the most likely arms level and act, then its most likely target (act_then_target), "
+        "or the most likely single action (flat)",
+    )
     return parser
 
 
@@ -187,6 +204,7 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
         n_focal=args.focal,
         background=args.background,
         deterministic=not args.sample,
+        greedy=args.greedy,
         title=args.title,
     )
 

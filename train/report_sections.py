@@ -158,8 +158,8 @@ def header_section(
         f"(train.fast_ppo, {training_population(design.train)}, one shared network per run). "
         f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
         f"{ev['seed'] + ev['episodes'] - 1}, {design.eval_max_cycles} turns), "
-        + ("deterministic" if ev["deterministic"] else "stochastic")
-        + " learned policies; settings: "
+        + (_greedy_phrase(ev["greedy"]) if ev["deterministic"] else "stochastic learned policies")
+        + "; settings: "
         + ", ".join(f"`{s.name}`" + (" (held out)" if s.heldout else "") for s in design.settings)
         + f". Baselines in the same worlds: {', '.join(f'`{b}`' for b in baselines) or 'none'} (scripted: "
         "defensive_realist for security nations, offensive_realist for power nations; random: self-play only)."
@@ -284,6 +284,16 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
         )
     )  # fmt: skip
     return verdict_line, parts
+
+
+def _greedy_phrase(greedy: str) -> str:
+    """How the report's design line names a deterministic learned policy's choice (train.learned.GREEDY_CHOICES)."""
+    if greedy == "flat":
+        return "deterministic learned policies (each nation's most likely single action)"
+    return (
+        "deterministic learned policies (each nation's most likely arms level and act, then that act's most likely "
+        "target)"
+    )
 
 
 def _why_no_checks(design: Any) -> str:
@@ -702,7 +712,7 @@ def plots_section(
         + ("" if design.eval_max_cycles == design.train.get("max_cycles") else ", unless [evaluate] max_cycles differs")
         + "). Training samples actions from the policy; "
         + (
-            "evaluation plays its most likely allowed action, so the two can differ."
+            "evaluation plays its greedy choice, so the two can differ."
             if ev["deterministic"]
             else "evaluation samples too."
         )
