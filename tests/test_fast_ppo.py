@@ -326,7 +326,7 @@ def test_on_torch_worlds_the_background_plays_on_the_device_as_on_the_host():
     worlds = WorldBatch(config, 8, seed=3)  # numpy worlds; the device background reads them as tensors
     host = Background(WorldBatch(config, 8, seed=3), names, 6, 2, seed=0)
     device = Background(WorldBatch(config, 8, seed=3, backend="torch"), names, 6, 2, seed=0)
-    assert not host.on_device and device.on_device
+    assert not host.scripted.on_device and device.scripted.on_device
     observations, masks = worlds.reset()
     rng = np.random.default_rng(0)
     ended = 0
@@ -343,6 +343,13 @@ def test_on_torch_worlds_the_background_plays_on_the_device_as_on_the_host():
         device.reset(torch.as_tensor(out.world_reset))
         observations, masks, ended = out.observations, out.action_mask, ended + int(out.world_reset.sum())
     assert ended >= 8  # every world ended at least once: the memories were reset on both
+    # A checkpoint keeps the device background's own stream as well as the host one: a resume draws what it would have
+    state = device.scripted.state_dict("background")
+    assert set(state) == {"background_rng", "background_generator"}
+    ahead = torch.rand(4, generator=device.scripted.generator, dtype=torch.float64)
+    device.scripted.load_state_dict(state, "background")
+    assert torch.equal(torch.rand(4, generator=device.scripted.generator, dtype=torch.float64), ahead)
+    assert set(host.scripted.state_dict("background")) == {"background_rng"}
     assert (on_host[:6, 2:] != 0).any()  # the realists did more than wait
 
 

@@ -15,7 +15,7 @@ their own there), so the background adds no round trip to the host to a step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,21 @@ class ScriptedPlayers:
         draws = self.rng.random(alive.shape)
         return self.players.act(actions, observations, masks, alive, lambda world, nation: self.rng, draws)
 
+    def state_dict(self, prefix: str) -> dict[str, Any]:
+        """The players' random state, for a checkpoint: ``<prefix>_rng``, and ``<prefix>_generator`` on a device (their
+        memories restart with the worlds on a resume)."""
+        state: dict[str, Any] = {f"{prefix}_rng": self.rng.bit_generator.state}
+        if self.on_device:
+            state[f"{prefix}_generator"] = self.generator.get_state()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any], prefix: str) -> None:
+        """Continue from a checkpoint's :meth:`state_dict` (a key a checkpoint lacks leaves its stream fresh)."""
+        if f"{prefix}_rng" in state:
+            self.rng.bit_generator.state = state[f"{prefix}_rng"]
+        if self.on_device and f"{prefix}_generator" in state:
+            self.generator.set_state(state[f"{prefix}_generator"])
+
     def reset(self, world_reset: Any) -> None:
         """Fresh memories for the slots of the worlds that ended (``world_reset``: [W] bool)."""
         if self.on_device:
@@ -121,7 +136,7 @@ class Background:
             world, nation = np.meshgrid(worlds, np.arange(n_focal, n_nations), indexing="ij")
             placements.append((make_policy(name, batch), world.reshape(-1), nation.reshape(-1)))
         self.scripted = ScriptedPlayers(batch, placements, seed, stream=1)
-        self.players, self.rng, self.on_device = self.scripted.players, self.scripted.rng, self.scripted.on_device
+        self.players = self.scripted.players
         learner = np.ones((batch.n_worlds, n_nations), dtype=np.float32)
         learner[background, n_focal:] = 0.0
         self.learner = learner.reshape(-1)  #: [W * N] 1 for a learning slot, 0 for a background one

@@ -706,7 +706,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "env_rng": env_rng_state(self.batch.random),
-            "background_rng": self.background.rng.bit_generator.state,
+            **self.background.scripted.state_dict("background"),
             **(self.teachers.state_dict() if self.teachers is not None else {}),
         }
 
@@ -716,7 +716,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         restore_env_rng(state["env_rng"], self.batch.random)
-        self.background.rng.bit_generator.state = state["background_rng"]
+        self.background.scripted.load_state_dict(state, "background")
         if self.teachers is not None:
             self.teachers.load_state_dict(state)
         self.num_timesteps = int(state["num_timesteps"])

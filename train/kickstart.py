@@ -97,17 +97,11 @@ class Teachers:
 
     def state_dict(self) -> dict[str, Any]:
         """The shadows' random state, for a checkpoint (their memories restart with the worlds on a resume)."""
-        state: dict[str, Any] = {"teacher_rng": self.shadows.rng.bit_generator.state}
-        if self.shadows.on_device:
-            state["teacher_generator"] = self.shadows.generator.get_state()
-        return state
+        return self.shadows.state_dict("teacher")
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a checkpoint's :meth:`state_dict` (one written before teachers were set: fresh streams)."""
-        if "teacher_rng" in state:
-            self.shadows.rng.bit_generator.state = state["teacher_rng"]
-        if self.shadows.on_device and "teacher_generator" in state:
-            self.shadows.generator.set_state(state["teacher_generator"])
+        self.shadows.load_state_dict(state, "teacher")
 
     def reset(self, world_reset: Any) -> None:
         """Fresh memories for the shadows of the worlds that ended (``world_reset``: [W] bool)."""
