@@ -76,7 +76,7 @@ def preset_file(tmp_path: Path, text: str, name: str = "preset.toml") -> Path:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) -> None:
+def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = preset_file(tmp_path, TINY)
     out = tmp_path / "out"
     result = run_experiment(["--preset-file", str(path), "--out", str(out)])
@@ -103,14 +103,19 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     assert {r["policy"] for r in rows} == {"learned", "scripted", "random"}
     assert {r["condition"] for r in rows} == {"security", "power", "mixed"}
     assert all(r["war_onsets"] != "" for r in rows)
-    # The strategy columns: filled in the training scenario's self-play only; a scripted defensive realist agrees
-    # with its own archetype on every turn.
-    training = [r for r in rows if r["setting"] == "selfplay@multipolar"]
+    # The strategy columns: filled in the training scenario's settings (self-play and focal among each background),
+    # empty in the held-out ones; a scripted defensive realist agrees with its own archetype on every turn.
+    in_training = {"selfplay@multipolar", "focal_vs_offensive_realist@multipolar"}
+    training = [r for r in rows if r["setting"] in in_training]
     assert training and all(r["focal:agree_defensive_realist"] != "" for r in training)
-    assert all(r["focal:agree_defensive_realist"] == "" for r in rows if r["setting"] != "selfplay@multipolar")
+    assert all(r["focal:agree_defensive_realist"] == "" for r in rows if r["setting"] not in in_training)
     scripted = [r for r in training if r["policy"] == "scripted" and r["condition"] == "security"]
     assert scripted and all(float(r["focal:agree_defensive_realist"]) == 1.0 for r in scripted)
-    assert "## Which strategies emerge" in report and "Security-maximisers learned to" in report
+    strategies = report.split("## Which strategies emerge")[1].split("\n## ")[0]
+    assert "Security-maximisers learned to" in strategies
+    # What the learners do among the background, beside the scripted focal baseline there: once per condition.
+    assert strategies.count("Among `offensive_realist` nations they") == 3
+    assert strategies.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
     assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
     # A replay per condition and setting, linked from the report: a page of the episode its evaluation row played.
     replays = re.findall(r"\[replay\]\(([^)]+)\)", report.split("## Replays")[1].split("\n## ")[0])
@@ -141,8 +146,19 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path) ->
     assert again.returncode == 0, again.stderr[-3000:]
     assert time.monotonic() - started < 30
     assert "0 runs trained (6 already finished), 0 evaluation jobs run" in again.stdout
+    assert "(nothing new: report unchanged)" in again.stdout
     assert (out / "results.csv").read_bytes() == csv_before
     assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.pt")} == models
+
+    # The report is kept while nothing it shows changed, and written again once the code that writes it changed (an
+    # upgraded package reports the same results anew).
+    import train.experiment_results as experiment_results
+
+    invocations = json.loads((out / "timing.json").read_text())["invocations"]
+    experiment_results.finish(design, out, invocations, "same command")
+    assert experiment_results.finish(design, out, invocations, "same command")[1] is False
+    monkeypatch.setattr(experiment_results, "report_fingerprint", lambda: "edited report code")
+    assert experiment_results.finish(design, out, invocations, "same command")[1] is True
 
 
 def run_locked(run: Path) -> bool:
@@ -603,6 +619,40 @@ def test_the_strategy_section_shows_a_dash_for_a_metric_no_scripted_episode_defi
         warnings.simplefilter("error")
         parts = strategy_section(design, rows_of, 0.95, None)
     assert "| `arms_racing` (per nation) | 1 [1, 1] | - | - |" in "\n".join(parts)
+
+
+def test_the_strategy_section_says_what_learners_do_among_the_background_with_intervals_in_range(
+    tmp_path: Path,
+) -> None:
+    # Learners can play one way among themselves and another among scripted nations (the quick preset's send aid in
+    # self-play and propose alliances among either background): the section says both. A count's t interval over a
+    # few seeds would reach below 0; it is clipped there, while arms racing, a correlation, keeps its negative side.
+    from realism_env import Act
+    from train.report_sections import strategy_section
+    from train.strategy import ARCHETYPES
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
+    acts = [f"act_{a.name.lower()}" for a in Act]
+
+    def row(seed: Any, act: str, demands: float, racing: float) -> dict:
+        values = {name: float(name == act) for name in acts}
+        values |= {"arms_level_0": 0.0, "arms_level_1": 1.0} | {f"agree_{name}": 0.25 for name in ARCHETYPES}
+        values |= {"demands_made": demands, "arms_racing": racing}
+        return {"seed": seed} | {f"focal:{name}": value for name, value in values.items()}
+
+    def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+        act = "act_support" if setting.startswith("selfplay") else "act_ally"
+        if policy != "learned":
+            return [row("", "act_wait", 1.0, 0.1)] * 2
+        demands, racing = [0.0, 0.0, 6.0, 0.0], [-0.5, 0.5, -0.4, 0.3]
+        return [row(float(seed), act, demands[seed], racing[seed]) for seed in range(4) for _ in range(2)]
+
+    text = "\n".join(strategy_section(design, rows_of, 0.95, None))
+    assert "Security-maximisers learned to send aid (100% of turns)" in text
+    assert text.count("Among `offensive_realist` nations they propose or accept alliances (100% of turns)") == 3
+    assert text.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
+    assert "| `demands_made` (per nation) | 1.5 [0, 6.27] |" in text
+    assert "| `arms_racing` (per nation) | -0.025 [-0.819, 0.769] |" in text
 
 
 def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:

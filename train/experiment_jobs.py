@@ -18,7 +18,9 @@ from train.experiment_design import Condition, Design, Setting
 from train.experiment_presets import PresetError
 from train.ppo import make_config
 
-EVAL_CACHE_VERSION = 2  # 2: the training setting's rows hold the strategy columns (train.strategy)
+# 2: the training setting's rows hold the strategy columns (train.strategy); 3: the focal settings' rows in the
+# training scenario too
+EVAL_CACHE_VERSION = 3
 #: A run's trained network (train.fast_ppo)
 MODEL = "model.pt"
 
@@ -89,17 +91,32 @@ def _eval_common(design: Design, condition: Condition) -> dict[str, Any]:
 EVALUATION_SOURCES = ("realism_env", "agents", "train/learned.py", "train/strategy.py", "train/fast_ppo.py")
 
 
+#: The code that writes the report from the results: its sections and plots, and the replays it links (which play
+#: their episodes again).
+REPORT_SOURCES = ("realism_env", "agents", "train")
+
+
 @functools.cache
 def code_fingerprint() -> str:
     """A hash of :data:`EVALUATION_SOURCES`: cached evaluations are reused only while the code they were measured
     with is unchanged."""
-    return fingerprint(Path(importlib.import_module("train").__file__).parent.parent)
+    return fingerprint(_repository())
 
 
-def fingerprint(root: Path) -> str:
-    """The hash of :data:`EVALUATION_SOURCES` under ``root`` (every ``.py`` file of a folder, by path and content)."""
+@functools.cache
+def report_fingerprint() -> str:
+    """A hash of :data:`REPORT_SOURCES`: a finished experiment's report is written again once this code changed."""
+    return fingerprint(_repository(), REPORT_SOURCES)
+
+
+def _repository() -> Path:
+    return Path(importlib.import_module("train").__file__).parent.parent
+
+
+def fingerprint(root: Path, sources: Sequence[str] = EVALUATION_SOURCES) -> str:
+    """The hash of ``sources`` under ``root`` (every ``.py`` file of a folder, by path and content)."""
     digest = hashlib.sha256()
-    for source in EVALUATION_SOURCES:
+    for source in sources:
         path = root / source
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             digest.update(file.relative_to(root).as_posix().encode())

@@ -16,7 +16,7 @@ import realism_env
 from realism_env import METRICS, NATION_METRICS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json
 from train.experiment_design import Design
-from train.experiment_jobs import baseline_jobs, learned_job, read_json
+from train.experiment_jobs import baseline_jobs, learned_job, read_json, report_fingerprint
 from train.strategy import strategy_columns
 
 #: leading columns of results.csv (then the sweep fields, METRICS, focal:*, <doctrine>:*)
@@ -47,7 +47,7 @@ def result_columns(design: Design) -> list[str]:
         *design.sweep,
         *METRICS,
         *(f"{group}:{name}" for group in groups for name in nation),
-        *strategy_columns(n_levels),  # filled in the training scenario's self-play
+        *strategy_columns(n_levels),  # filled in the training scenario's settings
     ]
 
 
@@ -112,7 +112,8 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], command: str) -> tuple[Path, bool]:
     """Collect the evaluations into results.csv and write report.md with its plots; returns the report's path and
-    whether it was written (it is kept as it is when nothing it shows has changed since it was written)."""
+    whether it was written (it is kept as it is when nothing it shows, nor the code that writes it, has changed since
+    it was written)."""
     import hashlib
 
     from train.experiment_replays import write_replays
@@ -127,7 +128,9 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
             runs[(condition.name, seed)] = metrics or {}
     work = [i for i in invocations if i.get("trained") or i.get("evaluated")]
     inputs = json.dumps(
-        [design.preset(), [runs[k] for k in sorted(runs)], work, command], sort_keys=True, default=str
+        [design.preset(), [runs[k] for k in sorted(runs)], work, command, report_fingerprint()],
+        sort_keys=True,
+        default=str,
     ).encode()
     digest = hashlib.sha256((out / "results.csv").read_bytes() + inputs).hexdigest()
     stamp = read_json(out / ".report.json") or {}

@@ -141,8 +141,9 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
         n_focal = setting.n_focal or job["n_nations"]
         focal = [i < n_focal for i in range(job["n_nations"])]
         seeds = range(job["seed"], job["seed"] + job["episodes"])
-        # What the focal nations do and which archetype they resemble, in the training scenario's self-play.
-        strategy = setting.selfplay and not setting.heldout
+        # What the focal nations do and which archetype they resemble, in the training scenario: in self-play and
+        # among each scripted background (what learners do differs between the two).
+        strategy = not setting.heldout
         rows, trace = play(
             policies,
             doctrines,

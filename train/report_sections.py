@@ -318,12 +318,13 @@ def _bar_vs_interval(check: Mapping[str, Any]) -> str:
     return "above" if low > bar else "below" if high < bar else "inside"
 
 
-#: The episode behaviour the theories argue about (focal nations' means, realism_env.NATION_METRICS): balancing
-#: against bandwagoning (Waltz; Walt), buck-passing (Mearsheimer; the critics' balance failures), blackmail (demands),
-#: bait-and-bleed and bloodletting (Mearsheimer), arms racing (the security dilemma, Jervis), and war itself.
+#: The episode behaviour the theories argue about (focal nations' means, realism_env.NATION_METRICS): alliances, and
+#: among them balancing against bandwagoning (Waltz; Walt), buck-passing (Mearsheimer; the critics' balance failures),
+#: blackmail (demands), bait-and-bleed and bloodletting (Mearsheimer), arms racing (the security dilemma, Jervis), and
+#: war itself.
 BEHAVIOUR = (
-    "balancing", "bandwagoning", "buck_passing", "demands_made", "bait_and_bleed", "bloodletting", "arms_racing",
-    "war_onsets", "mean_arms_level",
+    "alliances_formed", "balancing", "bandwagoning", "buck_passing", "demands_made", "bait_and_bleed", "bloodletting",
+    "arms_racing", "war_onsets", "mean_arms_level",
 )  # fmt: skip
 
 _ACT_PHRASE = {
@@ -340,20 +341,23 @@ def strategy_section(
     """ "Which strategies emerge": per learned condition, in self-play in the training scenario, the focal nations'
     acts and arms levels, their agreement with each scripted archetype (:mod:`train.strategy`) with its interval over
     seeds and the closest archetype, how the seeds split (:func:`seed_split`), and the behaviour the theories argue
-    about; scripted and random nations in the same worlds beside them; with ``save``, a plot of each seed's acts
-    (``strategies.png``). Returns the section's markdown parts."""
+    about; scripted and random nations in the same worlds beside them; then the same for the learned focal nations
+    among each scripted background of the training scenario, beside the scripted focal baseline (what learners do
+    among strangers can differ from what they do among themselves); with ``save``, a plot of each seed's acts in
+    self-play (``strategies.png``). Returns the section's markdown parts."""
     from realism_env import Act
-    from train.strategy import ARCHETYPES
 
     setting = _training_setting(design)
+    among = [s for s in design.settings if not s.heldout and not s.selfplay]
     pct = _pct(confidence)
     parts = [
         "## Which strategies emerge",
-        f"Self-play in `{design.scenario}`, every nation. Shares of the nations' turns; learned: mean [{pct} interval] "
-        "over seeds, scripted and random: means over episodes in the same worlds. *Agreement with an archetype*: the "
-        "share of turns on which that scripted policy, fed the same observations with its own memory, would have "
-        "taken the same act toward the same nation (`train/strategy.py`); the random nations' agreement is the "
-        "chance level, and a scripted defensive realist agrees with its own archetype on every turn.",
+        f"Self-play in `{design.scenario}`, every nation, then the learned focal nations among each scripted "
+        "background there. Shares of the nations' turns; learned: mean "
+        f"[{pct} interval] over seeds, scripted and random: means over episodes in the same worlds. *Agreement with an "
+        "archetype*: the share of turns on which that scripted policy, fed the same observations with its own memory, "
+        "would have taken the same act toward the same nation (`train/strategy.py`); the random nations' agreement is "
+        "the chance level, and a scripted defensive realist agrees with its own archetype on every turn.",
     ]
     acts = [f"act_{a.name.lower()}" for a in Act]
     plotted: dict[str, dict[str, dict[str, float]]] = {}
@@ -366,45 +370,14 @@ def strategy_section(
         panel = f"{condition.name} ({condition.world})" if len(design.worlds) > 1 else condition.name
         plotted[panel] = {f"seed {seed}": shares for seed, shares in by_seed.items()}
         plotted[panel].update({policy: act_shares(data, acts) for policy, data in references.items() if data})
-
-        def learned_mean(name: str, learned: Sequence[Mapping[str, Any]] = learned) -> dict[str, float]:
-            return mean_ci(metric_units(learned, f"focal:{name}"), confidence)
-
-        def share(name: str) -> dict[str, float]:
-            """A share of turns: its interval clipped to [0, 1] (a t interval over a few seeds can overshoot)."""
-            summary = learned_mean(name)
-            return {**summary, "ci_low": max(summary["ci_low"], 0.0), "ci_high": min(summary["ci_high"], 1.0)}
-
-        def reference(policy: str, name: str, references: Mapping[str, Any] = references) -> str:
-            data = references[policy]
-            return fmt(finite_mean(column(data, f"focal:{name}"))) if data else "-"
-
-        n_levels = sum(1 for key in learned[0] if key.startswith("focal:arms_level_"))
-        levels = [f"arms_level_{k}" for k in range(n_levels)]
-        agreement = {name: share(f"agree_{name}") for name in ARCHETYPES}
-        closest = max(ARCHETYPES, key=lambda name: agreement[name]["mean"])
-        shares = {name: share(name) for name in acts + levels}
-        top = sorted(acts, key=lambda name: -shares[name]["mean"])[:2]
-        level = max(levels, key=lambda name: shares[name]["mean"])
-        chance = reference("random", f"agree_{closest}")
-        top = [name for name in top if name == top[0] or shares[name]["mean"] >= 0.05]
-        doing = " and ".join(f"{_ACT_PHRASE[name[4:]]} ({100 * shares[name]['mean']:.0f}% of turns)" for name in top)
+        strategy = _strategy_of(learned, acts, confidence)
+        chance = _reference(references["random"], f"agree_{strategy['closest']}")
         parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
-        parts.append(
-            f"**{_WHO.get(condition.doctrine, condition.name)} learned to {doing}, at arms level "
-            f"{level.rsplit('_', 1)[1]} on {100 * shares[level]['mean']:.0f}% of turns; the closest archetype is "
-            f"`{closest}`, whose choice they make on {100 * agreement[closest]['mean']:.0f}% of turns "
-            f"[{fmt(100 * agreement[closest]['ci_low'])}, {fmt(100 * agreement[closest]['ci_high'])}] "
-            f"(a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%).**" + seed_split(by_seed)
-        )
-        header = ["", "learned", "scripted", "random"]
-        table = [[f"agree `{name}`", fmt_summary(agreement[name]), reference("scripted", f"agree_{name}"),
-                  reference("random", f"agree_{name}")] for name in ARCHETYPES]  # fmt: skip
-        table += [[f"`{name}`", fmt_summary(shares[name]), reference("scripted", name), reference("random", name)]
-                  for name in acts + levels]  # fmt: skip
-        table += [[f"`{name}` (per nation)", fmt_summary(learned_mean(name)), reference("scripted", name),
-                   reference("random", name)] for name in BEHAVIOUR]  # fmt: skip
-        parts.append(markdown_table(header, table, "lrrr"))
+        who = _WHO.get(condition.doctrine, condition.name)
+        parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy, chance)}**" + seed_split(by_seed))
+        columns = {"learned": strategy, **references}
+        parts.append(markdown_table(["", *columns], _strategy_table(columns, acts, strategy["levels"]), "lrrr"))
+        parts += _strategy_among_backgrounds(condition, among, rows_of, acts, confidence)
     if plotted and save is not None:
         names = {name: name[4:] for name in acts}  # the plot's legend: wait, attack, ...
         bars = {
@@ -418,6 +391,106 @@ def strategy_section(
         )
         parts.append(f"![strategies]({image})")
     return parts
+
+
+def _strategy_among_backgrounds(
+    condition: Any, among: Sequence[Any], rows_of: RowsOf, acts: Sequence[str], confidence: float
+) -> list[str]:
+    """The learned focal nations' strategy among each scripted background of the training scenario (``among``: those
+    settings), a sentence per background and one table beside the scripted focal baseline of the same worlds."""
+    columns: dict[str, Any] = {}
+    sentences = []
+    for setting in among:
+        learned = rows_of(condition.world, condition.name, "learned", setting.name)
+        if not learned or f"focal:{acts[0]}" not in learned[0]:
+            continue
+        strategy = _strategy_of(learned, acts, confidence)
+        by_seed = act_shares_by_seed(learned, acts)
+        sentences.append(
+            _strategy_sentence(f"Among `{setting.background}` nations they", strategy, None) + seed_split(by_seed)
+        )
+        columns[f"learned among `{setting.background}`"] = strategy
+        columns[f"scripted among `{setting.background}`"] = rows_of(
+            condition.world, condition.name, "scripted", setting.name
+        )
+    if not columns:
+        return []
+    n_focal = among[0].n_focal
+    levels = next(v for v in columns.values() if isinstance(v, dict))["levels"]
+    return [
+        f"**As {n_focal} focal nations among scripted ones** (beside them, the scripted focal baseline of their "
+        "doctrine in the same worlds). " + " ".join(sentences),
+        markdown_table(["", *columns], _strategy_table(columns, acts, levels), "l" + "r" * len(columns)),
+    ]
+
+
+def _strategy_of(learned: Sequence[Mapping[str, Any]], acts: Sequence[str], confidence: float) -> dict[str, Any]:
+    """The learned focal nations' strategy in one setting: {"summaries": {column: mean and interval over seeds},
+    "levels", "closest" archetype, "top" acts, "level" most played}. Intervals are clipped to what a column can take
+    (a t interval over a few seeds can overshoot): shares to [0, 1], counts to 0 and above."""
+    from train.strategy import ARCHETYPES
+
+    n_levels = sum(1 for key in learned[0] if key.startswith("focal:arms_level_"))
+    levels = [f"arms_level_{k}" for k in range(n_levels)]
+    summaries = {}
+    for name in [*(f"agree_{a}" for a in ARCHETYPES), *acts, *levels, *BEHAVIOUR]:
+        summary = mean_ci(metric_units(learned, f"focal:{name}"), confidence)
+        if name not in BEHAVIOUR:
+            summary = {**summary, "ci_low": max(summary["ci_low"], 0.0), "ci_high": min(summary["ci_high"], 1.0)}
+        elif name != "arms_racing":  # counts and levels cannot be negative (arms racing is a correlation)
+            summary = {**summary, "ci_low": max(summary["ci_low"], 0.0)}
+        summaries[name] = summary
+    top = sorted(acts, key=lambda name: -summaries[name]["mean"])[:2]
+    return {
+        "summaries": summaries,
+        "levels": levels,
+        "closest": max(ARCHETYPES, key=lambda name: summaries[f"agree_{name}"]["mean"]),
+        "top": [name for name in top if name == top[0] or summaries[name]["mean"] >= 0.05],
+        "level": max(levels, key=lambda name: summaries[name]["mean"]),
+    }
+
+
+def _strategy_sentence(subject: str, strategy: Mapping[str, Any], chance: str | None) -> str:
+    """ "<subject> <acts> (<share> of turns), at arms level L on S% of turns, forming F alliances each an episode; the
+    closest archetype is A, ..."; with ``chance``, the random nations' agreement with that archetype."""
+    summaries, closest, level = strategy["summaries"], strategy["closest"], strategy["level"]
+    doing = " and ".join(
+        f"{_ACT_PHRASE[name[4:]]} ({100 * summaries[name]['mean']:.0f}% of turns)" for name in strategy["top"]
+    )
+    arms = f"at arms level {level.rsplit('_', 1)[1]} on {100 * summaries[level]['mean']:.0f}% of turns"
+    said = f"{subject} {doing}, {arms}"
+    alliances = summaries["alliances_formed"]["mean"]
+    if math.isfinite(alliances):
+        said += f", forming {fmt(alliances)} alliances each an episode"
+    agreement = summaries[f"agree_{closest}"]
+    said += (
+        f"; the closest archetype is `{closest}`, whose choice they make on {100 * agreement['mean']:.0f}% of turns "
+        f"[{fmt(100 * agreement['ci_low'])}, {fmt(100 * agreement['ci_high'])}]"
+    )
+    if chance is not None:
+        said += f" (a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%)"
+    return said + "."
+
+
+def _strategy_table(columns: Mapping[str, Any], acts: Sequence[str], levels: Sequence[str]) -> list[list[str]]:
+    """Rows of a strategy table: agreement with each archetype, acts, arms levels and behaviour; a column is a
+    learned strategy (:func:`_strategy_of`: mean [interval] over seeds) or reference rows (the mean over episodes)."""
+    from train.strategy import ARCHETYPES
+
+    def cell(value: Any, name: str) -> str:
+        if isinstance(value, dict):
+            return fmt_summary(value["summaries"][name])
+        return _reference(value, name)
+
+    names = [(f"agree `{a}`", f"agree_{a}") for a in ARCHETYPES]
+    names += [(f"`{name}`", name) for name in [*acts, *levels]]
+    names += [(f"`{name}` (per nation)", name) for name in BEHAVIOUR]
+    return [[label, *(cell(value, name) for value in columns.values())] for label, name in names]
+
+
+def _reference(rows: Sequence[Mapping[str, Any]], name: str) -> str:
+    """A reference policy's mean of ``focal:<name>`` over its episodes ("-" without rows)."""
+    return fmt(finite_mean(column(rows, f"focal:{name}"))) if rows else "-"
 
 
 def act_shares(rows: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> dict[str, float]:
