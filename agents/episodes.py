@@ -125,6 +125,19 @@ class Episodes:
             rows += [self.row(group.log(k), seed, int(group.n_turns[k])) for k, seed in enumerate(group.seeds)]
         return rows
 
+    def returns(self, seeds: Sequence[int], progress: Any = None) -> np.ndarray:
+        """[E, N] each nation's return in each episode ``seeds`` (in order): its rewards summed over the turns it
+        acted; ``progress`` (a tqdm bar or None) is advanced as episodes end."""
+        totals = []
+        for group in self.play(seeds):
+            total = np.zeros((len(group.seeds), self.plan.config.n_nations))
+            for turn in group.turns():
+                total += np.where(turn.live, turn.step.rewards, 0.0)
+                if progress is not None:
+                    progress.update(int(turn.ended.sum()))
+            totals.append(total)
+        return np.concatenate(totals)
+
     def row(self, log: EpisodeLog, seed: int, turns: int) -> dict[str, Any]:
         """The row of an episode (its log, seed and length): its metrics, and their means by doctrine and by policy."""
         per_nation = {name: values[0] for name, values in batch_nation_metrics(log).items()}

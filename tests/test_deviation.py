@@ -1,0 +1,125 @@
+"""train.deviation: unilateral deviations from learned self-play, in matched worlds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.episodes import Episodes
+from agents.population import make_plan
+from train.learned import learned_population, play
+
+
+@pytest.fixture(scope="module")
+def power_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (barely trained) power run of train.fast_ppo in 9-turn episodes."""
+    pytest.importorskip("torch")
+    from train.fast_ppo import main
+
+    out = tmp_path_factory.mktemp("deviation") / "power"
+    argv = ["--doctrine", "power", "--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8"]
+    assert main([*argv, "--max-cycles", "9", "--out", str(out), "--no-progress-bar"]) == 0
+    return out
+
+
+def test_episode_returns_are_what_the_evaluation_rows_sum() -> None:
+    policies = ["offensive_realist"] * 3 + ["defensive_realist"] * 3
+    doctrines = ["power"] * 3 + ["security"] * 3
+    seeds = [3, 4, 5]
+    returns = Episodes(make_plan(policies, "bipolar", None, 12, doctrines)).returns(seeds)
+    rows, _ = play(policies, doctrines, "bipolar", seeds, max_cycles=12, focal=[True] * 3 + [False] * 3)
+    assert returns.shape == (3, 6)
+    np.testing.assert_allclose(returns[:, :3].mean(axis=1), [row["focal:return"] for row in rows])
+    np.testing.assert_allclose(returns[:, 3:].mean(axis=1), [row["security:return"] for row in rows])
+
+
+def test_a_deviant_plays_one_slot_in_the_same_worlds(power_run: Path) -> None:
+    from train.deviation import deviation_gains, deviation_returns
+
+    returns = deviation_returns(power_run, ["offensive_realist"], episodes=3, slots=[0, 2])
+    selfplay, deviated = returns["selfplay"], returns["deviants"]["offensive_realist"]
+    assert returns["scenario"] == "multipolar" and returns["doctrines"] == ["power"] * 6
+    assert selfplay.shape == (3, 6) and set(deviated) == {0, 2}
+    policies, doctrines = learned_population(power_run)
+    in_slot_2 = [policy if i != 2 else "offensive_realist" for i, policy in enumerate(policies)]
+    expected = Episodes(make_plan(in_slot_2, "multipolar", None, 9, doctrines)).returns([10000, 10001, 10002])
+    np.testing.assert_array_equal(deviated[2], expected)  # the run's 9-turn episodes, the experiment's env seeds
+    gains = deviation_gains(returns)["offensive_realist"]
+    np.testing.assert_allclose(gains["deviant"], (deviated[0][:, 0] + deviated[2][:, 2]) / 2)
+    np.testing.assert_allclose(gains["learned"], (selfplay[:, 0] + selfplay[:, 2]) / 2)
+    np.testing.assert_allclose(gains["gain"], gains["deviant"] - gains["learned"])
+
+
+def test_a_deviant_that_plays_the_learned_policy_gains_nothing(power_run: Path) -> None:
+    # The learned policy as its own deviant: the same play in the same worlds, so every difference is exactly 0.
+    from train.deviation import deviation_gains, deviation_returns, summarise
+
+    learned = learned_population(power_run)[0][0]
+    gains = deviation_gains(deviation_returns(power_run, [learned], episodes=4, slots=[1]))
+    assert not np.any(gains[learned]["gain"]) and not np.any(gains[learned]["others"])
+    summary = summarise({"run": gains})[learned]
+    assert summary["gain"]["mean"] == 0.0 and summary["verdict"] == "no clear difference"
+
+
+def test_the_gains_and_verdicts_of_hand_made_returns() -> None:
+    from train.deviation import deviation_gains, summarise, verdict
+
+    selfplay = np.array([[10.0, 20.0, 30.0], [12.0, 18.0, 30.0]])
+    deviated = np.array([[15.0, 20.0, 27.0], [17.0, 18.0, 29.0]])  # nation 0 deviates: +5, the others -1.5 and -0.5
+    gains = deviation_gains({"selfplay": selfplay, "deviants": {"d": {0: deviated}}})["d"]
+    np.testing.assert_allclose(gains["gain"], [5.0, 5.0])
+    np.testing.assert_allclose(gains["others"], [-1.5, -0.5])
+    np.testing.assert_allclose(gains["learned"], [10.0, 12.0])
+
+    # Over runs the unit is the run: three runs that gain 5, 6 and 7 exploit; runs that gain and lose do not.
+    def run(gain: float) -> dict:
+        return {"d": {"deviant": np.ones(2), "learned": np.zeros(2), "gain": np.full(2, gain), "others": np.zeros(2)}}
+
+    exploited = summarise({"a": run(5.0), "b": run(6.0), "c": run(7.0)})["d"]
+    assert exploited["gain"]["mean"] == pytest.approx(6.0) and exploited["gain"]["n"] == 3
+    assert exploited["verdict"] == "exploits"
+    assert summarise({"a": run(5.0), "b": run(-9.0), "c": run(1.0)})["d"]["verdict"] == "no clear difference"
+    assert verdict({"mean": -1.0, "ci_low": -2.0, "ci_high": -0.5}) == "does worse"
+
+
+def test_the_command_prints_a_table_and_writes_its_figures(
+    power_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from train.deviation import main
+
+    out = tmp_path / "deviation.json"
+    argv = ["--model", str(power_run), "--deviants", "status_quo", "--episodes", "2", "--slots", "0"]
+    document = main([*argv, "--scenario", "bipolar", "--out", str(out), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "power runs in bipolar, 1 run (intervals over episodes), 2 episodes each:" in printed
+    assert printed.count("status_quo") == 1 and "verdict" in printed
+    assert json.loads(out.read_text()) == json.loads(json.dumps(document))
+    group = document["groups"][0]
+    assert group["doctrine"] == "power" and set(group["summary"]) == {"status_quo"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--deviants", "napoleon"], "unknown deviant policy 'napoleon'; valid: "),
+        (["--slots", "6"], "slot 6 is invalid for a run of 6 nations; valid: 0..5"),
+        (["--scenario", "atlantis"], "unknown scenario 'atlantis'; valid: "),
+        (["--episodes", "0"], "--episodes 0 is invalid; valid: an integer >= 1"),
+    ],
+)
+def test_bad_input_names_the_culprit_and_the_valid_choices(power_run: Path, extra: list[str], message: str) -> None:
+    from train.deviation import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--model", str(power_run), "--episodes", "1", "--no-progress", *extra])
+    assert message in str(stopped.value)
+
+
+def test_a_folder_that_is_not_a_run_is_named(tmp_path: Path) -> None:
+    from train.deviation import main
+
+    with pytest.raises(SystemExit, match="is not a finished training run"):
+        main(["--model", str(tmp_path), "--no-progress"])

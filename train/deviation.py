@@ -1,0 +1,229 @@
+"""Unilateral deviations from learned self-play: would a scripted archetype do better in a learned nation's place?
+
+Usage::
+
+    python -m train.deviation --model runs/quick/runs/power/seed0 runs/quick/runs/power/seed1 \\
+        --deviants offensive_realist defensive_realist status_quo
+
+A population's play is stable against a policy when no nation gains by switching to it while the others keep
+theirs: Nash's test of a unilateral deviation, which empirical game theory applies to learned policies (a learned
+profile that a scripted archetype exploits is not an equilibrium of the game it was trained in). For each run, its
+learned nations first play self-play in the matched worlds ``--seed``, ``--seed + 1``, ... (the env seeds, as in
+``train.experiment``'s evaluation); then, for each deviant policy and each nation ``k`` of ``--slots`` (default: every
+nation, in turn), nation ``k`` plays the deviant in the same worlds while the others keep their learned policy. The
+deviant is rewarded by nation ``k``'s training doctrine (a mixed run's nations alternate security and power), so its
+return and the learned nation's are the same quantity. The world is the run's training scenario (or ``--scenario``)
+with the run's training overrides (its ``--set`` and ``--max-cycles``).
+
+What is printed, per run doctrine and deviant (a row per run with ``--per-run``):
+
+- ``deviant``: the deviant's return in nation ``k``'s place (the mean over episodes and slots);
+- ``learned``: the learned nation's return in the same place and worlds, in self-play;
+- ``gain``: their difference, the deviant's gain; above 0, the learned play is exploitable by the deviant;
+- ``others``: the change in the mean return of the other (learned) nations when one of them deviates.
+
+Each is a mean over runs with its Student-t interval over runs (the unit, as in the experiment's report); with one
+run, the interval is over episodes (each episode's difference, paired in its matched world). The verdict reads the
+gain's interval: ``exploits`` (above 0), ``does worse`` (below 0), or ``no clear difference``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.episodes import Episodes
+from agents.policies import POLICIES
+from agents.population import make_plan
+from realism_env import SCENARIOS
+from train.checkpoint import atomic_write_json
+from train.learned import GREEDY_CHOICES, RunInfo, learned_population
+from train.replay import run_overrides
+from train.report_statistics import mean_ci
+
+#: Deviants by default: the theories' archetypes and the pure status quo.
+DEFAULT_DEVIANTS = ("offensive_realist", "defensive_realist", "bandwagoner", "tit_for_tat", "status_quo")
+#: The columns of a result row, each a mean with its interval.
+MEASURES = ("deviant", "learned", "gain", "others")
+
+
+def deviation_returns(
+    run_dir: str | Path,
+    deviants: Sequence[str],
+    scenario: str | None = None,
+    episodes: int = 40,
+    seed: int = 10000,
+    slots: Sequence[int] | None = None,
+    greedy: str = "act_then_target",
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Self-play returns of the run's learned nations and the returns with each deviant in each slot, in the same
+    matched worlds: ``{"selfplay": [E, N], "deviants": {name: {slot: [E, N]}}, "doctrines": [N], "scenario"}``
+    (``E`` episodes, env seeds ``seed .. seed + E - 1``)."""
+    unknown = [name for name in deviants if name not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown deviant policy {unknown[0]!r}; valid: {', '.join(sorted(POLICIES))}")
+    info = RunInfo.read(run_dir)
+    scenario = scenario or info.scenario
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(sorted(SCENARIOS))}")
+    overrides, max_cycles = run_overrides(run_dir)
+    policies, doctrines = learned_population(run_dir, greedy=greedy)
+    n = len(policies)
+    slots = list(range(n)) if slots is None else list(slots)
+    bad = [k for k in slots if not 0 <= k < n]
+    if bad:
+        raise ValueError(f"slot {bad[0]} is invalid for a run of {n} nations; valid: 0..{n - 1}")
+    seeds = list(range(seed, seed + episodes))
+
+    def returns(population: list[str]) -> np.ndarray:
+        plan = make_plan(population, scenario, overrides, max_cycles, list(doctrines))
+        return Episodes(plan).returns(seeds, progress)
+
+    deviated = {
+        name: {k: returns([name if i == k else policy for i, policy in enumerate(policies)]) for k in slots}
+        for name in deviants
+    }
+    selfplay = returns(list(policies))
+    return {"selfplay": selfplay, "deviants": deviated, "doctrines": list(doctrines), "scenario": scenario}
+
+
+def deviation_gains(returns: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """{deviant: {measure: [E] per episode}} from :func:`deviation_returns`: the deviant's return, the learned
+    nation's in its place, the gain, and the change in the others' mean return, each averaged over the slots."""
+    selfplay = returns["selfplay"]
+    n = selfplay.shape[1]
+    out = {}
+    for name, by_slot in returns["deviants"].items():
+        per_slot = {measure: [] for measure in MEASURES}
+        for k, deviated in by_slot.items():
+            others = np.arange(n) != k
+            per_slot["deviant"].append(deviated[:, k])
+            per_slot["learned"].append(selfplay[:, k])
+            per_slot["gain"].append(deviated[:, k] - selfplay[:, k])
+            per_slot["others"].append(deviated[:, others].mean(axis=1) - selfplay[:, others].mean(axis=1))
+        out[name] = {measure: np.mean(values, axis=0) for measure, values in per_slot.items()}
+    return out
+
+
+def verdict(gain: Mapping[str, float]) -> str:
+    """``exploits`` when the gain's interval lies above 0, ``does worse`` below it, else ``no clear difference``."""
+    if gain["ci_low"] > 0:
+        return "exploits"
+    if gain["ci_high"] < 0:
+        return "does worse"
+    return "no clear difference"
+
+
+def summarise(per_run: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], confidence: float = 0.95) -> dict:
+    """{deviant: {measure: mean and interval, "verdict"}} over runs (``per_run``: {run: :func:`deviation_gains`});
+    one run: over its episodes."""
+    runs = list(per_run.values())
+    summary: dict[str, dict[str, Any]] = {}
+    for name in runs[0]:
+        if len(runs) > 1:
+            values = {measure: [float(np.mean(run[name][measure])) for run in runs] for measure in MEASURES}
+        else:
+            values = {measure: runs[0][name][measure] for measure in MEASURES}
+        summary[name] = {measure: mean_ci(values[measure], confidence) for measure in MEASURES}
+        summary[name]["verdict"] = verdict(summary[name]["gain"])
+    return summary
+
+
+def format_table(title: str, summary: Mapping[str, Mapping[str, Any]]) -> str:
+    """The summary as a plain-text table under ``title``."""
+
+    def cell(value: Mapping[str, float]) -> str:
+        if not np.isfinite(value["ci_low"]):
+            return f"{value['mean']:.2f}"
+        return f"{value['mean']:.2f} [{value['ci_low']:.2f}, {value['ci_high']:.2f}]"
+
+    header = ["deviant", *MEASURES, "verdict"]
+    rows = [[name, *(cell(values[m]) for m in MEASURES), values["verdict"]] for name, values in summary.items()]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m train.deviation",
+        description="Would a scripted policy do better in a learned nation's place? Unilateral deviations from the "
+        "learned self-play of training runs, in matched worlds.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", nargs="+", required=True, metavar="RUN_DIR", help="finished training runs")
+    parser.add_argument(
+        "--deviants", nargs="+", default=list(DEFAULT_DEVIANTS), metavar="POLICY", help="registered policy names"
+    )
+    parser.add_argument("--scenario", default=None, help="the world (default: each run's training scenario)")
+    parser.add_argument("--episodes", type=int, default=40, help="matched worlds per run, deviant and slot")
+    parser.add_argument("--seed", type=int, default=10000, help="the first env seed (the experiment's evaluation's)")
+    parser.add_argument("--slots", type=int, nargs="+", default=None, help="the nations that deviate (default: all)")
+    parser.add_argument("--greedy", default="act_then_target", choices=GREEDY_CHOICES, help="how learned nations act")
+    parser.add_argument("--per-run", action="store_true", help="also print a table per run")
+    parser.add_argument("--out", default=None, metavar="FILE.json", help="write the summaries and per-run means")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    if args.episodes < 1:
+        raise SystemExit(f"error: --episodes {args.episodes} is invalid; valid: an integer >= 1")
+    for run_dir in args.model:
+        if not (Path(run_dir) / "config.json").is_file():
+            raise SystemExit(f"error: {run_dir} is not a finished training run (no config.json)")
+    progress = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        nations = [len(RunInfo.read(run).doctrine_per_nation) for run in args.model]
+        per_run = [args.episodes * (1 + len(args.deviants) * len(args.slots or range(n))) for n in nations]
+        progress = tqdm(total=sum(per_run), unit="episode", file=sys.stderr, dynamic_ncols=True)
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    try:
+        for run_dir in args.model:
+            returns = deviation_returns(
+                run_dir, args.deviants, args.scenario, args.episodes, args.seed, args.slots, args.greedy, progress
+            )
+            key = (RunInfo.read(run_dir).doctrine, returns["scenario"])
+            groups.setdefault(key, {})[str(run_dir)] = deviation_gains(returns)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    finally:
+        if progress is not None:
+            progress.close()
+    document: dict[str, Any] = {"episodes": args.episodes, "seed": args.seed, "groups": []}
+    for (doctrine, scenario), per_run in groups.items():
+        summary = summarise(per_run)
+        unit = f"{len(per_run)} runs" if len(per_run) > 1 else "1 run (intervals over episodes)"
+        print(format_table(f"\n{doctrine} runs in {scenario}, {unit}, {args.episodes} episodes each:", summary))
+        if args.per_run and len(per_run) > 1:
+            for run_dir, gains in per_run.items():
+                print(format_table(f"\n{run_dir}:", summarise({run_dir: gains})))
+        document["groups"].append(
+            {
+                "doctrine": doctrine,
+                "scenario": scenario,
+                "summary": summary,
+                "runs": {
+                    run: {name: {m: float(np.mean(v)) for m, v in gains[name].items()} for name in gains}
+                    for run, gains in per_run.items()
+                },
+            }
+        )
+    if args.out:
+        atomic_write_json(Path(args.out), document)
+        print(f"\nwritten: {args.out}")
+    return document
+
+
+if __name__ == "__main__":
+    main()
