@@ -10,19 +10,14 @@ import pytest
 
 from agents.episodes import Episodes
 from agents.population import make_plan
+from tests.runs import tiny_run
 from train.learned import learned_population, play
 
 
 @pytest.fixture(scope="module")
 def power_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real (barely trained) power run of train.fast_ppo in 9-turn episodes."""
-    pytest.importorskip("torch")
-    from train.fast_ppo import main
-
-    out = tmp_path_factory.mktemp("deviation") / "power"
-    argv = ["--doctrine", "power", "--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8"]
-    assert main([*argv, "--max-cycles", "9", "--out", str(out), "--no-progress-bar"]) == 0
-    return out
+    return tiny_run(tmp_path_factory.mktemp("deviation") / "power", "--doctrine", "power")
 
 
 def test_episode_returns_are_what_the_evaluation_rows_sum() -> None:

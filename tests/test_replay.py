@@ -18,6 +18,7 @@ from agents import replay
 from agents.evaluate import evaluate
 from realism_env import EpisodeLogError, map_geometry, read_episode, validate_episode, write_episode
 from realism_env.episode_log import FORMAT, VERSION
+from tests.runs import tiny_run
 
 POPULATION = "offensive_realist:3,defensive_realist:3"
 POLICIES = ["offensive_realist"] * 3 + ["defensive_realist"] * 3
@@ -305,13 +306,7 @@ def test_help_lists_the_options() -> None:
 @pytest.fixture(scope="module")
 def fast_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real (barely trained) security run of train.fast_ppo, trained with an override."""
-    pytest.importorskip("torch")
-    from train.fast_ppo import main
-
-    out = tmp_path_factory.mktemp("fast") / "security"
-    argv = ["--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "9"]
-    assert main([*argv, "--set", "conquest_payoff=0.7", "--out", str(out), "--no-progress-bar"]) == 0
-    return out
+    return tiny_run(tmp_path_factory.mktemp("fast") / "security", "--set", "conquest_payoff=0.7")
 
 
 def test_train_replay_plays_a_learned_run(fast_run: Path, tmp_path: Path) -> None:
