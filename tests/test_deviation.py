@@ -43,9 +43,9 @@ def test_a_deviant_plays_one_slot_in_the_same_worlds(power_run: Path) -> None:
     expected = Episodes(make_plan(in_slot_2, "multipolar", None, 9, doctrines)).returns([10000, 10001, 10002])
     np.testing.assert_array_equal(deviated[2], expected)  # the run's 9-turn episodes, the experiment's env seeds
     gains = deviation_gains(returns)["offensive_realist"]
-    np.testing.assert_allclose(gains["deviant"], (deviated[0][:, 0] + deviated[2][:, 2]) / 2)
-    np.testing.assert_allclose(gains["learned"], (selfplay[:, 0] + selfplay[:, 2]) / 2)
-    np.testing.assert_allclose(gains["gain"], gains["deviant"] - gains["learned"])
+    np.testing.assert_allclose(gains["deviant_return"], (deviated[0][:, 0] + deviated[2][:, 2]) / 2)
+    np.testing.assert_allclose(gains["learned_return"], (selfplay[:, 0] + selfplay[:, 2]) / 2)
+    np.testing.assert_allclose(gains["gain"], gains["deviant_return"] - gains["learned_return"])
 
 
 def test_a_deviant_that_plays_the_learned_policy_gains_nothing(power_run: Path) -> None:
@@ -54,7 +54,7 @@ def test_a_deviant_that_plays_the_learned_policy_gains_nothing(power_run: Path) 
 
     learned = learned_population(power_run)[0][0]
     gains = deviation_gains(deviation_returns(power_run, [learned], episodes=4, slots=[1]))
-    assert not np.any(gains[learned]["gain"]) and not np.any(gains[learned]["others"])
+    assert not np.any(gains[learned]["gain"]) and not np.any(gains[learned]["others_change"])
     summary = summarise({"run": gains})[learned]
     assert summary["gain"]["mean"] == 0.0 and summary["verdict"] == "no clear difference"
 
@@ -66,12 +66,13 @@ def test_the_gains_and_verdicts_of_hand_made_returns() -> None:
     deviated = np.array([[15.0, 20.0, 27.0], [17.0, 18.0, 29.0]])  # nation 0 deviates: +5, the others -1.5 and -0.5
     gains = deviation_gains({"selfplay": selfplay, "deviants": {"d": {0: deviated}}})["d"]
     np.testing.assert_allclose(gains["gain"], [5.0, 5.0])
-    np.testing.assert_allclose(gains["others"], [-1.5, -0.5])
-    np.testing.assert_allclose(gains["learned"], [10.0, 12.0])
+    np.testing.assert_allclose(gains["others_change"], [-1.5, -0.5])
+    np.testing.assert_allclose(gains["learned_return"], [10.0, 12.0])
 
     # Over runs the unit is the run: three runs that gain 5, 6 and 7 exploit; runs that gain and lose do not.
     def run(gain: float) -> dict:
-        return {"d": {"deviant": np.ones(2), "learned": np.zeros(2), "gain": np.full(2, gain), "others": np.zeros(2)}}
+        values = {"deviant_return": np.ones(2), "learned_return": np.zeros(2), "others_change": np.zeros(2)}
+        return {"d": {**values, "gain": np.full(2, gain)}}
 
     exploited = summarise({"a": run(5.0), "b": run(6.0), "c": run(7.0)})["d"]
     assert exploited["gain"]["mean"] == pytest.approx(6.0) and exploited["gain"]["n"] == 3

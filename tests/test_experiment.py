@@ -52,6 +52,7 @@ episodes = 2
 heldout = ["bipolar"]
 backgrounds = ["offensive_realist"]
 focal_heldout = ["bipolar"]
+deviation_episodes = 2
 """
 
 
@@ -117,6 +118,15 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert strategies.count("Among `offensive_realist` nations they") == 3
     assert strategies.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
     assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
+    # Each run's deviations in the training and held-out scenarios: one row per run, scenario and deviant, and a
+    # report section that reads them.
+    deviations = read_csv(out / "deviations.csv")
+    assert len(deviations) == 3 * 2 * 3 * 2  # conditions x seeds x scenarios x deviants (the quick preset's)
+    scenarios = {(r["scenario"], r["heldout"]) for r in deviations}
+    assert scenarios == {("multipolar", "0"), ("bipolar", "1"), ("islands", "1")}
+    for r in deviations:
+        assert float(r["gain"]) == pytest.approx(float(r["deviant_return"]) - float(r["learned_return"]))
+    assert "## Would a scripted nation do better in a learned one's place?" in report
     # A replay per condition and setting, linked from the report: a page of the episode its evaluation row played.
     replays = re.findall(r"\[replay\]\(([^)]+)\)", report.split("## Replays")[1].split("\n## ")[0])
     assert len(replays) == 3 * n_settings and len(set(replays)) == len(replays)
@@ -286,6 +296,9 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
         ("[sweep]\noffense_defense_balance = [2.0, -1.0]", "offense_defense_balance=-1.0 is invalid"),
         ("[train]\nbatch_size = 1", "--batch-size=1 is invalid"),
         ("base = 'huge'", "base = 'huge' is invalid; valid: quick, full"),
+        ("[evaluate]\ndeviants = ['hawk']", "[evaluate] deviants has 'hawk'; valid:"),
+        ("[evaluate]\ndeviation_scenarios = ['mars']", "[evaluate] deviation_scenarios has 'mars'; valid: bipolar"),
+        ("[evaluate]\ndeviation_episodes = 0", "[evaluate] deviation_episodes = 0 is invalid; valid: an integer >= 1"),
         (
             "[evaluate]\ngreedy = 'argmax'",
             '[evaluate] greedy = \'argmax\' is invalid; valid: "act_then_target" or "flat"',
@@ -653,6 +666,41 @@ def test_the_strategy_section_says_what_learners_do_among_the_background_with_in
     assert text.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
     assert "| `demands_made` (per nation) | 1.5 [0, 6.27] |" in text
     assert "| `arms_racing` (per nation) | -0.025 [-0.819, 0.769] |" in text
+
+
+def test_deviations_are_planned_per_scenario_and_left_out_without_deviants(tmp_path: Path) -> None:
+    from train.experiment_jobs import is_deviation, learned_job
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
+    condition, seed, run_dir = design.runs(tmp_path / "out")[0]
+    run_dir.mkdir(parents=True)
+    (run_dir / "model.pt").write_bytes(b"weights")  # the cache keys hold the model's digest
+    items = [i for i in learned_job(design, tmp_path / "out", condition, seed, run_dir)["items"] if is_deviation(i)]
+    assert [i["deviation"]["scenario"] for i in items] == ["multipolar", "bipolar", "islands"]
+    assert {i["deviation"]["episodes"] for i in items} == {2} and all(i["key"]["model_sha256"] for i in items)
+    assert len({json.dumps(i["key"], sort_keys=True) for i in items}) == 3  # a cache file per scenario
+    none = resolve(load_preset(path=preset_file(tmp_path, TINY + "deviants = []\n", "none.toml")))
+    assert none.deviation_scenarios == []
+    assert not any(is_deviation(i) for i in learned_job(none, tmp_path / "out", condition, seed, run_dir)["items"])
+
+
+def test_the_deviation_section_leads_with_what_is_exploited(tmp_path: Path) -> None:
+    from train.report_sections import deviation_section
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
+    assert deviation_section(design, [], 0.95) == []  # no deviants, no section
+
+    def rows(condition: str, scenario: str, deviant: str, gains: list[float]) -> list[dict]:
+        return [{"condition": condition, "scenario": scenario, "deviant": deviant, "gain": g} for g in gains]
+
+    deviations = rows("power", "bipolar", "offensive_realist", [21.0, 29.0, 34.0, 30.0])
+    deviations += rows("power", "multipolar", "offensive_realist", [-10.0, 1.0, -3.0, -1.0])
+    deviations += rows("security", "multipolar", "offensive_realist", [-8.0, -6.0, -9.0, -7.0])
+    text = "\n".join(deviation_section(design, deviations, 0.95))
+    assert "**Exploited: `power` by `offensive_realist` in `bipolar` (28.5 [19.8, 37.2]).**" in text
+    assert "| `multipolar` | `offensive_realist` | -7.5 [-9.55, -5.45] does worse | -3.25 [-10.9, 4.37] no " in text
+    table = text.split("| scenario | deviant | `security` | `power` |")[1]  # the conditions with deviations
+    assert table.index("| `multipolar` |") < table.index("| `bipolar` (held out) | `offensive_realist` | - | 28.5")
 
 
 def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:

@@ -17,10 +17,10 @@ with the run's training overrides (its ``--set`` and ``--max-cycles``).
 
 What is printed, per run doctrine and deviant (a row per run with ``--per-run``):
 
-- ``deviant``: the deviant's return in nation ``k``'s place (the mean over episodes and slots);
-- ``learned``: the learned nation's return in the same place and worlds, in self-play;
+- ``deviant_return``: the deviant's return in nation ``k``'s place (the mean over episodes and slots);
+- ``learned_return``: the learned nation's return in the same place and worlds, in self-play;
 - ``gain``: their difference, the deviant's gain; above 0, the learned play is exploitable by the deviant;
-- ``others``: the change in the mean return of the other (learned) nations when one of them deviates.
+- ``others_change``: the change in the mean return of the other (learned) nations when one of them deviates.
 
 Each is a mean over runs with its Student-t interval over runs (the unit, as in the experiment's report); with one
 run, the interval is over episodes (each episode's difference, paired in its matched world). The verdict reads the
@@ -49,7 +49,7 @@ from train.report_statistics import mean_ci
 #: Deviants by default: the theories' archetypes and the pure status quo.
 DEFAULT_DEVIANTS = ("offensive_realist", "defensive_realist", "bandwagoner", "tit_for_tat", "status_quo")
 #: The columns of a result row, each a mean with its interval.
-MEASURES = ("deviant", "learned", "gain", "others")
+MEASURES = ("deviant_return", "learned_return", "gain", "others_change")
 
 
 def deviation_returns(
@@ -61,10 +61,15 @@ def deviation_returns(
     slots: Sequence[int] | None = None,
     greedy: str = "act_then_target",
     progress: Any = None,
+    overrides: Mapping[str, Any] | None = None,
+    max_cycles: int | None = None,
+    deterministic: bool = True,
 ) -> dict[str, Any]:
     """Self-play returns of the run's learned nations and the returns with each deviant in each slot, in the same
     matched worlds: ``{"selfplay": [E, N], "deviants": {name: {slot: [E, N]}}, "doctrines": [N], "scenario"}``
-    (``E`` episodes, env seeds ``seed .. seed + E - 1``)."""
+    (``E`` episodes, env seeds ``seed .. seed + E - 1``). The world is ``scenario`` (default: the run's training
+    scenario) with ``overrides`` and ``max_cycles`` (default: the run's training ``--set`` and ``--max-cycles``);
+    learned nations play their ``greedy`` choice, or sample with ``deterministic=False``."""
     unknown = [name for name in deviants if name not in POLICIES]
     if unknown:
         raise ValueError(f"unknown deviant policy {unknown[0]!r}; valid: {', '.join(sorted(POLICIES))}")
@@ -72,8 +77,10 @@ def deviation_returns(
     scenario = scenario or info.scenario
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(sorted(SCENARIOS))}")
-    overrides, max_cycles = run_overrides(run_dir)
-    policies, doctrines = learned_population(run_dir, greedy=greedy)
+    trained_overrides, trained_cycles = run_overrides(run_dir)
+    overrides = trained_overrides if overrides is None else dict(overrides)
+    max_cycles = trained_cycles if max_cycles is None else max_cycles
+    policies, doctrines = learned_population(run_dir, deterministic=deterministic, greedy=greedy)
     n = len(policies)
     slots = list(range(n)) if slots is None else list(slots)
     bad = [k for k in slots if not 0 <= k < n]
@@ -103,12 +110,18 @@ def deviation_gains(returns: Mapping[str, Any]) -> dict[str, dict[str, np.ndarra
         per_slot = {measure: [] for measure in MEASURES}
         for k, deviated in by_slot.items():
             others = np.arange(n) != k
-            per_slot["deviant"].append(deviated[:, k])
-            per_slot["learned"].append(selfplay[:, k])
+            per_slot["deviant_return"].append(deviated[:, k])
+            per_slot["learned_return"].append(selfplay[:, k])
             per_slot["gain"].append(deviated[:, k] - selfplay[:, k])
-            per_slot["others"].append(deviated[:, others].mean(axis=1) - selfplay[:, others].mean(axis=1))
+            per_slot["others_change"].append(deviated[:, others].mean(axis=1) - selfplay[:, others].mean(axis=1))
         out[name] = {measure: np.mean(values, axis=0) for measure, values in per_slot.items()}
     return out
+
+
+def episode_means(gains: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, dict[str, float]]:
+    """{deviant: {measure: mean over episodes}} of one run's :func:`deviation_gains` (a run is the unit of the
+    intervals over runs)."""
+    return {name: {measure: float(np.mean(values)) for measure, values in by.items()} for name, by in gains.items()}
 
 
 def verdict(gain: Mapping[str, float]) -> str:
@@ -213,10 +226,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "doctrine": doctrine,
                 "scenario": scenario,
                 "summary": summary,
-                "runs": {
-                    run: {name: {m: float(np.mean(v)) for m, v in gains[name].items()} for name in gains}
-                    for run, gains in per_run.items()
-                },
+                "runs": {run: episode_means(gains) for run, gains in per_run.items()},
             }
         )
     if args.out:

@@ -113,6 +113,11 @@ class Design:
         return out
 
     @property
+    def deviation_scenarios(self) -> list[str]:
+        """Where the deviations are played (``[evaluate] deviation_scenarios``; none without ``deviants``)."""
+        return list(dict.fromkeys(self.evaluate["deviation_scenarios"])) if self.evaluate["deviants"] else []
+
+    @property
     def eval_max_cycles(self) -> int:
         if self.evaluate.get("max_cycles") is not None:
             return int(self.evaluate["max_cycles"])

@@ -88,7 +88,9 @@ def _eval_common(design: Design, condition: Condition) -> dict[str, Any]:
 
 #: The code that decides an evaluation row, relative to the repository: the rules, the scripted policies, and the
 #: harness that loads a learned network, plays its episodes and tracks its strategy.
-EVALUATION_SOURCES = ("realism_env", "agents", "train/learned.py", "train/strategy.py", "train/fast_ppo.py")
+EVALUATION_SOURCES = (
+    "realism_env", "agents", "train/learned.py", "train/strategy.py", "train/fast_ppo.py", "train/deviation.py",
+)  # fmt: skip
 
 
 #: The code that writes the report from the results: its sections and plots, and the replays it links (which play
@@ -168,6 +170,7 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
             {"model_sha256": digest, "deterministic": common["deterministic"], "greedy": common["greedy"]},
         )
         items.append({"setting": asdict(setting), "path": str(path), "key": key})
+    items += _deviation_items(design, out, condition, seed, common, digest)
     return {
         **common,
         "policy": "learned",
@@ -176,6 +179,32 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
         "meta": _meta(condition, "learned", seed),
         "items": items,
     }
+
+
+def _deviation_items(
+    design: Design, out: Path, condition: Condition, seed: int, common: Mapping[str, Any], digest: str
+) -> list[dict[str, Any]]:
+    """A run's deviations (:mod:`train.deviation`), one item per scenario of ``design.deviation_scenarios``, each
+    cached under a key bound to the model, the deviants and the worlds."""
+    ev = design.evaluate
+    items = []
+    for scenario in design.deviation_scenarios:
+        deviation = {"scenario": scenario, "deviants": list(ev["deviants"]), "episodes": ev["deviation_episodes"]}
+        key = {
+            "version": EVAL_CACHE_VERSION,
+            "code": code_fingerprint(),
+            "deviation": deviation,
+            "model_sha256": digest,
+            **{k: common[k] for k in ("seed", "max_cycles", "overrides", "deterministic", "greedy")},
+        }
+        path = out / "evals" / condition.name / f"seed{seed}" / f"deviation@{scenario}.json"
+        items.append({"deviation": deviation, "path": str(path), "key": key})
+    return items
+
+
+def is_deviation(item: Mapping[str, Any]) -> bool:
+    """Whether a job item is a run's deviations rather than an evaluation setting."""
+    return "deviation" in item
 
 
 def _meta(condition: Condition, policy: str, seed: int | None) -> dict[str, Any]:

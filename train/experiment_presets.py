@@ -54,6 +54,13 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
         "the greedy choice: act_then_target (the most likely arms level and act, then its most likely target) or "
         "flat (the most likely single action)",
     ),
+    "deviants": (
+        "list[str]",
+        "scripted policies (agents.POLICIES) that take one learned nation's place at a time in self-play "
+        "(train.deviation); [] for none",
+    ),
+    "deviation_scenarios": ("list[str]", "scenarios where the deviations are played"),
+    "deviation_episodes": ("int", "episodes per run, scenario, deviant and nation of the deviations"),
     "confidence": ("float", "coverage of the intervals"),
     "alpha": ("float", "significance level of the claims' verdicts"),
 }
@@ -213,18 +220,22 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         raise PresetError(f"[experiment] seeds = {seeds!r} is invalid; valid: distinct integers >= 0")
     if experiment["workers"] < 1:
         raise PresetError(f"[experiment] workers = {experiment['workers']} is invalid; valid: an integer >= 1")
-    for key in ("heldout", "focal_heldout"):
+    for key in ("heldout", "focal_heldout", "deviation_scenarios"):
         for name in evaluate[key]:
             if name not in SCENARIOS:
                 raise PresetError(f"[evaluate] {key} has {name!r}; valid: {', '.join(sorted(SCENARIOS))}")
     for name in evaluate["backgrounds"]:
         if name not in POLICIES:
             raise PresetError(f"[evaluate] backgrounds has {name!r}; valid: {', '.join(sorted(POLICIES))}")
+    for name in evaluate["deviants"]:
+        if name not in POLICIES:
+            raise PresetError(f"[evaluate] deviants has {name!r}; valid: {', '.join(sorted(POLICIES))}")
     for name in evaluate["baselines"]:
         if name != "scripted" and name not in POLICIES:
             raise PresetError(f"[evaluate] baselines has {name!r}; valid: scripted, {', '.join(sorted(POLICIES))}")
     checks = (
         ("episodes", evaluate["episodes"] >= 1, "an integer >= 1"),
+        ("deviation_episodes", evaluate["deviation_episodes"] >= 1, "an integer >= 1"),
         ("seed", evaluate["seed"] >= 0, "an integer >= 0"),
         ("max_cycles", evaluate.get("max_cycles") is None or evaluate["max_cycles"] >= 1, "an integer >= 1"),
         ("confidence", 0 < evaluate["confidence"] < 1, "a number strictly between 0 and 1"),

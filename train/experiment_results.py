@@ -1,6 +1,7 @@
 """The experiment's results: the cached evaluations collected into one row per evaluated episode, ``results.csv``
-(written atomically; its columns), and :func:`finish`, which writes results.csv and, when what it shows has changed,
-report.md with its plots (:mod:`train.report`)."""
+(written atomically; its columns), the runs' deviations into ``deviations.csv`` (:mod:`train.deviation`), and
+:func:`finish`, which writes both and, when what they show has changed, report.md with its plots
+(:mod:`train.report`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import realism_env
 from realism_env import METRICS, NATION_METRICS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json
+from train.deviation import MEASURES, deviation_gains, episode_means
 from train.experiment_design import Design
-from train.experiment_jobs import baseline_jobs, learned_job, read_json, report_fingerprint
+from train.experiment_jobs import baseline_jobs, is_deviation, learned_job, read_json, report_fingerprint
 from train.strategy import strategy_columns
 
 #: leading columns of results.csv (then the sweep fields, METRICS, focal:*, <doctrine>:*)
@@ -59,9 +63,9 @@ def collect(design: Design, out: Path) -> tuple[list[dict[str, Any]], dict[tuple
     jobs = baseline_jobs(design, out) + [learned_job(design, out, c, s, d) for c, s, d in design.runs(out)]
     for job in jobs:
         for item in job["items"]:
-            record = read_json(Path(item["path"]))
-            if record is None or record.get("key") != json.loads(json.dumps(item["key"])):
-                raise RuntimeError(f"evaluation {item['path']} is missing or stale; rerun the experiment")
+            if is_deviation(item):
+                continue
+            record = _record(item)
             meta = record["meta"]
             setting = settings[meta["setting"]]
             focal_policy = record["population"]["policies"][0]
@@ -86,6 +90,51 @@ def collect(design: Design, out: Path) -> tuple[list[dict[str, Any]], dict[tuple
                 row["episode_seed"] = episode["episode_seed"]
                 rows.append(row)
     return rows, traces
+
+
+def _record(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The cached record of a job item; a ``RuntimeError`` when it is missing or stale."""
+    record = read_json(Path(item["path"]))
+    if record is None or record.get("key") != json.loads(json.dumps(item["key"])):
+        raise RuntimeError(f"evaluation {item['path']} is missing or stale; rerun the experiment")
+    return record
+
+
+#: The columns of deviations.csv: one row per run, scenario and deviant (train.deviation's measures, means over the
+#: episodes and the nations that deviated in turn).
+DEVIATION_COLUMNS = ("world", "condition", "doctrine", "seed", "scenario", "heldout", "deviant", *MEASURES)
+
+
+def collect_deviations(design: Design, out: Path) -> list[dict[str, Any]]:
+    """Every run's deviations (``[evaluate] deviants``) as deviations.csv rows (dicts)."""
+    rows = []
+    for condition, seed, run_dir in design.runs(out):
+        for item in learned_job(design, out, condition, seed, run_dir)["items"]:
+            if not is_deviation(item):
+                continue
+            record = _record(item)
+            returns = {
+                "selfplay": np.asarray(record["selfplay"]),
+                "deviants": {
+                    name: {int(slot): np.asarray(values) for slot, values in by_slot.items()}
+                    for name, by_slot in record["deviants"].items()
+                },
+            }
+            scenario = item["deviation"]["scenario"]
+            for name, means in episode_means(deviation_gains(returns)).items():
+                rows.append(
+                    {
+                        "world": condition.world,
+                        "condition": condition.name,
+                        "doctrine": condition.doctrine,
+                        "seed": seed,
+                        "scenario": scenario,
+                        "heldout": int(scenario != design.scenario),
+                        "deviant": name,
+                        **means,
+                    }
+                )
+    return rows
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
@@ -121,6 +170,11 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
 
     rows, traces = collect(design, out)
     write_csv(out / "results.csv", rows, result_columns(design))
+    deviations = collect_deviations(design, out)
+    if deviations:
+        write_csv(out / "deviations.csv", deviations, DEVIATION_COLUMNS)
+    else:  # a preset without deviants: no table left over from one with them
+        (out / "deviations.csv").unlink(missing_ok=True)
     runs = {}
     for condition in design.conditions:
         for seed in design.seeds:
@@ -132,7 +186,8 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
         sort_keys=True,
         default=str,
     ).encode()
-    digest = hashlib.sha256((out / "results.csv").read_bytes() + inputs).hexdigest()
+    results = [(out / name).read_bytes() for name in ("results.csv", "deviations.csv") if (out / name).is_file()]
+    digest = hashlib.sha256(b"".join(results) + inputs).hexdigest()
     stamp = read_json(out / ".report.json") or {}
     path = out / "report.md"
     if stamp.get("digest") == digest and path.is_file() and all((out / p).is_file() for p in stamp.get("files", [])):
@@ -144,7 +199,7 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
     }
     units = {name: metric.unit for name, metric in METRICS.items()}
     replays = write_replays(design, out, rows)
-    path = write_report(design, out, rows, traces, runs, timing, command, units, replays)
+    path = write_report(design, out, rows, traces, runs, timing, command, units, replays, deviations)
     files = [str(p.relative_to(out)) for p in sorted((out / "plots").glob("*.png"))] + sorted(replays.values())
     atomic_write_json(out / ".report.json", {"digest": digest, "files": files})
     return path, True

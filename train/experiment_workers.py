@@ -17,6 +17,7 @@ from typing import Any
 from realism_env import EnvConfig
 from train.checkpoint import atomic_write_json
 from train.experiment_design import Setting
+from train.experiment_jobs import is_deviation
 from train.fast_ppo import Args
 from train.ppo import make_config
 
@@ -122,6 +123,9 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
     written = []
     for item in job["items"]:
         _check_stop()
+        if is_deviation(item):
+            written.append(_deviations(job, item))
+            continue
         setting = Setting(**item["setting"])
         if job["policy"] == "learned":
             policies, doctrines = learned_population(
@@ -168,6 +172,37 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
         atomic_write_json(Path(item["path"]), record)
         written.append(item["path"])
     return written
+
+
+def _deviations(job: dict[str, Any], item: dict[str, Any]) -> str:
+    """Play a run's deviations in one scenario (:func:`train.deviation.deviation_returns`) and write its record:
+    the episodes' returns in self-play and with each deviant in each nation's place."""
+    from train.deviation import deviation_returns
+
+    deviation = item["deviation"]
+    returns = deviation_returns(
+        job["run_dir"],
+        deviation["deviants"],
+        deviation["scenario"],
+        deviation["episodes"],
+        job["seed"],
+        greedy=job["greedy"],
+        overrides=job["overrides"],
+        max_cycles=job["max_cycles"],
+        deterministic=job["deterministic"],
+    )
+    record = {
+        "key": item["key"],
+        "meta": {**job["meta"], "scenario": deviation["scenario"]},
+        "doctrines": returns["doctrines"],
+        "selfplay": returns["selfplay"].tolist(),
+        "deviants": {
+            name: {str(slot): values.tolist() for slot, values in by_slot.items()}
+            for name, by_slot in returns["deviants"].items()
+        },
+    }
+    atomic_write_json(Path(item["path"]), record)
+    return item["path"]
 
 
 class InlinePool:

@@ -41,6 +41,7 @@ from typing import Any
 from train.report_sections import (
     behaviour_section,
     claims_section,
+    deviation_section,
     files_section,
     header_section,
     learners_section,
@@ -72,10 +73,11 @@ def write_report(
     command: str,
     units: Mapping[str, str] | None = None,
     replays: Mapping[tuple[str, str], str] | None = None,
+    deviations: Rows = (),
 ) -> Path:
     """Write ``out/report.md`` and ``out/plots/*.png`` from the results rows (results.csv), the power-share traces,
-    each run's ``metrics.json`` (``runs[(condition, seed)]``), the timing of this invocation and the replay pages
-    (``replays[(condition, setting)]``: a path relative to ``out``)."""
+    each run's ``metrics.json`` (``runs[(condition, seed)]``), the timing of this invocation, the replay pages
+    (``replays[(condition, setting)]``: a path relative to ``out``) and the runs' deviations (deviations.csv)."""
     from train.checkpoint import atomic_write_bytes
 
     ev = design.evaluate
@@ -96,6 +98,7 @@ def write_report(
     parts.insert(1, verdict_line)
     parts += learners
     parts += strategy_section(design, rows_of, confidence, save)
+    parts += deviation_section(design, deviations, confidence)
     parts += replays_section(design, replays or {})
     parts += claims_section(design, rows_of, confidence, alpha)
     parts += behaviour_section(design, rows_of, confidence, units)

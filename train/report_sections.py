@@ -493,6 +493,56 @@ def _reference(rows: Sequence[Mapping[str, Any]], name: str) -> str:
     return fmt(finite_mean(column(rows, f"focal:{name}"))) if rows else "-"
 
 
+def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], confidence: float) -> list[str]:
+    """ "Would a scripted nation do better in a learned one's place?": per scenario and deviant, each condition's
+    mean gain of the deviant over the learned nation in its place, with its interval over seeds and its verdict
+    (:mod:`train.deviation`; ``deviations``: the rows of deviations.csv). Nothing without ``[evaluate] deviants``."""
+    from train.deviation import verdict
+
+    if not deviations:
+        return []
+    pct = _pct(confidence)
+    conditions = [c.name for c in design.conditions if any(r["condition"] == c.name for r in deviations)]
+    cells: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for key in dict.fromkeys((r["scenario"], r["deviant"], r["condition"]) for r in deviations):
+        gains = [float(r["gain"]) for r in deviations if (r["scenario"], r["deviant"], r["condition"]) == key]
+        summary = mean_ci(gains, confidence)
+        cells[key] = {**summary, "verdict": verdict(summary)}
+    exploited = [
+        f"`{condition}` by `{deviant}` in `{scenario}` ({fmt_summary(cell)})"
+        for (scenario, deviant, condition), cell in cells.items()
+        if cell["verdict"] == "exploits"
+    ]
+    lead = (
+        "**Exploited: " + "; ".join(exploited) + ".**"
+        if exploited
+        else "**No deviant does better than the learned nations in any scenario.**"
+    )
+    order = {scenario: k for k, scenario in enumerate(design.deviation_scenarios)}
+    scenarios = sorted(dict.fromkeys(r["scenario"] for r in deviations), key=lambda s: order.get(s, len(order)))
+    episodes = design.evaluate["deviation_episodes"]
+    table = []
+    for scenario in scenarios:
+        label = f"`{scenario}`" + (" (held out)" if scenario != design.scenario else "")
+        for deviant in dict.fromkeys(r["deviant"] for r in deviations if r["scenario"] == scenario):
+            row = [label, f"`{deviant}`"]
+            for condition in conditions:
+                cell = cells.get((scenario, deviant, condition))
+                row.append("-" if cell is None else f"{fmt_summary(cell)} {cell['verdict']}")
+            table.append(row)
+    return [
+        "## Would a scripted nation do better in a learned one's place?",
+        "Each run's learned nations in self-play, with one nation at a time replaced by a scripted deviant rewarded by "
+        "the same doctrine, in the same matched worlds (a unilateral deviation, Nash's test of an equilibrium; "
+        f"`train/deviation.py`, `deviations.csv`; {episodes} episodes per run, scenario, deviant and nation). Each "
+        f"cell: the deviant's gain over the learned nation in its place, mean [{pct} interval] over seeds, and the "
+        "verdict: `exploits` where the whole interval lies above 0 (the learned play is not an equilibrium against "
+        "that deviant), `does worse` where it lies below.",
+        lead,
+        markdown_table(["scenario", "deviant", *(f"`{c}`" for c in conditions)], table, "ll" + "r" * len(conditions)),
+    ]
+
+
 def act_shares(rows: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> dict[str, float]:
     """{act: share of turns}: the mean of each ``focal:<act>`` column over ``rows`` (``acts``: the ``act_*`` names)."""
     return {name: finite_mean(column(rows, f"focal:{name}")) for name in acts}
