@@ -34,14 +34,16 @@ What it does:
    training scenario and the ``focal_heldout`` scenarios).
    The same settings are played by the *baselines*: ``scripted`` (the theories' own scripted agents in place of the
    learned ones: defensive_realist for security, offensive_realist for power) and ``random`` (self-play settings
-   only).
+   only). Each run's *deviations* (:mod:`train.deviation`) follow: in each of ``deviation_scenarios``, each of the
+   ``deviants`` takes one learned nation's place at a time in self-play, to see whether it would do better there.
 3. **Reports** in ``--out``: ``report.md`` (the claims table, per-condition metrics with 95% intervals over seeds,
-   pairwise differences with Welch tests, embedded plots; statistics in :mod:`train.report`), ``results.csv`` (one row
-   per evaluated episode), ``plots/*.png``, ``experiment.json`` (the resolved preset, the command and versions),
-   ``preset.toml`` (the same preset as TOML: ``--preset-file DIR/preset.toml`` reproduces it), ``runs/<condition>/
-   seed<k>/`` (each run's ``config.json``, ``metrics.json``, ``model.pt``, checkpoints, TensorBoard logs and
-   ``train.log``) and ``evals/<condition>/<seed<k>|scripted|random>/<setting>.json`` (each evaluation's episodes,
-   population, config and cache key).
+   pairwise differences with Welch tests, embedded plots; statistics in :mod:`train.report`), ``results.csv`` (one
+   row per evaluated episode), ``deviations.csv`` (one row per run, scenario and deviant), ``plots/*.png``,
+   ``experiment.json`` (the resolved preset, the command and versions), ``preset.toml`` (the same preset as TOML:
+   ``--preset-file DIR/preset.toml`` reproduces it), ``runs/<condition>/seed<k>/`` (each run's ``config.json``,
+   ``metrics.json``, ``model.pt``, checkpoints, TensorBoard logs and ``train.log``) and
+   ``evals/<condition>/<seed<k>|scripted|random>/<setting>.json`` (each evaluation's episodes, population, config and
+   cache key; ``deviation@<scenario>.json``: a run's deviations there, every episode's returns).
 
 Resuming: rerunning the same command skips finished runs and cached evaluations (an evaluation is recomputed only
 when its cache key changes: the model, the population, the evaluation settings, or the code that decides its rows:
@@ -99,6 +101,9 @@ missing [train] keys train.fast_ppo's defaults::
     deterministic = true                # learned nations play their greedy choice (false: sample)
     greedy = "act_then_target"          # the most likely arms level and act, then its most likely target ("flat":
                                         # the most likely single action, which favours acts with few targets)
+    deviants = ["offensive_realist", "defensive_realist"]  # would one do better in a learned nation's place? ([] none)
+    deviation_episodes = 10             # per run, scenario, deviant and nation
+    deviation_scenarios = ["multipolar", "bipolar", "islands"]  # where the deviations are played
     confidence = 0.95                   # coverage of intervals
     alpha = 0.05                        # significance level of the claims' verdicts
 

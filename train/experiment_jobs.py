@@ -1,7 +1,8 @@
 """The experiment's work and its caches: which training runs are finished (and whether a run folder matches the
-preset), and the evaluation jobs of the baselines and of every learned run, each setting with a cache key bound to the
-code that decides its rows (the rules, the scripted policies, the evaluation harness), the model and the evaluation
-settings; a job is run only for the settings whose cache file is missing or stale."""
+preset), and the evaluation jobs of the baselines and of every learned run (its settings, then its deviations), each
+item with a cache key bound to the code that decides its rows (the rules, the scripted policies, the evaluation
+harness), the model and the evaluation settings; a job is run only for the items whose cache file is missing or
+stale."""
 
 from __future__ import annotations
 
