@@ -169,19 +169,27 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m train.deviation",
         description="Would a scripted policy do better in a learned nation's place? Unilateral deviations from the "
         "learned self-play of training runs, in matched worlds.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", nargs="+", required=True, metavar="RUN_DIR", help="finished training runs")
     parser.add_argument(
-        "--deviants", nargs="+", default=list(DEFAULT_DEVIANTS), metavar="POLICY", help="registered policy names"
+        "--deviants",
+        nargs="+",
+        default=list(DEFAULT_DEVIANTS),
+        metavar="POLICY",
+        help=f"registered policy names (default: {' '.join(DEFAULT_DEVIANTS)})",
     )
     parser.add_argument("--scenario", default=None, help="the world (default: each run's training scenario)")
-    parser.add_argument("--episodes", type=int, default=40, help="matched worlds per run, deviant and slot")
-    parser.add_argument("--seed", type=int, default=10000, help="the first env seed (the experiment's evaluation's)")
+    parser.add_argument("--episodes", type=int, default=40, help="matched worlds per run, deviant and nation (40)")
+    parser.add_argument("--seed", type=int, default=10000, help="the first env seed (10000, the experiment's)")
     parser.add_argument("--slots", type=int, nargs="+", default=None, help="the nations that deviate (default: all)")
-    parser.add_argument("--greedy", default="act_then_target", choices=GREEDY_CHOICES, help="how learned nations act")
+    parser.add_argument(
+        "--greedy",
+        default="act_then_target",
+        choices=GREEDY_CHOICES,
+        help="how learned nations choose (default: act_then_target)",
+    )
     parser.add_argument("--per-run", action="store_true", help="also print a table per run")
-    parser.add_argument("--out", default=None, metavar="FILE.json", help="write the summaries and per-run means")
+    parser.add_argument("--out", default=None, metavar="FILE.json", help="also write the figures as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
