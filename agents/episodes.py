@@ -33,6 +33,11 @@ class Turn:
     step: BatchStep  #: what the step returned (rewards count where ``live``)
     ended: np.ndarray  #: [E] bool, the episodes that ended with this turn
 
+    @property
+    def earned(self) -> np.ndarray:
+        """[E, N] the rewards of the nations that acted (0 for the others): what a nation's return sums."""
+        return np.where(self.live, self.step.rewards, 0.0)
+
 
 class Group:
     """Episodes played together as one batch of worlds (:meth:`Episodes.play`): iterate :meth:`turns`, then read
@@ -132,7 +137,7 @@ class Episodes:
         for group in self.play(seeds):
             total = np.zeros((len(group.seeds), self.plan.config.n_nations))
             for turn in group.turns():
-                total += np.where(turn.live, turn.step.rewards, 0.0)
+                total += turn.earned
                 if progress is not None:
                     progress.update(int(turn.ended.sum()))
             totals.append(total)

@@ -490,7 +490,7 @@ class _Episodes(Episodes):
             returns = np.zeros((len(group.seeds), self.plan.config.n_nations))
             tracker = StrategyTracker(group.worlds, self.focal, group.seeds) if self.strategy else None
             for turn in group.turns():
-                returns += np.where(turn.live, turn.step.rewards, 0.0)
+                returns += turn.earned
                 if tracker is not None:
                     tracker.observe(turn.live, turn.observations, turn.masks, turn.actions)
             for k, seed in enumerate(group.seeds):
