@@ -20,7 +20,8 @@ import realism_env
 from tests.host_syncs import forbid_host_syncs
 from train import fast_ppo
 from train.checkpoint import find_latest
-from train.fast_ppo import Rollout, advantages, load_agent, log_prob_and_entropy, sample_actions
+from train.fast_ppo import Rollout, advantages, load_agent
+from train.masked_categorical import MASKED_LOGIT, log_prob_and_entropy, mask_logits, sample_actions
 from train.plots import learning_curve_series
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,22 +37,26 @@ def test_sampling_never_picks_a_masked_action_and_follows_the_logits():
     generator = torch.Generator().manual_seed(0)
     mask = torch.rand(500, 40, generator=generator) < 0.3
     mask[:, 7] = True
-    logits = torch.randn(500, 40, generator=generator).masked_fill(~mask, -torch.inf)
+    logits = mask_logits(torch.randn(500, 40, generator=generator), ~mask)
     actions = sample_actions(logits, generator)
     assert mask.gather(1, actions[:, None]).all()
     # Frequencies match the softmax of one row.
-    row = torch.tensor([0.0, 1.0, 2.0, -torch.inf]).repeat(20000, 1)
+    row = torch.tensor([0.0, 1.0, 2.0, MASKED_LOGIT]).repeat(20000, 1)
     counts = torch.bincount(sample_actions(row, generator), minlength=4).double() / 20000
     np.testing.assert_allclose(counts.numpy(), torch.softmax(row[0], 0).numpy(), atol=0.015)
 
 
-def test_entropy_and_gradients_stay_finite_with_masked_actions():
+def test_masked_actions_have_probability_zero_and_gradients_stay_finite():
     raw = torch.tensor([[0.5, 3.0, 1.0, 2.0]], requires_grad=True)
     forbidden = torch.tensor([[False, True, False, True]])
-    log_prob, entropy = log_prob_and_entropy(raw.masked_fill(forbidden, -torch.inf), torch.tensor([2]), forbidden)
+    logits = mask_logits(raw, forbidden)
+    log_prob, entropy = log_prob_and_entropy(logits, torch.tensor([2]))
     (log_prob.sum() + entropy.sum()).backward()
     assert torch.isfinite(raw.grad).all() and (raw.grad[forbidden] == 0).all()
+    assert (torch.softmax(logits, -1)[forbidden] == 0).all()
+    # The same log-probability and entropy as the categorical over the allowed actions alone.
     p = torch.softmax(torch.tensor([0.5, 1.0]), 0)
+    assert log_prob.item() == pytest.approx(p[1].log().item())
     assert entropy.item() == pytest.approx(-(p * p.log()).sum().item())
 
 

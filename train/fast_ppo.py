@@ -16,9 +16,9 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
 - **Slots.** ``n_worlds x n_nations`` slots act each turn in one forward pass. A nation eliminated mid-episode leaves
   an *inactive* slot until its world ends: its rows get weight 0 in every loss and mean (no host sync: weights, not
   boolean indexing). Ended worlds are replaced inside the step (``WorldBatch``).
-- **Action masks.** Masked-out actions get ``-inf`` logits before sampling and in the loss (their terms of the
-  entropy are set to 0 before any product, so no NaN reaches a gradient); sampling is Gumbel-max with the trainer's
-  own ``torch.Generator``, so the run is reproducible on every device.
+- **Action masks.** Masked-out actions get a logit of -1e9 added before sampling and in the loss: probability 0, no
+  NaN in the entropy (:mod:`train.masked_categorical`); sampling is Gumbel-max with the trainer's own
+  ``torch.Generator``, so the run is reproducible on every device.
 - **Learning rate** annealed linearly to 0 at ``--timesteps`` (``--no-anneal-lr`` keeps it fixed), as CleanRL does.
 - **Truncation is not termination.** GAE bootstraps a nation's value from the observation at ``max_cycles``
   (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
@@ -83,6 +83,7 @@ from train.checkpoint import (
 )
 from train.cli import dataclass_parser
 from train.kickstart import Teachers, kickstart_weight, parse_teachers
+from train.masked_categorical import log_prob_and_entropy, mask_logits, sample_actions
 from train.population import MemberNetworks
 from train.ppo import (
     DOCTRINE_CHOICES,
@@ -351,24 +352,8 @@ class Agent(nn.Module):
         return self.critic(inputs)[..., 0]
 
     def masked_logits(self, inputs: torch.Tensor, forbidden: torch.Tensor) -> torch.Tensor:
-        """The policy's logits, ``-inf`` where ``forbidden`` (bool: the action mask inverted)."""
-        return self.actor(inputs).masked_fill(forbidden, -math.inf)
-
-
-def sample_actions(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One action per row of (masked) ``logits``, by Gumbel-max with uniforms from ``generator``."""
-    uniform = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-20, 1.0)
-    return torch.argmax(logits - torch.log(-torch.log(uniform)), dim=-1)
-
-
-def log_prob_and_entropy(
-    logits: torch.Tensor, actions: torch.Tensor, forbidden: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Log-probability of ``actions`` and the entropy under ``logits`` masked where ``forbidden``."""
-    log_p = torch.log_softmax(logits, dim=-1)
-    # A masked action has p = 0 and log p = -inf: its log p is set to 0 before the product (0 * -inf would be NaN).
-    entropy = -(log_p.exp() * log_p.masked_fill(forbidden, 0.0)).sum(-1)
-    return log_p.gather(-1, actions[..., None])[..., 0], entropy
+        """The policy's logits, masked where ``forbidden`` (the action mask inverted; :func:`mask_logits`)."""
+        return mask_logits(self.actor(inputs), forbidden)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -659,7 +644,7 @@ class Trainer:
                     return (torch.where(own > 0, x, 0.0) * own).sum(-1) / total  # a skipped row's ratio may be inf
 
                 logits = self.networks.masked_logits(batch["inputs"], batch["forbidden"])
-                log_probs, entropy = log_prob_and_entropy(logits, batch["actions"], batch["forbidden"])
+                log_probs, entropy = log_prob_and_entropy(logits, batch["actions"])
                 ratio = (log_probs - batch["log_probs"]).exp()
                 adv = batch["advantage"]
                 adv_mean = own_mean(adv)[:, None]

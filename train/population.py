@@ -17,12 +17,13 @@ definition (:class:`~train.fast_ppo.Agent`) on them with ``torch.func.vmap``; a 
 from __future__ import annotations
 
 import copy
-import math
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
+
+from train.masked_categorical import mask_logits
 
 if TYPE_CHECKING:
     from train.fast_ppo import Agent
@@ -62,8 +63,8 @@ class MemberNetworks:
         return vmap(lambda member_weights, x: functional_call(module, member_weights, (x,)))(weights, inputs)
 
     def masked_logits(self, inputs: torch.Tensor, forbidden: torch.Tensor) -> torch.Tensor:
-        """``[M, rows, A]`` policy logits of ``inputs`` ``[M, rows, D]``, ``-inf`` where ``forbidden``."""
-        return self._call("actor", inputs).masked_fill(forbidden, -math.inf)
+        """``[M, rows, A]`` policy logits of ``inputs`` ``[M, rows, D]``, masked where ``forbidden``."""
+        return mask_logits(self._call("actor", inputs), forbidden)
 
     def value(self, inputs: torch.Tensor) -> torch.Tensor:
         """``[M, rows]`` values of ``inputs`` ``[M, rows, D]``."""
