@@ -55,6 +55,7 @@ from realism_env.metrics import (
     batch_nation_metrics,
     group_mean,
     group_means,
+    metric_bounds,
     metric_table,
 )
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
@@ -100,6 +101,7 @@ __all__ = [
     "EpisodeRecorder",
     "batch_metrics",
     "batch_nation_metrics",
+    "metric_bounds",
     "metric_table",
     "BatchStep",
     "SeededWorlds",

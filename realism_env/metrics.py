@@ -17,8 +17,9 @@ happened during each turn), so a batched backend records thousands of worlds wit
 
 Every metric is a function of the log decorated with its unit; the first line of its docstring is its definition.
 :data:`METRICS` (episode level) and :data:`NATION_METRICS` (one value per nation) map each name to
-``(unit, definition, nan_when, compute)``; :func:`metric_table` renders them for documentation. A metric is NaN only
-where its ``nan_when`` says so (a ratio with nothing to divide: no war, no alliance, no demand...).
+``(unit, definition, nan_when, compute, bounds)``; :func:`metric_table` renders them for documentation. A metric is NaN
+only where its ``nan_when`` says so (a ratio with nothing to divide: no war, no alliance, no demand...), and its finite
+values lie in ``bounds`` (:func:`metric_bounds`).
 
 Conventions shared by the strategy metrics (documented once here, tested in ``tests/test_metrics.py``):
 
@@ -35,6 +36,7 @@ Conventions shared by the strategy metrics (documented once here, tested in ``te
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
@@ -370,13 +372,15 @@ def empty_events(n_worlds: int, n_turns: int, n_nations: int) -> Events:
 
 
 class Metric(NamedTuple):
-    """One metric: its unit, its one-line definition, when it may be NaN (None: never) and how it is computed
-    (``compute(log)`` gives ``[W]`` for episode metrics, ``[W, N]`` for nation metrics)."""
+    """One metric: its unit, its one-line definition, when it may be NaN (None: never), how it is computed
+    (``compute(log)`` gives ``[W]`` for episode metrics, ``[W, N]`` for nation metrics) and the closed range its
+    finite values lie in (``(0, inf)`` for counts: a report clips a mean's interval to it)."""
 
     unit: str
     definition: str
     nan_when: str | None
     compute: Callable[[EpisodeLog], np.ndarray]
+    bounds: tuple[float, float] = (0.0, math.inf)
 
 
 #: Episode-level metrics: name -> Metric(unit, definition, nan_when, compute), compute(log) -> [W].
@@ -385,24 +389,46 @@ METRICS: dict[str, Metric] = {}
 NATION_METRICS: dict[str, Metric] = {}
 
 
-def _register(registry: dict[str, Metric], name: str, unit: str, nan_when: str | None = None):
+#: The range of a share, a probability or a 0/1 indicator.
+UNIT_RANGE = (0.0, 1.0)
+
+
+def _register(
+    registry: dict[str, Metric], name: str, unit: str, nan_when: str | None, bounds: tuple[float, float]
+) -> Callable[[Callable[[EpisodeLog], np.ndarray]], Callable[[EpisodeLog], np.ndarray]]:
     def wrap(fn: Callable[[EpisodeLog], np.ndarray]) -> Callable[[EpisodeLog], np.ndarray]:
         definition = inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0].replace("\n", " ")
         if not definition:
             raise ValueError(f"metric {name!r} needs a one-line definition in its docstring")
-        fn.__doc__ = f"{fn.__doc__}\n\n    Unit: {unit}." + (f" NaN when {nan_when}." if nan_when else "")
-        registry[name] = Metric(unit, definition, nan_when, fn)
+        fn.__doc__ = f"{fn.__doc__}\n\n    Unit: {unit}. Range: {format_bounds(bounds)}." + (
+            f" NaN when {nan_when}." if nan_when else ""
+        )
+        registry[name] = Metric(unit, definition, nan_when, fn, bounds)
         return fn
 
     return wrap
 
 
-def _metric(name: str, unit: str, nan_when: str | None = None):
-    return _register(METRICS, name, unit, nan_when)
+def _metric(name: str, unit: str, nan_when: str | None = None, bounds: tuple[float, float] = (0.0, math.inf)):
+    return _register(METRICS, name, unit, nan_when, bounds)
 
 
-def _nation_metric(name: str, unit: str, nan_when: str | None = None):
-    return _register(NATION_METRICS, name, unit, nan_when)
+def _nation_metric(name: str, unit: str, nan_when: str | None = None, bounds: tuple[float, float] = (0.0, math.inf)):
+    return _register(NATION_METRICS, name, unit, nan_when, bounds)
+
+
+def format_bounds(bounds: tuple[float, float]) -> str:
+    """``[0, 1]``, ``[0, inf)``, ``(-inf, inf)``: a closed range, open where infinite."""
+    low, high = bounds
+    left = "(-inf" if low == -math.inf else f"[{low:g}"
+    right = "inf)" if high == math.inf else f"{high:g}]"
+    return f"{left}, {right}"
+
+
+def metric_bounds(name: str) -> tuple[float, float]:
+    """The range of the episode or nation metric ``name``; ``(-inf, inf)`` for a name that is neither."""
+    metric = METRICS.get(name) or NATION_METRICS.get(name)
+    return metric.bounds if metric is not None else (-math.inf, math.inf)
 
 
 def _upper(n: int) -> np.ndarray:
@@ -530,7 +556,7 @@ def great_powers(log: EpisodeLog) -> np.ndarray:
     return _great_powers(log)[:, -1].astype(np.float64)
 
 
-@_metric("polarity", "category")
+@_metric("polarity", "category", bounds=(1.0, 3.0))
 def polarity(log: EpisodeLog) -> np.ndarray:
     """Polarity at the end: 1 unipolar, 2 bipolar, 3 multipolar (three or more great powers)."""
     return np.minimum(_great_powers(log)[:, -1], 3).astype(np.float64)
@@ -540,13 +566,13 @@ def _hhi(log: EpisodeLog) -> np.ndarray:
     return (log.shares**2).sum(axis=-1)
 
 
-@_metric("final_hhi", "index in (0, 1]")
+@_metric("final_hhi", "index in (0, 1]", bounds=UNIT_RANGE)
 def final_hhi(log: EpisodeLog) -> np.ndarray:
     """Herfindahl-Hirschman index of power shares at the end: the sum of squared shares of the live nations."""
     return _hhi(log)[:, -1]
 
 
-@_metric("peak_hhi", "index in (0, 1]")
+@_metric("peak_hhi", "index in (0, 1]", bounds=UNIT_RANGE)
 def peak_hhi(log: EpisodeLog) -> np.ndarray:
     """Largest HHI of power shares over the episode, the start included."""
     return _hhi(log).max(axis=1)
@@ -558,7 +584,7 @@ def effective_number_of_powers(log: EpisodeLog) -> np.ndarray:
     return _ratio(1.0, final_hhi(log))
 
 
-@_metric("largest_share", "power share")
+@_metric("largest_share", "power share", bounds=UNIT_RANGE)
 def largest_share(log: EpisodeLog) -> np.ndarray:
     """Largest power share at the end."""
     return log.shares[:, -1].max(axis=-1)
@@ -568,7 +594,7 @@ def _hegemon(log: EpisodeLog) -> np.ndarray:
     return log.shares.max(axis=-1) > log.hegemony_share  # [W, T+1]
 
 
-@_metric("hegemony_reached", "0/1")
+@_metric("hegemony_reached", "0/1", bounds=UNIT_RANGE)
 def hegemony_reached(log: EpisodeLog) -> np.ndarray:
     """1 if the largest power share exceeded EnvConfig.hegemony_share at any snapshot (the start included)."""
     return _hegemon(log).any(axis=1).astype(np.float64)
@@ -582,7 +608,7 @@ def hegemony_turn(log: EpisodeLog) -> np.ndarray:
     return np.where(hegemon.any(axis=1), first, np.nan)
 
 
-@_metric("conquest_gain", "power share", nan_when="no war was declared")
+@_metric("conquest_gain", "power share", nan_when="no war was declared", bounds=(-1.0, 1.0))
 def conquest_gain(log: EpisodeLog) -> np.ndarray:
     """Does conquest pay? Over the episode's war declarations (i on j), the mean final power share of the initiator
     minus its target's. Offensive realism (Mearsheimer 2001) expects war to pay, a positive gap; defensive realism
@@ -593,7 +619,7 @@ def conquest_gain(log: EpisodeLog) -> np.ndarray:
     return _ratio((counts * gap).sum(axis=(1, 2)), counts.sum(axis=(1, 2)))
 
 
-@_metric("territorial_change", "share of provinces")
+@_metric("territorial_change", "share of provinces", bounds=UNIT_RANGE)
 def territorial_change(log: EpisodeLog) -> np.ndarray:
     """Share of provinces whose owner at the end differs from their owner at the start."""
     return (log.owner[:, -1] != log.owner[:, 0]).mean(axis=-1)
@@ -607,7 +633,7 @@ def provinces_transferred(log: EpisodeLog) -> np.ndarray:
     )
 
 
-@_metric("status_quo_kept", "0/1")
+@_metric("status_quo_kept", "0/1", bounds=UNIT_RANGE)
 def status_quo_kept(log: EpisodeLog) -> np.ndarray:
     """1 if no province changed hands during the episode (provinces_transferred == 0)."""
     return (provinces_transferred(log) == 0).astype(np.float64)
@@ -663,7 +689,12 @@ def bandwagoning(log: EpisodeLog) -> np.ndarray:
     return _pairs(_alignment(log)[1]).astype(np.float64)
 
 
-@_metric("balancing_share", "share of alliances", nan_when="no balancing or bandwagoning alliance formed")
+@_metric(
+    "balancing_share",
+    "share of alliances",
+    nan_when="no balancing or bandwagoning alliance formed",
+    bounds=UNIT_RANGE,
+)
 def balancing_share(log: EpisodeLog) -> np.ndarray:
     """balancing / (balancing + bandwagoning): Waltz predicts balancing, so near 1; bandwagoning worlds near 0."""
     bal = balancing(log)
@@ -689,7 +720,12 @@ def buck_passing(log: EpisodeLog) -> np.ndarray:
     return _buck_passing(log)[0].sum(axis=(1, 2)).astype(np.float64)
 
 
-@_metric("buck_passing_rate", "share of nation-turns", nan_when="no nation was ever threatened by a unique strongest")
+@_metric(
+    "buck_passing_rate",
+    "share of nation-turns",
+    nan_when="no nation was ever threatened by a unique strongest",
+    bounds=UNIT_RANGE,
+)
 def buck_passing_rate(log: EpisodeLog) -> np.ndarray:
     """buck_passing / nation-turns threatened by the strongest."""
     passing, threatened = _buck_passing(log)
@@ -726,7 +762,7 @@ def demands_refused(log: EpisodeLog) -> np.ndarray:
     return threats_enforced(log) + bluffs_called(log)
 
 
-@_metric("concession_rate", "share of demands", nan_when="no demand was made")
+@_metric("concession_rate", "share of demands", nan_when="no demand was made", bounds=UNIT_RANGE)
 def concession_rate(log: EpisodeLog) -> np.ndarray:
     """demands_conceded / demands_made: how often blackmail won without war."""
     return _ratio(demands_conceded(log), demands_made(log))
@@ -752,7 +788,12 @@ def bloodletting(log: EpisodeLog) -> np.ndarray:
     return log.outsider_aid[1].sum(axis=(1, 2, 3)).astype(np.float64)
 
 
-@_metric("arms_racing", "correlation in [-1, 1]", nan_when="no rival pair has two varying arms series of 3+ turns")
+@_metric(
+    "arms_racing",
+    "correlation in [-1, 1]",
+    nan_when="no rival pair has two varying arms series of 3+ turns",
+    bounds=(-1.0, 1.0),
+)
 def arms_racing(log: EpisodeLog) -> np.ndarray:
     """Mean over rival pairs (bordered or fought at some point) of the correlation of the arms levels the two chose
     over the turns both were alive: the security dilemma as an arms race. Pairs with a constant series are skipped."""
@@ -772,25 +813,25 @@ def arms_race_pairs(log: EpisodeLog) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-@_nation_metric("survived", "0/1")
+@_nation_metric("survived", "0/1", bounds=UNIT_RANGE)
 def nation_survived(log: EpisodeLog) -> np.ndarray:
     """1 if the nation is alive at the end."""
     return log.alive[:, -1].astype(np.float64)
 
 
-@_nation_metric("final_share", "power share")
+@_nation_metric("final_share", "power share", bounds=UNIT_RANGE)
 def nation_final_share(log: EpisodeLog) -> np.ndarray:
     """Power share at the end (0 if eliminated)."""
     return log.shares[:, -1]
 
 
-@_nation_metric("peak_share", "power share")
+@_nation_metric("peak_share", "power share", bounds=UNIT_RANGE)
 def nation_peak_share(log: EpisodeLog) -> np.ndarray:
     """Largest power share the nation held at any snapshot."""
     return log.shares.max(axis=1)
 
 
-@_nation_metric("province_change", "provinces")
+@_nation_metric("province_change", "provinces", bounds=(-math.inf, math.inf))
 def nation_province_change(log: EpisodeLog) -> np.ndarray:
     """Provinces held at the end minus provinces held at the start."""
     return (log.provinces[:, -1].astype(np.int64) - log.provinces[:, 0]).astype(np.float64)
@@ -911,7 +952,12 @@ def nation_bloodletting(log: EpisodeLog) -> np.ndarray:
     return log.outsider_aid[1].sum(axis=(1, 3)).astype(np.float64)
 
 
-@_nation_metric("arms_racing", "correlation in [-1, 1]", nan_when="the nation has no rival pair with a defined one")
+@_nation_metric(
+    "arms_racing",
+    "correlation in [-1, 1]",
+    nan_when="the nation has no rival pair with a defined one",
+    bounds=(-1.0, 1.0),
+)
 def nation_arms_racing(log: EpisodeLog) -> np.ndarray:
     """Mean correlation of the nation's arms levels with each rival's (see arms_racing)."""
     corr, rival = log.arms_correlation
@@ -972,8 +1018,11 @@ def by_doctrine(log: EpisodeLog, world_index: int = 0) -> dict[str, dict[str, fl
 
 
 def metric_table(registry: dict[str, Metric] | None = None) -> str:
-    """A Markdown table of a registry (default :data:`METRICS`): name, unit, definition, when NaN."""
+    """A Markdown table of a registry (default :data:`METRICS`): name, unit, range, definition, when NaN."""
     registry = METRICS if registry is None else registry
-    rows = ["| metric | unit | definition | NaN when |", "|---|---|---|---|"]
-    rows += [f"| `{name}` | {m.unit} | {m.definition} | {m.nan_when or 'never'} |" for name, m in registry.items()]
+    rows = ["| metric | unit | range | definition | NaN when |", "|---|---|---|---|---|"]
+    rows += [
+        f"| `{name}` | {m.unit} | {format_bounds(m.bounds)} | {m.definition} | {m.nan_when or 'never'} |"
+        for name, m in registry.items()
+    ]
     return "\n".join(rows)

@@ -29,7 +29,7 @@ from train.claims import CLAIMS, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, 
 from train.experiment_presets import PRESETS, PresetError, load_preset, resolve, to_toml  # noqa: E402
 from train.experiment_results import read_csv, result_columns  # noqa: E402
 from train.learned import LearnedPolicy, RunInfo, learned_population, masked_choice, play, register_learned  # noqa: E402
-from train.report_statistics import holm, mean_ci, one_sample, t_ppf, t_sf, welch  # noqa: E402
+from train.report_statistics import holm, mean_ci, one_sample, summaries, t_ppf, t_sf, welch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -471,6 +471,29 @@ def test_one_sample_paired_and_appearing_claims_on_hand_made_numbers() -> None:
     assert assess([appears], never)[0]["verdict"] == NOT_SUPPORTED
     missing = assess([appears], {"power": never["power"]})[0]
     assert missing["verdict"] == "n/a"
+
+
+def test_intervals_of_counts_and_shares_stay_within_the_metrics_range() -> None:
+    """Over a few seeds a t interval reaches below 0 for a count that is mostly 0, or above 1 for a share near 1: the
+    report's values stop at the metric's range (differences and returns do not)."""
+    seeds = {"wars": [0.0, 0.0, 0.0, 0.0, 3.0], "status_quo_kept": [1.0, 1.0, 0.9], "security:return": [0.0, 0.0, 3.0]}
+    rows = [{"seed": k, name: v} for name, values in seeds.items() for k, v in enumerate(values)]
+    table = summaries(rows, list(seeds), 0.95)
+    assert mean_ci(seeds["wars"])["ci_low"] < 0 and table["wars"]["ci_low"] == 0.0
+    assert table["wars"]["ci_high"] == pytest.approx(mean_ci(seeds["wars"])["ci_high"])
+    assert mean_ci(seeds["status_quo_kept"])["ci_high"] > 1 and table["status_quo_kept"]["ci_high"] == 1.0
+    returns = mean_ci(seeds["security:return"])
+    assert returns["ci_low"] < 0 and table["security:return"]["ci_low"] == pytest.approx(returns["ci_low"])
+
+    def claim_rows(wars: list) -> list:
+        return [{"seed": k, "wars": w, "power:wars": w, "security:wars": 0.0} for k, w in enumerate(wars)]
+
+    greater = Claim("g", "x", "t", "greater", "wars", "power", "security")
+    (result,) = assess([greater], {"power": claim_rows([0.0, 0.0, 4.0]), "security": claim_rows([0.0, 0.0, 0.0])})
+    assert result["summary"]["power"]["ci_low"] == 0.0 and result["ci_low"] < 0  # the difference keeps its interval
+    paired = Claim("p", "x", "t", "paired", "security:wars", "power", metric_b="power:wars")
+    (result,) = assess([paired], {"power": claim_rows([0.0, 0.0, 4.0])})
+    assert result["summary"]["power"]["ci_low"] < -4  # a paired claim's values are differences: unbounded
 
 
 def test_every_claim_names_result_columns_and_conditions() -> None:

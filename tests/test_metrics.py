@@ -27,6 +27,7 @@ from realism_env.metrics import (
     by_nation,
     empty_events,
     episode_metrics,
+    metric_bounds,
     metric_table,
     nation_metrics,
 )
@@ -521,6 +522,9 @@ def test_every_metric_has_unit_definition_and_docstring():
             assert m.definition.split()[0] in m.compute.__doc__ and f"Unit: {m.unit}." in m.compute.__doc__, name
     table = metric_table()
     assert all(f"`{name}`" in table for name in METRICS)
+    assert "| `arms_racing` | correlation in [-1, 1] | [-1, 1] |" in table and "| `wars` | wars | [0, inf) |" in table
+    assert metric_bounds("province_change") == (-math.inf, math.inf) and metric_bounds("final_share") == (0.0, 1.0)
+    assert metric_bounds("security:return") == (-math.inf, math.inf)  # not a metric: unbounded
     assert "`buck_passing`" in metric_table(NATION_METRICS)
 
 
@@ -709,6 +713,12 @@ def test_env_episode_metrics_are_finite_and_consistent(seed: int):
     assert m.keys() == METRICS.keys()
     for name, value in m.items():
         assert math.isfinite(value) or METRICS[name].nan_when, name
+        low, high = METRICS[name].bounds
+        assert math.isnan(value) or low <= value <= high, (name, value, METRICS[name].bounds)
+    for name, values in recorder.nation_metrics().items():
+        low, high = NATION_METRICS[name].bounds
+        finite = values[np.isfinite(values)]
+        assert ((finite >= low) & (finite <= high)).all(), (name, values, NATION_METRICS[name].bounds)
 
     def count(kind: str) -> int:
         return sum(1 for r in records if r[1] == kind)

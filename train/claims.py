@@ -11,7 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from train.report_statistics import column, finite, mean_ci, metric_units, one_sample, unit_values, welch
+from train.report_statistics import (
+    column,
+    column_bounds,
+    finite,
+    mean_ci,
+    metric_units,
+    one_sample,
+    unit_values,
+    welch,
+    within,
+)
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 
@@ -291,5 +301,7 @@ def _assess_one(
     never = never_occurs(claim, rows_by_condition[claim.condition])
     result = judge(claim, units, alpha, confidence, never)
     result["claim"] = claim
-    result["summary"] = {c: mean_ci(units[c], confidence) for c in units}
+    # A paired claim's values are differences; the others' are the metric's own values, within its range.
+    bounds = (-math.inf, math.inf) if claim.kind == "paired" else column_bounds(claim.metric)
+    result["summary"] = {c: within(mean_ci(units[c], confidence), bounds) for c in units}
     return result

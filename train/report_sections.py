@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from realism_env import MIXED_ORDER
+from realism_env.metrics import UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
 from train.report_statistics import (
     column,
+    column_bounds,
     finite_mean,
     holm,
     mean_ci,
@@ -26,6 +28,7 @@ from train.report_statistics import (
     seed_groups,
     summaries,
     welch,
+    within,
 )
 
 #: The results rows of (world, condition, policy, setting).
@@ -427,19 +430,15 @@ def _strategy_among_backgrounds(
 def _strategy_of(learned: Sequence[Mapping[str, Any]], acts: Sequence[str], confidence: float) -> dict[str, Any]:
     """The learned focal nations' strategy in one setting: {"summaries": {column: mean and interval over seeds},
     "levels", "closest" archetype, "top" acts, "level" most played}. Intervals are clipped to what a column can take
-    (a t interval over a few seeds can overshoot): shares to [0, 1], counts to 0 and above."""
+    (:func:`train.report_statistics.within`): shares to [0, 1], metrics to their range."""
     from train.strategy import ARCHETYPES
 
     n_levels = sum(1 for key in learned[0] if key.startswith("focal:arms_level_"))
     levels = [f"arms_level_{k}" for k in range(n_levels)]
     summaries = {}
     for name in [*(f"agree_{a}" for a in ARCHETYPES), *acts, *levels, *BEHAVIOUR]:
-        summary = mean_ci(metric_units(learned, f"focal:{name}"), confidence)
-        if name not in BEHAVIOUR:
-            summary = {**summary, "ci_low": max(summary["ci_low"], 0.0), "ci_high": min(summary["ci_high"], 1.0)}
-        elif name != "arms_racing":  # counts and levels cannot be negative (arms racing is a correlation)
-            summary = {**summary, "ci_low": max(summary["ci_low"], 0.0)}
-        summaries[name] = summary
+        bounds = column_bounds(name) if name in BEHAVIOUR else UNIT_RANGE  # the others are shares of turns
+        summaries[name] = within(mean_ci(metric_units(learned, f"focal:{name}"), confidence), bounds)
     top = sorted(acts, key=lambda name: -summaries[name]["mean"])[:2]
     return {
         "summaries": summaries,

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from realism_env import metric_bounds
+
 #: Rows as results.csv has them (one per evaluated episode).
 Rows = Sequence[Mapping[str, Any]]
 
@@ -217,6 +219,20 @@ def metric_units(rows: Sequence[Mapping[str, Any]], metric: str) -> np.ndarray:
     return unit_values(rows, lambda r: column(r, metric))
 
 
+def column_bounds(name: str) -> tuple[float, float]:
+    """The range of a results.csv column's values: its metric's (``realism_env.metric_bounds``; ``security:wars`` and
+    ``focal:wars`` read ``wars``), unbounded for returns and anything else."""
+    return metric_bounds(name.rsplit(":", 1)[-1])
+
+
+def within(summary: dict[str, float], bounds: tuple[float, float]) -> dict[str, float]:
+    """``summary`` (:func:`mean_ci`) with its interval clipped to ``bounds``: a t interval over a few units can reach
+    past what the values can take (below 0 for a count that is often 0), where the mean cannot."""
+    low, high = bounds
+    return {**summary, **{end: float(np.clip(summary[end], low, high)) for end in ("ci_low", "ci_high")}}
+
+
 def summaries(rows: Rows, metrics: Sequence[str], confidence: float) -> dict[str, dict[str, float]]:
-    """{metric: mean_ci over units} (units: seeds for learned rows, episodes for baselines)."""
-    return {m: mean_ci(metric_units(rows, m), confidence) for m in metrics}
+    """{metric: mean_ci over units} (units: seeds for learned rows, episodes for baselines), each interval within its
+    column's range (:func:`column_bounds`)."""
+    return {m: within(mean_ci(metric_units(rows, m), confidence), column_bounds(m)) for m in metrics}
