@@ -659,7 +659,7 @@ class Trainer:
                 if kickstart > 0.0:  # cross-entropy toward the teachers' choices (train.kickstart)
                     taught = batch["taught"]
                     teacher_log_p = torch.log_softmax(logits, dim=-1).gather(-1, batch["teacher_actions"][..., None])
-                    # where no teacher chose, the label may be masked out (log p = -inf): 0 before the product
+                    # where no teacher chose, the label may be masked out (log p about -1e9): 0 before the product
                     cross_entropy = -torch.where(taught > 0, teacher_log_p[..., 0], 0.0)
                     kickstart_loss = (cross_entropy * taught).sum(-1) / taught.sum(-1).clamp(min=1.0)
                     loss = loss + kickstart * kickstart_loss
