@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,18 @@ def _trainer(**changes):
     settings = {"n_worlds": 4, "n_steps": 8, "batch_size": 64, "max_cycles": 10, "progress_bar": False}
     args = fast_ppo.Args(**{**settings, **changes})
     return fast_ppo.Trainer(args, make_config(args))
+
+
+def test_a_batch_size_that_does_not_divide_the_rollout_is_warned_about():
+    """4 worlds x 6 nations x 8 turns = 192 rows: 64 divides them (no warning); 100 leaves a minibatch of 92; 500 is
+    more than a rollout."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _trainer(batch_size=64)
+    with pytest.warns(UserWarning, match=r"--batch-size 100 does not divide a rollout's 192 rows .* minibatch of 92"):
+        _trainer(batch_size=100)
+    with pytest.warns(UserWarning, match=r"--batch-size 500 is more than a rollout's 192 rows .* one minibatch of 192"):
+        _trainer(batch_size=500)
 
 
 def test_background_nations_play_their_scripted_policy_and_are_left_out_of_learning():

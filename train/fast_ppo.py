@@ -43,8 +43,10 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
   policy terms skip their rows, which are not the policy's own. Once the weight is 0 the teachers are not asked.
 
 Timesteps count agent-steps (one per slot and turn, inactive slots included), per member, and are rounded up to
-whole rollouts of ``n_steps * n_worlds * n_nations``. Writes into ``--out``: ``model.pt`` (the network's weights and
-shape, read back with :func:`load_agent`, ``weights_only``), ``config.json`` (arguments and EnvConfig),
+whole rollouts of ``n_steps * n_worlds * n_nations``; a ``--batch-size`` that does not divide those rows is warned
+about, as stable-baselines3 does (each epoch would end with a smaller minibatch). Writes into ``--out``:
+``model.pt`` (the network's weights and shape, read back with :func:`load_agent`, ``weights_only``), ``config.json``
+(arguments and EnvConfig),
 ``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
 return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
 counted when its world ends; agent-steps/s), ``tb/`` (TensorBoard) and ``checkpoints/``
@@ -61,6 +63,7 @@ import io
 import math
 import sys
 import time
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +239,25 @@ def check_args(args: Args) -> None:
             raise ValueError(f"{flag}={share} is invalid; valid: a share 0 <= until <= 1")
     if args.imitate_until > 0.0 and not args.teachers:
         raise ValueError("--imitate-until needs --teachers; valid: e.g. --teachers power=offensive_realist")
+
+
+def warn_uneven_minibatches(args: Args, n_nations: int) -> None:
+    """Warn (as stable-baselines3's PPO does) where ``--batch-size`` does not divide a rollout's rows: each epoch then
+    ends with a smaller minibatch, or, where it exceeds them, every update is one minibatch of the whole rollout."""
+    rows = args.n_steps * args.n_worlds * n_nations
+    shape = f"a rollout's {rows:,} rows (n_steps {args.n_steps} x {args.n_worlds} worlds x {n_nations} nations)"
+    if args.batch_size > rows:
+        warnings.warn(
+            f"--batch-size {args.batch_size} is more than {shape}: each update is one minibatch of {rows:,}; "
+            f"for minibatches of {args.batch_size:,}, raise --n-worlds or --n-steps",
+            stacklevel=2,
+        )
+    elif rows % args.batch_size:
+        warnings.warn(
+            f"--batch-size {args.batch_size} does not divide {shape}: each epoch ends with a minibatch of "
+            f"{rows % args.batch_size}; a divisor of {rows:,} avoids it",
+            stacklevel=2,
+        )
 
 
 def world_backend(args: Args) -> str:
@@ -440,6 +462,7 @@ class Trainer:
         self.n_nations = config.n_nations
         self.member_slots = args.n_worlds * config.n_nations  # a member's slots, contiguous
         self.n_slots = self.members * self.member_slots
+        warn_uneven_minibatches(args, config.n_nations)
         self.doctrine_names = realism_env.doctrine_names()
         n_doctrines = len(self.doctrine_names)
         one_hot = realism_env.doctrine_onehot(config.doctrine_per_nation, self.doctrine_names)  # [N, R]
