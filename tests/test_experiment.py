@@ -186,6 +186,28 @@ def run_locked(run: Path) -> bool:
         return False
 
 
+def test_spawned_workers_run_one_thread_per_numerical_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With W workers on W cores, a thread per core in each worker's OpenBLAS oversubscribes the cores (the quick
+    preset's evaluation ran twice as long): workers start with one, except where the user chose, and the launching
+    process's environment is left as it was."""
+    import os
+
+    from train.experiment_workers import THREAD_VARIABLES, one_thread_per_worker, worker_pool
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # the user's choice stands
+    with one_thread_per_worker():
+        pool = worker_pool(1)
+        try:
+            seen = {name: pool.submit(os.getenv, name).result(timeout=120) for name in THREAD_VARIABLES}
+        finally:
+            pool.shutdown(wait=True)
+    assert seen == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "3"}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ
+    assert os.environ["MKL_NUM_THREADS"] == "3"
+
+
 def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Path) -> None:
     # 2 conditions x 2 seeds of 200 rollouts (a few seconds each), checkpoints every 40 rollouts.
     text = TINY.replace("timesteps = 384", "timesteps = 38400")

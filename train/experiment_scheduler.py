@@ -12,7 +12,15 @@ from typing import Any
 
 from train.experiment_design import Design
 from train.experiment_jobs import baseline_jobs, learned_job, pending_items, run_finished
-from train.experiment_workers import InlinePool, Interrupted, evaluate_job, stop_workers, train_run, worker_pool
+from train.experiment_workers import (
+    InlinePool,
+    Interrupted,
+    evaluate_job,
+    one_thread_per_worker,
+    stop_workers,
+    train_run,
+    worker_pool,
+)
 from train.fast_ppo import Args
 
 
@@ -64,52 +72,55 @@ def execute(
     bar = _Progress(total, progress)
     if len(runs) - len(to_train):
         bar.write(f"{len(runs) - len(to_train)} of {len(runs)} runs already finished: skipped")
-    pool: Any = InlinePool() if workers == 1 else worker_pool(workers)
-    pending: dict[futures.Future, tuple[str, Any]] = {}
-    counts = counts if counts is not None else {}
-    counts.update(trained=0, evaluated=0, skipped_runs=len(runs) - len(to_train))
+    # Spawned workers start with one thread per numerical library (one_thread_per_worker); the pool may start them
+    # as late as its first tasks, so the variables hold while it runs.
+    with one_thread_per_worker():
+        pool: Any = InlinePool() if workers == 1 else worker_pool(workers)
+        pending: dict[futures.Future, tuple[str, Any]] = {}
+        counts = counts if counts is not None else {}
+        counts.update(trained=0, evaluated=0, skipped_runs=len(runs) - len(to_train))
 
-    def submit_eval(job: dict[str, Any], label: str) -> None:
-        pending[pool.submit(evaluate_job, job)] = ("eval", label)
+        def submit_eval(job: dict[str, Any], label: str) -> None:
+            pending[pool.submit(evaluate_job, job)] = ("eval", label)
 
-    try:
-        for job in jobs:
-            Path(job.args.out).mkdir(parents=True, exist_ok=True)
-            future = pool.submit(train_run, asdict(job.args), str(Path(job.args.out) / "train.log"))
-            pending[future] = ("train", job)
-        for job in learned_now:
-            submit_eval(job, f"eval {job['meta']['condition']} seed{job['meta']['seed']}")
-        for job in baselines:
-            submit_eval(job, f"eval {job['meta']['condition']} {job['meta']['policy']}")
-        while pending:
-            done, _ = futures.wait(list(pending), return_when=futures.FIRST_COMPLETED)
-            for future in done:
-                kind, what = pending.pop(future)
-                error = future.exception()
-                if isinstance(error, Interrupted):
-                    raise KeyboardInterrupt from error
-                if error is not None:
-                    raise RuntimeError(f"{kind} task failed: {error}") from error
-                if kind == "train":
-                    condition = what.condition
-                    counts["trained"] += len(what.members)
-                    seeds = ",".join(str(seed) for seed, _ in what.members)
-                    bar.update(f"trained {condition.name} seed{seeds}")
-                    for seed, run_dir in what.members:
-                        job = pending_items(learned_job(design, out, condition, seed, run_dir))
-                        if job is not None:
-                            submit_eval(job, f"eval {condition.name} seed{seed}")
-                        else:
-                            bar.update("cached")
-                else:
-                    counts["evaluated"] += 1
-                    bar.update(what)
-                if on_task is not None:
-                    on_task()
-    except BaseException:
-        bar.close()
-        stop_workers(pool, list(pending))
-        raise
-    pool.shutdown(wait=True)
+        try:
+            for job in jobs:
+                Path(job.args.out).mkdir(parents=True, exist_ok=True)
+                future = pool.submit(train_run, asdict(job.args), str(Path(job.args.out) / "train.log"))
+                pending[future] = ("train", job)
+            for job in learned_now:
+                submit_eval(job, f"eval {job['meta']['condition']} seed{job['meta']['seed']}")
+            for job in baselines:
+                submit_eval(job, f"eval {job['meta']['condition']} {job['meta']['policy']}")
+            while pending:
+                done, _ = futures.wait(list(pending), return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    kind, what = pending.pop(future)
+                    error = future.exception()
+                    if isinstance(error, Interrupted):
+                        raise KeyboardInterrupt from error
+                    if error is not None:
+                        raise RuntimeError(f"{kind} task failed: {error}") from error
+                    if kind == "train":
+                        condition = what.condition
+                        counts["trained"] += len(what.members)
+                        seeds = ",".join(str(seed) for seed, _ in what.members)
+                        bar.update(f"trained {condition.name} seed{seeds}")
+                        for seed, run_dir in what.members:
+                            job = pending_items(learned_job(design, out, condition, seed, run_dir))
+                            if job is not None:
+                                submit_eval(job, f"eval {condition.name} seed{seed}")
+                            else:
+                                bar.update("cached")
+                    else:
+                        counts["evaluated"] += 1
+                        bar.update(what)
+                    if on_task is not None:
+                        on_task()
+        except BaseException:
+            bar.close()
+            stop_workers(pool, list(pending))
+            raise
+        pool.shutdown(wait=True)
     bar.close()
     return {**counts, "wall_time_s": time.perf_counter() - start}
