@@ -12,7 +12,7 @@ Usage::
     python -m train.experiment --help                                  # --workers N, --device D, --no-progress
 
 Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 100 evaluation episodes per setting;
-430 s measured on this 2-core machine on 2026-12-05, about 4 minutes of it training) shows the whole
+313 s measured on this 2-core machine on 2026-12-05, about 4 minutes of it training) shows the whole
 pipeline with policies that meet the scripted realists (the report's first lines say where they fall short). ``full``
 (3 conditions x 4 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4
 held-out scenarios) is for conclusions: 4.8 billion agent-steps, some 30-33 core-hours of training on a CPU
@@ -53,8 +53,11 @@ experiment resumes where it stopped: unfinished runs continue from their last ch
 first). Every results file is written atomically (temporary file, fsync, rename). Runs of one output folder are
 locked, so two invocations never train the same run at once.
 
-Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (multiprocessing's ``spawn``), which
-know only what is registered when the modules they import are imported. A scenario, policy or doctrine registered at
+Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (multiprocessing's ``spawn``), one a
+core: each starts with one thread per numerical library (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
+``MKL_NUM_THREADS`` set to 1 where the user has not set them), since a thread per core in every worker oversubscribes
+the cores (the quick preset's evaluation took twice as long). Workers know only what is registered when the modules
+they import are imported. A scenario, policy or doctrine registered at
 run time in the launching process only (``realism_env.register_scenario``, ``agents.register_policy``,
 ``realism_env.register_doctrine``) is unknown there, and the task fails with a ``ValueError`` that names it and the
 registered choices (``error: train task failed: unknown doctrine 'x'; valid: 'power', 'security' ...``). Register
