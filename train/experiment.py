@@ -57,13 +57,13 @@ Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (
 core: each starts with one thread per numerical library (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
 ``MKL_NUM_THREADS`` set to 1 where the user has not set them), since a thread per core in every worker oversubscribes
 the cores (the quick preset's evaluation took twice as long). Workers know only what is registered when the modules
-they import are imported. A scenario, policy or doctrine registered at
-run time in the launching process only (``realism_env.register_scenario``, ``agents.register_policy``,
-``realism_env.register_doctrine``) is unknown there, and the task fails with a ``ValueError`` that names it and the
-registered choices (``error: train task failed: unknown doctrine 'x'; valid: 'power', 'security' ...``). Register
-such things at import of the module that defines them and import it in every process: a script that launches the
-experiment (``train.experiment.main([...])``) is imported again by each spawned worker, so registering at its top
-level, outside ``if __name__ == "__main__":``, is enough; or run with ``--workers 1`` (everything in one process).
+they import are imported. A scenario, policy or doctrine registered at run time in the launching process only
+(``realism_env.register_scenario``, ``agents.register_policy``, ``realism_env.register_doctrine``) is unknown there,
+and the task fails with a ``ValueError`` that names it and the registered choices (``error: train task failed:
+unknown doctrine 'x'; valid: 'power', 'security' ...``). Register such things at import of the module that defines
+them and import it in every process: a script that launches the experiment (``train.experiment.main([...])``) is
+imported again by each spawned worker, so registering at its top level, outside ``if __name__ == "__main__":``, is
+enough; or run with ``--workers 1`` (everything in one process).
 
 Preset schema (TOML; every table and key is optional; unknown keys and bad values are errors naming the key and
 what is valid). Without ``base``, missing [experiment] and [evaluate] keys take the quick preset's values and
