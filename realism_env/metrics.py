@@ -371,26 +371,28 @@ def empty_events(n_worlds: int, n_turns: int, n_nations: int) -> Events:
 # --------------------------------------------------------------------------------------------------
 
 
+#: The range of a count (and of most metrics): ``[0, inf)``.
+COUNT_RANGE = (0.0, math.inf)
+#: The range of a share, a probability or a 0/1 indicator.
+UNIT_RANGE = (0.0, 1.0)
+
+
 class Metric(NamedTuple):
     """One metric: its unit, its one-line definition, when it may be NaN (None: never), how it is computed
-    (``compute(log)`` gives ``[W]`` for episode metrics, ``[W, N]`` for nation metrics) and the closed range its
-    finite values lie in (``(0, inf)`` for counts: a report clips a mean's interval to it)."""
+    (``compute(log)`` gives ``[W]`` for episode metrics, ``[W, N]`` for nation metrics) and the range its finite
+    values lie in (:data:`COUNT_RANGE` by default; a report clips a mean's interval to it)."""
 
     unit: str
     definition: str
     nan_when: str | None
     compute: Callable[[EpisodeLog], np.ndarray]
-    bounds: tuple[float, float] = (0.0, math.inf)
+    bounds: tuple[float, float] = COUNT_RANGE
 
 
-#: Episode-level metrics: name -> Metric(unit, definition, nan_when, compute), compute(log) -> [W].
+#: Episode-level metrics: name -> Metric(unit, definition, nan_when, compute, bounds), compute(log) -> [W].
 METRICS: dict[str, Metric] = {}
 #: Per-nation metrics: name -> Metric, compute(log) -> [W, N]; averaged by doctrine in :func:`by_doctrine`.
 NATION_METRICS: dict[str, Metric] = {}
-
-
-#: The range of a share, a probability or a 0/1 indicator.
-UNIT_RANGE = (0.0, 1.0)
 
 
 def _register(
@@ -409,11 +411,11 @@ def _register(
     return wrap
 
 
-def _metric(name: str, unit: str, nan_when: str | None = None, bounds: tuple[float, float] = (0.0, math.inf)):
+def _metric(name: str, unit: str, nan_when: str | None = None, bounds: tuple[float, float] = COUNT_RANGE):
     return _register(METRICS, name, unit, nan_when, bounds)
 
 
-def _nation_metric(name: str, unit: str, nan_when: str | None = None, bounds: tuple[float, float] = (0.0, math.inf)):
+def _nation_metric(name: str, unit: str, nan_when: str | None = None, bounds: tuple[float, float] = COUNT_RANGE):
     return _register(NATION_METRICS, name, unit, nan_when, bounds)
 
 
