@@ -81,6 +81,24 @@ def test_the_gains_and_verdicts_of_hand_made_returns() -> None:
     assert verdict({"mean": -1.0, "ci_low": -2.0, "ci_high": -0.5}) == "does worse"
 
 
+def test_returns_survive_the_experiments_json_cache() -> None:
+    """The experiment caches a run's deviation returns as JSON (slots become strings) and reads them back."""
+    from train.deviation import deviation_gains, returns_from_json, returns_to_json
+
+    returns = {
+        "doctrines": ["power", "power", "power"],
+        "selfplay": np.array([[10.0, 20.0, 30.0], [12.0, 18.0, 30.0]]),
+        "deviants": {"d": {0: np.array([[15.0, 20.0, 27.0], [17.0, 18.0, 29.0]]), 2: np.zeros((2, 3))}},
+    }
+    stored = json.loads(json.dumps(returns_to_json(returns)))
+    assert set(stored["deviants"]["d"]) == {"0", "2"}
+    back = returns_from_json(stored)
+    assert back["doctrines"] == returns["doctrines"] and set(back["deviants"]["d"]) == {0, 2}
+    np.testing.assert_array_equal(back["selfplay"], returns["selfplay"])
+    for measure, values in deviation_gains(back)["d"].items():
+        np.testing.assert_array_equal(values, deviation_gains(returns)["d"][measure])
+
+
 def test_the_command_prints_a_table_and_writes_its_figures(
     power_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

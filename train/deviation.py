@@ -100,6 +100,30 @@ def deviation_returns(
     return {"selfplay": selfplay, "deviants": deviated, "doctrines": list(doctrines), "scenario": scenario}
 
 
+def returns_to_json(returns: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`deviation_returns` as JSON values (lists; slots as strings), read back by :func:`returns_from_json`."""
+    return {
+        "doctrines": list(returns["doctrines"]),
+        "selfplay": np.asarray(returns["selfplay"]).tolist(),
+        "deviants": {
+            name: {str(slot): np.asarray(values).tolist() for slot, values in by_slot.items()}
+            for name, by_slot in returns["deviants"].items()
+        },
+    }
+
+
+def returns_from_json(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The arrays of :func:`deviation_returns` from :func:`returns_to_json`'s values."""
+    return {
+        "doctrines": list(record["doctrines"]),
+        "selfplay": np.asarray(record["selfplay"]),
+        "deviants": {
+            name: {int(slot): np.asarray(values) for slot, values in by_slot.items()}
+            for name, by_slot in record["deviants"].items()
+        },
+    }
+
+
 def deviation_gains(returns: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
     """{deviant: {measure: [E] per episode}} from :func:`deviation_returns`: the deviant's return, the learned
     nation's in its place, the gain, and the change in the others' mean return, each averaged over the slots."""
@@ -140,7 +164,7 @@ def summarise(per_run: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], con
     summary: dict[str, dict[str, Any]] = {}
     for name in runs[0]:
         if len(runs) > 1:
-            values = {measure: [float(np.mean(run[name][measure])) for run in runs] for measure in MEASURES}
+            values = {measure: [episode_means(run)[name][measure] for run in runs] for measure in MEASURES}
         else:
             values = {measure: runs[0][name][measure] for measure in MEASURES}
         summary[name] = {measure: mean_ci(values[measure], confidence) for measure in MEASURES}

@@ -13,12 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import realism_env
 from realism_env import METRICS, NATION_METRICS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json
-from train.deviation import MEASURES, deviation_gains, episode_means
+from train.deviation import MEASURES, deviation_gains, episode_means, returns_from_json
 from train.experiment_design import Design
 from train.experiment_jobs import baseline_jobs, is_deviation, learned_job, read_json, report_fingerprint
 from train.strategy import strategy_columns
@@ -112,14 +110,7 @@ def collect_deviations(design: Design, out: Path) -> list[dict[str, Any]]:
         for item in learned_job(design, out, condition, seed, run_dir)["items"]:
             if not is_deviation(item):
                 continue
-            record = _record(item)
-            returns = {
-                "selfplay": np.asarray(record["selfplay"]),
-                "deviants": {
-                    name: {int(slot): np.asarray(values) for slot, values in by_slot.items()}
-                    for name, by_slot in record["deviants"].items()
-                },
-            }
+            returns = returns_from_json(_record(item))
             scenario = item["deviation"]["scenario"]
             for name, means in episode_means(deviation_gains(returns)).items():
                 rows.append(

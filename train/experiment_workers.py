@@ -177,7 +177,7 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
 def _deviations(job: dict[str, Any], item: dict[str, Any]) -> str:
     """Play a run's deviations in one scenario (:func:`train.deviation.deviation_returns`) and write its record:
     the episodes' returns in self-play and with each deviant in each nation's place."""
-    from train.deviation import deviation_returns
+    from train.deviation import deviation_returns, returns_to_json
 
     deviation = item["deviation"]
     returns = deviation_returns(
@@ -194,12 +194,7 @@ def _deviations(job: dict[str, Any], item: dict[str, Any]) -> str:
     record = {
         "key": item["key"],
         "meta": {**job["meta"], "scenario": deviation["scenario"]},
-        "doctrines": returns["doctrines"],
-        "selfplay": returns["selfplay"].tolist(),
-        "deviants": {
-            name: {str(slot): values.tolist() for slot, values in by_slot.items()}
-            for name, by_slot in returns["deviants"].items()
-        },
+        **returns_to_json(returns),
     }
     atomic_write_json(Path(item["path"]), record)
     return item["path"]
