@@ -37,8 +37,8 @@ class NumpyNamespace:
     entry points for the same operation: reductions to the ufuncs' ``reduce`` (``sum`` is ``np.add.reduce``),
     ``clip`` to ``np.maximum``/``np.minimum``, ``stack`` to ``np.concatenate``, and ``astype``, ``reshape``,
     ``permute_dims``, ``take``, ``argmax`` and ``cumulative_sum`` to the array's methods; and ``sum``, ``max`` and
-    ``any`` over a short last axis (a nation axis) of a large array combine its slices
-    (:func:`_reduce_short_last_axis`). Same results; at one world
+    ``any`` over a short axis (a nation axis) of a large array combine its slices
+    (:func:`_reduce_short_axis`). Same results; at one world
     (the PettingZoo env), where a turn's cost is numpy's per-call overhead, numpy's Python layer around these would
     cost more than the arithmetic.
     """
@@ -71,20 +71,20 @@ class NumpyNamespace:
     @staticmethod
     def sum(x: np.ndarray, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
         if dtype is None and (x.dtype.kind in "fc" or x.dtype == np.int64):  # slices keep these dtypes, as sum does
-            by_slices = _reduce_short_last_axis(np.add, x, axis, keepdims)
+            by_slices = _reduce_short_axis(np.add, x, axis, keepdims)
             if by_slices is not None:
                 return by_slices
         return np.add.reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
     @staticmethod
     def max(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:
-        by_slices = _reduce_short_last_axis(np.maximum, x, axis, keepdims)
+        by_slices = _reduce_short_axis(np.maximum, x, axis, keepdims)
         return np.maximum.reduce(x, axis=axis, keepdims=keepdims) if by_slices is None else by_slices
 
     @staticmethod
     def any(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:
         if x.dtype == np.bool_:
-            by_slices = _reduce_short_last_axis(np.logical_or, x, axis, keepdims)
+            by_slices = _reduce_short_axis(np.logical_or, x, axis, keepdims)
             if by_slices is not None:
                 return by_slices
         return np.logical_or.reduce(x, axis=axis, keepdims=keepdims)
@@ -108,24 +108,28 @@ class NumpyNamespace:
     cumulative_sum = staticmethod(np.ndarray.cumsum)
 
 
-#: the longest last axis that :func:`_reduce_short_last_axis` reduces slice by slice
+#: the longest axis that :func:`_reduce_short_axis` reduces slice by slice
 SHORT_AXIS = 8
 #: the fewest elements of an array reduced slice by slice (below it one call's overhead is the cost that counts)
 BY_SLICES_FROM = 4096
 
 
-def _reduce_short_last_axis(ufunc: np.ufunc, x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray | None:
-    """``ufunc.reduce(x, axis)`` over a short last axis (2 to :data:`SHORT_AXIS` long, as a nation axis is) of a
-    large array (many worlds), as ``ufunc`` applied to its slices in turn; None for any other reduction. numpy
-    reduces a short contiguous axis with a loop of a few elements per output, several times slower than a few
-    whole-array operations (4x for a sum over the last axis of [4096, 6, 6]); for a small array (one world) the one
-    call is cheaper. A sum may differ from numpy's in the last bit (another order of addition)."""
-    if x.size < BY_SLICES_FROM or x.ndim < 2 or axis not in (-1, x.ndim - 1) or not 2 <= x.shape[-1] <= SHORT_AXIS:
+def _reduce_short_axis(ufunc: np.ufunc, x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray | None:
+    """``ufunc.reduce(x, axis)`` over one short axis (2 to :data:`SHORT_AXIS` long, as a nation axis is) of a large
+    array (many worlds), as ``ufunc`` applied to its slices in turn; None for any other reduction. numpy reduces a
+    short axis with a loop of a few elements per output, several times slower than a few whole-array operations (4x
+    for a sum over the last axis of [4096, 6, 6], 3x over the middle one); for a small array (one world) the one call
+    is cheaper. A sum may differ from numpy's in the last bit (another order of addition)."""
+    if not isinstance(axis, int) or x.size < BY_SLICES_FROM or not -x.ndim <= axis < x.ndim:
         return None
-    result = ufunc(x[..., 0], x[..., 1])
-    for k in range(2, x.shape[-1]):
-        result = ufunc(result, x[..., k])
-    return result[..., None] if keepdims else result
+    axis %= x.ndim
+    if x.ndim < 2 or not 2 <= x.shape[axis] <= SHORT_AXIS:
+        return None
+    before = (slice(None),) * axis
+    result = ufunc(x[(*before, 0)], x[(*before, 1)])
+    for k in range(2, x.shape[axis]):
+        result = ufunc(result, x[(*before, k)])
+    return np.expand_dims(result, axis) if keepdims else result
 
 
 #: the namespace the rules get for numpy arrays

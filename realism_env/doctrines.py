@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from realism_env.array_ops import zero_unless
 from realism_env.backend import array_namespace, device_of, to_numpy
 from realism_env.events import Events
 from realism_env.rules import Territory, attackable, power_share, territory
@@ -111,7 +112,7 @@ class Outcome:
         # A threat is a live, non-allied nation one borders or is at war with: exactly the nations one may attack,
         # so the attack rule's own test is used (one definition).
         threat = attackable(after, self.after_land) if self.threats is None else self.threats
-        strongest = xp.max(xp.where(threat, mil[:, None, :], 0.0), axis=2)
+        strongest = xp.max(zero_unless(threat, mil[:, None, :]), axis=2)
         threatened = strongest > 0
         return xp.where(threatened, own_side / xp.where(threatened, strongest, 1.0), xp.inf)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from realism_env.actions import N_ACTS, Act
+from realism_env.array_ops import zero_unless
 from realism_env.backend import array_namespace
 from realism_env.rules import EPS, Territory, acted_on, credibility, relative_order, territory
 from realism_env.world import World
@@ -244,7 +245,8 @@ def observe(
     n_worlds, n = world.n_worlds, world.n_nations
     float_dtype = world.wealth.dtype
     sigma = config.misperception
-    noise = xp.where(tables.own_forces, 1.0, xp.exp(sigma * xp.astype(perception, float_dtype) - 0.5 * sigma**2))
+    # exp(0) = 1 on the diagonal: a nation knows its own forces
+    noise = xp.exp(zero_unless(~tables.own_forces, sigma * xp.astype(perception, float_dtype) - 0.5 * sigma**2))
     estimate = xp.where(world.alive, world.military, 0.0)[:, None, :] * noise  # [W, observer i, j]
     perceived_total = xp.maximum(xp.sum(estimate, axis=2), EPS)  # [W, i]
     nation_values = xp.stack(

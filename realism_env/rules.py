@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from realism_env.actions import N_ACTS, Act
+from realism_env.array_ops import take_rows, toward_target, zero_unless
 from realism_env.backend import array_namespace, device_of, is_numpy, put_rows
 from realism_env.draws import TurnDraws
 from realism_env.events import EVENT_KINDS, Events, event_records
@@ -65,7 +66,7 @@ class RuleTables(NamedTuple):
     code_of: Any  #: [N * A] int, ``act * N + absolute target`` of nation i's action a, at ``i * A + a``
     action_offset: Any  #: [N] int, ``i * A``
     wait_code: Any  #: [N] int, the code of WAIT toward slot 0
-    codes: Any  #: [K * N] int, every code ``act * N + j`` in order
+    code_one_hot: Any  #: [K * N, K * N] bool, the one-hot of each code ``act * N + j``
     arms_shares: Any  #: [L] float, share of income to arms at each level
     initial_shares: Any  #: [N] float, capability shares at the start
     growth_rates: Any  #: [N] float, growth per year at zero arms spending
@@ -99,7 +100,7 @@ def rule_tables(config: EnvConfig, xp: Any = np, device: Any = "cpu", float_dtyp
         code_of=ints((act * n + target).reshape(-1)),
         action_offset=ints(np.arange(n) * n_actions),
         wait_code=ints((np.arange(n) + 1) % n),
-        codes=ints(np.arange(N_ACTS * n)),
+        code_one_hot=xp.asarray(np.eye(N_ACTS * n, dtype=bool), device=device),
         arms_shares=floats(config.arms_shares),
         initial_shares=floats(config.initial_shares),
         growth_rates=floats(config.growth_per_nation),
@@ -130,8 +131,7 @@ def sum_by_nation(values: Any, owned: Any) -> Any:
 
 def per_province(values: Any, owner: Any) -> Any:
     """[W, P] each province's holder's value of per-nation ``values`` ([W, N]); ``owner``: [W, P] holders."""
-    xp = array_namespace(values, owner)
-    return xp.take_along_axis(values, owner, axis=1)
+    return take_rows(values, owner)
 
 
 def map_links(land_adjacency: Any, sea_adjacency: Any) -> Any:
@@ -323,7 +323,7 @@ def mask_of(validity: Any, tables: RuleTables) -> Any:
     by_slot = xp.take(xp.reshape(validity, (n_worlds, -1)), tables.slot_gather, axis=1)  # [W, N * K * (N-1)]
     by_slot = xp.reshape(xp.astype(by_slot, xp.int8), (n_worlds, n, n_acts * (n - 1)))
     n_levels = tables.level_of.shape[0] // (n_acts * (n - 1))
-    return xp.concat([by_slot] * n_levels, axis=2)  # flat action (level * K + act) * (N-1) + slot
+    return xp.tile(by_slot, (1, 1, n_levels))  # flat action (level * K + act) * (N-1) + slot
 
 
 # --------------------------------------------------------------------------------------------------
@@ -370,7 +370,11 @@ def _transfer(owner: Any, chosen: Any, priority: Any, gainer: Any, nations: Any)
     beats = (p_j > p_i) | ((p_j == p_i) & (nations[None, :] > nations[:, None]))
     stood = claiming & ~xp.any(rival & beats, axis=2)
     taken = chosen & stood[:, :, None]
-    new_owner = xp.sum(xp.where(taken, gainer[:, :, None], 0), axis=1)
+    # Each province's gainer, where a claim on it stood (at most one does): a sum by nation over the one-hot, as a
+    # matmul (exact for nation indices).
+    float_dtype = priority.dtype
+    gained = xp.matmul(xp.astype(gainer, float_dtype)[:, None, :], xp.astype(taken, float_dtype))[:, 0, :]
+    new_owner = xp.astype(gained, owner.dtype)
     return xp.where(xp.any(taken, axis=1), new_owner, owner), stood
 
 
@@ -400,11 +404,10 @@ def _province_transfers(
         pick, priority = pick[worlds], priority[worlds]
     conceding = act == CONCEDE
     touch_any = touch_land | touch_sea
-    reach = xp.where(_toward_target(land_border, target)[:, :, None], touch_land, touch_any)
+    reach = xp.where(toward_target(land_border, target)[:, :, None], touch_land, touch_any)
     candidates = reach & (owner[:, None, :] == target[:, :, None]) & capturing[:, :, None]  # the target's provinces
-    # The provinces touching each nation's target (the demander, for a conceding nation); the index broadcasts over
-    # the province axis.
-    target_touch = xp.take_along_axis(touch_any, target[:, :, None], axis=1)
+    # The provinces touching each nation's target (the demander, for a conceding nation).
+    target_touch = take_rows(touch_any, target)
     givers = target_touch & (owner[:, None, :] == nations[:, None])  # the giver's own provinces
     candidates = xp.where(conceding[:, :, None], givers, candidates)
     chosen = _pick_province(candidates, pick)
@@ -412,13 +415,6 @@ def _province_transfers(
     new_owner, stood = _transfer(owner, chosen, priority, xp.where(conceding, target, nations), nations)
     took = stood & capturing
     return new_owner, xp.any(chosen & took[:, :, None], axis=1), took
-
-
-def _toward_target(pairs: Any, target: Any) -> Any:
-    """[W, N] each nation's entry of pairwise ``pairs`` ([W, N, N]) toward its ``target`` ([W, N] nation index):
-    ``pairs[w, i, target[w, i]]``."""
-    xp = array_namespace(pairs)
-    return xp.take_along_axis(pairs, target[:, :, None], axis=2)[:, :, 0]
 
 
 def _some_worlds(xp: Any, flags: Any) -> np.ndarray | None:
@@ -498,7 +494,8 @@ def advance(
     code = xp.where(valid, chosen_code, tables.wait_code)
     act, target = code // n, code % n
     # by_act[w, k, i, j]: nation i took act k toward nation j; toward[w, k, i, j]: j took act k toward i.
-    by_act = xp.permute_dims(xp.reshape(code[:, :, None] == tables.codes, (n_worlds, n, N_ACTS, n)), (0, 2, 1, 3))
+    code_one_hot = xp.reshape(xp.take(tables.code_one_hot, xp.reshape(code, (-1,)), axis=0), (n_worlds, n, N_ACTS, n))
+    by_act = xp.permute_dims(code_one_hot, (0, 2, 1, 3))
     toward = xp.permute_dims(by_act, (0, 1, 3, 2))
     taken = _acts_taken(xp, act)
     device = device_of(world.owner)
@@ -545,7 +542,7 @@ def advance(
         demand = demand & ~attack
         threats_enforced = threats_enforced + xp.sum(xp.astype(enforced, xp.int64), axis=2)
         # A refused demand lapses at its deadline: the threatener's bluff is called.
-        demand_age = xp.where(threats, 1, world.demand_age + 1)  # the age this turn, where a demand stands
+        demand_age = zero_unless(~threats, world.demand_age) + 1  # the age this turn (a new threat's is 1)
         bluff = demand & (demand_age > config.demand_deadline)
         demand = demand & ~bluff
 
@@ -553,7 +550,7 @@ def advance(
     fighting = at_war  # the fronts of this turn, before eliminations end any war
     fronts = xp.sum(xp.astype(at_war, float_dtype), axis=2)
     per_front = world.military / xp.maximum(fronts, 1.0)
-    committed = xp.where(at_war, per_front[:, :, None], 0.0)  # i's force against j
+    committed = zero_unless(at_war, per_front[:, :, None])  # i's force against j
     enemy = xp.permute_dims(committed, (0, 2, 1))
     # Attrition (Lanchester's linear law): losses proportional to the force the enemy commits.
     losses = xp.minimum(committed, config.attrition * enemy)
@@ -566,8 +563,8 @@ def advance(
         # across sea alone is weakened (Mearsheimer 2001: the stopping power of water). A nation attacks one target,
         # so the odds are [W, N], each attacker's against its target: both sides' forces on that front are their
         # per_front (the attack put them at war).
-        attacker_force = xp.where(_toward_target(land.land_border, target), per_front, config.sea_penalty * per_front)
-        defender_force = xp.take_along_axis(per_front, target, axis=1)  # the target's force on each of its fronts
+        attacker_force = xp.where(toward_target(land.land_border, target), per_front, config.sea_penalty * per_front)
+        defender_force = take_rows(per_front, target)  # the target's force on each of its fronts
         ratio = (attacker_force + EPS) / (config.offense_defense_balance * (defender_force + EPS))
         capture_odds = xp.where(act == ATTACK, 1.0 / (1.0 + ratio**-config.capture_steepness), 0.0)
         capturing = draws.capture_roll < capture_odds
@@ -588,7 +585,7 @@ def advance(
             took = put_rows(np.zeros(capturing.shape, dtype=bool), worlds, took_rows)
         province_taken = xp.astype(attack & took[:, :, None], xp.int64)  # one province per front and turn
         # The conqueror keeps conquest_payoff of a province's wealth; the rest is destroyed, a loss of the defender.
-        destroyed = xp.where(captured, wealth * (1.0 - config.conquest_payoff), 0.0)
+        destroyed = zero_unless(captured, wealth * (1.0 - config.conquest_payoff))
         wealth = wealth - destroyed
         destroyed_on_capture = sum_by_nation(destroyed, land.owned)
 
@@ -615,9 +612,9 @@ def advance(
     proposal = proposal & ~at_war
     peace_offer = peace_offer & at_war
     demand = demand & ~at_war
-    demand_age = xp.where(demand, demand_age, 0)
-    war_years = xp.where(at_war, world.war_years + 1, 0)
-    alliance_years = xp.where(allied, world.alliance_years + 1, 0)
+    demand_age = zero_unless(demand, demand_age)
+    war_years = zero_unless(at_war, world.war_years + 1)
+    alliance_years = zero_unless(allied, world.alliance_years + 1)
 
     # 6. Economy. Guns cost butter: what goes to arms, aid and upkeep is not invested (Waltz's internal balancing;
     # Welfare Diplomacy's units-versus-welfare trade-off).
@@ -630,7 +627,7 @@ def advance(
     invested = 1.0 - arms_share - upkeep
     aid = xp.zeros((n_worlds, n, n), dtype=float_dtype, device=device)
     if taken[SUPPORT]:  # aid to the target: bait-and-bleed and bloodletting (Mearsheimer 2001)
-        aid = xp.where(by_act[:, SUPPORT, ...], (config.aid_share * inc)[:, :, None], 0.0)
+        aid = zero_unless(by_act[:, SUPPORT, ...], (config.aid_share * inc)[:, :, None])
         military = military + xp.sum(aid, axis=1)
         invested = invested - config.aid_share * xp.astype(act == SUPPORT, float_dtype)
     military = xp.where(alive, xp.maximum(military, 0.0), 0.0)
