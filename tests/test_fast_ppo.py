@@ -61,6 +61,30 @@ def test_masked_actions_have_probability_zero_and_gradients_stay_finite():
     assert entropy.item() == pytest.approx(-(p * p.log()).sum().item())
 
 
+@pytest.mark.parametrize("shape", [(64, 30), (3, 16, 30)])  # a minibatch; a population's [members, rows, actions]
+def test_the_written_out_gradient_equals_autograds_of_the_plain_formulas(shape):
+    generator = torch.Generator().manual_seed(1)
+    raw = torch.randn(shape, generator=generator, dtype=torch.float64)
+    forbidden = torch.rand(shape, generator=generator) < 0.6
+    forbidden[..., 0] = False
+    allowed_noise = torch.where(forbidden, -1.0, torch.rand(shape, generator=generator, dtype=torch.float64))
+    actions = allowed_noise.argmax(-1)
+    weights = torch.rand((2, *shape[:-1]), generator=generator, dtype=torch.float64) - 0.5  # upstream gradients
+
+    def gradient(formula):
+        logits = raw.clone().requires_grad_(True)
+        log_prob, entropy = formula(mask_logits(logits, forbidden), actions)
+        ((log_prob * weights[0]).sum() + (entropy * weights[1]).sum()).backward()
+        return log_prob.detach(), entropy.detach(), logits.grad
+
+    def plain(logits, actions):
+        log_p = torch.log_softmax(logits, -1)
+        return log_p.gather(-1, actions[..., None])[..., 0], -(torch.softmax(logits, -1) * log_p).sum(-1)
+
+    for found, expected in zip(gradient(log_prob_and_entropy), gradient(plain), strict=True):
+        torch.testing.assert_close(found, expected, rtol=1e-12, atol=1e-12)
+
+
 def _rollout(rewards, values, next_values, continues) -> Rollout:
     t = torch.tensor
     shape = (len(rewards), 1)
