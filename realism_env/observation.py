@@ -173,7 +173,7 @@ class ObservationTables(NamedTuple):
     act_one_hot: Any  #: [K, K] float32
     doctrines: Any  #: [1, N * R] float32, each nation's doctrine one-hot over the revealed doctrines (R may be 0)
     nations: Any  #: [N] int
-    own_forces: Any  #: [N, N] bool, the diagonal: a nation knows its own forces
+    misperceived: Any  #: [N, N] bool, off the diagonal: others' forces are seen through noise, one's own is known
 
 
 def _gather(n: int, n_revealed: int) -> np.ndarray:
@@ -226,7 +226,7 @@ def observation_tables(
         act_one_hot=xp.asarray(np.eye(N_ACTS, dtype=np.float32), device=device),
         doctrines=xp.asarray(doctrine_one_hot[:, :revealed].reshape(1, -1).astype(np.float32), device=device),
         nations=xp.asarray(np.arange(n, dtype=np.int64), device=device),
-        own_forces=xp.asarray(np.eye(n, dtype=bool), device=device),
+        misperceived=xp.asarray(~np.eye(n, dtype=bool), device=device),
     )
 
 
@@ -246,7 +246,7 @@ def observe(
     float_dtype = world.wealth.dtype
     sigma = config.misperception
     # exp(0) = 1 on the diagonal: a nation knows its own forces
-    noise = xp.exp(zero_unless(~tables.own_forces, sigma * xp.astype(perception, float_dtype) - 0.5 * sigma**2))
+    noise = xp.exp(zero_unless(tables.misperceived, sigma * xp.astype(perception, float_dtype) - 0.5 * sigma**2))
     estimate = xp.where(world.alive, world.military, 0.0)[:, None, :] * noise  # [W, observer i, j]
     perceived_total = xp.maximum(xp.sum(estimate, axis=2), EPS)  # [W, i]
     nation_values = xp.stack(
