@@ -64,8 +64,17 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
     ):
         section = report[report.index(f"### `{condition}`") :]
         assert section.startswith(f"### `{condition}`\n\n**{opening}"), section[:300]
+    # a replay per condition and setting: self-play in multipolar and 3 held-out scenarios, focal 2 x 3
     replays = re.findall(r"\[replay\]\(([^)]+)\)", report)
-    assert len(replays) == 3 * 9 and all((out / path).is_file() for path in replays)
+    assert len(replays) == 3 * 10 and all((out / path).is_file() for path in replays)
+
+    # Every claim of the essay reaches a verdict for the learners and the scripted realists (rising_power's claims
+    # need its self-play among the held-out scenarios); "inconclusive" is a verdict, "n/a" (no data) is not.
+    claims = report[report.index("## The essay's claims") :].split("\n## ")[0]
+    claim_rows = [line for line in claims.splitlines() if line.startswith("| **")]
+    assert len(claim_rows) >= 15 and not any("| n/a |" in line for line in claim_rows), claims
+    rising = [line for line in claim_rows if "rising_power" in line]
+    assert len(rising) == 2, claims
 
     # Would a scripted nation do better in a learned one's place? Neither deviant does where the learners trained (in
     # bipolar, where conquest pays, an offensive realist exploits the power learners, who never attack: 2026-12-05,
