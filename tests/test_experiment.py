@@ -761,6 +761,27 @@ def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:
     assert "self-play in `rising_power`" in claim.measure
 
 
+def test_the_claims_section_says_why_a_value_is_undefined() -> None:
+    """A claim's value shown as "-" (its metric undefined in every episode: learners that never change their arms level
+    have no arms-race correlation) is explained under the table with the metric's own reason."""
+    from train.report_sections import undefined_values_note
+
+    claim = next(c for c in CLAIMS if c.id == "security_dilemma")
+
+    def rows(values: list[float]) -> list[dict]:
+        return [{"seed": seed, "arms_racing": value} for seed, value in enumerate(values)]
+
+    learned = assess([claim], {"security": rows([float("nan")] * 4), "power": rows([0.3, 0.1, 0.2, 0.4])})
+    scripted = assess([claim], {"security": rows([0.2, 0.1, 0.3, 0.2]), "power": rows([0.1, 0.2, 0.1, 0.3])})
+    assert learned[0]["verdict"] == INCONCLUSIVE
+    note = undefined_values_note(learned, scripted)
+    assert note == (
+        "Values shown as - are undefined in every evaluated episode: `arms_racing` for learned security "
+        f"(NaN when {realism_env.metrics.METRICS['arms_racing'].nan_when})."
+    )
+    assert undefined_values_note(scripted, scripted) is None
+
+
 # --------------------------------------------------------------------------------------------------
 # The learned-policy adapter
 # --------------------------------------------------------------------------------------------------

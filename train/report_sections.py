@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from realism_env import MIXED_ORDER
-from realism_env.metrics import UNIT_RANGE
+from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
@@ -629,6 +629,9 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
         title = f"### World `{world}`" + (f" ({', '.join(f'{k}={v}' for k, v in _point)})" if _point else "")
         parts.append(title if len(worlds) > 1 else f"Self-play in the training scenario `{design.scenario}`.")
         parts.append(claims_table(learned, scripted))
+        undefined = undefined_values_note(learned, scripted)
+        if undefined:
+            parts.append(undefined)
     if len(worlds) > 1:
         overview = [
             [claim.text] + [claim_results[w][k]["verdict"] for w, _ in worlds] for k, claim in enumerate(CLAIMS)
@@ -643,9 +646,32 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
         "estimate points. Verdict rule: "
         + RULE
         + ". Claims marked n/a need a condition this preset did not train, or self-play in a scenario it did not "
-        "evaluate (the rising-power claims read `rising_power`, a held-out scenario of the full preset)."
+        "evaluate (the rising-power claims read `rising_power`, a held-out scenario of both built-in presets)."
     )
     return parts
+
+
+def undefined_values_note(
+    results: Sequence[Mapping[str, Any]], scripted: Sequence[Mapping[str, Any]] | None = None
+) -> str | None:
+    """A sentence naming the claims' values shown as "-" (undefined in every evaluated episode) and why, from each
+    metric's ``nan_when``; None when every value is defined."""
+    where_undefined: dict[str, list[str]] = {}
+    for policy, group in (("learned", results), ("scripted", scripted or [])):
+        for result in group:
+            claim: Claim = result["claim"]
+            for condition, summary in result.get("summary", {}).items():
+                if summary.get("n", 0) == 0:
+                    where_undefined.setdefault(claim.metric, []).append(f"{policy} {condition}")
+    if not where_undefined:
+        return None
+    parts = []
+    for metric, where in where_undefined.items():
+        name = metric.split(":")[-1]  # a doctrine's column of a mixed population: "power:war_onsets"
+        known = METRICS.get(name) or NATION_METRICS.get(name)
+        reason = known.nan_when if known else None
+        parts.append(f"`{metric}` for {', '.join(dict.fromkeys(where))}" + (f" (NaN when {reason})" if reason else ""))
+    return "Values shown as - are undefined in every evaluated episode: " + "; ".join(parts) + "."
 
 
 def claims_table(results: Sequence[Mapping[str, Any]], scripted: Sequence[Mapping[str, Any]] | None = None) -> str:
