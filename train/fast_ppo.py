@@ -74,7 +74,7 @@ import torch
 from torch import nn
 
 import realism_env
-from realism_env import N_ACTS, SCENARIOS, EnvConfig
+from realism_env import N_ACTS, EnvConfig
 from realism_env.batch import WorldBatch
 from train.background import Background, parse_background
 from train.checkpoint import (
@@ -89,7 +89,7 @@ from train.kickstart import Teachers, kickstart_weight, parse_teachers
 from train.masked_categorical import log_prob_and_entropy, mask_logits, sample_actions
 from train.population import MemberNetworks
 from train.ppo import (
-    DOCTRINE_CHOICES,
+    PPOArgs,
     _arg,
     _StopRequest,
     check_run_dir,
@@ -106,55 +106,33 @@ ACTOR_CHOICES = ("per_nation", "mlp")
 
 
 @dataclass
-class Args:
-    """Command-line arguments of ``python -m train.fast_ppo`` (the flags of ``train.ppo`` where they mean the same)."""
+class Args(PPOArgs):
+    """Command-line arguments of ``python -m train.fast_ppo``: ``train.ppo``'s (:class:`train.ppo.PPOArgs`), some
+    with other defaults, then this trainer's own."""
 
     #: what a run made before an option existed did, where that is not the option's default (train.ppo.option_defaults)
     BEFORE_OPTION: ClassVar[dict[str, Any]] = {"actor": "mlp"}
 
-    doctrine: str = _arg(
-        "security",
-        "reward of every nation; mixed alternates security and power (nation 0 security)",
-        choices=DOCTRINE_CHOICES,
-    )
-    scenario: str = _arg("multipolar", "scenario preset (realism_env.SCENARIOS)", choices=tuple(sorted(SCENARIOS)))
+    # train.ppo's flags with this trainer's defaults (and help where the meaning is wider)
     timesteps: int = _arg(2_000_000, "total agent-steps to train for (rounded up to whole rollouts)")
     seed: int = _arg(0, "seed of the worlds, the network's initialisation, the action draws and the minibatches")
     out: str = _arg("runs/fast_ppo", "output directory (model.pt, config.json, metrics.json, tb/, checkpoints/)")
     n_worlds: int = _arg(64, "worlds stepped together; n_worlds * n_nations slots act each turn")
     n_steps: int = _arg(32, "turns per slot in each rollout")
     batch_size: int = _arg(2048, "minibatch size of each gradient step (rows of slot-turns)")
-    n_epochs: int = _arg(4, "passes over each rollout")
-    learning_rate: float = _arg(3e-4, "Adam learning rate")
+    checkpoint_every: int = _arg(500_000, "save a checkpoint every this many timesteps (0: only at the end)")
+    device: str = _arg("cpu", "torch device of the network and, with the torch backend, of the worlds")
+    # this trainer's own
     anneal_lr: bool = _arg(True, "anneal the learning rate linearly to 0 at --timesteps (CleanRL's default)")
-    gamma: float = _arg(0.99, "discount factor")
-    gae_lambda: float = _arg(0.95, "GAE lambda")
-    clip_range: float = _arg(0.2, "PPO clipping range")
-    ent_coef: float = _arg(0.01, "entropy bonus coefficient")
-    vf_coef: float = _arg(0.5, "value loss coefficient")
-    max_grad_norm: float = _arg(0.5, "gradient clipping norm")
-    net_arch: str = _arg("64,64", "hidden layer sizes of the policy and value networks, comma-separated")
     actor: str = _arg(
         "per_nation",
         "policy network: per_nation scores every target nation with the same weights (PerNationActor); mlp scores "
         "the flat action (SB3's network)",
         choices=ACTOR_CHOICES,
     )
-    max_cycles: int | None = _arg(None, "turns per episode (None: the scenario's max_cycles)")
-    capability_spread: float = _arg(
-        0.0,
-        "domain randomisation while training: each episode spreads the capability shares by exp(S * z), z standard "
-        "normal (EnvConfig.capability_spread; 0: the scenario's shares)",
-    )
-    set: tuple[str, ...] = _arg((), "EnvConfig override FIELD=VALUE (repeatable), e.g. --set conquest_payoff=0.8")
-    checkpoint_every: int = _arg(500_000, "save a checkpoint every this many timesteps (0: only at the end)")
-    keep_checkpoints: int = _arg(2, "checkpoints kept on disk")
-    resume: bool = _arg(False, "continue from the last checkpoint in --out (a fresh start if there is none)")
-    device: str = _arg("cpu", "torch device of the network and, with the torch backend, of the worlds")
     backend: str = _arg(
         "auto", "backend of the worlds: numpy, torch, or auto (numpy on a CPU)", choices=BACKEND_CHOICES
     )
-    torch_threads: int = _arg(1, "torch CPU threads (small networks train fastest with 1)")
     compile_worlds: bool = _arg(
         False,
         "torch backend: step the worlds with torch.compile (WorldBatch(compile=True)); compiles for tens of seconds "
@@ -172,7 +150,6 @@ class Args:
         "--members-dir/seed<k>",
     )
     members_dir: str = _arg("", "where a population's members' runs go, as seed<k>/ (empty: --out)")
-    progress_bar: bool = _arg(True, "show a progress bar on stderr")
     background: str = _arg(
         "",
         "scripted background policies, comma-separated (agents.POLICIES), taken in turn by the background worlds; "

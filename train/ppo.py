@@ -63,8 +63,9 @@ def _arg(default: Any, help: str, **kwargs: Any) -> Any:
 
 
 @dataclass
-class Args:
-    """Command-line arguments of ``python -m train.ppo``."""
+class PPOArgs:
+    """PPO's command-line arguments, declared once for ``train.ppo`` (:class:`Args`) and ``train.fast_ppo``, which
+    takes the same flags where they mean the same (it overrides some defaults and adds its own)."""
 
     doctrine: str = _arg(
         "security",
@@ -75,7 +76,6 @@ class Args:
     timesteps: int = _arg(200_000, "total agent-steps to train for (rounded up to whole rollouts)")
     seed: int = _arg(0, "seed of the env's worlds and of the network's initialisation")
     out: str = _arg("runs/ppo", "output directory (model.zip, config.json, metrics.json, tb/, checkpoints/)")
-    algo: str = _arg("maskable_ppo", "maskable_ppo (invalid actions masked out) or plain ppo", choices=ALGOS)
     n_worlds: int = _arg(8, "worlds stepped together; the vector env has n_worlds * n_nations slots")
     n_steps: int = _arg(64, "turns per slot in each rollout")
     batch_size: int = _arg(512, "minibatch size of each gradient step")
@@ -101,6 +101,13 @@ class Args:
     device: str = _arg("cpu", "torch device", choices=("cpu", "cuda", "auto"))
     torch_threads: int = _arg(1, "torch CPU threads (small networks train fastest with 1)")
     progress_bar: bool = _arg(True, "show a progress bar on stderr")
+
+
+@dataclass
+class Args(PPOArgs):
+    """Command-line arguments of ``python -m train.ppo``."""
+
+    algo: str = _arg("maskable_ppo", "maskable_ppo (invalid actions masked out) or plain ppo", choices=ALGOS)
 
 
 #: Arguments that may change between a run and its resumption; every other one must match.
