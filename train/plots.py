@@ -122,7 +122,8 @@ def plot_learning_curves(
     names = list(curves)
     cols = min(3, max(len(names), 1))
     nrows = max(-(-len(names) // cols), 1)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    # the legend of each panel below it: inside, it hides the curves of a panel with both doctrines' lines
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 4.0 * nrows), squeeze=False, layout="constrained")
     colors = {"security": "tab:blue", "power": "tab:red"}
     styles = ["-.", "--", ":"]
     for ax, condition in zip(axes.flat, names, strict=False):
@@ -145,10 +146,9 @@ def plot_learning_curves(
         ax.set_xlabel("agent-steps", fontsize=8)
         ax.set_ylabel("episode return per nation", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
-    fig.tight_layout()
     return _png(fig)
 
 
