@@ -261,6 +261,16 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
         f"**Learners against the scripted realists: {len(requirements) - len(short)} of {len(requirements)} checks "
         "met.** " + (shortfalls if short else "Every check is met.")
     )
+    # A held-out requirement is met in one scenario; where the learners fall below the bar in another, say so too.
+    below = [c for c in checks if not c["meets"] and requirements[c["requirement"]]]
+    if below:
+        listed = "; ".join(f"{c['label']} ({fmt(c['ratio'])}x the scripted)" for c in below[:MAX_LISTED_SHORTFALLS])
+        more = (
+            f"; and {len(below) - MAX_LISTED_SHORTFALLS} more (the table below names each)"
+            if len(below) > MAX_LISTED_SHORTFALLS
+            else ""
+        )
+        verdict_line += f" Below the bar in a held-out scenario, where another one meets the check: {listed}{more}."
     parts.append("## Learners against the scripted realists")
     parts.append(
         "Matched worlds (the same env seeds for learned and scripted populations). Self-play: a learned security "
