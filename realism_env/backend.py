@@ -305,6 +305,16 @@ class Backend:
     device: Any  #: "cpu" for numpy; a torch.device for torch
     float_dtype: Any  #: the dtype of every float array of the world
 
+    @property
+    def float_dtype_name(self) -> str:
+        """``"float64"`` or ``"float32"``."""
+        return str(_dtype_name(self.float_dtype))
+
+    @property
+    def largest_float(self) -> float:
+        """The largest finite value of the float dtype."""
+        return float(self.xp.finfo(self.float_dtype).max)
+
     def asarray(self, values: Any, dtype: Any = None) -> Any:
         """``values`` (numpy arrays, lists) as an array of this backend, on its device."""
         if self.name == "numpy":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,10 @@ from realism_env.actions import DEFAULT_ARMS_SHARES
 from realism_env.doctrines import DOCTRINES, resolve_doctrines
 
 MAP_KINDS = ("continent", "islands")
+#: How far below a float dtype's largest value :meth:`EnvConfig.longest_horizon` keeps the system's wealth: military
+#: (a multiple of income), sums over provinces and nations, and misperceived estimates (at misperception up to about
+#: 1) are multiples of it.
+OVERFLOW_HEADROOM = 1e6
 
 
 def _choices(options: Any) -> str:
@@ -28,7 +33,8 @@ class EnvConfig:
     n_nations: int = 6
     """Number of nations (2 to 64)."""
     max_cycles: int = 200
-    """Turns (years) before the episode is truncated."""
+    """Turns (years) before the episode is truncated: at most :meth:`longest_horizon` (23,437 at 3% growth in
+    float64 worlds; a float32 batch checks its own, 2,426), beyond which wealth could overflow."""
     doctrines: str | tuple[str, ...] = "security"
     """One doctrine name for all nations, or a tuple with one per nation (a mixed population)."""
     offense_defense_balance: float = 2.5
@@ -155,6 +161,17 @@ class EnvConfig:
             if len(self.nation_names) != n:
                 raise bad("nation_names", self.nation_names, f"None or {n} names")
             object.__setattr__(self, "nation_names", tuple(str(x) for x in self.nation_names))
+        if self.growth_rates is not None and any(not -0.5 < g < 1 for g in self.growth_rates):
+            raise bad("growth_rates", self.growth_rates, "None or numbers between -0.5 and 1 (as growth_rate)")
+        horizon = self.longest_horizon()
+        if horizon is not None and self.max_cycles > horizon:
+            fastest = max(abs(g) for g in self.growth_per_nation)
+            raise bad(
+                "max_cycles",
+                self.max_cycles,
+                f"an integer from 1 to {horizon:,}: with growth of up to {fastest:.3g} a year, wealth could pass the "
+                "largest float64 after that many turns",
+            )
 
     # Derived values are properties, never defaults computed from other defaults.
     @property
@@ -176,6 +193,19 @@ class EnvConfig:
     @property
     def growth_per_nation(self) -> tuple[float, ...]:
         return self.growth_rates or (self.growth_rate,) * self.n_nations
+
+    def longest_horizon(self, largest_float: float = sys.float_info.max) -> int | None:
+        """The most turns these worlds can run before the system's wealth might come within
+        :data:`OVERFLOW_HEADROOM` of ``largest_float`` (a float dtype's largest value; float64's by default); None
+        when no economy grows. Wealth starts at one unit a province on average, and a year multiplies a province's
+        wealth by at most ``1 + |growth|`` (investment is at most all of income and at least minus all of it; war and
+        conquest only destroy), so the total after ``t`` turns is at most ``n_provinces * (1 + max|growth|) ** t``.
+        Beyond it, float overflow would turn observations and rewards to NaN."""
+        fastest = max(abs(g) for g in self.growth_per_nation)
+        if fastest == 0:
+            return None
+        room = math.log(largest_float) - math.log(OVERFLOW_HEADROOM * self.n_provinces)
+        return max(int(room / math.log1p(fastest)), 0)
 
     def display_names(self) -> tuple[str, ...]:
         return self.nation_names or tuple(f"nation_{i}" for i in range(self.n_nations))

@@ -70,6 +70,17 @@ class RuleTables(NamedTuple):
     arms_shares: Any  #: [L] float, share of income to arms at each level
     initial_shares: Any  #: [N] float, capability shares at the start
     growth_rates: Any  #: [N] float, growth per year at zero arms spending
+    #: the smallest force ratio whose power ``ratio ** -capture_steepness`` is finite in the float dtype (see
+    #: :func:`smallest_force_ratio`)
+    smallest_force_ratio: float
+
+
+def smallest_force_ratio(capture_steepness: float, largest_float: float) -> float:
+    """The force ratio below which the capture odds' ``ratio ** -capture_steepness`` would pass half the float
+    dtype's ``largest_float``. A smaller ratio is raised to it: the odds there, ``1 / (1 + largest_float / 2)``, are
+    nil either way (below 1e-38 in float32), and the power cannot overflow (in float32 worlds it did, on an attack by a
+    nearly disarmed nation, with a RuntimeWarning on numpy)."""
+    return (largest_float / 2.0) ** (-1.0 / capture_steepness)
 
 
 def rule_tables(config: EnvConfig, xp: Any = np, device: Any = "cpu", float_dtype: Any = None) -> RuleTables:
@@ -104,6 +115,7 @@ def rule_tables(config: EnvConfig, xp: Any = np, device: Any = "cpu", float_dtyp
         arms_shares=floats(config.arms_shares),
         initial_shares=floats(config.initial_shares),
         growth_rates=floats(config.growth_per_nation),
+        smallest_force_ratio=smallest_force_ratio(config.capture_steepness, float(xp.finfo(float_dtype).max)),
     )
 
 
@@ -566,6 +578,7 @@ def advance(
         attacker_force = xp.where(toward_target(land.land_border, target), per_front, config.sea_penalty * per_front)
         defender_force = take_rows(per_front, target)  # the target's force on each of its fronts
         ratio = (attacker_force + EPS) / (config.offense_defense_balance * (defender_force + EPS))
+        ratio = xp.maximum(ratio, tables.smallest_force_ratio)  # no overflow below (the odds are 0 there anyway)
         capture_odds = xp.where(act == ATTACK, 1.0 / (1.0 + ratio**-config.capture_steepness), 0.0)
         capturing = draws.capture_roll < capture_odds
         worlds = _some_worlds(xp, capturing | (act == CONCEDE))

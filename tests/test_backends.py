@@ -7,6 +7,7 @@ exactly; observations and rewards within the documented tolerance (1e-6: float32
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -167,6 +168,24 @@ def test_torch_float32_batches_run_sanely_for_many_turns() -> None:
         assert torch.isfinite(out.observations).all() and torch.isfinite(out.rewards).all()
         assert ((out.observations >= 0) & (out.observations <= 1)).all()
     assert (batch.world.turn < 30).all()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_float32_worlds_stay_finite_up_to_the_longest_episode_a_batch_accepts(backend: str) -> None:
+    """The fastest growth there is (nation_0 of rising_power, 9% a year, every nation investing all its income in
+    peace) for as many turns as a float32 batch allows: nothing overflows, nothing warns."""
+    config = realism_env.EnvConfig.from_scenario("rising_power")
+    horizon = config.longest_horizon(float(np.finfo(np.float32).max))
+    batch = WorldBatch(config.replace(max_cycles=horizon), 4, seed=0, backend=backend, dtype="float32")
+    batch.reset()
+    wait_at_level_0 = batch.backend.asarray(np.zeros((4, config.n_nations), dtype=np.int64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(horizon):
+            out = batch.step(wait_at_level_0)
+            assert np.isfinite(to_numpy(out.observations)).all() and np.isfinite(to_numpy(out.rewards)).all()
+    assert to_numpy(out.world_reset).all()  # the last turn was the horizon's
+    assert to_numpy(out.final_world.wealth).max() > 1e30  # and the economy did grow all the way
 
 
 # --------------------------------------------------------------------------------------------------

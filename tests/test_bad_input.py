@@ -167,6 +167,9 @@ INVALID_VALUES = [
     ("capability_shares", (0.5, 0.5), ["6"]),
     ("capability_shares", (1.0, 1.0, 1.0, 1.0, 1.0, -1.0), ["positive"]),
     ("growth_rates", (0.03,) * 5, ["6"]),
+    ("growth_rates", (0.03, 0.03, 0.03, 0.03, 0.03, 5.0), ["between -0.5 and 1"]),
+    ("growth_rate", 1.0, ["between -0.5 and 1"]),
+    ("max_cycles", 30_000, ["1 to 23,437", "float64"]),  # wealth at 3% a year would overflow float64 (a NaN world)
     ("sea_penalty", 2.0, ["0 to 1"]),
     ("demand_deadline", 0, [">= 1"]),
     ("nation_names", ("A", "B"), ["6"]),
@@ -324,6 +327,25 @@ def test_a_bad_batch_choice_raises_naming_it_and_the_valid_choices(overrides, va
     assert "valid" in message
     for text in valid:
         assert text in message, f"{message!r} should say {text!r}"
+
+
+def test_a_float32_batch_longer_than_float32_can_hold_raises_naming_max_cycles_and_the_way_out(backend):
+    # 3% growth a year: the system's wealth would pass float32's largest value after about 2,900 turns (and
+    # observations would turn to NaN); the config alone is fine, for float64
+    config = EnvConfig(n_nations=3, max_cycles=5_000)
+    with pytest.raises(ValueError) as error:
+        WorldBatch(config, 2, backend=backend, dtype="float32")
+    message = str(error.value)
+    horizon, widest = config.longest_horizon(float(np.finfo(np.float32).max)), config.longest_horizon()
+    assert "EnvConfig.max_cycles=5000" in message and "float32" in message, message
+    assert f"max_cycles <= {horizon:,}" in message and f"dtype='float64' (max_cycles <= {widest:,})" in message
+    WorldBatch(config, 2, backend=backend, dtype="float64")
+    WorldBatch(config.replace(max_cycles=horizon), 2, backend=backend, dtype="float32")
+
+
+def test_without_growth_any_episode_length_is_valid():
+    assert EnvConfig(growth_rate=0.0).longest_horizon() is None
+    EnvConfig(growth_rate=0.0, max_cycles=10**7)
 
 
 def test_a_torch_device_that_does_not_exist_raises_naming_it():

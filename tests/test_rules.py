@@ -12,6 +12,8 @@ the same random numbers on each, and the last section checks that the two backen
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -120,6 +122,16 @@ def test_capture_is_near_certain_or_near_impossible_at_extreme_ratios(mil0, mil1
     world = build([0, 0, 1, 1], military=[mil0, mil1], at_war=[(0, 1)], growth=0.0)
     rate, _ = capture_rate(world, {0: (Act.ATTACK, 1)}, config(2, attrition=0.0), 500, seed=1, backend=backend)
     assert low <= rate <= high
+
+
+def test_a_disarmed_attacker_never_captures_and_its_odds_do_not_overflow(backend):
+    # ratio = 1e-9 / (2.5 * 1000): its power -40 (1e494) is past float64's range, as the default -5 is past float32's
+    # for a nearly disarmed attacker; the odds must come out 0, not as an overflow (a RuntimeWarning on numpy).
+    world = build([0, 0, 1, 1], military=[0.0, 1000.0], at_war=[(0, 1)], growth=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rate, _ = capture_rate(world, {0: (Act.ATTACK, 1)}, config(2, capture_steepness=40.0), 200, 3, backend)
+    assert rate == 0.0
 
 
 @pytest.mark.parametrize("force_ratio", [2.0, 2.5, 3.0, 3.5])
