@@ -113,7 +113,9 @@ class Outcome:
         # so the attack rule's own test is used (one definition).
         threat = attackable(after, self.after_land) if self.threats is None else self.threats
         strongest = xp.max(zero_unless(threat, mil[:, None, :]), axis=2)
-        threatened = strongest > 0
+        # A threat so weak that the ratio would pass the float dtype's range counts as none (inf, as the overflowing
+        # division would give, without its RuntimeWarning on numpy): the reward is the same either way.
+        threatened = strongest > own_side / (float(xp.finfo(mil.dtype).max) / 2.0)
         return xp.where(threatened, own_side / xp.where(threatened, strongest, 1.0), xp.inf)
 
 

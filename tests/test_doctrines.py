@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -99,6 +101,18 @@ def test_a_nation_with_no_threat_has_full_security(backend):
     out, terms = terms_of(SecurityTerms(), world, world, config(4), backend=backend)
     assert out.security_ratio[0, 3] == INF  # the island borders no one and fights no one
     assert terms["security_margin"][0, 3] == 1.0
+
+
+def test_a_threat_too_weak_for_the_ratio_to_be_written_is_no_threat(backend):
+    # 1e10 / 1e-300 passes float64's largest value: the ratio is inf, as with no threat, and nothing overflows (a
+    # RuntimeWarning on numpy; float32 worlds met it with a nearly disarmed neighbour)
+    world = build([0, 1, 2, 3], military=[1e10, 1e-300, 8.0, 1.0], **LINE_AND_ISLAND)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, terms = terms_of(SecurityTerms(), world, world, config(4), backend=backend)
+    assert out.security_ratio[0, 0] == INF
+    assert terms["security_margin"][0, 0] == 1.0
+    assert out.security_ratio[0, 1] == pytest.approx(1e-300 / 1e10, rel=1e-6, abs=0)  # the weak one: as before
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ is seeded from a drawn seed, so every run of this file plays the same games."""
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -199,6 +200,27 @@ def batch_configs(draw: st.DrawFn) -> dict:
     return {**draw(configs()), "max_cycles": draw(st.integers(3, 20))}
 
 
+@st.composite
+def economies(draw: st.DrawFn) -> dict:
+    """The knobs of the economy, war and perception over their whole valid ranges, bounds included: the extreme
+    worlds a sweep may reach (disarmed nations, total attrition, no depreciation, a 1,000-fold offence or defence
+    advantage, ...)."""
+    unit = st.floats(0.0, 1.0)
+    n_levels = draw(st.integers(2, 6))
+    return {
+        "arms_shares": tuple(sorted(draw(st.lists(unit, min_size=n_levels, max_size=n_levels)))),
+        "growth_rate": draw(st.floats(-0.49, 0.99)),
+        **{name: draw(unit) for name in ("depreciation", "upkeep", "attrition", "war_devastation", "aid_share")},
+        **{name: draw(unit) for name in ("sea_penalty", "hegemony_share")},
+        "offense_defense_balance": draw(st.floats(1e-3, 1e3)),
+        "capture_steepness": draw(st.floats(0.1, 50.0)),
+        "security_sufficiency": draw(st.floats(1e-3, 1e3)),
+        "capability_spread": draw(st.floats(0.0, 3.0)),
+        "misperception": draw(st.floats(0.0, 3.0)),
+        "demand_deadline": draw(st.integers(1, 5)),
+    }
+
+
 @contextlib.contextmanager
 def one_torch_thread(backend: str) -> Iterator[None]:
     """Run torch on one CPU thread: these worlds are tiny, and on a loaded machine torch's thread pool makes a
@@ -280,13 +302,13 @@ def check_batch_step(batch: WorldBatch, before: World, flat: np.ndarray, mask: n
     return world
 
 
-def drive_batch(overrides: dict, seed: int, backend: str, masked: bool) -> int:
+def drive_batch(overrides: dict, seed: int, backend: str, masked: bool, dtype: str = "float64") -> int:
     """Play ``MAX_TURNS`` steps of a WorldBatch with random actions (valid ones: a masked argmax of random scores;
     otherwise any in the space), checking every step. Returns how many worlds ended and were replaced."""
     config = EnvConfig.from_scenario("multipolar", **overrides)
-    batch = WorldBatch(config, BATCH_WORLDS, seed=seed, backend=backend, dtype="float64", map_bank=3)
+    batch = WorldBatch(config, BATCH_WORLDS, seed=seed, backend=backend, dtype=dtype, map_bank=3)
     observations, mask = (to_numpy(x) for x in batch.reset())
-    assert str(batch.world.wealth.dtype).endswith("float64") and batch.backend.name == backend
+    assert str(batch.world.wealth.dtype).endswith(dtype) and batch.backend.name == backend
     world = as_numpy(batch.world)
     check_worlds(world, config)
     check_batch_outputs(batch, observations, mask)
@@ -317,6 +339,18 @@ def test_world_batch_invariants_under_random_masked_actions(backend, overrides, 
     with one_torch_thread(backend):
         replaced = drive_batch(overrides, seed, backend, masked=True)
     assert replaced >= BATCH_WORLDS, "every world should end at least once within MAX_TURNS (max_cycles <= 20)"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(overrides=batch_configs(), economy=economies(), seed=seeds)
+def test_world_batch_invariants_hold_in_extreme_economies_without_a_float_warning(dtype, overrides, economy, seed):
+    """The invariants of every step, in float64 and float32 worlds of any valid economy, with numpy's float warnings
+    (overflow, invalid value, division by zero) as errors: float32 worlds overflowed on a nearly disarmed attacker
+    and on a nearly disarmed threat."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        drive_batch({**overrides, **economy}, seed, "numpy", masked=True, dtype=dtype)
 
 
 @pytest.mark.parametrize("backend", BATCH_BACKENDS)
