@@ -197,15 +197,15 @@ class EnvConfig:
     def longest_horizon(self, largest_float: float = sys.float_info.max) -> int | None:
         """The most turns these worlds can run before the system's wealth might come within
         :data:`OVERFLOW_HEADROOM` of ``largest_float`` (a float dtype's largest value; float64's by default); None
-        when no economy grows. Wealth starts at one unit a province on average, and a year multiplies a province's
-        wealth by at most ``1 + |growth|`` (investment is at most all of income and at least minus all of it; war and
-        conquest only destroy), so the total after ``t`` turns is at most ``n_provinces * (1 + max|growth|) ** t``.
-        Beyond it, float overflow would turn observations and rewards to NaN."""
+        when no economy grows, or so slowly that no int64 count of turns gets there. Wealth starts at one unit a
+        province on average, and a year multiplies a province's wealth by at most ``1 + |growth|`` (investment is at
+        most all of income and at least minus all of it; war and conquest only destroy), so the total after ``t``
+        turns is at most ``n_provinces * (1 + max|growth|) ** t``. Beyond it, float overflow would turn observations
+        and rewards to NaN."""
         fastest = max(abs(g) for g in self.growth_per_nation)
-        if fastest == 0:
-            return None
         room = math.log(largest_float) - math.log(OVERFLOW_HEADROOM * self.n_provinces)
-        return max(int(room / math.log1p(fastest)), 0)
+        turns = room / math.log1p(fastest) if fastest > 0 else math.inf
+        return None if turns >= sys.maxsize else max(int(turns), 0)
 
     def display_names(self) -> tuple[str, ...]:
         return self.nation_names or tuple(f"nation_{i}" for i in range(self.n_nations))

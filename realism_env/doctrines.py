@@ -164,7 +164,9 @@ class SecurityTerms:
     def __call__(self, out: Outcome, config: EnvConfig) -> dict[str, Any]:
         xp = out.xp
         float_dtype = out.after.military.dtype
-        margin = xp.where(out.alive, xp.minimum(out.security_ratio / config.security_sufficiency, 1.0), 0.0)
+        # min(S / S*, 1), with S capped before the division: the same values, and no overflow for a huge S
+        sufficiency = config.security_sufficiency
+        margin = xp.where(out.alive, xp.minimum(out.security_ratio, sufficiency) / sufficiency, 0.0)
         initial = xp.maximum(xp.astype(out.initial_provinces, float_dtype), 1.0)
         return {
             "survival": self.survival * xp.astype(out.alive, float_dtype),

@@ -146,11 +146,12 @@ class RealismEnv(ParallelEnv):
     ``offense_defense_balance``, ``conquest_payoff``, ``misperception``, ...).
 
     ## Version History
-    * v1, float range (trajectories unchanged, so no new version): a capture's force ratio is raised to the smallest
-      whose power ``ratio ** -capture_steepness`` the float dtype holds (the odds there are nil either way; a nearly
-      disarmed attacker overflowed float32 before); ``max_cycles`` is at most ``EnvConfig.longest_horizon()``, the
-      turns before compounding wealth could overflow (float32 batches check their own); ``growth_rates`` are
-      checked as ``growth_rate`` is, between -0.5 and 1.
+    * v1, float range (trajectories and rewards unchanged, so no new version): a capture's force ratio is raised to
+      the smallest whose power ``ratio ** -capture_steepness`` the float dtype holds (the odds there are nil either
+      way; a nearly disarmed attacker overflowed float32 before); a threat too weak for the security ratio to be
+      written counts as none, and the security margin caps the ratio before dividing; ``max_cycles`` is at most
+      ``EnvConfig.longest_horizon()``, the turns before compounding wealth could overflow (float32 batches check
+      their own); ``growth_rates`` are checked as ``growth_rate`` is, between -0.5 and 1.
     * v1, option ``capability_spread`` (default 0: trajectories unchanged, so no new version): random capability
       shares per episode, for training across distributions of power; a config with a spread draws one normal per
       nation at each reset, after the draws a config without one makes.

@@ -343,9 +343,12 @@ def test_a_float32_batch_longer_than_float32_can_hold_raises_naming_max_cycles_a
     WorldBatch(config.replace(max_cycles=horizon), 2, backend=backend, dtype="float32")
 
 
-def test_without_growth_any_episode_length_is_valid():
-    assert EnvConfig(growth_rate=0.0).longest_horizon() is None
-    EnvConfig(growth_rate=0.0, max_cycles=10**7)
+@pytest.mark.parametrize("growth_rate", [0.0, 2.2e-308, -1e-300], ids=repr)
+def test_without_growth_any_episode_length_is_valid(growth_rate):
+    # growth too slow for any int64 count of turns to overflow (hypothesis found the smallest float crashing it)
+    assert EnvConfig(growth_rate=growth_rate).longest_horizon() is None
+    assert EnvConfig(growth_rate=growth_rate).longest_horizon(float(np.finfo(np.float32).max)) is None
+    EnvConfig(growth_rate=growth_rate, max_cycles=10**7)
 
 
 def test_a_torch_device_that_does_not_exist_raises_naming_it():

@@ -108,11 +108,21 @@ def test_a_threat_too_weak_for_the_ratio_to_be_written_is_no_threat(backend):
     # RuntimeWarning on numpy; float32 worlds met it with a nearly disarmed neighbour)
     world = build([0, 1, 2, 3], military=[1e10, 1e-300, 8.0, 1.0], **LINE_AND_ISLAND)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", RuntimeWarning)
         out, terms = terms_of(SecurityTerms(), world, world, config(4), backend=backend)
     assert out.security_ratio[0, 0] == INF
     assert terms["security_margin"][0, 0] == 1.0
     assert out.security_ratio[0, 1] == pytest.approx(1e-300 / 1e10, rel=1e-6, abs=0)  # the weak one: as before
+
+
+def test_a_huge_finite_ratio_gives_full_margin_under_any_sufficiency(backend):
+    # S = 1e10 / 2e-298 = 5e307 is finite; S / S* with S* = 0.25 would pass float64's largest value
+    world = build([0, 1, 2, 3], military=[1e10, 2e-298, 8.0, 1.0], **LINE_AND_ISLAND)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out, terms = terms_of(SecurityTerms(), world, world, config(4, security_sufficiency=0.25), backend=backend)
+    assert out.security_ratio[0, 0] == pytest.approx(5e307)
+    assert terms["security_margin"][0, 0] == 1.0
 
 
 @pytest.mark.parametrize(

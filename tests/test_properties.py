@@ -349,7 +349,7 @@ def test_world_batch_invariants_hold_in_extreme_economies_without_a_float_warnin
     (overflow, invalid value, division by zero) as errors: float32 worlds overflowed on a nearly disarmed attacker
     and on a nearly disarmed threat."""
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", RuntimeWarning)
         drive_batch({**overrides, **economy}, seed, "numpy", masked=True, dtype=dtype)
 
 

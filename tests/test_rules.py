@@ -129,7 +129,7 @@ def test_a_disarmed_attacker_never_captures_and_its_odds_do_not_overflow(backend
     # for a nearly disarmed attacker; the odds must come out 0, not as an overflow (a RuntimeWarning on numpy).
     world = build([0, 0, 1, 1], military=[0.0, 1000.0], at_war=[(0, 1)], growth=0.0)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", RuntimeWarning)
         rate, _ = capture_rate(world, {0: (Act.ATTACK, 1)}, config(2, capture_steepness=40.0), 200, 3, backend)
     assert rate == 0.0
 
