@@ -48,7 +48,8 @@ class EnvConfig:
     reveal_doctrines: bool = False
     """Show every nation's doctrine in observations. Off by default: intentions cannot be known."""
     provinces_per_nation: int = 4
-    """Provinces each nation starts with; the map has ``n_nations * provinces_per_nation``."""
+    """Provinces each nation starts with, on average (territories grown on the map may end a few smaller or larger);
+    the map has ``n_nations * provinces_per_nation``."""
     map_kind: str = "continent"
     """``continent`` (one land mass with a few sea links) or ``islands`` (two land masses joined by sea)."""
     sea_links: int = 3

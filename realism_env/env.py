@@ -117,9 +117,11 @@ class RealismEnv(ParallelEnv):
 
     ## Starting State
     A seeded map of ``N * provinces_per_nation`` provinces on a grid (``islands``: two grids joined by sea),
-    contiguous territories of equal size dealt to the nations in a random order, province wealth uniform in
-    [0.75, 1.25] scaled to each nation's capability share, military at the steady state of the middle arms level,
-    no wars, alliances or demands (:mod:`realism_env.maps`).
+    contiguous territories of about ``provinces_per_nation`` provinces (grown from seeds far apart; a territory
+    enclosed early ends smaller and a neighbour larger: in ``multipolar`` 8% of maps come out equal) dealt to the
+    nations in a random order, province wealth uniform in [0.75, 1.25] scaled to each nation's capability share
+    (exact whatever the territory's size), military at the steady state of the middle arms level, no wars, alliances
+    or demands (:mod:`realism_env.maps`).
 
     ## Episode End
     Termination: a nation with no province (it leaves ``agents``); all nations when one holds every
