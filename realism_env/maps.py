@@ -106,7 +106,7 @@ def _partition(adjacency: np.ndarray, nations: list[int], quota: int, rng: np.ra
 def _hops_from(adjacency: np.ndarray, source: int) -> np.ndarray:
     """[P] land hops from cell ``source`` to every cell (P where none leads there): a breadth-first search, one
     frontier at a time, O(P^2) for P cells. (All-pairs hops by repeated boolean matrix products cost O(P^3) a hop:
-    15 s for a 512-province map and half an hour for the largest valid one.)"""
+    15 s for a 512-province map; the largest valid one had not finished after 9 minutes.)"""
     n = adjacency.shape[0]
     hops = np.full(n, n, dtype=np.int64)
     hops[source] = 0
