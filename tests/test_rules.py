@@ -125,8 +125,8 @@ def test_capture_is_near_certain_or_near_impossible_at_extreme_ratios(mil0, mil1
 
 
 def test_a_disarmed_attacker_never_captures_and_its_odds_do_not_overflow(backend):
-    # ratio = 1e-9 / (2.5 * 1000): its power -40 (1e494) is past float64's range, as the default -5 is past float32's
-    # for a nearly disarmed attacker; the odds must come out 0, not as an overflow (a RuntimeWarning on numpy).
+    # ratio = 1e-9 / (2.5 * 1000): its power -40 (about 1e496) is past float64's range, as the default -5 is past
+    # float32's for a nearly disarmed attacker; the odds must come out 0, not as an overflow (numpy warns).
     world = build([0, 0, 1, 1], military=[0.0, 1000.0], at_war=[(0, 1)], growth=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
