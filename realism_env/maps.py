@@ -70,12 +70,12 @@ def _partition(adjacency: np.ndarray, nations: list[int], quota: int, rng: np.ra
     n_cells = adjacency.shape[0]
     owner = np.full(n_cells, -1)
     seeds = [int(rng.integers(n_cells))]
-    nearest = _hops_from(adjacency, seeds[0])  # each cell's hops to the nearest seed so far
+    nearest = np.full(n_cells, n_cells)  # each cell's hops to the nearest seed so far
     while len(seeds) < len(nations):
+        nearest = np.minimum(nearest, _hops_from(adjacency, seeds[-1]))
         far = nearest.astype(float) + rng.random(n_cells) * 0.5
         far[seeds] = -1
         seeds.append(int(np.argmax(far)))
-        nearest = np.minimum(nearest, _hops_from(adjacency, seeds[-1]))
     held, touched = {}, {}  # provinces held, and the cells touching them, per nation
     for nation, seed in zip(nations, seeds, strict=True):
         owner[seed] = nation
