@@ -1,7 +1,7 @@
 """Scripted nations that act out the realist theories, and the loop that plays them.
 
 :mod:`agents.single_learner` (imported on its own) gives one nation to a learner among them, as a ``gymnasium.Env``
-(``gymnasium.make("realism_env/SingleLearner-v1")`` once :mod:`realism_env` is imported).
+(``gymnasium.make("realism_env/SingleLearner-v2")`` once :mod:`realism_env` is imported).
 
 import realism_env
 from agents import make_policy, POLICIES

@@ -14,8 +14,8 @@ Usage::
     model = MaskablePPO("MlpPolicy", env, seed=0).learn(20_000)
 
     import gymnasium, realism_env  # importing realism_env registers the id (realism_env.registration)
-    env = gymnasium.make("realism_env/SingleLearner-v1", learner=None, max_cycles=50)
-    env = gymnasium.make("realism_env:realism_env/SingleLearner-v1")  # after `import gymnasium` alone
+    env = gymnasium.make("realism_env/SingleLearner-v2", learner=None, max_cycles=50)
+    env = gymnasium.make("realism_env:realism_env/SingleLearner-v2")  # after `import gymnasium` alone
 
 - Observation: the learner's ``Box(0, 1, (D,), float32)`` observation (plus a one-hot of its own doctrine with
   ``doctrine_indicator=True``, as in :class:`train.vec_env.RealismVecEnv`); action: the env's ``Discrete(A)``;

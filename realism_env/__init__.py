@@ -65,8 +65,8 @@ from realism_env.seeded import SeededWorlds
 from realism_env.step import BatchStep
 from realism_env.world import World
 
-register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v1")
-register_gymnasium()  # gymnasium.make("realism_env/SingleLearner-v1")
+register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v2")
+register_gymnasium()  # gymnasium.make("realism_env/SingleLearner-v2")
 
 __version__ = "0.1.0"
 

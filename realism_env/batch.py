@@ -103,7 +103,7 @@ class WorldBatch:
         self.n_worlds = n_worlds
         self.n_nations = config.n_nations
         self.backend = resolve_backend(backend, device, dtype)
-        _check_horizon(config, self.backend)
+        check_horizon(config, self.backend, "EnvConfig.max_cycles")
         self.map_bank_size = default_map_bank(n_worlds) if map_bank is None else map_bank
         if not (compile in (False, True) or compile in COMPILE_MODES):
             valid = ", ".join(["False", "True", *map(repr, COMPILE_MODES)])
@@ -183,16 +183,19 @@ class WorldBatch:
         return checked_actions(actions, self.backend, (self.n_worlds, self.n_nations), self.n_actions)
 
 
-def _check_horizon(config: EnvConfig, backend: Backend) -> None:
+def check_horizon(
+    config: EnvConfig, backend: Backend, setting: str = "max_cycles", instead: str = "dtype='float64'"
+) -> None:
     """A ``ValueError`` if the worlds' wealth could overflow the backend's float dtype within ``max_cycles`` turns
-    (:meth:`~realism_env.config.EnvConfig.longest_horizon`; the config itself checks float64)."""
+    (:meth:`~realism_env.config.EnvConfig.longest_horizon`; the config itself checks float64). The message names
+    the ``setting`` to shorten and the way to longer episodes ``instead`` (a command's flags say theirs)."""
     horizon = config.longest_horizon(backend.largest_float)
     if horizon is not None and config.max_cycles > horizon:
         dtype = backend.float_dtype_name
         raise ValueError(
-            f"EnvConfig.max_cycles={config.max_cycles} is too long for {dtype} worlds: their wealth could pass the "
-            f"largest {dtype} after {horizon:,} turns and turn observations to NaN; valid: max_cycles <= {horizon:,}, "
-            f"or dtype='float64' (max_cycles <= {config.longest_horizon():,})"
+            f"{setting}={config.max_cycles} is too long for {dtype} worlds: their wealth could pass the largest "
+            f"{dtype} after {horizon:,} turns and turn observations to NaN; valid: {setting} <= {horizon:,}, or "
+            f"{instead} (float64 worlds: up to {config.longest_horizon():,})"
         )
 
 

@@ -66,7 +66,8 @@ class EnvConfig:
     growth_rates: tuple[float, ...] | None = None
     """Per-nation economic growth per year at zero arms spending; ``None`` means ``growth_rate`` for all."""
     growth_rate: float = 0.03
-    """Economic growth per year of a nation that spends nothing on arms."""
+    """Economic growth per year of a nation that spends nothing on arms; each share of income it spends on arms,
+    upkeep or aid forgoes ``|growth_rate|`` of it (below 0, a declining economy declines faster the more it arms)."""
     arms_shares: tuple[float, ...] = DEFAULT_ARMS_SHARES
     """Share of income spent on arms at each domestic level, ascending from disarmament."""
     depreciation: float = 0.1

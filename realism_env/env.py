@@ -21,7 +21,7 @@ from realism_env.rules import mask_of
 from realism_env.step import Derived, derive, step_spec, step_worlds
 from realism_env.world import World
 
-NAME = "realism_v1"
+NAME = "realism_v2"
 
 
 _WAIT = int(Act.WAIT)  # WAIT toward slot 0 at arms level l is (l * K + _WAIT) * (N - 1)
@@ -148,6 +148,13 @@ class RealismEnv(ParallelEnv):
     ``offense_defense_balance``, ``conquest_payoff``, ``misperception``, ...).
 
     ## Version History
+    * v2: a declining economy (``growth_rate`` or ``growth_rates`` below 0) declines faster the more it arms. Each
+      share of income not invested (arms, upkeep, aid) forgoes ``|g|`` of the year's growth ``g``; v1 multiplied
+      the investment by ``g``, so for ``g < 0`` arms *slowed* the decline and a nation spending everything on arms
+      stopped declining. Worlds whose growth is 0 or more are unchanged to the last bit (v1's fingerprints pin v2,
+      ``tests/test_rules_regression.py``), and results of v1 with such configs, every scenario's among them, stand
+      for v2. The registry's ids moved with the name: ``realism_env/realism-v2``, ``realism_fixed_agents-v2``,
+      ``SingleLearner-v2``.
     * v1, float range (trajectories and rewards unchanged, so no new version): a capture's force ratio is raised to
       the smallest whose power ``ratio ** -capture_steepness`` the float dtype holds (the odds there are nil either
       way; a nearly disarmed attacker overflowed float32 before); a threat too weak for the security ratio to be

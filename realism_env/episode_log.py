@@ -17,7 +17,7 @@ Written from an :class:`~realism_env.EpisodeRecorder` (which records the env's p
 the same with an example). Nations and provinces are referred to by index; map coordinates are rounded to 6
 decimals, other numbers to 6 significant digits::
 
-    {"format": "realism_env.episode", "version": 1, "env": "realism_v1",
+    {"format": "realism_env.episode", "version": 1, "env": "realism_v2",
      "meta": {...},              # free-form: scenario, seed, population, title, metrics, ... (may be empty)
      "config": {...},            # every EnvConfig field (tuples as lists)
      "nations": [{"id": "nation_0", "name": display name, "doctrine": "power", "policy": "offensive_realist" | null,

@@ -1,5 +1,5 @@
-"""Registry entries: ``pettingzoo.make("parallel", "realism_env/realism-v1")`` and
-``gymnasium.make("realism_env/SingleLearner-v1")``.
+"""Registry entries: ``pettingzoo.make("parallel", "realism_env/realism-v2")`` and
+``gymnasium.make("realism_env/SingleLearner-v2")``.
 
 Importing :mod:`realism_env` registers them (PettingZoo 1.27 added its registry; with an older PettingZoo that has
 none, :func:`register_pettingzoo` does nothing and returns ``False``). The PettingZoo keywords are those of
@@ -8,14 +8,14 @@ field); the gymnasium keywords are :class:`agents.single_learner.SingleLearnerEn
 
 | id | PettingZoo kind, or gymnasium | builds |
 |---|---|---|
-| ``realism_env/realism-v1`` | ``"parallel"`` | :func:`realism_env.parallel_env` |
-| ``realism_env/realism-v1`` | ``"aec"`` | :func:`realism_env.env` |
-| ``realism_env/realism_fixed_agents-v1`` | ``"parallel"`` | :func:`realism_env.wrappers.fixed_agents_parallel_env` |
-| ``realism_env/SingleLearner-v1`` | gymnasium | :class:`agents.single_learner.SingleLearnerEnv` |
+| ``realism_env/realism-v2`` | ``"parallel"`` | :func:`realism_env.parallel_env` |
+| ``realism_env/realism-v2`` | ``"aec"`` | :func:`realism_env.env` |
+| ``realism_env/realism_fixed_agents-v2`` | ``"parallel"`` | :func:`realism_env.wrappers.fixed_agents_parallel_env` |
+| ``realism_env/SingleLearner-v2`` | gymnasium | :class:`agents.single_learner.SingleLearnerEnv` |
 
 Gymnasium 1.0 removed its plugin system (the ``gymnasium.envs`` entry points that gymnasium 0.26-0.29 loaded at
 ``import gymnasium``), so no package can register an id by being installed: the id exists once :mod:`realism_env` is
-imported. ``gymnasium.make("realism_env:realism_env/SingleLearner-v1")`` imports it for you (gymnasium's
+imported. ``gymnasium.make("realism_env:realism_env/SingleLearner-v2")`` imports it for you (gymnasium's
 ``"module:id"`` form), after ``import gymnasium`` alone. Entry points are strings, resolved at ``make``: importing
 :mod:`realism_env` imports neither :mod:`agents` nor torch.
 """
@@ -25,9 +25,9 @@ from __future__ import annotations
 import gymnasium
 import pettingzoo
 
-ENV_ID = "realism_env/realism-v1"
-FIXED_AGENTS_ENV_ID = "realism_env/realism_fixed_agents-v1"
-SINGLE_LEARNER_ID = "realism_env/SingleLearner-v1"
+ENV_ID = "realism_env/realism-v2"
+FIXED_AGENTS_ENV_ID = "realism_env/realism_fixed_agents-v2"
+SINGLE_LEARNER_ID = "realism_env/SingleLearner-v2"
 
 _ENTRIES = (
     ("parallel", ENV_ID, "realism_env.env:parallel_env"),

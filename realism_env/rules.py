@@ -644,7 +644,13 @@ def advance(
         military = military + xp.sum(aid, axis=1)
         invested = invested - config.aid_share * xp.astype(act == SUPPORT, float_dtype)
     military = xp.where(alive, xp.maximum(military, 0.0), 0.0)
-    growth = 1.0 + world.growth_rates * xp.maximum(invested, -1.0)
+    # Each share of income not invested forgoes |g| of the year's growth g, the same cost whatever g's sign: a
+    # declining economy (g < 0) shrinks by |g| at zero arms spending and faster the more it arms. That is
+    # 1 + g - |g| (1 - invested): g * invested where g >= 0 (v1's arithmetic, to the last bit), g * (2 - invested)
+    # where g < 0.
+    invested = xp.maximum(invested, -1.0)
+    g = world.growth_rates
+    growth = 1.0 + g * xp.where(g < 0.0, 2.0 - invested, invested)
     # War devastates the economy of every nation that fights (Cusack & Stoll 1990: war costs); the wars of the
     # eliminated ended with them.
     devastation = xp.minimum(config.war_devastation * xp.sum(xp.astype(at_war, float_dtype), axis=2), 1.0)

@@ -338,7 +338,7 @@ def test_a_float32_batch_longer_than_float32_can_hold_raises_naming_max_cycles_a
     message = str(error.value)
     horizon, widest = config.longest_horizon(float(np.finfo(np.float32).max)), config.longest_horizon()
     assert "EnvConfig.max_cycles=5000" in message and "float32" in message, message
-    assert f"max_cycles <= {horizon:,}" in message and f"dtype='float64' (max_cycles <= {widest:,})" in message
+    assert f"max_cycles <= {horizon:,}" in message and f"dtype='float64' (float64 worlds: up to {widest:,})" in message
     WorldBatch(config, 2, backend=backend, dtype="float64")
     WorldBatch(config.replace(max_cycles=horizon), 2, backend=backend, dtype="float32")
 

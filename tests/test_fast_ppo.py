@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import realism_env
+from realism_env.backend import resolve_backend
 from tests.host_syncs import forbid_host_syncs
 from train import fast_ppo
 from train.checkpoint import find_latest
@@ -252,6 +253,26 @@ def test_compiling_the_worlds_needs_the_torch_backend_and_one_way(tmp_path, caps
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_an_episode_longer_than_float32_worlds_hold_is_refused_before_anything_is_written(
+    tmp_path, capsys, monkeypatch
+):
+    # A GPU's worlds are float32; on this CPU, float32 torch worlds stand in for them.
+    def float32_backend(name, device=None, dtype=None):
+        return resolve_backend(name, device, "float32")
+
+    monkeypatch.setattr(fast_ppo, "resolve_backend", float32_backend)
+    argv = ["--out", str(tmp_path / "run"), "--backend", "torch", "--max-cycles", "2427"]
+    with pytest.raises(SystemExit) as exit_info:
+        fast_ppo.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--max-cycles=2427 is too long for float32 worlds" in err
+    assert "valid: --max-cycles <= 2,426, or --device cpu (float64 worlds: up to 23,437)" in err
+    assert not (tmp_path / "run").exists()
+    args, config = fast_ppo.parse_args([*argv[:-1], "2426"])  # the longest it holds
+    assert config.max_cycles == 2426
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -233,11 +233,11 @@ def test_gymnasium_makes_the_single_learner_env_after_import_gymnasium_alone() -
     torch nor stable-baselines3 is imported, and the plain id works from then on."""
     code = (
         "import sys, gymnasium\n"
-        "env = gymnasium.make('realism_env:realism_env/SingleLearner-v1', max_cycles=5, n_nations=3)\n"
+        "env = gymnasium.make('realism_env:realism_env/SingleLearner-v2', max_cycles=5, n_nations=3)\n"
         "obs, info = env.reset(seed=0)\n"
         "assert env.observation_space.contains(obs) and info == {'action_valid': True, 'learner': 0}, info\n"
         "assert not {'torch', 'stable_baselines3', 'train'} & set(sys.modules), 'a heavy import'\n"
-        "env = gymnasium.make('realism_env/SingleLearner-v1', learner=1, n_nations=3)\n"
+        "env = gymnasium.make('realism_env/SingleLearner-v2', learner=1, n_nations=3)\n"
         "print(type(env.unwrapped).__module__, env.unwrapped.learner)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

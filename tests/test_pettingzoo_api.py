@@ -588,7 +588,7 @@ def test_config_argument_with_overrides():
 
 def test_metadata():
     for env in (realism_env.parallel_env(), realism_env.env()):
-        assert env.metadata["name"] == "realism_v1" == realism_env.NAME
+        assert env.metadata["name"] == "realism_v2" == realism_env.NAME
         assert set(env.metadata["render_modes"]) == {"ansi", "rgb_array"}
         assert env.metadata["is_parallelizable"] is True
         assert env.metadata["render_fps"] > 0

@@ -531,27 +531,29 @@ def test_an_eliminated_nation_acts_no_more(backend):
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("g", [0.1, -0.1])
 @pytest.mark.parametrize(
-    ("level", "upkeep", "military", "expected_growth"),
+    ("level", "upkeep", "military", "forgone"),
     [
-        (0, 0.0, 0.0, 1.0),  # all income invested
-        (2, 0.0, 0.0, 1.0 - 0.1),  # guns cost butter
-        (4, 0.0, 0.0, 1.0 - 0.4),
-        (0, 0.05, 4.0, 1.0 - 0.05 * 4.0 / 2.0),  # upkeep: 0.05 * military / income
-        (3, 0.05, 4.0, 1.0 - 0.2 - 0.1),
+        (0, 0.0, 0.0, 0.0),  # all income invested
+        (2, 0.0, 0.0, 0.1),  # guns cost butter
+        (4, 0.0, 0.0, 0.4),
+        (0, 0.05, 4.0, 0.05 * 4.0 / 2.0),  # upkeep: 0.05 * military / income
+        (3, 0.05, 4.0, 0.2 + 0.1),
     ],
 )
-def test_arms_and_upkeep_slow_growth(level, upkeep, military, expected_growth, backend):
-    g = 0.1
+def test_arms_and_upkeep_slow_growth(g, level, upkeep, military, forgone, backend):
     world = build([0, 0, 1, 1], military=[military, 1.0], growth=g)  # nation 0's income is 2
     cfg = config(2, depreciation=0.0, upkeep=upkeep, war_devastation=0.0)
     after, _ = step(world, {}, cfg, level={0: level}, backend=backend)
-    np.testing.assert_allclose(after.wealth[0, :2], 1.0 + g * expected_growth)
+    # Each share of income not invested costs |g| of growth, whatever g's sign: a declining economy declines faster.
+    np.testing.assert_allclose(after.wealth[0, :2], 1.0 + g - abs(g) * forgone)
     assert after.arms_level[0, 0] == level
 
 
-def test_higher_arms_share_means_slower_wealth_growth(backend):
-    world = repeat(build([0, 0, 1, 1], military=[1.0, 1.0], growth=0.05), 5)
+@pytest.mark.parametrize("g", [0.05, -0.05])
+def test_higher_arms_share_means_slower_wealth_growth(g, backend):
+    world = repeat(build([0, 0, 1, 1], military=[1.0, 1.0], growth=g), 5)
     levels = np.arange(5)
     flat = np.stack([actions(world.select(0), level=int(lv))[0] for lv in levels])
     after, _ = transition(world, flat, config(2), 0, backend=backend)

@@ -1,4 +1,4 @@
-"""Pinned fingerprints of realism_v1 trajectories: the rules may get faster, never different by accident.
+"""Pinned fingerprints of realism_v2 trajectories: the rules may get faster, never different by accident.
 
 Each env case plays a seeded PettingZoo env with seeded random masked actions and hashes what a user sees:
 observations, masks, rewards, terminations, the events in ``infos`` and the true state. Each batch case does the same
@@ -7,7 +7,7 @@ the map bank as they end. Floats are rounded (9 decimals for rewards and states,
 change of the rules, not a change of summation order, moves the hash.
 
 If this test fails:
-- you changed the dynamics, observations or rewards: bump the env version (``realism_v1`` -> ``v2``), add a line to
+- you changed the dynamics, observations or rewards: bump the env version (``realism_v2`` -> ``v3``), add a line to
   the Version History in the env docstring, and update the fingerprints; or
 - a new numpy or torch changed its random streams (neither promises stable streams across releases): check that the
   env is otherwise unchanged (``tests/test_backends.py`` feeds both backends the same draws) and update them.

@@ -2,7 +2,7 @@
 
 - :class:`RealismVecEnv`: every nation of many worlds as one SB3 ``VecEnv`` (parameter sharing, action masks).
 - :class:`SingleLearnerEnv`: one learning nation among scripted ones, a ``gymnasium.Env``; it lives in
-  :mod:`agents.single_learner` (re-exported here) and is registered as ``"realism_env/SingleLearner-v1"`` when
+  :mod:`agents.single_learner` (re-exported here) and is registered as ``"realism_env/SingleLearner-v2"`` when
   :mod:`realism_env` is imported.
 
 The adapters are imported on first access, so ``import train`` (and ``python -m train.<script> --help``) stays

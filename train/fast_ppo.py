@@ -75,7 +75,8 @@ from torch import nn
 
 import realism_env
 from realism_env import N_ACTS, EnvConfig
-from realism_env.batch import WorldBatch
+from realism_env.backend import resolve_backend
+from realism_env.batch import WorldBatch, check_horizon
 from train.background import Background, parse_background
 from train.checkpoint import (
     atomic_write_json,
@@ -184,6 +185,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     args, config = parse_run_args(argv, parser, Args, check_args)
     if args.background and not args.n_focal < config.n_nations:
         parser.error(f"--n-focal={args.n_focal} is invalid; valid: 0 (half) to {config.n_nations - 1}")
+    try:
+        check_world_horizon(args, config)
+    except ValueError as error:
+        parser.error(str(error))
     return args, config
 
 
@@ -216,6 +221,14 @@ def check_args(args: Args) -> None:
             raise ValueError(f"{flag}={share} is invalid; valid: a share 0 <= until <= 1")
     if args.imitate_until > 0.0 and not args.teachers:
         raise ValueError("--imitate-until needs --teachers; valid: e.g. --teachers power=offensive_realist")
+
+
+def check_world_horizon(args: Args, config: EnvConfig) -> None:
+    """Raise ``ValueError`` where ``--max-cycles`` is longer than the worlds' float dtype holds: WorldBatch's own
+    check (float32 worlds on a GPU hold 2,426 turns at 3% growth), in the words of this command's flags."""
+    backend_name = world_backend(args)
+    backend = resolve_backend(backend_name, args.device if backend_name == "torch" else None)
+    check_horizon(config, backend, "--max-cycles", "--device cpu")
 
 
 def warn_uneven_minibatches(args: Args, n_nations: int) -> None:

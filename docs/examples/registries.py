@@ -2,7 +2,7 @@
 
 Importing ``realism_env`` registers every id. Gymnasium 1.0 removed the plugin system through which an installed
 package could register ids at ``import gymnasium``: with gymnasium alone, name the module in the id
-(``"realism_env:realism_env/SingleLearner-v1"``) and gymnasium imports it first.
+(``"realism_env:realism_env/SingleLearner-v2"``) and gymnasium imports it first.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ gymnasium.register_envs(realism_env)  # a no-op that says why realism_env is imp
 
 
 def main(seed: int = 0) -> dict[str, object]:
-    parallel = pettingzoo.make("parallel", "realism_env/realism-v1", n_nations=4, max_cycles=20)
-    aec = pettingzoo.make("aec", "realism_env/realism-v1", n_nations=4, max_cycles=20)
-    fixed = pettingzoo.make("parallel", "realism_env/realism_fixed_agents-v1", n_nations=4, max_cycles=20)
-    single = gymnasium.make("realism_env/SingleLearner-v1", max_cycles=20)
+    parallel = pettingzoo.make("parallel", "realism_env/realism-v2", n_nations=4, max_cycles=20)
+    aec = pettingzoo.make("aec", "realism_env/realism-v2", n_nations=4, max_cycles=20)
+    fixed = pettingzoo.make("parallel", "realism_env/realism_fixed_agents-v2", n_nations=4, max_cycles=20)
+    single = gymnasium.make("realism_env/SingleLearner-v2", max_cycles=20)
     parallel.reset(seed=seed)
     aec.reset(seed=seed)
     fixed.reset(seed=seed)
