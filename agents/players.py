@@ -87,6 +87,17 @@ class Players:
                     )
         return actions
 
+    def memory_state(self) -> list[dict[str, Any] | None] | None:
+        """Every slot's memory, for a checkpoint: :func:`memory_arrays` of each placement; ``None`` where a policy is
+        not array code (its memories are Python objects, which a checkpoint does not hold)."""
+        if not all(isinstance(policy, ArrayPolicy) for policy, _, _ in self.placements):
+            return None
+        return [memory_arrays(memory) for memory in self.memories]
+
+    def load_memory_state(self, state: Sequence[dict[str, Any] | None]) -> None:
+        """Put back the memories of :meth:`memory_state` (of players placed the same way)."""
+        self.memories = _loaded_memories(self.memories, state)
+
     def reset(self, worlds_ended: np.ndarray) -> None:
         """Fresh memories for the slots of the worlds flagged in ``worlds_ended`` ([W] bool)."""
         for g, (policy, worlds, _) in enumerate(self.placements):
@@ -157,6 +168,14 @@ class DevicePlayers:
             result = xp.where(mine, xp.take(chosen, xp.clip(position, min=0), axis=0), result)
         return xp.reshape(result, self.shape)
 
+    def memory_state(self) -> list[dict[str, Any] | None]:
+        """Every slot's memory, for a checkpoint: :func:`memory_arrays` of each placement (arrays on the device)."""
+        return [memory_arrays(memory) for memory in self.memories]
+
+    def load_memory_state(self, state: Sequence[dict[str, Any] | None]) -> None:
+        """Put back the memories of :meth:`memory_state` (of players placed the same way), on this device."""
+        self.memories = _loaded_memories(self.memories, state)
+
     def reset(self, worlds_ended: Any) -> None:
         """Fresh memories for the slots of the worlds flagged in ``worlds_ended`` ([W] bool, of the backend)."""
         xp = self.xp
@@ -175,3 +194,41 @@ def _where_rows(xp: Any, flags: Any, new: Any, old: Any) -> Any:
         a, b = getattr(new, field.name), getattr(old, field.name)
         fields[field.name] = xp.where(xp.reshape(flags, (-1,) + (1,) * (a.ndim - 1)), a, b)
     return dataclasses.replace(new, **fields)
+
+
+def memory_arrays(memory: Any) -> dict[str, Any] | None:
+    """An array policy's batched memories (``None``, or a dataclass of ``[K, ...]`` arrays) as ``{field: array}``."""
+    if memory is None:
+        return None
+    return {field.name: getattr(memory, field.name) for field in dataclasses.fields(memory)}
+
+
+def _loaded_memories(current: list[Any], state: Sequence[dict[str, Any] | None]) -> list[Any]:
+    """``current`` memories with the arrays of ``state`` (numpy arrays or tensors on any device) put in, each as an
+    array of its current one's namespace, device, shape and dtype; ``ValueError`` names a memory that does not fit."""
+    if len(state) != len(current):
+        raise ValueError(f"the state holds {len(state)} policies' memories; valid: {len(current)}, one per placement")
+    loaded = []
+    for g, (memory, saved) in enumerate(zip(current, state, strict=True)):
+        expected = memory_arrays(memory)
+        if expected is None or saved is None or set(saved) != set(expected):
+            if expected is None and saved is None:  # a memoryless policy
+                loaded.append(None)
+                continue
+            found = None if saved is None else sorted(saved)
+            valid = None if expected is None else sorted(expected)
+            raise ValueError(f"policy {g}'s saved memory has fields {found}; valid: {valid}")
+        fields = {}
+        for name, now in expected.items():
+            value = saved[name]
+            if hasattr(value, "detach") and isinstance(now, np.ndarray):  # a tensor, for memories on the host
+                value = value.detach().cpu()
+            array = array_namespace(now).asarray(value, device=device_of(now))
+            if tuple(array.shape) != tuple(now.shape) or array.dtype != now.dtype:
+                raise ValueError(
+                    f"policy {g}'s saved memory {name!r} is {array.dtype} of shape {tuple(array.shape)}; valid: "
+                    f"{now.dtype} of shape {tuple(now.shape)} (players placed as when it was saved)"
+                )
+            fields[name] = array
+        loaded.append(dataclasses.replace(memory, **fields))
+    return loaded

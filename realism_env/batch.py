@@ -28,6 +28,8 @@ step's draws (:mod:`realism_env.draws`). Same seed, same trajectory, on each bac
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,7 +40,7 @@ from realism_env.maps import MapBank, generate_maps, initial_worlds
 from realism_env.observation import observe
 from realism_env.rules import Territory, mask_of
 from realism_env.step import BatchStep, Derived, StepSpec, derive, step_spec, step_worlds
-from realism_env.world import World
+from realism_env.world import World, array_fields
 
 if TYPE_CHECKING:
     from realism_env.config import EnvConfig
@@ -181,6 +183,92 @@ class WorldBatch:
 
     def _checked(self, actions: Any) -> Any:
         return checked_actions(actions, self.backend, (self.n_worlds, self.n_nations), self.n_actions)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The worlds as they stand, for a checkpoint that continues them turn for turn: ``"world"`` (every
+        :class:`~realism_env.world.World` array, of the backend), ``"map_index"`` ([W], each world's map in the bank),
+        ``"random"`` (the generator's state: a numpy bit generator's dict, or a ``torch.Generator``'s ByteTensor) and
+        ``"map_bank"`` (a digest of the bank, which the seed makes). The last step's observations and masks are not in
+        it: keep them beside it. ``torch.save`` writes it; numpy arrays need ``torch.as_tensor`` first for a
+        ``weights_only`` load."""
+        if self.world is None or self._derived is None:
+            raise RuntimeError("call reset() before state_dict(): there are no worlds yet")
+        return {
+            "world": {name: getattr(self.world, name) for name in array_fields()},
+            "map_index": self._derived.map_index,
+            "random": self._generator_state(),
+            "map_bank": self._map_bank_digest(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the worlds of :meth:`state_dict`, saved from a batch of the same config, size, seed (the map bank)
+        and dtype; its arrays may be numpy arrays or tensors on any device. A state of another batch raises
+        ``ValueError`` naming what differs; nothing of this batch changes then."""
+        missing = [key for key in ("world", "map_index", "random", "map_bank") if key not in state]
+        if missing:
+            raise ValueError(f"the state lacks {missing}; valid: a WorldBatch.state_dict()")
+        if state["map_bank"] != self._map_bank_digest():
+            raise ValueError(
+                "the state's worlds were drawn from another map bank; valid: a WorldBatch of the same config, "
+                "n_worlds, seed and map_bank as the one that saved it"
+            )
+        before = (self.world, self._derived, self._generator_state())
+        try:
+            if self.world is None:  # shapes and dtypes to check against (the draws are put back below)
+                self.reset()
+            self._load(state)
+        except ValueError:
+            self.world, self._derived = before[:2]
+            self._set_generator_state(before[2])
+            raise
+
+    def _load(self, state: Mapping[str, Any]) -> None:
+        saved, template = state["world"], self.world
+        unknown = sorted(set(saved) - set(array_fields()))
+        absent = [name for name in array_fields() if name not in saved]
+        if unknown or absent:
+            raise ValueError(f"the state's world has fields {unknown} and lacks {absent}; valid: {array_fields()}")
+        arrays = {name: self._array_like(saved[name], getattr(template, name), f"world.{name}") for name in saved}
+        map_index = self._array_like(state["map_index"], self._derived.map_index, "map_index")
+        world = World(**arrays)
+        self._derived = derive(world, self._spec, map_index)
+        self.world = world
+        self._set_generator_state(state["random"])
+
+    def _generator_state(self) -> Any:
+        generator = self.random.generator
+        if isinstance(generator, np.random.Generator):
+            return generator.bit_generator.state
+        return generator.get_state()
+
+    def _set_generator_state(self, state: Any) -> None:
+        generator = self.random.generator
+        if isinstance(generator, np.random.Generator):
+            generator.bit_generator.state = state
+        else:
+            generator.set_state(state.cpu())
+
+    def _array_like(self, value: Any, template: Any, name: str) -> Any:
+        """``value`` as an array of this backend, checked against ``template``'s shape and dtype."""
+        if self.backend.name == "numpy":
+            array = to_numpy(value)
+        else:
+            import torch
+
+            array = torch.as_tensor(value, device=self.backend.device)
+        if tuple(array.shape) != tuple(template.shape) or array.dtype != template.dtype:
+            raise ValueError(
+                f"the state's {name} is {array.dtype} of shape {tuple(array.shape)}; valid: {template.dtype} of shape "
+                f"{tuple(template.shape)} (a batch of the same config, n_worlds and dtype)"
+            )
+        return array
+
+    def _map_bank_digest(self) -> str:
+        """A digest of the map bank's territories and borders (what a seed and config make)."""
+        digest = hashlib.sha256()
+        for array in (self.maps.territory, self.maps.land_adjacency, self.maps.sea_adjacency):
+            digest.update(to_numpy(array).tobytes())
+        return digest.hexdigest()
 
 
 def check_horizon(

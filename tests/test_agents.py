@@ -585,3 +585,46 @@ def test_defensive_realists_alone_keep_the_peace():
     assert eliminations == 0
     assert onsets <= 1
     assert alliances > 0  # they balance by alliance
+
+
+def _played(players, batch, turns: int = 3):
+    """``players`` after ``turns`` turns of every nation of ``batch`` (numpy worlds) under them."""
+    observations, masks = batch.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(turns):
+        actions = players.act(
+            np.zeros(masks.shape[:2], dtype=np.int64), observations, masks, batch.world.alive, lambda w, i: rng
+        )
+        out = batch.step(actions)
+        observations, masks = out.observations, out.action_mask
+    return players
+
+
+def test_players_memories_go_into_a_checkpoint_and_back_and_only_into_players_placed_alike():
+    from agents.players import Players
+    from realism_env.batch import WorldBatch
+
+    batch = WorldBatch(realism_env.EnvConfig(), 3, seed=0)
+    names = ["tit_for_tat", "defensive_realist", "offensive_realist", "status_quo", "bandwagoner", "random"]
+    policies = [make_policy(name, batch) for name in names]
+    played = _played(Players.population(policies, 3), batch)
+    state = played.memory_state()
+    assert state is not None and state[3] is None  # status_quo remembers nothing
+    fresh = Players.population(policies, 3)
+    fresh.load_memory_state(state)
+    for saved, loaded in zip(played.memories, fresh.memories, strict=True):
+        for name, array in ({} if saved is None else dataclasses.asdict(saved)).items():
+            np.testing.assert_array_equal(getattr(loaded, name), array)
+    assert fresh.memories[1].turn.tolist() == [3, 3, 3]
+    with pytest.raises(
+        ValueError, match=r"policy 1's saved memory 'turn' is int64 of shape \(3,\); valid: int64 of shape \(2,\)"
+    ):
+        Players.population(policies, 2).load_memory_state(state)
+    with pytest.raises(ValueError, match="the state holds 6 policies' memories; valid: 1"):
+        Players.population([policies[0]] * 6, 3).load_memory_state(state)
+
+    class StepByStep(Policy):  # memories as Python objects: a checkpoint cannot hold them
+        def step(self, observation, state, rng):
+            return 0, state
+
+    assert Players.population([StepByStep(batch.layout, 6), *policies[1:]], 3).memory_state() is None

@@ -299,6 +299,61 @@ def test_the_same_seed_gives_the_same_trajectory_and_another_seed_another(backen
     assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True))
 
 
+def as_tensors(state: dict[str, Any]) -> dict[str, Any]:
+    """A WorldBatch state with its numpy arrays as tensors, as a checkpoint read with ``weights_only=True`` holds."""
+    world = {name: torch.as_tensor(array) for name, array in state["world"].items()}
+    return {**state, "world": world, "map_index": torch.as_tensor(state["map_index"])}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_batch_saved_mid_episode_goes_on_turn_for_turn_in_a_new_batch(backend: str, tmp_path: Any) -> None:
+    straight = play_batch(backend, 4)  # 25 turns of 10-turn episodes: worlds end and are replaced from the bank
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=10), 6, seed=4, backend=backend, map_bank=5)
+    observations, mask = batch.reset()
+    trace = [to_numpy(observations)]
+    choices = np.random.default_rng(123)
+    for turn in range(25):
+        if turn == 13:  # mid-episode: saved, read back with weights_only, and continued by a batch of the same seed
+            torch.save(as_tensors(batch.state_dict()), tmp_path / "worlds.pt")
+            batch = WorldBatch(realism_env.EnvConfig(max_cycles=10), 6, seed=4, backend=backend, map_bank=5)
+            batch.load_state_dict(torch.load(tmp_path / "worlds.pt", weights_only=True))
+        actions = random_valid_actions(to_numpy(mask), choices)
+        out = batch.step(actions if backend == "numpy" else torch.as_tensor(actions))
+        mask = out.action_mask
+        trace += [to_numpy(out.observations), to_numpy(out.rewards), to_numpy(batch.world.owner)]
+    for a, b in zip(straight, trace, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("other", "message"),
+    [
+        ({"seed": 5}, "drawn from another map bank"),
+        ({"n_worlds": 7}, "world.province_xy is"),
+        ({"dtype": "float32"}, "world.province_xy is"),
+    ],
+)
+def test_a_saved_batch_loads_only_into_a_batch_like_it_and_a_refusal_changes_nothing(other, message) -> None:
+    made = {"config": realism_env.EnvConfig(max_cycles=10), "n_worlds": 6, "seed": 4, "map_bank": 5}
+    saved = WorldBatch(**made)
+    saved.reset()
+    saved.step(np.zeros((6, 6), dtype=np.int64))
+    state = saved.state_dict()
+    batch = WorldBatch(**{**made, **other})
+    batch.reset()
+    before = batch.state_dict()
+    with pytest.raises(ValueError, match=message):
+        batch.load_state_dict(state)
+    after = batch.state_dict()
+    assert after["random"] == before["random"]
+    for name, array in before["world"].items():
+        np.testing.assert_array_equal(after["world"][name], array)
+    with pytest.raises(ValueError, match=r"the state lacks \['map_bank'\]"):
+        batch.load_state_dict({key: value for key, value in state.items() if key != "map_bank"})
+    with pytest.raises(RuntimeError, match="call reset"):
+        WorldBatch(**made).state_dict()
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_fresh_worlds_come_from_the_map_bank_dealt_in_random_orders(backend: str) -> None:
     config = realism_env.EnvConfig(max_cycles=2)

@@ -161,6 +161,40 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
         fast_ppo.main(["--timesteps", "2000", "--out", str(tmp_path), "--resume", *SMALL[:2], "--n-steps", "4"])
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_resumed_run_goes_on_bit_for_bit_as_if_it_had_never_stopped(tmp_path, backend):
+    # Scripted background nations and teachers remember the episodes under way; the checkpoint keeps those episodes.
+    # The target moves at the resume, so nothing here may depend on it: a fixed learning rate and teacher weight.
+    flags = ["--backend", backend, "--no-anneal-lr", "--background", "tit_for_tat,offensive_realist"]
+    flags += ["--background-share", "0.5", "--teachers", "security=defensive_realist"]
+    flags += ["--kickstart-coef", "0.5", "--kickstart-final", "0.5"]
+    assert run(tmp_path / "straight", *flags, timesteps=6 * ROLLOUT) == 0
+    assert run(tmp_path / "resumed", *flags, timesteps=3 * ROLLOUT) == 0  # stops mid-episode (10 turns, 8 a rollout)
+    assert run(tmp_path / "resumed", *flags, "--resume", timesteps=6 * ROLLOUT) == 0
+    straight, resumed = load_agent(tmp_path / "straight" / "model.pt"), load_agent(tmp_path / "resumed" / "model.pt")
+    for (name, x), (_, y) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+    metrics = [json.loads((tmp_path / run_dir / "metrics.json").read_text()) for run_dir in ("straight", "resumed")]
+    for key in ("curve", "episodes", "mean_episode_return"):
+        assert metrics[0][key] == metrics[1][key], key
+    assert metrics[1]["resumed"] and metrics[1]["start_timesteps"] == 3 * ROLLOUT
+
+
+def test_a_checkpoint_without_the_episodes_under_way_resumes_with_fresh_worlds(tmp_path, monkeypatch):
+    # As a checkpoint of a run whose scripted policy keeps Python objects in memory, or one written before
+    # checkpoints held the episodes, does.
+    monkeypatch.setattr(fast_ppo.Trainer, "episodes_saved", property(lambda self: False))
+    assert run(tmp_path, timesteps=3 * ROLLOUT) == 0
+    found = find_latest(tmp_path / "checkpoints")
+    assert found is not None and "episodes" not in found[1] and "env_rng" in found[1]
+    monkeypatch.undo()
+    assert run(tmp_path, "--resume", timesteps=6 * ROLLOUT) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["resumed"] and metrics["num_timesteps"] == 6 * ROLLOUT and metrics["episodes"]["security"] > 0
+    found = find_latest(tmp_path / "checkpoints")
+    assert found is not None and "episodes" in found[1]
+
+
 def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     every = ["--checkpoint-every", str(ROLLOUT)]
     command = [
@@ -408,11 +442,11 @@ def test_on_torch_worlds_the_background_plays_on_the_device_as_on_the_host():
     assert ended >= 8  # every world ended at least once: the memories were reset on both
     # A checkpoint keeps the device background's own stream as well as the host one: a resume draws what it would have
     state = device.scripted.state_dict("background")
-    assert set(state) == {"background_rng", "background_generator"}
+    assert set(state) == {"background_rng", "background_generator", "background_memories"}
     ahead = torch.rand(4, generator=device.scripted.generator, dtype=torch.float64)
     device.scripted.load_state_dict(state, "background")
     assert torch.equal(torch.rand(4, generator=device.scripted.generator, dtype=torch.float64), ahead)
-    assert set(host.scripted.state_dict("background")) == {"background_rng"}
+    assert set(host.scripted.state_dict("background")) == {"background_rng", "background_memories"}
     assert (on_host[:6, 2:] != 0).any()  # the realists did more than wait
 
 

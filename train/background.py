@@ -75,20 +75,36 @@ class ScriptedPlayers:
         draws = self.rng.random(alive.shape)
         return self.players.act(actions, observations, masks, alive, lambda world, nation: self.rng, draws)
 
+    @property
+    def memories_saved(self) -> bool:
+        """Whether a checkpoint holds the players' memories (not where a policy is not array code)."""
+        return self.players.memory_state() is not None
+
     def state_dict(self, prefix: str) -> dict[str, Any]:
-        """The players' random state, for a checkpoint: ``<prefix>_rng``, and ``<prefix>_generator`` on a device (their
-        memories restart with the worlds on a resume)."""
+        """The players' random state and memories, for a checkpoint (tensors and plain values): ``<prefix>_rng``,
+        ``<prefix>_generator`` on a device, and ``<prefix>_memories`` where :attr:`memories_saved`."""
+        import torch
+
         state: dict[str, Any] = {f"{prefix}_rng": self.rng.bit_generator.state}
         if self.on_device:
             state[f"{prefix}_generator"] = self.generator.get_state()
+        memories = self.players.memory_state()
+        if memories is not None:
+            state[f"{prefix}_memories"] = [
+                None if memory is None else {name: torch.as_tensor(array) for name, array in memory.items()}
+                for memory in memories
+            ]
         return state
 
-    def load_state_dict(self, state: Mapping[str, Any], prefix: str) -> None:
-        """Continue from a checkpoint's :meth:`state_dict` (a key a checkpoint lacks leaves its stream fresh)."""
+    def load_state_dict(self, state: Mapping[str, Any], prefix: str, memories: bool = True) -> None:
+        """Continue from a checkpoint's :meth:`state_dict` (a key a checkpoint lacks leaves its stream fresh), with the
+        saved memories where there are some and ``memories`` is set (the worlds they remember were restored too)."""
         if f"{prefix}_rng" in state:
             self.rng.bit_generator.state = state[f"{prefix}_rng"]
         if self.on_device and f"{prefix}_generator" in state:
             self.generator.set_state(state[f"{prefix}_generator"])
+        if memories and f"{prefix}_memories" in state:
+            self.players.load_memory_state(state[f"{prefix}_memories"])
 
     def reset(self, world_reset: Any) -> None:
         """Fresh memories for the slots of the worlds that ended (``world_reset``: [W] bool)."""

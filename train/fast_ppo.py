@@ -50,7 +50,8 @@ about, as stable-baselines3 does (each epoch would end with a smaller minibatch)
 ``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
 return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
 counted when its world ends; agent-steps/s), ``tb/`` (TensorBoard) and ``checkpoints/``
-(weights, optimiser and RNG states, written atomically; :mod:`train.checkpoint`). A population writes its
+(weights, optimiser and RNG states, and the episodes under way, written atomically; :mod:`train.checkpoint`): a
+resumed run goes on bit for bit as if it had never stopped. A population writes its
 ``config.json``, ``checkpoints/`` and a ``metrics.json`` of all its members into ``--out``, and each member's run
 (``config.json`` with its seed, ``model.pt``, ``metrics.json``, ``tb/``: what a run of its own writes) into
 ``--members-dir/seed<k>``. SIGTERM or Ctrl-C saves a checkpoint and exits with 128 + the signal number; a NaN or
@@ -695,31 +696,66 @@ class Trainer:
         return {name: total / n_batches for name, total in sums.items()}
 
     def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint holds: weights, optimiser, step count and RNG states (plain tensors and numbers)."""
-        return {
+        """What a checkpoint holds (plain tensors and numbers): weights, optimiser, step count and RNG states, and,
+        where every scripted policy's memory can be saved (array policies: all the built-in ones), the worlds as they
+        stand with what the nations last saw, each episode's return so far and the scripted nations' memories, so
+        that a resumed run goes on turn for turn, bit for bit."""
+        state = {
             "num_timesteps": self.num_timesteps,
             "iterations": self.iterations,
             "agent": self.networks.state_dict(),
             "agent_shape": self.networks.shape,
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
-            "env_rng": env_rng_state(self.batch.random),
             **self.background.scripted.state_dict("background"),
             **(self.teachers.state_dict() if self.teachers is not None else {}),
         }
+        if not self.episodes_saved:  # the worlds' generator alone: the episodes restart on a resume
+            state["env_rng"] = env_rng_state(self.batch.random)
+        else:
+            worlds = self.batch.state_dict()
+            world = {name: torch.as_tensor(array) for name, array in worlds["world"].items()}
+            observations, mask = self.seen
+            state["episodes"] = {
+                "worlds": {**worlds, "world": world, "map_index": torch.as_tensor(worlds["map_index"])},
+                "observations": torch.as_tensor(observations),
+                "action_mask": torch.as_tensor(mask),
+                "returns_so_far": self.stats.running,
+            }
+        return state
+
+    @property
+    def episodes_saved(self) -> bool:
+        """Whether a checkpoint holds the episodes under way (not where a scripted policy's memory cannot be saved)."""
+        scripted = [self.background.scripted, *([self.teachers] if self.teachers is not None else [])]
+        return all(players.memories_saved for players in scripted)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint: weights, optimiser, RNG states; the episodes restart from fresh worlds."""
+        """Continue from a checkpoint: weights, optimiser, RNG states, and the episodes under way where it holds them
+        (otherwise, as in checkpoints written before it did, the episodes restart from fresh worlds)."""
         self.networks.load_state_dict(state["agent"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
-        restore_env_rng(state["env_rng"], self.batch.random)
-        self.background.scripted.load_state_dict(state, "background")
+        episodes = state.get("episodes")
+        self.background.scripted.load_state_dict(state, "background", memories=episodes is not None)
         if self.teachers is not None:
-            self.teachers.load_state_dict(state)
+            self.teachers.load_state_dict(state, memories=episodes is not None)
         self.num_timesteps = int(state["num_timesteps"])
         self.iterations = int(state["iterations"])
-        self.inputs, self.forbidden = self._start()
+        if episodes is None:
+            restore_env_rng(state["env_rng"], self.batch.random)
+            self.inputs, self.forbidden = self._start()
+            return
+        self.batch.load_state_dict(episodes["worlds"])
+        observations, mask = episodes["observations"], episodes["action_mask"]
+        if self.batch.backend.name == "numpy":
+            observations, mask = observations.numpy(), mask.numpy()
+        else:
+            observations, mask = observations.to(self.device), mask.to(self.device)
+        self.seen = (observations, mask)
+        self.inputs = self._inputs(observations)
+        self.forbidden = self._tensor(mask).reshape(self.n_slots, -1) == 0
+        self.stats.running = episodes["returns_so_far"].to(self.device)
 
 
 def load_agent(path: str | Path, device: str = "cpu") -> Agent:
@@ -773,7 +809,7 @@ class MemberLog:
         # The curve averages the episodes of the worlds that ended in the last `window` turns (an episode's length):
         # worlds start together, so every full window holds one of their common ends, and the share of the worlds
         # that ended early (unified) stays the same from one point to the next.
-        self.recent: deque[tuple[list[float], list[float]]] = deque(maxlen=window)
+        self.recent: deque[tuple[list[float], list[float]]] = deque(state.get("window", []), maxlen=window)
         self.writer = SummaryWriter(str(out / "tb"))
 
     def add(
@@ -798,7 +834,11 @@ class MemberLog:
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint keeps of it."""
-        return {"curve": self.curve, "episode_totals": {d: [self.totals[d], self.counts[d]] for d in self.totals}}
+        return {
+            "curve": self.curve,
+            "episode_totals": {d: [self.totals[d], self.counts[d]] for d in self.totals},
+            "window": list(self.recent),
+        }
 
 
 def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop: _StopRequest) -> int:

@@ -96,12 +96,18 @@ class Teachers:
         return torch.as_tensor(actions, device=self.device).reshape(-1).to(torch.int64)
 
     def state_dict(self) -> dict[str, Any]:
-        """The shadows' random state, for a checkpoint (their memories restart with the worlds on a resume)."""
+        """The shadows' random state and memories, for a checkpoint."""
         return self.shadows.state_dict("teacher")
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue from a checkpoint's :meth:`state_dict` (one written before teachers were set: fresh streams)."""
-        self.shadows.load_state_dict(state, "teacher")
+    def load_state_dict(self, state: Mapping[str, Any], memories: bool = True) -> None:
+        """Continue from a checkpoint's :meth:`state_dict` (one written before teachers were set: fresh streams), with
+        the shadows' memories where ``memories`` is set (their worlds were restored too)."""
+        self.shadows.load_state_dict(state, "teacher", memories)
+
+    @property
+    def memories_saved(self) -> bool:
+        """Whether a checkpoint holds the shadows' memories."""
+        return self.shadows.memories_saved
 
     def reset(self, world_reset: Any) -> None:
         """Fresh memories for the shadows of the worlds that ended (``world_reset``: [W] bool)."""
