@@ -180,6 +180,22 @@ def test_a_resumed_run_goes_on_bit_for_bit_as_if_it_had_never_stopped(tmp_path, 
     assert metrics[1]["resumed"] and metrics[1]["start_timesteps"] == 3 * ROLLOUT
 
 
+def test_a_resumed_population_goes_on_bit_for_bit(tmp_path):
+    flags = ["--population", "2", "--no-anneal-lr", "--background", "offensive_realist", "--background-share", "0.5"]
+    assert run(tmp_path / "straight", *flags, timesteps=6 * ROLLOUT) == 0
+    assert run(tmp_path / "resumed", *flags, timesteps=3 * ROLLOUT) == 0
+    assert run(tmp_path / "resumed", *flags, "--resume", timesteps=6 * ROLLOUT) == 0
+    for member in ("seed0", "seed1"):
+        straight = load_agent(tmp_path / "straight" / member / "model.pt")
+        resumed = load_agent(tmp_path / "resumed" / member / "model.pt")
+        for (name, x), (_, y) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
+            assert torch.equal(x, y), (member, name)
+        curves = [
+            json.loads((tmp_path / d / member / "metrics.json").read_text())["curve"] for d in ("straight", "resumed")
+        ]
+        assert curves[0] == curves[1]
+
+
 def test_a_checkpoint_without_the_episodes_under_way_resumes_with_fresh_worlds(tmp_path, monkeypatch):
     # As a checkpoint of a run whose scripted policy keeps Python objects in memory, or one written before
     # checkpoints held the episodes, does.
