@@ -187,16 +187,18 @@ class WorldBatch:
     def state_dict(self) -> dict[str, Any]:
         """The worlds as they stand, for a checkpoint that continues them turn for turn: ``"world"`` (every
         :class:`~realism_env.world.World` array, of the backend), ``"map_index"`` ([W], each world's map in the bank),
-        ``"random"`` (the generator's state: a numpy bit generator's dict, or a ``torch.Generator``'s ByteTensor) and
-        ``"map_bank"`` (a digest of the bank, which the seed makes). The last step's observations and masks are not in
-        it: keep them beside it. ``torch.save`` writes it; numpy arrays need ``torch.as_tensor`` first for a
-        ``weights_only`` load."""
+        ``"random"`` (the generator's state: a numpy bit generator's dict, or a ``torch.Generator``'s ByteTensor),
+        ``"backend"`` and ``"map_bank"`` (a digest of the bank, which the seed makes); the arrays are copies. The last
+        step's observations and masks are not in it: keep them beside it. ``torch.save`` writes it; numpy arrays need
+        ``torch.as_tensor`` first for a ``weights_only`` load."""
         if self.world is None or self._derived is None:
             raise RuntimeError("call reset() before state_dict(): there are no worlds yet")
+        copy = self.backend.xp.asarray
         return {
-            "world": {name: getattr(self.world, name) for name in array_fields()},
-            "map_index": self._derived.map_index,
+            "world": {name: copy(getattr(self.world, name), copy=True) for name in array_fields()},
+            "map_index": copy(self._derived.map_index, copy=True),
             "random": self._generator_state(),
+            "backend": self.backend.name,
             "map_bank": self._map_bank_digest(),
         }
 
@@ -204,9 +206,14 @@ class WorldBatch:
         """Continue the worlds of :meth:`state_dict`, saved from a batch of the same config, size, seed (the map bank)
         and dtype; its arrays may be numpy arrays or tensors on any device. A state of another batch raises
         ``ValueError`` naming what differs; nothing of this batch changes then."""
-        missing = [key for key in ("world", "map_index", "random", "map_bank") if key not in state]
+        missing = [key for key in ("world", "map_index", "random", "backend", "map_bank") if key not in state]
         if missing:
             raise ValueError(f"the state lacks {missing}; valid: a WorldBatch.state_dict()")
+        if state["backend"] != self.backend.name:  # another generator: its draws could not go on
+            raise ValueError(
+                f"the state was saved from a {state['backend']!r} batch; valid: a {state['backend']!r} batch (this one "
+                f"is {self.backend.name!r})"
+            )
         if state["map_bank"] != self._map_bank_digest():
             raise ValueError(
                 "the state's worlds were drawn from another map bank; valid: a WorldBatch of the same config, "
@@ -231,9 +238,9 @@ class WorldBatch:
         arrays = {name: self._array_like(saved[name], getattr(template, name), f"world.{name}") for name in saved}
         map_index = self._array_like(state["map_index"], self._derived.map_index, "map_index")
         world = World(**arrays)
-        self._derived = derive(world, self._spec, map_index)
-        self.world = world
+        derived = derive(world, self._spec, map_index)
         self._set_generator_state(state["random"])
+        self.world, self._derived = world, derived
 
     def _generator_state(self) -> Any:
         generator = self.random.generator
@@ -243,19 +250,22 @@ class WorldBatch:
 
     def _set_generator_state(self, state: Any) -> None:
         generator = self.random.generator
-        if isinstance(generator, np.random.Generator):
-            generator.bit_generator.state = state
-        else:
-            generator.set_state(state.cpu())
+        try:
+            if isinstance(generator, np.random.Generator):
+                generator.bit_generator.state = state
+            else:
+                generator.set_state(state.cpu())
+        except (TypeError, ValueError, AttributeError, RuntimeError) as error:
+            raise ValueError(f"the state's random state does not fit this batch's generator ({error})") from None
 
     def _array_like(self, value: Any, template: Any, name: str) -> Any:
         """``value`` as an array of this backend, checked against ``template``'s shape and dtype."""
         if self.backend.name == "numpy":
-            array = to_numpy(value)
+            array = np.array(to_numpy(value), copy=True)
         else:
             import torch
 
-            array = torch.as_tensor(value, device=self.backend.device)
+            array = torch.as_tensor(value, device=self.backend.device).clone()
         if tuple(array.shape) != tuple(template.shape) or array.dtype != template.dtype:
             raise ValueError(
                 f"the state's {name} is {array.dtype} of shape {tuple(array.shape)}; valid: {template.dtype} of shape "
