@@ -21,6 +21,7 @@ from realism_env import Act, EnvConfig, World, encode_action, target_slot
 from realism_env.backend import to_numpy
 from realism_env.batch import WorldBatch
 from realism_env.rules import is_over
+from realism_env.world import array_fields
 from tests.worlds import as_numpy, backend_params
 
 MAX_TURNS = 30
@@ -339,6 +340,32 @@ def test_world_batch_invariants_under_random_masked_actions(backend, overrides, 
     with one_torch_thread(backend):
         replaced = drive_batch(overrides, seed, backend, masked=True)
     assert replaced >= BATCH_WORLDS, "every world should end at least once within MAX_TURNS (max_cycles <= 20)"
+
+
+@pytest.mark.parametrize("backend", BATCH_BACKENDS)
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(overrides=batch_configs(), seed=seeds, saved_at=st.integers(0, 12))
+def test_a_batch_saved_at_any_turn_goes_on_identically_in_a_new_batch(backend, overrides, seed, saved_at):
+    """``WorldBatch.state_dict`` at any turn (mid-episode, at a reset, before any step) loaded into a fresh batch of
+    the same seed: the two go on with the same worlds, observations, masks and rewards, through their resets."""
+    config = EnvConfig.from_scenario("multipolar", **overrides)
+    with one_torch_thread(backend):
+        batch = WorldBatch(config, BATCH_WORLDS, seed=seed, backend=backend, map_bank=3)
+        mask = to_numpy(batch.reset()[1])
+        rng = np.random.default_rng(seed)
+        for _ in range(saved_at):
+            flat = np.where(mask.astype(bool), rng.random(mask.shape), -1.0).argmax(axis=2)
+            mask = to_numpy(batch.step(batch.backend.asarray(flat)).action_mask)
+        copy = WorldBatch(config, BATCH_WORLDS, seed=seed, backend=backend, map_bank=3)
+        copy.load_state_dict(batch.state_dict())
+        for _ in range(MAX_TURNS - saved_at):
+            flat = np.where(mask.astype(bool), rng.random(mask.shape), -1.0).argmax(axis=2)
+            ours, theirs = (as_numpy(b.step(b.backend.asarray(flat))) for b in (batch, copy))
+            for name in ("observations", "action_mask", "rewards", "world_reset"):
+                np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name), err_msg=name)
+            for name in array_fields():
+                np.testing.assert_array_equal(to_numpy(getattr(batch.world, name)), to_numpy(getattr(copy.world, name)))
+            mask = ours.action_mask
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
