@@ -36,7 +36,8 @@ then the figures the first calls measured, again:
 12. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
     agent-steps, a held-out scenario): the experiment's path through a GPU, end to end;
 13. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
-    (``tests/test_backends.py``), nor do the fast trainer's rollout and update (``tests/test_fast_ppo.py``).
+    (``tests/test_backends.py``), nor do the fast trainer's rollout and update; and a resumed run on the GPU goes on
+    bit for bit (``tests/test_fast_ppo.py``).
 
 ``--out`` gets two files, ``device_check.log`` (every step's output) and ``device_check.json`` (statuses, tails and
 the trainers' rates), written after each step, so what ran comes back even when the lease ends early; the training
@@ -82,8 +83,21 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
     compiled_worlds = ["8"] if smoke else ["512", "65536"]
     wide_worlds, wide_steps, wide_batch = ("8", "20000", "2048") if smoke else ("16384", "10000000", "65536")
     full_steps = "20000" if smoke else "3000000"
-    trainer_test = "tests/test_fast_ppo.py::test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host"
-    tests = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_backends.py", "-k", "sync", trainer_test]
+    trainer_tests = [
+        "tests/test_fast_ppo.py::test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host",
+        "tests/test_fast_ppo.py::test_on_cuda_a_resumed_run_goes_on_bit_for_bit",
+    ]
+    tests = [
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_backends.py",
+        "-k",
+        "sync or bit_for_bit",
+        *trainer_tests,
+    ]
     timing = ["--seconds", "1" if smoke else "4", "--min-steps", "3" if smoke else "20"]
     batch = ["-m", "benchmarks.batch", "--backend", "torch", "--device", device, *timing]
     fast_ppo = ["-m", "train.fast_ppo", "--device", device, "--backend", "torch", "--no-progress-bar"]

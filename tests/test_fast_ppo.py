@@ -163,9 +163,20 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_a_resumed_run_goes_on_bit_for_bit_as_if_it_had_never_stopped(tmp_path, backend):
+    assert_resumes_bit_for_bit(tmp_path, "--backend", backend)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_a_resumed_run_goes_on_bit_for_bit(tmp_path):
+    """(benchmarks.device_check runs it where a GPU is lent: whether its kernels keep a resume exact.)"""
+    assert_resumes_bit_for_bit(tmp_path, "--device", "cuda")
+
+
+def assert_resumes_bit_for_bit(tmp_path: Path, *device_flags: str) -> None:
+    """6 rollouts straight against 3, a resume and 3 more: the same weights, curve and returns."""
     # Scripted background nations and teachers remember the episodes under way; the checkpoint keeps those episodes.
     # The target moves at the resume, so nothing here may depend on it: a fixed learning rate and teacher weight.
-    flags = ["--backend", backend, "--no-anneal-lr", "--background", "tit_for_tat,offensive_realist"]
+    flags = [*device_flags, "--no-anneal-lr", "--background", "tit_for_tat,offensive_realist"]
     flags += ["--background-share", "0.5", "--teachers", "security=defensive_realist"]
     flags += ["--kickstart-coef", "0.5", "--kickstart-final", "0.5"]
     assert run(tmp_path / "straight", *flags, timesteps=6 * ROLLOUT) == 0
