@@ -268,6 +268,16 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
     assert (out / "report.md").exists()
     statuses = [i["status"] for i in json.loads((out / "timing.json").read_text())["invocations"]]
     assert statuses == ["running", "finished"]  # the killed invocation left its last record
+    # The runs killed mid-training and resumed are bit for bit what they would have been never stopped.
+    from train.fast_ppo import load_agent
+
+    never_stopped = tmp_path / "never_stopped"
+    assert run_experiment(["--preset-file", str(path), "--out", str(never_stopped)]).returncode == 0
+    for run in training:
+        resumed = load_agent(run / "model.pt").state_dict()
+        straight = load_agent(never_stopped / run.relative_to(out) / "model.pt").state_dict()
+        for name, weights in straight.items():
+            assert torch.equal(resumed[name], weights), (run, name)
 
 
 def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_rules(tmp_path: Path) -> None:
