@@ -222,6 +222,38 @@ def test_a_checkpoint_without_the_episodes_under_way_resumes_with_fresh_worlds(t
     assert found is not None and "episodes" in found[1]
 
 
+def test_a_run_resumed_on_another_device_goes_on_with_fresh_worlds_and_streams(tmp_path, capsys):
+    # --device may change at a resume. A checkpoint written on a GPU holds a CUDA generator's state (16 bytes, not a
+    # CPU one's 5,056) and float32 torch worlds; here one is made from a CPU run's by changing those entries.
+    assert run(tmp_path, "--background", "offensive_realist", "--background-share", "0.5", timesteps=3 * ROLLOUT) == 0
+    path, state = find_latest(tmp_path / "checkpoints")
+    state["generator"] = torch.zeros(16, dtype=torch.uint8)
+    worlds = state["episodes"]["worlds"]
+    worlds["world"] = {
+        name: array.to(torch.float32) if array.is_floating_point() else array for name, array in worlds["world"].items()
+    }
+    worlds["backend"] = "torch"
+    torch.save(state, path)
+    capsys.readouterr()
+    assert (
+        run(
+            tmp_path,
+            "--background",
+            "offensive_realist",
+            "--background-share",
+            "0.5",
+            "--resume",
+            timesteps=6 * ROLLOUT,
+        )
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "the trainer's sampling generator goes on from its seed: its saved state is another device's" in err
+    assert "the episodes under way restart from fresh worlds: the state was saved from a 'torch' batch" in err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["finished"] and metrics["num_timesteps"] == 6 * ROLLOUT
+
+
 def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     every = ["--checkpoint-every", str(ROLLOUT)]
     command = [

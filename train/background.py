@@ -24,6 +24,7 @@ from agents import make_policy
 from agents.players import DevicePlayers, Players
 from agents.policies import POLICIES
 from realism_env.backend import to_numpy
+from train.checkpoint import restore_generator
 
 
 def parse_background(text: str) -> tuple[str, ...]:
@@ -102,7 +103,7 @@ class ScriptedPlayers:
         if f"{prefix}_rng" in state:
             self.rng.bit_generator.state = state[f"{prefix}_rng"]
         if self.on_device and f"{prefix}_generator" in state:
-            self.generator.set_state(state[f"{prefix}_generator"])
+            restore_generator(self.generator, state[f"{prefix}_generator"], f"the {prefix} players' generator")
         if memories and f"{prefix}_memories" in state:
             self.players.load_memory_state(state[f"{prefix}_memories"])
 

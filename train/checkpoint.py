@@ -22,6 +22,7 @@ import io
 import json
 import random
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,18 @@ def restore_env_rng(state: dict[str, Any] | None, env_rng: Any) -> None:
         generator.bit_generator.state = state
     else:
         generator.set_state(_decode_bytes(state["torch_generator"]))
+
+
+def restore_generator(generator: torch.Generator, state: torch.Tensor, name: str) -> bool:
+    """Put a ``torch.Generator``'s saved ``state`` back; returns whether it fit. A state saved from a generator of
+    another device type (a run resumed on another device: a CUDA generator's state is not a CPU one's) does not: a
+    note on stderr names ``name``, and the generator goes on from its seed."""
+    try:
+        generator.set_state(state.cpu())
+    except RuntimeError as error:
+        print(f"{name} goes on from its seed: its saved state is another device's ({error})", file=sys.stderr)
+        return False
+    return True
 
 
 def rng_state(env_rng: Any = None) -> dict[str, Any]:

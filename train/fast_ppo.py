@@ -84,6 +84,7 @@ from train.checkpoint import (
     env_rng_state,
     library_versions,
     restore_env_rng,
+    restore_generator,
     save_torch_checkpoint,
 )
 from train.cli import dataclass_parser
@@ -735,18 +736,24 @@ class Trainer:
         (otherwise, as in checkpoints written before it did, the episodes restart from fresh worlds)."""
         self.networks.load_state_dict(state["agent"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
+        restore_generator(self.generator, state["generator"], "the trainer's sampling generator")
+        self.num_timesteps = int(state["num_timesteps"])
+        self.iterations = int(state["iterations"])
         episodes = state.get("episodes")
+        try:
+            if episodes is not None:
+                self.batch.load_state_dict(episodes["worlds"])
+            else:
+                restore_env_rng(state.get("env_rng"), self.batch.random)
+        except ValueError as error:  # worlds of another backend or dtype: a resume on another device
+            print(f"the episodes under way restart from fresh worlds: {error}", file=sys.stderr)
+            episodes = None
         self.background.scripted.load_state_dict(state, "background", memories=episodes is not None)
         if self.teachers is not None:
             self.teachers.load_state_dict(state, memories=episodes is not None)
-        self.num_timesteps = int(state["num_timesteps"])
-        self.iterations = int(state["iterations"])
         if episodes is None:
-            restore_env_rng(state["env_rng"], self.batch.random)
             self.inputs, self.forbidden = self._start()
             return
-        self.batch.load_state_dict(episodes["worlds"])
         observations, mask = episodes["observations"], episodes["action_mask"]
         if self.batch.backend.name == "numpy":
             observations, mask = observations.numpy(), mask.numpy()
