@@ -285,6 +285,24 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     assert not list(checkpoints.glob(".*.tmp"))
 
 
+def test_a_resumed_run_goes_on_bit_for_bit_as_if_it_had_never_stopped(tmp_path: Path) -> None:
+    from sb3_contrib import MaskablePPO
+
+    # 16-turn rollouts of 20-turn episodes: the first part stops mid-episode, and the checkpoint keeps the episodes.
+    common = ["--doctrine", "mixed", "--seed", "2", *TINY]
+    assert run([*common, "--timesteps", str(4 * ROLLOUT), "--out", str(tmp_path / "straight")]).returncode == 0
+    assert run([*common, "--timesteps", str(2 * ROLLOUT), "--out", str(tmp_path / "resumed")]).returncode == 0
+    second = run([*common, "--timesteps", str(4 * ROLLOUT), "--out", str(tmp_path / "resumed"), "--resume"])
+    assert second.returncode == 0, second.stderr[-3000:]
+    straight, resumed = (MaskablePPO.load(tmp_path / d / "model.zip", device="cpu") for d in ("straight", "resumed"))
+    for (name, x), (_, y) in zip(
+        straight.policy.state_dict().items(), resumed.policy.state_dict().items(), strict=True
+    ):
+        assert torch.equal(x, y), name
+    curves = [json.loads((tmp_path / d / "metrics.json").read_text())["curve"] for d in ("straight", "resumed")]
+    assert curves[0] == curves[1]
+
+
 def test_sigterm_saves_a_checkpoint_and_exits_mixed_ppo(tmp_path: Path) -> None:
     out = tmp_path / "run"
     argv = ["--doctrine", "mixed", "--algo", "ppo", "--timesteps", str(500 * ROLLOUT), "--out", str(out), *TINY]
@@ -302,6 +320,11 @@ def test_sigterm_saves_a_checkpoint_and_exits_mixed_ppo(tmp_path: Path) -> None:
     assert metrics["finished"] is False
     _, state = find_latest(out / "checkpoints")
     assert state["num_timesteps"] == metrics["num_timesteps"]
+    # SB3 stopped mid-rollout, before keeping the last step's observations: the checkpoint leaves the episodes out,
+    # and a resume restarts them from fresh worlds (the run goes on).
+    assert "episodes" not in state
+    resumed = run([*argv, "--timesteps", str(metrics["num_timesteps"] + ROLLOUT), "--resume"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert set(metrics["mean_episode_return"]) <= {"security", "power"}
     assert json.loads((out / "config.json").read_text())["env_config"]["doctrines"] == ["security", "power"] * 3
 
@@ -374,6 +397,61 @@ def test_tracker_reports_the_metrics_of_each_world_episode_that_ends() -> None:
         assert values["final_hhi"] == pytest.approx(float((shares[w] ** 2).sum()))
     rates = tracker.take_rates()
     assert 0 < rates["war_declared"] < 1 and rates["invalid_action"] == 0
+
+
+def test_the_tracker_leaves_out_the_episodes_a_resumed_run_joined_midway() -> None:
+    """Worlds recorded from mid-episode (a resumed run's) end with too few turns to count: their metrics are left out,
+    and the episodes after them count."""
+    config = EnvConfig.from_scenario("multipolar", max_cycles=10)
+    batch = WorldBatch(config, 2, seed=5)
+    _, masks = batch.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        masks = batch.step(_random_actions(masks, rng)).action_mask
+    tracker = WorldEpisodeTracker(config, 2)
+    tracker.start(batch.world)  # at turn 4 of 10
+    counted = []
+    for _ in range(16):  # the joined episodes end at turn 10, the next ones at turn 20
+        step = batch.step(_random_actions(masks, rng))
+        masks = step.action_mask
+        counted.append(len(tracker.update(step, batch.world)))
+    assert counted[5] == 0 and counted[15] == 2 and sum(counted) == 2
+
+
+def test_a_vec_env_state_goes_into_a_checkpoint_and_back_without_unpickling(tmp_path: Path) -> None:
+    from train.checkpoint import read_arrays, read_checkpoint, save_checkpoint
+    from train.vec_env import RealismVecEnv
+
+    config = EnvConfig.from_scenario("multipolar", max_cycles=10)
+    env = RealismVecEnv(config, n_worlds=2, seed=3)
+    env.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        env.step_async(np.array([rng.choice(np.flatnonzero(m)) for m in env.action_masks()]))
+        env.step_wait()
+
+    class Model:  # what save_checkpoint reads of an SB3 model
+        num_timesteps = 36
+
+        def save(self, buffer):
+            import zipfile
+
+            with zipfile.ZipFile(buffer, "w") as archive:
+                archive.writestr("data", "{}")
+
+    path = save_checkpoint(Model(), tmp_path, {"episodes": {"env": env.state_dict()}}, env_rng=env.batch.random)
+    state = read_arrays(path, read_checkpoint(path))
+    other = RealismVecEnv(config, n_worlds=2, seed=3)
+    other.load_state_dict(state["episodes"]["env"])
+    np.testing.assert_array_equal(other.action_masks(), env.action_masks())
+    np.testing.assert_array_equal(other._episode_return, env._episode_return)
+    for name in ("owner", "military", "turn"):
+        np.testing.assert_array_equal(getattr(other.batch.world, name), getattr(env.batch.world, name))
+    smaller = RealismVecEnv(config, n_worlds=1, seed=3)
+    with pytest.raises(ValueError, match="the state's slots do not fit this VecEnv's 6"):
+        smaller.load_state_dict(state["episodes"]["env"])
+    with pytest.raises(ValueError, match="has a '/'"):
+        save_checkpoint(Model(), tmp_path, {"a/b": np.zeros(2)})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -63,12 +63,15 @@ class WorldEpisodeTracker:
         self.config = config
         self.n_worlds = n_worlds
         self._recorders: list[EpisodeRecorder] | None = None
+        self._joined_late = np.zeros(n_worlds, dtype=bool)  # worlds recorded from mid-episode (a resumed run)
         self.rate_counts = dict.fromkeys(RATE_EVENTS, 0.0)
         self.nation_turns = 0.0
 
     def start(self, world: World) -> None:
-        """Begin recording at ``world`` (every world freshly reset)."""
+        """Begin recording at ``world``: fresh worlds, or, in a resumed run, worlds in mid-episode, whose metrics
+        are left out when they end (their start went unrecorded, so counts over the episode would fall short)."""
         self._recorders = [EpisodeRecorder(self.config) for _ in range(self.n_worlds)]
+        self._joined_late = np.asarray(world.turn) > 0
         for w, recorder in enumerate(self._recorders):
             recorder.start(world.select(w))
 
@@ -88,7 +91,9 @@ class WorldEpisodeTracker:
             recorder.record(step.final_world.select(w), Events(*(e[w : w + 1] for e in events)))
         finished: list[dict[str, float]] = []
         for w in np.flatnonzero(np.asarray(step.world_reset)).tolist():
-            finished.append(self._recorders[w].metrics())
+            if not self._joined_late[w]:
+                finished.append(self._recorders[w].metrics())
+            self._joined_late[w] = False
             self._recorders[w].start(world.select(w))
         return finished
 
@@ -133,7 +138,7 @@ class RealismLogger(BaseCallback):
         self._env = unwrap(self.training_env)
         self.doctrine_of_slot = [str(d) for d in self.training_env.get_attr("doctrine")]
         world = getattr(getattr(self._env, "batch", None), "world", None)
-        if world is not None:  # fresh worlds: SB3 reset the env before this call
+        if world is not None:  # fresh worlds (SB3 reset the env before this call), or a resumed run's under way
             self.tracker.start(world)
 
     def _on_step(self) -> bool:

@@ -1,10 +1,12 @@
 """Atomic training checkpoints: a killed run never leaves a corrupt one.
 
 A checkpoint is one file, ``ckpt_<timesteps>.zip``: the stable-baselines3 model archive (policy, optimiser state,
-``num_timesteps``) with one extra entry, ``train_state.json`` (the step count, the RNG states of torch, numpy, Python
-and the env's generator, and whatever the caller adds), which SB3's ``load`` ignores. Every file is written to a
-temporary file in the same directory, fsynced and moved into place with ``os.replace``; ``latest.json`` points to
-the newest checkpoint and is replaced last, so a reader sees the old checkpoint or the new one, never half of one::
+``num_timesteps``) with an extra entry, ``train_state.json`` (the step count, the RNG states of torch, numpy, Python
+and the env's generator, and whatever the caller adds), which SB3's ``load`` ignores; the numpy arrays the caller
+adds (the episodes under way) go into ``arrays.npz``, read back by :func:`read_arrays` without unpickling. Every file
+is written to a temporary file in the same directory, fsynced and moved into place with ``os.replace``;
+``latest.json`` points to the newest checkpoint and is replaced last, so a reader sees the old checkpoint or the new
+one, never half of one::
 
     path = save_checkpoint(model, out / "checkpoints", {"doctrine": "power"}, env_rng=batch.random)
     found = find_latest(out / "checkpoints")      # (path, state) of the newest readable checkpoint, or None
@@ -33,6 +35,7 @@ import torch
 from realism_env import atomic_write_bytes, jsonable
 
 STATE_ENTRY = "train_state.json"
+ARRAYS_ENTRY = "arrays.npz"
 LATEST = "latest.json"
 _NAME = re.compile(r"^ckpt_(\d+)\.(zip|pt)$")
 
@@ -150,16 +153,23 @@ def save_checkpoint(
     """Save ``model`` (SB3, optimiser included), its step count, the RNG states and ``extra`` as one checkpoint.
 
     Writes ``ckpt_<num_timesteps>.zip`` atomically, then ``latest.json``, then deletes all but the newest ``keep``
-    checkpoints and any temporary file left by a killed writer. Returns the checkpoint's path.
+    checkpoints and any temporary file left by a killed writer. Returns the checkpoint's path. The numpy arrays in
+    ``extra`` (at any depth) go into an ``arrays.npz`` entry, read back without unpickling by :func:`read_arrays`;
+    the rest into ``train_state.json``.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     steps = int(model.num_timesteps)
     buffer = io.BytesIO()
     model.save(buffer)
-    state = {"num_timesteps": steps, "rng": rng_state(env_rng), **(extra or {})}
+    plain, arrays = _split_arrays(extra or {})
+    state = {"num_timesteps": steps, "rng": rng_state(env_rng), **plain}
     with zipfile.ZipFile(buffer, mode="a") as archive:
         archive.writestr(STATE_ENTRY, json.dumps(jsonable(state), allow_nan=False))
+        if arrays:
+            packed = io.BytesIO()
+            np.savez(packed, **arrays)
+            archive.writestr(ARRAYS_ENTRY, packed.getvalue())
     path = directory / f"ckpt_{steps:012d}.zip"
     atomic_write_bytes(path, buffer.getvalue())
     atomic_write_json(directory / LATEST, {"checkpoint": path.name, "num_timesteps": steps})
@@ -210,6 +220,41 @@ def read_checkpoint(path: Path) -> dict[str, Any] | None:
     except (OSError, zipfile.BadZipFile, ValueError, KeyError, EOFError):
         return None
     return state if isinstance(state, dict) and isinstance(state.get("num_timesteps"), int) else None
+
+
+def read_arrays(path: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` (what :func:`read_checkpoint` read of the ``.zip`` checkpoint at ``path``) with the numpy arrays
+    :func:`save_checkpoint` put in its ``arrays.npz`` entry back in their places (read with ``allow_pickle=False``)."""
+    with zipfile.ZipFile(path) as archive:
+        if ARRAYS_ENTRY not in archive.namelist():
+            return state
+        with np.load(io.BytesIO(archive.read(ARRAYS_ENTRY)), allow_pickle=False) as packed:
+            arrays = {key: packed[key] for key in packed.files}
+    state = json.loads(json.dumps(state))  # a copy to fill in
+    for key, array in arrays.items():
+        *parents, name = key.split("/")
+        place = state
+        for parent in parents:
+            place = place.setdefault(parent, {})
+        place[name] = array
+    return state
+
+
+def _split_arrays(state: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``state`` without its numpy arrays (at any depth of nested dicts), and those arrays by ``/``-joined path."""
+    plain: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in state.items():
+        if "/" in str(key):
+            raise ValueError(f"checkpoint key {key!r} has a '/'; valid: keys without one (it joins the arrays' paths)")
+        if isinstance(value, np.ndarray):
+            arrays[prefix + str(key)] = value
+        elif isinstance(value, dict):
+            plain[key], inner = _split_arrays(value, f"{prefix}{key}/")
+            arrays.update(inner)
+        else:
+            plain[key] = value
+    return plain, arrays
 
 
 def find_latest(directory: Path) -> tuple[Path, dict[str, Any]] | None:

@@ -22,7 +22,9 @@ Writes into ``--out``:
 
 Timesteps count agent-steps (one per nation slot and turn) and are rounded up to whole rollouts of
 ``n_steps * n_worlds * n_nations``. ``--resume`` continues with the step count, weights, optimiser and RNG states of
-the last checkpoint (episodes in progress restart from fresh worlds); without a checkpoint it starts afresh.
+the last checkpoint and with the episodes under way (:func:`episodes_state`): from a periodic checkpoint the run goes
+on bit for bit (a checkpoint written on SIGTERM, mid-rollout, or before checkpoints held episodes restarts them
+from fresh worlds); without a checkpoint it starts afresh.
 Re-running a finished run only reports it; ``--resume`` with a larger ``--timesteps`` extends it. SIGTERM or
 Ctrl-C saves a checkpoint and exits with 128 + the signal number.
 """
@@ -49,6 +51,7 @@ from train.checkpoint import (
     atomic_write_json,
     find_latest,
     library_versions,
+    read_arrays,
     restore_rng,
     save_checkpoint,
 )
@@ -365,14 +368,37 @@ def build_model(args: Args, env: Any) -> Any:
 
 
 def load_model(args: Args, env: Any, path: Path, state: dict[str, Any]) -> Any:
-    """The checkpointed model (weights, optimiser, step count) on ``env``, with the RNG states put back and fresh
-    worlds drawn from the env's restored generator (SB3's ``load`` re-seeds the env with the run's seed)."""
+    """The checkpointed model (weights, optimiser, step count) on ``env``, with the RNG states put back and the
+    episodes under way where the checkpoint holds them (:func:`episodes_state`); otherwise (a checkpoint written
+    before it did) fresh worlds drawn from the env's restored generator (SB3's ``load`` re-seeds the env with the
+    run's seed)."""
     model = _algo(args.algo).load(path, env=env, device=args.device)
     restore_rng(state["rng"], env.batch.random)
+    episodes = read_arrays(path, state).get("episodes")
+    if episodes is not None:
+        try:
+            env.load_state_dict(episodes["env"])
+        except (ValueError, KeyError) as error:
+            print(f"the episodes under way restart from fresh worlds: {error}", file=sys.stderr)
+        else:
+            model._last_obs = np.asarray(episodes["last_obs"], dtype=np.float32)
+            model._last_episode_starts = np.asarray(episodes["last_episode_starts"], dtype=bool)
+            return model
     env.seed(int(env.batch.random.integers(2**31 - 1, (1,))[0]))
     model._last_obs = env.reset()
     model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
     return model
+
+
+def episodes_state(model: Any, env: Any) -> dict[str, Any]:
+    """The episodes under way, for a checkpoint: the env's worlds and bookkeeping
+    (:meth:`train.vec_env.RealismVecEnv.state_dict`) and SB3's last observations and episode starts, from which its
+    next rollout goes on."""
+    return {
+        "env": env.state_dict(),
+        "last_obs": np.array(model._last_obs, copy=True),
+        "last_episode_starts": np.array(model._last_episode_starts, copy=True),
+    }
 
 
 def train(args: Args, config: EnvConfig) -> int:
@@ -432,8 +458,10 @@ def train(args: Args, config: EnvConfig) -> int:
             "curve": log.curve,
         }
 
-    def checkpoint() -> Path:
+    def checkpoint(episodes: bool = True) -> Path:
         extra = {"logger": log.state_dict(), "total_wall_time_s": wall_before + time.perf_counter() - start}
+        if episodes:
+            extra["episodes"] = episodes_state(model, env)
         return save_checkpoint(model, checkpoints, extra, env_rng=env.batch.random, keep=args.keep_checkpoints)
 
     with _StopRequest() as stop:
@@ -443,7 +471,9 @@ def train(args: Args, config: EnvConfig) -> int:
             rollout = args.n_steps * env.num_envs
             callbacks.append(TqdmProgress(model.num_timesteps + -(-remaining // rollout) * rollout, log))
         model.learn(remaining, callback=callbacks, reset_num_timesteps=False, progress_bar=False)
-        path = checkpoint()
+        # A stop ends SB3's rollout after a step whose observations it has not kept (its last observation is the
+        # one before): that checkpoint leaves the episodes out, and a resume restarts them.
+        path = checkpoint(episodes=stop.signum is None)
         env.close()
         if stop.signum is not None:  # written while the stop handler still holds SIGTERM: a second signal waits
             return stopped(out, stop.signum, path, summary(finished=False))

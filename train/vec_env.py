@@ -233,6 +233,42 @@ class RealismVecEnv(VecEnv):
                 for name in names:
                     sums[name][ended] = 0.0
 
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The worlds and each slot's episode bookkeeping, for a checkpoint that goes on with the episodes under way:
+        :meth:`realism_env.batch.WorldBatch.state_dict` and numpy arrays (copies)."""
+        return {
+            "worlds": self.batch.state_dict(),
+            "masks": self._masks.copy(),
+            "episode_return": self._episode_return.copy(),
+            "episode_length": self._episode_length.copy(),
+            "term_sums": {d: {t: v.copy() for t, v in terms.items()} for d, terms in self._term_sums.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from :meth:`state_dict` (of a VecEnv of the same config, size and seed); ``ValueError`` names what
+        does not fit, and nothing changes then."""
+        slots = {"masks": self._masks, "episode_return": self._episode_return, "episode_length": self._episode_length}
+        arrays = {name: np.asarray(state[name], dtype=now.dtype) for name, now in slots.items()}
+        sums = {
+            d: {t: np.asarray(v, dtype=np.float64) for t, v in terms.items()} for d, terms in state["term_sums"].items()
+        }
+        shapes = [array.shape for array in arrays.values()] + [
+            v.shape for terms in sums.values() for v in terms.values()
+        ]
+        if any(shape[0] != self.num_envs for shape in shapes) or arrays["masks"].shape != self._masks.shape:
+            raise ValueError(
+                f"the state's slots do not fit this VecEnv's {self.num_envs}; valid: a state of one like it"
+            )
+        self.batch.load_state_dict(state["worlds"])
+        self._masks, self._episode_return, self._episode_length = (
+            arrays["masks"],
+            arrays["episode_return"],
+            arrays["episode_length"],
+        )
+        self._term_sums = sums
+        self.last_step, self._actions = None, None
+
     # -- masks, attributes, methods -------------------------------------------------------------------
     def action_masks(self) -> np.ndarray:
         """[num_envs, A] bool: the valid actions of each slot (only action 0 for an inactive slot)."""
