@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from agents.policies import ArrayPolicy, Policy, put_rows, take_rows
-from realism_env import array_namespace, device_of
+from realism_env import array_namespace, device_of, saved_array_like
 
 
 class Players:
@@ -218,17 +218,10 @@ def _loaded_memories(current: list[Any], state: Sequence[dict[str, Any] | None])
             found = None if saved is None else sorted(saved)
             valid = None if expected is None else sorted(expected)
             raise ValueError(f"policy {g}'s saved memory has fields {found}; valid: {valid}")
-        fields = {}
-        for name, now in expected.items():
-            value = saved[name]
-            if hasattr(value, "detach") and isinstance(now, np.ndarray):  # a tensor, for memories on the host
-                value = value.detach().cpu()
-            array = array_namespace(now).asarray(value, device=device_of(now))
-            if tuple(array.shape) != tuple(now.shape) or array.dtype != now.dtype:
-                raise ValueError(
-                    f"policy {g}'s saved memory {name!r} is {array.dtype} of shape {tuple(array.shape)}; valid: "
-                    f"{now.dtype} of shape {tuple(now.shape)} (players placed as when it was saved)"
-                )
-            fields[name] = array
+        hint = "players placed as when it was saved"
+        fields = {
+            name: saved_array_like(saved[name], now, f"policy {g}'s saved memory {name!r}", hint)
+            for name, now in expected.items()
+        }
         loaded.append(dataclasses.replace(memory, **fields))
     return loaded

@@ -18,7 +18,7 @@ from realism_env.actions import (
     target_nation,
     target_slot,
 )
-from realism_env.backend import BACKENDS, array_namespace, device_of
+from realism_env.backend import BACKENDS, array_namespace, device_of, saved_array_like
 from realism_env.config import SCENARIOS, EnvConfig, Scenario, register_scenario
 from realism_env.doctrines import (
     DOCTRINES,
@@ -90,6 +90,7 @@ __all__ = [
     "BACKENDS",
     "array_namespace",
     "device_of",
+    "saved_array_like",
     "MIXED_ORDER",
     "doctrine_names",
     "doctrine_onehot",

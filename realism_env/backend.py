@@ -237,6 +237,24 @@ def to_numpy(array: Any) -> np.ndarray:
     return np.asarray(array)
 
 
+def saved_array_like(value: Any, template: Any, name: str, hint: str) -> Any:
+    """A copy of ``value`` (a numpy array or a tensor on any device: what a checkpoint held) in ``template``'s
+    namespace and on its device; a ``ValueError`` names it (``name``) where its shape or dtype differs from
+    ``template``'s, with the ones that fit and ``hint``."""
+    if isinstance(template, np.ndarray):
+        array = np.array(to_numpy(value), copy=True)
+    else:
+        import torch
+
+        array = torch.as_tensor(value, device=template.device).clone()
+    if tuple(array.shape) != tuple(template.shape) or array.dtype != template.dtype:
+        raise ValueError(
+            f"{name} is {array.dtype} of shape {tuple(array.shape)}; valid: {template.dtype} of shape "
+            f"{tuple(template.shape)} ({hint})"
+        )
+    return array
+
+
 def put_rows(array: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
     """numpy only: a copy of ``array`` with ``values`` written at ``rows`` of its first (world) axis. (On numpy a step
     may resolve a section on the few worlds where it changes anything; other backends keep fixed shapes.)"""

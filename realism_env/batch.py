@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from realism_env.backend import Backend, RandomSource, resolve_backend, to_numpy
+from realism_env.backend import Backend, RandomSource, resolve_backend, saved_array_like, to_numpy
 from realism_env.draws import draw_perception, draw_reset, draw_step
 from realism_env.maps import MapBank, generate_maps, initial_worlds
 from realism_env.observation import observe
@@ -235,8 +235,12 @@ class WorldBatch:
         absent = [name for name in array_fields() if name not in saved]
         if unknown or absent:
             raise ValueError(f"the state's world has fields {unknown} and lacks {absent}; valid: {array_fields()}")
-        arrays = {name: self._array_like(saved[name], getattr(template, name), f"world.{name}") for name in saved}
-        map_index = self._array_like(state["map_index"], self._derived.map_index, "map_index")
+        hint = "a batch of the same config, n_worlds and dtype"
+        arrays = {
+            name: saved_array_like(saved[name], getattr(template, name), f"the state's world.{name}", hint)
+            for name in saved
+        }
+        map_index = saved_array_like(state["map_index"], self._derived.map_index, "the state's map_index", hint)
         world = World(**arrays)
         derived = derive(world, self._spec, map_index)
         self._set_generator_state(state["random"])
@@ -258,21 +262,6 @@ class WorldBatch:
         except (TypeError, ValueError, AttributeError, RuntimeError) as error:
             raise ValueError(f"the state's random state does not fit this batch's generator ({error})") from None
 
-    def _array_like(self, value: Any, template: Any, name: str) -> Any:
-        """``value`` as an array of this backend, checked against ``template``'s shape and dtype."""
-        if self.backend.name == "numpy":
-            array = np.array(to_numpy(value), copy=True)
-        else:
-            import torch
-
-            array = torch.as_tensor(value, device=self.backend.device).clone()
-        if tuple(array.shape) != tuple(template.shape) or array.dtype != template.dtype:
-            raise ValueError(
-                f"the state's {name} is {array.dtype} of shape {tuple(array.shape)}; valid: {template.dtype} of shape "
-                f"{tuple(template.shape)} (a batch of the same config, n_worlds and dtype)"
-            )
-        return array
-
     def _map_bank_digest(self) -> str:
         """A digest of the map bank's territories and borders (what a seed and config make)."""
         digest = hashlib.sha256()
@@ -281,9 +270,7 @@ class WorldBatch:
         return digest.hexdigest()
 
 
-def check_horizon(
-    config: EnvConfig, backend: Backend, setting: str = "max_cycles", instead: str = "dtype='float64'"
-) -> None:
+def check_horizon(config: EnvConfig, backend: Backend, setting: str, instead: str = "dtype='float64'") -> None:
     """A ``ValueError`` if the worlds' wealth could overflow the backend's float dtype within ``max_cycles`` turns
     (:meth:`~realism_env.config.EnvConfig.longest_horizon`; the config itself checks float64). The message names
     the ``setting`` to shorten and the way to longer episodes ``instead`` (a command's flags say theirs)."""

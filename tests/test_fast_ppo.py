@@ -126,6 +126,8 @@ def test_a_run_writes_its_outputs_and_the_same_seed_gives_the_same_weights(tmp_p
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert metrics["finished"] and metrics["num_timesteps"] >= 800 and metrics["algo"] == "fast_ppo"
     assert metrics["episodes"]["security"] > 0 and metrics["curve"]
+    latest, _ = find_latest(tmp_path / "a" / "checkpoints")
+    assert metrics["checkpoint_bytes"] == latest.stat().st_size  # the disk a checkpoint takes, episodes included
     # The report's learning-curve panel draws this run's curve (it once drew nothing: it read another format).
     lines, (xs, mean) = learning_curve_series({0: metrics["curve"]})["security"]
     points = [p for p in metrics["curve"] if p["security"] is not None]

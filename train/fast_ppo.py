@@ -49,7 +49,8 @@ about, as stable-baselines3 does (each epoch would end with a smaller minibatch)
 (arguments and EnvConfig),
 ``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
 return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
-counted when its world ends; agent-steps/s), ``tb/`` (TensorBoard) and ``checkpoints/``
+counted when its world ends; agent-steps/s; ``checkpoint_bytes``, the last checkpoint's size), ``tb/``
+(TensorBoard) and ``checkpoints/``
 (weights, optimiser and RNG states, and the episodes under way, written atomically; :mod:`train.checkpoint`): a
 resumed run goes on bit for bit as if it had never stopped. A population writes its
 ``config.json``, ``checkpoints/`` and a ``metrics.json`` of all its members into ``--out``, and each member's run
@@ -883,6 +884,7 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
     target = -(-args.timesteps // rollout_size) * rollout_size
     checkpoints = out / "checkpoints"
     last_checkpoint = trainer.num_timesteps
+    checkpoint_bytes = 0  # the size of the last checkpoint written (the episodes under way make most of it)
 
     def rate() -> float:  # agent-steps/s of every member together
         return trainer.members * (trainer.num_timesteps - start_steps) / max(time.perf_counter() - start, 1e-9)
@@ -905,6 +907,7 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
             "n_slots": trainer.member_slots,
             "rollout_size": rollout_size,
             "updates": trainer.iterations,
+            "checkpoint_bytes": checkpoint_bytes,
             "wall_time_s": wall,
             "total_wall_time_s": wall_before + wall,
             "agent_steps_per_s": rate() / trainer.members,
@@ -941,9 +944,12 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
         }
 
     def checkpoint() -> Path:
+        nonlocal checkpoint_bytes
         logged = {"members": [log.state() for log in logs]} if population else logs[0].state()
         extra = {**logged, "total_wall_time_s": wall_before + time.perf_counter() - start}
-        return save_torch_checkpoint({**trainer.state_dict(), **extra}, checkpoints, keep=args.keep_checkpoints)
+        path = save_torch_checkpoint({**trainer.state_dict(), **extra}, checkpoints, keep=args.keep_checkpoints)
+        checkpoint_bytes = path.stat().st_size
+        return path
 
     def close() -> None:
         for log in logs:
