@@ -15,7 +15,7 @@ import pytest
 
 import realism_env
 from realism_env.backend import NumpyRandom, resolve_backend, to_numpy
-from realism_env.batch import WorldBatch
+from realism_env.batch import COMPILE_MODES, WorldBatch, cpu_compile_options
 from realism_env.draws import ResetDraws, StepDraws, draw_perception, draw_reset, draw_step
 from realism_env.events import Events
 from realism_env.maps import generate_maps, initial_worlds
@@ -493,6 +493,20 @@ def test_compile_is_a_flag_of_the_torch_backend() -> None:
         WorldBatch(config, 2, seed=0, compile=True)
     with pytest.raises(ValueError, match="compile='yes' is invalid; valid: False, True, 'default', 'reduce-overhead'"):
         WorldBatch(config, 2, seed=0, backend="torch", compile="yes")
+
+
+@pytest.mark.parametrize("mode", COMPILE_MODES)
+def test_a_compiled_step_on_a_cpu_runs_scalar_loops_with_its_modes_options(mode: str) -> None:
+    """On a CPU, WorldBatch compiles with no explicit vector instructions (inductor's 16-lane vectors over the rules'
+    6-long axes ran the step 3x slower than eager), and keeps what its mode sets."""
+    import torch._inductor
+    from torch._inductor import config as inductor_config
+    from torch._inductor.cpu_vec_isa import pick_vec_isa
+
+    options = cpu_compile_options(mode)
+    assert options.items() >= torch._inductor.list_mode_options(mode).items()
+    with inductor_config.patch(options):
+        assert not pick_vec_isa()  # what inductor's CPU code generator vectorises with: nothing
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
