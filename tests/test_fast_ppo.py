@@ -149,14 +149,19 @@ def test_both_world_backends_train(tmp_path, backend):
     assert set(metrics["mean_episode_return"]) == {"security", "power"}
 
 
-def test_resume_continues_from_the_checkpoint(tmp_path):
+def test_resume_continues_from_the_checkpoint(tmp_path, capsys):
     assert run(tmp_path, timesteps=400) == 0
     first = find_latest(tmp_path / "checkpoints")
     assert first is not None and first[1]["num_timesteps"] == 3 * ROLLOUT
     # Without --resume an existing run is refused; with it the run goes on to the new target.
     with pytest.raises(SystemExit, match="--resume"):
         run(tmp_path, timesteps=1000)
+    capsys.readouterr()
     assert run(tmp_path, "--resume", timesteps=1000) == 0
+    # The learning rate anneals to the new target: the resume says the run is not a 1,000-step one bit for bit.
+    assert "note: --timesteps 1,000 where the run started with 400: the learning rate now anneals" in (
+        capsys.readouterr().err
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["resumed"] and metrics["start_timesteps"] == 3 * ROLLOUT and metrics["num_timesteps"] == 6 * ROLLOUT
     with pytest.raises(SystemExit, match="differs in --n-steps"):

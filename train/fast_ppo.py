@@ -95,6 +95,7 @@ from train.population import MemberNetworks
 from train.ppo import (
     PPOArgs,
     _arg,
+    _read_json,
     _StopRequest,
     check_run_dir,
     finished,
@@ -805,8 +806,24 @@ def train(args: Args, config: EnvConfig) -> int:
     if isinstance(found, str):
         print(found)
         return 0
+    if found is not None:
+        note_changed_horizon(args, Path(args.out) / "config.json")
     with _StopRequest() as stop:  # from here on, SIGTERM or Ctrl-C stops the run with a checkpoint
         return _run(args, config, record, found, stop)
+
+
+def note_changed_horizon(args: Args, saved_config: Path) -> None:
+    """On a resume with another ``--timesteps`` than the run started with, say on stderr what changes: the learning
+    rate anneals to 0 at the new one, so the run from here is not the one a single run to it would have been."""
+    saved = _read_json(saved_config) or {}
+    before = saved.get("args", {}).get("timesteps")
+    if args.anneal_lr and isinstance(before, int) and before != args.timesteps:
+        print(
+            f"note: --timesteps {args.timesteps:,} where the run started with {before:,}: the learning rate now "
+            f"anneals to 0 at {args.timesteps:,}, so from here the run differs from one trained to "
+            f"{args.timesteps:,} in one go",
+            file=sys.stderr,
+        )
 
 
 class MemberLog:
