@@ -5,12 +5,16 @@
 What is measured. For each backend and each number of worlds ``W``, one ``WorldBatch`` of the scenario (``--scenario``,
 episodes of ``--max-cycles`` turns, so ended worlds are replaced inside the step and that reset is part of the cost) is
 stepped with random valid actions for ``--seconds`` after ``--warmup`` steps (and at least ``--min-steps`` timed steps,
-3 by default, however long they take). The actions are chosen on the backend, with no host round trip, from the action
-mask the previous step returned, exactly uniformly among each nation's valid actions: a uniform arms level (all are
-always valid) and the ``k``-th valid (act, target) of the level's block, ``k = floor(u * count)``, with float32
-uniforms from the backend's own generator (a numpy ``Generator``; a ``torch.Generator`` on the device). Choosing the
-actions is part of the measured time (a few ms per 4096-worlds step on one CPU core); a policy network would cost
-more.
+3 by default, however long they take). The warm-up is one whole episode by default (``--max-cycles`` steps): a batch's
+first episode carries costs it pays once, as the memory allocator grows the process's heap to what the batch needs
+(on numpy at 4,096 worlds its first steps took 60-110 ms and the step where all its worlds first ended 488 ms, against
+29 ms and 64-100 ms in later episodes), and a training run lives in the later ones (``benchmarks.compare_checkouts``
+warms up the same way). The actions are chosen on the
+backend, with no host round trip, from the action mask the previous step returned, exactly uniformly among each
+nation's valid actions: a uniform arms level (all are always valid) and the ``k``-th valid (act, target) of the
+level's block, ``k = floor(u * count)``, with float32 uniforms from the backend's own generator (a numpy
+``Generator``; a ``torch.Generator`` on the device). Choosing the actions is part of the measured time (a few ms per
+4096-worlds step on one CPU core); a policy network would cost more.
 
 The reference is PettingZoo's MPE ``simple_spread_v3`` (package ``mpe2``, 3 agents, its default 25-cycle episodes):
 one ``ParallelEnv`` stepped with a random action per agent (an integer below its action space's ``n``, as
@@ -389,7 +393,11 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "--max-cycles 50 times at least a whole episode, resets included",
     )
     parser.add_argument(
-        "--warmup", type=int, default=3, help="untimed steps before each configuration's budget (default: %(default)s)"
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed steps before each configuration's budget (default: one episode, --max-cycles steps, so that the "
+        "first episode's one-time costs are behind it)",
     )
     parser.add_argument(
         "--dtype",
@@ -431,6 +439,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "--seed", type=int, default=0, help="seeds the worlds, the actions and MPE (default: %(default)s)"
     )
     args = parser.parse_args(argv)
+    if args.warmup is None:
+        args.warmup = args.max_cycles
     if min(args.worlds) < 1 or min(args.max_cycles, args.min_steps) < 1 or args.seconds <= 0 or args.warmup < 0:
         parser.error("--worlds, --max-cycles and --min-steps must be >= 1, --seconds > 0 and --warmup >= 0")
     backends = usable_backends(args.backend, args.device, args.dtype)
