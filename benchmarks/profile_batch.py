@@ -3,12 +3,12 @@
     python -m benchmarks.profile_batch --backend numpy --worlds 4096 [--steps 5] [--top 30]
     python -m benchmarks.profile_batch --backend torch --worlds 4096 --torch-profiler
 
-After ``--warmup`` steps, ``--steps`` steps with random valid actions (chosen as in :mod:`benchmarks.batch`) run under
-cProfile (timed in the process's CPU time); the ``--top`` entries are printed sorted by own time (tottime: which
-array operations cost) and by cumulative time (which rule functions cost, with what they call), then the callers of
-the most expensive built-in operations (which lines of the rules call them). ``--torch-profiler`` also runs the steps
-under ``torch.profiler`` and prints its table of operators by self CPU time (self device time on a GPU), then the same
-per operator and input shapes (which arrays cost).
+After ``--warmup`` steps (one episode by default), ``--steps`` steps with random valid actions (chosen as in
+:mod:`benchmarks.batch`) run under cProfile (timed in the process's CPU time); the ``--top`` entries are printed sorted
+by own time (tottime: which array operations cost) and by cumulative time (which rule functions cost, with what they
+call), then the callers of the most expensive built-in operations (which lines of the rules call them).
+``--torch-profiler`` also runs the steps under ``torch.profiler`` and prints its table of operators by self CPU time
+(self device time on a GPU), then the same per operator and input shapes (which arrays cost).
 """
 
 from __future__ import annotations
@@ -36,7 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", help="torch's device (default: %(default)s)")
     parser.add_argument("--worlds", type=int, default=4096, help="worlds stepped together (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=5, help="profiled steps (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=3, help="steps before profiling (default: %(default)s)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="steps before profiling (default: one episode, --max-cycles steps, as in benchmarks.batch: the first "
+        "episode's one-time costs would skew the profile)",
+    )
     parser.add_argument("--dtype", default=None, choices=DTYPES, help="float dtype (default: WorldBatch's own)")
     parser.add_argument("--scenario", default="multipolar", choices=sorted(realism_env.SCENARIOS), help="scenario")
     parser.add_argument("--max-cycles", type=int, default=50, help="turns per episode (default: %(default)s)")
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--torch-profiler", action="store_true", help="also run torch.profiler (torch only)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.warmup is None:
+        args.warmup = args.max_cycles
     device = args.device if args.backend == "torch" else None
     if args.backend == "torch" and args.torch_threads is not None:
         import torch
