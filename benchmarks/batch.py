@@ -6,15 +6,14 @@ What is measured. For each backend and each number of worlds ``W``, one ``WorldB
 episodes of ``--max-cycles`` turns, so ended worlds are replaced inside the step and that reset is part of the cost) is
 stepped with random valid actions for ``--seconds`` after ``--warmup`` steps (and at least ``--min-steps`` timed steps,
 3 by default, however long they take). The warm-up is one whole episode by default (``--max-cycles`` steps): a batch's
-first episode carries costs it pays once, as the memory allocator grows the process's heap to what the batch needs
-(on numpy at 4,096 worlds its first steps took 60-110 ms and the step where all its worlds first ended 488 ms, against
-29 ms and 64-100 ms in later episodes), and a training run lives in the later ones (``benchmarks.compare_checkouts``
-warms up the same way). The actions are chosen on the
-backend, with no host round trip, from the action mask the previous step returned, exactly uniformly among each
-nation's valid actions: a uniform arms level (all are always valid) and the ``k``-th valid (act, target) of the
-level's block, ``k = floor(u * count)``, with float32 uniforms from the backend's own generator (a numpy
-``Generator``; a ``torch.Generator`` on the device). Choosing the actions is part of the measured time (a few ms per
-4096-worlds step on one CPU core); a policy network would cost more.
+first episode carries costs it pays once, as the memory allocator grows the process's heap to what the batch needs (on
+numpy at 4,096 worlds its first steps took 60-110 ms and the step where all its worlds first ended 488 ms, against 29 ms
+and 64-100 ms in later episodes), and a training run lives in the later ones (``benchmarks.compare_checkouts`` warms up
+the same way). The actions are chosen on the backend, with no host round trip, from the action mask the previous step
+returned, exactly uniformly among each nation's valid actions: a uniform arms level (all are always valid) and the
+``k``-th valid (act, target) of the level's block, ``k = floor(u * count)``, with float32 uniforms from the backend's
+own generator (a numpy ``Generator``; a ``torch.Generator`` on the device). Choosing the actions is part of the measured
+time (a few ms per 4096-worlds step on one CPU core); a policy network would cost more.
 
 The reference is PettingZoo's MPE ``simple_spread_v3`` (package ``mpe2``, 3 agents, its default 25-cycle episodes):
 one ``ParallelEnv`` stepped with a random action per agent (an integer below its action space's ``n``, as

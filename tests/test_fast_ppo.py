@@ -159,7 +159,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path, capsys):
     capsys.readouterr()
     assert run(tmp_path, "--resume", timesteps=1000) == 0
     # The learning rate anneals to the new target: the resume says the run is not a 1,000-step one bit for bit.
-    assert "note: --timesteps 1,000 where the run started with 400: the learning rate now anneals" in (
+    assert "note: --timesteps 1,000 where the run was trained toward 400: the learning rate now anneals" in (
         capsys.readouterr().err
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
