@@ -186,6 +186,42 @@ def run_locked(run: Path) -> bool:
         return False
 
 
+def test_the_progress_bar_counts_agent_steps_and_ends_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bar runs over the experiment's agent-steps (a run's timesteps, an evaluation's played steps), not its tasks
+    (a training run of the quick preset takes 40 times a baseline's evaluation, and a bar over tasks foretold 25
+    minutes for 6), and the tasks' updates add up to its total: it ends at 100%."""
+    from train import experiment_scheduler
+    from train.experiment_jobs import baseline_jobs, evaluation_agent_steps, learned_agent_steps
+
+    seen: dict[str, Any] = {"updates": []}
+
+    class Recording(experiment_scheduler._Progress):
+        def __init__(self, total: int, enabled: bool) -> None:
+            super().__init__(total, False)
+            seen["total"] = total
+
+        def update(self, label: str, agent_steps: int) -> None:
+            seen["updates"].append((label, agent_steps))
+
+    monkeypatch.setattr(experiment_scheduler, "_Progress", Recording)
+    text = TINY.replace("seeds = [0, 1]", 'seeds = [0]\nconditions = ["security"]')
+    design = resolve(load_preset(path=preset_file(tmp_path, text)))
+    experiment_scheduler.execute(design, tmp_path / "out", workers=1)
+    assert sum(n for _, n in seen["updates"]) == seen["total"]
+    by_label = dict(seen["updates"])
+    assert by_label["trained security seed0"] == 384  # the run's timesteps
+    # its evaluation: 2 episodes of 8 turns of 6 nations per setting, and per deviation scenario 2 episodes of
+    # self-play and 2 per deviant and nation
+    (condition,) = design.conditions
+    deviations = len(design.deviation_scenarios) * 2 * (1 + 2 * 6) * 8 * 6
+    assert by_label["eval security seed0"] == learned_agent_steps(design, condition)
+    assert learned_agent_steps(design, condition) == len(design.settings) * 2 * 8 * 6 + deviations
+    baselines = baseline_jobs(design, tmp_path / "out")  # one job per policy and setting: 2 episodes each
+    assert [evaluation_agent_steps(job) for job in baselines] == [2 * 8 * 6] * len(baselines)
+    played = [n for label, n in seen["updates"] if label in ("eval security scripted", "eval security random")]
+    assert played == [2 * 8 * 6] * len(baselines)
+
+
 def test_spawned_workers_run_one_thread_per_numerical_library(monkeypatch: pytest.MonkeyPatch) -> None:
     """With W workers on W cores, a thread per core in each worker's OpenBLAS oversubscribes the cores (the quick
     preset's evaluation ran twice as long): workers start with one, except where the user chose, and the launching

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m train.experiment --preset quick --out runs/quick        # about 9 minutes on 2 cores
+    python -m train.experiment --preset quick --out runs/quick        # 5 to 7 minutes on 2 cores
     python -m train.experiment --preset full --out runs/full          # + offense_defense_balance x conquest_payoff
     python -m train.experiment --preset quick --out runs/quick        # again: skips what is done (or resumes)
     python -m train.experiment --preset-file my.toml --out runs/my    # a preset of your own (schema below)
@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override [train] device: cpu, cuda or cuda:N (training's worlds and network; the evaluation runs on the "
         "CPU)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (the bar counts the agent-steps trained and played)"
+    )
     return parser
 
 

@@ -203,6 +203,31 @@ def _deviation_items(
     return items
 
 
+def evaluation_agent_steps(job: Mapping[str, Any]) -> int:
+    """The agent-steps an evaluation job plays (its progress weight: playing costs about as much an agent-step as
+    training does): each setting's episodes, and each deviation's self-play episodes and one set per deviant and
+    nation, of up to ``max_cycles`` turns of every nation."""
+    episode = job["max_cycles"] * job["n_nations"]
+    total = 0
+    for item in job["items"]:
+        if is_deviation(item):
+            deviation = item["deviation"]
+            total += deviation["episodes"] * (1 + len(deviation["deviants"]) * job["n_nations"]) * episode
+        else:
+            total += job["episodes"] * episode
+    return total
+
+
+def learned_agent_steps(design: Design, condition: Condition) -> int:
+    """:func:`evaluation_agent_steps` of a run's whole evaluation job, from the design alone (before the run has a
+    model to digest)."""
+    ev = design.evaluate
+    deviation = {"scenario": None, "deviants": list(ev["deviants"]), "episodes": ev["deviation_episodes"]}
+    items = [{"setting": None}] * len(design.settings)
+    items += [{"deviation": deviation}] * len(design.deviation_scenarios)
+    return evaluation_agent_steps({**_eval_common(design, condition), "items": items})
+
+
 def is_deviation(item: Mapping[str, Any]) -> bool:
     """Whether a job item is a run's deviations rather than an evaluation setting."""
     return "deviation" in item

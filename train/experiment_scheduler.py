@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from train.experiment_design import Design
-from train.experiment_jobs import baseline_jobs, learned_job, pending_items, run_finished
+from train.experiment_jobs import (
+    baseline_jobs,
+    evaluation_agent_steps,
+    learned_agent_steps,
+    learned_job,
+    pending_items,
+    run_finished,
+)
 from train.experiment_workers import (
     InlinePool,
     Interrupted,
@@ -25,19 +32,29 @@ from train.fast_ppo import Args
 
 
 class _Progress:
-    """A tqdm bar over tasks (or nothing)."""
+    """A tqdm bar over the experiment's agent-steps, trained and played (or nothing), so that its rate and time left
+    follow the work. Tasks differ in size (a training run of the quick preset takes some 40 s, a baseline's
+    evaluation about a second), and a bar over tasks foretold 25 minutes for a 6-minute run; an agent-step costs a
+    core about as much trained as played (the quick preset, 2026-12-05: 19 us trained, 27 us played)."""
 
     def __init__(self, total: int, enabled: bool) -> None:
         self.bar = None
         if enabled and total:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="task", desc="experiment", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total,
+                unit="agent-step",
+                unit_scale=True,
+                desc="experiment",
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
 
-    def update(self, label: str) -> None:
+    def update(self, label: str, agent_steps: int) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(label[-60:], refresh=False)
-            self.bar.update(1)
+            self.bar.update(agent_steps)
 
     def write(self, text: str) -> None:
         if self.bar is not None:
@@ -68,7 +85,11 @@ def execute(
     baselines = [j for j in (pending_items(job) for job in baseline_jobs(design, out)) if j is not None]
     finished_runs = [(c, s, d) for c, s, d in runs if (c, s, d) not in to_train]
     learned_now = [j for j in (pending_items(learned_job(design, out, c, s, d)) for c, s, d in finished_runs) if j]
-    total = len(jobs) + len(baselines) + len(learned_now) + sum(len(job.members) for job in jobs)
+    # Each task's weight on the bar: its agent-steps (a run's evaluation, known before the run ends, from the design).
+    trained = {id(job): int(job.args.timesteps) * len(job.members) for job in jobs}
+    evaluation = {job.condition.name: learned_agent_steps(design, job.condition) for job in jobs}
+    total = sum(trained.values()) + sum(evaluation[job.condition.name] * len(job.members) for job in jobs)
+    total += sum(evaluation_agent_steps(job) for job in (*baselines, *learned_now))
     bar = _Progress(total, progress)
     if len(runs) - len(to_train):
         bar.write(f"{len(runs) - len(to_train)} of {len(runs)} runs already finished: skipped")
@@ -80,8 +101,8 @@ def execute(
         counts = counts if counts is not None else {}
         counts.update(trained=0, evaluated=0, skipped_runs=len(runs) - len(to_train))
 
-        def submit_eval(job: dict[str, Any], label: str) -> None:
-            pending[pool.submit(evaluate_job, job)] = ("eval", label)
+        def submit_eval(job: dict[str, Any], label: str, agent_steps: int) -> None:
+            pending[pool.submit(evaluate_job, job)] = ("eval", (label, agent_steps))
 
         try:
             for job in jobs:
@@ -89,9 +110,11 @@ def execute(
                 future = pool.submit(train_run, asdict(job.args), str(Path(job.args.out) / "train.log"))
                 pending[future] = ("train", job)
             for job in learned_now:
-                submit_eval(job, f"eval {job['meta']['condition']} seed{job['meta']['seed']}")
+                label = f"eval {job['meta']['condition']} seed{job['meta']['seed']}"
+                submit_eval(job, label, evaluation_agent_steps(job))
             for job in baselines:
-                submit_eval(job, f"eval {job['meta']['condition']} {job['meta']['policy']}")
+                label = f"eval {job['meta']['condition']} {job['meta']['policy']}"
+                submit_eval(job, label, evaluation_agent_steps(job))
             while pending:
                 done, _ = futures.wait(list(pending), return_when=futures.FIRST_COMPLETED)
                 for future in done:
@@ -105,16 +128,16 @@ def execute(
                         condition = what.condition
                         counts["trained"] += len(what.members)
                         seeds = ",".join(str(seed) for seed, _ in what.members)
-                        bar.update(f"trained {condition.name} seed{seeds}")
+                        bar.update(f"trained {condition.name} seed{seeds}", trained[id(what)])
                         for seed, run_dir in what.members:
                             job = pending_items(learned_job(design, out, condition, seed, run_dir))
-                            if job is not None:
-                                submit_eval(job, f"eval {condition.name} seed{seed}")
+                            if job is not None:  # its weight is the whole evaluation's, counted in the total
+                                submit_eval(job, f"eval {condition.name} seed{seed}", evaluation[condition.name])
                             else:
-                                bar.update("cached")
+                                bar.update("cached", evaluation[condition.name])
                     else:
                         counts["evaluated"] += 1
-                        bar.update(what)
+                        bar.update(*what)
                     if on_task is not None:
                         on_task()
         except BaseException:
