@@ -190,6 +190,11 @@ class TrainingJob(NamedTuple):
     args: Args
     members: tuple[tuple[int, Path], ...]  #: (seed, run folder) of each run it trains
 
+    @property
+    def agent_steps(self) -> int:
+        """The agent-steps it trains: each member's ``timesteps``."""
+        return int(self.args.timesteps) * len(self.members)
+
 
 def _value_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():

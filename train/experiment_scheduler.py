@@ -86,9 +86,8 @@ def execute(
     finished_runs = [(c, s, d) for c, s, d in runs if (c, s, d) not in to_train]
     learned_now = [j for j in (pending_items(learned_job(design, out, c, s, d)) for c, s, d in finished_runs) if j]
     # Each task's weight on the bar: its agent-steps (a run's evaluation, known before the run ends, from the design).
-    trained = {id(job): int(job.args.timesteps) * len(job.members) for job in jobs}
     evaluation = {job.condition.name: learned_agent_steps(design, job.condition) for job in jobs}
-    total = sum(trained.values()) + sum(evaluation[job.condition.name] * len(job.members) for job in jobs)
+    total = sum(job.agent_steps + evaluation[job.condition.name] * len(job.members) for job in jobs)
     total += sum(evaluation_agent_steps(job) for job in (*baselines, *learned_now))
     bar = _Progress(total, progress)
     if len(runs) - len(to_train):
@@ -128,7 +127,7 @@ def execute(
                         condition = what.condition
                         counts["trained"] += len(what.members)
                         seeds = ",".join(str(seed) for seed, _ in what.members)
-                        bar.update(f"trained {condition.name} seed{seeds}", trained[id(what)])
+                        bar.update(f"trained {condition.name} seed{seeds}", what.agent_steps)
                         for seed, run_dir in what.members:
                             job = pending_items(learned_job(design, out, condition, seed, run_dir))
                             if job is not None:  # its weight is the whole evaluation's, counted in the total
