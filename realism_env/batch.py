@@ -45,7 +45,15 @@ from realism_env.world import World, array_fields
 if TYPE_CHECKING:
     from realism_env.config import EnvConfig
 
-__all__ = ["COMPILE_MODES", "DEFAULT_MAP_BANK", "BatchStep", "WorldBatch", "check_horizon", "default_map_bank"]
+__all__ = [
+    "COMPILE_MODES",
+    "DEFAULT_MAP_BANK",
+    "BatchStep",
+    "WorldBatch",
+    "check_horizon",
+    "cpu_compile_options",
+    "default_map_bank",
+]
 
 #: torch.compile's modes that ``WorldBatch(compile=...)`` takes (``True`` is ``"default"``)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
