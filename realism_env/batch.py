@@ -73,9 +73,10 @@ def cpu_compile_options(mode: str) -> dict[str, Any]:
     """torch.compile's inductor options for the step on a CPU: those of ``mode``, with scalar loops.
 
     Inductor's CPU code vectorises each loop over its innermost axis, in 16 lanes with AVX-512; the rules' innermost
-    axes are short (6 nations, 24 provinces), so its loops ran as masked partial vectors and the compiled step took
-    258 ms at 4,096 worlds against eager's 82. With a SIMD width that matches no instruction set, inductor writes
-    plain loops (the C++ compiler vectorises what it can): 61 ms, 1.35x eager (2026-12-05, an AMD EPYC, one thread).
+    axes are short (6 nations, 24 provinces), so its loops ran as masked partial vectors and the compiled step ran at
+    about 0.3x eager. With a SIMD width that matches no instruction set, inductor writes plain loops (the C++ compiler
+    vectorises what it can): ``python -m benchmarks.batch --backend torch --step eager compiled --worlds 4096`` read
+    1.48x eager (2026-12-05, an AMD EPYC, one thread; docs/benchmarks.md).
     """
     import torch._inductor
 
