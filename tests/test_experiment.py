@@ -189,7 +189,8 @@ def run_locked(run: Path) -> bool:
 def test_the_progress_bar_counts_agent_steps_and_ends_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bar runs over the experiment's agent-steps (a run's timesteps, an evaluation's played steps), not its tasks
     (a training run of the quick preset takes 40 times a baseline's evaluation, and a bar over tasks foretold 25
-    minutes for 6), and the tasks' updates add up to its total: it ends at 100%."""
+    minutes for 6), a run's as it trains, rollout by rollout, and the tasks' updates add up to its total: it ends at
+    100%, a resumed run's earlier timesteps taken off it."""
     from train import experiment_scheduler
     from train.experiment_jobs import baseline_jobs, evaluation_agent_steps, learned_agent_steps
 
@@ -203,13 +204,22 @@ def test_the_progress_bar_counts_agent_steps_and_ends_full(tmp_path: Path, monke
         def update(self, label: str, agent_steps: int) -> None:
             seen["updates"].append((label, agent_steps))
 
+        def shrink(self, agent_steps: int) -> None:
+            seen["shrunk"] = seen.get("shrunk", 0) + agent_steps
+
     monkeypatch.setattr(experiment_scheduler, "_Progress", Recording)
     text = TINY.replace("seeds = [0, 1]", 'seeds = [0]\nconditions = ["security"]')
     design = resolve(load_preset(path=preset_file(tmp_path, text)))
     experiment_scheduler.execute(design, tmp_path / "out", workers=1)
     assert sum(n for _, n in seen["updates"]) == seen["total"]
     by_label = dict(seen["updates"])
-    assert by_label["trained security seed0"] == 384  # the run's timesteps
+    # The run's timesteps go on the bar rollout by rollout as it trains (a full preset's run takes minutes), and
+    # nothing is left for its end.
+    metrics = tmp_path / "out" / "runs" / "security" / "seed0" / "metrics.json"
+    rollout = json.loads(metrics.read_text())["rollout_size"]
+    training = [n for label, n in seen["updates"] if label == "training security seed0"]
+    assert len(training) == -(-384 // rollout) >= 2 and sum(training) == 384 and max(training) == rollout
+    assert by_label["trained security seed0"] == 0
     # its evaluation: 2 episodes of 8 turns of 6 nations per setting, and per deviation scenario 2 episodes of
     # self-play and 2 per deviant and nation
     (condition,) = design.conditions
@@ -220,6 +230,48 @@ def test_the_progress_bar_counts_agent_steps_and_ends_full(tmp_path: Path, monke
     assert [evaluation_agent_steps(job) for job in baselines] == [2 * 8 * 6] * len(baselines)
     played = [n for label, n in seen["updates"] if label in ("eval security scripted", "eval security random")]
     assert played == [2 * 8 * 6] * len(baselines)
+
+    # Run on toward twice the timesteps: the run resumes at its 384, which come off the total (done before), and the
+    # bar still ends full.
+    seen["updates"].clear()
+    longer = resolve(load_preset(path=preset_file(tmp_path, text.replace("timesteps = 384", "timesteps = 768"))))
+    experiment_scheduler.execute(longer, tmp_path / "out", workers=1)
+    assert seen["shrunk"] == 384
+    assert sum(n for _, n in seen["updates"]) == seen["total"] - 384
+    run = ("training security seed0", "trained security seed0")
+    assert sum(n for label, n in seen["updates"] if label in run) == 384
+
+
+def test_a_spawned_worker_reports_its_training_run_rollout_by_rollout(tmp_path: Path) -> None:
+    """The experiment's bar reads how far the runs in its worker processes have come from shared memory: where a run
+    started (a resumed run, where it picked up) and the timesteps it has reached, written by the worker after every
+    rollout."""
+    from dataclasses import asdict, replace
+
+    from train.experiment_workers import ProgressSlots, train_run, worker_pool
+    from train.fast_ppo import Args
+
+    args = Args(
+        doctrine="security", out=str(tmp_path / "run"), timesteps=96, n_worlds=1, n_steps=8, batch_size=16,
+        max_cycles=5, progress_bar=False,
+    )  # fmt: skip
+    log = str(tmp_path / "train.log")
+    slots = ProgressSlots(2)
+    pool = worker_pool(1, slots)
+    try:
+        pool.submit(train_run, asdict(args), log, 1).result(timeout=120)
+    finally:
+        pool.shutdown(wait=True)
+    assert slots.read(0) is None  # no task 0 ran
+    assert slots.read(1) == (0, 96)
+    # The finished run resumed toward twice its timesteps: it picks up at its last checkpoint.
+    resumed = ProgressSlots(1)
+    pool = worker_pool(1, resumed)
+    try:
+        pool.submit(train_run, asdict(replace(args, timesteps=192, resume=True)), log, 0).result(timeout=120)
+    finally:
+        pool.shutdown(wait=True)
+    assert resumed.read(0) == (96, 192)
 
 
 def test_spawned_workers_run_one_thread_per_numerical_library(monkeypatch: pytest.MonkeyPatch) -> None:

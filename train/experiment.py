@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         "CPU)",
     )
     parser.add_argument(
-        "--no-progress", action="store_true", help="no progress bar (the bar counts the agent-steps trained and played)"
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (the bar counts the agent-steps trained, rollout by rollout, and played)",
     )
     return parser
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from train.experiment_design import Design
+from train.experiment_design import Design, TrainingJob
 from train.experiment_jobs import (
     baseline_jobs,
     evaluation_agent_steps,
@@ -22,8 +22,10 @@ from train.experiment_jobs import (
 from train.experiment_workers import (
     InlinePool,
     Interrupted,
+    ProgressSlots,
     evaluate_job,
     one_thread_per_worker,
+    reporting_to,
     stop_workers,
     train_run,
     worker_pool,
@@ -57,6 +59,12 @@ class _Progress:
             self.bar.set_postfix_str(label[-60:], refresh=False)
             self.bar.update(agent_steps)
 
+    def shrink(self, agent_steps: int) -> None:
+        """Take ``agent_steps`` off the total: work an earlier invocation did (a resumed run's first timesteps)."""
+        if self.bar is not None and agent_steps:
+            self.bar.total -= agent_steps
+            self.bar.refresh()
+
     def write(self, text: str) -> None:
         if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
@@ -66,6 +74,55 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class _Training:
+    """The bar's share of the training tasks as they run: each task's agent-steps are added rollout by rollout, as
+    its worker reports them (:class:`train.experiment_workers.ProgressSlots`), so the bar moves during a run (a run
+    of the full preset takes minutes on a GPU and ten on a CPU core; a population, a condition's seeds at once). The
+    timesteps a resumed run trained before this invocation come off the bar's total when it first reports."""
+
+    def __init__(self, bar: _Progress, jobs: list[TrainingJob]) -> None:
+        self.bar, self.jobs = bar, jobs
+        self.slots = ProgressSlots(len(jobs))
+        self.counted = [0] * len(jobs)  # agent-steps of each task on the bar, or taken off its total
+        self.seen = [False] * len(jobs)
+        self.ended = [False] * len(jobs)
+
+    def poll(self) -> None:
+        """Put what the running tasks have reported since the last poll on the bar."""
+        advanced, labels = 0, []
+        for task, job in enumerate(self.jobs):
+            reported = None if self.ended[task] else self.slots.read(task)
+            if reported is None:
+                continue
+            timesteps, members = int(job.args.timesteps), len(job.members)
+            started, reached = (min(value, timesteps) * members for value in reported)
+            if not self.seen[task]:
+                self.seen[task] = True
+                self.bar.shrink(started)
+                self.counted[task] = started
+            if reached > self.counted[task]:
+                advanced += reached - self.counted[task]
+                labels.append(_members_label(job))
+                self.counted[task] = reached
+        if advanced:
+            self.bar.update(f"training {labels[0] if len(labels) == 1 else f'{len(labels)} runs'}", advanced)
+
+    def end(self, task: int) -> None:
+        """A task has finished: the rest of its agent-steps (all of them, if it never reported) go on the bar."""
+        self.poll()
+        self.ended[task] = True
+        job = self.jobs[task]
+        self.bar.update(f"trained {_members_label(job)}", job.agent_steps - self.counted[task])
+
+
+def _members_label(job: TrainingJob) -> str:
+    return f"{job.condition.name} seed{','.join(str(seed) for seed, _ in job.members)}"
+
+
+#: seconds between two readings of the training tasks' progress while the experiment waits for a task to finish
+POLL_S = 1.0
 
 
 def execute(
@@ -91,12 +148,17 @@ def execute(
     total = sum(job.agent_steps + evaluation[job.condition.name] * len(job.members) for job in jobs)
     total += sum(evaluation_agent_steps(job) for job in (*baselines, *learned_now))
     bar = _Progress(total, progress)
+    training = _Training(bar, jobs)
     if len(runs) - len(to_train):
         bar.write(f"{len(runs) - len(to_train)} of {len(runs)} runs already finished: skipped")
     # Spawned workers start with one thread per numerical library (one_thread_per_worker); the pool may start them
     # as late as its first tasks, so the variables hold while it runs.
     with one_thread_per_worker():
-        pool: Any = InlinePool() if workers == 1 else worker_pool(workers)
+        if workers == 1:  # the tasks run in this process, one after another: the bar moves as they report
+            training.slots.on_report = training.poll
+            pool: Any = InlinePool()
+        else:
+            pool = worker_pool(workers, training.slots)
         pending: dict[futures.Future, tuple[str, Any]] = {}
         counts = counts if counts is not None else {}
         counts.update(trained=0, evaluated=0, skipped_runs=len(runs) - len(to_train))
@@ -105,10 +167,11 @@ def execute(
             pending[pool.submit(evaluate_job, job)] = ("eval", (label, agent_steps))
 
         try:
-            for job in jobs:
+            for task, job in enumerate(jobs):
                 Path(job.args.out).mkdir(parents=True, exist_ok=True)
-                future = pool.submit(train_run, asdict(job.args), str(Path(job.args.out) / "train.log"))
-                pending[future] = ("train", job)
+                with reporting_to(training.slots):  # what a worker's training tasks do, for the inline pool
+                    future = pool.submit(train_run, asdict(job.args), str(Path(job.args.out) / "train.log"), task)
+                pending[future] = ("train", (task, job))
             for job in learned_now:
                 label = f"eval {job['meta']['condition']} seed{job['meta']['seed']}"
                 submit_eval(job, label, evaluation_agent_steps(job))
@@ -116,7 +179,8 @@ def execute(
                 label = f"eval {job['meta']['condition']} {job['meta']['policy']}"
                 submit_eval(job, label, evaluation_agent_steps(job))
             while pending:
-                done, _ = futures.wait(list(pending), return_when=futures.FIRST_COMPLETED)
+                done, _ = futures.wait(list(pending), timeout=POLL_S, return_when=futures.FIRST_COMPLETED)
+                training.poll()
                 for future in done:
                     kind, what = pending.pop(future)
                     error = future.exception()
@@ -125,11 +189,11 @@ def execute(
                     if error is not None:
                         raise RuntimeError(f"{kind} task failed: {error}") from error
                     if kind == "train":
-                        condition = what.condition
-                        counts["trained"] += len(what.members)
-                        seeds = ",".join(str(seed) for seed, _ in what.members)
-                        bar.update(f"trained {condition.name} seed{seeds}", what.agent_steps)
-                        for seed, run_dir in what.members:
+                        task, trained = what
+                        condition = trained.condition
+                        counts["trained"] += len(trained.members)
+                        training.end(task)
+                        for seed, run_dir in trained.members:
                             job = pending_items(learned_job(design, out, condition, seed, run_dir))
                             if job is not None:  # its weight is the whole evaluation's, counted in the total
                                 submit_eval(job, f"eval {condition.name} seed{seed}", evaluation[condition.name])

@@ -1,15 +1,17 @@
 """Worker processes of the experiment: the spawn pool (or an inline stand-in with one worker), how workers stop
-with the experiment (signals, the parent's death), the lock on a run folder, and the two tasks a worker runs:
-:func:`train_run` and :func:`evaluate_job`. The tasks are top-level functions, so that spawned workers import them."""
+with the experiment (signals, the parent's death), the lock on a run folder, how training tasks report how far they
+have come (:class:`ProgressSlots`), and the two tasks a worker runs: :func:`train_run` and :func:`evaluate_job`. The
+tasks are top-level functions, so that spawned workers import them."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,46 @@ from train.ppo import make_config
 
 _PARENT: int | None = None
 _STOP = False
+_PROGRESS: ProgressSlots | None = None  # where this process's training tasks report (set by _worker_init)
+
+
+class ProgressSlots:
+    """How far each running training task has come, where the experiment can read it while it waits: two int64
+    slots a task, the timesteps (each member's agent-steps) its run started from and has reached, written by the
+    task after every rollout (:func:`train.fast_ppo.train`'s ``on_rollout``). The values live in shared memory
+    (``multiprocessing``'s ``RawArray``, handed to the spawned workers when they start); each is one aligned 8-byte
+    word that one task writes and the experiment only reads, so no lock is needed. A task that has not reported
+    reads as None. Where the tasks run in the experiment's own process (one worker), ``on_report``, when set, is
+    called after each report."""
+
+    def __init__(self, n_tasks: int) -> None:
+        import multiprocessing
+
+        self.values = multiprocessing.get_context("spawn").RawArray("q", [-1] * (2 * n_tasks))
+        self.on_report: Callable[[], None] | None = None
+
+    def report(self, task: int, started: int, reached: int) -> None:
+        self.values[2 * task + 1] = reached
+        self.values[2 * task] = started
+        if self.on_report is not None:
+            self.on_report()
+
+    def read(self, task: int) -> tuple[int, int] | None:
+        """(started, reached) of ``task``, or None before its first report."""
+        started, reached = self.values[2 * task], self.values[2 * task + 1]
+        return None if started < 0 else (started, max(started, reached))
+
+
+@contextlib.contextmanager
+def reporting_to(progress: ProgressSlots | None) -> Any:
+    """While it lasts, training tasks run in this process report to ``progress`` (what :func:`_worker_init` sets up
+    in a spawned worker)."""
+    global _PROGRESS
+    before, _PROGRESS = _PROGRESS, progress
+    try:
+        yield
+    finally:
+        _PROGRESS = before
 
 
 class Interrupted(Exception):
@@ -33,13 +75,14 @@ def _exit_now(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, progress: ProgressSlots | None = None) -> None:
     """Worker processes stop with the experiment. SIGUSR1 means "stop": the experiment sends it when interrupted,
     and on Linux the kernel sends it when the experiment dies (``PR_SET_PDEATHSIG``). A training run then saves a
     checkpoint and stops (the trainer's SIGTERM handler); an evaluation finishes its current setting (or, orphaned,
     exits); no further task starts; an orphaned worker exits."""
-    global _PARENT
+    global _PARENT, _PROGRESS
     _PARENT = parent  # from the parent: if it died while this worker started, getppid() already differs
+    _PROGRESS = progress
     signal.signal(signal.SIGUSR1, _on_stop)
     signal.signal(signal.SIGTERM, _exit_now)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the experiment, which stops its workers
@@ -95,10 +138,13 @@ def _run_lock(directory: Path) -> Any:
         handle.close()
 
 
-def train_run(args_fields: dict[str, Any], log_path: str) -> dict[str, Any]:
-    """Train (or resume) one run with :func:`train.fast_ppo.train`, its output in ``log_path``; returns its metrics."""
+def train_run(args_fields: dict[str, Any], log_path: str, task: int | None = None) -> dict[str, Any]:
+    """Train (or resume) one run with :func:`train.fast_ppo.train`, its output in ``log_path``; returns its metrics.
+    ``task``: its slots in the experiment's :class:`ProgressSlots`, where it reports after every rollout."""
     from train.fast_ppo import train
 
+    progress = _PROGRESS
+    on_rollout = None if progress is None or task is None else functools.partial(progress.report, task)
     _check_stop()
     args = Args(**args_fields)
     config = make_config(args)
@@ -106,7 +152,7 @@ def train_run(args_fields: dict[str, Any], log_path: str) -> dict[str, Any]:
     with _run_lock(out), open(log_path, "a") as log:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} train.fast_ppo {args.out}", flush=True)
-            code = train(args, config)
+            code = train(args, config, on_rollout)
     if _orphaned():
         os._exit(1)
     if code >= 128:
@@ -251,14 +297,14 @@ def one_thread_per_worker() -> Any:
             os.environ.pop(name, None)
 
 
-def worker_pool(workers: int) -> futures.ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes, each set up to stop with the experiment (:func:`_worker_init`); start
-    it inside :func:`one_thread_per_worker`."""
+def worker_pool(workers: int, progress: ProgressSlots | None = None) -> futures.ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, each set up to stop with the experiment (:func:`_worker_init`) and
+    to report its training tasks' progress to ``progress``; start it inside :func:`one_thread_per_worker`."""
     import multiprocessing
 
     return futures.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_init,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), progress),
     )

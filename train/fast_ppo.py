@@ -67,6 +67,7 @@ import sys
 import time
 import warnings
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -799,8 +800,11 @@ class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
 
 
-def train(args: Args, config: EnvConfig) -> int:
-    """Train (or resume, or report) the run of ``args``; returns the process exit status."""
+def train(args: Args, config: EnvConfig, on_rollout: Callable[[int, int], None] | None = None) -> int:
+    """Train (or resume, or report) the run of ``args``; returns the process exit status. ``on_rollout``, if given,
+    is called with (the timesteps the run started from, the timesteps reached), each member's agent-steps, before the
+    first rollout and after each: how far the run has come, for a caller's own progress display (the bar of
+    :mod:`train.experiment`, whose runs train in worker processes)."""
     record = run_record(args, config)
     found = check_run_dir(args, record)
     if isinstance(found, str):
@@ -809,7 +813,7 @@ def train(args: Args, config: EnvConfig) -> int:
     if found is not None:
         note_changed_horizon(args, Path(args.out) / "config.json")
     with _StopRequest() as stop:  # from here on, SIGTERM or Ctrl-C stops the run with a checkpoint
-        return _run(args, config, record, found, stop)
+        return _run(args, config, record, found, stop, on_rollout)
 
 
 def note_changed_horizon(args: Args, saved_config: Path) -> None:
@@ -873,7 +877,14 @@ class MemberLog:
         }
 
 
-def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop: _StopRequest) -> int:
+def _run(
+    args: Args,
+    config: EnvConfig,
+    record: dict[str, Any],
+    found: Any,
+    stop: _StopRequest,
+    on_rollout: Callable[[int, int], None] | None = None,
+) -> int:
     """The body of :func:`train`: set up, then roll out and update until the target or a stop request."""
     from tqdm import tqdm
 
@@ -903,6 +914,8 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
         logs = [MemberLog(out, args.seed, trainer.doctrine_names, window, state)]
     present = [(d, trainer.doctrine_names[d]) for d in trainer.doctrines_present]
     start_steps, start = trainer.num_timesteps, time.perf_counter()
+    if on_rollout is not None:
+        on_rollout(start_steps, start_steps)
     wall_before = float(state.get("total_wall_time_s", 0.0))
     rollout_size = args.n_steps * trainer.member_slots  # a member's agent-steps a rollout
     target = -(-args.timesteps // rollout_size) * rollout_size
@@ -1007,6 +1020,8 @@ def _run(args: Args, config: EnvConfig, record: dict[str, Any], found: Any, stop
                 log.writer.add_scalar(f"loss/{name}", member_values[member], trainer.num_timesteps)
             log.writer.add_scalar("agent_steps_per_s", rate() / trainer.members, trainer.num_timesteps)
         bar.update(rollout_size)
+        if on_rollout is not None:
+            on_rollout(start_steps, trainer.num_timesteps)
         shown = {}  # the members' mean of each doctrine's point
         for _, name in present:
             known = [point[name] for point in points if point[name] is not None]
