@@ -204,9 +204,10 @@ def _deviation_items(
 
 
 def evaluation_agent_steps(job: Mapping[str, Any]) -> int:
-    """The agent-steps an evaluation job plays (its progress weight: playing costs about as much an agent-step as
-    training does): each setting's episodes, and each deviation's self-play episodes and one set per deviant and
-    nation, of up to ``max_cycles`` turns of every nation."""
+    """The agent-steps an evaluation job plays (its progress weight: an agent-step played costs a core roughly what
+    one trained does, 27 against 19 us in the quick preset's report of 2026-12-05): each setting's episodes, and
+    each deviation's self-play episodes and one set per deviant and nation, of up to ``max_cycles`` turns of every
+    nation."""
     episode = job["max_cycles"] * job["n_nations"]
     total = 0
     for item in job["items"]:

@@ -25,7 +25,6 @@ from train.experiment_workers import (
     ProgressSlots,
     evaluate_job,
     one_thread_per_worker,
-    reporting_to,
     stop_workers,
     train_run,
     worker_pool,
@@ -156,7 +155,7 @@ def execute(
     with one_thread_per_worker():
         if workers == 1:  # the tasks run in this process, one after another: the bar moves as they report
             training.slots.on_report = training.poll
-            pool: Any = InlinePool()
+            pool: Any = InlinePool(training.slots)
         else:
             pool = worker_pool(workers, training.slots)
         pending: dict[futures.Future, tuple[str, Any]] = {}
@@ -169,8 +168,7 @@ def execute(
         try:
             for task, job in enumerate(jobs):
                 Path(job.args.out).mkdir(parents=True, exist_ok=True)
-                with reporting_to(training.slots):  # what a worker's training tasks do, for the inline pool
-                    future = pool.submit(train_run, asdict(job.args), str(Path(job.args.out) / "train.log"), task)
+                future = pool.submit(train_run, asdict(job.args), str(Path(job.args.out) / "train.log"), task)
                 pending[future] = ("train", (task, job))
             for job in learned_now:
                 label = f"eval {job['meta']['condition']} seed{job['meta']['seed']}"

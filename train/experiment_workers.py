@@ -57,8 +57,8 @@ class ProgressSlots:
 
 @contextlib.contextmanager
 def reporting_to(progress: ProgressSlots | None) -> Any:
-    """While it lasts, training tasks run in this process report to ``progress`` (what :func:`_worker_init` sets up
-    in a spawned worker)."""
+    """While it lasts, training tasks run in this process report to ``progress`` (for :class:`InlinePool`; what
+    :func:`_worker_init` sets up in a spawned worker)."""
     global _PROGRESS
     before, _PROGRESS = _PROGRESS, progress
     try:
@@ -247,12 +247,17 @@ def _deviations(job: dict[str, Any], item: dict[str, Any]) -> str:
 
 
 class InlinePool:
-    """A stand-in for a process pool that runs each task at submission (workers = 1)."""
+    """A stand-in for a process pool that runs each task at submission (workers = 1); its training tasks report to
+    ``progress``, as a spawned worker's do (:func:`_worker_init`)."""
+
+    def __init__(self, progress: ProgressSlots | None = None) -> None:
+        self.progress = progress
 
     def submit(self, fn: Any, *args: Any) -> futures.Future:
         future: futures.Future = futures.Future()
         try:
-            future.set_result(fn(*args))
+            with reporting_to(self.progress):
+                future.set_result(fn(*args))
         except BaseException as error:  # noqa: BLE001 - handed to the caller through the future
             if isinstance(error, KeyboardInterrupt):
                 raise
