@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from train import throughput_benchmark
 
 
-def test_prints_both_paths_and_ends_with_the_speedup(capsys):
+def test_prints_both_paths_and_ends_with_the_speedup(capsys, tmp_path):
+    saved = tmp_path / "throughput.json"
     result = throughput_benchmark.main(
         ["--n-worlds", "2", "--n-steps", "8", "--batch-size", "32", "--rounds", "1", "--rollouts", "1", "--quiet"]
+        + ["--json", str(saved)]
     )
     lines = capsys.readouterr().out.strip().splitlines()
     assert set(result["summary"]) == {"fast_ppo", "sb3"}
@@ -25,6 +29,8 @@ def test_prints_both_paths_and_ends_with_the_speedup(capsys):
     # Both paths trained the same number of agent-steps per round.
     steps = {p: result["rounds"][p][0]["steps"] for p in result["rounds"]}
     assert steps["fast_ppo"] == steps["sb3"] == 2 * 6 * 8
+    # --json keeps the figures for later comparison
+    assert json.loads(saved.read_text())["speedup_over_sb3"] == pytest.approx(result["speedup_over_sb3"])
 
 
 def test_bad_sizes_are_refused(capsys):

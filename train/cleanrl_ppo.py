@@ -32,6 +32,7 @@ logs in ``DIR/tb``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 from dataclasses import asdict, dataclass, fields
@@ -43,6 +44,7 @@ import torch.nn as nn
 from torch.distributions.categorical import Categorical
 
 import realism_env
+from realism_env import atomic_write_bytes
 
 
 @dataclass
@@ -393,8 +395,11 @@ def train(args: Args) -> dict:
         "history": history,
     }
     if args.out:
-        torch.save(agent.state_dict(), Path(args.out) / "agent.pt")
-        (Path(args.out) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        # Atomic writes: an interrupted save leaves an earlier run's files whole.
+        weights = io.BytesIO()
+        torch.save(agent.state_dict(), weights)
+        atomic_write_bytes(Path(args.out) / "agent.pt", weights.getvalue())
+        atomic_write_bytes(Path(args.out) / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
         writer.close()
     for env in envs:
         env.close()

@@ -48,6 +48,7 @@ from typing import Any
 
 import realism_env
 from realism_env import EnvConfig
+from train.checkpoint import atomic_write_json
 from train.cli import dataclass_parser
 
 ENV_NAME = "realism_env_multi_agent"
@@ -253,7 +254,7 @@ def train(args: Args) -> dict[str, Any]:
         "checkpoint": str(checkpoint),
         "history": history,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic_write_json(out / "metrics.json", metrics)  # an interrupted write leaves an earlier run's file whole
     return metrics
 
 

@@ -28,14 +28,11 @@ fast_ppo's rollout time added, sb3's time per agent-step over that sum bounds th
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 import realism_env
 
@@ -313,7 +310,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, values in result["summary"].items():
         print(f"{name:<11}{values['train_agent_steps_per_s']:>24,.0f}{values['rollout_agent_steps_per_s']:>28,.0f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1, default=lambda x: np.asarray(x).tolist()) + "\n")
+        from train.checkpoint import atomic_write_json
+
+        atomic_write_json(Path(args.json), result)
     speedup = result["speedup_over_sb3"]
     print(f"rollout collection alone: {speedup['rollout_agent_steps_per_s']:.1f}x stable-baselines3's")
     per_step_us = 1e6 * s["n_epochs"] * result["network_s_per_minibatch"] / s["batch_size"]
