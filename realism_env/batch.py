@@ -64,6 +64,11 @@ CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 DEFAULT_MAP_BANK = 1024
 
 
+def _is_integer(value: Any) -> bool:
+    """A Python or numpy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def default_map_bank(n_worlds: int) -> int:
     """The default bank size: 8 maps per world, at most :data:`DEFAULT_MAP_BANK`."""
     return min(DEFAULT_MAP_BANK, 8 * n_worlds)
@@ -121,10 +126,11 @@ class WorldBatch:
         map_bank: int | None = None,
         compile: bool | str = False,
     ) -> None:
-        if not isinstance(n_worlds, int) or isinstance(n_worlds, bool) or n_worlds < 1:
+        if not _is_integer(n_worlds) or n_worlds < 1:
             raise ValueError(f"n_worlds={n_worlds!r} is invalid; valid: an integer >= 1")
-        if map_bank is not None and (not isinstance(map_bank, int) or isinstance(map_bank, bool) or map_bank < 1):
+        if map_bank is not None and (not _is_integer(map_bank) or map_bank < 1):
             raise ValueError(f"map_bank={map_bank!r} is invalid; valid: None (the default) or an integer >= 1")
+        n_worlds, map_bank = int(n_worlds), None if map_bank is None else int(map_bank)
         self.config = config
         self.n_worlds = n_worlds
         self.n_nations = config.n_nations
@@ -216,9 +222,10 @@ class WorldBatch:
         """The worlds as they stand, for a checkpoint that continues them turn for turn: ``"world"`` (every
         :class:`~realism_env.world.World` array, of the backend), ``"map_index"`` ([W], each world's map in the bank),
         ``"random"`` (the generator's state: a numpy bit generator's dict, or a ``torch.Generator``'s ByteTensor),
-        ``"backend"`` and ``"map_bank"`` (a digest of the bank, which the seed makes); the arrays are copies. The last
-        step's observations and masks are not in it: keep them beside it. ``torch.save`` writes it; numpy arrays need
-        ``torch.as_tensor`` first for a ``weights_only`` load."""
+        ``"backend"``, ``"map_bank"`` (a digest of the bank, which the seed makes) and ``"config"`` (the batch's
+        ``EnvConfig.to_dict()``); the arrays are copies. The last step's observations and masks are not in it: keep
+        them beside it. ``torch.save`` writes it; numpy arrays need ``torch.as_tensor`` first for a ``weights_only``
+        load."""
         if self.world is None or self._derived is None:
             raise RuntimeError("call reset() before state_dict(): there are no worlds yet")
         copy = self.backend.xp.asarray
@@ -228,6 +235,7 @@ class WorldBatch:
             "random": self._generator_state(),
             "backend": self.backend.name,
             "map_bank": self._map_bank_digest(),
+            "config": self.config.to_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -242,6 +250,7 @@ class WorldBatch:
                 f"the state was saved from a {state['backend']!r} batch; valid: a {state['backend']!r} batch (this one "
                 f"is {self.backend.name!r})"
             )
+        self._check_config(state.get("config"))
         if state["map_bank"] != self._map_bank_digest():
             raise ValueError(
                 "the state's worlds were drawn from another map bank; valid: a WorldBatch of the same config, "
@@ -252,10 +261,26 @@ class WorldBatch:
             if self.world is None:  # shapes and dtypes to check against (the draws are put back below)
                 self.reset()
             self._load(state)
-        except ValueError:
+        except Exception as error:  # whatever went wrong, the batch stays as it was
             self.world, self._derived = before[:2]
             self._set_generator_state(before[2])
-            raise
+            if isinstance(error, ValueError):
+                raise
+            raise ValueError(
+                f"the state does not fit this batch ({type(error).__name__}: {error}); valid: a WorldBatch.state_dict()"
+            ) from error
+
+    def _check_config(self, saved: Mapping[str, Any] | None) -> None:
+        """Raise ``ValueError`` naming the fields where a state's config differs from this batch's (states saved
+        before the config was kept in them have none to check)."""
+        if saved is None:
+            return
+        ours = self.config.to_dict()
+        differ = sorted(name for name, value in ours.items() if _as_saved(value) != _as_saved(saved.get(name)))
+        if differ:
+            theirs = ", ".join(f"{name}={saved.get(name)!r}" for name in differ)
+            mine = ", ".join(f"{name}={ours[name]!r}" for name in differ)
+            raise ValueError(f"the state was saved from a batch whose config has {theirs}; valid: a state of {mine}")
 
     def _load(self, state: Mapping[str, Any]) -> None:
         saved, template = state["world"], self.world
@@ -296,6 +321,11 @@ class WorldBatch:
         for array in (self.maps.territory, self.maps.land_adjacency, self.maps.sea_adjacency):
             digest.update(to_numpy(array).tobytes())
         return digest.hexdigest()
+
+
+def _as_saved(value: Any) -> Any:
+    """A config value as a saved state holds it after a round trip (tuples may come back as lists)."""
+    return [_as_saved(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def check_horizon(config: EnvConfig, backend: Backend, setting: str, instead: str = "dtype='float64'") -> None:

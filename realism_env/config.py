@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from realism_env.actions import DEFAULT_ARMS_SHARES
 from realism_env.doctrines import DOCTRINES, resolve_doctrines
 
@@ -95,6 +97,10 @@ class EnvConfig:
         def bad(name: str, value: Any, valid: str) -> ValueError:
             return ValueError(f"EnvConfig.{name}={value!r} is invalid; valid: {valid}")
 
+        for f in dataclasses.fields(self):  # numpy scalars (a sweep over np.arange, a pandas column) as Python's
+            value = getattr(self, f.name)
+            if isinstance(value, np.generic) and isinstance(value.item(), (bool, int, float, str)):
+                object.__setattr__(self, f.name, value.item())
         n = self.n_nations
         if not isinstance(n, int) or not 2 <= n <= 64:
             raise bad("n_nations", n, "an integer from 2 to 64")
@@ -110,6 +116,8 @@ class EnvConfig:
         else:
             raise bad("doctrines", self.doctrines, f"a doctrine name or a tuple of them: {_choices(DOCTRINES)}")
         resolve_doctrines(names)
+        if not isinstance(self.reveal_doctrines, bool):  # a string "false" would reveal them
+            raise bad("reveal_doctrines", self.reveal_doctrines, "True or False")
         positive = ("offense_defense_balance", "capture_steepness", "security_sufficiency")
         for fname in positive:
             v = getattr(self, fname)
@@ -145,21 +153,23 @@ class EnvConfig:
             raise bad("sea_links", self.sea_links, "an integer >= 0")
         if not isinstance(self.demand_deadline, int) or self.demand_deadline < 1:
             raise bad("demand_deadline", self.demand_deadline, "an integer >= 1")
-        shares = tuple(float(s) for s in self.arms_shares)
-        if len(shares) < 2 or any(not 0 <= s <= 1 for s in shares) or list(shares) != sorted(shares):
+        shares = _numbers(self.arms_shares)
+        if shares is None or len(shares) < 2 or any(not 0 <= s <= 1 for s in shares) or list(shares) != sorted(shares):
             raise bad("arms_shares", self.arms_shares, "2 or more ascending shares from 0 to 1")
         object.__setattr__(self, "arms_shares", shares)
         for fname in ("capability_shares", "growth_rates"):
             v = getattr(self, fname)
             if v is None:
                 continue
-            v = tuple(float(x) for x in v)
-            if len(v) != n or not all(_finite(x) for x in v):
-                raise bad(fname, getattr(self, fname), f"None or {n} finite numbers (one per nation)")
-            object.__setattr__(self, fname, v)
+            numbers = _numbers(v)
+            if numbers is None or len(numbers) != n:
+                raise bad(fname, v, f"None or {n} finite numbers (one per nation)")
+            object.__setattr__(self, fname, numbers)
         if self.capability_shares is not None and any(s <= 0 for s in self.capability_shares):
             raise bad("capability_shares", self.capability_shares, "positive numbers (renormalised to sum 1)")
         if self.nation_names is not None:
+            if isinstance(self.nation_names, str) or not isinstance(self.nation_names, (tuple, list)):
+                raise bad("nation_names", self.nation_names, f"None or a tuple of {n} names")
             if len(self.nation_names) != n:
                 raise bad("nation_names", self.nation_names, f"None or {n} names")
             object.__setattr__(self, "nation_names", tuple(str(x) for x in self.nation_names))
@@ -224,11 +234,20 @@ class EnvConfig:
             raise ValueError(f"unknown scenario {scenario!r}; valid: {_choices(SCENARIOS)}")
         _check_fields(overrides)
         fields = dict(SCENARIOS[scenario].overrides)
-        if "n_nations" in overrides and overrides["n_nations"] != fields.get("n_nations", overrides["n_nations"]):
-            # A preset's per-nation tuples only fit its own nation count: drop them when it changes.
-            for per_nation in ("capability_shares", "growth_rates", "nation_names", "doctrines"):
-                if per_nation not in overrides and not isinstance(fields.get(per_nation, ""), str):
-                    fields.pop(per_nation, None)
+        own_count = fields.get("n_nations", cls.n_nations)
+        if "n_nations" in overrides and overrides["n_nations"] != own_count:
+            # A preset's per-nation values only fit its own nation count. Its capabilities and growth rates are what
+            # it models (bipolar's two superpowers, europe_1914's CINC shares), so another count needs its own;
+            # display names only label the map, and are dropped.
+            for per_nation in ("capability_shares", "growth_rates", "doctrines"):
+                if per_nation in fields and per_nation not in overrides and not isinstance(fields[per_nation], str):
+                    raise ValueError(
+                        f"scenario {scenario!r} sets {per_nation} for its {own_count} nations, so n_nations="
+                        f"{overrides['n_nations']!r} does not fit it; valid: give {per_nation} too (one value per "
+                        "nation), or a scenario that sets no per-nation values ('multipolar', 'islands')"
+                    )
+            if "nation_names" not in overrides:
+                fields.pop("nation_names", None)
         fields.update(overrides)
         return cls(**fields)
 
@@ -238,6 +257,17 @@ class EnvConfig:
 
 def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _numbers(values: Any) -> tuple[float, ...] | None:
+    """``values`` as a tuple of finite floats, or None when it is not a sequence of finite numbers."""
+    if isinstance(values, (str, bytes)):
+        return None
+    try:
+        numbers = tuple(x.item() if isinstance(x, np.generic) else x for x in values)
+    except TypeError:
+        return None
+    return tuple(float(x) for x in numbers) if all(_finite(x) for x in numbers) else None
 
 
 def _check_fields(overrides: Mapping[str, Any]) -> None:
@@ -261,6 +291,7 @@ SCENARIOS: dict[str, Scenario] = {}
 
 def register_scenario(scenario: Scenario) -> Scenario:
     """Add a preset to :data:`SCENARIOS` (its overrides are validated now)."""
+    _check_fields(scenario.overrides)
     EnvConfig(**scenario.overrides)
     SCENARIOS[scenario.name] = scenario
     return scenario

@@ -143,9 +143,10 @@ class RealismEnv(ParallelEnv):
     ``rich_infos=True`` puts ``env.last_rich_infos`` in ``infos``, as the env did before (Version History).
 
     ## Arguments
-    ``realism_env.parallel_env(scenario="multipolar", render_mode=None, config=None, rich_infos=False,
-    **overrides)``: every :class:`realism_env.EnvConfig` field may be overridden (``max_cycles``, ``doctrines``,
-    ``offense_defense_balance``, ``conquest_payoff``, ``misperception``, ...).
+    ``realism_env.parallel_env(config=None, scenario=None, render_mode=None, rich_infos=False, **overrides)``: a
+    config, or a scenario (``"multipolar"`` when neither is given), not both; every :class:`realism_env.EnvConfig`
+    field may be overridden (``max_cycles``, ``doctrines``, ``offense_defense_balance``, ``conquest_payoff``,
+    ``misperception``, ...).
 
     ## Version History
     * v2: a declining economy (``growth_rate`` or ``growth_rates`` below 0) declines faster the more it arms. Each
@@ -189,7 +190,7 @@ class RealismEnv(ParallelEnv):
         self,
         config: EnvConfig | None = None,
         *,
-        scenario: str = "multipolar",
+        scenario: str | None = None,
         render_mode: str | None = None,
         rich_infos: bool = False,
         **overrides: Any,
@@ -197,7 +198,12 @@ class RealismEnv(ParallelEnv):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r} is invalid; valid: None, 'ansi', 'rgb_array'")
         if config is None:
-            config = EnvConfig.from_scenario(scenario, **overrides)
+            config = EnvConfig.from_scenario("multipolar" if scenario is None else scenario, **overrides)
+        elif scenario is not None:  # the config already holds its scenario's values: one of the two would be lost
+            raise ValueError(
+                f"scenario={scenario!r} with a config is ambiguous; valid: a config (with keyword overrides), or a "
+                "scenario (with keyword overrides), e.g. EnvConfig.from_scenario(scenario, ...) as the config"
+            )
         elif overrides:
             config = config.replace(**overrides)
         self.config = config

@@ -338,7 +338,7 @@ def read_episode(path: str | os.PathLike[str]) -> dict[str, Any]:
     JSON or not a valid episode log of a version this package reads."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:  # not text, or not JSON
         raise EpisodeLogError(f"{path}: not JSON ({error})") from None
     return validate_episode(document, str(path))
 

@@ -358,6 +358,38 @@ def test_a_saved_batch_loads_only_into_a_batch_like_it_and_a_refusal_changes_not
         WorldBatch(**made).state_dict()
 
 
+def test_a_saved_batch_loads_only_into_a_batch_of_its_config() -> None:
+    made = {"n_worlds": 3, "seed": 4, "map_bank": 2}
+    saved = WorldBatch(realism_env.EnvConfig(max_cycles=50), **made)
+    saved.reset()
+    other = WorldBatch(realism_env.EnvConfig(max_cycles=5, doctrines="power"), **made)
+    other.reset()
+    before = other.state_dict()
+    with pytest.raises(ValueError) as error:
+        other.load_state_dict(saved.state_dict())
+    assert str(error.value) == (
+        "the state was saved from a batch whose config has doctrines='security', max_cycles=50; "
+        "valid: a state of doctrines='power', max_cycles=5"
+    )
+    assert other.state_dict()["random"] == before["random"]
+    # states saved before the config was kept in them still load
+    twin = WorldBatch(realism_env.EnvConfig(max_cycles=50), **made)
+    twin.load_state_dict({key: value for key, value in saved.state_dict().items() if key != "config"})
+    np.testing.assert_array_equal(twin.world.owner, saved.world.owner)
+
+
+def test_a_malformed_state_raises_value_error_and_leaves_a_batch_never_reset_as_it_was() -> None:
+    config = realism_env.EnvConfig(max_cycles=10)
+    saved = WorldBatch(config, 3, seed=4)
+    saved.reset()
+    batch = WorldBatch(config, 3, seed=4)
+    with pytest.raises(ValueError, match=r"the state does not fit this batch \(TypeError"):
+        batch.load_state_dict({**saved.state_dict(), "world": None})
+    assert batch.world is None
+    fresh_observations, _ = WorldBatch(config, 3, seed=4).reset()
+    np.testing.assert_array_equal(batch.reset()[0], fresh_observations)  # its seeded trajectory is intact
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_fresh_worlds_come_from_the_map_bank_dealt_in_random_orders(backend: str) -> None:
     config = realism_env.EnvConfig(max_cycles=2)

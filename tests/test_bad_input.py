@@ -173,6 +173,11 @@ INVALID_VALUES = [
     ("sea_penalty", 2.0, ["0 to 1"]),
     ("demand_deadline", 0, [">= 1"]),
     ("nation_names", ("A", "B"), ["6"]),
+    ("nation_names", 5, ["a tuple of 6 names"]),
+    ("reveal_doctrines", "false", ["True or False"]),  # a string from a config file would reveal them
+    ("capability_shares", "0.3,0.3,0.1,0.1,0.1,0.1", ["6 finite numbers"]),
+    ("growth_rates", (0.03, None, 0.03, 0.03, 0.03, 0.03), ["6 finite numbers"]),
+    ("arms_shares", None, ["2 or more"]),
 ]
 
 
@@ -191,6 +196,53 @@ def test_invalid_config_value_raises_naming_field_and_valid_values(field, value,
         assert "valid" in message
         for text in valid:
             assert text in message, f"{message!r} should say {text!r}"
+
+
+def test_numpy_scalars_are_taken_as_the_python_numbers_they_hold():
+    """A sweep over ``np.arange`` or a pandas column gives numpy scalars; the config holds Python numbers."""
+    config = EnvConfig(
+        n_nations=np.int64(4),
+        max_cycles=np.int32(10),
+        offense_defense_balance=np.float32(2.0),
+        reveal_doctrines=np.bool_(True),
+        capability_shares=np.array([2.0, 1.0, 1.0, 1.0]),
+    )
+    assert config == EnvConfig(
+        n_nations=4, max_cycles=10, offense_defense_balance=2.0, reveal_doctrines=True, capability_shares=(2, 1, 1, 1)
+    )
+    assert type(config.n_nations) is int and type(config.reveal_doctrines) is bool
+    assert WorldBatch(config, np.int64(3), seed=0).n_worlds == 3
+
+
+def test_another_nation_count_for_a_scenario_with_per_nation_values_raises_naming_them():
+    """bipolar's two superpowers are its capability shares: 4 nations need 4 shares, not silently equal ones."""
+    for scenario, field in [("bipolar", "capability_shares"), ("rising_power", "growth_rates")]:
+        for make in (EnvConfig.from_scenario, realism_env.parallel_env):
+            with pytest.raises(ValueError) as error:
+                make(scenario=scenario, n_nations=4)
+            message = str(error.value)
+            assert f"scenario {scenario!r} sets {field} for its 6 nations" in message
+            assert "n_nations=4" in message and f"give {field} too" in message and "'multipolar'" in message
+    shares = EnvConfig.from_scenario("bipolar", n_nations=4, capability_shares=(2, 1, 1, 1))
+    assert shares.capability_shares == (2.0, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="sets capability_shares for its 6 nations"):
+        EnvConfig.from_scenario("europe_1914", n_nations=4)
+    # display names only label the map: they give way to the new count
+    named = EnvConfig.from_scenario("europe_1914", n_nations=3, capability_shares=(1, 1, 1))
+    assert named.nation_names is None and EnvConfig.from_scenario("islands", n_nations=4).n_nations == 4
+
+
+def test_a_config_and_a_scenario_together_raise():
+    """The config already holds its scenario's values: a scenario beside it would be ignored or override them."""
+    with pytest.raises(ValueError, match=r"scenario='bipolar' with a config is ambiguous"):
+        realism_env.parallel_env(EnvConfig(), scenario="bipolar")
+    assert realism_env.parallel_env(EnvConfig.from_scenario("bipolar")).config.capability_shares[0] == 0.3
+
+
+def test_a_scenario_with_an_unknown_field_raises_naming_it():
+    with pytest.raises(ValueError, match=r"unknown config field 'n_nation'"):
+        realism_env.register_scenario(realism_env.Scenario("typo", "a misspelt field", {"n_nation": 3}))
+    assert "typo" not in SCENARIOS
 
 
 def test_invalid_override_of_a_scenario_names_the_field():

@@ -148,6 +148,9 @@ def test_a_file_that_is_not_json_raises_a_clear_error(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(EpisodeLogError, match="not JSON"):
         read_episode(path)
+    path.write_bytes(b"\xff\xfe binary")  # not even text
+    with pytest.raises(EpisodeLogError, match="not JSON"):
+        read_episode(path)
     with pytest.raises(EpisodeLogError, match="a JSON object"):
         validate_episode([1, 2])
 
