@@ -47,6 +47,7 @@ n_worlds = 2
 n_steps = 16
 batch_size = 64
 checkpoint_every = 192
+background_share = 0.5  # quick's background in one of the 2 worlds (its 0.25 would be none)
 [evaluate]
 episodes = 2
 heldout = ["bipolar"]

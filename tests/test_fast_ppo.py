@@ -159,9 +159,10 @@ def test_resume_continues_from_the_checkpoint(tmp_path, capsys):
     capsys.readouterr()
     assert run(tmp_path, "--resume", timesteps=1000) == 0
     # The learning rate anneals to the new target: the resume says the run is not a 1,000-step one bit for bit.
-    assert "note: --timesteps 1,000 where the run was trained toward 400: the learning rate now anneals" in (
-        capsys.readouterr().err
-    )
+    assert (
+        "note: --timesteps 1,000 where the run was trained toward 400: the learning rate anneals to 0, counted to "
+        "1,000; so from here the run differs from one trained to 1,000 in one go"
+    ) in capsys.readouterr().err
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["resumed"] and metrics["start_timesteps"] == 3 * ROLLOUT and metrics["num_timesteps"] == 6 * ROLLOUT
     with pytest.raises(SystemExit, match="differs in --n-steps"):
@@ -300,10 +301,83 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
 
     monkeypatch.setattr(fast_ppo.Trainer, "update", update)
     assert run(tmp_path, "--checkpoint-every", str(ROLLOUT), timesteps=20 * ROLLOUT) == 1
-    assert "non-finite" in capsys.readouterr().err
+    assert "the training diverged at 576 timesteps: the value loss is nan" in capsys.readouterr().err
     found = find_latest(tmp_path / "checkpoints")
     assert found is not None and found[1]["num_timesteps"] == 2 * ROLLOUT  # written after the second, good update
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_a_resume_toward_other_timesteps_names_every_schedule_that_moves(tmp_path, capsys):
+    """The teachers' kickstart and imitation are shares of --timesteps too: without annealing they still move."""
+    flags = ["--doctrine", "power", "--no-anneal-lr", "--teachers", "power=offensive_realist"]
+    flags += ["--kickstart-until", "0.75", "--imitate-until", "0.25"]
+    assert run(tmp_path, *flags, timesteps=2 * ROLLOUT) == 0
+    capsys.readouterr()
+    assert run(tmp_path, *flags, "--resume", timesteps=3 * ROLLOUT) == 0
+    assert (
+        f"note: --timesteps {3 * ROLLOUT:,} where the run was trained toward {2 * ROLLOUT:,}: the teachers' kickstart "
+        f"lasts --kickstart-until 0.75 of it; the imitation lasts --imitate-until 0.25 of it, counted to "
+        f"{3 * ROLLOUT:,}"
+    ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("symptom", ["weights", "forbidden actions"])
+def test_a_diverged_network_stops_the_run_though_its_losses_are_finite(tmp_path, monkeypatch, capsys, symptom):
+    """After the second update the network's weights turn NaN, or its policy plays actions the mask forbids (what
+    logits beyond the mask's 1e9 do): the run stops there, and the checkpoint it keeps is the one before."""
+    original_update, original_sample = fast_ppo.Trainer.update, fast_ppo.sample_actions
+    calls = {"n": 0}
+
+    def update(self, rollout):
+        losses = original_update(self, rollout)
+        calls["n"] += 1
+        if calls["n"] >= 3 and symptom == "weights":
+            with torch.no_grad():
+                next(iter(self.networks.parameters()))[0] = float("nan")
+        return losses
+
+    def sample(logits, generator):
+        chosen = original_sample(logits, generator)
+        return logits.argmin(dim=-1) if calls["n"] >= 2 and symptom != "weights" else chosen
+
+    monkeypatch.setattr(fast_ppo.Trainer, "update", update)
+    monkeypatch.setattr(fast_ppo, "sample_actions", sample)
+    assert run(tmp_path, "--checkpoint-every", str(ROLLOUT), timesteps=20 * ROLLOUT) == 1
+    error = capsys.readouterr().err
+    assert "the training diverged at" in error and "in a new --out" in error
+    expected = "a weight is not finite" if symptom == "weights" else "actions its mask forbids"
+    assert expected in error
+    found = find_latest(tmp_path / "checkpoints")
+    assert found is not None and found[1]["num_timesteps"] == 2 * ROLLOUT
+    assert all(torch.isfinite(weights).all() for weights in found[1]["agent"].values())
+
+
+def test_an_infinite_approx_kl_alone_is_logged_and_does_not_stop_the_run(tmp_path, monkeypatch):
+    """approx_kl is a diagnostic: infinite whenever an action's probability falls past float32's range."""
+    original = fast_ppo.Trainer.update
+
+    def update(self, rollout):
+        return {**original(self, rollout), "approx_kl": torch.tensor([float("inf")])}
+
+    monkeypatch.setattr(fast_ppo.Trainer, "update", update)
+    assert run(tmp_path, timesteps=2 * ROLLOUT) == 0
+    assert (tmp_path / "model.pt").exists()
+
+
+def test_a_resume_after_a_crash_drops_the_tensorboard_steps_logged_past_its_checkpoint(tmp_path):
+    """A run killed after its checkpoint at 2 rollouts had logged up to 4: resumed, each step has one value."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert run(tmp_path, "--checkpoint-every", str(2 * ROLLOUT), "--keep-checkpoints", "5", timesteps=4 * ROLLOUT) == 0
+    for path in (tmp_path / "checkpoints").iterdir():  # as if it died before the checkpoint at 4 rollouts
+        if find_latest(tmp_path / "checkpoints")[0] == path:
+            path.unlink()
+    assert find_latest(tmp_path / "checkpoints")[1]["num_timesteps"] == 2 * ROLLOUT
+    assert run(tmp_path, "--resume", timesteps=5 * ROLLOUT) == 0
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    steps = [event.step for event in events.Scalars("loss/policy")]
+    assert steps == [k * ROLLOUT for k in range(1, 6)]
 
 
 def test_loading_never_unpickles_arbitrary_objects(tmp_path):
@@ -326,11 +400,16 @@ def test_loading_never_unpickles_arbitrary_objects(tmp_path):
         ("--net-arch", "64,x", "--net-arch='64,x' is invalid"),
         ("--device", "quantum", "--device='quantum' is invalid; valid: cpu, cuda, cuda:N"),
         ("--device", "auto", "--device='auto' is invalid; valid: cpu, cuda, cuda:N"),
+        ("--device", "meta", "--device='meta' is invalid; valid: cpu, cuda, cuda:N"),  # a torch device, not a trainer's
+        ("--seed", "-1", "--seed=-1 is invalid; valid: an integer >= 0"),
+        ("--learning-rate", "inf", "--learning-rate=inf is invalid; valid: a finite number > 0"),
+        ("--ent-coef", "nan", "--ent-coef=nan is invalid; valid: a finite number >= 0"),
+        ("--set", "max_cycles=80", "the episode length is given twice; valid: --max-cycles N or --set max_cycles=N"),
     ],
 )
 def test_bad_arguments_name_the_culprit(tmp_path, capsys, flag, value, message):
     with pytest.raises(SystemExit) as exit_info:
-        fast_ppo.main(["--out", str(tmp_path / "run"), flag, value])
+        fast_ppo.main(["--out", str(tmp_path / "run"), "--max-cycles", "50", flag, value])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before anything is written
@@ -522,7 +601,13 @@ def test_on_torch_worlds_the_background_plays_on_the_device_as_on_the_host():
         (["--background", "hawk"], "unknown background policy 'hawk'; valid:"),
         (["--background-share", "0.5"], "--background-share needs --background"),
         (["--background", "random", "--background-share", "1.5"], "--background-share=1.5 is invalid"),
-        (["--background", "random", "--n-focal", "6"], "--n-focal=6 is invalid; valid: 0 (half) to 5"),
+        (["--background", "random", "--background-share", "0.5", "--n-focal", "6"], "--n-focal=6 is invalid"),
+        # a background in no world would leave the run self-play without a word
+        (["--background", "random"], "--background random in --background-share=0.0 of --n-worlds=64 is no world"),
+        (
+            ["--background", "random", "--background-share", "0.1", "--n-worlds", "4"],
+            "valid: a share above 0.125 (half a world; 0.25 is one)",
+        ),
     ],
 )
 def test_bad_background_arguments_name_the_culprit(tmp_path, capsys, argv, message):
@@ -635,12 +720,16 @@ def test_a_checkpoint_keeps_the_teachers_draws_and_resuming_restores_them():
         ("power=random --imitate-until 1.5", "--imitate-until=1.5 is invalid; valid: a share 0 <= until <= 1"),
         ("power=random --kickstart-final -1", "--kickstart-final=-1.0 is invalid; valid: a finite weight >= 0"),
         (" --imitate-until 0.1", "--imitate-until needs --teachers; valid:"),
+        (
+            "power=random --doctrine security",
+            "--teachers power=random: no nation of --doctrine security maximises power; valid: teachers for security",
+        ),
     ],
 )
 def test_bad_teachers_name_the_culprit(tmp_path, capsys, teachers, message):
     teachers, *rest = teachers.split(" ")
     with pytest.raises(SystemExit):
-        fast_ppo.main(["--out", str(tmp_path), "--teachers", teachers, *rest])
+        fast_ppo.main(["--out", str(tmp_path), "--doctrine", "power", "--teachers", teachers, *rest])
     assert message in capsys.readouterr().err
     assert not (tmp_path / "config.json").exists()
 

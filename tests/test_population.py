@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from train import fast_ppo
+from train.checkpoint import find_latest
 from train.fast_ppo import Agent, load_agent
 from train.population import MemberNetworks
 from train.ppo import make_config
@@ -117,6 +118,10 @@ def test_a_population_run_writes_each_members_run_and_resumes(tmp_path):
     first = load_agent(members / "seed3" / "model.pt").state_dict()
     second = load_agent(members / "seed4" / "model.pt").state_dict()
     assert any(not torch.equal(first[name], second[name]) for name in first)
+    # The population's own checkpoint stacks its members' weights: load_agent says where one member's model is.
+    checkpoint, _ = find_latest(out / "checkpoints")
+    with pytest.raises(ValueError, match=r"a population of 2 members; valid: one member's model.pt"):
+        load_agent(checkpoint)
     # Continued to twice the steps from its checkpoint: each member's curve goes on where it stopped.
     assert fast_ppo.main([*argv, "--timesteps", "768", "--resume"]) == 0
     for seed in (3, 4):
@@ -164,6 +169,7 @@ def test_an_experiment_trains_its_seeds_as_populations_and_reads_each_members_ru
     preset.write_text(
         'base = "quick"\n[experiment]\nname = "pop"\nconditions = ["security"]\nseeds = [0, 1, 2]\nworkers = 1\n'
         "[train]\ntimesteps = 384\nmax_cycles = 8\nn_worlds = 2\nn_steps = 16\nbatch_size = 64\npopulation = 2\n"
+        "background_share = 0.5\n"
         '[evaluate]\nepisodes = 2\nheldout = []\nbackgrounds = ["offensive_realist"]\nfocal_heldout = []\n'
     )
     out = tmp_path / "out"

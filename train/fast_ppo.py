@@ -55,8 +55,9 @@ counted when its world ends; agent-steps/s; ``checkpoint_bytes``, the last check
 resumed run goes on bit for bit as if it had never stopped. A population writes its
 ``config.json``, ``checkpoints/`` and a ``metrics.json`` of all its members into ``--out``, and each member's run
 (``config.json`` with its seed, ``model.pt``, ``metrics.json``, ``tb/``: what a run of its own writes) into
-``--members-dir/seed<k>``. SIGTERM or Ctrl-C saves a checkpoint and exits with 128 + the signal number; a NaN or
-infinite loss stops the run with an error and leaves the last good checkpoint.
+``--members-dir/seed<k>``. SIGTERM or Ctrl-C saves a checkpoint and exits with 128 + the signal number; a run that
+diverges (a NaN or infinite loss or weight, or logits that outgrow the action mask) stops with an error and leaves
+the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ from train.checkpoint import (
 )
 from train.cli import dataclass_parser
 from train.kickstart import Teachers, kickstart_weight, parse_teachers
-from train.masked_categorical import log_prob_and_entropy, mask_logits, sample_actions
+from train.masked_categorical import MASKED_LOGIT, log_prob_and_entropy, mask_logits, sample_actions
 from train.population import MemberNetworks
 from train.ppo import (
     PPOArgs,
@@ -215,9 +216,22 @@ def check_args(args: Args) -> None:
         raise ValueError(f"--background-share={args.background_share} is invalid; valid: 0 <= share <= 1")
     if args.background_share > 0.0 and not args.background:
         raise ValueError("--background-share needs --background; valid: e.g. --background offensive_realist")
+    if args.background and round(args.background_share * args.n_worlds) == 0:  # not one world would have it
+        raise ValueError(
+            f"--background {args.background} in --background-share={args.background_share} of --n-worlds="
+            f"{args.n_worlds} is no world; valid: a share above {0.5 / args.n_worlds:.3g} (half a world; "
+            f"{1 / args.n_worlds:.3g} is one)"
+        )
     if args.n_focal < 0:
         raise ValueError(f"--n-focal={args.n_focal} is invalid; valid: 0 (half the nations) or more")
-    parse_teachers(args.teachers)
+    taught = parse_teachers(args.teachers)
+    learning = set(realism_env.mixed_doctrines(2)) if args.doctrine == "mixed" else {args.doctrine}
+    if taught and not set(taught) <= learning:
+        idle = ", ".join(sorted(set(taught) - learning))
+        raise ValueError(
+            f"--teachers {args.teachers}: no nation of --doctrine {args.doctrine} maximises {idle}; valid: teachers "
+            f"for {', '.join(sorted(learning))}"
+        )
     for flag, weight in (("--kickstart-coef", args.kickstart_coef), ("--kickstart-final", args.kickstart_final)):
         if not (math.isfinite(weight) and weight >= 0.0):
             raise ValueError(f"{flag}={weight} is invalid; valid: a finite weight >= 0")
@@ -706,6 +720,16 @@ class Trainer:
         self.iterations += 1
         return {name: total / n_batches for name, total in sums.items()}
 
+    def health(self, rollout: Rollout) -> torch.Tensor:
+        """[2] float on the device, for the run's divergence check: 1 if every weight is finite (else 0), and how
+        many of the rollout's actions chosen by the policy its mask forbade: logits that outgrow
+        :data:`~train.masked_categorical.MASKED_LOGIT` (a diverged network) no longer keep them out."""
+        with torch.no_grad():
+            finite = torch.stack([weights.isfinite().all() for weights in self.networks.parameters()]).all()
+            chosen = (rollout.active > 0) & (rollout.imitated == 0)  # the teachers' played choices are theirs
+            forbidden = rollout.forbidden.gather(-1, rollout.actions[..., None])[..., 0] & chosen
+            return torch.stack([finite.to(torch.float32), forbidden.sum().to(torch.float32)])
+
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint holds (plain tensors and numbers): weights, optimiser, step count and RNG states, and,
         where every scripted policy's memory can be saved (array policies: all the built-in ones), the worlds as they
@@ -776,10 +800,17 @@ class Trainer:
 
 
 def load_agent(path: str | Path, device: str = "cpu") -> Agent:
-    """The trained network of ``model.pt`` (or of a checkpoint), read with ``weights_only=True``: a file never runs
-    code on load."""
+    """The trained network of ``model.pt`` (or of a one-member run's checkpoint), read with ``weights_only=True``: a
+    file never runs code on load."""
     state = torch.load(Path(path), map_location=device, weights_only=True)
     agent = agent_of_shape(state["agent_shape"])
+    name, weights = next(iter(agent.state_dict().items()))
+    saved = state["agent"][name]
+    if saved.ndim == weights.ndim + 1:  # a population's checkpoint: its members' weights stacked
+        raise ValueError(
+            f"{path} holds the weights of a population of {saved.shape[0]} members; valid: one member's model.pt "
+            "(in --members-dir/seed<k>)"
+        )
     agent.load_state_dict(state["agent"])
     return agent.to(device)
 
@@ -797,7 +828,31 @@ def agent_of_shape(shape: dict[str, Any]) -> Agent:
 
 
 class NonFiniteLoss(RuntimeError):
-    """The loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
+    """The training diverged (a NaN or infinite loss or weight, or logits that outgrew the action mask): the run
+    stops and keeps its last good checkpoint."""
+
+
+#: The update's terms whose NaN or infinity stops a run (``approx_kl``, a diagnostic, is infinite whenever an action's
+#: probability falls by more than float32's range in one update, and is only logged).
+LOSS_TERMS = ("policy", "value", "entropy", "kickstart")
+
+
+def diverged(losses: dict[str, list[float]], weights_finite: float, forbidden_played: float) -> str:
+    """What shows that the training diverged (empty if nothing): the loss terms of :data:`LOSS_TERMS` that are not
+    finite (per member), weights that are not, or actions the mask forbids played by the policy."""
+    problems = []
+    for name in LOSS_TERMS:
+        member_values = losses.get(name, [])
+        if not all(math.isfinite(v) for v in member_values):
+            problems.append(f"the {name} loss is {member_values[0] if len(member_values) == 1 else member_values}")
+    if not weights_finite:
+        problems.append("a weight is not finite")
+    if forbidden_played:
+        problems.append(
+            f"the policy played {int(forbidden_played)} actions its mask forbids (its logits outgrew the mask's "
+            f"{MASKED_LOGIT:g})"
+        )
+    return "; ".join(problems)
 
 
 def train(args: Args, config: EnvConfig, on_rollout: Callable[[int, int], None] | None = None) -> int:
@@ -817,14 +872,22 @@ def train(args: Args, config: EnvConfig, on_rollout: Callable[[int, int], None] 
 
 
 def note_changed_horizon(args: Args, saved_config: Path) -> None:
-    """On a resume with another ``--timesteps`` than the run's last, say on stderr what changes: the learning
-    rate anneals to 0 at the new one, so the run from here is not the one a single run to it would have been."""
+    """On a resume with another ``--timesteps`` than the run's last, say on stderr what changes: every schedule
+    set as a share of ``--timesteps`` (the learning rate's annealing, the teachers' kickstart and imitation) now
+    runs to the new one, so the run from here is not the one a single run to it would have been."""
     saved = _read_json(saved_config) or {}
     before = saved.get("args", {}).get("timesteps")
-    if args.anneal_lr and isinstance(before, int) and before != args.timesteps:
+    if not isinstance(before, int) or before == args.timesteps:
+        return
+    schedules = ["the learning rate anneals to 0"] if args.anneal_lr else []
+    if args.teachers and args.kickstart_until > 0.0:
+        schedules.append(f"the teachers' kickstart lasts --kickstart-until {args.kickstart_until} of it")
+    if args.teachers and args.imitate_until > 0.0:
+        schedules.append(f"the imitation lasts --imitate-until {args.imitate_until} of it")
+    if schedules:
         print(
-            f"note: --timesteps {args.timesteps:,} where the run was trained toward {before:,}: the learning rate now "
-            f"anneals to 0 at {args.timesteps:,}, so from here the run differs from one trained to "
+            f"note: --timesteps {args.timesteps:,} where the run was trained toward {before:,}: "
+            f"{'; '.join(schedules)}, counted to {args.timesteps:,}; so from here the run differs from one trained to "
             f"{args.timesteps:,} in one go",
             file=sys.stderr,
         )
@@ -833,7 +896,15 @@ def note_changed_horizon(args: Args, saved_config: Path) -> None:
 class MemberLog:
     """One member's learning curve, episode totals and TensorBoard writer (a run of one member is its only one)."""
 
-    def __init__(self, out: Path, seed: int, doctrine_names: list[str], window: int, state: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        out: Path,
+        seed: int,
+        doctrine_names: list[str],
+        window: int,
+        state: dict[str, Any],
+        resumed_at: int | None = None,
+    ) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.out, self.seed = out, seed
@@ -846,7 +917,9 @@ class MemberLog:
         # worlds start together, so every full window holds one of their common ends, and the share of the worlds
         # that ended early (unified) stays the same from one point to the next.
         self.recent: deque[tuple[list[float], list[float]]] = deque(state.get("window", []), maxlen=window)
-        self.writer = SummaryWriter(str(out / "tb"))
+        # On a resume, TensorBoard drops what a run that died after its checkpoint logged past it (purge_step: the
+        # first step dropped), so the curves do not hold two values of one step.
+        self.writer = SummaryWriter(str(out / "tb"), purge_step=None if resumed_at is None else resumed_at + 1)
 
     def add(
         self, timesteps: int, totals: list[list[float]], counts: list[list[float]], present: list[tuple[int, str]]
@@ -898,6 +971,7 @@ def _run(
         path, state = found
         trainer.load_state_dict(state)
         print(f"resuming {out} from {path.name} at {trainer.num_timesteps} timesteps", file=sys.stderr)
+    resumed_at = trainer.num_timesteps if found is not None else None
     population = trainer.members > 1
     members_dir = Path(args.members_dir or args.out)
     window = config.max_cycles  # turns
@@ -909,9 +983,9 @@ def _run(
             member_out.mkdir(parents=True, exist_ok=True)
             member_record = {**record, "args": {**record["args"], "seed": seed}, "population_out": str(out)}
             atomic_write_json(member_out / "config.json", {**member_record, "versions": library_versions("torch")})
-            logs.append(MemberLog(member_out, seed, trainer.doctrine_names, window, member_state))
+            logs.append(MemberLog(member_out, seed, trainer.doctrine_names, window, member_state, resumed_at))
     else:
-        logs = [MemberLog(out, args.seed, trainer.doctrine_names, window, state)]
+        logs = [MemberLog(out, args.seed, trainer.doctrine_names, window, state, resumed_at)]
     present = [(d, trainer.doctrine_names[d]) for d in trainer.doctrines_present]
     start_steps, start = trainer.num_timesteps, time.perf_counter()
     if on_rollout is not None:
@@ -998,15 +1072,17 @@ def _run(
     while trainer.num_timesteps < target and not stop():
         rollout = trainer.collect()
         losses = trainer.update(rollout)
-        values = {name: v.reshape(-1).tolist() for name, v in losses.items()}  # per member: the one host sync
-        if not all(math.isfinite(v) for member_values in values.values() for v in member_values):
+        values = {name: v.reshape(-1).tolist() for name, v in losses.items()}  # per member: the host sync
+        weights_finite, forbidden_played = trainer.health(rollout).tolist()  # (the device has just synced)
+        problem = diverged(values, weights_finite, forbidden_played)
+        if problem:
             bar.close()
             close()
             latest = f"the last good checkpoint is in {checkpoints}" if checkpoints.exists() else "no checkpoint"
-            shown = {name: v[0] if len(v) == 1 else v for name, v in values.items()}
             raise NonFiniteLoss(
-                f"the loss became non-finite at {trainer.num_timesteps} timesteps ({shown}); {latest}. "
-                "valid: a smaller --learning-rate or --max-grad-norm, or --resume from the checkpoint"
+                f"the training diverged at {trainer.num_timesteps} timesteps: {problem}; {latest}. valid: a smaller "
+                "--learning-rate or --max-grad-norm, in a new --out (a --resume keeps them, and would repeat the "
+                "same steps)"
             )
         total, count = trainer.stats.take()
         n_doctrines = len(trainer.doctrine_names)
@@ -1034,7 +1110,9 @@ def _run(
     bar.close()
     path = checkpoint()
     close()
-    if stop.signum is not None:  # written while the stop handler still holds SIGTERM: a second signal waits
+    # The checkpoint above was written under the stop handler: a second signal would have ended the process at once,
+    # and the atomic write would have left the checkpoint before it whole.
+    if stop.signum is not None:
         if not population:
             return stopped(out, stop.signum, path, summary(False, logs[0]))
         for log in logs:

@@ -18,8 +18,9 @@ from typing import Any
 
 import torch
 
-#: The logit added to a forbidden action's (see the module's docstring). Against logits of a few units, a Gumbel
-#: draw of at most about 46 (uniforms clamped at 1e-20) can never lift it above an allowed action's.
+#: The logit added to a forbidden action's (see the module's docstring). Against logits of a few units, the Gumbel
+#: noise (from about -3.8, at uniforms clamped at 1e-20, to about 16.6, at float32's largest uniform below 1) can
+#: never lift it above an allowed action's; a diverged network whose logits outgrow it is stopped by the trainer.
 MASKED_LOGIT = -1e9
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import signal
 import sys
 import time
@@ -167,12 +168,14 @@ def check_args(args: Args, auto_device: bool = True) -> None:
     for name, low, high in (("gamma", 0.0, 1.0), ("gae_lambda", 0.0, 1.0)):
         if not low < getattr(args, name) <= high:
             raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: in ({low}, {high}]")
-    for name in ("learning_rate", "clip_range", "max_grad_norm"):
-        if not getattr(args, name) > 0:
-            raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: a number > 0")
-    for name in ("ent_coef", "vf_coef"):
-        if not getattr(args, name) >= 0:
-            raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: a number >= 0")
+    if args.seed < 0:
+        raise ValueError(f"--seed={args.seed} is invalid; valid: an integer >= 0")
+    above_zero = {"learning_rate": True, "clip_range": True, "max_grad_norm": True, "ent_coef": False, "vf_coef": False}
+    for name, strictly in above_zero.items():
+        value = getattr(args, name)
+        if not math.isfinite(value) or value < 0 or (strictly and value == 0):
+            valid = "a finite number > 0" if strictly else "a finite number >= 0"
+            raise ValueError(f"--{name.replace('_', '-')}={value} is invalid; valid: {valid}")
     net_arch(args)
     check_device(args.device, auto_device)
 
@@ -184,11 +187,13 @@ def check_device(device: str, auto: bool = True) -> None:
 
     if auto and device == "auto":
         return
+    valid = "cpu, cuda, cuda:N" + (", auto" if auto else "")
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError):
-        valid = "cpu, cuda, cuda:N" + (", auto" if auto else "")
         raise ValueError(f"--device={device!r} is invalid; valid: {valid}") from None
+    if parsed.type not in ("cpu", "cuda"):  # torch knows meta, mps, xpu, ...: the trainers run on these two
+        raise ValueError(f"--device={device!r} is invalid; valid: {valid}")
     if parsed.type == "cuda" and not torch.cuda.is_available():
         valid = "cpu" + (" (or auto)" if auto else "")
         raise ValueError(f"--device={device!r} is invalid: torch sees no CUDA device here; valid: {valid}")
@@ -211,6 +216,8 @@ def make_config(args: Args) -> EnvConfig:
     if "doctrines" in overrides:
         raise ValueError("--set doctrines=... is not allowed; valid: choose them with --doctrine security|power|mixed")
     if args.max_cycles is not None:
+        if "max_cycles" in overrides:
+            raise ValueError("the episode length is given twice; valid: --max-cycles N or --set max_cycles=N")
         overrides["max_cycles"] = args.max_cycles
     if args.capability_spread:
         if "capability_spread" in overrides:
