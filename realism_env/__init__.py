@@ -4,7 +4,7 @@
     env = realism_env.parallel_env(scenario="multipolar", doctrines="power")
     observations, infos = env.reset(seed=0)
 
-See :class:`realism_env.env.RealismEnv` for the specification.
+See :class:`realism_env.RealismEnv` for the specification.
 """
 
 from realism_env.actions import (

@@ -379,8 +379,18 @@ def resolve_backend(backend: str = "numpy", device: Any = None, dtype: Any = Non
         torch_device = torch.device("cpu" if device is None else device)
     except (RuntimeError, TypeError) as error:
         raise ValueError(f"device={device!r} is invalid ({error}); valid: 'cpu', 'cuda', 'cuda:0', ...") from None
-    if torch_device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} is invalid: torch sees no CUDA device here; valid: 'cpu'")
+    if torch_device.type == "meta":  # shapes without data: no world can be stepped on it
+        raise ValueError(f"device={device!r} is invalid: a meta tensor holds no data; valid: 'cpu', 'cuda', ...")
+    if torch_device.type != "cpu":  # cuda, or another accelerator torch knows (mps, xpu, ...): is one here?
+        accelerator = getattr(torch, torch_device.type, None)
+        available = accelerator is not None and accelerator.is_available()
+        kind = "CUDA" if torch_device.type == "cuda" else torch_device.type
+        if not available:
+            raise ValueError(f"device={device!r} is invalid: torch sees no {kind} device here; valid: 'cpu'")
+        count = accelerator.device_count() if hasattr(accelerator, "device_count") else 1
+        if torch_device.index is not None and torch_device.index >= count:
+            valid = ", ".join(repr(f"{torch_device.type}:{i}") for i in range(count))
+            raise ValueError(f"device={device!r} is invalid: torch sees {count} {kind} device(s) here; valid: {valid}")
     default = "float32" if torch_device.type != "cpu" else "float64"
     return Backend("torch", torch_namespace(), torch_device, getattr(torch, name or default))
 

@@ -199,7 +199,9 @@ DOCTRINES: dict[str, Doctrine] = {}
 
 def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrine:
     """Add ``doctrine`` to :data:`DOCTRINES` so configs can name it. Register it in every process that builds an env
-    (for example at import of the module that defines it): a config unpickled in a fresh process names doctrines."""
+    (for example at import of the module that defines it): a config unpickled in a fresh process names doctrines.
+    With ``reveal_doctrines=True`` observations show a one-hot over every registered doctrine (sorted by name), so a
+    registration changes their size: register the same doctrines wherever a policy trained on them is used."""
     if not isinstance(doctrine, Doctrine):
         raise ValueError(f"register_doctrine takes a Doctrine, got {type(doctrine).__name__}")
     if not doctrine.name or not isinstance(doctrine.name, str):

@@ -222,15 +222,18 @@ class RealismEnv(ParallelEnv):
         self.doctrines = self._spec.doctrines
         self.layout = self._spec.layout
         self._n_actions = n_actions(n, len(config.arms_shares))
-        self._observation_space = gymnasium.spaces.Dict(
-            {
-                "observation": gymnasium.spaces.Box(0.0, 1.0, (self.layout.size,), np.float32),
-                "action_mask": gymnasium.spaces.Box(0, 1, (self._n_actions,), np.int8),
-            }
-        )
-        self._action_space = gymnasium.spaces.Discrete(self._n_actions)
-        self.observation_spaces = {a: self._observation_space for a in self.possible_agents}
-        self.action_spaces = {a: self._action_space for a in self.possible_agents}
+        # One space object per agent: each has its own random generator, so seeding one agent's space (for
+        # space.sample()) leaves the others' draws alone.
+        self.observation_spaces = {
+            a: gymnasium.spaces.Dict(
+                {
+                    "observation": gymnasium.spaces.Box(0.0, 1.0, (self.layout.size,), np.float32),
+                    "action_mask": gymnasium.spaces.Box(0, 1, (self._n_actions,), np.int8),
+                }
+            )
+            for a in self.possible_agents
+        }
+        self.action_spaces = {a: gymnasium.spaces.Discrete(self._n_actions) for a in self.possible_agents}
         self.state_space = gymnasium.spaces.Box(0.0, 1.0, (state_size(config),), np.float32)
         self.agents: list[str] = []
         self.world: World | None = None

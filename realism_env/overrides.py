@@ -62,12 +62,15 @@ def _parse_as(kind: Any, text: str) -> Any:
             raise ValueError("a finite number")
         return value
     if kind is str:
-        if "," in text:
+        if "," in text or not text:
             raise ValueError("a single name")
         return text
     if typing.get_origin(kind) is tuple:
         (item,) = {a for a in typing.get_args(kind) if a is not Ellipsis}
-        items = [t.strip() for t in text.strip("()[] ").split(",") if t.strip()]
+        inside = text.strip("()[] ")
+        items = [t.strip() for t in inside.split(",")] if inside else []
+        if "" in items:  # "0.1,,0.2": a value left out, not a shorter list
+            raise ValueError("a comma-separated list with no empty item")
         try:
             return tuple(_parse_as(item, t) for t in items)
         except ValueError as error:

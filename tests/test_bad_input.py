@@ -406,7 +406,11 @@ def test_without_growth_any_episode_length_is_valid(growth_rate):
 def test_a_torch_device_that_does_not_exist_raises_naming_it():
     if torch_missing():
         pytest.skip(torch_missing())
-    for device in ("nonsense", "cuda:99"):
+    import torch
+
+    # devices torch knows but this machine lacks, or that hold no data (meta), as well as nonsense
+    absent = [d for d in ("mps", "xpu") if not getattr(torch, d).is_available()]
+    for device in ("nonsense", "cuda:99", "meta", *absent):
         with pytest.raises(ValueError) as error:
             WorldBatch(EnvConfig(n_nations=3), 2, backend="torch", device=device)
         assert f"device={device!r}" in str(error.value) and "valid" in str(error.value)

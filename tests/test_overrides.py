@@ -30,3 +30,13 @@ def test_bad_overrides_name_the_field_and_what_is_valid():
         parse_override("conquest_payoff=lots")
     with pytest.raises(ValueError, match="valid: FIELD=VALUE"):
         parse_override("conquest_payoff")
+
+
+def test_a_list_with_a_value_left_out_is_refused_not_shortened():
+    """``0.1,,0.2`` is a typo for three values, not a list of two."""
+    with pytest.raises(ValueError, match=r"growth_rates=.0.1,,0.2. is invalid; expected a comma-separated list"):
+        parse_override("growth_rates=0.1,,0.2")
+    with pytest.raises(ValueError, match="nation_names='a,b,' is invalid"):
+        parse_override("nation_names=a,b,")
+    assert parse_override("capability_shares=[0.3, 0.7]") == ("capability_shares", (0.3, 0.7))
+    assert parse_override("capability_shares=") == ("capability_shares", None)

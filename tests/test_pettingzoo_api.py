@@ -594,7 +594,7 @@ def test_metadata():
         assert env.metadata["render_fps"] > 0
 
 
-def test_agents_are_named_and_spaces_are_shared():
+def test_agents_are_named_and_have_equal_spaces_of_their_own():
     env = realism_env.parallel_env(n_nations=5)
     assert env.possible_agents == [f"nation_{i}" for i in range(5)]
     assert env.agents == []
@@ -602,3 +602,9 @@ def test_agents_are_named_and_spaces_are_shared():
     assert env.agents == env.possible_agents
     assert env.observation_space("nation_0") == env.observation_space("nation_4")
     assert env.action_space("nation_3").n == realism_env.n_actions(5)
+    # Each agent's space samples from its own generator: seeding one leaves another's draws alone.
+    env.action_space("nation_1").seed(7)
+    first = [env.action_space("nation_1").sample() for _ in range(5)]
+    env.action_space("nation_1").seed(7)
+    env.action_space("nation_2").seed(8)
+    assert [env.action_space("nation_1").sample() for _ in range(5)] == first
