@@ -98,13 +98,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import realism_env
 from agents import stats
 from agents.episodes import matched_seeds, run_episodes
-from agents.evaluation_output import format_comparison, format_report, write_json
+from agents.evaluation_output import check_out_path, format_comparison, format_report, write_json
 from agents.evaluation_report import bootstrap_settings, paired_report, report
 from agents.policies import POLICIES
 from agents.population import CONFIG_TYPES, format_choices, make_plan
@@ -287,8 +286,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             plans.append(make_plan(args.compare, **common))
         _check_run(args.episodes, args.seed)
         bootstrap_settings(args.confidence, args.resamples, args.seed)
-        if args.out is not None and not Path(args.out).resolve().parent.is_dir():
-            raise ValueError(f"--out {args.out!r}: folder {str(Path(args.out).parent)!r} does not exist")
+        if args.out is not None:
+            check_out_path("--out", args.out)
     except ValueError as error:
         parser.error(str(error))
     kwargs = {

@@ -6,6 +6,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import realism_env
@@ -98,3 +99,12 @@ def format_comparison(result: Mapping[str, Any]) -> str:
             )
         )
     return head + "\n\n" + _rows_text(("metric", "A mean", "B mean", "B - A", pct, "pairs", ""), rows)
+
+
+def check_out_path(option: str, path: str | os.PathLike[str]) -> None:
+    """Raise ValueError naming ``option`` when ``path`` cannot be written as a file: a folder, or in a folder that
+    does not exist."""
+    if Path(path).is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a folder; valid: a file path in it, e.g. {Path(path) / 'out'}")
+    if not Path(path).resolve().parent.is_dir():
+        raise ValueError(f"{option} {str(path)!r}: folder {str(Path(path).parent)!r} does not exist")

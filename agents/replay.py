@@ -40,6 +40,7 @@ from typing import Any
 import realism_env
 from agents.episodes import Episodes
 from agents.evaluate import add_episode_options
+from agents.evaluation_output import check_out_path
 from agents.population import make_plan
 from realism_env import atomic_write_bytes, parse_override
 
@@ -137,10 +138,11 @@ def build_parser(
 
 
 def check_out_paths(args: argparse.Namespace) -> None:
-    """Raise ValueError when a folder to write to does not exist."""
+    """Raise ValueError when a file to write is a folder, or its folder does not exist (before any episode is
+    played)."""
     for option, path in (("--out", args.out), ("--log", args.log)):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise ValueError(f"{option} {path!r}: folder {str(Path(path).parent)!r} does not exist")
+        if path is not None:
+            check_out_path(option, path)
 
 
 def write_outputs(document: Mapping[str, Any], args: argparse.Namespace) -> None:
@@ -168,12 +170,30 @@ def run_command(
     return document
 
 
+#: The options that choose the episode to play (their ``args`` names), which a replay of a log file cannot change.
+EPISODE_OPTIONS = {
+    "--population": "population",
+    "--scenario": "scenario",
+    "--seed": "seed",
+    "--max-cycles": "max_cycles",
+    "--set": "overrides",
+    "--doctrines": "doctrines",
+}
+
+
 def _document(args: argparse.Namespace) -> dict[str, Any]:
     """The episode of the command line: read with ``--from-log``, else played."""
     if args.from_log is not None:
-        if args.population is not None:
-            raise ValueError("--from-log replays a file: give it without --population")
-        document = realism_env.read_episode(args.from_log)
+        defaults = build_parser()
+        given = [
+            option for option, name in EPISODE_OPTIONS.items() if getattr(args, name) != defaults.get_default(name)
+        ]
+        if given:
+            raise ValueError(f"--from-log replays a file as it was played: give it without {', '.join(given)}")
+        try:
+            document = realism_env.read_episode(args.from_log)
+        except OSError as error:
+            raise ValueError(f"--from-log {args.from_log!r}: {error.strerror or error}") from None
         if args.title:
             document["meta"]["title"] = args.title
         return document

@@ -155,6 +155,8 @@ class SingleLearnerEnv(gymnasium.Env):
         learner_agent = self.learner_agent
         if learner_agent not in self.env.agents:
             raise RuntimeError("the learner's episode is over; call reset()")
+        # Checked before the scripted nations draw and remember anything: a refused step leaves the episode as it was.
+        realism_env.checked_action(learner_agent, action, self.action_space.n)
         others = {agent: self._observations[agent] for agent in self.env.agents if agent != learner_agent}
         played = self._background.act(others, self._rngs)
         actions: dict[str, Any] = {

@@ -8,9 +8,10 @@ A summary is ``{"mean", "ci_low", "ci_high", "n"}``:
 - ``[ci_low, ci_high]`` is the percentile bootstrap interval (Efron & Tibshirani 1993, ch. 13): draw ``n_resamples``
   samples of size ``n`` with replacement from the values, take the mean of each, and read the
   ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of those means;
-- with ``n == 0`` every field but ``n`` is NaN; with ``n == 1`` (or all values equal) the interval is the point;
-- ``ci_low <= mean <= ci_high`` always: in the rare very skewed sample whose percentile interval would leave out the
-  sample mean, the interval is widened to reach it.
+- with ``n == 0`` every field but ``n`` is NaN; with ``n == 1`` the interval is NaN (one value says nothing of its
+  spread, so no difference it shows is significant); with all of ``n >= 2`` values equal the interval is the point;
+- ``ci_low <= mean <= ci_high`` wherever the interval is defined: in the rare very skewed sample whose percentile
+  interval would leave out the sample mean, the interval is widened to reach it.
 
 The resampling uses ``np.random.default_rng(seed)``, made afresh for every summary, so a summary depends only on its
 values and arguments (not on what was summarised before) and is reproducible.
@@ -69,7 +70,9 @@ def summarize(
     if x.size == 0:
         return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 0}
     mean = float(x.mean())
-    if x.size == 1 or np.all(x == x[0]):
+    if x.size == 1:
+        return {"mean": mean, "ci_low": float("nan"), "ci_high": float("nan"), "n": 1}
+    if np.all(x == x[0]):
         return {"mean": mean, "ci_low": mean, "ci_high": mean, "n": int(x.size)}
     means = bootstrap_means(x, n_resamples, seed)
     alpha = (1.0 - confidence) / 2.0

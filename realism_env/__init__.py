@@ -12,6 +12,7 @@ from realism_env.actions import (
     N_ACTS,
     Act,
     DecodedAction,
+    checked_action,
     decode_action,
     encode_action,
     n_actions,
@@ -73,6 +74,7 @@ __version__ = "0.1.0"
 __all__ = [
     "atomic_write_bytes",
     "EpisodeLogError",
+    "checked_action",
     "dumps_episode",
     "MapGeometry",
     "episode_document",

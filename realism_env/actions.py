@@ -50,6 +50,19 @@ def n_actions(n_nations: int, n_arms_levels: int = len(DEFAULT_ARMS_SHARES)) -> 
     return n_arms_levels * N_ACTS * (n_nations - 1)
 
 
+def checked_action(agent: str, action: object, n: int) -> int:
+    """``action`` as an int of ``Discrete(n)``; ``ValueError`` naming ``agent``, the action and the valid range
+    otherwise (any integer type is taken, and a value equal to an integer)."""
+    try:
+        value = int(action)  # type: ignore[call-overload]
+        inside = value == action and 0 <= value < n
+    except (TypeError, ValueError):
+        inside = False
+    if not inside:
+        raise ValueError(f"{agent}: action {action!r} is outside the action space; valid: an integer in 0..{n - 1}")
+    return value
+
+
 def encode_action(
     arms_level: int,
     act: Act | int,

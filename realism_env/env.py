@@ -9,7 +9,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from realism_env.actions import N_ACTS, Act, n_actions
+from realism_env.actions import N_ACTS, Act, checked_action, n_actions
 from realism_env.backend import NumpyRandom, resolve_backend
 from realism_env.config import EnvConfig
 from realism_env.doctrines import terms_per_nation
@@ -351,17 +351,7 @@ class RealismEnv(ParallelEnv):
                 if agent not in self.agent_name_mapping:
                     raise ValueError(f"unknown agent {agent!r}; valid: {', '.join(self.possible_agents)}")
                 continue  # a nation already gone: PettingZoo lets callers pass None or stale actions
-            try:
-                value = int(action)
-                ok = value == action and 0 <= value < self._n_actions
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ValueError(
-                    f"{agent}: action {action!r} is outside the action space; "
-                    f"valid: an integer in 0..{self._n_actions - 1}"
-                )
-            flat[self.agent_name_mapping[agent]] = value
+            flat[self.agent_name_mapping[agent]] = checked_action(agent, action, self._n_actions)
         return np.array([flat], dtype=np.int64)
 
     def _observations(self, observations: np.ndarray, agents: list[str] | None = None) -> dict[str, dict]:

@@ -338,6 +338,19 @@ def test_single_learner_rejects_bad_arguments() -> None:
         env.reset(seed=0, options={"learner": 0})  # nation 1 would have no policy
 
 
+def test_a_refused_learner_action_leaves_the_episode_as_it_was() -> None:
+    """The action is checked before the scripted nations draw and remember: the next valid step is the one a fresh
+    episode of the same seed takes."""
+    refused, fresh = (SingleLearnerEnv(learner=1, background="random", **SMALL) for _ in range(2))
+    refused.reset(seed=3)
+    fresh.reset(seed=3)
+    with pytest.raises(ValueError, match=r"nation_1: action -1 is outside the action space; valid: an integer in"):
+        refused.step(-1)
+    wait = int(np.flatnonzero(refused.action_masks())[0])
+    for a, b in zip(refused.step(wait), fresh.step(wait), strict=True):
+        np.testing.assert_equal(a, b)
+
+
 def test_single_learner_replays_the_rollout_of_its_seed() -> None:
     """With the learner playing the background's policy, an episode is agents.rollout's episode of that seed."""
     env = SingleLearnerEnv(learner=1, background="defensive_realist", **SMALL)

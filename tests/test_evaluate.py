@@ -55,6 +55,8 @@ def assert_summary(summary: dict, episodes: int) -> None:
     assert 0 <= summary["n"] <= episodes
     if summary["n"] == 0:
         assert summary["mean"] is None and summary["ci_low"] is None and summary["ci_high"] is None
+    elif summary["n"] == 1:  # one value: a mean, and no interval
+        assert summary["mean"] is not None and summary["ci_low"] is None and summary["ci_high"] is None
     else:
         assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"]
 
@@ -259,7 +261,9 @@ def test_bootstrap_leaves_out_nan_and_counts_the_finite_values() -> None:
     assert 1.0 <= s["ci_low"] <= 3.0 <= s["ci_high"] <= 5.0
     empty = stats.summarize([np.nan, np.nan])
     assert empty["n"] == 0 and all(math.isnan(empty[k]) for k in ("mean", "ci_low", "ci_high"))
-    assert stats.summarize([2.0]) == {"mean": 2.0, "ci_low": 2.0, "ci_high": 2.0, "n": 1}
+    one = stats.summarize([2.0])  # no spread to estimate from one value: no interval, never significant
+    assert one["mean"] == 2.0 and one["n"] == 1 and math.isnan(one["ci_low"]) and math.isnan(one["ci_high"])
+    assert not stats.significant(stats.paired_difference([0.168], [0.1667]))
     assert stats.summarize([4.0] * 7) == {"mean": 4.0, "ci_low": 4.0, "ci_high": 4.0, "n": 7}
 
 
@@ -360,6 +364,7 @@ def test_config_overrides_are_parsed_to_the_field_type() -> None:
         (["--population", "random", "--compare", "random:5"], ["expected 6"]),
         (["--population", "random", "--confidence", "95"], ["confidence"]),
         (["--population", "random", "--out", "/nonexistent/folder/m.json"], ["does not exist"]),
+        (["--population", "random", "--out", "."], ["'.' is a folder", "valid: a file path in it"]),  # before playing
     ],
 )
 def test_bad_arguments_exit_with_a_message_naming_the_problem(

@@ -297,6 +297,26 @@ def test_spawned_workers_run_one_thread_per_numerical_library(monkeypatch: pytes
     assert os.environ["MKL_NUM_THREADS"] == "3"
 
 
+def test_an_interrupt_while_the_report_is_written_is_recorded_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C or SIGTERM after the last task, while the report is written, exits as any interrupt does (130, the
+    rerun hint) and timing.json says so, rather than a traceback after an entry marked finished."""
+    from train import experiment
+
+    def interrupted_report(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, "execute", lambda *args, **kwargs: None)  # every task already done
+    monkeypatch.setattr(experiment, "finish", interrupted_report)
+    out = tmp_path / "out"
+    argv = ["--preset-file", str(preset_file(tmp_path, TINY)), "--out", str(out), "--no-progress"]
+    assert experiment.main(argv) == 130
+    assert "interrupted: rerun `python -m train.experiment" in capsys.readouterr().err
+    entries = json.loads((out / "timing.json").read_text())["invocations"]
+    assert [entry["status"] for entry in entries] == ["interrupted"]
+
+
 def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Path) -> None:
     # 2 conditions x 2 seeds of 200 rollouts (a few seconds each), checkpoints every 40 rollouts.
     text = TINY.replace("timesteps = 384", "timesteps = 38400")
@@ -409,6 +429,10 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
         ("[environment]\nx = 1", "unknown key 'environment'"),
         ("[env]\nconquest = 0.5", "unknown key 'conquest' in [env]; valid keys: aid_share, arms_shares,"),
         ("[sweep]\nconquest_payoff = 0.5", "[sweep] conquest_payoff = 0.5 is invalid; valid: a non-empty list"),
+        # an episode's length is set per phase: training's and evaluation's may differ
+        ("[env]\nmax_cycles = 12", "[env] max_cycles is not set here; valid: [train] max_cycles (training episodes)"),
+        ("[sweep]\nmax_cycles = [8, 12]", "[sweep] max_cycles is not set here; valid: [train] max_cycles"),
+        ("[env]\ndoctrines = 'power'", "[env] doctrines is not set here; valid: [experiment] conditions"),
         ("[train]\ntimesteps = 'many'", "[train] timesteps = 'many' is invalid; valid: int"),
         ("[experiment]\nscenario = 'mars'", "scenario = 'mars' is invalid; valid: bipolar"),
         ("[experiment]\nconditions = ['liberal']", "conditions = ['liberal'] is invalid"),
@@ -884,6 +908,10 @@ def test_the_claims_section_says_why_a_value_is_undefined() -> None:
         f"(NaN when {realism_env.metrics.METRICS['arms_racing'].nan_when})."
     )
     assert undefined_values_note(scripted, scripted) is None
+    # Beside a preset that trained no power condition, the claim stands on security alone: nothing is "undefined".
+    alone = assess([claim], {"security": rows([0.2, 0.1, 0.3, 0.2])})
+    assert set(alone[0]["summary"]) == {"security"} and alone[0]["verdict"] == SUPPORTED
+    assert undefined_values_note(alone, alone) is None
 
 
 # --------------------------------------------------------------------------------------------------

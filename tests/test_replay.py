@@ -287,6 +287,13 @@ def test_the_episode_is_the_harness_matched_world() -> None:
         (["--population", "random", "--out", "/no/such/folder/x.html"], "does not exist"),
         (["--population", "random", "--from-log", "e.json", "--out", "x.html"], "without --population"),
         (["--population", "random", "--seed", "-1", "--out", "x.html"], "seed=-1 is invalid"),
+        (["--population", "random", "--out", "."], "--out '.' is a folder; valid: a file path in it"),
+        # a log replays as it was played: the options that choose an episode would be ignored
+        (
+            ["--from-log", "e.json", "--seed", "3", "--set", "conquest_payoff=0.5", "--out", "x.html"],
+            "without --seed, --set",
+        ),
+        (["--from-log", "/no/such/log.json", "--out", "x.html"], "--from-log '/no/such/log.json': No such file"),
     ],
 )
 def test_bad_arguments_exit_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

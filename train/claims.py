@@ -256,10 +256,13 @@ def judge(
 
 
 def claim_units(claim: Claim, rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, np.ndarray]:
-    """The per-unit values each condition of ``claim`` contributes."""
+    """The per-unit values each condition of ``claim`` contributes (a context condition that was not evaluated, as in
+    a preset without it, contributes nothing: it is shown beside, never tested)."""
     units = {}
     for condition in claim.conditions:
         rows = rows_by_condition.get(condition, [])
+        if condition == claim.context and not rows:
+            continue
         if claim.kind == "paired" and condition == claim.condition:
             units[condition] = unit_values(rows, lambda r: column(r, claim.metric) - column(r, claim.metric_b or ""))
         else:

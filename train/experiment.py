@@ -85,7 +85,7 @@ missing [train] keys train.fast_ppo's defaults::
     device = "cpu"                      # or "cuda": the worlds and the network on the GPU
     population = 1                      # consecutive seeds trained together as one run (train.population; for a GPU)
 
-    [env]                               # EnvConfig overrides for every condition (not doctrines)
+    [env]                               # EnvConfig overrides for every condition (not doctrines nor max_cycles)
     misperception = 0.2
 
     [sweep]                             # EnvConfig fields -> lists of values; every combination is a world
@@ -220,17 +220,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     invocations = list((read_json(history) or {}).get("invocations", []))
     started, counts = time.time(), {"trained": 0, "evaluated": 0, "skipped_runs": 0}
 
-    def record(status: str) -> None:
-        """This invocation's entry of timing.json (rewritten after every task, so a killed run leaves its last)."""
+    def record(status: str) -> list[dict[str, Any]]:
+        """This invocation's entry of timing.json, rewritten after every task (a killed run leaves its last) and at
+        the end; returns every invocation's entry."""
         entry = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)), "status": status}
         entry.update(counts, wall_time_s=round(time.time() - started, 3), command=command, workers=workers)
         atomic_write_json(history, {"invocations": [*invocations, entry]})
-        if status != "running":
-            invocations.append(entry)
+        return [*invocations, entry]
 
     record("running")
     try:
         execute(design, out, workers, not cli.no_progress, counts, on_task=lambda: record("running"))
+        # The report counts this invocation as finished; interrupted while it is written, it is recorded so.
+        path, written = finish(design, out, record("finished"), command)
     except KeyboardInterrupt:
         record("interrupted")
         print(f"\ninterrupted: rerun `{command}` to resume where it stopped", file=sys.stderr)
@@ -239,8 +241,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         record("failed")
         print(f"error: {error}", file=sys.stderr)
         return 1
-    record("finished")
-    path, written = finish(design, out, invocations, command)
     total = time.time() - started
     print(
         f"{counts['trained']} runs trained ({counts['skipped_runs']} already finished), {counts['evaluated']} "

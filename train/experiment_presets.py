@@ -117,9 +117,17 @@ def train_keys() -> dict[str, tuple[str, str]]:
     return {f.name: (_arg_kind(f.name), f.metadata["help"]) for f in fields(Args) if f.name not in TRAIN_RESERVED}
 
 
+#: EnvConfig fields that [env] and [sweep] leave to other tables: the conditions name the doctrines, and an episode's
+#: length is [train] max_cycles (training) and [evaluate] max_cycles (evaluation), which may differ.
+ENV_ELSEWHERE = {
+    "doctrines": "[experiment] conditions",
+    "max_cycles": "[train] max_cycles (training episodes) and [evaluate] max_cycles (evaluation episodes)",
+}
+
+
 def env_keys() -> list[str]:
-    """[env] and [sweep] keys: EnvConfig fields but doctrines."""
-    return [f.name for f in fields(EnvConfig) if f.name != "doctrines"]
+    """[env] and [sweep] keys: EnvConfig fields but those of :data:`ENV_ELSEWHERE`."""
+    return [f.name for f in fields(EnvConfig) if f.name not in ENV_ELSEWHERE]
 
 
 def _unknown(where: str, key: str, valid: Sequence[str]) -> PresetError:
@@ -198,6 +206,8 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         if not isinstance(values, dict):
             raise PresetError(f"[{table}] must be a table; got {values!r}")
         for key in values:
+            if key in ENV_ELSEWHERE:
+                raise PresetError(f"[{table}] {key} is not set here; valid: {ENV_ELSEWHERE[key]}")
             if key not in env_schema:
                 raise _unknown(f"[{table}]", key, list(env_schema))
     sweep = raw.get("sweep", {})

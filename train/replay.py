@@ -49,11 +49,13 @@ REPRESENTATIVE_METRICS = ("war_onsets", "final_hhi", "surviving_nations", "allia
 
 
 def run_overrides(run_dir: str | Path) -> tuple[dict[str, Any], int | None]:
-    """(EnvConfig overrides, max_cycles) that the run was trained with: its ``--set`` and ``--max-cycles``."""
+    """(EnvConfig overrides, max_cycles) that the run was trained with: its ``--set`` and ``--max-cycles`` (or a
+    ``--set max_cycles``: the episode length is returned apart, so that a replay's own length replaces it)."""
     args = json.loads((Path(run_dir) / "config.json").read_text())["args"]
     overrides = dict(parse_override(item) for item in args.get("set") or ())
     overrides.pop("doctrines", None)
-    return overrides, args.get("max_cycles")
+    set_cycles = overrides.pop("max_cycles", None)
+    return overrides, args.get("max_cycles") if args.get("max_cycles") is not None else set_cycles
 
 
 def learned_episode(
