@@ -344,6 +344,19 @@ def test_train_replay_plays_a_learned_run(fast_run: Path, tmp_path: Path) -> Non
     assert exit_info.value.code == 2
 
 
+def test_a_replays_length_replaces_the_length_a_run_was_trained_with_through_set(tmp_path: Path) -> None:
+    """A run trained with ``--set max_cycles=12``: a replay of ``--max-cycles 4`` is 4 turns, not an error."""
+    pytest.importorskip("torch")
+    from train import replay as train_replay
+    from train.fast_ppo import main
+
+    run = tmp_path / "run"
+    argv = ["--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--set", "max_cycles=12"]
+    assert main([*argv, "--out", str(run), "--no-progress-bar"]) == 0
+    assert len(train_replay.learned_episode(run, max_cycles=4)["turns"]) == 5  # the start and 4 turns
+    assert len(train_replay.learned_episode(run)["turns"]) <= 13  # the run's own 12 by default
+
+
 def test_write_replay_for_the_report(fast_run: Path, tmp_path: Path) -> None:
     from train.learned import learned_population, play
     from train.replay import representative_seed, write_replay
