@@ -1059,6 +1059,17 @@ def test_learned_nations_play_in_the_harness_in_self_play_and_among_a_background
         LearnedPolicy.from_env(realism_env.parallel_env(n_nations=4), **type_spec("lt4_power"))
 
 
+def test_the_report_explains_the_mixed_condition_only_where_it_was_trained(tmp_path: Path) -> None:
+    from train.report_sections import header_section
+
+    for conditions, explained in ((["security", "power"], False), (["security", "mixed"], True)):
+        text = TINY.replace('name = "tiny"', f'name = "tiny"\nconditions = {json.dumps(conditions)}')
+        design = resolve(load_preset(path=preset_file(tmp_path, text)))
+        design_line = next(line for line in header_section(design, {}, {}, "cmd") if line.startswith("**Design.**"))
+        assert ("(mixed: nations alternate" in design_line) == explained
+        assert "384 agent-steps per run (at least: whole rollouts)" in design_line
+
+
 def test_the_report_says_whom_the_learners_met_in_training() -> None:
     from train.report_sections import training_population
 

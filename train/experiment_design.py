@@ -118,6 +118,11 @@ class Design:
         return list(dict.fromkeys(self.evaluate["deviation_scenarios"])) if self.evaluate["deviants"] else []
 
     @property
+    def timesteps(self) -> int:
+        """Agent-steps a run trains (``[train] timesteps``, or train.fast_ppo's default)."""
+        return int(self.train.get("timesteps", Args.timesteps))
+
+    @property
     def eval_max_cycles(self) -> int:
         if self.evaluate.get("max_cycles") is not None:
             return int(self.evaluate["max_cycles"])

@@ -29,7 +29,6 @@ from train.experiment_workers import (
     train_run,
     worker_pool,
 )
-from train.fast_ppo import Args
 
 
 class _Progress:
@@ -136,7 +135,7 @@ def execute(
     right after an interruption too; ``on_task()`` is called after each) and the wall time are returned."""
     start = time.perf_counter()
     runs = design.runs(out)
-    timesteps = int(design.train.get("timesteps", Args.timesteps))
+    timesteps = design.timesteps
     to_train = [(c, s, d) for c, s, d in runs if not run_finished(d, timesteps)]
     jobs = design.training_jobs(out, to_train)
     baselines = [j for j in (pending_items(job) for job in baseline_jobs(design, out)) if j is not None]

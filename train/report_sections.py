@@ -154,10 +154,14 @@ def header_section(
     parts.append(
         "**Design.** Conditions: "
         + ", ".join(f"`{d}`" for d in design.doctrines)
-        + f" (mixed: nations alternate {' and '.join(MIXED_ORDER)}, nation_0 {MIXED_ORDER[0]}, one network with "
-        "the doctrine indicator); "
-        f"training scenario `{design.scenario}`; sweep: {sweep}; seeds {list(design.seeds)}; "
-        f"{design.train.get('timesteps', 'default')} agent-steps per run "
+        + (
+            f" (mixed: nations alternate {' and '.join(MIXED_ORDER)}, nation_0 {MIXED_ORDER[0]}, one network with "
+            "the doctrine indicator)"
+            if "mixed" in design.doctrines
+            else ""
+        )
+        + f"; training scenario `{design.scenario}`; sweep: {sweep}; seeds {list(design.seeds)}; "
+        f"{design.timesteps} agent-steps per run (at least: whole rollouts) "
         f"(train.fast_ppo, {training_population(design.train)}, one shared network per run). "
         f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
         f"{ev['seed'] + ev['episodes'] - 1}, {design.eval_max_cycles} turns), "
