@@ -317,6 +317,33 @@ def test_an_interrupt_while_the_report_is_written_is_recorded_as_one(
     assert [entry["status"] for entry in entries] == ["interrupted"]
 
 
+def test_two_invocations_on_one_folder_keep_each_others_timing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another invocation on the same --out (the run locks let two share the work) records its entry while this one
+    runs: timing.json keeps both, where each used to rewrite the list it had read when it started."""
+    from train import experiment
+
+    out = tmp_path / "out"
+    other = {"started": "2000-01-01T00:00:00", "status": "finished", "trained": 2, "invocation": "other"}
+
+    def execute(*args: object, on_task: Any = None, **kwargs: object) -> None:
+        (out / "timing.json").write_text(json.dumps({"invocations": [other]}))  # the other one finished meanwhile
+        on_task()
+
+    reported = []
+
+    def finish(design: object, out: Path, entries: list, command: str) -> tuple[Path, bool]:
+        reported.extend(entries)
+        return out / "report.md", True
+
+    monkeypatch.setattr(experiment, "execute", execute)
+    monkeypatch.setattr(experiment, "finish", finish)
+    argv = ["--preset-file", str(preset_file(tmp_path, TINY)), "--out", str(out), "--no-progress"]
+    assert experiment.main(argv) == 0
+    entries = json.loads((out / "timing.json").read_text())["invocations"]
+    assert [entry["status"] for entry in entries] == ["finished", "finished"] and entries[0] == other
+    assert reported == entries
+
+
 def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Path) -> None:
     # 2 conditions x 2 seeds of 200 rollouts (a few seconds each), checkpoints every 40 rollouts.
     text = TINY.replace("timesteps = 384", "timesteps = 38400")

@@ -119,6 +119,7 @@ evaluation jobs and their cache keys), :mod:`train.experiment_workers` (worker p
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -217,16 +218,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     history = out / "timing.json"
-    invocations = list((read_json(history) or {}).get("invocations", []))
     started, counts = time.time(), {"trained": 0, "evaluated": 0, "skipped_runs": 0}
+    invocation = f"{started:.6f}-{os.getpid()}"  # this invocation's entry, among those of others on the same --out
 
     def record(status: str) -> list[dict[str, Any]]:
         """This invocation's entry of timing.json, rewritten after every task (a killed run leaves its last) and at
-        the end; returns every invocation's entry."""
+        the end, beside the entries the file holds now (an invocation running beside this one keeps its own);
+        returns every invocation's entry."""
         entry = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)), "status": status}
         entry.update(counts, wall_time_s=round(time.time() - started, 3), command=command, workers=workers)
-        atomic_write_json(history, {"invocations": [*invocations, entry]})
-        return [*invocations, entry]
+        entry["invocation"] = invocation
+        others = [e for e in (read_json(history) or {}).get("invocations", []) if e.get("invocation") != invocation]
+        entries = sorted([*others, entry], key=lambda e: e.get("started", ""))
+        atomic_write_json(history, {"invocations": entries})
+        return entries
 
     record("running")
     try:
