@@ -77,7 +77,7 @@ class EnvConfig:
     upkeep: float = 0.02
     """Yearly cost to the economy of each unit of military, as a share of it (power must be paid for)."""
     attrition: float = 0.1
-    """Force lost on a front per unit of force the enemy commits there, per year (Lanchester's linear law)."""
+    """Force lost on a front per unit of force the enemy commits there, per year (Lanchester's square law)."""
     capture_steepness: float = 5.0
     """Exponent of the logistic capture odds (Cederman 1997: c = 5)."""
     war_devastation: float = 0.01

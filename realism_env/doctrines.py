@@ -94,7 +94,9 @@ class Outcome:
 
     @_computed_once
     def provinces_lost(self) -> Any:
-        """Provinces lost this turn (by force or concession), as float."""
+        """Net provinces lost this turn (by force or concession), as float: held before less held after, so a
+        province taken elsewhere in the same turn offsets one lost (counting each lost province alone would change the
+        reward: a candidate for a later version of the env)."""
         return self.xp.maximum(self.before_land.held - self.after_land.held, 0.0)
 
     @_computed_once

@@ -107,6 +107,7 @@ class RealismEnv(ParallelEnv):
 
         r = 0.5 * alive + min(1, S / 1.1) - 2 * provinces_lost / initial_provinces - 10 * eliminated
         S = (own + allies' military) / strongest military among non-allied neighbours and enemies
+        provinces_lost = max(provinces held before the turn - held after it, 0)   (net of provinces taken)
 
     ``power`` (offensive realism, Mearsheimer)::
 

@@ -27,8 +27,8 @@ Conventions shared by the strategy metrics (documented once here, tested in ``te
   demands, military, power shares); the act and the arms level chosen come from the world after the step.
 - *The strongest nation* at a turn is the live nation with the largest power share (``rules.power_share``), if it is
   unique (ties within ``TIE_TOLERANCE`` mean there is none that turn).
-- *Threatened by the strongest*: a live nation other than the strongest that borders it (land or sea), is at war with
-  it, or faces its standing demand.
+- *Threatened by the strongest*: a live nation other than the strongest, not allied with it, that borders it (land
+  or sea), is at war with it, or faces its standing demand (an ally of the strongest is one it cannot attack).
 - *Great power*: a live nation whose power share is at least ``GREAT_POWER_RATIO`` (0.5) times the largest share.
 - Symmetric events (battle, alliance formed, peace) count once per unordered pair.
 """
@@ -169,8 +169,10 @@ class EpisodeLog:
     @cached_property
     def threatened(self) -> np.ndarray:
         """[W, T, N] threatened by the strongest at the start of each turn: it borders or fights the strongest, or
-        faces its standing demand."""
+        faces its standing demand, and is not its ally (the rules' own test of a threat, ``rules.attackable``, leaves
+        allies out: the strongest cannot attack them)."""
         relation = self.neighbour[:, :-1] | self.at_war[:, :-1] | self.demand[:, :-1]  # [w, t, S, i]
+        relation = relation & ~self.allied[:, :-1]
         by_strongest = (self.strongest[..., :, None] & relation).any(axis=-2)
         return by_strongest & ~self.strongest & self.alive[:, :-1]
 
@@ -709,7 +711,8 @@ def _buck_passing(log: EpisodeLog) -> tuple[np.ndarray, np.ndarray]:
     arms = (after > before) | (after == log.n_arms_levels - 1)
     target_is_strongest = np.take_along_axis(log.strongest, log.target.astype(np.intp), axis=-1)
     allies = (log.act == Act.ALLY) & ~target_is_strongest
-    fights = (log.at_war[:, :-1] & log.strongest[..., None, :]).any(axis=-1)
+    # fought the strongest in the turn: a battle with it, also in a war declared that turn
+    fights = (log.battle & log.strongest[..., None, :]).any(axis=-1)
     balances = log.threatened & (arms | allies | fights)
     others_balance = balances.sum(axis=-1, keepdims=True) - balances > 0
     return log.threatened & ~balances & others_balance, log.threatened
@@ -718,7 +721,8 @@ def _buck_passing(log: EpisodeLog) -> tuple[np.ndarray, np.ndarray]:
 @_metric("buck_passing", "nation-turns")
 def buck_passing(log: EpisodeLog) -> np.ndarray:
     """Turns a nation threatened by the strongest neither armed (raised its arms level or kept it at the top), allied
-    (ALLY toward a nation other than the strongest) nor fought the strongest, while another threatened nation did."""
+    (ALLY toward a nation other than the strongest) nor fought the strongest (a battle with it in the turn), while
+    another threatened nation did."""
     return _buck_passing(log)[0].sum(axis=(1, 2)).astype(np.float64)
 
 

@@ -247,8 +247,11 @@ def power_share(world: World, inc: Any = None) -> Any:
 
 
 def credibility(world: World) -> Any:
-    """[W, N] share of refused threats a nation went to war over, with a uniform prior (Laplace's rule), so a
-    nation with no record is half credible (Schelling 1966: a threat is as good as the record behind it)."""
+    """[W, N] share of a nation's threats it went to war over, ``(enforced + 1) / (made + 2)`` (Laplace's rule: a
+    nation with no record is half credible; Schelling 1966: a threat is as good as the record behind it). Every
+    threat made counts, also one the target gave in to, so a nation whose demands are met looks less resolute than
+    one whose refused demands it enforced (a share of refused threats only would need a count of them: a candidate
+    for a later version of the env)."""
     xp = array_namespace(world.threats_made)
     float_dtype = world.wealth.dtype
     return xp.astype(world.threats_enforced + 1, float_dtype) / xp.astype(world.threats_made + 2, float_dtype)
@@ -564,7 +567,7 @@ def advance(
     per_front = world.military / xp.maximum(fronts, 1.0)
     committed = zero_unless(at_war, per_front[:, :, None])  # i's force against j
     enemy = xp.permute_dims(committed, (0, 2, 1))
-    # Attrition (Lanchester's linear law): losses proportional to the force the enemy commits.
+    # Attrition (Lanchester's square law, aimed fire): losses proportional to the force the enemy commits.
     losses = xp.minimum(committed, config.attrition * enemy)
     wealth, owner = world.wealth, world.owner
     province_taken = xp.zeros((n_worlds, n, n), dtype=xp.int64, device=device)

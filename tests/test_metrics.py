@@ -376,7 +376,9 @@ def test_buck_passing():
     act[0, 3], target[0, 3] = Act.ALLY, 1  # turn 1: 1 arms, 3 allies (against 0), 2 passes the buck
     # turn 2: nobody balances, so nobody passes the buck
     act[2, 2], target[2, 2] = Act.ALLY, 0  # turn 3: 1 stays at the top level; 2 courts 0 (not balancing): 2, 3 pass
-    at_war = span(turns + 1, n, 0, 3, [3])  # turn 4: 3 fights 0 (and disarms); 1 kept at top; 2 passes
+    # turn 4: 3 declares war on 0 and fights it that turn (not at war at its start), and disarms; 1 kept at top;
+    # 2 passes
+    battle = pairs(turns, n, {(3, 3, 0): True}, symmetric=True)
     log = make_log(
         n,
         turns,
@@ -385,12 +387,23 @@ def test_buck_passing():
         arms_level=arms,
         act=act,
         target=target,
-        at_war=at_war,
+        events={"battle": battle},
     )
     m = episode_metrics(log)
     assert m["buck_passing"] == 1 + 0 + 2 + 1
     assert m["buck_passing_rate"] == pytest.approx(4 / 12)
     np.testing.assert_array_equal(nation_metrics(log)["buck_passing"], [0, 0, 3, 1])
+
+
+def test_an_ally_of_the_strongest_is_not_threatened_by_it_and_passes_no_buck():
+    """1 borders the strongest (0) but is its ally: the strongest cannot attack it (rules.attackable)."""
+    n, turns = 4, 1
+    neighbour = span(2, n, 0, 1, [0, 1]) | span(2, n, 0, 2, [0, 1])  # 0 borders 1 and 2
+    allied = span(2, n, 0, 1, [0, 1])
+    arms = np.array([[2, 2, 2, 2], [2, 2, 3, 2]])  # 2 arms; 1 does not
+    log = make_log(n, turns, share=_strongest_first(turns), neighbour=neighbour, allied=allied, arms_level=arms)
+    m = episode_metrics(log)
+    assert m["buck_passing"] == 0 and m["buck_passing_rate"] == 0  # 2 is the only nation threatened
 
 
 def test_a_nation_the_strongest_does_not_threaten_never_passes_the_buck():
