@@ -184,10 +184,8 @@ EPISODE_OPTIONS = {
 def _document(args: argparse.Namespace) -> dict[str, Any]:
     """The episode of the command line: read with ``--from-log``, else played."""
     if args.from_log is not None:
-        defaults = build_parser()
-        given = [
-            option for option, name in EPISODE_OPTIONS.items() if getattr(args, name) != defaults.get_default(name)
-        ]
+        parser = build_parser()
+        given = [option for option, name in EPISODE_OPTIONS.items() if getattr(args, name) != parser.get_default(name)]
         if given:
             raise ValueError(f"--from-log replays a file as it was played: give it without {', '.join(given)}")
         try:
