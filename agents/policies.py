@@ -628,9 +628,10 @@ class DefensiveRealist(Realist):
     - **Internal balancing to sufficiency.** Its security ratio ``S`` is (own + allies' military) over the
       strongest non-allied neighbour, enemy or aggressive power. It raises its arms level by one while
       ``S < S*`` (1.1), or while a threat is rising or aggressive and ``S <= comfort * S*``; it lowers it by one
-      (never below level 1) once ``S > comfort * S*`` with no threat rising or aggressive; it mobilises fully
-      only while at war. Power
-      beyond sufficiency buys nothing and only feeds the security dilemma.
+      (never below level 1) once ``S > comfort * S*`` with no threat rising or aggressive; at war it mobilises
+      fully at once. At peace the rise goes on, up to the top level, for as long as it stays insufficient: among
+      nations that all arm (the security dilemma) it reaches the top level at peace (in seeded episodes of every
+      scenario against offensive realists, on most of its peacetime turns). Power beyond sufficiency buys nothing.
     - **External balancing.** While ``S < comfort * S*`` it accepts, and while ``S < S*`` it also proposes,
       alliances with nations that are not the threat: the threat is the non-allied neighbour or enemy with the
       highest strength weighted by its recent aggression and by whether it is rising; partners are live

@@ -599,6 +599,8 @@ def test_on_torch_worlds_the_background_plays_on_the_device_as_on_the_host():
     ("argv", "message"),
     [
         (["--background", "hawk"], "unknown background policy 'hawk'; valid:"),
+        # a background that names no policy: its nations would play the learner's own samples, out of the loss
+        (["--background", " , ", "--background-share", "0.5"], "background ' , ' names no policy; valid:"),
         (["--background-share", "0.5"], "--background-share needs --background"),
         (["--background", "random", "--background-share", "1.5"], "--background-share=1.5 is invalid"),
         (["--background", "random", "--background-share", "0.5", "--n-focal", "6"], "--n-focal=6 is invalid"),

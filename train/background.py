@@ -28,8 +28,11 @@ from train.checkpoint import restore_generator
 
 
 def parse_background(text: str) -> tuple[str, ...]:
-    """Policy names from ``"name,name"`` (empty: none); ``ValueError`` names an unknown one and the valid ones."""
+    """Policy names from ``"name,name"`` (empty: none); ``ValueError`` names an unknown one and the valid ones, or
+    text that names none (``","``: background worlds whose nations no policy would play)."""
     names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if text.strip() and not names:
+        raise ValueError(f"background {text!r} names no policy; valid: e.g. offensive_realist,defensive_realist")
     for name in names:
         if name not in POLICIES:
             raise ValueError(f"unknown background policy {name!r}; valid: {', '.join(sorted(POLICIES))}")
