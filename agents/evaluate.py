@@ -104,7 +104,7 @@ import realism_env
 from agents import stats
 from agents.episodes import matched_seeds, run_episodes
 from agents.evaluation_output import check_out_path, format_comparison, format_report, write_json
-from agents.evaluation_report import bootstrap_settings, paired_report, report
+from agents.evaluation_report import bootstrap_settings, paired_report, report, whole_number
 from agents.policies import POLICIES
 from agents.population import CONFIG_TYPES, format_choices, make_plan
 from realism_env import parse_override
@@ -114,11 +114,9 @@ from realism_env import parse_override
 # --------------------------------------------------------------------------------------------------
 
 
-def _check_run(episodes: int, seed: int) -> None:
-    if not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"episodes={episodes!r} is invalid; valid: an integer >= 1")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed={seed!r} is invalid; valid: an integer >= 0")
+def _check_run(episodes: int, seed: int) -> tuple[int, int]:
+    """``episodes`` and ``seed`` as Python ints (numpy integers are taken); ``ValueError`` naming a bad one."""
+    return whole_number("episodes", episodes, 1), whole_number("seed", seed, 0)
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
@@ -148,7 +146,7 @@ def evaluate(
     every metric; the report's shape is in the module docstring (NaN stays NaN here; :func:`write_json` writes it
     as null). Arguments are validated before the first episode (``ValueError``)."""
     plan = make_plan(population, scenario, overrides, max_cycles, doctrines)
-    _check_run(episodes, seed)
+    episodes, seed = _check_run(episodes, seed)
     boot = bootstrap_settings(confidence, n_resamples, seed)
     bar = _progress_bar(episodes, progress)
     try:
@@ -177,7 +175,7 @@ def compare(
     every metric (episode ``k`` of B minus episode ``k`` of A, bootstrapped over the pairs)."""
     plan_a = make_plan(population_a, scenario, overrides, max_cycles, doctrines)
     plan_b = make_plan(population_b, scenario, overrides, max_cycles, doctrines)
-    _check_run(episodes, seed)
+    episodes, seed = _check_run(episodes, seed)
     boot = bootstrap_settings(confidence, n_resamples, seed)
     seeds = matched_seeds(seed, episodes)
     bar = _progress_bar(2 * episodes, progress)

@@ -4,6 +4,7 @@ a report is in the docstring of :mod:`agents.evaluate`."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,9 +47,16 @@ def bootstrap_settings(confidence: float, n_resamples: int, seed: int) -> dict[s
     """A report's ``bootstrap`` entry; raises ``ValueError`` on a bad ``confidence`` or ``n_resamples``."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence!r} is invalid; valid: a number strictly between 0 and 1")
-    if not isinstance(n_resamples, int) or n_resamples < 1:
-        raise ValueError(f"n_resamples={n_resamples!r} is invalid; valid: an integer >= 1")
-    return {"method": "percentile", "confidence": confidence, "n_resamples": n_resamples, "seed": seed}
+    n_resamples = whole_number("n_resamples", n_resamples, 1)
+    return {"method": "percentile", "confidence": float(confidence), "n_resamples": n_resamples, "seed": seed}
+
+
+def whole_number(name: str, value: Any, minimum: int) -> int:
+    """``value`` as a Python int (any integer type, numpy's included; not a bool or a float); ``ValueError`` naming
+    ``name`` and the valid range otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name}={value!r} is invalid; valid: an integer >= {minimum}")
+    return int(value)
 
 
 def paired_report(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:

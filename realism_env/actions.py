@@ -12,6 +12,7 @@ network act for every nation (parameter sharing) without learning its own index.
 
 from __future__ import annotations
 
+import operator
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -52,15 +53,21 @@ def n_actions(n_nations: int, n_arms_levels: int = len(DEFAULT_ARMS_SHARES)) -> 
 
 def checked_action(agent: str, action: object, n: int) -> int:
     """``action`` as an int of ``Discrete(n)``; ``ValueError`` naming ``agent``, the action and the valid range
-    otherwise (any integer type is taken, and a value equal to an integer)."""
+    otherwise. Any integer type is taken (Python, numpy, a 0-d integer array or tensor); a float or a bool is not,
+    as ``gymnasium.spaces.Discrete.contains`` refuses them (``3.0`` or ``True`` is more likely a bug than a choice)."""
     try:
-        value = int(action)  # type: ignore[call-overload]
-        inside = value == action and 0 <= value < n
-    except (TypeError, ValueError):
+        value = operator.index(action)  # type: ignore[arg-type]
+        inside = not _is_bool(action) and 0 <= value < n
+    except TypeError:
         inside = False
     if not inside:
         raise ValueError(f"{agent}: action {action!r} is outside the action space; valid: an integer in 0..{n - 1}")
     return value
+
+
+def _is_bool(value: object) -> bool:
+    """Whether ``value`` is a bool: Python's, or an array or tensor of a boolean dtype (each passes as an index)."""
+    return isinstance(value, bool) or "bool" in str(getattr(value, "dtype", ""))
 
 
 def encode_action(

@@ -23,7 +23,13 @@ N_ACTIONS = realism_env.n_actions(6)  # the default scenario's action space
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action", [-1, N_ACTIONS, N_ACTIONS + 7, 2.5, "x", None, np.float64(0.5), [3]], ids=repr)
+# A float or a bool equal to an integer is refused too, as gymnasium's Discrete.contains refuses it: 3.0 or True is
+# more likely a bug in the caller than a choice.
+OUT_OF_SPACE = [-1, N_ACTIONS, N_ACTIONS + 7, 2.5, "x", None, np.float64(0.5), [3]]
+OUT_OF_SPACE += [3.0, np.float32(2.0), True, np.True_]
+
+
+@pytest.mark.parametrize("action", OUT_OF_SPACE, ids=repr)
 def test_out_of_space_action_raises_naming_nation_and_action(action):
     env = realism_env.parallel_env()
     observations, _ = env.reset(seed=0)
@@ -42,7 +48,7 @@ def test_out_of_space_action_raises_naming_nation_and_action(action):
     env.step(actions)
 
 
-@pytest.mark.parametrize("action", [0, N_ACTIONS - 1, np.int64(5), np.int32(7)], ids=repr)
+@pytest.mark.parametrize("action", [0, N_ACTIONS - 1, np.int64(5), np.int32(7), np.array(4)], ids=repr)
 def test_in_space_integers_of_any_integer_type_are_accepted(action):
     env = realism_env.parallel_env()
     env.reset(seed=0)

@@ -286,6 +286,17 @@ def test_bootstrap_rejects_bad_arguments(kwargs: dict, message: str) -> None:
         stats.summarize([1.0, 2.0, 3.0], **kwargs)
 
 
+def test_numpy_integers_are_taken_and_bools_and_floats_refused() -> None:
+    """Counts and seeds computed with numpy (np.int64) are integers; True and 2.0 are more likely bugs."""
+    report = ev.evaluate("random", episodes=np.int64(2), seed=np.int32(1), max_cycles=2, n_resamples=np.int64(10))
+    assert [row["seed"] for row in report["episodes"]] == [1, 2]
+    assert type(report["bootstrap"]["n_resamples"]) is int and type(report["bootstrap"]["seed"]) is int
+    for name, value in (("episodes", True), ("episodes", 2.0), ("seed", -1), ("n_resamples", True)):
+        arguments = {"episodes": 1, "max_cycles": 2, name: value}
+        with pytest.raises(ValueError, match=rf"{name}={value!r} is invalid; valid: an integer >= "):
+            ev.evaluate("random", **arguments)
+
+
 def test_json_has_null_for_nan_and_reports_agree_with_their_episodes(tmp_path: Path) -> None:
     report = ev.evaluate("defensive_realist", episodes=3, max_cycles=6, n_resamples=100)
     assert report["metrics"]["hegemony_turn"]["n"] == 0  # nobody reaches hegemony in six peaceful turns

@@ -551,6 +551,23 @@ def test_device_cuda_without_cuda_is_refused_before_anything_is_written(tmp_path
     assert not out.exists()
 
 
+def test_show_preset_prints_the_preset_file_and_refuses_options_it_would_ignore(tmp_path: Path, capsys) -> None:
+    from train.experiment import main
+
+    assert main(["--show-preset", "quick"]) == 0
+    assert capsys.readouterr().out == (ROOT / "train" / "presets" / "quick.toml").read_text()
+    # --out beside it used to be ignored in silence: a user who meant to run the preset got a TOML print and no run.
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--show-preset", "quick", "--out", str(out), "--workers", "2"])
+    assert exit_info.value.code == 2
+    assert (
+        "--show-preset prints a preset and runs nothing, so --out, --workers would be ignored; valid: --show-preset "
+        "quick alone, or --preset quick with them to run it"
+    ) in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "train" / "presets").glob("*.toml")), ids=lambda p: p.name)
 def test_preset_files_resolve_and_the_builtin_copies_match(path: Path) -> None:
     design = resolve(load_preset(path=path))

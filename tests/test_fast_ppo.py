@@ -169,6 +169,19 @@ def test_resume_continues_from_the_checkpoint(tmp_path, capsys):
         fast_ppo.main(["--timesteps", "2000", "--out", str(tmp_path), "--resume", *SMALL[:2], "--n-steps", "4"])
 
 
+def test_a_resume_may_step_the_worlds_another_way(tmp_path, capsys):
+    """--backend says how the worlds are stepped, not what they are: like --device, it may change on a resume. The
+    default "auto" is numpy on a CPU, so a run trained with --backend numpy goes on with its episodes under way;
+    torch worlds cannot take numpy worlds' state, so there the episodes restart, and the resume says so."""
+    assert run(tmp_path, "--backend", "numpy", timesteps=ROLLOUT) == 0
+    capsys.readouterr()
+    assert run(tmp_path, "--resume", timesteps=2 * ROLLOUT) == 0
+    assert "restart from fresh worlds" not in capsys.readouterr().err
+    assert run(tmp_path, "--resume", "--backend", "torch", timesteps=3 * ROLLOUT) == 0
+    assert "the episodes under way restart from fresh worlds" in capsys.readouterr().err
+    assert json.loads((tmp_path / "metrics.json").read_text())["num_timesteps"] == 3 * ROLLOUT
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_a_resumed_run_goes_on_bit_for_bit_as_if_it_had_never_stopped(tmp_path, backend):
     assert_resumes_bit_for_bit(tmp_path, "--backend", backend)

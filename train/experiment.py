@@ -184,6 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     cli = parser.parse_args(argv)
     if cli.show_preset:
+        options = {"--out": cli.out, "--workers": cli.workers, "--device": cli.device, "--no-progress": cli.no_progress}
+        ignored = [flag for flag, value in options.items() if value not in (None, False)]
+        if ignored:
+            parser.error(
+                f"--show-preset prints a preset and runs nothing, so {', '.join(ignored)} would be ignored; valid: "
+                f"--show-preset {cli.show_preset} alone, or --preset {cli.show_preset} with them to run it"
+            )
         print((PRESET_DIR / f"{cli.show_preset}.toml").read_text(), end="")
         return 0
     if cli.out is None:

@@ -126,6 +126,11 @@ RESUMABLE = frozenset(
         "torch_threads",
         "progress_bar",
         "members_dir",
+        # train.fast_ppo's: how the worlds are stepped, not what they are (like --device, whose "auto" backend they
+        # follow); worlds of another backend restart their episodes on a resume
+        "backend",
+        "compile_worlds",
+        "cuda_graphs",
     )
 )
 
