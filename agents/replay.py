@@ -146,10 +146,14 @@ def check_out_paths(args: argparse.Namespace) -> None:
 
 
 def write_outputs(document: Mapping[str, Any], args: argparse.Namespace) -> None:
-    """Write the page (and the log with ``--log``) and say where."""
-    write_replay(document, args.out)
-    if args.log is not None:
-        realism_env.write_episode(document, args.log)
+    """Write the page (and the log with ``--log``) and say where; ``ValueError`` naming a file that cannot be
+    written (no permission, a full disk)."""
+    writes = [(args.out, write_replay)] + ([(args.log, realism_env.write_episode)] if args.log is not None else [])
+    for path, write in writes:
+        try:
+            write(document, path)
+        except OSError as error:
+            raise ValueError(f"cannot write {path}: {error.strerror or error}") from None
     print(f"wrote {args.out}" + (f" and {args.log}" if args.log else "") + f" ({len(document['turns']) - 1} turns)")
 
 
@@ -159,14 +163,15 @@ def run_command(
     make_document: Callable[[argparse.Namespace], dict[str, Any]],
 ) -> dict[str, Any]:
     """Parse ``argv``, make the episode log document from the arguments, write the page (and the log); a
-    ValueError on the way exits with status 2 and its message. Returns the document."""
+    ValueError on the way, or a file that cannot be written, exits with status 2 and a message. Returns the
+    document."""
     args = parser.parse_args(argv)
     try:
         check_out_paths(args)
         document = make_document(args)
+        write_outputs(document, args)
     except ValueError as error:
         parser.error(str(error))
-    write_outputs(document, args)
     return document
 
 

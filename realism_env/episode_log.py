@@ -15,7 +15,7 @@ Written from an :class:`~realism_env.EpisodeRecorder` (which records the env's p
 
 ``python -m agents.replay ... --log episode.json`` writes one too. The format, version 1 (docs/episode-log.md has
 the same with an example). Nations and provinces are referred to by index; map coordinates are rounded to 6
-decimals, other numbers to 6 significant digits::
+decimals, the turns' numbers to 6 significant digits (``meta`` is kept as given); numbers are strict JSON (no NaN)::
 
     {"format": "realism_env.episode", "version": 1, "env": "realism_v2",
      "meta": {...},              # free-form: scenario, seed, population, title, metrics, ... (may be empty)
@@ -267,6 +267,22 @@ def _check_list(value: Any, where: str, length: int | None = None) -> list:
     return value
 
 
+def _is_index(value: Any, low: int, high: int) -> bool:
+    """Whether ``value`` is an int (not a bool) in ``low..high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite JSON number (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_values(values: list, where: str, valid: Any, expected: str) -> None:
+    """Each of ``values`` passes ``valid``; else an error naming the first that does not."""
+    for k, value in enumerate(values):
+        _require(valid(value), f"{where}[{k}]", f"expected {expected}, got {value!r}")
+
+
 def _check_indices(pairs: Any, where: str, bound: int, width: int = 2) -> None:
     for k, pair in enumerate(_check_list(pairs, where)):
         _check_list(pair, f"{where}[{k}]", width)
@@ -312,35 +328,78 @@ def validate_episode(document: Any, source: str = "episode log") -> dict[str, An
     _check_indices(world_map["land_links"], f"{source}: map.land_links", p)
     _check_list(world_map["land_borders"], f"{source}: map.land_borders", len(world_map["land_links"]))
     _check_indices(world_map["sea_links"], f"{source}: map.sea_links", p)
+    # Every index the page draws from is checked here: a bad one would stop the page's drawing, not its reading.
+    for i, nation in enumerate(nations):
+        capital = nation["capital"]
+        _require(
+            _is_index(capital, -1, p - 1), f"{source}: nations[{i}].capital", f"expected -1..{p - 1}, got {capital!r}"
+        )
     turns = _check_list(document["turns"], f"{source}: turns")
     _require(len(turns) >= 1, f"{source}: turns", "expected at least the turn after reset")
     for t, turn in enumerate(turns):
-        where = f"{source}: turns[{t}]"
-        _require(isinstance(turn, dict), where, "expected an object")
-        for key in ("turn", "owner", *_NATION_SERIES, "wars", "alliances", "demands", "aid", "acts", "events"):
-            _require(key in turn, where, f"{key!r} is missing")
-        owner = _check_list(turn["owner"], f"{where}.owner", p)
-        _require(all(isinstance(o, int) and 0 <= o < n for o in owner), f"{where}.owner", f"expected 0..{n - 1}")
-        for key in _NATION_SERIES:
-            _check_list(turn[key], f"{where}.{key}", n)
-        _check_list(turn["acts"], f"{where}.acts", n)
-        for key in ("wars", "alliances", "demands"):
-            _check_indices(turn[key], f"{where}.{key}", n)
-        _check_indices(turn["aid"], f"{where}.aid", n, width=3)
-        for k, event in enumerate(_check_list(turn["events"], f"{where}.events")):
-            ok = isinstance(event, dict) and all(key in event for key in ("kind", "actor", "target", "value", "text"))
-            _require(ok, f"{where}.events[{k}]", "expected an object with kind, actor, target, value and text")
+        _check_turn(turn, t, turns[0], f"{source}: turns[{t}]", n, p)
     return document
+
+
+def _check_turn(turn: Any, t: int, first: Any, where: str, n: int, p: int) -> None:
+    """Turn ``t`` of a document of ``n`` nations and ``p`` provinces (``first``: its turn 0)."""
+    _require(isinstance(turn, dict), where, "expected an object")
+    for key in ("turn", "owner", *_NATION_SERIES, "wars", "alliances", "demands", "aid", "acts", "events"):
+        _require(key in turn, where, f"{key!r} is missing")
+    start = first["turn"]
+    _require(_is_index(start, 0, math.inf), f"{where}.turn", f"expected a turn number, got {start!r}")
+    # One episode: the turn numbers count up by one (a batched world's record that ran past its end would restart).
+    _require(turn["turn"] == start + t, f"{where}.turn", f"expected {start + t}, got {turn['turn']!r}")
+    nation_index, province_index = f"an index in 0..{n - 1}", f"an index in -1..{p - 1} (-1: no province)"
+    _check_values(
+        _check_list(turn["owner"], f"{where}.owner", p),
+        f"{where}.owner",
+        lambda o: _is_index(o, 0, n - 1),
+        nation_index,
+    )
+    series = {key: _check_list(turn[key], f"{where}.{key}", n) for key in _NATION_SERIES}
+    _check_values(series["anchor"], f"{where}.anchor", lambda a: _is_index(a, -1, p - 1), province_index)
+    _check_values(series["alive"], f"{where}.alive", lambda a: isinstance(a, bool), "true or false")
+    for key in ("military", "wealth", "share"):
+        _check_values(series[key], f"{where}.{key}", _is_number, "a finite number")
+    for key in ("provinces", "arms_level"):
+        _check_values(series[key], f"{where}.{key}", lambda c: _is_index(c, 0, math.inf), "an integer >= 0")
+    for key in ("wars", "alliances", "demands"):
+        _check_indices(turn[key], f"{where}.{key}", n)
+    _check_indices(turn["aid"], f"{where}.aid", n, width=3)
+    _check_values([amount for *_, amount in turn["aid"]], f"{where}.aid[][2]", _is_number, "a finite number")
+
+    def valid_act(act: Any) -> bool:  # null (not alive) or [name, target]; WAIT has no target
+        return act is None or (
+            isinstance(act, list)
+            and len(act) == 2
+            and isinstance(act[0], str)
+            and (act[1] is None or _is_index(act[1], 0, n - 1))
+        )
+
+    _check_values(_check_list(turn["acts"], f"{where}.acts", n), f"{where}.acts", valid_act, "null or [act, target]")
+    for k, event in enumerate(_check_list(turn["events"], f"{where}.events")):
+        ok = isinstance(event, dict) and all(key in event for key in ("kind", "actor", "target", "value", "text"))
+        _require(ok, f"{where}.events[{k}]", "expected an object with kind, actor, target, value and text")
+        _require(_is_index(event["actor"], 0, n - 1), f"{where}.events[{k}].actor", f"expected {nation_index}")
+        target_ok = event["target"] is None or _is_index(event["target"], 0, n - 1)
+        _require(target_ok, f"{where}.events[{k}].target", f"expected null or {nation_index}")
 
 
 def read_episode(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate an episode log file; raises :class:`EpisodeLogError` (a ValueError) when the file is not
     JSON or not a valid episode log of a version this package reads."""
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        document = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:  # not text, or not JSON
         raise EpisodeLogError(f"{path}: not JSON ({error})") from None
+    except ValueError as error:  # NaN or Infinity, which Python writes by default and strict JSON lacks
+        raise EpisodeLogError(f"{path}: not strict JSON ({error})") from None
     return validate_episode(document, str(path))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; valid: finite numbers, or null")
 
 
 def dumps_episode(document: Mapping[str, Any]) -> str:

@@ -332,10 +332,11 @@ class EpisodeRecorder:
     ) -> dict[str, Any]:
         """The episode so far as an episode log document (:mod:`realism_env.episode_log`, JSON-able) of world
         ``world_index``: its map, nations (``policies``: what plays each, a label or None) and every turn;
-        ``meta`` is kept as given. The map is the one of the world given to :meth:`start`: a batched world that
-        ended and was reset since then is no longer one episode."""
+        ``meta`` is kept as given. The map is the one of the world given to :meth:`start`; a batched world that
+        ended and was reset since then is no longer one episode, and raises ``ValueError``."""
         if self._map is None:
             raise RuntimeError("call start(world) before episode()")
+        self._check_one_episode(world_index)
         geometry = map_geometry(*(a[world_index] for a in self._map))
         return episode_document(
             self.log(), geometry, self.config, world_index=world_index, policies=policies, meta=meta
@@ -343,15 +344,32 @@ class EpisodeRecorder:
 
     def metrics(self, world_index: int = 0) -> dict[str, float]:
         """:func:`episode_metrics` of world ``world_index``."""
+        self._check_one_episode(world_index)
         return episode_metrics(self.log(), world_index)
 
     def nation_metrics(self, world_index: int = 0) -> dict[str, np.ndarray]:
         """:func:`nation_metrics` of world ``world_index``."""
+        self._check_one_episode(world_index)
         return nation_metrics(self.log(), world_index)
 
     def by_doctrine(self, world_index: int = 0) -> dict[str, dict[str, float]]:
         """:func:`by_doctrine` of world ``world_index``."""
+        self._check_one_episode(world_index)
         return by_doctrine(self.log(), world_index)
+
+    def _check_one_episode(self, world_index: int) -> None:
+        """``ValueError`` if world ``world_index``'s recorded turns are not one episode: a ``WorldBatch`` resets an
+        ended world at once, so turns recorded past its end belong to a new episode on a new map."""
+        turns = np.array([int(s["turn"][world_index]) for s in self._snapshots])
+        restarts = np.flatnonzero(np.diff(turns) != 1)
+        if restarts.size:
+            k = int(restarts[0]) + 1
+            raise ValueError(
+                f"world {world_index}'s record holds more than one episode: its turn counter goes from "
+                f"{turns[k - 1]} to {turns[k]} at recorded turn {k} (the world ended and was reset); valid: read the "
+                "world's episode when it ends (record a WorldBatch's step.final_world, the world as its last turn "
+                "left it, then stop)"
+            )
 
 
 _PAIR_EVENTS = frozenset(k for k in EVENT_KINDS if k not in ("wealth_destroyed", "eliminated", "invalid_action"))

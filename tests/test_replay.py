@@ -110,6 +110,14 @@ def test_a_batch_world_is_logged_by_index() -> None:
         document = recorder.episode(w)
         assert document["turns"][-1]["owner"] == batch.world.owner[w].tolist()
         np.testing.assert_allclose(document["map"]["provinces"], batch.world.province_xy[w], atol=1e-6)
+    # Past the end the batch resets a world on a new map: two episodes are not logged as one.
+    for _ in range(3):
+        out = batch.step(mask.argmax(axis=2))
+        recorder.record(out.final_world, out.events)
+        mask = out.action_mask
+    for read in (recorder.episode, recorder.metrics, recorder.nation_metrics, recorder.by_doctrine):
+        with pytest.raises(ValueError, match="world 1's record holds more than one episode: .* from 5 to 1 at"):
+            read(1)
 
 
 def test_write_read_round_trip(document: dict, tmp_path: Path) -> None:
@@ -126,7 +134,23 @@ def test_write_read_round_trip(document: dict, tmp_path: Path) -> None:
         (lambda d: d.update(version="1"), "version '1' is not a number"),
         (lambda d: d.pop("turns"), "'turns' is missing"),
         (lambda d: d["turns"][3]["owner"].pop(), r"turns\[3\].owner: expected 24 entries, got 23"),
-        (lambda d: d["turns"][2]["owner"].__setitem__(0, 9), r"turns\[2\].owner: expected 0..5"),
+        (
+            lambda d: d["turns"][2]["owner"].__setitem__(0, 9),
+            r"turns\[2\].owner\[0\]: expected an index in 0..5, got 9",
+        ),
+        # Indices the page draws from: the page used to freeze on each, the reader having taken it.
+        (lambda d: d["turns"][2]["owner"].__setitem__(0, True), r"turns\[2\].owner\[0\]: .* got True"),
+        (lambda d: d["nations"][1].update(capital=99), r"nations\[1\].capital: expected -1..23, got 99"),
+        (lambda d: d["turns"][3]["anchor"].__setitem__(0, 99), r"turns\[3\].anchor\[0\]: .*-1..23"),
+        (lambda d: d["turns"][4]["acts"].__setitem__(0, ["attack", 6]), r"turns\[4\].acts\[0\]"),
+        (lambda d: d["turns"][3]["military"].__setitem__(0, "x"), r"turns\[3\].military\[0\]: expected a finite"),
+        (lambda d: d["turns"][2].update(turn=0), r"turns\[2\].turn: expected 2, got 0"),  # two episodes joined
+        (
+            lambda d: d["turns"][5]["events"].append(
+                {"kind": "war_declared", "actor": "nation_0", "target": 1, "value": 0, "text": ""}
+            ),
+            r"turns\[5\].events\[\d+\].actor: expected an index in 0..5",
+        ),
         (lambda d: d["turns"][1]["wars"].append([0, 17]), r"turns\[1\].wars\[\d+\]: expected two indices in 0..5"),
         (lambda d: d["map"]["sea_links"].append([1]), r"map.sea_links\[\d+\]: expected 2 entries"),
         (lambda d: d["nations"][0].pop("doctrine"), r"nations\[0\]: 'doctrine' is missing"),
@@ -153,6 +177,16 @@ def test_a_file_that_is_not_json_raises_a_clear_error(tmp_path: Path) -> None:
         read_episode(path)
     with pytest.raises(EpisodeLogError, match="a JSON object"):
         validate_episode([1, 2])
+
+
+def test_a_log_with_nan_is_refused_when_read(document: dict, tmp_path: Path) -> None:
+    """Python's json writes NaN by default; strict JSON (and the page) lacks it, and writing the page would fail."""
+    broken = copy.deepcopy(document)
+    broken["turns"][3]["military"][0] = math.nan
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(broken))
+    with pytest.raises(EpisodeLogError, match=r"nan.json: not strict JSON \(NaN is not a JSON number"):
+        read_episode(path)
 
 
 def test_every_event_kind_reads_as_a_sentence() -> None:
@@ -288,6 +322,8 @@ def test_the_episode_is_the_harness_matched_world() -> None:
         (["--population", "random", "--from-log", "e.json", "--out", "x.html"], "without --population"),
         (["--population", "random", "--seed", "-1", "--out", "x.html"], "seed=-1 is invalid"),
         (["--population", "random", "--out", "."], "--out '.' is a folder; valid: a file path in it"),
+        # a folder where no file can be made (even as root): a message, not a traceback
+        (["--population", "random", "--max-cycles", "2", "--out", "/proc/x.html"], "cannot write /proc/x.html: "),
         # a log replays as it was played: the options that choose an episode would be ignored
         (
             ["--from-log", "e.json", "--seed", "3", "--set", "conquest_payoff=0.5", "--out", "x.html"],
@@ -335,6 +371,9 @@ def test_train_replay_plays_a_learned_run(fast_run: Path, tmp_path: Path) -> Non
     policies = [nation["policy"] for nation in focal["nations"]]
     assert policies[2:] == ["offensive_realist"] * 4 and policies[0].startswith("learned_security")
     assert focal["meta"]["scenario"] == "bipolar" and len(focal["turns"]) == 5
+    # --set max_cycles replaces the run's --max-cycles as --max-cycles does (it was refused as "given twice").
+    shorter = train_replay.main(["--model", str(fast_run), "--set", "max_cycles=3", "--out", str(tmp_path / "s.html")])
+    assert len(shorter["turns"]) == 4 and shorter["config"]["max_cycles"] == 3
     assert document["meta"]["choice"] == "act_then_target"
     flat = train_replay.main(["--model", str(fast_run), "--seed", "2", "--greedy", "flat", "--out", str(out)])
     sampled = train_replay.main(["--model", str(fast_run), "--seed", "2", "--sample", "--out", str(out)])

@@ -65,7 +65,6 @@ def learned_episode(
     overrides: Mapping[str, Any] | None = None,
     max_cycles: int | None = None,
     *,
-    n_nations: int | None = None,
     n_focal: int | None = None,
     background: str | None = None,
     deterministic: bool = True,
@@ -74,13 +73,15 @@ def learned_episode(
     greedy: str = "act_then_target",
 ) -> dict[str, Any]:
     """The episode log document of the run's nations in the matched world ``seed`` (see the module docstring for
-    how the world is made). ``n_nations`` defaults to the run's."""
+    how the world is made). The world has the run's nation count: a model takes that count's observations only."""
     info = RunInfo.read(run_dir)
     scenario = scenario or info.scenario
     trained, trained_cycles = run_overrides(run_dir)
     fields = {**trained, **dict(overrides or {})}
-    cycles = max_cycles if max_cycles is not None else trained_cycles
-    policies, doctrines = learned_population(run_dir, n_nations, n_focal, background, deterministic, greedy=greedy)
+    # The episode length given here, as max_cycles or as an override (``--set max_cycles``), replaces the run's.
+    given_cycles = max_cycles is not None or "max_cycles" in dict(overrides or {})
+    cycles = max_cycles if given_cycles else trained_cycles
+    policies, doctrines = learned_population(run_dir, None, n_focal, background, deterministic, greedy=greedy)
     setting = "self-play" if n_focal is None else f"{n_focal} focal vs {background}"
     return record_episode(
         policies,
@@ -112,7 +113,7 @@ def write_replay(
     """Play one episode and write its replay page to ``out`` (and its episode log to ``log``); returns ``out``.
 
     Either ``run_dir``, a training run played as :func:`learned_episode` plays it (``episode``: its ``scenario``,
-    ``seed``, ``overrides``, ``max_cycles``, ``n_nations``, ``n_focal``, ``background``, ``deterministic``,
+    ``seed``, ``overrides``, ``max_cycles``, ``n_focal``, ``background``, ``deterministic``,
     ``greedy``, ``title``, ``meta``), or ``policies``, one registered policy name per nation
     (:func:`train.learned.learned_population`'s, or a scripted baseline's) with their ``doctrines``, played by
     :func:`agents.replay.record_episode` (``episode``: ``scenario``, default multipolar, ``seed``, ``overrides``,
@@ -179,7 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--focal", type=int, default=None, metavar="K", help="learned nations 0..K-1 among --background (default: all)"
     )
     parser.add_argument("--background", default=None, metavar="POLICY", help="the scripted policy of the others")
-    parser.add_argument("--nations", type=int, default=None, metavar="N", help="nations (default: the run's)")
     parser.add_argument(
         "--sample", action="store_true", help="learned nations sample actions instead of the greedy choice"
     )
@@ -202,7 +202,6 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
         args.seed,
         dict(parse_override(text) for text in args.overrides),
         args.max_cycles,
-        n_nations=args.nations,
         n_focal=args.focal,
         background=args.background,
         deterministic=not args.sample,
