@@ -55,7 +55,7 @@ class SingleLearnerEnv(gymnasium.Env):
 
     Args:
         config: the world's config; ``None`` builds it from ``scenario`` and ``overrides``.
-        scenario: a :data:`realism_env.SCENARIOS` name (when ``config`` is ``None``).
+        scenario: a :data:`realism_env.SCENARIOS` name (when ``config`` is ``None``; default ``"multipolar"``).
         learner: the learning nation's index, or ``None`` for a random one each episode.
         background: a policy name of :data:`agents.POLICIES` for every other nation, or one name per nation.
         doctrine_indicator: append a one-hot of the learner's doctrine (:func:`realism_env.doctrine_onehot`).
@@ -70,7 +70,7 @@ class SingleLearnerEnv(gymnasium.Env):
         self,
         config: EnvConfig | None = None,
         *,
-        scenario: str = "multipolar",
+        scenario: str | None = None,
         learner: int | None = 0,
         background: str | Sequence[str | None] = "offensive_realist",
         doctrine_indicator: bool = False,
@@ -84,8 +84,10 @@ class SingleLearnerEnv(gymnasium.Env):
         self.config = self.env.config
         self.render_mode = render_mode
         n = self.config.n_nations
-        if learner is not None and (isinstance(learner, bool) or not isinstance(learner, int) or not 0 <= learner < n):
+        valid_learner = isinstance(learner, (int, np.integer)) and not isinstance(learner, bool) and 0 <= learner < n
+        if learner is not None and not valid_learner:
             raise ValueError(f"learner={learner!r} is invalid; valid: None (random each episode) or 0..{n - 1}")
+        learner = None if learner is None else int(learner)
         self._fixed_learner = learner
         self._policies = self._build_background(background, learner)
         self.doctrine_indicator = bool(doctrine_indicator)

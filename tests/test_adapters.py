@@ -324,6 +324,18 @@ def test_single_learner_runs_in_gymnasium_s_vector_env_with_stacked_infos() -> N
     envs.close()
 
 
+def test_single_learner_takes_a_config_and_a_numpy_learner_index() -> None:
+    """A custom EnvConfig (directly and through gymnasium.make) was refused: the default scenario went with it."""
+    config = EnvConfig.from_scenario("bipolar", max_cycles=7)
+    for env in (SingleLearnerEnv(config), gymnasium.make(SINGLE_LEARNER_ID, config=config).unwrapped):
+        assert env.config == config
+    env = SingleLearnerEnv(learner=np.int64(2), **SMALL)
+    _, info = env.reset(seed=0)
+    assert info["learner"] == 2 and type(env.learner) is int
+    with pytest.raises(ValueError, match="ambiguous"):  # a config and a scenario: which world?
+        SingleLearnerEnv(config, scenario="multipolar")
+
+
 def test_single_learner_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="valid"):
         SingleLearnerEnv(learner=9, **SMALL)

@@ -410,6 +410,9 @@ def test_rllib_env_passes_rllib_checker_and_ends_with_the_episode() -> None:
 
     env = RealismMultiAgentEnv({"n_nations": 3, "provinces_per_nation": 2, "max_cycles": 80})
     check_multiagent_environments(env)
+    drawn = RealismMultiAgentEnv({"n_nations": 3, "render_mode": "ansi"})  # RLlib's own render passed an argument
+    drawn.reset(seed=0)
+    assert drawn.render_mode == "ansi" and "turn" in drawn.render()
     obs, _ = env.reset(seed=1)
     assert all(env.observation_spaces[a].contains(o) for a, o in obs.items())
     rng = np.random.default_rng(1)

@@ -108,6 +108,7 @@ def test_help_lists_every_option_with_its_default(capsys: pytest.CaptureFixture)
         (["--gamma", "1.5"], "--gamma=1.5 is invalid"),
         (["--net-arch", "64,x"], "--net-arch='64,x' is invalid"),
         (["--max-cycles", "0"], "EnvConfig.max_cycles=0 is invalid"),
+        (["--device", "mps"], "--device='mps' is invalid; valid: cpu, cuda, cuda:N, auto"),
     ],
 )
 def test_bad_arguments_say_what_is_wrong_and_what_is_valid(
@@ -124,11 +125,13 @@ def test_a_cuda_device_on_a_machine_without_one_is_refused_not_silently_replaced
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     # stable-baselines3 alone would train on the CPU without a word.
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--out", str(tmp_path / "run"), "--device", "cuda"])
-    assert exit_info.value.code == 2
-    assert "--device='cuda' is invalid: torch sees no CUDA device here; valid: cpu (or auto)" in capsys.readouterr().err
-    assert not (tmp_path / "run").exists()
+    for device in ("cuda", "cuda:1"):  # cuda:N is a device the trainer takes (argparse's choices refused it)
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--out", str(tmp_path / "run"), "--device", device])
+        assert exit_info.value.code == 2
+        message = f"--device={device!r} is invalid: torch sees no CUDA device here; valid: cpu (or auto)"
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "run").exists()
 
 
 def test_bad_argument_in_a_subprocess_exits_non_zero() -> None:

@@ -102,7 +102,7 @@ class PPOArgs:
     checkpoint_every: int = _arg(50_000, "save a checkpoint every this many timesteps (0: only at the end)")
     keep_checkpoints: int = _arg(2, "checkpoints kept on disk")
     resume: bool = _arg(False, "continue from the last checkpoint in --out (a fresh start if there is none)")
-    device: str = _arg("cpu", "torch device", choices=("cpu", "cuda", "auto"))
+    device: str = _arg("cpu", "torch device: cpu, cuda, cuda:N or auto")
     torch_threads: int = _arg(1, "torch CPU threads (small networks train fastest with 1)")
     progress_bar: bool = _arg(True, "show a progress bar on stderr")
 

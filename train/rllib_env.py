@@ -30,6 +30,7 @@ class RealismMultiAgentEnv(ParallelPettingZooEnv):
                 "action_mask": gymnasium.spaces.Box(0.0, 1.0, inner["action_mask"].shape, np.float32),
             }
         )
+        self.render_mode = self.par_env.render_mode
         self.possible_agents = list(self.par_env.possible_agents)
         self.agents = list(self.possible_agents)
         self.observation_spaces = {a: space for a in self.possible_agents}
@@ -46,6 +47,11 @@ class RealismMultiAgentEnv(ParallelPettingZooEnv):
         observations, rewards, terminations, truncations, infos = super().step(action_dict)
         self.agents = list(self.par_env.agents)
         return self._convert(observations), rewards, terminations, truncations, infos
+
+    def render(self) -> Any:
+        """The env's frame in its ``render_mode`` (RLlib's wrapper passes the mode as an argument, which PettingZoo's
+        ``render()`` does not take)."""
+        return self.par_env.render()
 
     @staticmethod
     def _convert(observations: dict) -> dict:
