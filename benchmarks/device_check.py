@@ -13,7 +13,8 @@ the calls on an H200 (2026-12-04, README's Benchmarks) left unmeasured comes fir
 
 1. ``machine``: torch's version and the device;
 2. ``fast_ppo full preset``: a run of the full preset's ``[train]`` settings (512 worlds, a step bound by its kernel
-   launches there), eager, 3M agent-steps: the reference for the next two, in the same call;
+   launches there), eager, 3M agent-steps: the reference of the call (the summary gives every other training rate
+   as a ratio over it);
 3. ``fast_ppo full preset population``: a population of 20 members (``--population 20``, :mod:`train.population`:
    the 20 seeds of a condition as one run), 1M agent-steps each: the full preset's 240 runs as 12 such populations;
 4. ``fast_ppo full preset cuda graphs``: the single run with ``--cuda-graphs`` (the worlds' step as one CUDA graph),
@@ -37,7 +38,8 @@ then the figures the first calls measured, again:
     agent-steps, a held-out scenario): the experiment's path through a GPU, end to end;
 13. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
     (``tests/test_backends.py``), nor do the fast trainer's rollout and update; and a resumed run on the GPU goes on
-    bit for bit (``tests/test_fast_ppo.py``).
+    bit for bit (``tests/test_fast_ppo.py``); the scripted policies' torch ``act`` gives numpy's actions without a
+    sync (``tests/test_policies_torch.py``).
 
 ``--out`` gets two files, ``device_check.log`` (every step's output) and ``device_check.json`` (statuses, tails and
 the trainers' rates), written after each step, so what ran comes back even when the lease ends early; the training
@@ -86,6 +88,7 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
     trainer_tests = [
         "tests/test_fast_ppo.py::test_on_the_torch_backend_a_rollout_and_its_update_never_sync_with_the_host",
         "tests/test_fast_ppo.py::test_on_cuda_a_resumed_run_goes_on_bit_for_bit",
+        "tests/test_policies_torch.py::test_act_on_cuda_gives_the_numpy_actions_without_a_sync",
     ]
     tests = [
         "-m",
@@ -157,6 +160,7 @@ def run_concurrently(n_runs: int, runs: Path, device: str, smoke: bool, cuda_gra
         f"{n_runs} runs at once (exit codes {codes}): {steps:,} agent-steps in {wall:.1f} s from the first start to "
         f"the last end, start-up included: {steps / wall:,.0f} agent-steps/s together; each run's own: {each}"
     )
+    (runs / f"{name}.json").write_text(json.dumps({"runs": n_runs, "agent_steps_per_s_together": steps / wall}))
 
 
 _MACHINE = (
@@ -175,6 +179,30 @@ TRAINING_RUNS = (
     "fast_ppo_full_cudagraphs",
     "fast_ppo_full_compiled",
 )
+
+#: runs of the full preset's settings trained at once (benchmarks.device_check --concurrent), their rate together
+CONCURRENT_RUNS = ("concurrent", "concurrent_graphed")
+#: the run every training rate of a call is compared with: the full preset's single eager run of the same call
+REFERENCE_RUN = "fast_ppo_full"
+
+
+def rate_lines(results: dict[str, object]) -> list[str]:
+    """The summary's training rates, each with its ratio over :data:`REFERENCE_RUN`'s rate in the same call (the
+    machine and its load are the same for both; figures of other calls are not)."""
+    reference = results.get(f"{REFERENCE_RUN}_agent_steps_per_s")
+    lines = []
+    for name in (*TRAINING_RUNS, *CONCURRENT_RUNS):
+        rate = results.get(f"{name}_agent_steps_per_s")
+        if rate is None:
+            continue
+        line = f"{name} end to end: {rate:,.0f} training agent-steps/s"
+        if name in CONCURRENT_RUNS:
+            line = f"{name} (runs at once, together): {rate:,.0f} training agent-steps/s"
+        if reference and name != REFERENCE_RUN:
+            line += f", {rate / reference:.2f}x the eager full-preset run of this call"
+        lines.append(line)
+    return lines
+
 
 NEEDED = ("gymnasium", "pettingzoo", "array_api_compat", "stable_baselines3", "sb3_contrib")
 
@@ -320,10 +348,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {result['status']} ({result['seconds']} s)")
             for line in result["tail"][-4:]:
                 print(f"  {line}")
-    for name in TRAINING_RUNS:
-        if results.get(f"{name}_agent_steps_per_s") is not None:
-            rate = results[f"{name}_agent_steps_per_s"]
-            print(f"{name} end to end: {rate:,.0f} training agent-steps/s")
+    for name in CONCURRENT_RUNS:
+        together = runs / f"{name}.json"
+        if together.is_file():
+            results[f"{name}_agent_steps_per_s"] = json.loads(together.read_text())["agent_steps_per_s_together"]
+    (args.out / "device_check.json").write_text(json.dumps(results, indent=1))
+    for line in rate_lines(results):
+        print(line)
     failed = [n for n, r in results.items() if isinstance(r, dict) and r.get("status", "ok") != "ok"]
     return 1 if failed else 0
 

@@ -115,13 +115,31 @@ def test_vec_env_matches_the_world_batch_and_its_masks() -> None:
 
 
 def test_vec_env_masked_out_actions_are_no_ops() -> None:
-    """An action the mask forbids is played as WAIT at its arms level, as in the env."""
+    """An action the mask forbids is played as WAIT at its arms level, as in the env: the same worlds, observations
+    and rewards as a twin fed that WAIT, and the action flagged."""
     config = small_config()
-    venv = RealismVecEnv(config, 2, seed=0)
-    venv.reset()
-    forbidden = np.array([np.flatnonzero(~m)[0] for m in venv.action_masks()])
-    venv.step(forbidden)
-    assert venv.last_step.events.invalid_action.all()
+    n = config.n_nations
+    played, twin = RealismVecEnv(config, 2, seed=0), RealismVecEnv(config, 2, seed=0)
+    played.reset()
+    twin.reset()
+    forbidden, waits = [], []
+    for (
+        mask
+    ) in played.action_masks():  # per slot, a forbidden act that is not WAIT (attack out of reach, peace at peace)
+        action = next(
+            int(a) for a in np.flatnonzero(~mask) if realism_env.decode_action(a, n).act != realism_env.Act.WAIT
+        )
+        forbidden.append(action)
+        waits.append(
+            realism_env.encode_action(realism_env.decode_action(action, n).arms_level, realism_env.Act.WAIT, 0, n)
+        )
+    observations, rewards, _, _ = played.step(np.array(forbidden))
+    twin_observations, twin_rewards, _, _ = twin.step(np.array(waits))
+    assert played.last_step.events.invalid_action.all() and not twin.last_step.events.invalid_action.any()
+    np.testing.assert_array_equal(observations, twin_observations)
+    np.testing.assert_array_equal(rewards, twin_rewards)
+    for name in ("owner", "military", "at_war", "allied", "demand", "arms_level"):
+        np.testing.assert_array_equal(getattr(played.batch.world, name), getattr(twin.batch.world, name), err_msg=name)
 
 
 def test_vec_env_elimination_then_inactive_until_world_reset() -> None:

@@ -513,7 +513,10 @@ def test_a_compiled_torch_batch_follows_the_eager_one_through_its_resets(mode: b
             trace += [out.observations, out.rewards, out.action_mask, out.world_reset, batch.world.owner]
         return [to_numpy(array) for array in trace]
 
-    eager, compiled = play(False), play(mode)
+    eager = play(False)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    compiled = play(mode)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > graphs, "the step did not go through torch.compile"
     assert sum(int(array.sum()) for array in eager[3::5]) == 32  # 16 worlds reset at turns 5 and 10
     for found, expected in zip(compiled, eager, strict=True):
         np.testing.assert_allclose(found, expected, rtol=1e-9, atol=1e-9)
@@ -525,6 +528,18 @@ def test_compile_is_a_flag_of_the_torch_backend() -> None:
         WorldBatch(config, 2, seed=0, compile=True)
     with pytest.raises(ValueError, match="compile='yes' is invalid; valid: False, True, 'default', 'reduce-overhead'"):
         WorldBatch(config, 2, seed=0, backend="torch", compile="yes")
+
+
+@pytest.mark.parametrize("compile", [True, *COMPILE_MODES])
+def test_a_compiled_batch_on_a_cpu_compiles_the_step_with_the_cpu_options(compile: bool | str, monkeypatch) -> None:
+    """WorldBatch(compile=...) hands the step to torch.compile, on a CPU with cpu_compile_options (checked here
+    without compiling: the slow test above compiles and compares with eager)."""
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda function, **kwargs: calls.append((function, kwargs)) or function)
+    WorldBatch(realism_env.EnvConfig(), 2, seed=0, backend="torch", compile=compile)
+    mode = "default" if compile is True else compile
+    assert calls == [(step_worlds, {"dynamic": False, "options": cpu_compile_options(mode)})]
+    assert calls[0][1]["options"]["cpp.simdlen"] == 1
 
 
 @pytest.mark.parametrize("mode", COMPILE_MODES)

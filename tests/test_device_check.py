@@ -62,6 +62,22 @@ def test_the_gpu_plan_measures_the_issues_targets_within_the_lease() -> None:
     assert full[full.index("--n-worlds") + 1] == "512" and full[full.index("--background-share") + 1] == "0.25"
 
 
+def test_the_summary_gives_each_training_rate_as_a_ratio_over_the_reference_run_of_the_same_call() -> None:
+    results = {"fast_ppo_full_agent_steps_per_s": 200_000.0, "fast_ppo_full_cudagraphs_agent_steps_per_s": 300_000.0}
+    results["concurrent_graphed_agent_steps_per_s"] = 1_000_000.0
+    assert device_check.rate_lines(results) == [
+        "fast_ppo_full end to end: 200,000 training agent-steps/s",
+        "fast_ppo_full_cudagraphs end to end: 300,000 training agent-steps/s, 1.50x the eager full-preset run of "
+        "this call",
+        "concurrent_graphed (runs at once, together): 1,000,000 training agent-steps/s, 5.00x the eager full-preset "
+        "run of this call",
+    ]
+    # Without the reference (its step failed or was skipped) the rates stand alone: no ratio over another call's.
+    assert device_check.rate_lines({"fast_ppo_wide_agent_steps_per_s": 5.0}) == [
+        "fast_ppo_wide end to end: 5 training agent-steps/s"
+    ]
+
+
 def test_the_check_stops_within_its_budget(tmp_path: Path) -> None:
     """A step that would get under 20 s of the budget is skipped and says so: the device call must end in time."""
     argv = ["--smoke", "--only", "machine", "--budget-s", "5", "--out", str(tmp_path), "--runs", str(tmp_path / "r")]

@@ -78,6 +78,7 @@ def preset_file(tmp_path: Path, text: str, name: str = "preset.toml") -> Path:
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = preset_file(tmp_path, TINY)
     out = tmp_path / "out"
@@ -152,10 +153,8 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
 
     models = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/model.pt")}
     csv_before = (out / "results.csv").read_bytes()
-    started = time.monotonic()
     again = run_experiment(["--preset-file", str(path), "--out", str(out)])
     assert again.returncode == 0, again.stderr[-3000:]
-    assert time.monotonic() - started < 30
     assert "0 runs trained (6 already finished), 0 evaluation jobs run" in again.stdout
     assert "(nothing new: report unchanged)" in again.stdout
     assert (out / "results.csv").read_bytes() == csv_before
@@ -344,6 +343,7 @@ def test_two_invocations_on_one_folder_keep_each_others_timing(tmp_path: Path, m
     assert reported == entries
 
 
+@pytest.mark.slow
 def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Path) -> None:
     # 2 conditions x 2 seeds of 200 rollouts (a few seconds each), checkpoints every 40 rollouts.
     text = TINY.replace("timesteps = 384", "timesteps = 38400")

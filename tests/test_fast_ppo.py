@@ -372,9 +372,14 @@ def test_an_infinite_approx_kl_alone_is_logged_and_does_not_stop_the_run(tmp_pat
     def update(self, rollout):
         return {**original(self, rollout), "approx_kl": torch.tensor([float("inf")])}
 
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     monkeypatch.setattr(fast_ppo.Trainer, "update", update)
     assert run(tmp_path, timesteps=2 * ROLLOUT) == 0
     assert (tmp_path / "model.pt").exists()
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert [event.value for event in events.Scalars("loss/approx_kl")] == [math.inf, math.inf]
 
 
 def test_a_resume_after_a_crash_drops_the_tensorboard_steps_logged_past_its_checkpoint(tmp_path):

@@ -435,5 +435,5 @@ def test_representative_seed_is_the_episode_nearest_the_medians() -> None:
     ]
     assert representative_seed(rows, ("war_onsets", "final_hhi")) == 11
     assert representative_seed([{"seed": 4}], seed_key="seed") == 4
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="representative_seed needs at least one row"):
         representative_seed([])
