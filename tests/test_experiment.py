@@ -757,6 +757,26 @@ def test_the_checks_table_says_where_the_bar_lies_against_the_learned_interval(t
     assert "| 50 | above | yes |" in learners_section(design, rows_of, 0.95)[1][-1]
 
 
+def test_the_self_play_bar_below_a_negative_scripted_return_lies_below_it(tmp_path: Path) -> None:
+    """0.97x a negative return would put the bar above the scripted nations: a learner beating them would fail."""
+    from train.report_sections import learner_checks
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
+    learned_return = -9.8
+
+    def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+        if condition != "security" or not setting.startswith("selfplay@multipolar"):
+            return []
+        if policy == "learned":
+            return [{"seed": seed, "security:return": learned_return} for seed in (0, 1)]
+        return [{"seed": "", "security:return": -10.0}] * 4 if policy == "scripted" else []
+
+    (check,) = learner_checks(design, rows_of, 0.95)
+    assert check["bar"] == pytest.approx(-10.3) and check["meets"] and math.isnan(check["ratio"])
+    learned_return = -10.4  # worse than the scripted by more than 3%
+    assert not learner_checks(design, rows_of, 0.95)[0]["meets"]
+
+
 def test_a_report_with_nothing_to_check_says_why_instead_of_every_check_met(tmp_path: Path) -> None:
     from train.report_sections import learners_section
 
@@ -822,6 +842,35 @@ def test_the_strategy_section_says_when_seeds_settle_on_different_policies() -> 
     )
     agreeing = act_shares_by_seed(rows({0: (0.6, 0.0), 1: (0.7, 0.1)}), acts)
     assert seed_split(agreeing) == ""  # they agree: nothing to say
+
+
+def test_the_closest_archetype_sentence_says_how_many_seeds_agree_more_than_chance() -> None:
+    """The quick preset's security learners: 28% agreement with tit_for_tat on average, but 3 of 5 seeds below the
+    random nations' 9.7%: the mean described none of them."""
+    from train.report_sections import _strategy_sentence
+
+    def summary(mean: float) -> dict:
+        return {"mean": mean, "ci_low": mean - 0.1, "ci_high": mean + 0.1, "n": 5}
+
+    strategy = {
+        "summaries": {"act_support": summary(0.86), "arms_level_4": summary(1.0), "alliances_formed": summary(4.86)},
+        "closest": "tit_for_tat",
+        "top": ["act_support"],
+        "level": "arms_level_4",
+        "closest_by_seed": [0.07, 0.63, 0.64, 0.05, 0.02],
+    }
+    strategy["summaries"]["agree_tit_for_tat"] = summary(0.28)
+    said = _strategy_sentence("They learned to", strategy, "0.0973")
+    assert said.endswith(
+        "(a random nation: 9.73%; per seed: 7, 63, 64, 5, 2%): only 2 of 5 seeds agree with it more often than a "
+        "random nation."
+    )
+    strategy["closest_by_seed"] = [0.05, 0.09, 0.02, 0.01, 0.03]
+    assert _strategy_sentence("They learned to", strategy, "0.0973").endswith(
+        ": no seed agrees with it more often than a random nation, so no archetype describes their play."
+    )
+    strategy["closest_by_seed"] = [0.25, 0.3, 0.28, 0.27, 0.3]
+    assert _strategy_sentence("They learned to", strategy, "0.0973").endswith("per seed: 25, 30, 28, 27, 30%).")
 
 
 def test_the_strategy_section_shows_a_dash_for_a_metric_no_scripted_episode_defines(tmp_path: Path) -> None:
@@ -918,6 +967,27 @@ def test_the_deviation_section_leads_with_what_is_exploited(tmp_path: Path) -> N
     assert "| `multipolar` | `offensive_realist` | -7.5 [-9.55, -5.45] does worse | -3.25 [-10.9, 4.37] no " in text
     table = text.split("| scenario | deviant | `security` | `power` |")[1]  # the conditions with deviations
     assert table.index("| `multipolar` |") < table.index("| `bipolar` (held out) | `offensive_realist` | - | 28.5")
+    # Without an exploit the lead says only what the intervals show: "does better" is denied only where each does worse.
+    worse = rows("security", "multipolar", "offensive_realist", [-8.0, -6.0, -9.0, -7.0])
+    unclear = worse + rows("power", "multipolar", "offensive_realist", [-10.0, 1.0, -3.0, -1.0])
+    one_seed = rows("power", "bipolar", "offensive_realist", [29.6])  # a large gain, but one seed: no interval
+    leads = [deviation_section(design, d, 0.95)[2] for d in (worse, unclear, one_seed)]
+    assert leads[0] == "**No deviant does better than the learned nations in any scenario: each does worse.**"
+    assert leads[1].startswith("**No deviant clearly does better than the learned nations; in 1 of 2 cases the ")
+    assert leads[2].startswith("**Untested: with one training seed a gain has no interval over seeds")
+    assert "| 29.6 untested (no interval) |" in "\n".join(deviation_section(design, one_seed, 0.95))
+
+
+def test_the_claims_tables_header_gives_the_intervals_level() -> None:
+    """[evaluate] confidence sets the intervals; the header said 95% whatever it was."""
+    from train.report_sections import claims_table
+
+    claim = next(c for c in CLAIMS if c.id == "balancing_rising_power")
+    rows = {"rising_power": {"security": [{"seed": s, "balancing": 1.0 + s / 10} for s in range(4)]}}
+    rows["rising_power"]["power"] = [{"seed": s, "balancing": 0.1 * s} for s in range(4)]
+    results = assess([claim], {"security": [], "power": []}, 0.05, 0.9, by_scenario=rows)
+    header = claims_table(results, None, 0.9).splitlines()[0]
+    assert "learned: values (mean [90% CI])" in header and "estimate [90% CI]" in header and "95%" not in header
 
 
 def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:

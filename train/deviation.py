@@ -24,12 +24,14 @@ What is printed, per run doctrine and deviant (a row per run with ``--per-run``)
 
 Each is a mean over runs with its Student-t interval over runs (the unit, as in the experiment's report); with one
 run, the interval is over episodes (each episode's difference, paired in its matched world). The verdict reads the
-gain's interval: ``exploits`` (above 0), ``does worse`` (below 0), or ``no clear difference``.
+gain's interval: ``exploits`` (above 0), ``does worse`` (below 0), ``no clear difference``, or, with one unit and
+so no interval, ``untested (no interval)``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -148,8 +150,15 @@ def episode_means(gains: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, di
     return {name: {measure: float(np.mean(values)) for measure, values in by.items()} for name, by in gains.items()}
 
 
+#: the verdict of a gain without an interval (one unit: the report's single training seed, or one run of one episode)
+UNTESTED = "untested (no interval)"
+
+
 def verdict(gain: Mapping[str, float]) -> str:
-    """``exploits`` when the gain's interval lies above 0, ``does worse`` below it, else ``no clear difference``."""
+    """``exploits`` when the gain's interval lies above 0, ``does worse`` below it, :data:`UNTESTED` without an
+    interval (one unit), else ``no clear difference``."""
+    if not (math.isfinite(gain["ci_low"]) and math.isfinite(gain["ci_high"])):
+        return UNTESTED
     if gain["ci_low"] > 0:
         return "exploits"
     if gain["ci_high"] < 0:

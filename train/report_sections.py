@@ -1,6 +1,7 @@
 """The sections of the experiment's report, one function each, in the order :func:`train.report.write_report` puts
-them: the header, the learners against the scripted realists, which strategies emerge, the essay's claims, behaviour
-per condition, learned policies against the baselines, pairwise differences, plots, training runs, files. A section
+them: the header, the learners against the scripted realists, which strategies emerge, whether a scripted nation
+would do better in a learned one's place (deviations), replays, the essay's claims, behaviour per condition, learned
+policies against the baselines, pairwise differences, plots, training runs, files. A section
 returns its Markdown parts; ``rows_of(world, condition, policy, setting)`` gives the results rows it reads."""
 
 from __future__ import annotations
@@ -188,11 +189,12 @@ MAX_LISTED_SHORTFALLS = 4
 
 def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict[str, Any]]:
     """How learned nations compare with the scripted realists in matched worlds: security self-play in the training
-    scenario (own return >= :data:`SELFPLAY_BAR` x the defensive realists'), and every focal setting (the learned
-    focal nations' return >= the scripted focal baseline's among the same background). One dict per check: label,
-    requirement (what it counts towards: the focal settings of every held-out scenario count towards one requirement,
-    met in at least one of them), learner (the condition as the report names it), learned (mean and interval over
-    seeds), scripted (mean and interval over episodes, the baseline's unit), ratio, bar, meets."""
+    scenario (own return >= :data:`SELFPLAY_BAR` x the defensive realists', or as far below a negative one), and every
+    focal setting (the learned focal nations' return >= the scripted focal baseline's among the same background).
+    One dict per check: label, requirement (what it counts towards: the focal settings of every held-out scenario
+    count towards one requirement, met in at least one of them), learner (the condition as the report names it),
+    learned (mean and interval over seeds), scripted (mean and interval over episodes, the baseline's unit), ratio
+    (NaN unless the scripted return is positive), bar, meets."""
     checks = []
     train_setting = _training_setting(design)
     for condition in design.conditions:
@@ -218,7 +220,8 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                 requirement = f"{focal} in a held-out scenario" if setting.heldout else label
             learned = mean_ci(metric_units(learned_rows, metric), confidence)
             scripted = mean_ci(column(scripted_rows, metric), confidence)
-            bar = factor * scripted["mean"]
+            # 0.97x a positive return; for a negative one (eliminations cost), as far below it: never above it
+            bar = scripted["mean"] - (1.0 - factor) * abs(scripted["mean"])
             checks.append(
                 {
                     "label": label,
@@ -226,7 +229,8 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                     "learner": f"`{condition.name}`{where}",
                     "learned": learned,
                     "scripted": scripted,
-                    "ratio": learned["mean"] / scripted["mean"] if scripted["mean"] else float("nan"),
+                    # a ratio reads as "x times as good" only over a positive return
+                    "ratio": learned["mean"] / scripted["mean"] if scripted["mean"] > 0 else float("nan"),
                     "bar": bar,
                     "meets": bool(learned["mean"] >= bar),
                 }
@@ -279,7 +283,8 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     parts.append(
         "Matched worlds (the same env seeds for learned and scripted populations). Self-play: a learned security "
         f"nation's own return against the scripted `defensive_realist`'s in the same worlds; it meets the bar at "
-        f"{SELFPLAY_BAR:g}x or more. Focal: learned nations as the focal nations among a scripted background, "
+        f"{SELFPLAY_BAR:g}x or more (below a negative return, {100 * (1 - SELFPLAY_BAR):g}% below it; the ratio is "
+        "shown for positive returns only). Focal: learned nations as the focal nations among a scripted background, "
         "against the scripted focal baseline of their doctrine (`defensive_realist` for security, "
         "`offensive_realist` for power) among the same background; the bar is the baseline's mean. A focal check "
         "in held-out scenarios is met when it is met in at least one of them (each scenario has its row). Learned "
@@ -454,10 +459,15 @@ def _strategy_of(learned: Sequence[Mapping[str, Any]], acts: Sequence[str], conf
         bounds = column_bounds(name) if name in BEHAVIOUR else UNIT_RANGE  # the others are shares of turns
         summaries[name] = within(mean_ci(metric_units(learned, f"focal:{name}"), confidence), bounds)
     top = sorted(acts, key=lambda name: -summaries[name]["mean"])[:2]
+    closest = max(ARCHETYPES, key=lambda name: summaries[f"agree_{name}"]["mean"])
     return {
         "summaries": summaries,
         "levels": levels,
-        "closest": max(ARCHETYPES, key=lambda name: summaries[f"agree_{name}"]["mean"]),
+        "closest": closest,
+        # each seed's agreement with it: seeds can agree on the act they play most and differ here
+        "closest_by_seed": [
+            finite_mean(column(rows, f"focal:agree_{closest}")) for rows in seed_groups(learned).values()
+        ],
         "top": [name for name in top if name == top[0] or summaries[name]["mean"] >= 0.05],
         "level": max(levels, key=lambda name: summaries[name]["mean"]),
     }
@@ -480,8 +490,17 @@ def _strategy_sentence(subject: str, strategy: Mapping[str, Any], chance: str | 
         f"; the closest archetype is `{closest}`, whose choice they make on {100 * agreement['mean']:.0f}% of turns "
         f"[{fmt(100 * agreement['ci_low'])}, {fmt(100 * agreement['ci_high'])}]"
     )
-    if chance is not None:
-        said += f" (a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%)"
+    per_seed = [value for value in strategy["closest_by_seed"] if math.isfinite(value)]
+    notes = [f"a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%"] if chance is not None else []
+    if len(per_seed) > 1:
+        notes.append(f"per seed: {', '.join(f'{100 * value:.0f}' for value in per_seed)}%")
+    said += f" ({'; '.join(notes)})" if notes else ""
+    if chance not in (None, "-") and per_seed:
+        above = sum(value > float(chance) for value in per_seed)
+        if above == 0:
+            said += ": no seed agrees with it more often than a random nation, so no archetype describes their play"
+        elif above < len(per_seed):
+            said += f": only {above} of {len(per_seed)} seeds agree with it more often than a random nation"
     return said + "."
 
 
@@ -510,7 +529,7 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
     """ "Would a scripted nation do better in a learned one's place?": per scenario and deviant, each condition's
     mean gain of the deviant over the learned nation in its place, with its interval over seeds and its verdict
     (:mod:`train.deviation`; ``deviations``: the rows of deviations.csv). Nothing without ``[evaluate] deviants``."""
-    from train.deviation import verdict
+    from train.deviation import UNTESTED, verdict
 
     if not deviations:
         return []
@@ -526,11 +545,22 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
         for (scenario, deviant, condition), cell in cells.items()
         if cell["verdict"] == "exploits"
     ]
-    lead = (
-        "**Exploited: " + "; ".join(exploited) + ".**"
-        if exploited
-        else "**No deviant does better than the learned nations in any scenario.**"
-    )
+    verdicts = [cell["verdict"] for cell in cells.values()]
+    unclear = verdicts.count("no clear difference")
+    if exploited:
+        lead = "**Exploited: " + "; ".join(exploited) + ".**"
+    elif UNTESTED in verdicts:
+        lead = (
+            "**Untested: with one training seed a gain has no interval over seeds, so the table cannot say whether a "
+            "deviant does better; train more seeds.**"
+        )
+    elif unclear:
+        lead = (
+            f"**No deviant clearly does better than the learned nations; in {unclear} of {len(verdicts)} cases the "
+            "interval holds 0 (no clear difference either way).**"
+        )
+    else:
+        lead = "**No deviant does better than the learned nations in any scenario: each does worse.**"
     order = {scenario: k for k, scenario in enumerate(design.deviation_scenarios)}
     scenarios = sorted(dict.fromkeys(r["scenario"] for r in deviations), key=lambda s: order.get(s, len(order)))
     episodes = design.evaluate["deviation_episodes"]
@@ -642,7 +672,7 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
         claim_results[world] = learned
         title = f"### World `{world}`" + (f" ({', '.join(f'{k}={v}' for k, v in _point)})" if _point else "")
         parts.append(title if len(worlds) > 1 else f"Self-play in the training scenario `{design.scenario}`.")
-        parts.append(claims_table(learned, scripted))
+        parts.append(claims_table(learned, scripted, confidence))
         undefined = undefined_values_note(learned, scripted)
         if undefined:
             parts.append(undefined)
@@ -688,9 +718,13 @@ def undefined_values_note(
     return "Values shown as - are undefined in every evaluated episode: " + "; ".join(parts) + "."
 
 
-def claims_table(results: Sequence[Mapping[str, Any]], scripted: Sequence[Mapping[str, Any]] | None = None) -> str:
-    """The claims with the measured values and verdicts (learned, and scripted baselines when given)."""
-    header = ["claim", "measure", "learned: values (mean [95% CI])", "estimate [95% CI]", "p", "verdict"]
+def claims_table(
+    results: Sequence[Mapping[str, Any]], scripted: Sequence[Mapping[str, Any]] | None = None, confidence: float = 0.95
+) -> str:
+    """The claims with the measured values and verdicts (learned, and scripted baselines when given); ``confidence``:
+    the intervals' level, as :func:`train.claims.assess` computed them."""
+    ci = f"{_pct(confidence)} CI"
+    header = ["claim", "measure", f"learned: values (mean [{ci}])", f"estimate [{ci}]", "p", "verdict"]
     if scripted is not None:
         header += ["scripted: values", "scripted verdict"]
     rows = []
