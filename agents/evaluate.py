@@ -199,6 +199,7 @@ def add_episode_options(
     population_required: bool = True,
     scenario_default: str | None = "multipolar",
     scenario_help: str = "scenario preset (default: %(default)s)",
+    max_cycles_help: str = "turns per episode (default: the scenario's, 200)",
 ) -> None:
     """The options that say which world is played and by whom: ``--population``, ``--scenario``, ``--seed``,
     ``--max-cycles``, ``--set`` and ``--doctrines`` (shared with ``agents.replay``; :func:`make_plan` parses them)."""
@@ -216,9 +217,7 @@ def add_episode_options(
         help=scenario_help,
     )
     parser.add_argument("--seed", type=int, default=0, help=seed_help)
-    parser.add_argument(
-        "--max-cycles", type=int, default=None, metavar="T", help="turns per episode (default: the scenario's, 200)"
-    )
+    parser.add_argument("--max-cycles", type=int, default=None, metavar="T", help=max_cycles_help)
     parser.add_argument(
         "--set",
         action="append",

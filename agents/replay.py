@@ -118,6 +118,7 @@ def build_parser(
     prog: str = "python -m agents.replay",
     scenario_default: str | None = "multipolar",
     scenario_help: str = "scenario preset (default: %(default)s)",
+    max_cycles_help: str = "turns per episode (default: the scenario's, 200)",
 ) -> argparse.ArgumentParser:
     """The replay command line: agents.evaluate's options for the world and its nations
     (:func:`agents.evaluate.add_episode_options`, ``--population`` optional here), plus ``--out``, ``--log``,
@@ -127,7 +128,7 @@ def build_parser(
         description="Play one episode and write it as a self-contained HTML replay (and optionally its JSON log).",
         epilog="See the docstring of agents/replay.py for the page and docs/episode-log.md for the log format.",
     )
-    add_episode_options(parser, SEED_HELP, False, scenario_default, scenario_help)
+    add_episode_options(parser, SEED_HELP, False, scenario_default, scenario_help, max_cycles_help)
     parser.add_argument("--out", required=True, metavar="PATH", help="the HTML page to write")
     parser.add_argument("--log", default=None, metavar="PATH", help="also write the episode log as JSON")
     parser.add_argument("--title", default=None, help="the page's title (default: population, scenario and seed)")

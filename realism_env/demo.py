@@ -1,4 +1,4 @@
-"""A few seeded episodes with random masked actions, printed turn by turn (the README's first command).
+"""A few seeded episodes with random masked actions, printed turn by turn (the README's demo).
 
 python -m realism_env.demo [--episodes 3] [--max-cycles 40] [--scenario multipolar] [--seed 0] [--quiet]
 """

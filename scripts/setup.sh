@@ -7,9 +7,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-# torch's CPU build first: a bare torch requirement would pull a multi-GB CUDA build.
+# torch's CPU build first: a bare torch requirement would pull a multi-GB CUDA build. The CPU build is named
+# 2.13.0+cpu: taken where pip's own sources hold it (a local wheel, as on this project's machines), else from
+# PyTorch's CPU index (PyPI has no +cpu build, so the first try fails at once; on macOS that index's build is plain).
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  .venv/bin/python -m pip install --quiet "torch==2.13.0"
+  .venv/bin/python -m pip install --quiet "torch==2.13.0+cpu" 2>/dev/null \
+    || .venv/bin/python -m pip install --quiet --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
 fi
 .venv/bin/python -m pip install --quiet -e ".[torch,train,integrations,dev]"
 # Headless Chromium for the replay viewer's browser tests (tests/test_replay_browser.py): Debian's package, installed

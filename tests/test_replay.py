@@ -342,6 +342,11 @@ def test_help_lists_the_options() -> None:
     text = replay.build_parser().format_help()
     for option in ("--population", "--scenario", "--seed", "--max-cycles", "--set", "--doctrines", "--out", "--log"):
         assert option in text, option
+    # train.replay's episodes last as long as the run's training episodes (its help said the scenario's 200)
+    from train.replay import build_parser as learned_parser
+
+    learned = " ".join(learned_parser().format_help().split())
+    assert "--max-cycles T turns per episode (default: the length of the run's training episodes)" in learned
 
 
 # --------------------------------------------------------------------------------------------------

@@ -173,7 +173,12 @@ def _number(value: Any) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """agents.replay's command line, with ``--model`` and the focal options."""
-    parser = replay_parser("python -m train.replay", None, "scenario preset (default: the run's training scenario)")
+    parser = replay_parser(
+        "python -m train.replay",
+        None,
+        "scenario preset (default: the run's training scenario)",
+        "turns per episode (default: the length of the run's training episodes)",
+    )
     parser.description = "Play one episode of a training run's nations and write it as a self-contained HTML replay."
     parser.add_argument("--model", required=True, metavar="RUN_DIR", help="a finished train.fast_ppo/train.ppo run")
     parser.add_argument(
