@@ -28,22 +28,21 @@ step's draws (:mod:`realism_env.draws`). Same seed, same trajectory, on each bac
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from realism_env.backend import Backend, RandomSource, resolve_backend, saved_array_like, to_numpy
+from realism_env.config import EnvConfig
 from realism_env.draws import draw_perception, draw_reset, draw_step
 from realism_env.maps import MapBank, generate_maps, initial_worlds
 from realism_env.observation import observe
 from realism_env.rules import Territory, mask_of
 from realism_env.step import BatchStep, Derived, StepSpec, derive, step_spec, step_worlds
 from realism_env.world import World, array_fields
-
-if TYPE_CHECKING:
-    from realism_env.config import EnvConfig
 
 __all__ = [
     "COMPILE_MODES",
@@ -67,6 +66,16 @@ DEFAULT_MAP_BANK = 1024
 def _is_integer(value: Any) -> bool:
     """A Python or numpy integer, not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _seed_sequence(seed: Any) -> np.random.SeedSequence:
+    """``np.random.SeedSequence(seed)``; ``ValueError`` naming a seed it cannot take."""
+    try:
+        if isinstance(seed, (bool, np.bool_)) or (seed is not None and seed < 0):
+            raise ValueError
+        return np.random.SeedSequence(seed)
+    except (TypeError, ValueError):
+        raise ValueError(f"seed={seed!r} is invalid; valid: None, an integer >= 0, or a numpy SeedSequence") from None
 
 
 def default_map_bank(n_worlds: int) -> int:
@@ -126,6 +135,8 @@ class WorldBatch:
         map_bank: int | None = None,
         compile: bool | str = False,
     ) -> None:
+        if not isinstance(config, EnvConfig):
+            raise ValueError(f"config={config!r} is invalid; valid: a realism_env.EnvConfig")
         if not _is_integer(n_worlds) or n_worlds < 1:
             raise ValueError(f"n_worlds={n_worlds!r} is invalid; valid: an integer >= 1")
         if map_bank is not None and (not _is_integer(map_bank) or map_bank < 1):
@@ -137,11 +148,13 @@ class WorldBatch:
         self.backend = resolve_backend(backend, device, dtype)
         check_horizon(config, self.backend, "EnvConfig.max_cycles")
         self.map_bank_size = default_map_bank(n_worlds) if map_bank is None else map_bank
-        if not (compile in (False, True) or compile in COMPILE_MODES):
+        # a bool or a mode's name (1 == True, but torch.compile takes no mode 1)
+        if not (isinstance(compile, (bool, np.bool_)) or (isinstance(compile, str) and compile in COMPILE_MODES)):
             valid = ", ".join(["False", "True", *map(repr, COMPILE_MODES)])
             raise ValueError(f"compile={compile!r} is invalid; valid: {valid}")
         if compile and self.backend.name != "torch":
             raise ValueError(f"compile={compile!r} is invalid for the numpy backend; valid: backend='torch'")
+        compile = bool(compile) if isinstance(compile, np.bool_) else compile
         self.compile_mode = ("default" if compile is True else compile) or None  #: None: the eager step
         self._step_worlds = step_worlds
         if self.compile_mode:
@@ -155,18 +168,22 @@ class WorldBatch:
                 self._step_worlds = torch.compile(step_worlds, dynamic=False, mode=self.compile_mode)
         self.world: World | None = None
         self._derived: Derived | None = None
+        # Built once: the doctrines and the observation layout stay those of construction, whatever is registered
+        # later (a reseed replaces only the maps).
+        self._spec: StepSpec = step_spec(self.config, self.backend)
         self._seed(seed)
         self.layout = self._spec.layout
         self.doctrines = self._spec.doctrines
         self.n_actions = self._spec.rules.level_of.shape[0]
 
-    def _seed(self, seed: int | None) -> None:
+    def _seed(self, seed: int | np.random.SeedSequence | None) -> None:
         """A new map bank and generator from ``seed``."""
-        bank_seed, step_seed = np.random.SeedSequence(seed).spawn(2)
+        sequence = seed if isinstance(seed, np.random.SeedSequence) else _seed_sequence(seed)
+        bank_seed, step_seed = sequence.spawn(2)
         bank = generate_maps(self.config, np.random.default_rng(bank_seed), self.map_bank_size)
         self.maps: MapBank = bank.map_arrays(self.backend.asarray)
         self.random: RandomSource = self.backend.random(step_seed)
-        self._spec: StepSpec = step_spec(self.config, self.backend, self.maps)
+        self._spec = dataclasses.replace(self._spec, maps=self.maps)
 
     @property
     def observation_size(self) -> int:
@@ -311,7 +328,9 @@ class WorldBatch:
             if isinstance(generator, np.random.Generator):
                 generator.bit_generator.state = state
             else:
-                generator.set_state(state.cpu())
+                import torch
+
+                generator.set_state(torch.as_tensor(state, dtype=torch.uint8).cpu())  # a tensor or numpy array
         except (TypeError, ValueError, AttributeError, RuntimeError) as error:
             raise ValueError(f"the state's random state does not fit this batch's generator ({error})") from None
 
@@ -348,17 +367,20 @@ def checked_actions(actions: Any, backend: Backend, shape: tuple[int, int], n_ac
     checked with ``torch._assert_async``: no host sync; on a GPU a bad action fails at the next synchronisation as a
     device-side assert (which ends the CUDA context), on the CPU at once as the ValueError."""
     xp = backend.xp
-    if backend.name == "numpy":
-        actions = np.asarray(actions)
-    else:
+    on_torch = backend.name == "torch"
+    if on_torch:
         import torch
-
-        if not isinstance(actions, torch.Tensor):  # numpy arrays, lists: copied to the device
-            actions = torch.as_tensor(np.asarray(actions), device=backend.device)
+    if not (on_torch and isinstance(actions, torch.Tensor)):  # numpy arrays, lists: checked on the host
+        host = np.asarray(actions)
+        if host.dtype.kind not in "iu":  # strings and objects torch cannot take; floats and bools refused below
+            _refuse_dtype(host.dtype)
+        if host.dtype == np.uint64 and host.shape == shape and (host >= 2**63).any():
+            _raise_outside(host, host < n_actions, n_actions)  # named before a cast to int64 would wrap it
+        actions = torch.as_tensor(host, device=backend.device) if on_torch else host
     if tuple(actions.shape) != shape:
         raise ValueError(f"actions have shape {tuple(actions.shape)}; valid: {shape} (worlds, nations)")
     if actions.dtype == xp.bool or not xp.isdtype(actions.dtype, "integral"):
-        raise ValueError(f"actions have dtype {actions.dtype}; valid: an integer dtype (flat action indices)")
+        _refuse_dtype(actions.dtype)
     actions = xp.astype(actions, xp.int64)
     if backend.name == "torch" and actions.device != backend.device:
         actions = actions.to(backend.device)
@@ -372,6 +394,10 @@ def checked_actions(actions: Any, backend: Backend, shape: tuple[int, int], n_ac
     except RuntimeError:  # on the CPU the assert is immediate: name the culprit
         _raise_outside(actions, inside, n_actions)
     return actions
+
+
+def _refuse_dtype(dtype: Any) -> None:
+    raise ValueError(f"actions have dtype {dtype}; valid: an integer dtype (flat action indices)")
 
 
 def _raise_outside(actions: Any, inside: Any, n_actions: int) -> None:

@@ -131,6 +131,8 @@ def step_worlds(
     xp, config = spec.backend.xp, spec.config
     if spec.maps is not None and derived.map_index is None:
         raise ValueError("with a map bank, step_worlds needs derive(world, spec, map_index): each world's map in it")
+    if spec.maps is not None and draws.reset is None:  # needed only once a world ends: say so on the first step
+        raise ValueError("with a map bank, step_worlds needs draws with the resets' draws: draw_step(..., n_maps=...)")
     land = derived.land
     after, events, after_land = advance(world, actions, draws.turn, config, spec.rules, land, derived.validity)
     validity = act_target_validity(after, after_land, spec.rules)

@@ -358,6 +358,48 @@ def test_a_saved_batch_loads_only_into_a_batch_like_it_and_a_refusal_changes_not
         WorldBatch(**made).state_dict()
 
 
+def test_a_torch_batchs_state_loads_with_every_tensor_turned_into_numpy() -> None:
+    """Checkpoint code that converts every tensor of a state to numpy (its generator's state too) loads as it was
+    ("its arrays may be numpy arrays or tensors"); the generator's state was refused as a numpy array."""
+    saved = WorldBatch(realism_env.EnvConfig(max_cycles=10), 3, seed=4, backend="torch")
+    saved.reset()
+    state = saved.state_dict()
+    as_numpy_state = {**state, "world": {k: to_numpy(v) for k, v in state["world"].items()}}
+    as_numpy_state.update(map_index=to_numpy(state["map_index"]), random=to_numpy(state["random"]))
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=10), 3, seed=4, backend="torch")
+    batch.load_state_dict(as_numpy_state)
+    actions = torch.zeros((3, 6), dtype=torch.int64)
+    assert torch.equal(batch.step(actions).observations, saved.step(actions).observations)
+
+
+def test_a_reseed_keeps_the_doctrines_and_observation_layout_of_construction() -> None:
+    """A doctrine registered after the batch was made (revealed doctrines add one column each) changed a reseeded
+    batch's observations but not its observation_size."""
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=4, reveal_doctrines=True), 2, seed=0)
+    observations, _ = batch.reset()
+    size, doctrines = batch.observation_size, batch.doctrines
+    doctrine = realism_env.register_doctrine(realism_env.Doctrine("test_later", "for a moment", lambda out, c: {}))
+    try:
+        reseeded, _ = batch.reset(seed=1)
+    finally:
+        realism_env.DOCTRINES.pop(doctrine.name)
+    assert reseeded.shape == observations.shape and batch.observation_size == size == observations.shape[-1]
+    assert batch.doctrines == doctrines
+    # the reseed did replace the maps: the seed-1 batch's worlds
+    np.testing.assert_array_equal(reseeded, WorldBatch(batch.config, 2, seed=1).reset()[0])
+
+
+def test_step_worlds_with_a_map_bank_refuses_draws_without_the_resets_at_once() -> None:
+    """Without draw_step(..., n_maps=...) the step failed only when a world ended, with a bare TypeError."""
+    batch = WorldBatch(realism_env.EnvConfig(max_cycles=3), 2, seed=0)
+    batch.reset()
+    config = batch.config
+    draws = draw_step(batch.random, 2, config.n_nations, config.n_provinces)  # n_maps forgotten
+    actions = np.zeros((2, config.n_nations), dtype=np.int64)
+    with pytest.raises(ValueError, match=r"needs draws with the resets' draws: draw_step\(..., n_maps=...\)"):
+        step_worlds(batch.world, batch._derived, actions, draws, batch._spec)
+
+
 def test_a_saved_batch_loads_only_into_a_batch_of_its_config() -> None:
     made = {"n_worlds": 3, "seed": 4, "map_bank": 2}
     saved = WorldBatch(realism_env.EnvConfig(max_cycles=50), **made)

@@ -341,6 +341,22 @@ def test_batch_actions_of_a_non_integer_dtype_raise(backend, dtype):
     batch.step(_on(batch, np.zeros((BATCH_WORLDS, 6), dtype=np.int64)))  # and the batch still steps
 
 
+@pytest.mark.parametrize("dtype", [str, object], ids=["str", "object"])
+def test_batch_actions_that_no_array_library_can_take_as_integers_raise(backend, dtype):
+    """Strings and objects given as host arrays: torch's own conversion failed with a bare TypeError."""
+    batch = _batch(backend)
+    with pytest.raises(ValueError, match="dtype.*valid: an integer dtype"):
+        batch.step(np.zeros((BATCH_WORLDS, 6), dtype=np.int64).astype(dtype))
+
+
+def test_a_batch_action_too_large_for_int64_is_named_as_given(backend):
+    batch = _batch(backend)
+    actions = np.zeros((BATCH_WORLDS, 6), dtype=np.uint64)
+    actions[0, 2] = 2**63 + 5  # int64 would wrap it to a negative number
+    with pytest.raises(ValueError, match=f"action {2**63 + 5} of nation_2 in world 0 is outside the action space"):
+        batch.step(actions)
+
+
 _INTEGER_KINDS = ["list", "int64", "int32", "uint8", "tensor_int32"]
 
 
@@ -370,15 +386,21 @@ def test_batch_accepts_in_space_actions_of_any_integer_type(backend, kind):
         ({"n_worlds": -3}, ["integer >= 1"]),
         ({"n_worlds": 2.0}, ["integer >= 1"]),
         ({"map_bank": 0}, ["integer >= 1"]),
+        # Each gave a bare TypeError, AttributeError or torch's RuntimeError (compile=1 passed as torch's mode).
+        ({"seed": 1.5}, ["an integer >= 0", "SeedSequence"]),
+        ({"seed": -1}, ["an integer >= 0"]),
+        ({"seed": True}, ["an integer >= 0"]),
+        ({"config": None}, ["realism_env.EnvConfig"]),
+        ({"backend": "torch", "compile": 1}, ["False, True, 'default'"]),
     ],
     ids=repr,
 )
 def test_a_bad_batch_choice_raises_naming_it_and_the_valid_choices(overrides, valid):
     if overrides.get("backend") == "torch" and torch_missing():
         pytest.skip(torch_missing())
-    arguments = {"n_worlds": 2, **overrides}
+    arguments = {"config": EnvConfig(n_nations=3), "n_worlds": 2, **overrides}
     with pytest.raises(ValueError) as error:
-        WorldBatch(EnvConfig(n_nations=3), **arguments)
+        WorldBatch(**arguments)
     message = str(error.value)
     name, value = next((k, v) for k, v in overrides.items() if k != "backend" or v == "jax")
     assert f"{name}={value!r}" in message, message
