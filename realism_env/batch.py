@@ -104,7 +104,8 @@ class WorldBatch:
     Args:
         config: the worlds' config (all share it).
         n_worlds: worlds stepped together (``W``).
-        seed: seeds the map bank and the backend's generator (``None``: fresh entropy).
+        seed: seeds the map bank and the backend's generator: an integer >= 0, a numpy ``SeedSequence``, or ``None``
+            (fresh entropy).
         backend: ``"numpy"`` or ``"torch"``.
         device: the torch device (``"cpu"``, ``"cuda"``, ...); numpy runs on the CPU only.
         dtype: ``"float64"`` or ``"float32"`` for the world's floats; default float64 on the CPU, float32 on a GPU.
@@ -128,7 +129,7 @@ class WorldBatch:
         self,
         config: EnvConfig,
         n_worlds: int,
-        seed: int | None = None,
+        seed: int | np.random.SeedSequence | None = None,
         backend: str = "numpy",
         device: Any = None,
         dtype: Any = None,
