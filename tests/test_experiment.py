@@ -274,6 +274,61 @@ def test_a_spawned_worker_reports_its_training_run_rollout_by_rollout(tmp_path: 
     assert resumed.read(0) == (96, 192)
 
 
+def test_one_worker_stops_at_an_interrupted_run_or_a_failed_task() -> None:
+    """With --workers 1 the tasks run as they are submitted: a run stopped by Ctrl-C or SIGTERM (it saved a
+    checkpoint) stops the experiment at once, and after a failure no later task runs. Before, every remaining run
+    trained and every baseline was evaluated before the experiment read either."""
+    from train.experiment_workers import InlinePool, Interrupted
+
+    ran = []
+
+    def interrupted() -> None:
+        raise Interrupted("training runs/x stopped by signal 2 after saving a checkpoint")
+
+    with pytest.raises(KeyboardInterrupt):
+        InlinePool().submit(interrupted)
+    pool = InlinePool()
+    failed = pool.submit(lambda: 1 / 0)
+    later = pool.submit(ran.append, "a later task")
+    assert isinstance(failed.exception(), ZeroDivisionError) and not later.done() and ran == []
+
+
+def test_a_failed_run_is_named_with_its_log_and_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import train.fast_ppo
+    from train.experiment_scheduler import task_label
+    from train.experiment_workers import train_run
+
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(train.fast_ppo, "train", broken)
+    log = tmp_path / "train.log"
+    with pytest.raises(RuntimeError, match=rf"ValueError: boom \(the traceback is in {re.escape(str(log))}\)"):
+        train_run({"out": str(tmp_path / "run"), "timesteps": 8}, str(log))
+    assert "Traceback" in log.read_text() and 'raise ValueError("boom")' in log.read_text()
+    assert task_label("eval", ("eval power seed1", 10)) == "evaluation task 'eval power seed1'"
+
+
+def test_a_run_another_invocation_finished_meanwhile_is_not_counted_as_trained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two invocations on one folder share the work through the run locks: the one that waited on a run's lock
+    finds it finished, and counted it as trained too (timing.json said 12 runs trained for 6)."""
+    import train.fast_ppo
+    from train.experiment_workers import train_run
+
+    def finish(args: Any, config: Any, on_rollout: Any = None) -> int:
+        out = Path(args.out)
+        (out / "metrics.json").write_text(json.dumps({"finished": True, "num_timesteps": args.timesteps}))
+        (out / "model.pt").write_bytes(b"weights")
+        return 0
+
+    monkeypatch.setattr(train.fast_ppo, "train", finish)
+    fields = {"out": str(tmp_path / "run"), "timesteps": 8}
+    assert train_run(fields, str(tmp_path / "train.log"))["trained_here"]
+    assert not train_run(fields, str(tmp_path / "train.log"))["trained_here"]
+
+
 def test_spawned_workers_run_one_thread_per_numerical_library(monkeypatch: pytest.MonkeyPatch) -> None:
     """With W workers on W cores, a thread per core in each worker's OpenBLAS oversubscribes the cores (the quick
     preset's evaluation ran twice as long): workers start with one, except where the user chose, and the launching
@@ -429,7 +484,8 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
         copy(repo / source, tmp_path / source)
     before = fingerprint(tmp_path)
     assert before == code_fingerprint()
-    for edited in ("train/strategy.py", "train/learned.py", "realism_env/rules.py", "agents/policies.py"):
+    edits = ("train/strategy.py", "train/learned.py", "realism_env/rules.py", "agents/policies.py")
+    for edited in (*edits, "train/experiment_workers.py"):  # the worker decides seeds, focal nations, strategy
         path = tmp_path / edited
         original = path.read_text()
         path.write_text(original + "\n# an edit\n")
@@ -475,6 +531,13 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
             "[evaluate]\ngreedy = 'argmax'",
             '[evaluate] greedy = \'argmax\' is invalid; valid: "act_then_target" or "flat"',
         ),
+        # names or values given twice: their settings or conditions evaluated twice and their rows counted twice
+        ("[evaluate]\nheldout = ['bipolar', 'bipolar']", "heldout = ['bipolar', 'bipolar'] repeats a name"),
+        ("[evaluate]\nbaselines = ['scripted', 'scripted']", "[evaluate] baselines = ['scripted', 'scripted'] repeats"),
+        ("[evaluate]\ndeviants = ['tit_for_tat', 'tit_for_tat']", "[evaluate] deviants = ['tit_for_tat', 'tit_"),
+        ("[sweep]\noffense_defense_balance = [2, 2.0]", "[sweep] offense_defense_balance = [2, 2.0] repeats a value"),
+        # the design groups seeds by it: train.fast_ppo never saw a bad one
+        ("[train]\npopulation = 0", "[train] population = 0 is invalid; valid: an integer >= 1"),
     ],
 )
 def test_bad_presets_name_the_key_and_what_is_valid(tmp_path: Path, text: str, expected: str) -> None:
@@ -492,11 +555,44 @@ def test_a_bad_preset_file_exits_with_status_2_and_the_message(tmp_path: Path) -
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_folder_of_other_settings_or_a_longer_run_is_refused(tmp_path: Path) -> None:
+    """Only a larger [train] timesteps may reuse a run: a smaller one pooled the longer runs with the preset's own
+    under the preset's length, and the report named only the preset's."""
+    from dataclasses import replace
+
+    from train.experiment_jobs import check_runs
+    from train.ppo import make_config, run_record
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
+    (condition, seed, run_dir), *_ = design.runs(tmp_path / "out")
+    run_dir.mkdir(parents=True)
+    args = design.args(condition, seed, run_dir)
+
+    def saved(**changes: Any) -> None:
+        changed = replace(args, **changes)
+        (run_dir / "config.json").write_text(json.dumps(run_record(changed, make_config(changed))))
+
+    saved()
+    check_runs(design, design.runs(tmp_path / "out"))  # the preset's own run
+    saved(timesteps=args.timesteps // 2)
+    check_runs(design, design.runs(tmp_path / "out"))  # a shorter one: the preset extends it
+    saved(timesteps=args.timesteps * 50)
+    with pytest.raises(PresetError, match=rf"holds a run trained toward {args.timesteps * 50:,} agent-steps where"):
+        check_runs(design, design.runs(tmp_path / "out"))
+    saved(n_steps=args.n_steps * 2)
+    with pytest.raises(PresetError, match="holds a run with other settings \\(it differs in --n-steps\\)"):
+        check_runs(design, design.runs(tmp_path / "out"))
+
+
 def test_builtin_presets_resolve_and_round_trip_through_toml(tmp_path: Path) -> None:
     for name in ("quick", "full"):
         design = resolve(load_preset(name))
         again = resolve(load_preset(path=preset_file(tmp_path, to_toml(design.preset()), f"{name}.toml")))
         assert again.preset() == design.preset()
+    # a name beyond the basic plane: JSON's surrogate-pair escape is not TOML, and preset.toml could not be read back
+    named = resolve(load_preset(path=preset_file(tmp_path, '[experiment]\nname = "café 😀"\n', "named.toml")))
+    again = resolve(load_preset(path=preset_file(tmp_path, to_toml(named.preset()), "again.toml")))
+    assert again.name == "café 😀" and again.preset() == named.preset()
     full = resolve(load_preset("full"))
     assert len(full.worlds) == 4 and len(full.conditions) == 12
     assert {c.name for c in full.conditions} >= {"security-odb2_cp0.2", "mixed-odb3_cp0.8"}

@@ -157,6 +157,32 @@ def test_an_experiment_groups_consecutive_seeds_into_populations():
     assert design([0, 1, 2], 1).populations == [(0,), (1,), (2,)]
 
 
+def test_a_seed_added_to_an_experiment_trains_without_its_groups_finished_members(tmp_path):
+    """[train] population = 4 over seeds 0, 1, then 0, 1, 2: seeds 0 and 1 are finished and stay as they are, seed 2
+    trains alone (it was refused as a run of other settings, and its group would have retrained 0 and 1)."""
+    from train.experiment_jobs import check_runs
+    from train.experiment_presets import load_preset, merge, resolve
+    from train.ppo import make_config, run_record
+
+    def design(seeds):
+        raw = merge(load_preset("quick"), {"experiment": {"seeds": seeds}, "train": {"population": 4}})
+        return resolve(raw)
+
+    out = tmp_path / "out"
+    first, extended = design([0, 1]), design([0, 1, 2])
+    runs = {seed: run for _, seed, run in extended.runs(out)[:3]}  # the security condition's
+    condition = extended.conditions[0]
+    for seed in (0, 1):  # finished by the first preset, as a population of 2
+        args = first.args(condition, seed, runs[seed])
+        runs[seed].mkdir(parents=True)
+        (runs[seed] / "config.json").write_text(json.dumps(run_record(args, make_config(args))))
+    check_runs(extended, extended.runs(out))  # seeds 0 and 1 recorded a population of 2, now grouped in 3: kept
+    (job,) = extended.training_jobs(out, [(condition, 2, runs[2])])
+    assert job.members == ((2, runs[2]),) and job.args.population == 1 and job.args.out == str(runs[2])
+    (job,) = extended.training_jobs(out, [(condition, s, runs[s]) for s in (1, 2)])
+    assert [seed for seed, _ in job.members] == [1, 2] and job.args.population == 2
+
+
 def test_an_experiment_trains_its_seeds_as_populations_and_reads_each_members_run(tmp_path):
     """[train] population = 2 over seeds 0, 1, 2: seeds 0 and 1 train as one population, seed 2 alone; the
     evaluation reads the three runs as ever, and a rerun finds them finished."""

@@ -154,11 +154,12 @@ class Design:
                 return group
         raise ValueError(f"seed {seed} is not one of the experiment's seeds; valid: {list(self.seeds)}")
 
-    def args(self, condition: Condition, seed: int, out: Path) -> Args:
-        """The train.fast_ppo arguments of one run (of a member of a population: as its run folder records them)."""
+    def args(self, condition: Condition, seed: int, out: Path, population: int | None = None) -> Args:
+        """The train.fast_ppo arguments of one run (of a member of a population: as its run folder records them);
+        ``population``: the members trained with it, itself included (default: its group's size)."""
         sets = tuple(f"{k}={format_value(v)}" for k, v in self.overrides(condition).items())
         return Args(
-            **{**self.train, "population": len(self.population_of(seed))},
+            **{**self.train, "population": population or len(self.population_of(seed))},
             doctrine=condition.doctrine,
             scenario=self.scenario,
             seed=seed,
@@ -173,17 +174,20 @@ class Design:
         its members train together, in ``runs/<condition>/population_seed<first>-<last>``, each member's run in its
         own folder, as a run alone writes it)."""
         jobs, done = [], set()
+        to_train = {(condition.name, seed) for condition, seed, _ in unfinished}
         for condition, seed, run_dir in unfinished:
-            group = self.population_of(seed)
+            # A group's finished members stay as they are: only the unfinished ones train together (a seed added to
+            # the preset joins a group whose other members were trained before)
+            group = tuple(s for s in self.population_of(seed) if (condition.name, s) in to_train)
             if (condition.name, group) in done:
                 continue
             done.add((condition.name, group))
             if len(group) == 1:
-                jobs.append(TrainingJob(condition, self.args(condition, seed, run_dir), ((seed, run_dir),)))
+                jobs.append(TrainingJob(condition, self.args(condition, seed, run_dir, 1), ((seed, run_dir),)))
                 continue
             folder = out / "runs" / condition.name
             population_dir = folder / f"population_seed{group[0]}-{group[-1]}"
-            args = replace(self.args(condition, group[0], population_dir), members_dir=str(folder))
+            args = replace(self.args(condition, group[0], population_dir, len(group)), members_dir=str(folder))
             jobs.append(TrainingJob(condition, args, tuple((s, folder / f"seed{s}") for s in group)))
         return jobs
 

@@ -28,7 +28,8 @@ MODEL = "model.pt"
 
 def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> None:
     """Raise :class:`~train.experiment_presets.PresetError` when a run folder holds a run with other settings than
-    this preset's (only ``timesteps`` and run-time options may change: a larger ``timesteps`` extends finished runs)."""
+    this preset's (only ``timesteps`` and run-time options may change: a larger ``timesteps`` extends finished runs; a
+    smaller one is refused, as its report would pool longer runs with the preset's)."""
     from train.ppo import differences, option_defaults, run_record
 
     for condition, seed, run_dir in runs:
@@ -37,22 +38,33 @@ def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> N
             continue
         args = design.args(condition, seed, run_dir)
         diff = differences(saved, run_record(args, make_config(args)), option_defaults(args))
+        # which seeds a run trained beside (a population) is how it was trained, not what: seeds added to the preset
+        # regroup them, and finished members are kept as they are
+        diff = [name for name in diff if name != "--population"]
         if diff:
             raise PresetError(
                 f"{run_dir} holds a run with other settings (it differs in {', '.join(diff)}); valid: the preset "
                 "it was made with (only [train] timesteps and run-time options may change), or another --out"
             )
+        # A longer run would be pooled with the preset's shorter ones under the preset's length: refused
+        trained_toward = saved.get("args", {}).get("timesteps")
+        if isinstance(trained_toward, int) and trained_toward > args.timesteps:
+            raise PresetError(
+                f"{run_dir} holds a run trained toward {trained_toward:,} agent-steps where the preset asks for "
+                f"{args.timesteps:,}; valid: [train] timesteps >= {trained_toward:,} (a larger one extends it), or "
+                "another --out"
+            )
 
 
-def run_finished(run_dir: Path, timesteps: int) -> bool:
-    """Whether ``run_dir`` holds a finished run of at least ``timesteps``."""
+def run_finished(run_dir: Path, timesteps: int, with_model: bool = True) -> bool:
+    """Whether ``run_dir`` holds a finished run of at least ``timesteps`` (with its model, unless ``with_model`` is
+    False: a population's folder, whose members' models are in their own folders)."""
     try:
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError):
         return False
-    return (
-        bool(metrics.get("finished")) and metrics.get("num_timesteps", 0) >= timesteps and (run_dir / MODEL).is_file()
-    )
+    done = bool(metrics.get("finished")) and metrics.get("num_timesteps", 0) >= timesteps
+    return done and (not with_model or (run_dir / MODEL).is_file())
 
 
 def read_json(path: Path) -> Any:
@@ -87,10 +99,12 @@ def _eval_common(design: Design, condition: Condition) -> dict[str, Any]:
     }
 
 
-#: The code that decides an evaluation row, relative to the repository: the rules, the scripted policies, and the
-#: harness that loads a learned network, plays its episodes and tracks its strategy.
+#: The code that decides an evaluation row, relative to the repository: the rules, the scripted policies, the
+#: harness that loads a learned network, plays its episodes and tracks its strategy, and the worker's task that sets
+#: up each setting's episodes (their seeds, focal nations and strategy columns; a deviation's overrides).
 EVALUATION_SOURCES = (
     "realism_env", "agents", "train/learned.py", "train/strategy.py", "train/fast_ppo.py", "train/deviation.py",
+    "train/experiment_workers.py", "train/replay.py",
 )  # fmt: skip
 
 

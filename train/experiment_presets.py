@@ -200,6 +200,10 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     evaluate = {**PRESETS["quick"]["evaluate"], **raw.get("evaluate", {})}
     _check_table("evaluate", raw.get("evaluate", {}), EVALUATE_KEYS)
     _check_table("train", raw.get("train", {}), train_keys())
+    # the design groups seeds by it and hands each run its group's size, so train.fast_ppo never sees it
+    population = raw.get("train", {}).get("population", 1)
+    if isinstance(population, bool) or not isinstance(population, int) or population < 1:
+        raise PresetError(f"[train] population = {population!r} is invalid; valid: an integer >= 1")
     env_schema = {k: ("any", "an EnvConfig field") for k in env_keys()}
     for table in ("env", "sweep"):
         values = raw.get(table, {})
@@ -214,6 +218,10 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise PresetError(f"[sweep] {key} = {values!r} is invalid; valid: a non-empty list of values")
+        # 2 and 2.0 are one value: two sweep points of it would be one condition, trained and counted twice
+        parsed = [_env_value(key, value) for value in values]
+        if any(value in parsed[:k] for k, value in enumerate(parsed)):
+            raise PresetError(f"[sweep] {key} = {values!r} repeats a value; valid: distinct values")
     if experiment["scenario"] not in SCENARIOS:
         raise PresetError(
             f"[experiment] scenario = {experiment['scenario']!r} is invalid; valid: {', '.join(sorted(SCENARIOS))}"
@@ -230,6 +238,11 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         raise PresetError(f"[experiment] seeds = {seeds!r} is invalid; valid: distinct integers >= 0")
     if experiment["workers"] < 1:
         raise PresetError(f"[experiment] workers = {experiment['workers']} is invalid; valid: an integer >= 1")
+    # a listed name twice would evaluate its settings twice and count their rows twice
+    for key in ("heldout", "focal_heldout", "deviation_scenarios", "backgrounds", "deviants", "baselines"):
+        names = evaluate[key]
+        if len(set(names)) != len(names):
+            raise PresetError(f"[evaluate] {key} = {names!r} repeats a name; valid: distinct names")
     for key in ("heldout", "focal_heldout", "deviation_scenarios"):
         for name in evaluate[key]:
             if name not in SCENARIOS:
@@ -294,8 +307,8 @@ def to_toml(preset: Mapping[str, Any]) -> str:
             return "true" if v else "false"
         if isinstance(v, (int, float)):
             return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v)
+        if isinstance(v, str):  # TOML's basic strings take JSON's escapes, but not a surrogate pair: keep the text
+            return json.dumps(v, ensure_ascii=False)
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
         raise TypeError(f"cannot write {v!r} as TOML")

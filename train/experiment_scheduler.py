@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from concurrent import futures
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -183,12 +184,19 @@ def execute(
                     error = future.exception()
                     if isinstance(error, Interrupted):
                         raise KeyboardInterrupt from error
+                    if isinstance(error, BrokenProcessPool):  # every unfinished task gets it: name them all
+                        unfinished = "; ".join([task_label(kind, what), *(task_label(*t) for t in pending.values())])
+                        raise RuntimeError(
+                            "a worker process died abruptly (killed, perhaps for lack of memory) with these tasks "
+                            f"unfinished: {unfinished}; rerun the experiment to resume them"
+                        ) from error
                     if error is not None:
-                        raise RuntimeError(f"{kind} task failed: {error}") from error
+                        raise RuntimeError(f"{task_label(kind, what)} failed: {error}") from error
                     if kind == "train":
                         task, trained = what
                         condition = trained.condition
-                        counts["trained"] += len(trained.members)
+                        # another invocation on this folder may have trained it while this one waited on its lock
+                        counts["trained"] += len(trained.members) if future.result()["trained_here"] else 0
                         training.end(task)
                         for seed, run_dir in trained.members:
                             job = pending_items(learned_job(design, out, condition, seed, run_dir))
@@ -208,3 +216,12 @@ def execute(
         pool.shutdown(wait=True)
     bar.close()
     return {**counts, "wall_time_s": time.perf_counter() - start}
+
+
+def task_label(kind: str, what: Any) -> str:
+    """A task of the experiment's loop as an error names it: a training run's folder, or an evaluation's label."""
+    if kind == "train":
+        _, job = what
+        return f"training {job.args.out} (its log: {Path(job.args.out) / 'train.log'})"
+    label, _ = what
+    return f"evaluation task {label!r}"

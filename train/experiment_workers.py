@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from realism_env import EnvConfig
 from train.checkpoint import atomic_write_json
 from train.experiment_design import Setting
-from train.experiment_jobs import is_deviation
+from train.experiment_jobs import is_deviation, run_finished
 from train.fast_ppo import Args
 from train.ppo import make_config
 
@@ -139,8 +140,10 @@ def _run_lock(directory: Path) -> Any:
 
 
 def train_run(args_fields: dict[str, Any], log_path: str, task: int | None = None) -> dict[str, Any]:
-    """Train (or resume) one run with :func:`train.fast_ppo.train`, its output in ``log_path``; returns its metrics.
-    ``task``: its slots in the experiment's :class:`ProgressSlots`, where it reports after every rollout."""
+    """Train (or resume) one run with :func:`train.fast_ppo.train`, its output in ``log_path``; returns its metrics,
+    with ``"trained_here"``: False where another invocation on the same folder had finished it meanwhile (this one
+    waited on its lock). ``task``: its slots in the experiment's :class:`ProgressSlots`, where it reports after every
+    rollout."""
     from train.fast_ppo import train
 
     progress = _PROGRESS
@@ -150,16 +153,21 @@ def train_run(args_fields: dict[str, Any], log_path: str, task: int | None = Non
     config = make_config(args)
     out = Path(args.out)
     with _run_lock(out), open(log_path, "a") as log:
+        finished_before = run_finished(out, args.timesteps, with_model=args.population == 1)
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} train.fast_ppo {args.out}", flush=True)
-            code = train(args, config, on_rollout)
+            try:
+                code = train(args, config, on_rollout)
+            except Exception as error:  # the traceback goes to the run's log; the experiment names the run
+                traceback.print_exc()
+                raise RuntimeError(f"{type(error).__name__}: {error} (the traceback is in {log_path})") from None
     if _orphaned():
         os._exit(1)
     if code >= 128:
         raise Interrupted(f"training {out} stopped by signal {code - 128} after saving a checkpoint")
     if code != 0:
         raise RuntimeError(f"training {out} stopped with exit status {code}; see {log_path}")
-    return json.loads((out / "metrics.json").read_text())
+    return {**json.loads((out / "metrics.json").read_text()), "trained_here": not finished_before}
 
 
 def evaluate_job(job: dict[str, Any]) -> list[str]:
@@ -252,15 +260,23 @@ class InlinePool:
 
     def __init__(self, progress: ProgressSlots | None = None) -> None:
         self.progress = progress
+        self.failed = False  #: a task raised: later ones are not run
 
     def submit(self, fn: Any, *args: Any) -> futures.Future:
+        """Run ``fn(*args)`` now; once a task has failed, run none: its future never finishes (a process pool's
+        caller stops at the first failure it reads, and here every later task would run before it reads one)."""
         future: futures.Future = futures.Future()
+        if self.failed:
+            return future
         try:
             with reporting_to(self.progress):
                 future.set_result(fn(*args))
+        except Interrupted as error:  # the run saved a checkpoint on Ctrl-C or SIGTERM: the experiment stops here
+            raise KeyboardInterrupt from error
         except BaseException as error:  # noqa: BLE001 - handed to the caller through the future
             if isinstance(error, KeyboardInterrupt):
                 raise
+            self.failed = True
             future.set_exception(error)
         return future
 
