@@ -132,7 +132,7 @@ def test_registering_the_doctrine_at_import_in_the_fresh_process_makes_the_confi
 
 def test_an_experiment_worker_reports_an_unregistered_doctrine_by_name(parent_doctrine: str, tmp_path: Path) -> None:
     """train.experiment's spawn workers: the task fails with the ValueError (no KeyError), and ``execute`` reports
-    it as ``train task failed: unknown doctrine ...``."""
+    it naming the run: ``training <run folder> (its log: ...) failed: unknown doctrine ...``."""
     from train.experiment_design import Design
     from train.experiment_presets import PRESETS
     from train.experiment_scheduler import execute
@@ -166,7 +166,9 @@ def test_an_experiment_worker_reports_an_unregistered_doctrine_by_name(parent_do
     assert "'power'" in str(error) and "'security'" in str(error)
 
     # And what the experiment makes of it.
-    with pytest.raises(RuntimeError, match="train task failed: unknown doctrine") as raised:
+    with pytest.raises(
+        RuntimeError, match=r"training .*/seed0 \(its log: .*/train.log\) failed: unknown doctrine"
+    ) as raised:
         execute(design, out, workers=2, progress=False)
     assert isinstance(raised.value.__cause__, ValueError)
     assert "'power'" in str(raised.value) and "'security'" in str(raised.value)

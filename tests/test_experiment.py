@@ -372,8 +372,8 @@ def test_an_interrupt_while_the_report_is_written_is_recorded_as_one(
 
 
 def test_two_invocations_on_one_folder_keep_each_others_timing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another invocation on the same --out (the run locks let two share the work) records its entry while this one
-    runs: timing.json keeps both, where each used to rewrite the list it had read when it started."""
+    """timing.json keeps the entries of other invocations on the same --out, re-read at every write (here one
+    written while this one runs), where each used to rewrite the list it had read when it started."""
     from train import experiment
 
     out = tmp_path / "out"
@@ -396,6 +396,25 @@ def test_two_invocations_on_one_folder_keep_each_others_timing(tmp_path: Path, m
     entries = json.loads((out / "timing.json").read_text())["invocations"]
     assert [entry["status"] for entry in entries] == ["finished", "finished"] and entries[0] == other
     assert reported == entries
+
+
+def test_a_second_invocation_on_a_folder_in_use_is_refused_at_once(tmp_path: Path, capsys) -> None:
+    """It would rewrite the running one's preset.toml and redo its evaluations (or, with another preset, make it fail
+    on evaluations gone stale under it)."""
+    from train import experiment
+
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = ["--preset-file", str(preset_file(tmp_path, TINY)), "--out", str(out), "--no-progress"]
+    with experiment.folder_lock(out) as held:  # as the running invocation holds it
+        assert held
+        with pytest.raises(SystemExit) as exit_info:
+            experiment.main(argv)
+    assert exit_info.value.code == 2
+    assert f"another train.experiment is running on {out}" in capsys.readouterr().err
+    assert not (out / "preset.toml").exists()
+    with experiment.folder_lock(out) as held:  # released when the holder ends
+        assert held
 
 
 @pytest.mark.slow

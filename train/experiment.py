@@ -50,8 +50,9 @@ when its cache key changes: the model, the population, the evaluation settings, 
 ``realism_env``, ``agents`` and the evaluation harness, ``train.experiment_jobs.EVALUATION_SOURCES``). A killed
 experiment resumes where it stopped: unfinished runs continue from their last checkpoint (``train.fast_ppo
 --resume``; at most one ``checkpoint_every`` interval is lost, and a worker whose parent dies saves a checkpoint
-first). Every results file is written atomically (temporary file, fsync, rename). Runs of one output folder are
-locked, so two invocations never train the same run at once.
+first). Every results file is written atomically (temporary file, fsync, rename). An output folder is locked while
+an invocation runs in it: a second one on the same ``--out`` is refused at once (it would rewrite the first's
+``preset.toml`` and results); each run folder is locked too.
 
 Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (multiprocessing's ``spawn``), one a
 core: each starts with one thread per numerical library (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
@@ -119,11 +120,12 @@ evaluation jobs and their cache keys), :mod:`train.experiment_workers` (worker p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -205,6 +207,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PresetError as error:
         parser.error(str(error))
     out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out) as held:
+        if not held:
+            parser.error(
+                f"another train.experiment is running on {out} (its preset.toml, results and report are its own "
+                "until it ends); valid: wait for it to finish, or another --out"
+            )
+        return _run(design, out, cli, argv)
+
+
+@contextlib.contextmanager
+def folder_lock(out: Path) -> Iterator[bool]:
+    """An exclusive lock on an output folder while an invocation runs in it: yields False, at once, where another
+    holds it (released when its process ends, however it ends)."""
+    with open(out / ".experiment.lock", "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            yield True
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def _run(design: Design, out: Path, cli: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """The experiment of ``design`` in ``out`` (locked): train, evaluate, report; returns the exit status."""
     workers = cli.workers or design.workers
     command = "python -m train.experiment " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "preset.toml", to_toml(design.preset()).encode())
