@@ -53,7 +53,9 @@ def run_episode(scenario: str, seed: int, max_cycles: int, doctrines: str, quiet
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m realism_env.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--episodes", type=int, default=3, help="number of episodes (seeds seed, seed+1, ...)")
     parser.add_argument("--max-cycles", type=int, default=40, help="turns (years) per episode")
     parser.add_argument("--scenario", default="multipolar", choices=sorted(realism_env.SCENARIOS))

@@ -208,7 +208,8 @@ class EpisodeLog:
     def arms_correlation(self) -> tuple[np.ndarray, np.ndarray]:
         """([W, N, N] Pearson correlation of the arms levels chosen by i and j over the turns both were alive at the
         start of, NaN where fewer than 3 turns or a constant series; [W, N, N] rival pairs: they bordered or were at
-        war at some snapshot while both alive)."""
+        war at some snapshot while both alive, and were never allied: allies arming together is no security dilemma,
+        whose arms race is each side arming against the other (Jervis 1978))."""
         levels = self.arms_level[:, 1:].astype(np.float64)  # chosen in each turn
         both = (self.alive[:, :-1, :, None] & self.alive[:, :-1, None, :]).astype(np.float64)
         count = both.sum(axis=1)
@@ -226,7 +227,7 @@ class EpisodeLog:
         corr = np.where(defined, np.clip(corr, -1.0, 1.0), np.nan)
         pair_alive = self.alive[:, :, :, None] & self.alive[:, :, None, :]
         rival = ((self.neighbour | self.at_war) & pair_alive).any(axis=1) & ~np.eye(self.n_nations, dtype=bool)
-        return corr, rival
+        return corr, rival & ~self.allied.any(axis=1)
 
 
 _SNAPSHOT_FIELDS = frozenset(
@@ -632,13 +633,15 @@ def hegemony_turn(log: EpisodeLog) -> np.ndarray:
 
 @_metric("conquest_gain", "power share", nan_when="no war was declared", bounds=(-1.0, 1.0))
 def conquest_gain(log: EpisodeLog) -> np.ndarray:
-    """Does conquest pay? Over the episode's war declarations (i on j), the mean final power share of the initiator
-    minus its target's. Offensive realism (Mearsheimer 2001) expects war to pay, a positive gap; defensive realism
-    (Waltz 1979; Van Evera's "conquest rarely pays") expects none or a negative one."""
-    counts = log.events.war_declared.sum(axis=1)  # [W, i, j] declarations of i on j
-    final = log.shares[:, -1]
-    gap = final[:, :, None] - final[:, None, :]  # [W, i, j] the initiator's final share minus the target's
-    return _ratio((counts * gap).sum(axis=(1, 2)), counts.sum(axis=(1, 2)))
+    """Does conquest pay? Over the episode's war declarations (i on j in a turn), the mean of the initiator's change in
+    power share from the start of that turn to the episode's end, minus its target's change: what the war gained it
+    relative to its target (a strong state attacking a weak one keeps its lead whether or not the war pays, so the
+    final levels alone would say it does). Offensive realism (Mearsheimer 2001) expects war to pay, a positive gain;
+    defensive realism (Waltz 1979; Van Evera's "conquest rarely pays") expects none or a negative one."""
+    declared = log.events.war_declared  # [W, T, i, j] declarations of i on j in each turn
+    change = log.shares[:, -1:] - log.shares[:, :-1]  # [W, T, N] each nation's change from the turn's start to the end
+    gap = change[..., :, None] - change[..., None, :]  # [W, T, i, j] the initiator's change minus the target's
+    return _ratio((declared * gap).sum(axis=(1, 2, 3)), declared.sum(axis=(1, 2, 3)))
 
 
 @_metric("territorial_change", "share of provinces", bounds=UNIT_RANGE)
@@ -728,7 +731,9 @@ def _buck_passing(log: EpisodeLog) -> tuple[np.ndarray, np.ndarray]:
     before, after = log.arms_level[:, :-1], log.arms_level[:, 1:]
     arms = (after > before) | (after == log.n_arms_levels - 1)
     target_is_strongest = np.take_along_axis(log.strongest, log.target.astype(np.intp), axis=-1)
-    allies = (log.act == Act.ALLY) & ~target_is_strongest
+    # external balancing: courting a partner other than the strongest, or holding an alliance with one after the turn
+    holds = (log.allied[:, 1:] & ~log.strongest[..., None, :]).any(axis=-1)
+    allies = ((log.act == Act.ALLY) & ~target_is_strongest) | holds
     # fought the strongest in the turn: a battle with it, also in a war declared that turn
     fights = (log.battle & log.strongest[..., None, :]).any(axis=-1)
     balances = log.threatened & (arms | allies | fights)
@@ -739,8 +744,9 @@ def _buck_passing(log: EpisodeLog) -> tuple[np.ndarray, np.ndarray]:
 @_metric("buck_passing", "nation-turns")
 def buck_passing(log: EpisodeLog) -> np.ndarray:
     """Turns a nation threatened by the strongest neither armed (raised its arms level or kept it at the top), allied
-    (ALLY toward a nation other than the strongest) nor fought the strongest (a battle with it in the turn), while
-    another threatened nation did."""
+    (ALLY toward a nation other than the strongest, or held an alliance with one after the turn) nor fought the
+    strongest (a battle with it in the turn), while another threatened nation did: it let others bear the cost of
+    balancing (Mearsheimer 2001)."""
     return _buck_passing(log)[0].sum(axis=(1, 2)).astype(np.float64)
 
 
@@ -819,8 +825,9 @@ def bloodletting(log: EpisodeLog) -> np.ndarray:
     bounds=(-1.0, 1.0),
 )
 def arms_racing(log: EpisodeLog) -> np.ndarray:
-    """Mean over rival pairs (bordered or fought at some point) of the correlation of the arms levels the two chose
-    over the turns both were alive: the security dilemma as an arms race. Pairs with a constant series are skipped."""
+    """Mean over rival pairs (bordered or fought at some point, never allied) of the correlation of the arms levels the
+    two chose over the turns both were alive: the security dilemma as an arms race. Pairs with a constant series are
+    skipped."""
     corr, rival = log.arms_correlation
     return _nanmean(corr, rival & _upper(log.n_nations), axis=(1, 2))
 

@@ -245,14 +245,19 @@ def test_no_hegemony_gives_nan_turn():
     assert math.isnan(m["hegemony_turn"])
 
 
-def test_conquest_gain_is_the_initiators_final_share_minus_their_targets():
+def test_conquest_gain_is_the_initiators_change_in_share_minus_their_targets_from_the_declaration_on():
     n, turns = 3, 2
     share = np.array([[1 / 3, 1 / 3, 1 / 3], [0.4, 0.3, 0.3], [0.6, 0.1, 0.3]])
-    # 0 declared on 1 (ends 0.6 against 0.1); 2 declared on 0 (0.3 against 0.6): the mean gap is (0.5 - 0.3) / 2.
+    # 0 declared on 1 in turn 1: 0 gained 0.6 - 1/3, 1 lost 1/3 - 0.1, a gain of 0.5 over its target; 2 declared on 0
+    # in turn 2: 2 gained 0, 0 gained 0.2 since, so -0.2. The mean: 0.15.
     declared = pairs(turns, n, {(0, 0, 1): True, (1, 2, 0): True})
     log = make_log(n, turns, share=share, events={"war_declared": declared})
-    assert metric(log, "conquest_gain") == pytest.approx(0.1)
+    assert metric(log, "conquest_gain") == pytest.approx(0.15)
     assert math.isnan(metric(make_log(n, turns, share=share), "conquest_gain"))  # no war: nothing to say
+    # A strong state attacks a weak one and loses by it: it ends ahead (0.5 against 0.12) but conquest did not pay.
+    share = np.array([[0.6, 0.1, 0.3], [0.55, 0.11, 0.34], [0.5, 0.12, 0.38]])
+    log = make_log(n, turns, share=share, events={"war_declared": pairs(turns, n, {(0, 0, 1): True})})
+    assert metric(log, "conquest_gain") == pytest.approx(-0.12)
 
 
 def test_territorial_change_and_status_quo():
@@ -395,6 +400,21 @@ def test_buck_passing():
     np.testing.assert_array_equal(nation_metrics(log)["buck_passing"], [0, 0, 3, 1])
 
 
+def test_a_nation_holding_an_alliance_against_the_strongest_balances_and_passes_no_buck():
+    """External balancing is holding the alliance, not only proposing it: 1 and 2, both threatened by the strongest
+    (0), stay allied from turn 1 on at a steady arms level while 3 arms; neither passes the buck."""
+    n, turns = 4, 3
+    neighbour = np.zeros((turns + 1, n, n), bool)
+    neighbour[:, 0, 1:] = neighbour[:, 1:, 0] = True  # the strongest borders 1, 2 and 3
+    allied = span(turns + 1, n, 1, 2, range(turns + 1))
+    arms = np.array([[2, 2, 2, 2], [2, 2, 2, 3], [2, 2, 2, 4], [2, 2, 2, 4]])  # 3 arms to the top and stays there
+    log = make_log(n, turns, share=_strongest_first(turns), neighbour=neighbour, allied=allied, arms_level=arms)
+    assert metric(log, "buck_passing") == 0
+    np.testing.assert_array_equal(nation_metrics(log)["buck_passing"], [0, 0, 0, 0])
+    lone = make_log(n, turns, share=_strongest_first(turns), neighbour=neighbour, arms_level=arms)
+    assert metric(lone, "buck_passing") == 2 * turns  # unallied, 1 and 2 let 3 balance alone every turn
+
+
 def test_an_ally_of_the_strongest_is_not_threatened_by_it_and_passes_no_buck():
     """1 borders the strongest (0) but is its ally: the strongest cannot attack it (rules.attackable)."""
     n, turns = 4, 1
@@ -521,6 +541,9 @@ def test_perfect_arms_race_and_no_race():
     race = make_log(2, 3, arms_level=levels, neighbour=span(4, 2, 0, 1, [0]))
     assert metric(race, "arms_racing") == pytest.approx(1.0)
     assert math.isnan(metric(make_log(2, 3, neighbour=span(4, 2, 0, 1, [0])), "arms_racing"))  # constant levels
+    # Allied neighbours arming together are no security dilemma: the pair is no rival pair, so no race is measured.
+    allies = make_log(2, 3, arms_level=levels, neighbour=span(4, 2, 0, 1, [0]), allied=span(4, 2, 0, 1, [1, 2, 3]))
+    assert math.isnan(metric(allies, "arms_racing")) and metric(allies, "arms_race_pairs") == 0
 
 
 # --------------------------------------------------------------------------------------------------

@@ -503,3 +503,26 @@ def test_ppo_beats_the_random_policy(tmp_path: Path) -> None:
     random_play = evaluate(config, None)
     print(f"security, 4 nations, 20 turns: PPO {trained:.2f} vs random {random_play:.2f} (max 30)")
     assert trained > random_play + 2.0
+
+
+def test_atomic_writes_leave_files_readable_as_a_plain_open_would(tmp_path: Path) -> None:
+    """The temporary file of an atomic write is readable by its owner alone (mkstemp); the written file gets the mode
+    a plain open() gives (0666 less the umask): run folders and replay pages shared with colleagues stay readable."""
+    import os
+    import stat
+
+    from realism_env.files import atomic_write_bytes
+
+    previous = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "report.md", b"text")
+        os.umask(0o027)
+        atomic_write_bytes(tmp_path / "model.pt", b"weights")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "model.pt").stat().st_mode) == 0o640
+    assert (tmp_path / "report.md").read_bytes() == b"text" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.pt",
+        "report.md",
+    ]

@@ -148,7 +148,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "conquest_pays",
-        "Conquest pays: nations that start wars end with more power than their targets",
+        "Conquest pays: nations that start wars gain power relative to their targets (from the declaration on)",
         "Mearsheimer 2001 (offensive realism); against it, Waltz 1979 and Van Evera 1998 (conquest rarely pays)",
         "above",
         "conquest_gain",
@@ -167,7 +167,8 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "balancing_rising_power",
-        "Balancing checks a rising power: facing it, the others form balancing alliances against the strongest",
+        "Balancing forms against a rising power: facing it, security-maximisers ally against the strongest (whether "
+        "the alliances check it is not tested)",
         "Waltz 1979 (the balance of power)",
         "above",
         "balancing",
@@ -179,12 +180,14 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "buck_passing_rising_power",
-        "The balance fails through buck-passing: facing a rising power, nations pass the buck more than they balance",
+        "The balance fails through buck-passing: facing a rising power, threatened security-maximisers pass the buck "
+        "on most of their threatened turns",
         "the critics (balance failures); Mearsheimer 2001 (buck-passing)",
-        "paired",
-        "buck_passing",
-        "power",
-        metric_b="balancing",
+        "above",
+        "buck_passing_rate",
+        "security",
+        ref=0.5,
+        context="power",
         scenario="rising_power",
     ),
     Claim(

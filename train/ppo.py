@@ -297,9 +297,14 @@ def report(metrics: dict[str, Any]) -> str:
         if behaviour.get(k) is not None
     )
     state = "finished" if metrics.get("finished") else "interrupted"
+    # the whole run's mean includes its first, untrained episodes: the curve's last point says where it ended
+    last = (metrics.get("curve") or [{}])[-1]
+    at_end = ", ".join(f"{d} {r:.3f}" for d, r in last.items() if d != "timesteps" and r is not None)
     return (
         f"{state}: {metrics.get('num_timesteps')} of {metrics.get('target_timesteps')} timesteps, "
-        f"{metrics.get('agent_steps_per_s', 0.0):.0f} agent-steps/s; mean episode return: {returns or 'n/a'}"
+        f"{metrics.get('agent_steps_per_s', 0.0):.0f} agent-steps/s; mean episode return over the run: "
+        f"{returns or 'n/a'}"
+        + (f", at the end: {at_end}" if at_end else "")
         + (f"; per episode: {headline}" if headline else "")
     )
 

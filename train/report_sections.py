@@ -932,7 +932,8 @@ def plots_section(
 
 
 def runs_section(design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]]) -> list[str]:
-    """Every training run's steps, wall time, speed and last mean return (its ``metrics.json``)."""
+    """Every training run's steps, wall time, speed, and mean return: over the whole run, and at its end (its last
+    learning-curve point: the episodes of its last ``max_cycles`` turns); from its ``metrics.json``."""
     conditions = design.conditions
     parts: list[str] = []
     parts.append("## Training runs")
@@ -941,6 +942,8 @@ def runs_section(design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]])
         for s in design.seeds:
             m = runs.get((c.name, s), {})
             returns = ", ".join(f"{d} {fmt(r)}" for d, r in (m.get("mean_episode_return") or {}).items())
+            last = (m.get("curve") or [{}])[-1]
+            at_end = ", ".join(f"{d} {fmt(r)}" for d, r in last.items() if d != "timesteps")
             table.append(
                 [
                     f"`runs/{c.name}/seed{s}`",
@@ -948,9 +951,11 @@ def runs_section(design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]])
                     fmt(m.get("total_wall_time_s")),
                     fmt(m.get("agent_steps_per_s")),
                     returns or "-",
+                    at_end or "-",
                 ]
             )
-    parts.append(markdown_table(["run", "timesteps", "wall s", "agent-steps/s", "last mean return"], table))
+    header = ["run", "timesteps", "wall s", "agent-steps/s", "mean return over the run", "mean return at the end"]
+    parts.append(markdown_table(header, table))
     return parts
 
 
