@@ -828,8 +828,10 @@ def test_a_held_out_focal_check_is_met_in_at_least_one_held_out_scenario(tmp_pat
 
     verdict_line, parts = learners_section(design, rows_of, 0.95)
     # met, and the first line still says where the learners fall below the bar
+    # the table has 3 rows for the 2 checks (one per held-out scenario): the first line says how they relate
     assert verdict_line == (
-        "**Learners against the scripted realists: 2 of 2 checks met.** Every check is met. Below the bar in a "
+        "**Learners against the scripted realists: 2 of 2 checks met.** (2 of the table's 3 rows meet their bars; a "
+        "check over held-out scenarios is met where one of them meets it.) Every check is met. Below the bar in a "
         "held-out scenario, where another one meets the check: `power`: focal among `offensive_realist` in "
         "`bipolar`, held out (0.8x the scripted)."
     )
@@ -837,7 +839,8 @@ def test_a_held_out_focal_check_is_met_in_at_least_one_held_out_scenario(tmp_pat
     learned_return["islands"] = 45.0  # now below in every held-out scenario
     verdict_line, _ = learners_section(design, rows_of, 0.95)
     assert verdict_line == (
-        "**Learners against the scripted realists: 1 of 2 checks met.** Falls short: `power`: focal among "
+        "**Learners against the scripted realists: 1 of 2 checks met.** (1 of the table's 3 rows meet their bars; a "
+        "check over held-out scenarios is met where one of them meets it.) Falls short: `power`: focal among "
         "`offensive_realist` in a held-out scenario."
     )
 

@@ -265,9 +265,16 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
             + ", ".join(f"{learner} in {failing[learner]} of {n}" for learner, n in checked.items() if failing[learner])
             + " (the table below names each)."
         )
+    # the table has a row per held-out scenario, where a check counts once: say how the two counts relate
+    rows = (
+        ""
+        if len(checks) == len(requirements)
+        else f" ({sum(c['meets'] for c in checks)} of the table's {len(checks)} rows meet their bars; a check over "
+        "held-out scenarios is met where one of them meets it.)"
+    )
     verdict_line = (
         f"**Learners against the scripted realists: {len(requirements) - len(short)} of {len(requirements)} checks "
-        "met.** " + (shortfalls if short else "Every check is met.")
+        f"met.**{rows} " + (shortfalls if short else "Every check is met.")
     )
     # A held-out requirement is met in one scenario; where the learners fall below the bar in another, say so too.
     below = [c for c in checks if not c["meets"] and requirements[c["requirement"]]]
