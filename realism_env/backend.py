@@ -343,7 +343,7 @@ class Backend:
 
     def random(self, seed: int | np.random.SeedSequence | None) -> RandomSource:
         """The backend's own generator, seeded: ``seed`` an int, a ``SeedSequence``, or None (fresh entropy)."""
-        sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        sequence = seed_sequence(seed)
         if self.name == "numpy":
             return NumpyRandom(np.random.default_rng(sequence), self.float_dtype)
         import torch
@@ -351,6 +351,19 @@ class Backend:
         generator = torch.Generator(device=self.device)
         generator.manual_seed(int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1)))
         return TorchRandom(generator, self.device, self.float_dtype)
+
+
+def seed_sequence(seed: Any) -> np.random.SeedSequence:
+    """``seed`` as a ``SeedSequence``: an integer >= 0, a ``SeedSequence`` (kept), or None (fresh entropy);
+    ``ValueError`` naming any other seed."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    try:
+        if isinstance(seed, (bool, np.bool_)) or (seed is not None and seed < 0):
+            raise ValueError
+        return np.random.SeedSequence(seed)
+    except (TypeError, ValueError):
+        raise ValueError(f"seed={seed!r} is invalid; valid: None, an integer >= 0, or a numpy SeedSequence") from None
 
 
 def resolve_backend(backend: str = "numpy", device: Any = None, dtype: Any = None) -> Backend:

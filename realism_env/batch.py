@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from realism_env.backend import Backend, RandomSource, resolve_backend, saved_array_like, to_numpy
+from realism_env.backend import Backend, RandomSource, resolve_backend, saved_array_like, seed_sequence, to_numpy
 from realism_env.config import EnvConfig
 from realism_env.draws import draw_perception, draw_reset, draw_step
 from realism_env.maps import MapBank, generate_maps, initial_worlds
@@ -66,16 +66,6 @@ DEFAULT_MAP_BANK = 1024
 def _is_integer(value: Any) -> bool:
     """A Python or numpy integer, not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _seed_sequence(seed: Any) -> np.random.SeedSequence:
-    """``np.random.SeedSequence(seed)``; ``ValueError`` naming a seed it cannot take."""
-    try:
-        if isinstance(seed, (bool, np.bool_)) or (seed is not None and seed < 0):
-            raise ValueError
-        return np.random.SeedSequence(seed)
-    except (TypeError, ValueError):
-        raise ValueError(f"seed={seed!r} is invalid; valid: None, an integer >= 0, or a numpy SeedSequence") from None
 
 
 def default_map_bank(n_worlds: int) -> int:
@@ -179,8 +169,7 @@ class WorldBatch:
 
     def _seed(self, seed: int | np.random.SeedSequence | None) -> None:
         """A new map bank and generator from ``seed``."""
-        sequence = seed if isinstance(seed, np.random.SeedSequence) else _seed_sequence(seed)
-        bank_seed, step_seed = sequence.spawn(2)
+        bank_seed, step_seed = seed_sequence(seed).spawn(2)
         bank = generate_maps(self.config, np.random.default_rng(bank_seed), self.map_bank_size)
         self.maps: MapBank = bank.map_arrays(self.backend.asarray)
         self.random: RandomSource = self.backend.random(step_seed)

@@ -402,18 +402,19 @@ def test_a_second_invocation_on_a_folder_in_use_is_refused_at_once(tmp_path: Pat
     """It would rewrite the running one's preset.toml and redo its evaluations (or, with another preset, make it fail
     on evaluations gone stale under it)."""
     from train import experiment
+    from train.experiment_workers import folder_lock
 
     out = tmp_path / "out"
     out.mkdir()
     argv = ["--preset-file", str(preset_file(tmp_path, TINY)), "--out", str(out), "--no-progress"]
-    with experiment.folder_lock(out) as held:  # as the running invocation holds it
+    with folder_lock(out, experiment.OUT_LOCK, wait=False) as held:  # as the running invocation holds it
         assert held
         with pytest.raises(SystemExit) as exit_info:
             experiment.main(argv)
     assert exit_info.value.code == 2
     assert f"another train.experiment is running on {out}" in capsys.readouterr().err
     assert not (out / "preset.toml").exists()
-    with experiment.folder_lock(out) as held:  # released when the holder ends
+    with folder_lock(out, experiment.OUT_LOCK, wait=False) as held:  # released when the holder ends
         assert held
 
 

@@ -120,12 +120,11 @@ evaluation jobs and their cache keys), :mod:`train.experiment_workers` (worker p
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -136,7 +135,11 @@ from train.experiment_jobs import check_runs, read_json
 from train.experiment_presets import PRESET_DIR, PRESETS, PresetError, load_preset, merge, resolve, to_toml
 from train.experiment_results import finish
 from train.experiment_scheduler import execute
+from train.experiment_workers import folder_lock
 from train.ppo import check_device
+
+#: The lock file an invocation holds in its output folder while it runs (a second one on the folder is refused).
+OUT_LOCK = ".experiment.lock"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,31 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PresetError as error:
         parser.error(str(error))
     out.mkdir(parents=True, exist_ok=True)
-    with folder_lock(out) as held:
+    with folder_lock(out, OUT_LOCK, wait=False) as held:
         if not held:
             parser.error(
                 f"another train.experiment is running on {out} (its preset.toml, results and report are its own "
                 "until it ends); valid: wait for it to finish, or another --out"
             )
         return _run(design, out, cli, argv)
-
-
-@contextlib.contextmanager
-def folder_lock(out: Path) -> Iterator[bool]:
-    """An exclusive lock on an output folder while an invocation runs in it: yields False, at once, where another
-    holds it (released when its process ends, however it ends)."""
-    with open(out / ".experiment.lock", "w") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
-            yield True
-            return
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
 
 
 def _run(design: Design, out: Path, cli: argparse.Namespace, argv: Sequence[str] | None) -> int:

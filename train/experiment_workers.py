@@ -12,7 +12,7 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -123,20 +123,22 @@ def _check_stop() -> None:
 
 
 @contextlib.contextmanager
-def _run_lock(directory: Path) -> Any:
-    """An exclusive lock on a run folder (released when the process dies)."""
+def folder_lock(directory: Path, name: str = ".lock", wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock on a folder (released when the process dies, however it dies): yields True once held; with
+    ``wait=False``, False at once where another process holds it."""
     directory.mkdir(parents=True, exist_ok=True)
-    handle = open(directory / ".lock", "w")  # noqa: SIM115
-    try:
+    with open(directory / name, "w") as handle:
         try:
             import fcntl
-
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - not POSIX
-            pass
-        yield
-    finally:
-        handle.close()
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            yield True
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def train_run(args_fields: dict[str, Any], log_path: str, task: int | None = None) -> dict[str, Any]:
@@ -152,7 +154,7 @@ def train_run(args_fields: dict[str, Any], log_path: str, task: int | None = Non
     args = Args(**args_fields)
     config = make_config(args)
     out = Path(args.out)
-    with _run_lock(out), open(log_path, "a") as log:
+    with folder_lock(out), open(log_path, "a") as log:
         finished_before = run_finished(out, args.timesteps, with_model=args.population == 1)
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} train.fast_ppo {args.out}", flush=True)
