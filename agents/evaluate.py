@@ -218,14 +218,7 @@ def add_episode_options(
     )
     parser.add_argument("--seed", type=int, default=0, help=seed_help)
     parser.add_argument("--max-cycles", type=int, default=None, metavar="T", help=max_cycles_help)
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        dest="overrides",
-        help="override an EnvConfig field, parsed to its type (repeatable), e.g. --set offense_defense_balance=2",
-    )
+    add_set_option(parser)
     parser.add_argument(
         "--doctrines",
         default=None,
@@ -233,6 +226,15 @@ def add_episode_options(
         help="reward doctrine: one name for all nations or a comma-separated list, one per nation (default: "
         "offensive_realist -> power, every other policy -> security)",
     )
+
+
+def add_set_option(
+    parser: argparse.ArgumentParser,
+    help: str = "override an EnvConfig field, parsed to its type (repeatable), e.g. --set offense_defense_balance=2",
+) -> None:
+    """``--set FIELD=VALUE`` (repeatable), collected as texts in ``overrides`` for
+    :func:`realism_env.parse_override`."""
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides", help=help)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -484,13 +484,16 @@ class _Episodes(Episodes):
         self.focal = focal
         self.strategy = strategy
 
-    def run_with_logs(self, seeds: Sequence[int]) -> Iterator[tuple[dict[str, Any], Any]]:
-        """(row, episode log) of each episode ``seeds``, in order (played in groups, as one batch of worlds each)."""
+    def run_with_logs(self, seeds: Sequence[int], progress: Any = None) -> Iterator[tuple[dict[str, Any], Any]]:
+        """(row, episode log) of each episode ``seeds``, in order (played in groups, as one batch of worlds each);
+        ``progress`` (a tqdm bar or None) is advanced as episodes end."""
         for group in self.play(seeds):
             returns = np.zeros((len(group.seeds), self.plan.config.n_nations))
             tracker = StrategyTracker(group.worlds, self.focal, group.seeds) if self.strategy else None
             for turn in group.turns():
                 returns += turn.earned
+                if progress is not None:
+                    progress.update(int(turn.ended.sum()))
                 if tracker is not None:
                     tracker.observe(turn.live, turn.observations, turn.masks, turn.actions)
             for k, seed in enumerate(group.seeds):
@@ -523,17 +526,19 @@ def play(
     focal: Sequence[bool] | None = None,
     trace: bool = False,
     strategy: bool = False,
+    progress: Any = None,
 ) -> tuple[list[dict[str, Any]], list[list[float]] | None]:
     """Play the population (one policy name and doctrine per nation) in the matched worlds ``seeds``; returns one row
     per episode (see the module docstring) and, with ``trace``, the power shares ``[turn][nation]`` of the live
     nations over the first episode (``realism_env.EpisodeLog.shares``). With ``strategy``, each row also holds the
-    focal nations' acts, arms levels and agreement with the scripted archetypes (:mod:`train.strategy`)."""
+    focal nations' acts, arms levels and agreement with the scripted archetypes (:mod:`train.strategy`). ``progress``
+    (a tqdm bar or None) is advanced as episodes end."""
     plan = make_plan(list(policies), scenario, overrides, max_cycles, list(doctrines))
     members = np.ones(len(policies), dtype=bool) if focal is None else np.asarray(focal, dtype=bool)
     episodes = _Episodes(plan, members, strategy)
     rows: list[dict[str, Any]] = []
     shares = None
-    for k, (row, log) in enumerate(episodes.run_with_logs([int(seed) for seed in seeds])):
+    for k, (row, log) in enumerate(episodes.run_with_logs([int(seed) for seed in seeds], progress)):
         rows.append(row)
         if trace and k == 0:
             shares = np.round(log.shares[0], 6).tolist()

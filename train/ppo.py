@@ -35,6 +35,7 @@ import argparse
 import io
 import json
 import math
+import shlex
 import signal
 import sys
 import time
@@ -510,10 +511,12 @@ def stopped(out: Path, signum: int, checkpoint: Path, metrics: dict[str, Any]) -
 
 
 def finished(out: Path, model_name: str, model_bytes: bytes, metrics: dict[str, Any]) -> int:
-    """End a finished run: the model and ``metrics.json`` written atomically, a one-line report; returns 0."""
+    """End a finished run: the model and ``metrics.json`` written atomically, a one-line report and the command that
+    scores the run (:mod:`train.evaluate`); returns 0."""
     atomic_write_bytes(out / model_name, model_bytes)
     atomic_write_json(out / "metrics.json", metrics)
     print(f"{out}: {report(metrics)}")
+    print(f"score it against the scripted realists: python -m train.evaluate --model {shlex.quote(str(out))}")
     return 0
 
 

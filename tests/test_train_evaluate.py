@@ -1,0 +1,132 @@
+"""train.evaluate: a training run's nations scored against the scripted agents of their doctrine in matched worlds."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.runs import tiny_run
+from train.evaluate import main, score_run, summarise
+from train.learned import learned_population, play, register_learned
+
+
+@pytest.fixture(scope="module")
+def power_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (barely trained) power run of train.fast_ppo in 9-turn episodes."""
+    return tiny_run(tmp_path_factory.mktemp("evaluate") / "power", "--doctrine", "power")
+
+
+def _returns(rows: list[dict]) -> list[float]:
+    return [row["focal:return"] for row in rows]
+
+
+def test_the_learned_and_scripted_nations_play_the_same_worlds_in_each_setting(power_run: Path) -> None:
+    score = score_run(power_run, backgrounds=["defensive_realist"], n_focal=2, episodes=3, seed=5)
+    assert score["doctrine"] == "power" and score["scenario"] == "multipolar"
+    assert list(score["settings"]) == ["selfplay", "focal_vs_defensive_realist"]
+    focal = [True] * 2 + [False] * 4
+    # the baseline is the offensive realist (power's scripted counterpart) in the learned nations' places
+    scripted, _ = play(["offensive_realist"] * 2 + ["defensive_realist"] * 4, ["power"] * 2 + ["security"] * 4,
+                       "multipolar", [5, 6, 7], max_cycles=9, focal=focal)  # fmt: skip
+    played = score["settings"]["focal_vs_defensive_realist"]
+    assert _returns(played["baseline"]) == _returns(scripted)
+    policies, doctrines = learned_population(power_run, 6, 2, "defensive_realist")
+    learned, _ = play(policies, doctrines, "multipolar", [5, 6, 7], max_cycles=9, focal=focal)
+    assert _returns(played["learned"]) == _returns(learned)
+    selfplay, _ = play(["offensive_realist"] * 6, ["power"] * 6, "multipolar", [5, 6, 7], max_cycles=9)
+    assert _returns(score["settings"]["selfplay"]["baseline"]) == _returns(selfplay)
+    assert all(row["turns"] <= 9 for row in played["learned"])  # the run's training episode length
+
+
+def test_a_run_scored_against_its_own_policy_differs_by_nothing(power_run: Path) -> None:
+    own = register_learned(power_run)["power"]
+    score = score_run(power_run, backgrounds=["offensive_realist"], baseline=own, episodes=3)
+    for played in score["settings"].values():
+        assert _returns(played["learned"]) == _returns(played["baseline"])
+        summary = summarise([{"learned": np.array(_returns(played["learned"])),
+                              "baseline": np.array(_returns(played["baseline"])),
+                              "difference": np.zeros(3)}])  # fmt: skip
+        assert summary["verdict"] == "no clear difference"
+
+
+def test_the_verdicts_read_the_difference_interval() -> None:
+    def one_run(learned: list[float], baseline: list[float]) -> dict:
+        a, b = np.array(learned), np.array(baseline)
+        return {"learned": a, "baseline": b, "difference": a - b}
+
+    ahead = summarise([one_run([11.0, 12.0, 13.0], [10.0, 10.5, 11.0])])
+    assert ahead["verdict"] == "learned ahead" and ahead["difference"]["ci_low"] > 0
+    assert ahead["ratio"] == pytest.approx(12.0 / 10.5)
+    assert summarise([one_run([9.0, 9.5, 10.0], [10.0, 10.5, 11.0])])["verdict"] == "learned behind"
+    assert summarise([one_run([9.0, 12.0, 10.0], [10.0, 10.5, 11.0])])["verdict"] == "no clear difference"
+    assert summarise([one_run([9.0], [10.0])])["verdict"] == "untested (no interval)"
+    assert math.isnan(summarise([one_run([9.0, 8.0], [-1.0, -2.0])])["ratio"])  # no ratio over a negative baseline
+    metric = summarise([one_run([3.0, 4.0, 5.0], [0.0, 0.0, 0.0])], is_return=False)
+    assert metric["verdict"] == "learned higher" and math.isnan(metric["ratio"])
+    # over runs, each run's mean over episodes is the unit
+    runs = summarise([one_run([1.0, 3.0], [0.0, 0.0]), one_run([5.0, 7.0], [1.0, 1.0])])
+    assert runs["learned"]["mean"] == 4.0 and runs["learned"]["n"] == 2 and runs["difference"]["mean"] == 3.5
+
+
+def test_the_command_prints_a_table_and_writes_its_figures(
+    power_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "scores.json"
+    argv = ["--model", str(power_run), str(power_run), "--episodes", "2", "--background", "offensive_realist"]
+    document = main([*argv, "--metrics", "war_onsets", "--out", str(out), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "power runs in multipolar, 2 runs (intervals over runs), 2 episodes a setting" in printed
+    assert "selfplay" in printed and "focal_vs_offensive_realist" in printed and "  war_onsets" in printed
+    written = json.loads(out.read_text())
+    assert written["groups"][0]["runs"] == [str(power_run)] * 2
+    assert written["groups"][0]["settings"]["selfplay"]["return"]["difference"]["n"] == 2  # one value per run
+    assert set(written["runs"][str(power_run)]) == {"selfplay", "focal_vs_offensive_realist"}
+    means = written["runs"][str(power_run)]["selfplay"]["learned"]
+    assert {"return", "war_onsets", "final_share"} <= set(means)
+    assert document["baseline"] == "scripted" and written["episodes"] == 2
+
+
+def test_background_with_no_name_plays_self_play_only(power_run: Path, capsys: pytest.CaptureFixture) -> None:
+    document = main(["--model", str(power_run), "--episodes", "2", "--background", "--max-cycles", "4",
+                     "--no-progress"])  # fmt: skip
+    assert list(document["groups"][0]["settings"]) == ["selfplay"]
+    assert "focal_vs" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--episodes", "0"], "--episodes 0 is invalid; valid: an integer >= 1"),
+        (["--background", "nobody"], "unknown background policy 'nobody'; valid: bandwagoner"),
+        (["--focal", "6"], "--focal 6 is invalid with a background; valid: 1..5"),
+        (["--baseline", "nobody"], "unknown baseline 'nobody'; valid: scripted"),
+        (["--metrics", "nope"], "unknown metric 'nope'; valid: survived"),
+        (["--set", "doctrines=security"], "--set doctrines is not taken"),
+        (["--set", "n_nations=4"], "has 4 nations, but"),
+        (["--set", "reveal_doctrines=true"], "the model takes observations of size"),
+        (["--set", "nope=1"], "unknown config field 'nope'"),
+        (["--confidence", "1.5"], "--confidence 1.5 is invalid"),
+    ],
+)
+def test_bad_input_names_the_culprit_and_the_valid_choices(
+    power_run: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--model", str(power_run), *extra, "--no-progress"])
+    assert raised.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_folder_that_is_not_a_run_and_an_out_folder_are_named(
+    power_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--model", str(tmp_path)])
+    assert "is not a finished training run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", str(power_run), "--out", str(tmp_path)])
+    assert "is a folder" in capsys.readouterr().err
