@@ -105,6 +105,7 @@ from agents import stats
 from agents.episodes import matched_seeds, run_episodes
 from agents.evaluation_output import check_out_path, format_comparison, format_report, write_json
 from agents.evaluation_report import bootstrap_settings, paired_report, report, whole_number
+from agents.plugins import add_import_option, import_plugins
 from agents.policies import POLICIES
 from agents.population import CONFIG_TYPES, format_choices, make_plan
 from realism_env import parse_override
@@ -202,7 +203,8 @@ def add_episode_options(
     max_cycles_help: str = "turns per episode (default: the scenario's, 200)",
 ) -> None:
     """The options that say which world is played and by whom: ``--population``, ``--scenario``, ``--seed``,
-    ``--max-cycles``, ``--set`` and ``--doctrines`` (shared with ``agents.replay``; :func:`make_plan` parses them)."""
+    ``--max-cycles``, ``--set``, ``--import`` and ``--doctrines`` (shared with ``agents.replay``; :func:`make_plan`
+    parses them; :func:`agents.plugins.import_plugins` imports before the parser is built)."""
     parser.add_argument(
         "--population",
         required=population_required,
@@ -219,6 +221,7 @@ def add_episode_options(
     parser.add_argument("--seed", type=int, default=0, help=seed_help)
     parser.add_argument("--max-cycles", type=int, default=None, metavar="T", help=max_cycles_help)
     add_set_option(parser)
+    add_import_option(parser)
     parser.add_argument(
         "--doctrines",
         default=None,
@@ -270,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """The command line; returns the report. Bad arguments exit with status 2 and a message naming the problem."""
+    import_plugins(argv, "python -m agents.evaluate")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

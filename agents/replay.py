@@ -41,6 +41,7 @@ import realism_env
 from agents.episodes import Episodes
 from agents.evaluate import add_episode_options
 from agents.evaluation_output import check_out_path
+from agents.plugins import import_plugins
 from agents.population import make_plan
 from realism_env import atomic_write_bytes, parse_override
 
@@ -210,6 +211,7 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """The command line; returns the episode log document. Bad arguments exit with status 2 and a message."""
+    import_plugins(argv, "python -m agents.replay")
     return run_command(build_parser(), argv, _document)
 
 

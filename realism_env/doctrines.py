@@ -228,7 +228,8 @@ def resolve_doctrines(names: Sequence[str]) -> tuple[Doctrine, ...]:
             valid = ", ".join(repr(d) for d in sorted(DOCTRINES))
             raise ValueError(
                 f"unknown doctrine {name!r}; valid: {valid} (a doctrine of your own must be registered with "
-                "register_doctrine in every process that builds an env, e.g. at import of the module defining it)"
+                "register_doctrine in every process that builds an env, e.g. at import of the module defining it; "
+                "the command lines import such a module with --import MODULE)"
             )
         resolved.append(doctrine)
     return tuple(resolved)

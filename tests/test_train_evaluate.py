@@ -79,7 +79,7 @@ def test_the_command_prints_a_table_and_writes_its_figures(
     argv = ["--model", str(power_run), str(power_run), "--episodes", "2", "--background", "offensive_realist"]
     document = main([*argv, "--metrics", "war_onsets", "--out", str(out), "--no-progress"])
     printed = capsys.readouterr().out
-    assert "power runs in multipolar, 2 runs (intervals over runs), 2 episodes a setting" in printed
+    assert "power: 2 runs in multipolar, 2 episodes a setting (intervals over runs)" in printed
     assert "selfplay" in printed and "focal_vs_offensive_realist" in printed and "  war_onsets" in printed
     written = json.loads(out.read_text())
     assert written["groups"][0]["runs"] == [str(power_run)] * 2

@@ -90,7 +90,7 @@ def test_help_lists_every_option_with_its_default(capsys: pytest.CaptureFixture)
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for f in Args.__dataclass_fields__:
-        assert "--" + f.replace("_", "-") in text, f
+        assert ("--import MODULE" if f == "imports" else "--" + f.replace("_", "-")) in text, f
     assert "default: maskable_ppo" in text and "default: security" in text
 
 

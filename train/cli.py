@@ -23,19 +23,24 @@ def field_docs(cls: type) -> dict[str, str]:
 
 def dataclass_parser(cls: type, prog: str, description: str) -> argparse.ArgumentParser:
     """A parser with one option per field of ``cls``: type from the annotation, default from the field, help from
-    ``field(metadata={"help": ...})`` or the field's docstring, ``choices`` from the metadata. Booleans become
-    ``--flag/--no-flag``; a ``tuple`` field is a repeatable option."""
+    ``field(metadata={"help": ...})`` or the field's docstring, ``choices`` from the metadata (a tuple, or a function
+    called now that gives one: names registered at run time, such as doctrines). Booleans become ``--flag/--no-flag``;
+    a ``tuple`` field is a repeatable option. A field with ``cli=False`` in its metadata gets no option (its caller
+    adds its own)."""
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     hints = get_type_hints(cls)
     docs = field_docs(cls)
     for f in fields(cls):
+        if f.metadata.get("cli") is False:
+            continue
         kind = hints[f.name]
         options: dict[str, Any] = {"help": f.metadata.get("help", docs.get(f.name, "")), "default": f.default}
         options["dest"] = f.name
         if "choices" in f.metadata:
-            options["choices"] = f.metadata["choices"]
+            choices = f.metadata["choices"]
+            options["choices"] = choices() if callable(choices) else choices
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         elif get_origin(kind) is tuple:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from agents.episodes import Episodes
+from agents.plugins import add_import_option, import_plugins
 from agents.policies import POLICIES
 from agents.population import make_plan
 from realism_env import SCENARIOS
@@ -224,10 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-run", action="store_true", help="also print a table per run")
     parser.add_argument("--out", default=None, metavar="FILE.json", help="also write the figures as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_import_option(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    import_plugins(argv, "python -m train.deviation")
     args = build_parser().parse_args(argv)
     if args.episodes < 1:
         raise SystemExit(f"error: --episodes {args.episodes} is invalid; valid: an integer >= 1")

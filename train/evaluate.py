@@ -57,6 +57,7 @@ import realism_env
 from agents.episodes import Episodes
 from agents.evaluate import add_set_option
 from agents.evaluation_output import check_out_path
+from agents.plugins import add_import_option, import_plugins
 from agents.policies import POLICIES
 from agents.population import make_plan
 from realism_env import SCENARIOS, parse_override
@@ -101,7 +102,10 @@ def run_world(
     info = RunInfo.read(run_dir)
     scenario = scenario or info.scenario
     if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(sorted(SCENARIOS))}")
+        raise ValueError(
+            f"unknown scenario {scenario!r}; valid: {', '.join(sorted(SCENARIOS))} (a scenario of your own: --import "
+            "the module that registers it)"
+        )
     if "doctrines" in (overrides or {}):
         raise ValueError("--set doctrines is not taken: a run's nations keep the doctrines they were trained with")
     trained, trained_cycles = run_overrides(run_dir)
@@ -274,9 +278,10 @@ def summarise_groups(
 def format_group(group: Mapping[str, Any], episodes: int, baseline: str) -> str:
     """A group's table: a row per setting (and per metric of ``--metrics`` below its return)."""
     runs = group["runs"]
-    unit = f"{len(runs)} runs (intervals over runs)" if len(runs) > 1 else f"{runs[0]} (intervals over episodes)"
+    which = f"{len(runs)} runs" if len(runs) > 1 else f"run {runs[0]}"
+    unit = "intervals over runs" if len(runs) > 1 else "intervals over episodes"
     title = (
-        f"{group['doctrine']} runs in {group['scenario']}, {unit}, {episodes} episodes a setting; "
+        f"{group['doctrine']}: {which} in {group['scenario']}, {episodes} episodes a setting ({unit}); "
         f"return against the {baseline} baseline:"
     )
     rows = []
@@ -335,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-run", action="store_true", help="also print a table per run")
     parser.add_argument("--out", default=None, metavar="FILE.json", help="also write the figures as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_import_option(parser)
     return parser
 
 
@@ -363,6 +369,7 @@ def _check(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """The command line; returns the JSON document. Bad arguments exit with status 2 and a message naming them."""
+    import_plugins(argv, "python -m train.evaluate")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

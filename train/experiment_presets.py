@@ -27,7 +27,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 #: train.fast_ppo options a preset may not set (the experiment sets them per run).
-TRAIN_RESERVED = ("doctrine", "scenario", "seed", "out", "resume", "set", "progress_bar", "members_dir")
+TRAIN_RESERVED = ("doctrine", "scenario", "seed", "out", "resume", "set", "progress_bar", "members_dir", "imports")
 _ARG_TYPES = typing.get_type_hints(Args)
 
 #: [experiment] and [evaluate] keys: (type, description). Types: str, int, float, bool, list[str], list[int],

@@ -78,6 +78,7 @@ import torch
 from torch import nn
 
 import realism_env
+from agents.plugins import add_import_option, import_plugins
 from realism_env import N_ACTS, EnvConfig
 from realism_env.backend import resolve_backend
 from realism_env.batch import WorldBatch, check_horizon
@@ -182,11 +183,14 @@ class Args(PPOArgs):
 
 
 def build_parser() -> Any:
-    return dataclass_parser(Args, "python -m train.fast_ppo", __doc__.split("\n\n")[0])
+    parser = dataclass_parser(Args, "python -m train.fast_ppo", __doc__.split("\n\n")[0])
+    add_import_option(parser)
+    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     """Parse and validate ``argv``; exits with status 2 and a message naming what is wrong and what is valid."""
+    import_plugins(argv, "python -m train.fast_ppo")
     parser = build_parser()
     args, config = parse_run_args(argv, parser, Args, check_args)
     if args.background and not args.n_focal < config.n_nations:
@@ -1120,7 +1124,7 @@ def _run(
         return stopped(out, stop.signum, path, population_summary(False))
     for member, log in enumerate(logs):  # a run alone is its one member, in --out
         weights = _model_bytes(trainer.networks.member_state_dict(member), trainer)
-        finished(log.out, "model.pt", weights, summary(True, log))
+        finished(log.out, "model.pt", weights, summary(True, log), args.imports)
     if not population:
         return 0
     atomic_write_json(out / "metrics.json", population_summary(True))

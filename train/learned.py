@@ -76,10 +76,12 @@ class RunInfo:
     indicator: bool  #: trained with the doctrine indicator appended to observations
     scenario: str
     env_config: dict[str, Any]
+    imports: tuple[str, ...] = ()  #: the modules its training imported (``--import``: doctrines, scenarios of its own)
 
     @classmethod
     def read(cls, run_dir: str | Path) -> RunInfo:
-        """Read ``run_dir/config.json``; raises ``ValueError`` when the run or its model is missing. A run of
+        """Read ``run_dir/config.json``; raises ``ValueError`` when the run or its model is missing, or when its
+        doctrines or scenario are not registered in this process (a run trained with ``--import``). A run of
         ``train.fast_ppo`` (``model.pt``) always feeds its network the doctrine one-hot; one of ``train.ppo``
         (``model.zip``) only when trained with ``--doctrine mixed``."""
         run = Path(run_dir)
@@ -94,6 +96,15 @@ class RunInfo:
         doctrines = env_config["doctrines"]
         per_nation = (doctrines,) * env_config["n_nations"] if isinstance(doctrines, str) else tuple(doctrines)
         fast = model_path.name == "model.pt"
+        imports = tuple(args.get("imports") or ())
+        unknown = [d for d in dict.fromkeys(per_nation) if d not in realism_env.DOCTRINES]
+        unknown += [args["scenario"]] if args["scenario"] not in realism_env.SCENARIOS else []
+        if unknown:
+            given = f"it was trained with {' '.join(f'--import {name}' for name in imports)}" if imports else ""
+            raise ValueError(
+                f"{run} was trained on {unknown[0]!r}, which is not registered here; valid: --import the module that "
+                f"registers it{' (' + given + ')' if given else ''}"
+            )
         return cls(
             run_dir=str(run),
             model_path=str(model_path),
@@ -103,6 +114,7 @@ class RunInfo:
             indicator=fast or args["doctrine"] == "mixed",
             scenario=args["scenario"],
             env_config=env_config,
+            imports=imports,
         )
 
 
@@ -465,7 +477,14 @@ def scripted_names(doctrines: Iterable[str], kind: str = "scripted") -> dict[str
     """``{doctrine: policy}`` of a baseline: ``scripted`` (defensive_realist for security, offensive_realist for
     power) or any registered policy name (``random``) for every doctrine."""
     if kind == "scripted":
-        return {d: SCRIPTED_COUNTERPART.get(d, "defensive_realist") for d in doctrines}
+        unmatched = sorted(d for d in doctrines if d not in SCRIPTED_COUNTERPART)
+        if unmatched:
+            pairs = ", ".join(f"{d}: {p}" for d, p in SCRIPTED_COUNTERPART.items())
+            raise ValueError(
+                f"doctrine {unmatched[0]!r} has no scripted counterpart ({pairs}); valid: a policy name as the "
+                f"baseline, one of {', '.join(sorted(POLICIES))}"
+            )
+        return {d: SCRIPTED_COUNTERPART[d] for d in doctrines}
     if kind not in POLICIES:
         raise ValueError(f"unknown baseline {kind!r}; valid: scripted, {', '.join(sorted(POLICIES))}")
     return dict.fromkeys(doctrines, kind)

@@ -39,6 +39,7 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 
 import realism_env
+from agents.plugins import add_import_option, import_plugins
 from realism_env import SCENARIOS, EnvConfig
 from realism_env.overrides import parse_override
 from train.checkpoint import (
@@ -59,7 +61,20 @@ from train.checkpoint import (
 )
 from train.cli import dataclass_parser
 
+#: The doctrine conditions built in: each of the two doctrines, and both alternating (realism_env.mixed_doctrines).
 DOCTRINE_CHOICES = ("security", "power", "mixed")
+
+
+def doctrine_choices() -> tuple[str, ...]:
+    """``--doctrine``'s choices: :data:`DOCTRINE_CHOICES`, then every other registered doctrine (``--import``)."""
+    return DOCTRINE_CHOICES + tuple(d for d in realism_env.doctrine_names() if d not in DOCTRINE_CHOICES)
+
+
+def scenario_choices() -> tuple[str, ...]:
+    """``--scenario``'s choices: every registered scenario (``--import`` may add some)."""
+    return tuple(sorted(SCENARIOS))
+
+
 ALGOS = ("maskable_ppo", "ppo")
 
 
@@ -74,10 +89,11 @@ class PPOArgs:
 
     doctrine: str = _arg(
         "security",
-        "reward of every nation; mixed alternates security and power (nation 0 security)",
-        choices=DOCTRINE_CHOICES,
+        "reward of every nation; mixed alternates security and power (nation 0 security); or a doctrine of your own "
+        "registered by --import",
+        choices=doctrine_choices,
     )
-    scenario: str = _arg("multipolar", "scenario preset (realism_env.SCENARIOS)", choices=tuple(sorted(SCENARIOS)))
+    scenario: str = _arg("multipolar", "scenario preset (realism_env.SCENARIOS)", choices=scenario_choices)
     timesteps: int = _arg(200_000, "total agent-steps to train for (rounded up to whole rollouts)")
     seed: int = _arg(0, "seed of the env's worlds and of the network's initialisation")
     out: str = _arg("runs/ppo", "output directory (model.zip, config.json, metrics.json, tb/, checkpoints/)")
@@ -100,6 +116,7 @@ class PPOArgs:
         "normal (EnvConfig.capability_spread; 0: the scenario's shares)",
     )
     set: tuple[str, ...] = _arg((), "EnvConfig override FIELD=VALUE (repeatable), e.g. --set conquest_payoff=0.8")
+    imports: tuple[str, ...] = _arg((), "modules imported first (--import, agents.plugins)", cli=False)
     checkpoint_every: int = _arg(50_000, "save a checkpoint every this many timesteps (0: only at the end)")
     keep_checkpoints: int = _arg(2, "checkpoints kept on disk")
     resume: bool = _arg(False, "continue from the last checkpoint in --out (a fresh start if there is none)")
@@ -118,6 +135,7 @@ class Args(PPOArgs):
 #: Arguments that may change between a run and its resumption; every other one must match.
 RESUMABLE = frozenset(
     (
+        "imports",  # what they register is checked where it is used: the run's doctrines and scenario must match
         "timesteps",
         "out",
         "resume",
@@ -137,19 +155,25 @@ RESUMABLE = frozenset(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """An argparse parser with one option per field of :class:`Args` (help and default from the field)."""
-    return dataclass_parser(Args, "python -m train.ppo", __doc__.split("\n\n")[0])
+    """An argparse parser with one option per field of :class:`Args` (help and default from the field), and
+    ``--import``."""
+    parser = dataclass_parser(Args, "python -m train.ppo", __doc__.split("\n\n")[0])
+    add_import_option(parser)
+    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     """Parse and validate ``argv``; exits with status 2 and a message naming what is wrong and what is valid."""
+    import_plugins(argv, "python -m train.ppo")
     return parse_run_args(argv, build_parser(), Args, check_args)
 
 
 def parse_run_args(argv: list[str] | None, parser: argparse.ArgumentParser, args_class: type, check: Any) -> Any:
     """``argv`` parsed by ``parser`` into ``args_class`` (a trainer's ``Args``), checked by ``check`` (which raises
-    ``ValueError``), with its EnvConfig; exits with status 2 and the error's message on bad input."""
+    ``ValueError``), with its EnvConfig; exits with status 2 and the error's message on bad input. The modules of
+    ``--import`` were imported before the parser was built (:func:`agents.plugins.import_plugins`)."""
     values = vars(parser.parse_args(argv))
+    values["imports"] = tuple(values["imports"])
     values["set"] = tuple(values["set"] or ())
     args = args_class(**values)
     try:
@@ -497,7 +521,7 @@ def train(args: Args, config: EnvConfig) -> int:
             return stopped(out, stop.signum, path, summary(finished=False))
     buffer = io.BytesIO()
     model.save(buffer)
-    return finished(out, "model.zip", buffer.getvalue(), summary(finished=True))
+    return finished(out, "model.zip", buffer.getvalue(), summary(finished=True), args.imports)
 
 
 def stopped(out: Path, signum: int, checkpoint: Path, metrics: dict[str, Any]) -> int:
@@ -510,13 +534,16 @@ def stopped(out: Path, signum: int, checkpoint: Path, metrics: dict[str, Any]) -
     return 128 + signum
 
 
-def finished(out: Path, model_name: str, model_bytes: bytes, metrics: dict[str, Any]) -> int:
+def finished(
+    out: Path, model_name: str, model_bytes: bytes, metrics: dict[str, Any], imports: Sequence[str] = ()
+) -> int:
     """End a finished run: the model and ``metrics.json`` written atomically, a one-line report and the command that
     scores the run (:mod:`train.evaluate`); returns 0."""
     atomic_write_bytes(out / model_name, model_bytes)
     atomic_write_json(out / "metrics.json", metrics)
     print(f"{out}: {report(metrics)}")
-    print(f"score it against the scripted realists: python -m train.evaluate --model {shlex.quote(str(out))}")
+    command = ["python", "-m", "train.evaluate", *(f"--import={name}" for name in imports), "--model", str(out)]
+    print(f"score it against the scripted realists: {shlex.join(command)}")
     return 0
 
 

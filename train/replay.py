@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.plugins import import_plugins
 from agents.replay import build_parser as replay_parser
 from agents.replay import record_episode, run_command
 from agents.replay import write_replay as write_replay_page
@@ -217,6 +218,7 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """The command line; returns the episode log document. Bad arguments exit with status 2 and a message."""
+    import_plugins(argv, "python -m train.replay")
     return run_command(build_parser(), argv, _document)
 
 

@@ -1,0 +1,99 @@
+"""Your own doctrines, scenarios and policies on the command lines: ``--import MODULE``.
+
+A module of yours that registers them when it is imported::
+
+    # my_realism.py
+    from agents import StatusQuo, register_policy
+    from realism_env import Doctrine, Scenario, register_doctrine, register_scenario
+
+    register_doctrine(Doctrine("prosperity", "wealth only", lambda out, config: {"wealth": out.power_share}))
+    register_scenario(Scenario("tight_multipolar", "six powers, offence weak", {"offense_defense_balance": 2.0}))
+
+is imported by every command line that makes worlds or plays policies before it reads its other options, so their
+names are valid there: ``python -m train.fast_ppo --import my_realism --doctrine prosperity --scenario
+tight_multipolar``, ``python -m agents.evaluate --import my_realism --population my_policy``. ``MODULE`` is a module
+name, found in the current folder or the installed packages, or the path of a ``.py`` file; ``--import`` repeats.
+
+Import the same modules wherever the names are used again: a run trained on a doctrine of yours is evaluated or
+replayed with the same ``--import`` (a registered doctrine also widens the doctrine one-hot that learned networks
+read, so a run is played with the doctrines registered as in its training). The module runs as code of yours: import
+only modules you trust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+#: The help of ``--import``.
+IMPORT_HELP = (
+    "import MODULE first (repeatable): a module name or a .py file that registers doctrines "
+    "(realism_env.register_doctrine), scenarios (realism_env.register_scenario) or policies "
+    "(agents.register_policy), so that their names are valid in the other options"
+)
+
+
+def add_import_option(parser: argparse.ArgumentParser) -> None:
+    """``--import MODULE`` (repeatable), collected in ``imports``; :func:`import_plugins` acts on it."""
+    parser.add_argument("--import", action="append", default=[], dest="imports", metavar="MODULE", help=IMPORT_HELP)
+
+
+class PluginNotFound(ValueError):
+    """An ``--import`` module that is not there."""
+
+
+def import_plugins(argv: Sequence[str] | None, prog: str) -> list[str]:
+    """Import the ``--import`` modules of ``argv`` (``None``: ``sys.argv[1:]``) now, before the command line
+    ``prog`` builds its parser, whose choices (scenarios, doctrines) then include what they register; returns their
+    names. A module that cannot be found exits with status 2 and a message naming it; an error inside the module
+    propagates as it is."""
+    reader = argparse.ArgumentParser(prog=prog, add_help=False)
+    add_import_option(reader)
+    names = reader.parse_known_args(argv)[0].imports
+    for name in names:
+        try:
+            import_plugin(name)
+        except PluginNotFound as error:
+            reader.error(str(error))
+    return names
+
+
+def import_plugin(name: str) -> ModuleType:
+    """Import the module ``name``: a path ending in ``.py``, or a module name looked up from the current folder first
+    (as ``python -m`` does), then the installed packages. A module is imported once per process, however often it
+    is named (registering twice would fail). :class:`PluginNotFound` when it is not there."""
+    if name.endswith(".py"):
+        path = Path(name).resolve()
+        if not path.is_file():
+            raise PluginNotFound(f"--import {name}: no such file; valid: the path of a .py file, or a module name")
+        # one name per file, so that a file is imported once however it is spelt
+        module_name = f"realism_plugin_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]  # a failed import leaves nothing half-registered under its name
+            raise
+        return module
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and name.split(".")[: len(error.name.split("."))] == error.name.split("."):
+            raise PluginNotFound(
+                f"--import {name}: no module named {error.name!r} in the current folder or the installed packages; "
+                "valid: a module name or the path of a .py file"
+            ) from None
+        raise

@@ -1,0 +1,112 @@
+"""``--import MODULE``: a user's module registering doctrines, scenarios and policies, used from the command lines."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import realism_env
+from agents.plugins import PluginNotFound, import_plugin
+from agents.policies import POLICIES
+from realism_env import DOCTRINES, SCENARIOS
+
+PLUGIN = """
+from agents import StatusQuo, register_policy
+from realism_env import Doctrine, Scenario, register_doctrine, register_scenario
+
+register_doctrine(Doctrine("prosperity", "wealth only", lambda out, config: {"wealth": out.power_share}))
+register_scenario(Scenario("tight_multipolar", "six powers, offence weak", {"offense_defense_balance": 2.0}))
+
+
+@register_policy
+class Hermit(StatusQuo):
+    name = "hermit"
+"""
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``my_realism.py`` in a fresh current folder; every registry and module as it was afterwards."""
+    (tmp_path / "my_realism.py").write_text(PLUGIN)
+    monkeypatch.chdir(tmp_path)
+    registries = [(registry, dict(registry)) for registry in (DOCTRINES, SCENARIOS, POLICIES)]
+    modules = set(sys.modules)
+    path = list(sys.path)
+    yield tmp_path / "my_realism.py"
+    for registry, saved in registries:
+        registry.clear()
+        registry.update(saved)
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+    sys.path[:] = path
+
+
+def test_a_module_of_the_current_folder_registers_its_names_once(plugin: Path) -> None:
+    module = import_plugin("my_realism")
+    assert "prosperity" in DOCTRINES and "tight_multipolar" in SCENARIOS and "hermit" in POLICIES
+    assert import_plugin("my_realism") is module  # a second --import of it registers nothing twice
+    config = realism_env.EnvConfig.from_scenario("tight_multipolar", doctrines="prosperity")
+    assert config.offense_defense_balance == 2.0
+
+
+def test_a_file_path_is_imported_once_however_it_is_spelt(plugin: Path) -> None:
+    module = import_plugin(str(plugin))
+    assert "prosperity" in DOCTRINES
+    assert import_plugin("./my_realism.py") is module
+
+
+def test_a_missing_module_or_file_is_named_but_an_error_inside_the_module_propagates(plugin: Path) -> None:
+    with pytest.raises(PluginNotFound, match="no module named 'no_such_plugin'"):
+        import_plugin("no_such_plugin")
+    with pytest.raises(PluginNotFound, match="no_such.py: no such file"):
+        import_plugin("no_such.py")
+    (plugin.parent / "broken.py").write_text("import no_such_dependency\n")
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency"):  # the user's own bug, as Python tells it
+        import_plugin("broken")
+
+
+def test_the_command_lines_take_the_registered_names(plugin: Path, capsys: pytest.CaptureFixture) -> None:
+    from agents.evaluate import main as evaluate
+
+    report = evaluate(["--import", "my_realism", "--population", "hermit:3,defensive_realist:3", "--scenario",
+                       "tight_multipolar", "--episodes", "2", "--max-cycles", "5", "--quiet"])  # fmt: skip
+    assert report["population"]["policies"][:3] == ["hermit"] * 3
+    assert report["config"]["offense_defense_balance"] == 2.0
+    with pytest.raises(SystemExit) as raised:
+        evaluate(["--import", "no_such_plugin", "--population", "random"])
+    assert raised.value.code == 2
+    assert "python -m agents.evaluate: error: --import no_such_plugin: no module named" in capsys.readouterr().err
+
+
+def test_a_run_on_a_doctrine_of_ones_own_trains_and_is_scored_with_the_same_import(
+    plugin: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("torch")
+    from train.evaluate import main as score
+    from train.fast_ppo import main as train
+
+    run = plugin.parent / "run"
+    argv = ["--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "6"]
+    assert train(["--import", "my_realism", *argv, "--doctrine", "prosperity", "--scenario", "tight_multipolar",
+                  "--out", str(run), "--no-progress-bar"]) == 0  # fmt: skip
+    assert "--import" in capsys.readouterr().out  # the printed scoring command needs the module too
+    document = score(["--import", "my_realism", "--model", str(run), "--episodes", "2", "--baseline", "hermit",
+                      "--background", "hermit", "--no-progress"])  # fmt: skip
+    group = document["groups"][0]
+    assert group["doctrine"] == "prosperity" and group["scenario"] == "tight_multipolar"
+    assert list(group["settings"]) == ["selfplay", "focal_vs_hermit"]
+    # the scripted baseline is the theories' agent of security or power: a doctrine of one's own names its own
+    with pytest.raises(SystemExit):
+        score(["--import", "my_realism", "--model", str(run), "--no-progress"])
+    assert "doctrine 'prosperity' has no scripted counterpart" in capsys.readouterr().err
+
+
+def test_the_trainers_list_registered_doctrines_and_scenarios_among_their_choices(plugin: Path) -> None:
+    from train.fast_ppo import build_parser
+
+    import_plugin("my_realism")
+    text = build_parser().format_help()
+    assert "{security,power,mixed,prosperity}" in text and "tight_multipolar" in text
