@@ -558,6 +558,9 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
         ("[sweep]\noffense_defense_balance = [2, 2.0]", "[sweep] offense_defense_balance = [2, 2.0] repeats a value"),
         # the design groups seeds by it: train.fast_ppo never saw a bad one
         ("[train]\npopulation = 0", "[train] population = 0 is invalid; valid: an integer >= 1"),
+        # checked with the preset, not in train.log once the first run starts
+        ("[train]\nn_focal = 6", "--n-focal=6 is invalid; valid: 0 (half the nations) to 5"),
+        ("[train]\nbackground = ''\nbackground_share = 0.0\nn_focal = 2", "--n-focal=2 acts only with --background"),
     ],
 )
 def test_bad_presets_name_the_key_and_what_is_valid(tmp_path: Path, text: str, expected: str) -> None:

@@ -228,6 +228,30 @@ def test_a_resumed_population_goes_on_bit_for_bit(tmp_path):
         assert curves[0] == curves[1]
 
 
+def test_a_population_never_writes_its_members_over_another_run(tmp_path, capsys):
+    assert run(tmp_path / "runs" / "seed1", "--seed", "1", "--doctrine", "power", timesteps=ROLLOUT) == 0
+    model = (tmp_path / "runs" / "seed1" / "model.pt").read_bytes()
+    with pytest.raises(SystemExit, match="seed1 holds a different run .*--doctrine"):
+        run(tmp_path / "pop", "--population", "2", "--members-dir", str(tmp_path / "runs"), timesteps=ROLLOUT)
+    with pytest.raises(SystemExit, match="seed1 holds a finished run"):  # the same settings: it would train it again
+        run(tmp_path / "pop", "--population", "2", "--doctrine", "power", "--members-dir", str(tmp_path / "runs"),
+            timesteps=ROLLOUT)  # fmt: skip
+    with pytest.raises(SystemExit, match="is member seed0's folder"):
+        run(tmp_path / "x" / "seed0", "--population", "2", "--members-dir", str(tmp_path / "x"), timesteps=ROLLOUT)
+    assert (tmp_path / "runs" / "seed1" / "model.pt").read_bytes() == model
+    assert not (tmp_path / "runs" / "seed0").exists() and not (tmp_path / "x").exists()
+
+
+def test_a_finished_population_reports_its_members_mean_return(tmp_path, capsys):
+    assert run(tmp_path, "--population", "2", timesteps=2 * ROLLOUT) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    members = [m["mean_episode_return"]["security"] for m in metrics["members"]]
+    assert metrics["mean_episode_return"]["security"] == pytest.approx(sum(members) / 2)
+    capsys.readouterr()
+    assert run(tmp_path, "--population", "2", timesteps=2 * ROLLOUT) == 0
+    assert f"security {sum(members) / 2:.3f}" in capsys.readouterr().out  # "nothing to do, the run is finished: ..."
+
+
 def test_a_checkpoint_without_the_episodes_under_way_resumes_with_fresh_worlds(tmp_path, monkeypatch):
     # As a checkpoint of a run whose scripted policy keeps Python objects in memory, or one written before
     # checkpoints held the episodes, does.
@@ -422,6 +446,11 @@ def test_loading_never_unpickles_arbitrary_objects(tmp_path):
         ("--learning-rate", "inf", "--learning-rate=inf is invalid; valid: a finite number > 0"),
         ("--ent-coef", "nan", "--ent-coef=nan is invalid; valid: a finite number >= 0"),
         ("--set", "max_cycles=80", "the episode length is given twice; valid: --max-cycles N or --set max_cycles=N"),
+        # options that act only with another would be ignored, then hold a resume that leaves them out
+        ("--n-focal", "2", "--n-focal=2 acts only with --background; valid: add --background, or leave --n-focal out"),
+        ("--kickstart-coef", "5", "--kickstart-coef=5.0 acts only with --teachers"),
+        ("--kickstart-final", "0.3", "--kickstart-final=0.3 acts only with --teachers"),
+        ("--kickstart-until", "0.5", "--kickstart-until=0.5 acts only with --teachers"),
     ],
 )
 def test_bad_arguments_name_the_culprit(tmp_path, capsys, flag, value, message):
@@ -666,6 +695,22 @@ def test_the_teachers_weight_falls_linearly_to_its_final_value_and_at_zero_they_
     anchored = _trainer(teachers="security=defensive_realist", kickstart_until=0.5, kickstart_final=0.1, timesteps=384)
     anchored.collect()
     assert anchored.collect().taught.sum() > 0  # a final weight above 0 keeps the teachers asked
+
+
+def test_the_teachers_follow_the_episodes_before_a_rising_weight_and_start_afresh_after_missing_turns():
+    """Their labels come from the shadows' memories of the episodes: a schedule rising from 0 has them see every turn
+    from the start, and shadows that missed turns (a resume that gave them weight again) forget them."""
+    rising = _trainer(teachers="security=defensive_realist", kickstart_coef=0.0, kickstart_final=0.5, timesteps=384)
+    first = rising.collect()  # weight 0 at the start: no labels yet, but the shadows saw the turns
+    assert first.taught.sum() == 0
+    memory = rising.teachers.shadows.players.memory_state()[0]
+    assert np.asarray(memory["turn"]).max() == 8  # the 8 turns of the first rollout
+    resumed = _trainer(teachers="security=defensive_realist", kickstart_until=0.5, timesteps=4 * 192, max_cycles=50)
+    resumed.collect()
+    resumed.teachers.idle = True  # as a resume finds them after rollouts played without them
+    resumed.collect()
+    assert np.asarray(resumed.teachers.shadows.players.memory_state()[0]["turn"]).max() == 8  # not 16
+    assert resumed.teachers.state_dict()["teacher_idle"] is False
 
 
 def test_kickstarting_pulls_the_policy_toward_its_teacher():

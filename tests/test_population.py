@@ -181,6 +181,11 @@ def test_a_seed_added_to_an_experiment_trains_without_its_groups_finished_member
     assert job.members == ((2, runs[2]),) and job.args.population == 1 and job.args.out == str(runs[2])
     (job,) = extended.training_jobs(out, [(condition, s, runs[s]) for s in (1, 2)])
     assert [seed for seed, _ in job.members] == [1, 2] and job.args.population == 2
+    # Seeds 0 and 2 unfinished around a finished seed 1: the trainer takes --seed .. --seed + M - 1, so they train
+    # apart (one job of seeds 0 and 1 would train seed 1 again and never seed 2).
+    jobs = extended.training_jobs(out, [(condition, s, runs[s]) for s in (0, 2)])
+    assert [[seed for seed, _ in job.members] for job in jobs] == [[0], [2]]
+    assert [(job.args.seed, job.args.population) for job in jobs] == [(0, 1), (2, 1)]
 
 
 def test_an_experiment_trains_its_seeds_as_populations_and_reads_each_members_run(tmp_path):

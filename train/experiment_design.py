@@ -139,13 +139,11 @@ class Design:
         """The seeds trained together (``[train] population``, :mod:`train.population`): runs of consecutive seeds,
         at most ``population`` long, in the order of ``seeds``; without it, each seed alone."""
         size = int(self.train.get("population", 1))
-        groups: list[list[int]] = []
-        for seed in self.seeds:
-            if groups and len(groups[-1]) < size and seed == groups[-1][-1] + 1:
-                groups[-1].append(seed)
-            else:
-                groups.append([seed])
-        return [tuple(group) for group in groups]
+        return [
+            run[start : start + size]
+            for run in consecutive_runs(list(self.seeds))
+            for start in range(0, len(run), size)
+        ]
 
     def population_of(self, seed: int) -> tuple[int, ...]:
         """The seeds trained with ``seed`` (itself included)."""
@@ -177,8 +175,10 @@ class Design:
         to_train = {(condition.name, seed) for condition, seed, _ in unfinished}
         for condition, seed, run_dir in unfinished:
             # A group's finished members stay as they are: only the unfinished ones train together (a seed added to
-            # the preset joins a group whose other members were trained before)
-            group = tuple(s for s in self.population_of(seed) if (condition.name, s) in to_train)
+            # the preset joins a group whose other members were trained before). The trainer trains the consecutive
+            # seeds --seed .. --seed + M - 1, so unfinished members on either side of a finished one train apart.
+            unfinished_members = [s for s in self.population_of(seed) if (condition.name, s) in to_train]
+            group = next(run for run in consecutive_runs(unfinished_members) if seed in run)
             if (condition.name, group) in done:
                 continue
             done.add((condition.name, group))
@@ -190,6 +190,17 @@ class Design:
             args = replace(self.args(condition, group[0], population_dir, len(group)), members_dir=str(folder))
             jobs.append(TrainingJob(condition, args, tuple((s, folder / f"seed{s}") for s in group)))
         return jobs
+
+
+def consecutive_runs(seeds: list[int]) -> list[tuple[int, ...]]:
+    """``seeds`` split, in their order, where one is not the last plus 1: [0, 2, 3] gives (0,), (2, 3)."""
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return [tuple(run) for run in runs]
 
 
 class TrainingJob(NamedTuple):

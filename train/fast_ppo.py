@@ -40,7 +40,9 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
   the loss with a weight falling linearly to ``--kickstart-final`` (:mod:`train.kickstart`; Schmitt et al. 2018). Its
   labels are not played, except in the first ``--imitate-until`` share of the run: there the nations with a teacher
   play its choices (behaviour cloning on the teacher's own play, the critic learning the teacher's values) and PPO's
-  policy terms skip their rows, which are not the policy's own. Once the weight is 0 the teachers are not asked.
+  policy terms skip their rows, which are not the policy's own. Once the weight is 0 for the rest of the run the
+  teachers are not asked (a resume to a longer ``--timesteps`` that gives them weight again starts their memories
+  afresh, in the middle of the episodes under way).
 
 Timesteps count agent-steps (one per slot and turn, inactive slots included), per member, and are rounded up to
 whole rollouts of ``n_steps * n_worlds * n_nations``; a ``--batch-size`` that does not divide those rows is warned
@@ -101,8 +103,11 @@ from train.ppo import (
     _read_json,
     _StopRequest,
     check_run_dir,
+    differences,
     finished,
+    make_config,
     net_arch,
+    option_defaults,
     parse_run_args,
     run_record,
     stopped,
@@ -193,8 +198,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     import_plugins(argv, "python -m train.fast_ppo")
     parser = build_parser()
     args, config = parse_run_args(argv, parser, Args, check_args)
-    if args.background and not args.n_focal < config.n_nations:
-        parser.error(f"--n-focal={args.n_focal} is invalid; valid: 0 (half) to {config.n_nations - 1}")
     try:
         check_world_horizon(args, config)
     except ValueError as error:
@@ -226,8 +229,15 @@ def check_args(args: Args) -> None:
             f"{args.n_worlds} is no world; valid: a share above {0.5 / args.n_worlds:.3g} (half a world; "
             f"{1 / args.n_worlds:.3g} is one)"
         )
-    if args.n_focal < 0:
-        raise ValueError(f"--n-focal={args.n_focal} is invalid; valid: 0 (half the nations) or more")
+    n_nations = make_config(args).n_nations
+    if not 0 <= args.n_focal < n_nations:
+        raise ValueError(f"--n-focal={args.n_focal} is invalid; valid: 0 (half the nations) to {n_nations - 1}")
+    # Options that only act with another would be ignored in silence, and then hold a resume that leaves them out.
+    needs = [("--n-focal", args.n_focal, "--background", args.background)]
+    needs += [(flag, getattr(args, name), "--teachers", args.teachers) for flag, name in KICKSTART_OPTIONS]
+    for flag, value, other, given in needs:
+        if value != getattr(Args, flag[2:].replace("-", "_")) and not given:
+            raise ValueError(f"{flag}={value} acts only with {other}; valid: add {other}, or leave {flag} out")
     taught = parse_teachers(args.teachers)
     learning = set(realism_env.mixed_doctrines(2)) if args.doctrine == "mixed" else {args.doctrine}
     if taught and not set(taught) <= learning:
@@ -244,6 +254,14 @@ def check_args(args: Args) -> None:
             raise ValueError(f"{flag}={share} is invalid; valid: a share 0 <= until <= 1")
     if args.imitate_until > 0.0 and not args.teachers:
         raise ValueError("--imitate-until needs --teachers; valid: e.g. --teachers power=offensive_realist")
+
+
+#: The kickstart schedule's options (flag, Args field): they act only with --teachers.
+KICKSTART_OPTIONS = (
+    ("--kickstart-coef", "kickstart_coef"),
+    ("--kickstart-until", "kickstart_until"),
+    ("--kickstart-final", "kickstart_final"),
+)
 
 
 def check_world_horizon(args: Args, config: EnvConfig) -> None:
@@ -558,12 +576,27 @@ class Trainer:
         """Whether the rollout that starts at ``timesteps`` plays the teachers' choices (``--imitate-until``)."""
         return self.teachers is not None and timesteps < self.args.imitate_until * self.args.timesteps
 
+    def teachers_follow(self, timesteps: int) -> bool:
+        """Whether the teachers' shadows see the turns of the rollout at ``timesteps``: while they label, and
+        before, where their weight rises from 0 (--kickstart-final above it), so that their memories hold the
+        episodes whole. Once their weight is 0 for the rest of the run (the schedule is linear, then constant) they
+        are not asked."""
+        if self.teachers is None:
+            return False
+        labelling = self.imitating(timesteps) or self.kickstart_weight(timesteps) > 0.0
+        return labelling or self.args.kickstart_final > 0.0
+
     def collect(self) -> Rollout:
         """Play ``n_steps`` turns in every world with the current policy."""
         n_steps, slots = self.args.n_steps, self.n_slots
         rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
         imitating = self.imitating(self.num_timesteps)
         labelling = imitating or self.kickstart_weight(self.num_timesteps) > 0.0
+        following = self.teachers_follow(self.num_timesteps)
+        if self.teachers is not None:
+            if following and self.teachers.idle:  # they missed turns (a resume gave them weight again): start afresh
+                self.teachers.reset(np.ones(self.batch.n_worlds, dtype=bool))
+            self.teachers.idle = not following
         no_teacher = torch.zeros(slots, dtype=torch.int64, device=self.device)
         no_weight = torch.zeros(slots, device=self.device)
         if imitating:  # the learning nations whose doctrine has a teacher play its choices
@@ -573,7 +606,7 @@ class Trainer:
                 logits = self.networks.masked_logits(self._by_member(self.inputs), self._by_member(self.forbidden))
                 logits = logits.reshape(slots, -1)
                 actions = sample_actions(logits, self.generator)
-                if labelling:  # the teachers' labels for what the nations see now
+                if following:  # the teachers' labels for what the nations see now (their memories take it in)
                     teacher_actions = self.teachers.act(*self.seen, self.batch.world.alive)
                     if imitating:
                         actions = torch.where(imitated, teacher_actions, actions)
@@ -586,7 +619,7 @@ class Trainer:
                     world_actions = self.background.act(world_actions, *self.seen, self.batch.world.alive)
                 step = self.batch.step(world_actions)
                 self.background.reset(step.world_reset)
-                if labelling:
+                if following:
                     self.teachers.reset(step.world_reset)
                 self.seen = (step.observations, step.action_mask)
                 # A copy: with --cuda-graphs the next step's replay overwrites this step's outputs (float32 worlds
@@ -869,10 +902,49 @@ def train(args: Args, config: EnvConfig, on_rollout: Callable[[int, int], None] 
     if isinstance(found, str):
         print(found)
         return 0
+    if args.population > 1:
+        check_member_dirs(args, record, resuming=found is not None)
     if found is not None:
         note_changed_horizon(args, Path(args.out) / "config.json")
     with _StopRequest() as stop:  # from here on, SIGTERM or Ctrl-C stops the run with a checkpoint
         return _run(args, config, record, found, stop, on_rollout)
+
+
+def member_record(record: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+    """A population member's ``config.json`` record: the population's, with the member's seed."""
+    return {**record, "args": {**record["args"], "seed": seed}, "population_out": str(out)}
+
+
+def check_member_dirs(args: Args, record: dict[str, Any], resuming: bool) -> None:
+    """Exit with a message where a population would write its members' runs over something else: ``--out`` as a
+    member's folder, a member folder holding a different run, or (starting afresh) a finished one. A run folder is
+    refused the same way as ``--out`` itself (``train.ppo.check_run_dir``); how the seed is grouped may differ (the
+    experiment regroups unfinished seeds into populations)."""
+    out = Path(args.out)
+    members_dir = Path(args.members_dir or args.out)
+    for seed in range(args.seed, args.seed + args.population):
+        member_out = members_dir / f"seed{seed}"
+        if member_out.resolve() == out.resolve():
+            raise SystemExit(
+                f"error: --out {out} is member seed{seed}'s folder (--members-dir/seed<k>); valid: an --out apart "
+                "from the members' folders, e.g. its parent"
+            )
+        saved = _read_json(member_out / "config.json")
+        if saved is None:
+            continue
+        regrouped = ("--population", "--members-dir")  # how the seed is grouped, not what it trains
+        diff = differences(saved, member_record(record, seed, out), option_defaults(args))
+        diff = [d for d in diff if d not in regrouped]
+        if diff:
+            raise SystemExit(
+                f"error: {member_out} holds a different run (it differs in {', '.join(diff)}); valid: another "
+                "--members-dir, or the same settings"
+            )
+        if not resuming and (_read_json(member_out / "metrics.json") or {}).get("finished"):
+            raise SystemExit(
+                f"error: {member_out} holds a finished run, which this population would train again; valid: another "
+                "--members-dir, or --resume with the population's --out"
+            )
 
 
 def note_changed_horizon(args: Args, saved_config: Path) -> None:
@@ -985,8 +1057,8 @@ def _run(
         for seed, member_state in zip(trainer.seeds, saved, strict=True):
             member_out = members_dir / f"seed{seed}"
             member_out.mkdir(parents=True, exist_ok=True)
-            member_record = {**record, "args": {**record["args"], "seed": seed}, "population_out": str(out)}
-            atomic_write_json(member_out / "config.json", {**member_record, "versions": library_versions("torch")})
+            written = {**member_record(record, seed, out), "versions": library_versions("torch")}
+            atomic_write_json(member_out / "config.json", written)
             logs.append(MemberLog(member_out, seed, trainer.doctrine_names, window, member_state, resumed_at))
     else:
         logs = [MemberLog(out, args.seed, trainer.doctrine_names, window, state, resumed_at)]
@@ -1048,8 +1120,11 @@ def _run(
         shared = {k: v for k, v in members[0].items() if k not in member_only}
         kept = ("seed", "mean_episode_return", "episodes")
         wall = time.perf_counter() - start
+        returns = {d: [m["mean_episode_return"][d] for m in members if m["mean_episode_return"][d] is not None]
+                   for d in members[0]["mean_episode_return"]}  # fmt: skip
         return {
             **shared,
+            "mean_episode_return": {d: sum(r) / len(r) if r else None for d, r in returns.items()},  # over members
             "wall_time_s": wall,
             "total_wall_time_s": wall_before + wall,
             "seeds": trainer.seeds,

@@ -84,6 +84,8 @@ class Teachers:
             placements.append((make_policy(name, batch), world.reshape(-1), nation.reshape(-1)))
         self.shadows = ScriptedPlayers(batch, placements, seed, stream=2)
         self.shape = (n_worlds, n_nations)
+        #: whether the shadows missed turns (a rollout played without asking them): their memories are stale
+        self.idle = False
 
     def act(self, observations: Any, masks: Any, alive: Any) -> torch.Tensor:
         """[S] int64: each taught live slot's teacher action (0, always allowed, elsewhere); the shadows' memories
@@ -96,13 +98,14 @@ class Teachers:
         return torch.as_tensor(actions, device=self.device).reshape(-1).to(torch.int64)
 
     def state_dict(self) -> dict[str, Any]:
-        """The shadows' random state and memories, for a checkpoint."""
-        return self.shadows.state_dict("teacher")
+        """The shadows' random state and memories, and whether they are stale, for a checkpoint."""
+        return {**self.shadows.state_dict("teacher"), "teacher_idle": self.idle}
 
     def load_state_dict(self, state: Mapping[str, Any], memories: bool = True) -> None:
         """Continue from a checkpoint's :meth:`state_dict` (one written before teachers were set: fresh streams), with
         the shadows' memories where ``memories`` is set (their worlds were restored too)."""
         self.shadows.load_state_dict(state, "teacher", memories)
+        self.idle = bool(state.get("teacher_idle", False)) and memories
 
     @property
     def memories_saved(self) -> bool:
