@@ -74,9 +74,15 @@ def format_report(result: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+#: Below this many matched episodes a percentile bootstrap's interval is too narrow to trust (it under-covers: with
+#: 3 pairs it spans the observed differences alone), which the comparison table says under its stars.
+FEW_PAIRS = 10
+
+
 def format_comparison(result: Mapping[str, Any]) -> str:
     """A readable table of a comparison: each population's mean and the paired difference B minus A (``*``: its
-    interval excludes 0)."""
+    interval excludes 0), with a legend; below :data:`FEW_PAIRS` matched episodes it says the intervals are too
+    narrow to trust."""
     a, b = result["a"], result["b"]
     pct = f"{100 * result['bootstrap']['confidence']:g}% CI"
     head = (
@@ -98,7 +104,14 @@ def format_comparison(result: Mapping[str, Any]) -> str:
                 mark,
             )
         )
-    return head + "\n\n" + _rows_text(("metric", "A mean", "B mean", "B - A", pct, "pairs", ""), rows)
+    legend = "*: the interval of B - A excludes 0"
+    n = result["n_episodes"]
+    if n < FEW_PAIRS:
+        legend += (
+            f"; with {n} matched episode{'' if n == 1 else 's'} the bootstrap intervals are too narrow to trust (they "
+            f"under-cover below about {FEW_PAIRS}): use --episodes {2 * FEW_PAIRS} or more"
+        )
+    return head + "\n\n" + _rows_text(("metric", "A mean", "B mean", "B - A", pct, "pairs", ""), rows) + "\n\n" + legend
 
 
 def check_out_path(option: str, path: str | os.PathLike[str]) -> None:

@@ -130,7 +130,11 @@ def test_cli_prints_a_table_unless_quiet(capsys: pytest.CaptureFixture[str]) -> 
     ev.main(["--population", "status_quo", "--compare", "random", *TINY[:-1], "--quiet"])
     assert capsys.readouterr().out == ""
     ev.main(["--population", "status_quo", "--compare", "random", "--episodes", "1", "--max-cycles", "3"])
-    assert "B - A" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "B - A" in text and "*: the interval of B - A excludes 0" in text
+    assert "with 1 matched episode the bootstrap intervals are too narrow to trust" in text
+    ev.main(["--population", "status_quo", "--compare", "random", "--episodes", "10", "--max-cycles", "2"])
+    assert "too narrow" not in capsys.readouterr().out
 
 
 def test_help_documents_every_option() -> None:
