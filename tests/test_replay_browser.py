@@ -161,3 +161,18 @@ def test_a_page_with_a_bad_log_says_so_instead_of_failing_silently(browser: Chro
     path.write_text(broken)
     page = browser.open(path.as_uri())
     assert "cannot be shown" in page.evaluate("document.getElementById('error').innerText")
+
+
+def test_a_turn_the_page_cannot_draw_stops_the_playback_and_says_so(browser: Chromium, episode, tmp_path: Path) -> None:
+    """A log edited by hand past validate_episode (a province owned by no nation from turn 3): the page shows the
+    turns before it, then names the failure instead of freezing."""
+    document, _ = episode
+    broken = json.loads(json.dumps(document))
+    broken["turns"][3]["owner"][0] = 99
+    data = json.dumps(broken).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    path = tmp_path / "bad_turn.html"
+    path.write_text(replay.template().replace(replay.PLACEHOLDER, data))  # past script_safe_json's validation
+    page = browser.open(path.as_uri())
+    assert page.evaluate("document.getElementById('error')") is None  # turn 0 draws
+    set_slider(page, 3)
+    assert "This replay failed at turn 3" in page.evaluate("document.getElementById('error').innerText")
