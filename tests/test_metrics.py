@@ -168,6 +168,13 @@ def test_escalation_of_one_act_and_one_arms_change(act: Act, arms_after: int, ar
     log = make_log(2, 1, act=[[int(act), 0]], arms_level=[[2, 2], [arms_after, 2]])
     assert metric(log, "escalation_score") == ESCALATION_WEIGHTS[act] + arms_points
     assert metric(log, "escalation_per_nation_turn") == (ESCALATION_WEIGHTS[act] + arms_points) / 2
+    # de-escalation scores below 0: the registered ranges hold every value (the report clips intervals to them)
+    per_nation = nation_metrics(log)
+    for name, value in [(n, metric(log, n)) for n in ("escalation_score", "escalation_per_nation_turn")] + [
+        (n, float(per_nation[n][0])) for n in ("escalation_score", "escalation_per_turn")
+    ]:
+        low, high = metric_bounds(name)
+        assert low <= value <= high, (name, value, (low, high))
 
 
 def test_escalation_sums_nations_and_turns_and_skips_the_dead():
@@ -258,6 +265,12 @@ def test_conquest_gain_is_the_initiators_change_in_share_minus_their_targets_fro
     share = np.array([[0.6, 0.1, 0.3], [0.55, 0.11, 0.34], [0.5, 0.12, 0.38]])
     log = make_log(n, turns, share=share, events={"war_declared": pairs(turns, n, {(0, 0, 1): True})})
     assert metric(log, "conquest_gain") == pytest.approx(-0.12)
+    # A weak initiator ends with everything, its strong target with nothing: 0.7 - (-0.5), within the metric's range.
+    share = np.array([[0.3, 0.5, 0.2], [0.4, 0.4, 0.2], [1.0, 0.0, 0.0]])
+    alive = np.array([[1, 1, 1], [1, 1, 1], [1, 0, 0]], dtype=bool)
+    log = make_log(n, turns, share=share, alive=alive, events={"war_declared": pairs(turns, n, {(0, 0, 1): True})})
+    low, high = metric_bounds("conquest_gain")
+    assert metric(log, "conquest_gain") == pytest.approx(1.2) and low <= 1.2 <= high
 
 
 def test_territorial_change_and_status_quo():
