@@ -102,9 +102,9 @@ class EnvConfig:
             if isinstance(value, np.generic) and isinstance(value.item(), (bool, int, float, str)):
                 object.__setattr__(self, f.name, value.item())
         n = self.n_nations
-        if not isinstance(n, int) or not 2 <= n <= 64:
+        if not _whole(n) or not 2 <= n <= 64:
             raise bad("n_nations", n, "an integer from 2 to 64")
-        if not isinstance(self.max_cycles, int) or self.max_cycles < 1:
+        if not _whole(self.max_cycles) or self.max_cycles < 1:
             raise bad("max_cycles", self.max_cycles, "an integer >= 1")
         if isinstance(self.doctrines, str):
             names: tuple[str, ...] = (self.doctrines,)
@@ -143,15 +143,18 @@ class EnvConfig:
             raise bad("misperception", self.misperception, "a finite number >= 0")
         if not _finite(self.growth_rate) or not -0.5 < self.growth_rate < 1:
             raise bad("growth_rate", self.growth_rate, "a number between -0.5 and 1")
-        if not isinstance(self.provinces_per_nation, int) or not 1 <= self.provinces_per_nation <= 32:
+        if not _whole(self.provinces_per_nation) or not 1 <= self.provinces_per_nation <= 32:
             raise bad("provinces_per_nation", self.provinces_per_nation, "an integer from 1 to 32")
         if self.map_kind not in MAP_KINDS:
             raise bad("map_kind", self.map_kind, _choices(MAP_KINDS))
         if self.map_kind == "islands" and n < 2:
             raise bad("map_kind", self.map_kind, "'continent' for fewer than 2 nations")
-        if not isinstance(self.sea_links, int) or self.sea_links < 0:
-            raise bad("sea_links", self.sea_links, "an integer >= 0")
-        if not isinstance(self.demand_deadline, int) or self.demand_deadline < 1:
+        # More links than provinces ask for more than a map holds between distant coasts (24 provinces hold about 69
+        # at most), and each link asked for costs 20 draws however many the map can hold: 20,000 took 3.5 s a map.
+        most_links = max(8, n * self.provinces_per_nation)
+        if not _whole(self.sea_links) or not 0 <= self.sea_links <= most_links:
+            raise bad("sea_links", self.sea_links, f"an integer from 0 to {most_links} (the provinces, at least 8)")
+        if not _whole(self.demand_deadline) or self.demand_deadline < 1:
             raise bad("demand_deadline", self.demand_deadline, "an integer >= 1")
         shares = _numbers(self.arms_shares)
         if shares is None or len(shares) < 2 or any(not 0 <= s <= 1 for s in shares) or list(shares) != sorted(shares):
@@ -253,6 +256,11 @@ class EnvConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _whole(v: Any) -> bool:
+    """An int and not a bool (``True`` is an int to Python, and would be written back as "true")."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _finite(v: Any) -> bool:

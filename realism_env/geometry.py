@@ -25,17 +25,48 @@ class MapGeometry(NamedTuple):
     sea_pairs: np.ndarray  #: [S, 2] int, provinces linked across the sea only, first < second (drawn centre to centre)
 
 
-def _spacing(values: np.ndarray) -> float:
-    """The smallest gap between distinct coordinates (the grid's spacing); 1 when all are equal."""
-    gaps = np.diff(np.unique(np.round(values, 6)))
-    return float(gaps.min()) if gaps.size else 1.0
+def _gaps(values: np.ndarray) -> np.ndarray:
+    """The gaps between the distinct coordinates of ``values``."""
+    return np.diff(np.unique(np.round(values, 6)))
+
+
+def land_masses(land_adjacency: np.ndarray) -> list[np.ndarray]:
+    """The provinces of each land mass (connected by land borders), as index arrays."""
+    adjacency = np.asarray(land_adjacency, dtype=bool)
+    unvisited = np.ones(adjacency.shape[0], dtype=bool)
+    masses = []
+    while unvisited.any():  # drawing, not rules: a loop over land masses is fine here
+        reached = np.zeros_like(unvisited)
+        reached[np.argmax(unvisited)] = True
+        while True:
+            grown = reached | adjacency[reached].any(axis=0)
+            if (grown == reached).all():
+                break
+            reached = grown
+        masses.append(np.flatnonzero(reached))
+        unvisited &= ~reached
+    return masses
+
+
+def _cell(centres: np.ndarray, land_adjacency: np.ndarray) -> tuple[float, float]:
+    """(width, height) of a province's cell: on each axis the smallest spacing of a land mass's grid (each land mass is
+    drawn on a grid of its own, :mod:`realism_env.maps`, so gaps across the sea are no spacing); where no land mass
+    has two coordinates on an axis (lone provinces), half the smallest gap between any, so that the sea shows between
+    them; 1 where every province lies on one line."""
+    masses = land_masses(land_adjacency)
+    cell = []
+    for axis in (0, 1):
+        within = np.concatenate([_gaps(centres[mass, axis]) for mass in masses])
+        across = _gaps(centres[:, axis])
+        cell.append(float(within.min()) if within.size else float(across.min()) / 2 if across.size else 1.0)
+    return cell[0], cell[1]
 
 
 def map_geometry(province_xy: np.ndarray, land_adjacency: np.ndarray, sea_adjacency: np.ndarray) -> MapGeometry:
     """The geometry of one map from its arrays (``World.province_xy[w]`` [P, 2], ``land_adjacency[w]`` and
     ``sea_adjacency[w]`` [P, P], numpy)."""
     centres = np.asarray(province_xy, dtype=np.float64)
-    width, height = _spacing(centres[:, 0]), _spacing(centres[:, 1])
+    width, height = _cell(centres, land_adjacency)
     land_pairs = np.argwhere(np.triu(np.asarray(land_adjacency, dtype=bool)))
     sea_pairs = np.argwhere(np.triu(np.asarray(sea_adjacency, dtype=bool)))
     a, b = centres[land_pairs[:, 0]], centres[land_pairs[:, 1]]

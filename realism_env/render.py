@@ -106,9 +106,10 @@ def render_rgb(world: World, config: EnvConfig, size: int = 512) -> np.ndarray:
     at_war = world.at_war[0].any(axis=1)
     for p, (cx, cy) in enumerate(centres):
         colour = PALETTE[owner[p] % len(PALETTE)].astype(float) * (0.55 + 0.45 * wealth[p])
+        # A slice that starts below 0 is empty in numpy: clip each cell to the image.
         if at_war[owner[p]]:
-            image[cy - half_h - 2 : cy + half_h + 2, cx - half_w - 2 : cx + half_w + 2] = WAR
-        image[cy - half_h : cy + half_h, cx - half_w : cx + half_w] = colour.astype(np.uint8)
+            image[max(cy - half_h - 2, 0) : cy + half_h + 2, max(cx - half_w - 2, 0) : cx + half_w + 2] = WAR
+        image[max(cy - half_h, 0) : cy + half_h, max(cx - half_w, 0) : cx + half_w] = colour.astype(np.uint8)
     # Sea lanes are drawn over the land: they join coasts that do not touch.
     for a, b in geometry.sea_pairs:
         (xa, ya), (xb, yb) = centres[a], centres[b]

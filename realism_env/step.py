@@ -71,12 +71,9 @@ class StepSpec:
     rules: RuleTables
     observation: ObservationTables
     maps: MapBank | None  #: where fresh worlds come from when ended worlds are replaced; None: no auto-reset
-
-    @property
-    def layout(self) -> ObservationLayout:
-        """Where each named field sits in an observation vector (with the doctrine one-hot when revealed)."""
-        revealed = doctrine_names() if self.config.reveal_doctrines else ()
-        return ObservationLayout(self.config.n_nations, revealed)
+    #: where each named field sits in an observation vector, as the tables above build it (with the doctrine one-hot
+    #: over the doctrines registered then, when revealed: a doctrine registered later widens neither)
+    layout: ObservationLayout
 
     def doctrine_terms(self, reward_terms: dict[str, dict[str, Any]]) -> list[DoctrineTerms]:
         """The terms of a step as :class:`~realism_env.doctrines.DoctrineTerms` (doctrine, members, terms)."""
@@ -87,14 +84,18 @@ def step_spec(config: EnvConfig, backend: Backend, maps: MapBank | None = None) 
     """Resolve doctrines (a ``ValueError`` names an unknown one) and build the constant tables on the backend."""
     xp, device, float_dtype = backend.xp, backend.device, backend.float_dtype
     doctrines = resolve_doctrines(config.doctrine_per_nation)
+    names = doctrine_names()  # the one-hot's doctrines, fixed here for the tables and the layout alike
     return StepSpec(
         config=config,
         backend=backend,
         doctrines=doctrines,
         doctrine_groups=doctrine_groups(doctrines, xp, device),
         rules=rule_tables(config, xp, device, float_dtype),
-        observation=observation_tables(config, doctrine_onehot(config.doctrine_per_nation), xp, device, float_dtype),
+        observation=observation_tables(
+            config, doctrine_onehot(config.doctrine_per_nation, names), xp, device, float_dtype
+        ),
         maps=maps,
+        layout=ObservationLayout(config.n_nations, names if config.reveal_doctrines else ()),
     )
 
 

@@ -389,6 +389,24 @@ def test_a_reseed_keeps_the_doctrines_and_observation_layout_of_construction() -
     np.testing.assert_array_equal(reseeded, WorldBatch(batch.config, 2, seed=1).reset()[0])
 
 
+def test_seeded_worlds_keep_the_observation_layout_their_tables_were_built_with() -> None:
+    """SeededWorlds.layout was read from the registry at each access: a doctrine registered later shifted every other
+    nation's fields while its observations kept their width."""
+    from realism_env.seeded import SeededWorlds
+
+    config = realism_env.EnvConfig(max_cycles=4, reveal_doctrines=True)
+    worlds = SeededWorlds(config, [0])
+    env_layout = realism_env.parallel_env(config).layout
+    doctrine = realism_env.register_doctrine(realism_env.Doctrine("test_later", "for a moment", lambda out, c: {}))
+    try:
+        observations, _ = worlds.reset()
+        layout = worlds.layout
+    finally:
+        realism_env.DOCTRINES.pop(doctrine.name)
+    assert layout.size == observations.shape[-1] == env_layout.size
+    np.testing.assert_array_equal(layout.other_indices("alive"), env_layout.other_indices("alive"))
+
+
 def test_step_worlds_with_a_map_bank_refuses_draws_without_the_resets_at_once() -> None:
     """Without draw_step(..., n_maps=...) the step failed only when a world ended, with a bare TypeError."""
     batch = WorldBatch(realism_env.EnvConfig(max_cycles=3), 2, seed=0)

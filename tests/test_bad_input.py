@@ -184,6 +184,13 @@ INVALID_VALUES = [
     ("capability_shares", "0.3,0.3,0.1,0.1,0.1,0.1", ["6 finite numbers"]),
     ("growth_rates", (0.03, None, 0.03, 0.03, 0.03, 0.03), ["6 finite numbers"]),
     ("arms_shares", None, ["2 or more"]),
+    # a bool is an int to Python, and would be written back to --set as "true", which no int field reads
+    ("max_cycles", True, [">= 1"]),
+    ("provinces_per_nation", True, ["1 to 32"]),
+    ("demand_deadline", False, [">= 1"]),
+    ("sea_links", True, ["0 to 24"]),
+    # each link asked for costs draws whether or not the map holds it (20,000 took 3.5 s a map)
+    ("sea_links", 25, ["an integer from 0 to 24 (the provinces, at least 8)"]),
 ]
 
 

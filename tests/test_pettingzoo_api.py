@@ -112,6 +112,40 @@ def test_pettingzoo_render_test_ansi_and_rgb_array():
     )
 
 
+@pytest.mark.parametrize(("n_nations", "provinces"), [(3, 4), (2, 1)])
+def test_islands_provinces_are_drawn_on_their_own_grids_cells(n_nations: int, provinces: int) -> None:
+    """Each land mass is drawn on a grid of its own: the cell is a land mass's spacing, never a gap across the sea
+    or between two grids' rows (3 nations: 0.083 high for rows 0.333 and 0.5 apart), and every province is painted
+    in its owner's colour (a 2-nation, 1-province map left the west province out)."""
+    from realism_env.geometry import land_masses, map_geometry
+    from realism_env.render import PALETTE
+
+    env = realism_env.parallel_env(
+        n_nations=n_nations, provinces_per_nation=provinces, map_kind="islands", render_mode="rgb_array"
+    )
+    env.reset(seed=0)
+    world = env.world
+    geometry = map_geometry(world.province_xy[0], world.land_adjacency[0], world.sea_adjacency[0])
+    masses = land_masses(world.land_adjacency[0])
+    assert len(masses) == 2
+    if provinces > 1:  # the west island's grid: 2 x 3 cells over 0.42 x 1
+        assert geometry.cell == pytest.approx((0.14, 1 / 3))
+    else:  # lone provinces: half the gap across the sea, so the sea shows between them
+        assert geometry.cell[0] < abs(world.province_xy[0][0, 0] - world.province_xy[0][1, 0])
+    image = env.render()
+    size = image.shape[0]
+    bar, margin = size // 16, size // 32
+    map_size = size - bar - 2 * margin
+    for p, (x, y) in enumerate(world.province_xy[0]):
+        # a pixel inside the cell, off the centre line where sea lanes are drawn
+        px = round(margin + x * map_size)
+        py = round(bar + margin + y * map_size + geometry.cell[1] * map_size / 4)
+        owner_colour = PALETTE[world.owner[0][p] % len(PALETTE)].astype(float)
+        pixel = image[py, px].astype(float)  # the owner's colour, dimmed by 0.55 to 1 with the province's wealth
+        ratio = pixel[owner_colour > 0] / owner_colour[owner_colour > 0]
+        assert (pixel[owner_colour == 0] == 0).all() and 0.54 <= ratio.min() and ratio.max() - ratio.min() < 0.02, p
+
+
 def test_render_without_mode_returns_none():
     env = realism_env.parallel_env()
     env.reset(seed=0)
