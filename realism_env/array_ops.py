@@ -19,7 +19,7 @@ def take_rows(values: Any, index: Any) -> Any:
     nation indices ``index`` ([W, M] int64), as ``take_along_axis`` along the nation axis."""
     xp = array_namespace(values)
     n_worlds, n = values.shape[0], values.shape[1]
-    first_row = xp.arange(n_worlds, dtype=index.dtype, device=device_of(index))[:, None] * n
+    first_row = xp.arange(0, n_worlds * n, n, dtype=index.dtype, device=device_of(index))[:, None]  # w * n
     rows = xp.take(xp.reshape(values, (n_worlds * n, -1)), xp.reshape(index + first_row, (-1,)), axis=0)
     return xp.reshape(rows, (n_worlds, index.shape[1], *values.shape[2:]))
 
@@ -29,8 +29,9 @@ def toward_target(pairs: Any, target: Any) -> Any:
     ``pairs[w, i, target[w, i]]``."""
     xp = array_namespace(pairs)
     n_worlds, n = target.shape
-    # each (world, nation) as a world of one row: its entry is a row gather
-    entries = take_rows(xp.reshape(pairs, (n_worlds * n, n, 1)), xp.reshape(target, (n_worlds * n, 1)))
+    # row (w, i) of the pairs starts at (w * n + i) * n of them flattened
+    row_start = xp.arange(0, n_worlds * n * n, n, dtype=target.dtype, device=device_of(target))
+    entries = xp.take(xp.reshape(pairs, (-1,)), xp.reshape(target, (-1,)) + row_start)
     return xp.reshape(entries, (n_worlds, n))
 
 

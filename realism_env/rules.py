@@ -500,7 +500,7 @@ def advance(
     row = xp.reshape(actions + tables.action_offset, (-1,))  # nation i's action a at i * A + a
     # Where each chosen action's validity sits in the worlds' validity, flattened.
     per_world = validity.shape[1] * n * n
-    world_start = xp.arange(n_worlds, dtype=xp.int64, device=device_of(actions))[:, None] * per_world
+    world_start = xp.arange(0, n_worlds * per_world, per_world, dtype=xp.int64, device=device_of(actions))[:, None]
     cell = xp.reshape(xp.take(tables.mask_gather, row), (n_worlds, n)) + world_start
     valid = xp.reshape(xp.take(xp.reshape(validity, (-1,)), xp.reshape(cell, (-1,))), (n_worlds, n)) & was_alive
     # act * n + absolute target of each chosen action; an invalid one (and any action of the dead) is WAIT to slot 0.
