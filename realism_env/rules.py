@@ -336,9 +336,11 @@ def mask_of(validity: Any, tables: RuleTables) -> Any:
     xp = array_namespace(validity)
     n_worlds, n_acts, n = validity.shape[0], validity.shape[1], validity.shape[2]
     by_slot = xp.take(xp.reshape(validity, (n_worlds, -1)), tables.slot_gather, axis=1)  # [W, N * K * (N-1)]
-    by_slot = xp.reshape(xp.astype(by_slot, xp.int8), (n_worlds, n, n_acts * (n - 1)))
+    by_slot = xp.reshape(xp.astype(by_slot, xp.int8), (n_worlds * n, n_acts * (n - 1)))  # a row per nation
     n_levels = tables.level_of.shape[0] // (n_acts * (n - 1))
-    return xp.tile(by_slot, (1, 1, n_levels))  # flat action (level * K + act) * (N-1) + slot
+    # Each nation's row once per arms level, in a row: flat action (level * K + act) * (N-1) + slot. (What numpy's
+    # tile does inside, without the Python around it that costs more than the copy at one world.)
+    return xp.reshape(xp.repeat(by_slot, n_levels, axis=0), (n_worlds, n, n_levels * n_acts * (n - 1)))
 
 
 # --------------------------------------------------------------------------------------------------
