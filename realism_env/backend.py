@@ -70,7 +70,8 @@ class NumpyNamespace:
 
     @staticmethod
     def sum(x: np.ndarray, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
-        if dtype is None and (x.dtype.kind in "fc" or x.dtype == np.int64):  # slices keep these dtypes, as sum does
+        # slices keep these dtypes, as sum does; the size first: it rules out every small array at once
+        if x.size >= BY_SLICES_FROM and dtype is None and (x.dtype.kind in "fc" or x.dtype == np.int64):
             by_slices = _reduce_short_axis(np.add, x, axis, keepdims)
             if by_slices is not None:
                 return by_slices
@@ -78,12 +79,12 @@ class NumpyNamespace:
 
     @staticmethod
     def max(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:
-        by_slices = _reduce_short_axis(np.maximum, x, axis, keepdims)
+        by_slices = _reduce_short_axis(np.maximum, x, axis, keepdims) if x.size >= BY_SLICES_FROM else None
         return np.maximum.reduce(x, axis=axis, keepdims=keepdims) if by_slices is None else by_slices
 
     @staticmethod
     def any(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> Any:
-        if x.dtype == np.bool_:
+        if x.size >= BY_SLICES_FROM and x.dtype == np.bool_:
             by_slices = _reduce_short_axis(np.logical_or, x, axis, keepdims)
             if by_slices is not None:
                 return by_slices
