@@ -249,7 +249,7 @@ def observe(
     noise = xp.exp(zero_unless(tables.misperceived, sigma * xp.astype(perception, float_dtype) - 0.5 * sigma**2))
     estimate = xp.where(world.alive, world.military, 0.0)[:, None, :] * noise  # [W, observer i, j]
     perceived_total = xp.maximum(xp.sum(estimate, axis=2), EPS)  # [W, i]
-    nation_values = xp.stack(
+    nation_values = xp.concat(  # [W, values * N]: each value's N nations in turn
         [
             world.military / perceived_total,
             land.income / xp.maximum(xp.sum(land.income, axis=1, keepdims=True), EPS),
@@ -285,7 +285,7 @@ def observe(
         axis=1,
     )
     blocks = [
-        xp.reshape(xp.astype(nation_values, xp.float32), (n_worlds, -1)),
+        xp.astype(nation_values, xp.float32),
         xp.reshape(made, (n_worlds, -1)),
         received,
         xp.astype(turn, xp.float32),
