@@ -301,7 +301,8 @@ def act_target_validity(world: World, land: Territory, tables: RuleTables) -> An
     xp = array_namespace(world.owner)
     both = live_pairs(world, tables)
     at_war, allied, demand = world.at_war, world.allied, world.demand
-    ally = both & ~allied & ~at_war
+    support = both & ~at_war  # any live nation one is not at war with
+    ally = support & ~allied
     wait = xp.zeros_like(at_war) | tables.wait_target  # the same in every world (broadcast to [W, N, N])
     # Conceding gives a province bordering the demander; a nation never concedes its last province.
     concede = both & xp.permute_dims(demand, (0, 2, 1)) & land.neighbours & (land.held > 1.0)[:, :, None]
@@ -313,7 +314,7 @@ def act_target_validity(world: World, land: Territory, tables: RuleTables) -> An
             allied,  # LEAVE_ALLIANCE
             ally & land.neighbours & ~demand,  # THREATEN: blackmail a neighbour, one demand at a time
             concede,  # CONCEDE
-            both & ~at_war,  # SUPPORT
+            support,  # SUPPORT
             at_war,  # PEACE
         ],
         axis=1,
