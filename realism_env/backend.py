@@ -195,11 +195,14 @@ def torch_namespace() -> TorchNamespace:
     return _TORCH[0]
 
 
+_NUMPY_TYPES = (np.ndarray, np.generic)  # built once: the look-up runs some 20 times a step
+
+
 def array_namespace(*arrays: Any) -> Any:
     """The array namespace of ``arrays``: :data:`NUMPY` for numpy arrays, :func:`torch_namespace` for torch tensors,
     otherwise what ``array_api_compat.array_namespace`` gives (array-api-strict, ...)."""
     for array in arrays:
-        if not isinstance(array, (np.ndarray, np.generic)):
+        if not isinstance(array, _NUMPY_TYPES):
             break
     else:
         return NUMPY
