@@ -246,8 +246,9 @@ class EnvConfig:
                 if per_nation in fields and per_nation not in overrides and not isinstance(fields[per_nation], str):
                     raise ValueError(
                         f"scenario {scenario!r} sets {per_nation} for its {own_count} nations, so n_nations="
-                        f"{overrides['n_nations']!r} does not fit it; valid: give {per_nation} too (one value per "
-                        "nation), or a scenario that sets no per-nation values ('multipolar', 'islands')"
+                        f"{overrides['n_nations']!r} does not fit it; valid: its own n_nations={own_count}, or give "
+                        f"{per_nation} too (one value per nation), or a scenario that sets no per-nation values "
+                        "('multipolar', 'islands')"
                     )
             if "nation_names" not in overrides:
                 fields.pop("nation_names", None)

@@ -236,6 +236,7 @@ def test_another_nation_count_for_a_scenario_with_per_nation_values_raises_namin
             message = str(error.value)
             assert f"scenario {scenario!r} sets {field} for its 6 nations" in message
             assert "n_nations=4" in message and f"give {field} too" in message and "'multipolar'" in message
+            assert "valid: its own n_nations=6" in message
     shares = EnvConfig.from_scenario("bipolar", n_nations=4, capability_shares=(2, 1, 1, 1))
     assert shares.capability_shares == (2.0, 1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="sets capability_shares for its 6 nations"):

@@ -6,6 +6,7 @@ subprocesses with the flags written in the docs. Fixed seeds; every loop capped.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -338,6 +339,28 @@ def test_cleanrl_ppo_rejects_a_bad_doctrine() -> None:
     assert "--doctrines 'realist' is invalid; valid: power, security, mixed" in result.stderr
 
 
+@pytest.mark.parametrize("scenario", sorted(realism_env.SCENARIOS))
+def test_cleanrl_and_rllib_ppo_take_every_scenario_with_its_own_nations(scenario: str) -> None:
+    """Without --n-nations each trainer builds the scenario's own nations (the scenarios that fix each nation's
+    capability share take no other count)."""
+    from train import cleanrl_ppo, rllib_ppo
+
+    own = realism_env.EnvConfig.from_scenario(scenario).n_nations
+    _, config = cleanrl_ppo.parse_args(["--scenario", scenario, "--doctrines", "mixed"])
+    assert config.n_nations == own and config.doctrine_per_nation == realism_env.mixed_doctrines(own)
+    mapping = rllib_ppo.policy_mapping(rllib_ppo.env_config(rllib_ppo.parse_args(["--scenario", scenario])))
+    assert list(mapping.values()) == list(realism_env.mixed_doctrines(own))
+
+
+def test_cleanrl_ppo_trains_a_scenario_of_fixed_capability_shares(tmp_path: Path) -> None:
+    from train import cleanrl_ppo
+
+    flags = ["--scenario", "europe_1914", "--total-timesteps", "48", "--num-envs", "1", "--num-steps", "8"]
+    args, config = cleanrl_ppo.parse_args([*flags, "--max-cycles", "5", "--out", str(tmp_path)])
+    metrics = cleanrl_ppo.train(args, config)
+    assert metrics["doctrines"] == ["security"] * 6 and len(metrics["history"]) == 1
+
+
 def test_cleanrl_ppo_masks_invalid_actions() -> None:
     import torch
 
@@ -441,6 +464,50 @@ def test_rllib_policy_mapping_gives_each_nation_its_doctrines_policy() -> None:
     assert set(policy_mapping(env_config(parse_args(["--doctrines", "security"]))).values()) == {"security"}
     with pytest.raises(SystemExit):
         parse_args(["--env-config", '{"n_nations": 3, "doctrines": "realist"}'])
+
+
+@pytest.mark.parametrize(
+    "keywords", [{"rich_infos": True}, {"render_mode": "ansi"}, {"n_nations": 3, "render_mode": "rgb_array"}]
+)
+def test_rllib_ppo_env_config_takes_parallel_env_s_own_keywords(keywords: dict) -> None:
+    from train.rllib_ppo import env_config, parse_args, policy_mapping, resolved
+
+    config = env_config(parse_args(["--env-config", json.dumps(keywords)]))
+    assert config == keywords
+    assert resolved(config).n_nations == len(policy_mapping(config)) == keywords.get("n_nations", 6)
+
+
+@pytest.mark.parametrize(
+    ("trainer", "argv", "message"),
+    [
+        ("cleanrl_ppo", ["--scenario", "nope"], "unknown scenario 'nope'; valid: 'bipolar', "),
+        ("cleanrl_ppo", ["--n-nations", "1"], "EnvConfig.n_nations=1 is invalid; valid: an integer from 2 to 64"),
+        ("cleanrl_ppo", ["--update-epochs", "0"], "--update-epochs 0 is invalid; valid: an integer >= 1"),
+        ("cleanrl_ppo", ["--hidden", "0"], "--hidden 0 is invalid; valid: an integer >= 1"),
+        ("rllib_ppo", ["--env-config", '{"render_mode": "human"}'], "render_mode='human' is invalid; valid: None,"),
+        ("rllib_ppo", ["--env-config", '{"rich_infos": 1}'], "rich_infos=1 is invalid; valid: True or False"),
+        ("rllib_ppo", ["--env-config", '{"no_such": 1}'], "unknown config field 'no_such'; valid: "),
+        ("rllib_ppo", ["--env-config", "{1"], "--env-config '{1' is invalid; valid: a JSON object of parallel_env"),
+        ("rllib_ppo", ["--num-env-runners", "-1"], "--num-env-runners -1 is invalid; valid: an integer >= 0"),
+        *[
+            (trainer, argv, message)
+            for trainer in ("cleanrl_ppo", "rllib_ppo")
+            for argv, message in [
+                (["--scenario", "europe_1914", "--n-nations", "4"], "does not fit it; valid: its own n_nations=6"),
+                (["--out", "pyproject.toml"], "--out pyproject.toml is a file; valid: a folder"),
+            ]
+        ],
+    ],
+)
+def test_cleanrl_and_rllib_ppo_bad_arguments_say_what_is_wrong_and_what_is_valid(
+    trainer: str, argv: list[str], message: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parse_args = importlib.import_module(f"train.{trainer}").parse_args
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_rllib_ppo_trains_two_iterations_on_local_ray_with_two_env_runners(tmp_path: Path) -> None:

@@ -166,7 +166,7 @@ def test_mixed_and_the_doctrine_indicator_mean_the_same_in_every_trainer(n_natio
     assert expected[:2] == ("security", "power")[:n_nations]
     assert parse_args(["--doctrine", "mixed", "--set", f"n_nations={n_nations}"])[1].doctrine_per_nation == expected
     flags = ["--doctrines", "mixed", "--n-nations", str(n_nations)]
-    assert cleanrl_ppo.doctrine_per_nation(cleanrl_ppo.parse_args(flags)) == expected
+    assert cleanrl_ppo.parse_args(flags)[1].doctrine_per_nation == expected
     assert tuple(rllib_ppo.env_config(rllib_ppo.parse_args(flags))["doctrines"]) == expected
     assert train.doctrine_onehot is vec_env.doctrine_onehot is realism_env.doctrine_onehot
     assert vec_env.doctrine_names is realism_env.doctrine_names

@@ -44,7 +44,7 @@ import torch.nn as nn
 from torch.distributions.categorical import Categorical
 
 import realism_env
-from realism_env import atomic_write_bytes
+from realism_env import EnvConfig, atomic_write_bytes
 
 
 @dataclass
@@ -55,8 +55,8 @@ class Args:
     """seed of torch's generator; world e starts from reset(seed=seed + e)"""
     scenario: str = "multipolar"
     """scenario preset (realism_env.SCENARIOS)"""
-    n_nations: int = 4
-    """nations per world"""
+    n_nations: int | None = None
+    """nations per world (None: the scenario's)"""
     doctrines: str = "security"
     """reward of every nation: a doctrine name, or mixed (security and power alternate, nation_0 security)"""
     max_cycles: int = 50
@@ -101,8 +101,10 @@ class Args:
     """output directory for agent.pt, metrics.json and tb/ (nothing is written when empty)"""
 
 
-def parse_args(argv: list[str] | None = None) -> Args:
-    """One ``--flag`` per :class:`Args` field, its docstring as help (CleanRL uses ``tyro`` for this)."""
+def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
+    """One ``--flag`` per :class:`Args` field, its docstring as help (CleanRL uses ``tyro`` for this); the arguments
+    and the world's config (:func:`make_config`). Exits with status 2 and a message naming what is wrong and what is
+    valid."""
     parser = argparse.ArgumentParser(
         prog="python -m train.cleanrl_ppo",
         description=__doc__.split("\n\n")[0],
@@ -111,7 +113,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
     helps = _field_docs()
     for f in fields(Args):
         flag = "--" + f.name.replace("_", "-")
-        kind = {"bool": bool, "int": int, "float": float, "str": str}[f.type]  # annotations are strings here
+        # annotations are strings here
+        kind = {"bool": bool, "int": int, "int | None": int, "float": float, "str": str}[f.type]
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=helps[f.name])
         else:
@@ -121,17 +124,24 @@ def parse_args(argv: list[str] | None = None) -> Args:
     if args.doctrines != "mixed" and args.doctrines not in doctrines:
         parser.error(f"--doctrines {args.doctrines!r} is invalid; valid: {', '.join([*doctrines, 'mixed'])}")
     for name in (
-        "n_nations",
         "max_cycles",
         "total_timesteps",
         "num_envs",
         "num_steps",
         "num_minibatches",
+        "update_epochs",
+        "hidden",
         "torch_threads",
     ):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    return args
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is invalid; valid: an integer >= 1")
+    if args.out and Path(args.out).is_file():
+        parser.error(f"--out {args.out} is a file; valid: a folder")
+    try:
+        config = make_config(args)
+    except ValueError as error:  # an unknown scenario, a nation count the scenario cannot take, ...
+        parser.error(str(error))
+    return args, config
 
 
 def _field_docs() -> dict[str, str]:
@@ -186,31 +196,30 @@ class Agent(nn.Module):
         return action, probs.log_prob(action), probs.entropy(), self.critic(x)
 
 
-def doctrine_per_nation(args: Args) -> tuple[str, ...]:
-    """Each nation's doctrine: ``--doctrines`` for all, or :func:`realism_env.mixed_doctrines` for ``mixed``."""
-    if args.doctrines == "mixed":
-        return realism_env.mixed_doctrines(args.n_nations)
-    return (args.doctrines,) * args.n_nations
+def make_config(args: Args) -> EnvConfig:
+    """The world's config: the scenario with ``--n-nations`` (when given), ``--max-cycles`` and
+    ``--provinces-per-nation``, each nation's doctrine ``--doctrines`` or, for ``mixed``,
+    :func:`realism_env.mixed_doctrines`. ``ValueError`` names a value the scenario cannot take."""
+    counts = {} if args.n_nations is None else {"n_nations": args.n_nations}
+    config = EnvConfig.from_scenario(
+        args.scenario, **counts, max_cycles=args.max_cycles, provinces_per_nation=args.provinces_per_nation
+    )
+    mixed = args.doctrines == "mixed"
+    return config.replace(doctrines=realism_env.mixed_doctrines(config.n_nations) if mixed else args.doctrines)
 
 
-def train(args: Args) -> dict:
-    """Train and return the metrics (also written to ``args.out`` when set)."""
+def train(args: Args, config: EnvConfig | None = None) -> dict:
+    """Train and return the metrics (also written to ``args.out`` when set); ``config`` defaults to
+    :func:`make_config`'s."""
     torch.set_num_threads(args.torch_threads)
     torch.manual_seed(args.seed)  # the only generators in play: torch's (network, sampling) and each world's
 
-    doctrines = doctrine_per_nation(args)
-    envs = [
-        realism_env.parallel_env(
-            scenario=args.scenario,
-            n_nations=args.n_nations,
-            doctrines=doctrines,
-            max_cycles=args.max_cycles,
-            provinces_per_nation=args.provinces_per_nation,
-        )
-        for _ in range(args.num_envs)
-    ]
+    config = make_config(args) if config is None else config
+    doctrines = config.doctrine_per_nation
+    n_nations = config.n_nations
+    envs = [realism_env.parallel_env(config) for _ in range(args.num_envs)]
     nations = envs[0].possible_agents
-    n_slots = args.num_envs * args.n_nations  # slot e * n_nations + i: world e, nation i
+    n_slots = args.num_envs * n_nations  # slot e * n_nations + i: world e, nation i
     n_actions = envs[0].action_space(nations[0]).n
     doctrine_list = realism_env.doctrine_names()
     onehot = realism_env.doctrine_onehot(doctrines)  # [n_nations, len(doctrine_list)]
@@ -235,10 +244,10 @@ def train(args: Args) -> dict:
 
     def gather(e: int, observations: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """World e's slots: observation (+ doctrine one-hot), action mask, and whether the nation is in play."""
-        x = np.zeros((args.n_nations, obs_dim), dtype=np.float32)
-        m = np.zeros((args.n_nations, n_actions), dtype=bool)
+        x = np.zeros((n_nations, obs_dim), dtype=np.float32)
+        m = np.zeros((n_nations, n_actions), dtype=bool)
         m[:, 0] = True  # an inactive slot keeps one allowed action, so its logits are never all -inf
-        live = np.zeros(args.n_nations, dtype=bool)
+        live = np.zeros(n_nations, dtype=bool)
         for nation in envs[e].agents:
             i = envs[e].agent_name_mapping[nation]
             x[i] = np.concatenate([observations[nation]["observation"], onehot[i]])
@@ -284,7 +293,7 @@ def train(args: Args) -> dict:
             parts = []
             action_np = action.numpy()
             for e, env in enumerate(envs):
-                base = e * args.n_nations
+                base = e * n_nations
                 acting = {
                     nation: int(action_np[base + env.agent_name_mapping[nation]]) for nation in env.agents
                 }  # inactive slots send nothing
@@ -295,9 +304,9 @@ def train(args: Args) -> dict:
                     step_done[i] = float(terminations[nation] or truncations[nation])
                     episode_return[i] += r[nation]
                 if not env.agents:  # the world is over for every nation: record returns, start a new world
-                    for i in range(base, base + args.n_nations):
+                    for i in range(base, base + n_nations):
                         returns_this_iteration[slot_doctrine[i]].append(float(episode_return[i]))
-                    episode_return[base : base + args.n_nations] = 0.0
+                    episode_return[base : base + n_nations] = 0.0
                     observations, _ = env.reset()
                 parts.append(gather(e, observations))
             rewards[step] = torch.from_numpy(step_rewards)
@@ -407,7 +416,7 @@ def train(args: Args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    train(parse_args(argv))
+    train(*parse_args(argv))
     return 0
 
 

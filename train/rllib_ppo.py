@@ -76,14 +76,15 @@ class Args:
     """algorithm seed; env runner w seeds its generators and first reset with seed + w"""
     scenario: str = "multipolar"
     """scenario preset (realism_env.SCENARIOS)"""
-    n_nations: int = 4
-    """nations per world"""
+    n_nations: int | None = None
+    """nations per world (None: the scenario's)"""
     doctrines: str = "mixed"
     """security, power, or mixed (security and power alternate, nation_0 security)"""
     max_cycles: int = 50
     """turns per episode before truncation"""
     env_config: str = ""
-    """JSON dict of parallel_env keywords; overrides the four env flags above (e.g. '{"misperception": 0.3}')"""
+    """JSON dict of parallel_env keywords (scenario, any EnvConfig field, render_mode, rich_infos); overrides the four
+    env flags above (e.g. '{"misperception": 0.3}')"""
     train_batch_size: int = 2000
     """env steps (turns of one world) per training iteration, over all env runners"""
     minibatch_size: int = 256
@@ -104,9 +105,13 @@ def parse_args(argv: list[str] | None = None) -> Args:
     args = Args(**vars(parser.parse_args(argv)))
     for name in ("iterations", "num_envs_per_env_runner", "num_cpus", "train_batch_size", "minibatch_size"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is invalid; valid: an integer >= 1")
     if args.num_env_runners < 0:
-        parser.error("--num-env-runners must be >= 0 (0 samples in the driver)")
+        parser.error(
+            f"--num-env-runners {args.num_env_runners} is invalid; valid: an integer >= 0 (0 samples in the driver)"
+        )
+    if Path(args.out).is_file():
+        parser.error(f"--out {args.out} is a file; valid: a folder")
     try:
         env_config(args)
     except ValueError as error:
@@ -117,29 +122,37 @@ def parse_args(argv: list[str] | None = None) -> Args:
 def env_config(args: Args) -> dict[str, Any]:
     """The plain dict the env is built from on every env runner (validated here once)."""
     if args.env_config:
-        config = json.loads(args.env_config)
+        try:
+            config = json.loads(args.env_config)
+        except ValueError:
+            config = None  # not JSON: refused below, with what is valid
         if not isinstance(config, dict):
-            raise ValueError(f"--env-config must be a JSON object of parallel_env keywords; got {args.env_config!r}")
+            raise ValueError(
+                f"--env-config {args.env_config!r} is invalid; valid: a JSON object of parallel_env keywords, e.g. "
+                '\'{"n_nations": 3, "rich_infos": true}\''
+            )
     else:
         names = realism_env.doctrine_names()
-        if args.doctrines == "mixed":
-            doctrines: str | list[str] = list(realism_env.mixed_doctrines(args.n_nations))
-        elif args.doctrines in names:
-            doctrines = args.doctrines
-        else:
+        if args.doctrines != "mixed" and args.doctrines not in names:
             raise ValueError(f"--doctrines {args.doctrines!r} is invalid; valid: {', '.join([*names, 'mixed'])}")
-        config = {
-            "scenario": args.scenario,
-            "n_nations": args.n_nations,
-            "doctrines": doctrines,
-            "max_cycles": args.max_cycles,
-        }
-    resolved(config)  # raises ValueError naming the valid choices
+        counts = {} if args.n_nations is None else {"n_nations": args.n_nations}
+        config = {"scenario": args.scenario, **counts, "max_cycles": args.max_cycles}
+        n_nations = resolved(config).n_nations  # the scenario's, unless --n-nations
+        mixed = args.doctrines == "mixed"
+        config["doctrines"] = list(realism_env.mixed_doctrines(n_nations)) if mixed else args.doctrines
+    # what each env runner builds, built once here: a ValueError names the keyword and the valid choices
+    realism_env.parallel_env(**config).close()
     return config
 
 
+#: parallel_env keywords that are not EnvConfig fields: how the env reports, not the world it simulates
+ENV_KEYWORDS = ("render_mode", "rich_infos")
+
+
 def resolved(config: dict[str, Any]) -> EnvConfig:
-    overrides = dict(config)
+    """The EnvConfig of an env config dict (its ``scenario`` and EnvConfig fields; :data:`ENV_KEYWORDS` left to
+    :func:`realism_env.parallel_env`)."""
+    overrides = {k: v for k, v in config.items() if k not in ENV_KEYWORDS}
     return EnvConfig.from_scenario(overrides.pop("scenario", "multipolar"), **overrides)
 
 
