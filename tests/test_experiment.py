@@ -599,6 +599,13 @@ def test_a_run_folder_of_other_settings_or_a_longer_run_is_refused(tmp_path: Pat
     check_runs(design, design.runs(tmp_path / "out"))  # the preset's own run
     saved(timesteps=args.timesteps // 2)
     check_runs(design, design.runs(tmp_path / "out"))  # a shorter one: the preset extends it
+    # the same EnvConfig given through other options (a preset whose [train] moved to [env]) is the same run
+    spread, cycles = args.capability_spread, args.max_cycles
+    saved(max_cycles=None, capability_spread=0.0, set=(f"capability_spread={spread}", f"max_cycles={cycles}"))
+    check_runs(design, design.runs(tmp_path / "out"))
+    saved(set=("conquest_payoff=0.9",))
+    with pytest.raises(PresetError, match="it differs in EnvConfig.conquest_payoff\\)"):
+        check_runs(design, design.runs(tmp_path / "out"))
     saved(timesteps=args.timesteps * 50)
     with pytest.raises(PresetError, match=rf"holds a run trained toward {args.timesteps * 50:,} agent-steps where"):
         check_runs(design, design.runs(tmp_path / "out"))

@@ -820,8 +820,25 @@ def test_a_run_made_before_an_env_field_existed_still_resumes(tmp_path):
     del record["env_config"]["capability_spread"]
     (tmp_path / "config.json").write_text(json.dumps(record))
     assert run(tmp_path, "--resume", timesteps=2 * ROLLOUT) == 0
-    with pytest.raises(SystemExit, match="differs in --capability-spread, EnvConfig.capability_spread"):
+    with pytest.raises(SystemExit, match="differs in EnvConfig.capability_spread"):
         run(tmp_path, "--resume", "--capability-spread", "0.5", timesteps=3 * ROLLOUT)
+
+
+def test_a_resume_takes_the_same_config_given_in_another_order_or_spelling(tmp_path):
+    flags = ["--out", str(tmp_path), "--resume", *SMALL[:6], "--no-progress-bar"]
+    assert (
+        fast_ppo.main([*flags, "--timesteps", str(ROLLOUT), "--set", "conquest_payoff=0.8", "--max-cycles", "10"]) == 0
+    )
+    again = ["--set", "max_cycles=10", "--set", "conquest_payoff=.80", "--set", "capability_spread=0"]
+    assert fast_ppo.main([*flags, "--timesteps", str(2 * ROLLOUT), *again]) == 0
+    with pytest.raises(SystemExit, match="differs in EnvConfig.max_cycles\\)"):
+        fast_ppo.main([*flags, "--timesteps", str(3 * ROLLOUT), "--set", "conquest_payoff=0.8"])
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SystemExit, match="--out .*a_file is a file; valid: a folder"):
+        fast_ppo.main(["--out", str(tmp_path / "a_file"), *SMALL])
 
 
 def test_capability_spread_goes_into_the_training_config_and_bad_values_are_refused(tmp_path, capsys):

@@ -3,7 +3,9 @@ the behaviour-metric tracker, and (slow) a learning test against the random poli
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +25,9 @@ from realism_env import METRICS, EnvConfig  # noqa: E402
 from realism_env.batch import WorldBatch  # noqa: E402
 from train.callbacks import HEADLINE, WorldEpisodeTracker  # noqa: E402
 from train.checkpoint import (  # noqa: E402
+    ARRAYS_ENTRY,
     LATEST,
+    STATE_ENTRY,
     checkpoint_steps,
     find_latest,
     read_checkpoint,
@@ -252,6 +256,33 @@ def test_smoke_run_writes_model_config_metrics_tensorboard_and_checkpoints(tmp_p
     assert other.returncode != 0 and "differs in --doctrine" in other.stderr
 
 
+def test_a_resume_takes_the_same_config_in_another_order_or_spelling_and_refuses_another(tmp_path: Path) -> None:
+    out = str(tmp_path / "run")
+    common = ["--n-worlds", "1", "--n-steps", "8", "--batch-size", "48", "--n-epochs", "1", "--no-progress-bar"]
+    common += ["--out", out, "--resume"]
+    first = run([*common, "--timesteps", "48", "--set", "conquest_payoff=0.8", "--set", "max_cycles=20"])
+    assert first.returncode == 0, first.stderr[-3000:]
+    same = [
+        ["--set", "max_cycles=20", "--set", "conquest_payoff=0.8"],
+        ["--set", "conquest_payoff=.80", "--max-cycles", "20"],
+        ["--set", "conquest_payoff=0.8", "--set", "max_cycles=20", "--capability-spread", "0"],
+    ]
+    for timesteps, spelling in enumerate(same, 2):
+        again = run([*common, "--timesteps", str(48 * timesteps), *spelling])
+        assert again.returncode == 0, (spelling, again.stderr[-3000:])
+    other = run([*common, "--timesteps", "480", "--set", "conquest_payoff=0.7", "--max-cycles", "20"])
+    assert other.returncode == 1 and "differs in EnvConfig.conquest_payoff)" in other.stderr
+
+
+def test_an_out_that_is_a_file_is_refused_with_what_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "a_file"
+    path.write_text("not a run")
+    for out, says in ((path, "is a file"), (path / "run", f"lies under the file {path}")):
+        with pytest.raises(SystemExit, match=f"--out {out} {says}; valid: a folder"):
+            main(["--timesteps", "1", "--out", str(out), "--no-progress-bar"])
+    assert path.read_text() == "not a run"
+
+
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
     checkpoints = out / "checkpoints"
@@ -330,6 +361,53 @@ def test_sigterm_saves_a_checkpoint_and_exits_mixed_ppo(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert set(metrics["mean_episode_return"]) <= {"security", "power"}
     assert json.loads((out / "config.json").read_text())["env_config"]["doctrines"] == ["security", "power"] * 3
+
+
+def without_episodes(path: Path) -> None:
+    """Rewrite the checkpoint at ``path`` as SIGTERM writes one (mid-rollout): without the episodes under way."""
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    state = json.loads(entries[STATE_ENTRY])
+    del state["episodes"]
+    entries[STATE_ENTRY] = json.dumps(state).encode()
+    with np.load(io.BytesIO(entries[ARRAYS_ENTRY])) as packed:
+        arrays = {key: packed[key] for key in packed.files if not key.startswith("episodes/")}
+    packed_again = io.BytesIO()
+    np.savez(packed_again, **arrays)
+    entries[ARRAYS_ENTRY] = packed_again.getvalue()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
+def test_a_run_resumed_from_a_signal_checkpoint_resumes_again_bit_for_bit_from_its_later_checkpoints(
+    tmp_path: Path,
+) -> None:
+    """A resume from a checkpoint without the episodes (SIGTERM's) restarts them from fresh worlds of the run's own
+    map bank, so the checkpoints it writes later carry on with their episodes: stopped again (SIGKILL) and resumed,
+    it goes on as if it had not stopped."""
+    from sb3_contrib import MaskablePPO
+
+    common = ["--doctrine", "security", "--seed", "3", "--checkpoint-every", str(ROLLOUT), *TINY]
+    stopped = tmp_path / "stopped"
+    assert run([*common, "--timesteps", str(2 * ROLLOUT), "--out", str(stopped)]).returncode == 0
+    without_episodes(find_latest(stopped / "checkpoints")[0])
+    resumed = tmp_path / "resumed"  # killed after its third rollout's checkpoint, then resumed from it
+    shutil.copytree(stopped, resumed)
+    straight = run([*common, "--timesteps", str(4 * ROLLOUT), "--out", str(stopped), "--resume"])
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    assert "restart from fresh worlds" not in straight.stderr
+    first = run([*common, "--timesteps", str(3 * ROLLOUT), "--out", str(resumed), "--resume"])
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run([*common, "--timesteps", str(4 * ROLLOUT), "--out", str(resumed), "--resume"])
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"from ckpt_{3 * ROLLOUT:012d}.zip" in second.stderr
+    assert "restart from fresh worlds" not in second.stderr, second.stderr[-3000:]
+    models = [MaskablePPO.load(d / "model.zip", device="cpu") for d in (stopped, resumed)]
+    for (name, x), (_, y) in zip(*(m.policy.state_dict().items() for m in models), strict=True):
+        assert torch.equal(x, y), name
+    curves = [json.loads((d / "metrics.json").read_text())["curve"] for d in (stopped, resumed)]
+    assert curves[0] == curves[1]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,12 +21,14 @@ Writes into ``--out``:
   ``latest.json`` (see :mod:`train.checkpoint`).
 
 Timesteps count agent-steps (one per nation slot and turn) and are rounded up to whole rollouts of
-``n_steps * n_worlds * n_nations``. ``--resume`` continues with the step count, weights, optimiser and RNG states of
-the last checkpoint and with the episodes under way (:func:`episodes_state`): from a periodic checkpoint the run goes
-on bit for bit (a checkpoint written on SIGTERM, mid-rollout, or before checkpoints held episodes restarts them
-from fresh worlds); without a checkpoint it starts afresh.
-Re-running a finished run only reports it; ``--resume`` with a larger ``--timesteps`` extends it. SIGTERM or
-Ctrl-C saves a checkpoint and exits with 128 + the signal number.
+``n_steps * n_worlds * n_nations``. ``--resume`` continues with the step count, weights, optimiser and RNG states of the
+last checkpoint and with the episodes under way (:func:`episodes_state`): from a periodic checkpoint the run goes on
+bit for bit (a checkpoint written on SIGTERM, mid-rollout, or before checkpoints held episodes restarts them from
+fresh worlds of the run's map bank, and the resumed run's periodic checkpoints hold the episodes again); without a
+checkpoint it starts afresh. Re-running a finished run only reports it; ``--resume`` with a larger ``--timesteps``
+extends it. A resume takes the run's settings; its world is compared as the EnvConfig it resolves to, so ``--set``
+in another order or spelling (``--max-cycles 20`` for ``--set max_cycles=20``) is the same run. SIGTERM or Ctrl-C
+saves a checkpoint and exits with 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -152,6 +154,11 @@ RESUMABLE = frozenset(
         "cuda_graphs",
     )
 )
+
+
+#: Arguments that only feed the EnvConfig: compared as the EnvConfig they resolve to, so that the same config given
+#: in another order or spelling (--set a=1 --set b=2, --set b=2 --set a=1.0, --max-cycles 20) is the same run.
+CONFIG_ARGS = frozenset(("set", "max_cycles", "capability_spread"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,15 +291,16 @@ def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
-    """Names of the run-defining settings in which ``current`` differs from ``saved`` (both from run_record). An
-    option that ``saved`` lacks (a run made before the option existed) counts as its value in ``defaults``, and an
-    EnvConfig field it lacks as the field's default: the behaviour the run was trained with."""
+    """Names of the run-defining settings in which ``current`` differs from ``saved`` (both from run_record): the
+    arguments other than :data:`RESUMABLE` and :data:`CONFIG_ARGS`, and the EnvConfig's fields. An option that
+    ``saved`` lacks (a run made before the option existed) counts as its value in ``defaults``, and an EnvConfig field
+    it lacks as the field's default: the behaviour the run was trained with."""
     defaults = defaults or {}
     saved_args = saved.get("args", {})
     diff = [
         f"--{k.replace('_', '-')}"
         for k in current["args"]
-        if k not in RESUMABLE and saved_args.get(k, defaults.get(k)) != current["args"][k]
+        if k not in RESUMABLE | CONFIG_ARGS and saved_args.get(k, defaults.get(k)) != current["args"][k]
     ]
     # An EnvConfig field that ``saved`` lacks (added since) counts as its default, which is what the run had.
     config_defaults = {f.name: f.default for f in fields(EnvConfig)}
@@ -363,8 +371,13 @@ class _StopRequest:
 
 def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, Any]] | str | None:
     """What ``--out`` holds: the checkpoint to resume from, a report of a finished run (a ``str``: nothing to do),
-    or None (start afresh). Exits with a message if it holds a different run, or a run and no ``--resume``."""
+    or None (start afresh). Exits with a message if it is (or lies under) a file, holds a different run, or holds a
+    run and no ``--resume``."""
     out = Path(args.out)
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under the file {existing}"
+        raise SystemExit(f"error: --out {out} {where}; valid: a folder (new, or holding a run)")
     saved = _read_json(out / "config.json")
     previous = _read_json(out / "metrics.json")
     found = find_latest(out / "checkpoints")
@@ -411,9 +424,8 @@ def build_model(args: Args, env: Any) -> Any:
 
 def load_model(args: Args, env: Any, path: Path, state: dict[str, Any]) -> Any:
     """The checkpointed model (weights, optimiser, step count) on ``env``, with the RNG states put back and the
-    episodes under way where the checkpoint holds them (:func:`episodes_state`); otherwise (a checkpoint written
-    before it did) fresh worlds drawn from the env's restored generator (SB3's ``load`` re-seeds the env with the
-    run's seed)."""
+    episodes under way where the checkpoint holds them (:func:`episodes_state`); otherwise (a checkpoint written on a
+    signal, or before checkpoints held episodes) fresh worlds drawn from the env's restored generator."""
     model = _algo(args.algo).load(path, env=env, device=args.device)
     restore_rng(state["rng"], env.batch.random)
     episodes = read_arrays(path, state).get("episodes")
@@ -426,7 +438,9 @@ def load_model(args: Args, env: Any, path: Path, state: dict[str, Any]) -> Any:
             model._last_obs = np.asarray(episodes["last_obs"], dtype=np.float32)
             model._last_episode_starts = np.asarray(episodes["last_episode_starts"], dtype=bool)
             return model
-    env.seed(int(env.batch.random.integers(2**31 - 1, (1,))[0]))
+    # SB3's load queued the run's seed for the next reset, which would make a new map bank: drop it, so the fresh
+    # worlds come from the map bank of --seed that every later resume builds (its checkpoints' episodes then fit).
+    env._reset_seeds()
     model._last_obs = env.reset()
     model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
     return model
