@@ -45,6 +45,15 @@ def add_import_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--import", action="append", default=[], dest="imports", metavar="MODULE", help=IMPORT_HELP)
 
 
+def _loaded_from(path: Path) -> ModuleType | None:
+    """The module already imported from the file ``path``, if any."""
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file is not None and Path(file).resolve() == path:
+            return module
+    return None
+
+
 class PluginNotFound(ValueError):
     """An ``--import`` module that is not there."""
 
@@ -65,6 +74,22 @@ def import_plugins(argv: Sequence[str] | None, prog: str) -> list[str]:
     return names
 
 
+def doctrines_differ(recorded: Sequence[str] | None, imports: Sequence[str], what: str) -> str | None:
+    """Where the doctrines registered now are not ``recorded`` (those registered when ``what``, a run, was made: its
+    networks read a doctrine one-hot over them), the message that says which ``--import`` to give; None where they
+    are the same, or not recorded (a run made before they were)."""
+    import realism_env  # here: the env imports nothing of agents/, and this module is read before the parsers
+
+    current = list(realism_env.doctrine_names())
+    if recorded is None or list(recorded) == current:
+        return None
+    given = " ".join(f"--import {name}" for name in imports) or "no --import"
+    return (
+        f"{what} was made with the doctrines {', '.join(recorded)} registered ({given}), and here they are "
+        f"{', '.join(current)}: its networks read a one-hot over them; valid: the same --import as it was made with"
+    )
+
+
 def import_plugin(name: str) -> ModuleType:
     """Import the module ``name``: a path ending in ``.py``, or a module name looked up from the current folder first
     (as ``python -m`` does), then the installed packages. A module is imported once per process, however often it
@@ -73,10 +98,10 @@ def import_plugin(name: str) -> ModuleType:
         path = Path(name).resolve()
         if not path.is_file():
             raise PluginNotFound(f"--import {name}: no such file; valid: the path of a .py file, or a module name")
-        # one name per file, so that a file is imported once however it is spelt
+        loaded = _loaded_from(path)  # a file is imported once however it is spelt, by path or by module name
+        if loaded is not None:
+            return loaded
         module_name = f"realism_plugin_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
-        if module_name in sys.modules:
-            return sys.modules[module_name]
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
@@ -86,8 +111,20 @@ def import_plugin(name: str) -> ModuleType:
             del sys.modules[module_name]  # a failed import leaves nothing half-registered under its name
             raise
         return module
+    if not name or name.startswith(".") or not all(part.isidentifier() for part in name.split(".")):
+        valid = "a dotted name (my_realism, pkg.mod) or the path of a .py file"
+        raise PluginNotFound(f"--import {name!r}: not a module name; valid: {valid}")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
+    if name not in sys.modules:
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:
+            spec = None  # its package is missing: import_module below names it
+        if spec is not None and spec.origin is not None:
+            loaded = _loaded_from(Path(spec.origin).resolve())
+            if loaded is not None:  # imported by its path before
+                return loaded
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as error:

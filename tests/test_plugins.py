@@ -39,8 +39,9 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for registry, saved in registries:
         registry.clear()
         registry.update(saved)
-    for name in set(sys.modules) - modules:
-        del sys.modules[name]
+    for name in set(sys.modules) - modules:  # the user's modules only: a library's must stay (torch's would break)
+        if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]
     sys.path[:] = path
 
 
@@ -56,6 +57,18 @@ def test_a_file_path_is_imported_once_however_it_is_spelt(plugin: Path) -> None:
     module = import_plugin(str(plugin))
     assert "prosperity" in DOCTRINES
     assert import_plugin("./my_realism.py") is module
+
+
+def test_a_module_named_by_its_path_and_by_its_name_is_imported_once(plugin: Path) -> None:
+    by_path = import_plugin("./my_realism.py")
+    assert import_plugin("my_realism") is by_path  # registering twice would fail
+    assert import_plugin(str(plugin)) is by_path
+
+
+@pytest.mark.parametrize("name", ["", ".my_realism", "my-realism"])
+def test_what_is_no_module_name_is_named(plugin: Path, name: str) -> None:
+    with pytest.raises(PluginNotFound, match="not a module name"):
+        import_plugin(name)
 
 
 def test_a_missing_module_or_file_is_named_but_an_error_inside_the_module_propagates(plugin: Path) -> None:
@@ -92,7 +105,8 @@ def test_a_run_on_a_doctrine_of_ones_own_trains_and_is_scored_with_the_same_impo
     argv = ["--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "6"]
     assert train(["--import", "my_realism", *argv, "--doctrine", "prosperity", "--scenario", "tight_multipolar",
                   "--out", str(run), "--no-progress-bar"]) == 0  # fmt: skip
-    assert "--import" in capsys.readouterr().out  # the printed scoring command needs the module too
+    printed = capsys.readouterr().out  # the scoring command it prints needs the module, and a baseline of its own
+    assert "--import=my_realism" in printed and "--baseline status_quo" in printed
     document = score(["--import", "my_realism", "--model", str(run), "--episodes", "2", "--baseline", "hermit",
                       "--background", "hermit", "--no-progress"])  # fmt: skip
     group = document["groups"][0]
@@ -110,3 +124,27 @@ def test_the_trainers_list_registered_doctrines_and_scenarios_among_their_choice
     import_plugin("my_realism")
     text = build_parser().format_help()
     assert "{security,power,mixed,prosperity}" in text and "tight_multipolar" in text
+
+
+def test_a_run_is_resumed_and_scored_only_with_the_doctrines_it_was_made_with(
+    plugin: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Its networks read a doctrine one-hot over the registered doctrines: another set is refused, naming the --import
+    the run was made with, before anything is written (a resume rewrote config.json, then failed on the weights)."""
+    pytest.importorskip("torch")
+    from train.evaluate import main as score
+    from train.fast_ppo import main as train
+
+    run = plugin.parent / "run"
+    argv = ["--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "6",
+            "--out", str(run), "--no-progress-bar"]  # fmt: skip
+    assert train(["--import", "my_realism", *argv]) == 0  # a security run, made with prosperity registered
+    record = (run / "config.json").read_text()
+    DOCTRINES.pop("prosperity")  # as a process without the --import
+    with pytest.raises(SystemExit, match=r"made with the doctrines power, prosperity, security registered \(--import "
+                       r"my_realism\), and here they are power, security"):  # fmt: skip
+        train([*argv, "--resume", "--timesteps", "20"])
+    assert (run / "config.json").read_text() == record
+    with pytest.raises(SystemExit):
+        score(["--model", str(run), "--episodes", "1", "--no-progress"])
+    assert "valid: the same --import as it was made with" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,17 @@ def test_the_learned_and_scripted_nations_play_the_same_worlds_in_each_setting(p
     assert all(row["turns"] <= 9 for row in played["learned"])  # the run's training episode length
 
 
+def test_a_background_of_the_baselines_own_policy_is_still_scored_on_the_focal_nations(power_run: Path) -> None:
+    """Among offensive realists, a power run's baseline (the offensive realist) plays self-play's population: its
+    figure is still the mean over the focal nations, not self-play's over all six (whose power shares sum to 1)."""
+    score = score_run(power_run, backgrounds=["offensive_realist"], n_focal=2, episodes=3, seed=5)
+    focal = [True] * 2 + [False] * 4
+    expected, _ = play(["offensive_realist"] * 6, ["power"] * 6, "multipolar", [5, 6, 7], max_cycles=9, focal=focal)
+    baseline = score["settings"]["focal_vs_offensive_realist"]["baseline"]
+    assert _returns(baseline) == _returns(expected)
+    assert _returns(baseline) != _returns(score["settings"]["selfplay"]["baseline"])
+
+
 def test_a_run_scored_against_its_own_policy_differs_by_nothing(power_run: Path) -> None:
     own = register_learned(power_run)["power"]
     score = score_run(power_run, backgrounds=["offensive_realist"], baseline=own, episodes=3)
@@ -76,13 +88,14 @@ def test_the_command_prints_a_table_and_writes_its_figures(
     power_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "scores.json"
-    argv = ["--model", str(power_run), str(power_run), "--episodes", "2", "--background", "offensive_realist"]
+    copy = shutil.copytree(power_run, tmp_path / "copy")  # a second run (of the same weights)
+    argv = ["--model", str(power_run), str(copy), "--episodes", "2", "--background", "offensive_realist"]
     document = main([*argv, "--metrics", "war_onsets", "--out", str(out), "--no-progress"])
     printed = capsys.readouterr().out
     assert "power: 2 runs in multipolar, 2 episodes a setting (intervals over runs)" in printed
     assert "selfplay" in printed and "focal_vs_offensive_realist" in printed and "  war_onsets" in printed
     written = json.loads(out.read_text())
-    assert written["groups"][0]["runs"] == [str(power_run)] * 2
+    assert written["groups"][0]["runs"] == [str(power_run), str(copy)]
     assert written["groups"][0]["settings"]["selfplay"]["return"]["difference"]["n"] == 2  # one value per run
     assert set(written["runs"][str(power_run)]) == {"selfplay", "focal_vs_offensive_realist"}
     means = written["runs"][str(power_run)]["selfplay"]["learned"]
@@ -119,6 +132,13 @@ def test_bad_input_names_the_culprit_and_the_valid_choices(
         main(["--model", str(power_run), *extra, "--no-progress"])
     assert raised.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_run_named_twice_is_refused(power_run: Path, capsys: pytest.CaptureFixture) -> None:
+    """Counted twice, one run would narrow the interval over runs to nothing."""
+    with pytest.raises(SystemExit):
+        main(["--model", str(power_run), f"{power_run}/", "--no-progress"])
+    assert "twice; valid: each run once" in capsys.readouterr().err
 
 
 def test_a_folder_that_is_not_a_run_and_an_out_folder_are_named(

@@ -63,7 +63,15 @@ from agents.population import make_plan
 from realism_env import SCENARIOS, parse_override
 from train.checkpoint import atomic_write_json
 from train.deviation import UNTESTED
-from train.learned import GREEDY_CHOICES, RunInfo, learned_population, play, population, scripted_names
+from train.learned import (
+    GREEDY_CHOICES,
+    RunInfo,
+    learned_population,
+    play,
+    population,
+    scripted_names,
+    scripted_policies,
+)
 from train.replay import run_overrides
 from train.report_statistics import mean_ci
 
@@ -82,7 +90,7 @@ def settings(n_nations: int, backgrounds: Sequence[str], n_focal: int | None) ->
     out: list[dict[str, Any]] = [{"name": "selfplay", "n_focal": None, "background": None}]
     for background in backgrounds:
         if background not in POLICIES:
-            raise ValueError(f"unknown background policy {background!r}; valid: {', '.join(sorted(POLICIES))}")
+            raise ValueError(f"unknown background policy {background!r}; valid: {', '.join(scripted_policies())}")
         if not 1 <= k < n_nations:
             raise ValueError(f"--focal {k} is invalid with a background; valid: 1..{n_nations - 1}")
         out.append({"name": f"focal_vs_{background}", "n_focal": k, "background": background})
@@ -157,7 +165,8 @@ def score_run(
         policies, doctrines = learned_population(run_dir, n, k, background, deterministic=deterministic, greedy=greedy)
         learned_rows, _ = play(policies, doctrines, scenario, seeds, fields, cycles, focal, progress=progress)
         base_policies, base_doctrines = population(doctrines[: k or n], names, n, k, background)
-        key = (tuple(base_policies), tuple(base_doctrines), scenario, repr(sorted(fields.items())), cycles, seed)
+        # the focal nations too: a background of the baseline's own policy plays self-play's population
+        key = (tuple(base_policies), tuple(base_doctrines), k, scenario, repr(sorted(fields.items())), cycles, seed)
         if len(baselines.get(key, ())) < episodes:
             baselines[key], _ = play(
                 base_policies, base_doctrines, scenario, seeds, fields, cycles, focal, progress=progress
@@ -166,6 +175,12 @@ def score_run(
             progress.update(episodes)
         played[setting["name"]] = {"learned": learned_rows, "baseline": baselines[key][:episodes]}
     return {"run": str(run_dir), "doctrine": info.doctrine, "scenario": scenario, "settings": played}
+
+
+def finite_mean(values: np.ndarray) -> float:
+    """The mean of the finite values (NaN where there are none: a metric undefined in every episode of a run)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else math.nan
 
 
 def episode_values(rows: Sequence[Mapping[str, Any]], column: str) -> np.ndarray:
@@ -200,7 +215,7 @@ def summarise(
     a run's episode mean is the unit), or over the episodes of a single run. A return's verdict says who is ahead,
     a metric's which is higher; a metric has no ratio."""
     if len(per_run) > 1:
-        values = {m: [float(np.nanmean(run[m])) for run in per_run] for m in MEASURES}
+        values = {m: [finite_mean(run[m]) for run in per_run] for m in MEASURES}
     else:
         values = {m: per_run[0][m] for m in MEASURES}
     summary: dict[str, Any] = {m: mean_ci(values[m], confidence) for m in MEASURES}
@@ -239,8 +254,7 @@ def focal_means(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     columns = [name for name in rows[0] if name.startswith("focal:")]
     means = {}
     for column in columns:
-        values = episode_values(rows, column)
-        means[column.removeprefix("focal:")] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+        means[column.removeprefix("focal:")] = finite_mean(episode_values(rows, column))
     return means
 
 
@@ -358,6 +372,10 @@ def _check(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; valid: {', '.join(realism_env.NATION_METRICS)}")
     overrides = dict(parse_override(text) for text in args.overrides)
+    resolved = [Path(run_dir).resolve() for run_dir in args.model]
+    repeated = next((run_dir for k, run_dir in enumerate(args.model) if resolved[k] in resolved[:k]), None)
+    if repeated is not None:  # one run counted twice would narrow the interval over runs
+        raise ValueError(f"--model names {repeated} twice; valid: each run once")
     for run_dir in args.model:
         info, *_ = run_world(run_dir, args.scenario, overrides, args.max_cycles)
         scripted_names(set(info.doctrine_per_nation), args.baseline)

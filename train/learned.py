@@ -46,6 +46,7 @@ import numpy as np
 
 import realism_env
 from agents.episodes import Episodes
+from agents.plugins import doctrines_differ
 from agents.policies import POLICIES, ArrayPolicy, Policy, register_policy
 from agents.population import default_doctrines, make_plan
 from realism_env import ObservationLayout
@@ -105,6 +106,10 @@ class RunInfo:
                 f"{run} was trained on {unknown[0]!r}, which is not registered here; valid: --import the module that "
                 f"registers it{' (' + given + ')' if given else ''}"
             )
+        reads_onehot = fast or args["doctrine"] == "mixed" or env_config.get("reveal_doctrines", False)
+        problem = doctrines_differ(record.get("doctrine_names"), imports, str(run)) if reads_onehot else None
+        if problem is not None:
+            raise ValueError(problem)
         return cls(
             run_dir=str(run),
             model_path=str(model_path),
@@ -473,6 +478,11 @@ def population(
     return policies + rest, doctrines + list(default_doctrines(rest))
 
 
+def scripted_policies() -> list[str]:
+    """The registered policies but the learned ones (:func:`register_learned` adds a name per run it loads)."""
+    return sorted(name for name, cls in POLICIES.items() if not issubclass(cls, LearnedPolicy))
+
+
 def scripted_names(doctrines: Iterable[str], kind: str = "scripted") -> dict[str, str]:
     """``{doctrine: policy}`` of a baseline: ``scripted`` (defensive_realist for security, offensive_realist for
     power) or any registered policy name (``random``) for every doctrine."""
@@ -482,11 +492,11 @@ def scripted_names(doctrines: Iterable[str], kind: str = "scripted") -> dict[str
             pairs = ", ".join(f"{d}: {p}" for d, p in SCRIPTED_COUNTERPART.items())
             raise ValueError(
                 f"doctrine {unmatched[0]!r} has no scripted counterpart ({pairs}); valid: a policy name as the "
-                f"baseline, one of {', '.join(sorted(POLICIES))}"
+                f"baseline, one of {', '.join(scripted_policies())}"
             )
         return {d: SCRIPTED_COUNTERPART[d] for d in doctrines}
     if kind not in POLICIES:
-        raise ValueError(f"unknown baseline {kind!r}; valid: scripted, {', '.join(sorted(POLICIES))}")
+        raise ValueError(f"unknown baseline {kind!r}; valid: scripted, {', '.join(scripted_policies())}")
     return dict.fromkeys(doctrines, kind)
 
 

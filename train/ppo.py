@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 import realism_env
-from agents.plugins import add_import_option, import_plugins
+from agents.plugins import add_import_option, doctrines_differ, import_plugins
 from realism_env import SCENARIOS, EnvConfig
 from realism_env.overrides import parse_override
 from train.checkpoint import (
@@ -286,8 +286,10 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
-    """What ``config.json`` holds: the arguments and the full EnvConfig (JSON types)."""
-    return json.loads(json.dumps({"args": asdict(args), "env_config": config.to_dict()}))
+    """What ``config.json`` holds: the arguments, the full EnvConfig (JSON types) and the doctrines registered (the
+    doctrine one-hot's, which ``--import`` may widen)."""
+    record = {"args": asdict(args), "env_config": config.to_dict(), "doctrine_names": realism_env.doctrine_names()}
+    return json.loads(json.dumps(record))
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
@@ -381,6 +383,10 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
     saved = _read_json(out / "config.json")
     previous = _read_json(out / "metrics.json")
     found = find_latest(out / "checkpoints")
+    if saved is not None:  # checked before anything is written: config.json keeps the run's own record
+        problem = doctrines_differ(saved.get("doctrine_names"), saved.get("args", {}).get("imports", ()), str(out))
+        if problem is not None:
+            raise SystemExit(f"error: {problem}")
     if saved is not None and (found is not None or previous is not None):
         diff = differences(saved, record, option_defaults(args))
         if diff:
@@ -557,6 +563,8 @@ def finished(
     atomic_write_json(out / "metrics.json", metrics)
     print(f"{out}: {report(metrics)}")
     command = ["python", "-m", "train.evaluate", *(f"--import={name}" for name in imports), "--model", str(out)]
+    if metrics.get("doctrine") not in DOCTRINE_CHOICES:  # a doctrine of one's own has no scripted counterpart
+        command += ["--baseline", "status_quo"]
     print(f"score it against the scripted realists: {shlex.join(command)}")
     return 0
 
