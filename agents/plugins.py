@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+import realism_env
+
 #: The help of ``--import``.
 IMPORT_HELP = (
     "import MODULE first (repeatable): a module name or a .py file that registers doctrines "
@@ -78,8 +80,6 @@ def doctrines_differ(recorded: Sequence[str] | None, imports: Sequence[str], wha
     """Where the doctrines registered now are not ``recorded`` (those registered when ``what``, a run, was made: its
     networks read a doctrine one-hot over them), the message that says which ``--import`` to give; None where they
     are the same, or not recorded (a run made before they were)."""
-    import realism_env  # here: the env imports nothing of agents/, and this module is read before the parsers
-
     current = list(realism_env.doctrine_names())
     if recorded is None or list(recorded) == current:
         return None
