@@ -6,8 +6,8 @@ A module of yours that registers them when it is imported::
     from agents import StatusQuo, register_policy
     from realism_env import Doctrine, Scenario, register_doctrine, register_scenario
 
-    register_doctrine(Doctrine("prosperity", "wealth only", lambda out, config: {"wealth": out.power_share}))
-    register_scenario(Scenario("tight_multipolar", "six powers, offence weak", {"offense_defense_balance": 2.0}))
+    register_doctrine(Doctrine("prosperity", "its power share only", lambda out, config: {"share": out.power_share}))
+    register_scenario(Scenario("tight_multipolar", "six powers, offence strong", {"offense_defense_balance": 2.0}))
 
 is imported by every command line that makes worlds or plays policies before it reads its other options, so their
 names are valid there: ``python -m train.fast_ppo --import my_realism --doctrine prosperity --scenario

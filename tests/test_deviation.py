@@ -124,16 +124,19 @@ def test_the_command_prints_a_table_and_writes_its_figures(
         (["--episodes", "0"], "--episodes 0 is invalid; valid: an integer >= 1"),
     ],
 )
-def test_bad_input_names_the_culprit_and_the_valid_choices(power_run: Path, extra: list[str], message: str) -> None:
+def test_bad_input_names_the_culprit_and_the_valid_choices(
+    power_run: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
     from train.deviation import main
 
     with pytest.raises(SystemExit) as stopped:
         main(["--model", str(power_run), "--episodes", "1", "--no-progress", *extra])
-    assert message in str(stopped.value)
+    assert stopped.value.code == 2 and message in capsys.readouterr().err  # a usage error, as the other commands'
 
 
-def test_a_folder_that_is_not_a_run_is_named(tmp_path: Path) -> None:
+def test_a_folder_that_is_not_a_run_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from train.deviation import main
 
-    with pytest.raises(SystemExit, match="is not a finished training run"):
+    with pytest.raises(SystemExit):
         main(["--model", str(tmp_path), "--no-progress"])
+    assert "is not a finished training run" in capsys.readouterr().err

@@ -76,6 +76,9 @@ def test_the_verdicts_read_the_difference_interval() -> None:
     assert summarise([one_run([9.0, 9.5, 10.0], [10.0, 10.5, 11.0])])["verdict"] == "learned behind"
     assert summarise([one_run([9.0, 12.0, 10.0], [10.0, 10.5, 11.0])])["verdict"] == "no clear difference"
     assert summarise([one_run([9.0], [10.0])])["verdict"] == "untested (no interval)"
+    # the last bits of two sums of shares that are the same by construction (200/6 a nation): no difference
+    sums = one_run([200 / 6 - 6.9e-14, 200 / 6 - 7.1e-14, 200 / 6 - 6.7e-14], [200 / 6] * 3)
+    assert summarise([sums])["verdict"] == "no clear difference"
     assert math.isnan(summarise([one_run([9.0, 8.0], [-1.0, -2.0])])["ratio"])  # no ratio over a negative baseline
     metric = summarise([one_run([3.0, 4.0, 5.0], [0.0, 0.0, 0.0])], is_return=False)
     assert metric["verdict"] == "learned higher" and math.isnan(metric["ratio"])
@@ -150,3 +153,22 @@ def test_a_folder_that_is_not_a_run_and_an_out_folder_are_named(
     with pytest.raises(SystemExit):
         main(["--model", str(power_run), "--out", str(tmp_path)])
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_a_population_prints_one_scoring_command_and_its_folder_names_its_members(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Scored together, a population's runs give an interval over runs: its folder holds checkpoints, not a run."""
+    pytest.importorskip("torch")
+    from train.fast_ppo import main as train
+
+    argv = ["--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "9"]
+    assert train([*argv, "--population", "2", "--out", str(tmp_path), "--no-progress-bar"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("against the scripted realists") == 1
+    assert f"score them against the scripted realists: python -m train.evaluate --model {tmp_path}/seed0 " in printed
+    with pytest.raises(SystemExit):
+        main(["--model", str(tmp_path), "--no-progress"])
+    message = capsys.readouterr().err
+    assert "holds a population's checkpoints, not a run; valid: its members' runs" in message
+    assert f"{tmp_path}/seed1" in message

@@ -231,12 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     import_plugins(argv, "python -m train.deviation")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.episodes < 1:
-        raise SystemExit(f"error: --episodes {args.episodes} is invalid; valid: an integer >= 1")
+        parser.error(f"--episodes {args.episodes} is invalid; valid: an integer >= 1")
     for run_dir in args.model:
-        if not (Path(run_dir) / "config.json").is_file():
-            raise SystemExit(f"error: {run_dir} is not a finished training run (no config.json)")
+        try:
+            RunInfo.read(run_dir)  # a finished run whose doctrines and scenario are registered here
+        except ValueError as error:
+            parser.error(str(error))
     progress = None
     if not args.no_progress and sys.stderr.isatty():
         from tqdm import tqdm
@@ -253,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             key = (RunInfo.read(run_dir).doctrine, returns["scenario"])
             groups.setdefault(key, {})[str(run_dir)] = deviation_gains(returns)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        parser.error(str(error))
     finally:
         if progress is not None:
             progress.close()

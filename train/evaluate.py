@@ -196,11 +196,20 @@ def run_measures(played: Mapping[str, Sequence[Mapping[str, Any]]], column: str)
     return {"learned": learned, "baseline": base, "difference": learned - base}
 
 
-def verdict(difference: Mapping[str, float], words: tuple[str, str] = ("learned ahead", "learned behind")) -> str:
+#: A difference this small against the values compared is rounding, not a difference: a doctrine that rewards shares
+#: alone gives every self-play population the same mean return, up to the last bits of its sums.
+ROUNDING = 1e-9
+
+
+def verdict(
+    difference: Mapping[str, float], words: tuple[str, str] = ("learned ahead", "learned behind"), scale: float = 1.0
+) -> str:
     """The difference's verdict from its interval (see the module docstring): ``words[0]`` above 0, ``words[1]``
-    below it."""
+    below it; an interval within :data:`ROUNDING` times ``scale`` (the size of the values compared) of 0 holds 0."""
     if not (math.isfinite(difference["ci_low"]) and math.isfinite(difference["ci_high"])):
         return UNTESTED
+    if max(abs(difference["ci_low"]), abs(difference["ci_high"])) <= ROUNDING * max(abs(scale), 1.0):
+        return "no clear difference"
     if difference["ci_low"] > 0:
         return words[0]
     if difference["ci_high"] < 0:
@@ -222,7 +231,8 @@ def summarise(
     base = summary["baseline"]["mean"]
     summary["ratio"] = summary["learned"]["mean"] / base if is_return and base > 0 else float("nan")
     words = ("learned ahead", "learned behind") if is_return else ("learned higher", "learned lower")
-    summary["verdict"] = verdict(summary["difference"], words)
+    scale = max(abs(summary["learned"]["mean"]), abs(base)) if math.isfinite(base) else 1.0
+    summary["verdict"] = verdict(summary["difference"], words, scale)
     return summary
 
 
@@ -324,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         default=list(DEFAULT_BACKGROUNDS),
         metavar="POLICY",
-        help="scripted policies the focal learned nations meet, one setting each (default: %(default)s; none: "
-        "self-play only)",
+        help="scripted policies the focal learned nations meet, one setting each (default: %(default)s); "
+        "--background with no name: self-play only",
     )
     parser.add_argument(
         "--focal", type=int, default=None, metavar="K", help="learned nations among a background (default: half)"

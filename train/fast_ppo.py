@@ -110,6 +110,7 @@ from train.ppo import (
     option_defaults,
     parse_run_args,
     run_record,
+    score_command,
     stopped,
 )
 from train.ppo import check_args as check_ppo_args
@@ -1199,11 +1200,12 @@ def _run(
         return stopped(out, stop.signum, path, population_summary(False))
     for member, log in enumerate(logs):  # a run alone is its one member, in --out
         weights = _model_bytes(trainer.networks.member_state_dict(member), trainer)
-        finished(log.out, "model.pt", weights, summary(True, log), args.imports)
+        finished(log.out, "model.pt", weights, summary(True, log), args.imports, scoring=not population)
     if not population:
         return 0
     atomic_write_json(out / "metrics.json", population_summary(True))
     print(f"{out}: a population of {trainer.members} finished ({rate():,.0f} agent-steps/s together)")
+    print(score_command([log.out for log in logs], args.doctrine, args.imports))  # its runs together: over runs
     return 0
 
 

@@ -88,6 +88,11 @@ class RunInfo:
         run = Path(run_dir)
         config_path = run / "config.json"
         model_path = next((run / name for name in MODEL_FILES if (run / name).is_file()), None)
+        members = (_read_metrics(run) or {}).get("members_dir") if model_path is None else None
+        if members is not None:  # a population's --out: its checkpoints, and its members' runs elsewhere
+            seeds = [m["seed"] for m in (_read_metrics(run) or {}).get("members", [])]
+            runs = " ".join(str(Path(members) / f"seed{seed}") for seed in seeds)
+            raise ValueError(f"{run} holds a population's checkpoints, not a run; valid: its members' runs, {runs}")
         if not config_path.is_file() or model_path is None:
             raise ValueError(
                 f"{run} is not a finished training run: it needs config.json and a model ({' or '.join(MODEL_FILES)})"
@@ -121,6 +126,14 @@ class RunInfo:
             env_config=env_config,
             imports=imports,
         )
+
+
+def _read_metrics(run: Path) -> dict[str, Any] | None:
+    """A run folder's ``metrics.json``, or None where there is none to read."""
+    try:
+        return json.loads((run / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _activation(module: Any) -> Any:

@@ -555,18 +555,30 @@ def stopped(out: Path, signum: int, checkpoint: Path, metrics: dict[str, Any]) -
 
 
 def finished(
-    out: Path, model_name: str, model_bytes: bytes, metrics: dict[str, Any], imports: Sequence[str] = ()
+    out: Path,
+    model_name: str,
+    model_bytes: bytes,
+    metrics: dict[str, Any],
+    imports: Sequence[str] = (),
+    scoring: bool = True,
 ) -> int:
-    """End a finished run: the model and ``metrics.json`` written atomically, a one-line report and the command that
-    scores the run (:mod:`train.evaluate`); returns 0."""
+    """End a finished run: the model and ``metrics.json`` written atomically, a one-line report and, with
+    ``scoring``, the command that scores the run (:func:`score_command`); returns 0."""
     atomic_write_bytes(out / model_name, model_bytes)
     atomic_write_json(out / "metrics.json", metrics)
     print(f"{out}: {report(metrics)}")
-    command = ["python", "-m", "train.evaluate", *(f"--import={name}" for name in imports), "--model", str(out)]
-    if metrics.get("doctrine") not in DOCTRINE_CHOICES:  # a doctrine of one's own has no scripted counterpart
-        command += ["--baseline", "status_quo"]
-    print(f"score it against the scripted realists: {shlex.join(command)}")
+    if scoring:
+        print(score_command([out], metrics.get("doctrine"), imports))
     return 0
+
+
+def score_command(runs: Sequence[Path], doctrine: str | None, imports: Sequence[str] = ()) -> str:
+    """The line that says how to score ``runs`` against the scripted realists (:mod:`train.evaluate`)."""
+    command = ["python", "-m", "train.evaluate", *(f"--import={name}" for name in imports), "--model"]
+    command += [str(run) for run in runs]
+    if doctrine not in DOCTRINE_CHOICES:  # a doctrine of one's own has no scripted counterpart
+        command += ["--baseline", "status_quo"]
+    return f"score {'it' if len(runs) == 1 else 'them'} against the scripted realists: {shlex.join(command)}"
 
 
 def main(argv: list[str] | None = None) -> int:
