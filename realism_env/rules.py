@@ -426,11 +426,12 @@ def _province_transfers(
         pick, priority = pick[worlds], priority[worlds]
     conceding = act == CONCEDE
     touch_any = touch_land | touch_sea
+    holdings = owner[:, None, :] == nations[:, None]  # [W, N, P] the provinces each nation holds
     reach = xp.where(toward_target(land_border, target)[:, :, None], touch_land, touch_any)
-    candidates = reach & (owner[:, None, :] == target[:, :, None]) & capturing[:, :, None]  # the target's provinces
+    candidates = reach & take_rows(holdings, target) & capturing[:, :, None]  # the target's provinces
     # The provinces touching each nation's target (the demander, for a conceding nation).
     target_touch = take_rows(touch_any, target)
-    givers = target_touch & (owner[:, None, :] == nations[:, None])  # the giver's own provinces
+    givers = target_touch & holdings  # the giver's own provinces
     candidates = xp.where(conceding[:, :, None], givers, candidates)
     chosen = _pick_province(candidates, pick)
     priority = priority + xp.astype(conceding, float_dtype)
