@@ -362,10 +362,10 @@ def _agreed(offered: Any, offered_to_me: Any, standing: Any, attack_either: Any)
     return agreed | xp.permute_dims(agreed, (0, 2, 1))
 
 
-def _pick_province(candidates: Any, pick: Any) -> Any:
+def _pick_province(candidates: Any, pick: Any) -> tuple[Any, Any]:
     """[W, N, P] one-hot of the province each nation picks uniformly among its ``candidates`` ([W, N, P] bool),
     with one uniform ``pick`` ([W, N]) each: the candidate of rank k = floor(pick * count) (0-based, in province
-    order). All False where a nation has no candidate."""
+    order), all False where a nation has no candidate; and [W, N] whether it picks one (has a candidate)."""
     xp = array_namespace(candidates)
     as_float = xp.astype(candidates, pick.dtype)
     # The rank of each candidate among its nation's candidates: a running count over provinces, as a product with
@@ -375,15 +375,15 @@ def _pick_province(candidates: Any, pick: Any) -> Any:
     rank = xp.matmul(as_float, prefix) - 1.0
     count = rank[:, :, -1] + 1.0
     chosen = xp.minimum(xp.floor(pick * count), count - 1.0)  # pick < 1; the minimum guards float rounding
-    return candidates & (rank == chosen[:, :, None])
+    return candidates & (rank == chosen[:, :, None]), count > 0.0
 
 
-def _transfer(owner: Any, chosen: Any, priority: Any, gainer: Any, nations: Any) -> tuple[Any, Any]:
-    """Provinces change hands: nation i's ``chosen`` province ([W, N, P] one-hot) passes to ``gainer[w, i]`` ([W, N]).
-    Where two nations' choices name one province, the higher ``priority`` ([W, N]) stands (the tie of simultaneous
-    claims broken by a draw, never by index). Returns the new ``owner`` [W, P] and [W, N] whose transfer stood."""
+def _transfer(owner: Any, chosen: Any, claiming: Any, priority: Any, gainer: Any, nations: Any) -> tuple[Any, Any]:
+    """Provinces change hands: nation i's ``chosen`` province ([W, N, P] one-hot, none where ``claiming`` [W, N] is
+    False) passes to ``gainer[w, i]`` ([W, N]). Where two nations' choices name one province, the higher ``priority``
+    ([W, N]) stands (the tie of simultaneous claims broken by a draw, never by index). Returns the new ``owner``
+    [W, P] and [W, N] whose transfer stood."""
     xp = array_namespace(owner)
-    claiming = xp.any(chosen, axis=2)
     claimed = xp.argmax(xp.astype(chosen, xp.int8), axis=2)  # [W, N] the province (any, where none is chosen)
     # rival[w, i, j]: j claims the province i claims. j's claim beats i's if its priority is higher (equal draws,
     # were they ever drawn, rank by index), so exactly one claim on a province stands.
@@ -433,9 +433,9 @@ def _province_transfers(
     target_touch = take_rows(touch_any, target)
     givers = target_touch & holdings  # the giver's own provinces
     candidates = xp.where(conceding[:, :, None], givers, candidates)
-    chosen = _pick_province(candidates, pick)
+    chosen, claiming = _pick_province(candidates, pick)
     priority = priority + xp.astype(conceding, float_dtype)
-    new_owner, stood = _transfer(owner, chosen, priority, xp.where(conceding, target, nations), nations)
+    new_owner, stood = _transfer(owner, chosen, claiming, priority, xp.where(conceding, target, nations), nations)
     took = stood & capturing
     return new_owner, xp.any(chosen & took[:, :, None], axis=1), took
 
