@@ -148,3 +148,13 @@ def test_a_run_is_resumed_and_scored_only_with_the_doctrines_it_was_made_with(
     with pytest.raises(SystemExit):
         score(["--model", str(run), "--episodes", "1", "--no-progress"])
     assert "valid: the same --import as it was made with" in capsys.readouterr().err
+
+
+def test_a_doctrine_of_ones_own_without_its_import_says_how_to_register_it(capsys: pytest.CaptureFixture) -> None:
+    from train.fast_ppo import main as train
+
+    with pytest.raises(SystemExit) as stopped:
+        train(["--doctrine", "prosperity", "--out", "never_written"])
+    message = capsys.readouterr().err
+    assert stopped.value.code == 2 and "invalid choice: 'prosperity'; valid: security, power, mixed" in message
+    assert "a doctrine of your own: --import the module that registers it, on a resume too" in message

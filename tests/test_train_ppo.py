@@ -101,8 +101,16 @@ def test_help_lists_every_option_with_its_default(capsys: pytest.CaptureFixture)
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--doctrine", "liberal"], "invalid choice: 'liberal' (choose from security, power, mixed)"),
-        (["--scenario", "mars"], "invalid choice: 'mars'"),
+        (
+            ["--doctrine", "liberal"],
+            "invalid choice: 'liberal'; valid: security, power, mixed (a doctrine of your own: "
+            "--import the module that registers it",
+        ),
+        (
+            ["--scenario", "mars"],
+            "invalid choice: 'mars'; valid: bipolar, cold_war_1950, europe_1914, islands, "
+            "multipolar, rising_power, unipolar (a scenario of your own: --import",
+        ),
         (["--algo", "dqn"], "invalid choice: 'dqn'"),
         (["--set", "no_such_field=1"], "unknown config field 'no_such_field'; valid:"),
         (["--set", "conquest_payoff=2"], "EnvConfig.conquest_payoff=2.0 is invalid; valid: a number from 0 to 1"),

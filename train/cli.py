@@ -21,12 +21,25 @@ def field_docs(cls: type) -> dict[str, str]:
     }
 
 
+def _one_of(choices: tuple[str, ...], advice: str) -> Any:
+    """An argparse ``type`` that takes a value among ``choices`` and refuses any other with the choices and
+    ``advice``."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"invalid choice: {value!r}; valid: {', '.join(choices)} ({advice})")
+        return value
+
+    return check
+
+
 def dataclass_parser(cls: type, prog: str, description: str) -> argparse.ArgumentParser:
     """A parser with one option per field of ``cls``: type from the annotation, default from the field, help from
     ``field(metadata={"help": ...})`` or the field's docstring, ``choices`` from the metadata (a tuple, or a function
     called now that gives one: names registered at run time, such as doctrines). Booleans become ``--flag/--no-flag``;
     a ``tuple`` field is a repeatable option. A field with ``cli=False`` in its metadata gets no option (its caller
-    adds its own)."""
+    adds its own); one with ``unknown="..."`` adds that advice to the error of a value outside its choices (how to
+    register a name of one's own)."""
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -49,6 +62,8 @@ def dataclass_parser(cls: type, prog: str, description: str) -> argparse.Argumen
             if get_origin(kind) in (Union, types.UnionType):
                 kind = next(a for a in get_args(kind) if a is not type(None))
             options["type"] = kind
+            if "unknown" in f.metadata:
+                options["type"] = _one_of(options["choices"], f.metadata["unknown"])
             options["metavar"] = f.name.upper() if "choices" not in f.metadata else None
         parser.add_argument("--" + f.name.replace("_", "-"), **options)
     return parser

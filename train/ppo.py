@@ -94,8 +94,14 @@ class PPOArgs:
         "reward of every nation; mixed alternates security and power (nation 0 security); or a doctrine of your own "
         "registered by --import",
         choices=doctrine_choices,
+        unknown="a doctrine of your own: --import the module that registers it, on a resume too",
     )
-    scenario: str = _arg("multipolar", "scenario preset (realism_env.SCENARIOS)", choices=scenario_choices)
+    scenario: str = _arg(
+        "multipolar",
+        "scenario preset (realism_env.SCENARIOS)",
+        choices=scenario_choices,
+        unknown="a scenario of your own: --import the module that registers it, on a resume too",
+    )
     timesteps: int = _arg(200_000, "total agent-steps to train for (rounded up to whole rollouts)")
     seed: int = _arg(0, "seed of the env's worlds and of the network's initialisation")
     out: str = _arg("runs/ppo", "output directory (model.zip, config.json, metrics.json, tb/, checkpoints/)")
