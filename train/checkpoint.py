@@ -53,6 +53,16 @@ def library_versions(*libraries: str) -> dict[str, str]:
     return versions | {"python": sys.version.split()[0]}
 
 
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (a run's config.json or metrics.json, a cache record), or None where it is missing,
+    unreadable or not an object."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     """``obj`` as indented JSON (NaN written as null), atomically."""
     atomic_write_bytes(path, (json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n").encode())

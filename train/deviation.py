@@ -31,7 +31,6 @@ so no interval, ``untested (no interval)``.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,7 +46,7 @@ from realism_env import SCENARIOS
 from train.checkpoint import atomic_write_json
 from train.learned import GREEDY_CHOICES, RunInfo, learned_population
 from train.replay import run_overrides
-from train.report_statistics import mean_ci
+from train.report_statistics import interval_verdict, mean_ci
 
 #: Deviants by default: the theories' archetypes and the pure status quo.
 DEFAULT_DEVIANTS = ("offensive_realist", "defensive_realist", "bandwagoner", "tit_for_tat", "status_quo")
@@ -151,20 +150,10 @@ def episode_means(gains: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, di
     return {name: {measure: float(np.mean(values)) for measure, values in by.items()} for name, by in gains.items()}
 
 
-#: the verdict of a gain without an interval (one unit: the report's single training seed, or one run of one episode)
-UNTESTED = "untested (no interval)"
-
-
 def verdict(gain: Mapping[str, float]) -> str:
-    """``exploits`` when the gain's interval lies above 0, ``does worse`` below it, :data:`UNTESTED` without an
-    interval (one unit), else ``no clear difference``."""
-    if not (math.isfinite(gain["ci_low"]) and math.isfinite(gain["ci_high"])):
-        return UNTESTED
-    if gain["ci_low"] > 0:
-        return "exploits"
-    if gain["ci_high"] < 0:
-        return "does worse"
-    return "no clear difference"
+    """``exploits`` when the gain's interval lies above 0, ``does worse`` below it, "untested (no interval)" without an
+    interval (one unit), else ``no clear difference`` (:func:`train.report_statistics.interval_verdict`)."""
+    return interval_verdict(gain, "exploits", "does worse")
 
 
 def summarise(per_run: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], confidence: float = 0.95) -> dict:

@@ -62,7 +62,6 @@ from agents.policies import POLICIES
 from agents.population import make_plan
 from realism_env import SCENARIOS, parse_override
 from train.checkpoint import atomic_write_json
-from train.deviation import UNTESTED
 from train.learned import (
     GREEDY_CHOICES,
     RunInfo,
@@ -73,7 +72,7 @@ from train.learned import (
     scripted_policies,
 )
 from train.replay import run_overrides
-from train.report_statistics import mean_ci
+from train.report_statistics import finite_mean, interval_verdict, mean_ci
 
 #: The backgrounds by default: the two theories' scripted agents, as in the experiment's presets.
 DEFAULT_BACKGROUNDS = ("offensive_realist", "defensive_realist")
@@ -177,12 +176,6 @@ def score_run(
     return {"run": str(run_dir), "doctrine": info.doctrine, "scenario": scenario, "settings": played}
 
 
-def finite_mean(values: np.ndarray) -> float:
-    """The mean of the finite values (NaN where there are none: a metric undefined in every episode of a run)."""
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else math.nan
-
-
 def episode_values(rows: Sequence[Mapping[str, Any]], column: str) -> np.ndarray:
     """[E] a column of the rows (NaN where an episode left it undefined)."""
     return np.array([float("nan") if row.get(column) is None else float(row[column]) for row in rows])
@@ -194,27 +187,6 @@ def run_measures(played: Mapping[str, Sequence[Mapping[str, Any]]], column: str)
     learned = episode_values(played["learned"], column)
     base = episode_values(played["baseline"], column)
     return {"learned": learned, "baseline": base, "difference": learned - base}
-
-
-#: A difference this small against the values compared is rounding, not a difference: a doctrine that rewards shares
-#: alone gives every self-play population the same mean return, up to the last bits of its sums.
-ROUNDING = 1e-9
-
-
-def verdict(
-    difference: Mapping[str, float], words: tuple[str, str] = ("learned ahead", "learned behind"), scale: float = 1.0
-) -> str:
-    """The difference's verdict from its interval (see the module docstring): ``words[0]`` above 0, ``words[1]``
-    below it; an interval within :data:`ROUNDING` times ``scale`` (the size of the values compared) of 0 holds 0."""
-    if not (math.isfinite(difference["ci_low"]) and math.isfinite(difference["ci_high"])):
-        return UNTESTED
-    if max(abs(difference["ci_low"]), abs(difference["ci_high"])) <= ROUNDING * max(abs(scale), 1.0):
-        return "no clear difference"
-    if difference["ci_low"] > 0:
-        return words[0]
-    if difference["ci_high"] < 0:
-        return words[1]
-    return "no clear difference"
 
 
 def summarise(
@@ -232,7 +204,7 @@ def summarise(
     summary["ratio"] = summary["learned"]["mean"] / base if is_return and base > 0 else float("nan")
     words = ("learned ahead", "learned behind") if is_return else ("learned higher", "learned lower")
     scale = max(abs(summary["learned"]["mean"]), abs(base)) if math.isfinite(base) else 1.0
-    summary["verdict"] = verdict(summary["difference"], words, scale)
+    summary["verdict"] = interval_verdict(summary["difference"], *words, scale)
     return summary
 
 

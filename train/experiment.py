@@ -129,9 +129,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from train.checkpoint import atomic_write_bytes, atomic_write_json, library_versions
+from train.checkpoint import atomic_write_bytes, atomic_write_json, library_versions, read_json
 from train.experiment_design import Design
-from train.experiment_jobs import check_runs, read_json
+from train.experiment_jobs import check_runs
 from train.experiment_presets import PRESET_DIR, PRESETS, PresetError, load_preset, merge, resolve, to_toml
 from train.experiment_results import finish
 from train.experiment_scheduler import execute

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from train.checkpoint import read_json
 from train.experiment_design import Condition, Design, Setting
 from train.experiment_presets import PresetError
 from train.ppo import make_config
@@ -65,14 +66,6 @@ def run_finished(run_dir: Path, timesteps: int, with_model: bool = True) -> bool
         return False
     done = bool(metrics.get("finished")) and metrics.get("num_timesteps", 0) >= timesteps
     return done and (not with_model or (run_dir / MODEL).is_file())
-
-
-def read_json(path: Path) -> Any:
-    """The JSON in ``path``, or None when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _cached(path: Path, key: Mapping[str, Any]) -> bool:

@@ -15,10 +15,10 @@ from typing import Any
 
 import realism_env
 from realism_env import METRICS, NATION_METRICS, EnvConfig
-from train.checkpoint import atomic_write_bytes, atomic_write_json
+from train.checkpoint import atomic_write_bytes, atomic_write_json, read_json
 from train.deviation import MEASURES, deviation_gains, episode_means, returns_from_json
 from train.experiment_design import Design
-from train.experiment_jobs import baseline_jobs, is_deviation, learned_job, read_json, report_fingerprint
+from train.experiment_jobs import baseline_jobs, is_deviation, learned_job, report_fingerprint
 from train.strategy import strategy_columns
 
 #: leading columns of results.csv (then the sweep fields, METRICS, focal:*, <doctrine>:*)

@@ -89,6 +89,7 @@ from train.checkpoint import (
     atomic_write_json,
     env_rng_state,
     library_versions,
+    read_json,
     restore_env_rng,
     restore_generator,
     save_torch_checkpoint,
@@ -100,7 +101,6 @@ from train.population import MemberNetworks
 from train.ppo import (
     PPOArgs,
     _arg,
-    _read_json,
     _StopRequest,
     check_run_dir,
     differences,
@@ -577,23 +577,16 @@ class Trainer:
         """Whether the rollout that starts at ``timesteps`` plays the teachers' choices (``--imitate-until``)."""
         return self.teachers is not None and timesteps < self.args.imitate_until * self.args.timesteps
 
-    def teachers_follow(self, timesteps: int) -> bool:
-        """Whether the teachers' shadows see the turns of the rollout at ``timesteps``: while they label, and
-        before, where their weight rises from 0 (--kickstart-final above it), so that their memories hold the
-        episodes whole. Once their weight is 0 for the rest of the run (the schedule is linear, then constant) they
-        are not asked."""
-        if self.teachers is None:
-            return False
-        labelling = self.imitating(timesteps) or self.kickstart_weight(timesteps) > 0.0
-        return labelling or self.args.kickstart_final > 0.0
-
     def collect(self) -> Rollout:
         """Play ``n_steps`` turns in every world with the current policy."""
         n_steps, slots = self.args.n_steps, self.n_slots
         rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
         imitating = self.imitating(self.num_timesteps)
         labelling = imitating or self.kickstart_weight(self.num_timesteps) > 0.0
-        following = self.teachers_follow(self.num_timesteps)
+        # The teachers' shadows see the turns while they label, and before, where their weight rises from 0 (a final
+        # weight above 0), so that their memories hold the episodes whole; the schedule is linear, then constant, so
+        # once the weight is 0 with a final weight of 0 they are never asked again.
+        following = labelling or (self.teachers is not None and self.args.kickstart_final > 0.0)
         if self.teachers is not None:
             if following and self.teachers.idle:  # they missed turns (a resume gave them weight again): start afresh
                 self.teachers.reset(np.ones(self.batch.n_worlds, dtype=bool))
@@ -930,7 +923,7 @@ def check_member_dirs(args: Args, record: dict[str, Any], resuming: bool) -> Non
                 f"error: --out {out} is member seed{seed}'s folder (--members-dir/seed<k>); valid: an --out apart "
                 "from the members' folders, e.g. its parent"
             )
-        saved = _read_json(member_out / "config.json")
+        saved = read_json(member_out / "config.json")
         if saved is None:
             continue
         regrouped = ("--population", "--members-dir")  # how the seed is grouped, not what it trains
@@ -941,7 +934,7 @@ def check_member_dirs(args: Args, record: dict[str, Any], resuming: bool) -> Non
                 f"error: {member_out} holds a different run (it differs in {', '.join(diff)}); valid: another "
                 "--members-dir, or the same settings"
             )
-        if not resuming and (_read_json(member_out / "metrics.json") or {}).get("finished"):
+        if not resuming and (read_json(member_out / "metrics.json") or {}).get("finished"):
             raise SystemExit(
                 f"error: {member_out} holds a finished run, which this population would train again; valid: another "
                 "--members-dir, or --resume with the population's --out"
@@ -952,7 +945,7 @@ def note_changed_horizon(args: Args, saved_config: Path) -> None:
     """On a resume with another ``--timesteps`` than the run's last, say on stderr what changes: every schedule
     set as a share of ``--timesteps`` (the learning rate's annealing, the teachers' kickstart and imitation) now
     runs to the new one, so the run from here is not the one a single run to it would have been."""
-    saved = _read_json(saved_config) or {}
+    saved = read_json(saved_config) or {}
     before = saved.get("args", {}).get("timesteps")
     if not isinstance(before, int) or before == args.timesteps:
         return

@@ -51,6 +51,7 @@ from agents.policies import POLICIES, ArrayPolicy, Policy, register_policy
 from agents.population import default_doctrines, make_plan
 from realism_env import ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
+from train.checkpoint import read_json
 from train.strategy import StrategyTracker
 
 #: A run's model: train.fast_ppo's weights, or train.ppo's SB3 archive.
@@ -88,9 +89,10 @@ class RunInfo:
         run = Path(run_dir)
         config_path = run / "config.json"
         model_path = next((run / name for name in MODEL_FILES if (run / name).is_file()), None)
-        members = (_read_metrics(run) or {}).get("members_dir") if model_path is None else None
+        metrics = (read_json(run / "metrics.json") or {}) if model_path is None else {}
+        members = metrics.get("members_dir")
         if members is not None:  # a population's --out: its checkpoints, and its members' runs elsewhere
-            seeds = [m["seed"] for m in (_read_metrics(run) or {}).get("members", [])]
+            seeds = [m["seed"] for m in metrics.get("members", [])]
             runs = " ".join(str(Path(members) / f"seed{seed}") for seed in seeds)
             raise ValueError(f"{run} holds a population's checkpoints, not a run; valid: its members' runs, {runs}")
         if not config_path.is_file() or model_path is None:
@@ -126,14 +128,6 @@ class RunInfo:
             env_config=env_config,
             imports=imports,
         )
-
-
-def _read_metrics(run: Path) -> dict[str, Any] | None:
-    """A run folder's ``metrics.json``, or None where there is none to read."""
-    try:
-        return json.loads((run / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _activation(module: Any) -> Any:

@@ -58,6 +58,7 @@ from train.checkpoint import (
     find_latest,
     library_versions,
     read_arrays,
+    read_json,
     restore_rng,
     save_checkpoint,
 )
@@ -283,14 +284,6 @@ def _algo(name: str) -> type:
     return PPO
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
     """What ``config.json`` holds: the arguments, the full EnvConfig (JSON types) and the doctrines registered (the
     doctrine one-hot's, which ``--import`` may widen)."""
@@ -386,8 +379,8 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
     if existing is not None and not existing.is_dir():
         where = "is a file" if existing == out else f"lies under the file {existing}"
         raise SystemExit(f"error: --out {out} {where}; valid: a folder (new, or holding a run)")
-    saved = _read_json(out / "config.json")
-    previous = _read_json(out / "metrics.json")
+    saved = read_json(out / "config.json")
+    previous = read_json(out / "metrics.json")
     found = find_latest(out / "checkpoints")
     if saved is not None:  # checked before anything is written: config.json keeps the run's own record
         problem = doctrines_differ(saved.get("doctrine_names"), saved.get("args", {}).get("imports", ()), str(out))

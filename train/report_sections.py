@@ -19,6 +19,7 @@ from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
 from train.report_statistics import (
+    UNTESTED,
     column,
     column_bounds,
     finite_mean,
@@ -536,7 +537,7 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
     """ "Would a scripted nation do better in a learned one's place?": per scenario and deviant, each condition's
     mean gain of the deviant over the learned nation in its place, with its interval over seeds and its verdict
     (:mod:`train.deviation`; ``deviations``: the rows of deviations.csv). Nothing without ``[evaluate] deviants``."""
-    from train.deviation import UNTESTED, verdict
+    from train.deviation import verdict
 
     if not deviations:
         return []

@@ -97,6 +97,29 @@ def finite(values: Iterable[float]) -> np.ndarray:
     return x[np.isfinite(x)]
 
 
+#: the verdict of a difference without an interval (one unit: a single training seed, or one run of one episode)
+UNTESTED = "untested (no interval)"
+#: A difference this small against the values compared is rounding, not a difference: a doctrine that rewards shares
+#: alone gives every self-play population the same mean return, up to the last bits of its sums.
+ROUNDING = 1e-9
+
+
+def interval_verdict(difference: Mapping[str, float], above: str, below: str, scale: float = 1.0) -> str:
+    """``above`` when the interval of ``difference`` (a :func:`mean_ci` summary) lies above 0, ``below`` when below
+    it, :data:`UNTESTED` without an interval, else ``no clear difference`` (also for an interval within
+    :data:`ROUNDING` times ``scale``, the size of the values compared, of 0)."""
+    low, high = difference["ci_low"], difference["ci_high"]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return UNTESTED
+    if max(abs(low), abs(high)) <= ROUNDING * max(abs(scale), 1.0):
+        return "no clear difference"
+    if low > 0:
+        return above
+    if high < 0:
+        return below
+    return "no clear difference"
+
+
 def mean_ci(values: Iterable[float], confidence: float = 0.95) -> dict[str, float]:
     """``{"mean", "ci_low", "ci_high", "n"}``: the mean of the finite values and its Student-t interval."""
     x = finite(values)
