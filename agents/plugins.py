@@ -13,6 +13,8 @@ is imported by every command line that makes worlds or plays policies before it 
 names are valid there: ``python -m train.fast_ppo --import my_realism --doctrine prosperity --scenario
 tight_multipolar``, ``python -m agents.evaluate --import my_realism --population my_policy``. ``MODULE`` is a module
 name, found in the current folder or the installed packages, or the path of a ``.py`` file; ``--import`` repeats.
+``train.experiment`` imports the modules of its preset's ``[experiment] imports`` (and ``--import``) in every worker
+process too, so a preset's conditions may name a doctrine of yours.
 
 Import the same modules wherever the names are used again: a run trained on a doctrine of yours is evaluated or
 replayed with the same ``--import`` (a registered doctrine also widens the doctrine one-hot that learned networks

@@ -528,7 +528,7 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
             "unknown key 'timestep' in [train]; valid keys: actor, anneal_lr, backend, background,",
         ),
         ("[evaluate]\nepisode = 3", "unknown key 'episode' in [evaluate]; valid keys: alpha, backgrounds,"),
-        ("[experiment]\nseed = [0]", "unknown key 'seed' in [experiment]; valid keys: conditions, name,"),
+        ("[experiment]\nseed = [0]", "unknown key 'seed' in [experiment]; valid keys: conditions, imports, name,"),
         ("[environment]\nx = 1", "unknown key 'environment'"),
         ("[env]\nconquest = 0.5", "unknown key 'conquest' in [env]; valid keys: aid_share, arms_shares,"),
         ("[sweep]\nconquest_payoff = 0.5", "[sweep] conquest_payoff = 0.5 is invalid; valid: a non-empty list"),

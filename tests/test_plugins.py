@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,99 @@ def test_a_doctrine_of_ones_own_without_its_import_says_how_to_register_it(capsy
     message = capsys.readouterr().err
     assert stopped.value.code == 2 and "invalid choice: 'prosperity'; valid: security, power, mixed" in message
     assert "a doctrine of your own: --import the module that registers it, on a resume too" in message
+
+
+# --------------------------------------------------------------------------------------------------
+# The experiment: [experiment] imports (or --import)
+# --------------------------------------------------------------------------------------------------
+
+# A doctrine of one's own beside security; the module's scenario held out, its policy a background and a deviant.
+EXPERIMENT = """
+base = "quick"
+[experiment]
+seeds = [0, 1]
+workers = 2
+conditions = ["security", "prosperity"]
+imports = ["{module}"]
+[train]
+timesteps = 192
+max_cycles = 6
+n_worlds = 2
+n_steps = 16
+batch_size = 64
+background_share = 0.5
+background = "hermit,defensive_realist"
+[evaluate]
+episodes = 2
+heldout = ["tight_multipolar"]
+backgrounds = ["hermit"]
+focal_heldout = []
+deviation_scenarios = ["multipolar"]
+deviants = ["hermit"]
+deviation_episodes = 1
+"""
+
+
+def test_a_preset_names_the_doctrines_of_its_imports_and_a_missing_module_is_named(plugin: Path) -> None:
+    from train.experiment import build_parser, load_design
+    from train.experiment_jobs import baseline_jobs
+    from train.experiment_presets import PresetError, load_preset, resolve
+
+    without = plugin.parent / "without.toml"
+    without.write_text(EXPERIMENT.replace('imports = ["{module}"]\n', ""))
+    with pytest.raises(PresetError, match=r"conditions = \['security', 'prosperity'\] is invalid; valid: .*imports"):
+        resolve(load_preset(path=without))
+    missing = plugin.parent / "missing.toml"
+    missing.write_text(EXPERIMENT.format(module="no_such_plugin"))
+    with pytest.raises(PresetError, match="imports: --import no_such_plugin: no module named 'no_such_plugin'"):
+        resolve(load_preset(path=missing))
+    # --import adds to the preset's imports, which the resolved preset (preset.toml) keeps
+    design = load_design(build_parser().parse_args(["--preset-file", str(without), "--import", "my_realism"]))
+    assert design.imports == ("my_realism",) and design.preset()["experiment"]["imports"] == ["my_realism"]
+    # no scripted policy stands for prosperity: its condition has the random baseline only
+    played = {(job["meta"]["condition"], job["policy"]) for job in baseline_jobs(design, plugin.parent / "out")}
+    assert played == {("security", "scripted"), ("security", "random"), ("prosperity", "random")}
+
+
+@pytest.mark.slow
+def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_spawned_workers(
+    plugin: Path, tmp_path: Path
+) -> None:
+    """The workers (spawned: they know only what they import) import the preset's modules; the evaluations' cache is
+    bound to the modules' source, the finished runs are kept."""
+    pytest.importorskip("sb3_contrib")
+    import csv
+    import subprocess
+
+    preset, out = tmp_path / "mine.toml", tmp_path / "out"
+    preset.write_text(EXPERIMENT.format(module=plugin))  # by its path: the experiment runs from the repository
+
+    def run() -> tuple[int, int]:
+        """(runs trained, evaluation jobs run)."""
+        command = ["-m", "train.experiment", "--no-progress", "--preset-file", str(preset), "--out", str(out)]
+        result = subprocess.run(
+            [sys.executable, *command], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        counts = re.search(r"(\d+) runs trained \(\d+ already finished\), (\d+) evaluation jobs run", result.stdout)
+        return int(counts[1]), int(counts[2])
+
+    trained, evaluated = run()
+    assert trained == 4
+    with open(out / "results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    played = {(r["condition"], r["policy"]) for r in rows}
+    assert played == {(c, p) for c in ("security", "prosperity") for p in ("learned", "random")} | {
+        ("security", "scripted")
+    }
+    assert {r["setting"] for r in rows if r["condition"] == "prosperity"} >= {
+        "selfplay@tight_multipolar", "focal_vs_hermit@multipolar"
+    }  # fmt: skip
+    assert all(r["prosperity:return"] != "" for r in rows if r["condition"] == "prosperity")
+    report = (out / "report.md").read_text()
+    assert "Not checked: `prosperity` (no scripted counterpart of its doctrine)." in report.splitlines()[2]
+    assert "Nations rewarded by `prosperity` learned to" in report
+    assert f'imports = ["{plugin}"]' in (out / "preset.toml").read_text()
+
+    plugin.write_text(plugin.read_text() + "\n# edited\n")  # a doctrine edited: evaluated again, not retrained
+    assert run() == (0, evaluated)

@@ -7,6 +7,7 @@ Usage::
     python -m train.experiment --preset quick --out runs/quick        # again: skips what is done (or resumes)
     python -m train.experiment --preset-file my.toml --out runs/my    # a preset of your own (schema below)
     python -m train.experiment --show-preset quick                    # a built-in preset as TOML, to copy and edit
+    python -m train.experiment --preset-file my.toml --import my_realism --out runs/my   # a doctrine of your own
     python -m train.experiment --preset-file train/presets/conquest_sweep.toml --out runs/cp   # an example preset
     python -m train.experiment --preset full --device cuda --workers 8 --out runs/full   # training on a GPU
     python -m train.experiment --help                                  # --workers N, --device D, --no-progress
@@ -57,14 +58,18 @@ an invocation runs in it: a second one on the same ``--out`` is refused at once 
 Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (multiprocessing's ``spawn``), one a
 core: each starts with one thread per numerical library (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
 ``MKL_NUM_THREADS`` set to 1 where the user has not set them), since a thread per core in every worker oversubscribes
-the cores (the quick preset's evaluation took twice as long). Workers know only what is registered when the modules
-they import are imported. A scenario, policy or doctrine registered at run time in the launching process only
-(``realism_env.register_scenario``, ``agents.register_policy``, ``realism_env.register_doctrine``) is unknown there,
-and the task fails with a ``ValueError`` that names it and the registered choices (``error: train task failed:
-unknown doctrine 'x'; valid: 'power', 'security' ...``). Register such things at import of the module that defines
-them and import it in every process: a script that launches the experiment (``train.experiment.main([...])``) is
-imported again by each spawned worker, so registering at its top level, outside ``if __name__ == "__main__":``, is
-enough; or run with ``--workers 1`` (everything in one process).
+the cores (the quick preset's evaluation took twice as long).
+
+Doctrines, scenarios and policies of your own: register them in a module (:mod:`agents.plugins` shows one) and name
+it in ``[experiment] imports`` (or ``--import MODULE``): the experiment and every worker import it first, so
+``conditions = ["security", "prosperity"]`` trains and evaluates a doctrine of yours beside the built-in ones, and
+its scenarios and policies may be the training scenario, held-out scenarios, backgrounds, baselines or deviants. A
+doctrine with no scripted counterpart (defensive_realist stands for security, offensive_realist for power) has no
+``scripted`` baseline: its condition is played by the other baselines, and the report says it was not checked
+against the scripted realists. Cached evaluations of a condition are bound to the imported modules' source too (an
+edited doctrine is evaluated again); finished training runs are not: train an edited doctrine in another ``--out``.
+Something registered otherwise, at run time in the launching process only, is unknown to the workers, and their task
+fails with a ``ValueError`` that names it and the registered choices.
 
 Preset schema (TOML; every table and key is optional; unknown keys and bad values are errors naming the key and
 what is valid). Without ``base``, missing [experiment] and [evaluate] keys take the quick preset's values and
@@ -78,6 +83,8 @@ missing [train] keys train.fast_ppo's defaults::
     conditions = ["security", "power", "mixed"]
     seeds = [0, 1, 2, 3, 4]             # training seeds (the unit of replication)
     workers = 2                         # parallel processes (runs and evaluations); 1 runs in this process
+    imports = ["my_realism"]            # modules every process imports first (module names or .py paths, from the
+                                        # current folder): doctrines, scenarios, policies of your own (default: none)
 
     [train]                             # any option of train.fast_ppo (python -m train.fast_ppo --help) except
     timesteps = 2000000                 # doctrine, scenario, seed, out, resume, set, progress_bar
@@ -157,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", metavar="DIR", default=None, help="output folder (required unless --show-preset)")
     parser.add_argument("--workers", type=int, default=None, help="override [experiment] workers")
     parser.add_argument(
+        "--import",
+        action="append",
+        default=[],
+        dest="imports",
+        metavar="MODULE",
+        help="add MODULE to [experiment] imports (repeatable): a module name or a .py file that registers doctrines, "
+        "scenarios or policies of your own, imported first in every process, so that the preset may name them",
+    )
+    parser.add_argument(
         "--device",
         default=None,
         help="override [train] device: cpu, cuda or cuda:N (training's worlds and network; the evaluation runs on the "
@@ -171,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_design(cli: argparse.Namespace) -> Design:
-    """The design of the parsed command line: its preset with ``--device`` in place of ``[train] device``; raises
+    """The design of the parsed command line: its preset with ``--device`` in place of ``[train] device`` and the
+    ``--import`` modules added to ``[experiment] imports``; raises
     :class:`~train.experiment_presets.PresetError` naming what is wrong (a device torch cannot use among it)."""
     raw = load_preset(cli.preset or ("quick" if cli.preset_file is None else None), cli.preset_file)
     if cli.device is not None:
@@ -180,6 +197,10 @@ def load_design(cli: argparse.Namespace) -> Design:
         except ValueError as error:
             raise PresetError(str(error)) from None
         raw = merge(raw, {"train": {"device": cli.device}})
+    if cli.imports:
+        listed = list(raw.get("experiment", {}).get("imports", []))
+        added = [name for name in dict.fromkeys(cli.imports) if name not in listed]
+        raw = merge(raw, {"experiment": {"imports": listed + added}})
     if cli.workers is not None and cli.workers < 1:
         raise PresetError(f"--workers {cli.workers} is invalid; valid: an integer >= 1")
     return resolve(raw)
@@ -189,7 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     cli = parser.parse_args(argv)
     if cli.show_preset:
-        options = {"--out": cli.out, "--workers": cli.workers, "--device": cli.device, "--no-progress": cli.no_progress}
+        options = {
+            "--out": cli.out,
+            "--workers": cli.workers,
+            "--device": cli.device,
+            "--no-progress": cli.no_progress,
+            "--import": cli.imports or None,
+        }
         ignored = [flag for flag, value in options.items() if value not in (None, False)]
         if ignored:
             parser.error(

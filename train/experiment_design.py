@@ -55,6 +55,9 @@ class Design:
     sweep: dict[str, list[Any]]
     evaluate: dict[str, Any]
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    #: modules every process imports first (``[experiment] imports``, ``--import``): doctrines, scenarios and
+    #: policies of the user's own
+    imports: tuple[str, ...] = ()
 
     def preset(self) -> dict[str, Any]:
         """The resolved preset (every [experiment] and [evaluate] key filled in), as
@@ -66,6 +69,7 @@ class Design:
                 "conditions": list(self.doctrines),
                 "seeds": list(self.seeds),
                 "workers": self.workers,
+                "imports": list(self.imports),
             },
             "train": dict(self.train),
             "env": {k: list(v) if isinstance(v, tuple) else v for k, v in self.env.items()},
@@ -165,6 +169,7 @@ class Design:
             resume=True,
             set=sets,
             progress_bar=False,
+            imports=self.imports,
         )
 
     def training_jobs(self, out: Path, unfinished: list[tuple[Condition, int, Path]]) -> list[TrainingJob]:

@@ -89,7 +89,29 @@ def _eval_common(design: Design, condition: Condition) -> dict[str, Any]:
         "greedy": ev["greedy"],
         "n_nations": len(_doctrine_per_nation(design, condition)),
         "doctrine_per_nation": _doctrine_per_nation(design, condition),
+        "imports": list(design.imports),  # imported by the worker first; their code is in the keys (_code_key)
     }
+
+
+def _code_key(common: Mapping[str, Any]) -> dict[str, str]:
+    """What a cache key holds of the code that decides a row: :func:`code_fingerprint`, and with ``[experiment]
+    imports``, their modules' source (:func:`plugin_fingerprint`), whose doctrines reward and policies act."""
+    imports = common.get("imports") or []
+    return {"code": code_fingerprint(), **({"plugins": plugin_fingerprint(tuple(imports))} if imports else {})}
+
+
+@functools.cache
+def plugin_fingerprint(imports: tuple[str, ...]) -> str:
+    """A hash of the source files of the modules ``imports`` (imported here if they are not yet)."""
+    from agents.plugins import import_plugin
+
+    digest = hashlib.sha256()
+    for name in imports:
+        file = getattr(import_plugin(name), "__file__", None)
+        digest.update(name.encode())
+        if file is not None:
+            digest.update(Path(file).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 #: The code that decides an evaluation row, relative to the repository: the rules, the scripted policies, the
@@ -137,7 +159,7 @@ def fingerprint(root: Path, sources: Sequence[str] = EVALUATION_SOURCES) -> str:
 def _setting_key(common: Mapping[str, Any], setting: Setting, policy: str, extra: Mapping[str, Any]) -> dict:
     return {
         "version": EVAL_CACHE_VERSION,
-        "code": code_fingerprint(),
+        **_code_key(common),
         "policy": policy,
         "setting": asdict(setting),
         **{k: common[k] for k in ("episodes", "seed", "max_cycles", "overrides", "doctrine_per_nation")},
@@ -146,11 +168,14 @@ def _setting_key(common: Mapping[str, Any], setting: Setting, policy: str, extra
 
 
 def baseline_jobs(design: Design, out: Path) -> list[dict[str, Any]]:
-    """One evaluation job per condition, baseline and setting (random: self-play settings only)."""
+    """One evaluation job per condition, baseline and setting (random: self-play settings only; scripted: only for
+    conditions whose every doctrine has a scripted counterpart, :func:`has_scripted_counterpart`)."""
     jobs = []
     for condition in design.conditions:
         common = _eval_common(design, condition)
         for policy in design.evaluate["baselines"]:
+            if policy == "scripted" and not has_scripted_counterpart(common["doctrine_per_nation"]):
+                continue
             for setting in design.settings:
                 if policy != "scripted" and not setting.selfplay:
                     continue
@@ -160,6 +185,14 @@ def baseline_jobs(design: Design, out: Path) -> list[dict[str, Any]]:
                 item = {"setting": asdict(setting), "path": str(path), "key": key}
                 jobs.append({**common, "policy": policy, "meta": meta, "items": [item]})
     return jobs
+
+
+def has_scripted_counterpart(doctrines: Sequence[str]) -> bool:
+    """Whether every doctrine of a condition has a scripted policy that stands for it in the ``scripted`` baseline
+    (:data:`train.learned.SCRIPTED_COUNTERPART`: a doctrine of the user's own has none)."""
+    from train.learned import SCRIPTED_COUNTERPART
+
+    return all(doctrine in SCRIPTED_COUNTERPART for doctrine in doctrines)
 
 
 def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_dir: Path) -> dict[str, Any]:
@@ -200,7 +233,7 @@ def _deviation_items(
         deviation = {"scenario": scenario, "deviants": list(ev["deviants"]), "episodes": ev["deviation_episodes"]}
         key = {
             "version": EVAL_CACHE_VERSION,
-            "code": code_fingerprint(),
+            **_code_key(common),
             "deviation": deviation,
             "model_sha256": digest,
             **{k: common[k] for k in ("seed", "max_cycles", "overrides", "deterministic", "greedy")},

@@ -14,12 +14,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from agents.plugins import PluginNotFound, import_plugin
 from agents.policies import POLICIES
 from realism_env import SCENARIOS, EnvConfig
 from train.experiment_design import Design
 from train.fast_ppo import Args, check_args
 from train.learned import GREEDY_CHOICES
-from train.ppo import DOCTRINE_CHOICES, make_config
+from train.ppo import DOCTRINE_CHOICES, doctrine_choices, make_config
 
 try:
     import tomllib
@@ -35,9 +36,17 @@ _ARG_TYPES = typing.get_type_hints(Args)
 EXPERIMENT_KEYS: dict[str, tuple[str, str]] = {
     "name": ("str", "a label for the report"),
     "scenario": ("str", "training scenario: " + ", ".join(sorted(SCENARIOS))),
-    "conditions": ("list[str]", "doctrine conditions to train: " + ", ".join(DOCTRINE_CHOICES)),
+    "conditions": (
+        "list[str]",
+        "doctrine conditions to train: " + ", ".join(DOCTRINE_CHOICES) + ", or a doctrine of your own (imports)",
+    ),
     "seeds": ("list[int]", "training seeds (each condition is trained once per seed)"),
     "workers": ("int", "parallel worker processes (1: everything in this process)"),
+    "imports": (
+        "list[str]",
+        "modules imported first, in every process (--import; agents.plugins): doctrines, scenarios, policies of your "
+        "own",
+    ),
 }
 EVALUATE_KEYS: dict[str, tuple[str, str]] = {
     "episodes": ("int", "evaluation episodes per run and setting"),
@@ -195,8 +204,16 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     for key in raw:
         if key not in TOP_LEVEL:
             raise _unknown("the preset (top level)", key, TOP_LEVEL)
-    experiment = {**PRESETS["quick"]["experiment"], **raw.get("experiment", {})}
+    experiment = {"imports": [], **PRESETS["quick"]["experiment"], **raw.get("experiment", {})}
     _check_table("experiment", raw.get("experiment", {}), EXPERIMENT_KEYS)
+    imports = experiment["imports"]
+    if len(set(imports)) != len(imports):
+        raise PresetError(f"[experiment] imports = {imports!r} repeats a module; valid: distinct modules")
+    for name in imports:  # first: what they register is valid in the keys below
+        try:
+            import_plugin(name)
+        except PluginNotFound as error:
+            raise PresetError(f"[experiment] imports: {error}") from None
     evaluate = {**PRESETS["quick"]["evaluate"], **raw.get("evaluate", {})}
     _check_table("evaluate", raw.get("evaluate", {}), EVALUATE_KEYS)
     _check_table("train", raw.get("train", {}), train_keys())
@@ -227,11 +244,16 @@ def resolve(raw: Mapping[str, Any]) -> Design:
             f"[experiment] scenario = {experiment['scenario']!r} is invalid; valid: {', '.join(sorted(SCENARIOS))}"
         )
     doctrines = experiment["conditions"]
-    bad = [d for d in doctrines if d not in DOCTRINE_CHOICES]
+    bad = [d for d in doctrines if d not in doctrine_choices()]
     if bad or not doctrines or len(set(doctrines)) != len(doctrines):
+        own = (
+            ""
+            if imports
+            else " (a doctrine of your own: name the module that registers it in [experiment] imports, or --import it)"
+        )
         raise PresetError(
             f"[experiment] conditions = {doctrines!r} is invalid; "
-            f"valid: distinct names from {', '.join(DOCTRINE_CHOICES)}"
+            f"valid: distinct names from {', '.join(doctrine_choices())}{own}"
         )
     seeds = experiment["seeds"]
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
@@ -275,6 +297,7 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         doctrines=tuple(doctrines),
         seeds=tuple(seeds),
         workers=experiment["workers"],
+        imports=tuple(imports),
         train=dict(raw.get("train", {})),
         env=env,
         sweep={k: [_env_value(k, v) for v in values] for k, values in sweep.items()},

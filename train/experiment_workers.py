@@ -141,6 +141,15 @@ def folder_lock(directory: Path, name: str = ".lock", wait: bool = True) -> Iter
         yield True
 
 
+def _import_plugins(names: Sequence[str]) -> None:
+    """Import the experiment's ``[experiment] imports`` in this process (a spawned worker knows only what the modules
+    it imports register); each is imported once per process."""
+    from agents.plugins import import_plugin
+
+    for name in names:
+        import_plugin(name)
+
+
 def train_run(args_fields: dict[str, Any], log_path: str, task: int | None = None) -> dict[str, Any]:
     """Train (or resume) one run with :func:`train.fast_ppo.train`, its output in ``log_path``; returns its metrics,
     with ``"trained_here"``: False where another invocation on the same folder had finished it meanwhile (this one
@@ -152,6 +161,7 @@ def train_run(args_fields: dict[str, Any], log_path: str, task: int | None = Non
     on_rollout = None if progress is None or task is None else functools.partial(progress.report, task)
     _check_stop()
     args = Args(**args_fields)
+    _import_plugins(args.imports)
     config = make_config(args)
     out = Path(args.out)
     with folder_lock(out), open(log_path, "a") as log:
@@ -176,6 +186,7 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
     """Play every setting of one evaluation job and write one cache file per setting (atomically)."""
     from train.learned import learned_population, play, population, scripted_names
 
+    _import_plugins(job.get("imports", ()))
     written = []
     for item in job["items"]:
         _check_stop()

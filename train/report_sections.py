@@ -109,6 +109,14 @@ def _doctrines_of(condition_doctrine: str) -> list[str]:
     return list(MIXED_ORDER) if condition_doctrine == "mixed" else [condition_doctrine]
 
 
+def _without_scripted(design: Any) -> list[str]:
+    """The trained doctrines that no scripted policy stands for in the ``scripted`` baseline (doctrines of the user's
+    own, ``[experiment] imports``): the experiment plays no scripted baseline for them."""
+    from train.learned import SCRIPTED_COUNTERPART
+
+    return [d for d in design.doctrines if any(x not in SCRIPTED_COUNTERPART for x in _doctrines_of(d))]
+
+
 def training_population(train: Mapping[str, Any]) -> str:
     """Whom the learners met in training, from a design's ``[train]`` table: self-play, the scripted background and
     its share of the worlds, the capability spread."""
@@ -171,7 +179,9 @@ def header_section(
         + "; settings: "
         + ", ".join(f"`{s.name}`" + (" (held out)" if s.heldout else "") for s in design.settings)
         + f". Baselines in the same worlds: {', '.join(f'`{b}`' for b in baselines) or 'none'} (scripted: "
-        "defensive_realist for security nations, offensive_realist for power nations; random: self-play only)."
+        "defensive_realist for security nations, offensive_realist for power nations"
+        + "".join(f", none for `{d}`" for d in _without_scripted(design))
+        + "; random: self-play only)."
     )
     parts.append(
         f"**Statistics.** A learned condition's unit is the training seed (its mean over the evaluation episodes); "
@@ -245,8 +255,15 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     pct = _pct(confidence)
     parts: list[str] = []
     checks = learner_checks(design, rows_of, confidence)
+    unchecked = _without_scripted(design) if "scripted" in design.evaluate["baselines"] else []
+    # a doctrine of the user's own has no scripted realist to measure up to: say so where the checks are counted
+    unmatched = (
+        " Not checked: " + ", ".join(f"`{d}`" for d in unchecked) + " (no scripted counterpart of its doctrine)."
+        if unchecked
+        else ""
+    )
     if not checks:
-        why = _why_no_checks(design)
+        why = _why_no_checks(design) + unmatched
         return f"**Learners against the scripted realists: not checked.** {why}", [
             "## Learners against the scripted realists",
             why,
@@ -287,6 +304,7 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
             else ""
         )
         verdict_line += f" Below the bar in a held-out scenario, where another one meets the check: {listed}{more}."
+    verdict_line += unmatched
     parts.append("## Learners against the scripted realists")
     parts.append(
         "Matched worlds (the same env seeds for learned and scripted populations). Self-play: a learned security "
@@ -403,7 +421,7 @@ def strategy_section(
         strategy = _strategy_of(learned, acts, confidence)
         chance = _reference(references["random"], f"agree_{strategy['closest']}")
         parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
-        who = _WHO.get(condition.doctrine, condition.name)
+        who = _WHO.get(condition.doctrine, f"Nations rewarded by `{condition.doctrine}`")
         parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy, chance)}**" + seed_split(by_seed))
         columns = {"learned": strategy, **references}
         parts.append(markdown_table(["", *columns], _strategy_table(columns, acts, strategy["levels"]), "lrrr"))
