@@ -213,6 +213,30 @@ def test_a_preset_names_the_doctrines_of_its_imports_and_a_missing_module_is_nam
     assert played == {("security", "scripted"), ("security", "random"), ("prosperity", "random")}
 
 
+def test_the_report_says_a_doctrine_of_ones_own_was_not_checked_against_the_scripted_realists(plugin: Path) -> None:
+    from train.experiment_presets import load_preset, resolve
+    from train.report_sections import learners_section
+
+    def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+        if policy == "scripted" and condition == "prosperity":  # no scripted baseline was played for it
+            return []
+        seeds = (0, 1) if policy == "learned" else ("",)
+        return [{"seed": seed, "focal:return": 50.0, "security:return": 70.0} for seed in seeds]
+
+    both = plugin.parent / "both.toml"
+    both.write_text(EXPERIMENT.format(module="my_realism"))
+    verdict_line, _ = learners_section(resolve(load_preset(path=both)), rows_of, 0.95)
+    assert verdict_line.startswith("**Learners against the scripted realists: 2 of 2 checks met.**"), verdict_line
+    assert verdict_line.endswith("Not checked: `prosperity` (no scripted counterpart of its doctrine).")
+    alone = plugin.parent / "alone.toml"
+    alone.write_text(EXPERIMENT.format(module="my_realism").replace('"security", "prosperity"', '"prosperity"'))
+    verdict_line, _ = learners_section(resolve(load_preset(path=alone)), rows_of, 0.95)
+    assert verdict_line == (
+        "**Learners against the scripted realists: not checked.** No condition has a scripted realist of its doctrine "
+        "to be checked against (`prosperity`; `defensive_realist` stands for security, `offensive_realist` for power)."
+    )
+
+
 @pytest.mark.slow
 def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_spawned_workers(
     plugin: Path, tmp_path: Path

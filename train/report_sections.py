@@ -263,7 +263,13 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
         else ""
     )
     if not checks:
-        why = _why_no_checks(design) + unmatched
+        why = (
+            "No condition has a scripted realist of its doctrine to be checked against ("
+            + ", ".join(f"`{d}`" for d in unchecked)
+            + "; `defensive_realist` stands for security, `offensive_realist` for power)."
+            if set(unchecked) == set(design.doctrines)
+            else _why_no_checks(design) + unmatched
+        )
         return f"**Learners against the scripted realists: not checked.** {why}", [
             "## Learners against the scripted realists",
             why,
