@@ -51,9 +51,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,8 +150,14 @@ def run_concurrently(n_runs: int, runs: Path, device: str, smoke: bool, cuda_gra
     command += ["--cuda-graphs"] if cuda_graphs else []
     name = "concurrent_graphed" if cuda_graphs else "concurrent"
     start = time.perf_counter()
+    # The runs end with this process: a step stopped at its time limit kills this process alone, and its runs went
+    # on training on the device, orphaned, through every later step of the check, whose figures they skewed.
     processes = [
-        subprocess.Popen([*command, "--seed", str(seed), "--out", str(runs / f"{name}_{seed}")], cwd=ROOT)
+        subprocess.Popen(
+            [*command, "--seed", str(seed), "--out", str(runs / f"{name}_{seed}")],
+            cwd=ROOT,
+            preexec_fn=_dies_with(os.getpid()),  # safe in this process: no thread of its own (torch is not imported)
+        )
         for seed in range(n_runs)
     ]
     codes = [process.wait() for process in processes]
@@ -161,6 +170,24 @@ def run_concurrently(n_runs: int, runs: Path, device: str, smoke: bool, cuda_gra
         f"the last end, start-up included: {steps / wall:,.0f} agent-steps/s together; each run's own: {each}"
     )
     (runs / f"{name}.json").write_text(json.dumps({"runs": n_runs, "agent_steps_per_s_together": steps / wall}))
+
+
+def _dies_with(parent: int) -> Callable[[], None]:
+    """What a child process runs before its command: on Linux the kernel kills it when ``parent`` dies
+    (``PR_SET_PDEATHSIG``, as train.experiment's workers do), and it exits at once if ``parent`` died already; elsewhere
+    nothing."""
+
+    def set_up() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # it died before the line above took effect
+            os._exit(1)
+
+    return set_up
 
 
 _MACHINE = (

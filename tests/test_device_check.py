@@ -4,6 +4,11 @@ lent a GPU for a few minutes must not lose them to a broken script. Here, as a d
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +89,52 @@ def test_the_check_stops_within_its_budget(tmp_path: Path) -> None:
     assert device_check.main(argv) == 1
     results = json.loads((tmp_path / "device_check.json").read_text())
     assert results["machine"]["status"] == "skipped: 5 s of the budget left"
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, killed but not yet reaped by its new parent, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The running processes whose command line holds ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):  # not a process, or one that has just exited
+            continue
+        if text in command and entry.name.isdigit() and _running(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the runs die with their parent on Linux")
+def test_the_concurrent_runs_end_with_the_step_that_started_them(tmp_path: Path) -> None:
+    """The x8 steps' runs are processes of the step's process: a step stopped at its time limit is killed alone
+    (subprocess.run kills the one process), and its runs must not go on training on the device, orphaned, through
+    every later step of the check."""
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "benchmarks.device_check", "--concurrent", "2", "--smoke", "--runs", str(runs)]
+    step = subprocess.Popen(command, cwd=device_check.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trainers = f"--out {runs}/concurrent_"
+    deadline = time.monotonic() + 60
+    try:
+        while len(_processes_naming(trainers)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = _processes_naming(trainers)
+        assert len(started) == 2, "the step did not start its two runs"
+    finally:
+        step.kill()  # as subprocess.run does at a step's time limit
+        step.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in started if _running(pid)]
+    for pid in left:  # a failure leaves no process behind
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"the runs {left} outlived the step that started them"
