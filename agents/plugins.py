@@ -9,9 +9,15 @@ A module of yours that registers them when it is imported::
     register_doctrine(Doctrine("prosperity", "its power share only", lambda out, config: {"share": out.power_share}))
     register_scenario(Scenario("tight_multipolar", "six powers, offence strong", {"offense_defense_balance": 2.0}))
 
+
+    @register_policy
+    class Trader(StatusQuo):
+        name = "trader"
+        doctrine = "prosperity"  # acts it out: its scripted counterpart in the scripted baselines
+
 is imported by every command line that makes worlds or plays policies before it reads its other options, so their
 names are valid there: ``python -m train.fast_ppo --import my_realism --doctrine prosperity --scenario
-tight_multipolar``, ``python -m agents.evaluate --import my_realism --population my_policy``. ``MODULE`` is a module
+tight_multipolar``, ``python -m agents.evaluate --import my_realism --population trader``. ``MODULE`` is a module
 name, found in the current folder or the installed packages, or the path of a ``.py`` file; ``--import`` repeats.
 ``train.experiment`` imports the modules of its preset's ``[experiment] imports`` (and ``--import``) in every worker
 process too, so a preset's conditions may name a doctrine of yours.

@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from realism_env import Act, ObservationLayout, array_namespace, device_of
+from realism_env import DOCTRINES, Act, ObservationLayout, array_namespace, device_of
 
 _EPS = 1e-9
 #: public acts that show a nation is fighting a war (it attacked, or it offered peace to an enemy)
@@ -77,6 +77,10 @@ class Policy:
     """
 
     name: ClassVar[str] = "policy"
+    #: The doctrine this policy acts out, if any: a nation playing it is rewarded by that doctrine unless told
+    #: otherwise, and the first policy registered for a doctrine is its scripted counterpart (:func:`counterpart`),
+    #: which stands in for learned nations of the doctrine in the ``scripted`` baselines.
+    doctrine: ClassVar[str | None] = None
 
     def __init__(self, layout: ObservationLayout, n_nations: int, n_arms_levels: int = 5) -> None:
         if n_nations < 2:
@@ -652,6 +656,7 @@ class DefensiveRealist(Realist):
     """
 
     name = "defensive_realist"
+    doctrine = "security"
 
     def __init__(
         self,
@@ -789,6 +794,7 @@ class OffensiveRealist(Realist):
     """
 
     name = "offensive_realist"
+    doctrine = "power"
 
     def __init__(
         self,
@@ -940,8 +946,29 @@ def make_policy(name: str, env: Any, **params: Any) -> Policy:
 
 
 def register_policy(cls: type[Policy]) -> type[Policy]:
-    """Add a policy class to :data:`POLICIES` under ``cls.name`` (usable as a decorator)."""
+    """Add a policy class to :data:`POLICIES` under ``cls.name`` (usable as a decorator). Its ``doctrine``, if set,
+    must be registered first (``realism_env.register_doctrine``)."""
     if not (isinstance(cls, type) and issubclass(cls, Policy)):
         raise ValueError(f"{cls!r} is not a Policy subclass")
+    if cls.doctrine is not None and cls.doctrine not in DOCTRINES:
+        raise ValueError(
+            f"policy {cls.name!r} acts out doctrine {cls.doctrine!r}, which is not registered; valid: "
+            f"{', '.join(sorted(DOCTRINES))}, or None (register the doctrine first)"
+        )
     POLICIES[cls.name] = cls
     return cls
+
+
+def counterpart(doctrine: str) -> str | None:
+    """The scripted counterpart of ``doctrine``: the first registered policy that acts it out (``Policy.doctrine``:
+    defensive_realist for security, offensive_realist for power, then those of a user's own), or None."""
+    return next((name for name, cls in POLICIES.items() if cls.doctrine == doctrine), None)
+
+
+def counterparts() -> dict[str, str]:
+    """``{doctrine: its scripted counterpart}`` for every doctrine that has one (:func:`counterpart`)."""
+    found: dict[str, str] = {}
+    for name, cls in POLICIES.items():
+        if cls.doctrine is not None:
+            found.setdefault(cls.doctrine, name)
+    return found

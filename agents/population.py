@@ -12,10 +12,7 @@ import realism_env
 from agents.policies import POLICIES
 from realism_env import parse_value
 
-#: Doctrine of a nation played by each policy unless ``doctrines`` says otherwise (``--doctrines`` in
-#: the docstring of :mod:`agents.evaluate`).
-POLICY_DOCTRINE: dict[str, str] = {"offensive_realist": "power", "defensive_realist": "security"}
-#: Doctrine of a nation whose policy is not in :data:`POLICY_DOCTRINE`.
+#: Doctrine of a nation whose policy acts out none (``Policy.doctrine`` is None), unless ``doctrines`` says otherwise.
 FALLBACK_DOCTRINE = "security"
 
 CONFIG_TYPES: dict[str, Any] = typing.get_type_hints(realism_env.EnvConfig)
@@ -83,8 +80,10 @@ def format_population(policies: Sequence[str]) -> str:
 
 
 def default_doctrines(policies: Sequence[str]) -> tuple[str, ...]:
-    """Each nation's doctrine from its policy (:data:`POLICY_DOCTRINE`, else :data:`FALLBACK_DOCTRINE`)."""
-    return tuple(POLICY_DOCTRINE.get(name, FALLBACK_DOCTRINE) for name in policies)
+    """Each nation's doctrine from its policy: the doctrine it acts out (``Policy.doctrine``: security for the
+    defensive realist, power for the offensive one), else :data:`FALLBACK_DOCTRINE`."""
+    acted = [POLICIES[name].doctrine if name in POLICIES else None for name in policies]
+    return tuple(FALLBACK_DOCTRINE if doctrine is None else doctrine for doctrine in acted)
 
 
 def parse_doctrines(doctrines: str | Sequence[str] | None, policies: Sequence[str]) -> tuple[str, ...]:

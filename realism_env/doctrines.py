@@ -59,7 +59,10 @@ class _computed_once:
 
 class Outcome:
     """The quantities of one turn that doctrines reward, ``[W, N]`` each. Each is computed on first use and then
-    kept, so a doctrine pays only for what it reads. ``xp`` is the arrays' namespace."""
+    kept, so a doctrine pays only for what it reads. ``xp`` is the arrays' namespace; ``before`` and ``after`` are the
+    worlds (:class:`~realism_env.world.World`) before and after the turn, ``before_land`` and ``after_land`` their
+    :class:`~realism_env.rules.Territory` (``held`` provinces and ``income``, the summed wealth of its provinces, per
+    nation), ``events`` the turn's :class:`~realism_env.events.Events`."""
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import realism_env
@@ -213,9 +214,43 @@ def test_a_preset_names_the_doctrines_of_its_imports_and_a_missing_module_is_nam
     assert played == {("security", "scripted"), ("security", "random"), ("prosperity", "random")}
 
 
+def test_a_policy_that_acts_out_a_doctrine_of_ones_own_is_its_scripted_counterpart(plugin: Path) -> None:
+    """``Policy.doctrine``: the scripted baselines (train.evaluate's default, the experiment's) play it in the
+    learned nations' places, and a nation playing it is rewarded by that doctrine unless told otherwise."""
+    from agents import StatusQuo, counterpart, register_policy
+    from agents.population import default_doctrines
+    from train.experiment_jobs import baseline_jobs
+    from train.experiment_presets import load_preset, resolve
+    from train.learned import scripted_names
+
+    import_plugin("my_realism")
+    with pytest.raises(ValueError, match="no scripted counterpart .*class attribute doctrine = 'prosperity'"):
+        scripted_names({"prosperity"})
+
+    class Steward(StatusQuo):
+        name = "steward"
+        doctrine = "prosperity"
+
+    register_policy(Steward)
+    assert counterpart("prosperity") == "steward" and counterpart("security") == "defensive_realist"
+    assert scripted_names({"prosperity", "power"}) == {"prosperity": "steward", "power": "offensive_realist"}
+    assert default_doctrines(["steward", "hermit", "offensive_realist"]) == ("prosperity", "security", "power")
+    preset = plugin.parent / "steward.toml"
+    preset.write_text(EXPERIMENT.format(module="my_realism"))
+    jobs = baseline_jobs(resolve(load_preset(path=preset)), plugin.parent / "out")
+    assert ("prosperity", "scripted") in {(job["meta"]["condition"], job["policy"]) for job in jobs}
+
+    class Lost(StatusQuo):
+        name = "lost"
+        doctrine = "no_such_doctrine"
+
+    with pytest.raises(ValueError, match="acts out doctrine 'no_such_doctrine', which is not registered; valid: "):
+        register_policy(Lost)
+
+
 def test_the_report_says_a_doctrine_of_ones_own_was_not_checked_against_the_scripted_realists(plugin: Path) -> None:
     from train.experiment_presets import load_preset, resolve
-    from train.report_sections import learners_section
+    from train.report_sections import claims_section, learners_section
 
     def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
         if policy == "scripted" and condition == "prosperity":  # no scripted baseline was played for it
@@ -227,13 +262,19 @@ def test_the_report_says_a_doctrine_of_ones_own_was_not_checked_against_the_scri
     both.write_text(EXPERIMENT.format(module="my_realism"))
     verdict_line, _ = learners_section(resolve(load_preset(path=both)), rows_of, 0.95)
     assert verdict_line.startswith("**Learners against the scripted realists: 2 of 2 checks met.**"), verdict_line
-    assert verdict_line.endswith("Not checked: `prosperity` (no scripted counterpart of its doctrine).")
+    assert verdict_line.endswith("Not checked: `prosperity` (no scripted policy acts out its doctrine).")
     alone = plugin.parent / "alone.toml"
     alone.write_text(EXPERIMENT.format(module="my_realism").replace('"security", "prosperity"', '"prosperity"'))
     verdict_line, _ = learners_section(resolve(load_preset(path=alone)), rows_of, 0.95)
+    # the claims compare security, power and mixed: with none of them trained there is nothing to judge
+    assert claims_section(resolve(load_preset(path=alone)), rows_of, 0.95, 0.05) == [
+        "## The essay's claims",
+        "Not judged: the claims compare the conditions `mixed`, `power`, `security`, and this experiment trains none "
+        "of them (`prosperity`).",
+    ]
     assert verdict_line == (
-        "**Learners against the scripted realists: not checked.** No condition has a scripted realist of its doctrine "
-        "to be checked against (`prosperity`; `defensive_realist` stands for security, `offensive_realist` for power)."
+        "**Learners against the scripted realists: not checked.** No condition has a scripted policy of its doctrine "
+        "to be checked against (`prosperity`; a policy acts a doctrine out with its class attribute `doctrine`)."
     )
 
 
@@ -273,9 +314,31 @@ def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_sp
     }  # fmt: skip
     assert all(r["prosperity:return"] != "" for r in rows if r["condition"] == "prosperity")
     report = (out / "report.md").read_text()
-    assert "Not checked: `prosperity` (no scripted counterpart of its doctrine)." in report.splitlines()[2]
+    assert "Not checked: `prosperity` (no scripted policy acts out its doctrine)." in report.splitlines()[2]
     assert "Nations rewarded by `prosperity` learned to" in report
+    # beside the learned prosperity nations, only the baselines played for them (no scripted policy acts it out)
+    prosperity = report.split("### `prosperity`")[1].split("\n## ")[0]
+    assert "|  | learned | random |" in prosperity and "|  | learned among `hermit` |\n" in prosperity
+    assert "scripted focal baseline" not in prosperity and "scripted among" not in prosperity
     assert f'imports = ["{plugin}"]' in (out / "preset.toml").read_text()
 
     plugin.write_text(plugin.read_text() + "\n# edited\n")  # a doctrine edited: evaluated again, not retrained
     assert run() == (0, evaluated)
+
+
+def test_the_readmes_doctrine_and_policy_of_ones_own_run_as_written(plugin: Path) -> None:
+    """The README's prosperity doctrine and the trader that acts it out, executed from its code blocks."""
+    from agents import counterpart
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "prosperity" in b or "Trader" in b]
+    assert len(blocks) == 2, "the README's doctrine and policy of one's own"
+    namespace: dict = {}
+    for block in blocks:
+        exec(block, namespace)  # noqa: S102 - the README's own code
+    assert counterpart("prosperity") == "trader"
+    env = namespace["env"]
+    env.reset(seed=0)
+    env.step({agent: 0 for agent in env.agents})
+    terms = env.last_rich_infos["nation_0"]["reward_terms"]
+    assert set(terms) == {"growth", "eliminated"} and all(np.isfinite(v) for v in terms.values())

@@ -316,8 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline",
         default="scripted",
         metavar="POLICY",
-        help="what plays in the learned nations' places: scripted (defensive_realist for security, "
-        "offensive_realist for power; the default) or a policy name",
+        help="what plays in the learned nations' places: scripted (the policy that acts out each doctrine: "
+        "defensive_realist for security, offensive_realist for power, a policy of yours whose class attribute "
+        "doctrine names yours; the default) or a policy name",
     )
     parser.add_argument("--episodes", type=int, default=100, help="matched worlds per run and setting (100)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the first env seed (10000, the experiment's)")

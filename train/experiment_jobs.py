@@ -189,10 +189,11 @@ def baseline_jobs(design: Design, out: Path) -> list[dict[str, Any]]:
 
 def has_scripted_counterpart(doctrines: Sequence[str]) -> bool:
     """Whether every doctrine of a condition has a scripted policy that stands for it in the ``scripted`` baseline
-    (:data:`train.learned.SCRIPTED_COUNTERPART`: a doctrine of the user's own has none)."""
-    from train.learned import SCRIPTED_COUNTERPART
+    (:func:`agents.policies.counterpart`: a doctrine of the user's own has none unless a policy of theirs acts it
+    out)."""
+    from agents.policies import counterpart
 
-    return all(doctrine in SCRIPTED_COUNTERPART for doctrine in doctrines)
+    return all(counterpart(doctrine) is not None for doctrine in doctrines)
 
 
 def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_dir: Path) -> dict[str, Any]:

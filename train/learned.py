@@ -47,7 +47,7 @@ import numpy as np
 import realism_env
 from agents.episodes import Episodes
 from agents.plugins import doctrines_differ
-from agents.policies import POLICIES, ArrayPolicy, Policy, register_policy
+from agents.policies import POLICIES, ArrayPolicy, Policy, counterparts, register_policy
 from agents.population import default_doctrines, make_plan
 from realism_env import ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
@@ -56,9 +56,6 @@ from train.strategy import StrategyTracker
 
 #: A run's model: train.fast_ppo's weights, or train.ppo's SB3 archive.
 MODEL_FILES = ("model.pt", "model.zip")
-
-#: The scripted policy that stands for each doctrine in the baselines (the theories' own scripted agents).
-SCRIPTED_COUNTERPART: dict[str, str] = {"security": "defensive_realist", "power": "offensive_realist"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -491,17 +488,20 @@ def scripted_policies() -> list[str]:
 
 
 def scripted_names(doctrines: Iterable[str], kind: str = "scripted") -> dict[str, str]:
-    """``{doctrine: policy}`` of a baseline: ``scripted`` (defensive_realist for security, offensive_realist for
-    power) or any registered policy name (``random``) for every doctrine."""
+    """``{doctrine: policy}`` of a baseline: ``scripted`` (each doctrine's scripted counterpart,
+    :func:`agents.policies.counterpart`: defensive_realist for security, offensive_realist for power) or any registered
+    policy name (``random``) for every doctrine."""
     if kind == "scripted":
-        unmatched = sorted(d for d in doctrines if d not in SCRIPTED_COUNTERPART)
+        found = counterparts()
+        unmatched = sorted(d for d in doctrines if d not in found)
         if unmatched:
-            pairs = ", ".join(f"{d}: {p}" for d, p in SCRIPTED_COUNTERPART.items())
+            pairs = ", ".join(f"{d}: {p}" for d, p in found.items())
             raise ValueError(
-                f"doctrine {unmatched[0]!r} has no scripted counterpart ({pairs}); valid: a policy name as the "
-                f"baseline, one of {', '.join(scripted_policies())}"
+                f"doctrine {unmatched[0]!r} has no scripted counterpart ({pairs}; a policy of yours acts one out "
+                f"with its class attribute doctrine = {unmatched[0]!r}); valid: a policy name as the baseline, one of "
+                f"{', '.join(scripted_policies())}"
             )
-        return {d: SCRIPTED_COUNTERPART[d] for d in doctrines}
+        return {d: found[d] for d in doctrines}
     if kind not in POLICIES:
         raise ValueError(f"unknown baseline {kind!r}; valid: scripted, {', '.join(scripted_policies())}")
     return dict.fromkeys(doctrines, kind)

@@ -50,6 +50,7 @@ import numpy as np
 
 import realism_env
 from agents.plugins import add_import_option, doctrines_differ, import_plugins
+from agents.policies import counterpart
 from realism_env import SCENARIOS, EnvConfig
 from realism_env.overrides import parse_override
 from train.checkpoint import (
@@ -575,7 +576,8 @@ def score_command(runs: Sequence[Path], doctrine: str | None, imports: Sequence[
     """The line that says how to score ``runs`` against the scripted realists (:mod:`train.evaluate`)."""
     command = ["python", "-m", "train.evaluate", *(f"--import={name}" for name in imports), "--model"]
     command += [str(run) for run in runs]
-    if doctrine not in DOCTRINE_CHOICES:  # a doctrine of one's own has no scripted counterpart
+    acted_out = realism_env.MIXED_ORDER if doctrine == "mixed" else (doctrine,)
+    if doctrine is not None and any(counterpart(d) is None for d in acted_out):  # no scripted policy acts it out
         command += ["--baseline", "status_quo"]
     return f"score {'it' if len(runs) == 1 else 'them'} against the scripted realists: {shlex.join(command)}"
 

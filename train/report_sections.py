@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agents.policies import counterpart
 from realism_env import MIXED_ORDER
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess
@@ -110,11 +111,17 @@ def _doctrines_of(condition_doctrine: str) -> list[str]:
 
 
 def _without_scripted(design: Any) -> list[str]:
-    """The trained doctrines that no scripted policy stands for in the ``scripted`` baseline (doctrines of the user's
-    own, ``[experiment] imports``): the experiment plays no scripted baseline for them."""
-    from train.learned import SCRIPTED_COUNTERPART
+    """The trained conditions that no scripted policy stands for in the ``scripted`` baseline (a doctrine of the
+    user's own that no policy acts out, :func:`agents.policies.counterpart`): the experiment plays none for them."""
+    return [d for d in design.doctrines if any(counterpart(x) is None for x in _doctrines_of(d))]
 
-    return [d for d in design.doctrines if any(x not in SCRIPTED_COUNTERPART for x in _doctrines_of(d))]
+
+def _counterparts_phrase(design: Any, nations: str = " nations") -> str:
+    """Which scripted policy stands for each trained doctrine: "defensive_realist for security nations, ...", and
+    "none for" those without one."""
+    doctrines = list(dict.fromkeys(x for d in design.doctrines for x in _doctrines_of(d)))
+    named = [f"`{counterpart(x)}` for {x}{nations}" for x in doctrines if counterpart(x) is not None]
+    return ", ".join(named + [f"none for `{x}`" for x in doctrines if counterpart(x) is None])
 
 
 def training_population(train: Mapping[str, Any]) -> str:
@@ -179,9 +186,8 @@ def header_section(
         + "; settings: "
         + ", ".join(f"`{s.name}`" + (" (held out)" if s.heldout else "") for s in design.settings)
         + f". Baselines in the same worlds: {', '.join(f'`{b}`' for b in baselines) or 'none'} (scripted: "
-        "defensive_realist for security nations, offensive_realist for power nations"
-        + "".join(f", none for `{d}`" for d in _without_scripted(design))
-        + "; random: self-play only)."
+        + _counterparts_phrase(design)
+        + "; any other: self-play only)."
     )
     parts.append(
         f"**Statistics.** A learned condition's unit is the training seed (its mean over the evaluation episodes); "
@@ -258,15 +264,15 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     unchecked = _without_scripted(design) if "scripted" in design.evaluate["baselines"] else []
     # a doctrine of the user's own has no scripted realist to measure up to: say so where the checks are counted
     unmatched = (
-        " Not checked: " + ", ".join(f"`{d}`" for d in unchecked) + " (no scripted counterpart of its doctrine)."
+        " Not checked: " + ", ".join(f"`{d}`" for d in unchecked) + " (no scripted policy acts out its doctrine)."
         if unchecked
         else ""
     )
     if not checks:
         why = (
-            "No condition has a scripted realist of its doctrine to be checked against ("
+            "No condition has a scripted policy of its doctrine to be checked against ("
             + ", ".join(f"`{d}`" for d in unchecked)
-            + "; `defensive_realist` stands for security, `offensive_realist` for power)."
+            + "; a policy acts a doctrine out with its class attribute `doctrine`)."
             if set(unchecked) == set(design.doctrines)
             else _why_no_checks(design) + unmatched
         )
@@ -317,8 +323,8 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
         f"nation's own return against the scripted `defensive_realist`'s in the same worlds; it meets the bar at "
         f"{SELFPLAY_BAR:g}x or more (below a negative return, {100 * (1 - SELFPLAY_BAR):g}% below it; the ratio is "
         "shown for positive returns only). Focal: learned nations as the focal nations among a scripted background, "
-        "against the scripted focal baseline of their doctrine (`defensive_realist` for security, "
-        "`offensive_realist` for power) among the same background; the bar is the baseline's mean. A focal check "
+        f"against the scripted focal baseline of their doctrine ({_counterparts_phrase(design, '')}) among the same "
+        "background; the bar is the baseline's mean. A focal check "
         "in held-out scenarios is met when it is met in at least one of them (each scenario has its row). Learned "
         f"values are means over seeds with {pct} intervals; scripted values, means over episodes with theirs (a "
         "scripted baseline has no training seed), which show how well the evaluation's episodes pin the bar down: "
@@ -419,18 +425,21 @@ def strategy_section(
         learned = rows_of(condition.world, condition.name, "learned", setting)
         if not learned or f"focal:{acts[0]}" not in learned[0]:
             continue
+        # the baselines played here (a doctrine that no scripted policy acts out has no scripted one)
         references = {p: rows_of(condition.world, condition.name, p, setting) for p in ("scripted", "random")}
+        references = {policy: rows for policy, rows in references.items() if rows}
         by_seed = act_shares_by_seed(learned, acts)
         panel = f"{condition.name} ({condition.world})" if len(design.worlds) > 1 else condition.name
         plotted[panel] = {f"seed {seed}": shares for seed, shares in by_seed.items()}
-        plotted[panel].update({policy: act_shares(data, acts) for policy, data in references.items() if data})
+        plotted[panel].update({policy: act_shares(data, acts) for policy, data in references.items()})
         strategy = _strategy_of(learned, acts, confidence)
-        chance = _reference(references["random"], f"agree_{strategy['closest']}")
+        chance = _reference(references.get("random", []), f"agree_{strategy['closest']}")
         parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
         who = _WHO.get(condition.doctrine, f"Nations rewarded by `{condition.doctrine}`")
         parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy, chance)}**" + seed_split(by_seed))
         columns = {"learned": strategy, **references}
-        parts.append(markdown_table(["", *columns], _strategy_table(columns, acts, strategy["levels"]), "lrrr"))
+        table = _strategy_table(columns, acts, strategy["levels"])
+        parts.append(markdown_table(["", *columns], table, "l" + "r" * len(columns)))
         parts += _strategy_among_backgrounds(condition, among, rows_of, acts, confidence)
     if plotted and save is not None:
         names = {name: name[4:] for name in acts}  # the plot's legend: wait, attack, ...
@@ -464,16 +473,20 @@ def _strategy_among_backgrounds(
             _strategy_sentence(f"Among `{setting.background}` nations they", strategy, None) + seed_split(by_seed)
         )
         columns[f"learned among `{setting.background}`"] = strategy
-        columns[f"scripted among `{setting.background}`"] = rows_of(
-            condition.world, condition.name, "scripted", setting.name
-        )
+        scripted = rows_of(condition.world, condition.name, "scripted", setting.name)
+        if scripted:  # none for a doctrine that no scripted policy acts out
+            columns[f"scripted among `{setting.background}`"] = scripted
     if not columns:
         return []
     n_focal = among[0].n_focal
     levels = next(v for v in columns.values() if isinstance(v, dict))["levels"]
+    beside = (
+        " (beside them, the scripted focal baseline of their doctrine in the same worlds)"
+        if any(name.startswith("scripted") for name in columns)
+        else ""
+    )
     return [
-        f"**As {n_focal} focal nations among scripted ones** (beside them, the scripted focal baseline of their "
-        "doctrine in the same worlds). " + " ".join(sentences),
+        f"**As {n_focal} focal nations among scripted ones**{beside}. " + " ".join(sentences),
         markdown_table(["", *columns], _strategy_table(columns, acts, levels), "l" + "r" * len(columns)),
     ]
 
@@ -684,6 +697,13 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
     parts: list[str] = []
     claim_results: dict[str, list[dict[str, Any]]] = {}
     parts.append("## The essay's claims")
+    judged = sorted({name for claim in CLAIMS for name in claim.conditions})
+    if not set(judged) & set(design.doctrines):  # a table of n/a says less than one line
+        return [
+            *parts,
+            "Not judged: the claims compare the conditions " + ", ".join(f"`{name}`" for name in judged) + ", and "
+            "this experiment trains none of them (" + ", ".join(f"`{d}`" for d in design.doctrines) + ").",
+        ]
     for world, _point in worlds:
 
         def by_doctrine(
@@ -856,7 +876,8 @@ def returns_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str
         f"Self-play in `{design.scenario}`: the mean over a doctrine's nations of their own-doctrine episode return. "
         "`learned - X`: the learned mean minus baseline X's, with the one-sided p of a t test over seeds that the "
         "learned policies earn more (the baseline's mean taken as fixed). In self-play a power-maximiser's return is "
-        "nearly constant-sum (relative power), so only the security rows measure learning directly."
+        "nearly constant-sum (relative power), as is any return of shares alone: such rows say little of what was "
+        "learned, and the security rows (and those of doctrines of absolute gains) measure learning directly."
     )
     align = "ll" + "r" * (1 + 2 * len(baselines))
     header = ["condition", "doctrine", "learned", *baselines, *(f"learned - {b}" for b in baselines)]
