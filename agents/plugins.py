@@ -98,6 +98,16 @@ def doctrines_differ(recorded: Sequence[str] | None, imports: Sequence[str], wha
     )
 
 
+def source_digests(names: Sequence[str]) -> dict[str, str]:
+    """``{name: sha256 of its source file}`` of the modules ``names`` (imported here if they are not yet): what a
+    run or a cached evaluation records of the code its doctrines, scenarios and policies came from."""
+    digests = {}
+    for name in names:
+        file = getattr(import_plugin(name), "__file__", None)
+        digests[name] = hashlib.sha256(Path(file).read_bytes()).hexdigest() if file is not None else ""
+    return digests
+
+
 def import_plugin(name: str) -> ModuleType:
     """Import the module ``name``: a path ending in ``.py``, or a module name looked up from the current folder first
     (as ``python -m`` does), then the installed packages. A module is imported once per process, however often it

@@ -64,10 +64,10 @@ Doctrines, scenarios and policies of your own: register them in a module (:mod:`
 it in ``[experiment] imports`` (or ``--import MODULE``): the experiment and every worker import it first, so
 ``conditions = ["security", "prosperity"]`` trains and evaluates a doctrine of yours beside the built-in ones, and
 its scenarios and policies may be the training scenario, held-out scenarios, backgrounds, baselines or deviants. A
-doctrine with no scripted counterpart (defensive_realist stands for security, offensive_realist for power) has no
-``scripted`` baseline: its condition is played by the other baselines, and the report says it was not checked
-against the scripted realists. Cached evaluations of a condition are bound to the imported modules' source too (an
-edited doctrine is evaluated again); finished training runs are not: train an edited doctrine in another ``--out``.
+doctrine's scripted counterpart is the policy that acts it out (``Policy.doctrine``: defensive_realist for security,
+offensive_realist for power); a doctrine with none has no ``scripted`` baseline: its condition is played by the other
+baselines, and the report says it was not checked against the scripted realists. Runs record the modules' source
+digests: after an edit, a rerun on the same ``--out`` is refused, naming the module (train it in another ``--out``).
 Something registered otherwise, at run time in the launching process only, is unknown to the workers, and their task
 fails with a ``ValueError`` that names it and the registered choices.
 

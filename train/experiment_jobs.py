@@ -102,16 +102,10 @@ def _code_key(common: Mapping[str, Any]) -> dict[str, str]:
 
 @functools.cache
 def plugin_fingerprint(imports: tuple[str, ...]) -> str:
-    """A hash of the source files of the modules ``imports`` (imported here if they are not yet)."""
-    from agents.plugins import import_plugin
+    """A hash of the source files of the modules ``imports`` (:func:`agents.plugins.source_digests`)."""
+    from agents.plugins import source_digests
 
-    digest = hashlib.sha256()
-    for name in imports:
-        file = getattr(import_plugin(name), "__file__", None)
-        digest.update(name.encode())
-        if file is not None:
-            digest.update(Path(file).read_bytes())
-    return digest.hexdigest()[:16]
+    return hashlib.sha256(json.dumps(source_digests(imports)).encode()).hexdigest()[:16]
 
 
 #: The code that decides an evaluation row, relative to the repository: the rules, the scripted policies, the

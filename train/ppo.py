@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 import realism_env
-from agents.plugins import add_import_option, doctrines_differ, import_plugins
+from agents.plugins import add_import_option, doctrines_differ, import_plugins, source_digests
 from agents.policies import counterpart
 from realism_env import SCENARIOS, EnvConfig
 from realism_env.overrides import parse_override
@@ -286,9 +286,15 @@ def _algo(name: str) -> type:
 
 
 def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
-    """What ``config.json`` holds: the arguments, the full EnvConfig (JSON types) and the doctrines registered (the
-    doctrine one-hot's, which ``--import`` may widen)."""
-    record = {"args": asdict(args), "env_config": config.to_dict(), "doctrine_names": realism_env.doctrine_names()}
+    """What ``config.json`` holds: the arguments, the full EnvConfig (JSON types), the doctrines registered (the
+    doctrine one-hot's, which ``--import`` may widen) and the source digest of each ``--import`` module (its doctrines
+    are the run's rewards)."""
+    record = {
+        "args": asdict(args),
+        "env_config": config.to_dict(),
+        "doctrine_names": realism_env.doctrine_names(),
+        "import_sources": source_digests(args.imports),
+    }
     return json.loads(json.dumps(record))
 
 
@@ -303,6 +309,14 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
         f"--{k.replace('_', '-')}"
         for k in current["args"]
         if k not in RESUMABLE | CONFIG_ARGS and saved_args.get(k, defaults.get(k)) != current["args"][k]
+    ]
+    # A module of the user's edited since the run was made: its doctrines may reward otherwise (runs made before the
+    # digests were recorded are taken as they are).
+    saved_sources = saved.get("import_sources") or {}
+    diff += [
+        f"the source of --import {name}"
+        for name, digest in current.get("import_sources", {}).items()
+        if name in saved_sources and saved_sources[name] != digest
     ]
     # An EnvConfig field that ``saved`` lacks (added since) counts as its default, which is what the run had.
     config_defaults = {f.name: f.default for f in fields(EnvConfig)}
