@@ -421,6 +421,91 @@ def test_a_resume_after_a_crash_drops_the_tensorboard_steps_logged_past_its_chec
     assert steps == [k * ROLLOUT for k in range(1, 6)]
 
 
+def _stopped_run(tmp_path: Path, timesteps: int = 4 * ROLLOUT) -> Path:
+    """A run's folder as a run stopped at 2 rollouts leaves it (checkpoints, config.json, metrics.json, tb/)."""
+    assert run(tmp_path, "--checkpoint-every", str(ROLLOUT), timesteps=2 * ROLLOUT) == 0
+    (tmp_path / "model.pt").unlink()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    (tmp_path / "metrics.json").write_text(json.dumps({**metrics, "finished": False, "target_timesteps": timesteps}))
+    return tmp_path
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_run_whose_checkpoints_are_all_unreadable_is_refused_not_trained_again_over(tmp_path, capsys):
+    """Truncated checkpoints (a disk that filled, a copy cut short) are passed over for an older readable one; where
+    none is readable, --resume (or a start without it) once said "no checkpoint: starting afresh" and trained the run
+    again from step 0 over its metrics.json, checkpoints and TensorBoard logs."""
+    out = _stopped_run(tmp_path)
+    for path in sorted((out / "checkpoints").glob("ckpt_*.pt")):
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    before = _snapshot(out)
+    for extra in (["--resume"], []):
+        with pytest.raises(SystemExit) as stop:
+            run(out, *extra, timesteps=4 * ROLLOUT)
+        message = str(stop.value.code)
+        assert f"ckpt_{ROLLOUT:012d}.pt, ckpt_{2 * ROLLOUT:012d}.pt: truncated or corrupt" in message, message
+        assert f"valid: put back a readable checkpoint, or move {out / 'checkpoints'} away" in message
+        assert _snapshot(out) == before  # nothing of the run written over
+    # A readable older one is resumed from, and the resume names the newer one it passed over.
+    good = tmp_path / "good"
+    _stopped_run(good)
+    newest = good / "checkpoints" / f"ckpt_{2 * ROLLOUT:012d}.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])
+    capsys.readouterr()
+    assert run(good, "--resume", timesteps=4 * ROLLOUT) == 0
+    err = capsys.readouterr().err
+    assert f"note: {newest.name} in" in err and "cannot be read (truncated or corrupt): passed over" in err
+    assert f"from ckpt_{ROLLOUT:012d}.pt at {ROLLOUT} timesteps" in err
+
+
+def test_a_checkpoint_of_another_run_is_refused_and_leaves_the_run_as_it_was(tmp_path):
+    """A checkpoint copied in from another run (another network, doctrine or seed) once loaded half-way and failed with
+    torch's traceback, or, where the shapes matched, went on training the other run's weights under these settings.
+    A checkpoint now holds its run's record, and a resume compares it; one written before (no record) that does not
+    fit says so in a line."""
+    mine, other = _stopped_run(tmp_path / "mine"), tmp_path / "other"
+    assert run(other, "--net-arch", "32", "--seed", "3", timesteps=2 * ROLLOUT) == 0
+    foreign = sorted((other / "checkpoints").glob("ckpt_*.pt"))[-1]
+    target, _ = find_latest(mine / "checkpoints")  # the one a resume takes, replaced by the other run's
+    target.write_bytes(foreign.read_bytes())
+    before = _snapshot(mine)
+    refused = rf"{target.name} is the checkpoint of a different run \(it differs in --seed, --net-arch\); valid: "
+    with pytest.raises(SystemExit, match=refused + "the settings it was trained with"):
+        run(mine, "--resume", timesteps=4 * ROLLOUT)
+    assert _snapshot(mine) == before
+    # A checkpoint written before checkpoints held their run's record: the load fails in one line naming the file.
+    state = torch.load(target, weights_only=True)
+    del state["run_record"]
+    torch.save(state, target)
+    before = _snapshot(mine)
+    unfit = rf"{target.name} does not fit the run of these settings \(Error\(s\) in loading state_dict for Agent: "
+    with pytest.raises(SystemExit, match=unfit + r".*\); valid: the settings it was trained with, or move it"):
+        run(mine, "--resume", timesteps=4 * ROLLOUT)
+    assert _snapshot(mine) == before  # config.json among them: written only once a checkpoint has loaded
+
+
+def test_a_run_whose_config_json_is_unreadable_resumes_only_under_its_own_settings(tmp_path):
+    """An emptied config.json once let --resume take any settings: a security run's checkpoint went on training as
+    power, and power's settings were written over its config.json. The checkpoint's own record now decides; a
+    checkpoint without one (written before) and an unreadable config.json are refused."""
+    out = _stopped_run(tmp_path)
+    (out / "config.json").write_text("")
+    with pytest.raises(SystemExit, match="is the checkpoint of a different run .it differs in --doctrine"):
+        run(out, "--resume", "--doctrine", "power", timesteps=4 * ROLLOUT)
+    assert (out / "config.json").read_text() == ""
+    for path in (out / "checkpoints").glob("ckpt_*.pt"):  # as checkpoints written before they held the record
+        state = torch.load(path, weights_only=True)
+        del state["run_record"]
+        torch.save(state, path)
+    unreadable = r"config.json is unreadable \(empty, truncated or not a JSON object\), so the run in .* cannot be "
+    with pytest.raises(SystemExit, match=unreadable + "checked against these settings; valid: put back"):
+        run(out, "--resume", timesteps=4 * ROLLOUT)
+    assert (out / "config.json").read_text() == ""
+
+
 def test_loading_never_unpickles_arbitrary_objects(tmp_path):
     class Payload:
         def __reduce__(self):

@@ -612,3 +612,21 @@ def test_atomic_writes_leave_files_readable_as_a_plain_open_would(tmp_path: Path
         "model.pt",
         "report.md",
     ]
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    """A checkpoint copied in from another run (here a narrower network) once resumed in silence: SB3's load builds
+    the network the archive describes, so the run went on as the other one under this run's config.json. A
+    checkpoint now holds its run's record, and a resume compares it with the settings given."""
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for out, extra in ((mine, []), (other, ["--net-arch", "32"])):
+        result = run(["--timesteps", str(2 * ROLLOUT), "--out", str(out), *TINY, *extra])
+        assert result.returncode == 0, result.stderr[-2000:]
+    target, _ = find_latest(mine / "checkpoints")
+    target.write_bytes(find_latest(other / "checkpoints")[0].read_bytes())
+    config = (mine / "config.json").read_bytes()
+    result = run(["--timesteps", str(4 * ROLLOUT), "--out", str(mine), "--resume", *TINY])
+    assert result.returncode != 0
+    assert f"error: {target} is the checkpoint of a different run (it differs in --net-arch)" in result.stderr
+    assert "Traceback" not in result.stderr and (mine / "config.json").read_bytes() == config

@@ -267,6 +267,17 @@ def _split_arrays(state: dict[str, Any], prefix: str = "") -> tuple[dict[str, An
     return plain, arrays
 
 
+def unreadable_checkpoints(directory: Path, newer_than: int = -1) -> list[Path]:
+    """The checkpoints in ``directory`` past ``newer_than`` timesteps that cannot be read (truncated, corrupt, not
+    ours), oldest first: the ones :func:`find_latest` passed over. Temporary files are not checkpoints."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    steps = {path: checkpoint_steps(path) for path in directory.iterdir()}
+    named = sorted((path for path, n in steps.items() if n is not None and n > newer_than), key=steps.__getitem__)
+    return [path for path in named if read_checkpoint(path) is None]
+
+
 def find_latest(directory: Path) -> tuple[Path, dict[str, Any]] | None:
     """The newest readable checkpoint in ``directory`` as (path, train state), or None if there is none.
 

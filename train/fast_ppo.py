@@ -99,6 +99,7 @@ from train.kickstart import Teachers, kickstart_weight, parse_teachers
 from train.masked_categorical import MASKED_LOGIT, log_prob_and_entropy, mask_logits, sample_actions
 from train.population import MemberNetworks
 from train.ppo import (
+    RUN_RECORD,
     PPOArgs,
     _arg,
     _StopRequest,
@@ -1033,14 +1034,25 @@ def _run(
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", {**record, "versions": library_versions("torch")})
     torch.set_num_threads(args.torch_threads)
     trainer = Trainer(args, config)
     state: dict[str, Any] = {}
     if found is not None:
         path, state = found
-        trainer.load_state_dict(state)
+        try:
+            trainer.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as error:
+            # a checkpoint that does not say which run it is of (written before checkpoints did) and is not this
+            # run's: its network or worlds have another shape
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]  # torch's: a title, then each
+            first = " ".join(lines[:2]) or type(error).__name__
+            raise SystemExit(
+                f"error: {path} does not fit the run of these settings ({first}); valid: the settings it was trained "
+                f"with, or move it out of {path.parent} to resume from an earlier checkpoint, or another --out"
+            ) from None
         print(f"resuming {out} from {path.name} at {trainer.num_timesteps} timesteps", file=sys.stderr)
+    # written once the checkpoint has loaded: one that does not fit leaves the run's config.json as it was
+    atomic_write_json(out / "config.json", {**record, "versions": library_versions("torch")})
     resumed_at = trainer.num_timesteps if found is not None else None
     population = trainer.members > 1
     members_dir = Path(args.members_dir or args.out)
@@ -1131,6 +1143,7 @@ def _run(
         nonlocal checkpoint_bytes
         logged = {"members": [log.state() for log in logs]} if population else logs[0].state()
         extra = {**logged, "total_wall_time_s": wall_before + time.perf_counter() - start}
+        extra[RUN_RECORD] = record  # which run the checkpoint is of (train.ppo.check_run_dir)
         path = save_torch_checkpoint({**trainer.state_dict(), **extra}, checkpoints, keep=args.keep_checkpoints)
         checkpoint_bytes = path.stat().st_size
         return path

@@ -27,8 +27,10 @@ bit for bit (a checkpoint written on SIGTERM, mid-rollout, or before checkpoints
 fresh worlds of the run's map bank, and the resumed run's periodic checkpoints hold the episodes again); without a
 checkpoint it starts afresh. Re-running a finished run only reports it; ``--resume`` with a larger ``--timesteps``
 extends it. A resume takes the run's settings; its world is compared as the EnvConfig it resolves to, so ``--set``
-in another order or spelling (``--max-cycles 20`` for ``--set max_cycles=20``) is the same run. SIGTERM or Ctrl-C
-saves a checkpoint and exits with 128 + the signal number.
+in another order or spelling (``--max-cycles 20`` for ``--set max_cycles=20``) is the same run.
+A checkpoint holds its run's record, so one copied in from another run is refused by name, as is a run whose
+checkpoints are all unreadable (rather than trained again from step 0 over it). SIGTERM or Ctrl-C saves a checkpoint
+and exits with 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from train.checkpoint import (
     read_json,
     restore_rng,
     save_checkpoint,
+    unreadable_checkpoints,
 )
 from train.cli import dataclass_parser
 
@@ -397,6 +400,24 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
     saved = read_json(out / "config.json")
     previous = read_json(out / "metrics.json")
     found = find_latest(out / "checkpoints")
+    check_checkpoints(out, found)
+    if found is not None and isinstance(found[1].get(RUN_RECORD), dict):
+        # the checkpoint says which run it belongs to: one copied in from another run (or a config.json that no
+        # longer says what the run is) would otherwise load another run's weights under these settings, or fail
+        # half-way through loading them
+        diff = differences(found[1][RUN_RECORD], record, option_defaults(args))
+        if diff:
+            raise SystemExit(
+                f"error: {found[0]} is the checkpoint of a different run (it differs in {', '.join(diff)}); valid: "
+                "the settings it was trained with (only --timesteps and run-time options may change), or another --out"
+            )
+    elif saved is None and (out / "config.json").exists() and (found is not None or previous is not None):
+        # neither config.json nor the checkpoint (one written before checkpoints held their run's record) says what
+        # the run is: resuming would train it under whatever settings are given and write them over its config.json
+        raise SystemExit(
+            f"error: {out / 'config.json'} is unreadable (empty, truncated or not a JSON object), so the run in {out} "
+            "cannot be checked against these settings; valid: put back the run's config.json, or another --out"
+        )
     if saved is not None:  # checked before anything is written: config.json keeps the run's own record
         problem = doctrines_differ(saved.get("doctrine_names"), saved.get("args", {}).get("imports", ()), str(out))
         if problem is not None:
@@ -418,6 +439,27 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
     if args.resume and found is None:
         print(f"no checkpoint in {out / 'checkpoints'}: starting afresh", file=sys.stderr)
     return found if args.resume else None
+
+
+#: The key of a checkpoint's train state that holds its run's record (:func:`run_record`), checked on a resume.
+RUN_RECORD = "run_record"
+
+
+def check_checkpoints(out: Path, found: tuple[Path, dict[str, Any]] | None) -> None:
+    """Exit with a message where ``out/checkpoints`` holds checkpoints and none can be read: a resume (or a fresh
+    start) would begin again from step 0 and write over the run; say on stderr which newer ones ``found``, the
+    newest readable, passed over."""
+    directory = out / "checkpoints"
+    skipped = unreadable_checkpoints(directory, newer_than=-1 if found is None else found[1]["num_timesteps"])
+    names = ", ".join(path.name for path in skipped)
+    if found is None and skipped:
+        raise SystemExit(
+            f"error: no checkpoint in {directory} can be read ({names}: truncated or corrupt), so the run in {out} "
+            f"cannot go on from one; valid: put back a readable checkpoint, or move {directory} away to train the "
+            "run again from the start, or another --out"
+        )
+    if skipped:
+        print(f"note: {names} in {directory} cannot be read (truncated or corrupt): passed over", file=sys.stderr)
 
 
 def build_model(args: Args, env: Any) -> Any:
@@ -536,6 +578,7 @@ def train(args: Args, config: EnvConfig) -> int:
 
     def checkpoint(episodes: bool = True) -> Path:
         extra = {"logger": log.state_dict(), "total_wall_time_s": wall_before + time.perf_counter() - start}
+        extra[RUN_RECORD] = record  # which run the checkpoint is of (check_run_dir)
         if episodes:
             extra["episodes"] = episodes_state(model, env)
         return save_checkpoint(model, checkpoints, extra, env_rng=env.batch.random, keep=args.keep_checkpoints)
