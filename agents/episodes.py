@@ -124,10 +124,14 @@ class Episodes:
         advanced as episodes end."""
         rows: list[dict[str, Any]] = []
         for group in self.play(seeds):
+            returns = np.zeros((len(group.seeds), self.plan.config.n_nations))
             for turn in group.turns():
+                returns += turn.earned
                 if progress is not None:
                     progress.update(int(turn.ended.sum()))
-            rows += [self.row(group.log(k), seed, int(group.n_turns[k])) for k, seed in enumerate(group.seeds)]
+            rows += [
+                self.row(group.log(k), seed, int(group.n_turns[k]), returns[k]) for k, seed in enumerate(group.seeds)
+            ]
         return rows
 
     def returns(self, seeds: Sequence[int], progress: Any = None) -> np.ndarray:
@@ -143,9 +147,12 @@ class Episodes:
             totals.append(total)
         return np.concatenate(totals)
 
-    def row(self, log: EpisodeLog, seed: int, turns: int) -> dict[str, Any]:
-        """The row of an episode (its log, seed and length): its metrics, and their means by doctrine and by policy."""
+    def row(self, log: EpisodeLog, seed: int, turns: int, returns: np.ndarray | None = None) -> dict[str, Any]:
+        """The row of an episode (its log, seed and length): its metrics, and their means by doctrine and by policy,
+        with ``returns`` ([N], each nation's rewards summed under its doctrine) as the per-nation ``return``."""
         per_nation = {name: values[0] for name, values in batch_nation_metrics(log).items()}
+        if returns is not None:
+            per_nation = {"return": np.asarray(returns, dtype=float), **per_nation}
         row: dict[str, Any] = {"seed": int(seed), "turns": turns}
         row.update({name: float(values[0]) for name, values in batch_metrics(log).items()})
         row["by_doctrine"] = group_means(per_nation, self.plan.doctrines)

@@ -36,12 +36,13 @@ Options (``--help`` lists them all):
     An unknown field or a bad value stops the run with an error naming the field and the valid choices.
     ``doctrines`` is set with ``--doctrines``.
 ``--doctrines D``
-    The reward doctrine of each nation (``realism_env.DOCTRINES``: security, power): one name for all, or a
-    comma-separated list with one per nation. Doctrines decide rewards and how ``by_doctrine`` groups the nations;
-    scripted policies ignore rewards. By default each nation's doctrine follows its policy: ``offensive_realist``
-    -> ``power`` (Mearsheimer), every other policy -> ``security`` (Waltz; the status-quo, bandwagoning,
-    tit-for-tat and random nations have no claim to power maximisation). With ``--compare``, an explicit
-    ``--doctrines`` applies to both populations.
+    The reward doctrine of each nation (``realism_env.DOCTRINES``: security, power, and any registered with
+    ``--import``): one name for all, or a comma-separated list with one per nation. Doctrines decide each nation's
+    ``return`` and how ``by_doctrine`` groups the nations; scripted policies ignore rewards. By default each nation's
+    doctrine is the one its policy acts out (``Policy.doctrine``): ``offensive_realist`` -> ``power`` (Mearsheimer),
+    ``defensive_realist`` -> ``security`` (Waltz), a policy of yours -> the doctrine it names; any other policy ->
+    ``security`` (the status-quo, bandwagoning, tit-for-tat and random nations have no claim to power maximisation).
+    With ``--compare``, an explicit ``--doctrines`` applies to both populations.
 ``--confidence C``, ``--resamples R``
     Coverage (default 0.95) and number of resamples (default 2000) of the bootstrap intervals.
 ``--out PATH``
@@ -61,8 +62,9 @@ The report (``evaluate``; the JSON file holds the same with NaN as null)::
      "population": {"spec", "policies": [per nation], "doctrines": [per nation]},
      "bootstrap": {"method", "confidence", "n_resamples", "seed"}, "units": {metric: unit},
      "metrics": {METRIC: summary},                            # realism_env.METRICS, per episode
-     "by_doctrine": {doctrine: {NATION_METRIC: summary}},     # per episode, mean over the nations of the doctrine
-     "by_policy": {policy: {NATION_METRIC: summary}},         # the same, grouped by policy
+     "by_doctrine": {doctrine: {"return" | NATION_METRIC: summary}},  # per episode, mean over the doctrine's
+                                                              # nations; return: a nation's rewards summed
+     "by_policy": {policy: {"return" | NATION_METRIC: summary}},  # the same, grouped by policy
      "episodes": [{"seed", "turns", METRIC: value, ..., "by_doctrine": {...}, "by_policy": {...}}]}
 
 and with ``--compare`` (``compare``)::

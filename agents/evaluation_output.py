@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import realism_env
 from agents import stats
+from agents.evaluation_report import group_metrics
 from realism_env import atomic_write_bytes, jsonable
 
 
@@ -68,7 +68,7 @@ def format_report(result: Mapping[str, Any]) -> str:
         groups = result[key]
         if key == "by_policy" and same_groups:
             continue  # the policies partition the nations exactly as the doctrines do: the table would repeat
-        names = list(realism_env.NATION_METRICS)
+        names = group_metrics()
         rows = [(n, *(f"{_fmt(groups[g][n]['mean'])} {_interval(groups[g][n])}" for g in groups)) for n in names]
         parts.append(f"per nation, mean by {title} ({pct}):\n" + _rows_text(("metric", *groups), rows))
     return "\n\n".join(parts)

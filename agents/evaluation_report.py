@@ -20,9 +20,15 @@ def _summaries(rows: Sequence[Mapping[str, Any]], names: Sequence[str], boot: Ma
     return stats.summarize_rows(rows, names, boot["confidence"], boot["n_resamples"], boot["seed"])
 
 
+def group_metrics() -> list[str]:
+    """What ``by_doctrine`` and ``by_policy`` summarise per nation: ``return`` (the nation's rewards summed over the
+    episode, under its own doctrine), then every metric of ``realism_env.NATION_METRICS``."""
+    return ["return", *realism_env.NATION_METRICS]
+
+
 def _grouped(rows: Sequence[Mapping[str, Any]], key: str, boot: Mapping[str, Any]) -> dict[str, Any]:
     groups = dict.fromkeys(g for row in rows for g in row[key])
-    names = list(realism_env.NATION_METRICS)
+    names = group_metrics()
     return {g: _summaries([row[key].get(g, {}) for row in rows], names, boot) for g in groups}
 
 

@@ -71,7 +71,7 @@ def assert_report(report: dict, episodes: int, seed: int, doctrines: set[str]) -
         assert_summary(summary, episodes)
     assert set(report["by_doctrine"]) == doctrines
     for per_doctrine in report["by_doctrine"].values():
-        assert set(per_doctrine) == set(realism_env.NATION_METRICS)
+        assert set(per_doctrine) == {"return", *realism_env.NATION_METRICS}
         for summary in per_doctrine.values():
             assert_summary(summary, episodes)
     assert [row["seed"] for row in report["episodes"]] == [seed + k for k in range(episodes)]
@@ -205,9 +205,21 @@ def test_the_harness_records_the_world_it_reset_to() -> None:
     env.reset(seed=4)
     np.testing.assert_array_equal(log.owner[0, 0], env.world.owner[0])
     assert log.turn[0, 0] == 0 and log.n_turns == row["turns"] == 12
-    # the per-doctrine means of a row are the metrics module's own by_doctrine
+    # the per-doctrine means of a row are the metrics module's own by_doctrine, and the doctrines' mean returns
+    returns = {d: means.pop("return") for d, means in row["by_doctrine"].items()}
     assert jsonable(row["by_doctrine"]) == jsonable(episodes.group.recorder.by_doctrine())
     assert set(row["by_policy"]) == {"offensive_realist", "defensive_realist"}
+    # a nation's return is its rewards summed, as the PettingZoo env pays them in the same world
+    from agents import build_policies, rollout
+
+    env = realism_env.parallel_env(config=plan.config)
+    earned = dict.fromkeys(env.possible_agents, 0.0)
+    for transition in rollout(env, build_policies(env, list(plan.policies)), 4):
+        for nation, reward in transition.rewards.items():
+            earned[nation] += reward
+    for doctrine in ("power", "security"):
+        members = [earned[f"nation_{i}"] for i, d in enumerate(plan.doctrines) if d == doctrine]
+        assert returns[doctrine] == pytest.approx(np.mean(members), rel=1e-12)
 
 
 def test_progress_bar_counts_episodes_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -423,11 +435,11 @@ def test_a_run_that_fails_midway_leaves_the_old_file_intact(tmp_path: Path, monk
     real_row = Episodes.row
     calls = []
 
-    def failing_row(self: Episodes, recorder: object, seed: int, turns: int) -> dict:
+    def failing_row(self: Episodes, recorder: object, seed: int, turns: int, returns: object = None) -> dict:
         calls.append(seed)
         if len(calls) == 2:
             raise RuntimeError("simulated crash in episode 2")
-        return real_row(self, recorder, seed, turns)
+        return real_row(self, recorder, seed, turns, returns)
 
     monkeypatch.setattr(Episodes, "row", failing_row)
     with pytest.raises(RuntimeError, match="simulated crash"):

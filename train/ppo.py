@@ -262,7 +262,10 @@ def make_config(args: Args) -> EnvConfig:
     """The EnvConfig of a run: the scenario, then ``--max-cycles`` and ``--set`` overrides, then the doctrines."""
     overrides = dict(parse_override(item) for item in args.set)
     if "doctrines" in overrides:
-        raise ValueError("--set doctrines=... is not allowed; valid: choose them with --doctrine security|power|mixed")
+        raise ValueError(
+            f"--set doctrines=... is not allowed; valid: choose them with --doctrine {'|'.join(doctrine_choices())} "
+            "(every nation one doctrine, or mixed: security and power alternating)"
+        )
     if args.max_cycles is not None:
         if "max_cycles" in overrides:
             raise ValueError("the episode length is given twice; valid: --max-cycles N or --set max_cycles=N")
