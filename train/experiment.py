@@ -34,9 +34,10 @@ What it does:
    ``n_focal`` focal nations among a scripted background population (``focal_vs_<background>@<scenario>``, in the
    training scenario and the ``focal_heldout`` scenarios).
    The same settings are played by the *baselines*: ``scripted`` (the theories' own scripted agents in place of the
-   learned ones: defensive_realist for security, offensive_realist for power) and ``random`` (self-play settings
-   only). Each run's *deviations* (:mod:`train.deviation`) follow: in each of ``deviation_scenarios``, each of the
-   ``deviants`` takes one learned nation's place at a time in self-play, to see whether it would do better there.
+   learned ones: defensive_realist for security, offensive_realist for power, the policy that acts out a doctrine of
+   your own), and ``random`` or any other policy named (self-play settings only). Each run's *deviations*
+   (:mod:`train.deviation`) follow: in each of ``deviation_scenarios``, each of the ``deviants`` takes one learned
+   nation's place at a time in self-play, to see whether it would do better there.
 3. **Reports** in ``--out``: ``report.md`` (the claims table, per-condition metrics with 95% intervals over seeds,
    pairwise differences with Welch tests, embedded plots; statistics in :mod:`train.report`), ``results.csv`` (one
    row per evaluated episode), ``deviations.csv`` (one row per run, scenario and deviant), ``plots/*.png``,
@@ -108,7 +109,7 @@ missing [train] keys train.fast_ppo's defaults::
     backgrounds = ["offensive_realist", "defensive_realist"]   # scripted background populations
     n_focal = 3                         # learned nations among a background
     focal_heldout = ["bipolar"]         # focal settings in these held-out scenarios too (default: none)
-    baselines = ["scripted", "random"]  # baseline populations played in the same settings
+    baselines = ["scripted", "random"]  # baseline populations in the same worlds (all but scripted: self-play only)
     deterministic = true                # learned nations play their greedy choice (false: sample)
     greedy = "act_then_target"          # the most likely arms level and act, then its most likely target ("flat":
                                         # the most likely single action, which favours acts with few targets)

@@ -56,7 +56,10 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
     "backgrounds": ("list[str]", "scripted background populations for focal evaluation (agents.POLICIES)"),
     "n_focal": ("int", "learned (focal) nations among a background population"),
     "focal_heldout": ("list[str]", "held-out scenarios where the focal settings are played too"),
-    "baselines": ("list[str]", "baseline populations: scripted, random (or any agents.POLICIES name)"),
+    "baselines": (
+        "list[str]",
+        "baseline populations: scripted (every setting), random or any agents.POLICIES name (self-play settings)",
+    ),
     "deterministic": ("bool", "learned nations play their greedy choice (false: sample)"),
     "greedy": (
         "str",
