@@ -110,7 +110,7 @@ from agents.evaluation_report import bootstrap_settings, paired_report, report, 
 from agents.plugins import add_import_option, import_plugins
 from agents.policies import POLICIES
 from agents.population import CONFIG_TYPES, format_choices, make_plan
-from realism_env import parse_override
+from realism_env import parse_overrides
 
 # --------------------------------------------------------------------------------------------------
 # Python API
@@ -279,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        overrides = dict(parse_override(text) for text in args.overrides)
+        overrides = parse_overrides(args.overrides)
         common = {
             "scenario": args.scenario,
             "overrides": overrides,

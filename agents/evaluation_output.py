@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -119,5 +120,13 @@ def check_out_path(option: str, path: str | os.PathLike[str]) -> None:
     does not exist."""
     if Path(path).is_dir():
         raise ValueError(f"{option} {str(path)!r} is a folder; valid: a file path in it, e.g. {Path(path) / 'out'}")
-    if not Path(path).resolve().parent.is_dir():
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
         raise ValueError(f"{option} {str(path)!r}: folder {str(Path(path).parent)!r} does not exist")
+    try:  # a folder this process cannot write in (no permission, read-only): said now, not after the work
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise ValueError(
+            f"{option} {str(path)!r}: cannot write in folder {str(folder)!r} ({error.strerror or error}); valid: a "
+            "file in a folder you can write to"
+        ) from None

@@ -43,7 +43,7 @@ from agents.evaluate import add_episode_options
 from agents.evaluation_output import check_out_path
 from agents.plugins import import_plugins
 from agents.population import make_plan
-from realism_env import atomic_write_bytes, parse_override
+from realism_env import atomic_write_bytes, parse_overrides
 
 #: Where the episode log goes in the template.
 PLACEHOLDER = "__EPISODE_JSON__"
@@ -140,11 +140,21 @@ def build_parser(
 
 
 def check_out_paths(args: argparse.Namespace) -> None:
-    """Raise ValueError when a file to write is a folder, or its folder does not exist (before any episode is
-    played)."""
+    """Raise ValueError when a file to write is a folder, or its folder does not exist, or when two options name one
+    file: the page and the log would overwrite each other, and a page written over ``--from-log`` would destroy the
+    log it is made of (before any episode is played)."""
     for option, path in (("--out", args.out), ("--log", args.log)):
         if path is not None:
             check_out_path(option, path)
+    named = [(option, path) for option, path in (("--out", args.out), ("--log", args.log)) if path is not None]
+    named += [("--from-log", args.from_log)] if getattr(args, "from_log", None) is not None else []
+    for k, (option, path) in enumerate(named):
+        for other, other_path in named[:k]:
+            if Path(path).resolve() == Path(other_path).resolve():
+                raise ValueError(
+                    f"{other} and {option} both name {path}: one would overwrite the other; valid: another file for "
+                    f"{option if option != '--from-log' else other}"
+                )
 
 
 def write_outputs(document: Mapping[str, Any], args: argparse.Namespace) -> None:
@@ -204,7 +214,7 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
         return document
     if args.population is None:
         raise ValueError("give --population (or --from-log)")
-    overrides = dict(parse_override(text) for text in args.overrides)
+    overrides = parse_overrides(args.overrides)
     options = {"overrides": overrides, "max_cycles": args.max_cycles, "doctrines": args.doctrines}
     return record_episode(args.population, args.scenario, args.seed, **options, title=args.title)
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import platform
 import sys
@@ -442,6 +443,14 @@ def main(argv: list[str] | None = None) -> list[Row]:
         args.warmup = args.max_cycles
     if min(args.worlds) < 1 or min(args.max_cycles, args.min_steps) < 1 or args.seconds <= 0 or args.warmup < 0:
         parser.error("--worlds, --max-cycles and --min-steps must be >= 1, --seconds > 0 and --warmup >= 0")
+    if not math.isfinite(args.seconds):  # NaN passed the check above and timed nothing; infinity never ends
+        parser.error(f"--seconds {args.seconds} is invalid; valid: a finite number > 0")
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed} is invalid; valid: an integer >= 0")
+    try:  # the episode length the scenario can hold: EnvConfig names the limit
+        realism_env.EnvConfig.from_scenario(args.scenario, max_cycles=args.max_cycles)
+    except ValueError as error:
+        parser.error(str(error))
     backends = usable_backends(args.backend, args.device, args.dtype)
     if not backends:
         parser.error("no backend can run here (see the messages above)")

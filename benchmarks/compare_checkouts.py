@@ -118,6 +118,14 @@ def main(argv: list[str] | None = None) -> float:
     for name in ("worlds", "rounds", "episodes", "max_cycles"):
         if getattr(args, name) < 1:
             raise SystemExit(f"error: --{name.replace('_', '-')} {getattr(args, name)} is invalid; valid: 1 or more")
+    if args.seed < 0:
+        raise SystemExit(f"error: --seed {args.seed} is invalid; valid: an integer >= 0")
+    import realism_env  # this checkout's, to check the world here rather than in a worker's traceback
+
+    try:
+        realism_env.EnvConfig.from_scenario(args.scenario, max_cycles=args.max_cycles)
+    except ValueError as error:
+        raise SystemExit(f"error: --scenario {args.scenario} --max-cycles {args.max_cycles}: {error}") from None
     roots = {"this checkout": HERE, "reference": check_checkout(args.reference)}
     print(
         f"{args.backend} WorldBatch.step, {args.worlds} worlds of {args.scenario}, {args.episodes} episodes of "

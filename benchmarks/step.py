@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> dict[str, float | list[float]]:
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.chunk < 1:
         parser.error(f"--rounds and --chunk must be >= 1; got {args.rounds} and {args.chunk}")
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed} is invalid; valid: an integer >= 0")
     from mpe2 import simple_spread_v3
 
     result = compare(

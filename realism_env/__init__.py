@@ -60,7 +60,7 @@ from realism_env.metrics import (
     metric_table,
 )
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
-from realism_env.overrides import format_value, parse_override, parse_value
+from realism_env.overrides import format_value, parse_override, parse_overrides, parse_value
 from realism_env.registration import register_gymnasium, register_pettingzoo
 from realism_env.seeded import SeededWorlds
 from realism_env.step import BatchStep
@@ -88,6 +88,7 @@ __all__ = [
     "group_means",
     "format_value",
     "parse_override",
+    "parse_overrides",
     "parse_value",
     "BACKENDS",
     "array_namespace",

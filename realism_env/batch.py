@@ -249,6 +249,8 @@ class WorldBatch:
         """Continue the worlds of :meth:`state_dict`, saved from a batch of the same config, size, seed (the map bank)
         and dtype; its arrays may be numpy arrays or tensors on any device. A state of another batch raises
         ``ValueError`` naming what differs; nothing of this batch changes then."""
+        if not isinstance(state, Mapping):
+            raise ValueError(f"state={type(state).__name__} is invalid; valid: a WorldBatch.state_dict()")
         missing = [key for key in ("world", "map_index", "random", "backend", "map_bank") if key not in state]
         if missing:
             raise ValueError(f"the state lacks {missing}; valid: a WorldBatch.state_dict()")

@@ -63,6 +63,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="print only the summaries, not every turn")
     args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error(f"--episodes {args.episodes} is invalid; valid: an integer >= 1")
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed} is invalid; valid: an integer >= 0")
+    try:  # the episode length the scenario can hold (EnvConfig names the field and its valid range)
+        realism_env.EnvConfig.from_scenario(args.scenario, max_cycles=args.max_cycles, doctrines=args.doctrines)
+    except ValueError as error:
+        parser.error(str(error))
     for episode in range(args.episodes):
         seed = args.seed + episode
         summary = run_episode(args.scenario, seed, args.max_cycles, args.doctrines, args.quiet)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
@@ -10,7 +11,7 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from realism_env.actions import N_ACTS, Act, checked_action, n_actions
-from realism_env.backend import NumpyRandom, resolve_backend
+from realism_env.backend import NumpyRandom, resolve_backend, seed_sequence
 from realism_env.config import EnvConfig
 from realism_env.doctrines import terms_per_nation
 from realism_env.draws import draw_perception, draw_step
@@ -257,7 +258,8 @@ class RealismEnv(ParallelEnv):
     # ---------------------------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         if seed is not None or self._rng is None:
-            self._rng = np.random.default_rng(seed)
+            # seed_sequence names a bad seed (-1, 1.5, "1") where numpy would raise without naming it
+            self._rng = np.random.default_rng(seed_sequence(seed))
         self.world = generate_world(self.config, self._rng)
         self._derived = derive(self.world, self._spec)
         self._mask = mask_of(self._derived.validity, self._spec.rules)
@@ -346,6 +348,10 @@ class RealismEnv(ParallelEnv):
         """[1, N] flat actions; a live nation without an action keeps its arms level and waits."""
         n_targets = self.config.n_nations - 1
         flat = [(level * N_ACTS + _WAIT) * n_targets for level in self.world.arms_level[0].tolist()]
+        if not isinstance(actions, Mapping):
+            raise ValueError(
+                f"actions={actions!r} is invalid; valid: a dict {{agent: action}} over {', '.join(self.agents)}"
+            )
         acting = set(self.agents)
         for agent, action in actions.items():
             if agent not in acting:

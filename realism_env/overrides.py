@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import types
 import typing
+from collections.abc import Iterable
 from typing import Any
 
 from realism_env.config import EnvConfig
@@ -85,6 +86,21 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not field:
         raise ValueError(f"--set {text!r} is invalid; valid: FIELD=VALUE with FIELD one of {_choices(_CONFIG_TYPES)}")
     return field, parse_value(field, value)
+
+
+def parse_overrides(texts: Iterable[str]) -> dict[str, Any]:
+    """Every ``--set`` of a command line -> ``{field: typed value}``; a field set twice raises ``ValueError`` naming
+    it and both values (the last would win in silence, and a typo in one of them would go unnoticed)."""
+    overrides: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for text in texts:
+        field, value = parse_override(text)
+        if field in overrides:
+            raise ValueError(
+                f"--set {text!r}: {field} is already set by --set {given[field]!r}; valid: each field once"
+            )
+        overrides[field], given[field] = value, text
+    return overrides
 
 
 def format_value(value: Any) -> str:

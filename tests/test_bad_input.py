@@ -6,6 +6,8 @@ where it is installed)."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -467,3 +469,239 @@ def test_an_unknown_doctrine_in_the_config_of_a_batch_raises_listing_the_doctrin
     assert "'test_transient'" in str(error.value)
     _assert_lists(str(error.value), ["power", "security"])
     _assert_lists(str(error.value), ["power", "security"])
+
+
+# ------------------------------------------------------------------------------------------------
+# The API beyond actions: seeds, the actions' container, a state to load
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "1"], ids=repr)
+def test_a_bad_reset_seed_raises_naming_the_seed(seed):
+    env = realism_env.parallel_env()
+    with pytest.raises(ValueError, match=rf"seed={re.escape(repr(seed))} is invalid; valid: None, an integer >= 0"):
+        env.reset(seed=seed)
+
+
+def test_actions_that_are_not_a_dict_raise_naming_the_agents():
+    env = realism_env.parallel_env(n_nations=3)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions=\[0, 0, 0\] is invalid; valid: a dict .*nation_0, nation_1"):
+        env.step([0, 0, 0])
+
+
+def test_loading_a_state_that_is_not_a_mapping_raises():
+    batch = WorldBatch(EnvConfig(max_cycles=10), n_worlds=2)
+    batch.reset()
+    with pytest.raises(ValueError, match="state=NoneType is invalid; valid: a WorldBatch.state_dict"):
+        batch.load_state_dict(None)
+
+
+# ------------------------------------------------------------------------------------------------
+# The command lines: a user's mistake is a message (exit status 2), never a traceback, and nothing written is lost
+# ------------------------------------------------------------------------------------------------
+
+
+def _refused(capsys: pytest.CaptureFixture, main, argv, *expected: str) -> str:
+    """Run ``main(argv)``: it must exit with an error whose message holds each of ``expected``."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    message = capsys.readouterr().err + str(exit_.value.code if not isinstance(exit_.value.code, int) else "")
+    assert exit_.value.code not in (0, None), message
+    for text in expected:
+        assert text in message, message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--episodes", "0"], "--episodes 0 is invalid; valid: an integer >= 1"),
+        (["--episodes", "-1"], "--episodes -1 is invalid"),
+        (["--seed", "-1"], "--seed -1 is invalid; valid: an integer >= 0"),
+        (["--max-cycles", "0"], "EnvConfig.max_cycles=0 is invalid; valid: an integer >= 1"),
+        (["--max-cycles", "100000000"], "valid: an integer from 1 to 23,437"),
+    ],
+)
+def test_the_demo_refuses_bad_numbers(capsys, argv, expected):
+    from realism_env import demo
+
+    _refused(capsys, demo.main, [*argv, "--quiet"], expected)
+
+
+def test_a_field_set_twice_is_refused_naming_both():
+    with pytest.raises(ValueError, match=r"--set 'max_cycles=6': max_cycles is already set by --set 'max_cycles=5'"):
+        realism_env.parse_overrides(["max_cycles=5", "max_cycles=6"])
+    assert realism_env.parse_overrides(["max_cycles=5", "conquest_payoff=0.5"]) == {
+        "max_cycles": 5,
+        "conquest_payoff": 0.5,
+    }
+
+
+def test_every_tool_refuses_a_field_set_twice(capsys, tmp_path):
+    from agents import evaluate as agents_evaluate
+    from train import fast_ppo
+
+    twice = ["--set", "conquest_payoff=0.1", "--set", "conquest_payoff=0.2"]
+    argv = ["--population", "random", "--episodes", "1", "--max-cycles", "2", "--quiet", *twice]
+    _refused(capsys, agents_evaluate.main, argv, "conquest_payoff is already set", "each field once")
+    _refused(capsys, fast_ppo.parse_args, ["--out", str(tmp_path / "run"), *twice], "conquest_payoff is already set")
+
+
+def test_a_replay_written_over_the_log_it_reads_is_refused_and_the_log_kept(capsys, tmp_path):
+    from agents import replay
+
+    log = tmp_path / "episode.json"
+    replay.main(["--population", "random", "--max-cycles", "2", "--out", str(tmp_path / "a.html"), "--log", str(log)])
+    before = log.read_bytes()
+    _refused(capsys, replay.main, ["--out", str(log), "--from-log", str(log)], "--out and --from-log both name")
+    assert log.read_bytes() == before
+    page = tmp_path / "b.html"
+    argv = ["--population", "random", "--max-cycles", "2", "--out", str(page), "--log", str(tmp_path / "." / "b.html")]
+    _refused(capsys, replay.main, argv, "--out and --log both name", "valid: another file for --log")
+    assert not page.exists()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs a folder no one can create files in (/proc)")
+def test_an_output_in_a_folder_that_cannot_be_written_is_refused_before_the_work():
+    from agents.evaluation_output import check_out_path
+
+    with pytest.raises(ValueError, match=r"--out '/proc/x.json': cannot write in folder '/proc'"):
+        check_out_path("--out", "/proc/x.json")
+
+
+def test_a_run_folder_with_a_broken_config_or_model_is_named(tmp_path):
+    from train.learned import RunInfo, load_network
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.pt").write_bytes(b"not a model")
+    for text in ("{bad", '{"args": 3}', "[1, 2]"):
+        (run / "config.json").write_text(text)
+        with pytest.raises(ValueError, match=rf"{re.escape(str(run / 'config.json'))} is not the config.json of a"):
+            RunInfo.read(run)
+    with pytest.raises(ValueError, match=rf"{re.escape(str((run / 'model.pt').resolve()))} cannot be read as the"):
+        load_network(run / "model.pt", "fast_ppo")
+
+
+def test_deviation_refuses_a_bad_seed_a_run_named_twice_and_an_output_folder(capsys, tmp_path):
+    from train import deviation
+
+    run = str(tmp_path / "run")
+    _refused(capsys, deviation.main, ["--model", run, "--seed", "-1"], "--seed -1 is invalid; valid: an integer >= 0")
+    _refused(capsys, deviation.main, ["--model", run, run + "/"], "twice; valid: each run once")
+    _refused(capsys, deviation.main, ["--model", run, "--out", str(tmp_path)], "is a folder; valid: a file path")
+
+
+def test_a_seed_the_trainers_cannot_take_is_refused(capsys, tmp_path):
+    from train import fast_ppo, ppo
+
+    out = ["--out", str(tmp_path / "run")]
+    _refused(capsys, ppo.parse_args, [*out, "--seed", str(2**32)], f"--seed={2**32} is invalid; valid: an integer")
+    _refused(capsys, fast_ppo.parse_args, [*out, "--seed", str(10**20)], "valid: an integer from 0 to 4294967295")
+    argv = [*out, "--seed", str(2**32 - 1), "--population", "2"]
+    _refused(capsys, fast_ppo.parse_args, argv, "gives seeds above 4294967295")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--gamma", "2"], "--gamma=2.0 is invalid; valid: in (0.0, 1.0]"),
+        (["--learning-rate", "nan"], "--learning-rate=nan is invalid; valid: a finite number > 0"),
+        (["--clip-coef", "-1"], "--clip-coef=-1.0 is invalid"),
+        (["--seed", "-1"], "--seed=-1 is invalid"),
+    ],
+)
+def test_cleanrl_ppo_refuses_numbers_out_of_range(capsys, argv, expected):
+    from train import cleanrl_ppo
+
+    _refused(capsys, cleanrl_ppo.parse_args, argv, expected)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--gamma", "5"], "--gamma=5.0 is invalid"),
+        (["--lr", "nan"], "--lr=nan is invalid; valid: a finite number > 0"),
+        (["--seed", "-1"], "--seed=-1 is invalid"),
+        (["--address", "bogus"], "--address 'bogus' is invalid; valid: empty (a local Ray instance), auto, or HOST"),
+    ],
+)
+def test_rllib_ppo_refuses_bad_arguments_before_ray_starts(capsys, tmp_path, argv, expected):
+    from train import rllib_ppo
+
+    _refused(capsys, rllib_ppo.parse_args, [*argv, "--out", str(tmp_path / "rl")], expected)
+
+
+def test_the_benchmarks_refuse_bad_arguments_before_measuring(capsys, tmp_path):
+    from benchmarks import batch, compare_checkouts, step
+    from train import throughput_benchmark
+
+    _refused(capsys, throughput_benchmark.main, ["--device", "tpu"], "--device='tpu' is invalid; valid: cpu")
+    _refused(capsys, throughput_benchmark.main, ["--seed", "-1"], "--seed=-1 is invalid")
+    _refused(capsys, throughput_benchmark.main, ["--json", str(tmp_path)], "--json", "is a folder")
+    _refused(capsys, step.main, ["--seed", "-1"], "--seed -1 is invalid")
+    for argv, expected in (
+        (["--seconds", "nan"], "--seconds nan is invalid; valid: a finite number > 0"),
+        (["--seconds", "inf"], "--seconds inf is invalid"),
+        (["--seed", "-1"], "--seed -1 is invalid"),
+        (["--max-cycles", "100000000"], "EnvConfig.max_cycles=100000000 is invalid"),
+    ):
+        _refused(capsys, batch.main, ["--backend", "numpy", *argv], expected)
+    here = str(Path(__file__).resolve().parents[1])
+    for argv, expected in (
+        (["--scenario", "mars"], "unknown scenario 'mars'; valid:"),
+        (["--seed", "-1"], "--seed -1 is invalid"),
+        (["--max-cycles", "100000000"], "EnvConfig.max_cycles=100000000 is invalid"),
+    ):
+        message = _refused(capsys, compare_checkouts.main, ["--reference", here, *argv], expected)
+        assert "Traceback" not in message
+
+
+# ------------------------------------------------------------------------------------------------
+# Experiment presets: what the evaluation needs is checked before anything trains
+# ------------------------------------------------------------------------------------------------
+
+_TINY_PRESET = """
+[experiment]
+conditions = ["security"]
+seeds = [0]
+workers = 1
+[train]
+timesteps = 1000
+max_cycles = 10
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("[evaluate]\nmax_cycles = 100000000\n", "EnvConfig.max_cycles=100000000 is invalid"),
+        (
+            "[env]\nn_nations = 4\n[evaluate]\nheldout = []\nfocal_heldout = []\nbackgrounds = []\n"
+            'deviation_scenarios = ["bipolar"]\n',
+            "(evaluation in bipolar, 10 turns an episode)",
+        ),
+    ],
+    ids=["eval-max-cycles", "deviation-scenario"],
+)
+def test_a_preset_whose_evaluation_cannot_run_is_refused_up_front(tmp_path, extra, expected):
+    from train.experiment_presets import PresetError, load_preset, resolve
+
+    path = tmp_path / "p.toml"
+    path.write_text(_TINY_PRESET + extra)
+    with pytest.raises(PresetError) as error:
+        resolve(load_preset(path=path))
+    assert expected in str(error.value)
+
+
+def test_a_preset_file_that_is_not_text_or_has_huge_seeds_is_refused(tmp_path):
+    from train.experiment_presets import PresetError, load_preset, resolve
+
+    path = tmp_path / "p.toml"
+    path.write_bytes(b"\xff\xfe[experiment]")
+    with pytest.raises(PresetError, match="is not a text file"):
+        load_preset(path=path)
+    path.write_text("[experiment]\nseeds = [9223372036854775807]\n")
+    with pytest.raises(PresetError, match=r"seeds = \[9223372036854775807\] is invalid; valid: distinct integers from"):
+        resolve(load_preset(path=path))

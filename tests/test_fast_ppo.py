@@ -527,7 +527,7 @@ def test_loading_never_unpickles_arbitrary_objects(tmp_path):
         ("--device", "quantum", "--device='quantum' is invalid; valid: cpu, cuda, cuda:N"),
         ("--device", "auto", "--device='auto' is invalid; valid: cpu, cuda, cuda:N"),
         ("--device", "meta", "--device='meta' is invalid; valid: cpu, cuda, cuda:N"),  # a torch device, not a trainer's
-        ("--seed", "-1", "--seed=-1 is invalid; valid: an integer >= 0"),
+        ("--seed", "-1", "--seed=-1 is invalid; valid: an integer from 0 to 4294967295"),
         ("--learning-rate", "inf", "--learning-rate=inf is invalid; valid: a finite number > 0"),
         ("--ent-coef", "nan", "--ent-coef=nan is invalid; valid: a finite number >= 0"),
         ("--set", "max_cycles=80", "the episode length is given twice; valid: --max-cycles N or --set max_cycles=N"),

@@ -45,6 +45,7 @@ from torch.distributions.categorical import Categorical
 
 import realism_env
 from realism_env import EnvConfig, atomic_write_bytes
+from train.cli import check_numbers
 
 
 @dataclass
@@ -135,6 +136,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     ):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is invalid; valid: an integer >= 1")
+    try:
+        check_numbers(
+            args,
+            unit=("gamma", "gae_lambda"),
+            positive=("learning_rate", "clip_coef", "max_grad_norm"),
+            non_negative=("ent_coef", "vf_coef"),
+        )
+    except ValueError as error:
+        parser.error(str(error))
     if args.out and Path(args.out).is_file():
         parser.error(f"--out {args.out} is a file; valid: a folder")
     try:

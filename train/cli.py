@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import math
 import textwrap
 import types
 from dataclasses import fields
@@ -19,6 +20,39 @@ def field_docs(cls: type) -> dict[str, str]:
         for node, after in zip(body, body[1:], strict=False)
         if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
     }
+
+
+#: The largest seed a run takes: stable-baselines3 seeds numpy's legacy generator, which takes 0 .. 2**32 - 1 (torch's
+#: takes less than 2**64); a larger one failed with a traceback after the run had started.
+MAX_SEED = 2**32 - 1
+
+
+def check_numbers(
+    args: Any,
+    *,
+    seed: str | None = "seed",
+    unit: tuple[str, ...] = (),
+    positive: tuple[str, ...] = (),
+    non_negative: tuple[str, ...] = (),
+) -> None:
+    """Raise ``ValueError`` naming the ``--flag`` of the first field of ``args`` out of its range: ``seed`` 0 ..
+    :data:`MAX_SEED`; ``unit`` fields (a discount, a GAE lambda) in (0, 1]; ``positive`` fields finite and > 0;
+    ``non_negative`` ones finite and >= 0 (NaN and infinity are refused everywhere: they train nothing)."""
+
+    def flag(name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+    if seed is not None and not 0 <= getattr(args, seed) <= MAX_SEED:
+        raise ValueError(f"{flag(seed)}={getattr(args, seed)} is invalid; valid: an integer from 0 to {MAX_SEED}")
+    for name in unit:
+        if not 0.0 < getattr(args, name) <= 1.0:
+            raise ValueError(f"{flag(name)}={getattr(args, name)} is invalid; valid: in (0.0, 1.0]")
+    for names, strictly in ((positive, True), (non_negative, False)):
+        for name in names:
+            value = getattr(args, name)
+            if not math.isfinite(value) or value < 0 or (strictly and value == 0):
+                valid = "a finite number > 0" if strictly else "a finite number >= 0"
+                raise ValueError(f"{flag(name)}={value} is invalid; valid: {valid}")
 
 
 def _one_of(choices: tuple[str, ...], advice: str) -> Any:

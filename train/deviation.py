@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from agents.episodes import Episodes
+from agents.evaluation_output import check_out_path
 from agents.plugins import add_import_option, import_plugins
 from agents.policies import POLICIES
 from agents.population import make_plan
@@ -224,6 +225,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes {args.episodes} is invalid; valid: an integer >= 1")
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed} is invalid; valid: an integer >= 0")
+    resolved = [Path(run_dir).resolve() for run_dir in args.model]
+    repeated = next((run_dir for k, run_dir in enumerate(args.model) if resolved[k] in resolved[:k]), None)
+    if repeated is not None:  # one run counted twice would narrow the interval over runs
+        parser.error(f"--model names {repeated} twice; valid: each run once")
+    if args.out is not None and Path(args.out).resolve().parent.is_dir():  # a missing folder is made when written
+        try:
+            check_out_path("--out", args.out)
+        except ValueError as error:
+            parser.error(str(error))
     for run_dir in args.model:
         try:
             RunInfo.read(run_dir)  # a finished run whose doctrines and scenario are registered here

@@ -60,7 +60,7 @@ from agents.evaluation_output import check_out_path
 from agents.plugins import add_import_option, import_plugins
 from agents.policies import POLICIES
 from agents.population import make_plan
-from realism_env import SCENARIOS, parse_override
+from realism_env import SCENARIOS, parse_overrides
 from train.checkpoint import atomic_write_json
 from train.learned import (
     GREEDY_CHOICES,
@@ -354,7 +354,7 @@ def _check(args: argparse.Namespace) -> dict[str, Any]:
     unknown = [name for name in args.metrics if name not in realism_env.NATION_METRICS]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; valid: {', '.join(realism_env.NATION_METRICS)}")
-    overrides = dict(parse_override(text) for text in args.overrides)
+    overrides = parse_overrides(args.overrides)
     resolved = [Path(run_dir).resolve() for run_dir in args.model]
     repeated = next((run_dir for k, run_dir in enumerate(args.model) if resolved[k] in resolved[:k]), None)
     if repeated is not None:  # one run counted twice would narrow the interval over runs

@@ -20,7 +20,7 @@ from realism_env import SCENARIOS, EnvConfig
 from train.experiment_design import Design
 from train.fast_ppo import Args, check_args
 from train.learned import GREEDY_CHOICES
-from train.ppo import DOCTRINE_CHOICES, doctrine_choices, make_config
+from train.ppo import DOCTRINE_CHOICES, MAX_SEED, doctrine_choices, make_config
 
 try:
     import tomllib
@@ -183,6 +183,8 @@ def load_preset(name: str | None = None, path: str | os.PathLike[str] | None = N
         raw = tomllib.loads(Path(path).read_text())
     except OSError as error:
         raise PresetError(f"cannot read preset file {path}: {error}") from None
+    except UnicodeDecodeError as error:
+        raise PresetError(f"{path} is not a text file ({error}); valid: a preset in TOML, UTF-8") from None
     except tomllib.TOMLDecodeError as error:
         raise PresetError(f"{path} is not valid TOML: {error}") from None
     for key in raw:
@@ -259,8 +261,8 @@ def resolve(raw: Mapping[str, Any]) -> Design:
             f"valid: distinct names from {', '.join(doctrine_choices())}{own}"
         )
     seeds = experiment["seeds"]
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise PresetError(f"[experiment] seeds = {seeds!r} is invalid; valid: distinct integers >= 0")
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) > MAX_SEED:
+        raise PresetError(f"[experiment] seeds = {seeds!r} is invalid; valid: distinct integers from 0 to {MAX_SEED}")
     if experiment["workers"] < 1:
         raise PresetError(f"[experiment] workers = {experiment['workers']} is invalid; valid: an integer >= 1")
     # a listed name twice would evaluate its settings twice and count their rows twice
@@ -311,14 +313,21 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     n_nations = None
     for condition in design.conditions:
         args = design.args(condition, design.seeds[0], Path("."))
+        point = f" (sweep point {dict(condition.point)})" if condition.point else ""
         try:
             check_args(args)
             config = make_config(args)
-            for setting in design.settings:
-                EnvConfig.from_scenario(setting.scenario, **design.overrides(condition))
         except ValueError as error:
-            where = f" (sweep point {dict(condition.point)})" if condition.point else ""
-            raise PresetError(f"{error}{where}") from None
+            raise PresetError(f"{error}{point}") from None
+        # the evaluation's worlds too, with the evaluation's episode length: a world it cannot build would otherwise
+        # fail only after every run had trained
+        scenarios = [setting.scenario for setting in design.settings] + design.deviation_scenarios
+        for scenario in dict.fromkeys(scenarios):
+            try:
+                EnvConfig.from_scenario(scenario, **design.overrides(condition), max_cycles=design.eval_max_cycles)
+            except ValueError as error:
+                where = f" (evaluation in {scenario}, {design.eval_max_cycles} turns an episode)"
+                raise PresetError(f"{error}{where}{point}") from None
         n_nations = config.n_nations
     if n_nations is not None and not 1 <= evaluate["n_focal"] < n_nations and evaluate["backgrounds"]:
         raise PresetError(f"[evaluate] n_focal = {evaluate['n_focal']} is invalid; valid: 1..{n_nations - 1}")

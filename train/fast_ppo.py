@@ -94,7 +94,7 @@ from train.checkpoint import (
     restore_generator,
     save_torch_checkpoint,
 )
-from train.cli import dataclass_parser
+from train.cli import MAX_SEED, dataclass_parser
 from train.kickstart import Teachers, kickstart_weight, parse_teachers
 from train.masked_categorical import MASKED_LOGIT, log_prob_and_entropy, mask_logits, sample_actions
 from train.population import MemberNetworks
@@ -219,6 +219,11 @@ def check_args(args: Args) -> None:
         raise ValueError("--compile-worlds and --cuda-graphs are two ways to compile the step; valid: one of them")
     if args.population < 1:
         raise ValueError(f"--population={args.population} is invalid; valid: 1 (one run) or more members")
+    if args.seed + args.population - 1 > MAX_SEED:  # the members' seeds are --seed .. --seed + population - 1
+        raise ValueError(
+            f"--seed={args.seed} with --population={args.population} gives seeds above {MAX_SEED}; valid: --seed up "
+            f"to {MAX_SEED - args.population + 1}"
+        )
     if args.members_dir and args.population == 1:
         raise ValueError("--members-dir is for a population's members; valid: with --population 2 or more")
     if not 0.0 <= args.background_share <= 1.0:

@@ -36,7 +36,6 @@ first episode.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,21 +95,28 @@ class RunInfo:
             raise ValueError(
                 f"{run} is not a finished training run: it needs config.json and a model ({' or '.join(MODEL_FILES)})"
             )
-        record = json.loads(config_path.read_text())
-        args, env_config = record["args"], record["env_config"]
-        doctrines = env_config["doctrines"]
-        per_nation = (doctrines,) * env_config["n_nations"] if isinstance(doctrines, str) else tuple(doctrines)
+        record = read_json(config_path)
+        try:
+            args, env_config = record["args"], record["env_config"]
+            doctrines = env_config["doctrines"]
+            per_nation = (doctrines,) * env_config["n_nations"] if isinstance(doctrines, str) else tuple(doctrines)
+            doctrine, scenario = args["doctrine"], args["scenario"]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"{config_path} is not the config.json of a training run (unreadable, not JSON, or without its args "
+                "and env_config); valid: the folder of a finished train.fast_ppo or train.ppo run, as it wrote it"
+            ) from None
         fast = model_path.name == "model.pt"
         imports = tuple(args.get("imports") or ())
         unknown = [d for d in dict.fromkeys(per_nation) if d not in realism_env.DOCTRINES]
-        unknown += [args["scenario"]] if args["scenario"] not in realism_env.SCENARIOS else []
+        unknown += [scenario] if scenario not in realism_env.SCENARIOS else []
         if unknown:
             given = f"it was trained with {' '.join(f'--import {name}' for name in imports)}" if imports else ""
             raise ValueError(
                 f"{run} was trained on {unknown[0]!r}, which is not registered here; valid: --import the module that "
                 f"registers it{' (' + given + ')' if given else ''}"
             )
-        reads_onehot = fast or args["doctrine"] == "mixed" or env_config.get("reveal_doctrines", False)
+        reads_onehot = fast or doctrine == "mixed" or env_config.get("reveal_doctrines", False)
         problem = doctrines_differ(record.get("doctrine_names"), imports, str(run)) if reads_onehot else None
         if problem is not None:
             raise ValueError(problem)
@@ -118,10 +124,10 @@ class RunInfo:
             run_dir=str(run),
             model_path=str(model_path),
             algo="fast_ppo" if fast else args.get("algo", "maskable_ppo"),
-            doctrine=args["doctrine"],
+            doctrine=doctrine,
             doctrine_per_nation=per_nation,
-            indicator=fast or args["doctrine"] == "mixed",
-            scenario=args["scenario"],
+            indicator=fast or doctrine == "mixed",
+            scenario=scenario,
             env_config=env_config,
             imports=imports,
         )
@@ -245,15 +251,27 @@ def load_network(model_path: str | Path, algo: str = "maskable_ppo") -> PolicyNe
     path = Path(model_path).resolve()
     stat = path.stat()
     key = (str(path), stat.st_mtime, stat.st_size)
-    if key not in _NETWORKS and algo == "fast_ppo":
-        _NETWORKS[key] = FastPolicyNetwork(path)
-    elif key not in _NETWORKS:
-        if algo == "maskable_ppo":
-            from sb3_contrib import MaskablePPO as Algo
+    if key in _NETWORKS:
+        return _NETWORKS[key]
+    try:
+        if algo == "fast_ppo":
+            network: PolicyNetwork | FastPolicyNetwork = FastPolicyNetwork(path)
         else:
-            from stable_baselines3 import PPO as Algo
-        _NETWORKS[key] = PolicyNetwork(Algo.load(path, device="cpu"))
-    return _NETWORKS[key]
+            if algo == "maskable_ppo":
+                from sb3_contrib import MaskablePPO as Algo
+            else:
+                from stable_baselines3 import PPO as Algo
+            network = PolicyNetwork(Algo.load(path, device="cpu"))
+    except ValueError:
+        raise
+    except Exception as error:  # a truncated or foreign file: torch and zipfile raise many kinds
+        first_line = (str(error).splitlines() or [""])[0][:120]
+        raise ValueError(
+            f"{path} cannot be read as the model of a {algo} run ({type(error).__name__}: {first_line}); valid: the "
+            "model a finished run wrote (train it again, or resume it from its checkpoints)"
+        ) from None
+    _NETWORKS[key] = network
+    return network
 
 
 def file_digest(path: str | Path) -> str:

@@ -54,7 +54,7 @@ import realism_env
 from agents.plugins import add_import_option, doctrines_differ, import_plugins, source_digests
 from agents.policies import counterpart
 from realism_env import SCENARIOS, EnvConfig
-from realism_env.overrides import parse_override
+from realism_env.overrides import parse_override, parse_overrides  # noqa: F401 (parse_override: for callers)
 from train.checkpoint import (
     atomic_write_bytes,
     atomic_write_json,
@@ -66,7 +66,7 @@ from train.checkpoint import (
     save_checkpoint,
     unreadable_checkpoints,
 )
-from train.cli import dataclass_parser
+from train.cli import MAX_SEED, dataclass_parser
 
 #: The doctrine conditions built in: each of the two doctrines, and both alternating (realism_env.mixed_doctrines).
 DOCTRINE_CHOICES = ("security", "power", "mixed")
@@ -216,8 +216,8 @@ def check_args(args: Args, auto_device: bool = True) -> None:
     for name, low, high in (("gamma", 0.0, 1.0), ("gae_lambda", 0.0, 1.0)):
         if not low < getattr(args, name) <= high:
             raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: in ({low}, {high}]")
-    if args.seed < 0:
-        raise ValueError(f"--seed={args.seed} is invalid; valid: an integer >= 0")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ValueError(f"--seed={args.seed} is invalid; valid: an integer from 0 to {MAX_SEED}")
     above_zero = {"learning_rate": True, "clip_range": True, "max_grad_norm": True, "ent_coef": False, "vf_coef": False}
     for name, strictly in above_zero.items():
         value = getattr(args, name)
@@ -260,7 +260,7 @@ def net_arch(args: Args) -> list[int]:
 
 def make_config(args: Args) -> EnvConfig:
     """The EnvConfig of a run: the scenario, then ``--max-cycles`` and ``--set`` overrides, then the doctrines."""
-    overrides = dict(parse_override(item) for item in args.set)
+    overrides = parse_overrides(args.set)
     if "doctrines" in overrides:
         raise ValueError(
             f"--set doctrines=... is not allowed; valid: choose them with --doctrine {'|'.join(doctrine_choices())} "

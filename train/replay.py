@@ -42,7 +42,7 @@ from agents.plugins import import_plugins
 from agents.replay import build_parser as replay_parser
 from agents.replay import record_episode, run_command
 from agents.replay import write_replay as write_replay_page
-from realism_env import parse_override, write_episode
+from realism_env import parse_override, parse_overrides, write_episode
 from train.learned import GREEDY_CHOICES, RunInfo, learned_population
 
 #: Episode metrics that say what kind of episode it was (war, concentration of power, survival, alliances).
@@ -206,7 +206,7 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
         args.model,
         args.scenario,
         args.seed,
-        dict(parse_override(text) for text in args.overrides),
+        parse_overrides(args.overrides),
         args.max_cycles,
         n_focal=args.focal,
         background=args.background,

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ from typing import Any
 import realism_env
 from realism_env import EnvConfig
 from train.checkpoint import atomic_write_json
-from train.cli import dataclass_parser
+from train.cli import check_numbers, dataclass_parser
 
 ENV_NAME = "realism_env_multi_agent"
 
@@ -110,6 +111,12 @@ def parse_args(argv: list[str] | None = None) -> Args:
         parser.error(
             f"--num-env-runners {args.num_env_runners} is invalid; valid: an integer >= 0 (0 samples in the driver)"
         )
+    if args.address not in ("", "auto", "local") and not re.fullmatch(r"(ray://)?[^\s:/]+:\d+", args.address):
+        parser.error(f"--address {args.address!r} is invalid; valid: empty (a local Ray instance), auto, or HOST:PORT")
+    try:
+        check_numbers(args, unit=("gamma",), positive=("lr",))
+    except ValueError as error:
+        parser.error(str(error))
     if Path(args.out).is_file():
         parser.error(f"--out {args.out} is a file; valid: a folder")
     try:

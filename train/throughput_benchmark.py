@@ -298,6 +298,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: an integer >= 1")
     if args.batch_size < 2:
         parser.error(f"--batch-size={args.batch_size} is invalid; valid: an integer >= 2")
+    if args.seed < 0:
+        parser.error(f"--seed={args.seed} is invalid; valid: an integer >= 0")
+    from agents.evaluation_output import check_out_path
+    from train.ppo import check_device
+
+    try:  # before the minutes of measuring, not in a traceback after them
+        check_device(args.device, auto=False)
+        if args.json and Path(args.json).resolve().parent.is_dir():  # a missing folder is made when it is written
+            check_out_path("--json", args.json)
+    except ValueError as error:
+        parser.error(str(error))
     result = run(args)
     s = result["settings"]
     print(
