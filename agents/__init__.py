@@ -33,6 +33,7 @@ from agents.policies import (
     put_rows,
     register_policy,
     take_rows,
+    without_counterpart,
 )
 from agents.rollout import Nations, Transition, build_policies, rollout
 
@@ -61,4 +62,5 @@ __all__ = [
     "register_policy",
     "rollout",
     "take_rows",
+    "without_counterpart",
 ]

@@ -123,12 +123,7 @@ class Episodes:
         """The rows of the episodes ``seeds`` (in order), as :meth:`run`'s; ``progress`` (a tqdm bar or None) is
         advanced as episodes end."""
         rows: list[dict[str, Any]] = []
-        for group in self.play(seeds):
-            returns = np.zeros((len(group.seeds), self.plan.config.n_nations))
-            for turn in group.turns():
-                returns += turn.earned
-                if progress is not None:
-                    progress.update(int(turn.ended.sum()))
+        for group, returns in self._played(seeds, progress):
             rows += [
                 self.row(group.log(k), seed, int(group.n_turns[k]), returns[k]) for k, seed in enumerate(group.seeds)
             ]
@@ -137,15 +132,17 @@ class Episodes:
     def returns(self, seeds: Sequence[int], progress: Any = None) -> np.ndarray:
         """[E, N] each nation's return in each episode ``seeds`` (in order): its rewards summed over the turns it
         acted; ``progress`` (a tqdm bar or None) is advanced as episodes end."""
-        totals = []
+        return np.concatenate([returns for _, returns in self._played(seeds, progress)])
+
+    def _played(self, seeds: Sequence[int], progress: Any) -> Iterator[tuple[Group, np.ndarray]]:
+        """Each group of the episodes ``seeds`` played to its end, with [E, N] each nation's return in it."""
         for group in self.play(seeds):
-            total = np.zeros((len(group.seeds), self.plan.config.n_nations))
+            returns = np.zeros((len(group.seeds), self.plan.config.n_nations))
             for turn in group.turns():
-                total += turn.earned
+                returns += turn.earned
                 if progress is not None:
                     progress.update(int(turn.ended.sum()))
-            totals.append(total)
-        return np.concatenate(totals)
+            yield group, returns
 
     def row(self, log: EpisodeLog, seed: int, turns: int, returns: np.ndarray | None = None) -> dict[str, Any]:
         """The row of an episode (its log, seed and length): its metrics, and their means by doctrine and by policy,

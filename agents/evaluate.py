@@ -229,7 +229,8 @@ def add_episode_options(
         default=None,
         metavar="D",
         help="reward doctrine: one name for all nations or a comma-separated list, one per nation (default: "
-        "offensive_realist -> power, every other policy -> security)",
+        "the doctrine each nation's policy acts out, Policy.doctrine: offensive_realist -> power, defensive_realist "
+        "-> security; security for a policy that acts out none)",
     )
 
 

@@ -116,8 +116,8 @@ def format_comparison(result: Mapping[str, Any]) -> str:
 
 
 def check_out_path(option: str, path: str | os.PathLike[str]) -> None:
-    """Raise ValueError naming ``option`` when ``path`` cannot be written as a file: a folder, or in a folder that
-    does not exist."""
+    """Raise ValueError naming ``option`` when ``path`` cannot be written as a file: a folder, in a folder that does
+    not exist, or in one this process cannot write in."""
     if Path(path).is_dir():
         raise ValueError(f"{option} {str(path)!r} is a folder; valid: a file path in it, e.g. {Path(path) / 'out'}")
     folder = Path(path).resolve().parent

@@ -99,12 +99,20 @@ def doctrines_differ(recorded: Sequence[str] | None, imports: Sequence[str], wha
 
 
 def source_digests(names: Sequence[str]) -> dict[str, str]:
-    """``{name: sha256 of its source file}`` of the modules ``names`` (imported here if they are not yet): what a
-    run or a cached evaluation records of the code its doctrines, scenarios and policies came from."""
+    """``{name: sha256 of its source}`` of the modules ``names`` (imported here if they are not yet): their file, or
+    every ``.py`` file of a package; what a run or a cached evaluation records of the code its doctrines, scenarios
+    and policies came from (a module the plugin imports in turn is not followed)."""
     digests = {}
     for name in names:
-        file = getattr(import_plugin(name), "__file__", None)
-        digests[name] = hashlib.sha256(Path(file).read_bytes()).hexdigest() if file is not None else ""
+        module = import_plugin(name)
+        folders = [Path(folder) for folder in getattr(module, "__path__", [])]  # a package: all its files
+        files = sorted(f for folder in folders for f in folder.rglob("*.py")) if folders else []
+        if not folders and getattr(module, "__file__", None) is not None:
+            files = [Path(module.__file__)]
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.read_bytes())
+        digests[name] = digest.hexdigest()
     return digests
 
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -959,16 +959,24 @@ def register_policy(cls: type[Policy]) -> type[Policy]:
     return cls
 
 
-def counterpart(doctrine: str) -> str | None:
-    """The scripted counterpart of ``doctrine``: the first registered policy that acts it out (``Policy.doctrine``:
-    defensive_realist for security, offensive_realist for power, then those of a user's own), or None."""
-    return next((name for name, cls in POLICIES.items() if cls.doctrine == doctrine), None)
-
-
 def counterparts() -> dict[str, str]:
-    """``{doctrine: its scripted counterpart}`` for every doctrine that has one (:func:`counterpart`)."""
+    """``{doctrine: its scripted counterpart}`` for every doctrine that has one: the first registered policy that acts
+    it out (``Policy.doctrine``: defensive_realist for security, offensive_realist for power, then those of a user's
+    own)."""
     found: dict[str, str] = {}
     for name, cls in POLICIES.items():
         if cls.doctrine is not None:
             found.setdefault(cls.doctrine, name)
     return found
+
+
+def counterpart(doctrine: str) -> str | None:
+    """The scripted counterpart of ``doctrine`` (:func:`counterparts`), or None."""
+    return counterparts().get(doctrine)
+
+
+def without_counterpart(doctrines: Iterable[str]) -> list[str]:
+    """The doctrines among ``doctrines`` (once each, in order) that no registered policy acts out: the ``scripted``
+    baselines have no policy to play in their nations' places."""
+    found = counterparts()
+    return [doctrine for doctrine in dict.fromkeys(doctrines) if doctrine not in found]

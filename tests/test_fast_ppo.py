@@ -472,8 +472,8 @@ def test_a_checkpoint_of_another_run_is_refused_and_leaves_the_run_as_it_was(tmp
     target, _ = find_latest(mine / "checkpoints")  # the one a resume takes, replaced by the other run's
     target.write_bytes(foreign.read_bytes())
     before = _snapshot(mine)
-    refused = rf"{target.name} is the checkpoint of a different run \(it differs in --seed, --net-arch\); valid: "
-    with pytest.raises(SystemExit, match=refused + "the settings it was trained with"):
+    refused = rf"{target.name} is the checkpoint of a different run than {mine / 'config.json'} \(it differs in "
+    with pytest.raises(SystemExit, match=refused + r"--seed, --net-arch\); valid: the run's own checkpoints"):
         run(mine, "--resume", timesteps=4 * ROLLOUT)
     assert _snapshot(mine) == before
     # A checkpoint written before checkpoints held their run's record: the load fails in one line naming the file.
@@ -493,7 +493,8 @@ def test_a_run_whose_config_json_is_unreadable_resumes_only_under_its_own_settin
     checkpoint without one (written before) and an unreadable config.json are refused."""
     out = _stopped_run(tmp_path)
     (out / "config.json").write_text("")
-    with pytest.raises(SystemExit, match="is the checkpoint of a different run .it differs in --doctrine"):
+    with pytest.raises(SystemExit, match="is the checkpoint of a different run than these settings .it differs in "
+                       "--doctrine"):  # fmt: skip
         run(out, "--resume", "--doctrine", "power", timesteps=4 * ROLLOUT)
     assert (out / "config.json").read_text() == ""
     for path in (out / "checkpoints").glob("ckpt_*.pt"):  # as checkpoints written before they held the record

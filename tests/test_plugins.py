@@ -153,8 +153,11 @@ def test_a_run_is_resumed_and_scored_only_with_the_doctrines_it_was_made_with(
     # The module edited since: its doctrines may reward otherwise, so the run does not go on under it.
     DOCTRINES["prosperity"] = prosperity
     plugin.write_text(plugin.read_text() + "\n# edited\n")
-    with pytest.raises(SystemExit, match="differs in the source of --import my_realism"):
+    edited = r"holds a different run \(it differs in the source of --import {} \(edited since the run was made\)\)"
+    with pytest.raises(SystemExit, match=edited.format("my_realism")):
         train(["--import", "my_realism", *argv, "--resume", "--timesteps", "20"])
+    with pytest.raises(SystemExit, match=edited.format(re.escape(str(plugin)))):  # named by its path this time
+        train(["--import", str(plugin), *argv, "--resume", "--timesteps", "20"])
     assert (run / "config.json").read_text() == record
 
 
@@ -215,6 +218,10 @@ def test_a_preset_names_the_doctrines_of_its_imports_and_a_missing_module_is_nam
     # --import adds to the preset's imports, which the resolved preset (preset.toml) keeps
     design = load_design(build_parser().parse_args(["--preset-file", str(without), "--import", "my_realism"]))
     assert design.imports == ("my_realism",) and design.preset()["experiment"]["imports"] == ["my_realism"]
+    named_once = plugin.parent / "string.toml"  # a string, not a list: named as such, with --import or without
+    named_once.write_text(EXPERIMENT.replace('imports = ["{module}"]', 'imports = "my_realism"'))
+    with pytest.raises(PresetError, match=r"\[experiment\] imports = 'my_realism' is invalid; valid: list\[str\]"):
+        load_design(build_parser().parse_args(["--preset-file", str(named_once), "--import", "other"]))
     # no scripted policy stands for prosperity: its condition has the random baseline only
     played = {(job["meta"]["condition"], job["policy"]) for job in baseline_jobs(design, plugin.parent / "out")}
     assert played == {("security", "scripted"), ("security", "random"), ("prosperity", "random")}

@@ -23,6 +23,7 @@ pytest.importorskip("tensorboard")
 import realism_env  # noqa: E402
 from realism_env import METRICS, EnvConfig  # noqa: E402
 from realism_env.batch import WorldBatch  # noqa: E402
+from realism_env.overrides import parse_override  # noqa: E402
 from train.callbacks import HEADLINE, WorldEpisodeTracker  # noqa: E402
 from train.checkpoint import (  # noqa: E402
     ARRAYS_ENTRY,
@@ -36,7 +37,7 @@ from train.checkpoint import (  # noqa: E402
     save_checkpoint,
 )
 from train.plots import learning_curve_series  # noqa: E402
-from train.ppo import Args, main, make_config, parse_args, parse_override  # noqa: E402
+from train.ppo import Args, main, make_config, parse_args  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # A rollout is n_steps * n_worlds * n_nations = 16 * 2 * 6 = 192 agent-steps.
@@ -628,5 +629,6 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     config = (mine / "config.json").read_bytes()
     result = run(["--timesteps", str(4 * ROLLOUT), "--out", str(mine), "--resume", *TINY])
     assert result.returncode != 0
-    assert f"error: {target} is the checkpoint of a different run (it differs in --net-arch)" in result.stderr
+    different = f"error: {target} is the checkpoint of a different run than {mine / 'config.json'} (it differs in "
+    assert different + "--net-arch)" in result.stderr
     assert "Traceback" not in result.stderr and (mine / "config.json").read_bytes() == config

@@ -45,7 +45,7 @@ from agents.policies import POLICIES
 from agents.population import make_plan
 from realism_env import SCENARIOS
 from train.checkpoint import atomic_write_json
-from train.learned import GREEDY_CHOICES, RunInfo, learned_population
+from train.learned import GREEDY_CHOICES, RunInfo, check_distinct_runs, learned_population
 from train.replay import run_overrides
 from train.report_statistics import interval_verdict, mean_ci
 
@@ -227,10 +227,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         parser.error(f"--episodes {args.episodes} is invalid; valid: an integer >= 1")
     if args.seed < 0:
         parser.error(f"--seed {args.seed} is invalid; valid: an integer >= 0")
-    resolved = [Path(run_dir).resolve() for run_dir in args.model]
-    repeated = next((run_dir for k, run_dir in enumerate(args.model) if resolved[k] in resolved[:k]), None)
-    if repeated is not None:  # one run counted twice would narrow the interval over runs
-        parser.error(f"--model names {repeated} twice; valid: each run once")
+    try:
+        check_distinct_runs(args.model)
+    except ValueError as error:
+        parser.error(str(error))
     if args.out is not None and Path(args.out).resolve().parent.is_dir():  # a missing folder is made when written
         try:
             check_out_path("--out", args.out)

@@ -65,6 +65,7 @@ from train.checkpoint import atomic_write_json
 from train.learned import (
     GREEDY_CHOICES,
     RunInfo,
+    check_distinct_runs,
     learned_population,
     play,
     population,
@@ -355,10 +356,7 @@ def _check(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; valid: {', '.join(realism_env.NATION_METRICS)}")
     overrides = parse_overrides(args.overrides)
-    resolved = [Path(run_dir).resolve() for run_dir in args.model]
-    repeated = next((run_dir for k, run_dir in enumerate(args.model) if resolved[k] in resolved[:k]), None)
-    if repeated is not None:  # one run counted twice would narrow the interval over runs
-        raise ValueError(f"--model names {repeated} twice; valid: each run once")
+    check_distinct_runs(args.model)
     for run_dir in args.model:
         info, *_ = run_world(run_dir, args.scenario, overrides, args.max_cycles)
         scripted_names(set(info.doctrine_per_nation), args.baseline)

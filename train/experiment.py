@@ -198,8 +198,8 @@ def load_design(cli: argparse.Namespace) -> Design:
         except ValueError as error:
             raise PresetError(str(error)) from None
         raw = merge(raw, {"train": {"device": cli.device}})
-    if cli.imports:
-        listed = list(raw.get("experiment", {}).get("imports", []))
+    listed = raw.get("experiment", {}).get("imports", [])
+    if cli.imports and isinstance(listed, list):  # anything but a list is refused by resolve, naming it
         added = [name for name in dict.fromkeys(cli.imports) if name not in listed]
         raw = merge(raw, {"experiment": {"imports": listed + added}})
     if cli.workers is not None and cli.workers < 1:

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from agents.policies import without_counterpart
 from train.checkpoint import read_json
 from train.experiment_design import Condition, Design, Setting
 from train.experiment_presets import PresetError
@@ -163,13 +164,13 @@ def _setting_key(common: Mapping[str, Any], setting: Setting, policy: str, extra
 
 def baseline_jobs(design: Design, out: Path) -> list[dict[str, Any]]:
     """One evaluation job per condition, baseline and setting (random: self-play settings only; scripted: only for
-    conditions whose every doctrine has a scripted counterpart, :func:`has_scripted_counterpart`)."""
+    conditions whose every doctrine has a scripted counterpart, :func:`agents.policies.without_counterpart`)."""
     jobs = []
     for condition in design.conditions:
         common = _eval_common(design, condition)
         for policy in design.evaluate["baselines"]:
-            if policy == "scripted" and not has_scripted_counterpart(common["doctrine_per_nation"]):
-                continue
+            if policy == "scripted" and without_counterpart(common["doctrine_per_nation"]):
+                continue  # no scripted policy acts out a doctrine of the condition
             for setting in design.settings:
                 if policy != "scripted" and not setting.selfplay:
                     continue
@@ -179,15 +180,6 @@ def baseline_jobs(design: Design, out: Path) -> list[dict[str, Any]]:
                 item = {"setting": asdict(setting), "path": str(path), "key": key}
                 jobs.append({**common, "policy": policy, "meta": meta, "items": [item]})
     return jobs
-
-
-def has_scripted_counterpart(doctrines: Sequence[str]) -> bool:
-    """Whether every doctrine of a condition has a scripted policy that stands for it in the ``scripted`` baseline
-    (:func:`agents.policies.counterpart`: a doctrine of the user's own has none unless a policy of theirs acts it
-    out)."""
-    from agents.policies import counterpart
-
-    return all(counterpart(doctrine) is not None for doctrine in doctrines)
 
 
 def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_dir: Path) -> dict[str, Any]:

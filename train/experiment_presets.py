@@ -17,10 +17,11 @@ from typing import Any
 from agents.plugins import PluginNotFound, import_plugin
 from agents.policies import POLICIES
 from realism_env import SCENARIOS, EnvConfig
+from train.cli import MAX_SEED
 from train.experiment_design import Design
 from train.fast_ppo import Args, check_args
 from train.learned import GREEDY_CHOICES
-from train.ppo import DOCTRINE_CHOICES, MAX_SEED, doctrine_choices, make_config
+from train.ppo import DOCTRINE_CHOICES, doctrine_choices, make_config
 
 try:
     import tomllib

@@ -46,7 +46,7 @@ import numpy as np
 import realism_env
 from agents.episodes import Episodes
 from agents.plugins import doctrines_differ
-from agents.policies import POLICIES, ArrayPolicy, Policy, counterparts, register_policy
+from agents.policies import POLICIES, ArrayPolicy, Policy, counterparts, register_policy, without_counterpart
 from agents.population import default_doctrines, make_plan
 from realism_env import ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
@@ -500,6 +500,15 @@ def population(
     return policies + rest, doctrines + list(default_doctrines(rest))
 
 
+def check_distinct_runs(run_dirs: Sequence[str]) -> None:
+    """Raise ``ValueError`` where ``--model`` names one run twice (however spelt): it would be counted as two runs and
+    narrow the interval over runs."""
+    resolved = [Path(run_dir).resolve() for run_dir in run_dirs]
+    repeated = next((run_dir for k, run_dir in enumerate(run_dirs) if resolved[k] in resolved[:k]), None)
+    if repeated is not None:
+        raise ValueError(f"--model names {repeated} twice; valid: each run once")
+
+
 def scripted_policies() -> list[str]:
     """The registered policies but the learned ones (:func:`register_learned` adds a name per run it loads)."""
     return sorted(name for name, cls in POLICIES.items() if not issubclass(cls, LearnedPolicy))
@@ -511,7 +520,7 @@ def scripted_names(doctrines: Iterable[str], kind: str = "scripted") -> dict[str
     policy name (``random``) for every doctrine."""
     if kind == "scripted":
         found = counterparts()
-        unmatched = sorted(d for d in doctrines if d not in found)
+        unmatched = sorted(without_counterpart(doctrines))
         if unmatched:
             pairs = ", ".join(f"{d}: {p}" for d, p in found.items())
             raise ValueError(

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import shlex
 import signal
 import sys
@@ -52,9 +51,9 @@ import numpy as np
 
 import realism_env
 from agents.plugins import add_import_option, doctrines_differ, import_plugins, source_digests
-from agents.policies import counterpart
+from agents.policies import without_counterpart
 from realism_env import SCENARIOS, EnvConfig
-from realism_env.overrides import parse_override, parse_overrides  # noqa: F401 (parse_override: for callers)
+from realism_env.overrides import parse_overrides
 from train.checkpoint import (
     atomic_write_bytes,
     atomic_write_json,
@@ -66,10 +65,15 @@ from train.checkpoint import (
     save_checkpoint,
     unreadable_checkpoints,
 )
-from train.cli import MAX_SEED, dataclass_parser
+from train.cli import check_numbers, dataclass_parser
 
 #: The doctrine conditions built in: each of the two doctrines, and both alternating (realism_env.mixed_doctrines).
 DOCTRINE_CHOICES = ("security", "power", "mixed")
+
+
+def condition_doctrines(doctrine: str) -> tuple[str, ...]:
+    """The doctrines a run's ``--doctrine`` gives its nations: mixed's (:data:`realism_env.MIXED_ORDER`), or its own."""
+    return tuple(realism_env.MIXED_ORDER) if doctrine == "mixed" else (doctrine,)
 
 
 def doctrine_choices() -> tuple[str, ...]:
@@ -213,17 +217,12 @@ def check_args(args: Args, auto_device: bool = True) -> None:
         raise ValueError(f"--batch-size={args.batch_size} is invalid; valid: an integer >= 2")
     if args.checkpoint_every < 0:
         raise ValueError(f"--checkpoint-every={args.checkpoint_every} is invalid; valid: 0 (off) or more timesteps")
-    for name, low, high in (("gamma", 0.0, 1.0), ("gae_lambda", 0.0, 1.0)):
-        if not low < getattr(args, name) <= high:
-            raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid; valid: in ({low}, {high}]")
-    if not 0 <= args.seed <= MAX_SEED:
-        raise ValueError(f"--seed={args.seed} is invalid; valid: an integer from 0 to {MAX_SEED}")
-    above_zero = {"learning_rate": True, "clip_range": True, "max_grad_norm": True, "ent_coef": False, "vf_coef": False}
-    for name, strictly in above_zero.items():
-        value = getattr(args, name)
-        if not math.isfinite(value) or value < 0 or (strictly and value == 0):
-            valid = "a finite number > 0" if strictly else "a finite number >= 0"
-            raise ValueError(f"--{name.replace('_', '-')}={value} is invalid; valid: {valid}")
+    check_numbers(
+        args,
+        unit=("gamma", "gae_lambda"),
+        positive=("learning_rate", "clip_range", "max_grad_norm"),
+        non_negative=("ent_coef", "vf_coef"),
+    )
     net_arch(args)
     check_device(args.device, auto_device)
 
@@ -316,14 +315,15 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
         for k in current["args"]
         if k not in RESUMABLE | CONFIG_ARGS and saved_args.get(k, defaults.get(k)) != current["args"][k]
     ]
-    # A module of the user's edited since the run was made: its doctrines may reward otherwise (runs made before the
+    # A module of the user's edited since the run was made: its doctrines may reward otherwise. Compared by content,
+    # not by name, as a module may be named by its path once and by its name the next time (runs made before the
     # digests were recorded are taken as they are).
-    saved_sources = saved.get("import_sources") or {}
-    diff += [
-        f"the source of --import {name}"
-        for name, digest in current.get("import_sources", {}).items()
-        if name in saved_sources and saved_sources[name] != digest
-    ]
+    saved_sources = saved.get("import_sources")
+    current_sources = current.get("import_sources") or {}
+    if saved_sources is not None and sorted(saved_sources.values()) != sorted(current_sources.values()):
+        changed = [name for name, digest in current_sources.items() if digest not in saved_sources.values()]
+        what = ", ".join(f"--import {name}" for name in changed) if changed else "its --import modules"
+        diff.append(f"the source of {what} (edited since the run was made)")
     # An EnvConfig field that ``saved`` lacks (added since) counts as its default, which is what the run had.
     config_defaults = {f.name: f.default for f in fields(EnvConfig)}
     saved_config = saved.get("env_config", {})
@@ -408,11 +408,15 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
         # the checkpoint says which run it belongs to: one copied in from another run (or a config.json that no
         # longer says what the run is) would otherwise load another run's weights under these settings, or fail
         # half-way through loading them
-        diff = differences(found[1][RUN_RECORD], record, option_defaults(args))
+        # Against config.json where it is readable (the settings and modules given now are compared with it below,
+        # with the message that fits), else against the settings given now.
+        diff = differences(found[1][RUN_RECORD], record if saved is None else saved, option_defaults(args))
         if diff:
+            than = "these settings" if saved is None else f"{out / 'config.json'}"
             raise SystemExit(
-                f"error: {found[0]} is the checkpoint of a different run (it differs in {', '.join(diff)}); valid: "
-                "the settings it was trained with (only --timesteps and run-time options may change), or another --out"
+                f"error: {found[0]} is the checkpoint of a different run than {than} (it differs in "
+                f"{', '.join(diff)}); valid: the run's own checkpoints (only --timesteps and run-time options may "
+                "change), or another --out"
             )
     elif saved is None and (out / "config.json").exists() and (found is not None or previous is not None):
         # neither config.json nor the checkpoint (one written before checkpoints held their run's record) says what
@@ -636,8 +640,7 @@ def score_command(runs: Sequence[Path], doctrine: str | None, imports: Sequence[
     """The line that says how to score ``runs`` against the scripted realists (:mod:`train.evaluate`)."""
     command = ["python", "-m", "train.evaluate", *(f"--import={name}" for name in imports), "--model"]
     command += [str(run) for run in runs]
-    acted_out = realism_env.MIXED_ORDER if doctrine == "mixed" else (doctrine,)
-    if doctrine is not None and any(counterpart(d) is None for d in acted_out):  # no scripted policy acts it out
+    if doctrine is not None and without_counterpart(condition_doctrines(doctrine)):  # no scripted policy acts it out
         command += ["--baseline", "status_quo"]
     return f"score {'it' if len(runs) == 1 else 'them'} against the scripted realists: {shlex.join(command)}"
 

@@ -12,12 +12,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agents.policies import counterpart
+from agents.policies import counterpart, without_counterpart
 from realism_env import MIXED_ORDER
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
+from train.ppo import condition_doctrines
 from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
 from train.report_statistics import (
     UNTESTED,
@@ -105,21 +106,17 @@ def _world_conditions(design: Any) -> list[tuple[str, list[Any]]]:
     return [(world, [c for c in design.conditions if c.world == world]) for world, _point in design.worlds]
 
 
-def _doctrines_of(condition_doctrine: str) -> list[str]:
-    """The doctrines present in a condition: a mixed population's (:data:`realism_env.MIXED_ORDER`), or its own."""
-    return list(MIXED_ORDER) if condition_doctrine == "mixed" else [condition_doctrine]
-
-
 def _without_scripted(design: Any) -> list[str]:
     """The trained conditions that no scripted policy stands for in the ``scripted`` baseline (a doctrine of the
-    user's own that no policy acts out, :func:`agents.policies.counterpart`): the experiment plays none for them."""
-    return [d for d in design.doctrines if any(counterpart(x) is None for x in _doctrines_of(d))]
+    user's own that no policy acts out, :func:`agents.policies.without_counterpart`): the experiment plays none for
+    them."""
+    return [d for d in design.doctrines if without_counterpart(condition_doctrines(d))]
 
 
 def _counterparts_phrase(design: Any, nations: str = " nations") -> str:
     """Which scripted policy stands for each trained doctrine: "defensive_realist for security nations, ...", and
     "none for" those without one."""
-    doctrines = list(dict.fromkeys(x for d in design.doctrines for x in _doctrines_of(d)))
+    doctrines = list(dict.fromkeys(x for d in design.doctrines for x in condition_doctrines(d)))
     named = [f"`{counterpart(x)}` for {x}{nations}" for x in doctrines if counterpart(x) is not None]
     return ", ".join(named + [f"none for `{x}`" for x in doctrines if counterpart(x) is None])
 
@@ -215,7 +212,7 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
     checks = []
     train_setting = _training_setting(design)
     for condition in design.conditions:
-        doctrines = _doctrines_of(condition.doctrine)
+        doctrines = condition_doctrines(condition.doctrine)
         where = f" ({condition.world})" if len(design.worlds) > 1 else ""
         for setting in design.settings:
             if setting.selfplay and setting.name != train_setting:
@@ -859,7 +856,7 @@ def returns_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str
     parts.append("## Learned policies against the baselines (episode return per nation)")
     table = []
     for c in conditions:
-        for doctrine in _doctrines_of(c.doctrine):
+        for doctrine in condition_doctrines(c.doctrine):
             cells = [c.name, doctrine]
             learned_units = metric_units(rows_of(c.world, c.name, "learned", train_setting), f"{doctrine}:return")
             for policy in ["learned", *baselines]:
@@ -950,7 +947,7 @@ def plots_section(
         for policy in ["learned", *baselines]:
             data = rows_of(c.world, c.name, policy, train_setting)
             if data:
-                doctrines = _doctrines_of(c.doctrine)
+                doctrines = condition_doctrines(c.doctrine)
                 label = "learned, evaluated" if policy == "learned" else policy
                 lines[c.name][label] = {d: mean_ci(column(data, f"{d}:return"))["mean"] for d in doctrines}
     name = save("learning_curves.png", plot_learning_curves(curves, lines))
