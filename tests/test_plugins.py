@@ -153,7 +153,8 @@ def test_a_run_is_resumed_and_scored_only_with_the_doctrines_it_was_made_with(
     # The module edited since: its doctrines may reward otherwise, so the run does not go on under it.
     DOCTRINES["prosperity"] = prosperity
     plugin.write_text(plugin.read_text() + "\n# edited\n")
-    edited = r"holds a different run \(it differs in the source of --import {} \(edited since the run was made\)\)"
+    edited = r"holds a different run \(it differs in the source of --import {} \(not what the run was made with: "
+    edited += r"edited since, or another module\)\)"
     with pytest.raises(SystemExit, match=edited.format("my_realism")):
         train(["--import", "my_realism", *argv, "--resume", "--timesteps", "20"])
     with pytest.raises(SystemExit, match=edited.format(re.escape(str(plugin)))):  # named by its path this time
