@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 #: The alternation of a mixed population: nation i holds ``MIXED_ORDER[i % 2]`` (nation_0 maximises security).
 MIXED_ORDER: tuple[str, ...] = ("security", "power")
+#: The name of the population of :data:`MIXED_ORDER` (the trainers' ``--doctrine mixed``).
+MIXED = "mixed"
+#: Joins the doctrines of a mix of one's own: ``"security+prosperity"`` alternates them over the nations.
+MIX_SEPARATOR = "+"
 
 
 class _computed_once:
@@ -211,6 +215,11 @@ def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrin
         raise ValueError(f"register_doctrine takes a Doctrine, got {type(doctrine).__name__}")
     if not doctrine.name or not isinstance(doctrine.name, str):
         raise ValueError(f"a doctrine needs a non-empty string name, got {doctrine.name!r}")
+    if MIX_SEPARATOR in doctrine.name or doctrine.name == MIXED:  # these name populations (doctrine_cycle)
+        raise ValueError(
+            f"doctrine name {doctrine.name!r} is reserved for populations; valid: a name without "
+            f"{MIX_SEPARATOR!r}, other than {MIXED!r}"
+        )
     if doctrine.name in DOCTRINES and not overwrite:
         raise ValueError(f"doctrine {doctrine.name!r} is already registered; pass overwrite=True to replace it")
     DOCTRINES[doctrine.name] = doctrine
@@ -238,10 +247,43 @@ def resolve_doctrines(names: Sequence[str]) -> tuple[Doctrine, ...]:
     return tuple(resolved)
 
 
-def mixed_doctrines(n_nations: int) -> tuple[str, ...]:
-    """The doctrines of a mixed population: security and power alternate, nation_0 maximising security
-    (:data:`MIXED_ORDER`). Every trainer and evaluation that says "mixed" means this assignment."""
-    return tuple(MIXED_ORDER[i % len(MIXED_ORDER)] for i in range(n_nations))
+def mixed_doctrines(n_nations: int, order: Sequence[str] = MIXED_ORDER) -> tuple[str, ...]:
+    """The doctrines of a mixed population: those of ``order`` alternate, nation_0 holding the first (by default
+    :data:`MIXED_ORDER`: security and power, nation_0 maximising security). Every trainer and evaluation that says
+    "mixed" means this assignment."""
+    return tuple(order[i % len(order)] for i in range(n_nations))
+
+
+def doctrine_cycle(population: str) -> tuple[str, ...]:
+    """The doctrines a population's name gives its nations in turn (nation i holds ``cycle[i % len(cycle)]``):
+    ``"mixed"`` is :data:`MIXED_ORDER`; ``"a+b+..."`` alternates the doctrines named (a mix of one's own, nation_0
+    holding ``a``); a doctrine's name, that doctrine alone. ``ValueError`` names an unknown doctrine (with the
+    registered ones), a doctrine named twice, and ``"security+power"`` (which is called ``mixed``)."""
+    if population == MIXED:
+        return MIXED_ORDER
+    cycle = tuple(population.split(MIX_SEPARATOR)) if isinstance(population, str) else (population,)
+    resolve_doctrines(cycle)
+    if len(set(cycle)) != len(cycle):
+        raise ValueError(
+            f"{population!r} names a doctrine twice; valid: distinct registered doctrines joined by "
+            f"{MIX_SEPARATOR!r} (the nations take them in turn)"
+        )
+    if cycle == MIXED_ORDER:
+        raise ValueError(f"{population!r} is the built-in mix; valid: name it {MIXED!r}")
+    return cycle
+
+
+def population_doctrines(population: str, n_nations: int) -> tuple[str, ...]:
+    """The doctrine of each of ``n_nations`` nations in a population named as :func:`doctrine_cycle` reads it.
+    ``ValueError`` where the mix has more doctrines than there are nations (one would have no nation)."""
+    cycle = doctrine_cycle(population)
+    if len(cycle) > n_nations:
+        raise ValueError(
+            f"{population!r} alternates {len(cycle)} doctrines over {n_nations} nations, so "
+            f"{cycle[n_nations]!r} would have none; valid: a mix of at most {n_nations} doctrines, or a scenario "
+            "with more nations"
+        )
+    return mixed_doctrines(n_nations, cycle)
 
 
 def doctrine_names() -> tuple[str, ...]:

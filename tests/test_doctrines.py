@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -316,6 +317,28 @@ def test_registering_a_duplicate_name_raises(pacifist):
 def test_registering_something_that_is_not_a_doctrine_raises():
     with pytest.raises(ValueError, match="Doctrine"):
         realism_env.register_doctrine(_pacifist_terms)
+
+
+def test_registering_a_name_that_means_a_population_raises():
+    for name in ("mixed", "security+trade"):
+        with pytest.raises(ValueError, match=f"doctrine name '{re.escape(name)}' is reserved for populations"):
+            realism_env.register_doctrine(Doctrine(name, "a population's name", _pacifist_terms))
+        assert name not in DOCTRINES
+
+
+def test_a_population_names_the_doctrines_its_nations_take_in_turn(pacifist):
+    assert realism_env.population_doctrines("mixed", 3) == ("security", "power", "security")
+    assert realism_env.population_doctrines("power", 2) == ("power", "power")
+    mix = f"{pacifist.name}+power+security"
+    assert realism_env.population_doctrines(mix, 4) == (pacifist.name, "power", "security", pacifist.name)
+    env = realism_env.parallel_env(n_nations=4, doctrines=realism_env.population_doctrines(mix, 4), max_cycles=2)
+    env.reset(seed=0)
+    assert env.unwrapped.config.doctrine_per_nation[:2] == (pacifist.name, "power")
+    with pytest.raises(ValueError, match="alternates 3 doctrines over 2 nations, so 'security' would have none"):
+        realism_env.population_doctrines(mix, 2)
+    for bad, message in (("power+power", "names a doctrine twice"), ("security+power", "name it 'mixed'")):
+        with pytest.raises(ValueError, match=message):
+            realism_env.doctrine_cycle(bad)
 
 
 def test_an_unknown_doctrine_is_refused_with_the_valid_choices():

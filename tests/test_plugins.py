@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -125,7 +126,39 @@ def test_the_trainers_list_registered_doctrines_and_scenarios_among_their_choice
 
     import_plugin("my_realism")
     text = build_parser().format_help()
-    assert "{security,power,mixed,prosperity}" in text and "tight_multipolar" in text
+    assert "{security,power,mixed,prosperity,...}" in text and "tight_multipolar" in text
+
+
+def test_a_mix_with_a_doctrine_of_ones_own_trains_one_network_and_is_evaluated_as_it_was_trained(
+    plugin: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--doctrine security+prosperity``: the nations take the two in turn (nation_0 security) with the doctrine
+    indicator; evaluated at another nation count the alternation holds; scored, with a baseline of its own."""
+    pytest.importorskip("torch")
+    from train.evaluate import main as score
+    from train.fast_ppo import main as train
+    from train.learned import RunInfo, learned_population
+
+    run = plugin.parent / "mix"
+    argv = ["--timesteps", "1", "--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "6"]
+    assert train(["--import", "my_realism", *argv, "--doctrine", "security+prosperity", "--out", str(run),
+                  "--no-progress-bar"]) == 0  # fmt: skip
+    assert "--baseline status_quo" in capsys.readouterr().out  # prosperity has no scripted counterpart
+    info = RunInfo.read(run)
+    assert info.doctrine == "security+prosperity" and info.indicator
+    assert info.doctrine_per_nation == ("security", "prosperity") * 3
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["mean_episode_return"]) == {"security", "prosperity"}  # both doctrines learned, one network
+    _, doctrines = learned_population(str(run), n_nations=5)
+    assert doctrines == ["security", "prosperity", "security", "prosperity", "security"]
+    document = score(["--import", "my_realism", "--model", str(run), "--episodes", "2", "--baseline", "status_quo",
+                      "--no-progress"])  # fmt: skip
+    assert document["groups"][0]["doctrine"] == "security+prosperity"
+    with pytest.raises(SystemExit) as stopped:  # three doctrines cannot take turns over two nations
+        train(["--import", "my_realism", "--doctrine", "security+prosperity+power", "--set", "n_nations=2",
+               "--out", str(plugin.parent / "never_written")])  # fmt: skip
+    assert stopped.value.code == 2 and not (plugin.parent / "never_written").exists()
+    assert "alternates 3 doctrines over 2 nations, so 'power' would have none" in capsys.readouterr().err
 
 
 def test_a_run_is_resumed_and_scored_only_with_the_doctrines_it_was_made_with(
@@ -228,6 +261,26 @@ def test_a_preset_names_the_doctrines_of_its_imports_and_a_missing_module_is_nam
     assert played == {("security", "scripted"), ("security", "random"), ("prosperity", "random")}
 
 
+def test_a_preset_may_mix_doctrines_of_its_imports_and_a_bad_mix_is_named(plugin: Path) -> None:
+    from train.experiment_jobs import baseline_jobs
+    from train.experiment_presets import PresetError, load_preset, resolve
+
+    preset = plugin.parent / "mix.toml"
+    preset.write_text(EXPERIMENT.format(module="my_realism").replace('"prosperity"', '"security+prosperity", "mixed"'))
+    design = resolve(load_preset(path=preset))
+    assert design.doctrines == ("security", "security+prosperity", "mixed")
+    # the mix has a doctrine no scripted policy acts out: its worlds get no scripted baseline; mixed's do
+    played = {(job["meta"]["condition"], job["policy"]) for job in baseline_jobs(design, plugin.parent / "out")}
+    assert ("security+prosperity", "scripted") not in played and ("mixed", "scripted") in played
+    for mix, message in (
+        ("security+glory", r"\[experiment\] conditions: security\+glory: unknown doctrine 'glory'"),
+        ("security+power", r"'security\+power' is the built-in mix; valid: name it 'mixed'"),
+    ):
+        preset.write_text(EXPERIMENT.format(module="my_realism").replace('"prosperity"', f'"{mix}"'))
+        with pytest.raises(PresetError, match=message):
+            resolve(load_preset(path=preset))
+
+
 def test_a_policy_that_acts_out_a_doctrine_of_ones_own_is_its_scripted_counterpart(plugin: Path) -> None:
     """``Policy.doctrine``: the scripted baselines (train.evaluate's default, the experiment's) play it in the
     learned nations' places, and a nation playing it is rewarded by that doctrine unless told otherwise."""
@@ -303,7 +356,8 @@ def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_sp
     import subprocess
 
     preset, out = tmp_path / "mine.toml", tmp_path / "out"
-    preset.write_text(EXPERIMENT.format(module=plugin))  # by its path: the experiment runs from the repository
+    # by its path (the experiment runs from the repository), with a mix of the doctrine and security beside
+    preset.write_text(EXPERIMENT.format(module=plugin).replace('"prosperity"]', '"prosperity", "security+prosperity"]'))
 
     def run() -> subprocess.CompletedProcess:
         command = ["-m", "train.experiment", "--no-progress", "--preset-file", str(preset), "--out", str(out)]
@@ -313,20 +367,25 @@ def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_sp
 
     first = run()
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "4 runs trained (0 already finished)" in first.stdout
+    assert "6 runs trained (0 already finished)" in first.stdout
     with open(out / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
     played = {(r["condition"], r["policy"]) for r in rows}
-    assert played == {(c, p) for c in ("security", "prosperity") for p in ("learned", "random")} | {
-        ("security", "scripted")
-    }
+    conditions = ("security", "prosperity", "security+prosperity")
+    assert played == {(c, p) for c in conditions for p in ("learned", "random")} | {("security", "scripted")}
+    mix = [r for r in rows if r["condition"] == "security+prosperity" and r["setting"] == "selfplay@multipolar"]
+    assert mix and all(r["security:return"] != "" and r["prosperity:return"] != "" for r in mix)
     assert {r["setting"] for r in rows if r["condition"] == "prosperity"} >= {
         "selfplay@tight_multipolar", "focal_vs_hermit@multipolar"
     }  # fmt: skip
     assert all(r["prosperity:return"] != "" for r in rows if r["condition"] == "prosperity")
     report = (out / "report.md").read_text()
-    assert "Not checked: `prosperity` (no scripted policy acts out its doctrine)." in report.splitlines()[2]
+    assert "Not checked: `prosperity`, `security+prosperity` (no scripted policy acts out its doctrine)." in (
+        report.splitlines()[2]
+    )
     assert "Nations rewarded by `prosperity` learned to" in report
+    assert "In populations of `security` and `prosperity`, the nations learned to" in report
+    assert "security+prosperity: nations alternate security and prosperity, nation_0 security" in report
     # beside the learned prosperity nations, only the baselines played for them (no scripted policy acts it out)
     prosperity = report.split("### `prosperity`")[1].split("\n## ")[0]
     assert "|  | learned | random |" in prosperity and "|  | learned among `hermit` |\n" in prosperity

@@ -185,6 +185,46 @@ def test_mixed_and_the_doctrine_indicator_mean_the_same_in_every_trainer(n_natio
     assert vec_env.doctrine_names is realism_env.doctrine_names
 
 
+@pytest.mark.parametrize("n_nations", [2, 3, 5])
+def test_a_mix_of_ones_own_means_the_same_in_every_trainer(n_nations: int) -> None:
+    """``power+security`` (nation_0 power) is realism_env.population_doctrines in the three trainers, and train.ppo
+    gives it the doctrine indicator as it does mixed."""
+    from train import cleanrl_ppo, rllib_ppo
+    from train.ppo import is_mix
+
+    expected = tuple(("power", "security")[i % 2] for i in range(n_nations))
+    assert realism_env.population_doctrines("power+security", n_nations) == expected
+    assert parse_args(["--doctrine", "power+security", "--set", f"n_nations={n_nations}"])[1].doctrine_per_nation == (
+        expected
+    )
+    flags = ["--doctrines", "power+security", "--n-nations", str(n_nations)]
+    assert cleanrl_ppo.parse_args(flags)[1].doctrine_per_nation == expected
+    assert tuple(rllib_ppo.env_config(rllib_ppo.parse_args(flags))["doctrines"]) == expected
+    assert is_mix("power+security") and is_mix("mixed") and not is_mix("power")
+
+
+@pytest.mark.parametrize(
+    ("doctrine", "message"),
+    [
+        ("security+power", "'security+power' is the built-in mix; valid: name it 'mixed'"),
+        ("power+power", "'power+power' names a doctrine twice; valid: distinct registered doctrines joined by '+'"),
+        ("security+glory", "unknown doctrine 'glory'; valid: 'power', 'security'"),
+        ("security+", "unknown doctrine ''; valid: 'power', 'security'"),
+    ],
+)
+def test_a_mix_that_cannot_be_trained_is_refused_naming_what_is_wrong(
+    doctrine: str, message: str, capsys: pytest.CaptureFixture
+) -> None:
+    from train import cleanrl_ppo
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(["--doctrine", doctrine])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cleanrl_ppo.parse_args(["--doctrines", doctrine])
+    assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_checkpoints_save_and_restore_the_batch_generator(backend: str) -> None:
     """The env's generator of a checkpoint is the batch's ``random`` (numpy Generator or torch.Generator)."""

@@ -59,7 +59,8 @@ class Args:
     n_nations: int | None = None
     """nations per world (None: the scenario's)"""
     doctrines: str = "security"
-    """reward of every nation: a doctrine name, or mixed (security and power alternate, nation_0 security)"""
+    """reward of every nation: a doctrine name, or mixed (security and power alternate, nation_0 security), or
+    doctrines joined by + (a mix of one's own: the nations take them in turn)"""
     max_cycles: int = 50
     """turns per episode before truncation"""
     provinces_per_nation: int = 4
@@ -121,9 +122,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
         else:
             parser.add_argument(flag, type=kind, default=f.default, help=helps[f.name], metavar=f.name.upper())
     args = Args(**vars(parser.parse_args(argv)))
-    doctrines = realism_env.doctrine_names()
-    if args.doctrines != "mixed" and args.doctrines not in doctrines:
-        parser.error(f"--doctrines {args.doctrines!r} is invalid; valid: {', '.join([*doctrines, 'mixed'])}")
+    try:
+        realism_env.doctrine_cycle(args.doctrines)
+    except ValueError as error:
+        valid = ", ".join([*realism_env.doctrine_names(), realism_env.MIXED])
+        parser.error(f"--doctrines {args.doctrines!r} is invalid; valid: {valid}, or doctrines joined by + ({error})")
     for name in (
         "max_cycles",
         "total_timesteps",
@@ -208,14 +211,15 @@ class Agent(nn.Module):
 
 def make_config(args: Args) -> EnvConfig:
     """The world's config: the scenario with ``--n-nations`` (when given), ``--max-cycles`` and
-    ``--provinces-per-nation``, each nation's doctrine ``--doctrines`` or, for ``mixed``,
-    :func:`realism_env.mixed_doctrines`. ``ValueError`` names a value the scenario cannot take."""
+    ``--provinces-per-nation``, each nation's doctrine ``--doctrines`` (:func:`realism_env.population_doctrines`:
+    ``mixed`` alternates security and power, ``a+b`` a mix of one's own). ``ValueError`` names a value the scenario
+    cannot take."""
     counts = {} if args.n_nations is None else {"n_nations": args.n_nations}
     config = EnvConfig.from_scenario(
         args.scenario, **counts, max_cycles=args.max_cycles, provinces_per_nation=args.provinces_per_nation
     )
-    mixed = args.doctrines == "mixed"
-    return config.replace(doctrines=realism_env.mixed_doctrines(config.n_nations) if mixed else args.doctrines)
+    doctrines = realism_env.population_doctrines(args.doctrines, config.n_nations)
+    return config.replace(doctrines=doctrines if len(set(doctrines)) > 1 else args.doctrines)
 
 
 def train(args: Args, config: EnvConfig | None = None) -> dict:

@@ -8,6 +8,7 @@ import inspect
 import math
 import textwrap
 import types
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -55,14 +56,22 @@ def check_numbers(
                 raise ValueError(f"{flag(name)}={value} is invalid; valid: {valid}")
 
 
-def _one_of(choices: tuple[str, ...], advice: str) -> Any:
+def _one_of(choices: tuple[str, ...], advice: str, other: Callable[[str], str] | None = None) -> Any:
     """An argparse ``type`` that takes a value among ``choices`` and refuses any other with the choices and
-    ``advice``."""
+    ``advice``; with ``other``, a value outside the choices is what ``other`` returns for it, or refused with the
+    ``ValueError`` it raises (``None``: not a value ``other`` reads, refused as above)."""
 
     def check(value: str) -> str:
-        if value not in choices:
-            raise argparse.ArgumentTypeError(f"invalid choice: {value!r}; valid: {', '.join(choices)} ({advice})")
-        return value
+        if value in choices:
+            return value
+        if other is not None:
+            try:
+                read = other(value)
+            except ValueError as error:
+                raise argparse.ArgumentTypeError(str(error)) from None
+            if read is not None:
+                return read
+        raise argparse.ArgumentTypeError(f"invalid choice: {value!r}; valid: {', '.join(choices)} ({advice})")
 
     return check
 
@@ -73,7 +82,8 @@ def dataclass_parser(cls: type, prog: str, description: str) -> argparse.Argumen
     called now that gives one: names registered at run time, such as doctrines). Booleans become ``--flag/--no-flag``;
     a ``tuple`` field is a repeatable option. A field with ``cli=False`` in its metadata gets no option (its caller
     adds its own); one with ``unknown="..."`` adds that advice to the error of a value outside its choices (how to
-    register a name of one's own)."""
+    register a name of one's own), and with ``other=f`` too takes a value outside the choices that ``f`` reads (it
+    returns the value, ``None`` for one it does not read, or raises ``ValueError`` saying what is wrong)."""
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -97,7 +107,9 @@ def dataclass_parser(cls: type, prog: str, description: str) -> argparse.Argumen
                 kind = next(a for a in get_args(kind) if a is not type(None))
             options["type"] = kind
             if "unknown" in f.metadata:
-                options["type"] = _one_of(options["choices"], f.metadata["unknown"])
+                options["type"] = _one_of(options["choices"], f.metadata["unknown"], f.metadata.get("other"))
             options["metavar"] = f.name.upper() if "choices" not in f.metadata else None
+            if "other" in f.metadata:  # argparse's own check of the choices would refuse the values beyond them
+                options["metavar"] = "{" + ",".join(options.pop("choices")) + ",...}"
         parser.add_argument("--" + f.name.replace("_", "-"), **options)
     return parser

@@ -16,12 +16,12 @@ from typing import Any
 
 from agents.plugins import PluginNotFound, import_plugin
 from agents.policies import POLICIES
-from realism_env import SCENARIOS, EnvConfig
+from realism_env import MIX_SEPARATOR, SCENARIOS, EnvConfig
 from train.cli import MAX_SEED
 from train.experiment_design import Design
 from train.fast_ppo import Args, check_args
 from train.learned import GREEDY_CHOICES
-from train.ppo import DOCTRINE_CHOICES, doctrine_choices, make_config
+from train.ppo import DOCTRINE_CHOICES, check_condition, doctrine_choices, make_config
 
 try:
     import tomllib
@@ -39,7 +39,8 @@ EXPERIMENT_KEYS: dict[str, tuple[str, str]] = {
     "scenario": ("str", "training scenario: " + ", ".join(sorted(SCENARIOS))),
     "conditions": (
         "list[str]",
-        "doctrine conditions to train: " + ", ".join(DOCTRINE_CHOICES) + ", or a doctrine of your own (imports)",
+        "doctrine conditions to train: " + ", ".join(DOCTRINE_CHOICES) + ", a doctrine of your own (imports), or a "
+        "mix of doctrines joined by + (security+prosperity: the nations take them in turn)",
     ),
     "seeds": ("list[int]", "training seeds (each condition is trained once per seed)"),
     "workers": ("int", "parallel worker processes (1: everything in this process)"),
@@ -250,7 +251,13 @@ def resolve(raw: Mapping[str, Any]) -> Design:
             f"[experiment] scenario = {experiment['scenario']!r} is invalid; valid: {', '.join(sorted(SCENARIOS))}"
         )
     doctrines = experiment["conditions"]
-    bad = [d for d in doctrines if d not in doctrine_choices()]
+    mixes = [d for d in doctrines if MIX_SEPARATOR in d]  # a mix of one's own: each doctrine it names is checked
+    for mix in mixes:
+        try:
+            check_condition(mix, "[experiment] conditions:")
+        except ValueError as error:
+            raise PresetError(str(error)) from None
+    bad = [d for d in doctrines if d not in doctrine_choices() and d not in mixes]
     if bad or not doctrines or len(set(doctrines)) != len(doctrines):
         own = (
             ""
@@ -259,7 +266,8 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         )
         raise PresetError(
             f"[experiment] conditions = {doctrines!r} is invalid; "
-            f"valid: distinct names from {', '.join(doctrine_choices())}{own}"
+            f"valid: distinct names from {', '.join(doctrine_choices())}, or mixes of them joined by "
+            f"{MIX_SEPARATOR!r} (e.g. security+prosperity){own}"
         )
     seeds = experiment["seeds"]
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) > MAX_SEED:

@@ -10,7 +10,8 @@ Usage::
 The worlds are a :class:`realism_env.batch.WorldBatch` (``--backend numpy``, the faster on a CPU, or ``torch``, the
 one for a GPU: ``auto`` picks by ``--device``). One network acts for every nation of every world (parameter
 sharing): its input is a nation's observation and a one-hot of its own doctrine (:func:`realism_env.doctrine_onehot`),
-so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctrines at once. The loop follows CleanRL's
+so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctrines at once (and a mix of one's own,
+``--doctrine security+prosperity``, its doctrines). The loop follows CleanRL's
 ``ppo.py`` with the changes a multi-agent world needs:
 
 - **Slots.** ``n_worlds x n_nations`` slots act each turn in one forward pass. A nation eliminated mid-episode leaves
@@ -104,6 +105,7 @@ from train.ppo import (
     _arg,
     _StopRequest,
     check_run_dir,
+    condition_doctrines,
     differences,
     finished,
     make_config,
@@ -246,7 +248,7 @@ def check_args(args: Args) -> None:
         if value != getattr(Args, flag[2:].replace("-", "_")) and not given:
             raise ValueError(f"{flag}={value} acts only with {other}; valid: add {other}, or leave {flag} out")
     taught = parse_teachers(args.teachers)
-    learning = set(realism_env.mixed_doctrines(2)) if args.doctrine == "mixed" else {args.doctrine}
+    learning = set(condition_doctrines(args.doctrine))
     if taught and not set(taught) <= learning:
         idle = ", ".join(sorted(set(taught) - learning))
         raise ValueError(

@@ -16,7 +16,8 @@ held-out ones::
 
 :class:`LearnedPolicy` follows the Policy contract of :mod:`agents.policies` (``initial_state()``,
 ``step(observation, state, rng)``, no mutable state): it feeds ``observation["observation"]`` (plus the one-hot of
-its own doctrine when the run was trained with the doctrine indicator, i.e. ``--doctrine mixed``: the one-hot of
+its own doctrine when the run was trained with the doctrine indicator, i.e. by ``train.fast_ppo``, or by
+``train.ppo`` with a mix of doctrines (``--doctrine mixed``, or ``security+prosperity``): the one-hot of
 :func:`realism_env.doctrine_onehot`, as in training) to the policy network, sets the logits of actions the mask
 forbids to -inf and plays its greedy choice (``deterministic=True``, the default; :func:`greedy_choice`: the most
 likely arms level and act, then the most likely target for it) or samples one with the generator it is given.
@@ -116,7 +117,8 @@ class RunInfo:
                 f"{run} was trained on {unknown[0]!r}, which is not registered here; valid: --import the module that "
                 f"registers it{' (' + given + ')' if given else ''}"
             )
-        reads_onehot = fast or doctrine == "mixed" or env_config.get("reveal_doctrines", False)
+        indicator = fast or len(set(per_nation)) > 1  # train.ppo adds the indicator to mixed conditions only
+        reads_onehot = indicator or env_config.get("reveal_doctrines", False)
         problem = doctrines_differ(record.get("doctrine_names"), imports, str(run)) if reads_onehot else None
         if problem is not None:
             raise ValueError(problem)
@@ -126,7 +128,7 @@ class RunInfo:
             algo="fast_ppo" if fast else args.get("algo", "maskable_ppo"),
             doctrine=doctrine,
             doctrine_per_nation=per_nation,
-            indicator=fast or doctrine == "mixed",
+            indicator=indicator,
             scenario=scenario,
             env_config=env_config,
             imports=imports,
@@ -465,8 +467,8 @@ def learned_population(
     greedy: str = "act_then_target",
 ) -> tuple[list[str], list[str]]:
     """(policy per nation, doctrine per nation) for evaluating a run: nations ``0 .. n_focal - 1`` are learned (with
-    the doctrines they had in training: a mixed run's are :func:`realism_env.mixed_doctrines`, security and power
-    alternating from nation 0), the others play ``background``
+    the doctrines they had in training: a mixed run's are :func:`realism_env.population_doctrines`, security and
+    power alternating from nation 0, or those of its own mix), the others play ``background``
     (with its default doctrine, ``agents.population.default_doctrines``). ``n_focal=None`` is self-play.
     ``policy`` replaces the learned policy of each doctrine by another (the scripted baselines); ``name``,
     ``deterministic`` and ``greedy`` are passed to :func:`register_learned`."""
@@ -474,7 +476,8 @@ def learned_population(
     n = n_nations or len(info.doctrine_per_nation)
     names = dict(policy) if policy is not None else register_learned(run_dir, name, deterministic, greedy)
     # a mixed run stays mixed at any nation count (an odd training count would break the alternation if cycled)
-    doctrines = realism_env.mixed_doctrines(n) if info.doctrine == "mixed" else info.doctrine_per_nation
+    mixed = len(set(info.doctrine_per_nation)) > 1
+    doctrines = realism_env.population_doctrines(info.doctrine, n) if mixed else info.doctrine_per_nation
     return population(doctrines, names, n, n_focal, background)
 
 

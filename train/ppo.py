@@ -9,7 +9,8 @@ Usage::
 
 ``--doctrine security|power`` gives every nation that doctrine; ``mixed`` alternates them
 (:func:`realism_env.mixed_doctrines`: nation 0 security, nation 1 power, ...) and adds a doctrine indicator to the
-observation (:func:`realism_env.doctrine_onehot`) so one network serves both.
+observation (:func:`realism_env.doctrine_onehot`) so one network serves both. A mix of one's own joins registered
+doctrines with ``+`` (``--doctrine security+prosperity``: the nations take them in turn, nation 0 the first).
 
 Writes into ``--out``:
 
@@ -68,12 +69,45 @@ from train.checkpoint import (
 from train.cli import check_numbers, dataclass_parser
 
 #: The doctrine conditions built in: each of the two doctrines, and both alternating (realism_env.mixed_doctrines).
-DOCTRINE_CHOICES = ("security", "power", "mixed")
+DOCTRINE_CHOICES = ("security", "power", realism_env.MIXED)
 
 
 def condition_doctrines(doctrine: str) -> tuple[str, ...]:
-    """The doctrines a run's ``--doctrine`` gives its nations: mixed's (:data:`realism_env.MIXED_ORDER`), or its own."""
-    return tuple(realism_env.MIXED_ORDER) if doctrine == "mixed" else (doctrine,)
+    """The doctrines a run's ``--doctrine`` gives its nations in turn (:func:`realism_env.doctrine_cycle`): mixed's
+    (:data:`realism_env.MIXED_ORDER`), a mix's of one's own (``security+prosperity``), or its own."""
+    return realism_env.doctrine_cycle(doctrine)
+
+
+def is_mix(doctrine: str) -> bool:
+    """Whether a condition gives its nations more than one doctrine: its network then reads each nation's doctrine
+    one-hot (the doctrine indicator) to tell them apart."""
+    return len(condition_doctrines(doctrine)) > 1
+
+
+def read_mix(doctrine: str) -> str | None:
+    """``--doctrine``'s value beyond :func:`doctrine_choices`: a mix of registered doctrines joined by ``+``, checked
+    (``ValueError`` says what is wrong); ``None`` for any other value (refused as an unknown choice)."""
+    if realism_env.MIX_SEPARATOR not in doctrine:
+        return None
+    condition_doctrines(doctrine)
+    return doctrine
+
+
+def check_condition(doctrine: str, where: str = "--doctrine") -> None:
+    """``ValueError`` unless ``doctrine`` is a condition a run can train: one of :func:`doctrine_choices`, or a mix of
+    registered doctrines (:func:`read_mix`)."""
+    if doctrine in doctrine_choices():
+        return
+    try:
+        read = read_mix(doctrine)
+    except ValueError as error:
+        raise ValueError(f"{where} {doctrine}: {error}") from None
+    if read is None:
+        raise ValueError(
+            f"{where} {doctrine!r} is unknown; valid: {', '.join(doctrine_choices())}, or a mix of these doctrines "
+            f"joined by {realism_env.MIX_SEPARATOR!r} (e.g. security+prosperity; a doctrine of your own: --import "
+            "the module that registers it)"
+        )
 
 
 def doctrine_choices() -> tuple[str, ...]:
@@ -101,9 +135,12 @@ class PPOArgs:
     doctrine: str = _arg(
         "security",
         "reward of every nation; mixed alternates security and power (nation 0 security); or a doctrine of your own "
-        "registered by --import",
+        "registered by --import; or a mix of registered doctrines joined by + (e.g. security+prosperity: the nations "
+        "take them in turn, nation 0 the first)",
         choices=doctrine_choices,
-        unknown="a doctrine of your own: --import the module that registers it, on a resume too",
+        unknown="a doctrine of your own: --import the module that registers it, on a resume too; a mix: doctrines "
+        "joined by +",
+        other=read_mix,
     )
     scenario: str = _arg(
         "multipolar",
@@ -217,6 +254,7 @@ def check_args(args: Args, auto_device: bool = True) -> None:
         raise ValueError(f"--batch-size={args.batch_size} is invalid; valid: an integer >= 2")
     if args.checkpoint_every < 0:
         raise ValueError(f"--checkpoint-every={args.checkpoint_every} is invalid; valid: 0 (off) or more timesteps")
+    check_condition(args.doctrine)
     check_numbers(
         args,
         unit=("gamma", "gae_lambda"),
@@ -263,7 +301,8 @@ def make_config(args: Args) -> EnvConfig:
     if "doctrines" in overrides:
         raise ValueError(
             f"--set doctrines=... is not allowed; valid: choose them with --doctrine {'|'.join(doctrine_choices())} "
-            "(every nation one doctrine, or mixed: security and power alternating)"
+            "(every nation one doctrine, or mixed: security and power alternating), or a mix of doctrines joined by "
+            "+ (e.g. --doctrine security+prosperity)"
         )
     if args.max_cycles is not None:
         if "max_cycles" in overrides:
@@ -276,8 +315,9 @@ def make_config(args: Args) -> EnvConfig:
             )
         overrides["capability_spread"] = args.capability_spread
     config = EnvConfig.from_scenario(args.scenario, **overrides)
-    doctrines = realism_env.mixed_doctrines(config.n_nations) if args.doctrine == "mixed" else args.doctrine
-    return config.replace(doctrines=doctrines)
+    if not is_mix(args.doctrine):  # one doctrine for all stays its name (as config.json has always held it)
+        return config.replace(doctrines=args.doctrine)
+    return config.replace(doctrines=realism_env.population_doctrines(args.doctrine, config.n_nations))
 
 
 def _algo(name: str) -> type:
@@ -545,7 +585,7 @@ def train(args: Args, config: EnvConfig) -> int:
     versions = library_versions("stable_baselines3", "sb3_contrib", "torch")
     atomic_write_json(out / "config.json", {**record, "versions": versions})
     torch.set_num_threads(args.torch_threads)
-    env = RealismVecEnv(config, n_worlds=args.n_worlds, seed=args.seed, doctrine_indicator=args.doctrine == "mixed")
+    env = RealismVecEnv(config, n_worlds=args.n_worlds, seed=args.seed, doctrine_indicator=is_mix(args.doctrine))
     state: dict[str, Any] = {}
     if found is not None:
         path, state = found

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agents.policies import counterpart, without_counterpart
-from realism_env import MIXED_ORDER
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess
 from train.kickstart import parse_teachers
@@ -168,12 +167,7 @@ def header_section(
     parts.append(
         "**Design.** Conditions: "
         + ", ".join(f"`{d}`" for d in design.doctrines)
-        + (
-            f" (mixed: nations alternate {' and '.join(MIXED_ORDER)}, nation_0 {MIXED_ORDER[0]}, one network with "
-            "the doctrine indicator)"
-            if "mixed" in design.doctrines
-            else ""
-        )
+        + _mixes_phrase(design.doctrines)
         + f"; training scenario `{design.scenario}`; sweep: {sweep}; seeds {list(design.seeds)}; "
         f"{design.timesteps} agent-steps per run (at least: whole rollouts) "
         f"(train.fast_ppo, {training_population(design.train)}, one shared network per run). "
@@ -384,6 +378,18 @@ BEHAVIOUR = (
     "arms_racing", "war_onsets", "mean_arms_level",
 )  # fmt: skip
 
+
+def _mixes_phrase(conditions: Sequence[str]) -> str:
+    """What the design line says of the conditions that mix doctrines (empty where none does)."""
+    cycles = {name: condition_doctrines(name) for name in conditions}
+    mixes = [
+        f"{name}: nations alternate {' and '.join(cycle)}, nation_0 {cycle[0]}"
+        for name, cycle in cycles.items()
+        if len(cycle) > 1
+    ]
+    return f" ({'; '.join(mixes)}; one network with the doctrine indicator)" if mixes else ""
+
+
 _ACT_PHRASE = {
     "wait": "wait", "attack": "attack", "ally": "propose or accept alliances", "leave_alliance": "leave alliances",
     "threaten": "make threats", "concede": "concede to demands", "support": "send aid", "peace": "offer peace",
@@ -432,7 +438,10 @@ def strategy_section(
         strategy = _strategy_of(learned, acts, confidence)
         chance = _reference(references.get("random", []), f"agree_{strategy['closest']}")
         parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
-        who = _WHO.get(condition.doctrine, f"Nations rewarded by `{condition.doctrine}`")
+        doctrines = condition_doctrines(condition.doctrine)
+        named = " and ".join(f"`{d}`" for d in doctrines)
+        default = f"In populations of {named}, the nations" if len(doctrines) > 1 else f"Nations rewarded by {named}"
+        who = _WHO.get(condition.doctrine, default)
         parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy, chance)}**" + seed_split(by_seed))
         columns = {"learned": strategy, **references}
         table = _strategy_table(columns, acts, strategy["levels"])

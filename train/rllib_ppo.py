@@ -80,7 +80,8 @@ class Args:
     n_nations: int | None = None
     """nations per world (None: the scenario's)"""
     doctrines: str = "mixed"
-    """security, power, or mixed (security and power alternate, nation_0 security)"""
+    """security, power, or mixed (security and power alternate, nation_0 security), or doctrines joined by + (a mix
+    of one's own: the nations take them in turn)"""
     max_cycles: int = 50
     """turns per episode before truncation"""
     env_config: str = ""
@@ -139,14 +140,18 @@ def env_config(args: Args) -> dict[str, Any]:
                 '\'{"n_nations": 3, "rich_infos": true}\''
             )
     else:
-        names = realism_env.doctrine_names()
-        if args.doctrines != "mixed" and args.doctrines not in names:
-            raise ValueError(f"--doctrines {args.doctrines!r} is invalid; valid: {', '.join([*names, 'mixed'])}")
+        try:
+            realism_env.doctrine_cycle(args.doctrines)
+        except ValueError as error:
+            valid = ", ".join([*realism_env.doctrine_names(), realism_env.MIXED])
+            raise ValueError(
+                f"--doctrines {args.doctrines!r} is invalid; valid: {valid}, or doctrines joined by + ({error})"
+            ) from None
         counts = {} if args.n_nations is None else {"n_nations": args.n_nations}
         config = {"scenario": args.scenario, **counts, "max_cycles": args.max_cycles}
         n_nations = resolved(config).n_nations  # the scenario's, unless --n-nations
-        mixed = args.doctrines == "mixed"
-        config["doctrines"] = list(realism_env.mixed_doctrines(n_nations)) if mixed else args.doctrines
+        doctrines = realism_env.population_doctrines(args.doctrines, n_nations)
+        config["doctrines"] = list(doctrines) if len(set(doctrines)) > 1 else args.doctrines
     # what each env runner builds, built once here: a ValueError names the keyword and the valid choices
     realism_env.parallel_env(**config).close()
     return config
