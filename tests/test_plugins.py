@@ -329,7 +329,7 @@ def test_the_report_says_a_doctrine_of_ones_own_was_not_checked_against_the_scri
     both.write_text(EXPERIMENT.format(module="my_realism"))
     verdict_line, _ = learners_section(resolve(load_preset(path=both)), rows_of, 0.95)
     assert verdict_line.startswith("**Learners against the scripted realists: 2 of 2 checks met.**"), verdict_line
-    assert verdict_line.endswith("Not checked: `prosperity` (no scripted policy acts out its doctrine).")
+    assert verdict_line.endswith("Not checked: `prosperity` (no scripted policy acts out `prosperity`).")
     alone = plugin.parent / "alone.toml"
     alone.write_text(EXPERIMENT.format(module="my_realism").replace('"security", "prosperity"', '"prosperity"'))
     verdict_line, _ = learners_section(resolve(load_preset(path=alone)), rows_of, 0.95)
@@ -380,8 +380,9 @@ def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_sp
     }  # fmt: skip
     assert all(r["prosperity:return"] != "" for r in rows if r["condition"] == "prosperity")
     report = (out / "report.md").read_text()
-    assert "Not checked: `prosperity`, `security+prosperity` (no scripted policy acts out its doctrine)." in (
-        report.splitlines()[2]
+    assert (
+        "Not checked: `prosperity`, `security+prosperity` (no scripted policy acts out `prosperity`)."
+        in (report.splitlines()[2])
     )
     assert "Nations rewarded by `prosperity` learned to" in report
     assert "In populations of `security` and `prosperity`, the nations learned to" in report

@@ -254,8 +254,11 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     checks = learner_checks(design, rows_of, confidence)
     unchecked = _without_scripted(design) if "scripted" in design.evaluate["baselines"] else []
     # a doctrine of the user's own has no scripted realist to measure up to: say so where the checks are counted
+    lacking = dict.fromkeys(x for d in unchecked for x in condition_doctrines(d) if counterpart(x) is None)
     unmatched = (
-        " Not checked: " + ", ".join(f"`{d}`" for d in unchecked) + " (no scripted policy acts out its doctrine)."
+        " Not checked: "
+        + ", ".join(f"`{d}`" for d in unchecked)
+        + f" (no scripted policy acts out {', '.join(f'`{x}`' for x in lacking)})."
         if unchecked
         else ""
     )
