@@ -262,6 +262,11 @@ def doctrine_cycle(population: str) -> tuple[str, ...]:
     if population == MIXED:
         return MIXED_ORDER
     cycle = tuple(population.split(MIX_SEPARATOR)) if isinstance(population, str) else (population,)
+    if len(cycle) > 1 and any(not name or name != name.strip() for name in cycle):
+        raise ValueError(
+            f"{population!r} has an empty doctrine name or spaces around {MIX_SEPARATOR!r}; valid: registered "
+            f"doctrines joined by {MIX_SEPARATOR!r} alone, e.g. 'security{MIX_SEPARATOR}prosperity'"
+        )
     resolve_doctrines(cycle)
     if len(set(cycle)) != len(cycle):
         raise ValueError(

@@ -1331,3 +1331,14 @@ def test_the_report_says_whom_the_learners_met_in_training() -> None:
     assert "`offensive_realist`, their choices played in the first 25%;" in training_population(
         {**taught, "imitate_until": 0.25}
     )
+
+
+def test_the_report_lists_a_mix_of_three_doctrines_and_draws_each_doctrine_in_a_colour_of_its_own() -> None:
+    from train.plots import _doctrine_colors
+    from train.report_markdown import listed
+
+    assert [listed(names) for names in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a and b", "a, b and c"]
+    color_of = _doctrine_colors()  # security and power keep their colours; a mix of one's own is told apart
+    assert (color_of("security"), color_of("power")) == ("tab:blue", "tab:red")
+    assert len({color_of("prosperity"), color_of("glory"), "tab:blue", "tab:red"}) == 4
+    assert color_of("prosperity") == color_of("prosperity")

@@ -209,7 +209,8 @@ def test_a_mix_of_ones_own_means_the_same_in_every_trainer(n_nations: int) -> No
         ("security+power", "'security+power' is the built-in mix; valid: name it 'mixed'"),
         ("power+power", "'power+power' names a doctrine twice; valid: distinct registered doctrines joined by '+'"),
         ("security+glory", "unknown doctrine 'glory'; valid: 'power', 'security'"),
-        ("security+", "unknown doctrine ''; valid: 'power', 'security'"),
+        ("security+", "'security+' has an empty doctrine name or spaces around '+'"),
+        ("security + power", "'security + power' has an empty doctrine name or spaces around '+'"),
     ],
 )
 def test_a_mix_that_cannot_be_trained_is_refused_naming_what_is_wrong(

@@ -251,19 +251,19 @@ def resolve(raw: Mapping[str, Any]) -> Design:
             f"[experiment] scenario = {experiment['scenario']!r} is invalid; valid: {', '.join(sorted(SCENARIOS))}"
         )
     doctrines = experiment["conditions"]
+    own = (
+        ""
+        if imports
+        else " (a doctrine of your own: name the module that registers it in [experiment] imports, or --import it)"
+    )
     mixes = [d for d in doctrines if MIX_SEPARATOR in d]  # a mix of one's own: each doctrine it names is checked
     for mix in mixes:
         try:
             check_condition(mix, "[experiment] conditions:")
         except ValueError as error:
-            raise PresetError(str(error)) from None
+            raise PresetError(f"{error}{own}") from None
     bad = [d for d in doctrines if d not in doctrine_choices() and d not in mixes]
     if bad or not doctrines or len(set(doctrines)) != len(doctrines):
-        own = (
-            ""
-            if imports
-            else " (a doctrine of your own: name the module that registers it in [experiment] imports, or --import it)"
-        )
         raise PresetError(
             f"[experiment] conditions = {doctrines!r} is invalid; "
             f"valid: distinct names from {', '.join(doctrine_choices())}, or mixes of them joined by "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -111,6 +111,20 @@ def learning_curve_series(
     }
 
 
+def _doctrine_colors() -> Callable[[str], str]:
+    """A doctrine's colour in one figure: security blue and power red, as everywhere; each other doctrine the next of
+    the palette's remaining colours as it first appears (so the doctrines of a mix of one's own are told apart)."""
+    colors = {"security": "tab:blue", "power": "tab:red"}
+    palette = ["tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
+
+    def color_of(doctrine: str) -> str:
+        if doctrine not in colors:
+            colors[doctrine] = palette[(len(colors) - 2) % len(palette)]
+        return colors[doctrine]
+
+    return color_of
+
+
 def plot_learning_curves(
     curves: Mapping[str, Mapping[Any, Sequence[Mapping[str, float]]]],
     baselines: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
@@ -124,11 +138,11 @@ def plot_learning_curves(
     nrows = max(-(-len(names) // cols), 1)
     # the legend of each panel below it: inside, it hides the curves of a panel with both doctrines' lines
     fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 4.0 * nrows), squeeze=False, layout="constrained")
-    colors = {"security": "tab:blue", "power": "tab:red"}
+    color_of = _doctrine_colors()
     styles = ["-.", "--", ":"]
     for ax, condition in zip(axes.flat, names, strict=False):
         for doctrine, (lines, (xs, mean)) in learning_curve_series(curves[condition]).items():
-            color = colors.get(doctrine, "gray")
+            color = color_of(doctrine)
             for seed_xs, seed_ys in lines:
                 ax.plot(seed_xs, seed_ys, color=color, alpha=0.3, linewidth=0.8)
             ax.plot(xs, mean, color=color, linewidth=2, label=f"learned ({doctrine})")
@@ -137,7 +151,7 @@ def plot_learning_curves(
                 if value is not None and math.isfinite(value):
                     ax.axhline(
                         value,
-                        color=colors.get(doctrine, "gray"),
+                        color=color_of(doctrine),
                         linestyle=styles[k % len(styles)],
                         linewidth=1,
                         label=f"{label} ({doctrine})",

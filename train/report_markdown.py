@@ -41,6 +41,11 @@ def fmt_summary(s: Mapping[str, Any]) -> str:
     return f"{fmt(s['mean'])} [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]"
 
 
+def listed(items: Sequence[str]) -> str:
+    """Items as a sentence lists them: "a", "a and b", "a, b and c"."""
+    return " and ".join(items) if len(items) < 3 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
     """A GitHub-flavoured Markdown table (``align``: one of l/r/c per column; default first left, rest right)."""
     align = align or ("l" + "r" * (len(header) - 1))

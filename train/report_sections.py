@@ -18,7 +18,7 @@ from train.claims import CLAIMS, RULE, Claim, assess
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.ppo import condition_doctrines
-from train.report_markdown import fmt, fmt_p, fmt_summary, markdown_table
+from train.report_markdown import fmt, fmt_p, fmt_summary, listed, markdown_table
 from train.report_statistics import (
     UNTESTED,
     column,
@@ -386,7 +386,7 @@ def _mixes_phrase(conditions: Sequence[str]) -> str:
     """What the design line says of the conditions that mix doctrines (empty where none does)."""
     cycles = {name: condition_doctrines(name) for name in conditions}
     mixes = [
-        f"{name}: nations alternate {' and '.join(cycle)}, nation_0 {cycle[0]}"
+        f"{name}: nations alternate {listed(cycle)}, nation_0 {cycle[0]}"
         for name, cycle in cycles.items()
         if len(cycle) > 1
     ]
@@ -442,7 +442,7 @@ def strategy_section(
         chance = _reference(references.get("random", []), f"agree_{strategy['closest']}")
         parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
         doctrines = condition_doctrines(condition.doctrine)
-        named = " and ".join(f"`{d}`" for d in doctrines)
+        named = listed([f"`{d}`" for d in doctrines])
         default = f"In populations of {named}, the nations" if len(doctrines) > 1 else f"Nations rewarded by {named}"
         who = _WHO.get(condition.doctrine, default)
         parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy, chance)}**" + seed_split(by_seed))
