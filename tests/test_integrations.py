@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pettingzoo
@@ -508,6 +508,50 @@ def test_cleanrl_and_rllib_ppo_bad_arguments_say_what_is_wrong_and_what_is_valid
         parse_args(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("runners, threads", [(0, 1), (2, 2)])
+def test_rllib_ppo_samples_in_the_driver_with_one_torch_thread(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, runners: int, threads: int
+) -> None:
+    """With --num-env-runners 0 the driver samples (RLlib's local env runner). With torch's thread per core there,
+    its thousands of one-row forward passes waited on the thread pool: the first iteration took 91 s instead of 11 s
+    on 2 cores and the command seemed to hang. It samples with one thread, as Ray gives each env runner, and puts the
+    count back after; with env runners the driver only learns and keeps its threads. (Ray and RLlib stand-ins: what
+    is checked is the driver's torch while the algorithm trains.)"""
+    import torch
+
+    from train import rllib_ppo
+
+    seen = []
+
+    class Algorithm:
+        def train(self) -> dict:
+            seen.append(torch.get_num_threads())
+            return {}
+
+        def save_to_path(self, path: str) -> str:
+            return path
+
+        def stop(self) -> None:
+            pass
+
+    class Config:
+        def build_algo(self) -> Algorithm:
+            return Algorithm()
+
+    monkeypatch.setitem(sys.modules, "ray", SimpleNamespace(init=lambda **kwargs: None, shutdown=lambda: None))
+    monkeypatch.setattr(rllib_ppo, "build_config", lambda args: Config())
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # train() sets it for a local instance
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        argv = ["--num-env-runners", str(runners), "--iterations", "2", "--out", str(tmp_path)]
+        rllib_ppo.train(rllib_ppo.parse_args(argv))
+        assert seen == [threads, threads]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_rllib_ppo_trains_two_iterations_on_local_ray_with_two_env_runners(tmp_path: Path) -> None:

@@ -31,6 +31,9 @@ Usage::
   happens to run on this machine) with ``--num-cpus`` CPUs, a small object store (``--object-store-mb``) and no
   dashboard. ``--address auto`` (or ``HEAD_IP:6379``) joins a running cluster, whose resources are then used as
   they are (see ``docs/integrations.md``). Each env runner takes one CPU; the learner runs in the driver.
+  ``--num-env-runners 0`` samples in the driver, with one torch thread, as Ray gives each env runner
+  (``OMP_NUM_THREADS`` of its one CPU): with torch's thread per core, the many one-row forward passes of sampling
+  waited on the thread pool (the first iteration took 91 s instead of 11 s on 2 cores, which looked like a hang).
 
 Writes into ``--out``: ``metrics.json`` (per-iteration mean episode return per doctrine, steps, timings, the args
 and the env config) and ``checkpoint/`` (``Algorithm.save_to_path``; restore with
@@ -62,7 +65,8 @@ class Args:
     iterations: int = 20
     """training iterations (each samples train_batch_size env steps, then updates every policy)"""
     num_env_runners: int = 2
-    """Ray actors that sample episodes (one CPU each)"""
+    """Ray actors that sample episodes (one CPU each); 0 samples in the driver, with one torch thread as an env runner
+    has"""
     num_envs_per_env_runner: int = 1
     """worlds stepped together by each env runner"""
     address: str = ""
@@ -246,12 +250,18 @@ def train(args: Args) -> dict[str, Any]:
             include_dashboard=False,
             configure_logging=False,
         )
+    import torch
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    algo = build_config(args).build_algo()
+    threads = torch.get_num_threads()
+    if args.num_env_runners == 0:  # the driver samples: one thread, as an env runner has (see the module docstring)
+        torch.set_num_threads(1)
+    algo = None
     history = []
-    start = time.time()
     try:
+        algo = build_config(args).build_algo()
+        start = time.time()
         for iteration in range(1, args.iterations + 1):
             result = algo.train()
             record = {
@@ -269,8 +279,10 @@ def train(args: Args) -> dict[str, Any]:
             )
         checkpoint = algo.save_to_path(str((out / "checkpoint").resolve()))
     finally:
-        algo.stop()
+        if algo is not None:
+            algo.stop()
         ray.shutdown()
+        torch.set_num_threads(threads)
     metrics = {
         "args": asdict(args),
         "env_config": env_config(args),
