@@ -570,6 +570,34 @@ def test_bad_presets_name_the_key_and_what_is_valid(tmp_path: Path, text: str, e
     assert expected in str(error.value)
 
 
+def test_worker_counts_beyond_four_per_cpu_are_refused_naming_where_they_were_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """workers = 100000 was taken (a process per pending task, each with its own torch): the preset's and --workers
+    are refused above 4 per CPU this process may use, naming which one and the range; --workers replaces the
+    preset's, so a preset written for a larger machine runs here with a smaller one."""
+    import os
+
+    from train.experiment import build_parser, load_design, main
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # 2 CPUs: 1 to 8 workers
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    valid = "valid: an integer from 1 to 8 (4 per CPU of the 2 this process may use"
+    for workers in (100000, 9, 0):
+        with pytest.raises(PresetError, match=re.escape(f"[experiment] workers = {workers} is invalid; {valid}")):
+            resolve(load_preset(path=preset_file(tmp_path, f"[experiment]\nworkers = {workers}")))
+    assert resolve(load_preset(path=preset_file(tmp_path, "[experiment]\nworkers = 8"))).workers == 8
+    big = preset_file(tmp_path, "[experiment]\nworkers = 100000", name="big.toml")
+    for workers in ("100000", "0"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--preset-file", str(big), "--workers", workers, "--out", str(tmp_path / "out")])
+        assert exit_info.value.code == 2
+        assert f"--workers {workers} is invalid; {valid}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    design = load_design(build_parser().parse_args(["--preset-file", str(big), "--workers", "2", "--out", "x"]))
+    assert design.workers == 2 and design.preset()["experiment"]["workers"] == 2
+
+
 def test_a_bad_preset_file_exits_with_status_2_and_the_message(tmp_path: Path) -> None:
     path = preset_file(tmp_path, "[train]\ntimestep = 100\n")
     result = run_experiment(["--preset-file", str(path), "--out", str(tmp_path / "out")], timeout=60)

@@ -83,7 +83,8 @@ missing [train] keys train.fast_ppo's defaults::
     scenario = "multipolar"             # training scenario (realism_env.SCENARIOS)
     conditions = ["security", "power", "mixed"]
     seeds = [0, 1, 2, 3, 4]             # training seeds (the unit of replication)
-    workers = 2                         # parallel processes (runs and evaluations); 1 runs in this process
+    workers = 2                         # parallel processes (runs and evaluations); 1 runs in this process; at
+                                        # most 4 per CPU (--workers replaces it)
     imports = ["my_realism"]            # modules every process imports first (module names or .py paths, from the
                                         # current folder): doctrines, scenarios, policies of your own (default: none)
 
@@ -140,7 +141,16 @@ from typing import Any
 from train.checkpoint import atomic_write_bytes, atomic_write_json, library_versions, read_json
 from train.experiment_design import Design
 from train.experiment_jobs import check_runs
-from train.experiment_presets import PRESET_DIR, PRESETS, PresetError, load_preset, merge, resolve, to_toml
+from train.experiment_presets import (
+    PRESET_DIR,
+    PRESETS,
+    PresetError,
+    check_workers,
+    load_preset,
+    merge,
+    resolve,
+    to_toml,
+)
 from train.experiment_results import finish
 from train.experiment_scheduler import execute
 from train.experiment_workers import folder_lock
@@ -163,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--preset-file", metavar="FILE.toml", default=None, help="a preset in TOML")
     source.add_argument("--show-preset", choices=sorted(PRESETS), default=None, help="print a built-in preset as TOML")
     parser.add_argument("--out", metavar="DIR", default=None, help="output folder (required unless --show-preset)")
-    parser.add_argument("--workers", type=int, default=None, help="override [experiment] workers")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="override [experiment] workers (from 1 to 4 per CPU of this machine)"
+    )
     parser.add_argument(
         "--import",
         action="append",
@@ -202,8 +214,9 @@ def load_design(cli: argparse.Namespace) -> Design:
     if cli.imports and isinstance(listed, list):  # anything but a list is refused by resolve, naming it
         added = [name for name in dict.fromkeys(cli.imports) if name not in listed]
         raw = merge(raw, {"experiment": {"imports": listed + added}})
-    if cli.workers is not None and cli.workers < 1:
-        raise PresetError(f"--workers {cli.workers} is invalid; valid: an integer >= 1")
+    if cli.workers is not None:  # in place of the preset's (one written for a larger machine may exceed this one's)
+        check_workers(cli.workers, f"--workers {cli.workers}")
+        raw = merge(raw, {"experiment": {"workers": cli.workers}})
     return resolve(raw)
 
 

@@ -43,7 +43,7 @@ EXPERIMENT_KEYS: dict[str, tuple[str, str]] = {
         "mix of doctrines joined by + (security+prosperity: the nations take them in turn)",
     ),
     "seeds": ("list[int]", "training seeds (each condition is trained once per seed)"),
-    "workers": ("int", "parallel worker processes (1: everything in this process)"),
+    "workers": ("int", "parallel worker processes (1: everything in this process; at most 4 per CPU)"),
     "imports": (
         "list[str]",
         "modules imported first, in every process (--import; agents.plugins): doctrines, scenarios, policies of your "
@@ -96,6 +96,32 @@ PRESETS: dict[str, dict[str, Any]] = {name: _builtin(name) for name in BUILTIN_P
 
 class PresetError(ValueError):
     """A preset that cannot be used; the message names the key and the valid choices."""
+
+
+#: The most worker processes an experiment starts per CPU it may use. A worker runs one thread per numerical library,
+#: so more than one a CPU only share the CPUs (a few more may wait on a GPU while others compute); many more only fill
+#: the memory, each with its own torch (``workers = 100000`` was taken, and would start a process per pending task).
+WORKERS_PER_CPU = 4
+
+
+def max_workers() -> int:
+    """The most workers an experiment takes here: :data:`WORKERS_PER_CPU` per CPU this process may use."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform
+        cpus = os.cpu_count() or 1
+    return WORKERS_PER_CPU * cpus
+
+
+def check_workers(workers: int, given: str) -> None:
+    """Raise :class:`PresetError` unless ``workers`` is from 1 to :func:`max_workers`; ``given`` names it as the user
+    gave it (``--workers 8``, ``[experiment] workers = 8``)."""
+    top = max_workers()
+    if not 1 <= workers <= top:
+        raise PresetError(
+            f"{given} is invalid; valid: an integer from 1 to {top} ({WORKERS_PER_CPU} per CPU of the "
+            f"{top // WORKERS_PER_CPU} this process may use: more only compete for them)"
+        )
 
 
 def _kind_ok(kind: str, value: Any) -> bool:
@@ -272,8 +298,7 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     seeds = experiment["seeds"]
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) > MAX_SEED:
         raise PresetError(f"[experiment] seeds = {seeds!r} is invalid; valid: distinct integers from 0 to {MAX_SEED}")
-    if experiment["workers"] < 1:
-        raise PresetError(f"[experiment] workers = {experiment['workers']} is invalid; valid: an integer >= 1")
+    check_workers(experiment["workers"], f"[experiment] workers = {experiment['workers']}")
     # a listed name twice would evaluate its settings twice and count their rows twice
     for key in ("heldout", "focal_heldout", "deviation_scenarios", "backgrounds", "deviants", "baselines"):
         names = evaluate[key]
