@@ -349,6 +349,35 @@ def test_help_lists_the_options() -> None:
     assert "--max-cycles T turns per episode (default: the length of the run's training episodes)" in learned
 
 
+def test_train_replay_help_offers_only_what_model_takes_and_refuses_the_rest_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """train.replay's help listed agents.replay's --population, --doctrines and --from-log, which --model refuses
+    (and a --title default that is agents.replay's): its help now offers what it takes, and each of the three given
+    is refused by name, with what is valid instead."""
+    from train.replay import build_parser as learned_parser
+    from train.replay import main as learned_main
+
+    text = learned_parser().format_help()
+    for flag in ("--population", "--doctrines", "--from-log"):
+        assert flag not in text, flag
+    for flag in ("--model", "--focal", "--background", "--scenario", "--seed", "--set", "--out", "--log", "--title"):
+        assert flag in text, flag
+    assert "population, scenario and seed" not in " ".join(text.split())
+    out = str(tmp_path / "x.html")
+    for argv, refused in (
+        (["--population", "random"], "--population is not taken with --model"),
+        (["--doctrines", "power"], "--doctrines is not taken with --model"),
+        (["--from-log", "e.json"], "--from-log is not taken with --model"),
+        (["--population", "random", "--doctrines", "power"], "--population and --doctrines are not taken"),
+    ):
+        with pytest.raises(SystemExit) as raised:
+            learned_main(["--model", str(tmp_path / "run"), *argv, "--out", out])
+        err = " ".join(capsys.readouterr().err.split())
+        assert raised.value.code == 2 and refused in err, err
+        assert "valid: --focal K and --background POLICY" in err
+
+
 # --------------------------------------------------------------------------------------------------
 # Learned runs (train.replay) and the report's representative episode
 # --------------------------------------------------------------------------------------------------

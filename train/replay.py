@@ -9,9 +9,11 @@ Usage::
 nations play as in evaluation (:func:`train.learned.learned_population`): every nation in self-play, or the first
 ``--focal K`` among ``--background`` scripted nations. The world is ``--scenario`` (default: the run's training
 scenario) with the run's own training overrides (its ``--set`` and ``--max-cycles``), then this command's
-``--max-cycles`` and ``--set`` on top. The other options are ``agents.replay``'s (the same parser);
-``--population`` is not taken here. Learned nations play their greedy choice (``--greedy``: ``act_then_target``,
-the default, or ``flat``; :data:`train.learned.GREEDY_CHOICES`) unless ``--sample``.
+``--max-cycles`` and ``--set`` on top. The other options are ``agents.replay``'s (the same parser), but for
+``--population``, ``--doctrines`` and ``--from-log`` (:data:`NOT_WITH_MODEL`): the run chooses its nations and their
+doctrines, and plays the episode; its help leaves them out, and each is refused by name. Learned nations play their
+greedy choice (``--greedy``: ``act_then_target``, the default, or ``flat``; :data:`train.learned.GREEDY_CHOICES`)
+unless ``--sample``.
 
 This lives in ``train/`` because loading models is train/'s business: ``agents`` never imports ``train``. Learned
 policies reach ``agents.replay`` the documented way, as names registered in ``agents.POLICIES``
@@ -44,6 +46,10 @@ from agents.replay import record_episode, run_command
 from agents.replay import write_replay as write_replay_page
 from realism_env import parse_override, parse_overrides, write_episode
 from train.learned import GREEDY_CHOICES, RunInfo, learned_population
+
+#: ``agents.replay``'s options that ``--model`` does not take (their ``args`` names): the run's nations play under
+#: their doctrines, in an episode played here (not read from a log). Left out of the help, and refused by name.
+NOT_WITH_MODEL = {"--population": "population", "--doctrines": "doctrines", "--from-log": "from_log"}
 
 #: Episode metrics that say what kind of episode it was (war, concentration of power, survival, alliances).
 REPRESENTATIVE_METRICS = ("war_onsets", "final_hhi", "surviving_nations", "alliances_formed")
@@ -181,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
         "turns per episode (default: the length of the run's training episodes)",
     )
     parser.description = "Play one episode of a training run's nations and write it as a self-contained HTML replay."
+    for action in parser._actions:
+        if set(action.option_strings) & NOT_WITH_MODEL.keys():  # accepted only to be refused by name
+            action.help = argparse.SUPPRESS
+        elif action.dest == "title":
+            action.help = "the page's title (default: the run, its doctrine, the setting, the scenario and the seed)"
     parser.add_argument("--model", required=True, metavar="RUN_DIR", help="a finished train.fast_ppo/train.ppo run")
     parser.add_argument(
         "--focal", type=int, default=None, metavar="K", help="learned nations 0..K-1 among --background (default: all)"
@@ -200,8 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _document(args: argparse.Namespace) -> dict[str, Any]:
-    if args.population is not None or args.from_log is not None or args.doctrines is not None:
-        raise ValueError("--model plays the run's nations: give it without --population, --from-log or --doctrines")
+    given = [flag for flag, name in NOT_WITH_MODEL.items() if getattr(args, name) is not None]
+    if given:
+        raise ValueError(
+            f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} not taken with --model, which plays the "
+            "run's nations under their doctrines; valid: --focal K and --background POLICY to put scripted nations "
+            "beside them, or python -m agents.replay for a population or a log of your own"
+        )
     return learned_episode(
         args.model,
         args.scenario,
