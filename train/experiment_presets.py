@@ -113,13 +113,14 @@ def max_workers() -> int:
     return WORKERS_PER_CPU * cpus
 
 
-def check_workers(workers: int, given: str) -> None:
+def check_workers(workers: int, given: str, instead: str = "") -> None:
     """Raise :class:`PresetError` unless ``workers`` is from 1 to :func:`max_workers`; ``given`` names it as the user
-    gave it (``--workers 8``, ``[experiment] workers = 8``)."""
+    gave it (``--workers 8``, ``[experiment] workers = 8``), ``instead`` another way to give it (a preset written for
+    a larger machine runs here with ``--workers``)."""
     top = max_workers()
     if not 1 <= workers <= top:
         raise PresetError(
-            f"{given} is invalid; valid: an integer from 1 to {top} ({WORKERS_PER_CPU} per CPU of the "
+            f"{given} is invalid; valid: an integer from 1 to {top}{instead} ({WORKERS_PER_CPU} per CPU of the "
             f"{top // WORKERS_PER_CPU} this process may use: more only compete for them)"
         )
 
@@ -298,7 +299,7 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     seeds = experiment["seeds"]
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) > MAX_SEED:
         raise PresetError(f"[experiment] seeds = {seeds!r} is invalid; valid: distinct integers from 0 to {MAX_SEED}")
-    check_workers(experiment["workers"], f"[experiment] workers = {experiment['workers']}")
+    check_workers(experiment["workers"], f"[experiment] workers = {experiment['workers']}", " or --workers N")
     # a listed name twice would evaluate its settings twice and count their rows twice
     for key in ("heldout", "focal_heldout", "deviation_scenarios", "backgrounds", "deviants", "baselines"):
         names = evaluate[key]
