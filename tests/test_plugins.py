@@ -415,3 +415,24 @@ def test_the_readmes_doctrine_and_policy_of_ones_own_run_as_written(plugin: Path
     env.step({agent: 0 for agent in env.agents})
     terms = env.last_rich_infos["nation_0"]["reward_terms"]
     assert set(terms) == {"growth", "eliminated"} and all(np.isfinite(v) for v in terms.values())
+
+
+def test_the_cleanrl_and_rllib_scripts_import_a_module_of_ones_own_for_a_mix(plugin: Path) -> None:
+    """``--import`` in train.cleanrl_ppo and train.rllib_ppo (whose env runners, processes of their own, import it
+    through the env config) so their ``--doctrines`` may mix a doctrine of one's own."""
+    from train import cleanrl_ppo, rllib_ppo
+
+    flags = ["--import", "my_realism", "--doctrines", "security+prosperity", "--n-nations", "3"]
+    assert cleanrl_ppo.parse_args(flags)[1].doctrine_per_nation == ("security", "prosperity", "security")
+    args = rllib_ppo.parse_args(flags)
+    assert args.imports == ("my_realism",)
+    assert rllib_ppo.env_config(args)["doctrines"] == ["security", "prosperity", "security"]
+    pytest.importorskip("ray")
+    from train.rllib_env import IMPORTS_KEY, make_env
+
+    config = rllib_ppo.build_config(args).env_config  # what each env runner builds its env from
+    assert config[IMPORTS_KEY] == ["my_realism"]
+    DOCTRINES.pop("prosperity")  # as an env runner's fresh process, before it imports the module
+    sys.modules.pop("my_realism")
+    env = make_env(config)
+    assert env.par_env.unwrapped.config.doctrine_per_nation == ("security", "prosperity", "security")

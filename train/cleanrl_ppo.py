@@ -44,6 +44,7 @@ import torch.nn as nn
 from torch.distributions.categorical import Categorical
 
 import realism_env
+from agents.plugins import add_import_option, import_plugins
 from realism_env import EnvConfig, atomic_write_bytes
 from train.cli import check_numbers
 
@@ -106,7 +107,9 @@ class Args:
 def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     """One ``--flag`` per :class:`Args` field, its docstring as help (CleanRL uses ``tyro`` for this); the arguments
     and the world's config (:func:`make_config`). Exits with status 2 and a message naming what is wrong and what is
-    valid."""
+    valid. ``--import MODULE`` imports a module of yours first (:mod:`agents.plugins`), so ``--doctrines`` and
+    ``--scenario`` may name what it registers."""
+    import_plugins(argv, "python -m train.cleanrl_ppo")
     parser = argparse.ArgumentParser(
         prog="python -m train.cleanrl_ppo",
         description=__doc__.split("\n\n")[0],
@@ -121,7 +124,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=helps[f.name])
         else:
             parser.add_argument(flag, type=kind, default=f.default, help=helps[f.name], metavar=f.name.upper())
-    args = Args(**vars(parser.parse_args(argv)))
+    add_import_option(parser)  # acted on above, before the choices were read
+    values = vars(parser.parse_args(argv))
+    del values["imports"]
+    args = Args(**values)
     try:
         realism_env.doctrine_cycle(args.doctrines)
     except ValueError as error:

@@ -27,7 +27,7 @@ play their greedy choice (``--greedy``; :func:`train.learned.greedy_choice`) unl
 Printed, per doctrine of the runs, scenario and setting (a table per run too with ``--per-run``):
 
 - ``learned``: the learned nations' return (an episode's rewards summed), the mean over them and over episodes (a
-  mixed run's security and power nations together, each rewarded by its own doctrine);
+  mixed run's security and power nations together, each rewarded by its own doctrine; a mix of one's own's alike);
 - ``baseline``: the baseline's, in the same places and worlds;
 - ``difference``: learned minus baseline, paired episode by episode;
 - ``ratio``: learned over baseline where the baseline's mean is positive (the experiment's checks ask at least 0.97

@@ -27,7 +27,9 @@ What it does:
 1. **Trains** one shared-policy PPO run (:mod:`train.fast_ppo`, self-play) per *condition* and seed: the conditions
    are the doctrines ``security`` (every nation), ``power`` (every nation) and ``mixed`` (security and power
    alternating, nation 0 security: :func:`realism_env.mixed_doctrines`; each nation's doctrine one-hot is an input),
-   each in every *world* of the sweep (the cross product of the ``[sweep]`` values; one world without a sweep).
+   or any registered doctrines (``imports``), alone or mixed as ``security+prosperity`` (the nations take them in
+   turn, :func:`realism_env.population_doctrines`), each in every *world* of the sweep (the cross product of the
+   ``[sweep]`` values; one world without a sweep).
 2. **Evaluates** every run with the harness of :mod:`agents.evaluate` (matched worlds: episode ``k`` of every
    population uses env seed ``evaluate.seed + k``) through :mod:`train.learned`, in these *settings*: self-play in
    the training scenario (``selfplay@<scenario>``), self-play in each held-out scenario, and the learned nations as

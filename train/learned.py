@@ -70,7 +70,7 @@ class RunInfo:
     run_dir: str
     model_path: str
     algo: str  #: maskable_ppo or ppo
-    doctrine: str  #: the run's --doctrine: security, power or mixed
+    doctrine: str  #: the run's --doctrine: security, power, mixed, or one's own (a doctrine, or a mix such as a+b)
     doctrine_per_nation: tuple[str, ...]  #: the doctrine of each nation in training
     indicator: bool  #: trained with the doctrine indicator appended to observations
     scenario: str
@@ -82,7 +82,7 @@ class RunInfo:
         """Read ``run_dir/config.json``; raises ``ValueError`` when the run or its model is missing, or when its
         doctrines or scenario are not registered in this process (a run trained with ``--import``). A run of
         ``train.fast_ppo`` (``model.pt``) always feeds its network the doctrine one-hot; one of ``train.ppo``
-        (``model.zip``) only when trained with ``--doctrine mixed``."""
+        (``model.zip``) only when trained with a mix of doctrines (``--doctrine mixed`` or ``security+prosperity``)."""
         run = Path(run_dir)
         config_path = run / "config.json"
         model_path = next((run / name for name in MODEL_FILES if (run / name).is_file()), None)
@@ -431,7 +431,8 @@ def register_learned(
     run_dir: str | Path, name: str | None = None, deterministic: bool = True, greedy: str = "act_then_target"
 ) -> dict[str, str]:
     """Register the policy of a training run in ``agents.POLICIES``; returns ``{doctrine: policy name}`` (one entry
-    per doctrine of the run: a mixed run gives a security and a power name, whose indicators differ).
+    per doctrine of the run: a mixed run gives a security and a power name, whose indicators differ; a mix of one's
+    own, a name per doctrine of it).
 
     Names default to ``learned_<run folder>_<hash of its path>`` (plus ``_<doctrine>`` for a mixed run); they hold
     no ``:`` or ``,`` so they can stand in population specs.

@@ -9,6 +9,10 @@ import numpy as np
 from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 
 import realism_env
+from agents.plugins import import_plugin
+
+#: The env config's key naming the modules :func:`make_env` imports first (``train.rllib_ppo --import``).
+IMPORTS_KEY = "imports"
 
 
 class RealismMultiAgentEnv(ParallelPettingZooEnv):
@@ -62,5 +66,10 @@ class RealismMultiAgentEnv(ParallelPettingZooEnv):
 
 
 def make_env(env_config: dict[str, Any]) -> RealismMultiAgentEnv:
-    """The env creator given to ``register_env`` (RLlib passes an ``EnvContext``, a dict)."""
-    return RealismMultiAgentEnv(env_config)
+    """The env creator given to ``register_env`` (RLlib passes an ``EnvContext``, a dict). Its :data:`IMPORTS_KEY`
+    names modules to import first (``train.rllib_ppo --import``): an env runner is a process of its own, which knows
+    the doctrines and scenarios of a user's module only once it imports it."""
+    config = dict(env_config)
+    for name in config.pop(IMPORTS_KEY, ()):
+        import_plugin(name)
+    return RealismMultiAgentEnv(config)

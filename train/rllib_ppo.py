@@ -46,11 +46,12 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import realism_env
+from agents.plugins import add_import_option, import_plugins
 from realism_env import EnvConfig
 from train.checkpoint import atomic_write_json
 from train.cli import check_numbers, dataclass_parser
@@ -103,12 +104,18 @@ class Args:
     """discount factor"""
     hidden: int = 64
     """width of the two hidden layers"""
+    imports: tuple[str, ...] = field(default=(), metadata={"cli": False})
+    """modules of yours imported first, here and on every env runner (``--import MODULE``, :mod:`agents.plugins`):
+    the doctrines and scenarios they register are valid choices"""
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    """One ``--flag`` per :class:`Args` field, its docstring as help."""
+    """One ``--flag`` per :class:`Args` field, its docstring as help, and ``--import MODULE``."""
+    import_plugins(argv, "python -m train.rllib_ppo")  # before the arguments naming what it registers are read
     parser = dataclass_parser(Args, "python -m train.rllib_ppo", __doc__.split("\n\n")[0])
-    args = Args(**vars(parser.parse_args(argv)))
+    add_import_option(parser)
+    values = vars(parser.parse_args(argv))
+    args = Args(**{**values, "imports": tuple(values["imports"])})
     for name in ("iterations", "num_envs_per_env_runner", "num_cpus", "train_batch_size", "minibatch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is invalid; valid: an integer >= 1")
@@ -186,7 +193,7 @@ def build_config(args: Args) -> Any:
     from ray.rllib.examples.rl_modules.classes.action_masking_rlm import ActionMaskingTorchRLModule
     from ray.tune.registry import register_env
 
-    from train.rllib_env import make_env
+    from train.rllib_env import IMPORTS_KEY, make_env
 
     register_env(ENV_NAME, make_env)
     config = env_config(args)
@@ -202,7 +209,7 @@ def build_config(args: Args) -> Any:
     }
     return (
         PPOConfig()
-        .environment(ENV_NAME, env_config=config)
+        .environment(ENV_NAME, env_config={**config, IMPORTS_KEY: list(args.imports)})
         .env_runners(
             num_env_runners=args.num_env_runners,
             num_envs_per_env_runner=args.num_envs_per_env_runner,
