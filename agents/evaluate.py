@@ -37,7 +37,8 @@ Options (``--help`` lists them all):
     ``doctrines`` is set with ``--doctrines``.
 ``--doctrines D``
     The reward doctrine of each nation (``realism_env.DOCTRINES``: security, power, and any registered with
-    ``--import``): one name for all, or a comma-separated list with one per nation. Doctrines decide each nation's
+    ``--import``): one name for all, a comma-separated list with one per nation, or ``mixed`` or ``a+b`` (the
+    nations take the doctrines in turn, nation_0 the first, as in the trainers). Doctrines decide each nation's
     ``return`` and how ``by_doctrine`` groups the nations; scripted policies ignore rewards. By default each nation's
     doctrine is the one its policy acts out (``Policy.doctrine``): ``offensive_realist`` -> ``power`` (Mearsheimer),
     ``defensive_realist`` -> ``security`` (Waltz), a policy of yours -> the doctrine it names; any other policy ->
@@ -228,7 +229,8 @@ def add_episode_options(
         "--doctrines",
         default=None,
         metavar="D",
-        help="reward doctrine: one name for all nations or a comma-separated list, one per nation (default: "
+        help="reward doctrine: one name for all nations, a comma-separated list, one per nation, or mixed or a+b "
+        "(the nations take the doctrines in turn, nation_0 the first) (default: "
         "the doctrine each nation's policy acts out, Policy.doctrine: offensive_realist -> power, defensive_realist "
         "-> security; security for a policy that acts out none)",
     )

@@ -88,9 +88,12 @@ def default_doctrines(policies: Sequence[str]) -> tuple[str, ...]:
 
 def parse_doctrines(doctrines: str | Sequence[str] | None, policies: Sequence[str]) -> tuple[str, ...]:
     """One doctrine per nation: the defaults by policy when ``doctrines`` is None, else one name for all or a
-    comma-separated string / sequence with one name per nation."""
+    comma-separated string / sequence with one name per nation, or a population's name (``mixed``, ``a+b``:
+    :func:`realism_env.population_doctrines`, the nations taking its doctrines in turn, as the trainers read it)."""
     if doctrines is None:
         return default_doctrines(policies)
+    if isinstance(doctrines, str) and (doctrines == realism_env.MIXED or realism_env.MIX_SEPARATOR in doctrines):
+        return realism_env.population_doctrines(doctrines, len(policies))
     names = [d.strip() for d in doctrines.split(",")] if isinstance(doctrines, str) else [str(d) for d in doctrines]
     if len(names) == 1:
         names = names * len(policies)

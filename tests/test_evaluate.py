@@ -344,6 +344,9 @@ def test_doctrines_follow_policies_unless_given() -> None:
     assert make_plan("offensive_realist", doctrines="security").doctrines == ("security",) * 6
     mixed = "power,security,power,security,power,security"
     assert make_plan("random", doctrines=mixed).doctrines == tuple(mixed.split(","))
+    # a population's name, as the trainers read it: the nations take its doctrines in turn, nation_0 the first
+    assert make_plan("random", doctrines="mixed").doctrines == realism_env.mixed_doctrines(6)
+    assert make_plan("random", doctrines="power+security").doctrines == ("power", "security") * 3
 
 
 def test_config_overrides_are_parsed_to_the_field_type() -> None:
@@ -385,6 +388,8 @@ def test_config_overrides_are_parsed_to_the_field_type() -> None:
         (["--population", "random", "--set", "doctrines=power"], ["--doctrines"]),
         (["--population", "random", "--doctrines", "glory"], ["unknown doctrine 'glory'", "power, security"]),
         (["--population", "random", "--doctrines", "power,security"], ["exactly 6"]),
+        (["--population", "random", "--doctrines", "power+glory"], ["unknown doctrine 'glory'", "'power', 'security'"]),
+        (["--population", "random", "--doctrines", "security+power"], ["the built-in mix; valid: name it 'mixed'"]),
         (["--population", "random", "--max-cycles", "0"], ["max_cycles", ">= 1"]),
         (["--population", "random", "--set", "max_cycles=9", "--max-cycles", "10"], ["max_cycles is given twice"]),
         (["--population", "random", "--episodes", "0"], ["episodes=0"]),
