@@ -260,8 +260,12 @@ def saved_array_like(value: Any, template: Any, name: str, hint: str) -> Any:
 
 
 def put_rows(array: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """numpy only: a copy of ``array`` with ``values`` written at ``rows`` of its first (world) axis. (On numpy a step
-    may resolve a section on the few worlds where it changes anything; other backends keep fixed shapes.)"""
+    """numpy only: a copy of ``array`` with ``values`` written at ``rows`` (increasing indices, as ``nonzero`` gives)
+    of its first (world) axis; ``values`` itself where ``rows`` are every row, so a step where every world ends (as
+    all do at once when they started together) copies none of the batch's arrays. (On numpy a step may resolve a
+    section on the few worlds where it changes anything; other backends keep fixed shapes.)"""
+    if rows.size == array.shape[0] and values.dtype == array.dtype:
+        return values
     out = array.copy()
     out[rows] = values
     return out

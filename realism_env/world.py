@@ -102,12 +102,17 @@ def where_worlds(which: Any, replacement: World, world: World, fields: tuple[str
 
 
 def put_worlds(world: World, index: Any, replacement: World) -> World:
-    """numpy only: a copy of ``world`` with the worlds at ``index`` ([K] int) replaced by ``replacement``'s ``K``
-    worlds (what :func:`where_worlds` does with fixed shapes, at the cost of the ended worlds alone)."""
+    """numpy only: a copy of ``world`` with the worlds at ``index`` ([K] increasing int) replaced by ``replacement``'s
+    ``K`` worlds (what :func:`where_worlds` does with fixed shapes, at the cost of the ended worlds alone); each array
+    of ``replacement`` itself where ``index`` names every world (no copy)."""
     arrays = {}
     for name in _ARRAY_FIELDS:
-        values = getattr(world, name).copy()
-        values[index] = getattr(replacement, name)
+        values, new = getattr(world, name), getattr(replacement, name)
+        if index.shape[0] == values.shape[0] and new.dtype == values.dtype:
+            arrays[name] = new
+            continue
+        values = values.copy()
+        values[index] = new
         arrays[name] = values
     return World(**arrays)
 
