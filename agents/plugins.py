@@ -36,6 +36,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -98,19 +99,67 @@ def doctrines_differ(recorded: Sequence[str] | None, imports: Sequence[str], wha
     )
 
 
+#: The packages of this project: a plugin's use of them is not the plugin's own source.
+PROJECT_PACKAGES = ("realism_env", "agents", "train")
+
+
+def _library_folders() -> tuple[Path, ...]:
+    """Where the standard library and the installed packages live (their modules are not a user's own source)."""
+    paths = sysconfig.get_paths()
+    return tuple(dict.fromkeys(Path(paths[key]).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib")))
+
+
+def _users_own(module: ModuleType, libraries: tuple[Path, ...]) -> bool:
+    """Whether ``module`` is source of the user's: a ``.py`` file outside the standard library, the installed
+    packages and this project's packages."""
+    file = getattr(module, "__file__", None)
+    if file is None or not file.endswith(".py") or module.__name__.split(".")[0] in PROJECT_PACKAGES:
+        return False
+    return not any(Path(file).resolve().is_relative_to(folder) for folder in libraries)
+
+
+def _module_name(value: object) -> str:
+    """The name of the module ``value`` (a function, class, instance) comes from; "" where it names none."""
+    try:
+        name = getattr(value, "__module__", None)
+    except Exception:  # an object whose attribute lookup fails in its own way names no module either
+        return ""
+    return name if isinstance(name, str) else ""
+
+
+def own_modules(module: ModuleType) -> list[ModuleType]:
+    """``module`` and every module of the user's it draws on, followed through module globals: a module it imports
+    (``import my_rewards``) or one a name it imports comes from (``from my_rewards import prosperity``), and theirs in
+    turn; sorted by name. An import made inside a function is not seen."""
+    libraries = _library_folders()
+    found: dict[str, ModuleType] = {}
+    pending = [module]
+    while pending:
+        current = pending.pop()
+        if current.__name__ in found:
+            continue
+        found[current.__name__] = current
+        for value in list(vars(current).values()):
+            source = value if isinstance(value, ModuleType) else sys.modules.get(_module_name(value))
+            if source is not None and source.__name__ not in found and _users_own(source, libraries):
+                pending.append(source)
+    return [found[name] for name in sorted(found)]
+
+
 def source_digests(names: Sequence[str]) -> dict[str, str]:
     """``{name: sha256 of its source}`` of the modules ``names`` (imported here if they are not yet): their file, or
-    every ``.py`` file of a package; what a run or a cached evaluation records of the code its doctrines, scenarios
-    and policies came from (a module the plugin imports in turn is not followed)."""
+    every ``.py`` file of a package, and those of the modules of the user's they draw on (:func:`own_modules`); what
+    a run or a cached evaluation records of the code its doctrines, scenarios and policies came from."""
     digests = {}
     for name in names:
-        module = import_plugin(name)
-        folders = [Path(folder) for folder in getattr(module, "__path__", [])]  # a package: all its files
-        files = sorted(f for folder in folders for f in folder.rglob("*.py")) if folders else []
-        if not folders and getattr(module, "__file__", None) is not None:
-            files = [Path(module.__file__)]
+        files: set[Path] = set()
+        for module in own_modules(import_plugin(name)):
+            folders = [Path(folder) for folder in getattr(module, "__path__", [])]  # a package: all its files
+            files.update(f.resolve() for folder in folders for f in folder.rglob("*.py"))
+            if not folders and getattr(module, "__file__", None) is not None:
+                files.add(Path(module.__file__).resolve())
         digest = hashlib.sha256()
-        for file in files:
+        for file in sorted(files):
             digest.update(file.read_bytes())
         digests[name] = digest.hexdigest()
     return digests

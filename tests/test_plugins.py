@@ -187,12 +187,33 @@ def test_a_run_is_resumed_and_scored_only_with_the_doctrines_it_was_made_with(
     DOCTRINES["prosperity"] = prosperity
     plugin.write_text(plugin.read_text() + "\n# edited\n")
     edited = r"holds a different run \(it differs in the source of --import {} \(not what the run was made with: "
-    edited += r"edited since, or another module\)\)"
+    edited += r"it or a module of yours it imports edited since, or another module\)\)"
     with pytest.raises(SystemExit, match=edited.format("my_realism")):
         train(["--import", "my_realism", *argv, "--resume", "--timesteps", "20"])
     with pytest.raises(SystemExit, match=edited.format(re.escape(str(plugin)))):  # named by its path this time
         train(["--import", str(plugin), *argv, "--resume", "--timesteps", "20"])
     assert (run / "config.json").read_text() == record
+
+
+def test_the_source_of_a_module_covers_the_modules_of_yours_it_imports_and_no_library(plugin: Path) -> None:
+    """A run records its modules' source: a module of the user's that the plugin imports (its doctrine's terms kept
+    there) is part of it, the libraries it uses are not, and an edit to either of the user's files is seen."""
+    from agents.plugins import own_modules, source_digests
+
+    terms = "def prosperity(out, config):\n    return {{'share': {} * out.power_share}}\n"
+    (plugin.parent / "my_rewards.py").write_text(terms.format(1))
+    (plugin.parent / "split_realism.py").write_text(
+        "import numpy as np\nfrom agents import StatusQuo\nfrom my_rewards import prosperity\n"
+        "from realism_env import Doctrine, register_doctrine\n\n"
+        "register_doctrine(Doctrine('split_prosperity', 'its terms in another file', prosperity))\n"
+    )
+    assert [m.__name__ for m in own_modules(import_plugin("split_realism"))] == ["my_rewards", "split_realism"]
+    before = source_digests(["split_realism", "my_realism"])
+    (plugin.parent / "unrelated.py").write_text("x = 1\n")  # a file of the folder the plugin does not import
+    assert source_digests(["split_realism", "my_realism"]) == before
+    (plugin.parent / "my_rewards.py").write_text(terms.format(2))
+    after = source_digests(["split_realism", "my_realism"])
+    assert after["split_realism"] != before["split_realism"] and after["my_realism"] == before["my_realism"]
 
 
 def test_a_doctrine_of_ones_own_without_its_import_says_how_to_register_it(capsys: pytest.CaptureFixture) -> None:

@@ -363,7 +363,10 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
     if saved_sources is not None and sorted(saved_sources.values()) != sorted(current_sources.values()):
         changed = [name for name, digest in current_sources.items() if digest not in saved_sources.values()]
         what = ", ".join(f"--import {name}" for name in changed) if changed else "its --import modules"
-        diff.append(f"the source of {what} (not what the run was made with: edited since, or another module)")
+        diff.append(
+            f"the source of {what} (not what the run was made with: it or a module of yours it imports edited since, "
+            "or another module)"
+        )
     # An EnvConfig field that ``saved`` lacks (added since) counts as its default, which is what the run had.
     config_defaults = {f.name: f.default for f in fields(EnvConfig)}
     saved_config = saved.get("env_config", {})
