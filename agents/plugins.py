@@ -24,8 +24,10 @@ process too, so a preset's conditions may name a doctrine of yours.
 
 Import the same modules wherever the names are used again: a run trained on a doctrine of yours is evaluated or
 replayed with the same ``--import`` (a registered doctrine also widens the doctrine one-hot that learned networks
-read, so a run is played with the doctrines registered as in its training). The module runs as code of yours: import
-only modules you trust.
+read, so a run is played with the doctrines registered as in its training). A run records the source of each module
+(:func:`source_digests`: its file, or a package's files, and the modules of yours it imports); resuming the run, or
+rerunning its experiment, after an edit to any of them is refused. The module runs as code of yours: import only
+modules you trust.
 """
 
 from __future__ import annotations

@@ -45,8 +45,9 @@ class EnvConfig:
     conquest_payoff: float = 0.5
     """Share of a conquered province's wealth the conqueror keeps; the rest is destroyed."""
     misperception: float = 0.2
-    """Standard deviation of the log-normal noise on every estimate of another nation's military
-    (Bremer & Mihalka 1977; Horvath 2020 uses 0.1 to 0.4). 0 means perfect information."""
+    """Standard deviation of the logarithm of the mean-one log-normal noise on every estimate of another nation's
+    military (Bremer & Mihalka 1977; Horvath 2020 uses 0.1 to 0.4, as the standard deviation of normal noise around 1:
+    the two differ by about 1% at 0.2). 0 means perfect information."""
     reveal_doctrines: bool = False
     """Show every nation's doctrine in observations. Off by default: intentions cannot be known."""
     provinces_per_nation: int = 4
@@ -81,15 +82,19 @@ class EnvConfig:
     capture_steepness: float = 5.0
     """Exponent of the logistic capture odds (Cederman 1997: c = 5)."""
     war_devastation: float = 0.01
-    """Share of a nation's wealth destroyed per year per war it fights."""
+    """Share of a nation's wealth destroyed per year per war it fights, whatever the balance of forces (a flat cost,
+    after Cusack & Stoll 1990's war costs; theirs peak for even matches)."""
     aid_share: float = 0.2
     """Share of income a SUPPORT act sends as military aid."""
     demand_deadline: int = 2
     """Turns a threatener has to carry out a refused demand before the threat counts as a bluff."""
     hegemony_share: float = 0.5
-    """Power share above which a nation counts as hegemon (the power doctrine's bonus)."""
+    """Power share above which a nation counts as hegemon (the power doctrine's bonus): more than half of all
+    resources is decisive (Niou, Ordeshook & Rose 1989). Mearsheimer's hegemon is the only great power, a stricter
+    test: at 0.51 against 0.49 the polarity metric still counts two great powers."""
     security_sufficiency: float = 1.1
-    """Security ratio S* beyond which more power adds no security (M3 security rule: 1.10)."""
+    """Security ratio S* beyond which more power adds no security (after the M3 security rule, where nations stop
+    attacking at S >= 1.10; here allies count in S and 1.1 caps the security doctrine's margin)."""
     nation_names: tuple[str, ...] | None = None
     """Display names for rendering (scenarios give historical names); agents stay ``nation_i``."""
 
@@ -315,6 +320,9 @@ def _renormalised(shares: dict[str, float]) -> dict[str, Any]:
     }
 
 
+#: What a historical scenario takes from history: the capability shares alone (COW NMC has no map or relations).
+_GENERIC = " Capabilities only: the map, growth and starting relations are generic."
+
 for _scenario in (
     Scenario("multipolar", "Six equal great powers (Waltz's multipolarity; Mearsheimer's balanced multipolarity)."),
     Scenario(
@@ -339,14 +347,15 @@ for _scenario in (
     ),
     Scenario(
         "europe_1914",
-        "The six European great powers of 1914, CINC shares from COW NMC v6.0, renormalised.",
+        "The six European powers of 1914, CINC shares from COW NMC v6.0, renormalised (three are great powers by the "
+        "polarity metric's half-the-largest rule)." + _GENERIC,
         _renormalised(
             {"Germany": 0.158, "UK": 0.138, "Russia": 0.111, "France": 0.075, "Austria-Hungary": 0.068, "Italy": 0.026}
         ),
     ),
     Scenario(
         "cold_war_1950",
-        "The great powers of 1950, CINC shares from COW NMC v6.0, renormalised (bipolarity).",
+        "The great powers of 1950, CINC shares from COW NMC v6.0, renormalised (bipolarity)." + _GENERIC,
         _renormalised({"USA": 0.284, "USSR": 0.181, "China": 0.118, "UK": 0.061, "India": 0.050, "France": 0.033}),
     ),
 ):

@@ -7,7 +7,8 @@ Built in:
     r = w_survival * alive + w_margin * min(1, S / S*) - w_territory * lost / initial - w_elimination * eliminated
     S = (own military + allies' military) / max military of a non-allied neighbour or enemy (S = inf if none)
 
-S* is ``EnvConfig.security_sufficiency`` (1.1, the M3 security rule): power beyond what deters earns nothing.
+S* is ``EnvConfig.security_sufficiency`` (1.1, after the M3 security rule, whose S is a nation's own capability and
+whose 1.1 ends its attacks; here allies count and 1.1 caps the margin): power beyond what deters earns nothing.
 
 ``power`` (offensive realism, Mearsheimer 2001)::
 

@@ -674,8 +674,9 @@ def advance(
     invested = xp.maximum(invested, -1.0)
     g = world.growth_rates
     growth = 1.0 + g * xp.where(g < 0.0, 2.0 - invested, invested)
-    # War devastates the economy of every nation that fights (Cusack & Stoll 1990: war costs); the wars of the
-    # eliminated ended with them.
+    # War devastates the economy of every nation that fights, a flat share per war and year (after Cusack & Stoll
+    # 1990's war costs, not their formula, whose cost peaks for even matches); the wars of the eliminated ended with
+    # them.
     devastation = xp.minimum(config.war_devastation * xp.sum(xp.astype(at_war, float_dtype), axis=2), 1.0)
     factor_by_nation = xp.maximum(growth * (1.0 - devastation), 0.0)
     new_wealth = wealth * per_province(factor_by_nation, owner)

@@ -50,3 +50,19 @@ def test_territories_are_contiguous_cover_the_map_and_leave_every_nation_a_provi
         assert sizes.shape == (config.n_nations,) and (sizes >= 1).all(), sizes
         for nation in range(config.n_nations):
             assert _connected(land, np.flatnonzero(territory == nation)), f"map {k}: nation {nation} is split"
+
+
+def test_the_readmes_scenario_table_says_what_each_built_in_scenario_is() -> None:
+    """The README's table of scenarios is each one's own description (it had drifted from them), and the historical
+    ones say that only their capabilities are historical."""
+    from pathlib import Path
+
+    from realism_env import SCENARIOS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = dict(line.split(" | ", 1) for line in readme.splitlines() if line.startswith("| `") and line.endswith(" |"))
+    for name in ("multipolar", "bipolar", "unipolar", "rising_power", "islands", "europe_1914", "cold_war_1950"):
+        label = f"| `{name}` (default)" if name == "multipolar" else f"| `{name}`"
+        assert rows[label] == SCENARIOS[name].description + " |", name
+    for name in ("europe_1914", "cold_war_1950"):
+        assert "Capabilities only: the map, growth and starting relations are generic." in SCENARIOS[name].description
