@@ -25,16 +25,18 @@ process too, so a preset's conditions may name a doctrine of yours.
 Import the same modules wherever the names are used again: a run trained on a doctrine of yours is evaluated or
 replayed with the same ``--import`` (a registered doctrine also widens the doctrine one-hot that learned networks
 read, so a run is played with the doctrines registered as in its training). A run records the source of each module
-(:func:`source_digests`: its file, or a package's files, and the modules of yours it imports); resuming the run, or
-rerunning its experiment, after an edit to any of them is refused. The module runs as code of yours: import only
-modules you trust.
+(:func:`source_digests`: its file, or a package's files, and those of the modules of yours it imports); resuming the
+run, or rerunning its experiment, after an edit to any of them is refused. The module runs as code of yours: import
+only modules you trust.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -101,67 +103,87 @@ def doctrines_differ(recorded: Sequence[str] | None, imports: Sequence[str], wha
     )
 
 
-#: The packages of this project: a plugin's use of them is not the plugin's own source.
-PROJECT_PACKAGES = ("realism_env", "agents", "train")
+#: The packages of this project (pyproject's): a plugin's use of them is not the plugin's own source.
+PROJECT_PACKAGES = ("realism_env", "agents", "train", "benchmarks")
+#: Folders that hold installed packages, wherever they are (a virtual environment, the user site, a distribution's).
+LIBRARY_FOLDERS = ("site-packages", "dist-packages")
 
 
-def _library_folders() -> tuple[Path, ...]:
-    """Where the standard library and the installed packages live (their modules are not a user's own source)."""
-    paths = sysconfig.get_paths()
-    return tuple(dict.fromkeys(Path(paths[key]).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib")))
+def _module_files(spec: importlib.machinery.ModuleSpec) -> list[Path]:
+    """The source files of a module found by ``spec``: its file, or every ``.py`` file of a package."""
+    if spec.submodule_search_locations:
+        return sorted(f.resolve() for folder in spec.submodule_search_locations for f in Path(folder).rglob("*.py"))
+    return [Path(spec.origin).resolve()] if spec.origin and spec.origin.endswith(".py") else []
 
 
-def _users_own(module: ModuleType, libraries: tuple[Path, ...]) -> bool:
-    """Whether ``module`` is source of the user's: a ``.py`` file outside the standard library, the installed
-    packages and this project's packages."""
-    file = getattr(module, "__file__", None)
-    if file is None or not file.endswith(".py") or module.__name__.split(".")[0] in PROJECT_PACKAGES:
-        return False
-    return not any(Path(file).resolve().is_relative_to(folder) for folder in libraries)
+def _imported_names(file: Path, package: str) -> list[str]:
+    """The modules the import statements of ``file`` name, anywhere in it (in functions too): ``import a.b`` names
+    ``a.b``; ``from a import b`` names ``a`` and ``a.b`` (b may be a module); relative ones resolved in ``package``."""
+    names = []
+    for node in ast.walk(ast.parse(file.read_bytes(), str(file))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            try:
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package or None)
+            except (ImportError, ValueError):  # a relative import beyond a top-level module: nothing to follow
+                continue
+            names += [base] + [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return names
 
 
-def _module_name(value: object) -> str:
-    """The name of the module ``value`` (a function, class, instance) comes from; "" where it names none."""
+def _spec_of(name: str) -> importlib.machinery.ModuleSpec | None:
+    """Where the module ``name`` is, without running it if it is not imported yet; None where it is nowhere (or
+    ``from a import b`` named a value b, not a module)."""
+    if name in sys.modules:
+        return getattr(sys.modules[name], "__spec__", None)
     try:
-        name = getattr(value, "__module__", None)
-    except Exception:  # an object whose attribute lookup fails in its own way names no module either
-        return ""
-    return name if isinstance(name, str) else ""
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
 
 
-def own_modules(module: ModuleType) -> list[ModuleType]:
-    """``module`` and every module of the user's it draws on, followed through module globals: a module it imports
-    (``import my_rewards``) or one a name it imports comes from (``from my_rewards import prosperity``), and theirs in
-    turn; sorted by name. An import made inside a function is not seen."""
-    libraries = _library_folders()
-    found: dict[str, ModuleType] = {}
-    pending = [module]
+def own_sources(module: ModuleType) -> list[Path]:
+    """The source files of ``module`` (its file, or every ``.py`` file of a package) and of every module of the
+    user's that its import statements name, and theirs in turn: a module whose file lies in the plugin's folder or the
+    current folder, outside this project's packages (:data:`PROJECT_PACKAGES`), the standard library and any folder of
+    installed packages (:data:`LIBRARY_FOLDERS`). What the doctrines, scenarios and policies of a plugin are made of,
+    whether it imports a function, a constant or a whole module from a file of the user's."""
+    roots = [Path.cwd().resolve()]
+    if module.__spec__ is not None and module.__spec__.origin:
+        roots.append(Path(module.__spec__.origin).resolve().parent)
+    standard = [Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "platstdlib")]
+
+    def users_own(name: str, file: Path) -> bool:
+        installed = any(part in LIBRARY_FOLDERS for part in file.parts)
+        in_library = installed or any(file.is_relative_to(folder) for folder in standard)
+        in_project = name.split(".")[0] in PROJECT_PACKAGES
+        return not in_library and not in_project and any(file.is_relative_to(root) for root in roots)
+
+    files: dict[Path, str] = {f: module.__name__ for f in _module_files(module.__spec__)} if module.__spec__ else {}
+    if not files and getattr(module, "__file__", None):
+        files[Path(module.__file__).resolve()] = module.__name__
+    pending = list(files.items())
     while pending:
-        current = pending.pop()
-        if current.__name__ in found:
-            continue
-        found[current.__name__] = current
-        for value in list(vars(current).values()):
-            source = value if isinstance(value, ModuleType) else sys.modules.get(_module_name(value))
-            if source is not None and source.__name__ not in found and _users_own(source, libraries):
-                pending.append(source)
-    return [found[name] for name in sorted(found)]
+        file, name = pending.pop()
+        package = name if file.name == "__init__.py" else name.rpartition(".")[0]
+        for imported in _imported_names(file, package):
+            spec = _spec_of(imported)
+            for found in _module_files(spec) if spec is not None else []:
+                if found not in files and users_own(imported, found):
+                    files[found] = imported
+                    pending.append((found, imported))
+    return sorted(files)
 
 
 def source_digests(names: Sequence[str]) -> dict[str, str]:
-    """``{name: sha256 of its source}`` of the modules ``names`` (imported here if they are not yet): their file, or
-    every ``.py`` file of a package, and those of the modules of the user's they draw on (:func:`own_modules`); what
-    a run or a cached evaluation records of the code its doctrines, scenarios and policies came from."""
+    """``{name: sha256 of its source}`` of the modules ``names`` (imported here if they are not yet): the files of
+    :func:`own_sources`, the module's and those of the modules of yours it imports; what a run or a cached evaluation
+    records of the code its doctrines, scenarios and policies came from."""
     digests = {}
     for name in names:
-        files: set[Path] = set()
-        for module in own_modules(import_plugin(name)):
-            folders = [Path(folder) for folder in getattr(module, "__path__", [])]  # a package: all its files
-            files.update(f.resolve() for folder in folders for f in folder.rglob("*.py"))
-            if not folders and getattr(module, "__file__", None) is not None:
-                files.add(Path(module.__file__).resolve())
         digest = hashlib.sha256()
-        for file in sorted(files):
+        for file in own_sources(import_plugin(name)):
             digest.update(file.read_bytes())
         digests[name] = digest.hexdigest()
     return digests

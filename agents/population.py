@@ -92,7 +92,7 @@ def parse_doctrines(doctrines: str | Sequence[str] | None, policies: Sequence[st
     :func:`realism_env.population_doctrines`, the nations taking its doctrines in turn, as the trainers read it)."""
     if doctrines is None:
         return default_doctrines(policies)
-    if isinstance(doctrines, str) and (doctrines == realism_env.MIXED or realism_env.MIX_SEPARATOR in doctrines):
+    if isinstance(doctrines, str) and realism_env.is_population(doctrines):
         return realism_env.population_doctrines(doctrines, len(policies))
     names = [d.strip() for d in doctrines.split(",")] if isinstance(doctrines, str) else [str(d) for d in doctrines]
     if len(names) == 1:

@@ -207,6 +207,11 @@ class PowerTerms:
 DOCTRINES: dict[str, Doctrine] = {}
 
 
+def is_population(name: str) -> bool:
+    """Whether ``name`` names a population of several doctrines (``mixed``, ``a+b``) rather than one doctrine."""
+    return name == MIXED or MIX_SEPARATOR in name
+
+
 def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrine:
     """Add ``doctrine`` to :data:`DOCTRINES` so configs can name it. Register it in every process that builds an env
     (for example at import of the module that defines it): a config unpickled in a fresh process names doctrines.
@@ -216,7 +221,7 @@ def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrin
         raise ValueError(f"register_doctrine takes a Doctrine, got {type(doctrine).__name__}")
     if not doctrine.name or not isinstance(doctrine.name, str):
         raise ValueError(f"a doctrine needs a non-empty string name, got {doctrine.name!r}")
-    if MIX_SEPARATOR in doctrine.name or doctrine.name == MIXED:  # these name populations (doctrine_cycle)
+    if is_population(doctrine.name):
         raise ValueError(
             f"doctrine name {doctrine.name!r} is reserved for populations; valid: a name without "
             f"{MIX_SEPARATOR!r}, other than {MIXED!r}"
@@ -290,6 +295,14 @@ def population_doctrines(population: str, n_nations: int) -> tuple[str, ...]:
             "with more nations"
         )
     return mixed_doctrines(n_nations, cycle)
+
+
+def population_setting(population: str, n_nations: int) -> str | tuple[str, ...]:
+    """``EnvConfig.doctrines`` for a population named as :func:`doctrine_cycle` reads it: a doctrine's name for one
+    doctrine (as configs have always held it), each nation's doctrine for a mix (:func:`population_doctrines`, which
+    checks either)."""
+    doctrines = population_doctrines(population, n_nations)
+    return doctrines if is_population(population) else population
 
 
 def doctrine_names() -> tuple[str, ...]:

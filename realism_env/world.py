@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from realism_env.backend import array_namespace
+from realism_env.backend import array_namespace, put_rows
 
 
 @dataclass(frozen=True)
@@ -103,18 +103,9 @@ def where_worlds(which: Any, replacement: World, world: World, fields: tuple[str
 
 def put_worlds(world: World, index: Any, replacement: World) -> World:
     """numpy only: a copy of ``world`` with the worlds at ``index`` ([K] increasing int) replaced by ``replacement``'s
-    ``K`` worlds (what :func:`where_worlds` does with fixed shapes, at the cost of the ended worlds alone); each array
-    of ``replacement`` itself where ``index`` names every world (no copy)."""
-    arrays = {}
-    for name in _ARRAY_FIELDS:
-        values, new = getattr(world, name), getattr(replacement, name)
-        if index.shape[0] == values.shape[0] and new.dtype == values.dtype:
-            arrays[name] = new
-            continue
-        values = values.copy()
-        values[index] = new
-        arrays[name] = values
-    return World(**arrays)
+    ``K`` worlds (what :func:`where_worlds` does with fixed shapes, at the cost of the ended worlds alone), each array
+    by :func:`realism_env.backend.put_rows` (``replacement``'s own where ``index`` names every world)."""
+    return World(**{name: put_rows(getattr(world, name), index, getattr(replacement, name)) for name in _ARRAY_FIELDS})
 
 
 def array_fields() -> tuple[str, ...]:

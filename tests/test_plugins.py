@@ -196,24 +196,33 @@ def test_a_run_is_resumed_and_scored_only_with_the_doctrines_it_was_made_with(
 
 
 def test_the_source_of_a_module_covers_the_modules_of_yours_it_imports_and_no_library(plugin: Path) -> None:
-    """A run records its modules' source: a module of the user's that the plugin imports (its doctrine's terms kept
-    there) is part of it, the libraries it uses are not, and an edit to either of the user's files is seen."""
-    from agents.plugins import own_modules, source_digests
+    """A run records its modules' source: the modules of the user's that the plugin's import statements name (its
+    doctrine's terms, a weight, a helper imported in a function; in turn) are part of it, whatever it imports from
+    them; the libraries and this project's packages are not; an edit to any of the user's files is seen."""
+    from agents.plugins import own_sources, source_digests
 
-    terms = "def prosperity(out, config):\n    return {{'share': {} * out.power_share}}\n"
-    (plugin.parent / "my_rewards.py").write_text(terms.format(1))
-    (plugin.parent / "split_realism.py").write_text(
-        "import numpy as np\nfrom agents import StatusQuo\nfrom my_rewards import prosperity\n"
+    folder = plugin.parent
+    (folder / "my_weights.py").write_text("WEIGHT = 1.0\n")
+    (folder / "my_terms.py").write_text("from my_weights import WEIGHT\nfrom realism_env import PowerTerms\n\n"
+                                        "TERMS = PowerTerms(share=WEIGHT)\n")  # fmt: skip
+    (folder / "my_helpers.py").write_text("def helper():\n    return 1\n")
+    (folder / "split_realism.py").write_text(
+        "import numpy as np\nfrom agents import StatusQuo\nfrom my_terms import TERMS\n"
         "from realism_env import Doctrine, register_doctrine\n\n"
-        "register_doctrine(Doctrine('split_prosperity', 'its terms in another file', prosperity))\n"
+        "def later():\n    import my_helpers\n\n"
+        "register_doctrine(Doctrine('split_power', 'its terms in another file', TERMS))\n"
     )
-    assert [m.__name__ for m in own_modules(import_plugin("split_realism"))] == ["my_rewards", "split_realism"]
+    sources = own_sources(import_plugin("split_realism"))
+    assert [f.name for f in sources] == ["my_helpers.py", "my_terms.py", "my_weights.py", "split_realism.py"]
+    assert own_sources(import_plugin("my_realism")) == [plugin.resolve()]  # agents and realism_env are not its own
     before = source_digests(["split_realism", "my_realism"])
-    (plugin.parent / "unrelated.py").write_text("x = 1\n")  # a file of the folder the plugin does not import
+    (folder / "unrelated.py").write_text("x = 1\n")  # a file of the folder the plugin does not import
     assert source_digests(["split_realism", "my_realism"]) == before
-    (plugin.parent / "my_rewards.py").write_text(terms.format(2))
-    after = source_digests(["split_realism", "my_realism"])
-    assert after["split_realism"] != before["split_realism"] and after["my_realism"] == before["my_realism"]
+    for edited in ("my_weights.py", "my_helpers.py"):  # a constant two imports away; a function-level import
+        (folder / edited).write_text((folder / edited).read_text() + "# edited\n")
+        after = source_digests(["split_realism", "my_realism"])
+        assert after["split_realism"] != before["split_realism"] and after["my_realism"] == before["my_realism"]
+        before = after
 
 
 def test_a_doctrine_of_ones_own_without_its_import_says_how_to_register_it(capsys: pytest.CaptureFixture) -> None:

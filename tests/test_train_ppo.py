@@ -190,7 +190,6 @@ def test_a_mix_of_ones_own_means_the_same_in_every_trainer(n_nations: int) -> No
     """``power+security`` (nation_0 power) is realism_env.population_doctrines in the three trainers, and train.ppo
     gives it the doctrine indicator as it does mixed."""
     from train import cleanrl_ppo, rllib_ppo
-    from train.ppo import is_mix
 
     expected = tuple(("power", "security")[i % 2] for i in range(n_nations))
     assert realism_env.population_doctrines("power+security", n_nations) == expected
@@ -200,7 +199,8 @@ def test_a_mix_of_ones_own_means_the_same_in_every_trainer(n_nations: int) -> No
     flags = ["--doctrines", "power+security", "--n-nations", str(n_nations)]
     assert cleanrl_ppo.parse_args(flags)[1].doctrine_per_nation == expected
     assert tuple(rllib_ppo.env_config(rllib_ppo.parse_args(flags))["doctrines"]) == expected
-    assert is_mix("power+security") and is_mix("mixed") and not is_mix("power")
+    assert realism_env.is_population("power+security") and realism_env.is_population("mixed")
+    assert not realism_env.is_population("power")
 
 
 @pytest.mark.parametrize(
@@ -673,3 +673,24 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     different = f"error: {target} is the checkpoint of a different run than {mine / 'config.json'} (it differs in "
     assert different + "--net-arch)" in result.stderr
     assert "Traceback" not in result.stderr and (mine / "config.json").read_bytes() == config
+
+
+def test_a_choice_option_that_reads_other_values_still_refuses_the_rest(capsys: pytest.CaptureFixture) -> None:
+    """``other=`` (how --doctrine takes a mix beyond its choices) takes what it reads and refuses any other value with
+    the choices, with or without ``unknown=`` advice."""
+    from dataclasses import dataclass, field
+
+    from train.cli import dataclass_parser
+
+    def read(value: str) -> str | None:
+        return value if value.startswith("c") else None
+
+    @dataclass
+    class Options:
+        x: str = field(default="a", metadata={"help": "x", "choices": ("a", "b"), "other": read})
+
+    parser = dataclass_parser(Options, "prog", "")
+    assert parser.parse_args(["--x", "b"]).x == "b" and parser.parse_args(["--x", "cc"]).x == "cc"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--x", "zzz"])
+    assert "invalid choice: 'zzz'; valid: a, b" in capsys.readouterr().err

@@ -46,7 +46,7 @@ from torch.distributions.categorical import Categorical
 import realism_env
 from agents.plugins import add_import_option, import_plugins
 from realism_env import EnvConfig, atomic_write_bytes
-from train.cli import check_numbers
+from train.cli import check_numbers, check_population
 
 
 @dataclass
@@ -129,10 +129,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     del values["imports"]
     args = Args(**values)
     try:
-        realism_env.doctrine_cycle(args.doctrines)
+        check_population("--doctrines", args.doctrines)
     except ValueError as error:
-        valid = ", ".join([*realism_env.doctrine_names(), realism_env.MIXED])
-        parser.error(f"--doctrines {args.doctrines!r} is invalid; valid: {valid}, or doctrines joined by + ({error})")
+        parser.error(str(error))
     for name in (
         "max_cycles",
         "total_timesteps",
@@ -224,8 +223,7 @@ def make_config(args: Args) -> EnvConfig:
     config = EnvConfig.from_scenario(
         args.scenario, **counts, max_cycles=args.max_cycles, provinces_per_nation=args.provinces_per_nation
     )
-    doctrines = realism_env.population_doctrines(args.doctrines, config.n_nations)
-    return config.replace(doctrines=doctrines if len(set(doctrines)) > 1 else args.doctrines)
+    return config.replace(doctrines=realism_env.population_setting(args.doctrines, config.n_nations))
 
 
 def train(args: Args, config: EnvConfig | None = None) -> dict:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+import realism_env
+
 
 def field_docs(cls: type) -> dict[str, str]:
     """The docstring written under each field of the dataclass ``cls``."""
@@ -56,6 +58,19 @@ def check_numbers(
                 raise ValueError(f"{flag(name)}={value} is invalid; valid: {valid}")
 
 
+def check_population(flag: str, population: str) -> None:
+    """``ValueError`` naming ``flag`` unless ``population`` names the doctrines of a world's nations
+    (:func:`realism_env.doctrine_cycle`: a registered doctrine, ``mixed``, or registered doctrines joined by ``+``),
+    with the valid choices and what is wrong."""
+    try:
+        realism_env.doctrine_cycle(population)
+    except ValueError as error:
+        valid = ", ".join([*realism_env.doctrine_names(), realism_env.MIXED])
+        raise ValueError(
+            f"{flag} {population!r} is invalid; valid: {valid}, or doctrines joined by + ({error})"
+        ) from None
+
+
 def _one_of(choices: tuple[str, ...], advice: str, other: Callable[[str], str] | None = None) -> Any:
     """An argparse ``type`` that takes a value among ``choices`` and refuses any other with the choices and
     ``advice``; with ``other``, a value outside the choices is what ``other`` returns for it, or refused with the
@@ -71,7 +86,8 @@ def _one_of(choices: tuple[str, ...], advice: str, other: Callable[[str], str] |
                 raise argparse.ArgumentTypeError(str(error)) from None
             if read is not None:
                 return read
-        raise argparse.ArgumentTypeError(f"invalid choice: {value!r}; valid: {', '.join(choices)} ({advice})")
+        said = f" ({advice})" if advice else ""
+        raise argparse.ArgumentTypeError(f"invalid choice: {value!r}; valid: {', '.join(choices)}{said}")
 
     return check
 
@@ -106,8 +122,9 @@ def dataclass_parser(cls: type, prog: str, description: str) -> argparse.Argumen
             if get_origin(kind) in (Union, types.UnionType):
                 kind = next(a for a in get_args(kind) if a is not type(None))
             options["type"] = kind
-            if "unknown" in f.metadata:
-                options["type"] = _one_of(options["choices"], f.metadata["unknown"], f.metadata.get("other"))
+            if "unknown" in f.metadata or "other" in f.metadata:
+                advice = f.metadata.get("unknown", "")
+                options["type"] = _one_of(options["choices"], advice, f.metadata.get("other"))
             options["metavar"] = f.name.upper() if "choices" not in f.metadata else None
             if "other" in f.metadata:  # argparse's own check of the choices would refuse the values beyond them
                 options["metavar"] = "{" + ",".join(options.pop("choices")) + ",...}"

@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(design: Design, out: Path, cli: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """The experiment of ``design`` in ``out`` (locked): train, evaluate, report; returns the exit status."""
-    workers = cli.workers or design.workers
+    workers = design.workers  # --workers is in it (load_design)
     command = "python -m train.experiment " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "preset.toml", to_toml(design.preset()).encode())
     atomic_write_json(

@@ -117,7 +117,7 @@ class RunInfo:
                 f"{run} was trained on {unknown[0]!r}, which is not registered here; valid: --import the module that "
                 f"registers it{' (' + given + ')' if given else ''}"
             )
-        indicator = fast or len(set(per_nation)) > 1  # train.ppo adds the indicator to mixed conditions only
+        indicator = fast or realism_env.is_population(doctrine)  # train.ppo adds it to mixed conditions only
         reads_onehot = indicator or env_config.get("reveal_doctrines", False)
         problem = doctrines_differ(record.get("doctrine_names"), imports, str(run)) if reads_onehot else None
         if problem is not None:
@@ -477,7 +477,7 @@ def learned_population(
     n = n_nations or len(info.doctrine_per_nation)
     names = dict(policy) if policy is not None else register_learned(run_dir, name, deterministic, greedy)
     # a mixed run stays mixed at any nation count (an odd training count would break the alternation if cycled)
-    mixed = len(set(info.doctrine_per_nation)) > 1
+    mixed = realism_env.is_population(info.doctrine)
     doctrines = realism_env.population_doctrines(info.doctrine, n) if mixed else info.doctrine_per_nation
     return population(doctrines, names, n, n_focal, background)
 

@@ -78,12 +78,6 @@ def condition_doctrines(doctrine: str) -> tuple[str, ...]:
     return realism_env.doctrine_cycle(doctrine)
 
 
-def is_mix(doctrine: str) -> bool:
-    """Whether a condition gives its nations more than one doctrine: its network then reads each nation's doctrine
-    one-hot (the doctrine indicator) to tell them apart."""
-    return len(condition_doctrines(doctrine)) > 1
-
-
 def read_mix(doctrine: str) -> str | None:
     """``--doctrine``'s value beyond :func:`doctrine_choices`: a mix of registered doctrines joined by ``+``, checked
     (``ValueError`` says what is wrong); ``None`` for any other value (refused as an unknown choice)."""
@@ -315,9 +309,7 @@ def make_config(args: Args) -> EnvConfig:
             )
         overrides["capability_spread"] = args.capability_spread
     config = EnvConfig.from_scenario(args.scenario, **overrides)
-    if not is_mix(args.doctrine):  # one doctrine for all stays its name (as config.json has always held it)
-        return config.replace(doctrines=args.doctrine)
-    return config.replace(doctrines=realism_env.population_doctrines(args.doctrine, config.n_nations))
+    return config.replace(doctrines=realism_env.population_setting(args.doctrine, config.n_nations))
 
 
 def _algo(name: str) -> type:
@@ -588,7 +580,8 @@ def train(args: Args, config: EnvConfig) -> int:
     versions = library_versions("stable_baselines3", "sb3_contrib", "torch")
     atomic_write_json(out / "config.json", {**record, "versions": versions})
     torch.set_num_threads(args.torch_threads)
-    env = RealismVecEnv(config, n_worlds=args.n_worlds, seed=args.seed, doctrine_indicator=is_mix(args.doctrine))
+    indicator = realism_env.is_population(args.doctrine)  # a mix: each nation reads its own doctrine's one-hot
+    env = RealismVecEnv(config, n_worlds=args.n_worlds, seed=args.seed, doctrine_indicator=indicator)
     state: dict[str, Any] = {}
     if found is not None:
         path, state = found

@@ -258,7 +258,7 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     unmatched = (
         " Not checked: "
         + ", ".join(f"`{d}`" for d in unchecked)
-        + f" (no scripted policy acts out {', '.join(f'`{x}`' for x in lacking)})."
+        + f" (no scripted policy acts out {listed([f'`{x}`' for x in lacking])})."
         if unchecked
         else ""
     )
@@ -303,13 +303,13 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     # A held-out requirement is met in one scenario; where the learners fall below the bar in another, say so too.
     below = [c for c in checks if not c["meets"] and requirements[c["requirement"]]]
     if below:
-        listed = "; ".join(f"{c['label']} ({fmt(c['ratio'])}x the scripted)" for c in below[:MAX_LISTED_SHORTFALLS])
+        shortfalls = "; ".join(f"{c['label']} ({fmt(c['ratio'])}x the scripted)" for c in below[:MAX_LISTED_SHORTFALLS])
         more = (
             f"; and {len(below) - MAX_LISTED_SHORTFALLS} more (the table below names each)"
             if len(below) > MAX_LISTED_SHORTFALLS
             else ""
         )
-        verdict_line += f" Below the bar in a held-out scenario, where another one meets the check: {listed}{more}."
+        verdict_line += f" Below the bar in a held-out scenario, where another one meets the check: {shortfalls}{more}."
     verdict_line += unmatched
     parts.append("## Learners against the scripted realists")
     parts.append(

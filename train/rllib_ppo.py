@@ -54,7 +54,7 @@ import realism_env
 from agents.plugins import add_import_option, import_plugins
 from realism_env import EnvConfig
 from train.checkpoint import atomic_write_json
-from train.cli import check_numbers, dataclass_parser
+from train.cli import check_numbers, check_population, dataclass_parser
 
 ENV_NAME = "realism_env_multi_agent"
 
@@ -151,18 +151,12 @@ def env_config(args: Args) -> dict[str, Any]:
                 '\'{"n_nations": 3, "rich_infos": true}\''
             )
     else:
-        try:
-            realism_env.doctrine_cycle(args.doctrines)
-        except ValueError as error:
-            valid = ", ".join([*realism_env.doctrine_names(), realism_env.MIXED])
-            raise ValueError(
-                f"--doctrines {args.doctrines!r} is invalid; valid: {valid}, or doctrines joined by + ({error})"
-            ) from None
+        check_population("--doctrines", args.doctrines)
         counts = {} if args.n_nations is None else {"n_nations": args.n_nations}
         config = {"scenario": args.scenario, **counts, "max_cycles": args.max_cycles}
         n_nations = resolved(config).n_nations  # the scenario's, unless --n-nations
-        doctrines = realism_env.population_doctrines(args.doctrines, n_nations)
-        config["doctrines"] = list(doctrines) if len(set(doctrines)) > 1 else args.doctrines
+        doctrines = realism_env.population_setting(args.doctrines, n_nations)
+        config["doctrines"] = doctrines if isinstance(doctrines, str) else list(doctrines)  # JSON-able
     # what each env runner builds, built once here: a ValueError names the keyword and the valid choices
     realism_env.parallel_env(**config).close()
     return config
@@ -246,7 +240,10 @@ def train(args: Args) -> dict[str, Any]:
         # network address, as a cluster node would). Must be set before Ray is imported.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
+    import torch
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # before Ray starts: nothing fails between its start and the try below
     if args.address:
         ray.init(address=args.address)
     else:
@@ -257,10 +254,6 @@ def train(args: Args) -> dict[str, Any]:
             include_dashboard=False,
             configure_logging=False,
         )
-    import torch
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
     if args.num_env_runners == 0:  # the driver samples: one thread, as an env runner has (see the module docstring)
         torch.set_num_threads(1)
