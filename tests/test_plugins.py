@@ -453,7 +453,9 @@ def test_the_cleanrl_and_rllib_scripts_import_a_module_of_ones_own_for_a_mix(plu
     from train import cleanrl_ppo, rllib_ppo
 
     flags = ["--import", "my_realism", "--doctrines", "security+prosperity", "--n-nations", "3"]
-    assert cleanrl_ppo.parse_args(flags)[1].doctrine_per_nation == ("security", "prosperity", "security")
+    cleanrl_args, config = cleanrl_ppo.parse_args(flags)
+    assert config.doctrine_per_nation == ("security", "prosperity", "security")
+    assert cleanrl_args.imports == ("my_realism",)  # recorded in its metrics.json (asdict of the arguments)
     args = rllib_ppo.parse_args(flags)
     assert args.imports == ("my_realism",)
     assert rllib_ppo.env_config(args)["doctrines"] == ["security", "prosperity", "security"]

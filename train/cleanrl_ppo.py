@@ -102,6 +102,9 @@ class Args:
     """torch's intra-op threads: 1 is fastest for these small networks (more threads spin and contend)"""
     out: str = ""
     """output directory for agent.pt, metrics.json and tb/ (nothing is written when empty)"""
+    imports: tuple[str, ...] = ()
+    """modules of yours imported first (``--import MODULE``, repeatable): their doctrines widen the one-hot that
+    ``agent.pt`` reads, so metrics.json records them"""
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
@@ -117,6 +120,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
     )
     helps = _field_docs()
     for f in fields(Args):
+        if f.name == "imports":
+            continue  # --import, below
         flag = "--" + f.name.replace("_", "-")
         # annotations are strings here
         kind = {"bool": bool, "int": int, "int | None": int, "float": float, "str": str}[f.type]
@@ -126,8 +131,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
             parser.add_argument(flag, type=kind, default=f.default, help=helps[f.name], metavar=f.name.upper())
     add_import_option(parser)  # acted on above, before the choices were read
     values = vars(parser.parse_args(argv))
-    del values["imports"]
-    args = Args(**values)
+    args = Args(**{**values, "imports": tuple(values["imports"])})
     try:
         check_population("--doctrines", args.doctrines)
     except ValueError as error:
