@@ -143,10 +143,9 @@ def check_out_paths(args: argparse.Namespace) -> None:
     """Raise ValueError when a file to write is a folder, or its folder does not exist, or when two options name one
     file: the page and the log would overwrite each other, and a page written over ``--from-log`` would destroy the
     log it is made of (before any episode is played)."""
-    for option, path in (("--out", args.out), ("--log", args.log)):
-        if path is not None:
-            check_out_path(option, path)
     named = [(option, path) for option, path in (("--out", args.out), ("--log", args.log)) if path is not None]
+    for option, path in named:
+        check_out_path(option, path)
     named += [("--from-log", args.from_log)] if getattr(args, "from_log", None) is not None else []
     for k, (option, path) in enumerate(named):
         for other, other_path in named[:k]:

@@ -105,7 +105,6 @@ from train.ppo import (
     _arg,
     _StopRequest,
     check_run_dir,
-    condition_doctrines,
     differences,
     finished,
     make_config,
@@ -248,7 +247,7 @@ def check_args(args: Args) -> None:
         if value != getattr(Args, flag[2:].replace("-", "_")) and not given:
             raise ValueError(f"{flag}={value} acts only with {other}; valid: add {other}, or leave {flag} out")
     taught = parse_teachers(args.teachers)
-    learning = set(condition_doctrines(args.doctrine))
+    learning = set(realism_env.doctrine_cycle(args.doctrine))
     if taught and not set(taught) <= learning:
         idle = ", ".join(sorted(set(taught) - learning))
         raise ValueError(

@@ -72,18 +72,12 @@ from train.cli import check_numbers, dataclass_parser
 DOCTRINE_CHOICES = ("security", "power", realism_env.MIXED)
 
 
-def condition_doctrines(doctrine: str) -> tuple[str, ...]:
-    """The doctrines a run's ``--doctrine`` gives its nations in turn (:func:`realism_env.doctrine_cycle`): mixed's
-    (:data:`realism_env.MIXED_ORDER`), a mix's of one's own (``security+prosperity``), or its own."""
-    return realism_env.doctrine_cycle(doctrine)
-
-
 def read_mix(doctrine: str) -> str | None:
     """``--doctrine``'s value beyond :func:`doctrine_choices`: a mix of registered doctrines joined by ``+``, checked
     (``ValueError`` says what is wrong); ``None`` for any other value (refused as an unknown choice)."""
     if realism_env.MIX_SEPARATOR not in doctrine:
         return None
-    condition_doctrines(doctrine)
+    realism_env.doctrine_cycle(doctrine)
     return doctrine
 
 
@@ -676,7 +670,8 @@ def score_command(runs: Sequence[Path], doctrine: str | None, imports: Sequence[
     """The line that says how to score ``runs`` against the scripted realists (:mod:`train.evaluate`)."""
     command = ["python", "-m", "train.evaluate", *(f"--import={name}" for name in imports), "--model"]
     command += [str(run) for run in runs]
-    if doctrine is not None and without_counterpart(condition_doctrines(doctrine)):  # no scripted policy acts it out
+    # no scripted policy acts out one of its doctrines: the default scripted baseline has none to play
+    if doctrine is not None and without_counterpart(realism_env.doctrine_cycle(doctrine)):
         command += ["--baseline", "status_quo"]
     return f"score {'it' if len(runs) == 1 else 'them'} against the scripted realists: {shlex.join(command)}"
 

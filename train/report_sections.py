@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agents.policies import counterpart, without_counterpart
+from realism_env import doctrine_cycle
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
-from train.ppo import condition_doctrines
 from train.report_markdown import fmt, fmt_p, fmt_summary, listed, markdown_table
 from train.report_statistics import (
     UNTESTED,
@@ -109,13 +109,13 @@ def _without_scripted(design: Any) -> list[str]:
     """The trained conditions that no scripted policy stands for in the ``scripted`` baseline (a doctrine of the
     user's own that no policy acts out, :func:`agents.policies.without_counterpart`): the experiment plays none for
     them."""
-    return [d for d in design.doctrines if without_counterpart(condition_doctrines(d))]
+    return [d for d in design.doctrines if without_counterpart(doctrine_cycle(d))]
 
 
 def _counterparts_phrase(design: Any, nations: str = " nations") -> str:
     """Which scripted policy stands for each trained doctrine: "defensive_realist for security nations, ...", and
     "none for" those without one."""
-    doctrines = list(dict.fromkeys(x for d in design.doctrines for x in condition_doctrines(d)))
+    doctrines = list(dict.fromkeys(x for d in design.doctrines for x in doctrine_cycle(d)))
     named = [f"`{counterpart(x)}` for {x}{nations}" for x in doctrines if counterpart(x) is not None]
     return ", ".join(named + [f"none for `{x}`" for x in doctrines if counterpart(x) is None])
 
@@ -206,7 +206,7 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
     checks = []
     train_setting = _training_setting(design)
     for condition in design.conditions:
-        doctrines = condition_doctrines(condition.doctrine)
+        doctrines = doctrine_cycle(condition.doctrine)
         where = f" ({condition.world})" if len(design.worlds) > 1 else ""
         for setting in design.settings:
             if setting.selfplay and setting.name != train_setting:
@@ -254,7 +254,7 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     checks = learner_checks(design, rows_of, confidence)
     unchecked = _without_scripted(design) if "scripted" in design.evaluate["baselines"] else []
     # a doctrine of the user's own has no scripted realist to measure up to: say so where the checks are counted
-    lacking = dict.fromkeys(x for d in unchecked for x in condition_doctrines(d) if counterpart(x) is None)
+    lacking = dict.fromkeys(x for d in unchecked for x in doctrine_cycle(d) if counterpart(x) is None)
     unmatched = (
         " Not checked: "
         + ", ".join(f"`{d}`" for d in unchecked)
@@ -384,7 +384,7 @@ BEHAVIOUR = (
 
 def _mixes_phrase(conditions: Sequence[str]) -> str:
     """What the design line says of the conditions that mix doctrines (empty where none does)."""
-    cycles = {name: condition_doctrines(name) for name in conditions}
+    cycles = {name: doctrine_cycle(name) for name in conditions}
     mixes = [
         f"{name}: nations alternate {listed(cycle)}, nation_0 {cycle[0]}"
         for name, cycle in cycles.items()
@@ -441,7 +441,7 @@ def strategy_section(
         strategy = _strategy_of(learned, acts, confidence)
         chance = _reference(references.get("random", []), f"agree_{strategy['closest']}")
         parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
-        doctrines = condition_doctrines(condition.doctrine)
+        doctrines = doctrine_cycle(condition.doctrine)
         named = listed([f"`{d}`" for d in doctrines])
         default = f"In populations of {named}, the nations" if len(doctrines) > 1 else f"Nations rewarded by {named}"
         who = _WHO.get(condition.doctrine, default)
@@ -868,7 +868,7 @@ def returns_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str
     parts.append("## Learned policies against the baselines (episode return per nation)")
     table = []
     for c in conditions:
-        for doctrine in condition_doctrines(c.doctrine):
+        for doctrine in doctrine_cycle(c.doctrine):
             cells = [c.name, doctrine]
             learned_units = metric_units(rows_of(c.world, c.name, "learned", train_setting), f"{doctrine}:return")
             for policy in ["learned", *baselines]:
@@ -959,7 +959,7 @@ def plots_section(
         for policy in ["learned", *baselines]:
             data = rows_of(c.world, c.name, policy, train_setting)
             if data:
-                doctrines = condition_doctrines(c.doctrine)
+                doctrines = doctrine_cycle(c.doctrine)
                 label = "learned, evaluated" if policy == "learned" else policy
                 lines[c.name][label] = {d: mean_ci(column(data, f"{d}:return"))["mean"] for d in doctrines}
     name = save("learning_curves.png", plot_learning_curves(curves, lines))
