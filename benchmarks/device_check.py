@@ -25,18 +25,20 @@ the calls on an H200 (2026-12-04, README's Benchmarks) left unmeasured comes fir
    ``compile="reduce-overhead"``, a CUDA graph) at 512 worlds and 65,536;
 7. ``profile``: ``benchmarks.profile_batch --torch-profiler`` at 65,536 worlds: the step's kernels by device time,
    per operator and input shapes (where the 100M target is lost);
+8. ``memory``: ``benchmarks.memory`` on the device: the GPU memory a world takes in ``WorldBatch`` (4,096 to 65,536
+   worlds) and in ``train.fast_ppo`` (512 to 16,384 worlds), and how many worlds fit;
 
 then the figures the first calls measured, again:
 
-8. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
+9. ``batch``: ``benchmarks.batch`` on the torch backend at 4,096, 65,536 and 262,144 worlds (issue 9's target: 100M
    agent-steps/s at 65,536 worlds or more);
-9. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
-   agent-steps/s);
-10. ``fast_ppo full preset x8``: 8 eager runs at once;
-11. ``fast_ppo full preset compiled``: the full preset's run with ``--compile-worlds``;
-12. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
+10. ``fast_ppo``: ``train.fast_ppo`` end to end at 16,384 worlds for 10M agent-steps (issue 10's target: 1M training
+    agent-steps/s);
+11. ``fast_ppo full preset x8``: 8 eager runs at once;
+12. ``fast_ppo full preset compiled``: the full preset's run with ``--compile-worlds``;
+13. ``experiment``: ``train.experiment --device`` on those settings at a small scale (3 conditions, 1 seed, 2M
     agent-steps, a held-out scenario): the experiment's path through a GPU, end to end;
-13. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
+14. ``cuda tests``: a ``WorldBatch`` step never syncs under ``torch.cuda.set_sync_debug_mode("error")``
     (``tests/test_backends.py``), nor do the fast trainer's rollout and update; and a resumed run on the GPU goes on
     bit for bit (``tests/test_fast_ppo.py``); the scripted policies' torch ``act`` gives numpy's actions without a
     sync (``tests/test_policies_torch.py``).
@@ -115,6 +117,9 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
     experiment += ["--out", str(out / "experiment")]
     profile = ["-m", "benchmarks.profile_batch", "--backend", "torch", "--device", device, "--torch-profiler"]
     profile += ["--worlds", "64" if smoke else "65536", "--steps", "3", "--top", "25"]
+    memory = ["-m", "benchmarks.memory", "--backend", "torch", "--device", device]
+    memory += ["--worlds", *(["8", "16"] if smoke else ["4096", "16384", "65536"])]
+    memory += ["--trainer-worlds", *(["4", "8"] if smoke else ["512", "4096", "16384"])]
     compiled_full = [*full[:-1], str(out / "fast_ppo_full_compiled"), "--compile-worlds"]
     graphed_full = [*full[:-1], str(out / "fast_ppo_full_cudagraphs"), "--cuda-graphs"]
     population_steps, members = ("20000", "3") if smoke else ("1000000", "20")
@@ -131,6 +136,7 @@ def steps(python: str, device: str, smoke: bool, out: Path) -> list[Step]:
         Step("fast_ppo full preset x8 cuda graphs", [*concurrent, "--cuda-graphs"], 150),
         Step("batch compiled", [python, *batch, "--worlds", *compiled_worlds, "--step", "compiled", "cudagraphs"], 200),
         Step("profile", [python, *profile], 60),
+        Step("memory", [python, *memory], 120),
         Step("batch", [python, *batch, "--worlds", *eager_worlds], 100),
         Step("fast_ppo", [python, *wide], 90),
         Step("fast_ppo full preset x8", concurrent, 90),

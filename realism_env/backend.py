@@ -361,6 +361,33 @@ class Backend:
         return TorchRandom(generator, self.device, self.float_dtype)
 
 
+def peak_memory_bytes(device: Any = "cpu") -> int | None:
+    """The most memory this process has held so far where arrays on ``device`` live: on a CUDA device, the peak of
+    torch's caching allocator there (``torch.cuda.max_memory_allocated``: arrays only); on the CPU, the process's peak
+    resident set (everything: the interpreter and its libraries too). ``None`` where it cannot be read (another
+    accelerator; an OS without ``resource``)."""
+    kind = getattr(device, "type", str(device).split(":")[0])
+    if kind == "cuda":
+        import torch
+
+        return int(torch.cuda.max_memory_allocated(device))
+    if kind != "cpu":
+        return None
+    try:  # Linux: this program's own peak (getrusage's ru_maxrss keeps the peak of the process it was forked from)
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB on other Unixes
+
+
 def seed_sequence(seed: Any) -> np.random.SeedSequence:
     """``seed`` as a ``SeedSequence``: an integer >= 0, a ``SeedSequence`` (kept), or None (fresh entropy);
     ``ValueError`` naming any other seed."""

@@ -61,6 +61,8 @@ def test_the_gpu_plan_measures_the_issues_targets_within_the_lease() -> None:
     assert plan["fast_ppo full preset x8 cuda graphs"].command[-1] == "--cuda-graphs"
     assert sum(step.limit_s for step in list(plan.values())[:4]) <= 540 - 60  # within one call, with its start
     assert "65536" in plan["batch"].command and "cuda" in plan["batch"].command  # issue 9: >= 65,536 worlds
+    memory = plan["memory"].command  # how many worlds fit on the GPU, in the worlds' step and in training
+    assert memory[memory.index("--device") + 1] == "cuda" and "65536" in memory and "--trainer-worlds" in memory
     assert "compiled" in plan["batch compiled"].command and "cudagraphs" in plan["batch compiled"].command
     assert "cuda" in plan["fast_ppo"].command and "torch" in plan["fast_ppo"].command
     full = plan["fast_ppo full preset"].command

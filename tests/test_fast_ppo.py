@@ -128,6 +128,7 @@ def test_a_run_writes_its_outputs_and_the_same_seed_gives_the_same_weights(tmp_p
     assert metrics["episodes"]["security"] > 0 and metrics["curve"]
     latest, _ = find_latest(tmp_path / "a" / "checkpoints")
     assert metrics["checkpoint_bytes"] == latest.stat().st_size  # the disk a checkpoint takes, episodes included
+    assert 20 * 2**20 < metrics["peak_memory_bytes"] < 2**40  # the process's memory at its peak, in bytes
     # The report's learning-curve panel draws this run's curve (it once drew nothing: it read another format).
     lines, (xs, mean) = learning_curve_series({0: metrics["curve"]})["security"]
     points = [p for p in metrics["curve"] if p["security"] is not None]

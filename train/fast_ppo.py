@@ -52,7 +52,8 @@ about, as stable-baselines3 does (each epoch would end with a smaller minibatch)
 (arguments and EnvConfig),
 ``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
 return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
-counted when its world ends; agent-steps/s; ``checkpoint_bytes``, the last checkpoint's size), ``tb/``
+counted when its world ends; agent-steps/s; ``checkpoint_bytes``, the last checkpoint's size; ``peak_memory_bytes``,
+the process's peak resident set on a CPU, torch's peak on a CUDA ``--device``: ``benchmarks.memory`` reads it), ``tb/``
 (TensorBoard) and ``checkpoints/``
 (weights, optimiser and RNG states, and the episodes under way, written atomically; :mod:`train.checkpoint`): a
 resumed run goes on bit for bit as if it had never stopped. A population writes its
@@ -83,7 +84,7 @@ from torch import nn
 import realism_env
 from agents.plugins import add_import_option, import_plugins
 from realism_env import N_ACTS, EnvConfig
-from realism_env.backend import resolve_backend
+from realism_env.backend import peak_memory_bytes, resolve_backend
 from realism_env.batch import WorldBatch, check_horizon
 from train.background import Background, parse_background
 from train.checkpoint import (
@@ -1110,6 +1111,8 @@ def _run(
             "wall_time_s": wall,
             "total_wall_time_s": wall_before + wall,
             "agent_steps_per_s": rate() / trainer.members,
+            # the process's peak resident set on a CPU (all of it), the allocator's peak on a GPU: sizes --n-worlds
+            "peak_memory_bytes": peak_memory_bytes(trainer.device),
             "mean_episode_return": {d: log.totals[d] / log.counts[d] if log.counts[d] else None for d in names},
             "episodes": {d: int(log.counts[d]) for d in names},
             "curve": log.curve,
