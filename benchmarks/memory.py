@@ -7,9 +7,9 @@ What is measured. Each configuration runs in a process of its own, so that one's
 1. ``WorldBatch``: a batch of ``W`` worlds of ``--scenario`` on the backend is reset and stepped ``--max-cycles`` + 1
    turns with random valid actions (:func:`benchmarks.batch.random_actions`), so that the step where every world
    ends, and fresh worlds are made, is among them;
-2. ``train.fast_ppo``: a run of one rollout of ``W`` worlds and its update (``--n-steps`` turns, minibatches of
-   ``--batch-size``, the ``--actor`` network; the full preset's values by default), its ``peak_memory_bytes`` read
-   from its ``metrics.json``.
+2. ``train.fast_ppo``: a run of two rollouts of ``W`` worlds and their updates (``--n-steps`` turns, minibatches of
+   ``--batch-size``, the ``--actor`` network; the full preset's values by default; the second rollout is collected
+   after the first's update, as every later one is), its ``peak_memory_bytes`` read from its ``metrics.json``.
 
 Each reads :func:`realism_env.backend.peak_memory_bytes`: on a CPU the process's peak resident set (the interpreter
 and its libraries included), on a CUDA ``--device`` the peak of torch's caching allocator there (arrays only).
@@ -65,7 +65,7 @@ def batch_peak(backend: str, device: str, dtype: str | None, scenario: str, max_
 
 
 def trainer_peak(args: argparse.Namespace, n_worlds: int, python: str) -> dict:
-    """A ``train.fast_ppo`` run of one rollout and its update, in a process of its own; its memory in bytes."""
+    """A ``train.fast_ppo`` run of two rollouts and their updates, in a process of its own; its memory in bytes."""
     import realism_env
 
     n_nations = realism_env.EnvConfig.from_scenario(args.scenario).n_nations
@@ -73,7 +73,7 @@ def trainer_peak(args: argparse.Namespace, n_worlds: int, python: str) -> dict:
         command = [
             python, "-m", "train.fast_ppo", "--scenario", args.scenario, "--max-cycles", str(args.max_cycles),
             "--n-worlds", str(n_worlds), "--n-steps", str(args.n_steps), "--batch-size", str(args.batch_size),
-            "--actor", args.actor, "--timesteps", str(args.n_steps * n_worlds * n_nations), "--device", args.device,
+            "--actor", args.actor, "--timesteps", str(2 * args.n_steps * n_worlds * n_nations), "--device", args.device,
             "--checkpoint-every", "0", "--no-progress-bar", "--out", out,
         ]  # fmt: skip
         if args.device != "cpu":
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = [trainer_peak(args, n, python) for n in args.trainer_worlds]
         title = (
             f"train.fast_ppo, {args.actor} actor, {args.n_steps}-turn rollouts, minibatches of {args.batch_size:,}, "
-            f"one rollout and its update"
+            f"two rollouts and their updates"
         )
         report(title, args.trainer_worlds, rows, None, budget)
 
