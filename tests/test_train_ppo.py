@@ -383,8 +383,21 @@ def test_a_resumed_run_goes_on_bit_for_bit_as_if_it_had_never_stopped(tmp_path: 
         straight.policy.state_dict().items(), resumed.policy.state_dict().items(), strict=True
     ):
         assert torch.equal(x, y), name
-    curves = [json.loads((tmp_path / d / "metrics.json").read_text())["curve"] for d in ("straight", "resumed")]
-    assert curves[0] == curves[1]
+    metrics = [json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("straight", "resumed")]
+    assert metrics[0]["curve"] == metrics[1]["curve"]
+    # the world-episodes under way at the checkpoint (turn 32 of 40) count when they end, as in the straight run
+    summaries = ("world_episodes", "behaviour", "events_per_nation_turn", "episodes", "mean_episode_return")
+    for key in (*summaries, "mean_reward_terms"):
+        assert metrics[0][key] == metrics[1][key], key
+    assert metrics[0]["world_episodes"] == 2 * 3
+    # A checkpoint written before checkpoints held the recorded turns: the episodes go on, left out of the behaviour.
+    older = tmp_path / "older"
+    assert run([*common, "--timesteps", str(2 * ROLLOUT), "--out", str(older)]).returncode == 0
+    without_episodes(find_latest(older / "checkpoints")[0], "episodes/recorders")
+    third = run([*common, "--timesteps", str(4 * ROLLOUT), "--out", str(older), "--resume"])
+    assert third.returncode == 0 and "restart from fresh worlds" not in third.stderr, third.stderr[-3000:]
+    left_out = json.loads((older / "metrics.json").read_text())
+    assert left_out["curve"] == metrics[0]["curve"] and left_out["world_episodes"] == 2 * 3 - 2
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_mixed_ppo(tmp_path: Path) -> None:
@@ -413,15 +426,20 @@ def test_sigterm_saves_a_checkpoint_and_exits_mixed_ppo(tmp_path: Path) -> None:
     assert json.loads((out / "config.json").read_text())["env_config"]["doctrines"] == ["security", "power"] * 3
 
 
-def without_episodes(path: Path) -> None:
-    """Rewrite the checkpoint at ``path`` as SIGTERM writes one (mid-rollout): without the episodes under way."""
+def without_episodes(path: Path, part: str = "episodes") -> None:
+    """Rewrite the checkpoint at ``path`` without ``part`` of its train state (``/``-joined keys): by default as
+    SIGTERM writes one (mid-rollout), without the episodes under way."""
     with zipfile.ZipFile(path) as archive:
         entries = {name: archive.read(name) for name in archive.namelist()}
     state = json.loads(entries[STATE_ENTRY])
-    del state["episodes"]
+    *parents, name = part.split("/")
+    place = state
+    for parent in parents:
+        place = place[parent]
+    del place[name]
     entries[STATE_ENTRY] = json.dumps(state).encode()
     with np.load(io.BytesIO(entries[ARRAYS_ENTRY])) as packed:
-        arrays = {key: packed[key] for key in packed.files if not key.startswith("episodes/")}
+        arrays = {key: packed[key] for key in packed.files if not key.startswith(f"{part}/")}
     packed_again = io.BytesIO()
     np.savez(packed_again, **arrays)
     entries[ARRAYS_ENTRY] = packed_again.getvalue()
@@ -456,8 +474,9 @@ def test_a_run_resumed_from_a_signal_checkpoint_resumes_again_bit_for_bit_from_i
     models = [MaskablePPO.load(d / "model.zip", device="cpu") for d in (stopped, resumed)]
     for (name, x), (_, y) in zip(*(m.policy.state_dict().items() for m in models), strict=True):
         assert torch.equal(x, y), name
-    curves = [json.loads((d / "metrics.json").read_text())["curve"] for d in (stopped, resumed)]
-    assert curves[0] == curves[1]
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in (stopped, resumed)]
+    for key in ("curve", "world_episodes", "behaviour"):
+        assert metrics[0][key] == metrics[1][key], key
 
 
 # --------------------------------------------------------------------------------------------------
@@ -530,15 +549,22 @@ def test_tracker_reports_the_metrics_of_each_world_episode_that_ends() -> None:
     assert 0 < rates["war_declared"] < 1 and rates["invalid_action"] == 0
 
 
-def test_the_tracker_leaves_out_the_episodes_a_resumed_run_joined_midway() -> None:
-    """Worlds recorded from mid-episode (a resumed run's) end with too few turns to count: their metrics are left out,
-    and the episodes after them count."""
+def _two_worlds_at_turn(turns: int) -> tuple[EnvConfig, WorldBatch, np.ndarray, np.random.Generator]:
+    """Two worlds of 10-turn episodes stepped ``turns`` turns with random valid actions: the config, the batch, its
+    action masks and the generator that drew the actions."""
     config = EnvConfig.from_scenario("multipolar", max_cycles=10)
     batch = WorldBatch(config, 2, seed=5)
     _, masks = batch.reset()
     rng = np.random.default_rng(0)
-    for _ in range(4):
+    for _ in range(turns):
         masks = batch.step(_random_actions(masks, rng)).action_mask
+    return config, batch, masks, rng
+
+
+def test_the_tracker_leaves_out_the_episodes_a_resumed_run_joined_midway() -> None:
+    """Worlds recorded from mid-episode (a resumed run's) end with too few turns to count: their metrics are left out,
+    and the episodes after them count."""
+    config, batch, masks, rng = _two_worlds_at_turn(4)
     tracker = WorldEpisodeTracker(config, 2)
     tracker.start(batch.world)  # at turn 4 of 10
     counted = []
@@ -547,6 +573,40 @@ def test_the_tracker_leaves_out_the_episodes_a_resumed_run_joined_midway() -> No
         masks = step.action_mask
         counted.append(len(tracker.update(step, batch.world)))
     assert counted[5] == 0 and counted[15] == 2 and sum(counted) == 2
+
+
+def test_the_tracker_goes_on_with_its_recorded_episodes_from_a_checkpoint(tmp_path: Path) -> None:
+    """A tracker restored from a checkpoint (arrays read without unpickling) counts the episodes under way when they
+    end, with the metrics of the tracker that never stopped; joined-late worlds stay left out; a state that does not
+    end where the worlds stand is refused by name."""
+    from sb3_contrib import MaskablePPO
+
+    from train.checkpoint import read_arrays, read_checkpoint
+
+    config, batch, masks, rng = _two_worlds_at_turn(2)
+    straight = WorldEpisodeTracker(config, 2)
+    straight.start(batch.world)  # joins both worlds at turn 2: their first episodes are left out
+    for _ in range(6):
+        step = batch.step(_random_actions(masks, rng))
+        masks = step.action_mask
+        assert straight.update(step, batch.world) == []
+    model = MaskablePPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64)
+    path = save_checkpoint(model, tmp_path, {"recorders": straight.state_dict()})
+    saved = read_arrays(path, read_checkpoint(path))["recorders"]
+    resumed = WorldEpisodeTracker(config, 2)
+    resumed.load_state_dict(saved, batch.world)
+    assert resumed.recording
+    finished: list[list] = [[], []]
+    for _ in range(14):  # the joined episodes end at turn 10, the next ones at turn 20, recorded across the save
+        step = batch.step(_random_actions(masks, rng))
+        masks = step.action_mask
+        for found, tracker in zip(finished, (straight, resumed), strict=True):
+            found.extend(tracker.update(step, batch.world))
+    assert len(finished[0]) == 2 and json.dumps(finished[0]) == json.dumps(finished[1])  # NaN == NaN, bit for bit
+    with pytest.raises(ValueError, match="world 0's recorded episode does not end where the world stands"):
+        WorldEpisodeTracker(config, 2).load_state_dict(saved, batch.world)
+    with pytest.raises(ValueError, match="of 3 worlds"):
+        WorldEpisodeTracker(config, 3).load_state_dict(saved, batch.world)
 
 
 def test_a_vec_env_state_goes_into_a_checkpoint_and_back_without_unpickling(tmp_path: Path) -> None:

@@ -24,11 +24,13 @@ Writes into ``--out``:
 Timesteps count agent-steps (one per nation slot and turn) and are rounded up to whole rollouts of
 ``n_steps * n_worlds * n_nations``. ``--resume`` continues with the step count, weights, optimiser and RNG states of the
 last checkpoint and with the episodes under way (:func:`episodes_state`): from a periodic checkpoint the run goes on
-bit for bit (a checkpoint written on SIGTERM, mid-rollout, or before checkpoints held episodes restarts them from
-fresh worlds of the run's map bank, and the resumed run's periodic checkpoints hold the episodes again); without a
-checkpoint it starts afresh. Re-running a finished run only reports it; ``--resume`` with a larger ``--timesteps``
-extends it. A resume takes the run's settings; its world is compared as the EnvConfig it resolves to, so ``--set``
-in another order or spelling (``--max-cycles 20`` for ``--set max_cycles=20``) is the same run.
+bit for bit, metrics.json's episode summaries included (a checkpoint written on SIGTERM, mid-rollout, or before
+checkpoints held episodes restarts them from fresh worlds of the run's map bank, and the resumed run's periodic
+checkpoints hold the episodes again; one written before they held the turns recorded for the behaviour metrics leaves
+the episodes under way out of those); without a checkpoint it starts afresh. Re-running a finished run only reports
+it; ``--resume`` with a larger ``--timesteps`` extends it. A resume takes the run's settings; its world is compared
+as the EnvConfig it resolves to, so ``--set`` in another order or spelling (``--max-cycles 20`` for
+``--set max_cycles=20``) is the same run.
 A checkpoint holds its run's record, so one copied in from another run is refused by name, as is a run whose
 checkpoints are all unreadable (rather than trained again from step 0 over it). SIGTERM or Ctrl-C saves a checkpoint
 and exits with 128 + the signal number.
@@ -520,10 +522,11 @@ def build_model(args: Args, env: Any) -> Any:
     )
 
 
-def load_model(args: Args, env: Any, path: Path, state: dict[str, Any]) -> Any:
+def load_model(args: Args, env: Any, path: Path, state: dict[str, Any], tracker: Any) -> Any:
     """The checkpointed model (weights, optimiser, step count) on ``env``, with the RNG states put back and the
-    episodes under way where the checkpoint holds them (:func:`episodes_state`); otherwise (a checkpoint written on a
-    signal, or before checkpoints held episodes) fresh worlds drawn from the env's restored generator."""
+    episodes under way where the checkpoint holds them (:func:`episodes_state`), their recorded turns back in
+    ``tracker`` (a :class:`train.callbacks.WorldEpisodeTracker`); otherwise (a checkpoint written on a signal, or
+    before checkpoints held episodes) fresh worlds drawn from the env's restored generator."""
     model = _algo(args.algo).load(path, env=env, device=args.device)
     restore_rng(state["rng"], env.batch.random)
     episodes = read_arrays(path, state).get("episodes")
@@ -535,6 +538,11 @@ def load_model(args: Args, env: Any, path: Path, state: dict[str, Any]) -> Any:
         else:
             model._last_obs = np.asarray(episodes["last_obs"], dtype=np.float32)
             model._last_episode_starts = np.asarray(episodes["last_episode_starts"], dtype=bool)
+            if "recorders" in episodes:  # else (a checkpoint written before it held them) the tracker joins late
+                try:
+                    tracker.load_state_dict(episodes["recorders"], env.batch.world)
+                except ValueError as error:
+                    print(f"the behaviour metrics leave out the episodes under way: {error}", file=sys.stderr)
             return model
     # SB3's load queued the run's seed for the next reset, which would make a new map bank: drop it, so the fresh
     # worlds come from the map bank of --seed that every later resume builds (its checkpoints' episodes then fit).
@@ -544,15 +552,19 @@ def load_model(args: Args, env: Any, path: Path, state: dict[str, Any]) -> Any:
     return model
 
 
-def episodes_state(model: Any, env: Any) -> dict[str, Any]:
+def episodes_state(model: Any, env: Any, tracker: Any) -> dict[str, Any]:
     """The episodes under way, for a checkpoint: the env's worlds and bookkeeping
-    (:meth:`train.vec_env.RealismVecEnv.state_dict`) and SB3's last observations and episode starts, from which its
-    next rollout goes on."""
-    return {
+    (:meth:`train.vec_env.RealismVecEnv.state_dict`), SB3's last observations and episode starts, from which its
+    next rollout goes on, and the turns of them that ``tracker`` recorded for their behaviour metrics
+    (:meth:`train.callbacks.WorldEpisodeTracker.state_dict`), where it records."""
+    state = {
         "env": env.state_dict(),
         "last_obs": np.array(model._last_obs, copy=True),
         "last_episode_starts": np.array(model._last_episode_starts, copy=True),
     }
+    if tracker.recording:
+        state["recorders"] = tracker.state_dict()
+    return state
 
 
 def train(args: Args, config: EnvConfig) -> int:
@@ -577,15 +589,15 @@ def train(args: Args, config: EnvConfig) -> int:
     indicator = realism_env.is_population(args.doctrine)  # a mix: each nation reads its own doctrine's one-hot
     env = RealismVecEnv(config, n_worlds=args.n_worlds, seed=args.seed, doctrine_indicator=indicator)
     state: dict[str, Any] = {}
+    log = RealismLogger(config, args.n_worlds)
     if found is not None:
         path, state = found
-        model = load_model(args, env, path, state)
+        model = load_model(args, env, path, state, log.tracker)
         print(f"resuming {out} from {path.name} at {model.num_timesteps} timesteps", file=sys.stderr)
     else:
         model = build_model(args, env)
     model.set_logger(configure(str(out / "tb"), ["tensorboard"]))
 
-    log = RealismLogger(config, args.n_worlds)
     log.load_state_dict(state.get("logger", {}))
     start_steps = int(model.num_timesteps)
     wall_before = float(state.get("total_wall_time_s", 0.0))
@@ -617,7 +629,7 @@ def train(args: Args, config: EnvConfig) -> int:
         extra = {"logger": log.state_dict(), "total_wall_time_s": wall_before + time.perf_counter() - start}
         extra[RUN_RECORD] = record  # which run the checkpoint is of (check_run_dir)
         if episodes:
-            extra["episodes"] = episodes_state(model, env)
+            extra["episodes"] = episodes_state(model, env, log.tracker)
         return save_checkpoint(model, checkpoints, extra, env_rng=env.batch.random, keep=args.keep_checkpoints)
 
     with _StopRequest() as stop:
