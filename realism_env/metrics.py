@@ -49,7 +49,7 @@ from realism_env.config import EnvConfig
 from realism_env.episode_log import episode_document
 from realism_env.geometry import map_geometry
 from realism_env.rules import EVENT_KINDS, Events, power_share, territory
-from realism_env.world import World
+from realism_env.world import MAP_FIELDS, World
 
 #: A great power holds at least this fraction of the largest power share (polarity).
 GREAT_POWER_RATIO = 0.5
@@ -293,7 +293,7 @@ class EpisodeRecorder:
         """Begin a new episode at ``world`` (the world after reset); forgets any earlier one."""
         self._snapshots = [snapshot(world)]
         self._turns = []
-        self._map = tuple(np.array(a) for a in (world.province_xy, world.land_adjacency, world.sea_adjacency))
+        self._map = tuple(np.array(getattr(world, name)) for name in MAP_FIELDS)
 
     def record(self, world: World, events: Events) -> None:
         """Add one turn: ``world`` is the world after the step, ``events`` what happened during it."""
@@ -331,6 +331,43 @@ class EpisodeRecorder:
             events=events,
             **arrays,
         )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The episode so far, stacked over its turns (copies, numpy arrays), for a checkpoint that goes on with it:
+        ``"snapshots"`` (one array per field, [T + 1, W, ...]), ``"map"`` (the world's map fields) and, once a turn
+        was recorded, ``"act"``, ``"target"`` and ``"events"`` (one array per kind) of [T, W, ...]."""
+        if not self._snapshots or self._map is None:
+            raise RuntimeError("call start(world) before state_dict()")
+        state: dict[str, Any] = {
+            "snapshots": {name: np.stack([s[name] for s in self._snapshots]) for name in self._snapshots[0]},
+            "map": {name: np.array(a) for name, a in zip(MAP_FIELDS, self._map, strict=True)},
+        }
+        if self._turns:
+            state["act"] = np.stack([t[0] for t in self._turns])
+            state["target"] = np.stack([t[1] for t in self._turns])
+            state["events"] = {kind: np.stack([t[2][k] for t in self._turns]) for k, kind in enumerate(EVENT_KINDS)}
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any], where: str = "the recorder") -> None:
+        """Go on from :meth:`state_dict`; ``ValueError`` (naming ``where``) if it lacks a part or its turn counts
+        differ, and nothing changes then."""
+        valid = "valid: an EpisodeRecorder.state_dict()"
+        try:
+            fields = {name: np.asarray(values) for name, values in state["snapshots"].items()}
+            geometry = tuple(np.asarray(state["map"][name]) for name in MAP_FIELDS)
+            turns = min(len(values) for values in fields.values()) - 1
+            arrays = [np.asarray(state[key]) for key in ("act", "target")] if turns > 0 else []
+            events = [np.asarray(state["events"][kind]) for kind in EVENT_KINDS] if turns > 0 else []
+        except KeyError as error:
+            raise ValueError(f"{where}'s state lacks {error}; {valid}") from None
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"{where}'s state is not one of a recorder; {valid}") from None
+        lengths = {len(values) for values in fields.values()} | {len(values) + 1 for values in (*arrays, *events)}
+        if turns < 0 or lengths != {turns + 1}:
+            raise ValueError(f"{where}'s state holds {sorted(lengths)} snapshots and turns of snapshots; {valid}")
+        self._snapshots = [{name: values[t] for name, values in fields.items()} for t in range(turns + 1)]
+        self._turns = [(arrays[0][t], arrays[1][t], Events(*(e[t] for e in events))) for t in range(turns)]
+        self._map = geometry
 
     def episode(
         self,

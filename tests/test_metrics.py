@@ -734,6 +734,32 @@ def test_batched_recording_matches_world_by_world():
     assert batch_metrics(log)["war_onsets"].sum() > 0  # the episodes were not idle
 
 
+def test_a_recorder_goes_on_from_its_state_as_if_it_had_never_stopped():
+    """A checkpoint holds the episodes under way (train.ppo's resume): the metrics at the end are the straight run's."""
+    config = EnvConfig(n_nations=4, max_cycles=40, offense_defense_balance=1.5)
+    world = stack_worlds([generate_world(config, np.random.default_rng(s)) for s in (3, 4)])
+    straight, resumed = EpisodeRecorder(config), EpisodeRecorder(config)
+    straight.start(world)
+    resumed.start(world)
+    rng = np.random.default_rng(6)
+    for turn in range(30):
+        flat = _random_masked_actions(action_mask(world, config), rng)
+        world, events = transition(world, flat, draw_turn(NumpyRandom(rng), world.n_worlds, world.n_nations), config)
+        straight.record(world, events)
+        resumed.record(world, events)
+        if turn == 14:  # saved, and read back into a recorder of its own
+            resumed, saved = EpisodeRecorder(config), resumed.state_dict()
+            resumed.load_state_dict(saved)
+    expect, got = batch_metrics(straight.log()), batch_metrics(resumed.log())
+    for name in expect:
+        np.testing.assert_array_equal(got[name], expect[name], err_msg=name)
+    assert straight.episode(1) == resumed.episode(1)  # the map and every turn of the replay too
+    with pytest.raises(ValueError, match="world 3's state lacks 'map'"):
+        EpisodeRecorder(config).load_state_dict({"snapshots": saved["snapshots"]}, "world 3")
+    with pytest.raises(RuntimeError, match="call start"):
+        EpisodeRecorder(config).state_dict()
+
+
 # --------------------------------------------------------------------------------------------------
 # A real seeded episode
 # --------------------------------------------------------------------------------------------------

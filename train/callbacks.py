@@ -25,7 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 from tqdm import tqdm
 
-from realism_env import EVENT_KINDS, EnvConfig, EpisodeRecorder, Events, World
+from realism_env import EnvConfig, EpisodeRecorder, Events, World
 from realism_env.metrics import snapshot
 
 #: Headline metrics shown in the progress bar and the run summary first.
@@ -56,50 +56,6 @@ def _upper_pairs(x: np.ndarray) -> np.ndarray:
     return np.triu(x | x.swapaxes(-1, -2), 1).sum(axis=(1, 2))
 
 
-class ResumableRecorder(EpisodeRecorder):
-    """A :class:`realism_env.EpisodeRecorder` whose episode so far goes into a checkpoint as numpy arrays and back."""
-
-    #: The map arrays a recorder keeps of the world it started at (for its episode documents).
-    MAP_FIELDS = ("province_xy", "land_adjacency", "sea_adjacency")
-
-    def state_dict(self) -> dict[str, Any]:
-        """The episode so far (one world's), stacked over its turns (copies): ``"snapshots"`` (one array per field,
-        [T + 1, 1, ...]), ``"map"``, and, once a turn was recorded, ``"act"``, ``"target"`` and ``"events"`` (one
-        array per kind) of [T, 1, ...]."""
-        if not self._snapshots or self._map is None:
-            raise RuntimeError("call start(world) before state_dict()")
-        state: dict[str, Any] = {
-            "snapshots": {name: np.stack([s[name] for s in self._snapshots]) for name in self._snapshots[0]},
-            "map": {name: np.array(a) for name, a in zip(self.MAP_FIELDS, self._map, strict=True)},
-        }
-        if self._turns:
-            state["act"] = np.stack([t[0] for t in self._turns])
-            state["target"] = np.stack([t[1] for t in self._turns])
-            state["events"] = {kind: np.stack([t[2][k] for t in self._turns]) for k, kind in enumerate(EVENT_KINDS)}
-        return state
-
-    def load_state_dict(self, state: dict[str, Any], where: str = "the recorder") -> None:
-        """Go on from :meth:`state_dict`; ``ValueError`` (naming ``where``) if it lacks a part or its turn counts
-        differ, and nothing changes then."""
-        valid = "valid: a ResumableRecorder.state_dict()"
-        try:
-            fields = {name: np.asarray(values) for name, values in state["snapshots"].items()}
-            geometry = tuple(np.asarray(state["map"][name]) for name in self.MAP_FIELDS)
-            turns = min(len(values) for values in fields.values()) - 1
-            arrays = [np.asarray(state[key]) for key in ("act", "target")] if turns > 0 else []
-            events = [np.asarray(state["events"][kind]) for kind in EVENT_KINDS] if turns > 0 else []
-        except KeyError as error:
-            raise ValueError(f"{where}'s state lacks {error}; {valid}") from None
-        except (AttributeError, TypeError, ValueError):
-            raise ValueError(f"{where}'s state is not one of a recorder; {valid}") from None
-        lengths = {len(values) for values in fields.values()} | {len(values) + 1 for values in (*arrays, *events)}
-        if turns < 0 or lengths != {turns + 1}:
-            raise ValueError(f"{where}'s state holds {sorted(lengths)} snapshots and turns of snapshots; {valid}")
-        self._snapshots = [{name: values[t] for name, values in fields.items()} for t in range(turns + 1)]
-        self._turns = [(arrays[0][t], arrays[1][t], Events(*(e[t] for e in events))) for t in range(turns)]
-        self._map = geometry
-
-
 class WorldEpisodeTracker:
     """Behaviour metrics (``realism_env.METRICS``) of the world-episodes that end in a batch, fed one
     ``BatchStep`` at a time, plus per-turn event rates. One :class:`realism_env.EpisodeRecorder` per world."""
@@ -107,7 +63,7 @@ class WorldEpisodeTracker:
     def __init__(self, config: EnvConfig, n_worlds: int) -> None:
         self.config = config
         self.n_worlds = n_worlds
-        self._recorders: list[ResumableRecorder] | None = None
+        self._recorders: list[EpisodeRecorder] | None = None
         self._joined_late = np.zeros(n_worlds, dtype=bool)  # worlds recorded from mid-episode (a resumed run)
         self.rate_counts = dict.fromkeys(RATE_EVENTS, 0.0)
         self.nation_turns = 0.0
@@ -121,14 +77,14 @@ class WorldEpisodeTracker:
         """Begin recording at ``world``: fresh worlds, or, in a resumed run whose checkpoint lacks the recorders
         (:meth:`state_dict`), worlds in mid-episode, whose metrics are left out when they end (their start went
         unrecorded, so counts over the episode would fall short)."""
-        self._recorders = [ResumableRecorder(self.config) for _ in range(self.n_worlds)]
+        self._recorders = [EpisodeRecorder(self.config) for _ in range(self.n_worlds)]
         self._joined_late = np.asarray(world.turn) > 0
         for w, recorder in enumerate(self._recorders):
             recorder.start(world.select(w))
 
     def state_dict(self) -> dict[str, Any]:
         """The episodes recorded so far, for a checkpoint that goes on with the episodes under way (numpy arrays):
-        ``"worlds"``, each world's :meth:`ResumableRecorder.state_dict` keyed by its index, and ``"joined_late"``
+        ``"worlds"``, each world's :meth:`EpisodeRecorder.state_dict` keyed by its index, and ``"joined_late"``
         ([W] bool: the worlds whose episode is left out when it ends)."""
         if self._recorders is None:
             raise RuntimeError("call start(world) before state_dict(): nothing is recorded yet")
@@ -147,7 +103,7 @@ class WorldEpisodeTracker:
             raise ValueError(f"the tracker's state lacks worlds or joined_late; {valid}")
         if sorted(worlds) != sorted(str(w) for w in range(self.n_worlds)):
             raise ValueError(f"the tracker's state records the worlds {sorted(worlds)}; {valid}")
-        recorders = [ResumableRecorder(self.config) for _ in range(self.n_worlds)]
+        recorders = [EpisodeRecorder(self.config) for _ in range(self.n_worlds)]
         for w, recorder in enumerate(recorders):
             recorder.load_state_dict(worlds[str(w)], f"world {w}")
             now = snapshot(world.select(w))  # where the world stands: where its recorded episode must end
