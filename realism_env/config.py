@@ -303,10 +303,35 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def register_scenario(scenario: Scenario) -> Scenario:
-    """Add a preset to :data:`SCENARIOS` (its overrides are validated now)."""
+def _same_scenario(a: Scenario, b: Scenario) -> bool:
+    """Whether two scenarios define the same preset: the same description, fields and resulting config (compared as
+    configs, which hold their values as tuples of floats, so that a list or a numpy array of the same shares is the
+    same)."""
+    return (
+        a.description == b.description
+        and set(a.overrides) == set(b.overrides)
+        and EnvConfig(**a.overrides) == EnvConfig(**b.overrides)
+    )
+
+
+def register_scenario(scenario: Scenario, *, overwrite: bool = False) -> Scenario:
+    """Add a preset to :data:`SCENARIOS` (its overrides are validated now). A name already registered is refused
+    unless ``overwrite=True`` (a built-in scenario would otherwise be replaced unnoticed, and every run, preset and
+    report naming it would mean another world), except for the same definition again: a module that registers it,
+    imported a second time, registers nothing new."""
+    if not isinstance(scenario, Scenario):
+        raise ValueError(f"register_scenario takes a Scenario, got {type(scenario).__name__}")
+    # every list of choices sorts the names: one that is not a string would break each unknown-scenario error
+    if not isinstance(scenario.name, str) or not scenario.name:
+        raise ValueError(f"a scenario needs a non-empty string name, got {scenario.name!r}")
     _check_fields(scenario.overrides)
     EnvConfig(**scenario.overrides)
+    existing = SCENARIOS.get(scenario.name)
+    if existing is not None and not overwrite and not _same_scenario(existing, scenario):
+        raise ValueError(
+            f"scenario {scenario.name!r} is already registered ({existing.description!r}); valid: another name, or "
+            "pass overwrite=True to replace it"
+        )
     SCENARIOS[scenario.name] = scenario
     return scenario
 

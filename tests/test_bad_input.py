@@ -261,6 +261,37 @@ def test_a_scenario_with_an_unknown_field_raises_naming_it():
     assert "typo" not in SCENARIOS
 
 
+def test_register_scenario_refuses_a_name_taken_and_what_is_no_scenario():
+    """A built-in scenario replaced unnoticed would change the world of every run, preset and report naming it; the
+    same definition again (its module imported a second time) is no change. A name that is not a string broke every
+    later unknown-scenario error, which sorts the names."""
+    saved = dict(SCENARIOS)
+    try:
+        with pytest.raises(ValueError, match=r"scenario 'multipolar' is already registered .*overwrite=True"):
+            realism_env.register_scenario(realism_env.Scenario("multipolar", "mine", {"offense_defense_balance": 1.5}))
+        assert SCENARIOS["multipolar"] is saved["multipolar"]
+        bipolar = saved["bipolar"]
+        shares = [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]
+        again = realism_env.Scenario("bipolar", bipolar.description, {"capability_shares": shares})
+        assert realism_env.register_scenario(again) is again  # the same shares as a list: the same scenario
+        with pytest.raises(ValueError, match="'bipolar' is already registered"):  # the same config, a field more
+            realism_env.register_scenario(
+                realism_env.Scenario("bipolar", bipolar.description, {**bipolar.overrides, "sea_links": 3})
+            )
+        mine = realism_env.Scenario("multipolar", "mine", {"offense_defense_balance": 1.5})
+        assert realism_env.register_scenario(mine, overwrite=True) is SCENARIOS["multipolar"] is mine
+        for name in (None, "", 3):
+            with pytest.raises(ValueError, match=f"a scenario needs a non-empty string name, got {name!r}"):
+                realism_env.register_scenario(realism_env.Scenario(name, "nameless", {}))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="register_scenario takes a Scenario, got dict"):
+            realism_env.register_scenario({"name": "d"})  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="unknown scenario 'nope'; valid: 'bipolar'"):
+            EnvConfig.from_scenario("nope")
+    finally:
+        SCENARIOS.clear()
+        SCENARIOS.update(saved)
+
+
 def test_invalid_override_of_a_scenario_names_the_field():
     with pytest.raises(ValueError, match=r"EnvConfig\.conquest_payoff=1\.5 .*0 to 1"):
         realism_env.parallel_env(scenario="europe_1914", conquest_payoff=1.5)

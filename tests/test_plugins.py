@@ -68,6 +68,27 @@ def test_a_module_named_by_its_path_and_by_its_name_is_imported_once(plugin: Pat
     assert import_plugin(str(plugin)) is by_path
 
 
+def test_a_module_run_twice_registers_its_scenario_again_but_one_redefining_a_built_in_is_refused(
+    plugin: Path,
+) -> None:
+    """A module executed a second time in one process (imported under another name: a copy in a package, a name
+    dropped from sys.modules) registers the same scenario again, which is no change; a module that registers a
+    built-in scenario's name for another world is refused, naming overwrite=True, and the built-in stays."""
+    import_plugin("my_realism")
+    DOCTRINES.pop("prosperity")  # doctrines refuse any second registration: this checks the scenario alone
+    sys.modules.pop("my_realism")
+    import_plugin("my_realism")
+    assert SCENARIOS["tight_multipolar"].overrides == {"offense_defense_balance": 2.0}
+    islands = SCENARIOS["islands"]
+    (plugin.parent / "my_islands.py").write_text(
+        "from realism_env import Scenario, register_scenario\n"
+        "register_scenario(Scenario('islands', 'cheap sea', {'map_kind': 'islands', 'sea_penalty': 0.9}))\n"
+    )
+    with pytest.raises(ValueError, match=r"scenario 'islands' is already registered .*pass overwrite=True"):
+        import_plugin("my_islands")
+    assert SCENARIOS["islands"] is islands
+
+
 @pytest.mark.parametrize("name", ["", ".my_realism", "my-realism"])
 def test_what_is_no_module_name_is_named(plugin: Path, name: str) -> None:
     with pytest.raises(PluginNotFound, match="not a module name"):
