@@ -55,6 +55,24 @@ IMPORT_HELP = (
 )
 
 
+#: How a name of one's own becomes valid: on a command line (``--import``), and in a preset of ``train.experiment``.
+IMPORT_IT = "--import the module that registers it"
+PRESET_IMPORT_IT = "name the module that registers it in [experiment] imports, or --import it"
+
+
+def own_name_hint(kind: str, how: str = IMPORT_IT) -> str:
+    """What an error refusing an unknown ``kind`` (doctrine, scenario) says of one of your own: ``how`` the module
+    that registers it is imported (:data:`IMPORT_IT`, :data:`PRESET_IMPORT_IT`). One text for every such error, so
+    that each command line and the experiment's preset give the same advice."""
+    return f"a {kind} of your own: {how}"
+
+
+def unknown_scenario(scenario: object, how: str = IMPORT_IT) -> str:
+    """The message that refuses the unknown ``scenario``: the registered ones, and how to make one of yours known."""
+    registered = ", ".join(sorted(realism_env.SCENARIOS))
+    return f"unknown scenario {scenario!r}; valid: {registered} ({own_name_hint('scenario', how)})"
+
+
 def add_import_option(parser: argparse.ArgumentParser) -> None:
     """``--import MODULE`` (repeatable), collected in ``imports``; :func:`import_plugins` acts on it."""
     parser.add_argument("--import", action="append", default=[], dest="imports", metavar="MODULE", help=IMPORT_HELP)

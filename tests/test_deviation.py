@@ -121,6 +121,7 @@ def test_the_command_prints_a_table_and_writes_its_figures(
         (["--deviants", "napoleon"], "unknown deviant policy 'napoleon'; valid: "),
         (["--slots", "6"], "slot 6 is invalid for a run of 6 nations; valid: 0..5"),
         (["--scenario", "atlantis"], "unknown scenario 'atlantis'; valid: "),
+        (["--scenario", "atlantis"], "unipolar (a scenario of your own: --import the module that registers it)"),
         (["--episodes", "0"], "--episodes 0 is invalid; valid: an integer >= 1"),
     ],
 )

@@ -538,6 +538,13 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
         ("[env]\ndoctrines = 'power'", "[env] doctrines is not set here; valid: [experiment] conditions"),
         ("[train]\ntimesteps = 'many'", "[train] timesteps = 'many' is invalid; valid: int"),
         ("[experiment]\nscenario = 'mars'", "scenario = 'mars' is invalid; valid: bipolar"),
+        # a scenario of one's own: how the preset makes it known, as for a doctrine
+        ("[experiment]\nscenario = 'mars'", "unipolar (a scenario of your own: name the module that registers it in "),
+        ("[evaluate]\nheldout = ['mars']", "heldout has 'mars'; valid: bipolar, cold_war_1950, europe_1914, islands, "),
+        (
+            "[evaluate]\nheldout = ['mars']",
+            "(a scenario of your own: name the module that registers it in [experiment] imports, or --import it)",
+        ),
         ("[experiment]\nconditions = ['liberal']", "conditions = ['liberal'] is invalid"),
         ("[evaluate]\nbackgrounds = ['hawk']", "backgrounds has 'hawk'; valid:"),
         ("[env]\nconquest_payoff = 2.0", "EnvConfig.conquest_payoff=2.0 is invalid; valid: a number from 0 to 1"),

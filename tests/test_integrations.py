@@ -480,13 +480,14 @@ def test_rllib_ppo_env_config_takes_parallel_env_s_own_keywords(keywords: dict) 
 @pytest.mark.parametrize(
     ("trainer", "argv", "message"),
     [
-        ("cleanrl_ppo", ["--scenario", "nope"], "unknown scenario 'nope'; valid: 'bipolar', "),
+        ("cleanrl_ppo", ["--scenario", "nope"], "unknown scenario 'nope'; valid: bipolar, "),
         ("cleanrl_ppo", ["--n-nations", "1"], "EnvConfig.n_nations=1 is invalid; valid: an integer from 2 to 64"),
         ("cleanrl_ppo", ["--update-epochs", "0"], "--update-epochs 0 is invalid; valid: an integer >= 1"),
         ("cleanrl_ppo", ["--hidden", "0"], "--hidden 0 is invalid; valid: an integer >= 1"),
         ("rllib_ppo", ["--env-config", '{"render_mode": "human"}'], "render_mode='human' is invalid; valid: None,"),
         ("rllib_ppo", ["--env-config", '{"rich_infos": 1}'], "rich_infos=1 is invalid; valid: True or False"),
         ("rllib_ppo", ["--env-config", '{"no_such": 1}'], "unknown config field 'no_such'; valid: "),
+        ("rllib_ppo", ["--env-config", '{"scenario": "nope"}'], "(a scenario of your own: --import the module that"),
         ("rllib_ppo", ["--env-config", "{1"], "--env-config '{1' is invalid; valid: a JSON object of parallel_env"),
         ("rllib_ppo", ["--num-env-runners", "-1"], "--num-env-runners -1 is invalid; valid: an integer >= 0"),
         *[
@@ -495,6 +496,8 @@ def test_rllib_ppo_env_config_takes_parallel_env_s_own_keywords(keywords: dict) 
             for argv, message in [
                 (["--scenario", "europe_1914", "--n-nations", "4"], "does not fit it; valid: its own n_nations=6"),
                 (["--out", "pyproject.toml"], "--out pyproject.toml is a file; valid: a folder"),
+                # a scenario of one's own: how to make it known, as train.fast_ppo and train.evaluate say
+                (["--scenario", "nope"], "unipolar (a scenario of your own: --import the module that registers it)"),
             ]
         ],
     ],

@@ -44,7 +44,7 @@ import torch.nn as nn
 from torch.distributions.categorical import Categorical
 
 import realism_env
-from agents.plugins import add_import_option, import_plugins
+from agents.plugins import add_import_option, import_plugins, unknown_scenario
 from realism_env import EnvConfig, atomic_write_bytes
 from train.cli import check_numbers, check_population
 
@@ -159,9 +159,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
         parser.error(str(error))
     if args.out and Path(args.out).is_file():
         parser.error(f"--out {args.out} is a file; valid: a folder")
+    if args.scenario not in realism_env.SCENARIOS:
+        parser.error(unknown_scenario(args.scenario))
     try:
         config = make_config(args)
-    except ValueError as error:  # an unknown scenario, a nation count the scenario cannot take, ...
+    except ValueError as error:  # a nation count the scenario cannot take, ...
         parser.error(str(error))
     return args, config
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from agents.episodes import Episodes
 from agents.evaluation_output import check_out_path
-from agents.plugins import add_import_option, import_plugins
+from agents.plugins import add_import_option, import_plugins, unknown_scenario
 from agents.policies import POLICIES
 from agents.population import make_plan
 from realism_env import SCENARIOS
@@ -79,7 +79,7 @@ def deviation_returns(
     info = RunInfo.read(run_dir)
     scenario = scenario or info.scenario
     if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(sorted(SCENARIOS))}")
+        raise ValueError(unknown_scenario(scenario))
     trained_overrides, trained_cycles = run_overrides(run_dir)
     overrides = trained_overrides if overrides is None else dict(overrides)
     max_cycles = trained_cycles if max_cycles is None else max_cycles

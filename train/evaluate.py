@@ -57,7 +57,7 @@ import realism_env
 from agents.episodes import Episodes
 from agents.evaluate import add_set_option
 from agents.evaluation_output import check_out_path
-from agents.plugins import add_import_option, import_plugins
+from agents.plugins import add_import_option, import_plugins, unknown_scenario
 from agents.policies import POLICIES
 from agents.population import make_plan
 from realism_env import SCENARIOS, parse_overrides
@@ -110,10 +110,7 @@ def run_world(
     info = RunInfo.read(run_dir)
     scenario = scenario or info.scenario
     if scenario not in SCENARIOS:
-        raise ValueError(
-            f"unknown scenario {scenario!r}; valid: {', '.join(sorted(SCENARIOS))} (a scenario of your own: --import "
-            "the module that registers it)"
-        )
+        raise ValueError(unknown_scenario(scenario))
     if "doctrines" in (overrides or {}):
         raise ValueError("--set doctrines is not taken: a run's nations keep the doctrines they were trained with")
     trained, trained_cycles = run_overrides(run_dir)

@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from agents.plugins import PluginNotFound, import_plugin
+from agents.plugins import PRESET_IMPORT_IT, PluginNotFound, import_plugin, own_name_hint
 from agents.policies import POLICIES
 from realism_env import MIX_SEPARATOR, SCENARIOS, EnvConfig
 from train.cli import MAX_SEED
@@ -273,16 +273,14 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         parsed = [_env_value(key, value) for value in values]
         if any(value in parsed[:k] for k, value in enumerate(parsed)):
             raise PresetError(f"[sweep] {key} = {values!r} repeats a value; valid: distinct values")
+    own_scenario = f"({own_name_hint('scenario', PRESET_IMPORT_IT)})"
     if experiment["scenario"] not in SCENARIOS:
         raise PresetError(
-            f"[experiment] scenario = {experiment['scenario']!r} is invalid; valid: {', '.join(sorted(SCENARIOS))}"
+            f"[experiment] scenario = {experiment['scenario']!r} is invalid; valid: {', '.join(sorted(SCENARIOS))} "
+            f"{own_scenario}"
         )
     doctrines = experiment["conditions"]
-    own = (
-        ""
-        if imports
-        else " (a doctrine of your own: name the module that registers it in [experiment] imports, or --import it)"
-    )
+    own = "" if imports else f" ({own_name_hint('doctrine', PRESET_IMPORT_IT)})"
     mixes = [d for d in doctrines if MIX_SEPARATOR in d]  # a mix of one's own: each doctrine it names is checked
     for mix in mixes:
         try:
@@ -308,7 +306,9 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     for key in ("heldout", "focal_heldout", "deviation_scenarios"):
         for name in evaluate[key]:
             if name not in SCENARIOS:
-                raise PresetError(f"[evaluate] {key} has {name!r}; valid: {', '.join(sorted(SCENARIOS))}")
+                raise PresetError(
+                    f"[evaluate] {key} has {name!r}; valid: {', '.join(sorted(SCENARIOS))} {own_scenario}"
+                )
     for name in evaluate["backgrounds"]:
         if name not in POLICIES:
             raise PresetError(f"[evaluate] backgrounds has {name!r}; valid: {', '.join(sorted(POLICIES))}")

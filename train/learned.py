@@ -46,7 +46,7 @@ import numpy as np
 
 import realism_env
 from agents.episodes import Episodes
-from agents.plugins import doctrines_differ
+from agents.plugins import IMPORT_IT, doctrines_differ
 from agents.policies import POLICIES, ArrayPolicy, Policy, counterparts, register_policy, without_counterpart
 from agents.population import default_doctrines, make_plan
 from realism_env import ObservationLayout
@@ -114,8 +114,8 @@ class RunInfo:
         if unknown:
             given = f"it was trained with {' '.join(f'--import {name}' for name in imports)}" if imports else ""
             raise ValueError(
-                f"{run} was trained on {unknown[0]!r}, which is not registered here; valid: --import the module that "
-                f"registers it{' (' + given + ')' if given else ''}"
+                f"{run} was trained on {unknown[0]!r}, which is not registered here; valid: {IMPORT_IT}"
+                f"{' (' + given + ')' if given else ''}"
             )
         indicator = fast or realism_env.is_population(doctrine)  # train.ppo adds it to mixed conditions only
         reads_onehot = indicator or env_config.get("reveal_doctrines", False)

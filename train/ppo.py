@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 import realism_env
-from agents.plugins import add_import_option, doctrines_differ, import_plugins, source_digests
+from agents.plugins import add_import_option, doctrines_differ, import_plugins, own_name_hint, source_digests
 from agents.policies import without_counterpart
 from realism_env import SCENARIOS, EnvConfig
 from realism_env.overrides import parse_overrides
@@ -95,8 +95,7 @@ def check_condition(doctrine: str, where: str = "--doctrine") -> None:
     if read is None:
         raise ValueError(
             f"{where} {doctrine!r} is unknown; valid: {', '.join(doctrine_choices())}, or a mix of these doctrines "
-            f"joined by {realism_env.MIX_SEPARATOR!r} (e.g. security+prosperity; a doctrine of your own: --import "
-            "the module that registers it)"
+            f"joined by {realism_env.MIX_SEPARATOR!r} (e.g. security+prosperity; {own_name_hint('doctrine')})"
         )
 
 
@@ -128,15 +127,14 @@ class PPOArgs:
         "registered by --import; or a mix of registered doctrines joined by + (e.g. security+prosperity: the nations "
         "take them in turn, nation 0 the first)",
         choices=doctrine_choices,
-        unknown="a doctrine of your own: --import the module that registers it, on a resume too; a mix: doctrines "
-        "joined by +",
+        unknown=own_name_hint("doctrine") + ", on a resume too; a mix: doctrines joined by +",
         other=read_mix,
     )
     scenario: str = _arg(
         "multipolar",
         "scenario preset (realism_env.SCENARIOS)",
         choices=scenario_choices,
-        unknown="a scenario of your own: --import the module that registers it, on a resume too",
+        unknown=own_name_hint("scenario") + ", on a resume too",
     )
     timesteps: int = _arg(200_000, "total agent-steps to train for (rounded up to whole rollouts)")
     seed: int = _arg(0, "seed of the env's worlds and of the network's initialisation")

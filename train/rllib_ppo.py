@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import realism_env
-from agents.plugins import add_import_option, import_plugins
+from agents.plugins import add_import_option, import_plugins, unknown_scenario
 from realism_env import EnvConfig
 from train.checkpoint import atomic_write_json
 from train.cli import check_numbers, check_population, dataclass_parser
@@ -158,6 +158,7 @@ def env_config(args: Args) -> dict[str, Any]:
         doctrines = realism_env.population_setting(args.doctrines, n_nations)
         config["doctrines"] = doctrines if isinstance(doctrines, str) else list(doctrines)  # JSON-able
     # what each env runner builds, built once here: a ValueError names the keyword and the valid choices
+    resolved(config)
     realism_env.parallel_env(**config).close()
     return config
 
@@ -168,9 +169,12 @@ ENV_KEYWORDS = ("render_mode", "rich_infos")
 
 def resolved(config: dict[str, Any]) -> EnvConfig:
     """The EnvConfig of an env config dict (its ``scenario`` and EnvConfig fields; :data:`ENV_KEYWORDS` left to
-    :func:`realism_env.parallel_env`)."""
+    :func:`realism_env.parallel_env`); ``ValueError`` names what is invalid."""
     overrides = {k: v for k, v in config.items() if k not in ENV_KEYWORDS}
-    return EnvConfig.from_scenario(overrides.pop("scenario", "multipolar"), **overrides)
+    scenario = overrides.pop("scenario", "multipolar")
+    if not isinstance(scenario, str) or scenario not in realism_env.SCENARIOS:
+        raise ValueError(unknown_scenario(scenario))  # EnvConfig's error would not say how to add one of your own
+    return EnvConfig.from_scenario(scenario, **overrides)
 
 
 def policy_mapping(config: dict[str, Any]) -> dict[str, str]:
