@@ -577,6 +577,31 @@ def test_bad_presets_name_the_key_and_what_is_valid(tmp_path: Path, text: str, e
     assert expected in str(error.value)
 
 
+@pytest.mark.parametrize("key", ["heldout", "focal_heldout", "deviation_scenarios"])
+def test_an_evaluation_scenario_of_another_nation_count_is_refused_with_the_preset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """A network takes only the nation count it was trained with: a held-out scenario of another count passed the
+    preset's checks and failed only after every run had trained ("population ... has 4 nations; expected 6")."""
+    quad = realism_env.Scenario("quad", "four powers", {"n_nations": 4, "capability_shares": (0.4, 0.2, 0.2, 0.2)})
+    monkeypatch.setitem(realism_env.SCENARIOS, "quad", quad)
+    path = preset_file(tmp_path, f"base = 'quick'\n[evaluate]\n{key} = ['bipolar', 'quad']")
+    with pytest.raises(PresetError) as error:
+        resolve(load_preset(path=path))
+    assert str(error.value) == (
+        f"[evaluate] {key} has 'quad', a world of 4 nations, and the runs train in 'multipolar' with 6: a network "
+        "takes only the nation count it was trained with; valid: scenarios of 6 nations (bipolar, cold_war_1950, "
+        "europe_1914, islands, multipolar, rising_power, unipolar)"
+    )
+    # trained in it, the others are the misfits; [env] n_nations gives every world the runs' count
+    path = preset_file(tmp_path, "base = 'quick'\n[experiment]\nscenario = 'quad'")
+    with pytest.raises(PresetError, match=r"\[evaluate\] heldout has 'bipolar', a world of 6 nations, .* \(quad\)$"):
+        resolve(load_preset(path=path))
+    evaluate = "heldout = ['islands']\nfocal_heldout = []\ndeviation_scenarios = ['islands']"
+    path = preset_file(tmp_path, f"base = 'quick'\n[env]\nn_nations = 4\n[evaluate]\n{evaluate}")
+    assert resolve(load_preset(path=path)).evaluate["heldout"] == ["islands"]
+
+
 def test_worker_counts_beyond_four_per_cpu_are_refused_naming_where_they_were_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -108,7 +108,8 @@ missing [train] keys train.fast_ppo's defaults::
     episodes = 20                       # evaluation episodes per run and setting
     seed = 10000                        # env seed of the first episode (matched worlds)
     max_cycles = 50                     # turns per evaluation episode (default: train.max_cycles)
-    heldout = ["bipolar", "islands"]    # held-out scenarios for self-play
+    heldout = ["bipolar", "islands"]    # held-out scenarios for self-play (of the training scenario's nation count,
+                                        # as focal_heldout's and deviation_scenarios': a network takes only its own)
     backgrounds = ["offensive_realist", "defensive_realist"]   # scripted background populations
     n_focal = 3                         # learned nations among a background
     focal_heldout = ["bipolar"]         # focal settings in these held-out scenarios too (default: none)

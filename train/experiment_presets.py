@@ -54,10 +54,10 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
     "episodes": ("int", "evaluation episodes per run and setting"),
     "seed": ("int", "env seed of the first evaluation episode (episode k uses seed + k)"),
     "max_cycles": ("int|None", "turns per evaluation episode (default: the training max_cycles)"),
-    "heldout": ("list[str]", "held-out scenarios for self-play evaluation"),
+    "heldout": ("list[str]", "held-out scenarios for self-play evaluation (of the training scenario's nation count)"),
     "backgrounds": ("list[str]", "scripted background populations for focal evaluation (agents.POLICIES)"),
     "n_focal": ("int", "learned (focal) nations among a background population"),
-    "focal_heldout": ("list[str]", "held-out scenarios where the focal settings are played too"),
+    "focal_heldout": ("list[str]", "held-out scenarios where the focal settings are played too (as heldout)"),
     "baselines": (
         "list[str]",
         "baseline populations: scripted (every setting), random or any agents.POLICIES name (self-play settings)",
@@ -73,7 +73,7 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
         "scripted policies (agents.POLICIES) that take one learned nation's place at a time in self-play "
         "(train.deviation); [] for none",
     ),
-    "deviation_scenarios": ("list[str]", "scenarios where the deviations are played"),
+    "deviation_scenarios": ("list[str]", "scenarios where the deviations are played (as heldout)"),
     "deviation_episodes": ("int", "episodes per run, scenario, deviant and nation of the deviations"),
     "confidence": ("float", "coverage of the intervals"),
     "alpha": ("float", "significance level of the claims' verdicts"),
@@ -354,19 +354,50 @@ def resolve(raw: Mapping[str, Any]) -> Design:
             config = make_config(args)
         except ValueError as error:
             raise PresetError(f"{error}{point}") from None
-        # the evaluation's worlds too, with the evaluation's episode length: a world it cannot build would otherwise
+        # the evaluation's worlds too, with the evaluation's episode length: a world it cannot build, or one of
+        # another nation count than the runs' (a network takes only the observations of its own), would otherwise
         # fail only after every run had trained
         scenarios = [setting.scenario for setting in design.settings] + design.deviation_scenarios
         for scenario in dict.fromkeys(scenarios):
             try:
-                EnvConfig.from_scenario(scenario, **design.overrides(condition), max_cycles=design.eval_max_cycles)
+                world = EnvConfig.from_scenario(
+                    scenario, **design.overrides(condition), max_cycles=design.eval_max_cycles
+                )
             except ValueError as error:
                 where = f" (evaluation in {scenario}, {design.eval_max_cycles} turns an episode)"
                 raise PresetError(f"{error}{where}{point}") from None
+            if world.n_nations != config.n_nations:
+                raise PresetError(
+                    f"[evaluate] {_evaluation_key(design, scenario)} has {scenario!r}, a world of {world.n_nations} "
+                    f"nations, and the runs train in {design.scenario!r} with {config.n_nations}{point}: a network "
+                    f"takes only the nation count it was trained with; valid: scenarios of {config.n_nations} "
+                    f"nations ({', '.join(_scenarios_of(config.n_nations, design.overrides(condition)))})"
+                )
         n_nations = config.n_nations
     if n_nations is not None and not 1 <= evaluate["n_focal"] < n_nations and evaluate["backgrounds"]:
         raise PresetError(f"[evaluate] n_focal = {evaluate['n_focal']} is invalid; valid: 1..{n_nations - 1}")
     return design
+
+
+def _evaluation_key(design: Design, scenario: str) -> str:
+    """The [evaluate] key that plays ``scenario`` (the first of them where several list it)."""
+    for setting in design.settings:
+        if setting.scenario == scenario and setting.heldout:
+            return "heldout" if setting.background is None else "focal_heldout"
+    return "deviation_scenarios"
+
+
+def _scenarios_of(n_nations: int, overrides: Mapping[str, Any]) -> list[str]:
+    """The registered scenarios whose worlds have ``n_nations`` nations with ``overrides`` ([env] and a sweep point)."""
+    found = []
+    for name in sorted(SCENARIOS):
+        try:
+            count = EnvConfig.from_scenario(name, **overrides).n_nations
+        except ValueError:  # a scenario these overrides do not fit is no choice either
+            continue
+        if count == n_nations:
+            found.append(name)
+    return found
 
 
 def to_toml(preset: Mapping[str, Any]) -> str:
