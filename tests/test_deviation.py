@@ -135,6 +135,28 @@ def test_bad_input_names_the_culprit_and_the_valid_choices(
     assert stopped.value.code == 2 and message in capsys.readouterr().err  # a usage error, as the other commands'
 
 
+def test_a_world_of_another_nation_count_is_named_as_train_evaluate_names_it(
+    power_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A run's network takes only its nation count: --scenario of another count gave "population ... has 6 nations;
+    expected 4", which said neither why nor what would do; an n_nations override is named the same way."""
+    import realism_env
+    from train.deviation import deviation_returns, main
+
+    quad = realism_env.Scenario("quad", "four powers", {"n_nations": 4, "capability_shares": (0.4, 0.2, 0.2, 0.2)})
+    monkeypatch.setitem(realism_env.SCENARIOS, "quad", quad)
+    with pytest.raises(SystemExit) as stopped:
+        main(["--model", str(power_run), "--episodes", "1", "--no-progress", "--scenario", "quad"])
+    assert stopped.value.code == 2
+    assert (
+        f"the world (quad) has 4 nations, but {power_run} was trained with 6 and its network takes only that count; "
+        "valid: a scenario of 6 nations (bipolar, cold_war_1950, europe_1914, islands, multipolar, rising_power, "
+        "unipolar), with no n_nations override or n_nations=6"
+    ) in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"the world \(islands with its overrides\) has 4 nations, .* n_nations=6$"):
+        deviation_returns(power_run, ["status_quo"], "islands", episodes=1, overrides={"n_nations": 4})
+
+
 def test_a_folder_that_is_not_a_run_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from train.deviation import main
 

@@ -8,7 +8,7 @@ import inspect
 import math
 import textwrap
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -69,6 +69,22 @@ def check_population(flag: str, population: str) -> None:
         raise ValueError(
             f"{flag} {population!r} is invalid; valid: {valid}, or doctrines joined by + ({error})"
         ) from None
+
+
+def scenarios_of(n_nations: int, overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """The registered scenarios whose worlds have ``n_nations`` nations with ``overrides`` on top (but for a nation
+    count of theirs, which would give every scenario that count): what an error refusing a world of another count
+    lists as valid. A scenario the overrides do not fit is left out."""
+    fields = {k: v for k, v in (overrides or {}).items() if k != "n_nations"}
+    found = []
+    for name in sorted(realism_env.SCENARIOS):
+        try:
+            count = realism_env.EnvConfig.from_scenario(name, **fields).n_nations
+        except ValueError:
+            continue
+        if count == n_nations:
+            found.append(name)
+    return found
 
 
 def _one_of(choices: tuple[str, ...], advice: str, other: Callable[[str], str] | None = None) -> Any:

@@ -45,6 +45,7 @@ from agents.policies import POLICIES
 from agents.population import make_plan
 from realism_env import SCENARIOS
 from train.checkpoint import atomic_write_json
+from train.evaluate import check_nation_count
 from train.learned import GREEDY_CHOICES, RunInfo, check_distinct_runs, learned_population
 from train.replay import run_overrides
 from train.report_statistics import interval_verdict, mean_ci
@@ -83,6 +84,7 @@ def deviation_returns(
     trained_overrides, trained_cycles = run_overrides(run_dir)
     overrides = trained_overrides if overrides is None else dict(overrides)
     max_cycles = trained_cycles if max_cycles is None else max_cycles
+    check_nation_count(run_dir, info, scenario, overrides)
     policies, doctrines = learned_population(run_dir, deterministic=deterministic, greedy=greedy)
     n = len(policies)
     slots = list(range(n)) if slots is None else list(slots)

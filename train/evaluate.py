@@ -62,6 +62,7 @@ from agents.policies import POLICIES
 from agents.population import make_plan
 from realism_env import SCENARIOS, parse_overrides
 from train.checkpoint import atomic_write_json
+from train.cli import scenarios_of
 from train.learned import (
     GREEDY_CHOICES,
     RunInfo,
@@ -117,18 +118,27 @@ def run_world(
     fields = {**trained, **dict(overrides or {})}
     set_cycles = fields.pop("max_cycles", None)
     cycles = max_cycles if max_cycles is not None else set_cycles if set_cycles is not None else trained_cycles
-    trained_nations = len(info.doctrine_per_nation)
-    nations = realism_env.EnvConfig.from_scenario(scenario, **fields).n_nations
-    if nations != trained_nations:
-        raise ValueError(
-            f"the world ({scenario} with its overrides) has {nations} nations, but {run_dir} was trained with "
-            f"{trained_nations} and its network takes only that count; valid: n_nations={trained_nations} or leave "
-            "it out"
-        )
+    check_nation_count(run_dir, info, scenario, fields)
     policies, doctrines = learned_population(run_dir)
     # Building the plan's policies loads the network, which refuses observations of another size than its own.
     Episodes(make_plan(policies, scenario, fields, cycles, doctrines))
     return info, scenario, fields, cycles
+
+
+def check_nation_count(run_dir: str | Path, info: RunInfo, scenario: str, fields: Mapping[str, Any]) -> None:
+    """``ValueError`` where the world ``scenario`` with the EnvConfig overrides ``fields`` has another nation count
+    than the run ``run_dir`` (``info``) was trained with: its network takes only that count's observations (played,
+    the population's size was refused without saying why). The message fits both ways of changing the count: another
+    scenario (``--scenario``) and an override (``--set n_nations``)."""
+    trained = len(info.doctrine_per_nation)
+    nations = realism_env.EnvConfig.from_scenario(scenario, **fields).n_nations
+    if nations != trained:
+        overridden = " with its overrides" if fields else ""
+        raise ValueError(
+            f"the world ({scenario}{overridden}) has {nations} nations, but {run_dir} was trained with {trained} and "
+            f"its network takes only that count; valid: a scenario of {trained} nations "
+            f"({', '.join(scenarios_of(trained, fields))}), with no n_nations override or n_nations={trained}"
+        )
 
 
 def score_run(

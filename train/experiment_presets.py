@@ -17,7 +17,7 @@ from typing import Any
 from agents.plugins import PRESET_IMPORT_IT, PluginNotFound, import_plugin, own_name_hint
 from agents.policies import POLICIES
 from realism_env import MIX_SEPARATOR, SCENARIOS, EnvConfig
-from train.cli import MAX_SEED
+from train.cli import MAX_SEED, scenarios_of
 from train.experiment_design import Design
 from train.fast_ppo import Args, check_args
 from train.learned import GREEDY_CHOICES
@@ -371,7 +371,7 @@ def resolve(raw: Mapping[str, Any]) -> Design:
                     f"[evaluate] {_evaluation_key(design, scenario)} has {scenario!r}, a world of {world.n_nations} "
                     f"nations, and the runs train in {design.scenario!r} with {config.n_nations}{point}: a network "
                     f"takes only the nation count it was trained with; valid: scenarios of {config.n_nations} "
-                    f"nations ({', '.join(_scenarios_of(config.n_nations, design.overrides(condition)))})"
+                    f"nations ({', '.join(scenarios_of(config.n_nations, design.overrides(condition)))})"
                 )
         n_nations = config.n_nations
     if n_nations is not None and not 1 <= evaluate["n_focal"] < n_nations and evaluate["backgrounds"]:
@@ -385,19 +385,6 @@ def _evaluation_key(design: Design, scenario: str) -> str:
         if setting.scenario == scenario and setting.heldout:
             return "heldout" if setting.background is None else "focal_heldout"
     return "deviation_scenarios"
-
-
-def _scenarios_of(n_nations: int, overrides: Mapping[str, Any]) -> list[str]:
-    """The registered scenarios whose worlds have ``n_nations`` nations with ``overrides`` ([env] and a sweep point)."""
-    found = []
-    for name in sorted(SCENARIOS):
-        try:
-            count = EnvConfig.from_scenario(name, **overrides).n_nations
-        except ValueError:  # a scenario these overrides do not fit is no choice either
-            continue
-        if count == n_nations:
-            found.append(name)
-    return found
 
 
 def to_toml(preset: Mapping[str, Any]) -> str:
