@@ -170,3 +170,56 @@ def test_a_population_prints_one_scoring_command_and_its_folder_names_its_member
     message = capsys.readouterr().err
     assert "holds a population's checkpoints, not a run; valid: its members' runs" in message
     assert f"{tmp_path}/seed1" in message
+
+
+def test_a_run_is_refused_where_its_scenario_is_no_longer_the_world_it_was_trained_in(
+    tmp_path: Path, power_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A run names its scenario; the scenario is looked up here by that name. After an edit to the module that
+    registers it (or with a built-in name registered otherwise) the run was scored, replayed and deviated from in
+    another world, unnoticed. Its world is rebuilt with its own --set and --max-cycles and compared with config.json's:
+    an evaluation's own --scenario, --set and --max-cycles still go on top of it, and an older run, whose record lacks
+    a field added since, is read as it was."""
+    import realism_env
+    from train.deviation import main as deviation
+    from train.learned import RunInfo
+    from train.replay import main as replay
+
+    tight = realism_env.Scenario("tight", "offence strong", {"offense_defense_balance": 2.0})
+    monkeypatch.setitem(realism_env.SCENARIOS, "tight", tight)
+    options = ["--set", "conquest_payoff=0.8", "--capability-spread", "0.3"]
+    run = tiny_run(tmp_path / "tight", "--scenario", "tight", *options)
+    document = main(["--model", str(run), "--episodes", "1", "--background", "--max-cycles", "3", "--set",
+                     "sea_penalty=0.9", "--scenario", "islands", "--no-progress"])  # fmt: skip
+    assert document["groups"][0]["scenario"] == "islands"
+    older = tmp_path / "older"  # made before capability_spread existed: neither the option nor the field recorded
+    shutil.copytree(run, older)
+    record = json.loads((run / "config.json").read_text())
+    del record["env_config"]["capability_spread"], record["args"]["capability_spread"]
+    (older / "config.json").write_text(json.dumps(record))
+    assert RunInfo.read(older).scenario == "tight"
+
+    # the module edited since: the scenario's offence balance is another
+    edited = realism_env.Scenario("tight", "offence strong", {"offense_defense_balance": 1.5, "sea_links": 4})
+    monkeypatch.setitem(realism_env.SCENARIOS, "tight", edited)
+    message = (
+        f"the scenario 'tight' here differs from the one {run} was trained in: offense_defense_balance 1.5 here (2.0 "
+        "then), sea_links 4 here (3 then); valid: the scenario as the run had it (the run imported no module: the "
+        "built-in one, redefined here by a module imported, or changed in realism_env since)"
+    )
+    with pytest.raises(ValueError) as refused:
+        RunInfo.read(run)
+    assert str(refused.value) == message
+    for command, extra in (
+        (main, ["--episodes", "1", "--no-progress"]),
+        (replay, ["--out", str(tmp_path / "replay.html")]),
+        (deviation, ["--episodes", "1", "--no-progress"]),
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            command(["--model", str(run), *extra])
+        assert stopped.value.code == 2 and message in capsys.readouterr().err
+    # a built-in name registered for another world: a run of the built-in one is refused too
+    multipolar = realism_env.Scenario("multipolar", "mine", {"map_kind": "islands"})
+    monkeypatch.setitem(realism_env.SCENARIOS, "multipolar", multipolar)
+    with pytest.raises(ValueError, match=r"differs from the one .*: map_kind 'islands' here \('continent' then\)"):
+        RunInfo.read(power_run)

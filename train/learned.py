@@ -37,9 +37,11 @@ first episode.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,9 +51,10 @@ from agents.episodes import Episodes
 from agents.plugins import IMPORT_IT, doctrines_differ
 from agents.policies import POLICIES, ArrayPolicy, Policy, counterparts, register_policy, without_counterpart
 from agents.population import default_doctrines, make_plan
-from realism_env import ObservationLayout
+from realism_env import EnvConfig, ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
 from train.checkpoint import read_json
+from train.ppo import PPOArgs, config_differences, make_config, option_defaults
 from train.strategy import StrategyTracker
 
 #: A run's model: train.fast_ppo's weights, or train.ppo's SB3 archive.
@@ -79,8 +82,9 @@ class RunInfo:
 
     @classmethod
     def read(cls, run_dir: str | Path) -> RunInfo:
-        """Read ``run_dir/config.json``; raises ``ValueError`` when the run or its model is missing, or when its
-        doctrines or scenario are not registered in this process (a run trained with ``--import``). A run of
+        """Read ``run_dir/config.json``; raises ``ValueError`` when the run or its model is missing, when its
+        doctrines or scenario are not registered in this process (a run trained with ``--import``), or when its
+        scenario here makes another world than the one it was trained in (:func:`scenario_changed`). A run of
         ``train.fast_ppo`` (``model.pt``) always feeds its network the doctrine one-hot; one of ``train.ppo``
         (``model.zip``) only when trained with a mix of doctrines (``--doctrine mixed`` or ``security+prosperity``)."""
         run = Path(run_dir)
@@ -117,6 +121,9 @@ class RunInfo:
                 f"{run} was trained on {unknown[0]!r}, which is not registered here; valid: {IMPORT_IT}"
                 f"{' (' + given + ')' if given else ''}"
             )
+        problem = scenario_changed(run, record, imports)
+        if problem is not None:
+            raise ValueError(problem)
         indicator = fast or realism_env.is_population(doctrine)  # train.ppo adds it to mixed conditions only
         reads_onehot = indicator or env_config.get("reveal_doctrines", False)
         problem = doctrines_differ(record.get("doctrine_names"), imports, str(run)) if reads_onehot else None
@@ -133,6 +140,43 @@ class RunInfo:
             env_config=env_config,
             imports=imports,
         )
+
+
+#: EnvConfig fields a run's world is not compared on when its scenario is rebuilt (:func:`scenario_changed`): the
+#: doctrines come from its --doctrine, not from the scenario, and :meth:`RunInfo.read` checks them on their own.
+UNCOMPARED_FIELDS = frozenset(("doctrines",))
+
+
+def scenario_changed(run: Path, record: Mapping[str, Any], imports: Sequence[str]) -> str | None:
+    """Where the run's scenario, rebuilt here from its name and the run's own arguments (``--set``, ``--max-cycles``,
+    ``--capability-spread``: :func:`train.ppo.make_config`, as its training built it), is not the world its
+    ``config.json`` records, the message naming the fields that differ, their values here and then, and the modules
+    the run imported; None where it is the same. A scenario is looked up by name: after an edit to the module that
+    registers it, or with its name registered otherwise, the run would be evaluated, replayed or deviated from in
+    another world than its own, unnoticed. An evaluation's own changes (its scenario, ``--set``, ``--max-cycles``) are
+    made on top of this world, not compared."""
+    args, scenario = record["args"], record["args"]["scenario"]
+    given = " ".join(f"--import {name}" for name in imports)
+    if given:
+        valid = f"the scenario as the run had it ({given} as it was then: edited since, or another module redefines it)"
+    else:
+        valid = (
+            "the scenario as the run had it (the run imported no module: the built-in one, redefined here by a module "
+            "imported, or changed in realism_env since)"
+        )
+    try:
+        # the arguments make_config reads, those of a run made before an option existed as the option's default
+        rebuilt = make_config(SimpleNamespace(**{**option_defaults(PPOArgs), **args}))
+    except ValueError as error:
+        return f"the scenario {scenario!r} here does not make the world {run} was trained in ({error}); valid: {valid}"
+    current = json.loads(json.dumps(rebuilt.to_dict()))
+    recorded = record["env_config"]
+    changed = [k for k in config_differences(recorded, current) if k not in UNCOMPARED_FIELDS]
+    if not changed:
+        return None
+    then = json.loads(json.dumps(EnvConfig().to_dict())) | dict(recorded)  # a field added since: its default then
+    values = ", ".join(f"{k} {current[k]!r} here ({then[k]!r} then)" for k in changed)
+    return f"the scenario {scenario!r} here differs from the one {run} was trained in: {values}; valid: {valid}"
 
 
 def _activation(module: Any) -> Any:

@@ -353,15 +353,16 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
             f"the source of {what} (not what the run was made with: it or a module of yours it imports edited since, "
             "or another module)"
         )
-    # An EnvConfig field that ``saved`` lacks (added since) counts as its default, which is what the run had.
-    config_defaults = {f.name: f.default for f in fields(EnvConfig)}
-    saved_config = saved.get("env_config", {})
-    diff += [
-        f"EnvConfig.{k}"
-        for k in current["env_config"]
-        if saved_config.get(k, config_defaults.get(k)) != current["env_config"][k]
-    ]
+    diff += [f"EnvConfig.{k}" for k in config_differences(saved.get("env_config", {}), current["env_config"])]
     return diff
+
+
+def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The EnvConfig fields in which ``current`` differs from ``saved`` (both as ``config.json`` holds a config: JSON
+    types). A field that ``saved`` lacks (added since the run was made) counts as its default, which is what the run
+    had (in JSON types too: a tuple default is the list a record holds)."""
+    config_defaults = json.loads(json.dumps(EnvConfig().to_dict()))
+    return [k for k in current if saved.get(k, config_defaults.get(k)) != current[k]]
 
 
 def option_defaults(args: Any) -> dict[str, Any]:
