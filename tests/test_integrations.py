@@ -38,7 +38,7 @@ MAX_TURNS = 300  # cap on every episode loop in this file
 
 CLEANRL_SMOKE = (
     "python -m train.cleanrl_ppo --total-timesteps 768 --num-envs 2 --num-steps 32 --n-nations 3 "
-    "--provinces-per-nation 2 --doctrines mixed --out OUT"
+    "--provinces-per-nation 2 --max-cycles 50 --doctrines mixed --out OUT"
 )
 RLLIB_SMOKE = (
     "python -m train.rllib_ppo --iterations 2 --num-env-runners 2 --train-batch-size 400 --minibatch-size 128 "
@@ -350,6 +350,23 @@ def test_cleanrl_and_rllib_ppo_take_every_scenario_with_its_own_nations(scenario
     assert config.n_nations == own and config.doctrine_per_nation == realism_env.mixed_doctrines(own)
     mapping = rllib_ppo.policy_mapping(rllib_ppo.env_config(rllib_ppo.parse_args(["--scenario", scenario])))
     assert list(mapping.values()) == list(realism_env.mixed_doctrines(own))
+
+
+def test_cleanrl_and_rllib_ppo_keep_a_scenarios_own_episode_length_and_provinces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Their own defaults (50 turns, 4 provinces a nation) replaced a scenario's: a scenario of 8 provinces a nation
+    and 100-turn episodes was trained with 4 and 50. Each is the scenario's unless its flag is given."""
+    from train import cleanrl_ppo, rllib_ppo
+
+    own = {"provinces_per_nation": 8, "max_cycles": 100}
+    monkeypatch.setitem(realism_env.SCENARIOS, "big", realism_env.Scenario("big", "8 provinces, 100 turns", own))
+    flags = ["--max-cycles", "30", "--provinces-per-nation", "2"]
+    for argv, expected in ((["--scenario", "big"], (8, 100)), (["--scenario", "big", *flags], (2, 30))):
+        _, config = cleanrl_ppo.parse_args(argv)
+        assert (config.provinces_per_nation, config.max_cycles) == expected
+    for argv, expected in ((["--scenario", "big"], 100), (["--scenario", "big", *flags[:2]], 30)):
+        assert rllib_ppo.resolved(rllib_ppo.env_config(rllib_ppo.parse_args(argv))).max_cycles == expected
 
 
 def test_cleanrl_ppo_trains_a_scenario_of_fixed_capability_shares(tmp_path: Path) -> None:

@@ -62,10 +62,10 @@ class Args:
     doctrines: str = "security"
     """reward of every nation: a doctrine name, or mixed (security and power alternate, nation_0 security), or
     doctrines joined by + (a mix of one's own: the nations take them in turn)"""
-    max_cycles: int = 50
-    """turns per episode before truncation"""
-    provinces_per_nation: int = 4
-    """provinces each nation starts with (fewer: eliminations come sooner)"""
+    max_cycles: int | None = None
+    """turns per episode before truncation (None: the scenario's)"""
+    provinces_per_nation: int | None = None
+    """provinces each nation starts with (None: the scenario's; fewer: eliminations come sooner)"""
     total_timesteps: int = 102_400
     """slot-turns to train for (rounded up to whole rollouts of num_steps * num_envs * n_nations)"""
     num_envs: int = 4
@@ -146,7 +146,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, EnvConfig]:
         "hidden",
         "torch_threads",
     ):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:  # max_cycles None: the scenario's
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is invalid; valid: an integer >= 1")
     try:
         check_numbers(
@@ -221,14 +221,12 @@ class Agent(nn.Module):
 
 
 def make_config(args: Args) -> EnvConfig:
-    """The world's config: the scenario with ``--n-nations`` (when given), ``--max-cycles`` and
-    ``--provinces-per-nation``, each nation's doctrine ``--doctrines`` (:func:`realism_env.population_doctrines`:
-    ``mixed`` alternates security and power, ``a+b`` a mix of one's own). ``ValueError`` names a value the scenario
-    cannot take."""
-    counts = {} if args.n_nations is None else {"n_nations": args.n_nations}
-    config = EnvConfig.from_scenario(
-        args.scenario, **counts, max_cycles=args.max_cycles, provinces_per_nation=args.provinces_per_nation
-    )
+    """The world's config: the scenario with ``--n-nations``, ``--max-cycles`` and ``--provinces-per-nation`` where
+    given (each otherwise the scenario's own: a scenario of one's own keeps its episode length and map), each nation's
+    doctrine ``--doctrines`` (:func:`realism_env.population_doctrines`: ``mixed`` alternates security and power,
+    ``a+b`` a mix of one's own). ``ValueError`` names a value the scenario cannot take."""
+    given = {name: getattr(args, name) for name in ("n_nations", "max_cycles", "provinces_per_nation")}
+    config = EnvConfig.from_scenario(args.scenario, **{k: v for k, v in given.items() if v is not None})
     return config.replace(doctrines=realism_env.population_setting(args.doctrines, config.n_nations))
 
 

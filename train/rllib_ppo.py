@@ -87,8 +87,8 @@ class Args:
     doctrines: str = "mixed"
     """security, power, or mixed (security and power alternate, nation_0 security), or doctrines joined by + (a mix
     of one's own: the nations take them in turn)"""
-    max_cycles: int = 50
-    """turns per episode before truncation"""
+    max_cycles: int | None = None
+    """turns per episode before truncation (None: the scenario's)"""
     env_config: str = ""
     """JSON dict of parallel_env keywords (scenario, any EnvConfig field, render_mode, rich_infos); overrides the four
     env flags above (e.g. '{"misperception": 0.3}')"""
@@ -152,8 +152,8 @@ def env_config(args: Args) -> dict[str, Any]:
             )
     else:
         check_population("--doctrines", args.doctrines)
-        counts = {} if args.n_nations is None else {"n_nations": args.n_nations}
-        config = {"scenario": args.scenario, **counts, "max_cycles": args.max_cycles}
+        given = {"n_nations": args.n_nations, "max_cycles": args.max_cycles}
+        config = {"scenario": args.scenario, **{k: v for k, v in given.items() if v is not None}}
         n_nations = resolved(config).n_nations  # the scenario's, unless --n-nations
         doctrines = realism_env.population_setting(args.doctrines, n_nations)
         config["doctrines"] = doctrines if isinstance(doctrines, str) else list(doctrines)  # JSON-able
