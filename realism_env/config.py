@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -321,11 +323,16 @@ def register_scenario(scenario: Scenario, *, overwrite: bool = False) -> Scenari
     imported a second time, registers nothing new."""
     if not isinstance(scenario, Scenario):
         raise ValueError(f"register_scenario takes a Scenario, got {type(scenario).__name__}")
-    # every list of choices sorts the names: one that is not a string would break each unknown-scenario error
-    if not isinstance(scenario.name, str) or not scenario.name:
-        raise ValueError(f"a scenario needs a non-empty string name, got {scenario.name!r}")
+    # Every list of choices sorts the names (one that is not a string would break each unknown-scenario error), and
+    # the experiment names files after them (a '/' would make folders).
+    if not isinstance(scenario.name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", scenario.name):
+        raise ValueError(
+            f"a scenario's name {scenario.name!r} is invalid; valid: letters, digits, '_', '.' and '-' (one or more)"
+        )
     _check_fields(scenario.overrides)
     EnvConfig(**scenario.overrides)
+    # a copy that cannot change: the caller's dict, edited later, would otherwise change the scenario unchecked
+    scenario = dataclasses.replace(scenario, overrides=MappingProxyType(dict(scenario.overrides)))
     existing = SCENARIOS.get(scenario.name)
     if existing is not None and not overwrite and not _same_scenario(existing, scenario):
         raise ValueError(

@@ -273,15 +273,18 @@ def test_register_scenario_refuses_a_name_taken_and_what_is_no_scenario():
         bipolar = saved["bipolar"]
         shares = [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]
         again = realism_env.Scenario("bipolar", bipolar.description, {"capability_shares": shares})
-        assert realism_env.register_scenario(again) is again  # the same shares as a list: the same scenario
+        assert realism_env.register_scenario(again) == again  # the same shares as a list: the same scenario
         with pytest.raises(ValueError, match="'bipolar' is already registered"):  # the same config, a field more
             realism_env.register_scenario(
                 realism_env.Scenario("bipolar", bipolar.description, {**bipolar.overrides, "sea_links": 3})
             )
-        mine = realism_env.Scenario("multipolar", "mine", {"offense_defense_balance": 1.5})
-        assert realism_env.register_scenario(mine, overwrite=True) is SCENARIOS["multipolar"] is mine
-        for name in (None, "", 3):
-            with pytest.raises(ValueError, match=f"a scenario needs a non-empty string name, got {name!r}"):
+        overrides = {"offense_defense_balance": 1.5}
+        mine = realism_env.Scenario("multipolar", "mine", overrides)
+        assert realism_env.register_scenario(mine, overwrite=True) is SCENARIOS["multipolar"] == mine
+        overrides["offense_defense_balance"] = 99.0  # the caller's dict, edited later: the scenario stays as checked
+        assert EnvConfig.from_scenario("multipolar").offense_defense_balance == 1.5
+        for name in (None, "", 3, "islands/cheap_sea", "a b", "x+y"):  # '/' would make folders of the outputs
+            with pytest.raises(ValueError, match=rf"a scenario's name {re.escape(repr(name))} is invalid; valid: let"):
                 realism_env.register_scenario(realism_env.Scenario(name, "nameless", {}))  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="register_scenario takes a Scenario, got dict"):
             realism_env.register_scenario({"name": "d"})  # type: ignore[arg-type]
