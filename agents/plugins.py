@@ -25,9 +25,9 @@ process too, so a preset's conditions may name a doctrine of yours.
 Import the same modules wherever the names are used again: a run trained on a doctrine of yours is evaluated or
 replayed with the same ``--import`` (a registered doctrine also widens the doctrine one-hot that learned networks
 read, so a run is played with the doctrines registered as in its training). A run records the source of each module
-(:func:`source_digests`: its file, or a package's files, and those of the modules of yours it imports); resuming the
-run, or rerunning its experiment, after an edit to any of them is refused. The module runs as code of yours: import
-only modules you trust.
+that registered what it is made of (:func:`source_digests`: its file, or a package's files, and those of the modules
+of yours it imports); resuming the run, or rerunning its experiment, after an edit to any of them is refused. The
+module runs as code of yours: import only modules you trust.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import importlib.util
 import os
 import sys
 import sysconfig
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -194,14 +194,34 @@ def own_sources(module: ModuleType) -> list[Path]:
     return sorted(files)
 
 
-def source_digests(names: Sequence[str]) -> dict[str, str]:
+def _registered_names() -> set[tuple[str, str]]:
+    """Every ``(kind, name)`` registered now: doctrines, scenarios and policies."""
+    from agents.policies import POLICIES
+
+    registries = {"doctrine": realism_env.DOCTRINES, "scenario": realism_env.SCENARIOS, "policy": POLICIES}
+    return {(kind, name) for kind, registry in registries.items() for name in registry}
+
+
+#: ``{module name: what importing it registered}``: a module's doctrines, scenarios and policies (with those of the
+#: modules it imported that were not imported yet), known for the modules :func:`import_plugin` itself imported
+REGISTERED_BY: dict[str, frozenset[tuple[str, str]]] = {}
+
+
+def source_digests(names: Sequence[str], uses: Collection[tuple[str, str]] | None = None) -> dict[str, str]:
     """``{name: sha256 of its source}`` of the modules ``names`` (imported here if they are not yet): the files of
     :func:`own_sources`, the module's and those of the modules of yours it imports; what a run or a cached evaluation
-    records of the code its doctrines, scenarios and policies came from."""
+    records of the code its doctrines, scenarios and policies came from. ``uses``: the ``(kind, name)`` a run is made
+    of (:func:`_registered_names`' kinds); then only the modules that registered one of them count (and those whose
+    registrations are not known: imported before :func:`import_plugin` saw them), so that editing a policy that only
+    the evaluation plays leaves the trained runs as they are."""
     digests = {}
     for name in names:
+        module = import_plugin(name)
+        registered = REGISTERED_BY.get(module.__name__)
+        if uses is not None and registered is not None and not registered & set(uses):
+            continue
         digest = hashlib.sha256()
-        for file in own_sources(import_plugin(name)):
+        for file in own_sources(module):
             digest.update(file.read_bytes())
         digests[name] = digest.hexdigest()
     return digests
@@ -210,7 +230,17 @@ def source_digests(names: Sequence[str]) -> dict[str, str]:
 def import_plugin(name: str) -> ModuleType:
     """Import the module ``name``: a path ending in ``.py``, or a module name looked up from the current folder first
     (as ``python -m`` does), then the installed packages. A module is imported once per process, however often it
-    is named (registering twice would fail). :class:`PluginNotFound` when it is not there."""
+    is named (registering twice would fail); what its first import registered goes into :data:`REGISTERED_BY`.
+    :class:`PluginNotFound` when it is not there."""
+    before, loaded = _registered_names(), set(sys.modules)
+    module = _import(name)
+    if module.__name__ not in loaded:  # imported now: what it registered is what came since (before: unknown)
+        REGISTERED_BY[module.__name__] = frozenset(_registered_names() - before)
+    return module
+
+
+def _import(name: str) -> ModuleType:
+    """:func:`import_plugin`'s import itself."""
     if name.endswith(".py"):
         path = Path(name).resolve()
         if not path.is_file():

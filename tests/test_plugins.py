@@ -204,16 +204,22 @@ def test_a_run_is_resumed_and_scored_only_with_the_doctrines_it_was_made_with(
     with pytest.raises(SystemExit):
         score(["--model", str(run), "--episodes", "1", "--no-progress"])
     assert "valid: the same --import as it was made with" in capsys.readouterr().err
-    # The module edited since: its doctrines may reward otherwise, so the run does not go on under it.
+    # The module edited since: its doctrines may reward otherwise, so a run of them does not go on under it.
     DOCTRINES["prosperity"] = prosperity
+    own = plugin.parent / "own"
+    own_argv = [*argv[:-3], "--out", str(own), "--no-progress-bar", "--doctrine", "prosperity"]
+    assert train(["--import", "my_realism", *own_argv]) == 0
+    own_record = (own / "config.json").read_text()
     plugin.write_text(plugin.read_text() + "\n# edited\n")
     edited = r"holds a different run \(it differs in the source of --import {} \(not what the run was made with: "
     edited += r"it or a module of yours it imports edited since, or another module\)\)"
     with pytest.raises(SystemExit, match=edited.format("my_realism")):
-        train(["--import", "my_realism", *argv, "--resume", "--timesteps", "20"])
+        train(["--import", "my_realism", *own_argv, "--resume", "--timesteps", "20"])
     with pytest.raises(SystemExit, match=edited.format(re.escape(str(plugin)))):  # named by its path this time
-        train(["--import", str(plugin), *argv, "--resume", "--timesteps", "20"])
-    assert (run / "config.json").read_text() == record
+        train(["--import", str(plugin), *own_argv, "--resume", "--timesteps", "20"])
+    assert (own / "config.json").read_text() == own_record
+    # The security run is made of nothing the module registers (its one-hot's doctrines, checked above, are the same)
+    assert train(["--import", "my_realism", *argv, "--resume", "--timesteps", "20"]) == 0
 
 
 def test_the_source_of_a_module_covers_the_modules_of_yours_it_imports_and_no_library(plugin: Path) -> None:
@@ -244,6 +250,27 @@ def test_the_source_of_a_module_covers_the_modules_of_yours_it_imports_and_no_li
         after = source_digests(["split_realism", "my_realism"])
         assert after["split_realism"] != before["split_realism"] and after["my_realism"] == before["my_realism"]
         before = after
+
+
+def test_a_run_records_the_source_of_the_modules_that_registered_what_it_is_made_of(plugin: Path) -> None:
+    """A module that registers only a policy the evaluation plays is not a trained run's: editing it (a bug fixed in
+    that policy) leaves the runs as they were; a module imported before --import saw it counts, as it may."""
+    import importlib
+
+    from agents.plugins import source_digests
+
+    (plugin.parent / "my_evaluation.py").write_text(PLUGIN.replace("prosperity", "thrift").replace("tight_", "loose_")
+                                                    .replace("hermit", "sentinel"))  # fmt: skip
+    (plugin.parent / "my_unseen.py").write_text("X = 1\n")
+    sys.path.insert(0, str(plugin.parent))  # (the fixture puts sys.path back)
+    importlib.import_module("my_unseen")  # imported by other means: what it registered is not known
+    modules = ["my_realism", "my_evaluation", "my_unseen"]
+    assert set(source_digests(modules)) == set(modules)  # everything, where what the run is made of is not given
+    assert set(source_digests(modules, {("doctrine", "prosperity")})) == {"my_realism", "my_unseen"}
+    assert set(source_digests(modules, {("policy", "sentinel"), ("scenario", "multipolar")})) == {
+        "my_evaluation", "my_unseen"
+    }  # fmt: skip
+    assert set(source_digests(modules, {("doctrine", "security")})) == {"my_unseen"}
 
 
 def test_a_doctrine_of_ones_own_without_its_import_says_how_to_register_it(capsys: pytest.CaptureFixture) -> None:

@@ -316,15 +316,33 @@ def _algo(name: str) -> type:
     return PPO
 
 
+def run_uses(args: Any, config: EnvConfig) -> set[tuple[str, str]]:
+    """What a run is made of, as ``(kind, name)``: its doctrines, its scenario, and the scripted policies it trains
+    among or learns from (train.fast_ppo's ``--background`` and ``--teachers``)."""
+    from train.background import parse_background
+    from train.kickstart import parse_teachers
+
+    policies = (
+        *parse_background(getattr(args, "background", "")),
+        *parse_teachers(getattr(args, "teachers", "")).values(),
+    )
+    return (
+        {("doctrine", name) for name in config.doctrine_per_nation}
+        | {("scenario", args.scenario)}
+        | {("policy", name) for name in policies}
+    )
+
+
 def run_record(args: Args, config: EnvConfig) -> dict[str, Any]:
     """What ``config.json`` holds: the arguments, the full EnvConfig (JSON types), the doctrines registered (the
-    doctrine one-hot's, which ``--import`` may widen) and the source digest of each ``--import`` module (its doctrines
-    are the run's rewards)."""
+    doctrine one-hot's, which ``--import`` may widen) and the source digest of each ``--import`` module that
+    registered what the run is made of (:func:`run_uses`: its doctrines are the run's rewards; a module that
+    registers only what its evaluation plays is not the run's)."""
     record = {
         "args": asdict(args),
         "env_config": config.to_dict(),
         "doctrine_names": realism_env.doctrine_names(),
-        "import_sources": source_digests(args.imports),
+        "import_sources": source_digests(args.imports, run_uses(args, config)),
     }
     return json.loads(json.dumps(record))
 
@@ -343,10 +361,11 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
     ]
     # A module of the user's edited since the run was made: its doctrines may reward otherwise. Compared by content,
     # not by name, as a module may be named by its path once and by its name the next time (runs made before the
-    # digests were recorded are taken as they are).
+    # digests were recorded are taken as they are). Each module the run is made of now must be one it was made with:
+    # a run recorded before only those counted recorded every --import module, which may hold more.
     saved_sources = saved.get("import_sources")
     current_sources = current.get("import_sources") or {}
-    if saved_sources is not None and sorted(saved_sources.values()) != sorted(current_sources.values()):
+    if saved_sources is not None and not set(current_sources.values()) <= set(saved_sources.values()):
         changed = [name for name, digest in current_sources.items() if digest not in saved_sources.values()]
         what = ", ".join(f"--import {name}" for name in changed) if changed else "its --import modules"
         diff.append(
