@@ -7,7 +7,7 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-from pettingzoo import ParallelEnv
+from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from realism_env.actions import N_ACTS, Act, checked_action, n_actions
@@ -397,7 +397,7 @@ def parallel_env(config: EnvConfig | None = None, **kwargs: Any) -> RealismEnv:
     return RealismEnv(config, **kwargs)
 
 
-def env(config: EnvConfig | None = None, **kwargs: Any):
+def env(config: EnvConfig | None = None, **kwargs: Any) -> AECEnv:
     """The AEC version (``parallel_to_aec``, which adds PettingZoo's order-enforcing wrapper)."""
     return parallel_to_aec(parallel_env(config, **kwargs))
 
