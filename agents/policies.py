@@ -44,8 +44,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -945,17 +948,63 @@ def make_policy(name: str, env: Any, **params: Any) -> Policy:
     return policy_class(name).from_env(env, **params)
 
 
+#: Names a policy may not take: the baseline keyword that stands for each doctrine's scripted counterpart
+#: (``--baseline scripted``, ``[evaluate] baselines``) and the label of the learned nations' rows beside the baselines'.
+RESERVED_POLICY_NAMES = ("scripted", "learned")
+#: A policy name: letters, digits, '_', '.' and '-', led by a letter, digit or '_'. It stands in population specs
+#: (``name:count,...``), comma-separated lists and file names, so ':', ',', spaces and '/' are out, and a leading '-'
+#: would read as a command line's option.
+_POLICY_NAME = re.compile(r"\w[\w.-]*")
+
+
+def _defined_at(cls: type) -> tuple[str, str]:
+    """Where ``cls`` was defined: its qualified name and its module's file (its module's name where it has none). A
+    module imported twice (a plugin by its path and by its name, a notebook cell run again) defines the same class
+    again as a new object: it is the same policy."""
+    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    return cls.__qualname__, str(Path(file).resolve()) if file else cls.__module__
+
+
 def register_policy(cls: type[Policy]) -> type[Policy]:
     """Add a policy class to :data:`POLICIES` under ``cls.name`` (usable as a decorator). Its ``doctrine``, if set,
-    must be registered first (``realism_env.register_doctrine``)."""
+    must be registered first (``realism_env.register_doctrine``).
+
+    The class must set ``name`` itself (an inherited one would register it over its parent), a name of letters,
+    digits, '_', '.' and '-' that is not one of :data:`RESERVED_POLICY_NAMES`. A name already registered is refused
+    unless it is the same class defined again (same qualified name and module file: its module imported twice), which
+    then replaces it: a policy of one's own never silently stands in for a built-in or another's."""
     if not (isinstance(cls, type) and issubclass(cls, Policy)):
-        raise ValueError(f"{cls!r} is not a Policy subclass")
+        raise ValueError(f"{cls!r} is not a Policy subclass; valid: a subclass of agents.Policy or agents.ArrayPolicy")
+    label = f"{cls.__module__}.{cls.__qualname__}"
+    name = cls.__dict__.get("name")
+    if not isinstance(name, str):
+        inherited = f"inherits name {cls.name!r}" if name is None else f"sets name to {name!r}"
+        raise ValueError(
+            f"policy class {label} {inherited}; valid: a class attribute name = '...' of its own (a string)"
+        )
+    if not _POLICY_NAME.fullmatch(name):
+        raise ValueError(
+            f"policy class {label} has name {name!r}; valid: letters, digits, '_', '.' and '-', starting with a "
+            "letter, digit or '_' (the name stands in population specs 'name:count,...' and in file names)"
+        )
+    if name in RESERVED_POLICY_NAMES:
+        raise ValueError(
+            f"policy class {label} has name {name!r}, which is reserved ({', '.join(RESERVED_POLICY_NAMES)}: the "
+            "scripted baseline and the learned nations); valid: another name"
+        )
+    registered = POLICIES.get(name)
+    if registered is not None and registered is not cls and _defined_at(registered) != _defined_at(cls):
+        raise ValueError(
+            f"policy class {label} has name {name!r}, already registered for "
+            f"{registered.__module__}.{registered.__qualname__}; valid: a name not registered yet (registered: "
+            f"{', '.join(sorted(POLICIES))})"
+        )
     if cls.doctrine is not None and cls.doctrine not in DOCTRINES:
         raise ValueError(
             f"policy {cls.name!r} acts out doctrine {cls.doctrine!r}, which is not registered; valid: "
             f"{', '.join(sorted(DOCTRINES))}, or None (register the doctrine first)"
         )
-    POLICIES[cls.name] = cls
+    POLICIES[name] = cls
     return cls
 
 

@@ -125,6 +125,53 @@ def test_register_policy_adds_a_policy_of_ones_own():
         register_policy(int)
 
 
+def _hawk_class() -> type:
+    """A policy class defined afresh at each call, as a module imported twice defines its classes again."""
+    from agents import StatusQuo
+
+    class Hawk(StatusQuo):
+        name = "hawk"
+
+    return Hawk
+
+
+def test_register_policy_refuses_a_name_that_would_replace_a_policy_or_break_a_spec():
+    from agents import DefensiveRealist, StatusQuo, register_policy
+
+    class Impostor(StatusQuo):  # would play the defensive realist's nations in backgrounds and baselines
+        name = "defensive_realist"
+
+    with pytest.raises(ValueError, match=r"Impostor has name 'defensive_realist', already registered for "
+                       r"agents\.policies\.DefensiveRealist; valid: a name not registered yet"):  # fmt: skip
+        register_policy(Impostor)
+    assert POLICIES["defensive_realist"] is DefensiveRealist
+
+    class NoName(StatusQuo):  # would register as its parent's name
+        pass
+
+    with pytest.raises(ValueError, match=r"NoName inherits name 'status_quo'; valid: a class attribute name"):
+        register_policy(NoName)
+    for bad in ("hawk:v2", "dove, v1", "cautious/v3", "", "-hawk", "..", "hawk v2"):
+        odd = type("Odd", (StatusQuo,), {"name": bad})
+        with pytest.raises(ValueError, match=r"valid: letters, digits, '_', '\.' and '-'"):
+            register_policy(odd)
+    for reserved in ("scripted", "learned"):
+        with pytest.raises(ValueError, match=f"name '{reserved}', which is reserved"):
+            register_policy(type("Reserved", (StatusQuo,), {"name": reserved}))
+    assert set(POLICIES) == set(NAMES)
+
+
+def test_a_policy_class_defined_again_by_the_same_code_registers_again():
+    from agents import register_policy
+
+    first, again = _hawk_class(), _hawk_class()
+    assert first is not again
+    register_policy(first)
+    register_policy(first)  # the same class: nothing changes
+    register_policy(again)  # its module imported twice: the latest definition plays
+    assert POLICIES["hawk"] is again
+
+
 def test_build_policies_checks_population_size():
     env = make_env()
     with pytest.raises(ValueError, match="one per nation"):

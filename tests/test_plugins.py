@@ -105,6 +105,29 @@ def test_a_missing_module_or_file_is_named_but_an_error_inside_the_module_propag
         import_plugin("broken")
 
 
+def test_a_policy_module_imported_again_under_another_name_registers_its_policies_again(plugin: Path) -> None:
+    """A plugin imported by its path, then by its module name from another plugin of the user's (``from
+    my_policies import Grudger``), runs twice and defines its classes again: the same policies, accepted; a policy of
+    another module taking a registered name is refused, naming both."""
+    (plugin.parent / "my_policies.py").write_text(
+        "from agents import StatusQuo, register_policy\n\n\n@register_policy\nclass Hawk(StatusQuo):\n"
+        "    name = 'hawk'\n"
+    )
+    (plugin.parent / "derived.py").write_text(
+        "from agents import register_policy\nfrom my_policies import Hawk\n\n\n@register_policy\n"
+        "class Dove(Hawk):\n    name = 'dove'\n"
+    )
+    (plugin.parent / "rival.py").write_text(
+        "from agents import StatusQuo, register_policy\n\n\n@register_policy\nclass Hawk(StatusQuo):\n"
+        "    name = 'hawk'\n"
+    )
+    import_plugin("./my_policies.py")
+    import_plugin("derived")  # imports my_policies by its name: a second module object of the same file
+    assert POLICIES["hawk"].__module__ == "my_policies" and "dove" in POLICIES
+    with pytest.raises(ValueError, match=r"rival\.Hawk has name 'hawk', already registered for my_policies\.Hawk"):
+        import_plugin("rival")
+
+
 def test_the_command_lines_take_the_registered_names(plugin: Path, capsys: pytest.CaptureFixture) -> None:
     from agents.evaluate import main as evaluate
 
