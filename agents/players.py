@@ -12,6 +12,7 @@ trainers' backgrounds on a GPU).
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,7 +34,12 @@ class Players:
         self.placements = [
             (policy, np.asarray(w, dtype=np.int64), np.asarray(i, dtype=np.int64)) for policy, w, i in placements
         ]
-        self.memories: list[Any] = [self._initial(policy, len(w)) for policy, w, _ in self.placements]
+        self.memories: list[Any] = []
+        for policy, worlds, _ in self.placements:
+            memory = _noted(policy, "initial_states", self._initial, policy, len(worlds))
+            if isinstance(policy, ArrayPolicy):
+                _check_memory(policy, memory, _HOST, len(worlds), "initial_states")
+            self.memories.append(memory)
 
     @classmethod
     def population(cls, policies: Sequence[Policy], n_worlds: int) -> Players:
@@ -75,16 +81,20 @@ class Players:
                 else:
                     uniforms = draws[w, i]
                 memory = take_rows(self.memories[g], rows)
-                chosen, memory = policy.act(observations[w, i], masks[w, i], memory, uniforms)
+                seen = masks[w, i]
+                chosen, memory = _noted(policy, "act", policy.act, observations[w, i], seen, memory, uniforms)
+                _check_on_host(policy, chosen, memory, seen, w, i)
                 self.memories[g] = put_rows(self.memories[g], rows, memory)
                 actions[w, i] = chosen
             else:
                 for row in rows.tolist():
                     world, nation = int(worlds[row]), int(nations[row])
-                    seen = {"observation": observations[world, nation], "action_mask": masks[world, nation]}
-                    actions[world, nation], self.memories[g][row] = policy.step(
-                        seen, self.memories[g][row], generator(world, nation)
+                    mask = masks[world, nation]
+                    seen = {"observation": observations[world, nation], "action_mask": mask}
+                    action, self.memories[g][row] = _noted(
+                        policy, "step", policy.step, seen, self.memories[g][row], generator(world, nation)
                     )
+                    actions[world, nation] = _checked_step_action(policy, action, mask, world, nation)
         return actions
 
     def memory_state(self) -> list[dict[str, Any] | None] | None:
@@ -133,8 +143,11 @@ class DevicePlayers:
     ) -> None:
         xp, device = array_namespace(like), device_of(like)
         self.xp, self.shape = xp, (n_worlds, n_nations)
+        self.like = xp.zeros((0,), device=device)  #: what actions and memories are like: their type and device
         self.placements = []
         self.initial: list[Any] = []
+        #: each placement's message where its actions are checked on the device (a GPU's assert shows no culprit)
+        self.asserts: list[str] = []
         for policy, worlds, nations in placements:
             if not isinstance(policy, ArrayPolicy):
                 raise ValueError(f"policy {policy.name!r} is not array code; valid: an ArrayPolicy (or use Players)")
@@ -143,7 +156,13 @@ class DevicePlayers:
             position[slots] = np.arange(slots.size)
             rows = xp.asarray(slots, device=device)
             self.placements.append((policy, rows, xp.asarray(position, device=device)))
-            self.initial.append(policy.initial_states(slots.size, like=like))
+            memory = _noted(policy, "initial_states", policy.initial_states, slots.size, like=like)
+            _check_memory(policy, memory, like, slots.size, "initial_states")
+            self.initial.append(memory)
+            self.asserts.append(
+                f"policy {policy.name!r} chose, for a live nation, an action outside the action space or one its "
+                "action mask forbids; valid: an action its mask allows"
+            )
         self.memories: list[Any] = list(self.initial)
 
     def act(self, actions: Any, observations: Any, masks: Any, live: Any, draws: Any) -> Any:
@@ -157,16 +176,57 @@ class DevicePlayers:
         flat_live, flat_draws = xp.reshape(live, (n_slots,)), xp.reshape(draws, (n_slots,))
         result = xp.reshape(actions, (n_slots,))
         for g, (policy, rows, position) in enumerate(self.placements):
-            chosen, memory = policy.act(
+            seen, live_rows = xp.take(flat_masks, rows, axis=0), xp.take(flat_live, rows, axis=0)
+            chosen, memory = _noted(
+                policy,
+                "act",
+                policy.act,
                 xp.take(flat_observations, rows, axis=0),
-                xp.take(flat_masks, rows, axis=0),
+                seen,
                 self.memories[g],
                 xp.take(flat_draws, rows, axis=0),
             )
-            self.memories[g] = _where_rows(xp, xp.take(flat_live, rows, axis=0), memory, self.memories[g])
+            self._check_actions(g, chosen, seen, live_rows)
+            if not _like_initial(memory, self.initial[g]):  # the fast path failed: the full check names what is wrong
+                _check_memory(policy, memory, self.like, rows.shape[0], "act", self.initial[g])
+            self.memories[g] = _where_rows(xp, live_rows, memory, self.memories[g])
             mine = (position >= 0) & flat_live
             result = xp.where(mine, xp.take(chosen, xp.clip(position, min=0), axis=0), result)
         return xp.reshape(result, self.shape)
+
+    def _check_actions(self, g: int, chosen: Any, masks: Any, live: Any) -> None:
+        """Refuse (``ValueError`` naming the policy) actions of placement ``g`` not of the form :class:`Players`
+        checks, or, for a live slot (``live``: [K] bool), outside the space or forbidden by its mask (``masks``:
+        [K, A]). On torch the values are checked with ``torch._assert_async``, as ``WorldBatch`` checks the actions it
+        steps: no host sync; on a GPU a bad action fails at the next synchronisation as a device-side assert naming
+        the policy, on the CPU at once as the ValueError that names its nation and world too."""
+        policy, rows, _ = self.placements[g]
+        _check_form(policy, chosen, self.like, rows.shape[0])
+        if isinstance(self.like, np.ndarray):  # a branch on the host costs nothing
+            fine = ~live | _allowed(np, chosen, masks)
+            if not fine.all():
+                self._refuse(g, chosen, masks, fine)
+            return
+        if not _is_tensor(self.like):  # another array API library: checked on the host
+            fine = ~live | _allowed(self.xp, chosen, masks)
+            if not bool(self.xp.all(fine)):
+                self._refuse(g, chosen, masks, fine)
+            return
+        import torch
+
+        # torch's own gather and clamp: through the namespace's take_along_axis and where, 5x the time on a CPU
+        last = masks.shape[1] - 1
+        picked = torch.gather(masks, 1, torch.clamp(chosen, 0, last)[:, None])[:, 0]
+        fine = ~live | ((chosen >= 0) & (chosen <= last) & (picked > 0))
+        try:
+            torch._assert_async(torch.all(fine), self.asserts[g])
+        except RuntimeError:  # on the CPU the assert is immediate: name the culprit
+            self._refuse(g, chosen, masks, fine)
+
+    def _refuse(self, g: int, chosen: Any, masks: Any, fine: Any) -> None:
+        policy, rows, _ = self.placements[g]
+        slots = _on_host(rows)
+        _refuse_actions(policy, _on_host(chosen), _on_host(masks), _on_host(fine), *divmod(slots, self.shape[1]))
 
     def memory_state(self) -> list[dict[str, Any] | None]:
         """Every slot's memory, for a checkpoint: :func:`memory_arrays` of each placement (arrays on the device)."""
@@ -182,6 +242,189 @@ class DevicePlayers:
         ended = xp.reshape(xp.broadcast_to(worlds_ended[:, None], self.shape), (-1,))
         for g, (_, rows, _) in enumerate(self.placements):
             self.memories[g] = _where_rows(xp, xp.take(ended, rows, axis=0), self.initial[g], self.memories[g])
+
+
+def _noted(policy: Policy, method: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, a method of ``policy``: an error it raises (a policy of a user's, written for
+    numpy and given tensors, say) propagates as it is, with a note naming the policy."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:
+        error.add_note(f"raised by policy {policy.name!r} ({type(policy).__qualname__}.{method})")
+        raise
+
+
+def _is_tensor(array: Any) -> bool:
+    torch = sys.modules.get("torch")  # imported already if the array is a tensor
+    return torch is not None and isinstance(array, torch.Tensor)
+
+
+def _like_initial(memory: Any, initial: Any) -> bool:
+    """Whether ``memory`` is of the initial memories' dataclass with arrays of the same types, devices and shapes: a
+    fast check of every turn (a few microseconds) that passes what :func:`_check_memory` would."""
+    if memory is None or initial is None:
+        return memory is None and initial is None
+    if type(memory) is not type(initial):
+        return False
+    for name in memory.__dataclass_fields__:  # ClassVar and InitVar pseudo-fields too: compared as what they hold
+        a, b = getattr(memory, name, None), getattr(initial, name, None)
+        if type(a) is not type(b) or getattr(a, "shape", None) != getattr(b, "shape", None):
+            return False
+        if getattr(a, "device", None) != getattr(b, "device", None):
+            return False
+    return True
+
+
+def _on_host(array: Any) -> np.ndarray:
+    """A numpy copy (or view) of a numpy array or a tensor on any device, for a message."""
+    return array.detach().cpu().numpy() if hasattr(array, "detach") else np.asarray(array)
+
+
+def _kind(array: Any) -> str:
+    """What ``array`` is, for a message: its type, and its device where it has one."""
+    device = getattr(array, "device", None)
+    return f"{type(array).__module__}.{type(array).__name__}" + (f" on {device}" if device is not None else "")
+
+
+def _same_place(array: Any, like: Any) -> bool:
+    """Whether ``array`` is an array of ``like``'s type (numpy, torch) and on its device."""
+    return isinstance(array, type(like)) and device_of(array) == device_of(like)
+
+
+def _check_form(policy: Policy, chosen: Any, like: Any, n: int) -> None:
+    """Refuse actions that are not ``[n]`` integers of ``like``'s namespace and device (where the observations are),
+    naming the policy: numpy would take floats (truncated) or one action for all (broadcast) in silence, torch would
+    fail deep in an index."""
+    name = policy.name
+    if not _same_place(chosen, like):
+        raise ValueError(
+            f"policy {name!r} returned actions as {_kind(chosen)}; valid: an array like its observations, a "
+            f"{_kind(like)} (array code takes its namespace and device from them: realism_env.array_namespace, "
+            "device_of)"
+        )
+    if tuple(chosen.shape) != (n,):
+        raise ValueError(
+            f"policy {name!r} returned actions of shape {tuple(chosen.shape)} for {n} nations; valid: shape ({n},), "
+            "one flat action a nation"
+        )
+    xp = array_namespace(chosen)
+    if chosen.dtype == xp.bool or not xp.isdtype(chosen.dtype, "integral"):
+        raise ValueError(
+            f"policy {name!r} returned actions of dtype {chosen.dtype}; valid: an integer dtype (flat action indices)"
+        )
+
+
+def _allowed(xp: Any, chosen: Any, masks: Any) -> Any:
+    """[K] whether each action of ``chosen`` ([K] integers) is inside the space and allowed by its row of ``masks``
+    ([K, A])."""
+    inside = (chosen >= 0) & (chosen < masks.shape[1])
+    picked = xp.take_along_axis(masks, xp.where(inside, chosen, 0)[:, None], axis=1)[:, 0]
+    return inside & (picked > 0)
+
+
+def _refuse_actions(
+    policy: Policy, chosen: np.ndarray, masks: np.ndarray, fine: np.ndarray, worlds: np.ndarray, nations: np.ndarray
+) -> None:
+    """Raise the ``ValueError`` that names the first action of ``chosen`` (numpy, with its ``masks`` and whether it
+    is ``fine``) that is not: its policy, nation and world."""
+    k = int(np.flatnonzero(~fine)[0])
+    _refuse_action(policy, int(chosen[k]), masks[k], int(worlds[k]), int(nations[k]))
+
+
+def _refuse_action(policy: Policy, action: int, mask: np.ndarray, world: int, nation: int) -> None:
+    n_actions = mask.shape[0]
+    where = f"policy {policy.name!r} chose action {action} for nation_{nation} in world {world}"
+    if not 0 <= action < n_actions:
+        raise ValueError(f"{where}, outside the action space; valid: integers in 0..{n_actions - 1}")
+    allowed = np.flatnonzero(mask > 0)
+    raise ValueError(
+        f"{where}, which its action mask forbids; valid: one of the {allowed.size} actions the mask allows "
+        f"({', '.join(map(str, allowed[:8].tolist()))}{', ...' if allowed.size > 8 else ''})"
+    )
+
+
+def _checked_step_action(policy: Policy, action: Any, mask: np.ndarray, world: int, nation: int) -> int:
+    """The action a step-only policy returned for one nation, as an int, after checking that it is an integer scalar
+    inside the space that ``mask`` ([A]) allows; ``ValueError`` names the policy, nation and world."""
+    value = np.asarray(action) if not isinstance(action, int) else None
+    if isinstance(action, bool) or (value is not None and (value.shape != () or value.dtype.kind not in "iu")):
+        raise ValueError(
+            f"policy {policy.name!r} returned action {action!r} ({type(action).__name__}) for nation_{nation} in "
+            f"world {world}; valid: an integer scalar (a flat action index)"
+        )
+    chosen = int(action)
+    if not (0 <= chosen < mask.shape[0] and mask[chosen] > 0):
+        _refuse_action(policy, chosen, mask, world, nation)
+    return chosen
+
+
+def _check_on_host(
+    policy: Policy, chosen: Any, memory: Any, masks: np.ndarray, worlds: np.ndarray, nations: np.ndarray
+) -> None:
+    """The checks of :func:`_check_form`, the mask and :func:`_check_memory` on what an array policy returned for the
+    nations ``(worlds[k], nations[k])`` seeing ``masks`` ([K, A]), on the host: a fast path that passes what is
+    fine in a few microseconds (it runs for every policy every turn of every evaluation), then the full checks, which
+    name what is not."""
+    n, n_actions = masks.shape
+    if type(chosen) is not np.ndarray or chosen.shape != (n,) or chosen.dtype.kind not in "iu":
+        _check_form(policy, chosen, _HOST, n)
+    if n and (chosen.min() < 0 or chosen.max() >= n_actions or not (masks[np.arange(n), chosen] > 0).all()):
+        _refuse_actions(policy, chosen, masks, _allowed(np, chosen, masks), worlds, nations)
+    fields = getattr(memory, "__dataclass_fields__", None)
+    fine = memory is None or (
+        fields is not None
+        and not isinstance(memory, type)
+        and all(type(a := getattr(memory, name)) is np.ndarray and a.shape[:1] == (n,) for name in fields)
+    )
+    if not fine:
+        _check_memory(policy, memory, _HOST, n, "act")
+
+
+#: ``template`` of :func:`_check_memory` where the memories are not compared with initial ones
+_UNCOMPARED = object()
+#: what actions and memories on the host are like (a numpy array on the CPU)
+_HOST = np.zeros(0)
+
+
+def _check_memory(policy: Policy, memory: Any, like: Any, n: int, method: str, template: Any = _UNCOMPARED) -> None:
+    """Refuse an array policy's memories (what ``method`` returned) that :func:`~agents.policies.take_rows`,
+    :func:`~agents.policies.put_rows`, the masked writes of :class:`DevicePlayers` and a checkpoint cannot hold:
+    ``None``, or a dataclass of ``[n, ...]`` arrays of ``like``'s namespace and device; given the initial memories
+    (``template``), ``None`` where they are and the same fields and shapes otherwise. ``ValueError`` names the
+    policy."""
+    name = f"the {method} of policy {policy.name!r}"
+    compared = template is not _UNCOMPARED
+    if compared and (memory is None) != (template is None):  # the masked writes take rows of both
+        given, made = ("no", "some") if memory is None else ("some", "none")
+        raise ValueError(
+            f"{name} returned {given} memories where initial_states made {made}; valid: memories as initial_states "
+            "makes them"
+        )
+    if memory is None:
+        return
+    if not dataclasses.is_dataclass(memory) or isinstance(memory, type):
+        raise ValueError(
+            f"{name} returned memories of type {type(memory).__name__}; valid: None, or a dataclass of [{n}, ...] "
+            "arrays (a row a nation)"
+        )
+    expected = memory_arrays(template) if compared else None
+    for field in dataclasses.fields(memory):
+        array = getattr(memory, field.name)
+        if not _same_place(array, like):
+            raise ValueError(
+                f"{name} returned memory {field.name!r} as {_kind(array)}; valid: a {_kind(like)}, where its "
+                "observations are (initial_states(n, like=observations) makes them there)"
+            )
+        shape = tuple(array.shape)
+        if expected is not None and field.name in expected:
+            valid = tuple(expected[field.name].shape)
+            if shape != valid:
+                raise ValueError(f"{name} returned memory {field.name!r} of shape {shape}; valid: {valid}, as "
+                                 "initial_states made it")  # fmt: skip
+        elif shape[:1] != (n,):
+            raise ValueError(
+                f"{name} returned memory {field.name!r} of shape {shape}; valid: ({n}, ...), a row a nation"
+            )
 
 
 def _where_rows(xp: Any, flags: Any, new: Any, old: Any) -> Any:

@@ -12,7 +12,17 @@ import numpy as np
 import pytest
 
 import realism_env
-from agents import POLICIES, Memory, Nations, Policy, build_policies, make_policy, policy_class, rollout
+from agents import (
+    POLICIES,
+    ArrayPolicy,
+    Memory,
+    Nations,
+    Policy,
+    build_policies,
+    make_policy,
+    policy_class,
+    rollout,
+)
 from agents.episodes import Episodes, matched_seeds
 from agents.evaluation_report import jsonable
 from agents.population import make_plan
@@ -390,6 +400,144 @@ def test_nations_batch_the_nations_that_share_a_policy_and_step_the_others():
     assert set(actions) == {"nation_0", "nation_1", "nation_2"}  # nation_4 is played by no one here
     assert actions["nation_1"] == encode_action(0, Act.WAIT, 0, 6)
     assert nations.players.memories[0].turn.tolist() == [1, 1] and nations.players.memories[1] == [1, 0]
+
+
+class Broken(ArrayPolicy):
+    """A policy of a user's that breaks the contract: its actions are ``choose(masks)`` ([B, A] masks)."""
+
+    name = "broken"
+
+    def __init__(self, layout, n_nations, n_arms_levels=5, choose=None, memory=None):
+        super().__init__(layout, n_nations, n_arms_levels)
+        self.choose, self.memory = choose, memory
+
+    def act(self, observations, masks, states, draws):
+        return self.choose(masks), states if self.memory is None else self.memory(states)
+
+
+class Stepped(Policy):
+    """A step-only policy of a user's whose action is ``choose(mask)`` ([A] mask)."""
+
+    name = "stepped"
+
+    def __init__(self, layout, n_nations, n_arms_levels=5, choose=None):
+        super().__init__(layout, n_nations, n_arms_levels)
+        self.choose = choose
+
+    def step(self, observation, state, rng):
+        return self.choose(observation["action_mask"]), state
+
+
+#: actions that break the contract, for a batch of masks ([B, A]) or, stepped, one mask ([A]); what is refused
+BROKEN_ACTIONS = [
+    (lambda m: np.argmax(m == 0, axis=-1), r"chose action \d+ for nation_0 in world 0, which its action mask forbids; "
+     r"valid: one of the \d+ actions the mask allows \(0, "),
+    (lambda m: np.full(m.shape[:-1], m.shape[-1] + 7), "chose action 207 for nation_0 in world 0, outside the action "
+     r"space; valid: integers in 0\.\.199"),
+    (lambda m: np.full(m.shape[:-1], -1), "chose action -1 for nation_0 in world 0, outside the action space"),
+]  # fmt: skip
+#: actions of the wrong form from an array policy (masks of 2 live nations of 3)
+BROKEN_FORMS = [
+    (lambda m: np.zeros(len(m)) + 0.7, r"returned actions of dtype float64; valid: an integer dtype"),
+    (lambda m: np.zeros(len(m), dtype=bool), r"returned actions of dtype bool; valid: an integer dtype"),
+    (lambda m: np.zeros(1, dtype=np.int64), r"returned actions of shape \(1,\) for 2 nations; valid: shape \(2,\)"),
+    (lambda m: np.zeros((len(m), 2), dtype=np.int64), r"returned actions of shape \(2, 2\) for 2 nations"),
+    (lambda m: [0] * len(m), r"returned actions as builtins\.list; valid: an array like its observations, a "
+     r"numpy\.ndarray"),
+]  # fmt: skip
+#: a step-only policy's actions that are no integer scalar
+BROKEN_STEPS = [
+    (lambda m: np.array([3]), r"returned action array\(\[3\]\) \(ndarray\) for nation_0 in world 0; valid: an "
+     "integer scalar"),
+    (lambda m: 0.7, r"returned action 0\.7 \(float\)"),
+    (lambda m: True, r"returned action True \(bool\)"),
+]  # fmt: skip
+
+
+def _broken_players(policy_class, choose, **params):
+    """Players of nations 0..2 of one world, nation_1 out, with the policy ``policy_class`` making ``choose``'s
+    actions; and the arguments of a turn."""
+    from agents.players import Players
+
+    worlds = realism_env.SeededWorlds(realism_env.EnvConfig.from_scenario("multipolar"), [0])
+    observations, masks = worlds.reset()
+    policy = policy_class(worlds.layout, 6, choose=choose, **params)
+    players = Players([(policy, np.zeros(3, dtype=np.int64), np.arange(3))])
+    live = np.ones((1, 6), dtype=bool)
+    live[0, 1] = False
+    return players, (np.zeros((1, 6), dtype=np.int64), observations, masks, live, lambda w, i: np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(("choose", "message"), BROKEN_ACTIONS + BROKEN_FORMS)
+def test_an_array_policys_actions_outside_its_mask_or_of_another_form_are_refused_naming_it(choose, message):
+    """The contract, checked where the policies play (the harness, the trainers' backgrounds and teachers): an action
+    the mask forbids was played as WAIT in silence, a float truncated, one action broadcast to every nation."""
+    players, turn = _broken_players(Broken, choose)
+    with pytest.raises(ValueError, match=f"^policy 'broken' {message}"):
+        players.act(*turn)
+
+
+@pytest.mark.parametrize(("choose", "message"), BROKEN_ACTIONS + BROKEN_STEPS)
+def test_a_step_policys_action_outside_its_mask_or_no_integer_is_refused_naming_it(choose, message):
+    players, turn = _broken_players(Stepped, choose)
+    with pytest.raises(ValueError, match=f"^policy 'stepped' {message}"):
+        players.act(*turn)
+
+
+@dataclasses.dataclass(frozen=True)
+class Turns:
+    turn: np.ndarray  #: [B] turns seen
+
+
+def _waits(masks):
+    """Flat action 0 (WAIT at arms level 0, target slot 0) for every row of ``masks``, in their namespace."""
+    xp = realism_env.array_namespace(masks)
+    return xp.zeros(masks.shape[0], dtype=xp.int64, device=realism_env.device_of(masks))
+
+
+class Counter(Broken):
+    """WAITs and counts the turns; ``initial``: its initial memories of ``n`` nations."""
+
+    name = "counter"
+
+    def __init__(self, layout, n_nations, n_arms_levels=5, choose=None, memory=None, initial=None):
+        super().__init__(layout, n_nations, n_arms_levels, choose=_waits, memory=memory)
+        self.initial = initial
+
+    def initial_states(self, n, like=None):
+        return self.initial(n)
+
+
+def test_an_array_policys_memories_that_players_cannot_hold_are_refused_naming_it():
+    """take_rows and put_rows take the rows of a dataclass's fields: a plain array failed deep in them, one row for
+    every nation was broadcast in silence."""
+    plain = {"initial": lambda n: np.zeros(n, dtype=np.int64)}
+    with pytest.raises(ValueError, match=r"^the initial_states of policy 'counter' returned memories of type ndarray; "
+                       r"valid: None, or a dataclass of \[3, \.\.\.\] arrays"):  # fmt: skip
+        _broken_players(Counter, None, **plain)
+    one_row = {"initial": lambda n: Turns(np.zeros(n, dtype=np.int64)), "memory": lambda s: Turns(np.zeros(1))}
+    players, turn = _broken_players(Counter, None, **one_row)
+    with pytest.raises(ValueError, match=r"^the act of policy 'counter' returned memory 'turn' of shape \(1,\); "
+                       r"valid: \(2, \.\.\.\), a row a nation"):  # fmt: skip
+        players.act(*turn)
+    fine = {"initial": lambda n: Turns(np.zeros(n, dtype=np.int64)), "memory": lambda s: Turns(s.turn + 1)}
+    players, turn = _broken_players(Counter, None, **fine)
+    players.act(*turn)
+    assert players.memories[0].turn.tolist() == [1, 0, 1]  # nation_1 was out
+
+
+def test_the_harness_refuses_a_policy_that_plays_an_action_its_mask_forbids():
+    """Played as WAIT by the env, it would count in the policy's metrics as a choice of WAIT."""
+    from agents import register_policy
+    from agents.evaluate import evaluate
+
+    register_policy(type("MaskedOut", (Broken,), {"name": "masked_out", "__init__": _masked_out_init}))
+    with pytest.raises(ValueError, match="policy 'masked_out' chose action .* which its action mask forbids"):
+        evaluate("masked_out:1,defensive_realist:5", episodes=1, max_cycles=3)
+
+
+def _masked_out_init(self, layout, n_nations, n_arms_levels=5):
+    Broken.__init__(self, layout, n_nations, n_arms_levels, choose=lambda m: np.argmax(m == 0, axis=-1))
 
 
 def test_the_harness_gives_the_same_rows_whatever_the_episodes_played_together():

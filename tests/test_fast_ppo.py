@@ -751,6 +751,48 @@ def test_bad_background_arguments_name_the_culprit(tmp_path, capsys, argv, messa
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags", [["--background", "stepper", "--background-share", "0.5"],
+                                   ["--teachers", "security=stepper"]])  # fmt: skip
+def test_on_the_torch_backend_a_scripted_policy_that_is_not_array_code_is_refused_before_anything_is_written(
+    tmp_path, capsys, flags
+):
+    from agents import Policy, register_policy
+
+    class Stepper(Policy):  # step-only, as a policy of one's own may be: the host plays it nation by nation
+        name = "stepper"
+
+        def step(self, observation, state, rng):
+            return 0, state
+
+    register_policy(Stepper)
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit):
+        fast_ppo.main(["--out", str(out), "--backend", "torch", *SMALL, *flags])
+    err = capsys.readouterr().err
+    assert f"{flags[0]} {flags[1]}: policy 'stepper' is not array code (an agents.ArrayPolicy)" in err
+    assert "valid: --backend numpy" in err and not out.exists()
+
+
+def test_on_the_torch_backend_an_array_policy_written_for_numpy_is_named_before_anything_is_written(tmp_path):
+    """Numpy code given tensors returned numpy actions, which failed deep in torch at the first rollout, after
+    config.json was written; the trainer rehearses a turn on the device first."""
+    from agents import ArrayPolicy, register_policy
+
+    class NumpyArmer(ArrayPolicy):
+        name = "numpy_armer"
+
+        def act(self, observations, masks, states, draws):
+            return np.zeros(observations.shape[0], dtype=np.int64), states
+
+    register_policy(NumpyArmer)
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"^policy 'numpy_armer' returned actions as numpy\.ndarray on cpu; valid: "
+                       r"an array like its observations, a torch\.Tensor on cpu"):  # fmt: skip
+        run(out, "--backend", "torch", "--background", "numpy_armer", "--background-share", "0.5")
+    assert not out.exists()
+    assert run(tmp_path / "host", "--background", "numpy_armer", "--background-share", "0.5", timesteps=1) == 0
+
+
 def test_teachers_label_every_live_learner_of_their_doctrine_with_an_allowed_action():
     """Kickstarting (train.kickstart): in a mixed world only the power nations have a teacher here; its labels are
     actions the mask allows, given where the nation is alive and learning, and the offensive realist's label is not
@@ -765,6 +807,25 @@ def test_teachers_label_every_live_learner_of_their_doctrine_with_an_allowed_act
     acts = labels // 5 % realism_env.N_ACTS  # the flat action's act (5 target slots)
     assert (acts != int(realism_env.Act.WAIT)).any()
     assert (rollout.teacher_actions[~taught] == 0).all()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_teacher_whose_label_the_mask_forbids_is_refused_naming_it(backend):
+    """A forbidden label trained the learners toward an action of log-probability about -1e9 (a kickstart loss of
+    some 1e9) in silence; the teachers' shadows now refuse it as the background's players do."""
+    from agents import ArrayPolicy, register_policy
+
+    class MaskedOut(ArrayPolicy):  # a teacher of a user's that labels with the first action the mask forbids
+        name = "masked_out"
+
+        def act(self, observations, masks, states, draws):
+            xp = realism_env.array_namespace(masks)
+            return xp.argmax(xp.astype(masks == 0, xp.int64), axis=1), states
+
+    register_policy(MaskedOut)
+    with pytest.raises(ValueError, match=r"^policy 'masked_out' chose action \d+ for nation_0 in world 0, which its "
+                       "action mask forbids"):  # fmt: skip
+        _trainer(backend=backend, teachers="security=masked_out").collect()  # on torch: its rehearsal, at the start
 
 
 def test_the_teachers_weight_falls_linearly_to_its_final_value_and_at_zero_they_are_not_asked():

@@ -192,3 +192,83 @@ def test_act_on_cuda_gives_the_numpy_actions_without_a_sync(name: str) -> None:
         assert_same_memories(cuda_memories, memories, on_cuda.device)
         out = batch.step(actions.reshape(N_WORLDS, CONFIG.n_nations))
         observations, masks = out.observations, out.action_mask
+
+
+# --------------------------------------------------------------------------------------------------
+# DevicePlayers: a policy that breaks the contract is named, without a host sync where it keeps it
+# --------------------------------------------------------------------------------------------------
+
+
+def _device_players(policy_class: type, **params: Any) -> tuple[Any, tuple[Any, ...]]:
+    """DevicePlayers of nations 0..2 of both of two torch worlds, nation_1 of world 0 out; and a turn's arguments."""
+    from agents.players import DevicePlayers
+
+    batch = WorldBatch(CONFIG, 2, seed=0, backend="torch")
+    observations, masks = batch.reset()
+    policy = policy_class(batch.layout, CONFIG.n_nations, **params)
+    worlds, nations = np.repeat(np.arange(2), 3), np.tile(np.arange(3), 2)
+    players = DevicePlayers([(policy, worlds, nations)], 2, CONFIG.n_nations, observations)
+    live = torch.ones((2, CONFIG.n_nations), dtype=torch.bool)
+    live[0, 1] = False
+    draws = torch.rand((2, CONFIG.n_nations), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return players, (torch.zeros((2, CONFIG.n_nations), dtype=torch.int64), observations, masks, live, draws)
+
+
+def _first_forbidden(masks: Any) -> Any:
+    return torch.argmax((masks == 0).to(torch.int64), dim=1)
+
+
+@pytest.mark.parametrize(
+    ("choose", "message"),
+    [
+        (_first_forbidden, r"chose action \d+ for nation_0 in world 0, which its action mask forbids"),
+        (lambda m: torch.full((len(m),), 207), r"chose action 207 for nation_0 in world 0, outside the action space"),
+        (lambda m: torch.zeros(len(m), dtype=torch.float64) + 0.7, "returned actions of dtype torch.float64"),
+        (lambda m: torch.zeros(1, dtype=torch.int64), r"returned actions of shape \(1,\) for 6 nations"),
+        (lambda m: np.zeros(len(m), dtype=np.int64), r"returned actions as numpy\.ndarray on cpu; valid: an array "
+         r"like its observations, a torch\.Tensor on cpu"),
+    ],
+)  # fmt: skip
+def test_device_players_refuse_actions_outside_the_mask_or_of_another_form_naming_the_policy(
+    choose: Any, message: str
+) -> None:
+    """On torch an action out of the space failed as 'index out of range in self', one the mask forbids was played
+    as WAIT, numpy actions failed deep in torch; on the CPU the device-side check raises at once, naming the culprit."""
+    from tests.test_agents import Broken
+
+    players, turn = _device_players(Broken, choose=choose)
+    with pytest.raises(ValueError, match=f"^policy 'broken' {message}"):
+        players.act(*turn)
+
+
+def test_device_players_check_only_the_live_slots_and_without_a_host_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_agents import Broken
+
+    players, (actions, observations, masks, live, draws) = _device_players(Broken, choose=_first_forbidden)
+    players.act(actions, observations, masks, torch.zeros_like(live), draws)  # no live slot: nothing is played
+    players, turn = _device_players(Broken, choose=lambda m: torch.zeros(len(m), dtype=torch.int64))  # WAIT
+    with monkeypatch.context() as patch:
+        calls = forbid_host_syncs(patch, "in DevicePlayers.act", functions=FROM_HOST)
+        players.act(*turn)
+    assert not calls
+
+
+def test_device_players_refuse_memories_of_another_namespace_or_form_naming_the_policy() -> None:
+    """Memories made with numpy (initial_states forgetting ``like``), or as a plain array, failed deep in torch."""
+    from tests.test_agents import Counter, Turns
+
+    with pytest.raises(ValueError, match=r"^the initial_states of policy 'counter' returned memory 'turn' as "
+                       r"numpy\.ndarray on cpu; valid: a torch\.Tensor on cpu"):  # fmt: skip
+        _device_players(Counter, initial=lambda n: Turns(np.zeros(n, dtype=np.int64)))
+    with pytest.raises(ValueError, match="^the initial_states of policy 'counter' returned memories of type Tensor"):
+        _device_players(Counter, initial=lambda n: torch.zeros(n))
+    players, turn = _device_players(
+        Counter, initial=lambda n: Turns(torch.zeros(n, dtype=torch.int64)), memory=lambda s: Turns(s.turn[:1])
+    )
+    with pytest.raises(ValueError, match=r"^the act of policy 'counter' returned memory 'turn' of shape \(1,\); "
+                       r"valid: \(6,\), as initial_states made it"):  # fmt: skip
+        players.act(*turn)
+    players, turn = _device_players(Counter, initial=lambda n: None, memory=lambda s: Turns(torch.zeros(6)))
+    with pytest.raises(ValueError, match="^the act of policy 'counter' returned some memories where initial_states "
+                       "made none"):  # fmt: skip
+        players.act(*turn)

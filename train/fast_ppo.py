@@ -83,6 +83,7 @@ from torch import nn
 
 import realism_env
 from agents.plugins import add_import_option, import_plugins
+from agents.policies import ArrayPolicy, policy_class
 from realism_env import N_ACTS, EnvConfig
 from realism_env.backend import peak_memory_bytes, resolve_backend
 from realism_env.batch import WorldBatch, check_horizon
@@ -248,6 +249,7 @@ def check_args(args: Args) -> None:
         if value != getattr(Args, flag[2:].replace("-", "_")) and not given:
             raise ValueError(f"{flag}={value} acts only with {other}; valid: add {other}, or leave {flag} out")
     taught = parse_teachers(args.teachers)
+    check_device_policies(args, taught)
     learning = set(realism_env.doctrine_cycle(args.doctrine))
     if taught and not set(taught) <= learning:
         idle = ", ".join(sorted(set(taught) - learning))
@@ -263,6 +265,23 @@ def check_args(args: Args) -> None:
             raise ValueError(f"{flag}={share} is invalid; valid: a share 0 <= until <= 1")
     if args.imitate_until > 0.0 and not args.teachers:
         raise ValueError("--imitate-until needs --teachers; valid: e.g. --teachers power=offensive_realist")
+
+
+def check_device_policies(args: Args, taught: dict[str, str]) -> None:
+    """On the torch backend the background and the teachers play where the worlds are (agents.players.DevicePlayers):
+    refuse a policy that is not array code (an ArrayPolicy) now, before anything is written, where it would fail at
+    the first turn."""
+    if world_backend(args) != "torch":
+        return
+    named = [("--background", args.background, name) for name in parse_background(args.background)]
+    named += [("--teachers", args.teachers, name) for name in taught.values()]
+    for flag, value, name in named:
+        if not issubclass(policy_class(name), ArrayPolicy):
+            raise ValueError(
+                f"{flag} {value}: policy {name!r} is not array code (an agents.ArrayPolicy), and on the torch backend "
+                "the scripted nations play on the worlds' device; valid: --backend numpy (it plays any policy on the "
+                "host), or an ArrayPolicy"
+            )
 
 
 #: The kickstart schedule's options (flag, Args field): they act only with --teachers.
@@ -536,6 +555,9 @@ class Trainer:
         self.num_timesteps = 0
         self.iterations = 0
         self.inputs, self.forbidden = self._start()
+        # on a device, a scripted policy that cannot play there fails now, not at the first rollout
+        for scripted in (self.background.scripted, *([self.teachers.shadows] if self.teachers is not None else [])):
+            scripted.rehearse(*self.seen, self.batch.world.alive)
 
     @property
     def agent(self) -> Agent:
@@ -1040,9 +1062,9 @@ def _run(
     from tqdm import tqdm
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.torch_threads)
-    trainer = Trainer(args, config)
+    trainer = Trainer(args, config)  # before --out is made: a scripted policy that cannot play leaves nothing there
+    out.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {}
     if found is not None:
         path, state = found
