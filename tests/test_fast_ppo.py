@@ -268,6 +268,32 @@ def test_a_checkpoint_without_the_episodes_under_way_resumes_with_fresh_worlds(t
     assert found is not None and "episodes" in found[1]
 
 
+def test_a_resume_whose_scripted_policies_keep_python_objects_says_that_the_episodes_restart(tmp_path, capsys):
+    """Their memories are no arrays a checkpoint holds: the episodes restart (as documented), and now it says so, as a
+    resume on another device does, naming the policies."""
+    from agents import Policy, register_policy
+
+    class Stepper(Policy):  # step-only, its memory a Python object
+        name = "stepper"
+
+        def initial_state(self):
+            return {"turns": 0}
+
+        def step(self, observation, state, rng):
+            return 0, {"turns": state["turns"] + 1}
+
+    register_policy(Stepper)
+    flags = ["--background", "stepper", "--background-share", "0.5", "--teachers", "security=stepper"]
+    assert run(tmp_path, *flags, timesteps=3 * ROLLOUT) == 0
+    assert "episodes" not in find_latest(tmp_path / "checkpoints")[1]
+    capsys.readouterr()
+    assert run(tmp_path, *flags, "--resume", timesteps=6 * ROLLOUT) == 0
+    assert (
+        "the episodes under way restart from fresh worlds: the background policy 'stepper', the teacher policy "
+        "'stepper' keep their memories as Python objects (not array code), which a checkpoint does not hold"
+    ) in capsys.readouterr().err
+
+
 def test_a_run_resumed_on_another_device_goes_on_with_fresh_worlds_and_streams(tmp_path, capsys):
     # --device may change at a resume. A checkpoint written on a GPU holds a CUDA generator's state (16 bytes, not a
     # CPU one's 5,056) and float32 torch worlds; here one is made from a CPU run's by changing those entries.

@@ -22,7 +22,7 @@ import numpy as np
 
 from agents import make_policy
 from agents.players import DevicePlayers, Players
-from agents.policies import POLICIES
+from agents.policies import POLICIES, ArrayPolicy
 from realism_env.backend import to_numpy
 from train.checkpoint import restore_generator
 
@@ -91,6 +91,11 @@ class ScriptedPlayers:
         unplayed = torch.zeros(shape, dtype=torch.int64, device=device)
         self.players.act(unplayed, observations, masks, alive, torch.zeros(shape, dtype=torch.float64, device=device))
         self.players.reset(torch.ones(shape[0], dtype=torch.bool, device=device))
+
+    @property
+    def unsaved(self) -> list[str]:
+        """The names of the policies whose memories a checkpoint does not hold (not array code: Python objects)."""
+        return [policy.name for policy, _, _ in self.players.placements if not isinstance(policy, ArrayPolicy)]
 
     @property
     def memories_saved(self) -> bool:

@@ -843,6 +843,19 @@ class Trainer:
         except ValueError as error:  # worlds of another backend or dtype: a resume on another device
             print(f"the episodes under way restart from fresh worlds: {error}", file=sys.stderr)
             episodes = None
+        # A checkpoint without the episodes, as one of a run whose scripted policy is not array code: they restart,
+        # as the README says; said here as a resume on another device says it, naming the policies.
+        if state.get("episodes") is None and not self.episodes_saved:
+            roles = [("background", self.background.scripted)]
+            roles += [("teacher", self.teachers.shadows)] if self.teachers is not None else []
+            named = [f"the {role} policy {name!r}" for role, players in roles for name in players.unsaved]
+            if named:
+                keeps = "keeps its" if len(named) == 1 else "keep their"
+                print(
+                    f"the episodes under way restart from fresh worlds: {', '.join(named)} {keeps} memories as Python "
+                    "objects (not array code), which a checkpoint does not hold",
+                    file=sys.stderr,
+                )
         self.background.scripted.load_state_dict(state, "background", memories=episodes is not None)
         if self.teachers is not None:
             self.teachers.load_state_dict(state, memories=episodes is not None)
