@@ -951,10 +951,10 @@ def make_policy(name: str, env: Any, **params: Any) -> Policy:
 #: Names a policy may not take: the baseline keyword that stands for each doctrine's scripted counterpart
 #: (``--baseline scripted``, ``[evaluate] baselines``) and the label of the learned nations' rows beside the baselines'.
 RESERVED_POLICY_NAMES = ("scripted", "learned")
-#: A policy name: letters, digits, '_', '.' and '-', led by a letter, digit or '_'. It stands in population specs
-#: (``name:count,...``), comma-separated lists and file names, so ':', ',', spaces and '/' are out, and a leading '-'
-#: would read as a command line's option.
-_POLICY_NAME = re.compile(r"\w[\w.-]*")
+#: A policy name: letters, digits, '_', '.', '-' and '+' (a learned policy's name holds its run's doctrine mix,
+#: security+power), led by a letter, digit or '_'. It stands in population specs (``name:count,...``), comma-separated
+#: lists and file names, so ':', ',', spaces and '/' are out, and a leading '-' would read as a command line's option.
+_POLICY_NAME = re.compile(r"\w[\w.+-]*")
 
 
 def _defined_at(cls: type) -> tuple[str, str]:
@@ -970,7 +970,7 @@ def register_policy(cls: type[Policy]) -> type[Policy]:
     must be registered first (``realism_env.register_doctrine``).
 
     The class must set ``name`` itself (an inherited one would register it over its parent), a name of letters,
-    digits, '_', '.' and '-' that is not one of :data:`RESERVED_POLICY_NAMES`. A name already registered is refused
+    digits, '_', '.', '-' and '+' that is not one of :data:`RESERVED_POLICY_NAMES`. A name already registered is refused
     unless it is the same class defined again (same qualified name and module file: its module imported twice), which
     then replaces it: a policy of one's own never silently stands in for a built-in or another's."""
     if not (isinstance(cls, type) and issubclass(cls, Policy)):
@@ -984,7 +984,7 @@ def register_policy(cls: type[Policy]) -> type[Policy]:
         )
     if not _POLICY_NAME.fullmatch(name):
         raise ValueError(
-            f"policy class {label} has name {name!r}; valid: letters, digits, '_', '.' and '-', starting with a "
+            f"policy class {label} has name {name!r}; valid: letters, digits, '_', '.', '-' and '+', starting with a "
             "letter, digit or '_' (the name stands in population specs 'name:count,...' and in file names)"
         )
     if name in RESERVED_POLICY_NAMES:
