@@ -111,11 +111,21 @@ def test_background_with_no_name_plays_self_play_only(power_run: Path, capsys: p
     assert "focal_vs" not in capsys.readouterr().out
 
 
+def test_backgrounds_may_be_comma_separated_as_train_fast_ppo_takes_them(power_run: Path) -> None:
+    """``--background hawk,grudger`` was one unknown policy 'hawk,grudger'."""
+    document = main(["--model", str(power_run), "--episodes", "1", "--background", "random,status_quo", "bandwagoner",
+                     "--max-cycles", "3", "--no-progress"])  # fmt: skip
+    expected = ["selfplay", "focal_vs_random", "focal_vs_status_quo", "focal_vs_bandwagoner"]
+    assert list(document["groups"][0]["settings"]) == expected
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--episodes", "0"], "--episodes 0 is invalid; valid: an integer >= 1"),
         (["--background", "nobody"], "unknown background policy 'nobody'; valid: bandwagoner"),
+        (["--background", "offensive_realist,nobody"], "unknown background policy 'nobody'; valid: bandwagoner"),
+        (["--background", " , "], "--background ' , ' names no policy; valid: policy names, space- or comma-"),
         (["--focal", "6"], "--focal 6 is invalid with a background; valid: 1..5"),
         (["--baseline", "nobody"], "unknown baseline 'nobody'; valid: scripted"),
         (["--metrics", "nope"], "unknown metric 'nope'; valid: survived"),

@@ -98,6 +98,19 @@ def settings(n_nations: int, backgrounds: Sequence[str], n_focal: int | None) ->
     return out
 
 
+def background_names(values: Sequence[str]) -> list[str]:
+    """The policies of ``--background``: its values, each a name or names joined by commas (as ``train.fast_ppo``
+    takes them; no policy name holds a comma, ``agents.register_policy`` refuses one); ``ValueError`` names a value
+    that names none."""
+    names = []
+    for value in values:
+        parts = [part.strip() for part in value.split(",")]
+        if not any(parts):
+            raise ValueError(f"--background {value!r} names no policy; valid: policy names, space- or comma-separated")
+        names += [part for part in parts if part]
+    return names
+
+
 def run_world(
     run_dir: str | Path,
     scenario: str | None = None,
@@ -314,8 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         default=list(DEFAULT_BACKGROUNDS),
         metavar="POLICY",
-        help="scripted policies the focal learned nations meet, one setting each (default: %(default)s); "
-        "--background with no name: self-play only",
+        help="scripted policies the focal learned nations meet, one setting each, space- or comma-separated "
+        "(default: %(default)s); --background with no name: self-play only",
     )
     parser.add_argument(
         "--focal", type=int, default=None, metavar="K", help="learned nations among a background (default: half)"
@@ -351,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed ``--set`` overrides, once every option is valid; ``ValueError`` naming the first bad one."""
+    args.background = background_names(args.background)
     if args.episodes < 1:
         raise ValueError(f"--episodes {args.episodes} is invalid; valid: an integer >= 1")
     if args.seed < 0:
