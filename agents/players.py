@@ -12,13 +12,25 @@ trainers' backgrounds on a GPU).
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from agents.policies import ArrayPolicy, Policy, put_rows, take_rows
+from agents.policies import ArrayPolicy, Policy, memory_arrays, put_rows, take_rows
+from agents.policy_checks import (
+    HOST,
+    allowed,
+    check_form,
+    check_memory,
+    check_on_host,
+    checked_step_action,
+    is_tensor,
+    like_initial,
+    noted,
+    on_host,
+    refuse_actions,
+)
 from realism_env import array_namespace, device_of, saved_array_like
 
 
@@ -36,9 +48,9 @@ class Players:
         ]
         self.memories: list[Any] = []
         for policy, worlds, _ in self.placements:
-            memory = _noted(policy, "initial_states", self._initial, policy, len(worlds))
+            memory = noted(policy, "initial_states", self._initial, policy, len(worlds))
             if isinstance(policy, ArrayPolicy):
-                _check_memory(policy, memory, _HOST, len(worlds), "initial_states")
+                check_memory(policy, memory, HOST, len(worlds), "initial_states")
             self.memories.append(memory)
 
     @classmethod
@@ -82,8 +94,8 @@ class Players:
                     uniforms = draws[w, i]
                 memory = take_rows(self.memories[g], rows)
                 seen = masks[w, i]
-                chosen, memory = _noted(policy, "act", policy.act, observations[w, i], seen, memory, uniforms)
-                _check_on_host(policy, chosen, memory, seen, w, i)
+                chosen, memory = noted(policy, "act", policy.act, observations[w, i], seen, memory, uniforms)
+                check_on_host(policy, chosen, memory, seen, w, i)
                 self.memories[g] = put_rows(self.memories[g], rows, memory)
                 actions[w, i] = chosen
             else:
@@ -91,10 +103,10 @@ class Players:
                     world, nation = int(worlds[row]), int(nations[row])
                     mask = masks[world, nation]
                     seen = {"observation": observations[world, nation], "action_mask": mask}
-                    action, self.memories[g][row] = _noted(
+                    action, self.memories[g][row] = noted(
                         policy, "step", policy.step, seen, self.memories[g][row], generator(world, nation)
                     )
-                    actions[world, nation] = _checked_step_action(policy, action, mask, world, nation)
+                    actions[world, nation] = checked_step_action(policy, action, mask, world, nation)
         return actions
 
     def memory_state(self) -> list[dict[str, Any] | None] | None:
@@ -156,8 +168,8 @@ class DevicePlayers:
             position[slots] = np.arange(slots.size)
             rows = xp.asarray(slots, device=device)
             self.placements.append((policy, rows, xp.asarray(position, device=device)))
-            memory = _noted(policy, "initial_states", policy.initial_states, slots.size, like=like)
-            _check_memory(policy, memory, like, slots.size, "initial_states")
+            memory = noted(policy, "initial_states", policy.initial_states, slots.size, like=like)
+            check_memory(policy, memory, like, slots.size, "initial_states")
             self.initial.append(memory)
             self.asserts.append(
                 f"policy {policy.name!r} chose, for a live nation, an action outside the action space or one its "
@@ -177,7 +189,7 @@ class DevicePlayers:
         result = xp.reshape(actions, (n_slots,))
         for g, (policy, rows, position) in enumerate(self.placements):
             seen, live_rows = xp.take(flat_masks, rows, axis=0), xp.take(flat_live, rows, axis=0)
-            chosen, memory = _noted(
+            chosen, memory = noted(
                 policy,
                 "act",
                 policy.act,
@@ -187,8 +199,8 @@ class DevicePlayers:
                 xp.take(flat_draws, rows, axis=0),
             )
             self._check_actions(g, chosen, seen, live_rows)
-            if not _like_initial(memory, self.initial[g]):  # the fast path failed: the full check names what is wrong
-                _check_memory(policy, memory, self.like, rows.shape[0], "act", self.initial[g])
+            if not like_initial(memory, self.initial[g]):  # the fast path failed: the full check names what is wrong
+                check_memory(policy, memory, self.like, rows.shape[0], "act", self.initial[g])
             self.memories[g] = _where_rows(xp, live_rows, memory, self.memories[g])
             mine = (position >= 0) & flat_live
             result = xp.where(mine, xp.take(chosen, xp.clip(position, min=0), axis=0), result)
@@ -201,14 +213,14 @@ class DevicePlayers:
         steps: no host sync; on a GPU a bad action fails at the next synchronisation as a device-side assert naming
         the policy, on the CPU at once as the ValueError that names its nation and world too."""
         policy, rows, _ = self.placements[g]
-        _check_form(policy, chosen, self.like, rows.shape[0])
+        check_form(policy, chosen, self.like, rows.shape[0])
         if isinstance(self.like, np.ndarray):  # a branch on the host costs nothing
-            fine = ~live | _allowed(np, chosen, masks)
+            fine = ~live | allowed(np, chosen, masks)
             if not fine.all():
                 self._refuse(g, chosen, masks, fine)
             return
-        if not _is_tensor(self.like):  # another array API library: checked on the host
-            fine = ~live | _allowed(self.xp, chosen, masks)
+        if not is_tensor(self.like):  # another array API library: checked on the host
+            fine = ~live | allowed(self.xp, chosen, masks)
             if not bool(self.xp.all(fine)):
                 self._refuse(g, chosen, masks, fine)
             return
@@ -225,8 +237,8 @@ class DevicePlayers:
 
     def _refuse(self, g: int, chosen: Any, masks: Any, fine: Any) -> None:
         policy, rows, _ = self.placements[g]
-        slots = _on_host(rows)
-        _refuse_actions(policy, _on_host(chosen), _on_host(masks), _on_host(fine), *divmod(slots, self.shape[1]))
+        slots = on_host(rows)
+        refuse_actions(policy, on_host(chosen), on_host(masks), on_host(fine), *divmod(slots, self.shape[1]))
 
     def memory_state(self) -> list[dict[str, Any] | None]:
         """Every slot's memory, for a checkpoint: :func:`memory_arrays` of each placement (arrays on the device)."""
@@ -244,189 +256,6 @@ class DevicePlayers:
             self.memories[g] = _where_rows(xp, xp.take(ended, rows, axis=0), self.initial[g], self.memories[g])
 
 
-def _noted(policy: Policy, method: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``function(*args, **kwargs)``, a method of ``policy``: an error it raises (a policy of a user's, written for
-    numpy and given tensors, say) propagates as it is, with a note naming the policy."""
-    try:
-        return function(*args, **kwargs)
-    except Exception as error:
-        error.add_note(f"raised by policy {policy.name!r} ({type(policy).__qualname__}.{method})")
-        raise
-
-
-def _is_tensor(array: Any) -> bool:
-    torch = sys.modules.get("torch")  # imported already if the array is a tensor
-    return torch is not None and isinstance(array, torch.Tensor)
-
-
-def _like_initial(memory: Any, initial: Any) -> bool:
-    """Whether ``memory`` is of the initial memories' dataclass with arrays of the same types, devices and shapes: a
-    fast check of every turn (a few microseconds) that passes what :func:`_check_memory` would."""
-    if memory is None or initial is None:
-        return memory is None and initial is None
-    if type(memory) is not type(initial):
-        return False
-    for name in memory.__dataclass_fields__:  # ClassVar and InitVar pseudo-fields too: compared as what they hold
-        a, b = getattr(memory, name, None), getattr(initial, name, None)
-        if type(a) is not type(b) or getattr(a, "shape", None) != getattr(b, "shape", None):
-            return False
-        if getattr(a, "device", None) != getattr(b, "device", None):
-            return False
-    return True
-
-
-def _on_host(array: Any) -> np.ndarray:
-    """A numpy copy (or view) of a numpy array or a tensor on any device, for a message."""
-    return array.detach().cpu().numpy() if hasattr(array, "detach") else np.asarray(array)
-
-
-def _kind(array: Any) -> str:
-    """What ``array`` is, for a message: its type, and its device where it has one."""
-    device = getattr(array, "device", None)
-    return f"{type(array).__module__}.{type(array).__name__}" + (f" on {device}" if device is not None else "")
-
-
-def _same_place(array: Any, like: Any) -> bool:
-    """Whether ``array`` is an array of ``like``'s type (numpy, torch) and on its device."""
-    return isinstance(array, type(like)) and device_of(array) == device_of(like)
-
-
-def _check_form(policy: Policy, chosen: Any, like: Any, n: int) -> None:
-    """Refuse actions that are not ``[n]`` integers of ``like``'s namespace and device (where the observations are),
-    naming the policy: numpy would take floats (truncated) or one action for all (broadcast) in silence, torch would
-    fail deep in an index."""
-    name = policy.name
-    if not _same_place(chosen, like):
-        raise ValueError(
-            f"policy {name!r} returned actions as {_kind(chosen)}; valid: an array like its observations, a "
-            f"{_kind(like)} (array code takes its namespace and device from them: realism_env.array_namespace, "
-            "device_of)"
-        )
-    if tuple(chosen.shape) != (n,):
-        raise ValueError(
-            f"policy {name!r} returned actions of shape {tuple(chosen.shape)} for {n} nations; valid: shape ({n},), "
-            "one flat action a nation"
-        )
-    xp = array_namespace(chosen)
-    if chosen.dtype == xp.bool or not xp.isdtype(chosen.dtype, "integral"):
-        raise ValueError(
-            f"policy {name!r} returned actions of dtype {chosen.dtype}; valid: an integer dtype (flat action indices)"
-        )
-
-
-def _allowed(xp: Any, chosen: Any, masks: Any) -> Any:
-    """[K] whether each action of ``chosen`` ([K] integers) is inside the space and allowed by its row of ``masks``
-    ([K, A])."""
-    inside = (chosen >= 0) & (chosen < masks.shape[1])
-    picked = xp.take_along_axis(masks, xp.where(inside, chosen, 0)[:, None], axis=1)[:, 0]
-    return inside & (picked > 0)
-
-
-def _refuse_actions(
-    policy: Policy, chosen: np.ndarray, masks: np.ndarray, fine: np.ndarray, worlds: np.ndarray, nations: np.ndarray
-) -> None:
-    """Raise the ``ValueError`` that names the first action of ``chosen`` (numpy, with its ``masks`` and whether it
-    is ``fine``) that is not: its policy, nation and world."""
-    k = int(np.flatnonzero(~fine)[0])
-    _refuse_action(policy, int(chosen[k]), masks[k], int(worlds[k]), int(nations[k]))
-
-
-def _refuse_action(policy: Policy, action: int, mask: np.ndarray, world: int, nation: int) -> None:
-    n_actions = mask.shape[0]
-    where = f"policy {policy.name!r} chose action {action} for nation_{nation} in world {world}"
-    if not 0 <= action < n_actions:
-        raise ValueError(f"{where}, outside the action space; valid: integers in 0..{n_actions - 1}")
-    allowed = np.flatnonzero(mask > 0)
-    raise ValueError(
-        f"{where}, which its action mask forbids; valid: one of the {allowed.size} actions the mask allows "
-        f"({', '.join(map(str, allowed[:8].tolist()))}{', ...' if allowed.size > 8 else ''})"
-    )
-
-
-def _checked_step_action(policy: Policy, action: Any, mask: np.ndarray, world: int, nation: int) -> int:
-    """The action a step-only policy returned for one nation, as an int, after checking that it is an integer scalar
-    inside the space that ``mask`` ([A]) allows; ``ValueError`` names the policy, nation and world."""
-    value = np.asarray(action) if not isinstance(action, int) else None
-    if isinstance(action, bool) or (value is not None and (value.shape != () or value.dtype.kind not in "iu")):
-        raise ValueError(
-            f"policy {policy.name!r} returned action {action!r} ({type(action).__name__}) for nation_{nation} in "
-            f"world {world}; valid: an integer scalar (a flat action index)"
-        )
-    chosen = int(action)
-    if not (0 <= chosen < mask.shape[0] and mask[chosen] > 0):
-        _refuse_action(policy, chosen, mask, world, nation)
-    return chosen
-
-
-def _check_on_host(
-    policy: Policy, chosen: Any, memory: Any, masks: np.ndarray, worlds: np.ndarray, nations: np.ndarray
-) -> None:
-    """The checks of :func:`_check_form`, the mask and :func:`_check_memory` on what an array policy returned for the
-    nations ``(worlds[k], nations[k])`` seeing ``masks`` ([K, A]), on the host: a fast path that passes what is
-    fine in a few microseconds (it runs for every policy every turn of every evaluation), then the full checks, which
-    name what is not."""
-    n, n_actions = masks.shape
-    if type(chosen) is not np.ndarray or chosen.shape != (n,) or chosen.dtype.kind not in "iu":
-        _check_form(policy, chosen, _HOST, n)
-    if n and (chosen.min() < 0 or chosen.max() >= n_actions or not (masks[np.arange(n), chosen] > 0).all()):
-        _refuse_actions(policy, chosen, masks, _allowed(np, chosen, masks), worlds, nations)
-    fields = getattr(memory, "__dataclass_fields__", None)
-    fine = memory is None or (
-        fields is not None
-        and not isinstance(memory, type)
-        and all(type(a := getattr(memory, name)) is np.ndarray and a.shape[:1] == (n,) for name in fields)
-    )
-    if not fine:
-        _check_memory(policy, memory, _HOST, n, "act")
-
-
-#: ``template`` of :func:`_check_memory` where the memories are not compared with initial ones
-_UNCOMPARED = object()
-#: what actions and memories on the host are like (a numpy array on the CPU)
-_HOST = np.zeros(0)
-
-
-def _check_memory(policy: Policy, memory: Any, like: Any, n: int, method: str, template: Any = _UNCOMPARED) -> None:
-    """Refuse an array policy's memories (what ``method`` returned) that :func:`~agents.policies.take_rows`,
-    :func:`~agents.policies.put_rows`, the masked writes of :class:`DevicePlayers` and a checkpoint cannot hold:
-    ``None``, or a dataclass of ``[n, ...]`` arrays of ``like``'s namespace and device; given the initial memories
-    (``template``), ``None`` where they are and the same fields and shapes otherwise. ``ValueError`` names the
-    policy."""
-    name = f"the {method} of policy {policy.name!r}"
-    compared = template is not _UNCOMPARED
-    if compared and (memory is None) != (template is None):  # the masked writes take rows of both
-        given, made = ("no", "some") if memory is None else ("some", "none")
-        raise ValueError(
-            f"{name} returned {given} memories where initial_states made {made}; valid: memories as initial_states "
-            "makes them"
-        )
-    if memory is None:
-        return
-    if not dataclasses.is_dataclass(memory) or isinstance(memory, type):
-        raise ValueError(
-            f"{name} returned memories of type {type(memory).__name__}; valid: None, or a dataclass of [{n}, ...] "
-            "arrays (a row a nation)"
-        )
-    expected = memory_arrays(template) if compared else None
-    for field in dataclasses.fields(memory):
-        array = getattr(memory, field.name)
-        if not _same_place(array, like):
-            raise ValueError(
-                f"{name} returned memory {field.name!r} as {_kind(array)}; valid: a {_kind(like)}, where its "
-                "observations are (initial_states(n, like=observations) makes them there)"
-            )
-        shape = tuple(array.shape)
-        if expected is not None and field.name in expected:
-            valid = tuple(expected[field.name].shape)
-            if shape != valid:
-                raise ValueError(f"{name} returned memory {field.name!r} of shape {shape}; valid: {valid}, as "
-                                 "initial_states made it")  # fmt: skip
-        elif shape[:1] != (n,):
-            raise ValueError(
-                f"{name} returned memory {field.name!r} of shape {shape}; valid: ({n}, ...), a row a nation"
-            )
-
-
 def _where_rows(xp: Any, flags: Any, new: Any, old: Any) -> Any:
     """Memories (``None`` or a dataclass of ``[K, ...]`` arrays) taking ``new``'s rows where ``flags`` ([K] bool) is
     set and ``old``'s elsewhere."""
@@ -437,13 +266,6 @@ def _where_rows(xp: Any, flags: Any, new: Any, old: Any) -> Any:
         a, b = getattr(new, field.name), getattr(old, field.name)
         fields[field.name] = xp.where(xp.reshape(flags, (-1,) + (1,) * (a.ndim - 1)), a, b)
     return dataclasses.replace(new, **fields)
-
-
-def memory_arrays(memory: Any) -> dict[str, Any] | None:
-    """An array policy's batched memories (``None``, or a dataclass of ``[K, ...]`` arrays) as ``{field: array}``."""
-    if memory is None:
-        return None
-    return {field.name: getattr(memory, field.name) for field in dataclasses.fields(memory)}
 
 
 def _loaded_memories(current: list[Any], state: Sequence[dict[str, Any] | None]) -> list[Any]:

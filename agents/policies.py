@@ -255,6 +255,13 @@ def first_true(flags: Array) -> Array:
     return xp.argmax(flags if xp is np else xp.astype(flags, xp.int8), axis=1)
 
 
+def memory_arrays(memory: Any) -> dict[str, Any] | None:
+    """An array policy's batched memories (``None``, or a dataclass of ``[K, ...]`` arrays) as ``{field: array}``."""
+    if memory is None:
+        return None
+    return {field.name: getattr(memory, field.name) for field in dataclasses.fields(memory)}
+
+
 def take_rows(states: Any, rows: Array) -> Any:
     """The batched memories of the nations ``rows`` (``None`` stays ``None``); ``rows`` an index array of the
     memories' namespace (numpy rows for numpy memories, a tensor for tensors)."""

@@ -79,19 +79,6 @@ class ScriptedPlayers:
         draws = self.rng.random(alive.shape)
         return self.players.act(actions, observations, masks, alive, lambda world, nation: self.rng, draws)
 
-    def rehearse(self, observations: Any, masks: Any, alive: Any) -> None:
-        """On a device, play one turn of the worlds as they start and forget it (the memories back to their start, no
-        draw taken from the stream): a policy that cannot play there (numpy code, memories made off the device)
-        fails now, with a ``ValueError`` naming it, before a trainer writes anything. On the host, nothing."""
-        if not self.on_device:
-            return
-        import torch
-
-        shape, device = tuple(alive.shape), self.device
-        unplayed = torch.zeros(shape, dtype=torch.int64, device=device)
-        self.players.act(unplayed, observations, masks, alive, torch.zeros(shape, dtype=torch.float64, device=device))
-        self.players.reset(torch.ones(shape[0], dtype=torch.bool, device=device))
-
     @property
     def unsaved(self) -> list[str]:
         """The names of the policies whose memories a checkpoint does not hold (not array code: Python objects)."""

@@ -555,9 +555,6 @@ class Trainer:
         self.num_timesteps = 0
         self.iterations = 0
         self.inputs, self.forbidden = self._start()
-        # on a device, a scripted policy that cannot play there fails now, not at the first rollout
-        for scripted in (self.background.scripted, *([self.teachers.shadows] if self.teachers is not None else [])):
-            scripted.rehearse(*self.seen, self.batch.world.alive)
 
     @property
     def agent(self) -> Agent:
@@ -1076,7 +1073,8 @@ def _run(
 
     out = Path(args.out)
     torch.set_num_threads(args.torch_threads)
-    trainer = Trainer(args, config)  # before --out is made: a scripted policy that cannot play leaves nothing there
+    trainer = Trainer(args, config)  # before --out is made: what it refuses (a policy's memories off the device) leaves
+    # nothing there
     out.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {}
     if found is not None:
