@@ -512,6 +512,29 @@ def test_find_latest_skips_corrupt_and_partial_checkpoints(tmp_path: Path) -> No
     assert MaskablePPO.load(good, device="cpu").num_timesteps == 16
 
 
+def test_find_latest_takes_the_newest_readable_checkpoint_over_a_stale_pointer(tmp_path: Path) -> None:
+    """A writer killed between a checkpoint and latest.json leaves the pointer on the one before: a resume must not
+    go back to it (losing a checkpoint interval) while the newer one reads."""
+    from train.checkpoint import save_torch_checkpoint, unreadable_checkpoints
+
+    older = save_torch_checkpoint({"num_timesteps": 10, "w": torch.zeros(3)}, tmp_path, keep=3)
+    newer = save_torch_checkpoint({"num_timesteps": 20, "w": torch.ones(3)}, tmp_path, keep=3)
+    (tmp_path / LATEST).write_text(json.dumps({"checkpoint": older.name, "num_timesteps": 10}))  # stale
+    path, state = find_latest(tmp_path)
+    assert path == newer and state["num_timesteps"] == 20
+    newer.write_bytes(newer.read_bytes()[:-50])  # truncated: passed over (check_checkpoints notes it)
+    assert find_latest(tmp_path)[0] == older
+    assert unreadable_checkpoints(tmp_path, newer_than=10) == [newer]
+    # the pointer breaks a tie: a .zip and a .pt of one step count
+    twin = tmp_path / older.name.replace(".pt", ".zip")
+    with zipfile.ZipFile(twin, "w") as archive:
+        archive.writestr("data", "{}")
+        archive.writestr(STATE_ENTRY, json.dumps({"num_timesteps": 10}))
+    assert find_latest(tmp_path)[0] == older
+    (tmp_path / LATEST).write_text(json.dumps({"checkpoint": twin.name, "num_timesteps": 10}))
+    assert find_latest(tmp_path)[0] == twin
+
+
 def _random_actions(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """[W, N] uniformly random valid actions."""
     w, n, a = masks.shape

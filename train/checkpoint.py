@@ -6,7 +6,8 @@ and the env's generator, and whatever the caller adds), which SB3's ``load`` ign
 adds (the episodes under way) go into ``arrays.npz``, read back by :func:`read_arrays` without unpickling. Every file
 is written to a temporary file in the same directory, fsynced and moved into place with ``os.replace``;
 ``latest.json`` points to the newest checkpoint and is replaced last, so a reader sees the old checkpoint or the new
-one, never half of one::
+one, never half of one (:func:`find_latest` takes the readable checkpoint with the most timesteps, so a pointer
+left stale by a writer killed between the two never sends a resume back to an older one)::
 
     path = save_checkpoint(model, out / "checkpoints", {"doctrine": "power"}, env_rng=batch.random)
     found = find_latest(out / "checkpoints")      # (path, state) of the newest readable checkpoint, or None
@@ -281,22 +282,22 @@ def unreadable_checkpoints(directory: Path, newer_than: int = -1) -> list[Path]:
 def find_latest(directory: Path) -> tuple[Path, dict[str, Any]] | None:
     """The newest readable checkpoint in ``directory`` as (path, train state), or None if there is none.
 
-    Follows ``latest.json`` when it names a readable checkpoint; otherwise (pointer missing or damaged, file
-    corrupt) falls back to the readable ``ckpt_*.zip`` with the most timesteps. Temporary files are ignored.
+    The readable ``ckpt_*`` file with the most timesteps; ``latest.json`` only breaks a tie (a ``.zip`` and a ``.pt``
+    of one step count). A pointer left stale (a writer killed between a checkpoint and its pointer) or damaged never
+    hides a newer readable checkpoint; unreadable ones (truncated, corrupt) are passed over. Temporary files are
+    ignored.
     """
     directory = Path(directory)
     if not directory.is_dir():
         return None
     try:
-        pointer = json.loads((directory / LATEST).read_text())
-        path = directory / Path(str(pointer["checkpoint"])).name
-        state = read_checkpoint(path)
-        if state is not None:
-            return path, state
+        pointed = Path(str(json.loads((directory / LATEST).read_text())["checkpoint"])).name
     except (OSError, ValueError, KeyError, TypeError):
-        pass
+        pointed = None
     candidates = sorted(
-        (p for p in directory.iterdir() if checkpoint_steps(p) is not None), key=checkpoint_steps, reverse=True
+        (p for p in directory.iterdir() if checkpoint_steps(p) is not None),
+        key=lambda p: (checkpoint_steps(p), p.name == pointed),
+        reverse=True,
     )
     for path in candidates:
         state = read_checkpoint(path)
