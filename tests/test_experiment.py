@@ -4,9 +4,11 @@ statistics, and the learned-policy adapter (masks, doctrine indicator, numpy net
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -489,6 +491,49 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
         straight = load_agent(never_stopped / run.relative_to(out) / "model.pt").state_dict()
         for name, weights in straight.items():
             assert torch.equal(resumed[name], weights), (run, name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_a_signal_to_the_whole_process_group_stops_every_worker_with_a_checkpoint(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Ctrl-C in a terminal (or a service manager's SIGTERM) reaches the experiment and its workers at once: each
+    training worker saves one checkpoint and stops (its trainer used to take Ctrl-C as the first signal and the
+    experiment's stop as a second one, which killed it without a checkpoint); a rerun resumes from them."""
+    # one condition x 2 seeds of 10 rollouts, one run a worker, no periodic checkpoint: only the stop writes one. A
+    # rollout takes long enough (32 worlds) that the experiment's own stop reaches a worker still in it.
+    text = TINY.replace("timesteps = 384", "timesteps = 61440").replace("n_worlds = 2", "n_worlds = 32")
+    text = text.replace("checkpoint_every = 192", "checkpoint_every = 0")
+    text = text.replace("batch_size = 64", "batch_size = 1024")
+    path = preset_file(tmp_path, text.replace('name = "tiny"', 'name = "tiny"\nconditions = ["security"]'))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "train.experiment", "--no-progress", "--preset-file", str(path), "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    runs = [out / "runs" / "security" / f"seed{seed}" for seed in (0, 1)]
+    deadline = time.monotonic() + 120
+    try:
+        while not all(list((run / "tb").glob("events.*")) for run in runs):  # both runs in their training loop
+            assert process.poll() is None, "the experiment ended before it could be signalled"
+            assert time.monotonic() < deadline, "the runs did not start training within 120 s"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.killpg(process.pid, signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr[-3000:]
+    for run in runs:
+        assert list((run / "checkpoints").glob("ckpt_*.pt")), (run / "train.log").read_text()[-2000:]
+        assert not list((run / "checkpoints").glob(".*.tmp"))
+        assert not json.loads((run / "metrics.json").read_text())["finished"]
+        assert "saving a checkpoint and stopping" in (run / "train.log").read_text()
+    result = run_experiment(["--preset-file", str(path), "--out", str(out)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    for run in runs:
+        assert "resuming" in (run / "train.log").read_text()
+        assert json.loads((run / "metrics.json").read_text())["finished"]
 
 
 def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_rules(tmp_path: Path) -> None:

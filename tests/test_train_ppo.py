@@ -484,6 +484,44 @@ def test_a_run_resumed_from_a_signal_checkpoint_resumes_again_bit_for_bit_from_i
 # --------------------------------------------------------------------------------------------------
 
 
+def test_the_stop_request_leaves_an_ignored_signal_ignored_and_a_worker_survives_a_repeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An experiment's worker ignores Ctrl-C (its experiment stops it with a checkpoint); a repeated SIGTERM (the
+    group's, then the experiment's) must not kill it before the checkpoint the first one asked for."""
+    from train.ppo import _StopRequest
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _StopRequest() as stop:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == stop._handle
+            monkeypatch.setattr(_StopRequest, "repeat_kills", False)
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)  # a repeat: ignored, where a standalone run's second one kills
+            assert stop.signum == signal.SIGTERM
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == before[signal.SIGTERM]
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+def test_a_second_ctrl_c_still_ends_a_standalone_run_at_once(tmp_path: Path) -> None:
+    code = (
+        "import signal, time\n"
+        "from train.ppo import _StopRequest\n"
+        "with _StopRequest() as stop:\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
+        "    assert stop.signum == signal.SIGINT\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
+        "    time.sleep(5)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == -signal.SIGINT, result.stderr
+
+
 def test_find_latest_skips_corrupt_and_partial_checkpoints(tmp_path: Path) -> None:
     from sb3_contrib import MaskablePPO
 

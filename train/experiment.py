@@ -54,9 +54,12 @@ when its cache key changes: the model, the population, the evaluation settings, 
 ``realism_env``, ``agents`` and the evaluation harness, ``train.experiment_jobs.EVALUATION_SOURCES``). A killed
 experiment resumes where it stopped: unfinished runs continue from their last checkpoint (``train.fast_ppo
 --resume``; at most one ``checkpoint_every`` interval is lost, and a worker whose parent dies saves a checkpoint
-first). Every results file is written atomically (temporary file, fsync, rename). An output folder is locked while
-an invocation runs in it: a second one on the same ``--out`` is refused at once (it would rewrite the first's
-``preset.toml`` and results); each run folder is locked too.
+first). Ctrl-C or SIGTERM, sent to the experiment or to its whole process group (as a terminal or a service manager
+sends it), stops every worker once its run's checkpoint is saved, and the experiment exits with status 130; a second
+Ctrl-C ends the experiment at once, its workers still saving theirs. Every results file is written atomically
+(temporary file, fsync, rename). An output folder is locked while an invocation runs in it: a second one on the
+same ``--out`` is refused at once (it would rewrite the first's ``preset.toml`` and results); each run folder is
+locked too.
 
 Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (multiprocessing's ``spawn``), one a
 core: each starts with one thread per numerical library (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and

@@ -22,7 +22,7 @@ from train.checkpoint import atomic_write_json
 from train.experiment_design import Setting
 from train.experiment_jobs import is_deviation, run_finished
 from train.fast_ppo import Args
-from train.ppo import make_config
+from train.ppo import _StopRequest, make_config
 
 _PARENT: int | None = None
 _STOP = False
@@ -80,13 +80,19 @@ def _worker_init(parent: int, progress: ProgressSlots | None = None) -> None:
     """Worker processes stop with the experiment. SIGUSR1 means "stop": the experiment sends it when interrupted,
     and on Linux the kernel sends it when the experiment dies (``PR_SET_PDEATHSIG``). A training run then saves a
     checkpoint and stops (the trainer's SIGTERM handler); an evaluation finishes its current setting (or, orphaned,
-    exits); no further task starts; an orphaned worker exits."""
+    exits); no further task starts; an orphaned worker exits. Ctrl-C (SIGINT to the process group) is ignored here:
+    the experiment takes it and sends SIGUSR1; a SIGTERM to the group stops a training run as SIGUSR1 does, once
+    (a repeated signal never ends a worker before its run's checkpoint is written)."""
     global _PARENT, _PROGRESS
     _PARENT = parent  # from the parent: if it died while this worker started, getppid() already differs
     _PROGRESS = progress
     signal.signal(signal.SIGUSR1, _on_stop)
     signal.signal(signal.SIGTERM, _exit_now)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the experiment, which stops its workers
+    # Ctrl-C reaches the whole process group: the experiment stops its workers (SIGUSR1), and the trainer leaves an
+    # ignored signal ignored. A SIGTERM to the group reaches the trainer, then the experiment's SIGUSR1 raises it again,
+    # and the pool terminates the other workers when one exits: a repeat never cuts the first one's checkpoint short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _StopRequest.repeat_kills = False
     try:
         import ctypes
 

@@ -48,7 +48,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -414,7 +414,15 @@ def report(metrics: dict[str, Any]) -> str:
 
 
 class _StopRequest:
-    """Turns SIGTERM and SIGINT into a request to stop after the current step; a second signal kills at once."""
+    """Turns SIGTERM and SIGINT into a request to stop after the current step; a second signal kills at once (a
+    user's second Ctrl-C), unless :attr:`repeat_kills` is False. A signal the process ignores stays ignored: an
+    experiment's worker ignores Ctrl-C, which its experiment handles by asking each worker to stop
+    (:mod:`train.experiment_workers`)."""
+
+    #: Whether a second signal kills at once. An experiment's workers set it False: their signals come from the
+    #: experiment, the process group and the process pool (which terminates the others when one worker dies), and a
+    #: repeat of them must not cut short the checkpoint the first one asked for.
+    repeat_kills: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -422,11 +430,14 @@ class _StopRequest:
 
     def __enter__(self) -> _StopRequest:
         for signum in (signal.SIGTERM, signal.SIGINT):
-            self._previous[signum] = signal.signal(signum, self._handle)
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is not None:
+            if not self.repeat_kills:
+                return
             signal.signal(signum, signal.SIG_DFL)
             signal.raise_signal(signum)
         self.signum = signum
