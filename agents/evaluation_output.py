@@ -12,7 +12,7 @@ from typing import Any
 
 from agents import stats
 from agents.evaluation_report import group_metrics
-from realism_env import atomic_write_bytes, jsonable
+from realism_env import atomic_write_bytes, file_in_the_way, jsonable
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
@@ -121,6 +121,11 @@ def check_out_path(option: str, path: str | os.PathLike[str]) -> None:
     if Path(path).is_dir():
         raise ValueError(f"{option} {str(path)!r} is a folder; valid: a file path in it, e.g. {Path(path) / 'out'}")
     folder = Path(path).resolve().parent
+    blocked = file_in_the_way(folder)
+    if blocked is not None:  # not a missing folder: one the path goes through is a file
+        raise ValueError(
+            f"{option} {str(path)!r}: {str(Path(path).parent)!r} {blocked}; valid: a file path in a folder"
+        )
     if not folder.is_dir():
         raise ValueError(f"{option} {str(path)!r}: folder {str(Path(path).parent)!r} does not exist")
     try:  # a folder this process cannot write in (no permission, read-only): said now, not after the work

@@ -51,7 +51,7 @@ from realism_env.episode_log import (
     write_episode,
 )
 from realism_env.events import EVENT_KINDS, Events
-from realism_env.files import atomic_write_bytes
+from realism_env.files import atomic_write_bytes, file_in_the_way, folder_problem
 from realism_env.geometry import MapGeometry, map_geometry, nation_anchors
 from realism_env.metrics import (
     METRICS,
@@ -79,6 +79,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "atomic_write_bytes",
+    "file_in_the_way",
+    "folder_problem",
     "EpisodeLogError",
     "checked_action",
     "dumps_episode",

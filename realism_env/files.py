@@ -29,6 +29,36 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     _fsync_folder(path.parent)
 
 
+def file_in_the_way(path: str | os.PathLike[str]) -> str | None:
+    """Why no folder can be at ``path``, as the words that follow the path in a message: ``"is a file"``, or ``"lies
+    under the file F"`` where a folder above it is a file; None where nothing is in the way."""
+    path = Path(path)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or existing.is_dir():
+        return None
+    return "is a file" if existing == path else f"lies under the file {existing}"
+
+
+def folder_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be a folder this process writes in (an output folder, new or not), as the words that
+    follow the path in a message: a file in the way (:func:`file_in_the_way`), or the nearest folder that exists
+    (``path`` itself, or the one it would be made in) taking no new file (no permission, a read-only disk); None where
+    nothing is wrong. Said before any work, rather than as a traceback once it has been done."""
+    blocked = file_in_the_way(path)
+    if blocked is not None:
+        return blocked
+    path = Path(path)
+    existing = next((p for p in (path, *path.parents) if p.is_dir()), None)
+    if existing is None:
+        return None
+    try:
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        where = "" if existing == path else f" ({existing}, where it would be made)"
+        return f"cannot be written{where}: {error.strerror or error}"
+    return None
+
+
 def _umask() -> int:
     """The process's umask (read by setting it, then restoring it at once)."""
     mask = os.umask(0o022)

@@ -739,3 +739,53 @@ def test_a_preset_file_that_is_not_text_or_has_huge_seeds_is_refused(tmp_path):
     path.write_text("[experiment]\nseeds = [9223372036854775807]\n")
     with pytest.raises(PresetError, match=r"seeds = \[9223372036854775807\] is invalid; valid: distinct integers from"):
         resolve(load_preset(path=path))
+
+
+def test_an_output_folder_that_is_or_lies_under_a_file_is_refused_by_name_before_the_work(capsys, tmp_path):
+    """train.experiment used to end in FileExistsError / NotADirectoryError tracebacks, and train.evaluate said the
+    folder of ``afile/x.json`` did not exist though it is a file."""
+    from agents.evaluation_output import check_out_path
+    from train import experiment, fast_ppo
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    preset = tmp_path / "tiny.toml"
+    preset.write_text('base = "quick"\n[train]\ntimesteps = 384\n')
+    for out, says in ((afile, "is a file"), (afile / "x", f"lies under the file {afile}")):
+        argv = ["--preset-file", str(preset), "--out", str(out), "--no-progress"]
+        _refused(capsys, experiment.main, argv, f"--out {out} {says}; valid: a folder")
+        _refused(capsys, fast_ppo.main, ["--out", str(out), "--timesteps", "1"], f"--out {out} {says}; valid: a folder")
+    with pytest.raises(ValueError, match=f"'{afile}' is a file; valid: a file path in a folder"):
+        check_out_path("--out", afile / "x.json")
+    with pytest.raises(ValueError, match=f"lies under the file {afile}"):
+        check_out_path("--out", afile / "x" / "y.json")
+    assert afile.read_text() == "x"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs a folder no one can create files in (/proc)")
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_work(capsys):
+    """A read-only --out ended in a PermissionError traceback after the trainer had set up (or at the experiment's
+    lock); /proc takes no new file even for root, who may write in any folder whatever its mode."""
+    from train import experiment, fast_ppo, ppo
+
+    out = "/proc/no_such_folder/run"
+    says = "cannot be written (/proc, where it would be made)"
+    _refused(capsys, experiment.main, ["--out", out, "--no-progress"], f"--out {out} {says}")
+    for main in (fast_ppo.main, ppo.main):
+        _refused(capsys, main, ["--out", out, "--timesteps", "1"], f"--out {out} {says}", "valid: a folder")
+
+
+def test_an_os_error_while_training_is_a_message_naming_the_path(capsys, tmp_path, monkeypatch):
+    """What the up-front check cannot foresee (a disk that fills, a folder made read-only meanwhile) ends as a line
+    naming the file and the reason, not a traceback."""
+    from train import fast_ppo, ppo
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "run" / "config.json"))
+
+    for module in (fast_ppo, ppo):
+        monkeypatch.setattr(module, "train", refuse)
+        message = _refused(capsys, module.main, ["--out", str(tmp_path / "run"), "--timesteps", "1"])
+        path = tmp_path / "run" / "config.json"
+        valid = "valid: an --out folder you can write in, on a disk with room"
+        assert message == f"error: {path}: Permission denied; {valid}"

@@ -144,6 +144,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from realism_env.files import folder_problem
 from train.checkpoint import atomic_write_bytes, atomic_write_json, library_versions, read_json
 from train.experiment_design import Design
 from train.experiment_jobs import check_runs
@@ -160,7 +161,7 @@ from train.experiment_presets import (
 from train.experiment_results import finish
 from train.experiment_scheduler import execute
 from train.experiment_workers import folder_lock
-from train.ppo import check_device
+from train.ppo import check_device, os_error_exit
 
 #: The lock file an invocation holds in its output folder while it runs (a second one on the folder is refused).
 OUT_LOCK = ".experiment.lock"
@@ -252,18 +253,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PresetError as error:
         parser.error(str(error))
     out = Path(cli.out)
+    problem = folder_problem(out)
+    if problem is not None:
+        parser.error(f"--out {out} {problem}; valid: a folder (new, or holding an experiment) that you can write in")
     try:
         check_runs(design, design.runs(out))
     except PresetError as error:
         parser.error(str(error))
-    out.mkdir(parents=True, exist_ok=True)
-    with folder_lock(out, OUT_LOCK, wait=False) as held:
-        if not held:
-            parser.error(
-                f"another train.experiment is running on {out} (its preset.toml, results and report are its own "
-                "until it ends); valid: wait for it to finish, or another --out"
-            )
-        return _run(design, out, cli, argv)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with folder_lock(out, OUT_LOCK, wait=False) as held:
+            if not held:
+                parser.error(
+                    f"another train.experiment is running on {out} (its preset.toml, results and report are its own "
+                    "until it ends); valid: wait for it to finish, or another --out"
+                )
+            return _run(design, out, cli, argv)
+    except OSError as error:
+        raise os_error_exit(error, "an --out folder you can write in, on a disk with room") from None
 
 
 def _run(design: Design, out: Path, cli: argparse.Namespace, argv: Sequence[str] | None) -> int:

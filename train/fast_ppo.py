@@ -103,6 +103,7 @@ from train.masked_categorical import MASKED_LOGIT, log_prob_and_entropy, mask_lo
 from train.population import MemberNetworks
 from train.ppo import (
     RUN_RECORD,
+    WRITABLE_OUT,
     PPOArgs,
     _arg,
     _StopRequest,
@@ -112,6 +113,7 @@ from train.ppo import (
     make_config,
     net_arch,
     option_defaults,
+    os_error_exit,
     parse_run_args,
     run_record,
     score_command,
@@ -1271,6 +1273,8 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:
+        raise os_error_exit(error, WRITABLE_OUT) from None
 
 
 if __name__ == "__main__":

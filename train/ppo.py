@@ -56,6 +56,7 @@ import realism_env
 from agents.plugins import add_import_option, doctrines_differ, import_plugins, own_name_hint, source_digests
 from agents.policies import without_counterpart
 from realism_env import SCENARIOS, EnvConfig
+from realism_env.files import folder_problem
 from realism_env.overrides import parse_overrides
 from train.checkpoint import (
     atomic_write_bytes,
@@ -456,10 +457,7 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
     or None (start afresh). Exits with a message if it is (or lies under) a file, holds a different run, or holds a
     run and no ``--resume``."""
     out = Path(args.out)
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        where = "is a file" if existing == out else f"lies under the file {existing}"
-        raise SystemExit(f"error: --out {out} {where}; valid: a folder (new, or holding a run)")
+    check_out_dir(out)
     saved = read_json(out / "config.json")
     previous = read_json(out / "metrics.json")
     found = find_latest(out / "checkpoints")
@@ -506,6 +504,25 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
     if args.resume and found is None:
         print(f"no checkpoint in {out / 'checkpoints'}: starting afresh", file=sys.stderr)
     return found if args.resume else None
+
+
+def check_out_dir(out: Path) -> None:
+    """Exit with a message where ``--out`` cannot be a run folder this process writes in: it is (or lies under) a
+    file, or it (or the folder it would be made in) takes no new file; said before any work."""
+    problem = folder_problem(out)
+    if problem is not None:
+        raise SystemExit(f"error: --out {out} {problem}; valid: a folder (new, or holding a run) that you can write in")
+
+
+def os_error_exit(error: OSError, valid: str) -> SystemExit:
+    """A command line's exit for ``error`` (a file or folder it could not read or write, a full disk): ``error:
+    <path>: <reason>; valid: <valid>``, in place of a traceback."""
+    where = f"{error.filename}: " if error.filename is not None else ""
+    return SystemExit(f"error: {where}{error.strerror or error}; valid: {valid}")
+
+
+#: What a trainer's OSError exit says is valid.
+WRITABLE_OUT = "an --out folder you can write in, on a disk with room"
 
 
 #: The key of a checkpoint's train state that holds its run's record (:func:`run_record`), checked on a resume.
@@ -719,7 +736,10 @@ def score_command(runs: Sequence[Path], doctrine: str | None, imports: Sequence[
 
 def main(argv: list[str] | None = None) -> int:
     args, config = parse_args(argv)
-    return train(args, config)
+    try:
+        return train(args, config)
+    except OSError as error:
+        raise os_error_exit(error, WRITABLE_OUT) from None
 
 
 if __name__ == "__main__":
