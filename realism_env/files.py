@@ -10,10 +10,11 @@ from pathlib import Path
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder (created if missing), flushed to
-    disk, then ``os.replace``; an existing file is replaced whole or left untouched."""
+    disk, then ``os.replace``; an existing file is replaced whole or left untouched. The temporary file is
+    ``.<name>.<pid>.<random>.tmp``: :func:`temp_writer` reads the process that writes it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -27,6 +28,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         Path(temp).unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
+
+
+def temp_writer(temp: str | os.PathLike[str]) -> int | None:
+    """The id of the process that wrote the temporary file ``temp`` of :func:`atomic_write_bytes`, or None for a
+    name without one (written before names held it)."""
+    parts = Path(temp).name.split(".")
+    return int(parts[-3]) if len(parts) >= 5 and parts[-1] == "tmp" and parts[-3].isdigit() else None
 
 
 def file_in_the_way(path: str | os.PathLike[str]) -> str | None:

@@ -1144,3 +1144,42 @@ def test_the_compile_flags_choose_the_worlds_compile_mode():
     assert _trainer(backend="torch").batch.compile_mode is None
     assert _trainer(backend="torch", compile_worlds=True).batch.compile_mode == "default"
     assert _trainer(backend="torch", cuda_graphs=True).batch.compile_mode == "reduce-overhead"
+
+
+def test_a_second_trainer_on_a_run_folder_in_use_is_refused_at_once_and_writes_nothing(tmp_path, capsys):
+    """Two trainers on one --out both "finished" a run of mixed files (one's config.json, the other's model), or one
+    deleted the other's checkpoint mid-write; the second now finds the folder's lock held (as train.experiment's
+    workers hold it while they train a run) and stops before writing anything."""
+    from train import ppo
+    from train.checkpoint import folder_lock
+
+    out = tmp_path / "run"
+    for main in (fast_ppo.main, ppo.main):
+        with folder_lock(out, wait=False) as held:  # as the running trainer holds it
+            assert held
+            with pytest.raises(SystemExit, match=f"another run is writing {out} .*valid: wait for it to finish, or "):
+                main(["--timesteps", str(ROLLOUT), "--out", str(out), *SMALL])
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    assert run(out, timesteps=ROLLOUT) == 0  # released when its holder ends
+
+
+def test_a_checkpoint_save_leaves_another_writers_temporary_file_alone(tmp_path):
+    """Deleting every .*.tmp deleted a file another writer was writing (its os.replace then failed): only those of a
+    writer that is gone (killed mid-write) or of this process go, and any older than STALE_TEMP_S."""
+    from train.checkpoint import STALE_TEMP_S, save_torch_checkpoint
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    temps = {
+        f".ckpt_000000000020.pt.{os.getppid()}.abc123.tmp": True,  # a live writer's: kept
+        ".ckpt_000000000020.pt.abc123.tmp": True,  # no writer named, young: kept
+        f".latest.json.{dead}.def456.tmp": False,  # a killed writer's
+        f".latest.json.{os.getpid()}.ghi789.tmp": False,  # this process's own
+        ".latest.json.jkl012.tmp": False,  # no writer named, old
+    }
+    for name in temps:
+        (tmp_path / name).write_bytes(b"half")
+    old = time.time() - STALE_TEMP_S - 60
+    os.utime(tmp_path / ".latest.json.jkl012.tmp", (old, old))
+    save_torch_checkpoint({"num_timesteps": 10, "w": torch.zeros(2)}, tmp_path)
+    assert {name: (tmp_path / name).exists() for name in temps} == temps

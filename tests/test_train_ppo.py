@@ -353,7 +353,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     truncated = checkpoints / f"ckpt_{saved + ROLLOUT:012d}.zip"
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     (checkpoints / LATEST).write_text(json.dumps({"checkpoint": truncated.name, "num_timesteps": saved + ROLLOUT}))
-    (checkpoints / f".ckpt_{saved + ROLLOUT:012d}.zip.x1y2.tmp").write_bytes(b"partial")
+    (checkpoints / f".ckpt_{saved + ROLLOUT:012d}.zip.{process.pid}.x1y2.tmp").write_bytes(b"partial")
 
     target = saved + 2 * ROLLOUT
     result = run([*common, "--timesteps", str(target), "--resume"])

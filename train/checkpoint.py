@@ -21,12 +21,16 @@ or ``TorchRandom``), or a plain ``numpy.random.Generator`` or ``torch.Generator`
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
+import os
 import random
 import re
 import sys
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +38,16 @@ import numpy as np
 import torch
 
 from realism_env import atomic_write_bytes, jsonable
+from realism_env.files import temp_writer
 
 STATE_ENTRY = "train_state.json"
 ARRAYS_ENTRY = "arrays.npz"
 LATEST = "latest.json"
+#: The lock file in a run folder (:func:`folder_lock`).
+RUN_LOCK = ".lock"
+#: A checkpoint's save deletes the temporary files of writers that are gone (killed mid-write) or of its own
+#: process, and any older than this (seconds); a younger one of another live process may be mid-write.
+STALE_TEMP_S = 600.0
 _NAME = re.compile(r"^ckpt_(\d+)\.(zip|pt)$")
 
 
@@ -164,7 +174,8 @@ def save_checkpoint(
     """Save ``model`` (SB3, optimiser included), its step count, the RNG states and ``extra`` as one checkpoint.
 
     Writes ``ckpt_<num_timesteps>.zip`` atomically, then ``latest.json``, then deletes all but the newest ``keep``
-    checkpoints and any temporary file left by a killed writer. Returns the checkpoint's path. The numpy arrays in
+    checkpoints and any temporary file a killed writer left (:data:`STALE_TEMP_S`; not one another live writer may
+    be writing). Returns the checkpoint's path. The numpy arrays in
     ``extra`` (at any depth) go into an ``arrays.npz`` entry, read back without unpickling by :func:`read_arrays`;
     the rest into ``train_state.json``.
     """
@@ -209,8 +220,49 @@ def _prune(directory: Path, keep: int, current: Path) -> None:
     for old in checkpoints[:-keep]:
         if old != current:
             old.unlink(missing_ok=True)
-    for tmp in directory.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+    now = time.time()
+    for tmp in directory.glob(".*.tmp"):  # a killed writer's; not one another writer may be writing now
+        with contextlib.suppress(OSError):
+            if not _writing(temp_writer(tmp)) or now - tmp.stat().st_mtime > STALE_TEMP_S:
+                tmp.unlink()
+
+
+def _writing(pid: int | None) -> bool:
+    """Whether the process ``pid`` (a temporary file's writer) may still be writing: another live process on this
+    machine, or one that cannot be told (None); not this process (its own writes are done) nor a dead one."""
+    if pid is None:
+        return True
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, another user's
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def folder_lock(directory: Path, name: str = RUN_LOCK, wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock on a folder (released when the process dies, however it dies): yields True once held; with
+    ``wait=False``, False at once where another process holds it. ``flock`` locks an open file, not a process: a
+    process that opens the file again while it holds the lock does not get it a second time. A run folder's lock
+    (:data:`RUN_LOCK`) is held by whoever trains a run in it (``train.ppo`` and ``train.fast_ppo``'s command lines,
+    ``train.experiment``'s workers)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / name, "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            yield True
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def read_checkpoint(path: Path) -> dict[str, Any] | None:

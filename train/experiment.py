@@ -59,7 +59,8 @@ sends it), stops every worker once its run's checkpoint is saved, and the experi
 Ctrl-C ends the experiment at once, its workers still saving theirs. Every results file is written atomically
 (temporary file, fsync, rename). An output folder is locked while an invocation runs in it: a second one on the
 same ``--out`` is refused at once (it would rewrite the first's ``preset.toml`` and results); each run folder is
-locked too.
+locked too, with the lock ``train.fast_ppo`` and ``train.ppo`` take (one of them on a run folder a worker trains in
+is refused).
 
 Workers: with ``workers`` above 1, runs and evaluations run in fresh processes (multiprocessing's ``spawn``), one a
 core: each starts with one thread per numerical library (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and

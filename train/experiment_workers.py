@@ -12,13 +12,13 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from pathlib import Path
 from typing import Any
 
 from realism_env import EnvConfig
-from train.checkpoint import atomic_write_json
+from train.checkpoint import atomic_write_json, folder_lock
 from train.experiment_design import Setting
 from train.experiment_jobs import is_deviation, run_finished
 from train.fast_ppo import Args
@@ -126,25 +126,6 @@ def _check_stop() -> None:
         os._exit(1)
     if _STOP:
         raise Interrupted("the experiment was interrupted")
-
-
-@contextlib.contextmanager
-def folder_lock(directory: Path, name: str = ".lock", wait: bool = True) -> Iterator[bool]:
-    """An exclusive lock on a folder (released when the process dies, however it dies): yields True once held; with
-    ``wait=False``, False at once where another process holds it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / name, "w") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
-            yield True
-            return
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
 
 
 def _import_plugins(names: Sequence[str]) -> None:

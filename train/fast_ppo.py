@@ -115,6 +115,7 @@ from train.ppo import (
     option_defaults,
     os_error_exit,
     parse_run_args,
+    run_lock,
     run_record,
     score_command,
     stopped,
@@ -1269,7 +1270,8 @@ def _model_bytes(weights: dict[str, torch.Tensor], trainer: Trainer) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     args, config = parse_args(argv)
     try:
-        return train(args, config)
+        with run_lock(Path(args.out)):
+            return train(args, config)
     except NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -39,13 +39,14 @@ and exits with 128 + the signal number.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import shlex
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,9 +60,11 @@ from realism_env import SCENARIOS, EnvConfig
 from realism_env.files import folder_problem
 from realism_env.overrides import parse_overrides
 from train.checkpoint import (
+    RUN_LOCK,
     atomic_write_bytes,
     atomic_write_json,
     find_latest,
+    folder_lock,
     library_versions,
     read_arrays,
     read_json,
@@ -514,6 +517,39 @@ def check_out_dir(out: Path) -> None:
         raise SystemExit(f"error: --out {out} {problem}; valid: a folder (new, or holding a run) that you can write in")
 
 
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """While it lasts, this process holds the lock of the run folder ``out`` (:func:`train.checkpoint.folder_lock`,
+    the one train.experiment's workers hold while they train a run): a second trainer on the same ``--out`` exits at
+    once with a message, where it would have mixed its files with the first's (one's config.json beside the other's
+    model) or deleted its checkpoint mid-write. Taken by the command lines, not by :func:`train`, which a worker calls
+    while it holds the lock (a second ``flock`` of one file in one process would refuse itself)."""
+    check_out_dir(out)  # before the lock makes the folder
+    made = None  # the outermost folder the lock makes
+    for folder in (out, *out.parents):
+        if folder.exists():
+            break
+        made = folder
+    try:
+        with folder_lock(out, wait=False) as held:
+            if not held:
+                raise SystemExit(
+                    f"error: another run is writing {out} (it holds {out / RUN_LOCK}); valid: wait for it to finish, "
+                    "or another --out"
+                )
+            yield
+    except BaseException:
+        if made is not None:  # refused before it wrote anything: the folders made for the lock go too
+            with contextlib.suppress(OSError):
+                if [path.name for path in out.iterdir()] == [RUN_LOCK]:
+                    (out / RUN_LOCK).unlink()
+                    for folder in (out, *out.parents):
+                        folder.rmdir()
+                        if folder == made:
+                            break
+        raise
+
+
 def os_error_exit(error: OSError, valid: str) -> SystemExit:
     """A command line's exit for ``error`` (a file or folder it could not read or write, a full disk): ``error:
     <path>: <reason>; valid: <valid>``, in place of a traceback."""
@@ -737,7 +773,8 @@ def score_command(runs: Sequence[Path], doctrine: str | None, imports: Sequence[
 def main(argv: list[str] | None = None) -> int:
     args, config = parse_args(argv)
     try:
-        return train(args, config)
+        with run_lock(Path(args.out)):
+            return train(args, config)
     except OSError as error:
         raise os_error_exit(error, WRITABLE_OUT) from None
 
