@@ -322,7 +322,8 @@ def test_a_run_another_invocation_finished_meanwhile_is_not_counted_as_trained(
     def finish(args: Any, config: Any, on_rollout: Any = None) -> int:
         out = Path(args.out)
         (out / "metrics.json").write_text(json.dumps({"finished": True, "num_timesteps": args.timesteps}))
-        (out / "model.pt").write_bytes(b"weights")
+        (out / "config.json").write_text("{}")
+        torch.save({"agent": {}}, out / "model.pt")  # a model that reads (a finished run's is checked)
         return 0
 
     monkeypatch.setattr(train.fast_ppo, "train", finish)
@@ -371,6 +372,50 @@ def test_an_interrupt_while_the_report_is_written_is_recorded_as_one(
     assert "interrupted: rerun `python -m train.experiment" in capsys.readouterr().err
     entries = json.loads((out / "timing.json").read_text())["invocations"]
     assert [entry["status"] for entry in entries] == ["interrupted"]
+
+
+def test_an_unexpected_error_is_recorded_as_a_failure_in_timing_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FileNotFoundError (a finished run's model.pt gone) left the invocation "running" in timing.json for ever."""
+    from train import experiment
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise ValueError("not a RuntimeError")
+
+    monkeypatch.setattr(experiment, "execute", missing)
+    out = tmp_path / "out"
+    argv = ["--preset-file", str(preset_file(tmp_path, TINY)), "--out", str(out), "--no-progress"]
+    with pytest.raises(ValueError, match="not a RuntimeError"):
+        experiment.main(argv)
+    entries = json.loads((out / "timing.json").read_text())["invocations"]
+    assert [entry["status"] for entry in entries] == ["failed"]
+
+
+@pytest.mark.slow
+def test_a_finished_runs_lost_or_truncated_model_is_written_again_by_a_rerun(tmp_path: Path) -> None:
+    """A finished run's model.pt deleted (or truncated, or its config.json) crashed every rerun (FileNotFoundError
+    from the evaluation's model digest) or was evaluated unreadable: the rerun now resumes such a run from its last
+    checkpoint, which writes the same model again (its evaluations stay cached)."""
+    text = TINY.replace('name = "tiny"', 'name = "tiny"\nconditions = ["security"]')
+    text = text.replace("workers = 2", "workers = 1")
+    path = preset_file(tmp_path, text)
+    out = tmp_path / "out"
+    assert run_experiment(["--preset-file", str(path), "--out", str(out)]).returncode == 0
+    runs = [out / "runs" / "security" / f"seed{seed}" for seed in (0, 1)]
+    models = {run: (run / "model.pt").read_bytes() for run in runs}
+    (runs[0] / "model.pt").unlink()
+    (runs[1] / "model.pt").write_bytes(models[runs[1]][:100])
+    (runs[1] / "config.json").write_text("{")
+    again = run_experiment(["--preset-file", str(path), "--out", str(out)])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "2 runs trained (0 already finished), 0 evaluation jobs run" in again.stdout
+    for run in runs:
+        assert (run / "model.pt").read_bytes() == models[run]
+        assert json.loads((run / "config.json").read_text())["args"]["doctrine"] == "security"
+        assert "written again from ckpt_" in (run / "train.log").read_text()
+    statuses = [i["status"] for i in json.loads((out / "timing.json").read_text())["invocations"]]
+    assert statuses == ["finished", "finished"]
 
 
 def test_two_invocations_on_one_folder_keep_each_others_timing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -1183,3 +1184,36 @@ def test_a_checkpoint_save_leaves_another_writers_temporary_file_alone(tmp_path)
     os.utime(tmp_path / ".latest.json.jkl012.tmp", (old, old))
     save_torch_checkpoint({"num_timesteps": 10, "w": torch.zeros(2)}, tmp_path)
     assert {name: (tmp_path / name).exists() for name in temps} == temps
+
+
+def test_a_finished_run_whose_model_or_config_is_gone_or_truncated_is_written_again_from_its_checkpoint(
+    tmp_path, capsys
+):
+    """Rerunning such a run said "nothing to do, the run is finished" (with or without --resume) and the experiment
+    evaluated a model that was not there: now it is not finished, and --resume writes its files again from its last
+    checkpoint, at the run's end, without training a step."""
+    from train.experiment_jobs import run_finished
+
+    assert run(tmp_path, timesteps=2 * ROLLOUT) == 0
+    model, config = (tmp_path / "model.pt").read_bytes(), json.loads((tmp_path / "config.json").read_text())
+    assert run_finished(tmp_path, 2 * ROLLOUT)
+    damages = {
+        "model.pt": lambda: (tmp_path / "model.pt").unlink(),
+        "model.pt ": lambda: (tmp_path / "model.pt").write_bytes(model[: len(model) // 2]),
+        "config.json": lambda: (tmp_path / "config.json").write_text('{"args": {'),
+    }
+    for name, damage in damages.items():
+        damage()
+        assert not run_finished(tmp_path, 2 * ROLLOUT)
+        message = f"is finished, but {tmp_path / name.strip()} is missing or unreadable; valid: --resume to write it"
+        with pytest.raises(SystemExit, match=re.escape(message)):
+            run(tmp_path, timesteps=2 * ROLLOUT)
+        capsys.readouterr()
+        assert run(tmp_path, "--resume", timesteps=2 * ROLLOUT) == 0
+        assert "written again from ckpt_" in capsys.readouterr().err
+        assert (tmp_path / "model.pt").read_bytes() == model
+        written = json.loads((tmp_path / "config.json").read_text())
+        assert written["env_config"] == config["env_config"] and written["args"]["seed"] == config["args"]["seed"]
+        metrics = json.loads((tmp_path / "metrics.json").read_text())
+        assert metrics["finished"] and metrics["num_timesteps"] == metrics["start_timesteps"] == 2 * ROLLOUT
+        assert run_finished(tmp_path, 2 * ROLLOUT)

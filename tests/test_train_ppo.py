@@ -815,3 +815,24 @@ def test_a_choice_option_that_reads_other_values_still_refuses_the_rest(capsys: 
     with pytest.raises(SystemExit):
         parser.parse_args(["--x", "zzz"])
     assert "invalid choice: 'zzz'; valid: a, b" in capsys.readouterr().err
+
+
+def test_a_finished_run_whose_model_zip_is_truncated_is_written_again_on_resume(tmp_path: Path, capsys) -> None:
+    """It said "nothing to do, the run is finished" over a model train.evaluate cannot read; a resume from the last
+    checkpoint (at the run's end: SB3 learns no step) writes the same model again."""
+    out = tmp_path / "run"
+    argv = ["--timesteps", str(ROLLOUT), "--out", str(out), *TINY]
+    assert main(argv) == 0
+    model = out / "model.zip"
+    with zipfile.ZipFile(model) as archive:
+        policy = archive.read("policy.pth")
+    model.write_bytes(model.read_bytes()[:1000])
+    with pytest.raises(SystemExit, match=f"is finished, but {model} is missing or unreadable; valid: --resume"):
+        main(argv)
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 0
+    assert f"written again from ckpt_{ROLLOUT:012d}.zip" in capsys.readouterr().err
+    with zipfile.ZipFile(model) as archive:
+        assert archive.read("policy.pth") == policy
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["finished"] and metrics["num_timesteps"] == ROLLOUT

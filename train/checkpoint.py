@@ -285,6 +285,24 @@ def read_checkpoint(path: Path) -> dict[str, Any] | None:
     return state if isinstance(state, dict) and isinstance(state.get("num_timesteps"), int) else None
 
 
+def readable_model(path: Path) -> bool:
+    """Whether the final model of a run at ``path`` reads whole: ``train.fast_ppo``'s ``model.pt`` (loaded with
+    ``weights_only=True``, holding the network's weights) or ``train.ppo``'s ``model.zip`` (an SB3 archive whose
+    entries all pass their CRC check). A missing, empty or truncated one does not."""
+    path = Path(path)
+    if path.suffix == ".pt":
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - any unreadable file (missing, truncated, corrupt, not ours) is not one
+            return False
+        return isinstance(state, dict) and "agent" in state
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {"data", "policy.pth"} <= set(archive.namelist()) and archive.testzip() is None
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
+
+
 def read_arrays(path: Path, state: dict[str, Any]) -> dict[str, Any]:
     """``state`` (what :func:`read_checkpoint` read of the ``.zip`` checkpoint at ``path``) with the numpy arrays
     :func:`save_checkpoint` put in its ``arrays.npz`` entry back in their places (read with ``allow_pickle=False``)."""

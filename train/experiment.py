@@ -324,6 +324,9 @@ def _run(design: Design, out: Path, cli: argparse.Namespace, argv: Sequence[str]
         record("failed")
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except BaseException:  # whatever else ends it: timing.json says so, not "running"
+        record("failed")
+        raise
     total = time.time() - started
     print(
         f"{counts['trained']} runs trained ({counts['skipped_runs']} already finished), {counts['evaluated']} "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.policies import without_counterpart
-from train.checkpoint import read_json
+from train.checkpoint import read_json, readable_model
 from train.experiment_design import Condition, Design, Setting
 from train.experiment_presets import PresetError
 from train.ppo import make_config
@@ -59,14 +59,17 @@ def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> N
 
 
 def run_finished(run_dir: Path, timesteps: int, with_model: bool = True) -> bool:
-    """Whether ``run_dir`` holds a finished run of at least ``timesteps`` (with its model, unless ``with_model`` is
-    False: a population's folder, whose members' models are in their own folders)."""
+    """Whether ``run_dir`` holds a finished run of at least ``timesteps``, its config.json readable and its model too
+    (unless ``with_model`` is False: a population's folder, whose members' models are in their own folders)."""
     try:
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError):
         return False
     done = bool(metrics.get("finished")) and metrics.get("num_timesteps", 0) >= timesteps
-    return done and (not with_model or (run_dir / MODEL).is_file())
+    # a model or config.json gone or truncated since: the run is trained again from its last checkpoint, which
+    # writes them again (train.ppo.check_run_dir)
+    done = done and read_json(run_dir / "config.json") is not None
+    return done and (not with_model or readable_model(run_dir / MODEL))
 
 
 def _cached(path: Path, key: Mapping[str, Any]) -> bool:

@@ -935,7 +935,7 @@ def train(args: Args, config: EnvConfig, on_rollout: Callable[[int, int], None] 
     first rollout and after each: how far the run has come, for a caller's own progress display (the bar of
     :mod:`train.experiment`, whose runs train in worker processes)."""
     record = run_record(args, config)
-    found = check_run_dir(args, record)
+    found = check_run_dir(args, record, final_outputs(args))
     if isinstance(found, str):
         print(found)
         return 0
@@ -945,6 +945,16 @@ def train(args: Args, config: EnvConfig, on_rollout: Callable[[int, int], None] 
         note_changed_horizon(args, Path(args.out) / "config.json")
     with _StopRequest() as stop:  # from here on, SIGTERM or Ctrl-C stops the run with a checkpoint
         return _run(args, config, record, found, stop, on_rollout)
+
+
+def final_outputs(args: Args) -> list[Path]:
+    """What a finished run wrote besides ``--out/config.json``: its ``model.pt``, or each member's ``model.pt`` and
+    ``config.json`` (in ``--members-dir/seed<k>``) for a population."""
+    if args.population == 1:
+        return [Path(args.out) / "model.pt"]
+    members = Path(args.members_dir or args.out)
+    seeds = range(args.seed, args.seed + args.population)
+    return [members / f"seed{seed}" / name for seed in seeds for name in ("model.pt", "config.json")]
 
 
 def member_record(record: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:

@@ -28,9 +28,10 @@ bit for bit, metrics.json's episode summaries included (a checkpoint written on 
 checkpoints held episodes restarts them from fresh worlds of the run's map bank, and the resumed run's periodic
 checkpoints hold the episodes again; one written before they held the turns recorded for the behaviour metrics leaves
 the episodes under way out of those); without a checkpoint it starts afresh. Re-running a finished run only reports
-it; ``--resume`` with a larger ``--timesteps`` extends it. A resume takes the run's settings; its world is compared
-as the EnvConfig it resolves to, so ``--set`` in another order or spelling (``--max-cycles 20`` for
-``--set max_cycles=20``) is the same run.
+it, where its model and ``config.json`` read whole (one gone or truncated since: ``--resume`` writes them again from
+the last checkpoint, at the run's end, without training a step); ``--resume`` with a larger ``--timesteps`` extends
+it. A resume takes the run's settings; its world is compared as the EnvConfig it resolves to, so ``--set`` in another
+order or spelling (``--max-cycles 20`` for ``--set max_cycles=20``) is the same run.
 A checkpoint holds its run's record, so one copied in from another run is refused by name, as is a run whose
 checkpoints are all unreadable (rather than trained again from step 0 over it). SIGTERM or Ctrl-C saves a checkpoint
 and exits with 128 + the signal number.
@@ -68,6 +69,7 @@ from train.checkpoint import (
     library_versions,
     read_arrays,
     read_json,
+    readable_model,
     restore_rng,
     save_checkpoint,
     unreadable_checkpoints,
@@ -455,11 +457,16 @@ class _StopRequest:
         return self.signum is not None
 
 
-def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, Any]] | str | None:
+def check_run_dir(
+    args: Args, record: dict[str, Any], outputs: Sequence[Path] | None = None
+) -> tuple[Path, dict[str, Any]] | str | None:
     """What ``--out`` holds: the checkpoint to resume from, a report of a finished run (a ``str``: nothing to do),
     or None (start afresh). Exits with a message if it is (or lies under) a file, holds a different run, or holds a
-    run and no ``--resume``."""
+    run and no ``--resume``. A finished run has nothing to do only where its ``config.json`` and its other
+    ``outputs`` (its models and JSON files; default ``--out/model.zip``) read whole; otherwise ``--resume`` goes on
+    from its last checkpoint (at its end: no step trained), which writes them again."""
     out = Path(args.out)
+    outputs = [out / "model.zip"] if outputs is None else list(outputs)
     check_out_dir(out)
     saved = read_json(out / "config.json")
     previous = read_json(out / "metrics.json")
@@ -498,7 +505,25 @@ def check_run_dir(args: Args, record: dict[str, Any]) -> tuple[Path, dict[str, A
                 "valid: the same settings (only --timesteps and run-time options may change), or another --out"
             )
     if previous and previous.get("finished") and previous.get("num_timesteps", 0) >= args.timesteps:
-        return f"{out}: nothing to do, the run is {report(previous)}"
+        damaged = [str(out / "config.json")] if saved is None else []
+        readable = {p: read_json(p) is not None if p.suffix == ".json" else readable_model(p) for p in outputs}
+        damaged += [str(p) for p, ok in readable.items() if not ok]
+        if not damaged:
+            return f"{out}: nothing to do, the run is {report(previous)}"
+        what = f"{' and '.join(damaged)} {'is' if len(damaged) == 1 else 'are'} missing or unreadable"
+        if found is None:
+            raise SystemExit(
+                f"error: the run in {out} is finished, but {what}, and no checkpoint is left to write "
+                f"{'it' if len(damaged) == 1 else 'them'} again from; valid: put back the run's files, or another --out"
+            )
+        if not args.resume:
+            raise SystemExit(
+                f"error: the run in {out} is finished, but {what}; valid: --resume to write "
+                f"{'it' if len(damaged) == 1 else 'them'} again from its last checkpoint ({found[0].name}), or "
+                "another --out"
+            )
+        print(f"note: {what}: written again from {found[0].name}", file=sys.stderr)
+        return found
     if (found is not None or previous is not None) and not args.resume:
         at = found[1]["num_timesteps"] if found else previous.get("num_timesteps")
         raise SystemExit(
