@@ -233,3 +233,44 @@ def test_a_run_is_refused_where_its_scenario_is_no_longer_the_world_it_was_train
     monkeypatch.setitem(realism_env.SCENARIOS, "multipolar", multipolar)
     with pytest.raises(ValueError, match=r"differs from the one .*: map_kind 'islands' here \('continent' then\)"):
         RunInfo.read(power_run)
+
+
+def test_a_run_resumed_past_its_model_and_stopped_is_refused_until_resumed_to_its_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished run resumed toward a larger --timesteps and stopped left metrics.json unfinished at more timesteps
+    beside the model it wrote when it finished, which train.evaluate scored silently as the run."""
+    import signal
+
+    import torch
+
+    from train.fast_ppo import main as train
+    from train.ppo import _StopRequest
+
+    run = tiny_run(tmp_path / "run")  # one rollout: 48 timesteps (8 turns of one world's 6 nations)
+    calls = {"n": 0}
+
+    def stopped_after_two_rollouts(self: _StopRequest) -> bool:  # as SIGTERM stops it
+        calls["n"] += 1
+        if calls["n"] > 2:
+            self.signum = signal.SIGTERM
+        return self.signum is not None
+
+    tiny = ["--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "9", "--no-progress-bar"]
+    with monkeypatch.context() as patched:
+        patched.setattr(_StopRequest, "__call__", stopped_after_two_rollouts)
+        assert train([*tiny, "--out", str(run), "--resume", "--timesteps", "480"]) == 128 + signal.SIGTERM
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as raised:
+        main(["--model", str(run), "--episodes", "1", "--no-progress"])
+    assert raised.value.code == 2
+    message = capsys.readouterr().err
+    expected = f"{run}: its model.pt is of 48 timesteps, but the run has gone on to 144 timesteps of 480 (resumed and"
+    assert expected in message and "valid: --resume it to its end" in message
+    model = torch.load(run / "model.pt", weights_only=True)  # a model.pt written before it held its timesteps
+    torch.save({k: v for k, v in model.items() if k != "num_timesteps"}, run / "model.pt")
+    with pytest.raises(SystemExit):
+        main(["--model", str(run), "--episodes", "1", "--no-progress"])
+    assert "its model.pt is of an earlier step count" in capsys.readouterr().err
+    tiny_run(tmp_path / "run", "--resume", "--timesteps", "480")  # to its end: the model is the run's again
+    assert main(["--model", str(run), "--episodes", "1", "--no-progress", "--background"])["runs"]

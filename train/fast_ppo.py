@@ -1271,9 +1271,11 @@ def _run(
 
 
 def _model_bytes(weights: dict[str, torch.Tensor], trainer: Trainer) -> bytes:
-    """``model.pt``'s bytes: one network's weights and shape (read back with :func:`load_agent`)."""
+    """``model.pt``'s bytes: one network's weights and shape (read back with :func:`load_agent`), and the timesteps
+    it was trained for (:func:`train.learned.check_model_current` compares them with the run's)."""
     buffer = io.BytesIO()
-    torch.save({"agent": weights, "agent_shape": trainer.networks.shape}, buffer)
+    model = {"agent": weights, "agent_shape": trainer.networks.shape, "num_timesteps": trainer.num_timesteps}
+    torch.save(model, buffer)
     return buffer.getvalue()
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,7 @@ class RunInfo:
             raise ValueError(
                 f"{run} is not a finished training run: it needs config.json and a model ({' or '.join(MODEL_FILES)})"
             )
+        check_model_current(run, model_path)
         record = read_json(config_path)
         try:
             args, env_config = record["args"], record["env_config"]
@@ -177,6 +179,44 @@ def scenario_changed(run: Path, record: Mapping[str, Any], imports: Sequence[str
     then = json.loads(json.dumps(EnvConfig().to_dict())) | dict(recorded)  # a field added since: its default then
     values = ", ".join(f"{k} {current[k]!r} here ({then[k]!r} then)" for k in changed)
     return f"the scenario {scenario!r} here differs from the one {run} was trained in: {values}; valid: {valid}"
+
+
+def model_timesteps(model_path: Path) -> int | None:
+    """The timesteps a run's model was trained for: ``model.pt``'s ``num_timesteps`` (``train.fast_ppo`` writes it),
+    or the step count in ``model.zip``'s SB3 data; None where the file does not say (a model.pt written before)."""
+    try:
+        if model_path.suffix == ".pt":
+            import torch
+
+            value = torch.load(model_path, map_location="cpu", weights_only=True).get("num_timesteps")
+        else:
+            with zipfile.ZipFile(model_path) as archive:
+                value = json.loads(archive.read("data")).get("num_timesteps")
+    except Exception:  # noqa: BLE001 - an unreadable model is named where it is loaded
+        return None
+    return value if isinstance(value, int) else None
+
+
+def check_model_current(run: Path, model_path: Path) -> None:
+    """Raise ``ValueError`` where the run has gone on past its model: a finished run resumed toward a larger
+    ``--timesteps`` and stopped before its end leaves its ``metrics.json`` unfinished at more timesteps than the model
+    it wrote when it finished, which is then not the run's policy (its weights are in the checkpoint)."""
+    metrics = read_json(run / "metrics.json") or {}
+    current = metrics.get("num_timesteps")
+    if metrics.get("finished", True) or not isinstance(current, int):
+        return
+    trained = model_timesteps(model_path)
+    if trained is not None and trained >= current:
+        return
+    trainer = "train.fast_ppo" if model_path.suffix == ".pt" else "train.ppo"
+    of = "an earlier step count" if trained is None else f"{trained:,} timesteps"
+    target = metrics.get("target_timesteps")
+    toward = f" of {target:,}" if isinstance(target, int) else ""
+    raise ValueError(
+        f"{run}: its {model_path.name} is of {of}, but the run has gone on to {current:,} timesteps{toward} (resumed "
+        f"and stopped before its end), so the model is out of date; valid: --resume it to its end (python -m "
+        f"{trainer} with the run's options and --resume), which writes its model again"
+    )
 
 
 def _activation(module: Any) -> Any:
