@@ -194,12 +194,12 @@ def own_sources(module: ModuleType) -> list[Path]:
     return sorted(files)
 
 
-def _registered_names() -> set[tuple[str, str]]:
-    """Every ``(kind, name)`` registered now: doctrines, scenarios and policies."""
+def _registered() -> dict[tuple[str, str], object]:
+    """Everything registered now, ``{(kind, name): what}``: doctrines, scenarios and policies."""
     from agents.policies import POLICIES
 
     registries = {"doctrine": realism_env.DOCTRINES, "scenario": realism_env.SCENARIOS, "policy": POLICIES}
-    return {(kind, name) for kind, registry in registries.items() for name in registry}
+    return {(kind, name): value for kind, registry in registries.items() for name, value in registry.items()}
 
 
 #: ``{module name: what importing it registered}``: a module's doctrines, scenarios and policies (with those of the
@@ -211,7 +211,7 @@ def source_digests(names: Sequence[str], uses: Collection[tuple[str, str]] | Non
     """``{name: sha256 of its source}`` of the modules ``names`` (imported here if they are not yet): the files of
     :func:`own_sources`, the module's and those of the modules of yours it imports; what a run or a cached evaluation
     records of the code its doctrines, scenarios and policies came from. ``uses``: the ``(kind, name)`` a run is made
-    of (:func:`_registered_names`' kinds); then only the modules that registered one of them count (and those whose
+    of (:func:`_registered`'s kinds); then only the modules that registered one of them count (and those whose
     registrations are not known: imported before :func:`import_plugin` saw them), so that editing a policy that only
     the evaluation plays leaves the trained runs as they are."""
     digests = {}
@@ -232,10 +232,12 @@ def import_plugin(name: str) -> ModuleType:
     (as ``python -m`` does), then the installed packages. A module is imported once per process, however often it
     is named (registering twice would fail); what its first import registered goes into :data:`REGISTERED_BY`.
     :class:`PluginNotFound` when it is not there."""
-    before, loaded = _registered_names(), set(sys.modules)
+    before, loaded = _registered(), set(sys.modules)
     module = _import(name)
     if module.__name__ not in loaded:  # imported now: what it registered is what came since (before: unknown)
-        REGISTERED_BY[module.__name__] = frozenset(_registered_names() - before)
+        # a name registered anew, or registered again with overwrite=True (the same name, another definition)
+        after = _registered()
+        REGISTERED_BY[module.__name__] = frozenset(key for key, value in after.items() if before.get(key) is not value)
     return module
 
 

@@ -388,6 +388,23 @@ def peak_memory_bytes(device: Any = "cpu") -> int | None:
     return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB on other Unixes
 
 
+def reset_peak_memory(device: Any = "cpu") -> None:
+    """Start :func:`peak_memory_bytes` afresh from what is held now (a run's own peak, in a process that ran others
+    before it): ``torch.cuda.reset_peak_memory_stats`` on a CUDA device; on Linux, the kernel's peak resident set
+    (``/proc/self/clear_refs``); elsewhere nothing (the process's peak stays)."""
+    kind = getattr(device, "type", str(device).split(":")[0])
+    if kind == "cuda":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+    elif kind == "cpu":
+        try:
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")  # 5: reset the peak resident set size (proc(5))
+        except OSError:  # not Linux, or not allowed: the process's peak stays
+            pass
+
+
 def seed_sequence(seed: Any) -> np.random.SeedSequence:
     """``seed`` as a ``SeedSequence``: an integer >= 0, a ``SeedSequence`` (kept), or None (fresh entropy);
     ``ValueError`` naming any other seed."""

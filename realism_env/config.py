@@ -8,7 +8,6 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -331,8 +330,8 @@ def register_scenario(scenario: Scenario, *, overwrite: bool = False) -> Scenari
         )
     _check_fields(scenario.overrides)
     EnvConfig(**scenario.overrides)
-    # a copy that cannot change: the caller's dict, edited later, would otherwise change the scenario unchecked
-    scenario = dataclasses.replace(scenario, overrides=MappingProxyType(dict(scenario.overrides)))
+    # a copy of its own: the caller's dict, edited later, would otherwise change the scenario unchecked
+    scenario = dataclasses.replace(scenario, overrides=dict(scenario.overrides))
     existing = SCENARIOS.get(scenario.name)
     if existing is not None and not overwrite and not _same_scenario(existing, scenario):
         raise ValueError(
@@ -391,4 +390,4 @@ for _scenario in (
         _renormalised({"USA": 0.284, "USSR": 0.181, "China": 0.118, "UK": 0.061, "India": 0.050, "France": 0.033}),
     ),
 ):
-    SCENARIOS[_scenario.name] = _scenario
+    register_scenario(_scenario)

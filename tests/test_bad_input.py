@@ -6,6 +6,7 @@ where it is installed)."""
 from __future__ import annotations
 
 import math
+import pickle
 import re
 from pathlib import Path
 
@@ -283,6 +284,7 @@ def test_register_scenario_refuses_a_name_taken_and_what_is_no_scenario():
         assert realism_env.register_scenario(mine, overwrite=True) is SCENARIOS["multipolar"] == mine
         overrides["offense_defense_balance"] = 99.0  # the caller's dict, edited later: the scenario stays as checked
         assert EnvConfig.from_scenario("multipolar").offense_defense_balance == 1.5
+        assert pickle.loads(pickle.dumps(SCENARIOS["multipolar"])) == SCENARIOS["multipolar"]  # as spawn workers get it
         for name in (None, "", 3, "islands/cheap_sea", "a b", "x+y"):  # '/' would make folders of the outputs
             with pytest.raises(ValueError, match=rf"a scenario's name {re.escape(repr(name))} is invalid; valid: let"):
                 realism_env.register_scenario(realism_env.Scenario(name, "nameless", {}))  # type: ignore[arg-type]

@@ -418,6 +418,25 @@ def test_a_finished_runs_lost_or_truncated_model_is_written_again_by_a_rerun(tmp
     assert statuses == ["finished", "finished"]
 
 
+@pytest.mark.slow
+def test_a_population_members_lost_model_is_written_again_by_resuming_its_population(tmp_path: Path) -> None:
+    """A member trained alone again is another run ("it differs in --population") and the rerun failed: the population
+    it finished in is resumed at its end, which writes its members' models again and keeps their summaries."""
+    text = TINY.replace('name = "tiny"', 'name = "tiny"\nconditions = ["security"]')
+    text = text.replace("workers = 2", "workers = 1").replace("[train]", "[train]\npopulation = 2")
+    path = preset_file(tmp_path, text)
+    out = tmp_path / "out"
+    assert run_experiment(["--preset-file", str(path), "--out", str(out)]).returncode == 0
+    folder = out / "runs" / "security"
+    kept = [folder / "population_seed0-1" / "metrics.json", folder / "seed1" / "metrics.json"]
+    models, summaries = (folder / "seed0" / "model.pt").read_bytes(), [p.read_text() for p in kept]
+    (folder / "seed0" / "model.pt").unlink()
+    again = run_experiment(["--preset-file", str(path), "--out", str(out)])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (folder / "seed0" / "model.pt").read_bytes() == models
+    assert [p.read_text() for p in kept] == summaries  # no step trained: the runs' own speed and times stay
+
+
 def test_two_invocations_on_one_folder_keep_each_others_timing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """timing.json keeps the entries of other invocations on the same --out, re-read at every write (here one
     written while this one runs), where each used to rewrite the list it had read when it started."""
@@ -449,7 +468,7 @@ def test_a_second_invocation_on_a_folder_in_use_is_refused_at_once(tmp_path: Pat
     """It would rewrite the running one's preset.toml and redo its evaluations (or, with another preset, make it fail
     on evaluations gone stale under it)."""
     from train import experiment
-    from train.experiment_workers import folder_lock
+    from train.checkpoint import folder_lock
 
     out = tmp_path / "out"
     out.mkdir()

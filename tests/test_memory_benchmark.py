@@ -14,16 +14,20 @@ from benchmarks.memory import main, per_world_fit
 #: a fresh process fills 256 MiB and reports its peak before and after (a test process's own peak is long past)
 _FILL = """
 import json, numpy as np
-from realism_env.backend import peak_memory_bytes
+from realism_env.backend import peak_memory_bytes, reset_peak_memory
 before = peak_memory_bytes("cpu")
 filled = np.ones(2**25)  # 256 MiB of float64, every page written
-print(json.dumps([before, peak_memory_bytes("cpu"), peak_memory_bytes("meta")]))
+after = peak_memory_bytes("cpu")
+del filled
+reset_peak_memory("cpu")  # a run that follows in the same process: its own peak
+print(json.dumps([before, after, peak_memory_bytes("cpu"), peak_memory_bytes("meta")]))
 """
 
 
-def test_the_peak_memory_of_the_cpu_counts_an_array_the_process_fills() -> None:
-    before, after, elsewhere = json.loads(subprocess.check_output([sys.executable, "-c", _FILL], text=True))
+def test_the_peak_memory_of_the_cpu_counts_an_array_the_process_fills_until_reset() -> None:
+    before, after, reset, elsewhere = json.loads(subprocess.check_output([sys.executable, "-c", _FILL], text=True))
     assert 250 * 2**20 <= after - before <= 300 * 2**20
+    assert reset < after - 200 * 2**20  # the array, freed, is no longer the peak
     assert elsewhere is None  # a device it cannot read says so
 
 

@@ -294,6 +294,12 @@ def test_a_run_records_the_source_of_the_modules_that_registered_what_it_is_made
         "my_evaluation", "my_unseen"
     }  # fmt: skip
     assert set(source_digests(modules, {("doctrine", "security")})) == {"my_unseen"}
+    # a module that replaces a built-in doctrine (overwrite=True: no new name) is the source of its runs' rewards
+    (plugin.parent / "my_override.py").write_text(
+        "from realism_env import DOCTRINES, Doctrine, register_doctrine\n"
+        "register_doctrine(Doctrine('security', 'mine', DOCTRINES['security'].terms), overwrite=True)\n"
+    )
+    assert set(source_digests(["my_override"], {("doctrine", "security")})) == {"my_override"}
 
 
 def test_a_doctrine_of_ones_own_without_its_import_says_how_to_register_it(capsys: pytest.CaptureFixture) -> None:

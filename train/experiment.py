@@ -146,7 +146,7 @@ from pathlib import Path
 from typing import Any
 
 from realism_env.files import folder_problem
-from train.checkpoint import atomic_write_bytes, atomic_write_json, library_versions, read_json
+from train.checkpoint import atomic_write_bytes, atomic_write_json, folder_lock, library_versions, read_json
 from train.experiment_design import Design
 from train.experiment_jobs import check_runs
 from train.experiment_presets import (
@@ -161,7 +161,6 @@ from train.experiment_presets import (
 )
 from train.experiment_results import finish
 from train.experiment_scheduler import execute
-from train.experiment_workers import folder_lock
 from train.ppo import check_device, os_error_exit
 
 #: The lock file an invocation holds in its output folder while it runs (a second one on the folder is refused).

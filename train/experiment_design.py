@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from realism_env import EnvConfig
 from realism_env.overrides import format_value
+from train.checkpoint import read_json
 from train.fast_ppo import Args
 
 #: short names of sweep fields in condition names
@@ -183,7 +184,7 @@ class Design:
             # the preset joins a group whose other members were trained before). The trainer trains the consecutive
             # seeds --seed .. --seed + M - 1, so unfinished members on either side of a finished one train apart.
             unfinished_members = [s for s in self.population_of(seed) if (condition.name, s) in to_train]
-            group = next(run for run in consecutive_runs(unfinished_members) if seed in run)
+            group = trained_together(run_dir) or next(r for r in consecutive_runs(unfinished_members) if seed in r)
             if (condition.name, group) in done:
                 continue
             done.add((condition.name, group))
@@ -195,6 +196,22 @@ class Design:
             args = replace(self.args(condition, group[0], population_dir, len(group)), members_dir=str(folder))
             jobs.append(TrainingJob(condition, args, tuple((s, folder / f"seed{s}") for s in group)))
         return jobs
+
+
+def trained_together(run_dir: Path) -> tuple[int, ...] | None:
+    """The seeds of the population ``run_dir`` finished in, where its files were damaged since (a model or config.json
+    gone or truncated): that population is resumed at its end, which writes its members' files again (a member alone
+    is another run); None for a run trained alone or not finished."""
+    metrics = read_json(run_dir / "metrics.json")
+    if metrics is not None and not metrics.get("finished"):
+        return None
+    for record in (metrics or {}, read_json(run_dir / "config.json") or {}):  # either may be the damaged file
+        population = record.get("population_out")
+        if population is not None:
+            args = (read_json(Path(population) / "config.json") or {}).get("args", {})
+            first, size = args.get("seed"), args.get("population")
+            return tuple(range(first, first + size)) if isinstance(first, int) and isinstance(size, int) else None
+    return None
 
 
 def consecutive_runs(seeds: list[int]) -> list[tuple[int, ...]]:

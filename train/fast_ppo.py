@@ -53,7 +53,8 @@ about, as stable-baselines3 does (each epoch would end with a smaller minibatch)
 ``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
 return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
 counted when its world ends; agent-steps/s; ``checkpoint_bytes``, the last checkpoint's size; ``peak_memory_bytes``,
-the process's peak resident set on a CPU, torch's peak on a CUDA ``--device``: ``benchmarks.memory`` reads it), ``tb/``
+the run's peak resident set on a CPU, torch's peak on a CUDA ``--device``, a population's for each of its members:
+``benchmarks.memory`` reads it), ``tb/``
 (TensorBoard) and ``checkpoints/``
 (weights, optimiser and RNG states, and the episodes under way, written atomically; :mod:`train.checkpoint`): a
 resumed run goes on bit for bit as if it had never stopped. A population writes its
@@ -85,7 +86,7 @@ import realism_env
 from agents.plugins import add_import_option, import_plugins
 from agents.policies import ArrayPolicy, policy_class
 from realism_env import N_ACTS, EnvConfig
-from realism_env.backend import peak_memory_bytes, resolve_backend
+from realism_env.backend import peak_memory_bytes, reset_peak_memory, resolve_backend
 from realism_env.batch import WorldBatch, check_horizon
 from train.background import Background, parse_background
 from train.checkpoint import (
@@ -1086,8 +1087,8 @@ def _run(
 
     out = Path(args.out)
     torch.set_num_threads(args.torch_threads)
-    trainer = Trainer(args, config)  # before --out is made: what it refuses (a policy's memories off the device) leaves
-    # nothing there
+    reset_peak_memory(args.device)  # this run's peak, not that of what the process ran before (experiment workers)
+    trainer = Trainer(args, config)
     out.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {}
     if found is not None:
@@ -1157,7 +1158,8 @@ def _run(
             "wall_time_s": wall,
             "total_wall_time_s": wall_before + wall,
             "agent_steps_per_s": rate() / trainer.members,
-            # the process's peak resident set on a CPU (all of it), the allocator's peak on a GPU: sizes --n-worlds
+            # this run's peak: the process's resident set on a CPU (all of it), the allocator's on a GPU; a
+            # population's members share one process, so each records the population's
             "peak_memory_bytes": peak_memory_bytes(trainer.device),
             "mean_episode_return": {d: log.totals[d] / log.counts[d] if log.counts[d] else None for d in names},
             "episodes": {d: int(log.counts[d]) for d in names},
@@ -1264,7 +1266,8 @@ def _run(
         finished(log.out, "model.pt", weights, summary(True, log), args.imports, scoring=not population)
     if not population:
         return 0
-    atomic_write_json(out / "metrics.json", population_summary(True))
+    if trainer.num_timesteps > start_steps or not (read_json(out / "metrics.json") or {}).get("finished"):
+        atomic_write_json(out / "metrics.json", population_summary(True))  # (a repair, no step trained, keeps it)
     print(f"{out}: a population of {trainer.members} finished ({rate():,.0f} agent-steps/s together)")
     print(score_command([log.out for log in logs], args.doctrine, args.imports))  # its runs together: over runs
     return 0

@@ -776,9 +776,17 @@ def finished(
     scoring: bool = True,
 ) -> int:
     """End a finished run: the model and ``metrics.json`` written atomically, a one-line report and, with
-    ``scoring``, the command that scores the run (:func:`score_command`); returns 0."""
+    ``scoring``, the command that scores the run (:func:`score_command`); returns 0. A repair (a finished run's
+    model or config.json written again from its last checkpoint, no step trained) keeps the run's own ``metrics.json``,
+    whose speed and times this invocation, which trained nothing, would replace with zeros."""
     atomic_write_bytes(out / model_name, model_bytes)
-    atomic_write_json(out / "metrics.json", metrics)
+    previous = read_json(out / "metrics.json") or {}
+    steps = metrics.get("num_timesteps")
+    trained_nothing = metrics.get("start_timesteps") == steps
+    if trained_nothing and previous.get("finished") and previous.get("num_timesteps") == steps:
+        metrics = previous
+    else:
+        atomic_write_json(out / "metrics.json", metrics)
     print(f"{out}: {report(metrics)}")
     if scoring:
         print(score_command([out], metrics.get("doctrine"), imports))
