@@ -361,12 +361,17 @@ class Backend:
         return TorchRandom(generator, self.device, self.float_dtype)
 
 
+def _device_kind(device: Any) -> str:
+    """``"cpu"``, ``"cuda"``, ...: a torch device's type, or a device string's before any ``:index``."""
+    return getattr(device, "type", str(device).split(":")[0])
+
+
 def peak_memory_bytes(device: Any = "cpu") -> int | None:
     """The most memory this process has held so far where arrays on ``device`` live: on a CUDA device, the peak of
     torch's caching allocator there (``torch.cuda.max_memory_allocated``: arrays only); on the CPU, the process's peak
     resident set (everything: the interpreter and its libraries too). ``None`` where it cannot be read (another
     accelerator; an OS without ``resource``)."""
-    kind = getattr(device, "type", str(device).split(":")[0])
+    kind = _device_kind(device)
     if kind == "cuda":
         import torch
 
@@ -392,7 +397,7 @@ def reset_peak_memory(device: Any = "cpu") -> None:
     """Start :func:`peak_memory_bytes` afresh from what is held now (a run's own peak, in a process that ran others
     before it): ``torch.cuda.reset_peak_memory_stats`` on a CUDA device; on Linux, the kernel's peak resident set
     (``/proc/self/clear_refs``); elsewhere nothing (the process's peak stays)."""
-    kind = getattr(device, "type", str(device).split(":")[0])
+    kind = _device_kind(device)
     if kind == "cuda":
         import torch
 

@@ -120,6 +120,7 @@ from train.ppo import (
     run_record,
     score_command,
     stopped,
+    write_summary,
 )
 from train.ppo import check_args as check_ppo_args
 
@@ -1266,8 +1267,7 @@ def _run(
         finished(log.out, "model.pt", weights, summary(True, log), args.imports, scoring=not population)
     if not population:
         return 0
-    if trainer.num_timesteps > start_steps or not (read_json(out / "metrics.json") or {}).get("finished"):
-        atomic_write_json(out / "metrics.json", population_summary(True))  # (a repair, no step trained, keeps it)
+    write_summary(out / "metrics.json", population_summary(True))
     print(f"{out}: a population of {trainer.members} finished ({rate():,.0f} agent-steps/s together)")
     print(score_command([log.out for log in logs], args.doctrine, args.imports))  # its runs together: over runs
     return 0

@@ -780,17 +780,24 @@ def finished(
     model or config.json written again from its last checkpoint, no step trained) keeps the run's own ``metrics.json``,
     whose speed and times this invocation, which trained nothing, would replace with zeros."""
     atomic_write_bytes(out / model_name, model_bytes)
-    previous = read_json(out / "metrics.json") or {}
-    steps = metrics.get("num_timesteps")
-    trained_nothing = metrics.get("start_timesteps") == steps
-    if trained_nothing and previous.get("finished") and previous.get("num_timesteps") == steps:
-        metrics = previous
-    else:
-        atomic_write_json(out / "metrics.json", metrics)
+    metrics = write_summary(out / "metrics.json", metrics)
     print(f"{out}: {report(metrics)}")
     if scoring:
         print(score_command([out], metrics.get("doctrine"), imports))
     return 0
+
+
+def write_summary(path: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Write a finished run's ``metrics`` to ``path`` atomically and return them, except in a repair (a finished run's
+    files written again from its last checkpoint, no step trained: ``start_timesteps`` is ``num_timesteps``), which
+    keeps the summary already there of those timesteps and returns it: this invocation's speed and times, of no step,
+    would read 0."""
+    previous = read_json(path) or {}
+    steps = metrics.get("num_timesteps")
+    if metrics.get("start_timesteps") == steps and previous.get("finished") and previous.get("num_timesteps") == steps:
+        return previous
+    atomic_write_json(path, metrics)
+    return metrics
 
 
 def score_command(runs: Sequence[Path], doctrine: str | None, imports: Sequence[str] = ()) -> str:
