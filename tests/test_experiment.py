@@ -546,7 +546,7 @@ def test_killed_experiment_resumes_without_retraining_finished_runs(tmp_path: Pa
     statuses = [i["status"] for i in json.loads((out / "timing.json").read_text())["invocations"]]
     assert statuses == ["running", "finished"]  # the killed invocation left its last record
     # The runs killed mid-training and resumed are bit for bit what they would have been never stopped.
-    from train.fast_ppo import load_agent
+    from train.networks import load_agent
 
     never_stopped = tmp_path / "never_stopped"
     assert run_experiment(["--preset-file", str(path), "--out", str(never_stopped)]).returncode == 0
@@ -1438,7 +1438,7 @@ def fast_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_fast_ppo_run_plays_with_its_doctrine_one_hot_and_matches_its_torch_network(fast_run: Path) -> None:
     import torch
 
-    from train.fast_ppo import load_agent
+    from train.networks import load_agent
 
     info = RunInfo.read(fast_run)
     assert info.algo == "fast_ppo" and info.indicator and info.model_path.endswith("model.pt")

@@ -22,10 +22,12 @@ import realism_env
 from realism_env.backend import resolve_backend
 from tests.host_syncs import forbid_host_syncs
 from train import fast_ppo
+from train import trainer as trainer_module
 from train.checkpoint import find_latest
-from train.fast_ppo import Rollout, advantages, load_agent
 from train.masked_categorical import MASKED_LOGIT, log_prob_and_entropy, mask_logits, sample_actions
+from train.networks import load_agent
 from train.plots import learning_curve_series
+from train.trainer import Rollout, Trainer, advantages
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLLOUT = 4 * 8 * 6  # worlds x turns x the multipolar scenario's nations
@@ -257,7 +259,7 @@ def test_a_finished_population_reports_its_members_mean_return(tmp_path, capsys)
 def test_a_checkpoint_without_the_episodes_under_way_resumes_with_fresh_worlds(tmp_path, monkeypatch):
     # As a checkpoint of a run whose scripted policy keeps Python objects in memory, or one written before
     # checkpoints held the episodes, does.
-    monkeypatch.setattr(fast_ppo.Trainer, "episodes_saved", property(lambda self: False))
+    monkeypatch.setattr(Trainer, "episodes_saved", property(lambda self: False))
     assert run(tmp_path, timesteps=3 * ROLLOUT) == 0
     found = find_latest(tmp_path / "checkpoints")
     assert found is not None and "episodes" not in found[1] and "env_rng" in found[1]
@@ -356,7 +358,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
 
 
 def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    original = fast_ppo.Trainer.update
+    original = Trainer.update
     calls = {"n": 0}
 
     def update(self, rollout):
@@ -364,7 +366,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
         calls["n"] += 1
         return losses if calls["n"] < 3 else {**losses, "value": torch.tensor(float("nan"))}
 
-    monkeypatch.setattr(fast_ppo.Trainer, "update", update)
+    monkeypatch.setattr(Trainer, "update", update)
     assert run(tmp_path, "--checkpoint-every", str(ROLLOUT), timesteps=20 * ROLLOUT) == 1
     assert "the training diverged at 576 timesteps: the value loss is nan" in capsys.readouterr().err
     found = find_latest(tmp_path / "checkpoints")
@@ -390,7 +392,7 @@ def test_a_resume_toward_other_timesteps_names_every_schedule_that_moves(tmp_pat
 def test_a_diverged_network_stops_the_run_though_its_losses_are_finite(tmp_path, monkeypatch, capsys, symptom):
     """After the second update the network's weights turn NaN, or its policy plays actions the mask forbids (what
     logits beyond the mask's 1e9 do): the run stops there, and the checkpoint it keeps is the one before."""
-    original_update, original_sample = fast_ppo.Trainer.update, fast_ppo.sample_actions
+    original_update, original_sample = Trainer.update, trainer_module.sample_actions
     calls = {"n": 0}
 
     def update(self, rollout):
@@ -405,8 +407,8 @@ def test_a_diverged_network_stops_the_run_though_its_losses_are_finite(tmp_path,
         chosen = original_sample(logits, generator)
         return logits.argmin(dim=-1) if calls["n"] >= 2 and symptom != "weights" else chosen
 
-    monkeypatch.setattr(fast_ppo.Trainer, "update", update)
-    monkeypatch.setattr(fast_ppo, "sample_actions", sample)
+    monkeypatch.setattr(Trainer, "update", update)
+    monkeypatch.setattr(trainer_module, "sample_actions", sample)
     assert run(tmp_path, "--checkpoint-every", str(ROLLOUT), timesteps=20 * ROLLOUT) == 1
     error = capsys.readouterr().err
     assert "the training diverged at" in error and "in a new --out" in error
@@ -419,14 +421,14 @@ def test_a_diverged_network_stops_the_run_though_its_losses_are_finite(tmp_path,
 
 def test_an_infinite_approx_kl_alone_is_logged_and_does_not_stop_the_run(tmp_path, monkeypatch):
     """approx_kl is a diagnostic: infinite whenever an action's probability falls past float32's range."""
-    original = fast_ppo.Trainer.update
+    original = Trainer.update
 
     def update(self, rollout):
         return {**original(self, rollout), "approx_kl": torch.tensor([float("inf")])}
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    monkeypatch.setattr(fast_ppo.Trainer, "update", update)
+    monkeypatch.setattr(Trainer, "update", update)
     assert run(tmp_path, timesteps=2 * ROLLOUT) == 0
     assert (tmp_path / "model.pt").exists()
     events = EventAccumulator(str(tmp_path / "tb"))
@@ -638,7 +640,7 @@ def _trainer(**changes):
 
     settings = {"n_worlds": 4, "n_steps": 8, "batch_size": 64, "max_cycles": 10, "progress_bar": False}
     args = fast_ppo.Args(**{**settings, **changes})
-    return fast_ppo.Trainer(args, make_config(args))
+    return Trainer(args, make_config(args))
 
 
 def test_a_batch_size_that_does_not_divide_the_rollout_is_warned_about():
@@ -1117,7 +1119,9 @@ def test_a_rollout_keeps_only_copies_of_what_a_cuda_graph_replay_overwrites(monk
     torch worlds, a GPU's dtype, where nothing is copied by a dtype change); the rollout is the same as without."""
     from realism_env.batch import WorldBatch
 
-    monkeypatch.setattr(fast_ppo, "WorldBatch", lambda *args, **kwargs: WorldBatch(*args, dtype="float32", **kwargs))
+    monkeypatch.setattr(
+        trainer_module, "WorldBatch", lambda *args, **kwargs: WorldBatch(*args, dtype="float32", **kwargs)
+    )
     share = 0.5 if background else 0.0
     changes = dict(backend="torch", max_cycles=4, background=background, background_share=share)
     plain, overwriting = _trainer(**changes), _trainer(**changes)
@@ -1135,7 +1139,7 @@ def test_a_rollout_keeps_only_copies_of_what_a_cuda_graph_replay_overwrites(monk
     overwriting.batch.step = step_overwriting_the_last_outputs
     for _ in range(2):  # 8 turns a rollout and 4-turn episodes: worlds end and reset inside both rollouts
         expected, got = plain.collect(), overwriting.collect()
-        for name in fast_ppo.Rollout._fields:
+        for name in Rollout._fields:
             torch.testing.assert_close(getattr(got, name), getattr(expected, name), msg=name)
 
 

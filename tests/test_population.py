@@ -12,16 +12,17 @@ import torch
 
 from train import fast_ppo
 from train.checkpoint import find_latest
-from train.fast_ppo import Agent, load_agent
+from train.networks import Agent, agent_of_shape, load_agent
 from train.population import MemberNetworks
 from train.ppo import make_config
+from train.trainer import Trainer
 
 SMALL = {"n_worlds": 4, "n_steps": 8, "batch_size": 64, "max_cycles": 10, "progress_bar": False}
 
 
 def _trainer(**changes):
     args = fast_ppo.Args(**{**SMALL, **changes})
-    return fast_ppo.Trainer(args, make_config(args))
+    return Trainer(args, make_config(args))
 
 
 def _weights(agent: Agent) -> dict[str, torch.Tensor]:
@@ -33,7 +34,7 @@ def _agents(seeds, actor="per_nation"):
     agents = []
     for seed in seeds:
         torch.manual_seed(seed)
-        agents.append(fast_ppo.agent_of_shape(trainer.networks.shape))
+        agents.append(agent_of_shape(trainer.networks.shape))
     return agents
 
 
@@ -229,7 +230,7 @@ def test_a_stopped_population_saves_its_checkpoint_and_each_members_state_then_r
     import os
     import signal
 
-    original = fast_ppo.Trainer.update
+    original = Trainer.update
 
     def update_then_stop(self, rollout):
         losses = original(self, rollout)
@@ -239,7 +240,7 @@ def test_a_stopped_population_saves_its_checkpoint_and_each_members_state_then_r
     argv = ["--out", str(tmp_path / "population"), "--population", "2", "--n-worlds", "4", "--n-steps", "8"]
     argv += ["--batch-size", "64", "--max-cycles", "10", "--no-progress-bar", "--timesteps", "576"]
     with monkeypatch.context() as patch:
-        patch.setattr(fast_ppo.Trainer, "update", update_then_stop)
+        patch.setattr(Trainer, "update", update_then_stop)
         assert fast_ppo.main(argv) == 128 + signal.SIGTERM
     for seed in (0, 1):
         metrics = json.loads((tmp_path / "population" / f"seed{seed}" / "metrics.json").read_text())

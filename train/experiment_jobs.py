@@ -116,7 +116,7 @@ def plugin_fingerprint(imports: tuple[str, ...]) -> str:
 #: harness that loads a learned network, plays its episodes and tracks its strategy, and the worker's task that sets
 #: up each setting's episodes (their seeds, focal nations and strategy columns; a deviation's overrides).
 EVALUATION_SOURCES = (
-    "realism_env", "agents", "train/learned.py", "train/strategy.py", "train/fast_ppo.py", "train/deviation.py",
+    "realism_env", "agents", "train/learned.py", "train/strategy.py", "train/networks.py", "train/deviation.py",
     "train/experiment_workers.py", "train/replay.py",
 )  # fmt: skip
 

@@ -11,8 +11,9 @@ The worlds are a :class:`realism_env.batch.WorldBatch` (``--backend numpy``, the
 one for a GPU: ``auto`` picks by ``--device``). One network acts for every nation of every world (parameter
 sharing): its input is a nation's observation and a one-hot of its own doctrine (:func:`realism_env.doctrine_onehot`),
 so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctrines at once (and a mix of one's own,
-``--doctrine security+prosperity``, its doctrines). The loop follows CleanRL's
-``ppo.py`` with the changes a multi-agent world needs:
+``--doctrine security+prosperity``, its doctrines). This module is the command (arguments, run folder, checkpoints,
+logs, the loop); :mod:`train.trainer` holds the PPO it runs and :mod:`train.networks` its networks. The loop follows
+CleanRL's ``ppo.py`` with the changes a multi-agent world needs:
 
 - **Slots.** ``n_worlds x n_nations`` slots act each turn in one forward pass. A nation eliminated mid-episode leaves
   an *inactive* slot until its world ends: its rows get weight 0 in every loss and mean (no host sync: weights, not
@@ -48,8 +49,8 @@ so ``--doctrine mixed`` (:func:`realism_env.mixed_doctrines`) trains both doctri
 Timesteps count agent-steps (one per slot and turn, inactive slots included), per member, and are rounded up to
 whole rollouts of ``n_steps * n_worlds * n_nations``; a ``--batch-size`` that does not divide those rows is warned
 about, as stable-baselines3 does (each epoch would end with a smaller minibatch). Writes into ``--out``:
-``model.pt`` (the network's weights and shape, read back with :func:`load_agent`, ``weights_only``), ``config.json``
-(arguments and EnvConfig),
+``model.pt`` (the network's weights and shape, read back with :func:`train.networks.load_agent`, ``weights_only``),
+``config.json`` (arguments and EnvConfig),
 ``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
 return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
 counted when its world ends; agent-steps/s; ``checkpoint_bytes``, the last checkpoint's size; ``peak_memory_bytes``,
@@ -71,37 +72,31 @@ import io
 import math
 import sys
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
-from torch import nn
 
 import realism_env
 from agents.plugins import add_import_option, import_plugins
 from agents.policies import ArrayPolicy, policy_class
-from realism_env import N_ACTS, EnvConfig
+from realism_env import EnvConfig
 from realism_env.backend import peak_memory_bytes, reset_peak_memory, resolve_backend
-from realism_env.batch import WorldBatch, check_horizon
-from train.background import Background, parse_background
+from realism_env.batch import check_horizon
+from train.background import parse_background
 from train.checkpoint import (
     atomic_write_json,
-    env_rng_state,
     library_versions,
     read_json,
-    restore_env_rng,
-    restore_generator,
     save_torch_checkpoint,
 )
 from train.cli import MAX_SEED, dataclass_parser
-from train.kickstart import Teachers, kickstart_weight, parse_teachers
-from train.masked_categorical import MASKED_LOGIT, log_prob_and_entropy, mask_logits, sample_actions
-from train.population import MemberNetworks
+from train.kickstart import parse_teachers
+from train.masked_categorical import MASKED_LOGIT
+from train.networks import ACTOR_CHOICES
 from train.ppo import (
     RUN_RECORD,
     WRITABLE_OUT,
@@ -112,7 +107,6 @@ from train.ppo import (
     differences,
     finished,
     make_config,
-    net_arch,
     option_defaults,
     os_error_exit,
     parse_run_args,
@@ -123,9 +117,9 @@ from train.ppo import (
     write_summary,
 )
 from train.ppo import check_args as check_ppo_args
+from train.trainer import Trainer, world_backend
 
 BACKEND_CHOICES = ("auto", "numpy", "torch")
-ACTOR_CHOICES = ("per_nation", "mlp")
 
 
 @dataclass
@@ -303,599 +297,6 @@ def check_world_horizon(args: Args, config: EnvConfig) -> None:
     backend_name = world_backend(args)
     backend = resolve_backend(backend_name, args.device if backend_name == "torch" else None)
     check_horizon(config, backend, "--max-cycles", "--device cpu")
-
-
-def warn_uneven_minibatches(args: Args, n_nations: int) -> None:
-    """Warn (as stable-baselines3's PPO does) where ``--batch-size`` does not divide a rollout's rows: each epoch then
-    ends with a smaller minibatch, or, where it exceeds them, every update is one minibatch of the whole rollout."""
-    rows = args.n_steps * args.n_worlds * n_nations
-    shape = f"a rollout's {rows:,} rows (n_steps {args.n_steps} x {args.n_worlds} worlds x {n_nations} nations)"
-    if args.batch_size > rows:
-        warnings.warn(
-            f"--batch-size {args.batch_size} is more than {shape}: each update is one minibatch of {rows:,}; "
-            f"for minibatches of {args.batch_size:,}, raise --n-worlds or --n-steps",
-            stacklevel=2,
-        )
-    elif rows % args.batch_size:
-        warnings.warn(
-            f"--batch-size {args.batch_size} does not divide {shape}: each epoch ends with a minibatch of "
-            f"{rows % args.batch_size}; a divisor of {rows:,} avoids it",
-            stacklevel=2,
-        )
-
-
-def world_backend(args: Args) -> str:
-    """The backend of the worlds: ``--backend``, where ``auto`` is numpy on a CPU and torch elsewhere."""
-    if args.backend != "auto":
-        return args.backend
-    return "numpy" if torch.device(args.device).type == "cpu" else "torch"
-
-
-# --------------------------------------------------------------------------------------------------
-# The network and the masked categorical
-# --------------------------------------------------------------------------------------------------
-
-
-def _layer(n_in: int, n_out: int, std: float) -> nn.Linear:
-    """A linear layer with CleanRL's orthogonal initialisation."""
-    layer = nn.Linear(n_in, n_out)
-    nn.init.orthogonal_(layer.weight, std)
-    nn.init.constant_(layer.bias, 0.0)
-    return layer
-
-
-def _mlp(n_in: int, hidden: list[int], n_out: int, last_std: float) -> nn.Sequential:
-    sizes = [n_in, *hidden]
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes, sizes[1:], strict=False):
-        layers += [_layer(a, b, math.sqrt(2.0)), nn.Tanh()]
-    return nn.Sequential(*layers, _layer(sizes[-1], n_out, last_std))
-
-
-class TargetLayout(NamedTuple):
-    """Where a nation's view of each other nation sits in the network input, and how a flat action is built from
-    (arms level, act, target slot): ``action = (level * n_acts + act) * n_targets + slot`` (:mod:`realism_env.actions`).
-    """
-
-    own_size: int  #: the observer's own block, first in the observation
-    block_size: int  #: one block per other nation, in target-slot order, after the own block
-    n_targets: int  #: other nations (target slots)
-    n_acts: int
-    n_levels: int  #: arms levels
-
-    @classmethod
-    def of(cls, layout: Any, n_actions: int) -> TargetLayout:
-        """The target layout of an :class:`realism_env.ObservationLayout` and its action count."""
-        n_targets = layout.n_nations - 1
-        return cls(
-            len(layout.own_fields), len(layout.other_fields), n_targets, N_ACTS, n_actions // (N_ACTS * n_targets)
-        )
-
-
-class PerNationActor(nn.Module):
-    """Scores an action (arms level, act, target) as ``level_act[level, act] + target[act, slot]``.
-
-    ``level_act`` comes from an MLP over the whole input; ``target`` scores each other nation from its block of the
-    observation (and the trunk's features) with *the same* weights for every slot, as entity-based MARL networks do
-    (Deep Sets, Zaheer et al. 2017; AlphaStar's pointer head, Vinyals et al. 2019). A rule learned about one nation
-    ("accept the alliance it proposes", "attack the weak neighbour") then holds for every nation, whichever slot it
-    sits in. A plain MLP over the flat action must learn it slot by slot, and in self-play its greedy policy tends to
-    fix on one slot: each nation then proposes alliances to its left neighbour, none accepts, and no alliance forms.
-    """
-
-    def __init__(self, n_inputs: int, hidden: list[int], targets: TargetLayout) -> None:
-        super().__init__()
-        self.targets = targets
-        sizes = [n_inputs, *hidden]
-        layers: list[nn.Module] = []
-        for a, b in zip(sizes, sizes[1:], strict=False):
-            layers += [_layer(a, b, math.sqrt(2.0)), nn.Tanh()]
-        self.trunk = nn.Sequential(*layers)
-        self.level_act = _layer(sizes[-1], targets.n_levels * targets.n_acts, 0.01)
-        # The target head's hidden layer reads [block, features]; its weights are split so the features' part is
-        # computed once per row rather than once per slot.
-        self.target_block = _layer(targets.block_size, hidden[-1], math.sqrt(2.0))
-        self.target_features = _layer(sizes[-1], hidden[-1], math.sqrt(2.0))
-        self.target_out = _layer(hidden[-1], targets.n_acts, 0.01)
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        t = self.targets
-        features = self.trunk(inputs)  # [..., H]
-        level_act = self.level_act(features).unflatten(-1, (t.n_levels, t.n_acts))  # [..., L, K]
-        blocks = inputs[..., t.own_size : t.own_size + t.n_targets * t.block_size]
-        # One row per (row, target) before the layer: on a 3-D slice, a population's vmap would copy the weights for
-        # every row (train.population).
-        per_target = self.target_block(blocks.reshape(-1, t.block_size)).unflatten(0, (*blocks.shape[:-1], t.n_targets))
-        hidden = torch.tanh(per_target + self.target_features(features).unsqueeze(-2))  # [..., T, H]
-        target = self.target_out(hidden).transpose(-1, -2)  # [..., K, T]
-        return (level_act.unsqueeze(-1) + target.unsqueeze(-3)).flatten(-3)  # [..., L * K * T]
-
-
-class Agent(nn.Module):
-    """The policy and the value network (tanh) over a nation's observation and doctrine one-hot.
-
-    The value network is an MLP; the policy is a :class:`PerNationActor` (``actor="per_nation"``) or an MLP over the
-    flat action (``actor="mlp"``, SB3's and CleanRL's network, for like-for-like comparisons).
-    """
-
-    def __init__(
-        self, n_inputs: int, n_actions: int, hidden: list[int], actor: str = "mlp", targets: TargetLayout | None = None
-    ) -> None:
-        super().__init__()
-        if actor not in ACTOR_CHOICES:
-            raise ValueError(f"actor={actor!r} is invalid; valid: {', '.join(ACTOR_CHOICES)}")
-        self.shape: dict[str, Any] = {"n_inputs": n_inputs, "n_actions": n_actions, "hidden": list(hidden)}
-        if actor == "per_nation":
-            if targets is None:
-                raise ValueError("actor='per_nation' needs the observation's TargetLayout")
-            self.shape.update(actor=actor, targets=list(targets))
-            self.actor: nn.Module = PerNationActor(n_inputs, hidden, targets)
-        else:
-            self.actor = _mlp(n_inputs, hidden, n_actions, 0.01)
-        self.critic = _mlp(n_inputs, hidden, 1, 1.0)
-
-    def value(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.critic(inputs)[..., 0]
-
-    def masked_logits(self, inputs: torch.Tensor, forbidden: torch.Tensor) -> torch.Tensor:
-        """The policy's logits, masked where ``forbidden`` (the action mask inverted; :func:`mask_logits`)."""
-        return mask_logits(self.actor(inputs), forbidden)
-
-
-# --------------------------------------------------------------------------------------------------
-# Rollouts and advantages
-# --------------------------------------------------------------------------------------------------
-
-
-class Rollout(NamedTuple):
-    """One rollout, ``[T, S, ...]`` tensors on the device (``S`` = slots = worlds x nations)."""
-
-    inputs: torch.Tensor  #: float32 [T, S, D], observation and doctrine one-hot
-    forbidden: torch.Tensor  #: bool [T, S, A], the action masks inverted
-    actions: torch.Tensor  #: int64 [T, S]
-    log_probs: torch.Tensor  #: float32 [T, S]
-    values: torch.Tensor  #: float32 [T, S]
-    rewards: torch.Tensor  #: float32 [T, S]
-    next_values: torch.Tensor  #: float32 [T, S]: the value the step leads to (0 after an elimination or unification)
-    continues: torch.Tensor  #: float32 [T, S]: 1 where the slot's episode goes on into turn t + 1
-    active: torch.Tensor  #: float32 [T, S]: 1 where the slot's nation acted (was alive)
-    teacher_actions: torch.Tensor  #: int64 [T, S]: the teacher's choice (train.kickstart; 0 where none)
-    taught: torch.Tensor  #: float32 [T, S]: 1 where a teacher chose (its doctrine has one, and it was kickstarting)
-    imitated: torch.Tensor  #: float32 [T, S]: 1 where the teacher's choice was played (--imitate-until)
-
-
-def advantages(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """GAE (Schulman et al. 2016) over the rollout: ``(advantages, returns)``, ``[T, S]`` each."""
-    deltas = rollout.rewards + gamma * rollout.next_values - rollout.values
-    result = torch.zeros_like(deltas)
-    running = torch.zeros_like(deltas[0])
-    for t in range(deltas.shape[0] - 1, -1, -1):  # over turns (the rollout's time axis), not nations or worlds
-        running = deltas[t] + gamma * gae_lambda * rollout.continues[t] * running
-        result[t] = running
-    return result, result + rollout.values
-
-
-class EpisodeStats:
-    """Returns of finished episodes per group (doctrine, or member and doctrine), summed on the device turn by turn
-    and read once per rollout."""
-
-    def __init__(self, group_of_slot: torch.Tensor, n_groups: int, n_turns: int) -> None:
-        self.one_hot = torch.nn.functional.one_hot(group_of_slot, n_groups).to(torch.float64)
-        self.running = torch.zeros(group_of_slot.shape[0], dtype=torch.float64, device=group_of_slot.device)
-        self.total = torch.zeros(n_turns, n_groups, dtype=torch.float64, device=group_of_slot.device)
-        self.count = torch.zeros_like(self.total)
-        self.turn = 0  # the row of this rollout's next turn
-
-    def add(self, rewards: torch.Tensor, active: torch.Tensor, ended: torch.Tensor) -> None:
-        """One turn: ``rewards`` [S] of the ``active`` slots; ``ended`` [S] slots whose episode is counted now (its
-        return so far is added and starts again from 0)."""
-        self.running += rewards.to(torch.float64) * active
-        finished = ended.to(torch.float64)
-        row = self.turn % self.total.shape[0]
-        self.total[row] += (self.running * finished) @ self.one_hot
-        self.count[row] += finished @ self.one_hot
-        self.running *= 1.0 - finished
-        self.turn += 1
-
-    def take(self) -> tuple[list[list[float]], list[list[float]]]:
-        """(sum of returns, number of episodes) per turn and group since the last call (one host sync)."""
-        total, count = self.total.tolist(), self.count.tolist()
-        self.total.zero_()
-        self.count.zero_()
-        self.turn = 0
-        return total, count
-
-
-class Trainer:
-    """The worlds, the network, the optimiser and the trainer's generator of one run."""
-
-    def __init__(self, args: Args, config: EnvConfig) -> None:
-        self.args, self.config = args, config
-        self.device = torch.device(args.device)
-        backend = world_backend(args)
-        self.members = args.population
-        self.seeds = [args.seed + member for member in range(self.members)]
-        self.batch = WorldBatch(
-            config,
-            self.members * args.n_worlds,  # member m owns worlds m * n_worlds .. (m + 1) * n_worlds - 1
-            seed=args.seed,
-            backend=backend,
-            device=args.device if backend == "torch" else None,
-            compile="reduce-overhead" if args.cuda_graphs else args.compile_worlds,
-        )
-        self.n_nations = config.n_nations
-        self.member_slots = args.n_worlds * config.n_nations  # a member's slots, contiguous
-        self.n_slots = self.members * self.member_slots
-        warn_uneven_minibatches(args, config.n_nations)
-        self.doctrine_names = realism_env.doctrine_names()
-        n_doctrines = len(self.doctrine_names)
-        one_hot = realism_env.doctrine_onehot(config.doctrine_per_nation, self.doctrine_names)  # [N, R]
-        self.doctrine_inputs = torch.as_tensor(one_hot, device=self.device).repeat(self.batch.n_worlds, 1)  # [S, R]
-        doctrine_of_slot = torch.as_tensor(one_hot.argmax(axis=1), device=self.device).repeat(self.batch.n_worlds)
-        member_of_slot = torch.arange(self.n_slots, device=self.device) // self.member_slots
-        self.doctrines_present = sorted({int(d) for d in one_hot.argmax(axis=1)})
-        # episode returns per (member, doctrine)
-        self.stats = EpisodeStats(
-            member_of_slot * n_doctrines + doctrine_of_slot, self.members * n_doctrines, args.n_steps
-        )
-        n_inputs = self.batch.layout.size + one_hot.shape[1]
-        targets = TargetLayout.of(self.batch.layout, self.batch.n_actions)
-        agents = []
-        for seed in self.seeds:
-            torch.manual_seed(seed)  # the member's network's initialisation, as in a run of its own seed
-            agents.append(Agent(n_inputs, self.batch.n_actions, net_arch(args), args.actor, targets).to(self.device))
-        self.networks = MemberNetworks(agents)
-        self.optimizer = torch.optim.Adam(self.networks.parameters(), lr=args.learning_rate, eps=1e-5)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(args.seed)
-        n_background = round(args.background_share * args.n_worlds) if args.background else 0  # per member
-        self.background = Background(
-            self.batch, parse_background(args.background), n_background, args.n_focal or self.n_nations // 2,
-            seed=args.seed, members=self.members,
-        )  # fmt: skip
-        self.learner = torch.as_tensor(self.background.learner, device=self.device)  # [S]: 0 for background slots
-        self.is_learner = self.learner > 0
-        teachers = parse_teachers(args.teachers)
-        self.teachers = Teachers(self.batch, teachers, args.seed, self.device) if teachers else None
-        self.num_timesteps = 0
-        self.iterations = 0
-        self.inputs, self.forbidden = self._start()
-
-    @property
-    def agent(self) -> Agent:
-        """The network of a one-member run (a population's members: :meth:`member_agent`)."""
-        if self.networks.single is None:
-            raise ValueError(f"a population of {self.members} has one network per member; valid: member_agent(m)")
-        return self.networks.single
-
-    def member_agent(self, member: int) -> Agent:
-        """A copy of member ``member``'s network, as an :class:`Agent` of its own."""
-        agent = agent_of_shape(self.networks.shape)
-        agent.load_state_dict(self.networks.member_state_dict(member))
-        return agent.to(self.device)
-
-    def _by_member(self, slots: torch.Tensor) -> torch.Tensor:
-        """``[S, ...]`` slot rows as ``[M, S / M, ...]``: each member's own slots."""
-        return slots.reshape(self.members, -1, *slots.shape[1:])
-
-    def _tensor(self, array: Any) -> torch.Tensor:
-        return torch.as_tensor(array, device=self.device)
-
-    def _inputs(self, observations: Any) -> torch.Tensor:
-        """[S, D] network inputs: each slot's observation and its doctrine one-hot."""
-        flat = self._tensor(observations).reshape(self.n_slots, -1).to(torch.float32)
-        return torch.cat([flat, self.doctrine_inputs], dim=1)
-
-    def _start(self) -> tuple[torch.Tensor, torch.Tensor]:
-        observations, mask = self.batch.reset()
-        self.seen = (observations, mask)  # what the background policies read
-        self.background.reset(np.ones(self.batch.n_worlds, dtype=bool))
-        if self.teachers is not None:
-            self.teachers.reset(np.ones(self.batch.n_worlds, dtype=bool))
-        return self._inputs(observations), self._tensor(mask).reshape(self.n_slots, -1) == 0
-
-    def kickstart_weight(self, timesteps: int) -> float:
-        """The teachers' weight in the loss of the rollout that starts at ``timesteps`` (0 without teachers)."""
-        if self.teachers is None:
-            return 0.0
-        args = self.args
-        if self.imitating(timesteps):
-            return args.kickstart_coef
-        return kickstart_weight(
-            args.kickstart_coef, args.kickstart_until, timesteps / args.timesteps, args.kickstart_final
-        )
-
-    def imitating(self, timesteps: int) -> bool:
-        """Whether the rollout that starts at ``timesteps`` plays the teachers' choices (``--imitate-until``)."""
-        return self.teachers is not None and timesteps < self.args.imitate_until * self.args.timesteps
-
-    def collect(self) -> Rollout:
-        """Play ``n_steps`` turns in every world with the current policy."""
-        n_steps, slots = self.args.n_steps, self.n_slots
-        rows: dict[str, list[torch.Tensor]] = {name: [] for name in Rollout._fields}
-        imitating = self.imitating(self.num_timesteps)
-        labelling = imitating or self.kickstart_weight(self.num_timesteps) > 0.0
-        # The teachers' shadows see the turns while they label, and before, where their weight rises from 0 (a final
-        # weight above 0), so that their memories hold the episodes whole; the schedule is linear, then constant, so
-        # once the weight is 0 with a final weight of 0 they are never asked again.
-        following = labelling or (self.teachers is not None and self.args.kickstart_final > 0.0)
-        if self.teachers is not None:
-            if following and self.teachers.idle:  # they missed turns (a resume gave them weight again): start afresh
-                self.teachers.reset(np.ones(self.batch.n_worlds, dtype=bool))
-            self.teachers.idle = not following
-        no_teacher = torch.zeros(slots, dtype=torch.int64, device=self.device)
-        no_weight = torch.zeros(slots, device=self.device)
-        if imitating:  # the learning nations whose doctrine has a teacher play its choices
-            imitated = (self.teachers.taught * self.learner) > 0
-        with torch.no_grad():
-            for _ in range(n_steps):
-                logits = self.networks.masked_logits(self._by_member(self.inputs), self._by_member(self.forbidden))
-                logits = logits.reshape(slots, -1)
-                actions = sample_actions(logits, self.generator)
-                if following:  # the teachers' labels for what the nations see now (their memories take it in)
-                    teacher_actions = self.teachers.act(*self.seen, self.batch.world.alive)
-                    if imitating:
-                        actions = torch.where(imitated, teacher_actions, actions)
-                log_probs = torch.log_softmax(logits, dim=-1).gather(-1, actions[:, None])[:, 0]
-                values = self._value(self.inputs)
-                world_actions = actions.reshape(self.batch.n_worlds, self.n_nations)
-                if self.batch.backend.name == "numpy":
-                    world_actions = world_actions.cpu().numpy()
-                if self.background.n_worlds:  # scripted nations act, beside the worlds (their rows get weight 0)
-                    world_actions = self.background.act(world_actions, *self.seen, self.batch.world.alive)
-                step = self.batch.step(world_actions)
-                self.background.reset(step.world_reset)
-                if following:
-                    self.teachers.reset(step.world_reset)
-                self.seen = (step.observations, step.action_mask)
-                # A copy: with --cuda-graphs the next step's replay overwrites this step's outputs (float32 worlds
-                # would otherwise hand over the output itself); everything else kept below is computed from them.
-                rewards = self._tensor(step.rewards).reshape(slots).to(torch.float32, copy=True)
-                terminated = self._tensor(step.terminated).reshape(slots)
-                truncated = self._tensor(step.truncated).reshape(slots)
-                active = self._tensor(step.acting).reshape(slots).to(torch.float32) * self.learner
-                # The value of the last observation of a truncated episode (where no world ended, the next turn's
-                # observation is that same one and its value is read below; numpy tells at no cost whether any did).
-                if self.batch.backend.name != "numpy" or step.world_reset.any():
-                    final_value = self._value(self._inputs(step.final_observations))
-                else:
-                    final_value = torch.zeros(slots, device=self.device)
-                rows["inputs"].append(self.inputs)
-                rows["forbidden"].append(self.forbidden)
-                rows["actions"].append(actions)
-                rows["log_probs"].append(log_probs)
-                rows["values"].append(values)
-                rows["rewards"].append(rewards)
-                rows["active"].append(active)
-                rows["teacher_actions"].append(teacher_actions if labelling else no_teacher)
-                rows["taught"].append(self.teachers.taught * active if labelling else no_weight)
-                rows["imitated"].append(imitated * active if imitating else no_weight)
-                rows["continues"].append(active * (~terminated & ~truncated).to(torch.float32))
-                # Truncated: bootstrap from the last observation; terminated: nothing follows.
-                rows["next_values"].append(torch.where(terminated, 0.0, final_value))
-                # The curve's episodes are the learners' (a background nation's earns nothing here), each counted
-                # when its world ends (a nation eliminated earlier keeps its return until then): every count is of
-                # whole worlds, so the curve does not swing with how many early ends a window holds.
-                world_ended = self._tensor(step.world_reset)[:, None].expand(-1, self.n_nations).reshape(slots)
-                self.stats.add(rewards, active, world_ended & self.is_learner)
-                self.inputs = self._inputs(step.observations)
-                self.forbidden = self._tensor(step.action_mask).reshape(slots, -1) == 0
-            last_values = self._value(self.inputs)
-        stacked = {name: torch.stack(values) for name, values in rows.items()}
-        # Where the episode goes on, the next value is the value of the next turn's observation.
-        following = torch.cat([stacked["values"][1:], last_values[None]])
-        continues = stacked["continues"] > 0
-        stacked["next_values"] = torch.where(continues, following, stacked["next_values"])
-        self.num_timesteps += n_steps * self.member_slots  # each member's own agent-steps
-        return Rollout(**stacked)
-
-    def _value(self, inputs: torch.Tensor) -> torch.Tensor:
-        """[S] values of every slot's ``inputs`` [S, D], each by its member's network."""
-        return self.networks.value(self._by_member(inputs)).reshape(-1)
-
-    def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
-        """PPO's clipped update over the rollout, each member on its own rows; returns the mean losses ([M] device
-        tensors)."""
-        args, members = self.args, self.members
-        advantage, returns = advantages(rollout, args.gamma, args.gae_lambda)
-
-        def by_member(value: torch.Tensor) -> torch.Tensor:  # [T, S, ...] -> [M, T * S / M, ...]
-            turns = value.shape[0]
-            value = value.reshape(turns, members, -1, *value.shape[2:]).transpose(0, 1)
-            return value.reshape(members, -1, *value.shape[3:])
-
-        rows = {name: by_member(value) for name, value in rollout._asdict().items()}
-        rows["advantage"], rows["returns"] = by_member(advantage), by_member(returns)
-        n_rows = rows["advantage"].shape[1]
-        kickstart = self.kickstart_weight(self.num_timesteps - n_rows)
-        if args.anneal_lr:  # the share of --timesteps done before this rollout
-            done = (self.num_timesteps - n_rows) / args.timesteps
-            for group in self.optimizer.param_groups:
-                group["lr"] = args.learning_rate * max(1.0 - done, 0.0)
-        names = ("policy", "value", "entropy", "approx_kl", "kickstart")
-        sums = {name: torch.zeros(members, device=self.device) for name in names}
-        n_batches = 0
-        member = torch.arange(members, device=self.device)[:, None]
-        for _ in range(args.n_epochs):
-            # One shuffle of each member's rows per epoch, then contiguous minibatches (fewer, larger gathers).
-            order = torch.stack(
-                [torch.randperm(n_rows, generator=self.generator, device=self.device) for _ in range(members)]
-            )
-            # one gather of whole rows (index_select), not advanced indexing over two axes: 2-5x faster on a CPU
-            rows_in_order = (member * n_rows + order).reshape(-1)
-            epoch = {
-                name: value.reshape(members * n_rows, *value.shape[2:])
-                .index_select(0, rows_in_order)
-                .reshape(members, n_rows, *value.shape[2:])
-                for name, value in rows.items()
-            }
-            for start in range(0, n_rows, args.batch_size):
-                batch = {name: value[:, start : start + args.batch_size] for name, value in epoch.items()}
-                weight = batch["active"]  # [M, B]
-                total_weight = weight.sum(-1).clamp(min=1.0)
-
-                def mean(x: torch.Tensor, weight: torch.Tensor = weight, total: torch.Tensor = total_weight) -> Any:
-                    return (x * weight).sum(-1) / total  # [M]: each member's mean over its rows
-
-                # PPO's policy terms take the rows whose action the policy chose itself (not the teachers' played
-                # choices of --imitate-until: off-policy, learned by the cross-entropy alone).
-                own = weight - batch["imitated"]
-                own_total = own.sum(-1).clamp(min=1.0)
-
-                def own_mean(x: torch.Tensor, own: torch.Tensor = own, total: torch.Tensor = own_total) -> Any:
-                    return (torch.where(own > 0, x, 0.0) * own).sum(-1) / total  # a skipped row's ratio may be inf
-
-                logits = self.networks.masked_logits(batch["inputs"], batch["forbidden"])
-                log_probs, entropy = log_prob_and_entropy(logits, batch["actions"])
-                ratio = (log_probs - batch["log_probs"]).exp()
-                adv = batch["advantage"]
-                adv_mean = own_mean(adv)[:, None]
-                adv = (adv - adv_mean) / (own_mean((adv - adv_mean) ** 2).sqrt()[:, None] + 1e-8)
-                policy_loss = own_mean(
-                    torch.maximum(-adv * ratio, -adv * ratio.clamp(1.0 - args.clip_range, 1.0 + args.clip_range))
-                )
-                value = self.networks.value(batch["inputs"])
-                value_loss = 0.5 * mean((value - batch["returns"]) ** 2)
-                entropy_loss = own_mean(entropy)
-                loss = policy_loss - args.ent_coef * entropy_loss + args.vf_coef * value_loss
-                if kickstart > 0.0:  # cross-entropy toward the teachers' choices (train.kickstart)
-                    taught = batch["taught"]
-                    teacher_log_p = torch.log_softmax(logits, dim=-1).gather(-1, batch["teacher_actions"][..., None])
-                    # where no teacher chose, the label may be masked out (log p about -1e9): 0 before the product
-                    cross_entropy = -torch.where(taught > 0, teacher_log_p[..., 0], 0.0)
-                    kickstart_loss = (cross_entropy * taught).sum(-1) / taught.sum(-1).clamp(min=1.0)
-                    loss = loss + kickstart * kickstart_loss
-                else:
-                    kickstart_loss = torch.zeros_like(policy_loss)
-                # The members share no weight: the sum's gradient is each member's own loss's.
-                loss = loss.sum()
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.networks.clip_grad_norm_(args.max_grad_norm)
-                self.optimizer.step()
-                with torch.no_grad():
-                    sums["policy"] += policy_loss
-                    sums["value"] += value_loss
-                    sums["entropy"] += entropy_loss
-                    sums["approx_kl"] += own_mean((ratio - 1.0) - torch.log(ratio))
-                    sums["kickstart"] += kickstart_loss
-                n_batches += 1
-        self.iterations += 1
-        return {name: total / n_batches for name, total in sums.items()}
-
-    def health(self, rollout: Rollout) -> torch.Tensor:
-        """[2] float on the device, for the run's divergence check: 1 if every weight is finite (else 0), and how
-        many of the rollout's actions chosen by the policy its mask forbade: logits that outgrow
-        :data:`~train.masked_categorical.MASKED_LOGIT` (a diverged network) no longer keep them out."""
-        with torch.no_grad():
-            finite = torch.stack([weights.isfinite().all() for weights in self.networks.parameters()]).all()
-            chosen = (rollout.active > 0) & (rollout.imitated == 0)  # the teachers' played choices are theirs
-            forbidden = rollout.forbidden.gather(-1, rollout.actions[..., None])[..., 0] & chosen
-            return torch.stack([finite.to(torch.float32), forbidden.sum().to(torch.float32)])
-
-    def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint holds (plain tensors and numbers): weights, optimiser, step count and RNG states, and,
-        where every scripted policy's memory can be saved (array policies: all the built-in ones), the worlds as they
-        stand with what the nations last saw, each episode's return so far and the scripted nations' memories, so
-        that a resumed run goes on turn for turn, bit for bit."""
-        state = {
-            "num_timesteps": self.num_timesteps,
-            "iterations": self.iterations,
-            "agent": self.networks.state_dict(),
-            "agent_shape": self.networks.shape,
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            **self.background.scripted.state_dict("background"),
-            **(self.teachers.state_dict() if self.teachers is not None else {}),
-        }
-        if not self.episodes_saved:  # the worlds' generator alone: the episodes restart on a resume
-            state["env_rng"] = env_rng_state(self.batch.random)
-        else:
-            worlds = self.batch.state_dict()
-            world = {name: torch.as_tensor(array) for name, array in worlds["world"].items()}
-            observations, mask = self.seen
-            state["episodes"] = {
-                "worlds": {**worlds, "world": world, "map_index": torch.as_tensor(worlds["map_index"])},
-                "observations": torch.as_tensor(observations),
-                "action_mask": torch.as_tensor(mask),
-                "returns_so_far": self.stats.running,
-            }
-        return state
-
-    @property
-    def episodes_saved(self) -> bool:
-        """Whether a checkpoint holds the episodes under way (not where a scripted policy's memory cannot be saved)."""
-        scripted = [self.background.scripted, *([self.teachers] if self.teachers is not None else [])]
-        return all(players.memories_saved for players in scripted)
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint: weights, optimiser, RNG states, and the episodes under way where it holds them
-        (otherwise, as in checkpoints written before it did, the episodes restart from fresh worlds)."""
-        self.networks.load_state_dict(state["agent"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        restore_generator(self.generator, state["generator"], "the trainer's sampling generator")
-        self.num_timesteps = int(state["num_timesteps"])
-        self.iterations = int(state["iterations"])
-        episodes = state.get("episodes")
-        try:
-            if episodes is not None:
-                self.batch.load_state_dict(episodes["worlds"])
-            else:
-                restore_env_rng(state.get("env_rng"), self.batch.random)
-        except ValueError as error:  # worlds of another backend or dtype: a resume on another device
-            print(f"the episodes under way restart from fresh worlds: {error}", file=sys.stderr)
-            episodes = None
-        # A checkpoint without the episodes, as one of a run whose scripted policy is not array code: they restart,
-        # as the README says; said here as a resume on another device says it, naming the policies.
-        if state.get("episodes") is None and not self.episodes_saved:
-            roles = [("background", self.background.scripted)]
-            roles += [("teacher", self.teachers.shadows)] if self.teachers is not None else []
-            named = [f"the {role} policy {name!r}" for role, players in roles for name in players.unsaved]
-            if named:
-                keeps = "keeps its" if len(named) == 1 else "keep their"
-                print(
-                    f"the episodes under way restart from fresh worlds: {', '.join(named)} {keeps} memories as Python "
-                    "objects (not array code), which a checkpoint does not hold",
-                    file=sys.stderr,
-                )
-        self.background.scripted.load_state_dict(state, "background", memories=episodes is not None)
-        if self.teachers is not None:
-            self.teachers.load_state_dict(state, memories=episodes is not None)
-        if episodes is None:
-            self.inputs, self.forbidden = self._start()
-            return
-        observations, mask = episodes["observations"], episodes["action_mask"]
-        if self.batch.backend.name == "numpy":
-            observations, mask = observations.numpy(), mask.numpy()
-        else:
-            observations, mask = observations.to(self.device), mask.to(self.device)
-        self.seen = (observations, mask)
-        self.inputs = self._inputs(observations)
-        self.forbidden = self._tensor(mask).reshape(self.n_slots, -1) == 0
-        self.stats.running = episodes["returns_so_far"].to(self.device)
-
-
-def load_agent(path: str | Path, device: str = "cpu") -> Agent:
-    """The trained network of ``model.pt`` (or of a one-member run's checkpoint), read with ``weights_only=True``: a
-    file never runs code on load."""
-    state = torch.load(Path(path), map_location=device, weights_only=True)
-    agent = agent_of_shape(state["agent_shape"])
-    name, weights = next(iter(agent.state_dict().items()))
-    saved = state["agent"][name]
-    if saved.ndim == weights.ndim + 1:  # a population's checkpoint: its members' weights stacked
-        raise ValueError(
-            f"{path} holds the weights of a population of {saved.shape[0]} members; valid: one member's model.pt "
-            "(in --members-dir/seed<k>)"
-        )
-    agent.load_state_dict(state["agent"])
-    return agent.to(device)
-
-
-def agent_of_shape(shape: dict[str, Any]) -> Agent:
-    """A fresh :class:`Agent` of the shape saved beside its weights (``Agent.shape``)."""
-    targets = TargetLayout(*(int(v) for v in shape["targets"])) if "targets" in shape else None
-    hidden = [int(h) for h in shape["hidden"]]
-    return Agent(int(shape["n_inputs"]), int(shape["n_actions"]), hidden, shape.get("actor", "mlp"), targets)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1274,8 +675,8 @@ def _run(
 
 
 def _model_bytes(weights: dict[str, torch.Tensor], trainer: Trainer) -> bytes:
-    """``model.pt``'s bytes: one network's weights and shape (read back with :func:`load_agent`), and the timesteps
-    it was trained for (:func:`train.learned.check_model_current` compares them with the run's)."""
+    """``model.pt``'s bytes: one network's weights and shape (read back with :func:`train.networks.load_agent`), and
+    the timesteps it was trained for (:func:`train.learned.check_model_current` compares them with the run's)."""
     buffer = io.BytesIO()
     model = {"agent": weights, "agent_shape": trainer.networks.shape, "num_timesteps": trainer.num_timesteps}
     torch.save(model, buffer)

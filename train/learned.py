@@ -257,10 +257,10 @@ def _numpy_forward(layers: list[tuple[np.ndarray, np.ndarray, Any]], x: np.ndarr
 
 class FastPolicyNetwork:
     """The action logits of a ``train.fast_ppo`` run's actor, in numpy (``model.pt`` read with ``weights_only``):
-    an MLP over the flat action, or the :class:`train.fast_ppo.PerNationActor`'s two heads."""
+    an MLP over the flat action, or the :class:`train.networks.PerNationActor`'s two heads."""
 
     def __init__(self, model_path: str | Path) -> None:
-        from train.fast_ppo import PerNationActor, load_agent
+        from train.networks import PerNationActor, load_agent
 
         agent = load_agent(model_path)
         self.observation_size = int(agent.shape["n_inputs"])

@@ -2,7 +2,7 @@
 
 A population of ``M`` members trains ``M`` seeds of one setting together: their worlds are one batch (member ``m``
 owns the ``m``-th block of ``n_worlds`` worlds) and their networks are called as one. Each member keeps a network of
-its own (:class:`train.fast_ppo.Agent`, initialised from its own seed) and learns only from its own worlds: the
+its own (:class:`train.networks.Agent`, initialised from its own seed) and learns only from its own worlds: the
 members' losses are summed, and since no parameter is shared, each gradient is its member's alone; Adam works element
 by element, and the gradient norm is clipped member by member, so each member takes the steps it would take alone.
 Why: on a GPU a run of a few hundred worlds leaves the device idle between kernel launches; ``M`` members fill one
@@ -10,8 +10,8 @@ launch with ``M`` times the work (JaxMARL and PureJaxRL train seeds side by side
 On a CPU it brings nothing: the arithmetic is the same, and batched products are no faster there.
 
 :class:`MemberNetworks` holds the members' parameters stacked along a leading member axis and calls the one network
-definition (:class:`~train.fast_ppo.Agent`) on them with ``torch.func.vmap``; a population of one calls its
-:class:`~train.fast_ppo.Agent` directly, exactly as a single run always did.
+definition (:class:`~train.networks.Agent`) on them with ``torch.func.vmap``; a population of one calls its
+:class:`~train.networks.Agent` directly, exactly as a single run always did.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from train.masked_categorical import mask_logits
 
 if TYPE_CHECKING:
-    from train.fast_ppo import Agent
+    from train.networks import Agent
 
 
 class MemberNetworks:
@@ -83,7 +83,7 @@ class MemberNetworks:
             grad.mul_(scale.reshape(-1, *([1] * (grad.ndim - 1))))
 
     def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:
-        """Member ``member``'s weights, in :class:`~train.fast_ppo.Agent`'s own state-dict format (a copy)."""
+        """Member ``member``'s weights, in :class:`~train.networks.Agent`'s own state-dict format (a copy)."""
         if self.single is not None:
             return {name: value.detach().clone() for name, value in self.single.state_dict().items()}
         return {name: value[member].detach().clone() for name, value in self.stacked.items()}

@@ -7,7 +7,7 @@ Every path trains PPO with the same network (MLP 64-64, tanh), ``n_steps`` per s
 number of agent slots (``n_worlds`` worlds x ``n_nations`` nations), in one process with the same torch threads
 (``--torch-threads``, 1 by default as in both trainers):
 
-- **fast_ppo**: :class:`train.fast_ppo.Trainer`, PPO written in torch over ``WorldBatch`` (the numpy backend on a CPU,
+- **fast_ppo**: :class:`train.trainer.Trainer`, PPO written in torch over ``WorldBatch`` (the numpy backend on a CPU,
   torch on a GPU), rollout, GAE and updates on one device;
 - **sb3**: what ``python -m train.ppo`` runs: ``sb3_contrib.MaskablePPO`` on :class:`train.vec_env.RealismVecEnv`;
 - **supersuit** (``--supersuit``): the PettingZoo tutorial path, plain SB3 ``PPO`` on
@@ -136,6 +136,7 @@ class FastPath:
 
     def __init__(self, args: argparse.Namespace, config: realism_env.EnvConfig) -> None:
         from train import fast_ppo
+        from train.trainer import Trainer
 
         run_args = fast_ppo.Args(
             doctrine=args.doctrine,
@@ -150,7 +151,7 @@ class FastPath:
             progress_bar=False,
             actor="mlp",  # SB3's network: the comparison is of the trainers, not the architectures
         )
-        self.trainer = fast_ppo.Trainer(run_args, config)
+        self.trainer = Trainer(run_args, config)
         self.slots = self.trainer.n_slots
 
     def measure(self, steps: int) -> dict[str, float]:
