@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+import realism_env
 from realism_env import DOCTRINES, Act, ObservationLayout, array_namespace, device_of
 
 _EPS = 1e-9
@@ -958,10 +958,6 @@ def make_policy(name: str, env: Any, **params: Any) -> Policy:
 #: Names a policy may not take: the baseline keyword that stands for each doctrine's scripted counterpart
 #: (``--baseline scripted``, ``[evaluate] baselines``) and the label of the learned nations' rows beside the baselines'.
 RESERVED_POLICY_NAMES = ("scripted", "learned")
-#: A policy name: letters, digits, '_', '.', '-' and '+' (a learned policy's name holds its run's doctrine mix,
-#: security+power), led by a letter, digit or '_'. It stands in population specs (``name:count,...``), comma-separated
-#: lists and file names, so ':', ',', spaces and '/' are out, and a leading '-' would read as a command line's option.
-_POLICY_NAME = re.compile(r"\w[\w.+-]*")
 
 
 def _defined_at(cls: type) -> tuple[str, str]:
@@ -989,10 +985,12 @@ def register_policy(cls: type[Policy]) -> type[Policy]:
         raise ValueError(
             f"policy class {label} {inherited}; valid: a class attribute name = '...' of its own (a string)"
         )
-    if not _POLICY_NAME.fullmatch(name):
+    # The rule of every registered name (realism_env.names), and '+': a learned policy's name holds its run's doctrine
+    # mix (security+power).
+    if not realism_env.valid_name(name, also="+"):
         raise ValueError(
-            f"policy class {label} has name {name!r}; valid: letters, digits, '_', '.', '-' and '+', starting with a "
-            "letter, digit or '_' (the name stands in population specs 'name:count,...' and in file names)"
+            f"policy class {label} has name {name!r}; valid: {realism_env.NAME_RULE}, and '+' (the name stands in "
+            "population specs 'name:count,...' and in file names)"
         )
     if name in RESERVED_POLICY_NAMES:
         raise ValueError(

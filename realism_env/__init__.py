@@ -65,6 +65,7 @@ from realism_env.metrics import (
     metric_bounds,
     metric_table,
 )
+from realism_env.names import NAME_RULE, valid_name
 from realism_env.observation import OTHER_FIELDS, OWN_FIELDS, ObservationLayout
 from realism_env.overrides import format_value, parse_override, parse_overrides, parse_value
 from realism_env.registration import register_gymnasium, register_pettingzoo
@@ -78,6 +79,8 @@ register_gymnasium()  # gymnasium.make("realism_env/SingleLearner-v2")
 __version__ = "0.1.0"
 
 __all__ = [
+    "NAME_RULE",
+    "valid_name",
     "atomic_write_bytes",
     "file_in_the_way",
     "folder_problem",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import numpy as np
 
 from realism_env.actions import DEFAULT_ARMS_SHARES
 from realism_env.doctrines import DOCTRINES, resolve_doctrines
+from realism_env.names import NAME_RULE, valid_name
 
 MAP_KINDS = ("continent", "islands")
 #: How far below a float dtype's largest value :meth:`EnvConfig.longest_horizon` keeps the system's wealth: military
@@ -324,10 +324,8 @@ def register_scenario(scenario: Scenario, *, overwrite: bool = False) -> Scenari
         raise ValueError(f"register_scenario takes a Scenario, got {type(scenario).__name__}")
     # Every list of choices sorts the names (one that is not a string would break each unknown-scenario error), and
     # the experiment names files after them (a '/' would make folders).
-    if not isinstance(scenario.name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", scenario.name):
-        raise ValueError(
-            f"a scenario's name {scenario.name!r} is invalid; valid: letters, digits, '_', '.' and '-' (one or more)"
-        )
+    if not valid_name(scenario.name):
+        raise ValueError(f"a scenario's name {scenario.name!r} is invalid; valid: {NAME_RULE} (realism_env.names)")
     _check_fields(scenario.overrides)
     EnvConfig(**scenario.overrides)
     # a copy of its own: the caller's dict, edited later, would otherwise change the scenario unchecked

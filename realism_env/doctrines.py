@@ -32,6 +32,7 @@ import numpy as np
 from realism_env.array_ops import zero_unless
 from realism_env.backend import array_namespace, device_of, to_numpy
 from realism_env.events import Events
+from realism_env.names import NAME_RULE, valid_name
 from realism_env.rules import Territory, attackable, power_share, territory
 from realism_env.world import World
 
@@ -226,6 +227,8 @@ def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrin
             f"doctrine name {doctrine.name!r} is reserved for populations; valid: a name without "
             f"{MIX_SEPARATOR!r}, other than {MIXED!r}"
         )
+    if not valid_name(doctrine.name):
+        raise ValueError(f"a doctrine's name {doctrine.name!r} is invalid; valid: {NAME_RULE} (realism_env.names)")
     if doctrine.name in DOCTRINES and not overwrite:
         raise ValueError(f"doctrine {doctrine.name!r} is already registered; pass overwrite=True to replace it")
     DOCTRINES[doctrine.name] = doctrine
