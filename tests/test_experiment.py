@@ -754,7 +754,8 @@ def test_a_run_folder_of_other_settings_or_a_longer_run_is_refused(tmp_path: Pat
     from dataclasses import replace
 
     from train.experiment_jobs import check_runs
-    from train.ppo import make_config, run_record
+    from train.run_args import make_config
+    from train.run_folder import run_record
 
     design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
     (condition, seed, run_dir), *_ = design.runs(tmp_path / "out")

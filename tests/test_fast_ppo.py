@@ -636,7 +636,7 @@ def test_security_nations_learn_in_self_play(tmp_path):
 
 
 def _trainer(**changes):
-    from train.ppo import make_config
+    from train.run_args import make_config
 
     settings = {"n_worlds": 4, "n_steps": 8, "batch_size": 64, "max_cycles": 10, "progress_bar": False}
     args = fast_ppo.Args(**{**settings, **changes})

@@ -14,7 +14,7 @@ from train import fast_ppo
 from train.checkpoint import find_latest
 from train.networks import Agent, agent_of_shape, load_agent
 from train.population import MemberNetworks
-from train.ppo import make_config
+from train.run_args import make_config
 from train.trainer import Trainer
 
 SMALL = {"n_worlds": 4, "n_steps": 8, "batch_size": 64, "max_cycles": 10, "progress_bar": False}
@@ -163,7 +163,8 @@ def test_a_seed_added_to_an_experiment_trains_without_its_groups_finished_member
     trains alone (it was refused as a run of other settings, and its group would have retrained 0 and 1)."""
     from train.experiment_jobs import check_runs
     from train.experiment_presets import load_preset, merge, resolve
-    from train.ppo import make_config, run_record
+    from train.run_args import make_config
+    from train.run_folder import run_record
 
     def design(seeds):
         raw = merge(load_preset("quick"), {"experiment": {"seeds": seeds}, "train": {"population": 4}})

@@ -245,12 +245,12 @@ def test_a_run_resumed_past_its_model_and_stopped_is_refused_until_resumed_to_it
     import torch
 
     from train.fast_ppo import main as train
-    from train.ppo import _StopRequest
+    from train.run_folder import StopRequest
 
     run = tiny_run(tmp_path / "run")  # one rollout: 48 timesteps (8 turns of one world's 6 nations)
     calls = {"n": 0}
 
-    def stopped_after_two_rollouts(self: _StopRequest) -> bool:  # as SIGTERM stops it
+    def stopped_after_two_rollouts(self: StopRequest) -> bool:  # as SIGTERM stops it
         calls["n"] += 1
         if calls["n"] > 2:
             self.signum = signal.SIGTERM
@@ -258,7 +258,7 @@ def test_a_run_resumed_past_its_model_and_stopped_is_refused_until_resumed_to_it
 
     tiny = ["--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "9", "--no-progress-bar"]
     with monkeypatch.context() as patched:
-        patched.setattr(_StopRequest, "__call__", stopped_after_two_rollouts)
+        patched.setattr(StopRequest, "__call__", stopped_after_two_rollouts)
         assert train([*tiny, "--out", str(run), "--resume", "--timesteps", "480"]) == 128 + signal.SIGTERM
     capsys.readouterr()
     with pytest.raises(SystemExit) as raised:

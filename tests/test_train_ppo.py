@@ -37,7 +37,8 @@ from train.checkpoint import (  # noqa: E402
     save_checkpoint,
 )
 from train.plots import learning_curve_series  # noqa: E402
-from train.ppo import Args, main, make_config, parse_args  # noqa: E402
+from train.ppo import Args, main, parse_args
+from train.run_args import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 # A rollout is n_steps * n_worlds * n_nations = 16 * 2 * 6 = 192 agent-steps.
@@ -489,15 +490,15 @@ def test_the_stop_request_leaves_an_ignored_signal_ignored_and_a_worker_survives
 ) -> None:
     """An experiment's worker ignores Ctrl-C (its experiment stops it with a checkpoint); a repeated SIGTERM (the
     group's, then the experiment's) must not kill it before the checkpoint the first one asked for."""
-    from train.ppo import _StopRequest
+    from train.run_folder import StopRequest
 
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with _StopRequest() as stop:
+        with StopRequest() as stop:
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
             assert signal.getsignal(signal.SIGTERM) == stop._handle
-            monkeypatch.setattr(_StopRequest, "repeat_kills", False)
+            monkeypatch.setattr(StopRequest, "repeat_kills", False)
             signal.raise_signal(signal.SIGTERM)
             signal.raise_signal(signal.SIGTERM)  # a repeat: ignored, where a standalone run's second one kills
             assert stop.signum == signal.SIGTERM
@@ -511,8 +512,8 @@ def test_the_stop_request_leaves_an_ignored_signal_ignored_and_a_worker_survives
 def test_a_second_ctrl_c_still_ends_a_standalone_run_at_once(tmp_path: Path) -> None:
     code = (
         "import signal, time\n"
-        "from train.ppo import _StopRequest\n"
-        "with _StopRequest() as stop:\n"
+        "from train.run_folder import StopRequest\n"
+        "with StopRequest() as stop:\n"
         "    signal.raise_signal(signal.SIGINT)\n"
         "    assert stop.signum == signal.SIGINT\n"
         "    signal.raise_signal(signal.SIGINT)\n"

@@ -161,7 +161,8 @@ from train.experiment_presets import (
 )
 from train.experiment_results import finish
 from train.experiment_scheduler import execute
-from train.ppo import check_device, os_error_exit
+from train.run_args import check_device
+from train.run_folder import os_error_exit
 
 #: The lock file an invocation holds in its output folder while it runs (a second one on the folder is refused).
 OUT_LOCK = ".experiment.lock"

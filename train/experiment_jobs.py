@@ -19,7 +19,7 @@ from agents.policies import without_counterpart
 from train.checkpoint import read_json, readable_model
 from train.experiment_design import Condition, Design, Setting
 from train.experiment_presets import PresetError
-from train.ppo import make_config
+from train.run_args import make_config
 
 # 2: the training setting's rows hold the strategy columns (train.strategy); 3: the focal settings' rows in the
 # training scenario too
@@ -32,7 +32,7 @@ def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> N
     """Raise :class:`~train.experiment_presets.PresetError` when a run folder holds a run with other settings than
     this preset's (only ``timesteps`` and run-time options may change: a larger ``timesteps`` extends finished runs; a
     smaller one is refused, as its report would pool longer runs with the preset's)."""
-    from train.ppo import differences, option_defaults, run_record
+    from train.run_folder import differences, option_defaults, run_record
 
     for condition, seed, run_dir in runs:
         saved = read_json(run_dir / "config.json")
@@ -67,7 +67,7 @@ def run_finished(run_dir: Path, timesteps: int, with_model: bool = True) -> bool
         return False
     done = bool(metrics.get("finished")) and metrics.get("num_timesteps", 0) >= timesteps
     # a model or config.json gone or truncated since: the run is trained again from its last checkpoint, which
-    # writes them again (train.ppo.check_run_dir)
+    # writes them again (train.run_folder.check_run_dir)
     done = done and read_json(run_dir / "config.json") is not None
     return done and (not with_model or readable_model(run_dir / MODEL))
 

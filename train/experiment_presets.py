@@ -21,7 +21,7 @@ from train.cli import MAX_SEED, scenarios_of
 from train.experiment_design import Design
 from train.fast_ppo import Args, check_args
 from train.learned import GREEDY_CHOICES
-from train.ppo import DOCTRINE_CHOICES, check_condition, doctrine_choices, make_config
+from train.run_args import DOCTRINE_CHOICES, check_condition, doctrine_choices, make_config
 
 try:
     import tomllib

@@ -22,7 +22,8 @@ from train.checkpoint import atomic_write_json, folder_lock
 from train.experiment_design import Setting
 from train.experiment_jobs import is_deviation, run_finished
 from train.fast_ppo import Args
-from train.ppo import _StopRequest, make_config
+from train.run_args import make_config
+from train.run_folder import StopRequest
 
 _PARENT: int | None = None
 _STOP = False
@@ -92,7 +93,7 @@ def _worker_init(parent: int, progress: ProgressSlots | None = None) -> None:
     # ignored signal ignored. A SIGTERM to the group reaches the trainer, then the experiment's SIGUSR1 raises it again,
     # and the pool terminates the other workers when one exits: a repeat never cuts the first one's checkpoint short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _StopRequest.repeat_kills = False
+    StopRequest.repeat_kills = False
     try:
         import ctypes
 

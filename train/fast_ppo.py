@@ -97,26 +97,23 @@ from train.cli import MAX_SEED, dataclass_parser
 from train.kickstart import parse_teachers
 from train.masked_categorical import MASKED_LOGIT
 from train.networks import ACTOR_CHOICES
-from train.ppo import (
+from train.run_args import PPOArgs, arg, make_config, parse_run_args
+from train.run_args import check_args as check_ppo_args
+from train.run_folder import (
     RUN_RECORD,
     WRITABLE_OUT,
-    PPOArgs,
-    _arg,
-    _StopRequest,
+    StopRequest,
     check_run_dir,
     differences,
     finished,
-    make_config,
     option_defaults,
     os_error_exit,
-    parse_run_args,
     run_lock,
     run_record,
     score_command,
     stopped,
     write_summary,
 )
-from train.ppo import check_args as check_ppo_args
 from train.trainer import Trainer, world_backend
 
 BACKEND_CHOICES = ("auto", "numpy", "torch")
@@ -124,67 +121,66 @@ BACKEND_CHOICES = ("auto", "numpy", "torch")
 
 @dataclass
 class Args(PPOArgs):
-    """Command-line arguments of ``python -m train.fast_ppo``: ``train.ppo``'s (:class:`train.ppo.PPOArgs`), some
+    """Command-line arguments of ``python -m train.fast_ppo``: ``train.ppo``'s (:class:`train.run_args.PPOArgs`), some
     with other defaults, then this trainer's own."""
 
-    #: what a run made before an option existed did, where that is not the option's default (train.ppo.option_defaults)
+    #: what a run made before an option existed did, where that is not the option's default
+    #: (train.run_folder.option_defaults)
     BEFORE_OPTION: ClassVar[dict[str, Any]] = {"actor": "mlp"}
 
     # train.ppo's flags with this trainer's defaults (and help where the meaning is wider)
-    timesteps: int = _arg(2_000_000, "total agent-steps to train for (rounded up to whole rollouts)")
-    seed: int = _arg(0, "seed of the worlds, the network's initialisation, the action draws and the minibatches")
-    out: str = _arg("runs/fast_ppo", "output directory (model.pt, config.json, metrics.json, tb/, checkpoints/)")
-    n_worlds: int = _arg(64, "worlds stepped together; n_worlds * n_nations slots act each turn")
-    n_steps: int = _arg(32, "turns per slot in each rollout")
-    batch_size: int = _arg(2048, "minibatch size of each gradient step (rows of slot-turns)")
-    checkpoint_every: int = _arg(500_000, "save a checkpoint every this many timesteps (0: only at the end)")
-    device: str = _arg("cpu", "torch device of the network and, with the torch backend, of the worlds")
+    timesteps: int = arg(2_000_000, "total agent-steps to train for (rounded up to whole rollouts)")
+    seed: int = arg(0, "seed of the worlds, the network's initialisation, the action draws and the minibatches")
+    out: str = arg("runs/fast_ppo", "output directory (model.pt, config.json, metrics.json, tb/, checkpoints/)")
+    n_worlds: int = arg(64, "worlds stepped together; n_worlds * n_nations slots act each turn")
+    n_steps: int = arg(32, "turns per slot in each rollout")
+    batch_size: int = arg(2048, "minibatch size of each gradient step (rows of slot-turns)")
+    checkpoint_every: int = arg(500_000, "save a checkpoint every this many timesteps (0: only at the end)")
+    device: str = arg("cpu", "torch device of the network and, with the torch backend, of the worlds")
     # this trainer's own
-    anneal_lr: bool = _arg(True, "anneal the learning rate linearly to 0 at --timesteps (CleanRL's default)")
-    actor: str = _arg(
+    anneal_lr: bool = arg(True, "anneal the learning rate linearly to 0 at --timesteps (CleanRL's default)")
+    actor: str = arg(
         "per_nation",
         "policy network: per_nation scores every target nation with the same weights (PerNationActor); mlp scores "
         "the flat action (SB3's network)",
         choices=ACTOR_CHOICES,
     )
-    backend: str = _arg(
-        "auto", "backend of the worlds: numpy, torch, or auto (numpy on a CPU)", choices=BACKEND_CHOICES
-    )
-    compile_worlds: bool = _arg(
+    backend: str = arg("auto", "backend of the worlds: numpy, torch, or auto (numpy on a CPU)", choices=BACKEND_CHOICES)
+    compile_worlds: bool = arg(
         False,
         "torch backend: step the worlds with torch.compile (WorldBatch(compile=True)); compiles for tens of seconds "
         "at the start; pays on a GPU (on a CPU the step runs 1.5x eager's speed, but the network bounds a run)",
     )
-    cuda_graphs: bool = _arg(
+    cuda_graphs: bool = arg(
         False,
         "torch backend on a GPU: step the worlds as one CUDA graph (WorldBatch(compile='reduce-overhead')), one "
         "launch a step where a small batch's eager step is bound by kernel launches; compiles tens of seconds first",
     )
-    population: int = _arg(
+    population: int = arg(
         1,
         "members trained together, seeds --seed .. --seed + population - 1, each with its own network and worlds "
         "(train.population): one process fills a GPU with several runs; the members' runs go to "
         "--members-dir/seed<k>",
     )
-    members_dir: str = _arg("", "where a population's members' runs go, as seed<k>/ (empty: --out)")
-    background: str = _arg(
+    members_dir: str = arg("", "where a population's members' runs go, as seed<k>/ (empty: --out)")
+    background: str = arg(
         "",
         "scripted background policies, comma-separated (agents.POLICIES), taken in turn by the background worlds; "
         "empty: pure self-play",
     )
-    background_share: float = _arg(0.0, "share of the worlds whose nations n_focal.. are the scripted background")
-    n_focal: int = _arg(0, "learning nations in a background world (0: half the nations)")
-    teachers: str = _arg(
+    background_share: float = arg(0.0, "share of the worlds whose nations n_focal.. are the scripted background")
+    n_focal: int = arg(0, "learning nations in a background world (0: half the nations)")
+    teachers: str = arg(
         "",
         "kickstarting (train.kickstart): scripted teachers per doctrine, DOCTRINE=POLICY comma-separated (e.g. "
         "power=offensive_realist); learners are pulled toward their teacher's choice, less and less; empty: none",
     )
-    kickstart_coef: float = _arg(1.0, "weight of the teachers' cross-entropy in the loss at the start of the run")
-    kickstart_until: float = _arg(
+    kickstart_coef: float = arg(1.0, "weight of the teachers' cross-entropy in the loss at the start of the run")
+    kickstart_until: float = arg(
         0.25, "share of --timesteps at which the teachers' weight has fallen to --kickstart-final"
     )
-    kickstart_final: float = _arg(0.0, "the teachers' weight from --kickstart-until on (0: the learner is on its own)")
-    imitate_until: float = _arg(
+    kickstart_final: float = arg(0.0, "the teachers' weight from --kickstart-until on (0: the learner is on its own)")
+    imitate_until: float = arg(
         0.0,
         "share of --timesteps in which the nations with a teacher play the teacher's choices and learn them with "
         "weight --kickstart-coef (behaviour cloning on the teacher's own play; PPO's policy loss skips those rows)",
@@ -346,7 +342,7 @@ def train(args: Args, config: EnvConfig, on_rollout: Callable[[int, int], None] 
         check_member_dirs(args, record, resuming=found is not None)
     if found is not None:
         note_changed_horizon(args, Path(args.out) / "config.json")
-    with _StopRequest() as stop:  # from here on, SIGTERM or Ctrl-C stops the run with a checkpoint
+    with StopRequest() as stop:  # from here on, SIGTERM or Ctrl-C stops the run with a checkpoint
         return _run(args, config, record, found, stop, on_rollout)
 
 
@@ -368,8 +364,8 @@ def member_record(record: dict[str, Any], seed: int, out: Path) -> dict[str, Any
 def check_member_dirs(args: Args, record: dict[str, Any], resuming: bool) -> None:
     """Exit with a message where a population would write its members' runs over something else: ``--out`` as a
     member's folder, a member folder holding a different run, or (starting afresh) a finished one. A run folder is
-    refused the same way as ``--out`` itself (``train.ppo.check_run_dir``); how the seed is grouped may differ (the
-    experiment regroups unfinished seeds into populations)."""
+    refused the same way as ``--out`` itself (``train.run_folder.check_run_dir``); how the seed is grouped may differ
+    (the experiment regroups unfinished seeds into populations)."""
     out = Path(args.out)
     members_dir = Path(args.members_dir or args.out)
     for seed in range(args.seed, args.seed + args.population):
@@ -481,7 +477,7 @@ def _run(
     config: EnvConfig,
     record: dict[str, Any],
     found: Any,
-    stop: _StopRequest,
+    stop: StopRequest,
     on_rollout: Callable[[int, int], None] | None = None,
 ) -> int:
     """The body of :func:`train`: set up, then roll out and update until the target or a stop request."""
@@ -602,7 +598,7 @@ def _run(
         nonlocal checkpoint_bytes
         logged = {"members": [log.state() for log in logs]} if population else logs[0].state()
         extra = {**logged, "total_wall_time_s": wall_before + time.perf_counter() - start}
-        extra[RUN_RECORD] = record  # which run the checkpoint is of (train.ppo.check_run_dir)
+        extra[RUN_RECORD] = record  # which run the checkpoint is of (train.run_folder.check_run_dir)
         path = save_torch_checkpoint({**trainer.state_dict(), **extra}, checkpoints, keep=args.keep_checkpoints)
         checkpoint_bytes = path.stat().st_size
         return path

@@ -55,7 +55,8 @@ from agents.population import default_doctrines, make_plan
 from realism_env import EnvConfig, ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
 from train.checkpoint import read_json
-from train.ppo import PPOArgs, config_differences, make_config, option_defaults
+from train.run_args import PPOArgs, make_config
+from train.run_folder import config_differences, option_defaults
 from train.strategy import StrategyTracker
 
 #: A run's model: train.fast_ppo's weights, or train.ppo's SB3 archive.
@@ -151,7 +152,7 @@ UNCOMPARED_FIELDS = frozenset(("doctrines",))
 
 def scenario_changed(run: Path, record: Mapping[str, Any], imports: Sequence[str]) -> str | None:
     """Where the run's scenario, rebuilt here from its name and the run's own arguments (``--set``, ``--max-cycles``,
-    ``--capability-spread``: :func:`train.ppo.make_config`, as its training built it), is not the world its
+    ``--capability-spread``: :func:`train.run_args.make_config`, as its training built it), is not the world its
     ``config.json`` records, the message naming the fields that differ, their values here and then, and the modules
     the run imported; None where it is the same. A scenario is looked up by name: after an edit to the module that
     registers it, or with its name registered otherwise, the run would be evaluated, replayed or deviated from in

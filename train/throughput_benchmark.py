@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.seed < 0:
         parser.error(f"--seed={args.seed} is invalid; valid: an integer >= 0")
     from agents.evaluation_output import check_out_path
-    from train.ppo import check_device
+    from train.run_args import check_device
 
     try:  # before the minutes of measuring, not in a traceback after them
         check_device(args.device, auto=False)

@@ -22,7 +22,7 @@ from train.kickstart import Teachers, kickstart_weight, parse_teachers
 from train.masked_categorical import log_prob_and_entropy, sample_actions
 from train.networks import Agent, TargetLayout, agent_of_shape
 from train.population import MemberNetworks
-from train.ppo import net_arch
+from train.run_args import net_arch
 
 if TYPE_CHECKING:
     from train.fast_ppo import Args
