@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 
 #: The rule in words, for error messages.
-NAME_RULE = "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'"
+NAME_RULE = "ASCII letters, digits, '_', '.' and '-', starting with a letter, digit or '_'"
 
 
 def valid_name(name: object, also: str = "") -> bool:
     """Whether ``name`` is a string that follows the rule (:data:`NAME_RULE`), with the characters of ``also`` allowed
     after the first."""
-    return isinstance(name, str) and re.fullmatch(rf"\w[\w.{re.escape(also)}-]*", name) is not None
+    return isinstance(name, str) and re.fullmatch(rf"\w[\w.{re.escape(also)}-]*", name, flags=re.ASCII) is not None

@@ -161,9 +161,9 @@ def test_register_policy_refuses_a_name_that_would_replace_a_policy_or_break_a_s
 
     with pytest.raises(ValueError, match=r"NoName inherits name 'status_quo'; valid: a class attribute name"):
         register_policy(NoName)
-    for bad in ("hawk:v2", "dove, v1", "cautious/v3", "", "-hawk", "..", "hawk v2"):
+    for bad in ("hawk:v2", "dove, v1", "cautious/v3", "", "-hawk", "..", "hawk v2", "größe"):
         odd = type("Odd", (StatusQuo,), {"name": bad})
-        with pytest.raises(ValueError, match=r"valid: letters, digits, '_', '\.' and '-', starting .*, and '\+'"):
+        with pytest.raises(ValueError, match=r"valid: ASCII letters, digits, '_', '\.' and '-', starting .*, and '\+'"):
             register_policy(odd)
     for reserved in ("scripted", "learned"):
         with pytest.raises(ValueError, match=f"name '{reserved}', which is reserved"):

@@ -58,8 +58,9 @@ def arg(default: Any, help: str, **kwargs: Any) -> Any:
 
 @dataclass
 class PPOArgs:
-    """PPO's command-line arguments, declared once for ``train.ppo`` (:class:`Args`) and ``train.fast_ppo``, which
-    takes the same flags where they mean the same (it overrides some defaults and adds its own)."""
+    """PPO's command-line arguments, declared once for ``train.ppo`` (:class:`train.ppo.Args`) and
+    ``train.fast_ppo``, which takes the same flags where they mean the same (it overrides some defaults and adds its
+    own)."""
 
     doctrine: str = arg(
         "security",

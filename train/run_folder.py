@@ -284,8 +284,8 @@ def run_lock(out: Path) -> Iterator[None]:
     """While it lasts, this process holds the lock of the run folder ``out`` (:func:`train.checkpoint.folder_lock`,
     the one train.experiment's workers hold while they train a run): a second trainer on the same ``--out`` exits at
     once with a message, where it would have mixed its files with the first's (one's config.json beside the other's
-    model) or deleted its checkpoint mid-write. Taken by the command lines, not by :func:`train`, which a worker calls
-    while it holds the lock (a second ``flock`` of one file in one process would refuse itself)."""
+    model) or deleted its checkpoint mid-write. Taken by the command lines, not by :func:`train.fast_ppo.train`, which
+    a worker calls while it holds the lock (a second ``flock`` of one file in one process would refuse itself)."""
     check_out_dir(out)  # before the lock makes the folder
     made = None  # the outermost folder the lock makes
     for folder in (out, *out.parents):
