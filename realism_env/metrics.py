@@ -197,20 +197,28 @@ class EpisodeLog:
         return f | f.swapaxes(-1, -2)
 
     @cached_property
-    def outsider_aid(self) -> tuple[np.ndarray, np.ndarray]:
-        """([W, T, N, N] aid from g to r while r fights some k, g at war with neither and allied with neither;
-        the same restricted to a k with more military than r at the start of the turn)."""
+    def outsider_reach(self) -> tuple[np.ndarray, np.ndarray]:
+        """([W, T, N, N] g, alive, could aid r as an outsider to a war of r's: r fights some k, and g is at war with
+        neither and allied with neither; the same restricted to a k with more military than r), at the start of the
+        turn: the chances of bait-and-bleed and of bloodletting."""
         war = self.at_war[:, :-1]
         allied = self.allied[:, :-1]
         mil = self.military[:, :-1]
         n = self.n_nations
-        outsider = ~war & ~allied & ~np.eye(n, dtype=bool)  # [g, k]: g neither fights nor is allied with k
+        outsider = ~war & ~allied & ~np.eye(n, dtype=bool) & self.alive[:, :-1, :, None]  # [g, k]
         weaker = war & (mil[..., :, None] < mil[..., None, :])  # [r, k]: r fights a stronger k
         # reach[g, r] = any k: war[r, k] & outsider[g, k]   (a matrix product, no N^3 array)
         reach = (outsider.astype(np.float64) @ war.swapaxes(-1, -2).astype(np.float64)) > 0
         reach_weaker = (outsider.astype(np.float64) @ weaker.swapaxes(-1, -2).astype(np.float64)) > 0
-        base = (self.events.aid > 0) & outsider
-        return base & reach, base & reach_weaker
+        return outsider & reach, outsider & reach_weaker
+
+    @cached_property
+    def outsider_aid(self) -> tuple[np.ndarray, np.ndarray]:
+        """([W, T, N, N] aid from g to r while r fights some k, g at war with neither and allied with neither;
+        the same restricted to a k with more military than r at the start of the turn)."""
+        reach, reach_weaker = self.outsider_reach
+        aid = self.events.aid > 0
+        return aid & reach, aid & reach_weaker
 
     @cached_property
     def arms_correlation(self) -> tuple[np.ndarray, np.ndarray]:
@@ -776,8 +784,9 @@ def balancing_share(log: EpisodeLog) -> np.ndarray:
     return _ratio(bal, bal + bandwagoning(log))
 
 
-def _buck_passing(log: EpisodeLog) -> tuple[np.ndarray, np.ndarray]:
-    """([W, T, N] buck-passing, [W, T, N] threatened) nation-turns."""
+def _buck_passing(log: EpisodeLog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """([W, T, N] buck-passing, [W, T, N] threatened, [W, T, N] threatened while another threatened nation balanced:
+    the chances to pass the buck) nation-turns."""
     before, after = log.arms_level[:, :-1], log.arms_level[:, 1:]
     arms = (after > before) | (after == log.n_arms_levels - 1)
     target_is_strongest = np.take_along_axis(log.strongest, log.target.astype(np.intp), axis=-1)
@@ -788,7 +797,8 @@ def _buck_passing(log: EpisodeLog) -> tuple[np.ndarray, np.ndarray]:
     fights = (log.battle & log.strongest[..., None, :]).any(axis=-1)
     balances = log.threatened & (arms | allies | fights)
     others_balance = balances.sum(axis=-1, keepdims=True) - balances > 0
-    return log.threatened & ~balances & others_balance, log.threatened
+    chances = log.threatened & others_balance
+    return chances & ~balances, log.threatened, chances
 
 
 @_metric("buck_passing", "nation-turns")
@@ -808,8 +818,15 @@ def buck_passing(log: EpisodeLog) -> np.ndarray:
 )
 def buck_passing_rate(log: EpisodeLog) -> np.ndarray:
     """buck_passing / nation-turns threatened by the strongest."""
-    passing, threatened = _buck_passing(log)
+    passing, threatened, _ = _buck_passing(log)
     return _ratio(passing.sum(axis=(1, 2)), threatened.sum(axis=(1, 2)))
+
+
+@_metric("buck_passing_chances", "nation-turns")
+def buck_passing_chances(log: EpisodeLog) -> np.ndarray:
+    """Turns a nation threatened by the strongest saw another threatened nation balance (see buck_passing): the
+    turns it could have passed the buck, whether it did or balanced too. With none, buck-passing cannot occur."""
+    return _buck_passing(log)[2].sum(axis=(1, 2)).astype(np.float64)
 
 
 @_metric("demands_made", "demands")
@@ -859,6 +876,14 @@ def bait_and_bleed(log: EpisodeLog) -> np.ndarray:
     """Aid acts to one side of a war between two other nations, the giver at war with neither side and allied with
     neither (wars and alliances at the start of the turn)."""
     return log.outsider_aid[0].sum(axis=(1, 2, 3)).astype(np.float64)
+
+
+@_metric("bait_and_bleed_chances", "nation-turns")
+def bait_and_bleed_chances(log: EpisodeLog) -> np.ndarray:
+    """Turns a nation could have baited and bled (see bait_and_bleed): some nation it was neither at war nor allied
+    with fought a war with another such nation. With none (no war, or only wars the nation was part of), bait-and-bleed
+    and bloodletting cannot occur."""
+    return log.outsider_reach[0].any(axis=-1).sum(axis=(1, 2)).astype(np.float64)
 
 
 @_metric("bloodletting", "aid acts")

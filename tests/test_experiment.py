@@ -122,6 +122,11 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert strategies.count("Among `offensive_realist` nations they") == 3
     assert strategies.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
     assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
+    behaviour = report.split("## Behaviour per condition")[1].split("\n## ")[0]
+    # the escalation metrics' weights, where the metrics are shown (aid and alliances score as posturing)
+    assert "(wait 0, attack 28, ally 4, leave_alliance 12, threaten 12, concede 0, support 4, peace -2)" in behaviour
+    # in a focal setting, which rows are the focal nations' and which the whole world's, background included
+    assert "the other rows count the whole world, its scripted background included" in behaviour
     # Each run's deviations in the training and held-out scenarios: one row per run, scenario and deviant, and a
     # report section that reads them.
     deviations = read_csv(out / "deviations.csv")
@@ -957,6 +962,22 @@ def test_one_sample_paired_and_appearing_claims_on_hand_made_numbers() -> None:
     assert assess([appears], never)[0]["verdict"] == NOT_SUPPORTED
     missing = assess([appears], {"power": never["power"]})[0]
     assert missing["verdict"] == "n/a"
+    # A strategy that never had the chance (bait-and-bleed where no war was fought): its absence is no evidence, and
+    # neither is a comparison with a condition where it had chances.
+    counted = Claim("s", "x", "t", "greater", "m", "power", "security", appears=True, opportunity="chances")
+    no_chance = {
+        "power": [{**row, "chances": 0.0} for row in never["power"]],
+        "security": [{"seed": s, "m": m, "chances": 5.0} for s, m in ((0, 1.0), (0, 2.0), (1, 3.0), (1, 2.0))],
+    }
+    result = assess([counted], no_chance)[0]
+    assert result["verdict"] == INCONCLUSIVE and "never had the chance: `chances` is 0" in result["note"]
+    from train.report_sections import claims_table
+
+    assert "**inconclusive** (it never had the chance: `chances` is 0 in every episode of power)" in claims_table(
+        [result]
+    )
+    with_chances = {**no_chance, "power": [{**row, "chances": 2.0} for row in never["power"]]}
+    assert assess([counted], with_chances)[0]["verdict"] == NOT_SUPPORTED  # it could have, and never did
 
 
 def test_intervals_of_counts_and_shares_stay_within_the_metrics_range() -> None:
@@ -1283,8 +1304,10 @@ def test_the_claims_tables_header_gives_the_intervals_level() -> None:
     from train.report_sections import claims_table
 
     claim = next(c for c in CLAIMS if c.id == "balancing_rising_power")
-    rows = {"rising_power": {"security": [{"seed": s, "balancing": 1.0 + s / 10} for s in range(4)]}}
-    rows["rising_power"]["power"] = [{"seed": s, "balancing": 0.1 * s} for s in range(4)]
+    rows = {
+        "rising_power": {"security": [{"seed": s, "balancing": 1.0 + s / 10, "bandwagoning": 0.0} for s in range(4)]}
+    }
+    rows["rising_power"]["power"] = [{"seed": s, "balancing": 0.1 * s, "bandwagoning": 0.0} for s in range(4)]
     results = assess([claim], {"security": [], "power": []}, 0.05, 0.9, by_scenario=rows)
     header = claims_table(results, None, 0.9).splitlines()[0]
     assert "learned: values (mean [90% CI])" in header and "estimate [90% CI]" in header and "95%" not in header
@@ -1293,13 +1316,19 @@ def test_the_claims_tables_header_gives_the_intervals_level() -> None:
 def test_a_claim_read_in_another_scenario_uses_that_scenarios_rows() -> None:
     claim = next(c for c in CLAIMS if c.id == "balancing_rising_power")
 
-    def rows(values: list[float]) -> list[dict]:
-        return [{"seed": seed, "balancing": value} for seed, value in enumerate(values)]
+    def rows(values: list[float], bandwagoning: float = 0.5) -> list[dict]:
+        return [{"seed": s, "balancing": v, "bandwagoning": bandwagoning} for s, v in enumerate(values)]
 
     training = {"security": rows([0.0] * 4), "power": rows([0.0] * 4)}
     assert assess([claim], training)[0]["verdict"] == "n/a"  # the preset did not evaluate rising_power
     rising = {"rising_power": {"security": rows([1.0, 1.2, 0.9, 1.1]), "power": rows([0.0] * 4)}}
     assert assess([claim], training, by_scenario=rising)[0]["verdict"] == SUPPORTED
+    # Allying with everyone forms balancing alliances too: more alliances with the strongest than against it is not
+    # balancing (the test was balancing > 0, which any nation that allies passed).
+    with_everyone = {
+        "rising_power": {"security": rows([1.0, 1.2, 0.9, 1.1], bandwagoning=1.3), "power": rows([0.0] * 4)}
+    }
+    assert assess([claim], training, by_scenario=with_everyone)[0]["verdict"] == NOT_SUPPORTED
     assert "self-play in `rising_power`" in claim.measure
 
 

@@ -410,6 +410,8 @@ def test_buck_passing():
     m = episode_metrics(log)
     assert m["buck_passing"] == 1 + 0 + 2 + 1
     assert m["buck_passing_rate"] == pytest.approx(4 / 12)
+    # the chances: threatened while another threatened nation balanced (turn 2: no one balanced, so none)
+    assert m["buck_passing_chances"] == 3 + 0 + 2 + 3
     np.testing.assert_array_equal(nation_metrics(log)["buck_passing"], [0, 0, 3, 1])
 
 
@@ -446,6 +448,7 @@ def test_a_nation_the_strongest_does_not_threaten_never_passes_the_buck():
     m = episode_metrics(make_log(n, turns, share=_strongest_first(turns), neighbour=neighbour, arms_level=arms))
     assert m["buck_passing"] == 0
     assert m["buck_passing_rate"] == 0
+    assert m["buck_passing_chances"] == 0  # 1 balanced, but no other nation was threatened
 
 
 def test_blackmail_counts():
@@ -495,6 +498,9 @@ def test_bait_and_bleed_and_bloodletting():
     m = episode_metrics(log)
     assert (m["bait_and_bleed"], m["bloodletting"]) == (2, 1)
     assert m["aid_given"] == pytest.approx(4.5)
+    # the chances: 2, 3 and 4 stand outside the war 0-1 in turn 1; in turn 2, 2 is allied with 0, so only 3 and 4
+    assert m["bait_and_bleed_chances"] == 3 + 2
+    assert metric(make_log(n, turns, military=military, events={"aid": aid}), "bait_and_bleed_chances") == 0  # no war
     per = nation_metrics(log)
     np.testing.assert_array_equal(per["bait_and_bleed"], [0, 0, 1, 1, 0])
     np.testing.assert_array_equal(per["bloodletting"], [0, 0, 1, 0, 0])

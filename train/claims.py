@@ -40,6 +40,9 @@ class Claim:
     metric_b: str | None = None  #: the subtracted column of a ``paired`` claim
     ref: float = 0.0  #: the reference value of ``above`` / ``below``
     appears: bool = False  #: a strategy claimed to appear: "not supported" if it never occurs in condition A
+    #: the results.csv column that counts an ``appears`` strategy's chances: where it is 0 in every episode of condition
+    #: A, the strategy could not occur there (bait-and-bleed with no war fought), and its absence is no evidence
+    opportunity: str | None = None
     context: str | None = None  #: another condition whose value is shown beside (not tested)
     scenario: str | None = None  #: read in self-play in this (held-out) scenario; None: the training scenario
 
@@ -96,6 +99,7 @@ CLAIMS: tuple[Claim, ...] = (
         "power",
         "security",
         appears=True,
+        opportunity="buck_passing_chances",
     ),
     Claim(
         "blackmail",
@@ -116,6 +120,7 @@ CLAIMS: tuple[Claim, ...] = (
         "power",
         "security",
         appears=True,
+        opportunity="bait_and_bleed_chances",
     ),
     Claim(
         "bloodletting",
@@ -126,6 +131,7 @@ CLAIMS: tuple[Claim, ...] = (
         "power",
         "security",
         appears=True,
+        opportunity="bait_and_bleed_chances",
     ),
     Claim(
         "status_quo",
@@ -167,15 +173,13 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "balancing_rising_power",
-        "Balancing forms against a rising power: facing it, security-maximisers ally against the strongest (whether "
-        "the alliances check it is not tested)",
+        "Balancing forms against a rising power: facing it, security-maximisers ally against the strongest more often "
+        "than with it (balancing, not bandwagoning; whether the alliances check it is not tested)",
         "Waltz 1979 (the balance of power)",
-        "above",
+        "paired",
         "balancing",
         "security",
-        ref=0.0,
-        appears=True,
-        context="power",
+        metric_b="bandwagoning",
         scenario="rising_power",
     ),
     Claim(
@@ -213,8 +217,9 @@ CLAIMS: tuple[Claim, ...] = (
 
 RULE = (
     "supported: the estimate is in the predicted direction with one-sided p < alpha; not supported: it is in the "
-    "opposite direction with one-sided p < alpha, or a strategy claimed to appear never occurs; inconclusive: "
-    "otherwise (including fewer than two units per side)"
+    "opposite direction with one-sided p < alpha, or a strategy claimed to appear never occurs though it had the "
+    "chance; inconclusive: otherwise (including fewer than two units per side, and a strategy that never had the "
+    "chance to occur, such as bait-and-bleed where no war was fought)"
 )
 
 
@@ -281,6 +286,15 @@ def never_occurs(claim: Claim, rows: Sequence[Mapping[str, Any]]) -> bool:
     return bool(x.size) and bool(np.all(x == 0))
 
 
+def never_had_the_chance(claim: Claim, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """True when the chances of a strategy claimed to appear (``claim.opportunity``) are zero in every evaluated
+    episode of the predicted condition: it could not occur. False where its chances are not counted."""
+    if not claim.appears or claim.opportunity is None or not rows or claim.opportunity not in rows[0]:
+        return False
+    x = finite(column(rows, claim.opportunity))
+    return bool(x.size) and bool(np.all(x == 0))
+
+
 def assess(
     claims: Sequence[Claim],
     rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]],
@@ -304,9 +318,13 @@ def _assess_one(
     if any(c not in rows_by_condition or not rows_by_condition[c] for c in claim.conditions if c != claim.context):
         return {"claim": claim, "verdict": "n/a"}
     units = claim_units(claim, rows_by_condition)
-    never = never_occurs(claim, rows_by_condition[claim.condition])
-    result = judge(claim, units, alpha, confidence, never)
+    rows = rows_by_condition[claim.condition]
+    no_chance = never_had_the_chance(claim, rows)
+    result = judge(claim, units, alpha, confidence, never_occurs(claim, rows) and not no_chance)
     result["claim"] = claim
+    if no_chance:  # its absence is no evidence, nor is a comparison with a condition where it had chances
+        result["verdict"] = INCONCLUSIVE
+        result["note"] = f"it never had the chance: `{claim.opportunity}` is 0 in every episode of {claim.condition}"
     # A paired claim's values are differences; the others' are the metric's own values, within its range.
     bounds = (-math.inf, math.inf) if claim.kind == "paired" else column_bounds(claim.metric)
     result["summary"] = {c: within(mean_ci(units[c], confidence), bounds) for c in units}

@@ -19,8 +19,10 @@ The claims (:data:`train.claims.CLAIMS`) are one-sided tests decided by :func:`t
 - **supported**: the estimate lies in the predicted direction and the one-sided p value in that direction is below
   ``alpha`` (0.05);
 - **not supported**: the estimate lies in the opposite direction with one-sided p below ``alpha``, or, for a
-  strategy that is claimed to *appear*, it never occurs in any evaluated episode of the predicted condition;
-- **inconclusive**: anything else (too few seeds, an effect within the noise).
+  strategy that is claimed to *appear*, it never occurs in any evaluated episode of the predicted condition though it
+  had the chance (its ``opportunity`` column, where the claim counts one, is above 0 in some episode);
+- **inconclusive**: anything else (too few seeds, an effect within the noise, a strategy that never had the chance to
+  occur: bait-and-bleed, say, where no war was fought, whose absence is no evidence).
 
 Kinds of claim: ``greater`` (metric in condition A above condition B: Welch), ``above`` / ``below`` (the mean of
 the metric in condition A above / below a reference value: one-sample t), ``paired`` (within each episode of

@@ -811,7 +811,8 @@ def _claim_cells(result: Mapping[str, Any]) -> list[str]:
         estimate = f"{fmt(result['estimate'])} [{fmt(result['ci_low'])}, {fmt(result['ci_high'])}]"
     else:
         estimate = fmt(result.get("estimate"))
-    return [values, estimate, fmt_p(result.get("p")), f"**{result['verdict']}**"]
+    note = f" ({result['note']})" if result.get("note") else ""
+    return [values, estimate, fmt_p(result.get("p")), f"**{result['verdict']}**{note}"]
 
 
 def behaviour_section(design: Any, rows_of: RowsOf, confidence: float, units: Mapping[str, str]) -> list[str]:
@@ -822,7 +823,8 @@ def behaviour_section(design: Any, rows_of: RowsOf, confidence: float, units: Ma
     parts.append("## Behaviour per condition")
     parts.append(
         f"Each cell: mean [{pct} interval] (learned: over {len(design.seeds)} seeds; baselines: over episodes). "
-        "Metric definitions: `realism_env.METRICS` (README) and the `realism_env/metrics.py` docstrings."
+        "Metric definitions: `realism_env.METRICS` (README) and the `realism_env/metrics.py` docstrings. "
+        + escalation_weights_note()
     )
     for world, world_conditions in _world_conditions(design):
         if len(worlds) > 1:
@@ -855,10 +857,26 @@ def behaviour_section(design: Any, rows_of: RowsOf, confidence: float, units: Ma
             if not setting.selfplay:
                 parts.append(
                     f"Nations 0..{setting.n_focal - 1} are the focal (learned or baseline) nations, the others play "
-                    f"`{setting.background}`; `focal:*` columns average over the focal nations."
+                    f"`{setting.background}`; `focal:*` columns average over the focal nations, and the other rows "
+                    "count the whole world, its scripted background included (where the focal nations' arms level "
+                    "never changes, for instance, `arms_racing` is the background's alone)."
                 )
             parts.append(markdown_table(header, table))
     return parts
+
+
+def escalation_weights_note() -> str:
+    """How the escalation metrics weigh each act and arms change (``realism_env.metrics.ESCALATION_WEIGHTS``, after
+    Rivera et al. 2024): alliances and aid count as posturing, so a peaceful nation that allies and aids every turn
+    scores above one that waits."""
+    from realism_env.metrics import ARMS_DOWN_WEIGHT, ARMS_UP_WEIGHT, ESCALATION_WEIGHTS
+
+    acts = ", ".join(f"{act.name.lower()} {weight:g}" for act, weight in ESCALATION_WEIGHTS.items())
+    return (
+        f"`escalation_score` and `escalation_per_nation_turn` add points per act ({acts}) and per arms change (up "
+        f"{ARMS_UP_WEIGHT:g}, down {ARMS_DOWN_WEIGHT:g}), after Rivera et al. 2024: alliances and aid count as "
+        "posturing, so they score without any war or threat."
+    )
 
 
 def returns_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str]:
@@ -973,6 +991,13 @@ def plots_section(
             "evaluation plays its greedy choice, so the two can differ."
             if ev["deterministic"]
             else "evaluation samples too."
+        )
+        + (
+            f" The training curve counts the learners of every world, those of the worlds with a scripted background "
+            f"too ({training_population(design.train)}), while the lines are self-play: a doctrine whose self-play "
+            "return is nearly constant-sum (relative power) rises in training by what it wins from the background."
+            if str(design.train.get("background", "")).strip() and float(design.train.get("background_share", 0.0)) > 0
+            else ""
         )
     )
     parts.append(f"![learning curves]({name})")
