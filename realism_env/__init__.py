@@ -40,7 +40,7 @@ from realism_env.doctrines import (
     register_doctrine,
     resolve_doctrines,
 )
-from realism_env.env import NAME, RealismEnv, env, parallel_env, raw_env
+from realism_env.env import RealismEnv, env, parallel_env, raw_env
 from realism_env.episode_log import (
     EpisodeLogError,
     dumps_episode,
@@ -71,6 +71,7 @@ from realism_env.overrides import format_value, parse_override, parse_overrides,
 from realism_env.registration import register_gymnasium, register_pettingzoo
 from realism_env.seeded import SeededWorlds
 from realism_env.step import BatchStep
+from realism_env.version import NAME, VERSION
 from realism_env.world import World
 
 register_pettingzoo()  # pettingzoo.make("parallel", "realism_env/realism-v2")
@@ -131,6 +132,7 @@ __all__ = [
     "EVENT_KINDS",
     "N_ACTS",
     "NAME",
+    "VERSION",
     "OTHER_FIELDS",
     "OWN_FIELDS",
     "SCENARIOS",

@@ -20,10 +20,8 @@ from realism_env.maps import generate_world
 from realism_env.observation import global_state, observe, state_size
 from realism_env.rules import mask_of
 from realism_env.step import Derived, derive, step_spec, step_worlds
+from realism_env.version import NAME
 from realism_env.world import World
-
-NAME = "realism_v2"
-
 
 _WAIT = int(Act.WAIT)  # WAIT toward slot 0 at arms level l is (l * K + _WAIT) * (N - 1)
 

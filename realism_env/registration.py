@@ -25,9 +25,12 @@ from __future__ import annotations
 import gymnasium
 import pettingzoo
 
-ENV_ID = "realism_env/realism-v2"
-FIXED_AGENTS_ENV_ID = "realism_env/realism_fixed_agents-v2"
-SINGLE_LEARNER_ID = "realism_env/SingleLearner-v2"
+from realism_env.version import VERSION
+
+# The ids move with the env's version (realism_env.version), so that an id never names other dynamics than it did.
+ENV_ID = f"realism_env/realism-v{VERSION}"
+FIXED_AGENTS_ENV_ID = f"realism_env/realism_fixed_agents-v{VERSION}"
+SINGLE_LEARNER_ID = f"realism_env/SingleLearner-v{VERSION}"
 
 _ENTRIES = (
     ("parallel", ENV_ID, "realism_env.env:parallel_env"),

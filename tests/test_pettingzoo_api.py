@@ -620,9 +620,42 @@ def test_config_argument_with_overrides():
 # ------------------------------------------------------------------------------------------------
 
 
+def test_every_versioned_name_follows_the_one_version() -> None:
+    """The env's version is set once (realism_env.version): its name, its registry ids and the Version History's latest
+    entry follow it, and no doc or docstring names another version of the env (a bump would leave them behind: the ids
+    of realism_v2 would build realism_v3's dynamics, and the README would show the old ids)."""
+    import re
+    from pathlib import Path
+
+    from realism_env import registration
+
+    version = realism_env.VERSION
+    assert realism_env.NAME == f"realism_v{version}"
+    for env_id in (registration.ENV_ID, registration.FIXED_AGENTS_ENV_ID, registration.SINGLE_LEARNER_ID):
+        assert env_id.endswith(f"-v{version}"), env_id
+    history = (realism_env.RealismEnv.__doc__ or "").split("## Version History")[1]
+    assert history.strip().startswith(f"* v{version}:"), "the Version History's first entry is the current version"
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"realism_v(\d+)|(?:realism|realism_fixed_agents|SingleLearner)-v(\d+)")
+    files = [root / "README.md", *root.glob("docs/**/*.md"), *root.glob("docs/**/*.py")]
+    files += [f for package in ("realism_env", "agents", "train", "benchmarks") for f in (root / package).rglob("*.py")]
+    files += list((root / "agents").glob("*.html"))
+    stale = []
+    for path in files:
+        text = path.read_text()
+        if path.name == "env.py":  # the Version History names the ids each version had
+            start = text.index("## Version History")
+            text = text[:start] + text[text.index('"""', start) :]
+        for match in pattern.finditer(text):
+            if int(match.group(1) or match.group(2)) != version:
+                line = text[: match.start()].count("\n") + 1
+                stale.append(f"{path.relative_to(root)}:{line}: {match.group(0)}")
+    assert not stale, f"these name another version than realism_v{version} (realism_env.version): {stale}"
+
+
 def test_metadata():
     for env in (realism_env.parallel_env(), realism_env.env()):
-        assert env.metadata["name"] == "realism_v2" == realism_env.NAME
+        assert env.metadata["name"] == f"realism_v{realism_env.VERSION}" == realism_env.NAME
         assert set(env.metadata["render_modes"]) == {"ansi", "rgb_array"}
         assert env.metadata["is_parallelizable"] is True
         assert env.metadata["render_fps"] > 0

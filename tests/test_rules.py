@@ -791,7 +791,15 @@ PARITY_WORLDS = [
 ]
 
 
-def test_numpy_and_torch_agree_exactly_on_hand_built_worlds_fed_the_same_draws():
+def same(a: np.ndarray, b: np.ndarray, where: str) -> None:
+    """Equal arrays: exactly for integers and flags, within float rounding (rtol and atol 1e-12) for floats."""
+    if np.issubdtype(a.dtype, np.floating):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=where)
+    else:
+        np.testing.assert_array_equal(a, b, err_msg=where)
+
+
+def test_numpy_and_torch_agree_on_hand_built_worlds_fed_the_same_draws():
     missing = torch_missing()
     if missing:
         pytest.skip(missing)
@@ -809,14 +817,16 @@ def test_numpy_and_torch_agree_exactly_on_hand_built_worlds_fed_the_same_draws()
             seed = 1000 * k + turn
             ours, theirs = step_batch(world, flat, cfg, seed), step_batch(world, flat, cfg, seed, backend="torch")
             where = f"world {k}, turn {turn}"
+            # Exact for what is counted (ownership, wars, alliances, events, levels); floats within rounding, as the
+            # backends' contract says (realism_env.batch): a sum may be taken in another order on each.
             for name in ARRAY_FIELDS:
                 a, b = getattr(ours.final_world, name), getattr(theirs.final_world, name)
                 assert a.dtype == b.dtype, (where, name)
-                np.testing.assert_array_equal(a, b, err_msg=f"{where}: World.{name}")
+                same(a, b, f"{where}: World.{name}")
             for name, a, b in zip(ours.events._fields, ours.events, theirs.events, strict=True):
                 happened[name] += int(np.count_nonzero(a))
                 assert a.dtype == b.dtype, (where, name)
-                np.testing.assert_array_equal(a, b, err_msg=f"{where}: Events.{name}")
+                same(a, b, f"{where}: Events.{name}")
             for name in ("action_mask", "terminated", "truncated", "acting", "world_reset"):
                 np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name), err_msg=f"{where}: {name}")
             for name in ("observations", "final_observations", "rewards"):

@@ -7,15 +7,19 @@ the map bank as they end. Floats are rounded (9 decimals for rewards and states,
 change of the rules, not a change of summation order, moves the hash.
 
 If this test fails:
-- you changed the dynamics, observations or rewards: bump the env version (``realism_v2`` -> ``v3``), add a line to
-  the Version History in the env docstring, and update the fingerprints; or
+- you changed the dynamics, observations or rewards: bump ``VERSION`` in ``realism_env/version.py`` (the env's name and
+  registry ids follow it), add an entry to the Version History in ``realism_env/env.py``'s docstring, and re-pin the
+  fingerprints: ``python -m tests.test_rules_regression`` prints both tables as the rules give them now, to paste over
+  the ones below (the README's "Changing a rule" lists the other steps); or
 - a new numpy or torch changed its random streams (neither promises stable streams across releases): check that the
-  env is otherwise unchanged (``tests/test_backends.py`` feeds both backends the same draws) and update them.
+  env is otherwise unchanged (``tests/test_backends.py`` feeds both backends the same draws) and re-pin them the same
+  way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 
 import numpy as np
 import pytest
@@ -94,8 +98,9 @@ def test_env_trajectory_fingerprint_is_unchanged(scenario: str, seed: int) -> No
     found = env_fingerprint(scenario, seed)
     assert found == ENV_FINGERPRINTS[(scenario, seed)], (
         f"{realism_env.NAME} trajectory of {scenario!r} seed {seed} changed (fingerprint {found}). If the rules, "
-        "observations or rewards changed, bump the env version and update the fingerprints; if only numpy "
-        f"(now {np.__version__}) changed its random streams, update them. See this module's docstring."
+        "observations or rewards changed, bump VERSION in realism_env/version.py and re-pin the fingerprints "
+        "(python -m tests.test_rules_regression prints them); if only numpy "
+        f"(now {np.__version__}) changed its random streams, re-pin them. See this module's docstring."
     )
 
 
@@ -106,5 +111,31 @@ def test_batch_trajectory_fingerprint_is_unchanged(backend: str, scenario: str, 
     found = batch_fingerprint(backend, scenario, seed)
     assert found == BATCH_FINGERPRINTS[(backend, scenario, seed)], (
         f"{realism_env.NAME} WorldBatch trajectory on {backend} of {scenario!r} seed {seed} changed (fingerprint "
-        f"{found}). See this module's docstring."
+        f"{found}). If the rules, observations or rewards changed, bump VERSION in realism_env/version.py and re-pin "
+        "the fingerprints (python -m tests.test_rules_regression prints them). See this module's docstring."
     )
+
+
+def fresh_fingerprints() -> str:
+    """Both tables of fingerprints as the rules give them now, as Python to paste over the ones above (torch's rows
+    only where torch is installed)."""
+    env = {key: env_fingerprint(*key) for key in sorted(ENV_FINGERPRINTS)}
+    backends = ("numpy", "torch") if importlib.util.find_spec("torch") else ("numpy",)
+    batch = {key: batch_fingerprint(*key) for key in sorted(BATCH_FINGERPRINTS) if key[0] in backends}
+    lines = ["ENV_FINGERPRINTS = {", *(f"    {key!r}: {value!r}," for key, value in env.items()), "}"]
+    lines += ["BATCH_FINGERPRINTS = {", *(f"    {key!r}: {value!r}," for key, value in batch.items()), "}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(fresh_fingerprints())
+
+
+def test_the_printed_tables_are_the_pinned_ones() -> None:
+    """``python -m tests.test_rules_regression`` prints what to paste after a deliberate change: on unchanged rules,
+    exactly the tables pinned here (so a re-pin from its output pins what the tests check)."""
+    pytest.importorskip("torch")
+    printed: dict = {}
+    exec(fresh_fingerprints(), printed)
+    assert printed["ENV_FINGERPRINTS"] == ENV_FINGERPRINTS
+    assert printed["BATCH_FINGERPRINTS"] == BATCH_FINGERPRINTS

@@ -274,3 +274,27 @@ def test_a_run_resumed_past_its_model_and_stopped_is_refused_until_resumed_to_it
     assert "its model.pt is of an earlier step count" in capsys.readouterr().err
     tiny_run(tmp_path / "run", "--resume", "--timesteps", "480")  # to its end: the model is the run's again
     assert main(["--model", str(run), "--episodes", "1", "--no-progress", "--background"])["runs"]
+
+
+def test_a_run_trained_under_another_version_of_the_rules_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """A run's config.json records the env version it was trained in: after a rule change (realism_v2 -> v3) its policy
+    learned another world, and scoring it (RunInfo.read: train.evaluate, the experiment's evaluation) or resuming it is
+    refused by name. Before, both went on in silence."""
+    import realism_env
+    from train.fast_ppo import main as train
+    from train.learned import RunInfo
+
+    run = tiny_run(tmp_path / "run")
+    trained_in = realism_env.NAME
+    assert json.loads((run / "config.json").read_text())["env"] == trained_in
+    monkeypatch.setattr(realism_env, "NAME", "realism_v99")  # as a bumped version would read
+    with pytest.raises(ValueError, match=rf"was trained in {trained_in}, and this is realism_v99: the rules changed"):
+        RunInfo.read(run)
+    argv = ["--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "9", "--no-progress-bar"]
+    with pytest.raises(SystemExit, match=rf"differs in the env version \({trained_in} when trained, realism_v99 now"):
+        train([*argv, "--timesteps", "16", "--resume", "--out", str(run)])
+    # a run recorded before config.json held the version is taken as it is
+    record = json.loads((run / "config.json").read_text())
+    del record["env"]
+    (run / "config.json").write_text(json.dumps(record))
+    assert RunInfo.read(run).run_dir == str(run)

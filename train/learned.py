@@ -114,6 +114,12 @@ class RunInfo:
                 f"{config_path} is not the config.json of a training run (unreadable, not JSON, or without its args "
                 "and env_config); valid: the folder of a finished train.fast_ppo or train.ppo run, as it wrote it"
             ) from None
+        trained_in = record.get("env")  # runs recorded before the version was recorded are taken as they are
+        if trained_in is not None and trained_in != realism_env.NAME:
+            raise ValueError(
+                f"{run} was trained in {trained_in}, and this is {realism_env.NAME}: the rules changed since (the "
+                "Version History in realism_env.env); valid: a run trained in this version (train it again)"
+            )
         fast = model_path.name == "model.pt"
         imports = tuple(args.get("imports") or ())
         unknown = [d for d in dict.fromkeys(per_nation) if d not in realism_env.DOCTRINES]

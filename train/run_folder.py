@@ -82,6 +82,7 @@ def run_record(args: PPOArgs, config: EnvConfig) -> dict[str, Any]:
     registered what the run is made of (:func:`run_uses`: its doctrines are the run's rewards; a module that
     registers only what its evaluation plays is not the run's)."""
     record = {
+        "env": realism_env.NAME,  # the rules the run was trained under (realism_env.version)
         "args": asdict(args),
         "env_config": config.to_dict(),
         "doctrine_names": realism_env.doctrine_names(),
@@ -116,6 +117,10 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
             "or another module)"
         )
     diff += [f"EnvConfig.{k}" for k in config_differences(saved.get("env_config", {}), current["env_config"])]
+    # Trained under other rules (the env's version was bumped since): its policy learned another world. Runs recorded
+    # before the version was recorded are taken as they are.
+    if saved.get("env") is not None and current.get("env") is not None and saved["env"] != current["env"]:
+        diff.append(f"the env version ({saved['env']} when trained, {current['env']} now: the rules changed since)")
     return diff
 
 
