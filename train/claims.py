@@ -43,6 +43,9 @@ class Claim:
     #: the results.csv column that counts an ``appears`` strategy's chances: where it is 0 in every episode of condition
     #: A, the strategy could not occur there (bait-and-bleed with no war fought), and its absence is no evidence
     opportunity: str | None = None
+    #: the id of a claim this one presumes ("even by power-maximisers" presumes that they try): where that one is not
+    #: supported, the verdict stands with a note saying so
+    presumes: str | None = None
     context: str | None = None  #: another condition whose value is shown beside (not tested)
     scenario: str | None = None  #: read in self-play in this (held-out) scenario; None: the training scenario
 
@@ -212,6 +215,7 @@ CLAIMS: tuple[Claim, ...] = (
         "power",
         ref=0.25,
         context="security",
+        presumes="hegemony_attempted",
     ),
 )
 
@@ -309,6 +313,17 @@ def assess(
     for claim in claims:
         rows_by_condition_here = (by_scenario or {}).get(claim.scenario, {}) if claim.scenario else rows_by_condition
         results.append(_assess_one(claim, rows_by_condition_here, alpha, confidence))
+    verdicts = {result["claim"].id: result["verdict"] for result in results}
+    for result in results:
+        presumed = result["claim"].presumes
+        if (
+            presumed in verdicts
+            and verdicts[presumed] != SUPPORTED
+            and result["verdict"] != "n/a"
+            and not result.get("note")
+        ):
+            text = next(claim.text for claim in claims if claim.id == presumed)
+            result["note"] = f"it presumes that {text[0].lower() + text[1:]}, which is {verdicts[presumed]} here"
     return results
 
 

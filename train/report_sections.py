@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import realism_env
 from agents.policies import counterpart, without_counterpart
 from realism_env import doctrine_cycle
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
@@ -27,7 +28,6 @@ from train.report_statistics import (
     holm,
     mean_ci,
     metric_units,
-    one_sample,
     seed_groups,
     summaries,
     welch,
@@ -165,7 +165,7 @@ def header_section(
     )
     sweep = "; ".join(f"`{k}` in {v}" for k, v in design.sweep.items()) or "none"
     parts.append(
-        "**Design.** Conditions: "
+        f"**Design.** The env `{realism_env.NAME}` (its rules; the runs were trained in it). Conditions: "
         + ", ".join(f"`{d}`" for d in design.doctrines)
         + _mixes_phrase(design.doctrines)
         + f"; training scenario `{design.scenario}`; sweep: {sweep}; seeds {list(design.seeds)}; "
@@ -183,8 +183,9 @@ def header_section(
     parts.append(
         f"**Statistics.** A learned condition's unit is the training seed (its mean over the evaluation episodes); "
         f"means carry Student-t {pct} intervals over seeds. Baselines have no training seed: their unit is the "
-        f"episode. Pairwise differences: Welch's t test over seeds with Holm's adjustment across metrics. Claims: "
-        f"one-sided tests at alpha = {alpha:g}; {RULE}. Details: the docstring of `train/report.py`."
+        f"episode. Pairwise differences: Welch's t test over seeds with Holm's adjustment across metrics. Units that "
+        "do not vary at all (every seed the same value) make a difference certain: p = 0 where the means differ. "
+        f"Claims: one-sided tests at alpha = {alpha:g}; {RULE}. Details: the docstring of `train/report.py`."
     )
     return parts
 
@@ -895,16 +896,18 @@ def returns_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str
                     fmt_summary(mean_ci(metric_units(data, f"{doctrine}:return"), confidence)) if data else "-"
                 )
             for policy in baselines:
-                reference = mean_ci(column(rows_of(c.world, c.name, policy, train_setting), f"{doctrine}:return"))
-                test = one_sample(learned_units, reference["mean"], confidence)
+                # Welch over the learned seeds and the baseline's episodes: the baseline's mean is an estimate too (a
+                # one-sample test against it as fixed read p < 0.001 where its own interval held the learned mean)
+                reference = metric_units(rows_of(c.world, c.name, policy, train_setting), f"{doctrine}:return")
+                test = welch(learned_units, reference, confidence)
                 cells.append(f"{fmt(test['estimate'])} (p {fmt_p(test['p_greater'])})")
             table.append(cells)
     parts.append(
         f"Self-play in `{design.scenario}`: the mean over a doctrine's nations of their own-doctrine episode return. "
-        "`learned - X`: the learned mean minus baseline X's, with the one-sided p of a t test over seeds that the "
-        "learned policies earn more (the baseline's mean taken as fixed). In self-play a power-maximiser's return is "
-        "nearly constant-sum (relative power), as is any return of shares alone: such rows say little of what was "
-        "learned, and the security rows (and those of doctrines of absolute gains) measure learning directly."
+        "`learned - X`: the learned mean minus baseline X's, with the one-sided p of Welch's t test (the learned "
+        "seeds against the baseline's episodes) that the learned policies earn more. In self-play a power-maximiser's "
+        "return is nearly constant-sum (relative power), as is any return of shares alone: such rows say little of "
+        "what was learned, and the security rows (and those of doctrines of absolute gains) measure learning directly."
     )
     align = "ll" + "r" * (1 + 2 * len(baselines))
     header = ["condition", "doctrine", "learned", *baselines, *(f"learned - {b}" for b in baselines)]
