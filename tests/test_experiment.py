@@ -1168,7 +1168,8 @@ def test_the_strategy_section_says_when_seeds_settle_on_different_policies() -> 
 
 def test_the_closest_archetype_sentence_says_how_many_seeds_agree_more_than_chance() -> None:
     """The quick preset's security learners: 28% agreement with tit_for_tat on average, but 3 of 5 seeds below the
-    random nations' 9.7%: the mean described none of them."""
+    chance level of 9.7%: the mean described none of them. The focal nations among a background are held to the same
+    test (their sentences had no chance level at all)."""
     from train.report_sections import _strategy_sentence
 
     def summary(mean: float) -> dict:
@@ -1182,17 +1183,17 @@ def test_the_closest_archetype_sentence_says_how_many_seeds_agree_more_than_chan
         "closest_by_seed": [0.07, 0.63, 0.64, 0.05, 0.02],
     }
     strategy["summaries"]["agree_tit_for_tat"] = summary(0.28)
-    said = _strategy_sentence("They learned to", strategy, "0.0973")
+    strategy["summaries"]["agree_chance"] = summary(0.0973)  # a random allowed (act, target) in the same states
+    said = _strategy_sentence("They learned to", strategy)
     assert said.endswith(
-        "(a random nation: 9.73%; per seed: 7, 63, 64, 5, 2%): only 2 of 5 seeds agree with it more often than a "
-        "random nation."
+        "(by chance: 9.73%; per seed: 7, 63, 64, 5, 2%): only 2 of 5 seeds agree with it more often than chance."
     )
     strategy["closest_by_seed"] = [0.05, 0.09, 0.02, 0.01, 0.03]
-    assert _strategy_sentence("They learned to", strategy, "0.0973").endswith(
-        ": no seed agrees with it more often than a random nation, so no archetype describes their play."
+    assert _strategy_sentence("They learned to", strategy).endswith(
+        ": no seed agrees with it more often than chance, so no archetype describes their play."
     )
     strategy["closest_by_seed"] = [0.25, 0.3, 0.28, 0.27, 0.3]
-    assert _strategy_sentence("They learned to", strategy, "0.0973").endswith("per seed: 25, 30, 28, 27, 30%).")
+    assert _strategy_sentence("They learned to", strategy).endswith("per seed: 25, 30, 28, 27, 30%).")
 
 
 def test_the_strategy_section_shows_a_dash_for_a_metric_no_scripted_episode_defines(tmp_path: Path) -> None:

@@ -34,6 +34,12 @@ def test_shares_are_distributions_and_random_nations_agree_at_chance():
         assert min(levels) > 0.05  # uniform arms levels
     for name in ARCHETYPES:
         assert np.mean([row[f"focal:agree_{name}"] for row in rows]) < 0.3
+    # The chance level in the nations' own states (one over the allowed (act, target) pairs): what a uniformly random
+    # nation's agreement with any archetype comes to, within its sampling error (540 turns: about 0.012).
+    chance = np.mean([row["focal:agree_chance"] for row in rows])
+    assert 0.02 < chance < 0.3
+    for name in ARCHETYPES:
+        assert abs(np.mean([row[f"focal:agree_{name}"] for row in rows]) - chance) < 0.035, name
 
 
 def test_without_strategy_the_rows_hold_no_strategy_columns():

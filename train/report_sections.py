@@ -423,8 +423,10 @@ def strategy_section(
         "background there. Shares of the nations' turns; learned: mean "
         f"[{pct} interval] over seeds, scripted and random: means over episodes in the same worlds. *Agreement with an "
         "archetype*: the share of turns on which that scripted policy, fed the same observations with its own memory, "
-        "would have taken the same act toward the same nation (`train/strategy.py`); the random nations' agreement is "
-        "the chance level, and a scripted defensive realist agrees with its own archetype on every turn.",
+        "would have taken the same act toward the same nation (`train/strategy.py`); *by chance*: the agreement a "
+        "uniformly random choice among the (act, target) pairs the nations were allowed would have, in the same "
+        "states (one over their number, averaged over the turns; the same for every archetype); a scripted defensive "
+        "realist agrees with its own archetype on every turn.",
     ]
     acts = [f"act_{a.name.lower()}" for a in Act]
     plotted: dict[str, dict[str, dict[str, float]]] = {}
@@ -440,13 +442,12 @@ def strategy_section(
         plotted[panel] = {f"seed {seed}": shares for seed, shares in by_seed.items()}
         plotted[panel].update({policy: act_shares(data, acts) for policy, data in references.items()})
         strategy = _strategy_of(learned, acts, confidence)
-        chance = _reference(references.get("random", []), f"agree_{strategy['closest']}")
         parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
         doctrines = doctrine_cycle(condition.doctrine)
         named = listed([f"`{d}`" for d in doctrines])
         default = f"In populations of {named}, the nations" if len(doctrines) > 1 else f"Nations rewarded by {named}"
         who = _WHO.get(condition.doctrine, default)
-        parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy, chance)}**" + seed_split(by_seed))
+        parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy)}**" + seed_split(by_seed))
         columns = {"learned": strategy, **references}
         table = _strategy_table(columns, acts, strategy["levels"])
         parts.append(markdown_table(["", *columns], table, "l" + "r" * len(columns)))
@@ -480,7 +481,7 @@ def _strategy_among_backgrounds(
         strategy = _strategy_of(learned, acts, confidence)
         by_seed = act_shares_by_seed(learned, acts)
         sentences.append(
-            _strategy_sentence(f"Among `{setting.background}` nations they", strategy, None) + seed_split(by_seed)
+            _strategy_sentence(f"Among `{setting.background}` nations they", strategy) + seed_split(by_seed)
         )
         columns[f"learned among `{setting.background}`"] = strategy
         scripted = rows_of(condition.world, condition.name, "scripted", setting.name)
@@ -510,7 +511,7 @@ def _strategy_of(learned: Sequence[Mapping[str, Any]], acts: Sequence[str], conf
     n_levels = sum(1 for key in learned[0] if key.startswith("focal:arms_level_"))
     levels = [f"arms_level_{k}" for k in range(n_levels)]
     summaries = {}
-    for name in [*(f"agree_{a}" for a in ARCHETYPES), *acts, *levels, *BEHAVIOUR]:
+    for name in [*(f"agree_{a}" for a in ARCHETYPES), "agree_chance", *acts, *levels, *BEHAVIOUR]:
         bounds = column_bounds(name) if name in BEHAVIOUR else UNIT_RANGE  # the others are shares of turns
         summaries[name] = within(mean_ci(metric_units(learned, f"focal:{name}"), confidence), bounds)
     top = sorted(acts, key=lambda name: -summaries[name]["mean"])[:2]
@@ -528,9 +529,10 @@ def _strategy_of(learned: Sequence[Mapping[str, Any]], acts: Sequence[str], conf
     }
 
 
-def _strategy_sentence(subject: str, strategy: Mapping[str, Any], chance: str | None) -> str:
+def _strategy_sentence(subject: str, strategy: Mapping[str, Any]) -> str:
     """ "<subject> <acts> (<share> of turns), at arms level L on S% of turns, forming F alliances each an episode; the
-    closest archetype is A, ..."; with ``chance``, the random nations' agreement with that archetype."""
+    closest archetype is A, ...", with the chance level of agreement in the nations' own states (``agree_chance``,
+    :mod:`train.strategy`) and how many seeds pass it."""
     summaries, closest, level = strategy["summaries"], strategy["closest"], strategy["level"]
     doing = " and ".join(
         f"{_ACT_PHRASE[name[4:]]} ({100 * summaries[name]['mean']:.0f}% of turns)" for name in strategy["top"]
@@ -546,16 +548,17 @@ def _strategy_sentence(subject: str, strategy: Mapping[str, Any], chance: str | 
         f"[{fmt(100 * agreement['ci_low'])}, {fmt(100 * agreement['ci_high'])}]"
     )
     per_seed = [value for value in strategy["closest_by_seed"] if math.isfinite(value)]
-    notes = [f"a random nation: {fmt(100 * float(chance)) if chance != '-' else '-'}%"] if chance is not None else []
+    chance = summaries.get("agree_chance", {}).get("mean", math.nan)
+    notes = [f"by chance: {fmt(100 * chance)}%"] if math.isfinite(chance) else []
     if len(per_seed) > 1:
         notes.append(f"per seed: {', '.join(f'{100 * value:.0f}' for value in per_seed)}%")
     said += f" ({'; '.join(notes)})" if notes else ""
-    if chance not in (None, "-") and per_seed:
-        above = sum(value > float(chance) for value in per_seed)
+    if math.isfinite(chance) and per_seed:
+        above = sum(value > chance for value in per_seed)
         if above == 0:
-            said += ": no seed agrees with it more often than a random nation, so no archetype describes their play"
+            said += ": no seed agrees with it more often than chance, so no archetype describes their play"
         elif above < len(per_seed):
-            said += f": only {above} of {len(per_seed)} seeds agree with it more often than a random nation"
+            said += f": only {above} of {len(per_seed)} seeds agree with it more often than chance"
     return said + "."
 
 
@@ -570,6 +573,7 @@ def _strategy_table(columns: Mapping[str, Any], acts: Sequence[str], levels: Seq
         return _reference(value, name)
 
     names = [(f"agree `{a}`", f"agree_{a}") for a in ARCHETYPES]
+    names.append(("agree by chance", "agree_chance"))
     names += [(f"`{name}`", name) for name in [*acts, *levels]]
     names += [(f"`{name}` (per nation)", name) for name in BEHAVIOUR]
     return [[label, *(cell(value, name) for value in columns.values())] for label, name in names]

@@ -10,7 +10,9 @@ the defensive realist balances and arms to sufficiency (Waltz), the offensive re
 Agreement is on the act and its target (the flat action's act and target slot; arms levels are counted apart):
 ``focal:agree_<archetype>`` is the share of the focal nations' turns on which the archetype would have taken the same
 act toward the same nation. A scripted defensive realist agrees with its own shadow on every turn (the check that the
-shadows are fed as the nations are); a uniformly random nation gives each archetype's chance level.
+shadows are fed as the nations are). ``focal:agree_chance`` is the chance level in the focal nations' own states: the
+share of turns a uniformly random choice among the (act, target) pairs the mask allows would agree with any archetype
+(one over their number, averaged over the turns), whatever the archetype chose, since its choice is allowed too.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def strategy_columns(n_arms_levels: int) -> list[str]:
         *(f"focal:act_{act.name.lower()}" for act in Act),
         *(f"focal:arms_level_{level}" for level in range(n_arms_levels)),
         *(f"focal:agree_{name}" for name in ARCHETYPES),
+        "focal:agree_chance",
     ]
 
 
@@ -64,6 +67,7 @@ class StrategyTracker:
         self.acts = np.zeros((n, len(Act)))
         self.levels = np.zeros((n, self.n_levels))
         self.agree = {name: np.zeros(n) for name in ARCHETYPES}
+        self.chance = np.zeros(n)  # summed over turns: 1 / the (act, target) pairs the mask allows
         self.turns = np.zeros(n)
 
     def observe(self, live: np.ndarray, observations: np.ndarray, masks: np.ndarray, actions: np.ndarray) -> None:
@@ -75,6 +79,9 @@ class StrategyTracker:
         np.add.at(self.acts, (episode, act[episode, nation]), 1)
         np.add.at(self.levels, (episode, level[episode, nation]), 1)
         self.turns += counted.sum(axis=1)
+        # every arms level allows the same (act, target) pairs: those of level 0, the first block of the flat action
+        pairs = masks[..., : len(Act) * (self.n_nations - 1)].sum(axis=-1)
+        self.chance += np.where(counted, 1.0 / np.maximum(pairs, 1), 0.0).sum(axis=1)
         for name, shadows in self.shadows.items():
             rngs = self.rngs[name]
             choices = shadows.act(np.zeros_like(actions), observations, masks, counted, lambda k, _, r=rngs: r[k])
@@ -93,4 +100,5 @@ class StrategyTracker:
             **{f"focal:act_{a.name.lower()}": float(self.acts[k, int(a)] / turns) for a in Act},
             **{f"focal:arms_level_{level}": float(self.levels[k, level] / turns) for level in range(self.n_levels)},
             **{f"focal:agree_{name}": float(self.agree[name][k] / turns) for name in ARCHETYPES},
+            "focal:agree_chance": float(self.chance[k] / turns),
         }
