@@ -16,10 +16,11 @@ Backends and dtypes:
 
 Observations are float32 on every backend. In float64 the two backends fed the same draws give the same
 trajectories (the parity tests check 200 turns of 64 worlds of every scenario): identical territories, wars,
-alliances, demands, eliminations, masks and events, and observations and rewards within 1e-6 (float32 rounding of
-sums taken in another order). Float32 worlds follow the same rules with float32 rounding: quantities agree with
-float64 to about 1e-5 relative per turn, so a rare capture roll that falls within that distance of its odds can
-resolve differently and trajectories then part; statistics agree (``tests/test_backends.py``).
+alliances, demands, eliminations, masks and which events happen; the events' amounts and the worlds' floats within
+1e-9 relative, and observations and rewards within 1e-6 (rounding of sums taken in another order). Float32 worlds
+follow the same rules with float32 rounding: quantities agree with float64 to about 1e-5 relative per turn, so a rare
+capture roll that falls within that distance of its odds can resolve differently and trajectories then part;
+statistics agree (``tests/test_backends.py``).
 
 Randomness: one seed makes a ``numpy.random.SeedSequence`` whose two children seed the map bank (numpy, on the host,
 once) and the backend's own generator (a numpy ``Generator``; a ``torch.Generator`` on the device), which makes each

@@ -1588,3 +1588,5 @@ def test_a_claim_that_presumes_another_says_where_that_one_is_not_supported() ->
     assert "which is inconclusive here)" in claims_table(results)
     tried = assess(claims, {"power": rows(0.5), "security": rows(0.169)})
     assert tried[0]["verdict"] == SUPPORTED and "note" not in tried[1]  # they tried: nothing to add
+    untested = assess(claims, {"power": rows(0.169)})  # a preset without security: the attempt is not tested (n/a)
+    assert untested[0]["verdict"] == "n/a" and "note" not in untested[1]

@@ -117,14 +117,23 @@ def test_batch_trajectory_fingerprint_is_unchanged(backend: str, scenario: str, 
 
 
 def fresh_fingerprints() -> str:
-    """Both tables of fingerprints as the rules give them now, as Python to paste over the ones above (torch's rows
-    only where torch is installed)."""
+    """Both tables of fingerprints as the rules give them now, as Python to paste over the ones above. Without torch
+    its rows are the pinned ones, marked as not re-pinned (dropped, their tests would vanish from the parametrisation
+    without a failure)."""
     env = {key: env_fingerprint(*key) for key in sorted(ENV_FINGERPRINTS)}
-    backends = ("numpy", "torch") if importlib.util.find_spec("torch") else ("numpy",)
-    batch = {key: batch_fingerprint(*key) for key in sorted(BATCH_FINGERPRINTS) if key[0] in backends}
-    lines = ["ENV_FINGERPRINTS = {", *(f"    {key!r}: {value!r}," for key, value in env.items()), "}"]
-    lines += ["BATCH_FINGERPRINTS = {", *(f"    {key!r}: {value!r}," for key, value in batch.items()), "}"]
-    return "\n".join(lines)
+    has_torch = importlib.util.find_spec("torch") is not None
+    lines = [
+        "ENV_FINGERPRINTS = {",
+        *(f"    {key!r}: {value!r}," for key, value in env.items()),
+        "}",
+        "BATCH_FINGERPRINTS = {",
+    ]
+    for key in sorted(BATCH_FINGERPRINTS):
+        if key[0] == "torch" and not has_torch:
+            lines.append(f"    {key!r}: {BATCH_FINGERPRINTS[key]!r},  # not re-pinned: torch is not installed here")
+        else:
+            lines.append(f"    {key!r}: {batch_fingerprint(*key)!r},")
+    return "\n".join([*lines, "}"])
 
 
 if __name__ == "__main__":
@@ -139,3 +148,15 @@ def test_the_printed_tables_are_the_pinned_ones() -> None:
     exec(fresh_fingerprints(), printed)
     assert printed["ENV_FINGERPRINTS"] == ENV_FINGERPRINTS
     assert printed["BATCH_FINGERPRINTS"] == BATCH_FINGERPRINTS
+
+
+def test_without_torch_the_printed_tables_keep_the_torch_pins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-pinned where torch is missing (an optional extra), the torch rows stay as pinned, marked: dropped, their
+    tests would have left the parametrisation without a failure."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "torch" else find_spec(name))
+    text = fresh_fingerprints()
+    printed: dict = {}
+    exec(text, printed)
+    assert printed["BATCH_FINGERPRINTS"] == BATCH_FINGERPRINTS
+    assert text.count("# not re-pinned: torch is not installed here") == 2

@@ -293,8 +293,12 @@ def test_a_run_trained_under_another_version_of_the_rules_is_refused(tmp_path: P
     argv = ["--n-worlds", "1", "--n-steps", "8", "--batch-size", "8", "--max-cycles", "9", "--no-progress-bar"]
     with pytest.raises(SystemExit, match=rf"differs in the env version \({trained_in} when trained, realism_v99 now"):
         train([*argv, "--timesteps", "16", "--resume", "--out", str(run)])
-    # a run recorded before config.json held the version is taken as it is
+    # A run recorded before config.json held the version was trained in realism_v2 or earlier: taken as realism_v2's,
+    # so that it too is refused once the version moves on.
     record = json.loads((run / "config.json").read_text())
     del record["env"]
     (run / "config.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"was trained in realism_v2, and this is realism_v99"):
+        RunInfo.read(run)
+    monkeypatch.setattr(realism_env, "NAME", "realism_v2")
     assert RunInfo.read(run).run_dir == str(run)

@@ -316,12 +316,9 @@ def assess(
     verdicts = {result["claim"].id: result["verdict"] for result in results}
     for result in results:
         presumed = result["claim"].presumes
-        if (
-            presumed in verdicts
-            and verdicts[presumed] != SUPPORTED
-            and result["verdict"] != "n/a"
-            and not result.get("note")
-        ):
+        # (a presumed claim this preset does not test, n/a, says nothing either way)
+        unmet = presumed in verdicts and verdicts[presumed] not in (SUPPORTED, "n/a")
+        if unmet and result["verdict"] != "n/a" and not result.get("note"):
             text = next(claim.text for claim in claims if claim.id == presumed)
             result["note"] = f"it presumes that {text[0].lower() + text[1:]}, which is {verdicts[presumed]} here"
     return results

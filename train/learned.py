@@ -56,7 +56,7 @@ from realism_env import EnvConfig, ObservationLayout
 from realism_env.metrics import batch_metrics, batch_nation_metrics
 from train.checkpoint import read_json
 from train.run_args import PPOArgs, make_config
-from train.run_folder import config_differences, option_defaults
+from train.run_folder import config_differences, option_defaults, trained_env
 from train.strategy import StrategyTracker
 
 #: A run's model: train.fast_ppo's weights, or train.ppo's SB3 archive.
@@ -114,8 +114,8 @@ class RunInfo:
                 f"{config_path} is not the config.json of a training run (unreadable, not JSON, or without its args "
                 "and env_config); valid: the folder of a finished train.fast_ppo or train.ppo run, as it wrote it"
             ) from None
-        trained_in = record.get("env")  # runs recorded before the version was recorded are taken as they are
-        if trained_in is not None and trained_in != realism_env.NAME:
+        trained_in = trained_env(record)
+        if trained_in != realism_env.NAME:
             raise ValueError(
                 f"{run} was trained in {trained_in}, and this is {realism_env.NAME}: the rules changed since (the "
                 "Version History in realism_env.env); valid: a run trained in this version (train it again)"

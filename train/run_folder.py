@@ -117,11 +117,22 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
             "or another module)"
         )
     diff += [f"EnvConfig.{k}" for k in config_differences(saved.get("env_config", {}), current["env_config"])]
-    # Trained under other rules (the env's version was bumped since): its policy learned another world. Runs recorded
-    # before the version was recorded are taken as they are.
-    if saved.get("env") is not None and current.get("env") is not None and saved["env"] != current["env"]:
-        diff.append(f"the env version ({saved['env']} when trained, {current['env']} now: the rules changed since)")
+    # Trained under other rules (the env's version was bumped since): its policy learned another world.
+    trained_in = trained_env(saved)
+    if current.get("env") is not None and trained_in != current["env"]:
+        diff.append(f"the env version ({trained_in} when trained, {current['env']} now: the rules changed since)")
     return diff
+
+
+#: The env of a run whose record does not say (recorded before run records held it): it was trained in realism_v2 or
+#: an earlier version, so it is taken as realism_v2's, and refused once the version moves on.
+UNRECORDED_ENV = "realism_v2"
+
+
+def trained_env(record: dict[str, Any]) -> str:
+    """The env a run was trained in, from its record (``config.json`` or a checkpoint's): its ``env``, or
+    :data:`UNRECORDED_ENV` for a run recorded before records held it."""
+    return str(record.get("env") or UNRECORDED_ENV)
 
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
