@@ -119,6 +119,7 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert scripted and all(float(r["focal:agree_defensive_realist"]) == 1.0 for r in scripted)
     strategies = report.split("## Which strategies emerge")[1].split("\n## ")[0]
     assert "Security-maximisers learned to" in strategies
+    assert "The learned nations play their greedy choice here" in strategies  # not the sampled policy's play
     # What the learners do among the background, beside the scripted focal baseline there: once per condition.
     assert strategies.count("Among `offensive_realist` nations they") == 3
     assert strategies.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3

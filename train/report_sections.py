@@ -428,6 +428,12 @@ def strategy_section(
         "states (one over their number, averaged over the turns; the same for every archetype); a scripted defensive "
         "realist agrees with its own archetype on every turn.",
     ]
+    if design.evaluate["deterministic"]:
+        parts[-1] += (
+            " The learned nations play their greedy choice here, as everywhere in this evaluation: where a policy is "
+            "unsure, its most likely act can differ from what it plays when it samples, as in training, and the "
+            "worlds it leads to differ too (`[evaluate] deterministic = false` shows the sampled policy's strategy)."
+        )
     acts = [f"act_{a.name.lower()}" for a in Act]
     plotted: dict[str, dict[str, dict[str, float]]] = {}
     for condition in design.conditions:
