@@ -302,3 +302,11 @@ def test_a_run_trained_under_another_version_of_the_rules_is_refused(tmp_path: P
         RunInfo.read(run)
     monkeypatch.setattr(realism_env, "NAME", "realism_v2")
     assert RunInfo.read(run).run_dir == str(run)
+    # Either side of a comparison may be such a record (a checkpoint's record against an older config.json, too).
+    from train.run_folder import differences
+
+    newer = {**record, "env": "realism_v99"}
+    expected = "the env version (realism_v2 when trained, realism_v99 now: the rules changed since)"
+    assert expected in differences(record, newer)
+    assert any("realism_v99 when trained, realism_v2 now" in d for d in differences(newer, record))
+    assert differences(record, {**record, "env": "realism_v2"}) == []

@@ -282,21 +282,22 @@ def claim_units(claim: Claim, rows_by_condition: Mapping[str, Sequence[Mapping[s
     return units
 
 
+def _zero_everywhere(rows: Sequence[Mapping[str, Any]], name: str) -> bool:
+    """Whether column ``name`` is 0 in every row where it is defined (and defined in some)."""
+    x = finite(column(rows, name))
+    return bool(x.size) and bool(np.all(x == 0))
+
+
 def never_occurs(claim: Claim, rows: Sequence[Mapping[str, Any]]) -> bool:
     """True when a strategy claimed to appear is zero in every evaluated episode of the predicted condition."""
-    if not claim.appears or not rows:
-        return False
-    x = finite(column(rows, claim.metric))
-    return bool(x.size) and bool(np.all(x == 0))
+    return claim.appears and bool(rows) and _zero_everywhere(rows, claim.metric)
 
 
 def never_had_the_chance(claim: Claim, rows: Sequence[Mapping[str, Any]]) -> bool:
     """True when the chances of a strategy claimed to appear (``claim.opportunity``) are zero in every evaluated
     episode of the predicted condition: it could not occur. False where its chances are not counted."""
-    if not claim.appears or claim.opportunity is None or not rows or claim.opportunity not in rows[0]:
-        return False
-    x = finite(column(rows, claim.opportunity))
-    return bool(x.size) and bool(np.all(x == 0))
+    counted = claim.appears and claim.opportunity is not None and bool(rows) and claim.opportunity in rows[0]
+    return counted and _zero_everywhere(rows, claim.opportunity)
 
 
 def assess(

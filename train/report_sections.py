@@ -120,13 +120,19 @@ def _counterparts_phrase(design: Any, nations: str = " nations") -> str:
     return ", ".join(named + [f"none for `{x}`" for x in doctrines if counterpart(x) is None])
 
 
+def _background(train: Mapping[str, Any]) -> list[str]:
+    """The scripted background policies a design's ``[train]`` table trains among (none where its share is 0)."""
+    background = [name.strip() for name in str(train.get("background", "")).split(",") if name.strip()]
+    return background if float(train.get("background_share", 0.0)) > 0 else []
+
+
 def training_population(train: Mapping[str, Any]) -> str:
     """Whom the learners met in training, from a design's ``[train]`` table: self-play, the scripted background and
     its share of the worlds, the capability spread."""
-    background = [name.strip() for name in str(train.get("background", "")).split(",") if name.strip()]
+    background = _background(train)
     share = float(train.get("background_share", 0.0))
     text = "self-play"
-    if background and share > 0:
+    if background:
         n_focal = int(train.get("n_focal", 0))
         nations = "half the nations" if n_focal == 0 else f"the nations from nation_{n_focal} on"
         names = ", ".join(f"`{name}`" for name in background)
@@ -1009,7 +1015,7 @@ def plots_section(
             f" The training curve counts the learners of every world, those of the worlds with a scripted background "
             f"too ({training_population(design.train)}), while the lines are self-play: a doctrine whose self-play "
             "return is nearly constant-sum (relative power) rises in training by what it wins from the background."
-            if str(design.train.get("background", "")).strip() and float(design.train.get("background_share", 0.0)) > 0
+            if _background(design.train)
             else ""
         )
     )

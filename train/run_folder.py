@@ -118,9 +118,9 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
         )
     diff += [f"EnvConfig.{k}" for k in config_differences(saved.get("env_config", {}), current["env_config"])]
     # Trained under other rules (the env's version was bumped since): its policy learned another world.
-    trained_in = trained_env(saved)
-    if current.get("env") is not None and trained_in != current["env"]:
-        diff.append(f"the env version ({trained_in} when trained, {current['env']} now: the rules changed since)")
+    trained_in, now = trained_env(saved), trained_env(current)
+    if trained_in != now:
+        diff.append(f"the env version ({trained_in} when trained, {now} now: the rules changed since)")
     return diff
 
 
