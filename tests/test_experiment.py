@@ -105,8 +105,18 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     n_settings, n_selfplay = len(design.settings), sum(s.selfplay for s in design.settings)
     learned = 3 * 2 * n_settings * 2  # conditions x seeds x settings x episodes
     baselines = 3 * (n_settings + n_selfplay) * 2  # scripted everywhere, random in self-play
-    assert len(rows) == learned + baselines
-    assert {r["policy"] for r in rows} == {"learned", "scripted", "random"}
+    sampled = 3 * 2 * 2  # conditions x seeds x episodes: sampling, in self-play in the training scenario
+    assert len(rows) == learned + baselines + sampled
+    assert {r["policy"] for r in rows} == {"learned", "scripted", "random", "learned_sampled"}
+    assert {r["setting"] for r in rows if r["policy"] == "learned_sampled"} == {"selfplay@multipolar"}
+
+    def acts_played(policy: str, condition: str) -> set[str]:
+        episodes = [r for r in rows if (r["policy"], r["condition"], r["setting"]) == (policy, condition, setting)]
+        return {a.name for a in realism_env.Act if sum(float(r[f"focal:act_{a.name.lower()}"]) for r in episodes)}
+
+    setting = "selfplay@multipolar"  # the same networks in the same worlds: sampling plays acts greedy play never does
+    for condition in ("security", "power", "mixed"):
+        assert acts_played("learned", condition) < acts_played("learned_sampled", condition)
     assert {r["condition"] for r in rows} == {"security", "power", "mixed"}
     assert all(r["war_onsets"] != "" for r in rows)
     # The strategy columns: filled in the training scenario's settings (self-play and focal among each background),
@@ -119,7 +129,9 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert scripted and all(float(r["focal:agree_defensive_realist"]) == 1.0 for r in scripted)
     strategies = report.split("## Which strategies emerge")[1].split("\n## ")[0]
     assert "Security-maximisers learned to" in strategies
-    assert "The learned nations play their greedy choice here" in strategies  # not the sampled policy's play
+    assert "The learned nations play their greedy choice here" in strategies  # and then as they sample
+    assert strategies.count("Sampling, as in training, they") == 3
+    assert strategies.count("| learned | learned, sampled | scripted | random |") == 3
     # What the learners do among the background, beside the scripted focal baseline there: once per condition.
     assert strategies.count("Among `offensive_realist` nations they") == 3
     assert strategies.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
@@ -234,7 +246,8 @@ def test_the_progress_bar_counts_agent_steps_and_ends_full(tmp_path: Path, monke
     (condition,) = design.conditions
     deviations = len(design.deviation_scenarios) * 2 * (1 + 2 * 6) * 8 * 6
     assert by_label["eval security seed0"] == learned_agent_steps(design, condition)
-    assert learned_agent_steps(design, condition) == len(design.settings) * 2 * 8 * 6 + deviations
+    # (and one setting more: self-play in the training scenario, sampling; [evaluate] sampled_strategy)
+    assert learned_agent_steps(design, condition) == (len(design.settings) + 1) * 2 * 8 * 6 + deviations
     baselines = baseline_jobs(design, tmp_path / "out")  # one job per policy and setting: 2 episodes each
     assert [evaluation_agent_steps(job) for job in baselines] == [2 * 8 * 6] * len(baselines)
     played = [n for label, n in seen["updates"] if label in ("eval security scripted", "eval security random")]
@@ -1272,6 +1285,49 @@ def test_deviations_are_planned_per_scenario_and_left_out_without_deviants(tmp_p
     none = resolve(load_preset(path=preset_file(tmp_path, TINY + "deviants = []\n", "none.toml")))
     assert none.deviation_scenarios == []
     assert not any(is_deviation(i) for i in learned_job(none, tmp_path / "out", condition, seed, run_dir)["items"])
+
+
+def test_each_run_also_samples_in_self_play_in_the_training_scenario_unless_told_not_to(tmp_path: Path) -> None:
+    """[evaluate] sampled_strategy: beside the greedy evaluation, one more item per run, self-play in the training
+    scenario with the learned nations sampling, cached apart (its own file, a key that says it samples); none without
+    it, nor where the evaluation samples already (deterministic = false)."""
+    from train.experiment_jobs import SAMPLED, is_deviation, learned_job
+
+    def settings(text: str, name: str) -> list[dict[str, Any]]:
+        design = resolve(load_preset(path=preset_file(tmp_path, text, name)))
+        condition, seed, run_dir = design.runs(tmp_path / "out")[0]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "model.pt").write_bytes(b"weights")  # the cache keys hold the model's digest
+        job = learned_job(design, tmp_path / "out", condition, seed, run_dir)
+        return [item for item in job["items"] if not is_deviation(item)]
+
+    items = settings(TINY, "tiny.toml")
+    sampled = [item for item in items if item.get("sampled")]
+    assert len(sampled) == 1 and sampled[0]["setting"]["name"] == "selfplay@multipolar"
+    greedy = next(item for item in items if item["setting"]["name"] == "selfplay@multipolar" and item is not sampled[0])
+    assert sampled[0]["path"].endswith("seed0/selfplay@multipolar.sampled.json")
+    assert greedy["path"].endswith("seed0/selfplay@multipolar.json")
+    assert (sampled[0]["key"]["policy"], sampled[0]["key"]["deterministic"]) == (SAMPLED, False)
+    assert greedy["key"]["deterministic"] is True
+    assert not any(item.get("sampled") for item in settings(TINY + "sampled_strategy = false\n", "off.toml"))
+    assert not any(item.get("sampled") for item in settings(TINY + "deterministic = false\n", "sampling.toml"))
+
+
+def test_the_claims_table_puts_the_sampled_verdicts_between_the_learned_and_the_scripted() -> None:
+    from train.report_sections import claims_table
+
+    claim = Claim(
+        "wars", "Power-maximisers start more wars", "Mearsheimer", "greater", "war_onsets", "power", "security"
+    )
+    result = {"claim": claim, "verdict": SUPPORTED, "estimate": 1.0, "ci_low": 0.5, "ci_high": 1.5, "p": 0.01}
+    result["summary"] = {"power": mean_ci([2.0, 3.0], 0.95), "security": mean_ci([1.0, 2.0], 0.95)}
+    sampled = {**result, "verdict": NOT_SUPPORTED}
+    scripted = {**result, "verdict": INCONCLUSIVE}
+    header, _, row = claims_table([result], [scripted], 0.95, [sampled]).splitlines()
+    assert header.endswith("| verdict | sampled: values | sampled verdict | scripted: values | scripted verdict |")
+    assert row.endswith("| **supported** | power: 2.5 [-3.85, 8.85]; security: 1.5 [-4.85, 7.85] | **not supported** "
+                        "| power: 2.5 [-3.85, 8.85]; security: 1.5 [-4.85, 7.85] | **inconclusive** |")  # fmt: skip
+    assert "sampled" not in claims_table([result], [scripted], 0.95)  # only where the runs sampled
 
 
 def test_the_deviation_section_leads_with_what_is_exploited(tmp_path: Path) -> None:

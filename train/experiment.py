@@ -119,6 +119,8 @@ missing [train] keys train.fast_ppo's defaults::
     focal_heldout = ["bipolar"]         # focal settings in these held-out scenarios too (default: none)
     baselines = ["scripted", "random"]  # baseline populations in the same worlds (all but scripted: self-play only)
     deterministic = true                # learned nations play their greedy choice (false: sample)
+    sampled_strategy = true             # and also sampling, in self-play in the training scenario (policy
+                                        # learned_sampled; a column of the strategy section)
     greedy = "act_then_target"          # the most likely arms level and act, then its most likely target ("flat":
                                         # the most likely single action, which favours acts with few targets)
     deviants = ["offensive_realist", "defensive_realist"]  # would one do better in a learned nation's place? ([] none)

@@ -201,6 +201,13 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
             {"model_sha256": digest, "deterministic": common["deterministic"], "greedy": common["greedy"]},
         )
         items.append({"setting": asdict(setting), "path": str(path), "key": key})
+    if sampled_strategy(design):
+        setting = design.settings[0]  # self-play in the training scenario
+        path = out / "evals" / condition.name / f"seed{seed}" / f"{setting.name}.sampled.json"
+        key = _setting_key(
+            common, setting, SAMPLED, {"model_sha256": digest, "deterministic": False, "greedy": common["greedy"]}
+        )
+        items.append({"setting": asdict(setting), "path": str(path), "key": key, "sampled": True})
     items += _deviation_items(design, out, condition, seed, common, digest)
     return {
         **common,
@@ -210,6 +217,20 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
         "meta": _meta(condition, "learned", seed),
         "items": items,
     }
+
+
+#: results.csv's policy of a run's nations playing self-play in the training scenario sampling from their policy,
+#: beside their greedy play (``[evaluate] sampled_strategy``)
+SAMPLED = "learned_sampled"
+
+
+def sampled_strategy(design: Design) -> bool:
+    """Whether each run's nations also play self-play in the training scenario sampling from their policy: with
+    ``[evaluate] sampled_strategy`` where the evaluation is greedy (``deterministic``; otherwise it samples already).
+    Why: where a policy is unsure, its greedy choice plays one act on every turn where sampling, as in training,
+    plays them all, and the worlds the two lead to differ (a power-maximiser's sampled play can blackmail where its
+    greedy play never threatens)."""
+    return bool(design.evaluate["deterministic"] and design.evaluate["sampled_strategy"])
 
 
 def _deviation_items(
@@ -254,7 +275,7 @@ def learned_agent_steps(design: Design, condition: Condition) -> int:
     model to digest)."""
     ev = design.evaluate
     deviation = {"scenario": None, "deviants": list(ev["deviants"]), "episodes": ev["deviation_episodes"]}
-    items = [{"setting": None}] * len(design.settings)
+    items = [{"setting": None}] * (len(design.settings) + sampled_strategy(design))
     items += [{"deviation": deviation}] * len(design.deviation_scenarios)
     return evaluation_agent_steps({**_eval_common(design, condition), "items": items})
 

@@ -63,6 +63,12 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
         "baseline populations: scripted (every setting), random or any agents.POLICIES name (self-play settings)",
     ),
     "deterministic": ("bool", "learned nations play their greedy choice (false: sample)"),
+    "sampled_strategy": (
+        "bool",
+        "with deterministic = true, each run's nations also play self-play in the training scenario sampling from "
+        "their policy, as in training (policy learned_sampled in results.csv; a column of the report's strategy "
+        "section)",
+    ),
     "greedy": (
         "str",
         "the greedy choice: act_then_target (the most likely arms level and act, then its most likely target) or "

@@ -20,7 +20,7 @@ from typing import Any
 from realism_env import EnvConfig
 from train.checkpoint import atomic_write_json, folder_lock
 from train.experiment_design import Setting
-from train.experiment_jobs import is_deviation, run_finished
+from train.experiment_jobs import SAMPLED, is_deviation, run_finished
 from train.fast_ppo import Args
 from train.run_args import make_config
 from train.run_folder import StopRequest
@@ -182,14 +182,15 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
             written.append(_deviations(job, item))
             continue
         setting = Setting(**item["setting"])
+        sampled = bool(item.get("sampled"))  # the run's nations sample from their policy (SAMPLED)
         if job["policy"] == "learned":
             policies, doctrines = learned_population(
                 job["run_dir"],
                 job["n_nations"],
                 setting.n_focal,
                 setting.background,
-                deterministic=job["deterministic"],
-                name=job["name"],
+                deterministic=job["deterministic"] and not sampled,
+                name=job["name"] + ("_sampled" if sampled else ""),
                 greedy=job["greedy"],
             )
         else:
@@ -216,7 +217,12 @@ def evaluate_job(job: dict[str, Any]) -> list[str]:
         )
         record = {
             "key": item["key"],
-            "meta": {**job["meta"], "setting": setting.name, "scenario": setting.scenario},
+            "meta": {
+                **job["meta"],
+                "setting": setting.name,
+                "scenario": setting.scenario,
+                **({"policy": SAMPLED} if sampled else {}),
+            },
             "population": {"policies": policies, "doctrines": doctrines},
             "config": EnvConfig.from_scenario(
                 setting.scenario, **job["overrides"], max_cycles=job["max_cycles"], doctrines=tuple(doctrines)

@@ -17,6 +17,7 @@ from agents.policies import counterpart, without_counterpart
 from realism_env import doctrine_cycle
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess
+from train.experiment_jobs import SAMPLED, sampled_strategy
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, listed, markdown_table
@@ -180,6 +181,7 @@ def header_section(
         f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
         f"{ev['seed'] + ev['episodes'] - 1}, {design.eval_max_cycles} turns), "
         + (_greedy_phrase(ev["greedy"]) if ev["deterministic"] else "stochastic learned policies")
+        + (f", and sampling too in `{design.settings[0].name}` (`{SAMPLED}`)" if sampled_strategy(design) else "")
         + "; settings: "
         + ", ".join(f"`{s.name}`" + (" (held out)" if s.heldout else "") for s in design.settings)
         + f". Baselines in the same worlds: {', '.join(f'`{b}`' for b in baselines) or 'none'} (scripted: "
@@ -436,9 +438,16 @@ def strategy_section(
     ]
     if design.evaluate["deterministic"]:
         parts[-1] += (
-            " The learned nations play their greedy choice here, as everywhere in this evaluation: where a policy is "
-            "unsure, its most likely act can differ from what it plays when it samples, as in training, and the "
-            "worlds it leads to differ too (`[evaluate] deterministic = false` shows the sampled policy's strategy)."
+            " The learned nations play their greedy choice here, as everywhere else in this evaluation: where a "
+            "policy is unsure, its most likely act can differ from what it plays when it samples, as in training, "
+            "and the worlds it leads to differ too"
+        )
+        parts[-1] += (
+            ". So the same networks play these worlds (the same episode seeds) sampling from their policy too, in "
+            "self-play: the sentence *Sampling, as in training* and the column *learned, sampled* (policy "
+            f"`{SAMPLED}` in results.csv)."
+            if sampled_strategy(design)
+            else " (`[evaluate] sampled_strategy = true` shows the sampled policy's strategy beside it)."
         )
     acts = [f"act_{a.name.lower()}" for a in Act]
     plotted: dict[str, dict[str, dict[str, float]]] = {}
@@ -451,16 +460,24 @@ def strategy_section(
         references = {policy: rows for policy, rows in references.items() if rows}
         by_seed = act_shares_by_seed(learned, acts)
         panel = f"{condition.name} ({condition.world})" if len(design.worlds) > 1 else condition.name
+        sampled_rows = rows_of(condition.world, condition.name, SAMPLED, setting)  # sampled_strategy
         plotted[panel] = {f"seed {seed}": shares for seed, shares in by_seed.items()}
+        plotted[panel].update({"learned, sampled": act_shares(sampled_rows, acts)} if sampled_rows else {})
         plotted[panel].update({policy: act_shares(data, acts) for policy, data in references.items()})
         strategy = _strategy_of(learned, acts, confidence)
+        sampled = _strategy_of(sampled_rows, acts, confidence) if sampled_rows else None
         parts.append(f"### `{condition.name}`" + (f" ({condition.world})" if len(design.worlds) > 1 else ""))
         doctrines = doctrine_cycle(condition.doctrine)
         named = listed([f"`{d}`" for d in doctrines])
         default = f"In populations of {named}, the nations" if len(doctrines) > 1 else f"Nations rewarded by {named}"
         who = _WHO.get(condition.doctrine, default)
         parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy)}**" + seed_split(by_seed))
-        columns = {"learned": strategy, **references}
+        if sampled is not None:
+            parts[-1] += " " + _strategy_sentence("Sampling, as in training, they", sampled)
+            parts[-1] += seed_split(act_shares_by_seed(sampled_rows, acts))
+            returns = [mean_ci(metric_units(rows, "focal:return"), confidence) for rows in (sampled_rows, learned)]
+            parts[-1] += f" Sampling, they earn {fmt_summary(returns[0])} a nation (greedy: {fmt_summary(returns[1])})."
+        columns = {"learned": strategy, **({"learned, sampled": sampled} if sampled else {}), **references}
         table = _strategy_table(columns, acts, strategy["levels"])
         parts.append(markdown_table(["", *columns], table, "l" + "r" * len(columns)))
         parts += _strategy_among_backgrounds(condition, among, rows_of, acts, confidence)
@@ -473,7 +490,8 @@ def strategy_section(
         image = save("strategies.png", plot_strategies(bars, list(names.values())))
         parts.append(
             "What each training seed learned to do (self-play in the training scenario, every nation): the share of "
-            "turns of each act, one bar per seed, with the scripted and random nations of the same worlds below."
+            "turns of each act, one bar per seed playing its greedy choice, with the seeds' mean when they sample "
+            "(where evaluated) and the scripted and random nations of the same worlds below."
         )
         parts.append(f"![strategies]({image})")
     return parts
@@ -747,11 +765,15 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
             if "scripted" in baselines
             else None
         )
+        # the same runs sampling from their policy (sampled_strategy): played in the training scenario only
+        sampled = (
+            assess(CLAIMS, by_doctrine(SAMPLED), alpha, confidence, {}) if any(by_doctrine(SAMPLED).values()) else None
+        )
         claim_results[world] = learned
         title = f"### World `{world}`" + (f" ({', '.join(f'{k}={v}' for k, v in _point)})" if _point else "")
         parts.append(title if len(worlds) > 1 else f"Self-play in the training scenario `{design.scenario}`.")
-        parts.append(claims_table(learned, scripted, confidence))
-        undefined = undefined_values_note(learned, scripted)
+        parts.append(claims_table(learned, scripted, confidence, sampled))
+        undefined = undefined_values_note(learned, scripted, sampled)
         if undefined:
             parts.append(undefined)
     if len(worlds) > 1:
@@ -770,16 +792,24 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
         + ". Claims marked n/a need a condition this preset did not train, or self-play in a scenario it did not "
         "evaluate (the rising-power claims read `rising_power`, a held-out scenario of both built-in presets)."
     )
+    if sampled_strategy(design):
+        parts[-1] += (
+            " *Sampled*: the same learned nations sampling from their policy, as in training, rather than playing "
+            "their greedy choice (played in the training scenario only, so the claims read elsewhere are n/a there); "
+            "where the two verdicts differ, the greedy policy and the policy it was taken from behave differently."
+        )
     return parts
 
 
 def undefined_values_note(
-    results: Sequence[Mapping[str, Any]], scripted: Sequence[Mapping[str, Any]] | None = None
+    results: Sequence[Mapping[str, Any]],
+    scripted: Sequence[Mapping[str, Any]] | None = None,
+    sampled: Sequence[Mapping[str, Any]] | None = None,
 ) -> str | None:
     """A sentence naming the claims' values shown as "-" (undefined in every evaluated episode) and why, from each
     metric's ``nan_when``; None when every value is defined."""
     where_undefined: dict[str, list[str]] = {}
-    for policy, group in (("learned", results), ("scripted", scripted or [])):
+    for policy, group in (("learned", results), ("sampled", sampled or []), ("scripted", scripted or [])):
         for result in group:
             claim: Claim = result["claim"]
             for condition, summary in result.get("summary", {}).items():
@@ -797,18 +827,26 @@ def undefined_values_note(
 
 
 def claims_table(
-    results: Sequence[Mapping[str, Any]], scripted: Sequence[Mapping[str, Any]] | None = None, confidence: float = 0.95
+    results: Sequence[Mapping[str, Any]],
+    scripted: Sequence[Mapping[str, Any]] | None = None,
+    confidence: float = 0.95,
+    sampled: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
-    """The claims with the measured values and verdicts (learned, and scripted baselines when given); ``confidence``:
-    the intervals' level, as :func:`train.claims.assess` computed them."""
+    """The claims with the measured values and verdicts (learned, then the learned policies sampled and the scripted
+    baselines when given); ``confidence``: the intervals' level, as :func:`train.claims.assess` computed them."""
     ci = f"{_pct(confidence)} CI"
     header = ["claim", "measure", f"learned: values (mean [{ci}])", f"estimate [{ci}]", "p", "verdict"]
+    if sampled is not None:
+        header += ["sampled: values", "sampled verdict"]
     if scripted is not None:
         header += ["scripted: values", "scripted verdict"]
     rows = []
     for k, result in enumerate(results):
         claim: Claim = result["claim"]
         row = [f"**{claim.text}** ({claim.source})", claim.measure, *_claim_cells(result)]
+        if sampled is not None:
+            cells = _claim_cells(sampled[k])
+            row += [cells[0], cells[3]]
         if scripted is not None:
             cells = _claim_cells(scripted[k])
             row += [cells[0], cells[3]]
@@ -1071,19 +1109,21 @@ def files_section() -> list[str]:
     parts.append("## Files and reproduction")
     parts.append(
         "- `results.csv`: one row per evaluated episode. Columns: `world`, `condition`, `doctrine` (the condition's "
-        "training doctrine), `policy` (learned, scripted, random), `seed` (training seed; empty for baselines), "
+        "training doctrine), `policy` (learned, scripted, random, or learned_sampled: the learned nations "
+        "sampling from their policy, `[evaluate] sampled_strategy`), `seed` (training seed; empty for baselines), "
         "`setting`, `scenario`, `heldout` (0/1), `n_focal`, `background`, `focal_policy`, `episode_seed` (the env "
         "seed: matched across populations), `turns`, the sweep fields, every metric of `realism_env.METRICS`, then "
         "`focal:<m>` and `<doctrine>:<m>` (the mean over the focal nations / the nations of that doctrine of each "
         "per-nation metric of `realism_env.NATION_METRICS` and of `return`, the episode return of the nation's own "
-        "doctrine, then the strategy shares of `train/strategy.py`: `act_*`, `arms_level_*` and `agree_<archetype>`). "
+        "doctrine, then the strategy shares of `train/strategy.py`: `act_*`, `arms_level_*`, `agree_<archetype>` and "
+        "`agree_chance`). "
         "Empty cells are NaN (a metric undefined in that episode).\n"
         "- `experiment.json` and `preset.toml`: the resolved preset (`python -m train.experiment --preset-file "
         "preset.toml --out DIR` reruns it), the command and versions.\n"
         "- `runs/<condition>/seed<k>/`: `config.json` (train.fast_ppo arguments and the full EnvConfig), "
         "`metrics.json` (training summary and learning curve), `model.pt`, `checkpoints/`, `tb/`, `train.log`.\n"
         "- `evals/<condition>/<seed<k>|scripted|random>/<setting>.json`: each evaluation's population, doctrines, "
-        "full EnvConfig, episode rows and cache key.\n"
+        "full EnvConfig, episode rows and cache key (`<setting>.sampled.json`: the learned nations sampling).\n"
         "- Every number of this report is computed from `results.csv` (and the runs' `metrics.json` for the "
         "learning curves) by `train/report.py`."
     )
