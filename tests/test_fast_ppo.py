@@ -211,7 +211,7 @@ def assert_resumes_bit_for_bit(tmp_path: Path, *device_flags: str) -> None:
     for (name, x), (_, y) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(x, y), name
     metrics = [json.loads((tmp_path / run_dir / "metrics.json").read_text()) for run_dir in ("straight", "resumed")]
-    for key in ("curve", "episodes", "mean_episode_return"):
+    for key in ("curve", "selfplay_curve", "episodes", "mean_episode_return"):
         assert metrics[0][key] == metrics[1][key], key
     assert metrics[1]["resumed"] and metrics[1]["start_timesteps"] == 3 * ROLLOUT
 
@@ -226,10 +226,9 @@ def test_a_resumed_population_goes_on_bit_for_bit(tmp_path):
         resumed = load_agent(tmp_path / "resumed" / member / "model.pt")
         for (name, x), (_, y) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
             assert torch.equal(x, y), (member, name)
-        curves = [
-            json.loads((tmp_path / d / member / "metrics.json").read_text())["curve"] for d in ("straight", "resumed")
-        ]
-        assert curves[0] == curves[1]
+        metrics = [json.loads((tmp_path / d / member / "metrics.json").read_text()) for d in ("straight", "resumed")]
+        for key in ("curve", "selfplay_curve"):  # the member's own curves, the second over its self-play worlds
+            assert metrics[0][key] == metrics[1][key] and any(p["security"] is not None for p in metrics[0][key])
 
 
 def test_a_population_never_writes_its_members_over_another_run(tmp_path, capsys):
@@ -673,10 +672,12 @@ def test_the_learning_curve_counts_the_learners_episodes_alone():
     # the end). The learners are 2 nations in each of the 2 background worlds and all 6 in the other 2: 16 slots.
     trainer = _trainer(background="status_quo", background_share=0.5, n_focal=2, max_cycles=4)
     trainer.collect()
-    total, count = trainer.stats.take()  # per turn and doctrine
-    security = trainer.doctrine_names.index("security")
-    # each world's ends, at turns 4 and 8; the background's 8 nations' episodes (which earn nothing) would make 24
-    assert [turn[security] for turn in count] == [0, 0, 0, 16, 0, 0, 0, 16]
+    total, count = trainer.stats.take()  # per turn: the doctrines of the self-play worlds, then the others'
+    security, n_doctrines = trainer.doctrine_names.index("security"), len(trainer.doctrine_names)
+    # each world's ends, at turns 4 and 8: 6 learners in each self-play world, 2 in each world with a background (its
+    # 4 scripted nations' episodes, which earn nothing, would make 8 more)
+    assert [turn[security] for turn in count] == [0, 0, 0, 12, 0, 0, 0, 12]
+    assert [turn[n_doctrines + security] for turn in count] == [0, 0, 0, 4, 0, 0, 0, 4]
 
 
 def test_an_eliminated_nations_episode_is_counted_when_its_world_ends():
@@ -693,9 +694,10 @@ def test_each_point_of_the_learning_curve_is_the_mean_over_the_last_episode_leng
     # Episodes of 10 turns, rollouts of 4: a point needs 10 turns seen, then averages the worlds that ended in the
     # last 10 turns (one common end of every world in each full window).
     log = fast_ppo.MemberLog(tmp_path, 0, ["security"], window=10, state={})
-    one_end = [[0.0]] * 3 + [[60.0]]  # a rollout of 4 turns whose last turn ends 2 episodes worth 30 each
-    none = [[0.0]] * 4
-    counts_end, counts_none = [[0.0]] * 3 + [[2.0]], [[0.0]] * 4
+    # per turn, the sums of the self-play worlds and of the worlds with a background (no background here)
+    one_end = [[0.0, 0.0]] * 3 + [[60.0, 0.0]]  # a rollout of 4 turns whose last turn ends 2 episodes worth 30 each
+    none = [[0.0, 0.0]] * 4
+    counts_end, counts_none = [[0.0, 0.0]] * 3 + [[2.0, 0.0]], [[0.0, 0.0]] * 4
     assert log.add(4, none, counts_none, [(0, "security")])["security"] is None
     assert log.add(8, none, counts_none, [(0, "security")])["security"] is None  # 8 turns seen: not a full window
     assert log.add(12, one_end, counts_end, [(0, "security")])["security"] == 30.0
@@ -703,7 +705,25 @@ def test_each_point_of_the_learning_curve_is_the_mean_over_the_last_episode_leng
     assert log.add(20, none, counts_none, [(0, "security")])["security"] == 30.0  # turns 11-20: that end still
     assert log.add(24, none, counts_none, [(0, "security")])["security"] is None  # turns 15-24: no world ended
     assert log.totals == {"security": 60.0} and log.counts == {"security": 2.0}
+    assert log.selfplay_curve is None and "selfplay_curve" not in log.state()  # a run without a background
     log.writer.close()
+
+
+def test_with_a_background_a_second_curve_counts_the_self_play_worlds_alone(tmp_path):
+    """The curve counts every world's learners; the self-play curve only those of the worlds without a background,
+    which the experiment's self-play evaluation resembles; both go on from a checkpoint's state."""
+    log = fast_ppo.MemberLog(tmp_path, 0, ["security"], window=2, state={}, background=True)
+    # 2 turns: the self-play worlds end 3 episodes worth 70 each, the others 1 learner's worth 40
+    point = log.add(2, [[0.0, 0.0], [210.0, 40.0]], [[0.0, 0.0], [3.0, 1.0]], [(0, "security")])
+    assert point["security"] == 62.5 and log.selfplay_curve.points[-1]["security"] == 70.0
+    assert log.totals == {"security": 250.0} and log.counts == {"security": 4.0}
+    state = log.state()
+    log.writer.close()
+    resumed = fast_ppo.MemberLog(tmp_path, 0, ["security"], window=2, state=state, resumed_at=2, background=True)
+    point = resumed.add(4, [[0.0, 0.0], [60.0, 50.0]], [[0.0, 0.0], [1.0, 1.0]], [(0, "security")])
+    assert point["security"] == 55.0 and resumed.selfplay_curve.points[-1]["security"] == 60.0
+    assert [p["security"] for p in resumed.selfplay_curve.points] == [70.0, 60.0]
+    resumed.writer.close()
 
 
 def test_background_worlds_reset_the_policies_memory_with_their_world():

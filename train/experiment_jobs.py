@@ -203,10 +203,9 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
         items.append({"setting": asdict(setting), "path": str(path), "key": key})
     if sampled_strategy(design):
         setting = design.settings[0]  # self-play in the training scenario
-        path = out / "evals" / condition.name / f"seed{seed}" / f"{setting.name}.sampled.json"
-        key = _setting_key(
-            common, setting, SAMPLED, {"model_sha256": digest, "deterministic": False, "greedy": common["greedy"]}
-        )
+        # '@' stands in no scenario's name (realism_env.names): no setting's own file has this name
+        path = out / "evals" / condition.name / f"seed{seed}" / f"{setting.name}@sampled.json"
+        key = _setting_key(common, setting, SAMPLED, {"model_sha256": digest, "deterministic": False})
         items.append({"setting": asdict(setting), "path": str(path), "key": key, "sampled": True})
     items += _deviation_items(design, out, condition, seed, common, digest)
     return {
@@ -229,7 +228,7 @@ def sampled_strategy(design: Design) -> bool:
     ``[evaluate] sampled_strategy`` where the evaluation is greedy (``deterministic``; otherwise it samples already).
     Why: where a policy is unsure, its greedy choice plays one act on every turn where sampling, as in training,
     plays them all, and the worlds the two lead to differ (a power-maximiser's sampled play can blackmail where its
-    greedy play never threatens)."""
+    greedy play rarely threatens)."""
     return bool(design.evaluate["deterministic"] and design.evaluate["sampled_strategy"])
 
 

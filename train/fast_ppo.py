@@ -53,7 +53,8 @@ about, as stable-baselines3 does (each epoch would end with a smaller minibatch)
 ``config.json`` (arguments and EnvConfig),
 ``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
 return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
-counted when its world ends; agent-steps/s; ``checkpoint_bytes``, the last checkpoint's size; ``peak_memory_bytes``,
+counted when its world ends; with ``--background``, ``selfplay_curve``, the same over the self-play worlds alone;
+agent-steps/s; ``checkpoint_bytes``, the last checkpoint's size; ``peak_memory_bytes``,
 the run's peak resident set on a CPU, torch's peak on a CUDA ``--device``, a population's for each of its members:
 ``benchmarks.memory`` reads it), ``tb/``
 (TensorBoard) and ``checkpoints/``
@@ -415,8 +416,37 @@ def note_changed_horizon(args: Args, saved_config: Path) -> None:
         )
 
 
+class Curve:
+    """A learning curve: each point the mean episode return per doctrine over the worlds that ended in the last
+    ``window`` turns (an episode's length). Worlds start together, so every full window holds one of their common
+    ends, and the share of the worlds that ended early (unified) stays the same from one point to the next."""
+
+    def __init__(self, window: int, points: list[dict[str, Any]], recent: list[Any]) -> None:
+        self.points = list(points)
+        self.recent: deque[tuple[list[float], list[float]]] = deque(recent, maxlen=window)
+
+    def add(
+        self, timesteps: int, totals: list[list[float]], counts: list[list[float]], present: list[tuple[int, str]]
+    ) -> dict[str, Any]:
+        """One rollout's finished episodes (sum and count per doctrine, turn by turn): the next point (None for a
+        doctrine until a whole window of turns has been seen)."""
+        self.recent.extend(zip(totals, counts, strict=True))
+        point: dict[str, Any] = {"timesteps": timesteps}
+        full = len(self.recent) == self.recent.maxlen
+        for d, name in present:
+            window_count = sum(c[d] for _, c in self.recent)
+            point[name] = sum(t[d] for t, _ in self.recent) / window_count if window_count and full else None
+        self.points.append(point)
+        return point
+
+
 class MemberLog:
-    """One member's learning curve, episode totals and TensorBoard writer (a run of one member is its only one)."""
+    """One member's learning curves, episode totals and TensorBoard writer (a run of one member is its only one).
+
+    Two curves: ``curve`` over every world's learners, and, in a run with a scripted background
+    (``--background``), ``selfplay_curve`` over the learners of the self-play worlds alone, the worlds the
+    experiment's self-play evaluation resembles (where a doctrine's self-play return is nearly constant-sum, the first
+    curve rises by what the learners win from the background)."""
 
     def __init__(
         self,
@@ -426,49 +456,63 @@ class MemberLog:
         window: int,
         state: dict[str, Any],
         resumed_at: int | None = None,
+        background: bool = False,
     ) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.out, self.seed = out, seed
-        self.curve: list[dict[str, Any]] = list(state.get("curve", []))
+        self.n_doctrines = len(doctrine_names)
+        self.curve = Curve(window, state.get("curve", []), state.get("window", []))
+        self.selfplay_curve = (
+            Curve(window, state.get("selfplay_curve", []), state.get("selfplay_window", [])) if background else None
+        )
         self.totals = {name: 0.0 for name in doctrine_names}
         self.counts = dict.fromkeys(doctrine_names, 0.0)
         for name, (total, count) in dict(state.get("episode_totals", {})).items():
             self.totals[name], self.counts[name] = float(total), float(count)
-        # The curve averages the episodes of the worlds that ended in the last `window` turns (an episode's length):
-        # worlds start together, so every full window holds one of their common ends, and the share of the worlds
-        # that ended early (unified) stays the same from one point to the next.
-        self.recent: deque[tuple[list[float], list[float]]] = deque(state.get("window", []), maxlen=window)
         # On a resume, TensorBoard drops what a run that died after its checkpoint logged past it (purge_step: the
         # first step dropped), so the curves do not hold two values of one step.
         self.writer = SummaryWriter(str(out / "tb"), purge_step=None if resumed_at is None else resumed_at + 1)
 
     def add(
         self, timesteps: int, totals: list[list[float]], counts: list[list[float]], present: list[tuple[int, str]]
-    ) -> dict:
-        """One rollout's finished episodes (sum and count per doctrine, turn by turn): the curve's next point (None
-        for a doctrine until a whole window of turns has been seen)."""
-        point: dict[str, Any] = {"timesteps": timesteps}
-        for total, count in zip(totals, counts, strict=True):
-            self.recent.append((total, count))
+    ) -> dict[str, Any]:
+        """One rollout's finished episodes, turn by turn: per group, the sum of returns and their number, the groups
+        the doctrines of the self-play worlds, then those of the worlds with a background (``Trainer.stats``).
+        Returns the curve's next point."""
+        n = self.n_doctrines
+
+        def every_world(by_group: list[float]) -> list[float]:
+            return [selfplay + background for selfplay, background in zip(by_group[:n], by_group[n:], strict=True)]
+
+        every_total, every_count = [every_world(t) for t in totals], [every_world(c) for c in counts]
+        for total, count in zip(every_total, every_count, strict=True):
             for d, name in present:
                 self.totals[name] += total[d]
                 self.counts[name] += count[d]
-        for d, name in present:
-            window_count = sum(c[d] for _, c in self.recent)
-            full = len(self.recent) == self.recent.maxlen
-            point[name] = sum(t[d] for t, _ in self.recent) / window_count if window_count and full else None
-            if point[name] is not None:
-                self.writer.add_scalar(f"episode_return/{name}", point[name], timesteps)
-        self.curve.append(point)
+        point = self.curve.add(timesteps, every_total, every_count, present)
+        curves = [("episode_return", point)]
+        if self.selfplay_curve is not None:
+            selfplay = self.selfplay_curve.add(timesteps, [t[:n] for t in totals], [c[:n] for c in counts], present)
+            curves.append(("episode_return_selfplay", selfplay))
+        for tag, values in curves:
+            for _, name in present:
+                if values[name] is not None:
+                    self.writer.add_scalar(f"{tag}/{name}", values[name], timesteps)
         return point
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint keeps of it."""
+        selfplay = (
+            {"selfplay_curve": self.selfplay_curve.points, "selfplay_window": list(self.selfplay_curve.recent)}
+            if self.selfplay_curve is not None
+            else {}
+        )
         return {
-            "curve": self.curve,
+            "curve": self.curve.points,
             "episode_totals": {d: [self.totals[d], self.counts[d]] for d in self.totals},
-            "window": list(self.recent),
+            "window": list(self.curve.recent),
+            **selfplay,
         }
 
 
@@ -509,6 +553,7 @@ def _run(
     population = trainer.members > 1
     members_dir = Path(args.members_dir or args.out)
     window = config.max_cycles  # turns
+    background = trainer.background.n_worlds > 0  # then a second curve: the self-play worlds alone
     if population:
         saved = list(state.get("members", [{}] * trainer.members))
         logs = []
@@ -517,9 +562,11 @@ def _run(
             member_out.mkdir(parents=True, exist_ok=True)
             written = {**member_record(record, seed, out), "versions": library_versions("torch")}
             atomic_write_json(member_out / "config.json", written)
-            logs.append(MemberLog(member_out, seed, trainer.doctrine_names, window, member_state, resumed_at))
+            logs.append(
+                MemberLog(member_out, seed, trainer.doctrine_names, window, member_state, resumed_at, background)
+            )
     else:
-        logs = [MemberLog(out, args.seed, trainer.doctrine_names, window, state, resumed_at)]
+        logs = [MemberLog(out, args.seed, trainer.doctrine_names, window, state, resumed_at, background)]
     present = [(d, trainer.doctrine_names[d]) for d in trainer.doctrines_present]
     start_steps, start = trainer.num_timesteps, time.perf_counter()
     if on_rollout is not None:
@@ -561,7 +608,8 @@ def _run(
             "peak_memory_bytes": peak_memory_bytes(trainer.device),
             "mean_episode_return": {d: log.totals[d] / log.counts[d] if log.counts[d] else None for d in names},
             "episodes": {d: int(log.counts[d]) for d in names},
-            "curve": log.curve,
+            "curve": log.curve.points,
+            **({"selfplay_curve": log.selfplay_curve.points} if log.selfplay_curve is not None else {}),
         }
         if population:  # a member's share of the population's time and speed (so that members' times add up)
             metrics.update(
@@ -577,7 +625,9 @@ def _run(
     def population_summary(finished: bool) -> dict[str, Any]:
         """The population's own metrics.json: every member's, and their speed together."""
         members = [summary(finished, log) for log in logs]
-        member_only = ("seed", "mean_episode_return", "episodes", "curve", "wall_time_s", "total_wall_time_s")
+        member_only = (
+            "seed", "mean_episode_return", "episodes", "curve", "selfplay_curve", "wall_time_s", "total_wall_time_s"
+        )  # fmt: skip
         shared = {k: v for k, v in members[0].items() if k not in member_only}
         kept = ("seed", "mean_episode_return", "episodes")
         wall = time.perf_counter() - start
@@ -626,10 +676,10 @@ def _run(
                 "same steps)"
             )
         total, count = trainer.stats.take()
-        n_doctrines = len(trainer.doctrine_names)
+        n_groups = 2 * len(trainer.doctrine_names)  # a member's: its self-play worlds' doctrines, then the others'
         points = []
         for member, log in enumerate(logs):
-            groups = slice(member * n_doctrines, (member + 1) * n_doctrines)
+            groups = slice(member * n_groups, (member + 1) * n_groups)
             points.append(
                 log.add(trainer.num_timesteps, [t[groups] for t in total], [c[groups] for c in count], present)
             )

@@ -128,10 +128,13 @@ def _doctrine_colors() -> Callable[[str], str]:
 def plot_learning_curves(
     curves: Mapping[str, Mapping[Any, Sequence[Mapping[str, float]]]],
     baselines: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+    selfplay: Mapping[str, Mapping[Any, Sequence[Mapping[str, float]]]] | None = None,
 ) -> bytes:
     """Mean episode return per doctrine against timesteps, one panel per condition: ``curves[condition][seed]`` is a
     run's ``metrics.json`` curve (thin lines: seeds; thick: their mean; :func:`learning_curve_series`);
-    ``baselines[condition][label]`` gives ``{doctrine: return}`` of the baselines in evaluation (dashed lines)."""
+    ``baselines[condition][label]`` gives ``{doctrine: return}`` of the baselines in evaluation (dashed lines);
+    ``selfplay[condition][seed]``, a run's ``selfplay_curve`` (its self-play worlds alone; thick dotted: the mean over
+    seeds), where the runs trained with a background."""
     plt = _pyplot()
     names = list(curves)
     cols = min(3, max(len(names), 1))
@@ -146,6 +149,9 @@ def plot_learning_curves(
             for seed_xs, seed_ys in lines:
                 ax.plot(seed_xs, seed_ys, color=color, alpha=0.3, linewidth=0.8)
             ax.plot(xs, mean, color=color, linewidth=2, label=f"learned ({doctrine})")
+        for doctrine, (_, (xs, mean)) in learning_curve_series((selfplay or {}).get(condition, {})).items():
+            ax.plot(xs, mean, color=color_of(doctrine), linewidth=2, linestyle=(0, (1, 1)),
+                    label=f"learned, self-play worlds ({doctrine})")  # fmt: skip
         for k, (label, values) in enumerate((baselines or {}).get(condition, {}).items()):
             for doctrine, value in values.items():
                 if value is not None and math.isfinite(value):

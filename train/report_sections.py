@@ -476,7 +476,12 @@ def strategy_section(
             parts[-1] += " " + _strategy_sentence("Sampling, as in training, they", sampled)
             parts[-1] += seed_split(act_shares_by_seed(sampled_rows, acts))
             returns = [mean_ci(metric_units(rows, "focal:return"), confidence) for rows in (sampled_rows, learned)]
-            parts[-1] += f" Sampling, they earn {fmt_summary(returns[0])} a nation (greedy: {fmt_summary(returns[1])})."
+            parts[-1] += f" Sampling, they earn {fmt_summary(returns[0])} a nation (greedy: {fmt_summary(returns[1])}"
+            parts[-1] += (
+                "; a power-maximiser's self-play return is nearly constant-sum, so it shows little either way)."
+                if set(doctrines) == {"power"}
+                else ")."
+            )
         columns = {"learned": strategy, **({"learned, sampled": sampled} if sampled else {}), **references}
         table = _strategy_table(columns, acts, strategy["levels"])
         parts.append(markdown_table(["", *columns], table, "l" + "r" * len(columns)))
@@ -795,8 +800,9 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
     if sampled_strategy(design):
         parts[-1] += (
             " *Sampled*: the same learned nations sampling from their policy, as in training, rather than playing "
-            "their greedy choice (played in the training scenario only, so the claims read elsewhere are n/a there); "
-            "where the two verdicts differ, the greedy policy and the policy it was taken from behave differently."
+            "their greedy choice (over seeds too; played in the training scenario only, so the claims read elsewhere "
+            "are n/a there), with the p of its own test. Two verdicts that differ are not a test that the two differ: "
+            "compare their values."
         )
     return parts
 
@@ -837,7 +843,7 @@ def claims_table(
     ci = f"{_pct(confidence)} CI"
     header = ["claim", "measure", f"learned: values (mean [{ci}])", f"estimate [{ci}]", "p", "verdict"]
     if sampled is not None:
-        header += ["sampled: values", "sampled verdict"]
+        header += ["sampled: values", "sampled p", "sampled verdict"]
     if scripted is not None:
         header += ["scripted: values", "scripted verdict"]
     rows = []
@@ -846,7 +852,7 @@ def claims_table(
         row = [f"**{claim.text}** ({claim.source})", claim.measure, *_claim_cells(result)]
         if sampled is not None:
             cells = _claim_cells(sampled[k])
-            row += [cells[0], cells[3]]
+            row += [cells[0], cells[2], cells[3]]
         if scripted is not None:
             cells = _claim_cells(scripted[k])
             row += [cells[0], cells[3]]
@@ -1028,6 +1034,9 @@ def plots_section(
         )
         parts.append(f"![metrics {world}]({name})")
     curves = {c.name: {s: runs.get((c.name, s), {}).get("curve", []) for s in design.seeds} for c in conditions}
+    selfplay = {
+        c.name: {s: runs.get((c.name, s), {}).get("selfplay_curve", []) for s in design.seeds} for c in conditions
+    }  # runs trained with a background (train.fast_ppo.MemberLog)
     lines: dict[str, dict[str, dict[str, float]]] = {}
     for c in conditions:
         lines[c.name] = {}
@@ -1037,7 +1046,7 @@ def plots_section(
                 doctrines = doctrine_cycle(c.doctrine)
                 label = "learned, evaluated" if policy == "learned" else policy
                 lines[c.name][label] = {d: mean_ci(column(data, f"{d}:return"))["mean"] for d in doctrines}
-    name = save("learning_curves.png", plot_learning_curves(curves, lines))
+    name = save("learning_curves.png", plot_learning_curves(curves, lines, selfplay))
     parts.append(
         "Learning curves: mean episode return per nation in training (thin: seeds; thick: their mean), with the "
         "evaluation returns of the final learned policies and of the baselines as horizontal lines (training "
@@ -1052,7 +1061,9 @@ def plots_section(
         + (
             f" The training curve counts the learners of every world, those of the worlds with a scripted background "
             f"too ({training_population(design.train)}), while the lines are self-play: a doctrine whose self-play "
-            "return is nearly constant-sum (relative power) rises in training by what it wins from the background."
+            "return is nearly constant-sum (relative power) rises in training by what it wins from the background. "
+            "The thick dotted curve counts the self-play worlds alone (the mean over seeds), the worlds the lines "
+            "were evaluated in."
             if _background(design.train)
             else ""
         )
@@ -1123,7 +1134,7 @@ def files_section() -> list[str]:
         "- `runs/<condition>/seed<k>/`: `config.json` (train.fast_ppo arguments and the full EnvConfig), "
         "`metrics.json` (training summary and learning curve), `model.pt`, `checkpoints/`, `tb/`, `train.log`.\n"
         "- `evals/<condition>/<seed<k>|scripted|random>/<setting>.json`: each evaluation's population, doctrines, "
-        "full EnvConfig, episode rows and cache key (`<setting>.sampled.json`: the learned nations sampling).\n"
+        "full EnvConfig, episode rows and cache key (`<setting>@sampled.json`: the learned nations sampling).\n"
         "- Every number of this report is computed from `results.csv` (and the runs' `metrics.json` for the "
         "learning curves) by `train/report.py`."
     )

@@ -146,10 +146,6 @@ class Trainer:
         doctrine_of_slot = torch.as_tensor(one_hot.argmax(axis=1), device=self.device).repeat(self.batch.n_worlds)
         member_of_slot = torch.arange(self.n_slots, device=self.device) // self.member_slots
         self.doctrines_present = sorted({int(d) for d in one_hot.argmax(axis=1)})
-        # episode returns per (member, doctrine)
-        self.stats = EpisodeStats(
-            member_of_slot * n_doctrines + doctrine_of_slot, self.members * n_doctrines, args.n_steps
-        )
         n_inputs = self.batch.layout.size + one_hot.shape[1]
         targets = TargetLayout.of(self.batch.layout, self.batch.n_actions)
         agents = []
@@ -167,6 +163,13 @@ class Trainer:
         )  # fmt: skip
         self.learner = torch.as_tensor(self.background.learner, device=self.device)  # [S]: 0 for background slots
         self.is_learner = self.learner > 0
+        # episode returns per (member, kind of world, doctrine): the kinds are self-play (0) and with a background (1)
+        with_background = (self.learner.reshape(-1, self.n_nations) == 0).any(dim=1)  # [W]
+        kind_of_slot = with_background.repeat_interleave(self.n_nations).long()
+        self.stats = EpisodeStats(
+            (member_of_slot * 2 + kind_of_slot) * n_doctrines + doctrine_of_slot, self.members * 2 * n_doctrines,
+            args.n_steps,
+        )  # fmt: skip
         teachers = parse_teachers(args.teachers)
         self.teachers = Teachers(self.batch, teachers, args.seed, self.device) if teachers else None
         self.num_timesteps = 0
