@@ -152,17 +152,27 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert "## Would a scripted nation do better in a learned one's place?" in report
     # A replay per condition and setting, linked from the report: a page of the episode its evaluation row played.
     replays = re.findall(r"\[replay\]\(([^)]+)\)", report.split("## Replays")[1].split("\n## ")[0])
-    assert len(replays) == 3 * n_settings and len(set(replays)) == len(replays)
-    page = (out / replays[0]).read_text()
-    assert page.startswith("<!doctype html>") and "realism_env.episode" in page
-    document = json.loads(re.search(r'<script id="episode-data" type="application/json">(.*?)</script>', page, re.S)[1])
-    shown = document["meta"]
-    row = next(
-        r for r in rows
-        if r["policy"] == "learned" and r["condition"] == "security" and r["setting"] == "selfplay@multipolar"
-        and int(float(r["episode_seed"])) == shown["seed"] and shown["run_dir"].endswith(f"seed{int(float(r['seed']))}")
-    )  # fmt: skip
-    assert shown["metrics"]["war_onsets"] == pytest.approx(float(row["war_onsets"]))
+    # (and one per condition of the self-play that samples)
+    assert len(replays) == 3 * (n_settings + 1) and len(set(replays)) == len(replays)
+    assert "replays/power/selfplay_in_multipolar_in_sampled.html" in replays
+    for page_path, policy in (
+        ("replays/security/selfplay_in_multipolar.html", "learned"),
+        ("replays/security/selfplay_in_multipolar_in_sampled.html", "learned_sampled"),
+    ):
+        page = (out / page_path).read_text()
+        assert page.startswith("<!doctype html>") and "realism_env.episode" in page
+        data = re.search(r'<script id="episode-data" type="application/json">(.*?)</script>', page, re.S)[1]
+        shown = json.loads(data)["meta"]
+        row = next(
+            r for r in rows
+            if r["policy"] == policy and r["condition"] == "security" and r["setting"] == "selfplay@multipolar"
+            and int(float(r["episode_seed"])) == shown["seed"]
+            and shown["run_dir"].endswith(f"seed{int(float(r['seed']))}")
+        )  # fmt: skip
+        # the episode its evaluation row played (sampling: the same draws)
+        for metric in ("war_onsets", "demands_made", "alliances_formed"):
+            assert shown["metrics"][metric] == pytest.approx(float(row[metric])), (policy, metric)
+        assert shown["choice"] == ("sampled" if policy == "learned_sampled" else "act_then_target")
 
     for condition in ("security", "power", "mixed"):
         for seed in (0, 1):

@@ -723,18 +723,25 @@ def replays_section(design: Any, replays: Mapping[tuple[str, str], str]) -> list
     """ "Replays": a link to the browser replay of each condition and setting (:mod:`train.experiment_replays`)."""
     if not replays:
         return []
-    conditions = [c.name for c in design.conditions if any((c.name, s.name) in replays for s in design.settings)]
+    # the settings in the design's order, then the self-play that samples (``<setting>@sampled``)
+    names = [s.name for s in design.settings] + [f"{s.name}@sampled" for s in design.settings]
+    conditions = [c.name for c in design.conditions if any((c.name, name) in replays for name in names)]
     rows = [
-        [f"`{s.name}`", *(f"[replay]({replays[(c, s.name)]})" if (c, s.name) in replays else "-" for c in conditions)]
-        for s in design.settings
-        if any((c, s.name) in replays for c in conditions)
+        [f"`{name}`", *(f"[replay]({replays[(c, name)]})" if (c, name) in replays else "-" for c in conditions)]
+        for name in names
+        if any((c, name) in replays for c in conditions)
     ]
     return [
         "## Replays",
         "One episode per condition and setting, played by the learned nations: the most typical evaluation episode "
         "(nearest the medians of war onsets, final HHI, survivors and alliances formed) of the most typical run. "
         "Each page is self-contained (open it in a browser; no network): the map by turn, wars, alliances, demands "
-        "and aid, the event log and the power shares (`python -m train.replay --model RUN_DIR` makes more).",
+        "and aid, the event log and the power shares (`python -m train.replay --model RUN_DIR` makes more)."
+        + (
+            " `@sampled`: the learned nations sampling from their policy, as in training (`--sample`)."
+            if any(name.endswith("@sampled") for _, name in replays)
+            else ""
+        ),
         markdown_table(["setting", *(f"`{c}`" for c in conditions)], rows, "l" + "c" * len(conditions)),
     ]
 
