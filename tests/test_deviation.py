@@ -81,6 +81,17 @@ def test_the_gains_and_verdicts_of_hand_made_returns() -> None:
     assert verdict({"mean": -1.0, "ci_low": -2.0, "ci_high": -0.5}) == "does worse"
 
 
+def test_the_gain_in_each_place_is_kept_apart() -> None:
+    """Nash's condition is that no nation gains: a superpower's place can gain where the mean over places does not."""
+    from train.deviation import deviation_gains, place_gains
+
+    selfplay = np.array([[10.0, 20.0, 30.0], [12.0, 18.0, 30.0]])
+    deviated = {0: selfplay + [[9.0, 0, 0], [11.0, 0, 0]], 1: selfplay + [[0, -4.0, 0], [0, -6.0, 0]]}
+    returns = {"selfplay": selfplay, "deviants": {"d": deviated}}
+    assert place_gains(returns) == {"d": {0: 10.0, 1: -5.0}}
+    np.testing.assert_allclose(deviation_gains(returns)["d"]["gain"], [2.5, 2.5])  # the mean over the two places
+
+
 def test_returns_survive_the_experiments_json_cache() -> None:
     """The experiment caches a run's deviation returns as JSON (slots become strings) and reads them back."""
     from train.deviation import deviation_gains, returns_from_json, returns_to_json

@@ -128,7 +128,7 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     scripted = [r for r in training if r["policy"] == "scripted" and r["condition"] == "security"]
     assert scripted and all(float(r["focal:agree_defensive_realist"]) == 1.0 for r in scripted)
     strategies = report.split("## Which strategies emerge")[1].split("\n## ")[0]
-    assert "Security-maximisers learned to" in strategies
+    assert "Playing their greedy choice, security-maximisers learned to" in strategies
     assert "The learned nations play their greedy choice here" in strategies  # and then as they sample
     assert strategies.count("Sampling, as in training, they") == 3
     assert strategies.count("| learned | learned, sampled | scripted | random |") == 3
@@ -136,6 +136,13 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert strategies.count("Among `offensive_realist` nations they") == 3
     assert strategies.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
     assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
+    # What the checks do not show: the security ceiling (1.5 a turn), the sampled policy's return, a mixed
+    # population's partners, and backgrounds met in training
+    learners = report.split("## Learners against the scripted realists")[1].split("\n## ")[0]
+    assert "- A security nation earns at most 12 in 8 turns" in learners
+    assert "the learned security nations of `security` earn" in learners
+    assert "the `mixed` self-play row compares two populations" in learners
+    assert "The focal backgrounds `offensive_realist` played in training too" in learners
     behaviour = report.split("## Behaviour per condition")[1].split("\n## ")[0]
     # the escalation metrics' weights, where the metrics are shown (aid and alliances score as posturing)
     assert "(wait 0, attack 28, ally 4, leave_alliance 12, threaten 12, concede 0, support 4, peace -2)" in behaviour
@@ -149,6 +156,8 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert scenarios == {("multipolar", "0"), ("bipolar", "1"), ("islands", "1")}
     for r in deviations:
         assert float(r["gain"]) == pytest.approx(float(r["deviant_return"]) - float(r["learned_return"]))
+        # the gain in each nation's place, whose mean over the 6 places is the row's gain
+        assert float(r["gain"]) == pytest.approx(sum(float(r[f"gain@nation_{k}"]) for k in range(6)) / 6)
     assert "## Would a scripted nation do better in a learned one's place?" in report
     # A replay per condition and setting, linked from the report: a page of the episode its evaluation row played.
     replays = re.findall(r"\[replay\]\(([^)]+)\)", report.split("## Replays")[1].split("\n## ")[0])
@@ -1064,7 +1073,8 @@ def test_a_held_out_focal_check_is_met_in_at_least_one_held_out_scenario(tmp_pat
         "held-out scenario, where another one meets the check: `power`: focal among `offensive_realist` in "
         "`bipolar`, held out (0.8x the scripted)."
     )
-    assert "| `power`: focal among `offensive_realist` in `bipolar`, held out | 40 " in parts[-1]  # its row is shown
+    table = next(part for part in parts if part.startswith("| check |"))
+    assert "| `power`: focal among `offensive_realist` in `bipolar`, held out | 40 " in table  # its row is shown
     learned_return["islands"] = 45.0  # now below in every held-out scenario
     verdict_line, _ = learners_section(design, rows_of, 0.95)
     assert verdict_line == (
@@ -1091,7 +1101,7 @@ def test_the_checks_table_says_where_the_bar_lies_against_the_learned_interval(t
         return scripted if policy == "scripted" else []
 
     _, parts = learners_section(design, rows_of, 0.95)
-    table = parts[-1]
+    table = next(part for part in parts if part.startswith("| check |"))
     assert "| scripted | ratio | bar | bar vs interval | met |" in table
     # the scripted baseline's unit is the episode: its mean 50 with the Student-t interval over its 4 episodes
     assert table.count("| 50 [47.1, 52.9] |") == 2, table
@@ -1101,7 +1111,7 @@ def test_the_checks_table_says_where_the_bar_lies_against_the_learned_interval(t
         r"`offensive_realist` in `bipolar`, held out \| 40.5 \[.*\| 50 \| below \| \*\*no\*\* \|$", table, re.M
     )
     per_seed["multipolar"] = (60.0, 61.0)
-    assert "| 50 | above | yes |" in learners_section(design, rows_of, 0.95)[1][-1]
+    assert "| 50 | above | yes |" in "\n".join(learners_section(design, rows_of, 0.95)[1])
 
 
 def test_the_self_play_bar_below_a_negative_scripted_return_lies_below_it(tmp_path: Path) -> None:
@@ -1166,7 +1176,7 @@ def test_the_first_line_counts_shortfalls_per_learner_when_a_sweep_has_many(tmp_
         "`security-cp0.8` (cp0.8) in 2 of 2, `power-cp0.8` (cp0.8) in 1 of 2, `mixed-cp0.8` (cp0.8) in 2 of 2 "
         "(the table below names each)."
     )
-    assert parts[-1].count("**no**") == 11 > MAX_LISTED_SHORTFALLS
+    assert next(part for part in parts if part.startswith("| check |")).count("**no**") == 11 > MAX_LISTED_SHORTFALLS
 
 
 def test_the_strategy_section_says_when_seeds_settle_on_different_policies() -> None:
@@ -1275,7 +1285,7 @@ def test_the_strategy_section_says_what_learners_do_among_the_background_with_in
         return [row(float(seed), act, demands[seed], racing[seed]) for seed in range(4) for _ in range(2)]
 
     text = "\n".join(strategy_section(design, rows_of, 0.95, None))
-    assert "Security-maximisers learned to send aid (100% of turns)" in text
+    assert "Playing their greedy choice, security-maximisers learned to send aid (100% of turns)" in text
     assert text.count("Among `offensive_realist` nations they propose or accept alliances (100% of turns)") == 3
     assert text.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
     assert "| `demands_made` (per nation) | 1.5 [0, 6.27] |" in text
@@ -1370,6 +1380,22 @@ def test_the_deviation_section_leads_with_what_is_exploited(tmp_path: Path) -> N
     assert leads[1].startswith("**No deviant clearly does better than the learned nations; in 1 of 2 cases the ")
     assert leads[2].startswith("**Untested: with one training seed a gain has no interval over seeds")
     assert "| 29.6 untested (no interval) |" in "\n".join(deviation_section(design, one_seed, 0.95))
+
+    # One place's gain, hidden in the mean over the places (a superpower's place in bipolar): named where its interval
+    # over seeds lies above 0 at the Bonferroni level over the places (here 6: 99.2%), not where it only nears it.
+    def with_places(gains: list[float], first: list[float]) -> list[dict]:
+        places = [{f"gain@nation_{k}": (g if k == 0 else -g / 5) for k in range(6)} for g in first]
+        return [
+            row | place for row, place in zip(rows("mixed", "bipolar", "offensive_realist", gains), places, strict=True)
+        ]
+
+    hidden = with_places([0.5, -1.0, 2.0, -0.5], [100.0, 110.0, 118.0, 104.0])
+    text = "\n".join(deviation_section(design, hidden, 0.95))
+    assert "**Exploited: `mixed` by `offensive_realist` in `bipolar` (0.25 [-1.85, 2.35]; 108 [" in text
+    assert "in nation_0's place).**" in text
+    assert "| 0.25 [-1.85, 2.35] no clear difference; nation_0: 108 [" in text
+    unsure = with_places([0.5, -1.0, 2.0, -0.5], [10.0, 12.0, 4.0, 14.0])  # above 0 at 95%, not at 99.2%
+    assert "Exploited" not in deviation_section(design, unsure, 0.95)[2]
 
 
 def test_the_claims_tables_header_gives_the_intervals_level() -> None:

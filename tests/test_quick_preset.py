@@ -58,15 +58,16 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
                 assert points[-1] > points[0], (metrics_file, doctrine, points[0], points[-1])
 
     for condition, opening in (
-        ("security", "Security-maximisers learned to "),
-        ("power", "Power-maximisers learned to "),
-        ("mixed", "In mixed populations, the nations learned to "),
+        ("security", "Playing their greedy choice, security-maximisers learned to "),
+        ("power", "Playing their greedy choice, power-maximisers learned to "),
+        ("mixed", "Playing their greedy choice, in mixed populations, the nations learned to "),
     ):
         section = report[report.index(f"### `{condition}`") :]
         assert section.startswith(f"### `{condition}`\n\n**{opening}"), section[:300]
-    # a replay per condition and setting: self-play in multipolar and 3 held-out scenarios, focal 2 x 3
+    # a replay per condition and setting: self-play in multipolar and 3 held-out scenarios, focal 2 x 3, and the
+    # self-play in multipolar that samples
     replays = re.findall(r"\[replay\]\(([^)]+)\)", report)
-    assert len(replays) == 3 * 10 and all((out / path).is_file() for path in replays)
+    assert len(replays) == 3 * 11 and all((out / path).is_file() for path in replays)
 
     # Every claim of the essay reaches a verdict for the learners and the scripted realists (rising_power's claims
     # need its self-play among the held-out scenarios); "inconclusive" is a verdict, "n/a" (no data) is not.

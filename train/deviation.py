@@ -147,6 +147,17 @@ def deviation_gains(returns: Mapping[str, Any]) -> dict[str, dict[str, np.ndarra
     return out
 
 
+def place_gains(returns: Mapping[str, Any]) -> dict[str, dict[int, float]]:
+    """{deviant: {nation: the deviant's gain in that nation's place, the mean over episodes}} from
+    :func:`deviation_returns`. Nash's condition holds only where no nation gains by deviating: a mean over the places
+    can hide one place's large gain (in ``bipolar``, a superpower's place among minor ones)."""
+    selfplay = returns["selfplay"]
+    return {
+        name: {k: float(np.mean(deviated[:, k] - selfplay[:, k])) for k, deviated in by_slot.items()}
+        for name, by_slot in returns["deviants"].items()
+    }
+
+
 def episode_means(gains: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, dict[str, float]]:
     """{deviant: {measure: mean over episodes}} of one run's :func:`deviation_gains` (a run is the unit of the
     intervals over runs)."""

@@ -16,9 +16,9 @@ Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 1
 313 s and 410 s measured on two 2-core machines on 2026-12-05, about two thirds of it training) shows the whole
 pipeline with policies that meet the scripted realists (the report's first lines say where they fall short). ``full``
 (3 conditions x 4 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4
-held-out scenarios) is for conclusions: 4.8 billion agent-steps, some 37 core-hours of training on a CPU
-(one of its runs measured whole; the study not run whole) and about 0.67 core-hours of evaluation. ``--device cuda`` (or
-``[train] device = "cuda"``) trains on a GPU (8 of its runs at once trained 492,097 agent-steps/s on an H200, about
+held-out scenarios) is for conclusions: 4.8 billion agent-steps, some 37 core-hours of training on a CPU (one of its
+runs measured whole; the study not run whole) and about 0.71 core-hours of evaluation (estimated). ``--device cuda``
+(or ``[train] device = "cuda"``) trains on a GPU (8 of its runs at once trained 492,097 agent-steps/s on an H200, about
 2.7 hours for the study); the evaluation stays on the CPU, so give it the host's cores with ``--workers``. The
 measurements: ``docs/learning.md``.
 
@@ -95,7 +95,8 @@ missing [train] keys train.fast_ppo's defaults::
                                         # current folder): doctrines, scenarios, policies of your own (default: none)
 
     [train]                             # any option of train.fast_ppo (python -m train.fast_ppo --help) except
-    timesteps = 2000000                 # doctrine, scenario, seed, out, resume, set, progress_bar
+    timesteps = 2000000                 # doctrine, scenario, seed, out, resume, set, progress_bar, members_dir,
+                                        # imports (give those in [experiment] imports)
     max_cycles = 50
     checkpoint_every = 500000
     device = "cpu"                      # or "cuda": the worlds and the network on the GPU

@@ -16,7 +16,7 @@ from typing import Any
 import realism_env
 from realism_env import METRICS, NATION_METRICS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json, read_json
-from train.deviation import MEASURES, deviation_gains, episode_means, returns_from_json
+from train.deviation import MEASURES, deviation_gains, episode_means, place_gains, returns_from_json
 from train.experiment_design import Design
 from train.experiment_jobs import baseline_jobs, is_deviation, learned_job, report_fingerprint
 from train.strategy import strategy_columns
@@ -99,8 +99,15 @@ def _record(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: The columns of deviations.csv: one row per run, scenario and deviant (train.deviation's measures, means over the
-#: episodes and the nations that deviated in turn).
+#: episodes and the nations that deviated in turn), then the gain in each nation's place (``gain@nation_<k>``, the
+#: mean over the episodes; :func:`deviation_columns`).
 DEVIATION_COLUMNS = ("world", "condition", "doctrine", "seed", "scenario", "heldout", "deviant", *MEASURES)
+
+
+def deviation_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """deviations.csv's columns: :data:`DEVIATION_COLUMNS`, then ``gain@nation_<k>`` for every nation any row has."""
+    places = sorted({int(key.split("_")[-1]) for row in rows for key in row if key.startswith("gain@nation_")})
+    return [*DEVIATION_COLUMNS, *(f"gain@nation_{k}" for k in places)]
 
 
 def collect_deviations(design: Design, out: Path) -> list[dict[str, Any]]:
@@ -112,6 +119,7 @@ def collect_deviations(design: Design, out: Path) -> list[dict[str, Any]]:
                 continue
             returns = returns_from_json(_record(item))
             scenario = item["deviation"]["scenario"]
+            places = place_gains(returns)
             for name, means in episode_means(deviation_gains(returns)).items():
                 rows.append(
                     {
@@ -123,6 +131,7 @@ def collect_deviations(design: Design, out: Path) -> list[dict[str, Any]]:
                         "heldout": int(scenario != design.scenario),
                         "deviant": name,
                         **means,
+                        **{f"gain@nation_{k}": gain for k, gain in places[name].items()},
                     }
                 )
     return rows
@@ -163,7 +172,7 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
     write_csv(out / "results.csv", rows, result_columns(design))
     deviations = collect_deviations(design, out)
     if deviations:
-        write_csv(out / "deviations.csv", deviations, DEVIATION_COLUMNS)
+        write_csv(out / "deviations.csv", deviations, deviation_columns(deviations))
     else:  # a preset without deviants: no table left over from one with them
         (out / "deviations.csv").unlink(missing_ok=True)
     runs = {}

@@ -23,7 +23,7 @@ For the experiment's report, one replay per condition and setting::
 
     from train.replay import representative_seed, write_replay
     seed = representative_seed(rows)   # rows of one condition and setting: the episode nearest their medians
-    write_replay("replays/power/selfplay@multipolar.html", run_dir=run_dir, scenario=setting.scenario,
+    write_replay("replays/power/selfplay_in_multipolar.html", run_dir=run_dir, scenario=setting.scenario,
                  seed=seed, overrides=overrides, max_cycles=max_cycles, n_focal=setting.n_focal,
                  background=setting.background)
 """

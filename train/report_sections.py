@@ -346,7 +346,59 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
             "lrrrrcc",
         )
     )  # fmt: skip
+    caveats = _check_caveats(design, rows_of, checks, confidence)
+    if caveats:
+        parts.append("**Read with care.**\n" + "\n".join(f"- {caveat}" for caveat in caveats))
     return verdict_line, parts
+
+
+def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, Any]], confidence: float) -> list[str]:
+    """What the checks do not show, where it applies: a security return near its ceiling, the sampled policy's
+    self-play return, a mixed population's partners, and focal backgrounds the learners met in training."""
+    from realism_env.doctrines import DOCTRINES, SecurityTerms
+
+    caveats = []
+    train_setting = _training_setting(design)
+    selfplay = [c for c in checks if "security self-play" in c["label"]]
+    terms = DOCTRINES["security"].terms if "security" in DOCTRINES else None
+    if selfplay and isinstance(terms, SecurityTerms):
+        ceiling = (terms.survival + terms.margin) * design.eval_max_cycles
+        caveats.append(
+            f"A security nation earns at most {fmt(ceiling)} in {design.eval_max_cycles} turns (survival "
+            f"{terms.survival:g} and a full security margin {terms.margin:g} a turn), and the self-play rows sit near "
+            "it: they show that the learners reach that ceiling as the defensive realists do, not that they outplay "
+            "them."
+        )
+    for condition in design.conditions:
+        sampled = rows_of(condition.world, condition.name, SAMPLED, train_setting)
+        if sampled and "security" in doctrine_cycle(condition.doctrine):
+            check = next((c for c in selfplay if c["learner"].startswith(f"`{condition.name}`")), None)
+            if check is not None:
+                value = mean_ci(metric_units(sampled, "security:return"), confidence)
+                side = "at or above" if value["mean"] >= check["bar"] else "below"
+                caveats.append(
+                    f"Sampling from their policy, as in training, the learned security nations of `{condition.name}` "
+                    f"earn {fmt_summary(value)} in the same self-play ({side} the bar of {fmt(check['bar'])}; the "
+                    f"scripted: {fmt(check['scripted']['mean'])}), where the greedy choice, each policy's most likely "
+                    "act, is what the row shows (*Which strategies emerge* gives both)."
+                )
+    mixes = [c.name for c in design.conditions if len(doctrine_cycle(c.doctrine)) > 1]
+    if any(any(c["label"].startswith(f"`{name}`") for c in selfplay) for name in mixes):
+        caveats.append(
+            "In a mixed population, a security nation's self-play return depends on its partners of the other "
+            f"doctrine, learned ones in the learned worlds and scripted ones beside the scripted realists: the "
+            f"{listed([f'`{name}`' for name in mixes])} self-play row compares two populations, not the security "
+            "nations alone."
+        )
+    seen = [name for name in _background(design.train) if any(f"among `{name}`" in c["label"] for c in checks)]
+    if seen:
+        caveats.append(
+            f"The focal backgrounds {listed([f'`{name}`' for name in seen])} played in training too "
+            f"({training_population(design.train)}): the focal checks test the learners among opponents they have "
+            "met, in the training map and in new ones, not among strangers (add others to `[evaluate] backgrounds`, "
+            "such as `bandwagoner` or `tit_for_tat`)."
+        )
+    return caveats
 
 
 def _greedy_phrase(greedy: str) -> str:
@@ -471,6 +523,8 @@ def strategy_section(
         named = listed([f"`{d}`" for d in doctrines])
         default = f"In populations of {named}, the nations" if len(doctrines) > 1 else f"Nations rewarded by {named}"
         who = _WHO.get(condition.doctrine, default)
+        if design.evaluate["deterministic"]:  # what the sentence describes: the greedy choice
+            who = f"Playing their greedy choice, {who[0].lower()}{who[1:]}"
         parts.append(f"**{_strategy_sentence(f'{who} learned to', strategy)}**" + seed_split(by_seed))
         if sampled is not None:
             parts[-1] += " " + _strategy_sentence("Sampling, as in training, they", sampled)
@@ -621,7 +675,9 @@ def _reference(rows: Sequence[Mapping[str, Any]], name: str) -> str:
 
 def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], confidence: float) -> list[str]:
     """ "Would a scripted nation do better in a learned one's place?": per scenario and deviant, each condition's
-    mean gain of the deviant over the learned nation in its place, with its interval over seeds and its verdict
+    gain of the deviant over the learned nation in its place, averaged over the places, with its interval over seeds
+    and its verdict, and the places where the deviant's gain lies above 0 at the Bonferroni level over the places
+    (:func:`_places_exploited`; Nash's condition is that no nation gains)
     (:mod:`train.deviation`; ``deviations``: the rows of deviations.csv). Nothing without ``[evaluate] deviants``."""
     from train.deviation import verdict
 
@@ -631,18 +687,26 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
     conditions = [c.name for c in design.conditions if any(r["condition"] == c.name for r in deviations)]
     cells: dict[tuple[str, str, str], dict[str, Any]] = {}
     for key in dict.fromkeys((r["scenario"], r["deviant"], r["condition"]) for r in deviations):
-        gains = [float(r["gain"]) for r in deviations if (r["scenario"], r["deviant"], r["condition"]) == key]
-        summary = mean_ci(gains, confidence)
-        cells[key] = {**summary, "verdict": verdict(summary)}
-    exploited = [
-        f"`{condition}` by `{deviant}` in `{scenario}` ({fmt_summary(cell)})"
+        group = [r for r in deviations if (r["scenario"], r["deviant"], r["condition"]) == key]
+        summary = mean_ci([float(r["gain"]) for r in group], confidence)
+        cells[key] = {**summary, "verdict": verdict(summary), "places": _places_exploited(group, confidence)}
+
+    def exploited(cell: Mapping[str, Any]) -> bool:
+        return cell["verdict"] == "exploits" or bool(cell["places"])
+
+    def described(cell: Mapping[str, Any]) -> str:
+        places = [f"{fmt_summary(gain)} in {nation}'s place" for nation, gain in cell["places"]]
+        return "; ".join([fmt_summary(cell), *places])
+
+    leads = [
+        f"`{condition}` by `{deviant}` in `{scenario}` ({described(cell)})"
         for (scenario, deviant, condition), cell in cells.items()
-        if cell["verdict"] == "exploits"
+        if exploited(cell)
     ]
     verdicts = [cell["verdict"] for cell in cells.values()]
     unclear = verdicts.count("no clear difference")
-    if exploited:
-        lead = "**Exploited: " + "; ".join(exploited) + ".**"
+    if leads:
+        lead = "**Exploited: " + "; ".join(leads) + ".**"
     elif UNTESTED in verdicts:
         lead = (
             "**Untested: with one training seed a gain has no interval over seeds, so the table cannot say whether a "
@@ -665,19 +729,48 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
             row = [label, f"`{deviant}`"]
             for condition in conditions:
                 cell = cells.get((scenario, deviant, condition))
-                row.append("-" if cell is None else f"{fmt_summary(cell)} {cell['verdict']}")
+                if cell is None:
+                    row.append("-")
+                    continue
+                places = [f"; {nation}: {fmt_summary(gain)} exploits" for nation, gain in cell["places"]]
+                row.append(f"{fmt_summary(cell)} {cell['verdict']}" + "".join(places))
             table.append(row)
     return [
         "## Would a scripted nation do better in a learned one's place?",
         "Each run's learned nations in self-play, with one nation at a time replaced by a scripted deviant rewarded by "
-        "the same doctrine, in the same matched worlds (a unilateral deviation, Nash's test of an equilibrium; "
-        f"`train/deviation.py`, `deviations.csv`; {episodes} episodes per run, scenario, deviant and nation). Each "
-        f"cell: the deviant's gain over the learned nation in its place, mean [{pct} interval] over seeds, and the "
-        "verdict: `exploits` where the whole interval lies above 0 (the learned play is not an equilibrium against "
-        "that deviant), `does worse` where it lies below.",
+        "the same doctrine, in the same matched worlds (a unilateral deviation: Nash's condition that no nation "
+        "gains by deviating, tested against these scripted deviants only, so a lower bound on how exploitable the "
+        f"learned play is; `train/deviation.py`, `deviations.csv`; {episodes} episodes per run, scenario, deviant and "
+        f"nation). Each cell: the deviant's gain over the learned nation in its place, averaged over the nations' "
+        f"places, mean [{pct} interval] over seeds, and the verdict: `exploits` where the whole interval lies above 0 "
+        "(the learned play is not an equilibrium against that deviant), `does worse` where it lies below. An average "
+        "over the places can hide one place's gain (a superpower's among minor states, a power-maximiser's among "
+        "security-maximisers): where the deviant gains in one nation's place with that place's interval above 0 at "
+        "the Bonferroni level over the places (each place's gain over seeds, `gain@nation_<k>` in deviations.csv), "
+        "the cell names the place, largest gain first, with its interval at that level.",
         lead,
         markdown_table(["scenario", "deviant", *(f"`{c}`" for c in conditions)], table, "ll" + "r" * len(conditions)),
     ]
+
+
+def _places_exploited(group: Sequence[Mapping[str, Any]], confidence: float) -> list[tuple[str, dict[str, Any]]]:
+    """The nations in whose place a deviant gains, (nation, gain over the runs), largest gain first: those where the
+    gain's interval over the runs of ``group`` (deviations.csv rows of one scenario, deviant and condition) lies above
+    0 at the Bonferroni level over the places (``1 - (1 - confidence) / places``); none where the rows hold no
+    ``gain@nation_<k>`` (written before they did)."""
+    from train.deviation import verdict
+
+    places = sorted(
+        {key for row in group for key, value in row.items() if key.startswith("gain@nation_") and value != ""},
+        key=lambda key: int(key.rsplit("_", 1)[1]),
+    )
+    level = 1.0 - (1.0 - confidence) / max(len(places), 1)
+    found = []
+    for key in places:
+        summary = mean_ci([float(row[key]) for row in group if row.get(key, "") != ""], level)
+        if verdict(summary) == "exploits":
+            found.append((key.split("@", 1)[1], summary))
+    return sorted(found, key=lambda item: -item[1]["mean"])
 
 
 def act_shares(rows: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> dict[str, float]:
@@ -974,7 +1067,8 @@ def returns_section(design: Any, rows_of: RowsOf, confidence: float) -> list[str
         "`learned - X`: the learned mean minus baseline X's, with the one-sided p of Welch's t test (the learned "
         "seeds against the baseline's episodes) that the learned policies earn more. In self-play a power-maximiser's "
         "return is nearly constant-sum (relative power), as is any return of shares alone: such rows say little of "
-        "what was learned, and the security rows (and those of doctrines of absolute gains) measure learning directly."
+        "what was learned, and the security rows (and those of doctrines of absolute gains) say more, in a mixed "
+        "population together with what the partners of the other doctrine do."
     )
     align = "ll" + "r" * (1 + 2 * len(baselines))
     header = ["condition", "doctrine", "learned", *baselines, *(f"learned - {b}" for b in baselines)]
@@ -1069,9 +1163,20 @@ def plots_section(
             f" The training curve counts the learners of every world, those of the worlds with a scripted background "
             f"too ({training_population(design.train)}), while the lines are self-play: a doctrine whose self-play "
             "return is nearly constant-sum (relative power) rises in training by what it wins from the background. "
-            "The thick dotted curve counts the self-play worlds alone (the mean over seeds), the worlds the lines "
-            "were evaluated in."
+            + (
+                "The thick dotted curve counts the self-play worlds alone (the mean over seeds), the kind of world "
+                "the lines were evaluated in."
+                if any(curve for by_seed in selfplay.values() for curve in by_seed.values())
+                else "(These runs did not record a curve of the self-play worlds alone: runs trained before "
+                "2026-12-06 did not.)"
+            )
             if _background(design.train)
+            else ""
+        )
+        + (
+            " Training dealt unequal capability shares (capability spread "
+            f"{float(design.train['capability_spread']):g}); evaluation plays the scenarios' own shares."
+            if float(design.train.get("capability_spread", 0.0))
             else ""
         )
     )
