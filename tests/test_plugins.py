@@ -479,7 +479,10 @@ def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_sp
         rows = list(csv.DictReader(handle))
     played = {(r["condition"], r["policy"]) for r in rows}
     conditions = ("security", "prosperity", "security+prosperity")
-    assert played == {(c, p) for c in conditions for p in ("learned", "random")} | {("security", "scripted")}
+    # (learned_sampled: the learned nations sampling in self-play, [evaluate] sampled_strategy)
+    assert played == {(c, p) for c in conditions for p in ("learned", "random", "learned_sampled")} | {
+        ("security", "scripted")
+    }
     mix = [r for r in rows if r["condition"] == "security+prosperity" and r["setting"] == "selfplay@multipolar"]
     assert mix and all(r["security:return"] != "" and r["prosperity:return"] != "" for r in mix)
     assert {r["setting"] for r in rows if r["condition"] == "prosperity"} >= {
@@ -491,12 +494,14 @@ def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_sp
         "Not checked: `prosperity`, `security+prosperity` (no scripted policy acts out `prosperity`)."
         in (report.splitlines()[2])
     )
-    assert "Nations rewarded by `prosperity` learned to" in report
-    assert "In populations of `security` and `prosperity`, the nations learned to" in report
+    assert "Playing their greedy choice, nations rewarded by `prosperity` learned to" in report
+    mixed = "Playing their greedy choice, in populations of `security` and `prosperity`, the nations learned to"
+    assert mixed in report
     assert "security+prosperity: nations alternate security and prosperity, nation_0 security" in report
     # beside the learned prosperity nations, only the baselines played for them (no scripted policy acts it out)
     prosperity = report.split("### `prosperity`")[1].split("\n## ")[0]
-    assert "|  | learned | random |" in prosperity and "|  | learned among `hermit` |\n" in prosperity
+    assert "|  | learned | learned, sampled | random |" in prosperity
+    assert "|  | learned among `hermit` |\n" in prosperity
     assert "scripted focal baseline" not in prosperity and "scripted among" not in prosperity
     assert f'imports = ["{plugin}"]' in (out / "preset.toml").read_text()
 
