@@ -13,8 +13,9 @@ Usage::
     python -m train.experiment --help                                  # --workers N, --device D, --no-progress
 
 Presets: ``quick`` (3 conditions x 5 seeds x 2M agent-steps, 50-turn episodes, 100 evaluation episodes per setting;
-313 s and 410 s measured on two 2-core machines on 2026-12-05, about two thirds of it training) shows the whole
-pipeline with policies that meet the scripted realists (the report's first lines say where they fall short). ``full``
+313 s and 410 s measured on two 2-core machines on 2026-12-05, 336 s on 2026-12-06, about two thirds of it training)
+shows the whole pipeline with policies that meet the scripted realists (the report's first lines say where they fall
+short). ``full``
 (3 conditions x 4 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4
 held-out scenarios) is for conclusions: 4.8 billion agent-steps, some 37 core-hours of training on a CPU (one of its
 runs measured whole; the study not run whole) and about 0.71 core-hours of evaluation (estimated). ``--device cuda``
