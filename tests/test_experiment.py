@@ -163,10 +163,10 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     replays = re.findall(r"\[replay\]\(([^)]+)\)", report.split("## Replays")[1].split("\n## ")[0])
     # (and one per condition of the self-play that samples)
     assert len(replays) == 3 * (n_settings + 1) and len(set(replays)) == len(replays)
-    assert "replays/power/selfplay_in_multipolar_in_sampled.html" in replays
+    assert "replays/power/selfplay_in_multipolar_sampled.html" in replays
     for page_path, policy in (
         ("replays/security/selfplay_in_multipolar.html", "learned"),
-        ("replays/security/selfplay_in_multipolar_in_sampled.html", "learned_sampled"),
+        ("replays/security/selfplay_in_multipolar_sampled.html", "learned_sampled"),
     ):
         page = (out / page_path).read_text()
         assert page.startswith("<!doctype html>") and "realism_env.episode" in page
@@ -1112,6 +1112,49 @@ def test_the_checks_table_says_where_the_bar_lies_against_the_learned_interval(t
     )
     per_seed["multipolar"] = (60.0, 61.0)
     assert "| 50 | above | yes |" in "\n".join(learners_section(design, rows_of, 0.95)[1])
+
+
+def test_what_the_checks_do_not_show_is_said_only_where_it_applies(tmp_path: Path) -> None:
+    """The caveats after the checks: the security ceiling where a self-play row comes near it, new maps only where
+    focal settings are held out, a mixed population's partners only for its own row."""
+    from train.report_sections import learners_section
+
+    def caveats(text: str, returns: dict[str, float]) -> str:
+        design = resolve(load_preset(path=preset_file(tmp_path, text)))
+
+        def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
+            if policy not in ("learned", "scripted") or setting.startswith("selfplay@") and "multipolar" not in setting:
+                return []
+            value = returns.get(condition, 0.0) - (policy == "scripted")
+            column = "security:return" if setting.startswith("selfplay") else "focal:return"
+            return [{"seed": seed if policy == "learned" else "", column: value} for seed in (0, 1)]
+
+        parts = learners_section(design, rows_of, 0.95)[1]
+        return next((part for part in parts if part.startswith("**Read with care.**")), "")
+
+    near = caveats(TINY, {"security": 11.5, "mixed": 6.0})  # 8 turns: at most 12
+    assert "- A security nation earns at most 12 in 8 turns" in near and "`security`'s self-play row sit" in near
+    assert "`mixed`'s self-play row" not in near  # 6 of 12: far from the ceiling
+    assert "the `mixed` self-play row compares two populations" in near
+    far = caveats(TINY, {"security": -9.8, "mixed": 6.0})
+    assert "earns at most" not in far
+    assert "in the training map and in new ones" in near
+    no_heldout = TINY.replace('focal_heldout = ["bipolar"]', "focal_heldout = []")
+    assert "in the training map, not among strangers" in caveats(no_heldout, {"security": 11.5})
+
+
+def test_the_strategy_plot_caption_says_how_the_bars_were_played(tmp_path: Path) -> None:
+    from train.report_sections import strategy_section
+
+    def caption(text: str) -> str:
+        design = resolve(load_preset(path=preset_file(tmp_path, TINY + text)))
+        rows = [{"seed": seed, "focal:act_wait": 1.0, "focal:arms_level_0": 1.0} for seed in (0, 1)]
+        parts = strategy_section(design, lambda *_: rows, 0.95, lambda name, data: f"plots/{name}")
+        return next(part for part in parts if part.startswith("What each training seed learned to do"))
+
+    assert "one bar per seed playing its greedy choice, then the seeds' mean when they sample" in caption("")
+    assert "one bar per seed playing its greedy choice, and" in caption("sampled_strategy = false\n")
+    assert "one bar per seed sampling from its policy, and" in caption("deterministic = false\n")
 
 
 def test_the_self_play_bar_below_a_negative_scripted_return_lies_below_it(tmp_path: Path) -> None:

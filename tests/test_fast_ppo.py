@@ -680,6 +680,20 @@ def test_the_learning_curve_counts_the_learners_episodes_alone():
     assert [turn[n_doctrines + security] for turn in count] == [0, 0, 0, 4, 0, 0, 0, 4]
 
 
+def test_a_populations_members_count_their_own_worlds_of_each_kind():
+    """The groups the run loop slices per member (train.fast_ppo): member m's self-play worlds' doctrines, then its
+    worlds with a background, at (m * 2 + kind) * doctrines + doctrine."""
+    trainer = _trainer(background="status_quo", background_share=0.5, n_focal=2, max_cycles=4, population=2)
+    trainer.collect()
+    _, count = trainer.stats.take()
+    n_doctrines = len(trainer.doctrine_names)
+    security = trainer.doctrine_names.index("security")
+    for member in range(2):
+        selfplay, background = [(member * 2 + kind) * n_doctrines + security for kind in (0, 1)]
+        assert [turn[selfplay] for turn in count] == [0, 0, 0, 12, 0, 0, 0, 12], member  # 2 worlds x 6 learners
+        assert [turn[background] for turn in count] == [0, 0, 0, 4, 0, 0, 0, 4], member  # 2 worlds x 2 learners
+
+
 def test_an_eliminated_nations_episode_is_counted_when_its_world_ends():
     # The curve counts whole worlds, so a window holding few world ends is not weighed down by early eliminations.
     trainer = _trainer(n_worlds=8, max_cycles=30, n_steps=24)

@@ -35,7 +35,8 @@ What it does:
    population uses env seed ``evaluate.seed + k``) through :mod:`train.learned`, in these *settings*: self-play in
    the training scenario (``selfplay@<scenario>``), self-play in each held-out scenario, and the learned nations as
    ``n_focal`` focal nations among a scripted background population (``focal_vs_<background>@<scenario>``, in the
-   training scenario and the ``focal_heldout`` scenarios).
+   training scenario and the ``focal_heldout`` scenarios); with ``sampled_strategy``, self-play in the training
+   scenario once more with the learned nations sampling from their policy (policy ``learned_sampled``).
    The same settings are played by the *baselines*: ``scripted`` (the theories' own scripted agents in place of the
    learned ones: defensive_realist for security, offensive_realist for power, the policy that acts out a doctrine of
    your own), and ``random`` or any other policy named (self-play settings only). Each run's *deviations*
@@ -48,7 +49,8 @@ What it does:
    ``--preset-file DIR/preset.toml`` reproduces it), ``runs/<condition>/seed<k>/`` (each run's ``config.json``,
    ``metrics.json``, ``model.pt``, checkpoints, TensorBoard logs and ``train.log``) and
    ``evals/<condition>/<seed<k>|scripted|random>/<setting>.json`` (each evaluation's episodes, population, config and
-   cache key; ``deviation@<scenario>.json``: a run's deviations there, every episode's returns).
+   cache key; ``<setting>@sampled.json``: the sampled self-play; ``deviation@<scenario>.json``: a run's deviations
+   there, every episode's returns).
 
 Resuming: rerunning the same command skips finished runs and cached evaluations (an evaluation is recomputed only
 when its cache key changes: the model, the population, the evaluation settings, or the code that decides its rows:

@@ -16,8 +16,10 @@ from train.report import group_rows
 
 
 def replay_path(condition: str, setting: str) -> str:
-    """Where the replay of a condition and setting lies, relative to the experiment's folder."""
-    return f"replays/{condition}/{setting.replace('@', '_in_')}.html"
+    """Where the replay of a condition and setting lies, relative to the experiment's folder (the sampled self-play,
+    ``<setting>@sampled``: ``<setting's file>_sampled.html``)."""
+    base = setting.removesuffix("@sampled").replace("@", "_in_")
+    return f"replays/{condition}/{base}{'_sampled' if setting.endswith('@sampled') else ''}.html"
 
 
 def write_replays(design: Design, out: Path, rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:

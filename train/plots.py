@@ -209,8 +209,9 @@ def plot_power_shares(traces: Mapping[str, Mapping[str, Sequence[Sequence[float]
 
 def plot_strategies(shares: Mapping[str, Mapping[str, Mapping[str, float]]], acts: Sequence[str]) -> bytes:
     """What each training seed learned to do: ``shares[condition][label][act]`` is the share of turns on which the
-    nations of one seed (or of a baseline: label ``scripted``, ``random``) took each act; one panel per condition,
-    one stacked bar per label, so seeds that settled on different policies stand apart."""
+    nations of one seed (or of the seeds sampling, ``learned, sampled``, or of a baseline: ``scripted``, ``random``)
+    took each act; one panel per condition, one stacked bar per label, so seeds that settled on different policies
+    stand apart."""
     plt = _pyplot()
     conditions = list(shares)
     cols = min(3, max(len(conditions), 1))  # a sweep's many panels wrap into rows of three

@@ -352,6 +352,15 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     return verdict_line, parts
 
 
+def _condition_of(design: Any, check: Mapping[str, Any]) -> Any:
+    """The condition of a learner check (:func:`learner_checks`'s ``learner``: the condition's name, and its world
+    where the design has several)."""
+    return next(
+        c for c in design.conditions
+        if check["learner"] == f"`{c.name}`" + (f" ({c.world})" if len(design.worlds) > 1 else "")
+    )  # fmt: skip
+
+
 def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, Any]], confidence: float) -> list[str]:
     """What the checks do not show, where it applies: a security return near its ceiling, the sampled policy's
     self-play return, a mixed population's partners, and focal backgrounds the learners met in training."""
@@ -361,18 +370,21 @@ def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, A
     train_setting = _training_setting(design)
     selfplay = [c for c in checks if "security self-play" in c["label"]]
     terms = DOCTRINES["security"].terms if "security" in DOCTRINES else None
-    if selfplay and isinstance(terms, SecurityTerms):
-        ceiling = (terms.survival + terms.margin) * design.eval_max_cycles
+    ceiling = (terms.survival + terms.margin) * design.eval_max_cycles if isinstance(terms, SecurityTerms) else None
+    # where the learned or the scripted mean is within 10% of the most a security nation can earn
+    near = [c for c in selfplay if ceiling and max(c["learned"]["mean"], c["scripted"]["mean"]) >= 0.9 * ceiling]
+    if near:
         caveats.append(
             f"A security nation earns at most {fmt(ceiling)} in {design.eval_max_cycles} turns (survival "
-            f"{terms.survival:g} and a full security margin {terms.margin:g} a turn), and the self-play rows sit near "
-            "it: they show that the learners reach that ceiling as the defensive realists do, not that they outplay "
-            "them."
+            f"{terms.survival:g} and a full security margin {terms.margin:g} a turn), and "
+            + listed([f"{c['learner']}'s self-play row" for c in near])
+            + " sit within 10% of it: they show that the learners come as near that ceiling as the defensive realists "
+            "do, not that they outplay them."
         )
     for condition in design.conditions:
         sampled = rows_of(condition.world, condition.name, SAMPLED, train_setting)
         if sampled and "security" in doctrine_cycle(condition.doctrine):
-            check = next((c for c in selfplay if c["learner"].startswith(f"`{condition.name}`")), None)
+            check = next((c for c in selfplay if _condition_of(design, c) == condition), None)
             if check is not None:
                 value = mean_ci(metric_units(sampled, "security:return"), confidence)
                 side = "at or above" if value["mean"] >= check["bar"] else "below"
@@ -382,21 +394,21 @@ def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, A
                     f"scripted: {fmt(check['scripted']['mean'])}), where the greedy choice, each policy's most likely "
                     "act, is what the row shows (*Which strategies emerge* gives both)."
                 )
-    mixes = [c.name for c in design.conditions if len(doctrine_cycle(c.doctrine)) > 1]
-    if any(any(c["label"].startswith(f"`{name}`") for c in selfplay) for name in mixes):
+    mixes = [c["learner"] for c in selfplay if len(doctrine_cycle(_condition_of(design, c).doctrine)) > 1]
+    if mixes:
+        rows = "row compares" if len(mixes) == 1 else "rows compare"
         caveats.append(
             "In a mixed population, a security nation's self-play return depends on its partners of the other "
             f"doctrine, learned ones in the learned worlds and scripted ones beside the scripted realists: the "
-            f"{listed([f'`{name}`' for name in mixes])} self-play row compares two populations, not the security "
-            "nations alone."
+            f"{listed(mixes)} self-play {rows} two populations, not the security nations alone."
         )
     seen = [name for name in _background(design.train) if any(f"among `{name}`" in c["label"] for c in checks)]
     if seen:
         caveats.append(
             f"The focal backgrounds {listed([f'`{name}`' for name in seen])} played in training too "
             f"({training_population(design.train)}): the focal checks test the learners among opponents they have "
-            "met, in the training map and in new ones, not among strangers (add others to `[evaluate] backgrounds`, "
-            "such as `bandwagoner` or `tit_for_tat`)."
+            f"met, in the training map{' and in new ones' if design.evaluate['focal_heldout'] else ''}, not among "
+            "strangers (add others to `[evaluate] backgrounds`, such as `bandwagoner` or `tit_for_tat`)."
         )
     return caveats
 
@@ -549,8 +561,13 @@ def strategy_section(
         image = save("strategies.png", plot_strategies(bars, list(names.values())))
         parts.append(
             "What each training seed learned to do (self-play in the training scenario, every nation): the share of "
-            "turns of each act, one bar per seed playing its greedy choice, with the seeds' mean when they sample "
-            "(where evaluated) and the scripted and random nations of the same worlds below."
+            "turns of each act, one bar per seed"
+            + (
+                " playing its greedy choice, then the seeds' mean when they sample"
+                if sampled_strategy(design)
+                else (" playing its greedy choice" if design.evaluate["deterministic"] else " sampling from its policy")
+            )
+            + ", and the scripted and random nations of the same worlds below."
         )
         parts.append(f"![strategies]({image})")
     return parts
@@ -747,7 +764,7 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
         "over the places can hide one place's gain (a superpower's among minor states, a power-maximiser's among "
         "security-maximisers): where the deviant gains in one nation's place with that place's interval above 0 at "
         "the Bonferroni level over the places (each place's gain over seeds, `gain@nation_<k>` in deviations.csv), "
-        "the cell names the place, largest gain first, with its interval at that level.",
+        "the cell names each such place, largest gain first, with its interval at that level.",
         lead,
         markdown_table(["scenario", "deviant", *(f"`{c}`" for c in conditions)], table, "ll" + "r" * len(conditions)),
     ]
@@ -871,8 +888,11 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
             else None
         )
         # the same runs sampling from their policy (sampled_strategy): played in the training scenario only
+        sampled_rows = by_doctrine(SAMPLED)
         sampled = (
-            assess(CLAIMS, by_doctrine(SAMPLED), alpha, confidence, {}) if any(by_doctrine(SAMPLED).values()) else None
+            assess(CLAIMS, sampled_rows, alpha, confidence, {design.scenario: sampled_rows})
+            if any(sampled_rows.values())
+            else None
         )
         claim_results[world] = learned
         title = f"### World `{world}`" + (f" ({', '.join(f'{k}={v}' for k, v in _point)})" if _point else "")
@@ -1166,7 +1186,14 @@ def plots_section(
             + (
                 "The thick dotted curve counts the self-play worlds alone (the mean over seeds), the kind of world "
                 "the lines were evaluated in."
-                if any(curve for by_seed in selfplay.values() for curve in by_seed.values())
+                if any(
+                    value is not None
+                    for by_seed in selfplay.values()
+                    for curve in by_seed.values()
+                    for point in curve
+                    for key, value in point.items()
+                    if key != "timesteps"
+                )
                 else "(These runs did not record a curve of the self-play worlds alone: runs trained before "
                 "2026-12-06 did not.)"
             )

@@ -88,8 +88,8 @@ def advantages(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[torch
 
 
 class EpisodeStats:
-    """Returns of finished episodes per group (doctrine, or member and doctrine), summed on the device turn by turn
-    and read once per rollout."""
+    """Returns of finished episodes per group (the trainer's: member, kind of world (self-play or with a background)
+    and doctrine), summed on the device turn by turn and read once per rollout."""
 
     def __init__(self, group_of_slot: torch.Tensor, n_groups: int, n_turns: int) -> None:
         self.one_hot = torch.nn.functional.one_hot(group_of_slot, n_groups).to(torch.float64)
