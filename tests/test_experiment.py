@@ -136,10 +136,9 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert strategies.count("Among `offensive_realist` nations they") == 3
     assert strategies.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
     assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
-    # What the checks do not show: the security ceiling (1.5 a turn), the sampled policy's return, a mixed
-    # population's partners, and backgrounds met in training
+    # What the checks do not show: the sampled policy's return, a mixed population's partners, and backgrounds met in
+    # training (the security ceiling only where a row comes near it: test_what_the_checks_do_not_show_...)
     learners = report.split("## Learners against the scripted realists")[1].split("\n## ")[0]
-    assert "- A security nation earns at most 12 in 8 turns" in learners
     assert "the learned security nations of `security` earn" in learners
     assert "the `mixed` self-play row compares two populations" in learners
     assert "The focal backgrounds `offensive_realist` played in training too" in learners
@@ -1125,22 +1124,24 @@ def test_what_the_checks_do_not_show_is_said_only_where_it_applies(tmp_path: Pat
         def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
             if policy not in ("learned", "scripted") or setting.startswith("selfplay@") and "multipolar" not in setting:
                 return []
-            value = returns.get(condition, 0.0) - (policy == "scripted")
+            value = returns.get(condition, 0.0) - 0.2 * (policy == "scripted")
             column = "security:return" if setting.startswith("selfplay") else "focal:return"
             return [{"seed": seed if policy == "learned" else "", column: value} for seed in (0, 1)]
 
         parts = learners_section(design, rows_of, 0.95)[1]
         return next((part for part in parts if part.startswith("**Read with care.**")), "")
 
-    near = caveats(TINY, {"security": 11.5, "mixed": 6.0})  # 8 turns: at most 12
-    assert "- A security nation earns at most 12 in 8 turns" in near and "`security`'s self-play row sit" in near
+    near = caveats(TINY, {"security": 11.9, "mixed": 6.0})  # 8 turns: at most 12
+    assert "- A security nation earns at most 12 in 8 turns" in near
+    assert "`security`'s self-play row sits within 5% of it" in near
     assert "`mixed`'s self-play row" not in near  # 6 of 12: far from the ceiling
+    assert "earns at most" not in caveats(TINY, {"security": 11.0})  # 11 of 12: not within 5%
     assert "the `mixed` self-play row compares two populations" in near
     far = caveats(TINY, {"security": -9.8, "mixed": 6.0})
     assert "earns at most" not in far
     assert "in the training map and in new ones" in near
     no_heldout = TINY.replace('focal_heldout = ["bipolar"]', "focal_heldout = []")
-    assert "in the training map, not among strangers" in caveats(no_heldout, {"security": 11.5})
+    assert "in the training map, not among strangers" in caveats(no_heldout, {"security": 11.9})
 
 
 def test_the_strategy_plot_caption_says_how_the_bars_were_played(tmp_path: Path) -> None:

@@ -371,15 +371,16 @@ def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, A
     selfplay = [c for c in checks if "security self-play" in c["label"]]
     terms = DOCTRINES["security"].terms if "security" in DOCTRINES else None
     ceiling = (terms.survival + terms.margin) * design.eval_max_cycles if isinstance(terms, SecurityTerms) else None
-    # where the learned or the scripted mean is within 10% of the most a security nation can earn
-    near = [c for c in selfplay if ceiling and max(c["learned"]["mean"], c["scripted"]["mean"]) >= 0.9 * ceiling]
+    # where the learned and the scripted means are both within 5% of the most a security nation can earn
+    near = [c for c in selfplay if ceiling and min(c["learned"]["mean"], c["scripted"]["mean"]) >= 0.95 * ceiling]
     if near:
         caveats.append(
             f"A security nation earns at most {fmt(ceiling)} in {design.eval_max_cycles} turns (survival "
             f"{terms.survival:g} and a full security margin {terms.margin:g} a turn), and "
             + listed([f"{c['learner']}'s self-play row" for c in near])
-            + " sit within 10% of it: they show that the learners come as near that ceiling as the defensive realists "
-            "do, not that they outplay them."
+            + (" sits" if len(near) == 1 else " sit")
+            + " within 5% of it, learned and scripted: the learners come as near that ceiling as the defensive "
+            "realists do, which says they match them, not that they outplay them."
         )
     for condition in design.conditions:
         sampled = rows_of(condition.world, condition.name, SAMPLED, train_setting)
