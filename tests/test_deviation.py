@@ -92,6 +92,21 @@ def test_the_gain_in_each_place_is_kept_apart() -> None:
     np.testing.assert_allclose(deviation_gains(returns)["d"]["gain"], [2.5, 2.5])  # the mean over the two places
 
 
+def test_the_places_exploited_are_those_above_0_at_the_bonferroni_level() -> None:
+    from train.deviation import places_exploited
+
+    def run(first: float) -> dict:  # place 0 gains about `first`, place 1 nothing, place 2 a little
+        return {"d": {0: np.array([first - 1, first + 1]), 1: np.array([-1.0, 1.0]), 2: np.array([2.0, 3.0])}}
+
+    # over runs (each run's mean over its episodes): place 0 clearly; place 2's 2.5 [2.5, 2.5] too, with no spread
+    found = places_exploited({"a": run(100.0), "b": run(110.0), "c": run(120.0)})["d"]
+    assert [k for k, _ in found] == [0, 2] and found[0][1]["mean"] == pytest.approx(110.0)
+    # one run: over its episodes; 2 episodes of place 0, 99 and 101, lie above 0 even at 1 - 0.05 / 3
+    assert [k for k, _ in places_exploited({"a": run(100.0)})["d"]] == [0]
+    # at 95% alone place 0 of runs gaining 10, 12 and 4 would be exploited; at the Bonferroni level over 3 it is not
+    assert [k for k, _ in places_exploited({"a": run(10.0), "b": run(12.0), "c": run(4.0)})["d"]] == [2]
+
+
 def test_returns_survive_the_experiments_json_cache() -> None:
     """The experiment caches a run's deviation returns as JSON (slots become strings) and reads them back."""
     from train.deviation import deviation_gains, returns_from_json, returns_to_json
@@ -124,6 +139,7 @@ def test_the_command_prints_a_table_and_writes_its_figures(
     assert json.loads(out.read_text()) == json.loads(json.dumps(document))
     group = document["groups"][0]
     assert group["doctrine"] == "power" and set(group["summary"]) == {"status_quo"}
+    assert set(group["places_exploited"]) == {"status_quo"}  # each place where it gains, apart (maybe none)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,11 @@ What is printed, per run doctrine and deviant (a row per run with ``--per-run``)
 - ``deviant_return``: the deviant's return in nation ``k``'s place (the mean over episodes and slots);
 - ``learned_return``: the learned nation's return in the same place and worlds, in self-play;
 - ``gain``: their difference, the deviant's gain; above 0, the learned play is exploitable by the deviant;
-- ``others_change``: the change in the mean return of the other (learned) nations when one of them deviates.
+- ``others_change``: the change in the mean return of the other (learned) nations when one of them deviates;
+
+then each place (nation) where the deviant's own gain lies above 0 at the Bonferroni level over the places
+(:func:`places_exploited`): the mean over the places can hide one (a superpower's among minor states), and Nash's
+condition is that no nation gains.
 
 Each is a mean over runs with its Student-t interval over runs (the unit, as in the experiment's report); with one
 run, the interval is over episodes (each episode's difference, paired in its matched world). The verdict reads the
@@ -147,15 +151,44 @@ def deviation_gains(returns: Mapping[str, Any]) -> dict[str, dict[str, np.ndarra
     return out
 
 
-def place_gains(returns: Mapping[str, Any]) -> dict[str, dict[int, float]]:
-    """{deviant: {nation: the deviant's gain in that nation's place, the mean over episodes}} from
-    :func:`deviation_returns`. Nash's condition holds only where no nation gains by deviating: a mean over the places
-    can hide one place's large gain (in ``bipolar``, a superpower's place among minor ones)."""
+def place_gain_episodes(returns: Mapping[str, Any]) -> dict[str, dict[int, np.ndarray]]:
+    """{deviant: {nation: [E] the deviant's gain in that nation's place, per episode}} from :func:`deviation_returns`.
+    Nash's condition holds only where no nation gains by deviating: a mean over the places can hide one place's large
+    gain (in ``bipolar``, a superpower's place among minor ones)."""
     selfplay = returns["selfplay"]
     return {
-        name: {k: float(np.mean(deviated[:, k] - selfplay[:, k])) for k, deviated in by_slot.items()}
+        name: {k: deviated[:, k] - selfplay[:, k] for k, deviated in by_slot.items()}
         for name, by_slot in returns["deviants"].items()
     }
+
+
+def place_gains(returns: Mapping[str, Any]) -> dict[str, dict[int, float]]:
+    """{deviant: {nation: the mean over episodes of :func:`place_gain_episodes`}}: a run's gain in each place."""
+    return {
+        name: {k: float(np.mean(gains)) for k, gains in by_place.items()}
+        for name, by_place in place_gain_episodes(returns).items()
+    }
+
+
+def places_exploited(
+    per_run: Mapping[str, Mapping[str, Mapping[int, np.ndarray]]], confidence: float = 0.95
+) -> dict[str, list[tuple[int, dict[str, float]]]]:
+    """{deviant: [(nation, its gain's mean and interval)], largest gain first}: the places where a deviant's gain lies
+    above 0 at the Bonferroni level over the places (``1 - (1 - confidence) / places``), over runs (each run's mean
+    over its episodes), or over the episodes of one run (``per_run``: {run: :func:`place_gain_episodes`})."""
+    runs = list(per_run.values())
+    found: dict[str, list[tuple[int, dict[str, float]]]] = {}
+    for name in runs[0]:
+        places = sorted(runs[0][name])
+        level = 1.0 - (1.0 - confidence) / max(len(places), 1)
+        found[name] = []
+        for k in places:
+            values = [float(np.mean(run[name][k])) for run in runs] if len(runs) > 1 else runs[0][name][k]
+            summary = mean_ci(values, level)
+            if verdict(summary) == "exploits":
+                found[name].append((k, summary))
+        found[name].sort(key=lambda item: -item[1]["mean"])
+    return found
 
 
 def episode_means(gains: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, dict[str, float]]:
@@ -262,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         per_run = [args.episodes * (1 + len(args.deviants) * len(args.slots or range(n))) for n in nations]
         progress = tqdm(total=sum(per_run), unit="episode", file=sys.stderr, dynamic_ncols=True)
     groups: dict[tuple[str, str], dict[str, Any]] = {}
+    places: dict[tuple[str, str], dict[str, Any]] = {}  # each place's gains, apart (places_exploited)
     try:
         for run_dir in args.model:
             returns = deviation_returns(
@@ -269,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             )
             key = (RunInfo.read(run_dir).doctrine, returns["scenario"])
             groups.setdefault(key, {})[str(run_dir)] = deviation_gains(returns)
+            places.setdefault(key, {})[str(run_dir)] = place_gain_episodes(returns)
     except ValueError as error:
         parser.error(str(error))
     finally:
@@ -279,6 +314,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         summary = summarise(per_run)
         unit = f"{len(per_run)} runs" if len(per_run) > 1 else "1 run (intervals over episodes)"
         print(format_table(f"\n{doctrine} runs in {scenario}, {unit}, {args.episodes} episodes each:", summary))
+        exploited = places_exploited(places[doctrine, scenario])
+        for name, found in exploited.items():
+            for k, gain in found:  # a place's gain the mean over the places can hide (Nash: no nation gains)
+                print(
+                    f"  {name} in nation_{k}'s place: gain {gain['mean']:.2f} [{gain['ci_low']:.2f}, "
+                    f"{gain['ci_high']:.2f}] (interval at the Bonferroni level over the places): exploits"
+                )
         if args.per_run and len(per_run) > 1:
             for run_dir, gains in per_run.items():
                 print(format_table(f"\n{run_dir}:", summarise({run_dir: gains})))
@@ -287,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "doctrine": doctrine,
                 "scenario": scenario,
                 "summary": summary,
+                "places_exploited": {
+                    name: [{"nation": k, **gain} for k, gain in found] for name, found in exploited.items()
+                },
                 "runs": {run: episode_means(gains) for run, gains in per_run.items()},
             }
         )

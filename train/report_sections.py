@@ -772,23 +772,25 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
 
 
 def _places_exploited(group: Sequence[Mapping[str, Any]], confidence: float) -> list[tuple[str, dict[str, Any]]]:
-    """The nations in whose place a deviant gains, (nation, gain over the runs), largest gain first: those where the
-    gain's interval over the runs of ``group`` (deviations.csv rows of one scenario, deviant and condition) lies above
-    0 at the Bonferroni level over the places (``1 - (1 - confidence) / places``); none where the rows hold no
-    ``gain@nation_<k>`` (written before they did)."""
-    from train.deviation import verdict
+    """(nation, gain over the runs) of each place where a deviant gains, largest gain first
+    (:func:`train.deviation.places_exploited` over the runs of ``group``, deviations.csv rows of one scenario, deviant
+    and condition: each row's ``gain@nation_<k>``); none where the rows hold none (written before they did)."""
+    import numpy as np
 
-    places = sorted(
-        {key for row in group for key, value in row.items() if key.startswith("gain@nation_") and value != ""},
-        key=lambda key: int(key.rsplit("_", 1)[1]),
-    )
-    level = 1.0 - (1.0 - confidence) / max(len(places), 1)
-    found = []
-    for key in places:
-        summary = mean_ci([float(row[key]) for row in group if row.get(key, "") != ""], level)
-        if verdict(summary) == "exploits":
-            found.append((key.split("@", 1)[1], summary))
-    return sorted(found, key=lambda item: -item[1]["mean"])
+    from train.deviation import places_exploited
+
+    per_run = {}
+    for run, row in enumerate(group):
+        gains = {
+            int(key.rsplit("_", 1)[1]): np.array([float(value)])
+            for key, value in row.items()
+            if key.startswith("gain@nation_") and value != ""
+        }
+        if gains:
+            per_run[str(run)] = {"deviant": gains}
+    if not per_run:
+        return []
+    return [(f"nation_{k}", gain) for k, gain in places_exploited(per_run, confidence)["deviant"]]
 
 
 def act_shares(rows: Sequence[Mapping[str, Any]], acts: Sequence[str]) -> dict[str, float]:
