@@ -138,6 +138,7 @@ def deviation_gains(returns: Mapping[str, Any]) -> dict[str, dict[str, np.ndarra
     nation's in its place, the gain, and the change in the others' mean return, each averaged over the slots."""
     selfplay = returns["selfplay"]
     n = selfplay.shape[1]
+    places = place_gain_episodes(returns)
     out = {}
     for name, by_slot in returns["deviants"].items():
         per_slot = {measure: [] for measure in MEASURES}
@@ -145,7 +146,7 @@ def deviation_gains(returns: Mapping[str, Any]) -> dict[str, dict[str, np.ndarra
             others = np.arange(n) != k
             per_slot["deviant_return"].append(deviated[:, k])
             per_slot["learned_return"].append(selfplay[:, k])
-            per_slot["gain"].append(deviated[:, k] - selfplay[:, k])
+            per_slot["gain"].append(places[name][k])
             per_slot["others_change"].append(deviated[:, others].mean(axis=1) - selfplay[:, others].mean(axis=1))
         out[name] = {measure: np.mean(values, axis=0) for measure, values in per_slot.items()}
     return out

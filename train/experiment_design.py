@@ -118,6 +118,11 @@ class Design:
         return out
 
     @property
+    def training_setting(self) -> Setting:
+        """Self-play in the training scenario (the first of :meth:`settings`)."""
+        return self.settings[0]
+
+    @property
     def deviation_scenarios(self) -> list[str]:
         """Where the deviations are played (``[evaluate] deviation_scenarios``; none without ``deviants``)."""
         return list(dict.fromkeys(self.evaluate["deviation_scenarios"])) if self.evaluate["deviants"] else []

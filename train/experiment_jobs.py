@@ -202,9 +202,8 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
         )
         items.append({"setting": asdict(setting), "path": str(path), "key": key})
     if sampled_strategy(design):
-        setting = design.settings[0]  # self-play in the training scenario
-        # '@' stands in no scenario's name (realism_env.names): no setting's own file has this name
-        path = out / "evals" / condition.name / f"seed{seed}" / f"{setting.name}@sampled.json"
+        setting = design.training_setting
+        path = out / "evals" / condition.name / f"seed{seed}" / f"{sampled_name(setting.name)}.json"
         key = _setting_key(common, setting, SAMPLED, {"model_sha256": digest, "deterministic": False})
         items.append({"setting": asdict(setting), "path": str(path), "key": key, "sampled": True})
     items += _deviation_items(design, out, condition, seed, common, digest)
@@ -221,6 +220,12 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
 #: results.csv's policy of a run's nations playing self-play in the training scenario sampling from their policy,
 #: beside their greedy play (``[evaluate] sampled_strategy``)
 SAMPLED = "learned_sampled"
+
+
+def sampled_name(setting: str) -> str:
+    """How the sampled self-play of ``setting`` is named (its eval file, its replay): ``<setting>@sampled``, which no
+    setting's own name can be ('@' stands in no scenario's name, realism_env.names)."""
+    return f"{setting}@sampled"
 
 
 def sampled_strategy(design: Design) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from train.experiment_design import Design
-from train.experiment_jobs import SAMPLED, sampled_strategy
+from train.experiment_jobs import SAMPLED, sampled_name, sampled_strategy
 from train.learned import RunInfo
 from train.replay import representative_seed, write_replay
 from train.report import group_rows
@@ -17,9 +17,11 @@ from train.report import group_rows
 
 def replay_path(condition: str, setting: str) -> str:
     """Where the replay of a condition and setting lies, relative to the experiment's folder (the sampled self-play,
-    ``<setting>@sampled``: ``<setting's file>_sampled.html``)."""
-    base = setting.removesuffix("@sampled").replace("@", "_in_")
-    return f"replays/{condition}/{base}{'_sampled' if setting.endswith('@sampled') else ''}.html"
+    :func:`~train.experiment_jobs.sampled_name`: ``<setting's file>_sampled.html``)."""
+    suffix = sampled_name("")
+    sampled = setting.endswith(suffix)
+    base = setting.removesuffix(suffix).replace("@", "_in_")
+    return f"replays/{condition}/{base}{'_sampled' if sampled else ''}.html"
 
 
 def write_replays(design: Design, out: Path, rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
@@ -36,8 +38,8 @@ def write_replays(design: Design, out: Path, rows: Sequence[Mapping[str, Any]]) 
     deterministic = bool(design.evaluate["deterministic"])
     shown = [(setting.name, "learned", setting, deterministic) for setting in design.settings]
     if sampled_strategy(design):
-        training = design.settings[0]  # self-play in the training scenario
-        shown.append((f"{training.name}@sampled", SAMPLED, training, False))
+        training = design.training_setting
+        shown.append((sampled_name(training.name), SAMPLED, training, False))
     for condition in design.conditions:
         for name, policy, setting, chooses in shown:
             learned = by.get((condition.name, policy, setting.name), [])

@@ -17,7 +17,7 @@ from agents.policies import counterpart, without_counterpart
 from realism_env import doctrine_cycle
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess
-from train.experiment_jobs import SAMPLED, sampled_strategy
+from train.experiment_jobs import SAMPLED, sampled_name, sampled_strategy
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, listed, markdown_table
@@ -92,8 +92,8 @@ def _pct(confidence: float) -> str:
 
 
 def _training_setting(design: Any) -> str:
-    """The name of the self-play setting in the training scenario (the first setting)."""
-    return design.settings[0].name
+    """The name of the self-play setting in the training scenario."""
+    return design.training_setting.name
 
 
 def _scope(design: Any) -> tuple[list[Any], list[tuple[str, Any]], str, list[str]]:
@@ -181,7 +181,7 @@ def header_section(
         f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
         f"{ev['seed'] + ev['episodes'] - 1}, {design.eval_max_cycles} turns), "
         + (_greedy_phrase(ev["greedy"]) if ev["deterministic"] else "stochastic learned policies")
-        + (f", and sampling too in `{design.settings[0].name}` (`{SAMPLED}`)" if sampled_strategy(design) else "")
+        + (f", and sampling too in `{_training_setting(design)}` (`{SAMPLED}`)" if sampled_strategy(design) else "")
         + "; settings: "
         + ", ".join(f"`{s.name}`" + (" (held out)" if s.heldout else "") for s in design.settings)
         + f". Baselines in the same worlds: {', '.join(f'`{b}`' for b in baselines) or 'none'} (scripted: "
@@ -244,6 +244,8 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                     "label": label,
                     "requirement": requirement,
                     "learner": f"`{condition.name}`{where}",
+                    "condition": condition,
+                    "setting": setting,
                     "learned": learned,
                     "scripted": scripted,
                     # a ratio reads as "x times as good" only over a positive return
@@ -352,15 +354,6 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
     return verdict_line, parts
 
 
-def _condition_of(design: Any, check: Mapping[str, Any]) -> Any:
-    """The condition of a learner check (:func:`learner_checks`'s ``learner``: the condition's name, and its world
-    where the design has several)."""
-    return next(
-        c for c in design.conditions
-        if check["learner"] == f"`{c.name}`" + (f" ({c.world})" if len(design.worlds) > 1 else "")
-    )  # fmt: skip
-
-
 def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, Any]], confidence: float) -> list[str]:
     """What the checks do not show, where it applies: a security return near its ceiling, the sampled policy's
     self-play return, a mixed population's partners, and focal backgrounds the learners met in training."""
@@ -368,7 +361,7 @@ def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, A
 
     caveats = []
     train_setting = _training_setting(design)
-    selfplay = [c for c in checks if "security self-play" in c["label"]]
+    selfplay = [c for c in checks if c["setting"].selfplay]
     terms = DOCTRINES["security"].terms if "security" in DOCTRINES else None
     ceiling = (terms.survival + terms.margin) * design.eval_max_cycles if isinstance(terms, SecurityTerms) else None
     # where the learned and the scripted means are both within 5% of the most a security nation can earn
@@ -385,7 +378,7 @@ def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, A
     for condition in design.conditions:
         sampled = rows_of(condition.world, condition.name, SAMPLED, train_setting)
         if sampled and "security" in doctrine_cycle(condition.doctrine):
-            check = next((c for c in selfplay if _condition_of(design, c) == condition), None)
+            check = next((c for c in selfplay if c["condition"] == condition), None)
             if check is not None:
                 value = mean_ci(metric_units(sampled, "security:return"), confidence)
                 side = "at or above" if value["mean"] >= check["bar"] else "below"
@@ -395,7 +388,7 @@ def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, A
                     f"scripted: {fmt(check['scripted']['mean'])}), where the greedy choice, each policy's most likely "
                     "act, is what the row shows (*Which strategies emerge* gives both)."
                 )
-    mixes = [c["learner"] for c in selfplay if len(doctrine_cycle(_condition_of(design, c).doctrine)) > 1]
+    mixes = [c["learner"] for c in selfplay if len(doctrine_cycle(c["condition"].doctrine)) > 1]
     if mixes:
         rows = "row compares" if len(mixes) == 1 else "rows compare"
         caveats.append(
@@ -403,7 +396,7 @@ def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, A
             f"doctrine, learned ones in the learned worlds and scripted ones beside the scripted realists: the "
             f"{listed(mixes)} self-play {rows} two populations, not the security nations alone."
         )
-    seen = [name for name in _background(design.train) if any(f"among `{name}`" in c["label"] for c in checks)]
+    seen = [name for name in _background(design.train) if any(c["setting"].background == name for c in checks)]
     if seen:
         caveats.append(
             f"The focal backgrounds {listed([f'`{name}`' for name in seen])} played in training too "
@@ -837,7 +830,7 @@ def replays_section(design: Any, replays: Mapping[tuple[str, str], str]) -> list
     if not replays:
         return []
     # the settings in the design's order, then the self-play that samples (``<setting>@sampled``)
-    names = [s.name for s in design.settings] + [f"{s.name}@sampled" for s in design.settings]
+    names = [s.name for s in design.settings] + [sampled_name(s.name) for s in design.settings]
     conditions = [c.name for c in design.conditions if any((c.name, name) in replays for name in names)]
     rows = [
         [f"`{name}`", *(f"[replay]({replays[(c, name)]})" if (c, name) in replays else "-" for c in conditions)]
@@ -852,7 +845,7 @@ def replays_section(design: Any, replays: Mapping[tuple[str, str], str]) -> list
         "and aid, the event log and the power shares (`python -m train.replay --model RUN_DIR` makes more)."
         + (
             " `@sampled`: the learned nations sampling from their policy, as in training (`--sample`)."
-            if any(name.endswith("@sampled") for _, name in replays)
+            if any(name.endswith(sampled_name("")) for _, name in replays)
             else ""
         ),
         markdown_table(["setting", *(f"`{c}`" for c in conditions)], rows, "l" + "c" * len(conditions)),
