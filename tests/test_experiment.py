@@ -94,7 +94,8 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     assert f"**Design.** The env `{realism_env.NAME}`" in report  # the rules its runs were trained and scored in
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert {
-        "plots/metrics_base.png", "plots/learning_curves.png", "plots/power_shares_base.png", "plots/strategies.png"
+        "plots/metrics_base.png", "plots/learning_curves.png", "plots/power_shares_base.png", "plots/strategies.png",
+        "plots/crossplay.png",
     } <= set(images)  # fmt: skip
     for image in images:
         assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -158,6 +159,17 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
         # the gain in each nation's place, whose mean over the 6 places is the row's gain
         assert float(r["gain"]) == pytest.approx(sum(float(r[f"gain@nation_{k}"]) for k in range(6)) / 6)
     assert "## Would a scripted nation do better in a learned one's place?" in report
+    # Each condition's cross-play between its two seeds, once both had trained: each seed's nation in each place
+    # among the other's, a row per condition and ordered pair of seeds, and a report section that reads them.
+    crossplay = read_csv(out / "crossplay.csv")
+    pairs = {(r["condition"], r["seed"], r["partner_seed"]) for r in crossplay}
+    assert len(crossplay) == len(pairs) == 3 * 2 * 1  # conditions x focal seeds x partners
+    for r in crossplay:
+        assert r["seed"] != r["partner_seed"] and r["scenario"] == "multipolar"
+        assert float(r["gain"]) == pytest.approx(float(r["focal_return"]) - float(r["partner_return"]))
+        assert float(r["gain"]) == pytest.approx(sum(float(r[f"gain@nation_{k}"]) for k in range(6)) / 6)
+    section = report.split("## Do the seeds learn one play? Cross-play between seeds")[1].split("\n## ")[0]
+    assert "| `security` |" in section and "| `mixed` |" in section and "among another seed's nations" in section
     # A replay per condition and setting, linked from the report: a page of the episode its evaluation row played.
     replays = re.findall(r"\[replay\]\(([^)]+)\)", report.split("## Replays")[1].split("\n## ")[0])
     # (and one per condition of the self-play that samples)
@@ -701,6 +713,10 @@ def test_cached_evaluations_are_bound_to_the_evaluation_harness_as_well_as_the_r
         ("[evaluate]\ndeviants = ['hawk']", "[evaluate] deviants has 'hawk'; valid:"),
         ("[evaluate]\ndeviation_scenarios = ['mars']", "[evaluate] deviation_scenarios has 'mars'; valid: bipolar"),
         ("[evaluate]\ndeviation_episodes = 0", "[evaluate] deviation_episodes = 0 is invalid; valid: an integer >= 1"),
+        (
+            "[evaluate]\ncrossplay_episodes = -1",
+            "[evaluate] crossplay_episodes = -1 is invalid; valid: an integer >= 0 (0: no cross-play)",
+        ),
         (
             "[evaluate]\ngreedy = 'argmax'",
             '[evaluate] greedy = \'argmax\' is invalid; valid: "act_then_target" or "flat"',
@@ -1350,6 +1366,72 @@ def test_deviations_are_planned_per_scenario_and_left_out_without_deviants(tmp_p
     none = resolve(load_preset(path=preset_file(tmp_path, TINY + "deviants = []\n", "none.toml")))
     assert none.deviation_scenarios == []
     assert not any(is_deviation(i) for i in learned_job(none, tmp_path / "out", condition, seed, run_dir)["items"])
+
+
+def test_the_cross_play_is_a_job_per_run_bound_to_every_seeds_model(tmp_path: Path) -> None:
+    """[evaluate] crossplay_episodes: once a condition's runs have finished, a job per run plays the other seeds'
+    learned nations in its places; its cache key holds every run's model, so retraining any run plays it again. None
+    with crossplay_episodes = 0 or a single seed."""
+    from train.experiment_jobs import crossplay_agent_steps, crossplay_jobs, evaluation_agent_steps
+
+    out = tmp_path / "out"
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY + "crossplay_episodes = 3\n")))
+    condition = design.conditions[1]
+    for c, seed, run_dir in design.runs(out):
+        run_dir.mkdir(parents=True)
+        (run_dir / "model.pt").write_bytes(f"weights {c.name} {seed}".encode())  # the keys hold the digests
+    jobs = crossplay_jobs(design, out, condition)
+    assert [job["meta"]["seed"] for job in jobs] == [0, 1]
+    item = jobs[0]["items"][0]
+    assert item["path"].endswith(f"evals/{condition.name}/seed0/crossplay@multipolar.json")
+    other = str(out / "runs" / condition.name / "seed1")
+    assert item["deviation"] == {"scenario": "multipolar", "deviants": [], "episodes": 3, "runs": {"seed1": other}}
+    assert set(item["key"]["models_sha256"]) == {"seed0", "seed1"}
+    # the partner's self-play, then the other seed's nation in each of the 6 places, 8 turns of 6 nations each
+    assert evaluation_agent_steps(jobs[0]) == 3 * (1 + 6) * 8 * 6
+    assert crossplay_agent_steps(design, condition) == sum(evaluation_agent_steps(job) for job in jobs)
+    (out / "runs" / condition.name / "seed1" / "model.pt").write_bytes(b"retrained")
+    assert crossplay_jobs(design, out, condition)[0]["items"][0]["key"] != item["key"]
+    off = resolve(load_preset(path=preset_file(tmp_path, TINY + "crossplay_episodes = 0\n", "off.toml")))
+    one_seed = TINY.replace("seeds = [0, 1]", "seeds = [0]")
+    alone = resolve(load_preset(path=preset_file(tmp_path, one_seed, "alone.toml")))
+    for none in (off, alone):
+        assert not none.crossplay and crossplay_jobs(none, out, condition) == []
+        assert crossplay_agent_steps(none, condition) == 0
+
+
+def test_the_crossplay_section_leads_with_seeds_that_lose_among_each_other(tmp_path: Path) -> None:
+    from train.report_sections import crossplay_section
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"))))
+    saved = {}
+
+    def save(name: str, data: bytes) -> str:
+        saved[name] = data
+        return f"plots/{name}"
+
+    assert crossplay_section(design, [], 0.95, save) == [] and not saved  # no cross-play, no section
+
+    def rows(condition: str, gains: dict[tuple[int, int], float]) -> list[dict]:
+        return [
+            {"condition": condition, "seed": f, "partner_seed": p, "focal_return": 70.0 + g, "partner_return": 70.0,
+             "gain": g, "partners_change": 0.0}
+            for (f, p), g in gains.items()
+        ]  # fmt: skip
+
+    pairs = [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    crossplay = rows("security", dict(zip(pairs, [-1.0, -3.0, -3.0, -3.0, -4.0, -4.0], strict=True)))
+    crossplay += rows("power", dict(zip(pairs, [0.5, -0.5, 0.2, -0.1, -0.3, 0.1], strict=True)))
+    text = "\n".join(crossplay_section(design, crossplay, 0.95, save))
+    assert "**Conventions of their own: a learned nation earns less among another seed's nations than among its own " \
+        "in `security`" in text  # fmt: skip
+    assert "`security` 67 among another seed's nations against 70 among their own (gain -3 [-5.78, -0.223]: " in text
+    assert "| `security` | 70 | 67 | -3 [-5.78, -0.223] | 4.3% | loses among other seeds |" in text
+    assert "| `power` | 70 | 70 |" in text and "no clear difference |" in text
+    assert "![cross-play](plots/crossplay.png)" in text and saved["crossplay.png"][:8] == b"\x89PNG\r\n\x1a\n"
+    alike = "\n".join(crossplay_section(design, rows("power", dict(zip(pairs, [0.5, -0.5, 0.2, -0.1, -0.3, 0.1],
+        strict=True))), 0.95, save))  # fmt: skip
+    assert "**In no condition does a learned nation clearly earn less, or more, among another seed's" in alike
 
 
 def test_each_run_also_samples_in_self_play_in_the_training_scenario_unless_told_not_to(tmp_path: Path) -> None:

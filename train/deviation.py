@@ -50,7 +50,7 @@ from agents.population import make_plan
 from realism_env import SCENARIOS
 from train.checkpoint import atomic_write_json
 from train.evaluate import check_nation_count
-from train.learned import GREEDY_CHOICES, RunInfo, check_distinct_runs, learned_population
+from train.learned import GREEDY_CHOICES, RunInfo, check_distinct_runs, learned_population, register_learned
 from train.replay import run_overrides
 from train.report_statistics import interval_verdict, mean_ci
 
@@ -72,15 +72,24 @@ def deviation_returns(
     overrides: Mapping[str, Any] | None = None,
     max_cycles: int | None = None,
     deterministic: bool = True,
+    deviant_runs: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """Self-play returns of the run's learned nations and the returns with each deviant in each slot, in the same
     matched worlds: ``{"selfplay": [E, N], "deviants": {name: {slot: [E, N]}}, "doctrines": [N], "scenario"}``
     (``E`` episodes, env seeds ``seed .. seed + E - 1``). The world is ``scenario`` (default: the run's training
     scenario) with ``overrides`` and ``max_cycles`` (default: the run's training ``--set`` and ``--max-cycles``);
-    learned nations play their ``greedy`` choice, or sample with ``deterministic=False``."""
+    learned nations play their ``greedy`` choice, or sample with ``deterministic=False``.
+
+    ``deviant_runs`` (``{label: run folder}``) adds other training runs of the same doctrines as deviants, under
+    their label: in nation ``k``'s place, the other run's learned policy of nation ``k``'s doctrine, choosing as the
+    run's own nations do. That is cross-play (:mod:`train.crossplay`)."""
     unknown = [name for name in deviants if name not in POLICIES]
     if unknown:
         raise ValueError(f"unknown deviant policy {unknown[0]!r}; valid: {', '.join(sorted(POLICIES))}")
+    deviant_runs = dict(deviant_runs or {})
+    clash = [label for label in deviant_runs if label in deviants]
+    if clash:
+        raise ValueError(f"deviant run label {clash[0]!r} is also a deviant policy's name; valid: a label of its own")
     info = RunInfo.read(run_dir)
     scenario = scenario or info.scenario
     if scenario not in SCENARIOS:
@@ -91,6 +100,11 @@ def deviation_returns(
     check_nation_count(run_dir, info, scenario, overrides)
     policies, doctrines = learned_population(run_dir, deterministic=deterministic, greedy=greedy)
     n = len(policies)
+    # each place's policy name, per deviant: a scripted deviant plays every place; another run plays each place with
+    # its learned policy of that place's doctrine (a mixed run's nations alternate security and power)
+    per_place = {name: [name] * n for name in deviants}
+    for label, other in deviant_runs.items():
+        per_place[label] = _deviant_run_policies(other, info, doctrines, scenario, overrides, deterministic, greedy)
     slots = list(range(n)) if slots is None else list(slots)
     bad = [k for k in slots if not 0 <= k < n]
     if bad:
@@ -102,11 +116,33 @@ def deviation_returns(
         return Episodes(plan).returns(seeds, progress)
 
     deviated = {
-        name: {k: returns([name if i == k else policy for i, policy in enumerate(policies)]) for k in slots}
-        for name in deviants
+        name: {k: returns([places[i] if i == k else policy for i, policy in enumerate(policies)]) for k in slots}
+        for name, places in per_place.items()
     }
     selfplay = returns(list(policies))
     return {"selfplay": selfplay, "deviants": deviated, "doctrines": list(doctrines), "scenario": scenario}
+
+
+def _deviant_run_policies(
+    other: str | Path,
+    info: RunInfo,
+    doctrines: Sequence[str],
+    scenario: str,
+    overrides: Mapping[str, Any],
+    deterministic: bool,
+    greedy: str,
+) -> list[str]:
+    """The policy name of another run's learned nation in each place (:func:`deviation_returns`'s ``deviant_runs``):
+    a run of the same doctrines, whose network takes this world's nations."""
+    other_info = RunInfo.read(other)
+    if other_info.doctrine != info.doctrine:
+        raise ValueError(
+            f"deviant run {other} was trained under doctrine {other_info.doctrine!r}; valid: a run of the deviating "
+            f"run's doctrine, {info.doctrine!r}"
+        )
+    check_nation_count(other, other_info, scenario, overrides)
+    names = register_learned(other, deterministic=deterministic, greedy=greedy)
+    return [names[doctrine] for doctrine in doctrines]
 
 
 def returns_to_json(returns: Mapping[str, Any]) -> dict[str, Any]:
@@ -251,25 +287,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scenario", default=None, help="the world (default: each run's training scenario)")
     parser.add_argument("--episodes", type=int, default=40, help="matched worlds per run, deviant and nation (40)")
-    parser.add_argument("--seed", type=int, default=10000, help="the first env seed (10000, the experiment's)")
     parser.add_argument("--slots", type=int, nargs="+", default=None, help="the nations that deviate (default: all)")
+    parser.add_argument("--per-run", action="store_true", help="also print a table per run")
+    add_matched_play_options(parser)
+    return parser
+
+
+def add_matched_play_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that play learned runs in matched worlds (this one, :mod:`train.crossplay`):
+    ``--seed``, ``--greedy``, ``--out``, ``--no-progress`` and ``--import``."""
+    parser.add_argument("--seed", type=int, default=10000, help="the first env seed (10000, the experiment's)")
     parser.add_argument(
         "--greedy",
         default="act_then_target",
         choices=GREEDY_CHOICES,
         help="how learned nations choose (default: act_then_target)",
     )
-    parser.add_argument("--per-run", action="store_true", help="also print a table per run")
     parser.add_argument("--out", default=None, metavar="FILE.json", help="also write the figures as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_import_option(parser)
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    import_plugins(argv, "python -m train.deviation")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def check_matched_play_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error (``parser.error``) for an ``--episodes`` below 1, a negative ``--seed``, a run named twice in
+    ``--model``, or an ``--out`` that cannot be written (:func:`add_matched_play_options`)."""
     if args.episodes < 1:
         parser.error(f"--episodes {args.episodes} is invalid; valid: an integer >= 1")
     if args.seed < 0:
@@ -283,6 +324,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             check_out_path("--out", args.out)
         except ValueError as error:
             parser.error(str(error))
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    import_plugins(argv, "python -m train.deviation")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_matched_play_args(parser, args)
     for run_dir in args.model:
         try:
             RunInfo.read(run_dir)  # a finished run whose doctrines and scenario are registered here

@@ -18,7 +18,7 @@ shows the whole pipeline with policies that meet the scripted realists (the repo
 short). ``full``
 (3 conditions x 4 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4
 held-out scenarios) is for conclusions: 4.8 billion agent-steps, some 37 core-hours of training on a CPU (one of its
-runs measured whole; the study not run whole) and about 0.71 core-hours of evaluation (estimated). ``--device cuda``
+runs measured whole; the study not run whole) and about 0.96 core-hours of evaluation (estimated). ``--device cuda``
 (or ``[train] device = "cuda"``) trains on a GPU (8 of its runs at once trained 492,097 agent-steps/s on an H200, about
 2.7 hours for the study); the evaluation stays on the CPU, so give it the host's cores with ``--workers``. The
 measurements: ``docs/learning.md``.
@@ -41,16 +41,20 @@ What it does:
    learned ones: defensive_realist for security, offensive_realist for power, the policy that acts out a doctrine of
    your own), and ``random`` or any other policy named (self-play settings only). Each run's *deviations*
    (:mod:`train.deviation`) follow: in each of ``deviation_scenarios``, each of the ``deviants`` takes one learned
-   nation's place at a time in self-play, to see whether it would do better there.
+   nation's place at a time in self-play, to see whether it would do better there. Once all of a condition's seeds
+   have trained, its *cross-play* (:mod:`train.crossplay`; ``crossplay_episodes``): each run's learned nation takes
+   each nation's place among another seed's, to see whether the seeds learned one play or conventions of their own.
 3. **Reports** in ``--out``: ``report.md`` (the claims table, per-condition metrics with 95% intervals over seeds,
    pairwise differences with Welch tests, embedded plots; statistics in :mod:`train.report`), ``results.csv`` (one
-   row per evaluated episode), ``deviations.csv`` (one row per run, scenario and deviant), ``plots/*.png``,
+   row per evaluated episode), ``deviations.csv`` (one row per run, scenario and deviant), ``crossplay.csv`` (one row
+   per condition and ordered pair of seeds), ``plots/*.png``,
    ``experiment.json`` (the resolved preset, the command and versions), ``preset.toml`` (the same preset as TOML:
    ``--preset-file DIR/preset.toml`` reproduces it), ``runs/<condition>/seed<k>/`` (each run's ``config.json``,
    ``metrics.json``, ``model.pt``, checkpoints, TensorBoard logs and ``train.log``) and
    ``evals/<condition>/<seed<k>|scripted|random>/<setting>.json`` (each evaluation's episodes, population, config and
    cache key; ``<setting>@sampled.json``: the sampled self-play; ``deviation@<scenario>.json``: a run's deviations
-   there, every episode's returns).
+   there, every episode's returns; ``crossplay@<scenario>.json``: its cross-play, the other seeds' nations in its
+   places).
 
 Resuming: rerunning the same command skips finished runs and cached evaluations (an evaluation is recomputed only
 when its cache key changes: the model, the population, the evaluation settings, or the code that decides its rows:
@@ -130,6 +134,7 @@ missing [train] keys train.fast_ppo's defaults::
     deviants = ["offensive_realist", "defensive_realist"]  # would one do better in a learned nation's place? ([] none)
     deviation_episodes = 10             # per run, scenario, deviant and nation
     deviation_scenarios = ["multipolar", "bipolar", "islands"]  # where the deviations are played
+    crossplay_episodes = 10             # per pair of seeds and nation: each seed's nation among another's (0: none)
     confidence = 0.95                   # coverage of intervals
     alpha = 0.05                        # significance level of the claims' verdicts
 

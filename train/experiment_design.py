@@ -128,6 +128,12 @@ class Design:
         return list(dict.fromkeys(self.evaluate["deviation_scenarios"])) if self.evaluate["deviants"] else []
 
     @property
+    def crossplay(self) -> bool:
+        """Whether each condition's runs play against each other (``[evaluate] crossplay_episodes`` above 0, and two
+        seeds or more; :func:`train.experiment_jobs.crossplay_jobs`)."""
+        return self.evaluate["crossplay_episodes"] > 0 and len(self.seeds) > 1
+
+    @property
     def timesteps(self) -> int:
         """Agent-steps a run trains (``[train] timesteps``, or train.fast_ppo's default)."""
         return int(self.train.get("timesteps", Args.timesteps))

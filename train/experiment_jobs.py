@@ -258,17 +258,72 @@ def _deviation_items(
     return items
 
 
+#: The name of the cross-play (``crossplay@<scenario>.json`` in a run's evaluation folder; its jobs' policy)
+CROSSPLAY = "crossplay"
+
+
+def crossplay_jobs(design: Design, out: Path, condition: Condition) -> list[dict[str, Any]]:
+    """The cross-play of a condition's runs (``[evaluate] crossplay_episodes``; :mod:`train.crossplay`), once all of
+    them have finished: a job per run, whose self-play in the training scenario is joined by each other seed's
+    learned nation in each nation's place. Each is cached under a key bound to every run's model, so a run trained
+    again is played again against all the others. None with one seed or ``crossplay_episodes = 0``."""
+    if not design.crossplay:
+        return []
+    from train.learned import file_digest
+
+    common = _eval_common(design, condition)
+    runs = {f"seed{seed}": run_dir for c, seed, run_dir in design.runs(out) if c == condition}
+    digests = {label: file_digest(run_dir / MODEL) for label, run_dir in runs.items()}
+    episodes = design.evaluate["crossplay_episodes"]
+    jobs = []
+    for label, run_dir in runs.items():
+        others = {other: str(path) for other, path in runs.items() if other != label}
+        deviation = {"scenario": design.scenario, "deviants": [], "episodes": episodes, "runs": others}
+        key = {
+            "version": EVAL_CACHE_VERSION,
+            **_code_key(common),
+            "crossplay": {"scenario": design.scenario, "episodes": episodes, "partner": label},
+            "models_sha256": digests,
+            **{k: common[k] for k in ("seed", "max_cycles", "overrides", "deterministic", "greedy")},
+        }
+        path = out / "evals" / condition.name / label / f"{CROSSPLAY}@{design.scenario}.json"
+        seed = int(label.removeprefix("seed"))
+        jobs.append(
+            {
+                **common,
+                "policy": "learned",
+                "run_dir": str(run_dir),
+                "name": f"learned_{condition.name}_s{seed}",
+                "meta": _meta(condition, CROSSPLAY, seed),
+                "items": [{"deviation": deviation, "path": str(path), "key": key}],
+            }
+        )
+    return jobs
+
+
+def crossplay_agent_steps(design: Design, condition: Condition) -> int:
+    """:func:`evaluation_agent_steps` of a condition's whole cross-play, from the design alone (before its runs have
+    models to digest)."""
+    if not design.crossplay:
+        return 0
+    others = dict.fromkeys(f"seed{seed}" for seed in design.seeds[1:])
+    deviation = {"deviants": [], "episodes": design.evaluate["crossplay_episodes"], "runs": others}
+    job = {**_eval_common(design, condition), "items": [{"deviation": deviation}]}
+    return evaluation_agent_steps(job) * len(design.seeds)
+
+
 def evaluation_agent_steps(job: Mapping[str, Any]) -> int:
     """The agent-steps an evaluation job plays (its progress weight: an agent-step played costs a core roughly what
     one trained does, 27 against 19 us in the quick preset's report of 2026-12-05): each setting's episodes, and
-    each deviation's self-play episodes and one set per deviant and nation, of up to ``max_cycles`` turns of every
-    nation."""
+    each deviation's self-play episodes and one set per deviant (scripted, or another run's learner in cross-play)
+    and nation, of up to ``max_cycles`` turns of every nation."""
     episode = job["max_cycles"] * job["n_nations"]
     total = 0
     for item in job["items"]:
         if is_deviation(item):
             deviation = item["deviation"]
-            total += deviation["episodes"] * (1 + len(deviation["deviants"]) * job["n_nations"]) * episode
+            deviants = len(deviation["deviants"]) + len(deviation.get("runs", ()))
+            total += deviation["episodes"] * (1 + deviants * job["n_nations"]) * episode
         else:
             total += job["episodes"] * episode
     return total
@@ -285,7 +340,7 @@ def learned_agent_steps(design: Design, condition: Condition) -> int:
 
 
 def is_deviation(item: Mapping[str, Any]) -> bool:
-    """Whether a job item is a run's deviations rather than an evaluation setting."""
+    """Whether a job item is a run's deviations (or its cross-play) rather than an evaluation setting."""
     return "deviation" in item
 
 

@@ -81,6 +81,11 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
     ),
     "deviation_scenarios": ("list[str]", "scenarios where the deviations are played (as heldout)"),
     "deviation_episodes": ("int", "episodes per run, scenario, deviant and nation of the deviations"),
+    "crossplay_episodes": (
+        "int",
+        "episodes per pair of seeds and nation of the cross-play: each run's learned nation in each nation's place "
+        "among another seed's, in the training scenario (train.crossplay; crossplay.csv); 0 for none",
+    ),
     "confidence": ("float", "coverage of the intervals"),
     "alpha": ("float", "significance level of the claims' verdicts"),
 }
@@ -327,6 +332,7 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     checks = (
         ("episodes", evaluate["episodes"] >= 1, "an integer >= 1"),
         ("deviation_episodes", evaluate["deviation_episodes"] >= 1, "an integer >= 1"),
+        ("crossplay_episodes", evaluate["crossplay_episodes"] >= 0, "an integer >= 0 (0: no cross-play)"),
         ("seed", evaluate["seed"] >= 0, "an integer >= 0"),
         ("max_cycles", evaluate.get("max_cycles") is None or evaluate["max_cycles"] >= 1, "an integer >= 1"),
         ("confidence", 0 < evaluate["confidence"] < 1, "a number strictly between 0 and 1"),

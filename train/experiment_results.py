@@ -1,7 +1,7 @@
 """The experiment's results: the cached evaluations collected into one row per evaluated episode, ``results.csv``
-(written atomically; its columns), the runs' deviations into ``deviations.csv`` (:mod:`train.deviation`), and
-:func:`finish`, which writes both and, when what they show has changed, report.md with its plots
-(:mod:`train.report`)."""
+(written atomically; its columns), the runs' deviations into ``deviations.csv`` (:mod:`train.deviation`), their
+cross-play into ``crossplay.csv`` (:mod:`train.crossplay`), and :func:`finish`, which writes them and, when what they
+show has changed, report.md with its plots (:mod:`train.report`)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from typing import Any
 import realism_env
 from realism_env import METRICS, NATION_METRICS, EnvConfig
 from train.checkpoint import atomic_write_bytes, atomic_write_json, read_json
+from train.crossplay import MEASURES as CROSSPLAY_MEASURES
+from train.crossplay import crossplay_cells
 from train.deviation import MEASURES, deviation_gains, episode_means, place_gains, returns_from_json
 from train.experiment_design import Design
-from train.experiment_jobs import baseline_jobs, is_deviation, learned_job, report_fingerprint
+from train.experiment_jobs import baseline_jobs, crossplay_jobs, is_deviation, learned_job, report_fingerprint
 from train.strategy import strategy_columns
 
 #: leading columns of results.csv (then the sweep fields, METRICS, focal:*, <doctrine>:*)
@@ -100,14 +102,8 @@ def _record(item: Mapping[str, Any]) -> dict[str, Any]:
 
 #: The columns of deviations.csv: one row per run, scenario and deviant (train.deviation's measures, means over the
 #: episodes and the nations that deviated in turn), then the gain in each nation's place (``gain@nation_<k>``, the
-#: mean over the episodes; :func:`deviation_columns`).
+#: mean over the episodes; :func:`place_columns`).
 DEVIATION_COLUMNS = ("world", "condition", "doctrine", "seed", "scenario", "heldout", "deviant", *MEASURES)
-
-
-def deviation_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """deviations.csv's columns: :data:`DEVIATION_COLUMNS`, then ``gain@nation_<k>`` for every nation any row has."""
-    places = sorted({int(key.split("_")[-1]) for row in rows for key in row if key.startswith("gain@nation_")})
-    return [*DEVIATION_COLUMNS, *(f"gain@nation_{k}" for k in places)]
 
 
 def collect_deviations(design: Design, out: Path) -> list[dict[str, Any]]:
@@ -135,6 +131,41 @@ def collect_deviations(design: Design, out: Path) -> list[dict[str, Any]]:
                     }
                 )
     return rows
+
+
+#: The columns of crossplay.csv: one row per condition, focal seed and partner seed (train.crossplay's measures,
+#: means over the episodes and the places the focal nation took in turn), then the gain in each nation's place
+#: (``gain@nation_<k>``, the mean over the episodes).
+CROSSPLAY_COLUMNS = ("world", "condition", "doctrine", "seed", "partner_seed", "scenario", *CROSSPLAY_MEASURES)
+
+
+def collect_crossplay(design: Design, out: Path) -> list[dict[str, Any]]:
+    """Every condition's cross-play between its seeds (``[evaluate] crossplay_episodes``) as crossplay.csv rows."""
+    rows = []
+    for condition in design.conditions:
+        for job in crossplay_jobs(design, out, condition):
+            item = job["items"][0]
+            returns = returns_from_json(_record(item))
+            cells = crossplay_cells(f"seed{job['meta']['seed']}", returns)
+            for (focal, partner), cell in cells.items():
+                rows.append(
+                    {
+                        "world": condition.world,
+                        "condition": condition.name,
+                        "doctrine": condition.doctrine,
+                        "seed": int(focal.removeprefix("seed")),
+                        "partner_seed": int(partner.removeprefix("seed")),
+                        "scenario": item["deviation"]["scenario"],
+                        **cell,
+                    }
+                )
+    return rows
+
+
+def place_columns(leading: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``leading``, then ``gain@nation_<k>`` for every nation any row has (deviations.csv's and crossplay.csv's)."""
+    places = sorted({int(key.split("_")[-1]) for row in rows for key in row if key.startswith("gain@nation_")})
+    return [*leading, *(f"gain@nation_{k}" for k in places)]
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
@@ -172,9 +203,14 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
     write_csv(out / "results.csv", rows, result_columns(design))
     deviations = collect_deviations(design, out)
     if deviations:
-        write_csv(out / "deviations.csv", deviations, deviation_columns(deviations))
+        write_csv(out / "deviations.csv", deviations, place_columns(DEVIATION_COLUMNS, deviations))
     else:  # a preset without deviants: no table left over from one with them
         (out / "deviations.csv").unlink(missing_ok=True)
+    crossplay = collect_crossplay(design, out)
+    if crossplay:
+        write_csv(out / "crossplay.csv", crossplay, place_columns(CROSSPLAY_COLUMNS, crossplay))
+    else:
+        (out / "crossplay.csv").unlink(missing_ok=True)
     runs = {}
     for condition in design.conditions:
         for seed in design.seeds:
@@ -186,7 +222,8 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
         sort_keys=True,
         default=str,
     ).encode()
-    results = [(out / name).read_bytes() for name in ("results.csv", "deviations.csv") if (out / name).is_file()]
+    tables = ("results.csv", "deviations.csv", "crossplay.csv")
+    results = [(out / name).read_bytes() for name in tables if (out / name).is_file()]
     digest = hashlib.sha256(b"".join(results) + inputs).hexdigest()
     stamp = read_json(out / ".report.json") or {}
     path = out / "report.md"
@@ -199,7 +236,7 @@ def finish(design: Design, out: Path, invocations: Sequence[Mapping[str, Any]], 
     }
     units = {name: metric.unit for name, metric in METRICS.items()}
     replays = write_replays(design, out, rows)
-    path = write_report(design, out, rows, traces, runs, timing, command, units, replays, deviations)
+    path = write_report(design, out, rows, traces, runs, timing, command, units, replays, deviations, crossplay)
     files = [str(p.relative_to(out)) for p in sorted((out / "plots").glob("*.png"))] + sorted(replays.values())
     atomic_write_json(out / ".report.json", {"digest": digest, "files": files})
     return path, True

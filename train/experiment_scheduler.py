@@ -14,6 +14,8 @@ from typing import Any
 from train.experiment_design import Design, TrainingJob
 from train.experiment_jobs import (
     baseline_jobs,
+    crossplay_agent_steps,
+    crossplay_jobs,
     evaluation_agent_steps,
     learned_agent_steps,
     learned_job,
@@ -142,10 +144,20 @@ def execute(
     baselines = [j for j in (pending_items(job) for job in baseline_jobs(design, out)) if j is not None]
     finished_runs = [(c, s, d) for c, s, d in runs if (c, s, d) not in to_train]
     learned_now = [j for j in (pending_items(learned_job(design, out, c, s, d)) for c, s, d in finished_runs) if j]
+    # A condition's cross-play starts once all its runs have finished: now, or when its last training task ends.
+    waiting = {c.name: c for c, _, _ in to_train}
+    crossplay_now = [
+        job
+        for condition in design.conditions
+        if condition.name not in waiting
+        for job in map(pending_items, crossplay_jobs(design, out, condition))
+        if job is not None
+    ]
     # Each task's weight on the bar: its agent-steps (a run's evaluation, known before the run ends, from the design).
     evaluation = {job.condition.name: learned_agent_steps(design, job.condition) for job in jobs}
     total = sum(job.agent_steps + evaluation[job.condition.name] * len(job.members) for job in jobs)
-    total += sum(evaluation_agent_steps(job) for job in (*baselines, *learned_now))
+    total += sum(evaluation_agent_steps(job) for job in (*baselines, *learned_now, *crossplay_now))
+    total += sum(crossplay_agent_steps(design, condition) for condition in waiting.values())
     bar = _Progress(total, progress)
     training = _Training(bar, jobs)
     if len(runs) - len(to_train):
@@ -176,6 +188,9 @@ def execute(
             for job in baselines:
                 label = f"eval {job['meta']['condition']} {job['meta']['policy']}"
                 submit_eval(job, label, evaluation_agent_steps(job))
+            for job in crossplay_now:
+                label = f"crossplay {job['meta']['condition']} seed{job['meta']['seed']}"
+                submit_eval(job, label, evaluation_agent_steps(job))
             while pending:
                 done, _ = futures.wait(list(pending), timeout=POLL_S, return_when=futures.FIRST_COMPLETED)
                 training.poll()
@@ -204,6 +219,16 @@ def execute(
                                 submit_eval(job, f"eval {condition.name} seed{seed}", evaluation[condition.name])
                             else:
                                 bar.update("cached", evaluation[condition.name])
+                        if condition.name in waiting and all(
+                            run_finished(d, timesteps) for c, _, d in runs if c.name == condition.name
+                        ):  # its last run: the condition's cross-play
+                            del waiting[condition.name]
+                            for job in crossplay_jobs(design, out, condition):
+                                weight = evaluation_agent_steps(job)
+                                if pending_items(job) is None:
+                                    bar.update("cached", weight)
+                                else:
+                                    submit_eval(job, f"crossplay {condition.name} seed{job['meta']['seed']}", weight)
                     else:
                         counts["evaluated"] += 1
                         bar.update(*what)

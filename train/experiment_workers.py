@@ -251,6 +251,7 @@ def _deviations(job: dict[str, Any], item: dict[str, Any]) -> str:
         overrides=job["overrides"],
         max_cycles=job["max_cycles"],
         deterministic=job["deterministic"],
+        deviant_runs=deviation.get("runs"),  # other seeds' runs: the cross-play (train.experiment_jobs.crossplay_jobs)
     )
     record = {
         "key": item["key"],

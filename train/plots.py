@@ -1,6 +1,6 @@
 """Plots of the experiment's report (matplotlib, Agg backend; every figure returned as PNG bytes): metric bars with
 intervals per condition, learning curves with the baselines' returns, power shares over an episode, the acts of each
-training seed."""
+training seed, cross-play between seeds."""
 
 from __future__ import annotations
 
@@ -238,4 +238,46 @@ def plot_strategies(shares: Mapping[str, Mapping[str, Mapping[str, float]]], act
     if handles:
         fig.legend(handles, names, loc="lower center", ncol=min(len(names), 8), fontsize=7, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.08 / nrows, 1, 1))
+    return _png(fig)
+
+
+#: The least gain a cross-play heat map's colours reach their end at, as a share of the self-play return.
+CROSSPLAY_COLOUR_FLOOR = 0.02
+
+
+def plot_crossplay(matrices: Mapping[str, tuple[Sequence[str], np.ndarray, float]]) -> bytes:
+    """Cross-play between seeds (:mod:`train.crossplay`): ``matrices[condition] = (seed labels, gains [focal,
+    partner], the self-play return)``, one heat map per condition, its colours centred on 0 (red: the focal seed's
+    nation earns less among the partner's nations than the partner's own; blue: more) and reaching their end at the
+    largest gain, or at :data:`CROSSPLAY_COLOUR_FLOOR` of the self-play return where every gain is smaller (gains of a
+    few hundredths would otherwise look as strong as gains of a few points); each cell's gain written in it while it
+    fits."""
+    plt = _pyplot()
+    conditions = list(matrices)
+    cols = min(3, max(len(conditions), 1))
+    nrows = max(-(-len(conditions) // cols), 1)
+    size = max((len(labels) for labels, _, _ in matrices.values()), default=1)
+    side = min(2.2 + 0.45 * size, 7.0)
+    fig, axes = plt.subplots(nrows, cols, figsize=(side * cols, side * nrows), squeeze=False)
+    for ax, condition in zip(axes.flat, conditions, strict=False):
+        labels, matrix, selfplay = matrices[condition]
+        finite = np.abs(matrix[np.isfinite(matrix)])
+        scale = max(float(finite.max()) if finite.size else 0.0, CROSSPLAY_COLOUR_FLOOR * selfplay) or 1.0
+        image = ax.imshow(matrix, cmap="RdBu", vmin=-scale, vmax=scale)
+        ax.set_xticks(range(len(labels)))
+        ax.set_yticks(range(len(labels)))
+        ax.set_xticklabels(labels, fontsize=7, rotation=90 if len(labels) > 6 else 0)
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.set_xlabel("partner seed (the other nations)", fontsize=8)
+        ax.set_ylabel("focal seed (one nation)", fontsize=8)
+        ax.set_title(condition, fontsize=9)
+        if len(labels) <= 8:
+            for (i, j), value in np.ndenumerate(matrix):
+                if i != j and np.isfinite(value):
+                    ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=6)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(conditions) :]:
+        ax.axis("off")
+    fig.suptitle("Cross-play: the focal seed's gain over the partner's own nation", fontsize=10)
+    fig.tight_layout()
     return _png(fig)

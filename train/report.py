@@ -43,6 +43,7 @@ from typing import Any
 from train.report_sections import (
     behaviour_section,
     claims_section,
+    crossplay_section,
     deviation_section,
     files_section,
     header_section,
@@ -76,10 +77,12 @@ def write_report(
     units: Mapping[str, str] | None = None,
     replays: Mapping[tuple[str, str], str] | None = None,
     deviations: Rows = (),
+    crossplay: Rows = (),
 ) -> Path:
     """Write ``out/report.md`` and ``out/plots/*.png`` from the results rows (results.csv), the power-share traces,
     each run's ``metrics.json`` (``runs[(condition, seed)]``), the timing of this invocation, the replay pages
-    (``replays[(condition, setting)]``: a path relative to ``out``) and the runs' deviations (deviations.csv)."""
+    (``replays[(condition, setting)]``: a path relative to ``out``), the runs' deviations (deviations.csv) and their
+    cross-play (crossplay.csv)."""
     from train.checkpoint import atomic_write_bytes
 
     ev = design.evaluate
@@ -101,6 +104,7 @@ def write_report(
     parts += learners
     parts += strategy_section(design, rows_of, confidence, save)
     parts += deviation_section(design, deviations, confidence)
+    parts += crossplay_section(design, crossplay, confidence, save)
     parts += replays_section(design, replays or {})
     parts += claims_section(design, rows_of, confidence, alpha)
     parts += behaviour_section(design, rows_of, confidence, units)

@@ -764,6 +764,100 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
     ]
 
 
+def crossplay_section(
+    design: Any, crossplay: Sequence[Mapping[str, Any]], confidence: float, save: Callable[[str, bytes], str]
+) -> list[str]:
+    """ "Do the seeds learn one play?": per condition, the learned nations' return among their own seed's nations and
+    among another seed's, the mean gain with its interval over the focal seeds, Lanctot et al.'s relative loss, the
+    verdict (:mod:`train.crossplay`; ``crossplay``: the rows of crossplay.csv), and a heat map of the gains of each
+    pair of seeds. Nothing without cross-play (``[evaluate] crossplay_episodes = 0``, or one seed)."""
+    from train.crossplay import MEASURES, gain_matrix, summarise
+    from train.plots import plot_crossplay
+
+    if not crossplay:
+        return []
+    pct = _pct(confidence)
+    conditions = [c.name for c in design.conditions if any(r["condition"] == c.name for r in crossplay)]
+    summaries, matrices = {}, {}
+    for condition in conditions:
+        cells = {
+            (f"seed{r['seed']}", f"seed{r['partner_seed']}"): {m: float(r[m]) for m in MEASURES}
+            for r in crossplay
+            if r["condition"] == condition
+        }
+        summaries[condition] = summary = summarise(cells, confidence)
+        played = {str(r["seed"]) for r in crossplay if r["condition"] == condition}
+        labels = [f"seed{seed}" for seed in design.seeds if str(seed) in played]
+        short = [label.removeprefix("seed") for label in labels]
+        matrices[condition] = (short, gain_matrix(cells, labels), abs(summary["selfplay_return"]))
+
+    def told(condition: str) -> str:
+        summary = summaries[condition]
+        return (
+            f"`{condition}` {fmt(summary['crossplay_return'])} among another seed's nations against "
+            f"{fmt(summary['selfplay_return'])} among their own (gain {fmt_summary(summary['gain'])}: "
+            f"{summary['verdict']})"
+        )
+
+    verdicts = {condition: summary["verdict"] for condition, summary in summaries.items()}
+    losing = [c for c, v in verdicts.items() if v == "loses among other seeds"]
+    exploited = [c for c, v in verdicts.items() if v == "exploits other seeds"]
+    if losing:
+        lead = (
+            "**Conventions of their own: a learned nation earns less among another seed's nations than among its own "
+            f"in {listed([f'`{c}`' for c in losing])}, so the self-play figures above describe each seed's "
+            "convention, not one play of the doctrine.**"
+        )
+    elif exploited:
+        lead = (
+            f"**The seeds' play can be exploited by another seed's learner in {listed([f'`{c}`' for c in exploited])}: "
+            "a learned nation earns more among another seed's nations than their own nation in its place.**"
+        )
+    elif UNTESTED in verdicts.values():
+        lead = "**Untested: with one focal seed a gain has no interval; train more seeds.**"
+    else:
+        lead = (
+            "**In no condition does a learned nation clearly earn less, or more, among another seed's nations than "
+            "their own nation in its place** (single pairs of seeds may: the heat map)."
+        )
+    lead += " " + "; ".join(told(c) for c in conditions) + "."
+    table = [
+        [
+            f"`{condition}`",
+            fmt(summary["selfplay_return"]),
+            fmt(summary["crossplay_return"]),
+            fmt_summary(summary["gain"]),
+            f"{100 * summary['relative_loss']:.1f}%" if math.isfinite(summary["relative_loss"]) else "-",
+            summary["verdict"],
+        ]
+        for condition, summary in summaries.items()
+    ]
+    image = save("crossplay.png", plot_crossplay(matrices))
+    episodes = design.evaluate["crossplay_episodes"]
+    return [
+        "## Do the seeds learn one play? Cross-play between seeds",
+        "Self-play has every nation from one run, so it cannot tell a play that works among any learner of the "
+        "doctrine from conventions that one seed's nations share only among themselves. Here each run's learned "
+        "nation takes each nation's place in turn among another seed's learned nations, in the matched worlds of "
+        f"the partner's self-play in `{design.scenario}` (`train/crossplay.py`, `crossplay.csv`; {episodes} episodes "
+        "per pair of seeds and nation). Its gain is its return less the partner's own nation's in the same place "
+        "and worlds. Per condition: the mean return among their own seed's nations (self-play) and among another's "
+        f"(cross-play); the mean gain, [{pct} interval] over the seeds, each of which is both a focal seed (a row of "
+        "the heat map) and a partner (a column), so the interval adds the spread of the rows' means and of the "
+        "columns' (one exploitable seed lifts every row); "
+        "the relative loss of Lanctot et al. (2017), who read this matrix between independently trained learners "
+        "(self-play less cross-play, over self-play); and the verdict: `loses among other seeds` where the interval "
+        "lies below 0 (each seed's nations share a convention of their own), `exploits other seeds` where it lies "
+        "above (a seed's nations can be exploited by another learner of their doctrine). The heat map gives each "
+        "pair: a column that is blue throughout is a seed whose nations the others exploit (its colours reach their "
+        "end at the largest gain, or at 2% of the self-play return where every gain is smaller, so that gains of a "
+        "few hundredths stay pale).",
+        lead,
+        markdown_table(["condition", "self-play", "cross-play", "gain", "relative loss", "verdict"], table, "lrrrrl"),
+        f"![cross-play]({image})",
+    ]
+
+
 def _places_exploited(group: Sequence[Mapping[str, Any]], confidence: float) -> list[tuple[str, dict[str, Any]]]:
     """(nation, gain over the runs) of each place where a deviant gains, largest gain first
     (:func:`train.deviation.places_exploited` over the runs of ``group``, deviations.csv rows of one scenario, deviant
@@ -1268,9 +1362,17 @@ def files_section() -> list[str]:
         "preset.toml --out DIR` reruns it), the command and versions.\n"
         "- `runs/<condition>/seed<k>/`: `config.json` (train.fast_ppo arguments and the full EnvConfig), "
         "`metrics.json` (training summary and learning curve), `model.pt`, `checkpoints/`, `tb/`, `train.log`.\n"
+        "- `deviations.csv`: one row per run, scenario and deviant of `[evaluate] deviants` (`train/deviation.py`): "
+        "`deviant_return`, `learned_return`, `gain`, `others_change` (means over the episodes and the places), then "
+        "`gain@nation_<k>`, the deviant's gain in each nation's place.\n"
+        "- `crossplay.csv`: one row per condition, focal seed (`seed`) and `partner_seed` (`train/crossplay.py`): "
+        "`focal_return`, `partner_return`, `gain`, `partners_change` (means over the episodes and the places), then "
+        "`gain@nation_<k>`.\n"
         "- `evals/<condition>/<seed<k>|scripted|random>/<setting>.json`: each evaluation's population, doctrines, "
-        "full EnvConfig, episode rows and cache key (`<setting>@sampled.json`: the learned nations sampling).\n"
-        "- Every number of this report is computed from `results.csv` (and the runs' `metrics.json` for the "
-        "learning curves) by `train/report.py`."
+        "full EnvConfig, episode rows and cache key (`<setting>@sampled.json`: the learned nations sampling; "
+        "`deviation@<scenario>.json` and `crossplay@<scenario>.json`: a run's returns per episode and nation, in "
+        "self-play and with each deviant, or each other seed's nation, in each place).\n"
+        "- Every number of this report is computed from `results.csv`, `deviations.csv` and `crossplay.csv` (and "
+        "the runs' `metrics.json` for the learning curves) by `train/report.py`."
     )
     return parts
