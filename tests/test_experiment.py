@@ -968,6 +968,29 @@ def test_verdict_rule() -> None:
     assert verdict(1.0, 0.01, 0.99, never=True) == NOT_SUPPORTED
 
 
+def test_holm_keeps_a_tests_verdict_only_where_its_adjusted_p_is_below_alpha() -> None:
+    from train.claims import holm_verdicts
+    from train.report_sections import holm_note
+
+    claims = [Claim(str(k), f"claim {k}", "t", "above", "m", "security") for k in range(5)]
+    results = [
+        {"claim": claims[0], "verdict": SUPPORTED, "p": 0.001},  # 5 x 0.001: holds
+        {"claim": claims[1], "verdict": NOT_SUPPORTED, "p": 0.02},  # 4 x 0.02 = 0.08: falls
+        {"claim": claims[2], "verdict": NOT_SUPPORTED, "p": 0.3, "never": True},  # the rule's, no test's: stays
+        {"claim": claims[3], "verdict": INCONCLUSIVE, "p": 0.04},  # counted in the family, stays inconclusive
+        {"claim": claims[4], "verdict": "n/a"},  # not tested: not in the family
+    ]
+    assert holm_verdicts(results) == [SUPPORTED, INCONCLUSIVE, NOT_SUPPORTED, INCONCLUSIVE, "n/a"]
+    assert holm_verdicts(results, alpha=0.1) == [r["verdict"] for r in results]  # 0.08 < 0.1
+    note = holm_note({"learned": results, "sampled": None, "scripted": results[:1]}, 0.05)
+    assert note == (
+        "**Holm's correction over the claims** (the chance of any false verdict in a column held at alpha = 0.05, "
+        "where the table holds each claim's own test at alpha): learned: 1 of the 2 verdicts a test reached holds, and "
+        "*claim 1* (not supported, p = 0.020) would be inconclusive; scripted: the verdict a test reached holds."
+    )
+    assert holm_note({"learned": results[2:]}, 0.05) is None  # no verdict reached by a test
+
+
 GREATER = Claim("c", "A is greater", "test", "greater", "m", "power", "security")
 
 

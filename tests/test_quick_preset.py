@@ -83,6 +83,8 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
         assert (sampled == "n/a") == ("rising_power" in line), line
     rising = [line for line in claim_rows if "rising_power" in line]
     assert len(rising) == 2, claims
+    # and which verdicts survive Holm's correction over the claims, column by column
+    assert "**Holm's correction over the claims**" in claims and "learned: " in claims, claims
 
     # Would a scripted nation do better in a learned one's place? Neither deviant does where the learners trained (in
     # bipolar, where conquest pays, an offensive realist exploits the power learners, who never attack: 2026-12-05,

@@ -15,6 +15,7 @@ from train.report_statistics import (
     column,
     column_bounds,
     finite,
+    holm,
     mean_ci,
     metric_units,
     one_sample,
@@ -264,7 +265,28 @@ def judge(
     else:
         raise ValueError(f"unknown claim kind {claim.kind!r}; valid: greater, above, below, paired")
     p = p_pred if oriented >= 0 else p_opp
-    return {**test, "oriented": oriented, "p": p, "verdict": verdict(oriented, p_pred, p_opp, alpha, never)}
+    result = verdict(oriented, p_pred, p_opp, alpha, never)
+    return {**test, "oriented": oriented, "p": p, "verdict": result, "never": never}
+
+
+def holm_verdicts(results: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> list[str]:
+    """Each claim's verdict once Holm's step-down correction over the claims of ``results`` (one policy's table; the
+    claims with a finite p are the family) holds the chance of any false verdict at ``alpha``: a verdict its test
+    reached (supported, or not supported with p < alpha) stays only where its adjusted p is below ``alpha``, and is
+    inconclusive otherwise. The verdicts no test reached (n/a, inconclusive, a strategy that never occurs) stay."""
+    tested = [k for k, r in enumerate(results) if r["verdict"] != "n/a" and math.isfinite(r.get("p", math.nan))]
+    adjusted = dict(zip(tested, holm([results[k]["p"] for k in tested]), strict=True))
+    out = []
+    for k, result in enumerate(results):
+        fallen = reached_by_test(result) and adjusted[k] >= alpha  # a test's verdict has a finite p: it is tested
+        out.append(INCONCLUSIVE if fallen else result["verdict"])
+    return out
+
+
+def reached_by_test(result: Mapping[str, Any]) -> bool:
+    """Whether a claim's verdict is its test's (supported, or not supported in the opposite direction), rather than
+    the rule's for a strategy that never occurs, or no verdict."""
+    return result["verdict"] in (SUPPORTED, NOT_SUPPORTED) and not result.get("never")
 
 
 def claim_units(claim: Claim, rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, np.ndarray]:

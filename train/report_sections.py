@@ -16,7 +16,7 @@ import realism_env
 from agents.policies import counterpart, without_counterpart
 from realism_env import doctrine_cycle
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
-from train.claims import CLAIMS, RULE, Claim, assess
+from train.claims import CLAIMS, RULE, Claim, assess, holm_verdicts, reached_by_test
 from train.experiment_jobs import SAMPLED, sampled_name, sampled_strategy
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
@@ -991,6 +991,9 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
         undefined = undefined_values_note(learned, scripted, sampled)
         if undefined:
             parts.append(undefined)
+        corrected = holm_note({"learned": learned, "sampled": sampled, "scripted": scripted}, alpha)
+        if corrected:
+            parts.append(corrected)
     if len(worlds) > 1:
         overview = [
             [claim.text] + [claim_results[w][k]["verdict"] for w, _ in worlds] for k, claim in enumerate(CLAIMS)
@@ -1015,6 +1018,42 @@ def claims_section(design: Any, rows_of: RowsOf, confidence: float, alpha: float
             "compare their values."
         )
     return parts
+
+
+def holm_note(columns: Mapping[str, Sequence[Mapping[str, Any]] | None], alpha: float) -> str | None:
+    """A sentence on the claims table's verdicts under Holm's correction over its claims, per column (``columns``:
+    {learned, sampled, scripted: that column's results, or None}; :func:`train.claims.holm_verdicts`): how many of the
+    verdicts a test reached hold, and each that would be inconclusive. None where no test reached a verdict."""
+    told = []
+    for label, results in columns.items():
+        if not results:
+            continue
+        corrected = holm_verdicts(results, alpha)
+        reached = [k for k, result in enumerate(results) if reached_by_test(result)]
+        if not reached:
+            continue
+        fallen = [k for k in reached if corrected[k] != results[k]["verdict"]]
+        if not fallen:
+            told.append(
+                f"{label}: the verdict a test reached holds"
+                if len(reached) == 1
+                else f"{label}: the {len(reached)} verdicts a test reached all hold"
+            )
+            continue
+        named = [
+            f"*{results[k]['claim'].text}* ({results[k]['verdict']}, p = {fmt_p(results[k]['p'])})" for k in fallen
+        ]
+        kept = len(reached) - len(fallen)
+        told.append(
+            f"{label}: {kept} of the {len(reached)} verdicts a test reached {'holds' if kept == 1 else 'hold'}, and "
+            f"{listed(named)} would be inconclusive"
+        )
+    if not told:
+        return None
+    return (
+        "**Holm's correction over the claims** (the chance of any false verdict in a column held at alpha = "
+        f"{alpha:g}, where the table holds each claim's own test at alpha): " + "; ".join(told) + "."
+    )
 
 
 def undefined_values_note(
