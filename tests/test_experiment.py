@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -1157,7 +1158,7 @@ def test_what_the_checks_do_not_show_is_said_only_where_it_applies(tmp_path: Pat
     focal settings are held out, a mixed population's partners only for its own row."""
     from train.report_sections import learners_section
 
-    def caveats(text: str, returns: dict[str, float]) -> str:
+    def caveats(text: str, returns: dict[str, float], crossplay: Sequence[dict] = ()) -> str:
         design = resolve(load_preset(path=preset_file(tmp_path, text)))
 
         def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
@@ -1167,7 +1168,7 @@ def test_what_the_checks_do_not_show_is_said_only_where_it_applies(tmp_path: Pat
             column = "security:return" if setting.startswith("selfplay") else "focal:return"
             return [{"seed": seed if policy == "learned" else "", column: value} for seed in (0, 1)]
 
-        parts = learners_section(design, rows_of, 0.95)[1]
+        parts = learners_section(design, rows_of, 0.95, crossplay)[1]
         return next((part for part in parts if part.startswith("**Read with care.**")), "")
 
     near = caveats(TINY, {"security": 11.9, "mixed": 6.0})  # 8 turns: at most 12
@@ -1181,6 +1182,19 @@ def test_what_the_checks_do_not_show_is_said_only_where_it_applies(tmp_path: Pat
     assert "in the training map and in new ones" in near
     no_heldout = TINY.replace('focal_heldout = ["bipolar"]', "focal_heldout = []")
     assert "in the training map, not among strangers" in caveats(no_heldout, {"security": 11.9})
+    # Seeds whose nations lose among each other's: said of the self-play rows they check, and of no other condition.
+    three = TINY.replace("seeds = [0, 1]", "seeds = [0, 1, 2]")
+    pairs = [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    apart = [
+        {"condition": condition, "seed": f, "partner_seed": p, "focal_return": 9.0 + g, "partner_return": 9.0,
+         "gain": g, "partners_change": 0.0}
+        for condition, gains in (("security", [-1.0, -3.0, -3.0, -3.0, -4.0, -4.0]), ("power", [-3.0] * 6))
+        for (f, p), g in zip(pairs, gains, strict=True)
+    ]  # fmt: skip
+    told = caveats(three, {"security": 9.0}, apart)
+    assert "nations lose among each other's (`security` 6 among another seed's nations against 9 among " in told
+    assert "`power` 6" not in told  # no self-play check for power learners
+    assert "lose among each other's" not in caveats(three, {"security": 9.0}, [r for r in apart if r["gain"] > -3.5])
 
 
 def test_the_strategy_plot_caption_says_how_the_bars_were_played(tmp_path: Path) -> None:

@@ -95,12 +95,16 @@ def crossplay_returns(
     )
 
 
+#: The verdicts of a mean gain whose interval lies below 0 and above it (:func:`verdict`).
+LOSES, EXPLOITS = "loses among other seeds", "exploits other seeds"
+
+
 def verdict(gain: Mapping[str, float], scale: float = 1.0) -> str:
     """``exploits other seeds`` when the mean gain's interval lies above 0 (a run's nation does better among another
     seed's nations than their own: that play can be exploited), ``loses among other seeds`` below it (each seed's
     nations play a convention of their own), else ``no clear difference`` or, with fewer than 2 runs on either side of
     the matrix, untested."""
-    return interval_verdict(gain, "exploits other seeds", "loses among other seeds", scale)
+    return interval_verdict(gain, EXPLOITS, LOSES, scale)
 
 
 def summarise(cells: Mapping[tuple[str, str], Mapping[str, float]], confidence: float = 0.95) -> dict[str, Any]:

@@ -99,7 +99,7 @@ def write_report(
         return f"plots/{name}"
 
     parts = header_section(design, runs, timing, command)
-    verdict_line, learners = learners_section(design, rows_of, confidence)
+    verdict_line, learners = learners_section(design, rows_of, confidence, crossplay)
     parts.insert(1, verdict_line)
     parts += learners
     parts += strategy_section(design, rows_of, confidence, save)

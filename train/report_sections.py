@@ -257,9 +257,11 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
     return checks
 
 
-def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[str, list[str]]:
+def learners_section(
+    design: Any, rows_of: RowsOf, confidence: float, crossplay: Sequence[Mapping[str, Any]] = ()
+) -> tuple[str, list[str]]:
     """How the learned nations compare with the scripted realists (:func:`learner_checks`): the verdict line that
-    opens the report, and the section."""
+    opens the report, and the section (``crossplay``: the rows of crossplay.csv, for its caveats)."""
     pct = _pct(confidence)
     parts: list[str] = []
     checks = learner_checks(design, rows_of, confidence)
@@ -348,15 +350,22 @@ def learners_section(design: Any, rows_of: RowsOf, confidence: float) -> tuple[s
             "lrrrrcc",
         )
     )  # fmt: skip
-    caveats = _check_caveats(design, rows_of, checks, confidence)
+    caveats = _check_caveats(design, rows_of, checks, confidence, crossplay)
     if caveats:
         parts.append("**Read with care.**\n" + "\n".join(f"- {caveat}" for caveat in caveats))
     return verdict_line, parts
 
 
-def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, Any]], confidence: float) -> list[str]:
+def _check_caveats(
+    design: Any,
+    rows_of: RowsOf,
+    checks: Sequence[Mapping[str, Any]],
+    confidence: float,
+    crossplay: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
     """What the checks do not show, where it applies: a security return near its ceiling, the sampled policy's
-    self-play return, a mixed population's partners, and focal backgrounds the learners met in training."""
+    self-play return, a mixed population's partners, self-play rows of seeds that lose among each other's nations
+    (cross-play), and focal backgrounds the learners met in training."""
     from realism_env.doctrines import DOCTRINES, SecurityTerms
 
     caveats = []
@@ -395,6 +404,22 @@ def _check_caveats(design: Any, rows_of: RowsOf, checks: Sequence[Mapping[str, A
             "In a mixed population, a security nation's self-play return depends on its partners of the other "
             f"doctrine, learned ones in the learned worlds and scripted ones beside the scripted realists: the "
             f"{listed(mixes)} self-play {rows} two populations, not the security nations alone."
+        )
+    from train.crossplay import LOSES
+
+    summaries = crossplay_summaries(design, crossplay, confidence)
+    checked = {c["condition"].name for c in selfplay}
+    apart = [name for name, summary in summaries.items() if name in checked and summary["verdict"] == LOSES]
+    if apart:
+        told = [
+            f"`{name}` {fmt(summaries[name]['crossplay_return'])} among another seed's nations against "
+            f"{fmt(summaries[name]['selfplay_return'])} among their own"
+            for name in apart
+        ]
+        caveats.append(
+            "A self-play row has every nation from one run, and the seeds' nations lose among each other's ("
+            + listed(told)
+            + "): the row measures each seed's convention among its own nations (*Do the seeds learn one play?*)."
         )
     seen = [name for name in _background(design.train) if any(c["setting"].background == name for c in checks)]
     if seen:
@@ -764,6 +789,28 @@ def deviation_section(design: Any, deviations: Sequence[Mapping[str, Any]], conf
     ]
 
 
+def crossplay_summaries(
+    design: Any, crossplay: Sequence[Mapping[str, Any]], confidence: float
+) -> dict[str, dict[str, Any]]:
+    """{condition: :func:`train.crossplay.summarise` of its rows of crossplay.csv}, the conditions in the design's
+    order (none without cross-play)."""
+    from train.crossplay import summarise
+
+    names = [c.name for c in design.conditions if any(r["condition"] == c.name for r in crossplay)]
+    return {name: summarise(_crossplay_cells(crossplay, name), confidence) for name in names}
+
+
+def _crossplay_cells(crossplay: Sequence[Mapping[str, Any]], condition: str) -> dict[tuple[str, str], dict]:
+    """A condition's cross-play cells ({(focal, partner): {measure: value}}) from crossplay.csv's rows."""
+    from train.crossplay import MEASURES
+
+    return {
+        (f"seed{r['seed']}", f"seed{r['partner_seed']}"): {m: float(r[m]) for m in MEASURES}
+        for r in crossplay
+        if r["condition"] == condition
+    }
+
+
 def crossplay_section(
     design: Any, crossplay: Sequence[Mapping[str, Any]], confidence: float, save: Callable[[str, bytes], str]
 ) -> list[str]:
@@ -771,25 +818,22 @@ def crossplay_section(
     among another seed's, the mean gain with its interval over the focal seeds, Lanctot et al.'s relative loss, the
     verdict (:mod:`train.crossplay`; ``crossplay``: the rows of crossplay.csv), and a heat map of the gains of each
     pair of seeds. Nothing without cross-play (``[evaluate] crossplay_episodes = 0``, or one seed)."""
-    from train.crossplay import MEASURES, gain_matrix, summarise
+    from train.crossplay import EXPLOITS, LOSES, gain_matrix
     from train.plots import plot_crossplay
 
     if not crossplay:
         return []
     pct = _pct(confidence)
-    conditions = [c.name for c in design.conditions if any(r["condition"] == c.name for r in crossplay)]
-    summaries, matrices = {}, {}
+    summaries = crossplay_summaries(design, crossplay, confidence)
+    conditions = list(summaries)
+    matrices = {}
     for condition in conditions:
-        cells = {
-            (f"seed{r['seed']}", f"seed{r['partner_seed']}"): {m: float(r[m]) for m in MEASURES}
-            for r in crossplay
-            if r["condition"] == condition
-        }
-        summaries[condition] = summary = summarise(cells, confidence)
+        cells = _crossplay_cells(crossplay, condition)
         played = {str(r["seed"]) for r in crossplay if r["condition"] == condition}
         labels = [f"seed{seed}" for seed in design.seeds if str(seed) in played]
         short = [label.removeprefix("seed") for label in labels]
-        matrices[condition] = (short, gain_matrix(cells, labels), abs(summary["selfplay_return"]))
+        selfplay = abs(summaries[condition]["selfplay_return"])
+        matrices[condition] = (short, gain_matrix(cells, labels), selfplay)
 
     def told(condition: str) -> str:
         summary = summaries[condition]
@@ -800,8 +844,8 @@ def crossplay_section(
         )
 
     verdicts = {condition: summary["verdict"] for condition, summary in summaries.items()}
-    losing = [c for c, v in verdicts.items() if v == "loses among other seeds"]
-    exploited = [c for c, v in verdicts.items() if v == "exploits other seeds"]
+    losing = [c for c, v in verdicts.items() if v == LOSES]
+    exploited = [c for c, v in verdicts.items() if v == EXPLOITS]
     if losing:
         lead = (
             "**Conventions of their own: a learned nation earns less among another seed's nations than among its own "
