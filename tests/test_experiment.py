@@ -107,10 +107,13 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     n_settings, n_selfplay = len(design.settings), sum(s.selfplay for s in design.settings)
     learned = 3 * 2 * n_settings * 2  # conditions x seeds x settings x episodes
     baselines = 3 * (n_settings + n_selfplay) * 2  # scripted everywhere, random in self-play
-    sampled = 3 * 2 * 2  # conditions x seeds x episodes: sampling, in self-play in the training scenario
+    # conditions x seeds x 2 settings x episodes: sampling, in self-play and among the background in the training
+    # scenario
+    sampled = 3 * 2 * 2 * 2
     assert len(rows) == learned + baselines + sampled
     assert {r["policy"] for r in rows} == {"learned", "scripted", "random", "learned_sampled"}
-    assert {r["setting"] for r in rows if r["policy"] == "learned_sampled"} == {"selfplay@multipolar"}
+    sampled_settings = {r["setting"] for r in rows if r["policy"] == "learned_sampled"}
+    assert sampled_settings == {"selfplay@multipolar", "focal_vs_offensive_realist@multipolar"}
 
     def acts_played(policy: str, condition: str) -> set[str]:
         episodes = [r for r in rows if (r["policy"], r["condition"], r["setting"]) == (policy, condition, setting)]
@@ -132,16 +135,18 @@ def test_tiny_preset_end_to_end_then_a_rerun_skips_everything(tmp_path: Path, mo
     strategies = report.split("## Which strategies emerge")[1].split("\n## ")[0]
     assert "Playing their greedy choice, security-maximisers learned to" in strategies
     assert "The learned nations play their greedy choice here" in strategies  # and then as they sample
-    assert strategies.count("Sampling, as in training, they") == 3
+    assert strategies.count("Sampling, as in training, they") == 3 * 2  # in self-play and among the background
     assert strategies.count("| learned | learned, sampled | scripted | random |") == 3
     # What the learners do among the background, beside the scripted focal baseline there: once per condition.
     assert strategies.count("Among `offensive_realist` nations they") == 3
-    assert strategies.count("| learned among `offensive_realist` | scripted among `offensive_realist` |") == 3
+    among = "| learned among `offensive_realist` | learned, sampled, among `offensive_realist` | scripted among `offen"
+    assert strategies.count(among) == 3
     assert "## Learners against the scripted realists" in report.split("## The essay's claims")[0]
-    # What the checks do not show: the sampled policy's return, a mixed population's partners, and backgrounds met in
-    # training (the security ceiling only where a row comes near it: test_what_the_checks_do_not_show_...)
+    # What the checks do not show: the sampled play (a column of the table), a mixed population's partners, and
+    # backgrounds met in training (the security ceiling only where a row comes near it: test_what_the_checks_do_not_...)
     learners = report.split("## Learners against the scripted realists")[1].split("\n## ")[0]
-    assert "the learned security nations of `security` earn" in learners
+    assert "| bar vs interval | met | sampled |" in learners
+    assert "*Sampled*: the same nations sampling from their policy, as in training (shown, not checked" in learners
     assert "the `mixed` self-play row compares two populations" in learners
     assert "The focal backgrounds `offensive_realist` played in training too" in learners
     behaviour = report.split("## Behaviour per condition")[1].split("\n## ")[0]
@@ -277,8 +282,8 @@ def test_the_progress_bar_counts_agent_steps_and_ends_full(tmp_path: Path, monke
     (condition,) = design.conditions
     deviations = len(design.deviation_scenarios) * 2 * (1 + 2 * 6) * 8 * 6
     assert by_label["eval security seed0"] == learned_agent_steps(design, condition)
-    # (and one setting more: self-play in the training scenario, sampling; [evaluate] sampled_strategy)
-    assert learned_agent_steps(design, condition) == (len(design.settings) + 1) * 2 * 8 * 6 + deviations
+    # (and the training scenario's settings once more, sampling: self-play and focal; [evaluate] sampled_strategy)
+    assert learned_agent_steps(design, condition) == (len(design.settings) + 2) * 2 * 8 * 6 + deviations
     baselines = baseline_jobs(design, tmp_path / "out")  # one job per policy and setting: 2 episodes each
     assert [evaluation_agent_steps(job) for job in baselines] == [2 * 8 * 6] * len(baselines)
     played = [n for label, n in seen["updates"] if label in ("eval security scripted", "eval security random")]
@@ -1376,6 +1381,8 @@ def test_the_strategy_section_says_what_learners_do_among_the_background_with_in
 
     def rows_of(world: str, condition: str, policy: str, setting: str) -> list[dict]:
         act = "act_support" if setting.startswith("selfplay") else "act_ally"
+        if policy == "learned_sampled":
+            return []  # no sampled play here (the end-to-end test reads it)
         if policy != "learned":
             return [row("", "act_wait", 1.0, 0.1)] * 2
         demands, racing = [0.0, 0.0, 6.0, 0.0], [-0.5, 0.5, -0.4, 0.3]
@@ -1471,10 +1478,10 @@ def test_the_crossplay_section_leads_with_seeds_that_lose_among_each_other(tmp_p
     assert "**In no condition does a learned nation clearly earn less, or more, among another seed's" in alike
 
 
-def test_each_run_also_samples_in_self_play_in_the_training_scenario_unless_told_not_to(tmp_path: Path) -> None:
-    """[evaluate] sampled_strategy: beside the greedy evaluation, one more item per run, self-play in the training
-    scenario with the learned nations sampling, cached apart (its own file, a key that says it samples); none without
-    it, nor where the evaluation samples already (deterministic = false)."""
+def test_each_run_also_samples_in_the_training_scenario_unless_told_not_to(tmp_path: Path) -> None:
+    """[evaluate] sampled_strategy: beside the greedy evaluation, one more item per setting of the training scenario
+    (self-play, focal among each background) with the learned nations sampling, cached apart (its own file, a key
+    that says it samples); none without it, nor where the evaluation samples already (deterministic = false)."""
     from train.experiment_jobs import SAMPLED, is_deviation, learned_job
 
     def settings(text: str, name: str) -> list[dict[str, Any]]:
@@ -1487,7 +1494,8 @@ def test_each_run_also_samples_in_self_play_in_the_training_scenario_unless_told
 
     items = settings(TINY, "tiny.toml")
     sampled = [item for item in items if item.get("sampled")]
-    assert len(sampled) == 1 and sampled[0]["setting"]["name"] == "selfplay@multipolar"
+    names = [item["setting"]["name"] for item in sampled]
+    assert names == ["selfplay@multipolar", "focal_vs_offensive_realist@multipolar"]  # none held out
     greedy = next(item for item in items if item["setting"]["name"] == "selfplay@multipolar" and item is not sampled[0])
     assert sampled[0]["path"].endswith("seed0/selfplay@multipolar@sampled.json")
     assert greedy["path"].endswith("seed0/selfplay@multipolar.json")

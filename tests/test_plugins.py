@@ -501,7 +501,7 @@ def test_an_experiment_trains_evaluates_and_reports_a_doctrine_of_ones_own_in_sp
     # beside the learned prosperity nations, only the baselines played for them (no scripted policy acts it out)
     prosperity = report.split("### `prosperity`")[1].split("\n## ")[0]
     assert "|  | learned | learned, sampled | random |" in prosperity
-    assert "|  | learned among `hermit` |\n" in prosperity
+    assert "|  | learned among `hermit` | learned, sampled, among `hermit` |\n" in prosperity
     assert "scripted focal baseline" not in prosperity and "scripted among" not in prosperity
     assert f'imports = ["{plugin}"]' in (out / "preset.toml").read_text()
 

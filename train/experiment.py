@@ -18,7 +18,7 @@ shows the whole pipeline with policies that meet the scripted realists (the repo
 short). ``full``
 (3 conditions x 4 worlds x 20 seeds x 20M agent-steps, 100-turn episodes, 512 worlds a run, 50 evaluation episodes, 4
 held-out scenarios) is for conclusions: 4.8 billion agent-steps, some 37 core-hours of training on a CPU (one of its
-runs measured whole; the study not run whole) and about 0.96 core-hours of evaluation (estimated). ``--device cuda``
+runs measured whole; the study not run whole) and about 1.05 core-hours of evaluation (estimated). ``--device cuda``
 (or ``[train] device = "cuda"``) trains on a GPU (8 of its runs at once trained 492,097 agent-steps/s on an H200, about
 2.7 hours for the study); the evaluation stays on the CPU, so give it the host's cores with ``--workers``. The
 measurements: ``docs/learning.md``.
@@ -35,8 +35,9 @@ What it does:
    population uses env seed ``evaluate.seed + k``) through :mod:`train.learned`, in these *settings*: self-play in
    the training scenario (``selfplay@<scenario>``), self-play in each held-out scenario, and the learned nations as
    ``n_focal`` focal nations among a scripted background population (``focal_vs_<background>@<scenario>``, in the
-   training scenario and the ``focal_heldout`` scenarios); with ``sampled_strategy``, self-play in the training
-   scenario once more with the learned nations sampling from their policy (policy ``learned_sampled``).
+   training scenario and the ``focal_heldout`` scenarios); with ``sampled_strategy``, the training scenario's
+   settings (self-play and focal) once more with the learned nations sampling from their policy (policy
+   ``learned_sampled``).
    The same settings are played by the *baselines*: ``scripted`` (the theories' own scripted agents in place of the
    learned ones: defensive_realist for security, offensive_realist for power, the policy that acts out a doctrine of
    your own), and ``random`` or any other policy named (self-play settings only). Each run's *deviations*
@@ -52,7 +53,7 @@ What it does:
    ``--preset-file DIR/preset.toml`` reproduces it), ``runs/<condition>/seed<k>/`` (each run's ``config.json``,
    ``metrics.json``, ``model.pt``, checkpoints, TensorBoard logs and ``train.log``) and
    ``evals/<condition>/<seed<k>|scripted|random>/<setting>.json`` (each evaluation's episodes, population, config and
-   cache key; ``<setting>@sampled.json``: the sampled self-play; ``deviation@<scenario>.json``: a run's deviations
+   cache key; ``<setting>@sampled.json``: the sampled play; ``deviation@<scenario>.json``: a run's deviations
    there, every episode's returns; ``crossplay@<scenario>.json``: its cross-play, the other seeds' nations in its
    places).
 
@@ -127,8 +128,8 @@ missing [train] keys train.fast_ppo's defaults::
     focal_heldout = ["bipolar"]         # focal settings in these held-out scenarios too (default: none)
     baselines = ["scripted", "random"]  # baseline populations in the same worlds (all but scripted: self-play only)
     deterministic = true                # learned nations play their greedy choice (false: sample)
-    sampled_strategy = true             # and also sampling, in self-play in the training scenario (policy
-                                        # learned_sampled; a column of the strategy section)
+    sampled_strategy = true             # and also sampling, in the training scenario's settings (policy
+                                        # learned_sampled; a column of the strategy section and of the checks)
     greedy = "act_then_target"          # the most likely arms level and act, then its most likely target ("flat":
                                         # the most likely single action, which favours acts with few targets)
     deviants = ["offensive_realist", "defensive_realist"]  # would one do better in a learned nation's place? ([] none)

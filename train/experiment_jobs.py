@@ -201,8 +201,7 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
             {"model_sha256": digest, "deterministic": common["deterministic"], "greedy": common["greedy"]},
         )
         items.append({"setting": asdict(setting), "path": str(path), "key": key})
-    if sampled_strategy(design):
-        setting = design.training_setting
+    for setting in sampled_settings(design):
         path = out / "evals" / condition.name / f"seed{seed}" / f"{sampled_name(setting.name)}.json"
         key = _setting_key(common, setting, SAMPLED, {"model_sha256": digest, "deterministic": False})
         items.append({"setting": asdict(setting), "path": str(path), "key": key, "sampled": True})
@@ -217,19 +216,27 @@ def learned_job(design: Design, out: Path, condition: Condition, seed: int, run_
     }
 
 
-#: results.csv's policy of a run's nations playing self-play in the training scenario sampling from their policy,
+#: results.csv's policy of a run's nations playing the training scenario's settings sampling from their policy,
 #: beside their greedy play (``[evaluate] sampled_strategy``)
 SAMPLED = "learned_sampled"
 
 
 def sampled_name(setting: str) -> str:
-    """How the sampled self-play of ``setting`` is named (its eval file, its replay): ``<setting>@sampled``, which no
+    """How the sampled play of ``setting`` is named (its eval file, its replay): ``<setting>@sampled``, which no
     setting's own name can be ('@' stands in no scenario's name, realism_env.names)."""
     return f"{setting}@sampled"
 
 
+def sampled_settings(design: Design) -> list[Setting]:
+    """The settings each run's nations also play sampling from their policy (:func:`sampled_strategy`): those of the
+    training scenario, self-play and focal among each background (none otherwise)."""
+    if not sampled_strategy(design):
+        return []
+    return [setting for setting in design.settings if setting.scenario == design.scenario and not setting.heldout]
+
+
 def sampled_strategy(design: Design) -> bool:
-    """Whether each run's nations also play self-play in the training scenario sampling from their policy: with
+    """Whether each run's nations also play the training scenario's settings sampling from their policy: with
     ``[evaluate] sampled_strategy`` where the evaluation is greedy (``deterministic``; otherwise it samples already).
     Why: where a policy is unsure, its greedy choice plays one act on every turn where sampling, as in training,
     plays them all, and the worlds the two lead to differ (a power-maximiser's sampled play can blackmail where its
@@ -334,7 +341,7 @@ def learned_agent_steps(design: Design, condition: Condition) -> int:
     model to digest)."""
     ev = design.evaluate
     deviation = {"scenario": None, "deviants": list(ev["deviants"]), "episodes": ev["deviation_episodes"]}
-    items = [{"setting": None}] * (len(design.settings) + sampled_strategy(design))
+    items = [{"setting": None}] * (len(design.settings) + len(sampled_settings(design)))
     items += [{"deviation": deviation}] * len(design.deviation_scenarios)
     return evaluation_agent_steps({**_eval_common(design, condition), "items": items})
 

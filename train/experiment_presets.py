@@ -65,9 +65,9 @@ EVALUATE_KEYS: dict[str, tuple[str, str]] = {
     "deterministic": ("bool", "learned nations play their greedy choice (false: sample)"),
     "sampled_strategy": (
         "bool",
-        "with deterministic = true, each run's nations also play self-play in the training scenario sampling from "
-        "their policy, as in training (policy learned_sampled in results.csv; a column of the report's strategy "
-        "section)",
+        "with deterministic = true, each run's nations also play the training scenario's settings (self-play and "
+        "focal among each background) sampling from their policy, as in training (policy learned_sampled in "
+        "results.csv; a column of the report's strategy section and of its learner checks)",
     ),
     "greedy": (
         "str",

@@ -211,7 +211,8 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
     One dict per check: label, requirement (what it counts towards: the focal settings of every held-out scenario
     count towards one requirement, met in at least one of them), learner (the condition as the report names it),
     learned (mean and interval over seeds), scripted (mean and interval over episodes, the baseline's unit), ratio
-    (NaN unless the scripted return is positive), bar, meets."""
+    (NaN unless the scripted return is positive), bar, meets, and sampled (the learned nations sampling from their
+    policy, mean and interval over seeds, where ``[evaluate] sampled_strategy`` played the setting; else None)."""
     checks = []
     train_setting = _training_setting(design)
     for condition in design.conditions:
@@ -237,6 +238,7 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                 requirement = f"{focal} in a held-out scenario" if setting.heldout else label
             learned = mean_ci(metric_units(learned_rows, metric), confidence)
             scripted = mean_ci(column(scripted_rows, metric), confidence)
+            sampled_rows = rows_of(condition.world, condition.name, SAMPLED, setting.name)  # sampled_strategy
             # 0.97x a positive return; for a negative one (eliminations cost), as far below it: never above it
             bar = scripted["mean"] - (1.0 - factor) * abs(scripted["mean"])
             checks.append(
@@ -252,6 +254,8 @@ def learner_checks(design: Any, rows_of: RowsOf, confidence: float) -> list[dict
                     "ratio": learned["mean"] / scripted["mean"] if scripted["mean"] > 0 else float("nan"),
                     "bar": bar,
                     "meets": bool(learned["mean"] >= bar),
+                    # the same nations sampling from their policy, as in training: shown, not checked
+                    "sampled": mean_ci(metric_units(sampled_rows, metric), confidence) if sampled_rows else None,
                 }
             )
     return checks
@@ -339,37 +343,43 @@ def learners_section(
         "bar lies within the learned interval, so that other training seeds could tip the check either way; `above` "
         "or `below` where the whole interval is on one side of it."
     )
+    sampled = any(c["sampled"] is not None for c in checks)
     parts.append(
         markdown_table(
-            ["check", "learned", "scripted", "ratio", "bar", "bar vs interval", "met"],
+            ["check", "learned", "scripted", "ratio", "bar", "bar vs interval", "met"] + ["sampled"] * sampled,
             [
                 [c["label"], fmt_summary(c["learned"]), fmt_summary(c["scripted"]), fmt(c["ratio"]), fmt(c["bar"]),
-                 _bar_vs_interval(c), "yes" if c["meets"] else "**no**"]
+                 _bar_vs_interval(c), "yes" if c["meets"] else "**no**"] + [_sampled_cell(c)] * sampled
                 for c in checks
             ],
-            "lrrrrcc",
+            "lrrrrcc" + "r" * sampled,
         )
     )  # fmt: skip
-    caveats = _check_caveats(design, rows_of, checks, confidence, crossplay)
+    caveats = _check_caveats(design, checks, confidence, crossplay)
     if caveats:
         parts.append("**Read with care.**\n" + "\n".join(f"- {caveat}" for caveat in caveats))
     return verdict_line, parts
 
 
+def _sampled_cell(check: Mapping[str, Any]) -> str:
+    """A check's *sampled* cell: the sampled mean and interval, marked where the mean falls below the bar."""
+    if check["sampled"] is None:
+        return "-"
+    return fmt_summary(check["sampled"]) + (" **below the bar**" if check["sampled"]["mean"] < check["bar"] else "")
+
+
 def _check_caveats(
     design: Any,
-    rows_of: RowsOf,
     checks: Sequence[Mapping[str, Any]],
     confidence: float,
     crossplay: Sequence[Mapping[str, Any]] = (),
 ) -> list[str]:
     """What the checks do not show, where it applies: a security return near its ceiling, the sampled policy's
-    self-play return, a mixed population's partners, self-play rows of seeds that lose among each other's nations
+    rows below their bar, a mixed population's partners, self-play rows of seeds that lose among each other's nations
     (cross-play), and focal backgrounds the learners met in training."""
     from realism_env.doctrines import DOCTRINES, SecurityTerms
 
     caveats = []
-    train_setting = _training_setting(design)
     selfplay = [c for c in checks if c["setting"].selfplay]
     terms = DOCTRINES["security"].terms if "security" in DOCTRINES else None
     ceiling = (terms.survival + terms.margin) * design.eval_max_cycles if isinstance(terms, SecurityTerms) else None
@@ -384,19 +394,19 @@ def _check_caveats(
             + " within 5% of it, learned and scripted: the learners come as near that ceiling as the defensive "
             "realists do, which says they match them, not that they outplay them."
         )
-    for condition in design.conditions:
-        sampled = rows_of(condition.world, condition.name, SAMPLED, train_setting)
-        if sampled and "security" in doctrine_cycle(condition.doctrine):
-            check = next((c for c in selfplay if c["condition"] == condition), None)
-            if check is not None:
-                value = mean_ci(metric_units(sampled, "security:return"), confidence)
-                side = "at or above" if value["mean"] >= check["bar"] else "below"
-                caveats.append(
-                    f"Sampling from their policy, as in training, the learned security nations of `{condition.name}` "
-                    f"earn {fmt_summary(value)} in the same self-play ({side} the bar of {fmt(check['bar'])}; the "
-                    f"scripted: {fmt(check['scripted']['mean'])}), where the greedy choice, each policy's most likely "
-                    "act, is what the row shows (*Which strategies emerge* gives both)."
-                )
+    sampled = [c for c in checks if c["sampled"] is not None]
+    if sampled:
+        below = [c["label"] for c in sampled if c["sampled"]["mean"] < c["bar"]]
+        caveats.append(
+            "The checks read the learners' greedy choice, each policy's most likely act. *Sampled*: the same nations "
+            "sampling from their policy, as in training (shown, not checked; *Which strategies emerge* gives what "
+            "they do): "
+            + (
+                f"{len(below)} of its {len(sampled)} rows fall below their bar ({listed(below)})."
+                if below
+                else f"all {len(sampled)} of its rows stay at or above their bar."
+            )
+        )
     mixes = [c["learner"] for c in selfplay if len(doctrine_cycle(c["condition"].doctrine)) > 1]
     if mixes:
         rows = "row compares" if len(mixes) == 1 else "rows compare"
@@ -527,8 +537,8 @@ def strategy_section(
         )
         parts[-1] += (
             ". So the same networks play these worlds (the same episode seeds) sampling from their policy too, in "
-            "self-play: the sentence *Sampling, as in training* and the column *learned, sampled* (policy "
-            f"`{SAMPLED}` in results.csv)."
+            "self-play and among each background: the sentences *Sampling, as in training* and the columns "
+            f"*learned, sampled* (policy `{SAMPLED}` in results.csv)."
             if sampled_strategy(design)
             else " (`[evaluate] sampled_strategy = true` shows the sampled policy's strategy beside it)."
         )
@@ -609,6 +619,11 @@ def _strategy_among_backgrounds(
             _strategy_sentence(f"Among `{setting.background}` nations they", strategy) + seed_split(by_seed)
         )
         columns[f"learned among `{setting.background}`"] = strategy
+        sampled_rows = rows_of(condition.world, condition.name, SAMPLED, setting.name)  # sampled_strategy
+        if sampled_rows:
+            sampled = _strategy_of(sampled_rows, acts, confidence)
+            sentences.append(_strategy_sentence("Sampling, as in training, they", sampled))
+            columns[f"learned, sampled, among `{setting.background}`"] = sampled
         scripted = rows_of(condition.world, condition.name, "scripted", setting.name)
         if scripted:  # none for a doctrine that no scripted policy acts out
             columns[f"scripted among `{setting.background}`"] = scripted
