@@ -77,25 +77,31 @@ def test_the_summary_takes_the_seeds_as_focal_runs_and_as_partners() -> None:
     def cell(gain: float) -> dict[str, float]:
         return {"focal_return": 10.0 + gain, "partner_return": 10.0, "gain": gain, "partners_change": 0.0}
 
-    # Every seed's nation loses among the other seeds': rows' means -2, -3, -4, columns' -3.5, -2.5, -3.
+    # The delete-one-seed jackknife: without a, the cells (b, c) and (c, b), mean -3.5; without b, -3.5; without c, -2.
     gains = {("a", "b"): -1.0, ("a", "c"): -3.0, ("b", "a"): -3.0, ("b", "c"): -3.0, ("c", "a"): -4.0, ("c", "b"): -4.0}
     summary = summarise({pair: cell(g) for pair, g in gains.items()})
     assert summary["gain"]["mean"] == pytest.approx(-3.0) and summary["gain"]["n"] == 3
-    half = 4.302653 * np.sqrt(1.0 / 3 + 0.25 / 3)  # t(0.975, 2) x sqrt(var(rows) / 3 + var(columns) / 3)
+    half = 4.302653 * np.sqrt(2 / 3 * (0.5**2 + 0.5**2 + 1.0**2))  # t(0.975, 2) x the jackknife's standard error
     assert summary["gain"]["ci_low"] == pytest.approx(-3.0 - half, rel=1e-5)
-    assert summary["verdict"] == "loses among other seeds"
+    assert summary["verdict"] == "no clear difference"  # 3 seeds: every cell shares a seed with every other
     assert summary["selfplay_return"] == 10.0 and summary["crossplay_return"] == pytest.approx(7.0)
-    assert summary["relative_loss"] == pytest.approx(0.3)  # Lanctot et al.'s (self-play - cross-play) / self-play
+    assert summary["relative_loss"] == pytest.approx(0.3)  # (self-play - cross-play) / self-play
     matrix = gain_matrix({pair: cell(g) for pair, g in gains.items() if pair != ("c", "b")}, ["a", "b", "c"])
     assert matrix[0].tolist() == [0.0, -1.0, -3.0] and np.isnan(matrix[2, 1])  # a pair not played: NaN
-    alike = {(f, p): 2.0 + 0.1 * k for k, (f, p) in enumerate(gains)}
+
+    seeds = "abcde"
+    pairs = [(f, p) for f in seeds for p in seeds if f != p]
+    losing = {pair: -3.0 + 0.1 * (k % 5) for k, pair in enumerate(pairs)}  # every seed loses about 3 everywhere
+    assert summarise({pair: cell(g) for pair, g in losing.items()})["verdict"] == "loses among other seeds"
+    alike = {pair: 2.0 + 0.1 * k for k, pair in enumerate(gains)}
     assert summarise({pair: cell(g) for pair, g in alike.items()})["verdict"] == "exploits other seeds"
+    two = summarise({("a", "b"): cell(2.0), ("b", "a"): cell(2.1)})
+    assert two["verdict"] == "untested (no interval)" and two["gain"]["n"] == 2  # leaving one out leaves no cell
 
     # One exploitable seed (e: every other seed's nation gains 4 among its nations, about 0 elsewhere) lifts every
-    # row: over the focal runs alone the mean gain would read as above 0; over the seeds as partners too, it does not.
-    seeds = "abcde"
+    # row: over the focal runs alone the mean gain would read as above 0; over the seeds in both roles, it does not.
     noise = iter(np.linspace(-0.1, 0.1, 20))
-    one = {(f, p): (4.0 if p == "e" else next(noise)) for f in seeds for p in seeds if f != p}
+    one = {(f, p): (4.0 if p == "e" else next(noise)) for f, p in pairs}
     rows = [np.mean([g for (f, _), g in one.items() if f == focal]) for focal in seeds]
     assert mean_ci(rows)["ci_low"] > 0
     assert summarise({pair: cell(g) for pair, g in one.items()})["verdict"] == "no clear difference"
@@ -107,14 +113,19 @@ def test_the_command_prints_the_matrix_and_writes_its_figures(
     from train.crossplay import main
 
     out = tmp_path / "crossplay.json"
-    argv = ["--model", str(runs["power0"]), str(runs["power1"]), "--episodes", "1", "--scenario", "bipolar"]
+    models = [str(runs[name]) for name in ("power0", "power1", "power0_copy")]
+    argv = ["--model", *models, "--episodes", "1", "--scenario", "bipolar"]
     document = main([*argv, "--out", str(out), "--no-progress"])
     printed = capsys.readouterr().out
     assert "focal \\ partner  run0" in printed and f"run1: {runs['power1']}" in printed
-    assert "over 2 runs:" in printed and "relative loss" in printed
+    assert "] over 3 runs:" in printed and "relative loss" in printed
     assert json.loads(out.read_text()) == json.loads(json.dumps(document))
-    assert document["doctrine"] == "power" and len(document["cells"]) == 2
-    assert np.diag(document["gain_matrix"]).tolist() == [0.0, 0.0]
+    assert document["doctrine"] == "power" and len(document["cells"]) == 3 * 2
+    assert np.diag(document["gain_matrix"]).tolist() == [0.0, 0.0, 0.0]
+    # run2 is run0's network: as a focal nation among run0's it gains nothing, and run0 nothing among run2's
+    assert document["gain_matrix"][2][0] == 0.0 and document["gain_matrix"][0][2] == 0.0
+    main(["--model", *models[:2], "--episodes", "1", "--no-progress"])
+    assert "(no interval over 2 runs: it needs 3 or more): untested (no interval)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

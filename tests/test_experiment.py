@@ -975,26 +975,36 @@ def test_verdict_rule() -> None:
 
 
 def test_holm_keeps_a_tests_verdict_only_where_its_adjusted_p_is_below_alpha() -> None:
+    """The family is the claims a test decides: a strategy that never occurs (not supported by the rule) or never
+    had the chance (inconclusive by the rule), and an n/a claim, are left out, whatever their p."""
     from train.claims import holm_verdicts
     from train.report_sections import holm_note
 
-    claims = [Claim(str(k), f"claim {k}", "t", "above", "m", "security") for k in range(5)]
-    results = [
-        {"claim": claims[0], "verdict": SUPPORTED, "p": 0.001},  # 5 x 0.001: holds
-        {"claim": claims[1], "verdict": NOT_SUPPORTED, "p": 0.02},  # 4 x 0.02 = 0.08: falls
-        {"claim": claims[2], "verdict": NOT_SUPPORTED, "p": 0.3, "never": True},  # the rule's, no test's: stays
-        {"claim": claims[3], "verdict": INCONCLUSIVE, "p": 0.04},  # counted in the family, stays inconclusive
-        {"claim": claims[4], "verdict": "n/a"},  # not tested: not in the family
-    ]
-    assert holm_verdicts(results) == [SUPPORTED, INCONCLUSIVE, NOT_SUPPORTED, INCONCLUSIVE, "n/a"]
-    assert holm_verdicts(results, alpha=0.1) == [r["verdict"] for r in results]  # 0.08 < 0.1
-    note = holm_note({"learned": results, "sampled": None, "scripted": results[:1]}, 0.05)
+    claims = [Claim(str(k), f"claim {k}", "t", "above", "m", "security") for k in range(6)]
+
+    def results(p1: float) -> list[dict[str, Any]]:
+        return [
+            {"claim": claims[0], "verdict": SUPPORTED, "p": 0.001},  # 3 x 0.001: holds
+            {"claim": claims[1], "verdict": NOT_SUPPORTED, "p": p1},  # 2 x p1 (5 - 1 x p1 were the others counted)
+            {"claim": claims[2], "verdict": NOT_SUPPORTED, "p": 0.5, "never": True},  # the rule's: out, stays
+            {"claim": claims[3], "verdict": INCONCLUSIVE, "p": 0.04},  # in the family, stays inconclusive
+            {"claim": claims[4], "verdict": "n/a"},  # not judged: out
+            {"claim": claims[5], "verdict": INCONCLUSIVE, "p": 0.6, "no_chance": True},  # the rule's: out, stays
+        ]
+
+    kept = results(0.02)  # adjusted 0.04: holds in a family of 3 (in one of 5 it would be 0.08)
+    assert holm_verdicts(kept) == [r["verdict"] for r in kept]
+    fallen = results(0.03)  # adjusted 0.06: falls
+    assert holm_verdicts(fallen) == [SUPPORTED, INCONCLUSIVE, NOT_SUPPORTED, INCONCLUSIVE, "n/a", INCONCLUSIVE]
+    assert holm_verdicts(fallen, alpha=0.1) == [r["verdict"] for r in fallen]  # 0.06 < 0.1
+    note = holm_note({"learned": fallen, "sampled": None, "scripted": fallen[:1]}, 0.05)
     assert note == (
-        "**Holm's correction over the claims** (the chance of any false verdict in a column held at alpha = 0.05, "
-        "where the table holds each claim's own test at alpha): learned: 1 of the 2 verdicts a test reached holds, and "
-        "*claim 1* (not supported, p = 0.020) would be inconclusive; scripted: the verdict a test reached holds."
+        "**Holm's correction over the claims** (over the claims whose verdict a test decides, column by column, so "
+        "that the chance of any false verdict among them is at most what the table allows one claim alone, alpha = "
+        "0.05 in each direction): learned: 1 of the 2 verdicts a test reached holds, and *claim 1* (not supported, "
+        "p = 0.030) would be inconclusive; scripted: the verdict a test reached holds."
     )
-    assert holm_note({"learned": results[2:]}, 0.05) is None  # no verdict reached by a test
+    assert holm_note({"learned": fallen[2:]}, 0.05) is None  # no verdict reached by a test
 
 
 GREATER = Claim("c", "A is greater", "test", "greater", "m", "power", "security")
@@ -1188,18 +1198,22 @@ def test_what_the_checks_do_not_show_is_said_only_where_it_applies(tmp_path: Pat
     no_heldout = TINY.replace('focal_heldout = ["bipolar"]', "focal_heldout = []")
     assert "in the training map, not among strangers" in caveats(no_heldout, {"security": 11.9})
     # Seeds whose nations lose among each other's: said of the self-play rows they check, and of no other condition.
-    three = TINY.replace("seeds = [0, 1]", "seeds = [0, 1, 2]")
-    pairs = [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
-    apart = [
-        {"condition": condition, "seed": f, "partner_seed": p, "focal_return": 9.0 + g, "partner_return": 9.0,
-         "gain": g, "partners_change": 0.0}
-        for condition, gains in (("security", [-1.0, -3.0, -3.0, -3.0, -4.0, -4.0]), ("power", [-3.0] * 6))
-        for (f, p), g in zip(pairs, gains, strict=True)
-    ]  # fmt: skip
-    told = caveats(three, {"security": 9.0}, apart)
-    assert "nations lose among each other's (`security` 6 among another seed's nations against 9 among " in told
+    four = TINY.replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3]")
+    pairs = [(f, p) for f in range(4) for p in range(4) if f != p]
+
+    def crossplay(condition: str, gains: list[float]) -> list[dict]:
+        return [
+            {"condition": condition, "seed": f, "partner_seed": p, "focal_return": 9.0 + g, "partner_return": 9.0,
+             "gain": g, "partners_change": 0.0}
+            for (f, p), g in zip(pairs, gains, strict=True)
+        ]  # fmt: skip
+
+    apart = crossplay("security", [-3.0 + 0.2 * (k % 3) for k in range(12)]) + crossplay("power", [-3.0] * 12)
+    told = caveats(four, {"security": 9.0}, apart)
+    assert "nations lose among each other's (`security` 6.2 among another seed's nations against 9 among " in told
     assert "`power` 6" not in told  # no self-play check for power learners
-    assert "lose among each other's" not in caveats(three, {"security": 9.0}, [r for r in apart if r["gain"] > -3.5])
+    alike = crossplay("security", [0.5, -0.5, 0.2, -0.1, -0.3, 0.1, 0.4, -0.2, 0.0, -0.4, 0.3, -0.1])
+    assert "lose among each other's" not in caveats(four, {"security": 9.0}, alike)
 
 
 def test_the_strategy_plot_caption_says_how_the_bars_were_played(tmp_path: Path) -> None:
@@ -1447,7 +1461,7 @@ def test_the_cross_play_is_a_job_per_run_bound_to_every_seeds_model(tmp_path: Pa
 def test_the_crossplay_section_leads_with_seeds_that_lose_among_each_other(tmp_path: Path) -> None:
     from train.report_sections import crossplay_section
 
-    design = resolve(load_preset(path=preset_file(tmp_path, TINY.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"))))
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY.replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3]"))))
     saved = {}
 
     def save(name: str, data: bytes) -> str:
@@ -1456,26 +1470,30 @@ def test_the_crossplay_section_leads_with_seeds_that_lose_among_each_other(tmp_p
 
     assert crossplay_section(design, [], 0.95, save) == [] and not saved  # no cross-play, no section
 
-    def rows(condition: str, gains: dict[tuple[int, int], float]) -> list[dict]:
+    def rows(condition: str, gains: list[float]) -> list[dict]:
+        pairs = [(f, p) for f in range(4) for p in range(4) if f != p]
         return [
             {"condition": condition, "seed": f, "partner_seed": p, "focal_return": 70.0 + g, "partner_return": 70.0,
              "gain": g, "partners_change": 0.0}
-            for (f, p), g in gains.items()
+            for (f, p), g in zip(pairs, gains, strict=True)
         ]  # fmt: skip
 
-    pairs = [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
-    crossplay = rows("security", dict(zip(pairs, [-1.0, -3.0, -3.0, -3.0, -4.0, -4.0], strict=True)))
-    crossplay += rows("power", dict(zip(pairs, [0.5, -0.5, 0.2, -0.1, -0.3, 0.1], strict=True)))
+    crossplay = rows("security", [-3.0 + 0.2 * (k % 3) for k in range(12)])  # every pair loses 2.6 to 3
+    crossplay += rows("power", [0.5, -0.5, 0.2, -0.1, -0.3, 0.1, 0.4, -0.2, 0.0, -0.4, 0.3, -0.1])
     text = "\n".join(crossplay_section(design, crossplay, 0.95, save))
     assert "**Conventions of their own: a learned nation earns less among another seed's nations than among its own " \
         "in `security`" in text  # fmt: skip
-    assert "`security` 67 among another seed's nations against 70 among their own (gain -3 [-5.78, -0.223]: " in text
-    assert "| `security` | 70 | 67 | -3 [-5.78, -0.223] | 4.3% | loses among other seeds |" in text
+    assert "`security` 67.2 among another seed's nations against 70 among their own (gain -2.8 [-3.21, -2.39]: " in text
+    assert "| `security` | 70 | 67.2 | -2.8 [-3.21, -2.39] | 4.0% | loses among other seeds |" in text
     assert "| `power` | 70 | 70 |" in text and "no clear difference |" in text
     assert "![cross-play](plots/crossplay.png)" in text and saved["crossplay.png"][:8] == b"\x89PNG\r\n\x1a\n"
-    alike = "\n".join(crossplay_section(design, rows("power", dict(zip(pairs, [0.5, -0.5, 0.2, -0.1, -0.3, 0.1],
-        strict=True))), 0.95, save))  # fmt: skip
+    power = [0.5, -0.5, 0.2, -0.1, -0.3, 0.1, 0.4, -0.2, 0.0, -0.4, 0.3, -0.1]
+    alike = "\n".join(crossplay_section(design, rows("power", power), 0.95, save))
     assert "**In no condition does a learned nation clearly earn less, or more, among another seed's" in alike
+    two = resolve(load_preset(path=preset_file(tmp_path, TINY, "two.toml")))  # 2 seeds: no interval
+    pair = [r for r in rows("power", power) if r["seed"] < 2 and r["partner_seed"] < 2]
+    untested = "\n".join(crossplay_section(two, pair, 0.95, save))
+    assert "**Untested: the mean gain's interval needs 3 seeds or more" in untested
 
 
 def test_each_run_also_samples_in_the_training_scenario_unless_told_not_to(tmp_path: Path) -> None:

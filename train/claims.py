@@ -270,11 +270,13 @@ def judge(
 
 
 def holm_verdicts(results: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> list[str]:
-    """Each claim's verdict once Holm's step-down correction over the claims of ``results`` (one policy's table; the
-    claims with a finite p are the family) holds the chance of any false verdict at ``alpha``: a verdict its test
-    reached (supported, or not supported with p < alpha) stays only where its adjusted p is below ``alpha``, and is
-    inconclusive otherwise. The verdicts no test reached (n/a, inconclusive, a strategy that never occurs) stay."""
-    tested = [k for k, r in enumerate(results) if r["verdict"] != "n/a" and math.isfinite(r.get("p", math.nan))]
+    """Each claim's verdict after Holm's step-down correction over the claims of ``results`` (one policy's column)
+    that the rule leaves to their test (:func:`decided_by_test`): a verdict its test reached (supported, or not
+    supported with p < alpha) stays only where its adjusted p is below ``alpha``, and is inconclusive otherwise; the
+    others (n/a, a strategy that never occurs or never had the chance) stay. Each claim's p is one-sided in its
+    estimate's direction, the test the table reads at ``alpha`` in each direction, so the chance of any false verdict
+    among the family is at most what the table allows one claim alone."""
+    tested = [k for k, result in enumerate(results) if decided_by_test(result)]
     adjusted = dict(zip(tested, holm([results[k]["p"] for k in tested]), strict=True))
     out = []
     for k, result in enumerate(results):
@@ -283,10 +285,16 @@ def holm_verdicts(results: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> 
     return out
 
 
+def decided_by_test(result: Mapping[str, Any]) -> bool:
+    """Whether the rule leaves a claim's verdict to its test: judged (not n/a), with a p value, and neither a strategy
+    that never occurs (not supported) nor one that never had the chance (inconclusive)."""
+    judged = result["verdict"] != "n/a" and math.isfinite(result.get("p", math.nan))
+    return judged and not result.get("never") and not result.get("no_chance")
+
+
 def reached_by_test(result: Mapping[str, Any]) -> bool:
-    """Whether a claim's verdict is its test's (supported, or not supported in the opposite direction), rather than
-    the rule's for a strategy that never occurs, or no verdict."""
-    return result["verdict"] in (SUPPORTED, NOT_SUPPORTED) and not result.get("never")
+    """Whether a claim's test reached a verdict (supported, or not supported in the opposite direction)."""
+    return decided_by_test(result) and result["verdict"] in (SUPPORTED, NOT_SUPPORTED)
 
 
 def claim_units(claim: Claim, rows_by_condition: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, np.ndarray]:
@@ -357,6 +365,7 @@ def _assess_one(
     no_chance = never_had_the_chance(claim, rows)
     result = judge(claim, units, alpha, confidence, never_occurs(claim, rows) and not no_chance)
     result["claim"] = claim
+    result["no_chance"] = no_chance
     if no_chance:  # its absence is no evidence, nor is a comparison with a condition where it had chances
         result["verdict"] = INCONCLUSIVE
         result["note"] = f"it never had the chance: `{claim.opportunity}` is 0 in every episode of {claim.condition}"

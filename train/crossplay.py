@@ -16,8 +16,9 @@ found independent learners overfitting to each other; Hu et al. (2020, "Other-pl
 
 What is printed: the matrix of gains (focal runs in rows, partners in columns; the diagonal is self-play, 0 by
 definition), and the mean gain with its Student-t interval over the runs, each of which is both a focal run and a
-partner (:func:`gain_interval`), its verdict (:func:`verdict`), and the relative loss of Lanctot et al.: the mean
-self-play return less the mean cross-play return, over the mean self-play return.
+partner (the delete-one-run jackknife, :func:`gain_interval`; 3 runs or more), its verdict (:func:`verdict`), and a
+relative loss after Lanctot et al.'s: the mean self-play return less the mean cross-play return, over the mean
+self-play return (theirs compares joint returns; this one, the focal nation's own).
 """
 
 from __future__ import annotations
@@ -102,15 +103,15 @@ LOSES, EXPLOITS = "loses among other seeds", "exploits other seeds"
 def verdict(gain: Mapping[str, float], scale: float = 1.0) -> str:
     """``exploits other seeds`` when the mean gain's interval lies above 0 (a run's nation does better among another
     seed's nations than their own: that play can be exploited), ``loses among other seeds`` below it (each seed's
-    nations play a convention of their own), else ``no clear difference`` or, with fewer than 2 runs on either side of
-    the matrix, untested."""
+    nations play a convention of their own), else ``no clear difference`` or, with fewer than 3 runs (no interval),
+    untested."""
     return interval_verdict(gain, EXPLOITS, LOSES, scale)
 
 
 def summarise(cells: Mapping[tuple[str, str], Mapping[str, float]], confidence: float = 0.95) -> dict[str, Any]:
     """The cross-play of one doctrine's runs: the mean gain with its interval over the seeds (:func:`gain_interval`)
-    and :func:`verdict`; the mean self-play and cross-play returns (over the cells) and Lanctot et al.'s relative
-    loss, ``(self-play - cross-play) / |self-play|`` (NaN where the self-play return is 0)."""
+    and :func:`verdict`; the mean self-play and cross-play returns (over the cells) and the relative loss after
+    Lanctot et al., ``(self-play - cross-play) / |self-play|`` (NaN where the self-play return is 0)."""
     gain = gain_interval(cells, confidence)
     selfplay = float(np.mean([cell["partner_return"] for cell in cells.values()]))
     crossplay = float(np.mean([cell["focal_return"] for cell in cells.values()]))
@@ -125,23 +126,27 @@ def summarise(cells: Mapping[tuple[str, str], Mapping[str, float]], confidence: 
 
 
 def gain_interval(cells: Mapping[tuple[str, str], Mapping[str, float]], confidence: float = 0.95) -> dict[str, float]:
-    """The mean gain over the cells and its Student-t interval over the seeds, which enter each cell twice: as the
-    focal run and as the partner. A seed's nations may gain among every partner (a row of the matrix), or be exploited
-    by every focal run (a column: one exploitable seed lifts every row), so the variance of the mean adds the two:
-    ``var(row means) / rows + var(column means) / columns``, with ``seeds - 1`` degrees of freedom. An interval over
-    the focal runs alone would take the partners drawn as fixed, and read one exploitable seed as every seed's gain.
-    ``{"mean", "ci_low", "ci_high", "n"}`` (``n``: the seeds; no interval with fewer than 2)."""
-    focal_runs = list(dict.fromkeys(focal for focal, _ in cells))
-    partners = list(dict.fromkeys(partner for _, partner in cells))
-    rows = [np.mean([cell["gain"] for (f, _), cell in cells.items() if f == focal]) for focal in focal_runs]
-    columns = [np.mean([cell["gain"] for (_, p), cell in cells.items() if p == partner]) for partner in partners]
-    seeds = len(set(focal_runs) | set(partners))
+    """The mean gain over the cells and its Student-t interval over the seeds, from the delete-one-seed jackknife.
+
+    Each seed enters the matrix twice, as a focal run (a row: its nation may gain among every partner) and as a
+    partner (a column: one exploitable seed lifts every row), and each cell shares its two seeds with others, so the
+    cells are not independent, nor are the rows' means. The jackknife takes the seeds as the unit: the mean over the
+    cells without seed ``k`` (its row and its column), for each ``k``, and their spread,
+    ``(seeds - 1) / seeds * sum((mean_without_k - their mean) ** 2)``, estimates the variance of the mean gain, both
+    of a seed's roles and their correlation included (the jackknife is consistent for such pairwise means); the
+    interval takes ``seeds - 1`` degrees of freedom. An interval over the focal runs alone would take the partners
+    drawn as fixed, and read one exploitable seed as every seed's gain.
+    ``{"mean", "ci_low", "ci_high", "n"}`` (``n``: the seeds; no interval with fewer than 3, where leaving one out
+    leaves a single seed and no cell)."""
+    seeds = list(dict.fromkeys(seed for pair in cells for seed in pair))
     mean = float(np.mean([cell["gain"] for cell in cells.values()])) if cells else float("nan")
-    if len(rows) < 2 or len(columns) < 2:
-        return {"mean": mean, "ci_low": float("nan"), "ci_high": float("nan"), "n": seeds}
-    variance = np.var(rows, ddof=1) / len(rows) + np.var(columns, ddof=1) / len(columns)
-    half = t_ppf(0.5 + confidence / 2.0, seeds - 1) * float(np.sqrt(variance))
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": seeds}
+    without = [[cell["gain"] for pair, cell in cells.items() if seed not in pair] for seed in seeds]
+    if len(seeds) < 3 or not all(without):
+        return {"mean": mean, "ci_low": float("nan"), "ci_high": float("nan"), "n": len(seeds)}
+    means = np.array([np.mean(gains) for gains in without])
+    variance = (len(seeds) - 1) / len(seeds) * float(np.sum((means - means.mean()) ** 2))
+    half = t_ppf(0.5 + confidence / 2.0, len(seeds) - 1) * float(np.sqrt(variance))
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": len(seeds)}
 
 
 def gain_matrix(cells: Mapping[tuple[str, str], Mapping[str, float]], labels: Sequence[str]) -> np.ndarray:
@@ -167,6 +172,7 @@ def format_matrix(matrix: np.ndarray, labels: Sequence[str]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m train.crossplay``."""
     parser = argparse.ArgumentParser(
         prog="python -m train.crossplay",
         description="Cross-play between training runs of one doctrine: each run's learned nation in each nation's "
@@ -180,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Play the runs of ``--model`` against each other, print the gain matrix and its summary, and return the figures
+    (as ``--out`` writes them)."""
     import_plugins(argv, "python -m train.crossplay")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -222,10 +230,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"\nGain of the focal run's nation over the partner's own, {args.episodes} episodes per pair and nation:")
     print(format_matrix(matrix, short))
     gain = summary["gain"]
+    interval = (
+        f"[{gain['ci_low']:.2f}, {gain['ci_high']:.2f}] over {gain['n']} runs"
+        if np.isfinite(gain["ci_low"])
+        else f"(no interval over {gain['n']} runs: it needs 3 or more)"
+    )
     print(
-        f"\nmean gain {gain['mean']:.2f} [{gain['ci_low']:.2f}, {gain['ci_high']:.2f}] over {gain['n']} runs: "
-        f"{summary['verdict']}; self-play return {summary['selfplay_return']:.2f}, cross-play "
-        f"{summary['crossplay_return']:.2f}, relative loss {100 * summary['relative_loss']:.1f}%"
+        f"\nmean gain {gain['mean']:.2f} {interval}: {summary['verdict']}; self-play return "
+        f"{summary['selfplay_return']:.2f}, cross-play {summary['crossplay_return']:.2f}, relative loss "
+        f"{100 * summary['relative_loss']:.1f}%"
     )
     document = {
         "doctrine": doctrines[0],

@@ -17,7 +17,7 @@ from agents.policies import counterpart, without_counterpart
 from realism_env import doctrine_cycle
 from realism_env.metrics import METRICS, NATION_METRICS, UNIT_RANGE
 from train.claims import CLAIMS, RULE, Claim, assess, holm_verdicts, reached_by_test
-from train.experiment_jobs import SAMPLED, sampled_name, sampled_strategy
+from train.experiment_jobs import SAMPLED, sampled_name, sampled_settings, sampled_strategy
 from train.kickstart import parse_teachers
 from train.plots import plot_learning_curves, plot_metric_bars, plot_power_shares, plot_strategies
 from train.report_markdown import fmt, fmt_p, fmt_summary, listed, markdown_table
@@ -181,7 +181,12 @@ def header_section(
         f"Evaluation: {ev['episodes']} matched episodes per run and setting (env seeds {ev['seed']}.."
         f"{ev['seed'] + ev['episodes'] - 1}, {design.eval_max_cycles} turns), "
         + (_greedy_phrase(ev["greedy"]) if ev["deterministic"] else "stochastic learned policies")
-        + (f", and sampling too in `{_training_setting(design)}` (`{SAMPLED}`)" if sampled_strategy(design) else "")
+        + (
+            f", and sampling too in {listed([f'`{setting.name}`' for setting in sampled_settings(design)])} "
+            f"(`{SAMPLED}`)"
+            if sampled_strategy(design)
+            else ""
+        )
         + "; settings: "
         + ", ".join(f"`{s.name}`" + (" (held out)" if s.heldout else "") for s in design.settings)
         + f". Baselines in the same worlds: {', '.join(f'`{b}`' for b in baselines) or 'none'} (scripted: "
@@ -830,9 +835,10 @@ def crossplay_section(
     design: Any, crossplay: Sequence[Mapping[str, Any]], confidence: float, save: Callable[[str, bytes], str]
 ) -> list[str]:
     """ "Do the seeds learn one play?": per condition, the learned nations' return among their own seed's nations and
-    among another seed's, the mean gain with its interval over the focal seeds, Lanctot et al.'s relative loss, the
-    verdict (:mod:`train.crossplay`; ``crossplay``: the rows of crossplay.csv), and a heat map of the gains of each
-    pair of seeds. Nothing without cross-play (``[evaluate] crossplay_episodes = 0``, or one seed)."""
+    among another seed's, the mean gain with its interval over the seeds (each both a focal seed and a partner), the
+    relative loss after Lanctot et al., the verdict (:mod:`train.crossplay`; ``crossplay``: the rows of
+    crossplay.csv), and a heat map of the gains of each pair of seeds. Nothing without cross-play (``[evaluate]
+    crossplay_episodes = 0``, or one seed)."""
     from train.crossplay import EXPLOITS, LOSES, gain_matrix
     from train.plots import plot_crossplay
 
@@ -873,7 +879,7 @@ def crossplay_section(
             "a learned nation earns more among another seed's nations than their own nation in its place.**"
         )
     elif UNTESTED in verdicts.values():
-        lead = "**Untested: with one focal seed a gain has no interval; train more seeds.**"
+        lead = "**Untested: the mean gain's interval needs 3 seeds or more; train more seeds.**"
     else:
         lead = (
             "**In no condition does a learned nation clearly earn less, or more, among another seed's nations than "
@@ -902,10 +908,10 @@ def crossplay_section(
         "per pair of seeds and nation). Its gain is its return less the partner's own nation's in the same place "
         "and worlds. Per condition: the mean return among their own seed's nations (self-play) and among another's "
         f"(cross-play); the mean gain, [{pct} interval] over the seeds, each of which is both a focal seed (a row of "
-        "the heat map) and a partner (a column), so the interval adds the spread of the rows' means and of the "
-        "columns' (one exploitable seed lifts every row); "
-        "the relative loss of Lanctot et al. (2017), who read this matrix between independently trained learners "
-        "(self-play less cross-play, over self-play); and the verdict: `loses among other seeds` where the interval "
+        "the heat map) and a partner (a column: one exploitable seed lifts every row), by the delete-one-seed "
+        "jackknife (3 seeds or more); a relative loss after Lanctot et al. (2017), who read this matrix between "
+        "independently trained learners (self-play less cross-play, over self-play; theirs compares joint returns, "
+        "this one the focal nation's own); and the verdict: `loses among other seeds` where the interval "
         "lies below 0 (each seed's nations share a convention of their own), `exploits other seeds` where it lies "
         "above (a seed's nations can be exploited by another learner of their doctrine). The heat map gives each "
         "pair: a column that is blue throughout is a seed whose nations the others exploit (its colours reach their "
@@ -1110,8 +1116,9 @@ def holm_note(columns: Mapping[str, Sequence[Mapping[str, Any]] | None], alpha: 
     if not told:
         return None
     return (
-        "**Holm's correction over the claims** (the chance of any false verdict in a column held at alpha = "
-        f"{alpha:g}, where the table holds each claim's own test at alpha): " + "; ".join(told) + "."
+        "**Holm's correction over the claims** (over the claims whose verdict a test decides, column by column, so "
+        "that the chance of any false verdict among them is at most what the table allows one claim alone, alpha = "
+        f"{alpha:g} in each direction): " + "; ".join(told) + "."
     )
 
 
