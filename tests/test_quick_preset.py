@@ -34,7 +34,8 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
     # per condition: security self-play (security and mixed), focal among 2 backgrounds in multipolar and held out
     assert int(headline[2]) == 5 + 4 + 5
     table = report[report.index("| check |") : report.index("## Which strategies emerge")]
-    met = dict(re.findall(r"^\| (`[^|]+) \|.* \| (yes|\*\*no\*\*) \|$", table, re.M))
+    # (after "met", the sampled column: the same nations sampling, shown, not checked)
+    met = dict(re.findall(r"^\| (`[^|]+) \|.* \| (yes|\*\*no\*\*) \| [^|]+ \|$", table, re.M))
     assert len(met) == 2 + 2 * 3 * 3  # self-play (security, mixed); focal: 2 backgrounds x 3 scenarios x 3
     # Every check in the training scenario is met, and every held-out requirement (met in at least one held-out
     # scenario). The closest are the power learners' in islands: on 2026-12-04 each of 10 seeds (0-9) met both bars
