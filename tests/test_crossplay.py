@@ -124,8 +124,12 @@ def test_the_command_prints_the_matrix_and_writes_its_figures(
     assert np.diag(document["gain_matrix"]).tolist() == [0.0, 0.0, 0.0]
     # run2 is run0's network: as a focal nation among run0's it gains nothing, and run0 nothing among run2's
     assert document["gain_matrix"][2][0] == 0.0 and document["gain_matrix"][0][2] == 0.0
-    main(["--model", *models[:2], "--episodes", "1", "--no-progress"])
+    assert "the learned nations playing their greedy choice (act_then_target):" in printed and not document["sample"]
+    greedy = main(["--model", *models[:2], "--episodes", "1", "--no-progress"])
     assert "(no interval over 2 runs: it needs 3 or more): untested (no interval)" in capsys.readouterr().out
+    sampled = main(["--model", *models[:2], "--episodes", "1", "--no-progress", "--sample"])
+    assert "the learned nations sampling from their policy:" in capsys.readouterr().out and sampled["sample"]
+    assert sampled["cells"] != greedy["cells"]  # the same worlds, played otherwise
 
 
 @pytest.mark.parametrize(

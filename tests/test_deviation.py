@@ -140,6 +140,9 @@ def test_the_command_prints_a_table_and_writes_its_figures(
     group = document["groups"][0]
     assert group["doctrine"] == "power" and set(group["summary"]) == {"status_quo"}
     assert set(group["places_exploited"]) == {"status_quo"}  # each place where it gains, apart (maybe none)
+    sampled = main([*argv, "--scenario", "bipolar", "--no-progress", "--sample"])
+    assert "2 episodes each, the learned nations sampling:" in capsys.readouterr().out and sampled["sample"]
+    assert sampled["groups"][0]["runs"] != document["groups"][0]["runs"]  # the same worlds, played otherwise
 
 
 @pytest.mark.parametrize(

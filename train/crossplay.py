@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for partner in labels:
             returns = crossplay_returns(
                 runs, partner, args.scenario or infos[0].scenario, args.episodes, args.seed, args.greedy,
-                progress=progress,
+                deterministic=not args.sample, progress=progress,
             )  # fmt: skip
             cells.update(crossplay_cells(partner, returns))
     except ValueError as error:
@@ -227,7 +227,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     matrix = gain_matrix(cells, labels)
     short = [f"run{k}" for k in range(len(labels))]
     print("\n".join(f"run{k}: {label}" for k, label in enumerate(labels)))
-    print(f"\nGain of the focal run's nation over the partner's own, {args.episodes} episodes per pair and nation:")
+    play = "sampling from their policy" if args.sample else f"playing their greedy choice ({args.greedy})"
+    print(
+        f"\nGain of the focal run's nation over the partner's own, {args.episodes} episodes per pair and nation, the "
+        f"learned nations {play}:"
+    )
     print(format_matrix(matrix, short))
     gain = summary["gain"]
     interval = (
@@ -244,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "doctrine": doctrines[0],
         "episodes": args.episodes,
         "seed": args.seed,
+        "sample": args.sample,
         "runs": labels,
         "summary": summary,
         "gain_matrix": matrix.tolist(),

@@ -295,13 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_matched_play_options(parser: argparse.ArgumentParser) -> None:
     """The options of the commands that play learned runs in matched worlds (this one, :mod:`train.crossplay`):
-    ``--seed``, ``--greedy``, ``--out``, ``--no-progress`` and ``--import``."""
+    ``--seed``, ``--greedy``, ``--sample``, ``--out``, ``--no-progress`` and ``--import``."""
     parser.add_argument("--seed", type=int, default=10000, help="the first env seed (10000, the experiment's)")
     parser.add_argument(
         "--greedy",
         default="act_then_target",
         choices=GREEDY_CHOICES,
         help="how learned nations choose (default: act_then_target)",
+    )
+    parser.add_argument(
+        "--sample", action="store_true", help="learned nations sample from their policy, as in training (not --greedy)"
     )
     parser.add_argument("--out", default=None, metavar="FILE.json", help="also write the figures as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -348,7 +351,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         for run_dir in args.model:
             returns = deviation_returns(
-                run_dir, args.deviants, args.scenario, args.episodes, args.seed, args.slots, args.greedy, progress
+                run_dir,
+                args.deviants,
+                args.scenario,
+                args.episodes,
+                args.seed,
+                args.slots,
+                args.greedy,
+                progress,
+                deterministic=not args.sample,
             )
             key = (RunInfo.read(run_dir).doctrine, returns["scenario"])
             groups.setdefault(key, {})[str(run_dir)] = deviation_gains(returns)
@@ -358,11 +369,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     finally:
         if progress is not None:
             progress.close()
-    document: dict[str, Any] = {"episodes": args.episodes, "seed": args.seed, "groups": []}
+    document: dict[str, Any] = {"episodes": args.episodes, "seed": args.seed, "sample": args.sample, "groups": []}
     for (doctrine, scenario), per_run in groups.items():
         summary = summarise(per_run)
         unit = f"{len(per_run)} runs" if len(per_run) > 1 else "1 run (intervals over episodes)"
-        print(format_table(f"\n{doctrine} runs in {scenario}, {unit}, {args.episodes} episodes each:", summary))
+        play = ", the learned nations sampling" if args.sample else ""
+        title = f"\n{doctrine} runs in {scenario}, {unit}, {args.episodes} episodes each{play}:"
+        print(format_table(title, summary))
         exploited = places_exploited(places[doctrine, scenario])
         for name, found in exploited.items():
             for k, gain in found:  # a place's gain the mean over the places can hide (Nash: no nation gains)
