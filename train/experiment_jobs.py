@@ -232,7 +232,7 @@ def sampled_settings(design: Design) -> list[Setting]:
     training scenario, self-play and focal among each background (none otherwise)."""
     if not sampled_strategy(design):
         return []
-    return [setting for setting in design.settings if setting.scenario == design.scenario and not setting.heldout]
+    return [setting for setting in design.settings if not setting.heldout]
 
 
 def sampled_strategy(design: Design) -> bool:
@@ -279,12 +279,13 @@ def crossplay_jobs(design: Design, out: Path, condition: Condition) -> list[dict
     from train.learned import file_digest
 
     common = _eval_common(design, condition)
-    runs = {f"seed{seed}": run_dir for c, seed, run_dir in design.runs(out) if c == condition}
-    digests = {label: file_digest(run_dir / MODEL) for label, run_dir in runs.items()}
+    runs = {seed: run_dir for c, seed, run_dir in design.runs(out) if c == condition}
+    digests = {f"seed{seed}": file_digest(run_dir / MODEL) for seed, run_dir in runs.items()}
     episodes = design.evaluate["crossplay_episodes"]
     jobs = []
-    for label, run_dir in runs.items():
-        others = {other: str(path) for other, path in runs.items() if other != label}
+    for seed, run_dir in runs.items():
+        label = f"seed{seed}"
+        others = {f"seed{other}": str(path) for other, path in runs.items() if other != seed}
         deviation = {"scenario": design.scenario, "deviants": [], "episodes": episodes, "runs": others}
         key = {
             "version": EVAL_CACHE_VERSION,
@@ -294,7 +295,6 @@ def crossplay_jobs(design: Design, out: Path, condition: Condition) -> list[dict
             **{k: common[k] for k in ("seed", "max_cycles", "overrides", "deterministic", "greedy")},
         }
         path = out / "evals" / condition.name / label / f"{CROSSPLAY}@{design.scenario}.json"
-        seed = int(label.removeprefix("seed"))
         jobs.append(
             {
                 **common,

@@ -426,14 +426,9 @@ def _check_caveats(
     checked = {c["condition"].name for c in selfplay}
     apart = [name for name, summary in summaries.items() if name in checked and summary["verdict"] == LOSES]
     if apart:
-        told = [
-            f"`{name}` {fmt(summaries[name]['crossplay_return'])} among another seed's nations against "
-            f"{fmt(summaries[name]['selfplay_return'])} among their own"
-            for name in apart
-        ]
         caveats.append(
             "A self-play row has every nation from one run, and the seeds' nations lose among each other's ("
-            + listed(told)
+            + listed([_crossplay_returns(name, summaries[name]) for name in apart])
             + "): the row measures each seed's convention among its own nations (*Do the seeds learn one play?*)."
         )
     seen = [name for name in _background(design.train) if any(c["setting"].background == name for c in checks)]
@@ -820,6 +815,14 @@ def crossplay_summaries(
     return {name: summarise(_crossplay_cells(crossplay, name), confidence) for name in names}
 
 
+def _crossplay_returns(condition: str, summary: Mapping[str, Any]) -> str:
+    """A condition's cross-play return beside its self-play return, as the report says them."""
+    return (
+        f"`{condition}` {fmt(summary['crossplay_return'])} among another seed's nations against "
+        f"{fmt(summary['selfplay_return'])} among their own"
+    )
+
+
 def _crossplay_cells(crossplay: Sequence[Mapping[str, Any]], condition: str) -> dict[tuple[str, str], dict]:
     """A condition's cross-play cells ({(focal, partner): {measure: value}}) from crossplay.csv's rows."""
     from train.crossplay import MEASURES
@@ -858,11 +861,7 @@ def crossplay_section(
 
     def told(condition: str) -> str:
         summary = summaries[condition]
-        return (
-            f"`{condition}` {fmt(summary['crossplay_return'])} among another seed's nations against "
-            f"{fmt(summary['selfplay_return'])} among their own (gain {fmt_summary(summary['gain'])}: "
-            f"{summary['verdict']})"
-        )
+        return f"{_crossplay_returns(condition, summary)} (gain {fmt_summary(summary['gain'])}: {summary['verdict']})"
 
     verdicts = {condition: summary["verdict"] for condition, summary in summaries.items()}
     losing = [c for c, v in verdicts.items() if v == LOSES]
