@@ -1256,3 +1256,44 @@ def test_a_finished_run_whose_model_or_config_is_gone_or_truncated_is_written_ag
         # the run's own summary stays: the repair trained nothing, and its speed and times would read 0
         assert (tmp_path / "metrics.json").read_text() == summary
         assert run_finished(tmp_path, 2 * ROLLOUT)
+
+
+def test_the_marginal_entropies_read_how_sure_a_policy_is_of_its_arms_level_and_its_act():
+    from train.networks import TargetLayout
+
+    layout = TargetLayout(own_size=1, block_size=1, n_targets=3, n_acts=realism_env.N_ACTS, n_levels=5)
+    n_actions = 5 * realism_env.N_ACTS * 3
+    uniform = layout.marginal_entropies(torch.zeros(2, n_actions))
+    assert torch.allclose(uniform["arms_level"], torch.full((2,), math.log(5)))
+    assert torch.allclose(uniform["act"], torch.full((2,), math.log(realism_env.N_ACTS)))
+    # every allowed action at arms level 3: sure of the level, not of the act (nor of the target, which is not read)
+    levels = torch.arange(n_actions) // (realism_env.N_ACTS * 3)
+    at_level_3 = layout.marginal_entropies(mask_logits(torch.zeros(1, n_actions), (levels != 3)[None]))
+    assert at_level_3["arms_level"].item() == pytest.approx(0.0, abs=1e-6)
+    assert at_level_3["act"].item() == pytest.approx(math.log(realism_env.N_ACTS))
+    # any distribution: the entropies of its marginals, summed by hand from the flat action's decoding
+    generator = torch.Generator().manual_seed(3)
+    logits = mask_logits(
+        torch.randn(4, n_actions, generator=generator), torch.rand(4, n_actions, generator=generator) < 0.5
+    )
+    probs = torch.softmax(logits, -1)
+    acts = (torch.arange(n_actions) // 3) % realism_env.N_ACTS
+    for name, part, size in (("arms_level", levels, 5), ("act", acts, realism_env.N_ACTS)):
+        marginal = torch.zeros(4, size).index_add_(1, part, probs)
+        expected = -(marginal * marginal.clamp(min=1e-30).log()).sum(-1)
+        assert torch.allclose(layout.marginal_entropies(logits)[name], expected, atol=1e-6), name
+
+
+def test_a_run_logs_how_sure_its_policy_is_of_its_arms_level_and_its_act(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert run(tmp_path, timesteps=2 * ROLLOUT) == 0
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    for name in ("arms_level_entropy", "act_entropy"):
+        assert [event.step for event in events.Scalars(f"policy/{name}")] == [ROLLOUT, 2 * ROLLOUT]
+    entropy = json.loads((tmp_path / "metrics.json").read_text())["policy_entropy"]
+    # a fresh network is nearly uniform over what the masks allow: below the maxima, not far below
+    assert 0.5 * entropy["arms_level_entropy_max"] < entropy["arms_level_entropy"] <= entropy["arms_level_entropy_max"]
+    assert 0.2 * entropy["act_entropy_max"] < entropy["act_entropy"] <= entropy["act_entropy_max"]
+    assert entropy["arms_level_entropy_max"] == pytest.approx(math.log(5))

@@ -57,7 +57,9 @@ about, as stable-baselines3 does (each epoch would end with a smaller minibatch)
 ``metrics.json`` (mean episode return per doctrine of the learning nations; a learning curve, each point the mean
 return of the learners' episodes whose worlds ended in the last ``max_cycles`` turns, an eliminated nation's episode
 counted when its world ends; with ``--background``, ``selfplay_curve``, the same over the self-play worlds alone;
-agent-steps/s; ``checkpoint_bytes``, the last checkpoint's size; ``peak_memory_bytes``,
+``policy_entropy``, the last update's entropies of the arms level's and the act's marginals beside their maxima, how
+sure the policy is of each, also in TensorBoard after every update (``policy/``); agent-steps/s;
+``checkpoint_bytes``, the last checkpoint's size; ``peak_memory_bytes``,
 the run's peak resident set on a CPU, torch's peak on a CUDA ``--device``, a population's for each of its members:
 ``benchmarks.memory`` reads it), ``tb/``
 (TensorBoard) and ``checkpoints/``
@@ -312,6 +314,8 @@ class NonFiniteLoss(RuntimeError):
 #: The update's terms whose NaN or infinity stops a run (``approx_kl``, a diagnostic, is infinite whenever an action's
 #: probability falls by more than float32's range in one update, and is only logged).
 LOSS_TERMS = ("policy", "value", "entropy", "kickstart")
+#: what :meth:`train.trainer.Trainer.update` reads of the policy besides its losses (TensorBoard's ``policy/`` tags)
+POLICY_DIAGNOSTICS = ("arms_level_entropy", "act_entropy")
 
 
 def diverged(losses: dict[str, list[float]], weights_finite: float, forbidden_played: float) -> str:
@@ -476,6 +480,8 @@ class MemberLog:
         # On a resume, TensorBoard drops what a run that died after its checkpoint logged past it (purge_step: the
         # first step dropped), so the curves do not hold two values of one step.
         self.writer = SummaryWriter(str(out / "tb"), purge_step=None if resumed_at is None else resumed_at + 1)
+        #: the last update's :data:`POLICY_DIAGNOSTICS` (none before this process's first update)
+        self.policy_entropy: dict[str, float] = {}
 
     def add(
         self, timesteps: int, totals: list[list[float]], counts: list[list[float]], present: list[tuple[int, str]]
@@ -613,6 +619,18 @@ def _run(
             "episodes": {d: int(log.counts[d]) for d in names},
             "curve": log.curve.points,
             **({"selfplay_curve": log.selfplay_curve.points} if log.selfplay_curve is not None else {}),
+            # how sure the last update's policy was of its arms level and act (nats; a uniform choice: the maxima)
+            **(
+                {
+                    "policy_entropy": {
+                        **log.policy_entropy,
+                        "arms_level_entropy_max": math.log(trainer.targets.n_levels),
+                        "act_entropy_max": math.log(trainer.targets.n_acts),
+                    }
+                }
+                if log.policy_entropy
+                else {}
+            ),
         }
         if population:  # a member's share of the population's time and speed (so that members' times add up)
             metrics.update(
@@ -687,7 +705,9 @@ def _run(
                 log.add(trainer.num_timesteps, [t[groups] for t in total], [c[groups] for c in count], present)
             )
             for name, member_values in values.items():
-                log.writer.add_scalar(f"loss/{name}", member_values[member], trainer.num_timesteps)
+                tag = "policy" if name in POLICY_DIAGNOSTICS else "loss"
+                log.writer.add_scalar(f"{tag}/{name}", member_values[member], trainer.num_timesteps)
+            log.policy_entropy = {name: values[name][member] for name in POLICY_DIAGNOSTICS}
             log.writer.add_scalar("agent_steps_per_s", rate() / trainer.members, trainer.num_timesteps)
         bar.update(rollout_size)
         if on_rollout is not None:

@@ -56,6 +56,14 @@ class TargetLayout(NamedTuple):
             len(layout.own_fields), len(layout.other_fields), n_targets, N_ACTS, n_actions // (N_ACTS * n_targets)
         )
 
+    def marginal_entropies(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The entropy (nats) of the arms level's and of the act's marginal distribution under the masked flat
+        ``logits`` ``[..., n_actions]``: how sure a policy is of each part of its action, which the flat action's
+        entropy mixes (at most ``log n_levels`` and ``log n_acts``). Each ``[...]``."""
+        probs = torch.softmax(logits, dim=-1).reshape(*logits.shape[:-1], self.n_levels, self.n_acts, self.n_targets)
+        arms_level, act = probs.sum(dim=(-2, -1)), probs.sum(dim=(-3, -1))
+        return {"arms_level": torch.special.entr(arms_level).sum(-1), "act": torch.special.entr(act).sum(-1)}
+
 
 class PerNationActor(nn.Module):
     """Scores an action (arms level, act, target) as ``level_act[level, act] + target[act, slot]``.

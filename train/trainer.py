@@ -147,7 +147,7 @@ class Trainer:
         member_of_slot = torch.arange(self.n_slots, device=self.device) // self.member_slots
         self.doctrines_present = sorted({int(d) for d in one_hot.argmax(axis=1)})
         n_inputs = self.batch.layout.size + one_hot.shape[1]
-        targets = TargetLayout.of(self.batch.layout, self.batch.n_actions)
+        targets = self.targets = TargetLayout.of(self.batch.layout, self.batch.n_actions)
         agents = []
         for seed in self.seeds:
             torch.manual_seed(seed)  # the member's network's initialisation, as in a run of its own seed
@@ -309,7 +309,9 @@ class Trainer:
         return self.networks.value(self._by_member(inputs)).reshape(-1)
 
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
-        """PPO's clipped update over the rollout, each member on its own rows; returns the mean losses ([M] device
+        """PPO's clipped update over the rollout, each member on its own rows; returns the mean losses and, read on
+        the first minibatch before its step (the rollout's policy), ``arms_level_entropy`` and ``act_entropy``, the
+        entropies of the policy's marginals (:meth:`~train.networks.TargetLayout.marginal_entropies`) ([M] device
         tensors)."""
         args, members = self.args, self.members
         advantage, returns = advantages(rollout, args.gamma, args.gae_lambda)
@@ -362,6 +364,11 @@ class Trainer:
 
                 logits = self.networks.masked_logits(batch["inputs"], batch["forbidden"])
                 log_probs, entropy = log_prob_and_entropy(logits, batch["actions"])
+                if n_batches == 0:  # one minibatch of rows is enough to see the policy; every one would cost ~5%
+                    with torch.no_grad():
+                        marginal = self.targets.marginal_entropies(logits)
+                        sums["arms_level_entropy"] = own_mean(marginal["arms_level"])
+                        sums["act_entropy"] = own_mean(marginal["act"])
                 ratio = (log_probs - batch["log_probs"]).exp()
                 adv = batch["advantage"]
                 adv_mean = own_mean(adv)[:, None]
@@ -396,7 +403,8 @@ class Trainer:
                     sums["kickstart"] += kickstart_loss
                 n_batches += 1
         self.iterations += 1
-        return {name: total / n_batches for name, total in sums.items()}
+        marginals = {name: sums.pop(name) for name in ("arms_level_entropy", "act_entropy")}
+        return {**{name: total / n_batches for name, total in sums.items()}, **marginals}
 
     def health(self, rollout: Rollout) -> torch.Tensor:
         """[2] float on the device, for the run's divergence check: 1 if every weight is finite (else 0), and how
