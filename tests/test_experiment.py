@@ -1876,3 +1876,22 @@ def test_a_claim_that_presumes_another_says_where_that_one_is_not_supported() ->
     assert tried[0]["verdict"] == SUPPORTED and "note" not in tried[1]  # they tried: nothing to add
     untested = assess(claims, {"power": rows(0.169)})  # a preset without security: the attempt is not tested (n/a)
     assert untested[0]["verdict"] == "n/a" and "note" not in untested[1]
+
+
+def test_the_training_runs_table_says_how_sure_each_policy_ended_of_its_arms_level_and_its_act(tmp_path: Path) -> None:
+    from train.report_sections import runs_section
+
+    design = resolve(load_preset(path=preset_file(tmp_path, TINY)))
+    condition, (first, second) = design.conditions[0].name, design.seeds[:2]
+    entropy = {
+        "arms_level_entropy": 0.887,
+        "act_entropy": 0.38,
+        "arms_level_entropy_max": 1.609,
+        "act_entropy_max": 2.08,
+    }
+    runs = {(condition, first): {"num_timesteps": 10, "policy_entropy": entropy}, (condition, second): {}}
+    table = next(part for part in runs_section(design, runs) if part.startswith("| run |"))
+    assert table.splitlines()[0].endswith("| policy entropy at the end |")
+    rows = {line.split(" | ")[0]: line for line in table.splitlines()[2:]}
+    assert rows[f"| `runs/{condition}/seed{first}`"].endswith("| arms level 0.887 of 1.61, act 0.38 of 2.08 |")
+    assert rows[f"| `runs/{condition}/seed{second}`"].endswith("| - |")  # a run that recorded none

@@ -1419,12 +1419,31 @@ def plots_section(
     return parts
 
 
+def _policy_entropy(metrics: Mapping[str, Any]) -> str:
+    """A run's last ``policy_entropy`` (``train.fast_ppo``) as "arms level X of MAX, act Y of MAX"; "-" where the run
+    did not record one (runs trained before 2026-12-06, or by another trainer)."""
+    entropy = metrics.get("policy_entropy")
+    if not entropy:
+        return "-"
+    return ", ".join(
+        f"{label} {fmt(entropy[name])} of {fmt(entropy[f'{name}_max'])}"
+        for label, name in (("arms level", "arms_level_entropy"), ("act", "act_entropy"))
+    )
+
+
 def runs_section(design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]]) -> list[str]:
-    """Every training run's steps, wall time, speed, and mean return: over the whole run, and at its end (its last
-    learning-curve point: the episodes of its last ``max_cycles`` turns); from its ``metrics.json``."""
+    """Every training run's steps, wall time, speed, mean return (over the whole run, and at its end: its last
+    learning-curve point, the episodes of its last ``max_cycles`` turns) and how sure its policy ended of its arms
+    level and its act; from its ``metrics.json``."""
     conditions = design.conditions
     parts: list[str] = []
     parts.append("## Training runs")
+    parts.append(
+        "*Policy entropy at the end*: the entropy (nats) of the trained policy's choice of arms level and of act, each "
+        "summed over the rest of the action, on the last update's first minibatch, beside a uniform choice's: near the "
+        "maximum, the policy is unsure and plays each part almost at random when it samples, whatever its most likely "
+        "choice (`train.fast_ppo`'s `policy_entropy`)."
+    )
     table = []
     for c in conditions:
         for s in design.seeds:
@@ -1440,9 +1459,18 @@ def runs_section(design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]])
                     fmt(m.get("agent_steps_per_s")),
                     returns or "-",
                     at_end or "-",
+                    _policy_entropy(m),
                 ]
             )
-    header = ["run", "timesteps", "wall s", "agent-steps/s", "mean return over the run", "mean return at the end"]
+    header = [
+        "run",
+        "timesteps",
+        "wall s",
+        "agent-steps/s",
+        "mean return over the run",
+        "mean return at the end",
+        "policy entropy at the end",
+    ]
     parts.append(markdown_table(header, table))
     return parts
 
