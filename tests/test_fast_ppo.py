@@ -1297,3 +1297,16 @@ def test_a_run_logs_how_sure_its_policy_is_of_its_arms_level_and_its_act(tmp_pat
     assert 0.5 * entropy["arms_level_entropy_max"] < entropy["arms_level_entropy"] <= entropy["arms_level_entropy_max"]
     assert 0.2 * entropy["act_entropy_max"] < entropy["act_entropy"] <= entropy["act_entropy_max"]
     assert entropy["arms_level_entropy_max"] == pytest.approx(math.log(5))
+    # the checkpoint keeps it: a run resumed from its last checkpoint only to finish still reports it
+    (tmp_path / "metrics.json").unlink()
+    assert run(tmp_path, "--resume", timesteps=2 * ROLLOUT) == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["policy_entropy"] == entropy
+
+
+def test_the_policy_diagnostics_read_every_learning_row_also_where_a_teacher_chose_the_action():
+    # every learning nation plays its teacher's choice (imitation): PPO's own terms have no row, the policy still has
+    trainer = _trainer(doctrine="power", teachers="power=offensive_realist", imitate_until=1.0)
+    rollout = trainer.collect()
+    assert (rollout.imitated == rollout.active).all()
+    losses = trainer.update(rollout)
+    assert losses["arms_level_entropy"].item() > 0.5 * math.log(5) and losses["act_entropy"].item() > 0

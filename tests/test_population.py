@@ -108,11 +108,15 @@ def test_a_population_run_writes_each_members_run_and_resumes(tmp_path):
     assert fast_ppo.main([*argv, "--timesteps", "384", "--checkpoint-every", "192"]) == 0
     population = json.loads((out / "metrics.json").read_text())
     assert population["seeds"] == [3, 4] and population["finished"] and population["num_timesteps"] == 384
-    for seed in (3, 4):
+    # how sure each member's own policy is: its own figure, in its run and in the population's list, not a shared one
+    entropies = [member["policy_entropy"] for member in population["members"]]
+    assert "policy_entropy" not in population and entropies[0] != entropies[1]
+    for seed, entropy in zip((3, 4), entropies, strict=True):
         run = members / f"seed{seed}"
         metrics = json.loads((run / "metrics.json").read_text())
         config = json.loads((run / "config.json").read_text())
         assert metrics["seed"] == seed and metrics["finished"] and len(metrics["curve"]) == 2
+        assert metrics["policy_entropy"] == entropy
         assert config["args"]["seed"] == seed and config["population_out"] == str(out)
         assert (run / "tb").is_dir()
         load_agent(run / "model.pt")  # an ordinary run's model, as the evaluation reads it

@@ -52,12 +52,14 @@ def test_the_quick_preset_learns_policies_that_match_the_scripted_realists(tmp_p
     assert int(headline[1]) == int(headline[2]), table
     # Sampling from their policy, as in training, the learners come near the bars too (shown, not checked by the
     # report). With train.fast_ppo's default learning rate and entropy bonus, three sampled security learners among
-    # offensive realists earned 10.9 against the bar of 67.3; at the preset's (2026-12-06) 66.9, the lowest of the
-    # 8 rows against its bar, the others above theirs (docs/learning.md).
-    training_row = r"^\| `[^|]+ in `multipolar` \|.*\| ([\d.]+) \| [^|]+ \| [^|]+ \| ([\d.]+) \[[^|]*\|$"
+    # offensive realists earned 10.9 against the bar of 67.3; at the preset's (2026-12-06) 66.9 with seeds 0-4 and
+    # 64.9 with seeds 5-9, the lowest of the 8 rows against its bar, the others at or above theirs (docs/learning.md).
+    # A seed's sampled return there spreads by some 5 points, and another CPU's arithmetic trains other trajectories:
+    # the floor, 0.85x the bar, leaves room for that and still fails a policy unsure of its arms.
+    training_row = r"^\| `[^|]+ in `multipolar` \|.*\| (-?[\d.]+) \| [^|]+ \| [^|]+ \| (-?[\d.]+) \[[^|]*\|$"
     sampled_rows = re.findall(training_row, table, re.M)  # (bar, sampled mean) of each row
     assert len(sampled_rows) == 8, table
-    assert all(float(sampled) >= 0.9 * float(bar) for bar, sampled in sampled_rows), sampled_rows
+    assert all(float(sampled) >= 0.85 * float(bar) for bar, sampled in sampled_rows), sampled_rows
     assert "Every check is met." in report[: report.index("**Design.**")]
 
     for metrics_file in sorted(out.glob("runs/*/seed*/metrics.json")):

@@ -22,9 +22,9 @@ CleanRL's ``ppo.py`` with the changes a multi-agent world needs:
   NaN in the entropy (:mod:`train.masked_categorical`); sampling is Gumbel-max with the trainer's own
   ``torch.Generator``, so the run is reproducible on every device.
 - **Learning rate** annealed linearly to 0 at ``--timesteps`` (``--no-anneal-lr`` keeps it fixed), as CleanRL does.
-  The defaults, 3e-4 and an entropy bonus of 0.01, are SB3's and CleanRL's (``train.throughput_benchmark`` runs both
-  trainers alike); the presets train at 1e-3 and 0.001, with which the policies become sure of their arms level in
-  the same agent-steps (``docs/learning.md``).
+  The defaults, 3e-4 (SB3's) and an entropy bonus of 0.01 (CleanRL's), are ``train.ppo``'s
+  (``train.throughput_benchmark`` runs both trainers alike); the presets train at 1e-3 and 0.001, with which the
+  policies become surer of their arms level in the same agent-steps (``docs/learning.md``).
 - **Truncation is not termination.** GAE bootstraps a nation's value from the observation at ``max_cycles``
   (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
   the world was unified.
@@ -120,7 +120,7 @@ from train.run_folder import (
     stopped,
     write_summary,
 )
-from train.trainer import Trainer, world_backend
+from train.trainer import POLICY_DIAGNOSTICS, Trainer, world_backend
 
 BACKEND_CHOICES = ("auto", "numpy", "torch")
 
@@ -314,8 +314,6 @@ class NonFiniteLoss(RuntimeError):
 #: The update's terms whose NaN or infinity stops a run (``approx_kl``, a diagnostic, is infinite whenever an action's
 #: probability falls by more than float32's range in one update, and is only logged).
 LOSS_TERMS = ("policy", "value", "entropy", "kickstart")
-#: what :meth:`train.trainer.Trainer.update` reads of the policy besides its losses (TensorBoard's ``policy/`` tags)
-POLICY_DIAGNOSTICS = ("arms_level_entropy", "act_entropy")
 
 
 def diverged(losses: dict[str, list[float]], weights_finite: float, forbidden_played: float) -> str:
@@ -480,8 +478,8 @@ class MemberLog:
         # On a resume, TensorBoard drops what a run that died after its checkpoint logged past it (purge_step: the
         # first step dropped), so the curves do not hold two values of one step.
         self.writer = SummaryWriter(str(out / "tb"), purge_step=None if resumed_at is None else resumed_at + 1)
-        #: the last update's :data:`POLICY_DIAGNOSTICS` (none before this process's first update)
-        self.policy_entropy: dict[str, float] = {}
+        #: the last update's :data:`~train.trainer.POLICY_DIAGNOSTICS` (none before the run's first update)
+        self.policy_entropy: dict[str, float] = dict(state.get("policy_entropy", {}))
 
     def add(
         self, timesteps: int, totals: list[list[float]], counts: list[list[float]], present: list[tuple[int, str]]
@@ -521,6 +519,7 @@ class MemberLog:
             "curve": self.curve.points,
             "episode_totals": {d: [self.totals[d], self.counts[d]] for d in self.totals},
             "window": list(self.curve.recent),
+            "policy_entropy": self.policy_entropy,  # so that a run resumed only to finish still reports it
             **selfplay,
         }
 
@@ -647,10 +646,11 @@ def _run(
         """The population's own metrics.json: every member's, and their speed together."""
         members = [summary(finished, log) for log in logs]
         member_only = (
-            "seed", "mean_episode_return", "episodes", "curve", "selfplay_curve", "wall_time_s", "total_wall_time_s"
+            "seed", "mean_episode_return", "episodes", "curve", "selfplay_curve", "wall_time_s", "total_wall_time_s",
+            "policy_entropy",
         )  # fmt: skip
         shared = {k: v for k, v in members[0].items() if k not in member_only}
-        kept = ("seed", "mean_episode_return", "episodes")
+        kept = ("seed", "mean_episode_return", "episodes", "policy_entropy")
         wall = time.perf_counter() - start
         returns = {d: [m["mean_episode_return"][d] for m in members if m["mean_episode_return"][d] is not None]
                    for d in members[0]["mean_episode_return"]}  # fmt: skip
@@ -662,7 +662,7 @@ def _run(
             "seeds": trainer.seeds,
             "agent_steps_per_s": rate(),
             "members_dir": str(members_dir),
-            "members": [{k: m[k] for k in kept} for m in members],
+            "members": [{k: m[k] for k in kept if k in m} for m in members],
         }
 
     def checkpoint() -> Path:

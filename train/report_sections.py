@@ -1439,10 +1439,11 @@ def runs_section(design: Any, runs: Mapping[tuple[str, int], Mapping[str, Any]])
     parts: list[str] = []
     parts.append("## Training runs")
     parts.append(
-        "*Policy entropy at the end*: the entropy (nats) of the trained policy's choice of arms level and of act, each "
-        "summed over the rest of the action, on the last update's first minibatch, beside a uniform choice's: near the "
-        "maximum, the policy is unsure and plays each part almost at random when it samples, whatever its most likely "
-        "choice (`train.fast_ppo`'s `policy_entropy`)."
+        "*Policy entropy at the end*: the entropy (nats) of the policy's choice of arms level and of act, each "
+        "marginalised over the rest of the action, on the last update's first minibatch (the policy of the last "
+        "rollout), beside a uniform choice's: near the arms level's maximum, the policy is unsure of its arms and "
+        "plays them almost at random when it samples, whatever its most likely choice. (The act's maximum counts "
+        "every act, where the masks often rule out some.) `train.fast_ppo`'s `policy_entropy`."
     )
     table = []
     for c in conditions:

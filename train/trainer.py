@@ -118,6 +118,10 @@ class EpisodeStats:
         return total, count
 
 
+#: what :meth:`Trainer.update` reads of the policy besides its losses: how sure it is of its arms level and its act
+POLICY_DIAGNOSTICS = ("arms_level_entropy", "act_entropy")
+
+
 class Trainer:
     """The worlds, the network, the optimiser and the trainer's generator of one run."""
 
@@ -147,6 +151,7 @@ class Trainer:
         member_of_slot = torch.arange(self.n_slots, device=self.device) // self.member_slots
         self.doctrines_present = sorted({int(d) for d in one_hot.argmax(axis=1)})
         n_inputs = self.batch.layout.size + one_hot.shape[1]
+        #: how a flat action is built from (arms level, act, target slot), and where each target's block sits
         targets = self.targets = TargetLayout.of(self.batch.layout, self.batch.n_actions)
         agents = []
         for seed in self.seeds:
@@ -309,10 +314,10 @@ class Trainer:
         return self.networks.value(self._by_member(inputs)).reshape(-1)
 
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
-        """PPO's clipped update over the rollout, each member on its own rows; returns the mean losses and, read on
-        the first minibatch before its step (the rollout's policy), ``arms_level_entropy`` and ``act_entropy``, the
-        entropies of the policy's marginals (:meth:`~train.networks.TargetLayout.marginal_entropies`) ([M] device
-        tensors)."""
+        """PPO's clipped update over the rollout, each member on its own rows; returns the mean losses and the
+        :data:`POLICY_DIAGNOSTICS`, the entropies of the policy's arms-level and act marginals
+        (:meth:`~train.networks.TargetLayout.marginal_entropies`) over the first minibatch's learning rows, read
+        before its step (the rollout's policy) ([M] device tensors)."""
         args, members = self.args, self.members
         advantage, returns = advantages(rollout, args.gamma, args.gae_lambda)
 
@@ -331,6 +336,7 @@ class Trainer:
                 group["lr"] = args.learning_rate * max(1.0 - done, 0.0)
         names = ("policy", "value", "entropy", "approx_kl", "kickstart")
         sums = {name: torch.zeros(members, device=self.device) for name in names}
+        diagnostics: dict[str, torch.Tensor] = {}  # POLICY_DIAGNOSTICS, read on the first minibatch
         n_batches = 0
         member = torch.arange(members, device=self.device)[:, None]
         for _ in range(args.n_epochs):
@@ -365,10 +371,9 @@ class Trainer:
                 logits = self.networks.masked_logits(batch["inputs"], batch["forbidden"])
                 log_probs, entropy = log_prob_and_entropy(logits, batch["actions"])
                 if n_batches == 0:  # one minibatch of rows is enough to see the policy; every one would cost ~5%
-                    with torch.no_grad():
+                    with torch.no_grad():  # every learning row's policy, whoever chose its action (imitated too)
                         marginal = self.targets.marginal_entropies(logits)
-                        sums["arms_level_entropy"] = own_mean(marginal["arms_level"])
-                        sums["act_entropy"] = own_mean(marginal["act"])
+                        diagnostics = {f"{part}_entropy": mean(value) for part, value in marginal.items()}
                 ratio = (log_probs - batch["log_probs"]).exp()
                 adv = batch["advantage"]
                 adv_mean = own_mean(adv)[:, None]
@@ -403,8 +408,7 @@ class Trainer:
                     sums["kickstart"] += kickstart_loss
                 n_batches += 1
         self.iterations += 1
-        marginals = {name: sums.pop(name) for name in ("arms_level_entropy", "act_entropy")}
-        return {**{name: total / n_batches for name, total in sums.items()}, **marginals}
+        return {**{name: total / n_batches for name, total in sums.items()}, **diagnostics}
 
     def health(self, rollout: Rollout) -> torch.Tensor:
         """[2] float on the device, for the run's divergence check: 1 if every weight is finite (else 0), and how
