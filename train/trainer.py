@@ -370,7 +370,7 @@ class Trainer:
 
                 logits = self.networks.masked_logits(batch["inputs"], batch["forbidden"])
                 log_probs, entropy = log_prob_and_entropy(logits, batch["actions"])
-                if n_batches == 0:  # one minibatch of rows is enough to see the policy; every one would cost ~5%
+                if n_batches == 0:  # one minibatch of rows shows the policy; every one would add a softmax to each
                     with torch.no_grad():  # every learning row's policy, whoever chose its action (imitated too)
                         marginal = self.targets.marginal_entropies(logits)
                         diagnostics = {f"{part}_entropy": mean(value) for part, value in marginal.items()}
