@@ -841,7 +841,8 @@ def test_a_run_folder_of_other_settings_or_a_longer_run_is_refused(tmp_path: Pat
     with pytest.raises(PresetError, match=rf"holds a run trained toward {args.timesteps * 50:,} agent-steps where"):
         check_runs(design, design.runs(tmp_path / "out"))
     saved(n_steps=args.n_steps * 2)
-    with pytest.raises(PresetError, match="holds a run with other settings \\(it differs in --n-steps\\)"):
+    differs = rf"with other settings \(it differs in --n-steps {args.n_steps * 2} \(given {args.n_steps}\)\)"
+    with pytest.raises(PresetError, match=differs):
         check_runs(design, design.runs(tmp_path / "out"))
 
 

@@ -173,6 +173,18 @@ def test_resume_continues_from_the_checkpoint(tmp_path, capsys):
         fast_ppo.main(["--timesteps", "2000", "--out", str(tmp_path), "--resume", *SMALL[:2], "--n-steps", "4"])
 
 
+def test_a_run_made_at_the_old_defaults_resumes_with_them_given(tmp_path):
+    """The defaults of the learning rate and the entropy bonus moved (3e-4 and 0.01 until 2026-12-06): a run made at
+    the old ones is refused under the new, its own values named beside the ones given, and goes on with them."""
+    old = ("--learning-rate", "0.0003", "--ent-coef", "0.01")
+    assert run(tmp_path, *old, timesteps=ROLLOUT) == 0
+    differs = r"differs in --learning-rate 0.0003 \(given 0.001\), --ent-coef 0.01 \(given 0.001\)\); valid: "
+    with pytest.raises(SystemExit, match=differs):
+        run(tmp_path, "--resume", timesteps=2 * ROLLOUT)
+    assert run(tmp_path, "--resume", *old, timesteps=2 * ROLLOUT) == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["num_timesteps"] == 2 * ROLLOUT
+
+
 def test_a_resume_may_step_the_worlds_another_way(tmp_path, capsys):
     """--backend says how the worlds are stepped, not what they are: like --device, it may change on a resume. The
     default "auto" is numpy on a CPU, so a run trained with --backend numpy goes on with its episodes under way;
@@ -502,7 +514,9 @@ def test_a_checkpoint_of_another_run_is_refused_and_leaves_the_run_as_it_was(tmp
     target.write_bytes(foreign.read_bytes())
     before = _snapshot(mine)
     refused = rf"{target.name} is the checkpoint of a different run than {mine / 'config.json'} \(it differs in "
-    with pytest.raises(SystemExit, match=refused + r"--seed, --net-arch\); valid: the run's own checkpoints"):
+    # each setting with the checkpoint's value and, in brackets, config.json's
+    differs = r"--seed 3 \(given 0\), --net-arch 32 \(given 64,64\)\); valid: the run's own checkpoints"
+    with pytest.raises(SystemExit, match=refused + differs):
         run(mine, "--resume", timesteps=4 * ROLLOUT)
     assert _snapshot(mine) == before
     # A checkpoint written before checkpoints held their run's record: the load fails in one line naming the file.

@@ -39,10 +39,9 @@ def check_runs(design: Design, runs: Sequence[tuple[Condition, int, Path]]) -> N
         if saved is None:
             continue
         args = design.args(condition, seed, run_dir)
-        diff = differences(saved, run_record(args, make_config(args)), option_defaults(args))
         # which seeds a run trained beside (a population) is how it was trained, not what: seeds added to the preset
         # regroup them, and finished members are kept as they are
-        diff = [name for name in diff if name != "--population"]
+        diff = differences(saved, run_record(args, make_config(args)), option_defaults(args), ignore=("population",))
         if diff:
             raise PresetError(
                 f"{run_dir} holds a run with other settings (it differs in {', '.join(diff)}); valid: the preset "

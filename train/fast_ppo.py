@@ -22,9 +22,10 @@ CleanRL's ``ppo.py`` with the changes a multi-agent world needs:
   NaN in the entropy (:mod:`train.masked_categorical`); sampling is Gumbel-max with the trainer's own
   ``torch.Generator``, so the run is reproducible on every device.
 - **Learning rate** annealed linearly to 0 at ``--timesteps`` (``--no-anneal-lr`` keeps it fixed), as CleanRL does.
-  The defaults, 3e-4 (SB3's) and an entropy bonus of 0.01 (CleanRL's), are ``train.ppo``'s
-  (``train.throughput_benchmark`` runs both trainers alike); the presets train at 1e-3 and 0.001, with which the
-  policies become surer of their arms level in the same agent-steps (``docs/learning.md``).
+  The defaults, 1e-3 with an entropy bonus of 0.001, are not ``train.ppo``'s (3e-4, SB3's, and 0.01, CleanRL's): at
+  those, 2M agent-steps leave the policy unsure of its arms level, safe when it plays its most likely action and not
+  when it samples, as in training; at these it is nearly as safe sampling, in the same agent-steps and time
+  (``docs/learning.md``). ``train.throughput_benchmark`` gives both trainers the same values.
 - **Truncation is not termination.** GAE bootstraps a nation's value from the observation at ``max_cycles``
   (``BatchStep.final_observations``) when the episode was cut short, and from zero when the nation was eliminated or
   the world was unified.
@@ -141,6 +142,12 @@ class Args(PPOArgs):
     n_worlds: int = arg(64, "worlds stepped together; n_worlds * n_nations slots act each turn")
     n_steps: int = arg(32, "turns per slot in each rollout")
     batch_size: int = arg(2048, "minibatch size of each gradient step (rows of slot-turns)")
+    learning_rate: float = arg(
+        1e-3,
+        "Adam learning rate (train.ppo's is 3e-4: in 2M agent-steps it leaves the policy unsure of its arms level; "
+        "docs/learning.md)",
+    )
+    ent_coef: float = arg(0.001, "entropy bonus coefficient (train.ppo's is 0.01; see --learning-rate)")
     checkpoint_every: int = arg(500_000, "save a checkpoint every this many timesteps (0: only at the end)")
     device: str = arg("cpu", "torch device of the network and, with the torch backend, of the worlds")
     # this trainer's own
@@ -384,9 +391,8 @@ def check_member_dirs(args: Args, record: dict[str, Any], resuming: bool) -> Non
         saved = read_json(member_out / "config.json")
         if saved is None:
             continue
-        regrouped = ("--population", "--members-dir")  # how the seed is grouped, not what it trains
-        diff = differences(saved, member_record(record, seed, out), option_defaults(args))
-        diff = [d for d in diff if d not in regrouped]
+        regrouped = ("population", "members_dir")  # how the seed is grouped, not what it trains
+        diff = differences(saved, member_record(record, seed, out), option_defaults(args), ignore=regrouped)
         if diff:
             raise SystemExit(
                 f"error: {member_out} holds a different run (it differs in {', '.join(diff)}); valid: another "

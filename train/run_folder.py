@@ -91,17 +91,22 @@ def run_record(args: PPOArgs, config: EnvConfig) -> dict[str, Any]:
     return json.loads(json.dumps(record))
 
 
-def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
+def differences(
+    saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None, ignore: Sequence[str] = ()
+) -> list[str]:
     """Names of the run-defining settings in which ``current`` differs from ``saved`` (both from run_record): the
-    arguments other than :data:`RESUMABLE` and :data:`CONFIG_ARGS`, and the EnvConfig's fields. An option that
+    arguments other than :data:`RESUMABLE` and :data:`CONFIG_ARGS`, each with its value in ``saved`` and, in
+    brackets, in ``current`` (a run made at defaults since changed resumes with its own values given), and the
+    EnvConfig's fields. An option that
     ``saved`` lacks (a run made before the option existed) counts as its value in ``defaults``, and an EnvConfig field
-    it lacks as the field's default: the behaviour the run was trained with."""
+    it lacks as the field's default: the behaviour the run was trained with. Arguments named in ``ignore`` are not
+    compared."""
     defaults = defaults or {}
     saved_args = saved.get("args", {})
     diff = [
-        f"--{k.replace('_', '-')}"
+        f"--{k.replace('_', '-')} {_shown(saved_args.get(k, defaults.get(k)))} (given {_shown(current['args'][k])})"
         for k in current["args"]
-        if k not in RESUMABLE | CONFIG_ARGS and saved_args.get(k, defaults.get(k)) != current["args"][k]
+        if k not in RESUMABLE | CONFIG_ARGS | set(ignore) and saved_args.get(k, defaults.get(k)) != current["args"][k]
     ]
     # A module of the user's edited since the run was made: its doctrines may reward otherwise. Compared by content,
     # not by name, as a module may be named by its path once and by its name the next time (runs made before the
@@ -122,6 +127,11 @@ def differences(saved: dict[str, Any], current: dict[str, Any], defaults: dict[s
     if trained_in != now:
         diff.append(f"the env version ({trained_in} when trained, {now} now: the rules changed since)")
     return diff
+
+
+def _shown(value: Any) -> str:
+    """An argument's value as a command line would give it (lists and flags as JSON)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 #: The env of a run whose record does not say (recorded before run records held it): it was trained in realism_v2 or
