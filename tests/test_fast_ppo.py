@@ -515,7 +515,7 @@ def test_a_checkpoint_of_another_run_is_refused_and_leaves_the_run_as_it_was(tmp
     before = _snapshot(mine)
     refused = rf"{target.name} is the checkpoint of a different run than {mine / 'config.json'} \(it differs in "
     # each setting with the checkpoint's value and, in brackets, config.json's
-    differs = r"--seed 3 \(given 0\), --net-arch 32 \(given 64,64\)\); valid: the run's own checkpoints"
+    differs = r"--seed 3 \(config.json has 0\), --net-arch 32 \(config.json has 64,64\)\); valid: the run's own"
     with pytest.raises(SystemExit, match=refused + differs):
         run(mine, "--resume", timesteps=4 * ROLLOUT)
     assert _snapshot(mine) == before

@@ -310,3 +310,23 @@ def test_a_run_trained_under_another_version_of_the_rules_is_refused(tmp_path: P
     assert expected in differences(record, newer)
     assert any("realism_v99 when trained, realism_v2 now" in d for d in differences(newer, record))
     assert differences(record, {**record, "env": "realism_v2"}) == []
+
+
+def test_a_differing_argument_is_named_with_both_values_and_only_known_arguments_are_ignored() -> None:
+    """What a refused resume prints for each argument: the run's value and the one given (an empty one visible), so
+    the user can give the run's own; ``ignore`` takes argument names, and a misspelt one fails rather than ignore
+    nothing."""
+    from train.run_folder import differences
+
+    run = {"args": {"background": "", "anneal_lr": True, "population": 1}, "env_config": {}}
+    given = {"args": {"background": "offensive_realist", "anneal_lr": False, "population": 2}, "env_config": {}}
+    assert differences(run, given, ignore=("population",)) == [
+        '--background "" (given offensive_realist)',
+        "--anneal-lr true (given false)",
+    ]
+    assert (
+        differences(run, given, current_is="config.json has")[0]
+        == '--background "" (config.json has offensive_realist)'
+    )
+    with pytest.raises(ValueError, match=r"ignore=\['--population'\] names no argument; valid: background, anneal_lr"):
+        differences(run, given, ignore=("--population",))

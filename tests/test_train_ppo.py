@@ -793,7 +793,7 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     result = run(["--timesteps", str(4 * ROLLOUT), "--out", str(mine), "--resume", *TINY])
     assert result.returncode != 0
     different = f"error: {target} is the checkpoint of a different run than {mine / 'config.json'} (it differs in "
-    assert different + "--net-arch 32 (given 64,64))" in result.stderr
+    assert different + "--net-arch 32 (config.json has 64,64))" in result.stderr
     assert "Traceback" not in result.stderr and (mine / "config.json").read_bytes() == config
 
 

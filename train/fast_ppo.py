@@ -391,8 +391,8 @@ def check_member_dirs(args: Args, record: dict[str, Any], resuming: bool) -> Non
         saved = read_json(member_out / "config.json")
         if saved is None:
             continue
-        regrouped = ("population", "members_dir")  # how the seed is grouped, not what it trains
-        diff = differences(saved, member_record(record, seed, out), option_defaults(args), ignore=regrouped)
+        # --population: how the seed is grouped, not what it trains (--members-dir may change anyway)
+        diff = differences(saved, member_record(record, seed, out), option_defaults(args), ignore=("population",))
         if diff:
             raise SystemExit(
                 f"error: {member_out} holds a different run (it differs in {', '.join(diff)}); valid: another "

@@ -92,21 +92,28 @@ def run_record(args: PPOArgs, config: EnvConfig) -> dict[str, Any]:
 
 
 def differences(
-    saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None, ignore: Sequence[str] = ()
+    saved: dict[str, Any],
+    current: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+    ignore: Sequence[str] = (),
+    current_is: str = "given",
 ) -> list[str]:
-    """Names of the run-defining settings in which ``current`` differs from ``saved`` (both from run_record): the
-    arguments other than :data:`RESUMABLE` and :data:`CONFIG_ARGS`, each with its value in ``saved`` and, in
-    brackets, in ``current`` (a run made at defaults since changed resumes with its own values given), and the
-    EnvConfig's fields. An option that
-    ``saved`` lacks (a run made before the option existed) counts as its value in ``defaults``, and an EnvConfig field
-    it lacks as the field's default: the behaviour the run was trained with. Arguments named in ``ignore`` are not
-    compared."""
+    """The run-defining settings in which ``current`` differs from ``saved`` (both from run_record), one text each:
+    an argument other than :data:`RESUMABLE`, :data:`CONFIG_ARGS` and ``ignore`` (field names) as its flag with its
+    value in ``saved`` and, in brackets, ``current_is`` and its value in ``current`` (so that a run made at defaults
+    since changed can be resumed by giving its own); an EnvConfig field, an edited ``--import`` module or another env
+    version by name. An option that ``saved`` lacks (a run made before the option existed) counts as its value in
+    ``defaults``, and an EnvConfig field it lacks as the field's default: the behaviour the run was trained with."""
     defaults = defaults or {}
+    unknown = set(ignore) - set(current["args"])
+    if unknown:
+        raise ValueError(f"ignore={sorted(unknown)} names no argument; valid: {', '.join(current['args'])}")
+    skipped = RESUMABLE | CONFIG_ARGS | set(ignore)
     saved_args = saved.get("args", {})
     diff = [
-        f"--{k.replace('_', '-')} {_shown(saved_args.get(k, defaults.get(k)))} (given {_shown(current['args'][k])})"
-        for k in current["args"]
-        if k not in RESUMABLE | CONFIG_ARGS | set(ignore) and saved_args.get(k, defaults.get(k)) != current["args"][k]
+        f"--{k.replace('_', '-')} {_shown(saved_args.get(k, defaults.get(k)))} ({current_is} {_shown(value)})"
+        for k, value in current["args"].items()
+        if k not in skipped and saved_args.get(k, defaults.get(k)) != value
     ]
     # A module of the user's edited since the run was made: its doctrines may reward otherwise. Compared by content,
     # not by name, as a module may be named by its path once and by its name the next time (runs made before the
@@ -130,8 +137,8 @@ def differences(
 
 
 def _shown(value: Any) -> str:
-    """An argument's value as a command line would give it (lists and flags as JSON)."""
-    return value if isinstance(value, str) else json.dumps(value)
+    """An argument's value as text: a string as it is (an empty one as ""), anything else as JSON (true, [1, 2])."""
+    return value if isinstance(value, str) and value else json.dumps(value)
 
 
 #: The env of a run whose record does not say (recorded before run records held it): it was trained in realism_v2 or
@@ -241,7 +248,10 @@ def check_run_dir(
         # half-way through loading them
         # Against config.json where it is readable (the settings and modules given now are compared with it below,
         # with the message that fits), else against the settings given now.
-        diff = differences(found[1][RUN_RECORD], record if saved is None else saved, option_defaults(args))
+        if saved is None:
+            diff = differences(found[1][RUN_RECORD], record, option_defaults(args))
+        else:
+            diff = differences(found[1][RUN_RECORD], saved, option_defaults(args), current_is="config.json has")
         if diff:
             than = "these settings" if saved is None else f"{out / 'config.json'}"
             raise SystemExit(
