@@ -248,12 +248,11 @@ def check_run_dir(
         # half-way through loading them
         # Against config.json where it is readable (the settings and modules given now are compared with it below,
         # with the message that fits), else against the settings given now.
-        if saved is None:
-            diff = differences(found[1][RUN_RECORD], record, option_defaults(args))
-        else:
-            diff = differences(found[1][RUN_RECORD], saved, option_defaults(args), current_is="config.json has")
+        against, than, label = (
+            (record, "these settings", "given") if saved is None else (saved, out / "config.json", "config.json has")
+        )
+        diff = differences(found[1][RUN_RECORD], against, option_defaults(args), current_is=label)
         if diff:
-            than = "these settings" if saved is None else f"{out / 'config.json'}"
             raise SystemExit(
                 f"error: {found[0]} is the checkpoint of a different run than {than} (it differs in "
                 f"{', '.join(diff)}); valid: the run's own checkpoints (only --timesteps and run-time options may "
