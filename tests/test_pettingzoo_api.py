@@ -675,3 +675,19 @@ def test_agents_are_named_and_have_equal_spaces_of_their_own():
     env.action_space("nation_1").seed(7)
     env.action_space("nation_2").seed(8)
     assert [env.action_space("nation_1").sample() for _ in range(5)] == first
+
+
+def test_the_readmes_first_example_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first code block a user copies (README, "Using the environment") plays an episode of random valid actions
+    to its end and prints the world as text (it printed None, with a warning, when it set no render mode)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Using the environment", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(block, namespace)  # noqa: S102 - the README's own code
+    printed = capsys.readouterr().out
+    env = namespace["env"]
+    assert not env.agents, "the loop plays the episode to its end"
+    assert printed.startswith(f"turn {int(env.world.turn[0])}/200") and "nation_0" in printed

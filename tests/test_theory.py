@@ -6,7 +6,7 @@ theory predicts, i.e. excludes zero:
 
 - defensive realists alone (Waltz): nobody is eliminated and wars are rare;
 - offensive against defensive realists (Mearsheimer against Waltz): more war onsets, a higher final HHI and fewer
-  surviving nations, the direction of the M3 paired differences in ``shared/reference/anchors.md``;
+  surviving nations, the direction of the paired differences of model M3 of the game-of-international-life simulation;
 - offence-dominant (``offense_defense_balance=2``) against defence-dominant (3) worlds of offensive realists: more
   consolidation, fewer survivors (Cederman 1997's superiority ratio; Jervis 1978);
 - conquest that pays (``conquest_payoff=0.9``) against conquest that does not (0.1), offensive realists: more war
