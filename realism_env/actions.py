@@ -48,7 +48,22 @@ class DecodedAction(NamedTuple):
 
 def n_actions(n_nations: int, n_arms_levels: int = len(DEFAULT_ARMS_SHARES)) -> int:
     """Size of the flat Discrete action space."""
-    return n_arms_levels * N_ACTS * (n_nations - 1)
+    n_nations = _index_in("n_nations", n_nations, 2)
+    return _index_in("n_arms_levels", n_arms_levels, 1) * N_ACTS * (n_nations - 1)
+
+
+def _index_in(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``low..high`` (any integer type; not a bool, a float or a string, which would pass
+    through the arithmetic above and give a wrong index silently); ``ValueError`` naming it otherwise."""
+    try:
+        whole = operator.index(value)  # type: ignore[arg-type]
+        fine = not _is_bool(value) and low <= whole and (high is None or whole <= high)
+    except TypeError:
+        fine = False
+    if not fine:
+        valid = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
+        raise ValueError(f"{name}={value!r} is invalid; valid: {valid}")
+    return whole
 
 
 def checked_action(agent: str, action: object, n: int) -> int:
@@ -78,38 +93,44 @@ def encode_action(
     n_arms_levels: int = len(DEFAULT_ARMS_SHARES),
 ) -> int:
     """Flat action index of (arms level, act, target slot); raises ValueError on a part out of range."""
-    n_targets = n_nations - 1
-    if not 0 <= arms_level < n_arms_levels:
-        raise ValueError(f"arms_level={arms_level} is out of range; valid: 0..{n_arms_levels - 1}")
-    if not 0 <= int(act) < N_ACTS:
-        raise ValueError(f"act={act!r} is out of range; valid: {[a.name for a in Act]}")
-    if not 0 <= target_slot < n_targets:
-        raise ValueError(f"target_slot={target_slot} is out of range; valid: 0..{n_targets - 1}")
-    return (arms_level * N_ACTS + int(act)) * n_targets + target_slot
+    n_targets = _index_in("n_nations", n_nations, 2) - 1
+    n_arms_levels = _index_in("n_arms_levels", n_arms_levels, 1)
+    arms_level = _index_in("arms_level", arms_level, 0, n_arms_levels - 1)
+    try:
+        act = _index_in("act", act, 0, N_ACTS - 1)
+    except ValueError:
+        raise ValueError(
+            f"act={act!r} is invalid; valid: an Act ({', '.join(a.name for a in Act)}) or 0..{N_ACTS - 1}"
+        ) from None
+    target_slot = _index_in("target_slot", target_slot, 0, n_targets - 1)
+    return (arms_level * N_ACTS + act) * n_targets + target_slot
 
 
 def decode_action(action: int, n_nations: int, n_arms_levels: int = len(DEFAULT_ARMS_SHARES)) -> DecodedAction:
     """Inverse of :func:`encode_action`; raises ValueError for an action outside the space."""
-    n_targets = n_nations - 1
     size = n_actions(n_nations, n_arms_levels)
-    if not 0 <= int(action) < size:
-        raise ValueError(f"action={action!r} is outside the action space; valid: 0..{size - 1}")
-    return DecodedAction(
-        int(action) // (N_ACTS * n_targets),
-        Act(int(action) // n_targets % N_ACTS),
-        int(action) % n_targets,
-    )
+    n_targets = n_nations - 1
+    try:
+        action = _index_in("action", action, 0, size - 1)
+    except ValueError:
+        raise ValueError(f"action={action!r} is outside the action space; valid: an integer in 0..{size - 1}") from None
+    return DecodedAction(action // (N_ACTS * n_targets), Act(action // n_targets % N_ACTS), action % n_targets)
 
 
 def target_nation(observer: int, target_slot: int, n_nations: int) -> int:
     """Absolute index of the nation in ``target_slot`` as seen from ``observer``."""
-    return (observer + target_slot + 1) % n_nations
+    n_nations = _index_in("n_nations", n_nations, 2)
+    observer = _index_in("observer", observer, 0, n_nations - 1)
+    return (observer + _index_in("target_slot", target_slot, 0, n_nations - 2) + 1) % n_nations
 
 
 def target_slot(observer: int, target: int, n_nations: int) -> int:
     """Relative slot of nation ``target`` as seen from ``observer`` (inverse of :func:`target_nation`)."""
+    n_nations = _index_in("n_nations", n_nations, 2)
+    observer = _index_in("observer", observer, 0, n_nations - 1)
+    target = _index_in("target", target, 0, n_nations - 1)
     if target == observer:
-        raise ValueError(f"nation {observer} cannot target itself")
+        raise ValueError(f"nation {observer} cannot target itself; valid: another nation's index in 0..{n_nations - 1}")
     return (target - observer - 1) % n_nations
 
 

@@ -468,7 +468,8 @@ def resolve_backend(backend: str = "numpy", device: Any = None, dtype: Any = Non
 def _dtype_name(dtype: Any) -> str | None:
     if dtype is None:
         return None
-    name = str(dtype).rsplit(".", 1)[-1].replace("<class '", "").rstrip("'>")
+    # a name as given; a dtype object by its printed name (np.float32, np.dtype("float32"), torch.float32)
+    name = dtype if isinstance(dtype, str) else str(dtype).rsplit(".", 1)[-1].replace("<class '", "").rstrip("'>")
     if name not in DTYPES:
         raise ValueError(f"dtype={dtype!r} is invalid; valid: {', '.join(map(repr, DTYPES))} (or None: the default)")
     return name

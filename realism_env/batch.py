@@ -285,6 +285,10 @@ class WorldBatch:
         before the config was kept in them have none to check)."""
         if saved is None:
             return
+        if not isinstance(saved, Mapping):
+            raise ValueError(
+                f"the state's config is {type(saved).__name__}; valid: a WorldBatch.state_dict()'s (a dict)"
+            )
         ours = self.config.to_dict()
         differ = sorted(name for name, value in ours.items() if _as_saved(value) != _as_saved(saved.get(name)))
         if differ:
@@ -364,7 +368,13 @@ def checked_actions(actions: Any, backend: Backend, shape: tuple[int, int], n_ac
     if on_torch:
         import torch
     if not (on_torch and isinstance(actions, torch.Tensor)):  # numpy arrays, lists: checked on the host
-        host = np.asarray(actions)
+        try:
+            host = np.asarray(actions)
+        except ValueError:  # rows of different lengths
+            raise ValueError(
+                f"actions are not a rectangular array (rows of different lengths); valid: {shape} "
+                "(worlds, nations) integers"
+            ) from None
         if host.dtype.kind not in "iu":  # strings and objects torch cannot take; floats and bools refused below
             _refuse_dtype(host.dtype)
         if host.dtype == np.uint64 and host.shape == shape and (host >= 2**63).any():

@@ -174,8 +174,14 @@ class EnvConfig:
             if numbers is None or len(numbers) != n:
                 raise bad(fname, v, f"None or {n} finite numbers (one per nation)")
             object.__setattr__(self, fname, numbers)
-        if self.capability_shares is not None and any(s <= 0 for s in self.capability_shares):
-            raise bad("capability_shares", self.capability_shares, "positive numbers (renormalised to sum 1)")
+        if self.capability_shares is not None and (
+            any(s <= 0 for s in self.capability_shares) or not math.isfinite(sum(self.capability_shares))
+        ):  # a sum that overflows would renormalise every share to 0
+            raise bad(
+                "capability_shares",
+                self.capability_shares,
+                "positive numbers with a finite sum (renormalised to sum 1)",
+            )
         if self.nation_names is not None:
             if isinstance(self.nation_names, str) or not isinstance(self.nation_names, (tuple, list)):
                 raise bad("nation_names", self.nation_names, f"None or a tuple of {n} names")
@@ -239,7 +245,7 @@ class EnvConfig:
     @classmethod
     def from_scenario(cls, scenario: str = "multipolar", **overrides: Any) -> EnvConfig:
         """The preset ``scenario`` with keyword ``overrides`` applied on top of it."""
-        if scenario not in SCENARIOS:
+        if not isinstance(scenario, str) or scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; valid: {_choices(SCENARIOS)}")
         _check_fields(overrides)
         fields = dict(SCENARIOS[scenario].overrides)
@@ -326,6 +332,13 @@ def register_scenario(scenario: Scenario, *, overwrite: bool = False) -> Scenari
     # the experiment names files after them (a '/' would make folders).
     if not valid_name(scenario.name):
         raise ValueError(f"a scenario's name {scenario.name!r} is invalid; valid: {NAME_RULE} (realism_env.names)")
+    if not isinstance(scenario.overrides, Mapping):
+        raise ValueError(
+            f"scenario {scenario.name!r}: overrides={scenario.overrides!r} is invalid; valid: a dict of EnvConfig "
+            "fields to values"
+        )
+    if not isinstance(overwrite, bool):  # "no" is truthy: a built-in would be replaced unnoticed
+        raise ValueError(f"overwrite={overwrite!r} is invalid; valid: True or False")
     _check_fields(scenario.overrides)
     EnvConfig(**scenario.overrides)
     # a copy of its own: the caller's dict, edited later, would otherwise change the scenario unchecked

@@ -23,7 +23,7 @@ outcome's backend: use ``out.xp`` (numpy for the PettingZoo env; torch for a tor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -156,11 +156,31 @@ class Doctrine:
 
     def reward(self, out: Outcome, config: EnvConfig) -> tuple[Any, dict[str, Any]]:
         parts = self.terms(out, config)
+        # Checked from types and shapes alone (no host sync), once a step: a doctrine of one's own that returns
+        # something else would fail deep in the step, or broadcast into rewards of another shape, naming nothing.
+        if not isinstance(parts, Mapping):
+            raise ValueError(
+                f"doctrine {self.name!r}: its terms returned {_described(parts)}; valid: a dict of term name to a "
+                "[worlds, nations] array"
+            )
         terms = list(parts.values())
         total = terms[0] if terms else out.xp.zeros_like(out.after.military)  # a doctrine may have no terms
         for term in terms[1:]:
             total = total + term
+        expected = tuple(out.after.military.shape)
+        if tuple(getattr(total, "shape", ())) != expected:  # a term of another shape broadcast into the sum
+            shapes = ", ".join(f"{name!r} {_described(term)}" for name, term in parts.items())
+            raise ValueError(
+                f"doctrine {self.name!r}: its terms ({shapes}) do not add up to rewards of shape {expected}; valid: "
+                "each term an array of shape [worlds, nations] on the backend of the outcome's arrays"
+            )
         return total, parts
+
+
+def _described(value: Any) -> str:
+    """A value in an error message: an array by its shape, anything else by its type."""
+    shape = getattr(value, "shape", None)
+    return f"of shape {tuple(shape)}" if shape is not None else f"a {type(value).__name__}"
 
 
 @dataclass(frozen=True)
@@ -229,6 +249,13 @@ def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrin
         )
     if not valid_name(doctrine.name):
         raise ValueError(f"a doctrine's name {doctrine.name!r} is invalid; valid: {NAME_RULE} (realism_env.names)")
+    if not callable(doctrine.terms):
+        raise ValueError(
+            f"doctrine {doctrine.name!r}: terms={doctrine.terms!r} is invalid; valid: a function "
+            "terms(outcome, config) returning a dict of term name to a [worlds, nations] array (see SecurityTerms)"
+        )
+    if not isinstance(overwrite, bool):  # "no" is truthy: a built-in would be replaced unnoticed
+        raise ValueError(f"overwrite={overwrite!r} is invalid; valid: True or False")
     if doctrine.name in DOCTRINES and not overwrite:
         raise ValueError(f"doctrine {doctrine.name!r} is already registered; pass overwrite=True to replace it")
     DOCTRINES[doctrine.name] = doctrine

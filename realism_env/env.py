@@ -127,7 +127,8 @@ class RealismEnv(ParallelEnv):
     Termination: a nation with no province (it leaves ``agents``); all nations when one holds every
     province. Truncation: after ``max_cycles`` turns (default 200), for every nation that played the last turn,
     also one terminated on it (eliminated, or the world unified): at the time limit every nation's flags agree, as
-    with gymnasium's ``TimeLimit``.
+    with gymnasium's ``TimeLimit``. Once ``agents`` is empty the episode is over: ``step()`` raises ``RuntimeError``
+    until ``reset()``.
 
     ## Infos
     ``infos[nation]`` holds flat numeric values only, the same keys at reset and at every step (what TorchRL's
@@ -197,6 +198,12 @@ class RealismEnv(ParallelEnv):
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r} is invalid; valid: None, 'ansi', 'rgb_array'")
+        if config is not None and not isinstance(config, EnvConfig):
+            # parallel_env("bipolar") or parallel_env({...}): the first argument is the config, not a scenario
+            raise ValueError(
+                f"config={config!r} is invalid; valid: a realism_env.EnvConfig or None, with the scenario by keyword "
+                f"(scenario='bipolar') and config fields as keywords (n_nations=3)"
+            )
         if config is None:
             config = EnvConfig.from_scenario("multipolar" if scenario is None else scenario, **overrides)
         elif scenario is not None:  # the config already holds its scenario's values: one of the two would be lost
@@ -248,10 +255,16 @@ class RealismEnv(ParallelEnv):
         self._rich: dict[str, dict[str, Any]] | None = None
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Dict:
-        return self.observation_spaces[agent]
+        return self.observation_spaces[self._possible_agent(agent)]
 
     def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
-        return self.action_spaces[agent]
+        return self.action_spaces[self._possible_agent(agent)]
+
+    def _possible_agent(self, agent: Any) -> str:
+        """``agent`` when it is one of ``possible_agents``; a ``ValueError`` naming them otherwise."""
+        if not isinstance(agent, str) or agent not in self.agent_name_mapping:
+            raise ValueError(f"agent {agent!r} is unknown; valid: {', '.join(self.possible_agents)}")
+        return agent
 
     # ---------------------------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
@@ -276,6 +289,11 @@ class RealismEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if self.world is None:
             raise RuntimeError("call reset() before step()")
+        if not self.agents:  # stepping on would run the world past its end, with actions no one checks
+            raise RuntimeError(
+                f"the episode is over (turn {int(self.world.turn[0])}: every nation terminated or truncated); call "
+                "reset() before step()"
+            )
         config = self.config
         flat = self._flat_actions(actions)
         draws = draw_step(NumpyRandom(self._rng), 1, config.n_nations, config.n_provinces)

@@ -110,13 +110,29 @@ class ObservationLayout:
 
     def own(self, observation: np.ndarray, name: str) -> np.ndarray:
         """Own field ``name`` (works on ``[..., size]`` batches)."""
-        return observation[..., self.own_index(name)]
+        return self._checked(observation)[..., self.own_index(name)]
 
     def other(self, observation: np.ndarray, name: str) -> np.ndarray:
         """Field ``name`` of every other nation, ``[..., N-1]`` in slot order: a strided view of ``observation`` (the
         slots' blocks are evenly spaced), as numpy's slices are; copy it before writing to it."""
         first = self.other_indices(name)[0]
-        return observation[..., first :: len(self.other_fields)]
+        return self._checked(observation)[..., first :: len(self.other_fields)]
+
+    def _checked(self, observation: Any) -> Any:
+        """``observation`` when it is an array whose last axis is this layout's size: another size is the observation of
+        an env of another nation count (or doctrine reveal), whose fields sit elsewhere and would read silently
+        wrong."""
+        shape = getattr(observation, "shape", None)
+        if shape is None or len(shape) == 0 or shape[-1] != self.size:
+            if isinstance(observation, dict):
+                what, hint = "a dict", " (pass observations[agent]['observation'], not the dict)"
+            else:
+                what, hint = (type(observation).__name__ if shape is None else f"shape {tuple(shape)}"), ""
+            raise ValueError(
+                f"observation of {what} is invalid for this layout; valid: an array of shape [..., {self.size}], "
+                f"the observation vector of an env of {self.n_nations} nations{hint}"
+            )
+        return observation
 
     def decode(self, observation: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """The whole observation as ``{"own": {field: value}, "others": {field: [N-1]}}``."""

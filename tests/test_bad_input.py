@@ -802,3 +802,167 @@ def test_an_os_error_while_training_is_a_message_naming_the_path(capsys, tmp_pat
         path = tmp_path / "run" / "config.json"
         valid = "valid: an --out folder you can write in, on a disk with room"
         assert message == f"error: {path}: Permission denied; {valid}"
+
+
+# ------------------------------------------------------------------------------------------------
+# The env's entry points, spaces and layout; the action helpers; registration
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", ["bipolar", {"n_nations": 3}], ids=repr)
+def test_a_scenario_or_dict_given_as_the_config_raises_naming_the_keywords(config):
+    """``parallel_env("bipolar")`` reads as a scenario to a user, but the first argument is the config: it failed
+    with an AttributeError deep in the constructor."""
+    with pytest.raises(ValueError, match=r"config=.* is invalid; valid: a realism_env.EnvConfig or None.*scenario="):
+        realism_env.parallel_env(config)
+
+
+@pytest.mark.parametrize("scenario", [["bipolar"], 3, None], ids=repr)
+def test_a_scenario_that_is_no_name_raises_listing_the_scenarios(scenario):
+    with pytest.raises(ValueError, match=r"unknown scenario .*; valid: 'bipolar'"):
+        EnvConfig.from_scenario(scenario)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("agent", ["nation_9", 0, None], ids=repr)
+def test_the_spaces_of_an_unknown_agent_raise_listing_the_agents(agent):
+    env = realism_env.parallel_env()
+    for space in (env.observation_space, env.action_space):
+        with pytest.raises(
+            ValueError, match=rf"agent {re.escape(repr(agent))} is unknown; valid: nation_0, .*nation_5"
+        ):
+            space(agent)
+
+
+def test_a_step_after_the_episode_ended_raises_and_leaves_the_world_as_it_ended():
+    """Stepping on after every nation was truncated ran the world past ``max_cycles``, with actions no one checked."""
+    env = realism_env.parallel_env(max_cycles=2)
+    env.reset(seed=0)
+    env.step({})
+    env.step({})
+    assert not env.agents and int(env.world.turn[0]) == 2
+    with pytest.raises(RuntimeError, match=r"the episode is over \(turn 2.*call reset\(\)"):
+        env.step({"nation_0": "garbage"})
+    assert int(env.world.turn[0]) == 2
+    env.reset(seed=1)
+    env.step({})  # a reset starts a new episode
+
+
+def test_the_layout_refuses_an_observation_of_another_size_or_the_whole_dict():
+    """Read with the layout of 6 nations, a 3-nation observation gave values of the wrong fields, silently."""
+    six, three = realism_env.parallel_env(), realism_env.parallel_env(n_nations=3)
+    observations_6, _ = six.reset(seed=0)
+    observations_3, _ = three.reset(seed=0)
+    size = six.layout.size
+    with pytest.raises(ValueError, match=rf"shape \({three.layout.size},\) is invalid.*\[\.\.\., {size}\].*6 nations"):
+        six.layout.other(observations_3["nation_0"]["observation"], "military")
+    with pytest.raises(ValueError, match=r"a dict is invalid.*pass observations\[agent\]\['observation'\]"):
+        six.layout.own(observations_6["nation_0"], "military")
+    vector = observations_6["nation_0"]["observation"]
+    assert six.layout.own(vector, "military") == vector[six.layout.own_index("military")]
+    batch = np.stack([observations_6[a]["observation"] for a in six.agents])  # [..., size] batches still read
+    assert six.layout.other(batch, "military").shape == (6, 5)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda: encode_action(1.5, Act.ATTACK, 0, 6), "arms_level=1.5 is invalid; valid: an integer in 0..4"),
+        (lambda: encode_action(1, Act.ATTACK, 0.5, 6), "target_slot=0.5 is invalid; valid: an integer in 0..4"),
+        (lambda: encode_action(0, "ATTACK", 0, 6), "act='ATTACK' is invalid; valid: an Act (WAIT, ATTACK"),
+        (lambda: encode_action(0, Act.WAIT, 0, "6"), "n_nations='6' is invalid; valid: an integer >= 2"),
+        (lambda: realism_env.decode_action(3.7, 6), "action=3.7 is outside the action space; valid: an integer in"),
+        (lambda: realism_env.decode_action("3", 6), "action='3' is outside the action space"),
+        (lambda: realism_env.decode_action(None, 6), "action=None is outside the action space"),
+        (lambda: realism_env.target_slot(0, 9, 6), "target=9 is invalid; valid: an integer in 0..5"),
+        (lambda: realism_env.target_nation(0, 9, 6), "target_slot=9 is invalid; valid: an integer in 0..4"),
+        (lambda: realism_env.target_nation(6, 0, 6), "observer=6 is invalid; valid: an integer in 0..5"),
+        (lambda: realism_env.n_actions(1), "n_nations=1 is invalid; valid: an integer >= 2"),
+        (lambda: realism_env.n_actions(6, 0), "n_arms_levels=0 is invalid; valid: an integer >= 1"),
+    ],
+)
+def test_the_action_helpers_refuse_what_is_no_index_in_range(call, expected):
+    """A float, a string or an index out of range went through the arithmetic: a fractional action, a wrapped
+    target, a negative space size."""
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        call()
+
+
+def test_the_action_helpers_take_any_integer_type():
+    assert encode_action(np.int64(2), Act.ATTACK, np.int32(3), 6) == encode_action(2, 1, 3, 6)
+    assert realism_env.decode_action(np.int64(88), 6) == realism_env.decode_action(88, 6)
+    assert realism_env.target_nation(np.int64(5), 0, 6) == 0 and realism_env.target_slot(5, np.int8(0), 6) == 0
+
+
+def test_register_doctrine_refuses_terms_that_are_no_function_and_an_overwrite_that_is_no_bool():
+    with pytest.raises(ValueError, match=r"doctrine 'nothing': terms=None is invalid; valid: a function"):
+        realism_env.register_doctrine(Doctrine("nothing", "no terms", None))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"overwrite='no' is invalid; valid: True or False"):
+        realism_env.register_doctrine(DOCTRINES["security"], overwrite="no")  # type: ignore[arg-type]
+    assert "nothing" not in DOCTRINES
+
+
+@pytest.mark.parametrize(
+    ("terms", "expected"),
+    [
+        (lambda out, config: [out.alive], r"its terms returned a list; valid: a dict of term name"),
+        (lambda out, config: {"a": 1.0}, r"its terms \('a' a float\) do not add up to rewards of shape \(1, 6\)"),
+        (
+            lambda out, config: {"a": out.xp.zeros((1, 6, 6))},
+            r"its terms \('a' of shape \(1, 6, 6\)\) do not add up to rewards of shape \(1, 6\)",
+        ),
+    ],
+)
+def test_a_doctrine_whose_terms_return_no_rewards_raises_naming_it(terms, expected):
+    """A doctrine of one's own returning a list failed with an AttributeError in the step; one of the wrong shape
+    broadcast into rewards of another shape."""
+    saved = dict(DOCTRINES)
+    try:
+        realism_env.register_doctrine(Doctrine("odd", "terms of the wrong kind", terms))
+        env = realism_env.parallel_env(doctrines="odd")
+        env.reset(seed=0)
+        with pytest.raises(ValueError, match=r"doctrine 'odd': " + expected):
+            env.step({})
+    finally:
+        DOCTRINES.clear()
+        DOCTRINES.update(saved)
+
+
+def test_register_scenario_refuses_overrides_that_are_no_dict_and_an_overwrite_that_is_no_bool():
+    saved = dict(SCENARIOS)
+    try:
+        with pytest.raises(ValueError, match=r"scenario 'mine': overrides=None is invalid; valid: a dict"):
+            realism_env.register_scenario(realism_env.Scenario("mine", "d", None))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"overwrite='no' is invalid; valid: True or False"):
+            realism_env.register_scenario(realism_env.Scenario("bipolar", "d", {}), overwrite="no")  # type: ignore
+        assert SCENARIOS == saved
+    finally:
+        SCENARIOS.clear()
+        SCENARIOS.update(saved)
+
+
+def test_capability_shares_whose_sum_overflows_raise():
+    """Their sum overflowed to inf and renormalised every nation's share to 0: worlds of nations with nothing."""
+    with pytest.raises(ValueError, match=r"capability_shares=.* is invalid; valid: positive numbers with a finite sum"):
+        EnvConfig(capability_shares=(1e308, 1e308, 1, 1, 1, 1))
+
+
+def test_batch_actions_in_rows_of_different_lengths_raise_naming_the_shape(backend):
+    batch = _batch(backend)
+    with pytest.raises(ValueError, match=r"not a rectangular array .*valid: \(3, 6\) \(worlds, nations\)"):
+        batch.step([[0] * 6, [0] * 6, [0] * 5])
+
+
+def test_a_batch_state_whose_config_is_no_dict_raises_and_the_batch_is_unchanged(backend):
+    batch = _batch(backend)
+    state = batch.state_dict()
+    before = _world_arrays(batch)
+    with pytest.raises(ValueError, match=r"the state's config is str; valid: "):
+        batch.load_state_dict({**state, "config": "junk"})
+    after = _world_arrays(batch)
+    assert all(np.array_equal(before[name], after[name]) for name in before)
+
+
+@pytest.mark.parametrize("dtype", ["foo.float32", "numpy.float32", "float"], ids=repr)
+def test_a_dtype_name_that_is_not_exactly_a_valid_one_raises(dtype):
+    with pytest.raises(ValueError, match=rf"dtype={re.escape(repr(dtype))} is invalid; valid: 'float32', 'float64'"):
+        WorldBatch(EnvConfig(), 2, dtype=dtype)
