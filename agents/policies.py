@@ -43,7 +43,9 @@ Quantities the realists reason with, all read from one observation:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import numbers
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +55,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 import realism_env
-from realism_env import DOCTRINES, Act, ObservationLayout, array_namespace, device_of
+from realism_env import DOCTRINES, Act, ObservationLayout, array_namespace, device_of, n_actions
 
 _EPS = 1e-9
 #: public acts that show a nation is fighting a war (it attacked, or it offered peace to an enemy)
@@ -62,6 +64,44 @@ _WAR_ACTS = ("last_act_attack", "last_act_peace")
 Observation = Mapping[str, np.ndarray]
 #: a numpy array or a torch tensor (the batched code of :class:`ArrayPolicy` runs on both)
 Array = Any
+
+
+# --------------------------------------------------------------------------------------------------
+# Checked parameters
+# --------------------------------------------------------------------------------------------------
+
+
+def number_in(name: str, value: Any, low: float = -math.inf, high: float = math.inf, *, above: bool = False) -> float:
+    """``value`` as a float: a finite real number (any real type, numpy's included; not a bool or a string) from
+    ``low`` to ``high`` (strictly above ``low`` when ``above``); ``ValueError`` naming ``name``, the value and the valid
+    range otherwise. A NaN compares False with every bound, and would silently switch a policy's rules off."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if real and math.isfinite(value) and (low < value if above else low <= value) and value <= high:
+        return float(value)
+    if math.isfinite(high):
+        valid = f"a number {'>' if above else 'from'} {low:g}{' and <=' if above else ' to'} {high:g}"
+    else:
+        valid = f"a finite number {'>' if above else '>='} {low:g}"
+    raise ValueError(f"{name}={value!r} is invalid; valid: {valid}")
+
+
+def integer_in(name: str, value: Any, low: int, high: float = math.inf, *, also: str = "") -> int:
+    """``value`` as an int (any integer type, numpy's included; not a bool, a float or a string) from ``low`` to
+    ``high``; ``ValueError`` naming ``name``, the value and the valid range (after ``also``, other valid values the
+    caller takes care of) otherwise."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and low <= value <= high:
+        return int(value)
+    valid = f"an integer from {low} to {high:g}" if math.isfinite(high) else f"an integer >= {low}"
+    raise ValueError(f"{name}={value!r} is invalid; valid: {also + ' or ' if also else ''}{valid}")
+
+
+def _check_env(env: Any) -> None:
+    """Refuse an ``env`` a policy cannot be built for, before an ``AttributeError`` deep in ``from_env``."""
+    if not (hasattr(env, "layout") and hasattr(env, "config")):
+        raise ValueError(
+            f"env={env!r} is invalid; valid: a realism_env env or batch of worlds (realism_env.parallel_env, "
+            "RealismEnv, WorldBatch: an object with layout and config)"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -86,21 +126,68 @@ class Policy:
     doctrine: ClassVar[str | None] = None
 
     def __init__(self, layout: ObservationLayout, n_nations: int, n_arms_levels: int = 5) -> None:
-        if n_nations < 2:
-            raise ValueError(f"n_nations={n_nations} is invalid; valid: an integer >= 2")
-        if n_arms_levels < 2:
-            raise ValueError(f"n_arms_levels={n_arms_levels} is invalid; valid: an integer >= 2")
+        if not isinstance(layout, ObservationLayout):
+            raise ValueError(
+                f"layout={layout!r} is invalid; valid: the env's realism_env.ObservationLayout (env.layout)"
+            )
+        n_nations = integer_in("n_nations", n_nations, 2)
+        n_arms_levels = integer_in("n_arms_levels", n_arms_levels, 2)
         if layout.n_nations != n_nations:
             raise ValueError(f"layout is for {layout.n_nations} nations but n_nations={n_nations}")
         self.layout = layout
         self.n_nations = n_nations
         self.n_arms_levels = n_arms_levels
         self.n_targets = n_nations - 1
+        #: size of the action masks this policy reads (realism_env.n_actions)
+        self.n_actions = n_actions(n_nations, n_arms_levels)
 
     @classmethod
     def from_env(cls, env: Any, **params: Any) -> Policy:
         """A policy for ``env`` (any object with ``layout`` and ``config`` like :class:`realism_env.RealismEnv`)."""
+        _check_env(env)
         return cls(env.layout, env.config.n_nations, len(env.config.arms_shares), **params)
+
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        """The keyword parameters the policy takes beyond ``layout``, ``n_nations`` and ``n_arms_levels``: those of its
+        ``__init__`` and, where that passes ``**params`` on, of its parents'."""
+        names: dict[str, None] = {}
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            passes_on = False
+            for parameter in list(inspect.signature(init).parameters.values())[1:]:  # past self
+                if parameter.kind is parameter.VAR_KEYWORD:
+                    passes_on = True
+                elif parameter.kind is not parameter.VAR_POSITIONAL:
+                    names[parameter.name] = None
+            if not passes_on:
+                break
+        return tuple(name for name in names if name not in ("layout", "n_nations", "n_arms_levels"))
+
+    def observation_arrays(self, observation: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(vector [D], mask [A])`` of one nation's observation ``{"observation": ..., "action_mask": ...}``;
+        ``ValueError`` saying what was given and what this policy takes otherwise (an array alone, an observation of
+        another env), where the policy's array code would fail with an index or reshape error."""
+        if isinstance(observation, Mapping) and "observation" in observation and "action_mask" in observation:
+            vector, mask = np.asarray(observation["observation"]), np.asarray(observation["action_mask"])
+            if vector.shape == (self.layout.size,) and mask.shape == (self.n_actions,):
+                return vector, mask
+            given = f"a dict with 'observation' of shape {vector.shape} and 'action_mask' of shape {mask.shape}"
+        elif isinstance(observation, Mapping):
+            given = f"a dict with keys {', '.join(map(repr, observation)) or 'none'}"
+        else:
+            shape = getattr(observation, "shape", None)
+            given = f"an object of type {type(observation).__name__}" + (
+                "" if shape is None else f" (shape {tuple(shape)})"
+            )
+        raise ValueError(
+            f"policy {self.name!r} was given {given} as an observation; valid: one nation's observation of an env of "
+            f"{self.n_nations} nations and {self.n_arms_levels} arms levels, a dict with 'observation' of shape "
+            f"({self.layout.size},) and 'action_mask' of shape ({self.n_actions},) (env.reset's and env.step's "
+            "observations[agent])"
+        )
 
     def initial_state(self) -> Any:
         """The memory at the start of an episode."""
@@ -164,9 +251,8 @@ class ArrayPolicy(Policy):
 
     def step(self, observation: Observation, state: Any, rng: np.random.Generator) -> tuple[int, Any]:
         """``(action, next_state)``: :meth:`act` on a batch of one nation."""
-        observations = np.asarray(observation["observation"])[None]
-        masks = np.asarray(observation["action_mask"])[None]
-        actions, states = self.act(observations, masks, self.stack_states([state]), rng.random(1))
+        vector, mask = self.observation_arrays(observation)
+        actions, states = self.act(vector[None], mask[None], self.stack_states([state]), rng.random(1))
         return int(actions[0]), self.state_rows(states)[0]
 
     # -- helpers shared by the policies: [B] or [B, N-1] arrays of the observations' namespace -----
@@ -302,9 +388,9 @@ class StatusQuo(ArrayPolicy):
         self, layout: ObservationLayout, n_nations: int, n_arms_levels: int = 5, arms_level: int | None = None
     ) -> None:
         super().__init__(layout, n_nations, n_arms_levels)
-        self.fixed_level = n_arms_levels // 2 if arms_level is None else arms_level
-        if not 0 <= self.fixed_level < n_arms_levels:
-            raise ValueError(f"arms_level={arms_level} is out of range; valid: 0..{n_arms_levels - 1}")
+        top, middle = self.n_arms_levels - 1, self.n_arms_levels // 2
+        also = "None (the middle level)"
+        self.fixed_level = middle if arms_level is None else integer_in("arms_level", arms_level, 0, top, also=also)
 
     def act(self, observations: Array, masks: Array, states: Any, draws: Array) -> tuple[Array, Any]:
         allowed = self.allowed(masks)
@@ -475,14 +561,16 @@ class Realist(ArrayPolicy):
         misperception: float = 0.2,
     ) -> None:
         super().__init__(layout, n_nations, n_arms_levels)
-        self.misperception = float(misperception)
-        self.offense_defense_balance = float(offense_defense_balance)
-        self.conquest_payoff = float(conquest_payoff)
-        self.sea_penalty = float(sea_penalty)
-        self.sufficiency = float(sufficiency)
+        # The ranges of the EnvConfig fields they mirror (a policy may believe other values than the env's rules).
+        self.misperception = number_in("misperception", misperception, 0.0)
+        self.offense_defense_balance = number_in("offense_defense_balance", offense_defense_balance, 0.0, above=True)
+        self.conquest_payoff = number_in("conquest_payoff", conquest_payoff, 0.0, 1.0)
+        self.sea_penalty = number_in("sea_penalty", sea_penalty, 0.0, 1.0)
+        self.sufficiency = number_in("sufficiency", sufficiency, 0.0, above=True)
 
     @classmethod
     def from_env(cls, env: Any, **params: Any) -> Policy:
+        _check_env(env)
         config = env.config
         beliefs = {
             "offense_defense_balance": config.offense_defense_balance,
@@ -681,10 +769,10 @@ class DefensiveRealist(Realist):
         **beliefs: float,
     ) -> None:
         super().__init__(layout, n_nations, n_arms_levels, **beliefs)
-        self.comfort = comfort
-        self.fight_ratio = fight_ratio
-        self.concede_ratio = concede_ratio
-        self.min_level = min(min_level, n_arms_levels - 1)
+        self.comfort = number_in("comfort", comfort, 0.0, above=True)
+        self.fight_ratio = number_in("fight_ratio", fight_ratio, 0.0)
+        self.concede_ratio = number_in("concede_ratio", concede_ratio, 0.0, above=True)
+        self.min_level = integer_in("min_level", min_level, 0, self.n_arms_levels - 1)
 
     def arms(self, view: View, security: Array) -> Array:
         """[B] internal balancing: up while insecure (or while a threat is rising and the margin is thin), down
@@ -820,11 +908,11 @@ class OffensiveRealist(Realist):
         **beliefs: float,
     ) -> None:
         super().__init__(layout, n_nations, n_arms_levels, **beliefs)
-        self.caution = caution
-        self.peace_ratio = peace_ratio
-        self.blackmail_share = blackmail_share
-        self.threat_ratio = threat_ratio
-        self.aid_interval = aid_interval
+        self.caution = number_in("caution", caution, 0.0)
+        self.peace_ratio = number_in("peace_ratio", peace_ratio, 0.0)
+        self.blackmail_share = number_in("blackmail_share", blackmail_share, 0.0)
+        self.threat_ratio = number_in("threat_ratio", threat_ratio, 0.0)
+        self.aid_interval = integer_in("aid_interval", aid_interval, 1)
 
     @property
     def war_ratio(self) -> float:
@@ -951,8 +1039,18 @@ def policy_class(name: str) -> type[Policy]:
 
 
 def make_policy(name: str, env: Any, **params: Any) -> Policy:
-    """The policy ``name`` built for ``env`` (its layout, nation count, arms levels and rules)."""
-    return policy_class(name).from_env(env, **params)
+    """The policy ``name`` built for ``env`` (its layout, nation count, arms levels and rules); ``ValueError`` names a
+    parameter the policy does not take (with those it takes) or a bad value."""
+    cls = policy_class(name)
+    _check_env(env)
+    if params:
+        valid = cls.parameters()
+        unknown = [repr(key) for key in params if key not in valid]
+        if unknown:
+            raise ValueError(
+                f"policy {name!r} takes no parameter {', '.join(unknown)}; valid: {', '.join(valid) or 'none'}"
+            )
+    return cls.from_env(env, **params)
 
 
 #: Names a policy may not take: the baseline keyword that stands for each doctrine's scripted counterpart

@@ -8,7 +8,7 @@ call a turn (:class:`Nations`), each with one draw from its own generator; other
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,22 +33,39 @@ class Transition:
 
 def build_policies(env: Any, population: str | Sequence[str] | Mapping[str, str], **params: Any) -> dict[str, Policy]:
     """One policy per nation: a single name for all, a sequence with one name per nation, or a mapping
-    ``{agent: name}`` covering every agent. ``params`` go to every policy. Nations with the same name share one
-    policy object (policies are stateless), so :class:`Nations` batches them."""
+    ``{agent: name}`` covering every agent (and no other). ``params`` go to every policy. Nations with the same name
+    share one policy object (policies are stateless), so :class:`Nations` batches them."""
     agents = list(env.possible_agents)
     if isinstance(population, str):
         names = dict.fromkeys(agents, population)
     elif isinstance(population, Mapping):
         names = dict(population)
+        _check_agents("population", names, agents)
+    elif isinstance(population, Iterable):
+        listed = list(population)
+        if len(listed) != len(agents):
+            raise ValueError(f"population has {len(listed)} names; valid: one per nation ({len(agents)})")
+        names = dict(zip(agents, listed, strict=True))
     else:
-        if len(population) != len(agents):
-            raise ValueError(f"population has {len(population)} names; valid: one per nation ({len(agents)})")
-        names = dict(zip(agents, population, strict=True))
-    missing = [a for a in agents if a not in names]
-    if missing:
-        raise ValueError(f"population names no policy for {', '.join(missing)}; valid: every agent of the env")
+        raise ValueError(
+            f"population={population!r} is invalid; valid: a policy name for every nation, a sequence of one name per "
+            f"nation ({len(agents)}), or a mapping {{agent: name}} over {', '.join(agents)}"
+        )
     policies = {name: make_policy(name, env, **params) for name in dict.fromkeys(names.values())}
     return {agent: policies[names[agent]] for agent in agents}
+
+
+def _check_agents(what: str, given: Mapping[str, Any], agents: Sequence[str]) -> None:
+    """Refuse a mapping ``given`` (``what``: its name in the message) keyed by anything but exactly ``agents``: a
+    nation without a policy would fail mid-episode with a bare KeyError, an unknown one would be ignored in silence."""
+    unknown = [repr(agent) for agent in given if agent not in agents]
+    if unknown:
+        raise ValueError(f"{what} has a policy for unknown agents {', '.join(unknown)}; valid: {', '.join(agents)}")
+    missing = [agent for agent in agents if agent not in given]
+    if missing:
+        raise ValueError(
+            f"{what} has no policy for {', '.join(missing)}; valid: one for every agent: {', '.join(agents)}"
+        )
 
 
 class Nations:
@@ -93,8 +110,18 @@ class Nations:
 def rollout(env: Any, policies: Mapping[str, Policy], seed: int, max_steps: int | None = None) -> Iterator[Transition]:
     """Reset ``env`` with ``seed`` and play until every nation is done (or ``max_steps``), yielding each step.
 
-    Nation ``k``'s generator is the ``k``-th child of ``SeedSequence(seed)``, so runs are reproducible.
+    Nation ``k``'s generator is the ``k``-th child of ``SeedSequence(seed)``, so runs are reproducible. ``policies``
+    holds one policy for each of ``env.possible_agents`` (:func:`build_policies`); ``ValueError`` names any other.
     """
+    if not isinstance(policies, Mapping):
+        raise ValueError(
+            f"policies={policies!r} is invalid; valid: a mapping {{agent: policy}} (agents.build_policies)"
+        )
+    _check_agents("policies", policies, list(env.possible_agents))
+    return _played(env, policies, seed, max_steps)  # checked at the call, not at the first step
+
+
+def _played(env: Any, policies: Mapping[str, Policy], seed: int, max_steps: int | None) -> Iterator[Transition]:
     observations, _ = env.reset(seed=seed)
     children = np.random.SeedSequence(seed).spawn(len(env.possible_agents))
     rngs = {agent: np.random.default_rng(child) for agent, child in zip(env.possible_agents, children, strict=True)}

@@ -37,7 +37,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import gymnasium
@@ -78,6 +78,9 @@ class SingleLearnerEnv(gymnasium.Env):
         rich_infos: bool = False,
         **overrides: Any,
     ) -> None:
+        # A string "no" would count as True: refused before the env is built, as the env refuses rich_infos="no".
+        if not isinstance(doctrine_indicator, (bool, np.bool_)):
+            raise ValueError(f"doctrine_indicator={doctrine_indicator!r} is invalid; valid: True or False")
         self.env = realism_env.parallel_env(
             config, scenario=scenario, render_mode=render_mode, rich_infos=rich_infos, **overrides
         )
@@ -105,10 +108,15 @@ class SingleLearnerEnv(gymnasium.Env):
         n = self.config.n_nations
         if isinstance(background, str):
             names: list[str | None] = [background] * n
-        else:
+        elif isinstance(background, Iterable):
             names = list(background)
             if len(names) != n:
                 raise ValueError(f"background has {len(names)} names; valid: one policy name, or one per nation ({n})")
+        else:
+            raise ValueError(
+                f"background={background!r} is invalid; valid: a policy name for every other nation, or a sequence "
+                f"of one name per nation ({n}; the fixed learner's may be None); names: {', '.join(sorted(POLICIES))}"
+            )
         for i, name in enumerate(names):
             if name is None and (learner is None or i != learner):
                 raise ValueError(f"background[{i}] is None; valid: a policy name for every nation but a fixed learner")

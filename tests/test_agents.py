@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import agents
 import realism_env
 from agents import (
     POLICIES,
@@ -189,6 +190,138 @@ def test_build_policies_checks_population_size():
         build_policies(env, ["random"] * 3)
     with pytest.raises(ValueError, match="nation_5"):
         build_policies(env, {f"nation_{i}": "random" for i in range(5)})
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("defensive_realist", {"comfort": "x"}, r"comfort='x' is invalid; valid: a finite number > 0"),
+        ("offensive_realist", {"caution": "high"}, r"caution='high' is invalid; valid: a finite number >= 0"),
+        ("defensive_realist", {"fight_ratio": NAN}, r"fight_ratio=nan is invalid; valid: a finite number >= 0"),
+        ("offensive_realist", {"misperception": NAN}, r"misperception=nan is invalid; valid: a finite number >= 0"),
+        ("defensive_realist", {"min_level": -3}, r"min_level=-3 is invalid; valid: an integer from 0 to 4"),
+        ("offensive_realist", {"aid_interval": -1}, r"aid_interval=-1 is invalid; valid: an integer >= 1"),
+        ("offensive_realist", {"aid_interval": 1.5}, r"aid_interval=1\.5 is invalid; valid: an integer >= 1"),
+        ("defensive_realist", {"sufficiency": 0}, r"sufficiency=0 is invalid; valid: a finite number > 0"),
+        (
+            "offensive_realist",
+            {"conquest_payoff": 1.5},
+            r"conquest_payoff=1\.5 is invalid; valid: a number from 0 to 1",
+        ),
+        (
+            "status_quo",
+            {"arms_level": 2.5},
+            r"arms_level=2\.5 is invalid; valid: None \(the middle level\) or an integer",
+        ),
+        ("status_quo", {"arms_level": True}, r"arms_level=True is invalid; valid: None \(the middle level\) or an "),
+        (
+            "status_quo",
+            {"arms_level": "2"},
+            r"arms_level='2' is invalid; valid: None \(the middle level\) or an integer",
+        ),
+    ],
+)
+def test_a_bad_policy_parameter_is_refused_naming_it_and_its_valid_range(name, params, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        make_policy(name, make_env(), **params)
+
+
+def test_valid_policy_parameters_of_any_numeric_type_are_kept():
+    env = make_env()
+    defensive = make_policy("defensive_realist", env, comfort=np.float64(2), min_level=np.int64(4), fight_ratio=0)
+    assert (defensive.comfort, defensive.min_level, defensive.fight_ratio) == (2.0, 4, 0.0)
+    assert type(defensive.min_level) is int
+    assert make_policy("offensive_realist", env, aid_interval=np.int32(1)).aid_interval == 1
+    assert make_policy("status_quo", env, arms_level=np.int64(0)).fixed_level == 0
+
+
+def test_an_unknown_policy_parameter_is_refused_naming_the_policy_and_its_parameters():
+    env = make_env()
+    valid = r"comfort, fight_ratio, concede_ratio, min_level, offense_defense_balance, .*misperception$"
+    with pytest.raises(ValueError, match=rf"^policy 'defensive_realist' takes no parameter 'bogus'; valid: {valid}"):
+        make_policy("defensive_realist", env, bogus=1)
+    with pytest.raises(ValueError, match=r"^policy 'random' takes no parameter 'comfort'; valid: none$"):
+        build_policies(env, "random", comfort=2.0)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda env: agents.RandomPolicy(env.layout, "6"), r"n_nations='6' is invalid; valid: an integer >= 2"),
+        (lambda env: agents.RandomPolicy(None, 6), r"layout=None is invalid; valid: the env's realism_env\.Observa"),
+        (lambda env: make_policy("random", None), r"env=None is invalid; valid: a realism_env env or batch of worlds"),
+        (lambda env: make_policy("defensive_realist", None), r"env=None is invalid; valid: a realism_env env"),
+        (lambda env: agents.StatusQuo(env.layout, 6, 4.0), r"n_arms_levels=4\.0 is invalid; valid: an integer >= 2"),
+    ],
+)
+def test_a_policy_for_no_env_is_refused_naming_what_was_given(build, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        build(make_env())
+
+
+def _first_observation(**config):
+    env = make_env(**config)
+    return env.reset(seed=0)[0]["nation_0"]
+
+
+@pytest.mark.parametrize(
+    ("make", "observation", "given"),
+    [
+        (lambda env: make_policy("defensive_realist", env), lambda: _first_observation()["observation"],
+         r"an object of type ndarray \(shape \(140,\)\)"),
+        (lambda env: make_policy("offensive_realist", env), lambda: _first_observation(n_nations=3),
+         r"a dict with 'observation' of shape \(62,\) and 'action_mask' of shape \(80,\)"),
+        (lambda env: make_policy("tit_for_tat", env), lambda: {"obs": 1},
+         r"a dict with keys 'obs'"),
+        # a policy built for 7 arms levels reads the masks of a 5-level env as garbage (the random one did not fail)
+        (lambda env: agents.RandomPolicy(env.layout, 6, 7), _first_observation,
+         r"a dict with 'observation' of shape \(140,\) and 'action_mask' of shape \(200,\)"),
+    ],
+)  # fmt: skip
+def test_step_refuses_what_is_not_an_observation_of_its_env(make, observation, given):
+    policy = make(make_env())
+    levels, actions = policy.n_arms_levels, realism_env.n_actions(6, policy.n_arms_levels)
+    expected = (
+        rf"^policy '{policy.name}' was given {given} as an observation; valid: one nation's observation of an env of "
+        rf"6 nations and {levels} arms levels, a dict with 'observation' of shape \(140,\) and 'action_mask' of shape "
+        rf"\({actions},\)"
+    )
+    with pytest.raises(ValueError, match=expected):
+        policy.step(observation(), policy.initial_state(), np.random.default_rng(0))
+
+
+def test_build_policies_refuses_an_unknown_agent_or_no_population():
+    env = make_env()
+    every = dict.fromkeys(env.possible_agents, "defensive_realist")
+    with pytest.raises(ValueError, match=r"^population has a policy for unknown agents 'nation_9'; valid: nation_0, "):
+        build_policies(env, {**every, "nation_9": "random"})
+    forms = (
+        r"a policy name for every nation, a sequence of one name per nation \(6\), or a mapping \{agent: name\} over"
+    )
+    with pytest.raises(ValueError, match=rf"^population=None is invalid; valid: {forms} nation_0"):
+        build_policies(env, None)
+    assert build_policies(env, iter(["random"] * 6))["nation_5"].name == "random"  # any iterable of names
+
+
+def test_rollout_refuses_policies_that_miss_an_agent():
+    env = make_env()
+    policies = {"nation_0": make_policy("random", env)}
+    with pytest.raises(ValueError, match=r"^policies has no policy for nation_1, nation_2, .*nation_5; valid: one "):
+        rollout(env, policies, seed=0)  # at the call, before the episode
+
+
+def test_single_learner_env_refuses_a_non_bool_indicator_and_no_background():
+    from agents.single_learner import SingleLearnerEnv
+
+    with pytest.raises(ValueError, match=r"^doctrine_indicator='no' is invalid; valid: True or False$"):
+        SingleLearnerEnv(doctrine_indicator="no", max_cycles=5)
+    forms = r"a policy name for every other nation, or a sequence of one name per nation \(6; .*\)"
+    with pytest.raises(ValueError, match=rf"^background=None is invalid; valid: {forms}; names: bandwagoner, "):
+        SingleLearnerEnv(background=None, max_cycles=5)
+    assert SingleLearnerEnv(doctrine_indicator=np.bool_(True), max_cycles=5).doctrine_indicator is True
 
 
 def test_docstrings_cite_the_theories():
