@@ -746,6 +746,100 @@ def test_bad_presets_name_the_key_and_what_is_valid(tmp_path: Path, text: str, e
     assert expected in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[env]\noffense_defense_balance = '2.5'",
+            "[env] offense_defense_balance = '2.5' is invalid; valid: a number (EnvConfig.offense_defense_balance: "
+            "float; quoted, it is a string)",
+        ),
+        (
+            "[env]\nreveal_doctrines = 'false'",
+            "[env] reveal_doctrines = 'false' is invalid; valid: true or false (EnvConfig.reveal_doctrines: bool; "
+            "quoted, it is a string)",
+        ),
+        ("[env]\nreveal_doctrines = 1", "[env] reveal_doctrines = 1 is invalid; valid: true or false"),
+        ("[env]\nn_nations = 4.0", "[env] n_nations = 4.0 is invalid; valid: an integer (EnvConfig.n_nations: int)"),
+        ("[env]\nmap_kind = 3", "[env] map_kind = 3 is invalid; valid: a string"),
+        ("[env]\ncapability_shares = '0.5,0.5'", "[env] capability_shares = '0.5,0.5' is invalid; valid: a list, each"),
+        ("[sweep]\nreveal_doctrines = [true, 'false']", "[sweep] reveal_doctrines has 'false'; valid: true or false"),
+    ],
+)
+@pytest.mark.parametrize("base", ["", "base = 'quick'\n"], ids=["no_base", "quick"])
+def test_an_env_value_of_another_type_than_its_field_is_refused_naming_the_key(
+    tmp_path: Path, text: str, expected: str, base: str
+) -> None:
+    """Training reads [env] as --set texts ("2.5" is 2.5 there) and evaluation passes the values to EnvConfig as they
+    are: a string where a number or a boolean belongs passed the runs' checks, and building the evaluation's worlds
+    raised a ValueError inside the handler of another (a traceback, or a message that named no [env] key)."""
+    with pytest.raises(PresetError) as error:
+        resolve(load_preset(path=preset_file(tmp_path, base + text)))
+    assert expected in str(error.value)
+
+
+def test_env_and_sweep_values_of_their_fields_types_resolve(tmp_path: Path) -> None:
+    text = (
+        "base = 'quick'\n[env]\noffense_defense_balance = 2\nreveal_doctrines = true\nmap_kind = 'islands'\n"
+        "capability_shares = [1, 1, 1, 1, 1, 2.5]\n[sweep]\nconquest_payoff = [0, 0.5]"
+    )
+    design = resolve(load_preset(path=preset_file(tmp_path, text)))
+    assert design.env["capability_shares"] == (1, 1, 1, 1, 1, 2.5) and design.sweep["conquest_payoff"] == [0, 0.5]
+
+
+@pytest.mark.parametrize(("key", "value"), [("actor", "rnn"), ("backend", "jax")])
+def test_a_train_choice_outside_train_fast_ppos_choices_is_refused_with_them(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    """They passed the preset's checks: the experiment wrote its folder and the first run's before train.fast_ppo
+    refused them. The choices are the ones its command line takes (Args' metadata), not a copy."""
+    from dataclasses import fields
+
+    from train.fast_ppo import Args, build_parser
+
+    (field,) = [f for f in fields(Args) if f.name == key]
+    choices = field.metadata["choices"]
+    flag = next(a for a in build_parser()._actions if a.dest == key)
+    assert tuple(flag.choices) == tuple(choices)  # the command line's own
+    with pytest.raises(PresetError) as error:
+        resolve(load_preset(path=preset_file(tmp_path, f"base = 'quick'\n[train]\n{key} = '{value}'")))
+    assert str(error.value).startswith(f"[train] {key} = {value!r} is invalid; valid: {', '.join(choices)} (")
+    for choice in choices:
+        resolve(load_preset(path=preset_file(tmp_path, f"base = 'quick'\n[train]\n{key} = '{choice}'")))
+
+
+def test_a_train_max_cycles_too_long_for_float32_gpu_worlds_is_refused_with_the_preset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """train.fast_ppo's command line checks the episode length against the worlds' float dtype (float32 on a GPU):
+    a preset's passed until its first run refused it."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no tensor is made: resolve reads only the dtype
+    text = "base = 'quick'\n[train]\ndevice = 'cuda'\nmax_cycles = {}"
+    with pytest.raises(PresetError, match=r"^--max-cycles=3000 is too long for float32 worlds: .* <= 2,426"):
+        resolve(load_preset(path=preset_file(tmp_path, text.format(3000))))
+    assert resolve(load_preset(path=preset_file(tmp_path, text.format(2000)))).train["max_cycles"] == 2000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[env]\noffense_defense_balance = '2.5'", "[env] offense_defense_balance = '2.5' is invalid; valid: a number"),
+        ("[env]\nreveal_doctrines = 'false'", "[env] reveal_doctrines = 'false' is invalid; valid: true or false"),
+        ("base = 'quick'\n[train]\nactor = 'rnn'", "[train] actor = 'rnn' is invalid; valid: per_nation, mlp"),
+        ("base = 'quick'\n[train]\nbackend = 'jax'", "[train] backend = 'jax' is invalid; valid: auto, numpy, torch"),
+    ],
+    ids=["env_number", "env_bool", "actor", "backend"],
+)
+def test_a_bad_env_or_train_value_exits_with_status_2_before_anything_is_written(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    out = tmp_path / "out"
+    result = run_experiment(["--preset-file", str(preset_file(tmp_path, text)), "--out", str(out)], timeout=90)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("key", ["heldout", "focal_heldout", "deviation_scenarios"])
 def test_an_evaluation_scenario_of_another_nation_count_is_refused_with_the_preset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str

@@ -8,8 +8,9 @@ import copy
 import json
 import math
 import os
+import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from agents.policies import POLICIES
 from realism_env import MIX_SEPARATOR, SCENARIOS, EnvConfig
 from train.cli import MAX_SEED, scenarios_of
 from train.experiment_design import Design
-from train.fast_ppo import Args, check_args
+from train.fast_ppo import Args, check_args, check_world_horizon
 from train.learned import GREEDY_CHOICES
 from train.run_args import DOCTRINE_CHOICES, check_condition, doctrine_choices, make_config
 
@@ -159,7 +160,7 @@ def _arg_kind(name: str) -> str:
     hint = _ARG_TYPES[name]
     if hint in (int, float, str, bool):
         return hint.__name__
-    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", typing.Union)):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return "int|None"
     raise AssertionError(f"unexpected Args type for {name}: {hint}")  # pragma: no cover
 
@@ -175,6 +176,66 @@ ENV_ELSEWHERE = {
     "doctrines": "[experiment] conditions",
     "max_cycles": "[train] max_cycles (training episodes) and [evaluate] max_cycles (evaluation episodes)",
 }
+
+
+def _check_train_choices(values: Mapping[str, Any]) -> None:
+    """Refuse a [train] value outside its train.fast_ppo option's ``choices`` (the field's metadata, which its
+    command line takes them from: :func:`train.cli.dataclass_parser`), where the run would refuse it only once the
+    experiment had started. An option that also reads values beyond its choices (``other``) is left to check_args."""
+    for f in fields(Args):
+        if f.name not in values or "choices" not in f.metadata or "other" in f.metadata:
+            continue
+        choices = f.metadata["choices"]
+        choices = choices() if callable(choices) else choices
+        if values[f.name] not in choices:
+            raise PresetError(
+                f"[train] {f.name} = {values[f.name]!r} is invalid; valid: {', '.join(choices)} ({f.metadata['help']})"
+            )
+
+
+_ENV_TYPES = typing.get_type_hints(EnvConfig)
+_ENV_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _env_kind(key: str) -> tuple[str, Callable[[Any], bool]]:
+    """The TOML values EnvConfig field ``key`` takes, from its type: a description and a check. Training reads an
+    [env] value as a ``--set`` text, which parses ``"2.5"`` as 2.5, and evaluation passes it to EnvConfig as it is:
+    only a value of the field's own type means one thing to both. (TOML has no null: an optional field takes its
+    other type.)"""
+    hint = _ENV_TYPES[key]
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+
+    def scalar_ok(kind: Any, value: Any) -> bool:
+        if kind not in _ENV_KINDS:  # a type TOML cannot mean: left to EnvConfig
+            return True
+        if kind is bool or isinstance(value, bool):  # True is an int to Python
+            return kind is bool and isinstance(value, bool)
+        return isinstance(value, {int: int, float: (int, float), str: str}[kind])
+
+    def name(kind: Any) -> str:
+        return _ENV_KINDS.get(kind, f"a {getattr(kind, '__name__', kind)}")
+
+    kinds, checks = [], []
+    for option in (o for o in options if o is not type(None)):
+        if typing.get_origin(option) is tuple:
+            item = typing.get_args(option)[0]
+            kinds.append(f"a list, each {name(item)}")
+            checks.append(lambda v, item=item: isinstance(v, list) and all(scalar_ok(item, x) for x in v))
+        else:
+            kinds.append(name(option))
+            checks.append(lambda v, option=option: scalar_ok(option, v))
+    return " or ".join(kinds), lambda value: any(check(value) for check in checks)
+
+
+def _env_type_error(given: str, key: str, value: Any) -> PresetError | None:
+    """A :class:`PresetError` for an [env] or [sweep] value not of its EnvConfig field's type (``given``: how the
+    preset gave it), else ``None``."""
+    kind, ok = _env_kind(key)
+    if ok(value):
+        return None
+    hint = _ENV_TYPES[key]
+    quoted = "; quoted, it is a string" if isinstance(value, str) else ""
+    return PresetError(f"{given}; valid: {kind} (EnvConfig.{key}: {getattr(hint, '__name__', hint)}{quoted})")
 
 
 def env_keys() -> list[str]:
@@ -262,6 +323,7 @@ def resolve(raw: Mapping[str, Any]) -> Design:
     evaluate = {**PRESETS["quick"]["evaluate"], **raw.get("evaluate", {})}
     _check_table("evaluate", raw.get("evaluate", {}), EVALUATE_KEYS)
     _check_table("train", raw.get("train", {}), train_keys())
+    _check_train_choices(raw.get("train", {}))
     # the design groups seeds by it and hands each run its group's size, so train.fast_ppo never sees it
     population = raw.get("train", {}).get("population", 1)
     if isinstance(population, bool) or not isinstance(population, int) or population < 1:
@@ -276,10 +338,16 @@ def resolve(raw: Mapping[str, Any]) -> Design:
                 raise PresetError(f"[{table}] {key} is not set here; valid: {ENV_ELSEWHERE[key]}")
             if key not in env_schema:
                 raise _unknown(f"[{table}]", key, list(env_schema))
+            given = f"[env] {key} = {values[key]!r} is invalid"
+            if table == "env" and (error := _env_type_error(given, key, values[key])):
+                raise error
     sweep = raw.get("sweep", {})
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise PresetError(f"[sweep] {key} = {values!r} is invalid; valid: a non-empty list of values")
+        for value in values:
+            if error := _env_type_error(f"[sweep] {key} has {value!r}", key, value):
+                raise error
         # 2 and 2.0 are one value: two sweep points of it would be one condition, trained and counted twice
         parsed = [_env_value(key, value) for value in values]
         if any(value in parsed[:k] for k, value in enumerate(parsed)):
@@ -364,19 +432,22 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         try:
             check_args(args)
             config = make_config(args)
+            check_world_horizon(args, config)  # as train.fast_ppo's command line does: float32 worlds hold fewer turns
         except ValueError as error:
             raise PresetError(f"{error}{point}") from None
+        try:
+            eval_max_cycles = design.eval_max_cycles
+        except ValueError as error:  # [env] alone in the scenario (a sweep point may make it whole for the runs)
+            raise PresetError(f"{error} (the evaluation's episode length: [evaluate] max_cycles){point}") from None
         # the evaluation's worlds too, with the evaluation's episode length: a world it cannot build, or one of
         # another nation count than the runs' (a network takes only the observations of its own), would otherwise
         # fail only after every run had trained
         scenarios = [setting.scenario for setting in design.settings] + design.deviation_scenarios
         for scenario in dict.fromkeys(scenarios):
             try:
-                world = EnvConfig.from_scenario(
-                    scenario, **design.overrides(condition), max_cycles=design.eval_max_cycles
-                )
+                world = EnvConfig.from_scenario(scenario, **design.overrides(condition), max_cycles=eval_max_cycles)
             except ValueError as error:
-                where = f" (evaluation in {scenario}, {design.eval_max_cycles} turns an episode)"
+                where = f" (evaluation in {scenario}, {eval_max_cycles} turns an episode)"
                 raise PresetError(f"{error}{where}{point}") from None
             if world.n_nations != config.n_nations:
                 raise PresetError(
