@@ -46,6 +46,7 @@ import dataclasses
 import inspect
 import math
 import numbers
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -157,14 +158,15 @@ class Policy:
             if init is None:
                 continue
             passes_on = False
-            for parameter in list(inspect.signature(init).parameters.values())[1:]:  # past self
+            # past self and the three every policy takes first (layout, nation count, arms levels), whatever their names
+            for parameter in list(inspect.signature(init).parameters.values())[4:]:
                 if parameter.kind is parameter.VAR_KEYWORD:
                     passes_on = True
                 elif parameter.kind is not parameter.VAR_POSITIONAL:
                     names[parameter.name] = None
             if not passes_on:
                 break
-        return tuple(name for name in names if name not in ("layout", "n_nations", "n_arms_levels"))
+        return tuple(names)
 
     def observation_arrays(self, observation: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(vector [D], mask [A])`` of one nation's observation ``{"observation": ..., "action_mask": ...}``;
@@ -1043,14 +1045,14 @@ def make_policy(name: str, env: Any, **params: Any) -> Policy:
     parameter the policy does not take (with those it takes) or a bad value."""
     cls = policy_class(name)
     _check_env(env)
-    if params:
-        valid = cls.parameters()
-        unknown = [repr(key) for key in params if key not in valid]
-        if unknown:
-            raise ValueError(
-                f"policy {name!r} takes no parameter {', '.join(unknown)}; valid: {', '.join(valid) or 'none'}"
-            )
-    return cls.from_env(env, **params)
+    try:
+        return cls.from_env(env, **params)
+    except TypeError as error:  # Python's own words for a keyword no __init__ takes (a policy may take **options)
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        if unknown is None:
+            raise
+        valid = ", ".join(cls.parameters()) or "none"
+        raise ValueError(f"policy {name!r} takes no parameter {unknown.group(1)!r}; valid: {valid}") from None
 
 
 #: Names a policy may not take: the baseline keyword that stands for each doctrine's scripted counterpart

@@ -52,16 +52,18 @@ def n_actions(n_nations: int, n_arms_levels: int = len(DEFAULT_ARMS_SHARES)) -> 
     return _index_in("n_arms_levels", n_arms_levels, 1) * N_ACTS * (n_nations - 1)
 
 
-def _index_in(name: str, value: object, low: int, high: int | None = None) -> int:
+def _index_in(name: str, value: object, low: int, high: int | None = None, valid: str | None = None) -> int:
     """``value`` as an int in ``low..high`` (any integer type; not a bool, a float or a string, which would pass
-    through the arithmetic above and give a wrong index silently); ``ValueError`` naming it otherwise."""
+    through the arithmetic above and give a wrong index silently); ``ValueError`` naming it (and ``valid``, where
+    given, as what is valid) otherwise."""
     try:
         whole = operator.index(value)  # type: ignore[arg-type]
         fine = not _is_bool(value) and low <= whole and (high is None or whole <= high)
     except TypeError:
         fine = False
     if not fine:
-        valid = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
+        if valid is None:
+            valid = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
         raise ValueError(f"{name}={value!r} is invalid; valid: {valid}")
     return whole
 
@@ -96,12 +98,8 @@ def encode_action(
     n_targets = _index_in("n_nations", n_nations, 2) - 1
     n_arms_levels = _index_in("n_arms_levels", n_arms_levels, 1)
     arms_level = _index_in("arms_level", arms_level, 0, n_arms_levels - 1)
-    try:
-        act = _index_in("act", act, 0, N_ACTS - 1)
-    except ValueError:
-        raise ValueError(
-            f"act={act!r} is invalid; valid: an Act ({', '.join(a.name for a in Act)}) or 0..{N_ACTS - 1}"
-        ) from None
+    acts = f"an Act ({', '.join(a.name for a in Act)}) or 0..{N_ACTS - 1}"
+    act = _index_in("act", act, 0, N_ACTS - 1, valid=acts)
     target_slot = _index_in("target_slot", target_slot, 0, n_targets - 1)
     return (arms_level * N_ACTS + act) * n_targets + target_slot
 
@@ -110,10 +108,7 @@ def decode_action(action: int, n_nations: int, n_arms_levels: int = len(DEFAULT_
     """Inverse of :func:`encode_action`; raises ValueError for an action outside the space."""
     size = n_actions(n_nations, n_arms_levels)
     n_targets = n_nations - 1
-    try:
-        action = _index_in("action", action, 0, size - 1)
-    except ValueError:
-        raise ValueError(f"action={action!r} is outside the action space; valid: an integer in 0..{size - 1}") from None
+    action = _index_in("action", action, 0, size - 1, valid=f"an integer in 0..{size - 1} (the action space)")
     return DecodedAction(action // (N_ACTS * n_targets), Act(action // n_targets % N_ACTS), action % n_targets)
 
 

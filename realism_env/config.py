@@ -337,7 +337,7 @@ def register_scenario(scenario: Scenario, *, overwrite: bool = False) -> Scenari
             f"scenario {scenario.name!r}: overrides={scenario.overrides!r} is invalid; valid: a dict of EnvConfig "
             "fields to values"
         )
-    if not isinstance(overwrite, bool):  # "no" is truthy: a built-in would be replaced unnoticed
+    if not isinstance(overwrite, (bool, np.bool_)):  # "no" is truthy: a built-in would be replaced unnoticed
         raise ValueError(f"overwrite={overwrite!r} is invalid; valid: True or False")
     _check_fields(scenario.overrides)
     EnvConfig(**scenario.overrides)

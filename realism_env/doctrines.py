@@ -163,17 +163,17 @@ class Doctrine:
                 f"doctrine {self.name!r}: its terms returned {_described(parts)}; valid: a dict of term name to a "
                 "[worlds, nations] array"
             )
+        expected = tuple(out.after.military.shape)
+        if any(tuple(getattr(term, "shape", ())) != expected for term in parts.values()):
+            shapes = ", ".join(f"{name!r} {_described(term)}" for name, term in parts.items())
+            raise ValueError(
+                f"doctrine {self.name!r}: its terms are {shapes}; valid: each term an array of shape {expected} "
+                "([worlds, nations]) on the backend of the outcome's arrays"
+            )
         terms = list(parts.values())
         total = terms[0] if terms else out.xp.zeros_like(out.after.military)  # a doctrine may have no terms
         for term in terms[1:]:
             total = total + term
-        expected = tuple(out.after.military.shape)
-        if tuple(getattr(total, "shape", ())) != expected:  # a term of another shape broadcast into the sum
-            shapes = ", ".join(f"{name!r} {_described(term)}" for name, term in parts.items())
-            raise ValueError(
-                f"doctrine {self.name!r}: its terms ({shapes}) do not add up to rewards of shape {expected}; valid: "
-                "each term an array of shape [worlds, nations] on the backend of the outcome's arrays"
-            )
         return total, parts
 
 
@@ -254,7 +254,7 @@ def register_doctrine(doctrine: Doctrine, *, overwrite: bool = False) -> Doctrin
             f"doctrine {doctrine.name!r}: terms={doctrine.terms!r} is invalid; valid: a function "
             "terms(outcome, config) returning a dict of term name to a [worlds, nations] array (see SecurityTerms)"
         )
-    if not isinstance(overwrite, bool):  # "no" is truthy: a built-in would be replaced unnoticed
+    if not isinstance(overwrite, (bool, np.bool_)):  # "no" is truthy: a built-in would be replaced unnoticed
         raise ValueError(f"overwrite={overwrite!r} is invalid; valid: True or False")
     if doctrine.name in DOCTRINES and not overwrite:
         raise ValueError(f"doctrine {doctrine.name!r} is already registered; pass overwrite=True to replace it")

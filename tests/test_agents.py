@@ -136,6 +136,35 @@ def test_register_policy_adds_a_policy_of_ones_own():
         register_policy(int)
 
 
+def test_a_policy_of_ones_own_that_takes_options_of_its_own_gets_them_from_make_policy():
+    """A policy may take ``**options`` and read them itself: make_policy passes them on (a keyword check made from the
+    signatures refused them), and a keyword that no __init__ takes is still named with the parameters it has."""
+    from agents import StatusQuo, register_policy
+
+    class Dove(StatusQuo):
+        name = "dove_with_options"
+
+        def __init__(self, layout, n, levels=5, **options):
+            super().__init__(layout, n, levels, arms_level=options.pop("level", 0))
+            self.options = options
+
+    class Plain(StatusQuo):
+        name = "plain_status_quo"
+
+    try:
+        register_policy(Dove)
+        register_policy(Plain)
+        dove = make_policy("dove_with_options", make_env(), level=2, mood="calm")
+        assert dove.fixed_level == 2 and dove.options == {"mood": "calm"}
+        with pytest.raises(
+            ValueError, match=r"^policy 'plain_status_quo' takes no parameter 'mood'; valid: arms_level$"
+        ):
+            make_policy("plain_status_quo", make_env(), mood="calm")
+    finally:
+        POLICIES.pop("dove_with_options", None)
+        POLICIES.pop("plain_status_quo", None)
+
+
 def _hawk_class() -> type:
     """A policy class defined afresh at each call, as a module imported twice defines its classes again."""
     from agents import StatusQuo

@@ -870,9 +870,12 @@ def test_the_layout_refuses_an_observation_of_another_size_or_the_whole_dict():
         (lambda: encode_action(1, Act.ATTACK, 0.5, 6), "target_slot=0.5 is invalid; valid: an integer in 0..4"),
         (lambda: encode_action(0, "ATTACK", 0, 6), "act='ATTACK' is invalid; valid: an Act (WAIT, ATTACK"),
         (lambda: encode_action(0, Act.WAIT, 0, "6"), "n_nations='6' is invalid; valid: an integer >= 2"),
-        (lambda: realism_env.decode_action(3.7, 6), "action=3.7 is outside the action space; valid: an integer in"),
-        (lambda: realism_env.decode_action("3", 6), "action='3' is outside the action space"),
-        (lambda: realism_env.decode_action(None, 6), "action=None is outside the action space"),
+        (
+            lambda: realism_env.decode_action(3.7, 6),
+            "action=3.7 is invalid; valid: an integer in 0..199 (the action space)",
+        ),
+        (lambda: realism_env.decode_action("3", 6), "action='3' is invalid; valid: an integer in"),
+        (lambda: realism_env.decode_action(None, 6), "action=None is invalid; valid: an integer in"),
         (lambda: realism_env.target_slot(0, 9, 6), "target=9 is invalid; valid: an integer in 0..5"),
         (lambda: realism_env.target_nation(0, 9, 6), "target_slot=9 is invalid; valid: an integer in 0..4"),
         (lambda: realism_env.target_nation(6, 0, 6), "observer=6 is invalid; valid: an integer in 0..5"),
@@ -905,10 +908,14 @@ def test_register_doctrine_refuses_terms_that_are_no_function_and_an_overwrite_t
     ("terms", "expected"),
     [
         (lambda out, config: [out.alive], r"its terms returned a list; valid: a dict of term name"),
-        (lambda out, config: {"a": 1.0}, r"its terms \('a' a float\) do not add up to rewards of shape \(1, 6\)"),
+        (lambda out, config: {"a": 1.0}, r"its terms are 'a' a float; valid: each term an array of shape \(1, 6\)"),
         (
             lambda out, config: {"a": out.xp.zeros((1, 6, 6))},
-            r"its terms \('a' of shape \(1, 6, 6\)\) do not add up to rewards of shape \(1, 6\)",
+            r"its terms are 'a' of shape \(1, 6, 6\); valid: each term an array of shape \(1, 6\)",
+        ),
+        (  # broadcast into rewards of the right shape, it failed later, in the rich infos
+            lambda out, config: {"a": out.xp.zeros((1, 6)), "b": out.xp.zeros((1, 1))},
+            r"its terms are 'a' of shape \(1, 6\), 'b' of shape \(1, 1\); valid: each term an array of shape",
         ),
     ],
 )

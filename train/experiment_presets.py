@@ -338,8 +338,9 @@ def resolve(raw: Mapping[str, Any]) -> Design:
                 raise PresetError(f"[{table}] {key} is not set here; valid: {ENV_ELSEWHERE[key]}")
             if key not in env_schema:
                 raise _unknown(f"[{table}]", key, list(env_schema))
-            given = f"[env] {key} = {values[key]!r} is invalid"
-            if table == "env" and (error := _env_type_error(given, key, values[key])):
+            if table == "env" and (
+                error := _env_type_error(f"[env] {key} = {values[key]!r} is invalid", key, values[key])
+            ):
                 raise error
     sweep = raw.get("sweep", {})
     for key, values in sweep.items():
@@ -425,6 +426,10 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         raw=copy.deepcopy(dict(raw)),
     )
     # Every condition's run arguments and config must be valid (EnvConfig and train.fast_ppo report the bad field).
+    try:
+        eval_max_cycles = design.eval_max_cycles  # of every condition alike
+    except ValueError as error:  # [env] alone in the scenario (a sweep point may make it whole for the runs)
+        raise PresetError(f"{error} (the evaluation's episode length: [evaluate] max_cycles)") from None
     n_nations = None
     for condition in design.conditions:
         args = design.args(condition, design.seeds[0], Path("."))
@@ -432,13 +437,10 @@ def resolve(raw: Mapping[str, Any]) -> Design:
         try:
             check_args(args)
             config = make_config(args)
-            check_world_horizon(args, config)  # as train.fast_ppo's command line does: float32 worlds hold fewer turns
+            # as train.fast_ppo's command line does (float32 worlds hold fewer turns), in the preset's words
+            check_world_horizon(args, config, "[train] max_cycles", '[train] device = "cpu"')
         except ValueError as error:
             raise PresetError(f"{error}{point}") from None
-        try:
-            eval_max_cycles = design.eval_max_cycles
-        except ValueError as error:  # [env] alone in the scenario (a sweep point may make it whole for the runs)
-            raise PresetError(f"{error} (the evaluation's episode length: [evaluate] max_cycles){point}") from None
         # the evaluation's worlds too, with the evaluation's episode length: a world it cannot build, or one of
         # another nation count than the runs' (a network takes only the observations of its own), would otherwise
         # fail only after every run had trained

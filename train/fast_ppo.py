@@ -300,12 +300,15 @@ KICKSTART_OPTIONS = (
 )
 
 
-def check_world_horizon(args: Args, config: EnvConfig) -> None:
+def check_world_horizon(
+    args: Args, config: EnvConfig, setting: str = "--max-cycles", instead: str = "--device cpu"
+) -> None:
     """Raise ``ValueError`` where ``--max-cycles`` is longer than the worlds' float dtype holds: WorldBatch's own
-    check (float32 worlds on a GPU hold 2,426 turns at 3% growth), in the words of this command's flags."""
+    check (float32 worlds on a GPU hold 2,426 turns at 3% growth), in the words of this command's flags (or of
+    ``setting`` and ``instead``: a preset's keys)."""
     backend_name = world_backend(args)
     backend = resolve_backend(backend_name, args.device if backend_name == "torch" else None)
-    check_horizon(config, backend, "--max-cycles", "--device cpu")
+    check_horizon(config, backend, setting, instead)
 
 
 # --------------------------------------------------------------------------------------------------
