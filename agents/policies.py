@@ -1044,8 +1044,7 @@ def make_policy(name: str, env: Any, **params: Any) -> Policy:
     """The policy ``name`` built for ``env`` (its layout, nation count, arms levels and rules); ``ValueError`` names a
     parameter the policy does not take (with those it takes) or a bad value."""
     cls = policy_class(name)
-    _check_env(env)
-    try:
+    try:  # from_env checks the env
         return cls.from_env(env, **params)
     except TypeError as error:  # Python's own words for a keyword no __init__ takes (a policy may take **options)
         unknown = re.search(r"unexpected keyword argument '(\w+)'", str(error))

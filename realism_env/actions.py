@@ -52,16 +52,22 @@ def n_actions(n_nations: int, n_arms_levels: int = len(DEFAULT_ARMS_SHARES)) -> 
     return _index_in("n_arms_levels", n_arms_levels, 1) * N_ACTS * (n_nations - 1)
 
 
-def _index_in(name: str, value: object, low: int, high: int | None = None, valid: str | None = None) -> int:
-    """``value`` as an int in ``low..high`` (any integer type; not a bool, a float or a string, which would pass
-    through the arithmetic above and give a wrong index silently); ``ValueError`` naming it (and ``valid``, where
-    given, as what is valid) otherwise."""
+def _as_index(value: object, low: int, high: int | None) -> int | None:
+    """``value`` as an int in ``low..high`` (``high`` None: no upper bound), or None: any integer type is taken
+    (Python, numpy, a 0-d integer array or tensor); a float, a string or a bool is not (each would pass through the
+    arithmetic of an index and give a wrong one silently, and ``3.0`` or ``True`` is more likely a bug than a choice,
+    as ``gymnasium.spaces.Discrete.contains`` has it)."""
     try:
         whole = operator.index(value)  # type: ignore[arg-type]
-        fine = not _is_bool(value) and low <= whole and (high is None or whole <= high)
     except TypeError:
-        fine = False
-    if not fine:
+        return None
+    return whole if not _is_bool(value) and low <= whole and (high is None or whole <= high) else None
+
+
+def _index_in(name: str, value: object, low: int, high: int | None = None, valid: str | None = None) -> int:
+    """:func:`_as_index`, or a ``ValueError`` naming ``name``, the value and what is valid (``valid`` where given)."""
+    whole = _as_index(value, low, high)
+    if whole is None:
         if valid is None:
             valid = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
         raise ValueError(f"{name}={value!r} is invalid; valid: {valid}")
@@ -69,15 +75,10 @@ def _index_in(name: str, value: object, low: int, high: int | None = None, valid
 
 
 def checked_action(agent: str, action: object, n: int) -> int:
-    """``action`` as an int of ``Discrete(n)``; ``ValueError`` naming ``agent``, the action and the valid range
-    otherwise. Any integer type is taken (Python, numpy, a 0-d integer array or tensor); a float or a bool is not,
-    as ``gymnasium.spaces.Discrete.contains`` refuses them (``3.0`` or ``True`` is more likely a bug than a choice)."""
-    try:
-        value = operator.index(action)  # type: ignore[arg-type]
-        inside = not _is_bool(action) and 0 <= value < n
-    except TypeError:
-        inside = False
-    if not inside:
+    """``action`` as an int of ``Discrete(n)`` (:func:`_as_index`); ``ValueError`` naming ``agent``, the action and the
+    valid range otherwise."""
+    value = _as_index(action, 0, n - 1)
+    if value is None:
         raise ValueError(f"{agent}: action {action!r} is outside the action space; valid: an integer in 0..{n - 1}")
     return value
 
